@@ -1,0 +1,64 @@
+"""The data model: one labelled example, and helpers over lists of them."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, replace
+from typing import Iterable, Sequence
+
+SPLITS = ("train", "validation", "test")
+
+
+@dataclass(frozen=True)
+class Example:
+    """One labelled text (or text pair) in one language.
+
+    ``language`` is an ISO 639-1 code (Webis-CLS-10's folder ``jp`` becomes ``ja``).
+    ``uid`` identifies the record for explanations and error messages,
+    e.g. ``"ja/books/train.review#17"`` (1-based record number).
+    """
+
+    text: str
+    label: str
+    language: str
+    text_pair: str | None = None
+    domain: str | None = None
+    split: str | None = None
+    uid: str | None = None
+
+    def with_split(self, split: str) -> "Example":
+        return replace(self, split=split)
+
+
+def label_vocabulary(examples: Iterable[Example]) -> list[str]:
+    """The sorted label set shared by every language of a dataset."""
+    return sorted({ex.label for ex in examples})
+
+
+def languages_of(examples: Iterable[Example]) -> list[str]:
+    return sorted({ex.language for ex in examples})
+
+
+def select(
+    examples: Iterable[Example],
+    *,
+    language: str | Sequence[str] | None = None,
+    split: str | None = None,
+    domain: str | None = None,
+    label: str | None = None,
+) -> list[Example]:
+    """Filter examples by language (one or several), split, domain and label."""
+    langs = {language} if isinstance(language, str) else (set(language) if language is not None else None)
+    return [
+        ex
+        for ex in examples
+        if (langs is None or ex.language in langs)
+        and (split is None or ex.split == split)
+        and (domain is None or ex.domain == domain)
+        and (label is None or ex.label == label)
+    ]
+
+
+def count_by(examples: Iterable[Example], *fields: str) -> Counter:
+    """Counts of examples keyed by a tuple of the given attribute values."""
+    return Counter(tuple(getattr(ex, f) for f in fields) for ex in examples)

@@ -1,0 +1,36 @@
+"""Errors that the CLI reports as one line, with exit status 2 and no traceback."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class MGLError(Exception):
+    """A user-facing error: bad input, a missing file, an impossible setting.
+
+    ``source`` names the file (or other origin) and ``record`` the 1-based record in it,
+    so that the message tells the user where to look.
+    """
+
+    def __init__(self, message: str, *, source: str | Path | None = None, record: int | None = None):
+        self.message = message
+        self.source = str(source) if source is not None else None
+        self.record = record
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        where = ""
+        if self.source is not None:
+            where = self.source
+            if self.record is not None:
+                where += f", record {self.record}"
+            where += ": "
+        return where + self.message
+
+
+class DataError(MGLError):
+    """Malformed or inconsistent input data."""
+
+
+class ConfigError(MGLError):
+    """An invalid configuration value."""
