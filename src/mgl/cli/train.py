@@ -1,0 +1,131 @@
+"""``mgl run``: train and evaluate one experiment."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from mgl.config import RunConfig, load_config
+
+PresetOpt = Annotated[Optional[str], typer.Option("--preset", help="Named preset: amazon or search-relevance.")]
+ConfigOpt = Annotated[Optional[Path], typer.Option("--config", help="A YAML configuration file (on top of the preset).")]
+
+
+def build_run_config(
+    *, preset, config, overrides, data, root, domain, sources, target, target_fraction, target_count, seed,
+    encoder, encoder_train, top_layers, device, columns, labels, language, no_meta, no_l2clt, no_sigma,
+    gcn_layers, n_support, n_query, k_neighbours, train_episodes, test_episodes, eval_times, lr, max_rounds,
+    patience,
+) -> RunConfig:
+    """The preset, then the config file, then explicit options, then ``--set`` overrides."""
+    items: list[str] = []
+
+    def put(key: str, value) -> None:
+        if value is not None:
+            items.append(f"{key}={value}")
+
+    put("data.name", data)
+    put("data.root", root)
+    put("data.domain", domain)
+    put("data.sources", sources)
+    put("data.target", target)
+    if target_count is not None:
+        put("data.target_count", target_count)
+        items.append("data.target_fraction=")
+    put("data.target_fraction", target_fraction)
+    put("data.columns", columns)
+    put("data.labels", labels)
+    put("data.language", language)
+    put("seed", seed)
+    put("encoder.model", encoder)
+    put("encoder.train", encoder_train)
+    put("encoder.top_layers", top_layers)
+    put("encoder.device", device)
+    if no_meta:
+        items.append("mgl.meta_train=false")
+    if no_l2clt:
+        items.append("mgl.l2clt=false")
+    if no_sigma:
+        items.append("mgl.learn_sigma=false")
+    put("mgl.gcn_layers", gcn_layers)
+    put("mgl.n_support", n_support)
+    put("mgl.n_query", n_query)
+    put("mgl.k_neighbours", k_neighbours)
+    put("mgl.train_episodes", train_episodes)
+    put("mgl.test_episodes", test_episodes)
+    put("mgl.eval_times", eval_times)
+    put("mgl.lr", lr)
+    put("mgl.max_rounds", max_rounds)
+    put("mgl.patience", patience)
+    return load_config(preset, config, [*items, *(overrides or [])]).validate()
+
+
+def print_result(result: dict) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"{result['method']}: {'+'.join(result['sources'])} -> {result['target']}"
+                        + (f" ({result['domain']})" if result.get("domain") else ""))
+    for col in ("seed", "accuracy", "precision", "recall", "f1", "n_test", "train s"):
+        table.add_column(col, justify="right")
+    table.add_row(str(result["seed"]), f"{result['accuracy']:.4f}", f"{result['precision']:.4f}",
+                  f"{result['recall']:.4f}", f"{result['f1']:.4f}", str(result["n_test"]),
+                  f"{result['train_seconds']:.1f}")
+    Console(stderr=False).print(table)
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("run")
+    def run(
+        preset: PresetOpt = None,
+        config: ConfigOpt = None,
+        data: Annotated[Optional[str], typer.Option(help="webis-cls-10, paws-x, or a CSV/TSV/JSONL file.")] = None,
+        root: Annotated[Optional[str], typer.Option(help="Folder holding the data set (or the data file's folder).")] = None,
+        domain: Annotated[Optional[str], typer.Option(help="Domain (webis-cls-10: books, dvd, music).")] = None,
+        sources: Annotated[Optional[str], typer.Option(help="Comma-separated source languages, e.g. en,fr,de.")] = None,
+        target: Annotated[Optional[str], typer.Option(help="Target language, e.g. ja.")] = None,
+        target_fraction: Annotated[Optional[float], typer.Option(help="Share of the target's training labels kept.")] = None,
+        target_count: Annotated[Optional[int], typer.Option(help="Number of target training labels kept (instead of a fraction).")] = None,
+        seed: Annotated[Optional[int], typer.Option(help="Random seed (episodes, initialisation, target subsample).")] = None,
+        out: Annotated[Path, typer.Option(help="Output folder: result.json is written there atomically.")] = Path("runs/latest"),
+        encoder: Annotated[Optional[str], typer.Option(help="Encoder: hub name, local folder, or multilingual-e5-small (embedded default).")] = None,
+        encoder_train: Annotated[Optional[str], typer.Option(help="none (frozen, cached), top-k or all.")] = None,
+        top_layers: Annotated[Optional[int], typer.Option(help="Layers trained with --encoder-train top-k.")] = None,
+        device: Annotated[Optional[str], typer.Option(help="cpu, cuda, cuda:N; default: CUDA when present.")] = None,
+        columns: Annotated[Optional[str], typer.Option(help="For files: text=COL,label=COL[,text_pair=COL][,language=COL][,split=COL].")] = None,
+        labels: Annotated[Optional[str], typer.Option(help="For files: RAW=LABEL,... (RAW= drops the record).")] = None,
+        language: Annotated[Optional[str], typer.Option(help="For files without a language column: their language.")] = None,
+        no_meta: Annotated[bool, typer.Option("--no-meta", help="Ablation: skip the meta-train stage.")] = False,
+        no_l2clt: Annotated[bool, typer.Option("--no-l2clt", help="Ablation: meta-train tasks within one language.")] = False,
+        no_sigma: Annotated[bool, typer.Option("--no-sigma", help="Ablation: sigma fixed to 1.")] = False,
+        gcn_layers: Annotated[Optional[int], typer.Option(help="GCN depth (default 2).")] = None,
+        n_support: Annotated[Optional[int], typer.Option(help="N: support instances per class and language.")] = None,
+        n_query: Annotated[Optional[int], typer.Option(help="R: query instances per episode.")] = None,
+        k_neighbours: Annotated[Optional[int], typer.Option("--k", "--k-neighbours", help="K: neighbours kept per row.")] = None,
+        train_episodes: Annotated[Optional[int], typer.Option(help="Training episodes (steps) per round.")] = None,
+        test_episodes: Annotated[Optional[int], typer.Option(help="Validation episodes per check.")] = None,
+        eval_times: Annotated[Optional[int], typer.Option(help="Support sets per query batch at evaluation.")] = None,
+        lr: Annotated[Optional[float], typer.Option(help="Learning rate of the meta graph and GCN.")] = None,
+        max_rounds: Annotated[Optional[int], typer.Option(help="Most rounds per stage.")] = None,
+        patience: Annotated[Optional[int], typer.Option(help="Rounds without improvement before stopping.")] = None,
+        set_: Annotated[Optional[list[str]], typer.Option("--set", help="Any setting: section.field=value (repeatable).")] = None,
+        quiet: Annotated[bool, typer.Option("--quiet", help="No progress bars.")] = False,
+    ) -> None:
+        """Train MGL on one cross-lingual experiment, evaluate on the target's test split, write result.json."""
+        from mgl.experiment import run_experiment
+        from mgl.io import write_json_atomic
+
+        cfg = build_run_config(
+            preset=preset, config=config, overrides=set_, data=data, root=root, domain=domain, sources=sources,
+            target=target, target_fraction=target_fraction, target_count=target_count, seed=seed, encoder=encoder,
+            encoder_train=encoder_train, top_layers=top_layers, device=device, columns=columns, labels=labels,
+            language=language, no_meta=no_meta, no_l2clt=no_l2clt, no_sigma=no_sigma, gcn_layers=gcn_layers,
+            n_support=n_support, n_query=n_query, k_neighbours=k_neighbours, train_episodes=train_episodes,
+            test_episodes=test_episodes, eval_times=eval_times, lr=lr, max_rounds=max_rounds, patience=patience,
+        )
+        result = run_experiment(cfg, progress=not quiet)
+        write_json_atomic(out / "result.json", result)
+        print_result(result)
+        typer.echo(f"wrote {out / 'result.json'}")

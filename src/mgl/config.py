@@ -1,0 +1,319 @@
+"""Typed configuration: dataclasses, YAML presets (the paper's Table 4), command-line overrides.
+
+A run is described by :class:`RunConfig`, three sections:
+
+* ``mgl``: the method's hyper-parameters (:class:`MGLConfig`), Table 4 and the
+  decisions the paper leaves open;
+* ``encoder``: which encoder, how it pools, whether it trains (:class:`EncoderConfig`);
+* ``data``: which data set, languages, domain and target budget (:class:`DataConfig`).
+
+Presets are YAML files of the same shape, shipped in ``mgl/presets/``
+(``amazon``, ``search-relevance``); any field can be overridden with
+``section.field=value`` (or just ``field=value`` when the name is unique).
+
+What the episode counts count (the paper does not say)
+------------------------------------------------------
+``train_episodes`` is the number of training episodes in one *round*: each episode is
+one optimisation step (one sampled support/query set, one Adam update). After each
+round the model is validated and the best checkpoint kept; training stops after
+``patience`` rounds without improvement or after ``max_rounds`` rounds. A stage therefore
+runs at most ``max_rounds * train_episodes`` optimisation steps (with the defaults,
+50 * 75 = 3,750 for ``amazon`` and 50 * 100 = 5,000 for ``search-relevance``).
+``test_episodes`` is the number of validation episodes per check: that many batches of
+``n_query`` validation instances (a fixed subset, the same at every check), each scored
+against ``eval_times`` independently sampled support sets, probabilities averaged.
+At test time every test instance is scored, in batches of ``n_query``, each against
+``eval_times`` support sets.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import asdict, dataclass, field, fields
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from mgl.errors import ConfigError
+
+
+@dataclass
+class MGLConfig:
+    """Hyper-parameters of the MGL meta-learner (defaults: the paper's Amazon setting)."""
+
+    # Table 4
+    n_support: int = 5
+    """N: support instances per class and per source language."""
+    n_query: int = 32
+    """R: query instances per episode (spread evenly over the classes in training)."""
+    k_neighbours: int = 10
+    """K: entries kept per row of the adjacency."""
+    train_episodes: int = 75
+    """Training episodes (= optimisation steps) per round, between two validations."""
+    test_episodes: int = 10
+    """Validation episodes per check (batches of ``n_query`` validation instances)."""
+    eval_times: int = 5
+    """Support sets sampled per query batch at evaluation; probabilities averaged."""
+    encoder_lr: float = 1e-5
+    """Table 4's learning rate: the encoder's, when it is trained."""
+    hidden_dim: int = 768
+    """Width of the hidden GCN layers (Table 4: dim0 = dim1 = 768)."""
+
+    # the paper's text
+    gcn_layers: int = 2
+    dropout: float = 0.5
+    grad_clip: float = 40.0
+    init_range: float = 0.01
+    negative_slope: float = 0.01
+
+    # mgl's decisions (documented in meta_graph.py and above)
+    lr: float = 1e-3
+    """Adam learning rate of the meta graph and GCN (trained from U(-0.01, 0.01))."""
+    weight_decay: float = 0.0
+    max_rounds: int = 50
+    patience: int = 5
+    distance_scale: str = "mean"
+    label_features: bool = False
+
+    # ablation switches (Table 3)
+    meta_train: bool = True
+    """False: the "w/o Meta" ablation, no meta-train stage."""
+    l2clt: bool = True
+    """False: the "w/o L2CLT" ablation, meta-train support and query from one language."""
+    learn_sigma: bool = True
+    """False: the "w/o sigma" ablation, sigma fixed to 1."""
+
+    def validate(self) -> None:
+        positive = ["n_support", "n_query", "k_neighbours", "train_episodes", "test_episodes", "eval_times",
+                    "hidden_dim", "gcn_layers", "max_rounds", "patience"]
+        for name in positive:
+            if getattr(self, name) < 1:
+                raise ConfigError(f"mgl.{name} must be >= 1, got {getattr(self, name)}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ConfigError(f"mgl.dropout must be in [0, 1), got {self.dropout}")
+        for name in ("lr", "encoder_lr", "grad_clip", "init_range"):
+            if not getattr(self, name) > 0:
+                raise ConfigError(f"mgl.{name} must be > 0, got {getattr(self, name)}")
+        from mgl.meta_graph import DISTANCE_SCALES
+
+        if self.distance_scale not in DISTANCE_SCALES:
+            raise ConfigError(f"mgl.distance_scale must be one of {', '.join(DISTANCE_SCALES)}, got {self.distance_scale!r}")
+
+
+ENCODER_TRAIN_MODES = ("none", "top-k", "all")
+
+
+@dataclass
+class EncoderConfig:
+    """The encoder: a Hugging Face hub name, a local directory, or the embedded default."""
+
+    model: str = "multilingual-e5-small"
+    pooling: str | None = None
+    """``cls`` or ``mean``; None: the model's default (mean for e5, else cls)."""
+    prefix: str | None = None
+    """Prepended to every input; None: the model's default (``"passage: "`` for e5)."""
+    max_length: int = 256
+    train: str = "none"
+    """``none`` (frozen, cached embeddings), ``top-k`` (the last ``top_layers`` layers) or ``all``."""
+    top_layers: int = 0
+    device: str | None = None
+    """None/"auto": CUDA when present, else CPU."""
+    batch_size: int = 32
+
+    def validate(self) -> None:
+        if self.train not in ENCODER_TRAIN_MODES:
+            raise ConfigError(f"encoder.train must be one of {', '.join(ENCODER_TRAIN_MODES)}, got {self.train!r}")
+        if self.train == "top-k" and self.top_layers < 1:
+            raise ConfigError("encoder.train=top-k needs encoder.top_layers >= 1")
+        if self.pooling not in (None, "cls", "mean"):
+            raise ConfigError(f"encoder.pooling must be cls or mean, got {self.pooling!r}")
+        if self.max_length < 8:
+            raise ConfigError(f"encoder.max_length must be >= 8, got {self.max_length}")
+
+
+@dataclass
+class DataConfig:
+    """Which data: a named data set (``webis-cls-10``, ``paws-x``) or a CSV/TSV/JSONL file."""
+
+    name: str = "webis-cls-10"
+    root: str | None = None
+    domain: str | None = None
+    sources: list[str] = field(default_factory=lambda: ["en", "fr", "de"])
+    target: str = "ja"
+    target_fraction: float | None = 0.1
+    """Share of the target's training labels kept (0.1: the paper's 160 of 1600)."""
+    target_count: int | None = None
+    """Alternatively, a number of target training labels kept (overrides the fraction)."""
+    columns: str | None = None
+    """For files: ``text=COL,label=COL[,text_pair=COL][,language=COL][,split=COL]``."""
+    labels: str | None = None
+    """For files: ``RAW=LABEL,...``; ``RAW=`` drops the record."""
+    language: str | None = None
+    """For files without a language column: the language of every record."""
+    positive_label: str | None = None
+    """The class whose precision/recall/F1 are reported in binary tasks (default: guessed)."""
+
+    def validate(self) -> None:
+        if not self.sources:
+            raise ConfigError("data.sources is empty: give at least one source language")
+        if self.target in self.sources:
+            raise ConfigError(f"data.target {self.target!r} is also a source")
+        if len(set(self.sources)) != len(self.sources):
+            raise ConfigError(f"data.sources has repeats: {self.sources}")
+        if self.target_fraction is not None and not 0.0 < self.target_fraction <= 1.0:
+            raise ConfigError(f"data.target_fraction must be in (0, 1], got {self.target_fraction}")
+        if self.target_count is not None and self.target_count < 1:
+            raise ConfigError(f"data.target_count must be >= 1, got {self.target_count}")
+
+
+@dataclass
+class RunConfig:
+    mgl: MGLConfig = field(default_factory=MGLConfig)
+    encoder: EncoderConfig = field(default_factory=EncoderConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    seed: int = 0
+
+    def validate(self) -> "RunConfig":
+        self.mgl.validate()
+        self.encoder.validate()
+        self.data.validate()
+        return self
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any], *, source: str = "configuration") -> "RunConfig":
+        cfg = cls()
+        apply_dict(cfg, raw, source=source)
+        return cfg
+
+
+PRESETS = ("amazon", "search-relevance")
+
+
+def preset_path(name: str) -> Path:
+    return Path(str(resources.files("mgl") / "presets" / f"{name}.yaml"))
+
+
+def load_yaml(path: str | Path) -> dict[str, Any]:
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError("no such configuration file", source=path)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"not valid YAML ({str(exc).splitlines()[0]})", source=path) from None
+    if not isinstance(raw, dict):
+        raise ConfigError("a configuration must be a mapping of sections", source=path)
+    return raw
+
+
+def load_config(preset: str | None = None, config_file: str | Path | None = None,
+                overrides: list[str] | None = None) -> RunConfig:
+    """A preset (by name), then a YAML file, then ``key=value`` overrides, each on top of the last."""
+    cfg = RunConfig()
+    if preset is not None:
+        if preset not in PRESETS:
+            raise ConfigError(f"unknown preset {preset!r}; choose from {', '.join(PRESETS)}")
+        apply_dict(cfg, load_yaml(preset_path(preset)), source=f"preset {preset}")
+    if config_file is not None:
+        apply_dict(cfg, load_yaml(config_file), source=str(config_file))
+    for item in overrides or []:
+        apply_override(cfg, item)
+    return cfg
+
+
+def _sections(cfg: RunConfig) -> dict[str, Any]:
+    return {f.name: getattr(cfg, f.name) for f in fields(cfg) if dataclasses.is_dataclass(getattr(cfg, f.name))}
+
+
+def apply_dict(cfg: RunConfig, raw: dict[str, Any], *, source: str) -> None:
+    for key, value in raw.items():
+        sections = _sections(cfg)
+        if key in sections:
+            if not isinstance(value, dict):
+                raise ConfigError(f"section {key!r} must be a mapping", source=source)
+            for sub, sub_value in value.items():
+                set_field(sections[key], sub, sub_value, where=f"{key}.{sub}", source=source)
+        else:
+            set_field(cfg, key, value, where=key, source=source)
+
+
+def apply_override(cfg: RunConfig, item: str) -> None:
+    """Apply one ``section.field=value`` (or unique ``field=value``) override; values parse as YAML."""
+    if "=" not in item:
+        raise ConfigError(f"override {item!r} is not of the form field=value")
+    key, text = item.split("=", 1)
+    key = key.strip().replace("-", "_")
+    value = text.strip() or None  # typed by coerce(): "no" stays a string where a string is wanted
+    sections = _sections(cfg)
+    if "." in key:
+        sec, name = key.split(".", 1)
+        if sec not in sections:
+            raise ConfigError(f"unknown section {sec!r} in override {item!r}; sections: {', '.join(sections)}")
+        set_field(sections[sec], name, value, where=key, source="command line")
+        return
+    owners = [s for s in sections.values() if name_of(s, key)]
+    if name_of(cfg, key):
+        owners.append(cfg)
+    if not owners:
+        raise ConfigError(f"unknown setting {key!r} in override {item!r}")
+    if len(owners) > 1:
+        raise ConfigError(f"setting {key!r} is ambiguous; write it as section.{key}")
+    set_field(owners[0], key, value, where=key, source="command line")
+
+
+def name_of(obj: Any, name: str) -> bool:
+    return any(f.name == name for f in fields(obj)) and not dataclasses.is_dataclass(getattr(obj, name))
+
+
+def set_field(obj: Any, name: str, value: Any, *, where: str, source: str) -> None:
+    if not name_of(obj, name):
+        known = ", ".join(f.name for f in fields(obj))
+        raise ConfigError(f"unknown setting {where!r} (known: {known})", source=source)
+    hint = typing.get_type_hints(type(obj))[name]
+    setattr(obj, name, coerce(value, hint, where=where, source=source))
+
+
+def coerce(value: Any, hint: Any, *, where: str, source: str) -> Any:
+    """Convert ``value`` to the annotated type, or raise a ConfigError naming the setting."""
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        inner = [a for a in args if a is not type(None)]
+        return coerce(value, inner[0], where=where, source=source)
+    if origin is list:
+        if isinstance(value, str):
+            value = [v.strip().strip("'\"") for v in value.strip("[]").split(",") if v.strip()]
+        if not isinstance(value, list):
+            raise ConfigError(f"{where} must be a list, got {value!r}", source=source)
+        return [coerce(v, args[0], where=where, source=source) for v in value]
+    try:
+        if hint is bool:
+            if isinstance(value, bool):
+                return value
+            if isinstance(value, str) and value.lower() in ("true", "yes", "1", "on", "false", "no", "0", "off"):
+                return value.lower() in ("true", "yes", "1", "on")
+            raise ValueError
+        if hint is int:
+            if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+                raise ValueError
+            return int(value)
+        if hint is float:
+            if isinstance(value, bool):
+                raise ValueError
+            return float(value)
+        if hint is str:
+            if value is None:
+                raise ValueError
+            return str(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{where} must be {getattr(hint, '__name__', hint)}, got {value!r}", source=source) from None
+    return value

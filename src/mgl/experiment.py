@@ -1,0 +1,222 @@
+"""One experiment end to end: data -> encoder -> episodes -> meta graph -> GCN -> prediction.
+
+:func:`prepare_data` loads the data set, keeps the sources and the target (and one
+domain), subsamples the target's training labels, and lays every instance out in one
+:class:`~mgl.training.ExampleTable`. :func:`build_features` runs the encoder (frozen:
+embeddings computed once through the on-disk cache; trainable: the encoder runs per
+episode). :func:`run_mgl` trains both stages and scores the target's test split;
+:func:`run_experiment` does all of it from a :class:`~mgl.config.RunConfig` and returns
+the result record written to ``result.json``.
+"""
+
+from __future__ import annotations
+
+import platform
+import time
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+
+from mgl.config import DataConfig, EncoderConfig, MGLConfig, RunConfig
+from mgl.data.examples import Example, label_vocabulary
+from mgl.errors import DataError
+from mgl.evaluation import classification_metrics, predict_proba
+from mgl.training import ExampleTable, build_model, fit_mgl
+
+POSITIVE_NAMES = ("positive", "paraphrase", "relevant", "yes", "true", "1")
+
+
+@dataclass
+class ExperimentData:
+    """The instances of one experiment and their table (row i of the table is ``examples[i]``)."""
+
+    examples: list[Example]
+    table: ExampleTable
+    sources: list[str]
+    target: str
+    domain: str | None
+
+    @property
+    def texts(self) -> list[str]:
+        return [ex.text for ex in self.examples]
+
+    @property
+    def pairs(self) -> list[str | None] | None:
+        pairs = [ex.text_pair for ex in self.examples]
+        return pairs if any(p is not None for p in pairs) else None
+
+
+def positive_index(label_names: Sequence[str], positive: str | None = None) -> int | None:
+    """The class reported by binary precision/recall/F1: given, else a conventional name, else the last."""
+    if len(label_names) != 2:
+        return None
+    if positive is not None:
+        if positive not in label_names:
+            raise DataError(f"positive label {positive!r} is not a class of the data ({', '.join(label_names)})")
+        return list(label_names).index(positive)
+    lowered = [name.lower() for name in label_names]
+    for name in POSITIVE_NAMES:
+        if name in lowered:
+            return lowered.index(name)
+    return 1
+
+
+def load_examples(data: DataConfig, languages: Sequence[str]) -> list[Example]:
+    """Read the data set (named, or a file with column/label mappings) for the given languages."""
+    from mgl.data.registry import DATASETS, load_dataset
+
+    name = data.name.lower()
+    if name in DATASETS:
+        options: dict[str, Any] = {"languages": list(languages)}
+        if name == "webis-cls-10" and data.domain is not None:
+            options["domains"] = [data.domain]
+        return load_dataset(name, root=data.root, **options)
+    from mgl.data.tabular import parse_columns, parse_label_map
+
+    if not data.columns:
+        raise DataError("a data file needs a column mapping (--columns text=COL,label=COL,...)", source=data.name)
+    options = dict(parse_columns(data.columns))
+    if data.labels:
+        options["label_map"] = parse_label_map(data.labels)
+    if data.language:
+        options["fixed_language"] = data.language
+    examples = load_dataset(data.name, root=data.root, **options)
+    return [ex for ex in examples if ex.language in set(languages)]
+
+
+def prepare_data(data: DataConfig, seed: int) -> ExperimentData:
+    """Load, filter, subsample the target's training labels (seeded), and build the table."""
+    from mgl.data.splits import subsample_language
+
+    languages = [*data.sources, data.target]
+    examples = load_examples(data, languages)
+    if data.domain is not None:
+        examples = [ex for ex in examples if ex.domain == data.domain]
+    domains = sorted({ex.domain for ex in examples if ex.domain is not None})
+    if data.domain is None and len(domains) > 1:
+        raise DataError(f"the data holds several domains ({', '.join(domains)}): choose one with --domain",
+                        source=data.name)
+    present = {ex.language for ex in examples}
+    missing = [lang for lang in languages if lang not in present]
+    if missing:
+        raise DataError(f"no examples for language(s) {', '.join(missing)}", source=data.name)
+    for split in ("train", "validation", "test"):
+        if not any(ex.language == data.target and ex.split == split for ex in examples):
+            raise DataError(f"the target {data.target!r} has no {split!r} examples", source=data.name)
+    for lang in data.sources:
+        if not any(ex.language == lang and ex.split == "train" for ex in examples):
+            raise DataError(f"the source {lang!r} has no 'train' examples", source=data.name)
+    if data.target_count is not None:
+        examples = subsample_language(examples, data.target, count=data.target_count, seed=seed)
+    elif data.target_fraction is not None and data.target_fraction < 1.0:
+        examples = subsample_language(examples, data.target, fraction=data.target_fraction, seed=seed)
+    labels = label_vocabulary(examples)
+    if len(labels) < 2:
+        raise DataError(f"the data has {len(labels)} class(es); at least 2 are needed", source=data.name)
+    label_id = {name: i for i, name in enumerate(labels)}
+    table = ExampleTable(
+        languages=np.array([ex.language for ex in examples]),
+        labels=np.array([label_id[ex.label] for ex in examples], dtype=np.int64),
+        splits=np.array([ex.split for ex in examples]),
+        label_names=labels,
+    )
+    return ExperimentData(examples, table, list(data.sources), data.target, data.domain)
+
+
+def make_encoder(enc: EncoderConfig):
+    from mgl.encoders import EncoderSpec, TextEncoder
+
+    spec = EncoderSpec(model=enc.model, pooling=enc.pooling, prefix=enc.prefix, max_length=enc.max_length)
+    encoder = TextEncoder(spec, device=enc.device)
+    encoder.set_trainable(enc.train, enc.top_layers)
+    return encoder
+
+
+def build_features(data: ExperimentData, enc: EncoderConfig, *, encoder=None, progress: bool = True, cache=None):
+    """Node features for the table's rows: cached frozen embeddings, or the trainable encoder."""
+    from mgl.features import EncoderFeatures, FrozenFeatures
+
+    encoder = encoder if encoder is not None else make_encoder(enc)
+    if enc.train == "none":
+        from mgl.encoders import EmbeddingCache
+
+        cache = cache if cache is not None else EmbeddingCache()
+        emb = encoder.embed(data.texts, data.pairs, batch_size=enc.batch_size, cache=cache, progress=progress)
+        return FrozenFeatures(emb, device=encoder.device), encoder
+    return EncoderFeatures(encoder, data.texts, data.pairs, batch_size=enc.batch_size), encoder
+
+
+def method_name(cfg: MGLConfig) -> str:
+    """``mgl`` for the full model; ablations get a suffix (``mgl-no-meta``, ``mgl-gcn3`` ...)."""
+    parts = ["mgl"]
+    if not cfg.meta_train:
+        parts.append("no-meta")
+    if not cfg.l2clt:
+        parts.append("no-l2clt")
+    if not cfg.learn_sigma:
+        parts.append("no-sigma")
+    if cfg.gcn_layers != 2:
+        parts.append(f"gcn{cfg.gcn_layers}")
+    return "-".join(parts)
+
+
+def run_mgl(data: ExperimentData, features, cfg: MGLConfig, *, seed: int, device: torch.device | str = "cpu",
+            progress: bool = True, checkpoint=None, resume=None) -> tuple[dict[str, Any], Any, Any]:
+    """Train MGL on ``data`` and score the target's test split. Returns (metrics, model, fit report)."""
+    torch.manual_seed(seed)
+    model = build_model(cfg, features.dim, data.table.num_classes).to(device)
+    t0 = time.perf_counter()
+    fit = fit_mgl(model, features, data.table, data.sources, data.target, cfg, seed=seed, progress=progress,
+                  checkpoint=checkpoint, resume=resume)
+    train_seconds = time.perf_counter() - t0
+    test = data.table.rows(languages=data.target, split="test")
+    probs = predict_proba(model, features, fit.test_sampler, test, n_query=cfg.n_query, eval_times=cfg.eval_times,
+                          rng=np.random.default_rng([seed, 7777]))
+    metrics = classification_metrics(data.table.labels[test], probs.argmax(1), data.table.num_classes,
+                                     positive_index(data.table.label_names))
+    metrics.update(n_test=int(len(test)), train_seconds=train_seconds,
+                   stages=[s.to_dict() for s in fit.stages])
+    return metrics, model, fit
+
+
+def run_experiment(cfg: RunConfig, *, progress: bool = True) -> dict[str, Any]:
+    """The whole pipeline for one configuration; returns the result record."""
+    cfg.validate()
+    t_start = time.perf_counter()
+    data = prepare_data(cfg.data, cfg.seed)
+    t0 = time.perf_counter()
+    features, encoder = build_features(data, cfg.encoder, progress=progress)
+    embed_seconds = time.perf_counter() - t0
+    metrics, _, _ = run_mgl(data, features, cfg.mgl, seed=cfg.seed, device=encoder.device, progress=progress)
+    counts = {
+        f"n_{split}_{lang}": int(((data.table.languages == lang) & (data.table.splits == split)).sum())
+        for lang in [*data.sources, data.target] for split in ("train", "validation")
+    }
+    return {
+        "method": method_name(cfg.mgl),
+        "data": cfg.data.name,
+        "sources": list(data.sources),
+        "target": data.target,
+        "domain": data.domain,
+        "seed": cfg.seed,
+        "accuracy": metrics["accuracy"],
+        "precision": metrics["precision"],
+        "recall": metrics["recall"],
+        "f1": metrics["f1"],
+        "f1_averaging": metrics["averaging"],
+        "n_test": metrics["n_test"],
+        "train_seconds": metrics["train_seconds"],
+        "embed_seconds": embed_seconds,
+        "total_seconds": time.perf_counter() - t_start,
+        "encoder": encoder.identity,
+        "encoder_train": cfg.encoder.train,
+        "device": str(encoder.device),
+        "labels": data.table.label_names,
+        "counts": counts,
+        "stages": metrics["stages"],
+        "config": cfg.to_dict(),
+        "machine": {"python": platform.python_version(), "torch": torch.__version__,
+                    "threads": torch.get_num_threads(), "platform": platform.platform()},
+    }

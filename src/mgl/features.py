@@ -1,0 +1,91 @@
+"""Node features for episodes: cached frozen embeddings, or a trainable encoder run on the texts.
+
+Both map instance indices (positions in the experiment's example table) to a
+``[n, dim]`` tensor, so the trainer and the evaluator are the same code whether the
+encoder is frozen (CPU default) or fine-tuned (on a GPU).
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import torch
+
+from mgl.errors import DataError
+
+
+class FrozenFeatures:
+    """Rows of a precomputed embedding matrix (the frozen encoder's cached output)."""
+
+    trainable = False
+
+    def __init__(self, embeddings: np.ndarray | torch.Tensor, device: torch.device | str = "cpu"):
+        emb = torch.as_tensor(np.asarray(embeddings, dtype=np.float32) if not torch.is_tensor(embeddings) else embeddings)
+        if emb.ndim != 2:
+            raise DataError(f"embeddings must be a 2-d matrix, got shape {tuple(emb.shape)}")
+        bad = ~torch.isfinite(emb).all(dim=1)
+        if bad.any():
+            first = int(bad.nonzero()[0])
+            raise DataError(f"embedding of instance {first + 1} contains NaN or infinite values", source="embeddings")
+        self.embeddings = emb.float().to(device)
+        self.dim = int(emb.shape[1])
+
+    def __call__(self, idx: np.ndarray | Sequence[int]) -> torch.Tensor:
+        return self.embeddings[torch.as_tensor(np.asarray(idx, dtype=np.int64), device=self.embeddings.device)]
+
+    def parameters(self) -> list[torch.nn.Parameter]:
+        return []
+
+    def train(self, mode: bool = True) -> None:  # nothing to switch
+        pass
+
+    def eval(self) -> None:
+        pass
+
+    def state_dict(self) -> dict:
+        return {}
+
+    def load_state_dict(self, state: dict) -> None:
+        pass
+
+
+class EncoderFeatures:
+    """Runs a (partly) trainable :class:`~mgl.encoders.text_encoder.TextEncoder` on the instances' texts."""
+
+    trainable = True
+
+    def __init__(self, encoder, texts: Sequence[str], pairs: Sequence[str | None] | None = None, batch_size: int = 32):
+        self.encoder = encoder
+        self.texts = list(texts)
+        self.pairs = list(pairs) if pairs is not None and any(p is not None for p in pairs) else None
+        self.batch_size = batch_size
+        self.dim = int(encoder.dim)
+
+    def __call__(self, idx: np.ndarray | Sequence[int]) -> torch.Tensor:
+        idx = np.asarray(idx, dtype=np.int64)
+        texts = [self.texts[i] for i in idx]
+        pairs = [self.pairs[i] for i in idx] if self.pairs is not None else None
+        if torch.is_grad_enabled() and self.encoder.training:
+            return self.encoder(texts, pairs)
+        out = []
+        for start in range(0, len(texts), self.batch_size):
+            sl = slice(start, start + self.batch_size)
+            out.append(self.encoder(texts[sl], pairs[sl] if pairs is not None else None))
+        return torch.cat(out) if out else torch.empty(0, self.dim)
+
+    def parameters(self) -> list[torch.nn.Parameter]:
+        return [p for p in self.encoder.parameters() if p.requires_grad]
+
+    def train(self, mode: bool = True) -> None:
+        self.encoder.train(mode)
+
+    def eval(self) -> None:
+        self.encoder.eval()
+
+    def state_dict(self) -> dict:
+        names = {name for name, p in self.encoder.named_parameters() if p.requires_grad}
+        return {k: v.detach().clone() for k, v in self.encoder.state_dict().items() if k in names}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.encoder.load_state_dict(state, strict=False)

@@ -1,0 +1,54 @@
+"""Configuration: Table 4 presets, YAML files, command-line overrides, validation."""
+
+import pytest
+
+from mgl.config import RunConfig, apply_override, load_config
+from mgl.errors import ConfigError
+
+
+def test_presets_hold_table4():
+    amazon = load_config("amazon")
+    m = amazon.mgl
+    assert (m.n_support, m.n_query, m.k_neighbours, m.train_episodes, m.test_episodes, m.eval_times) == (5, 32, 10, 75, 10, 5)
+    assert m.encoder_lr == 1e-5 and m.hidden_dim == 768
+    sr = load_config("search-relevance").mgl
+    assert (sr.n_support, sr.n_query, sr.k_neighbours, sr.train_episodes, sr.test_episodes, sr.eval_times) == (5, 64, 100, 100, 20, 5)
+    with pytest.raises(ConfigError, match="unknown preset"):
+        load_config("nope")
+
+
+def test_overrides_and_yaml(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("mgl:\n  k_neighbours: 7\ndata:\n  target: fr\n  sources: [en, de]\nseed: 3\n")
+    cfg = load_config("amazon", path, ["mgl.n_query=16", "lr=0.01", "data.sources=en,de,ja", "learn_sigma=false"])
+    assert cfg.mgl.k_neighbours == 7 and cfg.mgl.n_query == 16 and cfg.mgl.lr == 0.01
+    assert cfg.data.target == "fr" and cfg.data.sources == ["en", "de", "ja"] and cfg.seed == 3
+    assert cfg.mgl.learn_sigma is False
+
+
+def test_string_fields_are_not_yaml_typed():
+    cfg = RunConfig()
+    apply_override(cfg, "data.target=no")  # Norwegian, not False
+    assert cfg.data.target == "no"
+    apply_override(cfg, "data.target_fraction=")
+    assert cfg.data.target_fraction is None
+
+
+@pytest.mark.parametrize("item,message", [
+    ("mgl.n_query=abc", "must be int"),
+    ("nonsense=1", "unknown setting"),
+    ("foo.bar=1", "unknown section"),
+    ("mgl.n_query", "field=value"),
+    ("mgl.dropout=1.5", "dropout"),
+    ("encoder.train=sometimes", "encoder.train"),
+    ("data.target=en", "also a source"),
+])
+def test_bad_overrides_are_clear(item, message):
+    with pytest.raises(ConfigError, match=message):
+        load_config("amazon", None, [item]).validate()
+
+
+def test_round_trip_through_dict():
+    cfg = load_config("amazon", None, ["mgl.gcn_layers=3"])
+    again = RunConfig.from_dict(cfg.to_dict())
+    assert again == cfg
