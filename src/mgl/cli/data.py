@@ -1,0 +1,133 @@
+"""``mgl data``: inspect, check and download datasets. The work is in :mod:`mgl.data`; this only formats."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+
+from mgl.data.download import WEBIS_URL, download_webis
+from mgl.data.examples import Example, label_vocabulary, languages_of, select
+from mgl.data.registry import DATASETS, default_data_root, load_dataset, stats_rows
+from mgl.data.tabular import parse_columns, parse_label_map
+from mgl.data.validation import validate_examples
+from mgl.errors import ConfigError
+
+app = typer.Typer(help="Inspect, check and download datasets.", no_args_is_help=True)
+
+NameArg = Annotated[str, typer.Argument(help="webis-cls-10, paws-x, or a CSV/TSV/JSONL file.")]
+RootOpt = Annotated[
+    Optional[Path],
+    typer.Option("--root", help="Folder of a named dataset (or the folder holding it); default $MGL_HOME/data."),
+]
+ColumnsOpt = Annotated[
+    Optional[str],
+    typer.Option("--columns", help="Files: column map, e.g. 'text=review,label=stars,language=lang'."),
+]
+LabelsOpt = Annotated[
+    Optional[str],
+    typer.Option("--labels", help="Files: label map, e.g. '1=negative,2=negative,3=,4=positive,5=positive' (3= drops)."),
+]
+LanguageOpt = Annotated[
+    Optional[str], typer.Option("--language", help="Files: the language of every record (no language column).")
+]
+FormatOpt = Annotated[Optional[str], typer.Option("--format", help="Files: csv, tsv or jsonl (default: from the suffix).")]
+LanguagesOpt = Annotated[
+    Optional[str], typer.Option("--languages", help="Keep only these languages, comma-separated (e.g. en,ja).")
+]
+
+
+def _load(
+    name: str,
+    root: Path | None,
+    columns: str | None,
+    labels: str | None,
+    language: str | None,
+    fmt: str | None,
+    languages: str | None,
+) -> list[Example]:
+    """Load what the command line names, with the options that apply to it."""
+    wanted = [code.strip() for code in languages.split(",") if code.strip()] if languages else None
+    if name.strip().lower() in DATASETS:
+        given = [flag for flag, value in (("--columns", columns), ("--labels", labels), ("--language", language),
+                                          ("--format", fmt)) if value is not None]
+        if given:
+            raise ConfigError(f"{', '.join(given)} apply to files, not to the dataset {name}")
+        return load_dataset(name, root=root, languages=wanted)
+    options: dict[str, Any] = parse_columns(columns) if columns else {}
+    if labels:
+        options["label_map"] = parse_label_map(labels)
+    if language:
+        options["fixed_language"] = language
+    if fmt:
+        options["fmt"] = fmt
+    examples = load_dataset(name, root=root, **options)
+    return select(examples, language=wanted) if wanted else examples
+
+
+@app.command()
+def stats(
+    name: NameArg,
+    root: RootOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON list of count rows.")] = False,
+    columns: ColumnsOpt = None,
+    labels: LabelsOpt = None,
+    language: LanguageOpt = None,
+    fmt: FormatOpt = None,
+    languages: LanguagesOpt = None,
+) -> None:
+    """Count examples per language, domain, split and label."""
+    rows = stats_rows(_load(name, root, columns, labels, language, fmt, languages))
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"{name}: {sum(r['count'] for r in rows)} examples")
+    for column in ("language", "domain", "split", "label"):
+        table.add_column(column)
+    table.add_column("count", justify="right")
+    for row in rows:
+        table.add_row(row["language"], row["domain"] or "-", row["split"] or "-", row["label"], str(row["count"]))
+    Console().print(table)
+
+
+@app.command()
+def validate(
+    name: NameArg,
+    root: RootOpt = None,
+    columns: ColumnsOpt = None,
+    labels: LabelsOpt = None,
+    language: LanguageOpt = None,
+    fmt: FormatOpt = None,
+    languages: LanguagesOpt = None,
+) -> None:
+    """Load a dataset and check it (texts, labels, languages, every class in every split)."""
+    examples = _load(name, root, columns, labels, language, fmt, languages)
+    validate_examples(examples, source=name)
+    typer.echo(
+        f"ok: {len(examples)} examples; languages {', '.join(languages_of(examples))}; "
+        f"classes {', '.join(label_vocabulary(examples))}"
+    )
+
+
+@app.command()
+def download(
+    name: Annotated[str, typer.Argument(help="The dataset to download: webis-cls-10.")],
+    dest: Annotated[
+        Optional[Path], typer.Option("--dest", help="Folder to unpack into; default $MGL_HOME/data.")
+    ] = None,
+    url: Annotated[str, typer.Option("--url", help="Where to fetch the archive (file:// works too).")] = WEBIS_URL,
+    md5: Annotated[Optional[str], typer.Option("--md5", help="Expected MD5 digest of the archive.")] = None,
+    progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Show a progress bar on stderr.")] = True,
+    force: Annotated[bool, typer.Option("--force", help="Replace a complete copy already there.")] = False,
+) -> None:
+    """Download and unpack a dataset from its publisher (Webis-CLS-10: Zenodo record 3251672)."""
+    if name.strip().lower() != "webis-cls-10":
+        raise ConfigError(f"cannot download {name!r}: only webis-cls-10 can be downloaded")
+    folder = download_webis(dest if dest is not None else default_data_root(), url=url, md5=md5,
+                            progress=progress, force=force)
+    typer.echo(str(folder))

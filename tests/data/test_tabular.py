@@ -1,0 +1,161 @@
+"""CSV/TSV/JSONL loader and the command-line map parsers: happy paths and every error's location."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from mgl.data.tabular import load_table, parse_columns, parse_label_map, table_format
+from mgl.errors import ConfigError, DataError
+
+STARS = "1=negative,2=negative,3=,4=positive,5=positive"
+
+
+def test_parse_label_map() -> None:
+    assert parse_label_map(STARS) == {"1": "negative", "2": "negative", "3": None, "4": "positive", "5": "positive"}
+    assert parse_label_map(" a = x , b=y,") == {"a": "x", "b": "y"}
+    for bad in ("1negative", "=x", "1=a,1=b", "", "1=a=b"):
+        with pytest.raises(ConfigError):
+            parse_label_map(bad)
+
+
+def test_parse_columns() -> None:
+    assert parse_columns("text=review,label=stars,language=lang") == {
+        "text": "review", "label": "stars", "language": "lang"}
+    with pytest.raises(ConfigError, match="unknown column role 'body'"):
+        parse_columns("body=review")
+    with pytest.raises(ConfigError, match="twice"):
+        parse_columns("text=a,text=b")
+    with pytest.raises(ConfigError, match="ROLE=COLUMN"):
+        parse_columns("text=")
+
+
+def test_format_from_suffix(tmp_path: Path) -> None:
+    assert table_format("a.CSV") == "csv" and table_format("a.tsv") == "tsv" and table_format("a.jsonl") == "jsonl"
+    assert table_format("a.txt", "tsv") == "tsv"
+    with pytest.raises(DataError, match="cannot tell the format"):
+        table_format("a.txt")
+
+
+def test_csv_with_column_and_label_maps(fixtures: Path) -> None:
+    path = fixtures / "reviews.csv"
+    examples = load_table(path, **parse_columns("text=review,label=stars,language=lang"),
+                          label_map=parse_label_map(STARS))
+    # the 3-star record is dropped; quoted commas and quotes survive; 'dev' means validation
+    assert [ex.uid for ex in examples] == [f"reviews.csv#{i}" for i in (1, 2, 4, 5, 6)]
+    assert examples[0].text == 'Great, really great "book"'
+    assert [ex.label for ex in examples] == ["positive", "negative", "positive", "negative", "negative"]
+    assert [ex.language for ex in examples] == ["en", "en", "fr", "fr", "en"]
+    assert [ex.split for ex in examples] == ["train", "train", "train", "validation", "test"]
+
+
+def test_csv_split_column_default_and_fixed_split(fixtures: Path, tmp_path: Path) -> None:
+    path = tmp_path / "plain.csv"
+    path.write_text("text,label\nGood,pos\nBad,neg\n", encoding="utf-8")
+    examples = load_table(path, fixed_language="de")
+    assert [(ex.language, ex.split) for ex in examples] == [("de", "train"), ("de", "train")]
+    assert {ex.split for ex in load_table(path, fixed_language="de", fixed_split="test")} == {"test"}
+    with pytest.raises(DataError, match="no 'language' column"):
+        load_table(path)
+
+
+def test_tsv_is_read_without_quoting(fixtures: Path) -> None:
+    examples = load_table(fixtures / "pairs.tsv", text="sentence1", text_pair="sentence2", fixed_language="en",
+                          uid="id")
+    assert [ex.text for ex in examples] == ['He said "hello" twice .', 'A "quoted']
+    assert examples[1].text_pair == 'B "unbalanced'
+    assert [ex.uid for ex in examples] == ["1", "2"]
+    assert [ex.label for ex in examples] == ["1", "0"]
+
+
+def test_jsonl_numbers_blank_lines_and_split_key(fixtures: Path) -> None:
+    examples = load_table(fixtures / "good.jsonl", language="lang", label_map=parse_label_map(STARS))
+    assert [(ex.text, ex.label, ex.language, ex.split, ex.uid) for ex in examples] == [
+        ("Great book", "positive", "en", "train", "good.jsonl#1"),
+        ("Schlechtes Buch", "negative", "de", "test", "good.jsonl#3"),
+    ]
+
+
+@pytest.mark.parametrize(
+    "name, options, record, words",
+    [
+        ("unknown_label.csv", {"label_map": {"pos": "positive", "neg": "negative"}}, 3, "unknown label 'meh'"),
+        ("empty_text.csv", {}, 2, "empty text (column 'text')"),
+        ("nan_label.csv", {}, 3, "label is NaN"),
+        ("nan_label.jsonl", {}, 2, "NaN"),
+        ("bad_line.jsonl", {}, 3, "not valid JSON"),
+        ("latin1.csv", {}, 2, "not valid UTF-8: byte 0xe9 at line 3"),
+    ],
+)
+def test_bad_records_name_file_and_record(fixtures: Path, name: str, options: dict, record: int, words: str) -> None:
+    path = fixtures / name
+    with pytest.raises(DataError) as caught:
+        load_table(path, **options)
+    message = str(caught.value)
+    assert message.startswith(f"{path}, record {record}: "), message
+    assert words in message
+    assert "\n" not in message
+
+
+def test_missing_column_names_file_and_column(fixtures: Path) -> None:
+    path = fixtures / "missing_column.csv"
+    with pytest.raises(DataError) as caught:
+        load_table(path)
+    assert str(caught.value).startswith(f"{path}: missing column(s) ['label']")
+
+
+@pytest.mark.parametrize(
+    "content, record, words",
+    [
+        ("text,label,language\nGood,pos,en\nBad,,en\n", 2, "missing label"),
+        ("text,label,language\nGood,pos,en\nBad,neg\n", 2, "has 2 field(s), the header has 3"),
+        ("text,label,language\nGood,pos,english\n", 1, "language 'english' (column 'language') is not"),
+        ("text,label,language,split\nGood,pos,en,holdout\n", 1, "unknown split 'holdout'"),
+        ('text,label,language\n"unterminated,pos,en\n', 1, "cannot parse"),
+    ],
+)
+def test_more_bad_csv_records(tmp_path: Path, content: str, record: int, words: str) -> None:
+    path = tmp_path / "data.csv"
+    path.write_text(content, encoding="utf-8")
+    with pytest.raises(DataError) as caught:
+        load_table(path)
+    assert str(caught.value).startswith(f"{path}, record {record}: "), str(caught.value)
+    assert words in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "line, words",
+    [
+        ('["a list"]', "expected a JSON object"),
+        ('{"text": "x", "language": "en"}', "no field 'label'"),
+        ('{"text": "x", "label": null, "language": "en"}', "missing label"),
+        ('{"text": {"nested": 1}, "label": "a", "language": "en"}', "is a dict"),
+    ],
+)
+def test_bad_jsonl_records(tmp_path: Path, line: str, words: str) -> None:
+    path = tmp_path / "data.jsonl"
+    path.write_text('{"text": "ok", "label": "a", "language": "en"}\n' + line + "\n", encoding="utf-8")
+    with pytest.raises(DataError, match=rf"data\.jsonl, record 2: .*{words}"):
+        load_table(path)
+
+
+def test_file_level_errors(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match="file not found"):
+        load_table(tmp_path / "absent.csv")
+    empty = tmp_path / "empty.csv"
+    empty.write_text("", encoding="utf-8")
+    with pytest.raises(DataError, match="no header"):
+        load_table(empty)
+    header_only = tmp_path / "header.csv"
+    header_only.write_text("text,label,language\n", encoding="utf-8")
+    with pytest.raises(DataError, match="holds no records"):
+        load_table(header_only)
+    with pytest.raises(ConfigError, match="not both"):
+        load_table(header_only, language="language", fixed_language="en")
+
+
+def test_utf8_bom_is_ignored(tmp_path: Path) -> None:
+    path = tmp_path / "bom.csv"
+    path.write_bytes("\ufefftext,label,language\nÉtonnant,pos,fr\n".encode("utf-8"))
+    assert load_table(path)[0].text == "Étonnant"
