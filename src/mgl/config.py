@@ -156,6 +156,9 @@ class DataConfig:
     """For files without a language column: the language of every record."""
     positive_label: str | None = None
     """The class whose precision/recall/F1 are reported in binary tasks (default: guessed)."""
+    max_per_class: int | None = None
+    """For quick runs and tests: keep at most this many instances per language, split and class
+    (a fixed, seed-independent choice), applied after the target's subsample."""
 
     def validate(self) -> None:
         if not self.sources:
@@ -168,6 +171,8 @@ class DataConfig:
             raise ConfigError(f"data.target_fraction must be in (0, 1], got {self.target_fraction}")
         if self.target_count is not None and self.target_count < 1:
             raise ConfigError(f"data.target_count must be >= 1, got {self.target_count}")
+        if self.max_per_class is not None and self.max_per_class < 1:
+            raise ConfigError(f"data.max_per_class must be >= 1, got {self.max_per_class}")
 
 
 @dataclass

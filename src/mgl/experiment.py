@@ -86,6 +86,21 @@ def load_examples(data: DataConfig, languages: Sequence[str]) -> list[Example]:
     return [ex for ex in examples if ex.language in set(languages)]
 
 
+def cap_per_class(examples: list[Example], limit: int) -> list[Example]:
+    """At most ``limit`` examples per (language, split, label): a fixed choice, by a hash of the record."""
+    import hashlib
+    from collections import defaultdict
+
+    groups: dict[tuple, list[int]] = defaultdict(list)
+    for i, ex in enumerate(examples):
+        groups[(ex.language, ex.split, ex.label)].append(i)
+    keep: set[int] = set()
+    for rows in groups.values():
+        ranked = sorted(rows, key=lambda i: hashlib.sha1(f"{examples[i].uid}|{examples[i].text}".encode()).digest())
+        keep.update(ranked[:limit])
+    return [ex for i, ex in enumerate(examples) if i in keep]
+
+
 def prepare_data(data: DataConfig, seed: int) -> ExperimentData:
     """Load, filter, subsample the target's training labels (seeded), and build the table."""
     from mgl.data.splits import subsample_language
@@ -112,6 +127,8 @@ def prepare_data(data: DataConfig, seed: int) -> ExperimentData:
         examples = subsample_language(examples, data.target, count=data.target_count, seed=seed)
     elif data.target_fraction is not None and data.target_fraction < 1.0:
         examples = subsample_language(examples, data.target, fraction=data.target_fraction, seed=seed)
+    if data.max_per_class is not None:
+        examples = cap_per_class(examples, data.max_per_class)
     labels = label_vocabulary(examples)
     if len(labels) < 2:
         raise DataError(f"the data has {len(labels)} class(es); at least 2 are needed", source=data.name)
