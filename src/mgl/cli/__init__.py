@@ -21,6 +21,8 @@ app = typer.Typer(
 _GROUPS = [
     ("mgl.cli.data", "app", "data"),
     ("mgl.cli.encoder", "app", "encoder"),
+    ("mgl.cli.experiment", "app", "experiment"),
+    ("mgl.cli.plot", "app", "plot"),
 ]
 _COMMANDS = [
     ("mgl.cli.train", "register"),
