@@ -102,36 +102,57 @@ def cap_per_class(examples: list[Example], limit: int) -> list[Example]:
 
 
 def prepare_data(data: DataConfig, seed: int) -> ExperimentData:
-    """Load, filter, subsample the target's training labels (seeded), and build the table."""
+    """Load the configured data set, then :func:`make_experiment_data` (target subsample seeded)."""
+    examples = load_examples(data, [*data.sources, data.target])
+    return make_experiment_data(
+        examples, data.sources, data.target, domain=data.domain, target_fraction=data.target_fraction,
+        target_count=data.target_count, max_per_class=data.max_per_class, seed=seed, source=data.name,
+    )
+
+
+def make_experiment_data(
+    examples: Sequence[Example],
+    sources: Sequence[str],
+    target: str,
+    *,
+    domain: str | None = None,
+    target_fraction: float | None = None,
+    target_count: int | None = None,
+    max_per_class: int | None = None,
+    seed: int = 0,
+    source: str = "data",
+    require_test: bool = True,
+) -> ExperimentData:
+    """Filter to the languages (and domain), check the splits, subsample the target's training
+    labels (seeded), and build the table. ``source`` names the data in error messages."""
     from mgl.data.splits import subsample_language
 
-    languages = [*data.sources, data.target]
-    examples = load_examples(data, languages)
-    if data.domain is not None:
-        examples = [ex for ex in examples if ex.domain == data.domain]
+    languages = [*sources, target]
+    examples = [ex for ex in examples if ex.language in set(languages)]
+    if domain is not None:
+        examples = [ex for ex in examples if ex.domain == domain]
     domains = sorted({ex.domain for ex in examples if ex.domain is not None})
-    if data.domain is None and len(domains) > 1:
-        raise DataError(f"the data holds several domains ({', '.join(domains)}): choose one with --domain",
-                        source=data.name)
+    if domain is None and len(domains) > 1:
+        raise DataError(f"the data holds several domains ({', '.join(domains)}): choose one with --domain", source=source)
     present = {ex.language for ex in examples}
     missing = [lang for lang in languages if lang not in present]
     if missing:
-        raise DataError(f"no examples for language(s) {', '.join(missing)}", source=data.name)
-    for split in ("train", "validation", "test"):
-        if not any(ex.language == data.target and ex.split == split for ex in examples):
-            raise DataError(f"the target {data.target!r} has no {split!r} examples", source=data.name)
-    for lang in data.sources:
+        raise DataError(f"no examples for language(s) {', '.join(missing)}", source=source)
+    for split in ("train", "validation", "test") if require_test else ("train", "validation"):
+        if not any(ex.language == target and ex.split == split for ex in examples):
+            raise DataError(f"the target {target!r} has no {split!r} examples", source=source)
+    for lang in sources:
         if not any(ex.language == lang and ex.split == "train" for ex in examples):
-            raise DataError(f"the source {lang!r} has no 'train' examples", source=data.name)
-    if data.target_count is not None:
-        examples = subsample_language(examples, data.target, count=data.target_count, seed=seed)
-    elif data.target_fraction is not None and data.target_fraction < 1.0:
-        examples = subsample_language(examples, data.target, fraction=data.target_fraction, seed=seed)
-    if data.max_per_class is not None:
-        examples = cap_per_class(examples, data.max_per_class)
+            raise DataError(f"the source {lang!r} has no 'train' examples", source=source)
+    if target_count is not None:
+        examples = subsample_language(examples, target, count=target_count, seed=seed)
+    elif target_fraction is not None and target_fraction < 1.0:
+        examples = subsample_language(examples, target, fraction=target_fraction, seed=seed)
+    if max_per_class is not None:
+        examples = cap_per_class(examples, max_per_class)
     labels = label_vocabulary(examples)
     if len(labels) < 2:
-        raise DataError(f"the data has {len(labels)} class(es); at least 2 are needed", source=data.name)
+        raise DataError(f"the data has {len(labels)} class(es); at least 2 are needed", source=source)
     label_id = {name: i for i, name in enumerate(labels)}
     table = ExampleTable(
         languages=np.array([ex.language for ex in examples]),
@@ -139,7 +160,7 @@ def prepare_data(data: DataConfig, seed: int) -> ExperimentData:
         splits=np.array([ex.split for ex in examples]),
         label_names=labels,
     )
-    return ExperimentData(examples, table, list(data.sources), data.target, data.domain)
+    return ExperimentData(list(examples), table, list(sources), target, domain)
 
 
 def make_encoder(enc: EncoderConfig):
@@ -189,24 +210,41 @@ def run_mgl(data: ExperimentData, features, cfg: MGLConfig, *, seed: int, device
                   checkpoint=checkpoint, resume=resume)
     train_seconds = time.perf_counter() - t0
     test = data.table.rows(languages=data.target, split="test")
-    probs = predict_proba(model, features, fit.test_sampler, test, n_query=cfg.n_query, eval_times=cfg.eval_times,
-                          rng=np.random.default_rng([seed, 7777]))
-    metrics = classification_metrics(data.table.labels[test], probs.argmax(1), data.table.num_classes,
-                                     positive_index(data.table.label_names))
+    if len(test):
+        probs = predict_proba(model, features, fit.test_sampler, test, n_query=cfg.n_query,
+                              eval_times=cfg.eval_times, rng=np.random.default_rng([seed, 7777]))
+        metrics = classification_metrics(data.table.labels[test], probs.argmax(1), data.table.num_classes,
+                                         positive_index(data.table.label_names))
+    else:
+        metrics = {k: float("nan") for k in ("accuracy", "precision", "recall", "f1")}
+        metrics["averaging"] = "none (no test split)"
     metrics.update(n_test=int(len(test)), train_seconds=train_seconds,
                    stages=[s.to_dict() for s in fit.stages])
     return metrics, model, fit
 
 
-def run_experiment(cfg: RunConfig, *, progress: bool = True) -> dict[str, Any]:
-    """The whole pipeline for one configuration; returns the result record."""
+def run_experiment(cfg: RunConfig, *, progress: bool = True, save_dir=None, checkpoint_path=None,
+                   resume: bool = False) -> dict[str, Any]:
+    """The whole pipeline for one configuration; returns the result record.
+
+    ``save_dir``: also save the trained model there (see :class:`mgl.classifier.MGLClassifier`).
+    ``checkpoint_path``: write an atomic training checkpoint there after every round and at
+    each stage's end; with ``resume``, continue from it if it exists.
+    """
+    from mgl.checkpoint import Checkpointer
+    from mgl.classifier import MGLClassifier
+
     cfg.validate()
     t_start = time.perf_counter()
     data = prepare_data(cfg.data, cfg.seed)
-    t0 = time.perf_counter()
-    features, encoder = build_features(data, cfg.encoder, progress=progress)
-    embed_seconds = time.perf_counter() - t0
-    metrics, _, _ = run_mgl(data, features, cfg.mgl, seed=cfg.seed, device=encoder.device, progress=progress)
+    ckpt = Checkpointer(checkpoint_path, cfg) if checkpoint_path is not None else None
+    clf = MGLClassifier(cfg).fit(
+        data.examples, sources=data.sources, target=data.target, progress=progress,
+        checkpoint=ckpt.save if ckpt else None, resume=ckpt.load() if (ckpt and resume) else None,
+    )
+    metrics = clf.report
+    if save_dir is not None:
+        clf.save(save_dir)
     counts = {
         f"n_{split}_{lang}": int(((data.table.languages == lang) & (data.table.splits == split)).sum())
         for lang in [*data.sources, data.target] for split in ("train", "validation")
@@ -225,11 +263,11 @@ def run_experiment(cfg: RunConfig, *, progress: bool = True) -> dict[str, Any]:
         "f1_averaging": metrics["averaging"],
         "n_test": metrics["n_test"],
         "train_seconds": metrics["train_seconds"],
-        "embed_seconds": embed_seconds,
+        "embed_seconds": metrics["embed_seconds"],
         "total_seconds": time.perf_counter() - t_start,
-        "encoder": encoder.identity,
+        "encoder": clf.encoder.identity,
         "encoder_train": cfg.encoder.train,
-        "device": str(encoder.device),
+        "device": str(clf.encoder.device),
         "labels": data.table.label_names,
         "counts": counts,
         "stages": metrics["stages"],

@@ -26,6 +26,7 @@ _GROUPS = [
 ]
 _COMMANDS = [
     ("mgl.cli.train", "register"),
+    ("mgl.cli.predict", "register"),
 ]
 
 for _module, _attr, _name in _GROUPS:
@@ -47,26 +48,35 @@ for _module, _attr in _COMMANDS:
     getattr(_mod, _attr)(app)
 
 
-def main() -> None:
-    """Entry point: user errors become one line on stderr and exit status 2."""
+def _click_exceptions():
+    """Typer >= 0.29 vendors click as ``typer._click``; older releases use ``click``."""
     try:
-        app(standalone_mode=False)
+        from typer._click import exceptions
+    except ImportError:  # pragma: no cover - older typer
+        from click import exceptions
+    return exceptions
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: user errors become one line on stderr and exit status 2, never a traceback."""
+    exceptions = _click_exceptions()
+    try:
+        app(args=argv, standalone_mode=False)
     except MGLError as exc:
         print(f"mgl: error: {exc}", file=sys.stderr)
         sys.exit(2)
+    except exceptions.ClickException as exc:  # unknown options, bad values, missing arguments
+        exc.show()
+        sys.exit(2)
+    except exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except exceptions.Abort:
+        print("mgl: aborted", file=sys.stderr)
+        sys.exit(1)
     except KeyboardInterrupt:
         print("mgl: interrupted", file=sys.stderr)
         sys.exit(130)
-    except SystemExit:
-        raise
-    except Exception as exc:  # click usage errors etc.
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
-            exc.show()
-            sys.exit(2)
-        if isinstance(exc, click.exceptions.Exit):
-            sys.exit(exc.exit_code)
-        if isinstance(exc, click.exceptions.Abort):
-            sys.exit(1)
-        raise
+    except OSError as exc:  # unreadable or unwritable paths
+        where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
+        print(f"mgl: error: {where}{exc.strerror or exc}", file=sys.stderr)
+        sys.exit(2)

@@ -77,7 +77,6 @@ def print_result(result: dict) -> None:
 
 
 def register(app: typer.Typer) -> None:
-    @app.command("run")
     def run(
         preset: PresetOpt = None,
         config: ConfigOpt = None,
@@ -112,6 +111,8 @@ def register(app: typer.Typer) -> None:
         patience: Annotated[Optional[int], typer.Option(help="Rounds without improvement before stopping.")] = None,
         set_: Annotated[Optional[list[str]], typer.Option("--set", help="Any setting: section.field=value (repeatable).")] = None,
         quiet: Annotated[bool, typer.Option("--quiet", help="No progress bars.")] = False,
+        save: Annotated[Optional[Path], typer.Option(help="Also save the trained model to this directory.")] = None,
+        resume: Annotated[bool, typer.Option("--resume", help="Continue from OUT/checkpoint.pt if a killed run left one.")] = False,
     ) -> None:
         """Train MGL on one cross-lingual experiment, evaluate on the target's test split, write result.json."""
         from mgl.experiment import run_experiment
@@ -125,7 +126,12 @@ def register(app: typer.Typer) -> None:
             n_support=n_support, n_query=n_query, k_neighbours=k_neighbours, train_episodes=train_episodes,
             test_episodes=test_episodes, eval_times=eval_times, lr=lr, max_rounds=max_rounds, patience=patience,
         )
-        result = run_experiment(cfg, progress=not quiet)
+        checkpoint = out / "checkpoint.pt"
+        result = run_experiment(cfg, progress=not quiet, save_dir=save, checkpoint_path=checkpoint, resume=resume)
         write_json_atomic(out / "result.json", result)
+        checkpoint.unlink(missing_ok=True)
         print_result(result)
-        typer.echo(f"wrote {out / 'result.json'}")
+        typer.echo(f"wrote {out / 'result.json'}" + (f"; model saved to {save}" if save else ""))
+
+    app.command("run")(run)
+    app.command("train", help="The same as 'mgl run'; give --save DIR to keep the trained model for 'mgl predict'.")(run)

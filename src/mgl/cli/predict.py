@@ -1,0 +1,111 @@
+"""``mgl predict``: classify new texts with a saved model, with the meta graph's explanation."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from mgl.errors import DataError
+
+MAX_TEXT_CHARS = 100_000
+
+
+def read_inputs(path: str, *, text_column: str = "text", pair_column: str | None = None,
+                fmt: str | None = None) -> tuple[list[str], list[str | None] | None, list[str]]:
+    """Texts, optional pair texts and record ids from .jsonl, .csv, .tsv, .txt or ``-`` (stdin, one text a line)."""
+    source = "<stdin>" if path == "-" else path
+    if path == "-":
+        raw = sys.stdin.buffer.read()
+        fmt = fmt or "txt"
+    else:
+        p = Path(path)
+        if not p.is_file():
+            raise DataError("no such input file", source=p)
+        raw = p.read_bytes()
+        fmt = fmt or {".jsonl": "jsonl", ".json": "jsonl", ".csv": "csv", ".tsv": "tsv", ".txt": "txt"}.get(p.suffix.lower())
+        if fmt is None:
+            raise DataError("unknown input format: use .jsonl, .csv, .tsv or .txt (or --format)", source=p)
+    try:
+        content = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise DataError(f"not valid UTF-8 (byte {exc.start})", source=source, record=line) from None
+    texts: list[str] = []
+    pairs: list[str | None] = []
+    ids: list[str] = []
+    if fmt == "txt":
+        for i, line in enumerate(content.splitlines(), 1):
+            if line.strip():
+                texts.append(line)
+                pairs.append(None)
+                ids.append(str(i))
+    elif fmt == "jsonl":
+        for i, line in enumerate(content.splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                rec = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise DataError(f"malformed JSON ({exc.msg})", source=source, record=i) from None
+            if not isinstance(rec, dict):
+                raise DataError("a JSON line must be an object", source=source, record=i)
+            if text_column not in rec:
+                raise DataError(f"missing field {text_column!r}", source=source, record=i)
+            texts.append(rec[text_column])
+            pairs.append(rec.get(pair_column) if pair_column else rec.get("text_pair"))
+            ids.append(str(rec.get("id", i)))
+    elif fmt in ("csv", "tsv"):
+        reader = csv.DictReader(io.StringIO(content), delimiter="," if fmt == "csv" else "\t")
+        if reader.fieldnames is None or text_column not in reader.fieldnames:
+            raise DataError(f"missing column {text_column!r} (columns: {reader.fieldnames})", source=source)
+        try:
+            for i, row in enumerate(reader, 1):
+                texts.append(row[text_column])
+                pairs.append(row.get(pair_column) if pair_column else row.get("text_pair"))
+                ids.append(str(row.get("id") or i))
+        except csv.Error as exc:
+            raise DataError(f"malformed {fmt.upper()} ({exc})", source=source, record=reader.line_num) from None
+    else:
+        raise DataError(f"unknown input format {fmt!r}", source=source)
+    if not texts:
+        raise DataError("the input holds no text to predict", source=source)
+    for i, (text, pair) in enumerate(zip(texts, pairs), 1):
+        if not isinstance(text, str) or not text.strip():
+            raise DataError("empty or non-text input", source=source, record=i)
+        if pair is not None and not isinstance(pair, str):
+            raise DataError("the pair text is not a string", source=source, record=i)
+        if len(text) + len(pair or "") > MAX_TEXT_CHARS:
+            raise DataError(f"text longer than {MAX_TEXT_CHARS} characters", source=source, record=i)
+    return texts, (pairs if any(p is not None for p in pairs) else None), ids
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("predict")
+    def predict(
+        model: Annotated[Path, typer.Option(help="A model directory saved by 'mgl train --save'.")],
+        input: Annotated[str, typer.Option("--input", help=".jsonl, .csv, .tsv, .txt, or - for standard input.")],
+        output: Annotated[Path, typer.Option(help="Where to write the predictions (.jsonl), atomically.")],
+        text_column: Annotated[str, typer.Option(help="Field or column holding the text.")] = "text",
+        pair_column: Annotated[Optional[str], typer.Option(help="Field or column holding the second text of a pair.")] = None,
+        format: Annotated[Optional[str], typer.Option("--format", help="Input format when the suffix does not say.")] = None,
+        device: Annotated[Optional[str], typer.Option(help="cpu, cuda, cuda:N; default: CUDA when present.")] = None,
+        seed: Annotated[Optional[int], typer.Option(help="Seed of the sampled support sets (default: the model's).")] = None,
+        quiet: Annotated[bool, typer.Option("--quiet", help="No progress bars.")] = False,
+    ) -> None:
+        """Classify texts: label, class probabilities, and which languages' examples the decision leaned on."""
+        from mgl.classifier import MGLClassifier
+        from mgl.io import atomic_open
+
+        texts, pairs, ids = read_inputs(input, text_column=text_column, pair_column=pair_column, fmt=format)
+        clf = MGLClassifier.load(model, device=device)
+        predictions = clf.explain(texts, pairs, seed=seed, progress=not quiet)
+        with atomic_open(output, "w") as fh:
+            for rid, text, pred in zip(ids, texts, predictions):
+                fh.write(json.dumps({"id": rid, "text": text, **pred.to_dict()}, ensure_ascii=False) + "\n")
+        typer.echo(f"wrote {len(predictions)} predictions to {output}")
