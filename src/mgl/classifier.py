@@ -108,6 +108,7 @@ class MGLClassifier:
         has_test = any(ex.language == target and ex.split == "test" for ex in examples)
         data = make_experiment_data(examples, sources, target, domain=cfg.data.domain, seed=cfg.seed,
                                     max_per_class=cfg.data.max_per_class, require_test=False)
+        check_episodes(data, cfg.mgl)  # fail before the (slow) embedding if an episode cannot be drawn
         self.encoder = make_encoder(cfg.encoder)
         t0 = time.perf_counter()
         features, _ = build_features(data, cfg.encoder, encoder=self.encoder, progress=progress)
@@ -300,7 +301,10 @@ class MGLClassifier:
                 raise MGLError("missing model file", source=path)
             if _sha256(path) != digest:
                 raise MGLError("model file is corrupted (checksum mismatch)", source=path)
-        meta = json.loads((directory / "mgl_model.json").read_text(encoding="utf-8"))
+        try:
+            meta = json.loads((directory / "mgl_model.json").read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            raise MGLError("mgl_model.json is not valid JSON", source=directory / "mgl_model.json") from None
         if meta.get("format") != FORMAT or meta.get("version") != FORMAT_VERSION:
             raise MGLError(f"unsupported model format {meta.get('format')!r} v{meta.get('version')!r}",
                            source=directory / "mgl_model.json")
@@ -326,13 +330,30 @@ class MGLClassifier:
         bank = []
         with open(directory / "support.jsonl", encoding="utf-8") as fh:
             for i, line in enumerate(fh, 1):
-                r = json.loads(line)
+                try:
+                    r = json.loads(line)
+                except json.JSONDecodeError:
+                    raise MGLError("malformed support record", source=directory / "support.jsonl", record=i) from None
                 bank.append(Example(text=r["text"], label=r["label"], language=r["language"], text_pair=r.get("text_pair"),
                                     domain=r.get("domain"), split="train", uid=r.get("id")))
         if len(bank) != len(clf.bank_embeddings):
             raise MGLError("support.jsonl and support_embeddings.safetensors disagree in length", source=directory)
+        bad = ~torch.isfinite(clf.bank_embeddings).all(dim=1)
+        if bad.any():
+            raise MGLError("embedding contains NaN or infinite values", source=directory / "support_embeddings.safetensors",
+                           record=int(bad.nonzero()[0]) + 1)
         clf.bank = bank
         return clf
+
+
+def check_episodes(data, cfg) -> None:
+    """Build every sampler of both stages once: a language or class too small for N raises DataError."""
+    from mgl.training import meta_test_tasks, meta_train_tasks
+
+    rng = np.random.default_rng(0)
+    if cfg.meta_train:
+        meta_train_tasks(data.table, data.sources, cfg, rng)
+    meta_test_tasks(data.table, data.sources, data.target, cfg, rng)
 
 
 def _sha256(path: Path) -> str:

@@ -238,10 +238,17 @@ def run_experiment(cfg: RunConfig, *, progress: bool = True, save_dir=None, chec
     t_start = time.perf_counter()
     data = prepare_data(cfg.data, cfg.seed)
     ckpt = Checkpointer(checkpoint_path, cfg) if checkpoint_path is not None else None
-    clf = MGLClassifier(cfg).fit(
-        data.examples, sources=data.sources, target=data.target, progress=progress,
-        checkpoint=ckpt.save if ckpt else None, resume=ckpt.load() if (ckpt and resume) else None,
-    )
+    try:
+        clf = MGLClassifier(cfg).fit(
+            data.examples, sources=data.sources, target=data.target, progress=progress,
+            checkpoint=ckpt.save if ckpt else None, resume=ckpt.load() if (ckpt and resume) else None,
+        )
+    except DataError as exc:
+        if exc.source is None:  # name the data the problem was found in
+            named = cfg.data.name.lower() in ("webis-cls-10", "paws-x")
+            where = (cfg.data.root or cfg.data.name) if named else cfg.data.name
+            raise DataError(exc.message, source=where, record=exc.record) from None
+        raise
     metrics = clf.report
     if save_dir is not None:
         clf.save(save_dir)

@@ -1,0 +1,27 @@
+"""Fixtures for end-to-end CLI tests (helpers in cli_helpers.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from cli_helpers import THREE_CLASS, TINY_SETTINGS, run_mgl, write_reviews_csv
+
+
+@pytest.fixture(scope="session")
+def reviews_csv(tmp_path_factory) -> Path:
+    return write_reviews_csv(tmp_path_factory.mktemp("csv") / "reviews.csv")
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory, tiny_bert_dir, reviews_csv) -> Path:
+    """A model trained on the 3-class CSV (EN+DE -> FR) with the tiny encoder, saved with --save."""
+    root = tmp_path_factory.mktemp("tiny_model")
+    code, out, err = run_mgl(
+        "train", "--data", reviews_csv, *THREE_CLASS, "--sources", "en,de", "--target", "fr",
+        "--target-fraction", "1.0", "--encoder", tiny_bert_dir, "--out", root / "run", "--save", root / "model",
+        "--seed", "0", "--quiet", *TINY_SETTINGS,
+    )
+    assert code == 0, err
+    return root / "model"

@@ -1,0 +1,44 @@
+"""`mgl run` / `mgl train` on a CSV of our own making: 3 classes, 3 languages, star ratings mapped to labels."""
+
+import json
+
+from cli_helpers import THREE_CLASS, TINY_SETTINGS, run_mgl
+
+
+def test_three_class_three_language_csv_end_to_end(tmp_path, reviews_csv, tiny_bert_dir):
+    code, out, err = run_mgl(
+        "run", "--data", reviews_csv, *THREE_CLASS, "--sources", "en,de", "--target", "fr",
+        "--target-fraction", "1.0", "--encoder", tiny_bert_dir, "--out", tmp_path, "--quiet", *TINY_SETTINGS,
+    )
+    assert code == 0, err
+    result = json.loads((tmp_path / "result.json").read_text())
+    assert result["labels"] == ["negative", "neutral", "positive"]
+    assert result["f1_averaging"] == "macro"
+    assert result["n_test"] == 15  # 5 per class
+    assert result["counts"]["n_train_fr"] == 30
+    assert 0.0 <= result["accuracy"] <= 1.0
+    assert not (tmp_path / "checkpoint.pt").exists()  # removed once the result is written
+    assert "accuracy" in out
+
+
+def test_same_seed_same_result(tmp_path, reviews_csv, tiny_bert_dir):
+    """Determinism: the same seed, data and device give the same result.json (timings aside)."""
+    results = []
+    for name in ("a", "b"):
+        code, _, err = run_mgl(
+            "run", "--data", reviews_csv, *THREE_CLASS, "--sources", "en,de", "--target", "fr",
+            "--target-fraction", "0.5", "--encoder", tiny_bert_dir, "--out", tmp_path / name, "--quiet",
+            "--seed", "3", *TINY_SETTINGS,
+        )
+        assert code == 0, err
+        results.append(json.loads((tmp_path / name / "result.json").read_text()))
+
+    def strip(obj):
+        if isinstance(obj, dict):
+            return {k: strip(v) for k, v in obj.items() if not k.endswith("seconds")}
+        if isinstance(obj, list):
+            return [strip(v) for v in obj]
+        return obj
+
+    assert strip(results[0]) == strip(results[1])
+    assert results[0]["stages"][0]["history"]  # the comparison covers the training history too
