@@ -1,0 +1,437 @@
+"""What the neural baselines share: the classifier, the training loop, hyper-parameter selection, scoring.
+
+Fairness
+--------
+Every baseline reads the same node features as MGL (the same encoder through the same
+:class:`~mgl.features.FrozenFeatures` / :class:`~mgl.features.EncoderFeatures` API), the
+same :class:`~mgl.training.ExampleTable` rows and splits, and the same seeded target
+subsample (made by :func:`mgl.experiment.prepare_data`). On top of the features each trains
+:class:`MLPClassifier`::
+
+    Linear(d, hidden_dim) -> LeakyReLU(negative_slope) -> Dropout(dropout) -> Linear(hidden_dim, |Y|)
+
+with ``hidden_dim`` (768), ``negative_slope`` and ``dropout`` (0.5) taken from the
+:class:`~mgl.config.MGLConfig` of the run: the same parameter shapes, activation and
+dropout as MGL's 2-layer GCN, without the graph. So a difference between MGL and a
+baseline is the graph and the episodic training, not the capacity of the read-out.
+(PyTorch's default initialisation is used, not MGL's U(-0.01, 0.01): for a plain MLP it is
+the standard choice.) With a trainable encoder (``EncoderFeatures``) the same code
+fine-tunes it, its weights at ``MGLConfig.encoder_lr``, as the paper fine-tuned mBERT
+for every baseline.
+
+Model selection uses the same validation instances as MGL, in the same stage
+(:func:`mgl_validation_rows`): a stage that trains on the sources validates on the
+sources' validation subsets (mean accuracy over the source languages, as MGL's
+meta-train stage averages over its held-out languages); a stage that trains on the
+target validates on the target's validation subset. Both are drawn by
+:func:`mgl.training.validation_subset` with MGL's random stream, so they are the very
+rows MGL validates on. Test data is never looked at before the final score.
+
+Training loop (:func:`train_rounds`), the same schedule as MGL's stages
+--------------------------------------------------------------------------
+Adam; gradient l2 norm clipped at ``grad_clip`` (40); minibatches of ``batch_size``
+instances (default ``MGLConfig.n_query`` = R = 32: as many labelled loss terms per step as
+an MGL episode has query nodes), drawn as shuffled passes over the training rows;
+``MGLConfig.train_episodes`` steps per *round*, then a validation check; the best
+checkpoint by validation accuracy (ties: lower validation NLL) is kept; the stage stops
+after ``patience`` rounds without improvement or ``max_rounds`` rounds, and the best
+checkpoint is restored.
+
+Tuning (:func:`fit_stage`), as careful as MGL's
+-----------------------------------------------
+Each stage is trained once per point of a small grid, the classifier's learning rate in
+``BaselineOptions.lrs`` = {1e-4, 3e-4, 1e-3, 3e-3} times Adam's weight decay in
+``BaselineOptions.weight_decays`` = {0, 1e-3}, every point from the same starting weights
+with the same minibatch order and dropout masks (common random numbers); the point whose
+best checkpoint scores highest on the stage's validation data wins (ties: lower NLL, then
+the earlier point). Two-stage baselines tune each stage in turn (stage 2 starts from the
+stage-1 winner). The grid never sees test data.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from mgl.config import MGLConfig
+from mgl.errors import ConfigError
+from mgl.training import ExampleTable, meta_test_tasks, meta_train_tasks, validation_subset
+
+DEFAULT_LRS = (1e-4, 3e-4, 1e-3, 3e-3)
+DEFAULT_WEIGHT_DECAYS = (0.0, 1e-3)
+SHARED_HEAD = "shared"
+
+
+@dataclass
+class BaselineOptions:
+    """The baselines' own settings (everything else comes from :class:`~mgl.config.MGLConfig`)."""
+
+    lrs: tuple[float, ...] = DEFAULT_LRS
+    """Learning rates of the classifier tried in every stage (chosen on validation data)."""
+    weight_decays: tuple[float, ...] = DEFAULT_WEIGHT_DECAYS
+    """Adam weight decays (L2) of the classifier tried in every stage."""
+    batch_size: int | None = None
+    """Minibatch size; None: ``MGLConfig.n_query``."""
+    reptile_inner_steps: int = 5
+    """Reptile: k, minibatch steps on one language per inner loop."""
+    reptile_eps: float = 0.5
+    """Reptile: the outer step size epsilon in ``theta += eps * (phi - theta)``."""
+
+    def validate(self) -> "BaselineOptions":
+        if not self.lrs or any(not lr > 0 for lr in self.lrs):
+            raise ConfigError(f"baseline learning rates must be > 0, got {list(self.lrs)}")
+        if not self.weight_decays or any(wd < 0 for wd in self.weight_decays):
+            raise ConfigError(f"baseline weight decays must be >= 0, got {list(self.weight_decays)}")
+        if self.batch_size is not None and self.batch_size < 1:
+            raise ConfigError(f"baseline batch size must be >= 1, got {self.batch_size}")
+        if self.reptile_inner_steps < 1:
+            raise ConfigError(f"reptile inner steps must be >= 1, got {self.reptile_inner_steps}")
+        if not 0 < self.reptile_eps <= 1:
+            raise ConfigError(f"reptile epsilon must be in (0, 1], got {self.reptile_eps}")
+        return self
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+
+
+class MLPClassifier(nn.Module):
+    """A shared body ``Linear -> LeakyReLU -> Dropout`` and one ``Linear`` head per name.
+
+    One head (``"shared"``) for every baseline but Multi-task, which has one per language.
+    """
+
+    def __init__(self, in_dim: int, num_classes: int, *, hidden_dim: int = 768, dropout: float = 0.5,
+                 negative_slope: float = 0.01, heads: Sequence[str] = (SHARED_HEAD,)):
+        super().__init__()
+        if not heads:
+            raise ValueError("an MLPClassifier needs at least one head")
+        self.num_classes = num_classes
+        self.body = nn.Sequential(nn.Linear(in_dim, hidden_dim), nn.LeakyReLU(negative_slope), nn.Dropout(dropout))
+        self.heads = nn.ModuleDict({name: nn.Linear(hidden_dim, num_classes) for name in heads})
+
+    def forward(self, h: torch.Tensor, head: str = SHARED_HEAD) -> torch.Tensor:
+        """Logits ``[n, |Y|]`` of the named head."""
+        return self.heads[head](self.body(h))
+
+
+def build_classifier(cfg: MGLConfig, in_dim: int, num_classes: int, *, seed: int,
+                     heads: Sequence[str] = (SHARED_HEAD,)) -> MLPClassifier:
+    """The classifier of every baseline, initialised from ``seed``."""
+    torch.manual_seed(seed)
+    return MLPClassifier(in_dim, num_classes, hidden_dim=cfg.hidden_dim, dropout=cfg.dropout,
+                         negative_slope=cfg.negative_slope, heads=heads)
+
+
+@dataclass
+class Settings:
+    """The training schedule of a baseline stage (from MGLConfig and BaselineOptions)."""
+
+    steps_per_round: int
+    max_rounds: int
+    patience: int
+    batch_size: int
+    grad_clip: float
+    encoder_lr: float
+    encoder_weight_decay: float
+
+    @classmethod
+    def from_configs(cls, cfg: MGLConfig, options: BaselineOptions) -> "Settings":
+        return cls(steps_per_round=cfg.train_episodes, max_rounds=cfg.max_rounds, patience=cfg.patience,
+                   batch_size=options.batch_size or cfg.n_query, grad_clip=cfg.grad_clip,
+                   encoder_lr=cfg.encoder_lr, encoder_weight_decay=cfg.weight_decay)
+
+
+@dataclass(frozen=True)
+class Hyper:
+    """One point of the tuning grid."""
+
+    lr: float
+    weight_decay: float
+
+
+def tuning_grid(options: BaselineOptions) -> list[Hyper]:
+    return [Hyper(lr, wd) for lr in options.lrs for wd in options.weight_decays]
+
+
+@dataclass
+class ValidationSet:
+    """Validation rows scored by one head (the rows MGL validates on in the same stage)."""
+
+    name: str
+    rows: np.ndarray
+    head: str = SHARED_HEAD
+
+
+def mgl_validation_rows(table: ExampleTable, sources: Sequence[str], target: str, cfg: MGLConfig,
+                        seed: int) -> tuple[list[tuple[str, np.ndarray]], np.ndarray]:
+    """The validation rows MGL uses with this seed: ``([(source, rows), ...], target rows)``.
+
+    Drawn exactly as :func:`mgl.training.fit_mgl` draws them (same random stream, same
+    order: the meta-train tasks, then the meta-test task), by calling the same functions.
+    """
+    rng = np.random.default_rng([seed, 99])
+    if len(sources) >= 2:
+        _, tasks = meta_train_tasks(table, sources, cfg, rng)
+        source_rows = [(task.sampler.pair.target, task.query) for task in tasks]
+        _, val_task, _ = meta_test_tasks(table, sources, target, cfg, rng)
+        return source_rows, val_task.query
+    source_rows = [(lang, validation_subset(table.rows(languages=lang, split="validation"), cfg, rng))
+                   for lang in sources]
+    return source_rows, validation_subset(table.rows(languages=target, split="validation"), cfg, rng)
+
+
+class BatchStream:
+    """Minibatches of row indices: consecutive slices of shuffled passes over ``rows``."""
+
+    def __init__(self, rows: np.ndarray, batch_size: int):
+        if len(rows) == 0:
+            raise ValueError("no training rows")
+        self.rows = np.asarray(rows, dtype=np.int64)
+        self.batch_size = batch_size
+        self._order = np.empty(0, dtype=np.int64)
+        self._pos = 0
+
+    def next(self, rng: np.random.Generator) -> np.ndarray:
+        if self._pos >= len(self._order):
+            self._order = rng.permutation(self.rows)
+            self._pos = 0
+        batch = self._order[self._pos:self._pos + self.batch_size]
+        self._pos += self.batch_size
+        return batch
+
+
+@dataclass
+class StepContext:
+    """What a training step needs; ``params`` are every trainable weight (classifier and encoder)."""
+
+    model: MLPClassifier
+    features: Any
+    optimizer: torch.optim.Optimizer
+    params: list[torch.nn.Parameter]
+    rng: np.random.Generator
+    labels: np.ndarray
+    settings: Settings
+    hyper: Hyper
+    device: torch.device
+
+
+StepFn = Callable[[StepContext], float]
+"""One training step (or, for Reptile, one outer step); returns the mean training loss."""
+
+
+def supervised_step(ctx: StepContext, rows: np.ndarray, head: str = SHARED_HEAD) -> float:
+    """One Adam step on the cross-entropy of a minibatch, gradient norm clipped."""
+    logits = ctx.model(ctx.features(rows), head)
+    y = torch.as_tensor(ctx.labels[rows], device=logits.device)
+    loss = F.cross_entropy(logits, y)
+    ctx.optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(ctx.params, ctx.settings.grad_clip)
+    ctx.optimizer.step()
+    return float(loss.item())
+
+
+def pooled_steps(rows: np.ndarray, head: str = SHARED_HEAD) -> Callable[[Settings], StepFn]:
+    """A step factory: minibatches drawn from one pool of training rows."""
+
+    def make(settings: Settings) -> StepFn:
+        stream = BatchStream(rows, settings.batch_size)
+        return lambda ctx: supervised_step(ctx, stream.next(ctx.rng), head)
+
+    return make
+
+
+@dataclass
+class StageReport:
+    """What one stage did: the winning grid point, its best round, and every point's score."""
+
+    name: str
+    lr: float = float("nan")
+    weight_decay: float = float("nan")
+    rounds: int = 0
+    steps: int = 0
+    best_round: int = 0
+    best_accuracy: float = float("nan")
+    best_nll: float = float("nan")
+    seconds: float = 0.0
+    candidates: list[dict] = field(default_factory=list)
+    history: list[dict] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@torch.no_grad()
+def predict_proba(model: MLPClassifier, features, rows: np.ndarray, head: str = SHARED_HEAD,
+                  batch_size: int = 256) -> np.ndarray:
+    """Class probabilities ``[len(rows), |Y|]`` (eval mode; the previous mode is restored)."""
+    rows = np.asarray(rows, dtype=np.int64)
+    was_training = model.training
+    model.eval()
+    features.eval()
+    try:
+        out = [torch.softmax(model(features(rows[s:s + batch_size]), head).double(), dim=1).cpu().numpy()
+               for s in range(0, len(rows), batch_size)]
+    finally:
+        model.train(was_training)
+        features.train(was_training)
+    return np.concatenate(out) if out else np.zeros((0, model.num_classes))
+
+
+def validate(model: MLPClassifier, features, validation: Sequence[ValidationSet],
+             labels: np.ndarray) -> tuple[float, float]:
+    """Mean accuracy and mean NLL over the validation sets."""
+    from mgl.evaluation import mean_nll
+
+    accs, nlls = [], []
+    for vs in validation:
+        probs = predict_proba(model, features, vs.rows, vs.head)
+        accs.append(float((probs.argmax(1) == labels[vs.rows]).mean()))
+        nlls.append(mean_nll(probs, labels[vs.rows]))
+    return float(np.mean(accs)), float(np.mean(nlls))
+
+
+def _better(acc: float, nll: float, best_acc: float, best_nll: float) -> bool:
+    return np.isnan(best_acc) or acc > best_acc or (acc == best_acc and nll < best_nll)
+
+
+def snapshot(model: nn.Module, features) -> dict:
+    return {"model": copy.deepcopy(model.state_dict()), "encoder": copy.deepcopy(features.state_dict())}
+
+
+def restore(model: nn.Module, features, state: dict) -> None:
+    model.load_state_dict(state["model"])
+    features.load_state_dict(state["encoder"])
+
+
+def train_rounds(name: str, model: MLPClassifier, features, step: StepFn, validation: Sequence[ValidationSet],
+                 labels: np.ndarray, settings: Settings, hyper: Hyper, *, seed: int, progress: bool = False,
+                 betas: tuple[float, float] = (0.9, 0.999)) -> StageReport:
+    """Train one stage at one grid point; on return the model holds its best checkpoint."""
+    from tqdm.auto import tqdm
+
+    device = next(model.parameters()).device
+    groups = [{"params": list(model.parameters()), "lr": hyper.lr, "weight_decay": hyper.weight_decay}]
+    enc_params = features.parameters()
+    if enc_params:
+        groups.append({"params": enc_params, "lr": settings.encoder_lr,
+                       "weight_decay": settings.encoder_weight_decay})
+    optimizer = torch.optim.Adam(groups, betas=betas)
+    stage_id = sum(name.encode())
+    ctx = StepContext(model, features, optimizer, [p for g in groups for p in g["params"]],
+                      np.random.default_rng([seed, stage_id]), labels, settings, hyper, device)
+    torch.manual_seed(seed * 1000 + stage_id)
+    report = StageReport(name, lr=hyper.lr, weight_decay=hyper.weight_decay)
+    best: dict | None = None
+    since_best = 0
+    t0 = time.perf_counter()
+    bar = tqdm(total=settings.max_rounds * settings.steps_per_round, desc=f"{name} lr={hyper.lr:g} wd={hyper.weight_decay:g}",
+               disable=not progress, unit="step", leave=False, dynamic_ncols=True)
+    try:
+        for rnd in range(settings.max_rounds):
+            if since_best >= settings.patience:
+                break
+            model.train()
+            features.train()
+            losses = []
+            for _ in range(settings.steps_per_round):
+                losses.append(step(ctx))
+                bar.update(1)
+            acc, nll = validate(model, features, validation, labels)
+            report.rounds = rnd + 1
+            report.steps = report.rounds * settings.steps_per_round
+            report.history.append({"round": rnd + 1, "train_loss": float(np.mean(losses)),
+                                   "val_accuracy": acc, "val_nll": nll})
+            if best is None or _better(acc, nll, report.best_accuracy, report.best_nll):
+                report.best_accuracy, report.best_nll, report.best_round = acc, nll, rnd + 1
+                best = snapshot(model, features)
+                since_best = 0
+            else:
+                since_best += 1
+            bar.set_postfix(loss=f"{np.mean(losses):.3f}", val_acc=f"{acc:.4f}", best=f"{report.best_accuracy:.4f}")
+    finally:
+        bar.close()
+    if best is not None:
+        restore(model, features, best)
+    report.seconds = time.perf_counter() - t0
+    return report
+
+
+def fit_stage(name: str, model: MLPClassifier, features, make_step: Callable[[Settings], StepFn],
+              validation: Sequence[ValidationSet], labels: np.ndarray, settings: Settings, grid: Sequence[Hyper],
+              *, seed: int, progress: bool = False, betas: tuple[float, float] = (0.9, 0.999)) -> StageReport:
+    """Train the stage once per grid point from the same start; keep the point best on validation.
+
+    On return ``model`` (and a trainable encoder) hold the winner's best checkpoint. The
+    report is the winner's, with every point's validation score in ``candidates``.
+    """
+    if not grid:
+        raise ConfigError("the baseline tuning grid is empty")
+    start = snapshot(model, features) if len(grid) > 1 else None
+    winner: tuple[StageReport, dict | None] | None = None
+    candidates = []
+    t0 = time.perf_counter()
+    for i, hyper in enumerate(grid):
+        if i > 0:
+            restore(model, features, start)
+        report = train_rounds(name, model, features, make_step(settings), validation, labels, settings, hyper,
+                              seed=seed, progress=progress, betas=betas)
+        candidates.append({"lr": hyper.lr, "weight_decay": hyper.weight_decay, "best_accuracy": report.best_accuracy,
+                           "best_nll": report.best_nll, "best_round": report.best_round, "rounds": report.rounds})
+        if winner is None or _better(report.best_accuracy, report.best_nll, winner[0].best_accuracy, winner[0].best_nll):
+            winner = (report, snapshot(model, features) if len(grid) > 1 else None)
+    assert winner is not None
+    report, state = winner
+    if state is not None:
+        restore(model, features, state)
+    report.candidates = candidates
+    report.seconds = time.perf_counter() - t0
+    return report
+
+
+@dataclass
+class Fitted:
+    """A trained baseline: the classifier, the head that predicts the target, the stages' reports."""
+
+    model: MLPClassifier
+    head: str
+    stages: list[StageReport]
+    n_train: int
+
+
+@dataclass
+class BaselineContext:
+    """Everything a baseline's ``fit`` needs, prepared once by :func:`mgl.baselines.run_baseline`."""
+
+    table: ExampleTable
+    sources: list[str]
+    target: str
+    features: Any
+    cfg: MGLConfig
+    options: BaselineOptions
+    settings: Settings
+    grid: list[Hyper]
+    source_validation: list[ValidationSet]
+    target_validation: list[ValidationSet]
+    seed: int
+    device: torch.device
+    progress: bool
+
+    def classifier(self, heads: Sequence[str] = (SHARED_HEAD,)) -> MLPClassifier:
+        return build_classifier(self.cfg, self.features.dim, self.table.num_classes, seed=self.seed,
+                                heads=heads).to(self.device)
+
+    def train_rows(self, languages: Sequence[str] | str) -> np.ndarray:
+        return self.table.rows(languages=languages, split="train")
+
+    def stage(self, name: str, model: MLPClassifier, make_step: Callable[[Settings], StepFn],
+              validation: Sequence[ValidationSet], *, settings: Settings | None = None, **kwargs) -> StageReport:
+        return fit_stage(name, model, self.features, make_step, validation, self.table.labels,
+                         settings or self.settings, self.grid, seed=self.seed, progress=self.progress, **kwargs)

@@ -1,0 +1,17 @@
+"""Target-Only: the classifier trained on the target's few labelled instances alone (the lower bound).
+
+One stage, ``target``: minibatches from the target's training rows (the seeded 10%
+subsample), validated on the target's validation subset, learning rate and weight decay
+tuned on it (:mod:`mgl.baselines.common`).
+"""
+
+from __future__ import annotations
+
+from mgl.baselines.common import BaselineContext, Fitted, SHARED_HEAD, pooled_steps
+
+
+def fit(ctx: BaselineContext) -> Fitted:
+    model = ctx.classifier()
+    rows = ctx.train_rows(ctx.target)
+    report = ctx.stage("target", model, pooled_steps(rows), ctx.target_validation)
+    return Fitted(model, SHARED_HEAD, [report], n_train=len(rows))

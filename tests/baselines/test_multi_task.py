@@ -1,0 +1,22 @@
+"""Multi-task: one head per language over a shared body; the target is predicted by its own head."""
+
+import torch
+
+from mgl.baselines import BaselineOptions, make_context
+from mgl.baselines.multi_task import fit
+from mgl.features import FrozenFeatures
+
+
+def test_one_head_per_language_and_the_target_uses_its_own(small_cfg, make_data):
+    X, data = make_data()
+    ctx = make_context(data, FrozenFeatures(X), small_cfg, seed=0,
+                       options=BaselineOptions(lrs=(3e-3,), weight_decays=(0.0,)))
+    init = ctx.classifier(heads=["en", "fr", "de", "ja"])
+    fitted = fit(ctx)
+    assert sorted(fitted.model.heads) == ["de", "en", "fr", "ja"]
+    assert fitted.head == "ja"
+    for lang, head in fitted.model.heads.items():
+        assert head.weight.shape == (2, small_cfg.hidden_dim)
+        assert not torch.equal(head.weight, init.heads[lang].weight), f"head {lang} was never trained"
+    # the heads are different classifiers over the same body
+    assert not torch.equal(fitted.model.heads["ja"].weight, fitted.model.heads["en"].weight)
