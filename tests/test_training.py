@@ -39,6 +39,8 @@ def text_table(n_per_class=12):
 def test_few_steps_on_tiny_random_encoder_lower_the_loss(tiny_bert_dir):
     from mgl.encoders import EncoderSpec, TextEncoder
 
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # tiny matrices: one thread is fastest, and immune to a loaded machine
     torch.manual_seed(0)
     texts, table = text_table()
     encoder = TextEncoder(EncoderSpec(str(tiny_bert_dir), pooling="mean", prefix=""), device="cpu")
@@ -65,6 +67,7 @@ def test_few_steps_on_tiny_random_encoder_lower_the_loss(tiny_bert_dir):
     after = fixed_loss()
     assert after < before
     changed = [k for k, v in features.state_dict().items() if not torch.equal(v, enc_before[k])]
+    torch.set_num_threads(threads)
     assert changed, "no encoder weight was updated"
 
 

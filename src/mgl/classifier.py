@@ -172,8 +172,10 @@ class MGLClassifier:
         neighbours: list[dict[int, float]] = [dict() for _ in texts]
         from tqdm.auto import tqdm
 
+        from mgl.training import small_graph_threads
+
         self.model.eval()
-        with torch.no_grad():
+        with torch.no_grad(), small_graph_threads(table, self.device):
             for sl, episodes in tqdm(plan, desc="predicting", unit="batch", disable=not progress, leave=False):
                 for ep in episodes:
                     h = table(ep.nodes)

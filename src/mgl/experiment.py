@@ -211,8 +211,11 @@ def run_mgl(data: ExperimentData, features, cfg: MGLConfig, *, seed: int, device
     train_seconds = time.perf_counter() - t0
     test = data.table.rows(languages=data.target, split="test")
     if len(test):
-        probs = predict_proba(model, features, fit.test_sampler, test, n_query=cfg.n_query,
-                              eval_times=cfg.eval_times, rng=np.random.default_rng([seed, 7777]))
+        from mgl.training import small_graph_threads
+
+        with small_graph_threads(features, device):
+            probs = predict_proba(model, features, fit.test_sampler, test, n_query=cfg.n_query,
+                                  eval_times=cfg.eval_times, rng=np.random.default_rng([seed, 7777]))
         metrics = classification_metrics(data.table.labels[test], probs.argmax(1), data.table.num_classes,
                                          positive_index(data.table.label_names))
     else:

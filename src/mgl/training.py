@@ -18,6 +18,7 @@ validation accuracy (ties: lower validation NLL) is kept and restored at the end
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import time
 from dataclasses import asdict, dataclass, field
@@ -245,6 +246,24 @@ class FitReport:
         return sum(s.seconds for s in self.stages)
 
 
+@contextlib.contextmanager
+def small_graph_threads(features, device: torch.device):
+    """One intra-op thread while training on frozen features on a CPU.
+
+    An episode's graph is tens of nodes: its matrices are far too small to gain from several
+    threads, and on a loaded machine OpenMP's spinning threads make each step many times slower.
+    """
+    if getattr(features, "trainable", False) or torch.device(device).type != "cpu":
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 def fit_mgl(model: MetaGraphNetwork, features, table: ExampleTable, sources: Sequence[str], target: str,
             cfg: MGLConfig, *, seed: int, progress: bool = True,
             checkpoint: Callable[[str, dict], None] | None = None,
@@ -253,11 +272,14 @@ def fit_mgl(model: MetaGraphNetwork, features, table: ExampleTable, sources: Seq
     rng = np.random.default_rng([seed, 99])
     stages = []
     resume = resume or {}
-    if cfg.meta_train:
-        samplers, tasks = meta_train_tasks(table, sources, cfg, rng)
-        stages.append(_run_stage("meta-train", model, features, samplers, tasks, cfg, seed, progress, checkpoint, resume))
-    sampler, val_task, test_sampler = meta_test_tasks(table, sources, target, cfg, rng)
-    stages.append(_run_stage("meta-test", model, features, [sampler], [val_task], cfg, seed, progress, checkpoint, resume))
+    with small_graph_threads(features, next(model.parameters()).device):
+        if cfg.meta_train:
+            samplers, tasks = meta_train_tasks(table, sources, cfg, rng)
+            stages.append(_run_stage("meta-train", model, features, samplers, tasks, cfg, seed, progress, checkpoint,
+                                     resume))
+        sampler, val_task, test_sampler = meta_test_tasks(table, sources, target, cfg, rng)
+        stages.append(_run_stage("meta-test", model, features, [sampler], [val_task], cfg, seed, progress, checkpoint,
+                                 resume))
     return FitReport(stages, test_sampler)
 
 
