@@ -1,3 +1,33 @@
-"""mgl: few-shot cross-lingual text classification by Meta Graph Learning (EMNLP 2020)."""
+"""mgl: few-shot cross-lingual text classification by Meta Graph Learning (EMNLP 2020).
+
+The Python API (imported lazily, so ``import mgl`` stays cheap)::
+
+    from mgl import MGLClassifier, load_config
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
 
 __version__ = "0.1.0"
+
+_EXPORTS = {
+    "MGLClassifier": "mgl.classifier",
+    "Prediction": "mgl.classifier",
+    "RunConfig": "mgl.config",
+    "load_config": "mgl.config",
+    "Example": "mgl.data.examples",
+    "load_dataset": "mgl.data.registry",
+}
+
+__all__ = ["__version__", *sorted(_EXPORTS)]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'mgl' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
