@@ -1,0 +1,234 @@
+"""Benchmark: mgl's frozen embedding path against a plain Hugging Face loop, and the cache.
+
+Embeds the Webis-CLS-10 books reviews of one language (train + test, 4,000 texts; default ``de``)
+with the embedded multilingual-e5-small three ways, in one process:
+
+(a) ``TextEncoder.embed`` with a fresh, empty :class:`EmbeddingCache` in a temporary folder
+    (length-sorted batches of 32, every vector written to the cache);
+(b) a plain Hugging Face loop over the texts in file order: batches of 32, the same tokenizer
+    and weights, the same ``"passage: "`` prefix and maximum length 256, ``torch.inference_mode``,
+    padding to the longest text of each batch, mean pooling over the attention mask;
+(c) ``TextEncoder.embed`` again over the same texts: every vector comes from the cache.
+
+It checks that (a) and (b) agree (maximum absolute difference, minimum cosine), writes a JSON
+result (default ``benchmarks/out/embed.json``) and prints a table. Requirements of the issue:
+(a) at least 1.3 times the texts per second of (b), and (c) under 5% of the time of (a).
+
+Usage::
+
+    export MGL_DATA=/path/to/data        # the folder holding cls-acl10-unprocessed/
+    python benchmarks/bench_embed.py                 # full run, 4,000 German reviews
+    python benchmarks/bench_embed.py --n 256 --lang fr --out /tmp/embed.json   # quick check
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import numpy as np
+
+BATCH_SIZE = 32
+MAX_LENGTH = 256
+RATIO_REQUIRED = 1.3
+SECOND_PASS_LIMIT = 0.05
+FOLDERS = {"en": "en", "de": "de", "fr": "fr", "ja": "jp", "jp": "jp"}
+
+
+def load_texts(data: Path, lang: str) -> list[str]:
+    """Texts of ``<lang>/books/train.review`` then ``test.review``, in file order."""
+    folder = data / "cls-acl10-unprocessed" / FOLDERS[lang] / "books"
+    paths = [folder / "train.review", folder / "test.review"]
+    for path in paths:
+        if not path.is_file():
+            sys.exit(f"bench_embed: {path} not found: MGL_DATA must hold cls-acl10-unprocessed/")
+    try:
+        from mgl.data.webis import read_review_file
+    except ImportError:  # the loader is not there: read the XML here, the same way
+        read_review_file = None
+    texts: list[str] = []
+    for path in paths:
+        if read_review_file is not None:
+            split = path.stem
+            texts += [ex.text for ex in read_review_file(path, language=lang, domain="books", split=split)]
+        else:
+            for item in ET.parse(path).getroot().iter("item"):
+                parts = [(item.findtext(tag) or "").strip() for tag in ("summary", "text")]
+                texts.append("\n".join(p for p in parts if p))
+    return texts
+
+
+def plain_loop(model, tokenizer, texts: list[str], prefix: str, batch_size: int, max_length: int):
+    """The reference: a plain Hugging Face loop in file order. Returns (vectors, padded tokens)."""
+    import torch
+
+    out, padded = [], 0
+    with torch.inference_mode():
+        for start in range(0, len(texts), batch_size):
+            batch = tokenizer(
+                [prefix + t for t in texts[start : start + batch_size]],
+                padding=True,
+                truncation=True,
+                max_length=max_length,
+                return_tensors="pt",
+            )
+            padded += batch["input_ids"].numel()
+            hidden = model(**batch).last_hidden_state
+            mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+            out.append(((hidden * mask).sum(1) / mask.sum(1).clamp(min=1)).numpy())
+    return np.concatenate(out), padded
+
+
+def machine_info() -> dict:
+    import torch
+    import transformers
+
+    try:
+        affinity = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        affinity = None
+    return {
+        "cpu_count": os.cpu_count(),
+        "cpus_usable": affinity,
+        "torch_threads": torch.get_num_threads(),
+        "torch_interop_threads": torch.get_num_interop_threads(),
+        "torch": torch.__version__,
+        "transformers": transformers.__version__,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "processor": platform.processor() or platform.machine(),
+    }
+
+
+def loadavg() -> list[float] | None:
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        return None
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--lang", default="de", choices=sorted(FOLDERS), help="language of the books reviews (default de)")
+    parser.add_argument("--n", type=int, default=None, help="embed only the first N texts (quick check)")
+    parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "out" / "embed.json")
+    parser.add_argument("--check", action="store_true", help="exit 1 if a requirement is not met")
+    args = parser.parse_args(argv)
+
+    data = os.environ.get("MGL_DATA")
+    if not data:
+        print(
+            "bench_embed: MGL_DATA is unset. Set it to the folder holding cls-acl10-unprocessed/ "
+            "(e.g. export MGL_DATA=/path/to/data, or get the corpus with 'mgl data download webis-cls-10').",
+            file=sys.stderr,
+        )
+        return 2
+    texts = load_texts(Path(data), args.lang)
+    if args.n is not None:
+        if args.n < 1:
+            parser.error("--n must be positive")
+        texts = texts[: args.n]
+
+    import torch
+
+    from mgl.encoders import EmbeddingCache, EncoderSpec, TextEncoder
+    from mgl.io import write_json_atomic
+
+    spec = EncoderSpec(max_length=MAX_LENGTH)  # the embedded multilingual-e5-small
+    encoder = TextEncoder(spec, device="cpu")
+    prefix = encoder.spec.prefix
+    assert encoder.spec.pooling == "mean"
+    tokenizer, model = encoder.tokenizer, encoder.model  # the same weights and tokenizer for both paths
+    real_tokens = sum(
+        len(ids)
+        for ids in tokenizer([prefix + t for t in texts], truncation=True, max_length=MAX_LENGTH)["input_ids"]
+    )
+    print(f"{len(texts)} {args.lang} books reviews, {real_tokens} tokens after truncation to {MAX_LENGTH}", file=sys.stderr)
+
+    warm = texts[:BATCH_SIZE]  # one batch each, untimed: first-call allocations and kernel set-up
+    encoder.embed(warm, progress=False)
+    plain_loop(model, tokenizer, warm, prefix, BATCH_SIZE, MAX_LENGTH)
+
+    load_before = loadavg()
+    with tempfile.TemporaryDirectory(prefix="mgl-bench-cache-") as tmp:
+        cache = EmbeddingCache(Path(tmp))
+        start = time.perf_counter()
+        mgl_vectors = encoder.embed(texts, batch_size=BATCH_SIZE, cache=cache, progress=True)
+        mgl_seconds = time.perf_counter() - start
+        assert cache.misses == len(set(texts)) and cache.hits == 0
+
+        start = time.perf_counter()
+        cached_vectors = encoder.embed(texts, batch_size=BATCH_SIZE, cache=cache, progress=True)
+        second_seconds = time.perf_counter() - start
+        second_hits = cache.hits
+        cache_bytes = cache.stats()["bytes"]
+        cache.close()
+    assert np.array_equal(cached_vectors, mgl_vectors), "the cache returned different vectors"
+
+    print("plain Hugging Face loop (file order, batch 32) ...", file=sys.stderr)
+    start = time.perf_counter()
+    plain_vectors, plain_padded = plain_loop(model, tokenizer, texts, prefix, BATCH_SIZE, MAX_LENGTH)
+    plain_seconds = time.perf_counter() - start
+    load_after = loadavg()
+
+    lengths = [len(ids) for ids in tokenizer([prefix + t for t in texts], truncation=True, max_length=MAX_LENGTH)["input_ids"]]
+    mgl_padded = sum(len(b) * lengths[b[0]] for b in TextEncoder._plan_batches(lengths, BATCH_SIZE, None))
+
+    diff = float(np.abs(mgl_vectors - plain_vectors).max())
+    cosine = (mgl_vectors * plain_vectors).sum(1) / (
+        np.linalg.norm(mgl_vectors, axis=1) * np.linalg.norm(plain_vectors, axis=1)
+    )
+    n = len(texts)
+    ratio = (n / mgl_seconds) / (n / plain_seconds)
+    fraction = second_seconds / mgl_seconds
+    result = {
+        "benchmark": "embed",
+        "language": args.lang,
+        "texts": n,
+        "distinct_texts": len(set(texts)),  # identical texts are embedded once by (a), every time by (b)
+        "tokens": real_tokens,
+        "encoder": {"model": encoder.spec.model, "pooling": encoder.spec.pooling, "prefix": prefix,
+                    "max_length": MAX_LENGTH, "dim": encoder.dim, "identity": encoder.identity},
+        "batch_size": BATCH_SIZE,
+        "mgl_first_pass": {"seconds": round(mgl_seconds, 3), "texts_per_s": round(n / mgl_seconds, 3),
+                           "padded_tokens": mgl_padded, "padding_fraction": round(1 - real_tokens / mgl_padded, 4)},
+        "plain_loop": {"seconds": round(plain_seconds, 3), "texts_per_s": round(n / plain_seconds, 3),
+                       "padded_tokens": plain_padded, "padding_fraction": round(1 - real_tokens / plain_padded, 4)},
+        "ratio_mgl_over_plain": round(ratio, 3),
+        "mgl_second_pass": {"seconds": round(second_seconds, 4), "fraction_of_first_pass": round(fraction, 5),
+                            "cache_hits": second_hits, "cache_bytes": cache_bytes},
+        "agreement": {"max_abs_diff": diff, "min_cosine": float(cosine.min())},
+        "requirements": {f"ratio >= {RATIO_REQUIRED}": ratio >= RATIO_REQUIRED,
+                         f"second pass < {SECOND_PASS_LIMIT:.0%} of first": fraction < SECOND_PASS_LIMIT},
+        "machine": {**machine_info(), "loadavg_before": load_before, "loadavg_after": load_after},
+        "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+    write_json_atomic(args.out, result)
+
+    rows = [
+        ("path", "seconds", "texts/s", "padded tokens"),
+        ("(a) mgl TextEncoder.embed, empty cache", f"{mgl_seconds:.1f}", f"{n / mgl_seconds:.2f}", str(mgl_padded)),
+        ("(b) plain HF loop, file order", f"{plain_seconds:.1f}", f"{n / plain_seconds:.2f}", str(plain_padded)),
+        ("(c) mgl second pass, all cache hits", f"{second_seconds:.3f}", f"{n / second_seconds:.0f}", "0"),
+    ]
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    for row in rows:
+        print("  ".join(cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths))))
+    print(f"ratio (a)/(b): {ratio:.2f} (required >= {RATIO_REQUIRED})   "
+          f"second pass: {fraction:.2%} of the first (required < {SECOND_PASS_LIMIT:.0%})")
+    print(f"agreement (a) vs (b): max |diff| {diff:.2e}, min cosine {float(cosine.min()):.6f}")
+    print(f"{n} texts, {real_tokens} tokens; torch threads {torch.get_num_threads()}, cpus {os.cpu_count()}; "
+          f"result written to {args.out}")
+    ok = all(result["requirements"].values())
+    return 0 if ok or not args.check else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

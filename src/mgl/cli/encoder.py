@@ -1,0 +1,110 @@
+"""``mgl encoder``: prepare and inspect text encoders and the embedding cache.
+
+The work is in :mod:`mgl.encoders`; this module only parses options and formats. torch and
+transformers are imported inside the commands, so ``mgl --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from mgl.errors import ConfigError
+
+app = typer.Typer(help="Prepare and inspect text encoders and the embedding cache.", no_args_is_help=True)
+
+ModelOpt = Annotated[
+    str,
+    typer.Option(
+        "--model",
+        help="Embedded alias (multilingual-e5-small, e5-small, default), a local model directory, or a hub name.",
+    ),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+
+
+def _print_table(rows: dict[str, object]) -> None:
+    width = max(len(k) for k in rows)
+    for key, value in rows.items():
+        typer.echo(f"{key:<{width}}  {value}")
+
+
+@app.command()
+def prepare(
+    model: ModelOpt = "multilingual-e5-small",
+    home: Annotated[
+        Optional[Path],
+        typer.Option("--home", help="Embedded model: the mgl home to prepare it in (default $MGL_HOME or ~/.cache/mgl)."),
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Embedded model: convert again even if already prepared.")] = False,
+) -> None:
+    """Materialise the embedded default encoder, or check that MODEL loads and runs; print its directory."""
+    from mgl.encoders.embedded_e5 import is_embedded_name, prepare_embedded_e5
+
+    if is_embedded_name(model):
+        typer.echo(str(prepare_embedded_e5(home, force=force)))
+        return
+    if home is not None or force:
+        raise ConfigError("--home and --force apply to the embedded encoder only, not to " + repr(model))
+    from mgl.encoders.text_encoder import EncoderSpec, TextEncoder
+
+    encoder = TextEncoder(EncoderSpec(model=model), device="cpu")
+    encoder.embed(["mgl encoder check"], progress=False)  # loads and runs: fail here, not mid-experiment
+    typer.echo(encoder.source_path)
+
+
+@app.command()
+def info(
+    model: ModelOpt = "multilingual-e5-small",
+    pooling: Annotated[Optional[str], typer.Option("--pooling", help="cls or mean (default: the model's).")] = None,
+    prefix: Annotated[Optional[str], typer.Option("--prefix", help="Text prepended to inputs (default: the model's).")] = None,
+    max_length: Annotated[int, typer.Option("--max-length", help="Truncate inputs to this many tokens.")] = 256,
+    device: Annotated[Optional[str], typer.Option("--device", help="auto, cpu, cuda or cuda:N.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Load an encoder and print its directory, size, pooling, prefix and cache identity."""
+    from mgl.encoders.text_encoder import EncoderSpec, TextEncoder
+
+    encoder = TextEncoder(EncoderSpec(model=model, pooling=pooling, prefix=prefix, max_length=max_length), device=device)
+    rows: dict[str, object] = {
+        "model": encoder.spec.model,
+        "directory": encoder.source_path,
+        "architecture": type(encoder.model).__name__,
+        "dim": encoder.dim,
+        "layers": encoder.num_layers,
+        "parameters": sum(p.numel() for p in encoder.model.parameters()),
+        "pooling": encoder.spec.pooling,
+        "prefix": encoder.spec.prefix,
+        "max_length": encoder.spec.max_length,
+        "device": str(encoder.device),
+        "identity": encoder.identity,
+    }
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+    else:
+        _print_table({k: repr(v) if k == "prefix" else v for k, v in rows.items()})
+
+
+@app.command()
+def cache(
+    root: Annotated[
+        Optional[Path], typer.Option("--root", help="Cache folder (default $MGL_HOME/embeddings).")
+    ] = None,
+    clear: Annotated[bool, typer.Option("--clear", help="Delete every cached embedding.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Show the size of the embedding cache, or empty it with --clear."""
+    from mgl.encoders.cache import EmbeddingCache
+
+    with EmbeddingCache(root) as store:
+        if clear:
+            store.clear()
+        stats = store.stats()
+    rows = {k: stats[k] for k in ("path", "entries", "bytes")}
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+    else:
+        _print_table(rows)

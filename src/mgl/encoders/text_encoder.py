@@ -1,0 +1,535 @@
+"""One text encoder API over any Hugging Face encoder model.
+
+:class:`TextEncoder` wraps ``AutoTokenizer`` + ``AutoModel`` (a hub name, a local directory, or
+the embedded multilingual-e5-small, see :mod:`mgl.encoders.embedded_e5`) and turns texts (or
+text pairs) into one pooled vector each. It has two paths:
+
+* :meth:`TextEncoder.forward`: differentiable, for fine-tuning; gradients reach exactly the
+  layers made trainable with :meth:`TextEncoder.set_trainable` (frozen by default).
+* :meth:`TextEncoder.embed`: the frozen path, for everything that only needs vectors. It looks
+  every input up in an :class:`~mgl.encoders.cache.EmbeddingCache` first, computes only the
+  misses, and computes them fast but exactly: inputs are tokenised once, sorted by token count
+  and batched so that a batch holds texts of similar length (far less padding than batches in
+  input order; optionally capped by a token budget), run under ``torch.inference_mode`` with the
+  model's default (SDPA) attention, in float32. Results come back in input order.
+
+What identifies a configuration is an :class:`EncoderSpec` (model, pooling, prefix, maximum
+length); :attr:`TextEncoder.identity` adds a fingerprint of the loaded weights and tokenizer, so
+cached vectors of one model are never served for another, nor for the same model after its
+weights changed (fine-tuning).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import sys
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence
+
+import numpy as np
+import torch
+
+from mgl.encoders.device import resolve_device
+from mgl.errors import ConfigError, MGLError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from transformers import BatchEncoding
+
+    from mgl.encoders.cache import EmbeddingCache
+
+__all__ = ["POOLINGS", "TRAINABLE_MODES", "EncoderSpec", "TextEncoder"]
+
+POOLINGS = ("cls", "mean")
+TRAINABLE_MODES = ("none", "top-k", "all")
+DEFAULT_MODEL = "multilingual-e5-small"
+
+# Config entries that do not change what a model computes (paths, versions, runtime switches).
+_VOLATILE_CONFIG = {
+    "_name_or_path",
+    "name_or_path",
+    "transformers_version",
+    "dtype",
+    "torch_dtype",
+    "architectures",
+    "use_cache",
+    "output_attentions",
+    "output_hidden_states",
+    "return_dict",
+}
+_SAMPLES_PER_TENSOR = 16384
+
+
+@dataclass(frozen=True)
+class EncoderSpec:
+    """What identifies an encoder configuration (serialisable with :meth:`to_dict`).
+
+    ``model``: a Hugging Face hub name, a local model directory, or an alias of the embedded
+    multilingual-e5-small (``"multilingual-e5-small"``, ``"e5-small"``, ``"default"``,
+    ``"embedded"``). ``pooling``: ``"cls"`` (first token) or ``"mean"`` (mean of the last hidden
+    states over the attention mask); ``prefix``: a string prepended to every input text (the
+    first text of a pair). ``None`` means the model's default: mean pooling and ``"passage: "``
+    for the embedded e5; otherwise the pooling of a sentence-transformers ``1_Pooling`` config in
+    a local directory if there is one, else ``"cls"``, and no prefix. ``max_length``: inputs are
+    truncated to this many tokens (special tokens included).
+    """
+
+    model: str = DEFAULT_MODEL
+    pooling: str | None = None
+    prefix: str | None = None
+    max_length: int = 256
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.model, str) or not self.model.strip():
+            raise ConfigError(f"encoder model must be a non-empty name or directory, not {self.model!r}")
+        if self.pooling is not None and self.pooling not in POOLINGS:
+            raise ConfigError(f"unknown pooling {self.pooling!r}: use one of {', '.join(POOLINGS)}")
+        if self.prefix is not None and not isinstance(self.prefix, str):
+            raise ConfigError(f"encoder prefix must be a string, not {self.prefix!r}")
+        if isinstance(self.max_length, bool) or not isinstance(self.max_length, int) or self.max_length < 4:
+            raise ConfigError(f"encoder max_length must be an integer >= 4, not {self.max_length!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "EncoderSpec":
+        """The spec saved by :meth:`to_dict`; unknown keys raise ConfigError."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ConfigError(f"unknown encoder setting(s): {', '.join(unknown)}")
+        return cls(**dict(data))
+
+
+@dataclass(frozen=True)
+class _Source:
+    """Where a model is loaded from and its defaults."""
+
+    path: str  # what from_pretrained receives
+    ref: str  # stable name used in the identity
+    pooling: str
+    prefix: str
+
+
+def _sentence_transformers_pooling(directory: Path) -> str | None:
+    """``"cls"`` or ``"mean"`` from a sentence-transformers ``1_Pooling/config.json``, if present."""
+    try:
+        config = json.loads((directory / "1_Pooling" / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if config.get("pooling_mode_cls_token"):
+        return "cls"
+    if config.get("pooling_mode_mean_tokens"):
+        return "mean"
+    return None
+
+
+def _locate(model: str) -> _Source:
+    """Resolve ``model`` (alias, directory or hub name) to where it loads from and its defaults."""
+    from mgl.encoders.embedded_e5 import (
+        EMBEDDED_E5_NAME,
+        EMBEDDED_E5_POOLING,
+        EMBEDDED_E5_PREFIX,
+        is_embedded_name,
+        prepare_embedded_e5,
+    )
+
+    if is_embedded_name(model):
+        directory = prepare_embedded_e5()
+        return _Source(str(directory), EMBEDDED_E5_NAME, EMBEDDED_E5_POOLING, EMBEDDED_E5_PREFIX)
+    path = Path(model).expanduser()
+    if path.exists():
+        if not path.is_dir() or not (path / "config.json").is_file():
+            raise MGLError("not a Hugging Face model directory (it has no config.json)", source=path)
+        path = path.resolve()
+        return _Source(str(path), str(path), _sentence_transformers_pooling(path) or "cls", "")
+    if path.is_absolute() or model.startswith((".", "~")) or model.count("/") > 1 or "\\" in model:
+        raise MGLError("no such model directory", source=model)
+    return _Source(model, model, "cls", "")
+
+
+@contextlib.contextmanager
+def _quiet_transformers() -> Iterator[None]:
+    """Silence transformers' loading chatter (progress bars, load reports) for one load."""
+    from transformers.utils import logging as hf_logging
+
+    verbosity = hf_logging.get_verbosity()
+    bars = hf_logging.is_progress_bar_enabled()
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        hf_logging.set_verbosity(verbosity)
+        if bars:
+            hf_logging.enable_progress_bar()
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return text.splitlines()[0]
+
+
+def _load(source: _Source, name: str):
+    """``(tokenizer, model)`` loaded with the Auto classes, in float32, without a pooler head."""
+    from transformers import AutoModel, AutoTokenizer
+
+    with _quiet_transformers():
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(source.path)
+        except Exception as exc:  # transformers raises OSError, ValueError, KeyError, ...
+            raise MGLError(f"cannot load the tokenizer of encoder {name!r}: {_first_line(exc)}") from exc
+        try:
+            try:  # BERT/RoBERTa/XLM-R carry a pooler head that mgl never uses: skip it.
+                model = AutoModel.from_pretrained(source.path, dtype=torch.float32, add_pooling_layer=False)
+            except TypeError:
+                model = AutoModel.from_pretrained(source.path, dtype=torch.float32)
+        except Exception as exc:
+            raise MGLError(f"cannot load encoder model {name!r}: {_first_line(exc)}") from exc
+    if tokenizer.pad_token_id is None:
+        raise MGLError(f"the tokenizer of encoder {name!r} has no padding token")
+    return tokenizer, model
+
+
+def _position_limit(tokenizer, config) -> int | None:
+    """The longest input (in tokens) the model accepts, if known."""
+    limit = tokenizer.model_max_length
+    if isinstance(limit, int) and 0 < limit < 1_000_000:
+        return limit
+    positions = getattr(config, "max_position_embeddings", None)
+    return positions if isinstance(positions, int) and positions > 0 else None
+
+
+class TextEncoder(torch.nn.Module):
+    """A Hugging Face encoder with pooling: texts (or text pairs) in, one vector per input out.
+
+    Loads ``AutoTokenizer`` + ``AutoModel`` for ``spec.model`` (the directory made by
+    :func:`~mgl.encoders.embedded_e5.prepare_embedded_e5` for the embedded aliases) in float32 on
+    ``device`` (see :func:`~mgl.encoders.device.resolve_device`), in eval mode, all weights frozen.
+
+    Attributes: ``spec`` (the :class:`EncoderSpec` with pooling and prefix resolved, never None),
+    ``tokenizer``, ``model``, ``dim`` (hidden size), ``device``, ``identity`` (see below).
+    """
+
+    def __init__(self, spec: EncoderSpec | str = EncoderSpec(), *, device: str | torch.device | None = None):
+        super().__init__()
+        if isinstance(spec, str):
+            spec = EncoderSpec(model=spec)
+        elif not isinstance(spec, EncoderSpec):
+            raise ConfigError(f"encoder spec must be an EncoderSpec or a model name, not {type(spec).__name__}")
+        target = resolve_device(device)
+        source = _locate(spec.model)
+        tokenizer, model = _load(source, spec.model)
+        spec = EncoderSpec(
+            model=spec.model,
+            pooling=spec.pooling if spec.pooling is not None else source.pooling,
+            prefix=spec.prefix if spec.prefix is not None else source.prefix,
+            max_length=spec.max_length,
+        )
+        limit = _position_limit(tokenizer, model.config)
+        if limit is not None and spec.max_length > limit:
+            raise ConfigError(f"max_length {spec.max_length} exceeds what encoder {spec.model!r} accepts ({limit} tokens)")
+        hidden = getattr(model.config, "hidden_size", None)
+        if not isinstance(hidden, int):
+            raise MGLError(f"encoder {spec.model!r} has no hidden_size in its config: not a text encoder model")
+
+        self.spec: EncoderSpec = spec
+        self.source_path: str = source.path
+        self._ref = source.ref
+        self.tokenizer = tokenizer
+        self.model = model.to(target)
+        self.dim: int = hidden
+        self._tokenizer_fp = self._fingerprint_tokenizer()
+        self._weights_fp: tuple[tuple, str] | None = None
+        self.trainable: tuple[str, int] = ("none", 0)
+        self.set_trainable("none")
+        self.eval()
+
+    # ------------------------------------------------------------------ properties
+
+    @property
+    def device(self) -> torch.device:
+        """The device the model's weights are on."""
+        return next(self.model.parameters()).device
+
+    @property
+    def identity(self) -> str:
+        """A stable string naming this exact configuration, for cache keys.
+
+        Model reference (canonical name, hub name or absolute directory) + a fingerprint of the
+        weights (recomputed whenever a weight changed in place, e.g. by an optimiser step) + a
+        fingerprint of the tokenizer + pooling + prefix + max_length.
+        """
+        return (
+            f"{self._ref}|weights={self._fingerprint_weights()}|tokenizer={self._tokenizer_fp}"
+            f"|pooling={self.spec.pooling}|prefix={json.dumps(self.spec.prefix)}|max_length={self.spec.max_length}"
+        )
+
+    def _fingerprint_tokenizer(self) -> str:
+        digest = hashlib.blake2b(type(self.tokenizer).__name__.encode(), digest_size=12)
+        backend = getattr(self.tokenizer, "backend_tokenizer", None)
+        if backend is not None:
+            digest.update(backend.to_str().encode("utf-8"))
+        else:
+            digest.update(json.dumps(sorted(self.tokenizer.get_vocab().items())).encode("utf-8"))
+        digest.update(json.dumps(self.tokenizer.model_input_names).encode())
+        return digest.hexdigest()
+
+    def _fingerprint_weights(self) -> str:
+        """Hash of the config and of every weight's name, shape, dtype and a strided sample of values.
+
+        Cached against the tensors' in-place version counters and storage addresses, so it is
+        recomputed (in milliseconds) only after the weights changed.
+        """
+        tensors = list(self.model.named_parameters()) + list(self.model.named_buffers())
+        state = tuple((name, t.data_ptr(), getattr(t, "_version", 0)) for name, t in tensors)
+        if self._weights_fp is not None and self._weights_fp[0] == state:
+            return self._weights_fp[1]
+        config = {k: v for k, v in self.model.config.to_dict().items() if k not in _VOLATILE_CONFIG and not k.startswith("_")}
+        digest = hashlib.blake2b(json.dumps(config, sort_keys=True, default=str).encode(), digest_size=12)
+        with torch.no_grad():
+            for name, tensor in tensors:
+                flat = tensor.detach().reshape(-1)
+                step = max(1, flat.numel() // _SAMPLES_PER_TENSOR)
+                sample = flat[::step][:_SAMPLES_PER_TENSOR].to("cpu", copy=True).contiguous()
+                digest.update(f"{name}:{tuple(tensor.shape)}:{tensor.dtype}".encode())
+                digest.update(sample.view(torch.uint8).numpy().tobytes())
+        fingerprint = digest.hexdigest()
+        self._weights_fp = (state, fingerprint)
+        return fingerprint
+
+    # ------------------------------------------------------------------ trainability
+
+    @property
+    def num_layers(self) -> int:
+        """Number of transformer layers (the range of ``top_layers`` in :meth:`set_trainable`)."""
+        return len(self._layer_stack())
+
+    def _layer_stack(self) -> torch.nn.ModuleList:
+        """The model's list of transformer layers (``encoder.layer`` for BERT-like models)."""
+        n_layers = getattr(self.model.config, "num_hidden_layers", None)
+        candidates = [m for _, m in self.model.named_modules() if isinstance(m, torch.nn.ModuleList) and len(m) > 0]
+        for module in candidates:
+            if len(module) == n_layers:
+                return module
+        if candidates:
+            return max(candidates, key=len)
+        raise ConfigError(f"cannot find the transformer layers of encoder {self.spec.model!r} for top-k training")
+
+    def set_trainable(self, mode: str = "none", top_layers: int = 0) -> None:
+        """Choose which weights receive gradients in :meth:`forward`.
+
+        ``"none"``: all frozen. ``"top-k"``: only the last ``top_layers`` transformer layers
+        (plus anything the model applies after its layers, such as a final norm), nothing below
+        (embeddings and lower layers stay frozen). ``"all"``: every weight. Bad values raise
+        ConfigError. Does not switch train/eval mode (call ``.train()`` for dropout).
+        """
+        if mode not in TRAINABLE_MODES:
+            raise ConfigError(f"unknown trainable mode {mode!r}: use one of {', '.join(TRAINABLE_MODES)}")
+        params = list(self.model.named_parameters())
+        if mode == "none":
+            wanted = set()
+        elif mode == "all":
+            wanted = {name for name, _ in params}
+        else:
+            layers = self._layer_stack()
+            if isinstance(top_layers, bool) or not isinstance(top_layers, int) or not 1 <= top_layers <= len(layers):
+                raise ConfigError(f"top_layers must be an integer from 1 to {len(layers)} for mode 'top-k', not {top_layers!r}")
+            in_layers = {id(p): i for i, layer in enumerate(layers) for p in layer.parameters()}
+            last = max(i for i, (_, p) in enumerate(params) if id(p) in in_layers)
+            first_trainable_layer = len(layers) - top_layers
+            wanted = {
+                name
+                for i, (name, p) in enumerate(params)
+                if (id(p) in in_layers and in_layers[id(p)] >= first_trainable_layer) or (id(p) not in in_layers and i > last)
+            }
+        for name, param in params:
+            param.requires_grad_(name in wanted)
+        self.trainable = (mode, top_layers if mode == "top-k" else 0)
+
+    def trainable_parameters(self) -> list[torch.nn.Parameter]:
+        """The weights that currently require gradients (for an optimiser)."""
+        return [p for p in self.model.parameters() if p.requires_grad]
+
+    # ------------------------------------------------------------------ tokenisation
+
+    def _check_inputs(
+        self, texts: Sequence[str], pairs: Sequence[str | None] | None
+    ) -> tuple[list[str], list[str | None]]:
+        if isinstance(texts, str):
+            raise ConfigError("texts must be a sequence of strings, not a single string")
+        texts = list(texts)
+        for i, text in enumerate(texts, 1):
+            if not isinstance(text, str):
+                raise ConfigError(f"text {i} is a {type(text).__name__}, not a string")
+        if pairs is None:
+            return texts, [None] * len(texts)
+        if isinstance(pairs, str):
+            raise ConfigError("pairs must be a sequence of strings (or None), not a single string")
+        pairs = list(pairs)
+        if len(pairs) != len(texts):
+            raise ConfigError(f"{len(texts)} texts but {len(pairs)} pair texts")
+        for i, pair in enumerate(pairs, 1):
+            if pair is not None and not isinstance(pair, str):
+                raise ConfigError(f"pair text {i} is a {type(pair).__name__}, not a string or None")
+        return texts, pairs
+
+    def _encode(self, texts: list[str], pairs: list[str | None]) -> list[dict[str, list[int]]]:
+        """Unpadded token features per input: prefix applied, truncated to ``max_length``."""
+        prefix = self.spec.prefix
+        features: list[dict[str, list[int]] | None] = [None] * len(texts)
+        groups = (
+            [i for i, p in enumerate(pairs) if p is None],
+            [i for i, p in enumerate(pairs) if p is not None],
+        )
+        for kind, indices in enumerate(groups):
+            if not indices:
+                continue
+            first = [prefix + texts[i] for i in indices]
+            second = [pairs[i] for i in indices] if kind == 1 else None
+            encoded = self.tokenizer(
+                first,
+                second,
+                truncation="longest_first",
+                max_length=self.spec.max_length,
+                padding=False,
+            )
+            names = [k for k in encoded.keys() if k in ("input_ids", "token_type_ids", "attention_mask")]
+            for row, i in enumerate(indices):
+                features[i] = {k: encoded[k][row] for k in names}
+        return features  # type: ignore[return-value]
+
+    def _pad(self, features: list[dict[str, list[int]]]) -> "BatchEncoding":
+        return self.tokenizer.pad(features, padding=True, return_tensors="pt")
+
+    def tokenize(self, texts: Sequence[str], pairs: Sequence[str | None] | None = None) -> "BatchEncoding":
+        """Model inputs for ``texts`` (and optional second texts ``pairs``) as padded tensors.
+
+        The prefix is prepended to every text (the first text of a pair); pairs go through the
+        tokenizer's pair encoding (separator tokens, segment ids where the model has them);
+        inputs are truncated to ``max_length`` (``"longest_first"``) and padded to the longest
+        in the batch. A ``None`` in ``pairs`` means a single text.
+        """
+        texts, pairs = self._check_inputs(texts, pairs)
+        if not texts:
+            raise ConfigError("nothing to tokenize: no texts given")
+        return self._pad(self._encode(texts, pairs))
+
+    # ------------------------------------------------------------------ encoding
+
+    def pool(self, hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """Pool last hidden states ``[n, length, dim]`` into ``[n, dim]`` with the spec's pooling.
+
+        ``"cls"``: the first real token of each input; ``"mean"``: the mean over the real tokens
+        (attention mask 1), padding excluded.
+        """
+        if self.spec.pooling == "cls":
+            first = attention_mask.to(torch.int64).argmax(dim=1)
+            return hidden[torch.arange(hidden.shape[0], device=hidden.device), first]
+        mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+        return (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1.0)
+
+    def encode_batch(self, batch: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        """Pooled vectors ``[n, dim]`` for already tokenised inputs (moved to the model's device)."""
+        device = self.device
+        inputs = {k: v.to(device) for k, v in batch.items() if k in ("input_ids", "token_type_ids", "attention_mask")}
+        hidden = self.model(**inputs).last_hidden_state
+        return self.pool(hidden, inputs["attention_mask"])
+
+    def forward(self, texts: Sequence[str], pairs: Sequence[str | None] | None = None) -> torch.Tensor:
+        """Pooled vectors ``[n, dim]``; gradients flow into the trainable layers."""
+        return self.encode_batch(self.tokenize(texts, pairs))
+
+    @staticmethod
+    def _plan_batches(lengths: Sequence[int], batch_size: int, max_tokens: int | None) -> list[list[int]]:
+        """Indices grouped into batches of similar length, longest first.
+
+        A batch holds at most ``batch_size`` inputs and, with ``max_tokens``, at most that many
+        padded tokens (but always at least one input).
+        """
+        order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
+        batches: list[list[int]] = []
+        current: list[int] = []
+        for i in order:
+            longest = lengths[current[0]] if current else lengths[i]
+            if current and (
+                len(current) >= batch_size or (max_tokens is not None and (len(current) + 1) * longest > max_tokens)
+            ):
+                batches.append(current)
+                current = []
+            current.append(i)
+        if current:
+            batches.append(current)
+        return batches
+
+    @torch.inference_mode()
+    def embed(
+        self,
+        texts: Sequence[str],
+        pairs: Sequence[str | None] | None = None,
+        *,
+        batch_size: int = 32,
+        cache: "EmbeddingCache | None" = None,
+        progress: bool = True,
+        max_tokens: int | None = None,
+    ) -> np.ndarray:
+        """Frozen embeddings ``[n, dim]`` (float32) of ``texts`` (and ``pairs``), in input order.
+
+        Identical inputs are computed once. With a ``cache``, every input is looked up first;
+        only the misses are computed, then stored, batch by batch (an interrupted run keeps what
+        it finished). Misses are tokenised once, sorted by token count and batched by
+        ``batch_size`` inputs (and at most ``max_tokens`` padded tokens per batch, if given), in
+        eval mode (the previous train/eval mode is restored). ``progress`` shows a tqdm bar on
+        stderr.
+        """
+        from tqdm.auto import tqdm
+
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise ConfigError(f"batch_size must be a positive integer, not {batch_size!r}")
+        if max_tokens is not None and (not isinstance(max_tokens, int) or max_tokens < 1):
+            raise ConfigError(f"max_tokens must be a positive integer, not {max_tokens!r}")
+        texts, pairs = self._check_inputs(texts, pairs)
+        slots: dict[tuple[str, str | None], int] = {}
+        where = [slots.setdefault((t, p), len(slots)) for t, p in zip(texts, pairs)]
+        distinct = list(slots)
+        vectors = np.empty((len(distinct), self.dim), dtype=np.float32)
+        todo = list(range(len(distinct)))
+        keys: list[str] | None = None
+        if cache is not None and distinct:
+            identity, spec = self.identity, self.spec
+            keys = [cache.key(identity, spec.pooling, spec.prefix, spec.max_length, t, p) for t, p in distinct]
+            found = cache.get_many(keys)
+            todo = []
+            for i, key in enumerate(keys):
+                vector = found.get(key)
+                if vector is not None and vector.shape == (self.dim,):
+                    vectors[i] = vector
+                else:
+                    todo.append(i)
+
+        if todo:
+            features = self._encode([distinct[i][0] for i in todo], [distinct[i][1] for i in todo])
+            lengths = [len(f["input_ids"]) for f in features]
+            was_training = self.training
+            self.eval()
+            bar = tqdm(total=len(todo), desc=f"embedding ({Path(self._ref).name or self._ref})", unit="text", file=sys.stderr, disable=not progress)
+            try:
+                for batch in self._plan_batches(lengths, batch_size, max_tokens):
+                    pooled = self.encode_batch(self._pad([features[j] for j in batch]))
+                    rows = pooled.float().cpu().numpy()
+                    targets = [todo[j] for j in batch]
+                    vectors[targets] = rows
+                    if cache is not None and keys is not None:
+                        cache.put_many((keys[t], row) for t, row in zip(targets, rows))
+                    bar.update(len(batch))
+            finally:
+                bar.close()
+                self.train(was_training)
+        return vectors[where] if where else np.zeros((0, self.dim), dtype=np.float32)
+
+    def extra_repr(self) -> str:
+        spec = self.spec
+        return f"model={spec.model!r}, pooling={spec.pooling}, prefix={spec.prefix!r}, max_length={spec.max_length}, dim={self.dim}"

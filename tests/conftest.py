@@ -1,0 +1,96 @@
+"""Shared test fixtures.
+
+``tiny_bert_dir``: a randomly initialised, tiny BERT encoder and WordPiece tokenizer saved with
+``save_pretrained`` into one directory, so tests exercise the real Hugging Face loading path
+(``AutoModel.from_pretrained`` / ``AutoTokenizer.from_pretrained``) offline, in milliseconds,
+without downloading anything. Built once per test session.
+
+Model: ``BertModel`` (2 layers, hidden 32, 2 heads, FFN 64, 512 positions, 2 token types, no
+pooler, like e5), weights drawn from a fixed seed (the global torch RNG is left untouched).
+Tokenizer: lower-casing BERT WordPiece over a small vocabulary: the special tokens
+``[PAD] [UNK] [CLS] [SEP] [MASK]``, ASCII letters and digits (also as ``##`` continuations, so any
+lower-case ASCII word tokenises without ``[UNK]``), punctuation, a few accented letters and some
+English/German/French words. Single texts become ``[CLS] A [SEP]``; pairs
+``[CLS] A [SEP] B [SEP]`` with token type 1 on the second segment.
+"""
+
+from __future__ import annotations
+
+import string
+from pathlib import Path
+
+import pytest
+
+TINY_BERT_CONFIG = dict(
+    num_hidden_layers=2,
+    hidden_size=32,
+    num_attention_heads=2,
+    intermediate_size=64,
+    max_position_embeddings=512,
+    type_vocab_size=2,
+    initializer_range=0.2,  # larger than BERT's 0.02, so that different inputs give clearly different vectors
+)
+"""Sizes of the ``tiny_bert_dir`` model (the vocabulary size is that of its tokenizer)."""
+
+_SPECIAL = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+_WORDS = (
+    "the a an is was this that book books film movie great good bad terrible boring love loved hate hated "
+    "not very really i it and of to in passage query "
+    "das buch ist sehr gut schlecht nicht ein eine der die und ich "
+    "le la les livre est très bon mauvais pas un une et je"
+).split()
+
+
+def _tiny_vocab() -> list[str]:
+    chars = list(string.ascii_lowercase + string.digits) + list("äöüßéèêàçô")
+    vocab = list(_SPECIAL) + list(string.punctuation) + chars + ["##" + c for c in chars]
+    for word in _WORDS:
+        if word not in vocab:
+            vocab.append(word)
+    return vocab
+
+
+def build_tiny_bert(target: Path, *, seed: int = 0) -> Path:
+    """Write a tiny random BERT + WordPiece tokenizer into ``target`` (see the module docstring)."""
+    import torch
+    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
+    from transformers import BertConfig, BertModel, BertTokenizerFast
+
+    vocab = _tiny_vocab()
+    ids = {tok: i for i, tok in enumerate(vocab)}
+    backend = Tokenizer(models.WordPiece(ids, unk_token="[UNK]", max_input_chars_per_word=100))
+    backend.normalizer = normalizers.BertNormalizer(lowercase=True, strip_accents=False, clean_text=True)
+    backend.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    backend.post_processor = processors.TemplateProcessing(
+        single="[CLS] $A:0 [SEP]:0",
+        pair="[CLS] $A:0 [SEP]:0 $B:1 [SEP]:1",
+        special_tokens=[("[CLS]", ids["[CLS]"]), ("[SEP]", ids["[SEP]"])],
+    )
+    backend.decoder = decoders.WordPiece(prefix="##")
+    tokenizer = BertTokenizerFast(
+        tokenizer_object=backend,
+        unk_token="[UNK]",
+        sep_token="[SEP]",
+        pad_token="[PAD]",
+        cls_token="[CLS]",
+        mask_token="[MASK]",
+        model_max_length=TINY_BERT_CONFIG["max_position_embeddings"],
+    )
+    config = BertConfig(vocab_size=len(vocab), pad_token_id=ids["[PAD]"], **TINY_BERT_CONFIG)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = BertModel(config, add_pooling_layer=False)
+    model.eval()
+    target.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(target)
+    tokenizer.save_pretrained(target)
+    return target
+
+
+@pytest.fixture(scope="session")
+def tiny_bert_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Directory of a tiny random BERT + tokenizer, loadable offline with AutoModel/AutoTokenizer.
+
+    Session-scoped and shared: treat it as read-only (copy it before modifying anything).
+    """
+    return build_tiny_bert(tmp_path_factory.mktemp("tiny-bert") / "model")
