@@ -68,11 +68,8 @@ def main(argv: list[str] | None = None) -> None:
     except exceptions.ClickException as exc:  # unknown options, bad values, missing arguments
         exc.show()
         sys.exit(2)
-    except exceptions.Exit as exc:
-        sys.exit(exc.exit_code)
-    except exceptions.Abort:
-        print("mgl: aborted", file=sys.stderr)
-        sys.exit(1)
+    except BrokenPipeError:  # e.g. `mgl ... --help | head`
+        sys.exit(0)
     except KeyboardInterrupt:
         print("mgl: interrupted", file=sys.stderr)
         sys.exit(130)

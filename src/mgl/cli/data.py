@@ -131,3 +131,34 @@ def download(
     folder = download_webis(dest if dest is not None else default_data_root(), url=url, md5=md5,
                             progress=progress, force=force)
     typer.echo(str(folder))
+
+
+@app.command()
+def embed(
+    name: NameArg,
+    root: RootOpt = None,
+    columns: ColumnsOpt = None,
+    labels: LabelsOpt = None,
+    language: LanguageOpt = None,
+    fmt: FormatOpt = None,
+    languages: LanguagesOpt = None,
+    encoder: Annotated[str, typer.Option("--encoder", help="Encoder: hub name, local folder, or the embedded default.")] = "multilingual-e5-small",
+    max_length: Annotated[int, typer.Option("--max-length", help="Tokens per input.")] = 256,
+    device: Annotated[Optional[str], typer.Option("--device", help="cpu, cuda, cuda:N; default: CUDA when present.")] = None,
+    batch_size: Annotated[int, typer.Option("--batch-size")] = 32,
+) -> None:
+    """Prepare a dataset for training: embed every text into the on-disk cache (frozen encoder).
+
+    Later runs (``mgl run``, ``mgl experiment``) on the same texts then compute nothing.
+    """
+    from mgl.encoders import EmbeddingCache, EncoderSpec, TextEncoder
+
+    examples = _load(name, root, columns, labels, language, fmt, languages)
+    enc = TextEncoder(EncoderSpec(model=encoder, max_length=max_length), device=device)
+    cache = EmbeddingCache()
+    pairs = [ex.text_pair for ex in examples]
+    enc.embed([ex.text for ex in examples], pairs if any(p is not None for p in pairs) else None,
+              batch_size=batch_size, cache=cache)
+    stats = cache.stats()
+    typer.echo(f"{len(examples)} texts embedded with {encoder} into {cache.root}: "
+               f"{stats.get('hits', 0)} already cached, {stats.get('misses', 0)} computed")
