@@ -11,7 +11,9 @@ seed draws the target's labelled subsample, the same for every method) and one s
 features; the encoder is loaded once per grid and frozen embeddings go through the
 on-disk :class:`~mgl.encoders.EmbeddingCache`, so each text of a (language, domain) is
 embedded once for the whole grid. The sources' *test* rows, which no method reads, are
-dropped before embedding (:func:`drop_unused_rows`).
+dropped before embedding (:func:`drop_unused_rows`). Training runs with ``train_threads``
+torch threads (the CLI's ``--threads``, default 1: the classifiers are small, and on a
+shared CPU several OpenMP threads stall each other); embedding keeps torch's default.
 
 Methods (:func:`check_methods`): the neural baselines of :data:`mgl.baselines.BASELINES`;
 ``mgl`` and its ablations ``mgl-no-meta``, ``mgl-no-l2clt``, ``mgl-no-sigma``,

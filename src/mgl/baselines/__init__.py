@@ -19,12 +19,11 @@ from __future__ import annotations
 import time
 from typing import Any, Callable
 
-import numpy as np
 import torch
 
 from mgl.baselines import fine_tune, mix, multi_task, reptile, target_only
 from mgl.baselines.common import (BaselineContext, BaselineOptions, Fitted, Settings, ValidationSet,
-                                  mgl_validation_rows, predict_proba, tuning_grid)
+                                  mgl_validation_rows, predict_proba, small_model_threads, tuning_grid)
 from mgl.config import MGLConfig
 from mgl.errors import ConfigError
 
@@ -67,11 +66,12 @@ def run_baseline(name: str, data, features, cfg: MGLConfig, *, seed: int, device
     if name not in BASELINES:
         raise ConfigError(f"unknown baseline {name!r}; choose from {', '.join(BASELINES)}")
     ctx = make_context(data, features, cfg, seed=seed, device=device, progress=progress, options=options)
-    t0 = time.perf_counter()
-    fitted = BASELINES[name](ctx)
-    train_seconds = time.perf_counter() - t0
     test = data.table.rows(languages=data.target, split="test")
-    probs = predict_proba(fitted.model, features, test, fitted.head)
+    with small_model_threads(features, ctx.device):
+        t0 = time.perf_counter()
+        fitted = BASELINES[name](ctx)
+        train_seconds = time.perf_counter() - t0
+        probs = predict_proba(fitted.model, features, test, fitted.head)
     metrics: dict[str, Any] = classification_metrics(data.table.labels[test], probs.argmax(1), data.table.num_classes,
                                                      positive_index(data.table.label_names))
     metrics.update(n_test=int(len(test)), n_train=int(fitted.n_train), train_seconds=train_seconds,

@@ -50,10 +50,11 @@ stage-1 winner). The grid never sees test data.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -266,6 +267,25 @@ class StageReport:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+@contextlib.contextmanager
+def small_model_threads(features, device: torch.device | str) -> Iterator[None]:
+    """One intra-op thread while a small classifier trains on frozen features on a CPU.
+
+    A 768-wide MLP on minibatches of 32 gains nothing from several threads, and on a loaded
+    machine OpenMP's spinning threads make each step many times slower (the same policy as
+    MGL's training).
+    """
+    if getattr(features, "trainable", False) or torch.device(device).type != "cpu":
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 @torch.no_grad()
