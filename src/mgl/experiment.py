@@ -128,7 +128,8 @@ def make_experiment_data(
     from mgl.data.splits import subsample_language
 
     languages = [*sources, target]
-    examples = [ex for ex in examples if ex.language in set(languages)]
+    # the sources' test rows are read by no method: leave them out (and so never embed them)
+    examples = [ex for ex in examples if ex.language in set(languages) and (ex.language == target or ex.split != "test")]
     if domain is not None:
         examples = [ex for ex in examples if ex.domain == domain]
     domains = sorted({ex.domain for ex in examples if ex.domain is not None})

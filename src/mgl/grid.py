@@ -11,7 +11,7 @@ seed draws the target's labelled subsample, the same for every method) and one s
 features; the encoder is loaded once per grid and frozen embeddings go through the
 on-disk :class:`~mgl.encoders.EmbeddingCache`, so each text of a (language, domain) is
 embedded once for the whole grid. The sources' *test* rows, which no method reads, are
-dropped before embedding (:func:`drop_unused_rows`). Training runs with ``train_threads``
+dropped before embedding (by :func:`mgl.experiment.make_experiment_data`). Training runs with ``train_threads``
 torch threads (the CLI's ``--threads``, default 1: the classifiers are small, and on a
 shared CPU several OpenMP threads stall each other); embedding keeps torch's default.
 
@@ -286,18 +286,6 @@ def run_cells(cells: Sequence[Cell], store: CellStore, runner: GroupRunner, *, p
     return report
 
 
-def drop_unused_rows(data):
-    """The experiment without the sources' test rows (no method reads them; they need not be embedded)."""
-    from mgl.experiment import ExperimentData
-    from mgl.training import ExampleTable
-
-    t = data.table
-    keep = ~((t.languages != data.target) & (t.splits == "test"))
-    idx = np.flatnonzero(keep)
-    table = ExampleTable(t.languages[idx], t.labels[idx], t.splits[idx], list(t.label_names))
-    return ExperimentData([data.examples[i] for i in idx], table, list(data.sources), data.target, data.domain)
-
-
 class CellRunner:
     """The real runner: prepares an experiment's data and features once, then runs each method on them.
 
@@ -346,7 +334,7 @@ class CellRunner:
         from mgl.experiment import build_features, prepare_data
 
         cfg = self.experiment_config(experiment)
-        data = drop_unused_rows(prepare_data(cfg.data, seed))
+        data = prepare_data(cfg.data, seed)  # without the sources' test rows
         t0 = time.perf_counter()
         features, encoder = build_features(data, cfg.encoder, encoder=self.encoder, progress=self.progress,
                                            cache=self.cache)

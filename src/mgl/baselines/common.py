@@ -50,7 +50,6 @@ stage-1 winner). The grid never sees test data.
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import time
 from dataclasses import asdict, dataclass, field
@@ -63,7 +62,7 @@ from torch import nn
 
 from mgl.config import MGLConfig
 from mgl.errors import ConfigError
-from mgl.training import ExampleTable, meta_test_tasks, meta_train_tasks, validation_subset
+from mgl.training import ExampleTable, meta_test_tasks, meta_train_tasks, small_graph_threads, validation_subset
 
 DEFAULT_LRS = (1e-4, 3e-4, 1e-3, 3e-3)
 DEFAULT_WEIGHT_DECAYS = (0.0, 1e-3)
@@ -269,23 +268,8 @@ class StageReport:
         return asdict(self)
 
 
-@contextlib.contextmanager
-def small_model_threads(features, device: torch.device | str) -> Iterator[None]:
-    """One intra-op thread while a small classifier trains on frozen features on a CPU.
-
-    A 768-wide MLP on minibatches of 32 gains nothing from several threads, and on a loaded
-    machine OpenMP's spinning threads make each step many times slower (the same policy as
-    MGL's training).
-    """
-    if getattr(features, "trainable", False) or torch.device(device).type != "cpu":
-        yield
-        return
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
+#: One intra-op thread for small models on frozen CPU features: the same policy as MGL's training.
+small_model_threads = small_graph_threads
 
 
 @torch.no_grad()
