@@ -20,7 +20,8 @@ from pathlib import Path
 import numpy as np
 
 CANDIDATES: dict[str, list[str]] = {
-    "paper-defaults (lr 1e-3)": [],
+    "defaults": [],
+    "lr 1e-3": ["mgl.lr=1e-3"],
     "lr 3e-4": ["mgl.lr=3e-4"],
     "lr 1e-4": ["mgl.lr=1e-4"],
     "lr 3e-4, weight decay 1e-3": ["mgl.lr=3e-4", "mgl.weight_decay=1e-3"],
@@ -30,6 +31,9 @@ CANDIDATES: dict[str, list[str]] = {
     "K 20": ["mgl.k_neighbours=20"],
     "patience 10": ["mgl.patience=10"],
     "lr 3e-5": ["mgl.lr=3e-5"],
+    "sigma fixed to 1": ["mgl.learn_sigma=false"],
+    "sigma fixed to 1, label features": ["mgl.learn_sigma=false", "mgl.label_features=true"],
+    "label features (lr 1e-4)": ["mgl.label_features=true"],
     "label features, lr 1e-4": ["mgl.label_features=true", "mgl.lr=1e-4"],
 }
 
