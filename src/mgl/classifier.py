@@ -29,7 +29,6 @@ ids, averaged over the ``eval_times`` sampled support sets.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -49,7 +48,7 @@ from mgl.errors import DataError, MGLError
 from mgl.evaluation import plan_episodes
 from mgl.experiment import make_encoder, make_experiment_data, positive_index
 from mgl.features import FrozenFeatures
-from mgl.io import write_json_atomic
+from mgl.io import sha256_file, write_json_atomic
 from mgl.training import build_model
 
 FORMAT = "mgl-model"
@@ -262,7 +261,7 @@ class MGLClassifier:
                 "report": self.report,
             }
             write_json_atomic(tmp / "mgl_model.json", meta)
-            write_json_atomic(tmp / "checksums.json", {f: _sha256(tmp / f) for f in files})
+            write_json_atomic(tmp / "checksums.json", {f: sha256_file(tmp / f) for f in files})
             for f in tmp.iterdir():
                 os.chmod(f, 0o644)
             os.chmod(tmp, 0o755)
@@ -301,7 +300,7 @@ class MGLClassifier:
             path = directory / name
             if not path.is_file():
                 raise MGLError("missing model file", source=path)
-            if _sha256(path) != digest:
+            if sha256_file(path) != digest:
                 raise MGLError("model file is corrupted (checksum mismatch)", source=path)
         try:
             meta = json.loads((directory / "mgl_model.json").read_text(encoding="utf-8"))
@@ -358,9 +357,3 @@ def check_episodes(data, cfg) -> None:
     meta_test_tasks(data.table, data.sources, data.target, cfg, rng)
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()

@@ -63,6 +63,7 @@ from torch import nn
 from mgl.config import MGLConfig
 from mgl.errors import ConfigError
 from mgl.training import ExampleTable, meta_test_tasks, meta_train_tasks, small_graph_threads, validation_subset
+from mgl.training import StageReport as MGLStageReport
 
 DEFAULT_LRS = (1e-4, 3e-4, 1e-3, 3e-3)
 DEFAULT_WEIGHT_DECAYS = (0.0, 1e-3)
@@ -249,23 +250,12 @@ def pooled_steps(rows: np.ndarray, head: str = SHARED_HEAD) -> Callable[[Setting
 
 
 @dataclass
-class StageReport:
-    """What one stage did: the winning grid point, its best round, and every point's score."""
+class StageReport(MGLStageReport):
+    """What one stage did (as MGL's stage report), plus the winning grid point and every point's score."""
 
-    name: str
     lr: float = float("nan")
     weight_decay: float = float("nan")
-    rounds: int = 0
-    steps: int = 0
-    best_round: int = 0
-    best_accuracy: float = float("nan")
-    best_nll: float = float("nan")
-    seconds: float = 0.0
     candidates: list[dict] = field(default_factory=list)
-    history: list[dict] = field(default_factory=list)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 #: One intra-op thread for small models on frozen CPU features: the same policy as MGL's training.

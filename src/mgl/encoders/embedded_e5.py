@@ -36,7 +36,6 @@ pass a local directory of them instead.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import importlib.metadata
 import importlib.util
 import json
@@ -54,7 +53,7 @@ from typing import Iterator
 import numpy as np
 
 from mgl.errors import MGLError
-from mgl.io import write_json_atomic
+from mgl.io import sha256_file, write_json_atomic
 from mgl.paths import mgl_home
 
 try:  # POSIX only; elsewhere preparation runs without an inter-process lock.
@@ -522,12 +521,6 @@ def _transformers_progress(enabled: bool) -> Iterator[None]:
 # --------------------------------------------------------------------------------------------
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _marker_is_current(target: Path, source: Path) -> bool:
@@ -547,7 +540,7 @@ def _marker_is_current(target: Path, source: Path) -> bool:
         if not all((target / name).is_file() for name in _REQUIRED_FILES):
             return False
         # Fast path: same size and mtime; otherwise (copied, touched) compare the content hash.
-        return marker.get("source_mtime_ns") == stat.st_mtime_ns or marker.get("source_sha256") == _sha256(source)
+        return marker.get("source_mtime_ns") == stat.st_mtime_ns or marker.get("source_sha256") == sha256_file(source)
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return False
 
@@ -619,7 +612,7 @@ def prepare_embedded_e5(home: Path | None = None, *, force: bool = False, progre
                     "source_file": source.name,
                     "source_size": stat.st_size,
                     "source_mtime_ns": stat.st_mtime_ns,
-                    "source_sha256": _sha256(source),
+                    "source_sha256": sha256_file(source),
                     "converter_version": CONVERTER_VERSION,
                     "prefix": EMBEDDED_E5_PREFIX,
                     "query_prefix": EMBEDDED_E5_QUERY_PREFIX,
