@@ -310,8 +310,8 @@ class MGLClassifier:
             raise MGLError(f"unsupported model format {meta.get('format')!r} v{meta.get('version')!r}",
                            source=directory / "mgl_model.json")
         config = RunConfig.from_dict(meta["config"], source=str(directory / "mgl_model.json"))
-        if device is not None:
-            config.encoder.device = device
+        # where it runs now, not where it was trained: a model trained on a GPU predicts on a CPU
+        config.encoder.device = device
         clf = cls(config)
         clf.label_names = list(meta["labels"])
         clf.sources = list(meta["sources"])

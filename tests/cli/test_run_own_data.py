@@ -42,3 +42,25 @@ def test_same_seed_same_result(tmp_path, reviews_csv, tiny_bert_dir):
 
     assert strip(results[0]) == strip(results[1])
     assert results[0]["stages"][0]["history"]  # the comparison covers the training history too
+
+
+def test_model_saved_with_a_gpu_device_loads_where_it_runs(tiny_model, tmp_path):
+    """The saved configuration's device (e.g. cuda at training time) does not bind prediction."""
+    import shutil
+
+    import torch
+
+    from mgl.classifier import MGLClassifier
+    from mgl.io import sha256_file
+
+    model = tmp_path / "model"
+    shutil.copytree(tiny_model, model)
+    meta = json.loads((model / "mgl_model.json").read_text())
+    meta["config"]["encoder"]["device"] = "cuda"
+    (model / "mgl_model.json").write_text(json.dumps(meta))
+    sums = json.loads((model / "checksums.json").read_text())
+    sums["mgl_model.json"] = sha256_file(model / "mgl_model.json")
+    (model / "checksums.json").write_text(json.dumps(sums))
+    clf = MGLClassifier.load(model)
+    assert clf.device == (torch.device("cuda", 0) if torch.cuda.is_available() else torch.device("cpu"))
+    assert clf.predict(["very good book"])[0] in clf.label_names
