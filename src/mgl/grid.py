@@ -23,9 +23,10 @@ and the logistic-regression references ``logreg-pooled`` / ``logreg-target``
 target validation rows as every other method).
 
 Tables are described by a :class:`TableSpec` (rows = methods, columns = averages over
-experiments); :func:`table1_spec` lays out the paper's Table 1, and another table (the
-ablations) reuses :func:`run_cells`, :func:`summarize` and :func:`write_tables` with its
-own spec.
+experiments, each of one metric); :func:`table1_spec` lays out the paper's Table 1 (accuracy),
+:func:`table2_spec` its Table 2 (text pairs, :func:`table2_experiments`: precision, recall and
+F1 per target, then the average F1), and another table (the ablations) reuses
+:func:`run_cells`, :func:`summarize` and :func:`write_tables` with its own spec.
 
 Significance: for each column, the best baseline is the non-MGL row (``logreg-*``
 included) with the highest mean; MGL gets a dagger when a **one-sided** paired t-test over
@@ -59,6 +60,9 @@ GRID_VERSION = 1
 LANGUAGES = ("en", "fr", "de", "ja")
 TABLE1_TARGETS = ("fr", "ja", "de")
 TABLE1_DOMAINS = ("books", "dvd", "music")
+TABLE2_LANGUAGES = ("en", "de", "es", "fr", "ja")
+"""PAWS-X languages of the Table 2 grid (ko and zh are in the data too, and can be named)."""
+TABLE2_TARGETS = ("de", "es", "fr", "ja")
 PAPER_METHODS = ("target-only", "mix", "multi-task", "fine-tune", "reptile", "mgl")
 REFERENCE_METHODS = ("logreg-target", "logreg-pooled")
 DISPLAY_NAMES = {
@@ -111,6 +115,24 @@ def table1_experiments(targets: Sequence[str] = TABLE1_TARGETS, domains: Sequenc
             raise ConfigError(f"target {target!r} is not one of the languages {', '.join(languages)}")
         for domain in domains:
             out.append(Experiment(target, domain, tuple(lang for lang in languages if lang != target)))
+    return out
+
+
+def table2_experiments(targets: Sequence[str] = TABLE2_TARGETS, languages: Sequence[str] = TABLE2_LANGUAGES, *,
+                       domain: str | None = None) -> list[Experiment]:
+    """Table 2's experiments: each target with the other languages as sources, on the whole data set
+    (``domain`` None, as PAWS-X) or on one domain of a file that has several."""
+    languages = list(dict.fromkeys(languages))
+    out = []
+    for target in dict.fromkeys(targets):
+        if target not in languages:
+            raise ConfigError(f"target {target!r} is not one of the languages {', '.join(languages)}")
+        sources = tuple(lang for lang in languages if lang != target)
+        if not sources:
+            raise ConfigError(f"target {target!r} has no source languages: give at least two languages")
+        out.append(Experiment(target, domain, sources))
+    if not out:
+        raise ConfigError("no targets given")
     return out
 
 
@@ -442,6 +464,10 @@ class Column:
     label: str
     experiments: tuple[tuple[str, str | None], ...]  # (target, domain)
     average: bool = False
+    metric: str | None = None
+    """The record field averaged in this column; None: the table's ``metric``."""
+    test: bool = True
+    """Whether the column gets the significance test (and so possibly a dagger)."""
 
 
 @dataclass
@@ -459,6 +485,8 @@ class TableSpec:
     significance: bool = True
     delta: bool = True
     notes: list[str] = field(default_factory=list)
+    metric_label: str | None = None
+    """How the footnote names the values (None: the metric's name)."""
 
     def baselines(self) -> list[str]:
         """The rows MGL is tested against: every method that is not MGL or an MGL variant."""
@@ -478,6 +506,35 @@ def table1_spec(methods: Sequence[str], experiments: Sequence[Experiment], *, na
     if len(experiments) > 1:
         columns.append(Column("Avg", tuple((e.target, e.domain) for e in experiments), average=True))
     return TableSpec(name, "Accuracy (%) on the target's test split", list(methods), columns)
+
+
+def table2_spec(methods: Sequence[str], experiments: Sequence[Experiment], *, name: str = "table2") -> TableSpec:
+    """The paper's Table 2 (text pairs): per target precision, recall and F1, then the average F1.
+
+    P / R / F1 are those of the positive class of a binary task (PAWS-X: ``paraphrase``; see
+    :func:`mgl.experiment.positive_index`), their macro averages with more than two classes. The
+    significance test (and dagger) is made on the F1 columns only; Δ is the last column's.
+    """
+    columns: list[Column] = []
+    for e in experiments:
+        key = ((e.target, e.domain),)
+        columns += [Column(f"{e.label} P", key, metric="precision", test=False),
+                    Column(f"{e.label} R", key, metric="recall", test=False),
+                    Column(f"{e.label} F1", key, metric="f1")]
+    if len(experiments) > 1:
+        columns.append(Column("Avg F1", tuple((e.target, e.domain) for e in experiments), average=True, metric="f1"))
+    notes = ["P / R / F1: precision, recall and F1 of the positive class (PAWS-X: paraphrase) on the target's test "
+             "split; with more than two classes, their macro averages over the classes. The test (†) is made on the "
+             "F1 columns only."]
+    return TableSpec(name, "Precision, recall and F1 (%) on the target's test split", list(methods), columns,
+                     metric="f1", metric_label="Precision, recall and F1", notes=notes)
+
+
+def grid_spec(table: str, methods: Sequence[str], experiments: Sequence[Experiment]) -> TableSpec:
+    """The layout of a grid's table by its name (``grid.json``'s ``table``): table2, else Table 1's."""
+    if table == "table2":
+        return table2_spec(methods, experiments, name=table)
+    return table1_spec(methods, experiments, name=table)
 
 
 def seed_scores(records: Sequence[dict], method: str, column: Column, metric: str) -> dict[int, float]:
@@ -522,7 +579,7 @@ def summarize(records: Sequence[dict], spec: TableSpec) -> dict[str, Any]:
     for method in spec.methods:
         cells[method], scores[method] = {}, {}
         for col in spec.columns:
-            s = seed_scores(records, method, col, spec.metric)
+            s = seed_scores(records, method, col, col.metric or spec.metric)
             scores[method][col.label] = s
             vals = np.array(list(s.values())) * spec.scale
             cells[method][col.label] = {
@@ -533,6 +590,8 @@ def summarize(records: Sequence[dict], spec: TableSpec) -> dict[str, Any]:
     significance: dict[str, dict] = {}
     if spec.significance and spec.reference in spec.methods:
         for col in spec.columns:
+            if not col.test:
+                continue
             candidates = [m for m in spec.baselines() if cells[m][col.label]["mean"] is not None]
             ref = scores[spec.reference][col.label]
             if not candidates or not ref:
@@ -578,7 +637,7 @@ def render_markdown(summary: dict[str, Any], spec: TableSpec, *, n_seeds: int | 
         lines.append("| " + " | ".join(row) + " |")
     lines.append("")
     seeds_text = f"{n_seeds} seeds" if n_seeds is not None else "the seeds"
-    lines.append(f"{spec.metric.capitalize()} × {spec.scale:g}, mean over {seeds_text} (each seed also draws the "
+    lines.append(f"{spec.metric_label or spec.metric.capitalize()} × {spec.scale:g}, mean over {seeds_text} (each seed also draws the "
                  f"target's labelled subsample); – : not computed.")
     if has_delta:
         lines.append(f"Δ: the row's {last} minus {display_name(spec.reference)}'s, in points.")
@@ -652,4 +711,139 @@ def write_tables(out: str | Path, records: Sequence[dict], spec: TableSpec, *, m
     })
     write_text_atomic(paths["csv"], render_csv(records))
     write_text_atomic(paths["md"], render_markdown(summary, spec, n_seeds=n_seeds))
+    return paths
+
+
+# ---------------------------------------------------------------------------------------------
+# Table 3 (ablations) and the target-label proportion sweep (Fig. 5)
+
+ABLATION_METHODS = ("mgl", "mgl-no-meta", "mgl-no-l2clt", "mgl-no-sigma", "mgl-gcn1", "mgl-gcn3", "mgl-gcn4")
+"""The rows of the paper's Table 3: the full model, then its ablations."""
+PROPORTION_METHODS = ("mgl", "reptile", "mix", "multi-task", "fine-tune")
+"""The lines of the paper's Fig. 5."""
+PROPORTION_FRACTIONS = (0.1, 0.2, 0.5, 1.0)
+
+
+def ablation_spec(methods: Sequence[str], experiments: Sequence[Experiment], *, name: str = "table3") -> TableSpec:
+    """Table 3: per target the average over its domains, then the overall average; Δ to the full model.
+
+    No daggers (every row is MGL); :func:`ablation_tests` tests the full model against each row.
+    """
+    columns: list[Column] = []
+    targets = list(dict.fromkeys(e.target for e in experiments))
+    for target in targets:
+        mine = tuple((e.target, e.domain) for e in experiments if e.target == target)
+        columns.append(Column(target.upper(), mine, average=len(mine) > 1))
+    if len(targets) > 1:
+        columns.append(Column("Avg", tuple((e.target, e.domain) for e in experiments), average=True))
+    return TableSpec(name, "Ablations: accuracy (%) on the target's test split, averaged over domains",
+                     list(methods), columns, reference="mgl", significance=False)
+
+
+def ablation_tests(records: Sequence[dict], spec: TableSpec) -> dict[str, dict[str, Any]]:
+    """Per ablation row: the one-sided paired t-test over seeds, full model greater than the row,
+    on the table's last column (the overall average)."""
+    column = spec.columns[-1]
+    ref = seed_scores(records, spec.reference, column, spec.metric)
+    out = {}
+    for method in spec.methods:
+        if method == spec.reference:
+            continue
+        other = seed_scores(records, method, column, spec.metric)
+        common = sorted(set(ref) & set(other))
+        diff = (float(np.mean([ref[s] - other[s] for s in common])) * spec.scale) if common else None
+        out[method] = {"column": column.label, "difference": diff, **paired_test(ref, other)}
+    return out
+
+
+def ablation_notes(tests: dict[str, dict[str, Any]], spec: TableSpec, alpha: float = 0.01) -> list[str]:
+    """Markdown lines for :func:`ablation_tests` (appended to the table's notes)."""
+    if not tests:
+        return []
+    label = spec.columns[-1].label
+    lines = ["", f"### {display_name(spec.reference)} against each ablation ({label})", "",
+             f"One-sided paired t-test over seeds (scipy.stats.ttest_rel, alternative='greater'): is the full model "
+             f"better? Difference = full model minus the row, in points; * : p < {alpha:g}.", "",
+             "| Row | Difference | t | p | seeds |", "|---|---:|---:|---:|---:|"]
+    for method, t in tests.items():
+        p_text = "–" if t["p"] is None else f"{t['p']:.2g}" + ("*" if t["p"] < alpha else "")
+        lines.append(f"| {display_name(method)} | {_fmt(t['difference'], sign=True)} | {_fmt(t['t'])} | {p_text} | "
+                     f"{t['n']} |")
+    return lines
+
+
+def fraction_dir(out: str | Path, fraction: float) -> Path:
+    """The folder of one fraction of a proportion sweep (its own cells/, grid.json and table)."""
+    return Path(out) / f"fraction-{fraction:g}"
+
+
+def summarize_proportion(records_by_fraction: dict[float, Sequence[dict]], methods: Sequence[str],
+                         experiments: Sequence[Experiment], *, scale: float = 100.0,
+                         alpha: float = 0.01) -> dict[str, Any]:
+    """Per fraction and method: the accuracy averaged over the experiments (per seed), then mean and std
+    over seeds; per fraction, MGL against the best other method (one-sided paired t-test, as Table 1)."""
+    column = Column("Avg", tuple((e.target, e.domain) for e in experiments), average=True)
+    fractions = sorted(records_by_fraction)
+    out: dict[str, Any] = {"fractions": fractions, "methods": list(methods),
+                           "mean": {m: [] for m in methods}, "std": {m: [] for m in methods},
+                           "n": {m: [] for m in methods}, "significance": []}
+    for f in fractions:
+        spec = TableSpec("proportion", "", list(methods), [column], scale=scale, alpha=alpha)
+        summary = summarize(records_by_fraction[f], spec)
+        for m in methods:
+            cell = summary["cells"][m]["Avg"]
+            out["mean"][m].append(cell["mean"])
+            out["std"][m].append(cell["std"])
+            out["n"][m].append(cell["n"])
+        out["significance"].append(summary["significance"].get("Avg"))
+    return out
+
+
+def render_proportion_markdown(summary: dict[str, Any], n_experiments: int, n_seeds: int) -> str:
+    """Rows = methods, columns = fractions; MGL's dagger as in Table 1."""
+    fractions = summary["fractions"]
+    header = ["Method", *[f"{100 * f:g}%" for f in fractions]]
+    lines = ["## Accuracy (%) against the share of the target's training labels", "",
+             "| " + " | ".join(header) + " |", "|" + "|".join(["---"] + ["---:"] * len(fractions)) + "|"]
+    for m in summary["methods"]:
+        row = [display_name(m)]
+        for i, value in enumerate(summary["mean"][m]):
+            sig = summary["significance"][i]
+            text = _fmt(value)
+            if m == "mgl" and sig and sig.get("significant"):
+                text += "†"
+            row.append(text)
+        lines.append("| " + " | ".join(row) + " |")
+    lines += ["", f"Mean over {n_seeds} seed(s) of the accuracy averaged over {n_experiments} experiment(s); "
+                  "– : not computed. †: MGL beats the best other method at that share (one-sided paired t-test over "
+                  "seeds, scipy.stats.ttest_rel, p < 0.01).",
+              "", "### Standard deviation over seeds", "", "| " + " | ".join(header) + " |",
+              "|" + "|".join(["---"] + ["---:"] * len(fractions)) + "|"]
+    for m in summary["methods"]:
+        lines.append("| " + " | ".join([display_name(m)] + [_fmt(v) for v in summary["std"][m]]) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def render_proportion_csv(summary: dict[str, Any]) -> str:
+    """One line per (fraction, method): mean, std and number of seeds."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(["fraction", "method", "accuracy_mean", "accuracy_std", "seeds"])
+    for i, f in enumerate(summary["fractions"]):
+        for m in summary["methods"]:
+            mean, std = summary["mean"][m][i], summary["std"][m][i]
+            writer.writerow([f"{f:g}", m, "" if mean is None else f"{mean:.4f}", "" if std is None else f"{std:.4f}",
+                             summary["n"][m][i]])
+    return buf.getvalue()
+
+
+def write_proportion_tables(out: str | Path, summary: dict[str, Any], *, meta: dict[str, Any],
+                            n_experiments: int, n_seeds: int) -> dict[str, Path]:
+    """``proportion.json`` (summary, meta), ``proportion.csv`` and ``proportion.md``, atomically."""
+    out = Path(out)
+    paths = {ext: out / f"proportion.{ext}" for ext in ("json", "csv", "md")}
+    write_json_atomic(paths["json"], {"table": "proportion", "metric": "accuracy", "scale": 100.0,
+                                      "summary": summary, "meta": meta})
+    write_text_atomic(paths["csv"], render_proportion_csv(summary))
+    write_text_atomic(paths["md"], render_proportion_markdown(summary, n_experiments, n_seeds))
     return paths

@@ -129,7 +129,7 @@ def report(
     import json
 
     from mgl.errors import DataError
-    from mgl.grid import CellStore, Experiment, make_cells, table1_spec, write_tables
+    from mgl.grid import CellStore, Experiment, grid_spec, make_cells, write_tables
 
     path = out / "grid.json"
     try:
@@ -143,7 +143,300 @@ def report(
     cells = make_cells(methods, experiments, seeds)
     store = CellStore(out, fingerprint)
     records = store.records(cells)
-    paths = write_tables(out, records, table1_spec(methods, experiments, name=meta.get("table", "table1")),
+    paths = write_tables(out, records, grid_spec(meta.get("table", "table1"), methods, experiments),
                          meta=meta, n_seeds=len(seeds))
     typer.echo(f"{len(records)}/{len(cells)} cells finished")
     typer.echo(paths["md"].read_text(encoding="utf-8"))
+
+
+TABLE2_QUICK_OVERRIDES = [
+    "data.max_per_class=20", "encoder.max_length=64", "mgl.n_query=32", "mgl.train_episodes=10", "mgl.max_rounds=3",
+    "mgl.patience=2", "mgl.test_episodes=2", "mgl.eval_times=2", "mgl.lr=1e-3",
+]
+"""``table2 --quick``: the smoke-test scale of ``table1 --quick`` for text pairs (20 pairs per language,
+split and class; 64 tokens per pair; R = 32 so that 20 pairs per class can fill a query set)."""
+
+
+@app.command("table2")
+def table2(
+    data: Annotated[str, typer.Option(help="paws-x, or a CSV/TSV/JSONL file (with --columns, --labels).")] = "paws-x",
+    root: Annotated[Optional[str], typer.Option(help="Folder holding PAWS-X ({lang}/dev_2k.tsv, or its parent); for a file, its folder.")] = None,
+    languages: Annotated[str, typer.Option(help="Comma-separated languages: every target's sources are the others.")] = "en,de,es,fr,ja",
+    targets: Annotated[Optional[str], typer.Option(help="Comma-separated targets (default de,es,fr,ja; --quick: de).")] = None,
+    out: Annotated[Path, typer.Option(help="Output folder: cells/, grid.json, table2.{json,csv,md}.")] = Path("runs/table2"),
+    seeds: Annotated[Optional[int], typer.Option(help="Seeds 0..N-1 per target (default 5; --quick: 2).")] = None,
+    methods: Annotated[str, typer.Option(help="Comma-separated methods (as for table1). logreg-target and logreg-pooled are always added.")] = DEFAULT_METHODS,
+    columns: Annotated[Optional[str], typer.Option(help="For files: text=COL,label=COL[,text_pair=COL][,language=COL][,split=COL].")] = None,
+    labels: Annotated[Optional[str], typer.Option(help="For files: RAW=LABEL,... (RAW= drops the record).")] = None,
+    language: Annotated[Optional[str], typer.Option(help="For files without a language column: their language.")] = None,
+    domain: Annotated[Optional[str], typer.Option(help="For files with a domain column: the domain used.")] = None,
+    quick: Annotated[bool, typer.Option("--quick", help="A reduced grid for tests: one target, 2 seeds, tiny data, short training.")] = False,
+    preset: Annotated[Optional[str], typer.Option(help="Named preset (default search-relevance: Table 4's N 5, R 64, K 100).")] = "search-relevance",
+    config: Annotated[Optional[Path], typer.Option(help="A YAML configuration file (on top of the preset).")] = None,
+    set_: Annotated[Optional[list[str]], typer.Option("--set", help="Any setting: section.field=value (repeatable).")] = None,
+    baseline_lrs: Annotated[Optional[str], typer.Option(help="Learning rates the neural baselines choose from on validation (default 1e-4,3e-4,1e-3,3e-3).")] = None,
+    baseline_wds: Annotated[Optional[str], typer.Option(help="Weight decays the neural baselines choose from (default 0,1e-3).")] = None,
+    device: Annotated[Optional[str], typer.Option(help="cpu, cuda, cuda:N; default: CUDA when present.")] = None,
+    threads: Annotated[int, typer.Option(help="Torch CPU threads while training (embedding keeps torch's default).")] = 1,
+    quiet: Annotated[bool, typer.Option("--quiet", help="No progress bars.")] = False,
+) -> None:
+    """The paper's Table 2 grid on text pairs (PAWS-X): each target with the other languages as sources, N seeds.
+
+    Rows are the methods; per target the precision, recall and F1 of the positive class
+    (paraphrase), then the average F1, the difference to MGL and a dagger where MGL beats the
+    best baseline (one-sided paired t-test over seeds, p < 0.01). Resumable like table1.
+    Writes OUT/table2.json, table2.csv and table2.md.
+    """
+    from mgl.baselines import BaselineOptions
+    from mgl.config import load_config
+    from mgl.errors import ConfigError
+    from mgl.grid import (REFERENCE_METHODS, CellRunner, CellStore, check_methods, config_fingerprint, make_cells,
+                          run_cells, table2_experiments, table2_spec, write_tables)
+    from mgl.io import write_json_atomic
+
+    if threads < 1:
+        raise ConfigError(f"--threads must be >= 1, got {threads}")
+    items = list(TABLE2_QUICK_OVERRIDES) if quick else []
+    for key, value in (("data.name", data), ("data.root", root), ("data.columns", columns), ("data.labels", labels),
+                       ("data.language", language), ("encoder.device", device)):
+        if value is not None:
+            items.append(f"{key}={value}")
+    cfg = load_config(preset, config, [*items, *(set_ or [])])
+    named = cfg.data.name.lower() == "paws-x"
+    if named and cfg.data.root is None:
+        raise ConfigError("no data folder: give --root (the folder holding PAWS-X's {lang}/dev_2k.tsv)")
+    if cfg.data.name.lower() == "webis-cls-10":
+        raise ConfigError("table2 runs on text pairs (paws-x or a file); for webis-cls-10 use 'mgl experiment table1'")
+    if named and (columns or labels or language):
+        raise ConfigError("--columns, --labels and --language apply to files, not to paws-x")
+    n_seeds = seeds if seeds is not None else (2 if quick else 5)
+    if n_seeds < 1:
+        raise ConfigError(f"--seeds must be >= 1, got {n_seeds}")
+    language_list = _split(languages)
+    target_list = _split(targets) or (["de"] if quick else ["de", "es", "fr", "ja"])
+    experiments = table2_experiments(target_list, language_list, domain=domain)
+    method_list = check_methods([*REFERENCE_METHODS, *_split(methods)])
+    options = BaselineOptions(
+        lrs=_floats(baseline_lrs, "--baseline-lrs") or (QUICK_LRS if quick else BaselineOptions().lrs),
+        weight_decays=_floats(baseline_wds, "--baseline-wds") or (QUICK_WDS if quick else BaselineOptions().weight_decays),
+    ).validate()
+    # the experiments' own fields (target, sources) are set per cell; check the rest now
+    cfg.data.target, cfg.data.sources = experiments[0].target, list(experiments[0].sources)
+    cfg.validate()
+    fingerprint = config_fingerprint(cfg, {"baselines": options.to_dict()})
+    seed_list = list(range(n_seeds))
+    cells = make_cells(method_list, experiments, seed_list)
+    store = CellStore(out, fingerprint)
+    grid_meta = {
+        "table": "table2", "methods": method_list, "seeds": seed_list,
+        "experiments": [{"target": e.target, "domain": e.domain, "sources": list(e.sources)} for e in experiments],
+        "fingerprint": fingerprint, "quick": quick, "config": cfg.to_dict(), "baseline_options": options.to_dict(),
+    }
+    store.records(cells)  # refuses, before anything is written, cells of another configuration in OUT
+    write_json_atomic(out / "grid.json", grid_meta)
+    runner = CellRunner(cfg, options, progress=not quiet, train_threads=threads)
+    report = run_cells(cells, store, runner, progress=not quiet)
+    records = store.records(cells)
+    spec = table2_spec(method_list, experiments)
+    paths = write_tables(out, records, spec, meta=grid_meta, n_seeds=n_seeds)
+    typer.echo(f"{len(report.computed)} cell(s) computed, {len(report.skipped)} already done; "
+               f"{len(records)}/{len(cells)} in the table")
+    typer.echo(paths["md"].read_text(encoding="utf-8"))
+    typer.echo(f"wrote {paths['md']}, {paths['csv']}, {paths['json']}")
+
+
+def _webis_config(*, what: str, root, quick: bool, device, preset, config, set_):
+    """The run configuration of a Webis-CLS-10 grid (ablation, proportion): preset, --quick, --root, --set."""
+    from mgl.config import load_config
+    from mgl.errors import ConfigError
+
+    items = list(QUICK_OVERRIDES) if quick else []
+    if root is not None:
+        items.append(f"data.root={root}")
+    if device is not None:
+        items.append(f"encoder.device={device}")
+    cfg = load_config(preset, config, [*items, *(set_ or [])])
+    if cfg.data.root is None:
+        raise ConfigError("no data folder: give --root (the folder holding cls-acl10-unprocessed)")
+    if cfg.data.name.lower() != "webis-cls-10":
+        raise ConfigError(f"{what} runs on webis-cls-10, not {cfg.data.name!r}")
+    return cfg
+
+
+def _grid_plan(cfg, *, quick: bool, seeds, targets, domains, threads: int):
+    """Seeds, experiments (each target on each domain, the other languages as sources), checked config."""
+    from mgl.errors import ConfigError
+    from mgl.grid import LANGUAGES, table1_experiments
+
+    if threads < 1:
+        raise ConfigError(f"--threads must be >= 1, got {threads}")
+    n_seeds = seeds if seeds is not None else (2 if quick else 5)
+    if n_seeds < 1:
+        raise ConfigError(f"--seeds must be >= 1, got {n_seeds}")
+    target_list = _split(targets) or (["ja"] if quick else ["fr", "ja", "de"])
+    domain_list = _split(domains) or (["books"] if quick else ["books", "dvd", "music"])
+    experiments = table1_experiments(target_list, domain_list)
+    cfg.data.target, cfg.data.sources = target_list[0], [lang for lang in LANGUAGES if lang != target_list[0]]
+    cfg.validate()
+    return list(range(n_seeds)), experiments
+
+
+ABLATION_DEFAULT = "mgl,mgl-no-meta,mgl-no-l2clt,mgl-no-sigma,mgl-gcn1,mgl-gcn3,mgl-gcn4"
+
+
+@app.command("ablation")
+def ablation(
+    root: Annotated[Optional[str], typer.Option(help="Folder holding Webis-CLS-10 (cls-acl10-unprocessed, or its parent).")] = None,
+    out: Annotated[Path, typer.Option(help="Output folder: cells/, grid.json, table3.{json,csv,md}.")] = Path("runs/table3"),
+    seeds: Annotated[Optional[int], typer.Option(help="Seeds 0..N-1 per experiment (default 5; --quick: 2).")] = None,
+    methods: Annotated[str, typer.Option(help="Comma-separated MGL variants (the first row, mgl, is the reference): "
+                                              "mgl, mgl-no-meta, mgl-no-l2clt, mgl-no-sigma, mgl-gcnN.")] = ABLATION_DEFAULT,
+    targets: Annotated[Optional[str], typer.Option(help="Comma-separated targets (default fr,ja,de; --quick: ja).")] = None,
+    domains: Annotated[Optional[str], typer.Option(help="Comma-separated domains (default books,dvd,music; --quick: books).")] = None,
+    quick: Annotated[bool, typer.Option("--quick", help="A reduced grid for tests: one target, one domain, 2 seeds, tiny data, short training.")] = False,
+    preset: Annotated[Optional[str], typer.Option(help="Named preset (default amazon).")] = "amazon",
+    config: Annotated[Optional[Path], typer.Option(help="A YAML configuration file (on top of the preset).")] = None,
+    set_: Annotated[Optional[list[str]], typer.Option("--set", help="Any setting: section.field=value (repeatable).")] = None,
+    device: Annotated[Optional[str], typer.Option(help="cpu, cuda, cuda:N; default: CUDA when present.")] = None,
+    threads: Annotated[int, typer.Option(help="Torch CPU threads while training (embedding keeps torch's default).")] = 1,
+    quiet: Annotated[bool, typer.Option("--quiet", help="No progress bars.")] = False,
+) -> None:
+    """The paper's Table 3: MGL and its ablations (w/o Meta, w/o L2CLT, w/o sigma, 1/3/4 GCN layers).
+
+    The same 9 experiments as Table 1 (FR, JA, DE x books, dvd, music), N seeds; per target
+    the accuracy averaged over its domains, the overall average, the difference to the full
+    model and a one-sided paired t-test of the full model against each row. Resumable like
+    table1 (finished cells in OUT/cells/ are skipped). Writes OUT/table3.{json,csv,md}.
+    """
+    from mgl.errors import ConfigError
+    from mgl.grid import (CellRunner, CellStore, ablation_notes, ablation_spec, ablation_tests, check_methods,
+                          config_fingerprint, is_mgl, make_cells, run_cells, write_tables)
+    from mgl.io import write_json_atomic
+
+    cfg = _webis_config(what="the ablation table", root=root, quick=quick, device=device, preset=preset,
+                        config=config, set_=set_)
+    method_list = check_methods(["mgl", *_split(methods)])
+    bad = [m for m in method_list if not is_mgl(m)]
+    if bad:
+        raise ConfigError(f"the ablation table takes MGL variants only, not {', '.join(bad)}")
+    seed_list, experiments = _grid_plan(cfg, quick=quick, seeds=seeds, targets=targets, domains=domains,
+                                        threads=threads)
+    fingerprint = config_fingerprint(cfg)
+    cells = make_cells(method_list, experiments, seed_list)
+    store = CellStore(out, fingerprint)
+    grid_meta = {
+        "table": "table3", "methods": method_list, "seeds": seed_list,
+        "experiments": [{"target": e.target, "domain": e.domain, "sources": list(e.sources)} for e in experiments],
+        "fingerprint": fingerprint, "quick": quick, "config": cfg.to_dict(),
+    }
+    store.records(cells)  # refuses, before anything is written, cells of another configuration in OUT
+    write_json_atomic(out / "grid.json", grid_meta)
+    runner = CellRunner(cfg, progress=not quiet, train_threads=threads)
+    done = run_cells(cells, store, runner, progress=not quiet)
+    records = store.records(cells)
+    spec = ablation_spec(method_list, experiments)
+    tests = ablation_tests(records, spec)
+    spec.notes.extend(ablation_notes(tests, spec))
+    paths = write_tables(out, records, spec, meta={**grid_meta, "tests_against_full_model": tests},
+                         n_seeds=len(seed_list))
+    typer.echo(f"{len(done.computed)} cell(s) computed, {len(done.skipped)} already done; "
+               f"{len(records)}/{len(cells)} in the table")
+    typer.echo(paths["md"].read_text(encoding="utf-8"))
+    typer.echo(f"wrote {paths['md']}, {paths['csv']}, {paths['json']}")
+
+
+PROPORTION_DEFAULT = "mgl,reptile,mix,multi-task,fine-tune"
+
+
+@app.command("proportion")
+def proportion(
+    root: Annotated[Optional[str], typer.Option(help="Folder holding Webis-CLS-10 (cls-acl10-unprocessed, or its parent).")] = None,
+    out: Annotated[Path, typer.Option(help="Output folder: fraction-F/ (cells/, grid.json, table1.*) per fraction, "
+                                           "sweep.json, proportion.{json,csv,md,png}.")] = Path("runs/proportion"),
+    fractions: Annotated[Optional[str], typer.Option(help="Comma-separated shares of the target's training labels "
+                                                          "kept (default 0.1,0.2,0.5,1.0; --quick: 0.01,0.05).")] = None,
+    seeds: Annotated[Optional[int], typer.Option(help="Seeds 0..N-1 per experiment (default 5; --quick: 2).")] = None,
+    methods: Annotated[str, typer.Option(help="Comma-separated methods (as for table1).")] = PROPORTION_DEFAULT,
+    targets: Annotated[Optional[str], typer.Option(help="Comma-separated targets (default fr,ja,de; --quick: ja).")] = None,
+    domains: Annotated[Optional[str], typer.Option(help="Comma-separated domains (default books,dvd,music; --quick: books).")] = None,
+    quick: Annotated[bool, typer.Option("--quick", help="A reduced sweep for tests: one target, one domain, 2 seeds, "
+                                                        "tiny data, short training, fractions 0.01 and 0.05 (at most "
+                                                        "20 labels per class are kept, so larger shares would be equal).")] = False,
+    preset: Annotated[Optional[str], typer.Option(help="Named preset (default amazon).")] = "amazon",
+    config: Annotated[Optional[Path], typer.Option(help="A YAML configuration file (on top of the preset).")] = None,
+    set_: Annotated[Optional[list[str]], typer.Option("--set", help="Any setting: section.field=value (repeatable).")] = None,
+    baseline_lrs: Annotated[Optional[str], typer.Option(help="Learning rates the neural baselines choose from on validation (default 1e-4,3e-4,1e-3,3e-3).")] = None,
+    baseline_wds: Annotated[Optional[str], typer.Option(help="Weight decays the neural baselines choose from (default 0,1e-3).")] = None,
+    device: Annotated[Optional[str], typer.Option(help="cpu, cuda, cuda:N; default: CUDA when present.")] = None,
+    threads: Annotated[int, typer.Option(help="Torch CPU threads while training (embedding keeps torch's default).")] = 1,
+    quiet: Annotated[bool, typer.Option("--quiet", help="No progress bars.")] = False,
+) -> None:
+    """The paper's Fig. 5: accuracy against the share of the target's training labels kept.
+
+    For each fraction, a Table 1 grid of the methods (default MGL, Reptile, Mix, Multi-task,
+    Fine-tune) over the 9 experiments and N seeds, in its own folder OUT/fraction-F/ (resumable
+    like table1); then the accuracy averaged over the experiments per fraction:
+    OUT/proportion.{json,csv,md} and the line plot OUT/proportion.png.
+    """
+    from mgl.baselines import BaselineOptions
+    from mgl.errors import ConfigError
+    from mgl.grid import (CellRunner, CellStore, check_methods, config_fingerprint, display_name, fraction_dir,
+                          make_cells, run_cells, summarize_proportion, table1_spec, write_proportion_tables,
+                          write_tables)
+    from mgl.io import write_json_atomic
+    from mgl.plots import plot_proportion
+
+    cfg = _webis_config(what="the proportion sweep", root=root, quick=quick, device=device, preset=preset,
+                        config=config, set_=set_)
+    fraction_list = sorted(set(_floats(fractions, "--fractions") or ((0.01, 0.05) if quick else (0.1, 0.2, 0.5, 1.0))))
+    for f in fraction_list:
+        if not 0.0 < f <= 1.0:
+            raise ConfigError(f"--fractions must be in (0, 1], got {f:g}")
+    method_list = check_methods(_split(methods))
+    options = BaselineOptions(
+        lrs=_floats(baseline_lrs, "--baseline-lrs") or (QUICK_LRS if quick else BaselineOptions().lrs),
+        weight_decays=_floats(baseline_wds, "--baseline-wds") or (QUICK_WDS if quick else BaselineOptions().weight_decays),
+    ).validate()
+    seed_list, experiments = _grid_plan(cfg, quick=quick, seeds=seeds, targets=targets, domains=domains,
+                                        threads=threads)
+    cfg.data.target_count = None
+    exp_meta = [{"target": e.target, "domain": e.domain, "sources": list(e.sources)} for e in experiments]
+    plans = []
+    for f in fraction_list:
+        fcfg = cfg.__class__.from_dict(cfg.to_dict())
+        fcfg.data.target_fraction = f
+        fcfg.validate()
+        fingerprint = config_fingerprint(fcfg, {"baselines": options.to_dict()})
+        fout = fraction_dir(out, f)
+        cells = make_cells(method_list, experiments, seed_list)
+        store = CellStore(fout, fingerprint)
+        store.records(cells)  # refuses cells of another configuration before anything is written
+        meta = {"table": "table1", "fraction": f, "methods": method_list, "seeds": seed_list, "experiments": exp_meta,
+                "fingerprint": fingerprint, "quick": quick, "config": fcfg.to_dict(),
+                "baseline_options": options.to_dict()}
+        plans.append((f, fcfg, fout, cells, store, meta))
+    sweep_meta = {"sweep": "proportion", "fractions": fraction_list, "methods": method_list, "seeds": seed_list,
+                  "experiments": exp_meta, "quick": quick, "folders": [str(p[2].name) for p in plans]}
+    write_json_atomic(out / "sweep.json", sweep_meta)
+    records_by_fraction, computed, skipped = {}, 0, 0
+    for f, fcfg, fout, cells, store, meta in plans:
+        write_json_atomic(fout / "grid.json", meta)
+        if not quiet:
+            typer.echo(f"fraction {f:g}: {fout}", err=True)
+        runner = CellRunner(fcfg, options, progress=not quiet, train_threads=threads)
+        done = run_cells(cells, store, runner, progress=not quiet)
+        computed, skipped = computed + len(done.computed), skipped + len(done.skipped)
+        records = store.records(cells)
+        write_tables(fout, records, table1_spec(method_list, experiments), meta=meta, n_seeds=len(seed_list))
+        records_by_fraction[f] = records
+    summary = summarize_proportion(records_by_fraction, method_list, experiments)
+    paths = write_proportion_tables(out, summary, meta=sweep_meta, n_experiments=len(experiments),
+                                    n_seeds=len(seed_list))
+    png = plot_proportion(fraction_list, {display_name(m): summary["mean"][m] for m in method_list}, out / "proportion.png",
+                          errors={display_name(m): summary["std"][m] for m in method_list},
+                          title=f"Accuracy (mean over {len(experiments)} experiment(s), {len(seed_list)} seed(s))")
+    n_total = len(fraction_list) * len(method_list) * len(experiments) * len(seed_list)
+    typer.echo(f"{computed} cell(s) computed, {skipped} already done; "
+               f"{sum(len(r) for r in records_by_fraction.values())}/{n_total} in the table")
+    typer.echo(paths["md"].read_text(encoding="utf-8"))
+    typer.echo(f"wrote {paths['md']}, {paths['csv']}, {paths['json']}, {png}")
