@@ -534,6 +534,8 @@ def grid_spec(table: str, methods: Sequence[str], experiments: Sequence[Experime
     """The layout of a grid's table by its name (``grid.json``'s ``table``): table2, else Table 1's."""
     if table == "table2":
         return table2_spec(methods, experiments, name=table)
+    if table == "table3":
+        return ablation_spec(methods, experiments, name=table)
     return table1_spec(methods, experiments, name=table)
 
 

@@ -1,0 +1,116 @@
+"""``mgl plot``: figures: the meta-graph map of a trained model (Fig. 4), the proportion sweep (Fig. 5)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+app = typer.Typer(help="Figures: the meta-graph map of a trained model, the proportion sweep's line plot.",
+                  no_args_is_help=True)
+
+
+def _companions(out: Path) -> tuple[Path, Path]:
+    """``FILE.png`` -> (``FILE_languages.png``, ``FILE.json``)."""
+    return out.with_name(out.stem + "_languages.png"), out.with_suffix(".json")
+
+
+def target_examples(clf, *, data: str | None = None, root: str | None = None) -> list:
+    """The target's labelled training instances the model was trained with: the model's data
+    configuration (its file or named data set; ``data``/``root`` override where it lies now),
+    with the same seeded subsample of the target's labels."""
+    from mgl.errors import DataError
+    from mgl.experiment import prepare_data
+
+    cfg = clf.config
+    if data is not None:
+        cfg.data.name = data
+    if root is not None:
+        cfg.data.root = root
+    cfg.data.sources, cfg.data.target = list(clf.sources), clf.target
+    named = cfg.data.name.lower() in ("webis-cls-10", "paws-x")
+    if named and cfg.data.root is None:
+        raise DataError(f"the model was trained on {cfg.data.name}: give --root (the folder holding it)")
+    prepared = prepare_data(cfg.data, cfg.seed)
+    examples = [ex for ex in prepared.examples if ex.language == clf.target and ex.split == "train"]
+    if not examples:
+        raise DataError(f"no labelled training instances of the target {clf.target!r}", source=cfg.data.root or cfg.data.name)
+    return examples
+
+
+@app.command("graph")
+def graph(
+    model: Annotated[Path, typer.Option(help="A saved model directory (mgl run --save DIR).")],
+    out: Annotated[Path, typer.Option(help="The heatmap PNG; FILE_languages.png and FILE.json are written beside it.")] = Path("graph.png"),
+    root: Annotated[Optional[str], typer.Option(help="Where the model's data set lies now (default: as when trained).")] = None,
+    data: Annotated[Optional[str], typer.Option(help="The model's data file, if it moved (default: as when trained).")] = None,
+    k: Annotated[int, typer.Option("--k", help="Neighbours kept per row of the adjacency (the paper's map: 2).")] = 2,
+    samples: Annotated[int, typer.Option(help="Draws of one node per (language, class) averaged.")] = 100,
+    seed: Annotated[int, typer.Option(help="Seed of the draws.")] = 0,
+    device: Annotated[Optional[str], typer.Option(help="cpu, cuda, cuda:N; default: CUDA when present.")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", help="No progress bars.")] = False,
+) -> None:
+    """The meta-graph map (the paper's Fig. 4) of a trained model.
+
+    One instance per (language, class) — the sources' from the model's support bank, the
+    target's from its labelled training instances (read again from the model's data, the
+    same seeded subsample) — K = 2, the normalised adjacency averaged over SAMPLES draws.
+    Writes the heatmap (all weights; and the diagonal masked, on its own colour scale),
+    the language x language matrix (FILE_languages.png) and the numbers (FILE.json).
+    """
+    from mgl.analysis import classifier_graph_map
+    from mgl.classifier import MGLClassifier
+    from mgl.errors import ConfigError
+    from mgl.io import write_json_atomic
+    from mgl.plots import plot_graph_map, plot_language_matrix
+
+    if out.suffix.lower() != ".png":
+        raise ConfigError(f"--out must name a .png file, got {out}")
+    if k < 1 or samples < 1:
+        raise ConfigError(f"--k and --samples must be >= 1, got {k} and {samples}")
+    clf = MGLClassifier.load(model, device=device)
+    examples = target_examples(clf, data=data, root=root)
+    emb = clf._embed([ex.text for ex in examples],
+                     [ex.text_pair for ex in examples] if any(ex.text_pair for ex in examples) else None,
+                     not quiet)
+    gm = classifier_graph_map(clf, examples, emb, k=k, samples=samples, seed=seed, progress=not quiet)
+    lang_png, json_path = _companions(out)
+    subtitle = (f"{'+'.join(s.upper() for s in clf.sources)} → {clf.target.upper()}; K = {k}; "
+                f"mean of {samples} draws of one instance per language and class")
+    plot_graph_map(gm.mean, gm.nodes, out, title="Meta graph Ã", subtitle=subtitle)
+    plot_language_matrix(gm.language_matrix, gm.languages, lang_png)
+    write_json_atomic(json_path, {"model": str(model), "sources": clf.sources, "target": clf.target,
+                                  "seed": seed, "n_target_instances": len(examples), **gm.to_dict()})
+    s = gm.summary()
+    typer.echo(f"diagonal share of the weight {s['diagonal_share']:.3f} (mean self-loop {s['diagonal_mean']:.3g}, "
+               f"mean off-diagonal {s['off_diagonal_mean']:.3g}, largest {s['off_diagonal_max']:.3g})"
+               + ("; the graph is close to the identity (self-loops only)" if s["near_identity"] else ""))
+    typer.echo(f"wrote {out}, {lang_png}, {json_path}")
+
+
+@app.command("proportion")
+def proportion(
+    sweep: Annotated[Path, typer.Argument(help="The output folder of 'mgl experiment proportion' (holding proportion.json).")],
+    out: Annotated[Optional[Path], typer.Option(help="The PNG (default SWEEP/proportion.png).")] = None,
+) -> None:
+    """Redraw the proportion sweep's line plot from its proportion.json."""
+    import json
+
+    from mgl.errors import DataError
+    from mgl.grid import display_name
+    from mgl.plots import plot_proportion
+
+    path = sweep / "proportion.json"
+    try:
+        summary = json.loads(path.read_text(encoding="utf-8"))["summary"]
+        fractions, methods = summary["fractions"], summary["methods"]
+        means, stds = summary["mean"], summary["std"]
+    except FileNotFoundError:
+        raise DataError("no proportion.json here: not a proportion sweep's folder", source=sweep) from None
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise DataError(f"not a readable proportion summary ({exc})", source=path) from None
+    png = plot_proportion(fractions, {display_name(m): means[m] for m in methods}, out or sweep / "proportion.png",
+                          errors={display_name(m): stds[m] for m in methods},
+                          note="bars: ±1 standard deviation over seeds")
+    typer.echo(f"wrote {png}")
