@@ -106,7 +106,8 @@ class MGLClassifier:
         examples = list(examples)
         has_test = any(ex.language == target and ex.split == "test" for ex in examples)
         data = make_experiment_data(examples, sources, target, domain=cfg.data.domain, seed=cfg.seed,
-                                    max_per_class=cfg.data.max_per_class, require_test=False)
+                                    max_per_class=cfg.data.max_per_class, require_test=False,
+                                    positive_label=cfg.data.positive_label)
         check_episodes(data, cfg.mgl)  # fail before the (slow) embedding if an episode cannot be drawn
         self.encoder = make_encoder(cfg.encoder)
         t0 = time.perf_counter()
@@ -256,7 +257,7 @@ class MGLClassifier:
                 "encoder": {"spec": self.encoder.spec.to_dict(), "identity": self.encoder.identity,
                             "dim": self.encoder.dim, "train": self.config.encoder.train},
                 "labels": self.label_names, "sources": self.sources, "target": self.target,
-                "positive_label": (self.label_names[positive_index(self.label_names)]
+                "positive_label": (self.label_names[positive_index(self.label_names, self.config.data.positive_label)]
                                    if len(self.label_names) == 2 else None),
                 "report": self.report,
             }

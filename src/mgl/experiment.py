@@ -37,6 +37,13 @@ class ExperimentData:
     sources: list[str]
     target: str
     domain: str | None
+    positive_label: str | None = None
+    """The class whose precision/recall/F1 are reported in binary tasks (None: guessed)."""
+
+    @property
+    def positive(self) -> int | None:
+        """Index of the reported class (binary tasks), see :func:`positive_index`."""
+        return positive_index(self.table.label_names, self.positive_label)
 
     @property
     def texts(self) -> list[str]:
@@ -107,6 +114,7 @@ def prepare_data(data: DataConfig, seed: int) -> ExperimentData:
     return make_experiment_data(
         examples, data.sources, data.target, domain=data.domain, target_fraction=data.target_fraction,
         target_count=data.target_count, max_per_class=data.max_per_class, seed=seed, source=data.name,
+        positive_label=data.positive_label,
     )
 
 
@@ -122,6 +130,7 @@ def make_experiment_data(
     seed: int = 0,
     source: str = "data",
     require_test: bool = True,
+    positive_label: str | None = None,
 ) -> ExperimentData:
     """Filter to the languages (and domain), check the splits, subsample the target's training
     labels (seeded), and build the table. ``source`` names the data in error messages."""
@@ -161,7 +170,9 @@ def make_experiment_data(
         splits=np.array([ex.split for ex in examples]),
         label_names=labels,
     )
-    return ExperimentData(list(examples), table, list(sources), target, domain)
+    data = ExperimentData(list(examples), table, list(sources), target, domain, positive_label)
+    data.positive  # a positive label that is not a class fails here, before any work
+    return data
 
 
 def make_encoder(enc: EncoderConfig):
@@ -218,7 +229,7 @@ def run_mgl(data: ExperimentData, features, cfg: MGLConfig, *, seed: int, device
             probs = predict_proba(model, features, fit.test_sampler, test, n_query=cfg.n_query,
                                   eval_times=cfg.eval_times, rng=np.random.default_rng([seed, 7777]))
         metrics = classification_metrics(data.table.labels[test], probs.argmax(1), data.table.num_classes,
-                                         positive_index(data.table.label_names))
+                                         data.positive)
     else:
         metrics = {k: float("nan") for k in ("accuracy", "precision", "recall", "f1")}
         metrics["averaging"] = "none (no test split)"

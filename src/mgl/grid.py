@@ -436,7 +436,6 @@ def run_logreg(method: str, data, features, cfg: MGLConfig, *, seed: int) -> dic
     from mgl.baselines.common import mgl_validation_rows
     from mgl.baselines.logistic_regression import fit_logistic_regression
     from mgl.evaluation import classification_metrics
-    from mgl.experiment import positive_index
 
     t = data.table
     langs = [data.target] if method == "logreg-target" else [*data.sources, data.target]
@@ -448,7 +447,7 @@ def run_logreg(method: str, data, features, cfg: MGLConfig, *, seed: int) -> dic
                                   t.labels[val], seed=seed)
     train_seconds = time.perf_counter() - t0
     metrics: dict[str, Any] = classification_metrics(t.labels[test], fit.model.predict(frozen_matrix(features, test)),
-                                                     t.num_classes, positive_index(t.label_names))
+                                                     t.num_classes, data.positive)
     metrics.update(n_test=int(len(test)), n_train=int(len(train)), train_seconds=train_seconds, C=fit.C,
                    val_accuracy=fit.val_accuracy, val_scores={str(k): v for k, v in fit.val_scores.items()})
     return metrics

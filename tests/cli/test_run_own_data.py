@@ -64,3 +64,26 @@ def test_model_saved_with_a_gpu_device_loads_where_it_runs(tiny_model, tmp_path)
     clf = MGLClassifier.load(model)
     assert clf.device == (torch.device("cuda", 0) if torch.cuda.is_available() else torch.device("cpu"))
     assert clf.predict(["very good book"])[0] in clf.label_names
+
+
+def test_positive_label_setting_chooses_the_reported_class(tmp_path, reviews_csv, tiny_bert_dir):
+    """Binary precision/recall/F1 are of data.positive_label when it is set; a non-class is an error."""
+    two_class = ["--columns", "text=text,label=stars,language=lang,split=split",
+                 "--labels", "1=negative,2=negative,3=,4=positive,5=positive"]
+    results = {}
+    for positive in ("positive", "negative"):
+        code, _, err = run_mgl(
+            "run", "--data", reviews_csv, *two_class, "--sources", "en,de", "--target", "fr", "--target-fraction",
+            "1.0", "--encoder", tiny_bert_dir, "--out", tmp_path / positive, "--quiet", "--seed", "1", *TINY_SETTINGS,
+            "--set", f"data.positive_label={positive}",
+        )
+        assert code == 0, err
+        results[positive] = json.loads((tmp_path / positive / "result.json").read_text())
+    a, b = results["positive"], results["negative"]
+    assert a["accuracy"] == b["accuracy"]  # the same model; only the reported class differs
+    assert (a["precision"], a["recall"]) != (b["precision"], b["recall"])
+    code, _, err = run_mgl(
+        "run", "--data", reviews_csv, *two_class, "--sources", "en,de", "--target", "fr", "--encoder", tiny_bert_dir,
+        "--out", tmp_path / "bad", "--quiet", *TINY_SETTINGS, "--set", "data.positive_label=great",
+    )
+    assert code == 2 and "great" in err

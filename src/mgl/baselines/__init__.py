@@ -61,7 +61,6 @@ def run_baseline(name: str, data, features, cfg: MGLConfig, *, seed: int, device
     stages' chosen learning rates and validation scores.
     """
     from mgl.evaluation import classification_metrics
-    from mgl.experiment import positive_index
 
     if name not in BASELINES:
         raise ConfigError(f"unknown baseline {name!r}; choose from {', '.join(BASELINES)}")
@@ -73,7 +72,7 @@ def run_baseline(name: str, data, features, cfg: MGLConfig, *, seed: int, device
         train_seconds = time.perf_counter() - t0
         probs = predict_proba(fitted.model, features, test, fitted.head)
     metrics: dict[str, Any] = classification_metrics(data.table.labels[test], probs.argmax(1), data.table.num_classes,
-                                                     positive_index(data.table.label_names))
+                                                     data.positive)
     metrics.update(n_test=int(len(test)), n_train=int(fitted.n_train), train_seconds=train_seconds,
                    stages=[s.to_dict() for s in fitted.stages], options=ctx.options.to_dict())
     return metrics
