@@ -106,3 +106,17 @@ def test_graph_map_summary_on_a_hand_made_matrix():
     assert s["diagonal_share"] == pytest.approx(2 / 3) and not s["near_identity"]
     assert s["off_diagonal_mean"] == pytest.approx(0.25)
     assert np.isnan(gm.language_matrix[0, 0]) and gm.language_matrix[0, 1] == pytest.approx(0.25)
+
+
+def test_json_keeps_tiny_weights():
+    """A collapsed graph's off-diagonal weights are ~1e-7: the JSON keeps significant digits, not decimals."""
+    m = np.array([[1.0, 2.5e-9], [2.5e-9, 1.0]])
+    gm = GraphMap(["A", "B"], ["en", "ja"], ["x", "x"], ["en", "ja"], m, np.zeros_like(m),
+                  language_matrix(m, ["en", "ja"], ["en", "ja"]), k=2, samples=1, sigma_mean=[1.23456789e-4, 1.0])
+    d = gm.to_dict()
+    assert d["adjacency_mean"][0][1] == 2.5e-9 and d["language_matrix"][0][1] == 2.5e-9
+    assert d["sigma_mean"][0] == 1.23457e-4
+    assert d["summary"]["near_identity"]
+    one = GraphMap(["A", "B"], ["en", "ja"], ["x", "x"], ["en", "ja"], m, np.zeros_like(m),
+                   language_matrix(m, ["en", "ja"], ["en", "ja"]), k=2, samples=1)
+    assert one.to_dict()["language_matrix"][0][0] is None  # one node per language: no pair inside it

@@ -64,14 +64,17 @@ class GraphMap:
         }
 
     def to_dict(self) -> dict[str, Any]:
+        def sig(a: np.ndarray) -> list:  # 6 significant digits (tiny weights of a collapsed graph stay visible); NaN: null
+            return np.vectorize(lambda x: float(f"{x:.6g}") if np.isfinite(x) else None, otypes=[object])(a).tolist()
+
         return {
             "nodes": self.nodes, "node_languages": self.node_languages, "node_labels": self.node_labels,
             "k": self.k, "samples": self.samples,
-            "adjacency_mean": np.round(self.mean, 6).tolist(), "adjacency_std": np.round(self.std, 6).tolist(),
-            "languages": self.languages, "language_matrix": np.round(self.language_matrix, 6).tolist(),
+            "adjacency_mean": sig(self.mean), "adjacency_std": sig(self.std),
+            "languages": self.languages, "language_matrix": sig(self.language_matrix),
             "language_matrix_definition": ("mean A~_ij over node pairs i in the row language, j in the column "
                                            "language, i != j (self-loops left out)"),
-            "sigma_mean": [round(s, 6) for s in self.sigma_mean],
+            "sigma_mean": [float(f"{s:.6g}") for s in self.sigma_mean],
             "summary": self.summary(),
         }
 

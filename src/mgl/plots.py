@@ -36,6 +36,13 @@ def _save(fig, path: str | Path, dpi: int = 150) -> Path:
     return path
 
 
+def _value_format(vmax: float) -> str:
+    """Annotations with enough digits for the colour scale: 2 decimals, 3 below 0.1, scientific below 0.01."""
+    if vmax < 0.01:
+        return "{:.1e}"
+    return "{:.3f}" if vmax < 0.1 else "{:.2f}"
+
+
 def _heatmap(ax, matrix: np.ndarray, rows: Sequence[str], cols: Sequence[str], *, vmin: float, vmax: float,
              cmap: str, cbar_label: str, fmt: str = "{:.2f}", masked: np.ndarray | None = None):
     plt = _pyplot()
@@ -58,7 +65,7 @@ def _heatmap(ax, matrix: np.ndarray, rows: Sequence[str], cols: Sequence[str], *
                 continue
             r, g, b, _ = cm(min(max((value - vmin) / span, 0.0), 1.0))
             dark = 0.299 * r + 0.587 * g + 0.114 * b < 0.5  # white text on dark cells
-            ax.text(j, i, fmt.format(value), ha="center", va="center", fontsize=7,
+            ax.text(j, i, fmt.format(value), ha="center", va="center", fontsize=7 if len(fmt.format(value)) < 6 else 6,
                     color="white" if dark else "black")
     bar = ax.figure.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
     bar.set_label(cbar_label)
@@ -84,7 +91,7 @@ def plot_graph_map(mean: np.ndarray, nodes: Sequence[str], path: str | Path, *, 
     _heatmap(axes[0], mean, nodes, nodes, vmin=0.0, vmax=max(full_max, 1e-12), cmap="viridis",
              cbar_label=f"mean Ã_ij (linear, 0 to {full_max:.3g})")
     axes[0].set_title("all weights (diagonal: self-loops)", fontsize=10, pad=24)
-    fmt = "{:.3f}" if off_max < 0.1 else "{:.2f}"
+    fmt = _value_format(off_max)
     _heatmap(axes[1], mean, nodes, nodes, vmin=0.0, vmax=off_max, cmap="magma_r",
              cbar_label=f"mean Ã_ij, i ≠ j (linear, 0 to {off_max:.3g})", masked=eye, fmt=fmt)
     axes[1].set_title("diagonal masked (own scale)", fontsize=10, pad=24)
@@ -104,7 +111,7 @@ def plot_language_matrix(matrix: np.ndarray, languages: Sequence[str], path: str
     vmax = float(np.nanmax(matrix)) if np.isfinite(matrix).any() and np.nanmax(matrix) > 0 else 1.0
     size = max(3.5, 0.8 * len(names) + 2.0)
     fig, ax = plt.subplots(figsize=(size + 1.2, size))
-    fmt = "{:.3f}" if vmax < 0.1 else "{:.2f}"
+    fmt = _value_format(vmax)
     _heatmap(ax, matrix, names, names, vmin=0.0, vmax=vmax, cmap="magma_r",
              cbar_label=f"mean Ã_ij, i ≠ j (linear, 0 to {vmax:.3g})", fmt=fmt)
     ax.set_title(title + "\n(self-loops left out)", fontsize=10, pad=24)
