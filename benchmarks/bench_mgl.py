@@ -18,7 +18,6 @@ result (every run, plus mean and standard deviation per method) and prints a tab
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import sys

@@ -11,7 +11,6 @@ MGL early-stops on). Test accuracy is recorded beside it for the report, never u
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time

@@ -8,7 +8,6 @@ import pytest
 import torch
 
 from mgl.config import MGLConfig
-from mgl.episodes import CLTPair, EpisodeSampler
 from mgl.evaluation import classification_metrics, predict_proba
 from mgl.features import EncoderFeatures, FrozenFeatures
 from mgl.meta_graph import query_loss

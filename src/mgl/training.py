@@ -22,7 +22,6 @@ import contextlib
 import copy
 import time
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
@@ -289,10 +288,7 @@ def _run_stage(name, model, features, samplers, tasks, cfg, seed, progress, chec
         model.load_state_dict(state["best"]["model"])
         features.load_state_dict(state["best"]["encoder"])
         return StageReport(**state["report"])
-    save = None
-    if checkpoint is not None:
-        def save(s: dict, _name=name) -> None:
-            checkpoint(_name, s)
+    save = (lambda s: checkpoint(name, s)) if checkpoint is not None else None
     report = train_stage(name, model, features, samplers, tasks, cfg, seed=seed, progress=progress,
                          checkpoint=save, resume_state=state)
     if checkpoint is not None:

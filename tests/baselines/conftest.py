@@ -2,25 +2,21 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 
 import numpy as np
 import pytest
 import torch
 
 from mgl.config import MGLConfig
+from mgl.experiment import ExperimentData
 from mgl.training import ExampleTable
 
 LANGS = ("en", "fr", "de", "ja")
 
 
-@dataclass
-class Data:
-    """What ``run_baseline`` reads of an ExperimentData."""
-
-    table: ExampleTable
-    sources: list[str]
-    target: str
+def Data(table: ExampleTable, sources: list[str], target: str) -> ExperimentData:
+    """An ExperimentData over a synthetic table (no texts: the features are given directly)."""
+    return ExperimentData([], table, sources, target, None)
 
 
 def synthetic(seed: int = 0, d: int = 24, n_target: int = 10) -> tuple[np.ndarray, Data]:

@@ -7,10 +7,8 @@ import contextlib
 import csv
 import io
 import random
-import sys
 from pathlib import Path
 
-import pytest
 
 WORDS = {
     "en": {"negative": "bad terrible hate boring hated", "neutral": "a an of to in it",

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from cli_helpers import THREE_CLASS, TINY_SETTINGS, run_mgl, write_reviews_csv
+from cli_helpers import TINY_SETTINGS, run_mgl, write_reviews_csv
 
 FIX = Path(__file__).resolve().parents[1] / "fixtures" / "bad_inputs"
 CSV_COLUMNS = ["--columns", "text=text,label=stars,language=lang,split=split",

@@ -69,9 +69,7 @@ def table1(
     from mgl.baselines import BaselineOptions
     from mgl.config import load_config
     from mgl.errors import ConfigError
-    from mgl.grid import (REFERENCE_METHODS, CellRunner, CellStore, check_methods, config_fingerprint, make_cells,
-                          run_cells, table1_experiments, table1_spec, write_tables)
-    from mgl.io import write_json_atomic
+    from mgl.grid import REFERENCE_METHODS, check_methods, table1_experiments, table1_spec
 
     if threads < 1:
         raise ConfigError(f"--threads must be >= 1, got {threads}")
@@ -99,12 +97,22 @@ def table1(
     cfg.data.target, cfg.data.sources = target_list[0], [lang for lang in ("en", "fr", "de", "ja") if lang != target_list[0]]
     cfg.validate()
     experiments = table1_experiments(target_list, domain_list)
+    _run_table("table1", table1_spec, cfg, options, method_list, experiments, n_seeds, out=out, quick=quick,
+               threads=threads, quiet=quiet)
+
+
+def _run_table(table: str, spec_of, cfg, options, method_list, experiments, n_seeds: int, *, out, quick: bool,
+               threads: int, quiet: bool) -> None:
+    """Run (or resume) a grid's cells, then write and print its table (``spec_of(methods, experiments)``)."""
+    from mgl.grid import CellRunner, CellStore, config_fingerprint, make_cells, run_cells, write_tables
+    from mgl.io import write_json_atomic
+
     fingerprint = config_fingerprint(cfg, {"baselines": options.to_dict()})
     seed_list = list(range(n_seeds))
     cells = make_cells(method_list, experiments, seed_list)
     store = CellStore(out, fingerprint)
     grid_meta = {
-        "table": "table1", "methods": method_list, "seeds": seed_list,
+        "table": table, "methods": method_list, "seeds": seed_list,
         "experiments": [{"target": e.target, "domain": e.domain, "sources": list(e.sources)} for e in experiments],
         "fingerprint": fingerprint, "quick": quick, "config": cfg.to_dict(), "baseline_options": options.to_dict(),
     }
@@ -113,8 +121,7 @@ def table1(
     runner = CellRunner(cfg, options, progress=not quiet, train_threads=threads)
     report = run_cells(cells, store, runner, progress=not quiet)
     records = store.records(cells)
-    spec = table1_spec(method_list, experiments)
-    paths = write_tables(out, records, spec, meta=grid_meta, n_seeds=n_seeds)
+    paths = write_tables(out, records, spec_of(method_list, experiments), meta=grid_meta, n_seeds=n_seeds)
     typer.echo(f"{len(report.computed)} cell(s) computed, {len(report.skipped)} already done; "
                f"{len(records)}/{len(cells)} in the table")
     typer.echo(paths["md"].read_text(encoding="utf-8"))
@@ -190,9 +197,7 @@ def table2(
     from mgl.baselines import BaselineOptions
     from mgl.config import load_config
     from mgl.errors import ConfigError
-    from mgl.grid import (REFERENCE_METHODS, CellRunner, CellStore, check_methods, config_fingerprint, make_cells,
-                          run_cells, table2_experiments, table2_spec, write_tables)
-    from mgl.io import write_json_atomic
+    from mgl.grid import REFERENCE_METHODS, check_methods, table2_experiments, table2_spec
 
     if threads < 1:
         raise ConfigError(f"--threads must be >= 1, got {threads}")
@@ -223,26 +228,8 @@ def table2(
     # the experiments' own fields (target, sources) are set per cell; check the rest now
     cfg.data.target, cfg.data.sources = experiments[0].target, list(experiments[0].sources)
     cfg.validate()
-    fingerprint = config_fingerprint(cfg, {"baselines": options.to_dict()})
-    seed_list = list(range(n_seeds))
-    cells = make_cells(method_list, experiments, seed_list)
-    store = CellStore(out, fingerprint)
-    grid_meta = {
-        "table": "table2", "methods": method_list, "seeds": seed_list,
-        "experiments": [{"target": e.target, "domain": e.domain, "sources": list(e.sources)} for e in experiments],
-        "fingerprint": fingerprint, "quick": quick, "config": cfg.to_dict(), "baseline_options": options.to_dict(),
-    }
-    store.records(cells)  # refuses, before anything is written, cells of another configuration in OUT
-    write_json_atomic(out / "grid.json", grid_meta)
-    runner = CellRunner(cfg, options, progress=not quiet, train_threads=threads)
-    report = run_cells(cells, store, runner, progress=not quiet)
-    records = store.records(cells)
-    spec = table2_spec(method_list, experiments)
-    paths = write_tables(out, records, spec, meta=grid_meta, n_seeds=n_seeds)
-    typer.echo(f"{len(report.computed)} cell(s) computed, {len(report.skipped)} already done; "
-               f"{len(records)}/{len(cells)} in the table")
-    typer.echo(paths["md"].read_text(encoding="utf-8"))
-    typer.echo(f"wrote {paths['md']}, {paths['csv']}, {paths['json']}")
+    _run_table("table2", table2_spec, cfg, options, method_list, experiments, n_seeds, out=out, quick=quick,
+               threads=threads, quiet=quiet)
 
 
 def _webis_config(*, what: str, root, quick: bool, device, preset, config, set_, quick_extra=()):
