@@ -83,13 +83,13 @@ def _cases():
         c[f"data:{fname}"] = build
 
     for fname, expect in [
-        ("truncated.review", ["train.review"]),
-        ("malformed.review", ["train.review", "record 2"]),
-        ("rating3.review", ["train.review", "record 2", "3"]),
-        ("no_rating.review", ["train.review", "record 2"]),
-        ("empty_review.review", ["train.review", "record 2"]),
-        ("latin1.review", ["train.review"]),
-        ("rating_not_number.review", ["train.review", "record 1"]),
+        ("truncated.review.xml", ["train.review"]),
+        ("malformed.review.xml", ["train.review", "record 2"]),
+        ("rating3.review.xml", ["train.review", "record 2", "3"]),
+        ("no_rating.review.xml", ["train.review", "record 2"]),
+        ("empty_review.review.xml", ["train.review", "record 2"]),
+        ("latin1.review.xml", ["train.review"]),
+        ("rating_not_number.review.xml", ["train.review", "record 1"]),
     ]:
         def build(tmp, ctx, fname=fname, expect=expect):
             return run_on_webis(webis_tree(tmp, fname), tmp / "out"), expect, tmp / "out" / "result.json"

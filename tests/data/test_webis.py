@@ -19,14 +19,14 @@ from mgl.errors import DataError
 
 
 def test_good_file_text_label_and_uid(fixtures: Path) -> None:
-    examples = read_review_file(fixtures / "good.review", language="ja", domain="books", split="test")
+    examples = read_review_file(fixtures / "good.review.xml", language="ja", domain="books", split="test")
     assert [ex.label for ex in examples] == ["positive", "negative", "negative", "positive"]
     # summary and body stripped and joined by a newline; entities decoded
     assert examples[0].text == "Great book\nI loved it & read it twice."
     # a blank summary or an empty body is left out, with its newline
     assert examples[1].text == "つまらない。"
     assert examples[2].text == "残念"
-    assert examples[3].uid == "ja/books/good.review#4"
+    assert examples[3].uid == "ja/books/good.review.xml#4"
     assert {ex.split for ex in examples} == {"test"}
     assert {(ex.language, ex.domain) for ex in examples} == {("ja", "books")}
 
@@ -40,11 +40,11 @@ def test_join_review() -> None:
 @pytest.mark.parametrize(
     "name, record, words",
     [
-        ("malformed.review", 2, "malformed XML at line 10"),
-        ("truncated.review", 2, "malformed XML"),
-        ("rating3.review", 2, "rating '3.0' has no label"),
-        ("no_rating.review", 3, "no rating"),
-        ("empty_review.review", 2, "neither a summary nor a text"),
+        ("malformed.review.xml", 2, "malformed XML at line 10"),
+        ("truncated.review.xml", 2, "malformed XML"),
+        ("rating3.review.xml", 2, "rating '3.0' has no label"),
+        ("no_rating.review.xml", 3, "no rating"),
+        ("empty_review.review.xml", 2, "neither a summary nor a text"),
     ],
 )
 def test_bad_files_name_file_and_item(fixtures: Path, name: str, record: int, words: str) -> None:
