@@ -17,9 +17,13 @@ English/German/French words. Single texts become ``[CLS] A [SEP]``; pairs
 from __future__ import annotations
 
 import string
+import sys
 from pathlib import Path
 
 import pytest
+
+# tests/cli/cli_helpers.py (tiny CSV, tiny settings, the in-process CLI runner) importable from every test
+sys.path.insert(0, str(Path(__file__).parent / "cli"))
 
 TINY_BERT_CONFIG = dict(
     num_hidden_layers=2,

@@ -13,22 +13,9 @@ from mgl.grid import (ABLATION_METHODS, PROPORTION_METHODS, ablation_notes, abla
                       fraction_dir, render_markdown, render_proportion_csv, render_proportion_markdown, summarize,
                       summarize_proportion, table1_experiments)
 
+from cli_helpers import run_mgl  # noqa: E402
+
 DATA = os.environ.get("MGL_DATA")
-
-
-def run_mgl(*args):
-    from mgl.cli import main
-    import contextlib
-    import io
-
-    out, err = io.StringIO(), io.StringIO()
-    code = 0
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            main([str(a) for a in args])
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-    return code, out.getvalue(), err.getvalue()
 
 
 def records(methods, offsets, *, seeds=range(5), experiments=None, noise=0.002, seed=0):

@@ -7,11 +7,7 @@ from mgl.classifier import MGLClassifier
 from mgl.config import load_config
 from mgl.data.tabular import load_table
 
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).parent / "cli"))
-from cli_helpers import write_reviews_csv  # noqa: E402
+from cli_helpers import write_reviews_csv
 
 
 @pytest.fixture(scope="module")

@@ -1,25 +1,17 @@
 """Figures (mgl.plots) on synthetic input, and ``mgl plot graph`` / ``mgl plot proportion`` end to end
 (the graph map on a tiny model trained through the CLI with the tiny BERT fixture)."""
 
-import importlib.util
 import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+import cli_helpers
 from mgl.plots import plot_graph_map, plot_language_matrix, plot_proportion
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 NODES = ["EN+", "EN-", "FR+", "FR-", "DE+", "DE-", "JA+", "JA-"]
-
-
-def _helpers():
-    """tests/cli/cli_helpers.py (the tiny CSV, tiny settings and the in-process runner)."""
-    spec = importlib.util.spec_from_file_location("cli_helpers", Path(__file__).parent / "cli" / "cli_helpers.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def image_size(path: Path) -> tuple[int, int]:
@@ -68,17 +60,17 @@ def test_plot_proportion_command_redraws_from_the_summary(tmp_path):
                "std": {"mgl": [1.0, 0.5], "mix": [None, 1.0]}, "n": {"mgl": [5, 5], "mix": [5, 5]},
                "significance": [None, None]}
     write_proportion_tables(tmp_path, summary, meta={}, n_experiments=9, n_seeds=5)
-    code, out, err = _helpers().run_mgl("plot", "proportion", tmp_path, "--out", tmp_path / "again.png")
+    code, out, err = cli_helpers.run_mgl("plot", "proportion", tmp_path, "--out", tmp_path / "again.png")
     assert code == 0, err
     assert (tmp_path / "again.png").stat().st_size > 10_000
-    code, out, err = _helpers().run_mgl("plot", "proportion", tmp_path / "nowhere")
+    code, out, err = cli_helpers.run_mgl("plot", "proportion", tmp_path / "nowhere")
     assert code == 2 and "no proportion.json" in err
 
 
 @pytest.fixture(scope="module")
 def tiny_model(tmp_path_factory, tiny_bert_dir):
     """A model trained through the CLI on the 3-class CSV (EN+DE -> FR) with the tiny encoder."""
-    h = _helpers()
+    h = cli_helpers
     root = tmp_path_factory.mktemp("graph_model")
     csv = h.write_reviews_csv(root / "reviews.csv")
     code, out, err = h.run_mgl(
@@ -91,7 +83,7 @@ def tiny_model(tmp_path_factory, tiny_bert_dir):
 
 def test_plot_graph_on_a_trained_model(tiny_model, tmp_path):
     out = tmp_path / "map.png"
-    code, stdout, err = _helpers().run_mgl("plot", "graph", "--model", tiny_model / "model", "--out", out,
+    code, stdout, err = cli_helpers.run_mgl("plot", "graph", "--model", tiny_model / "model", "--out", out,
                                            "--samples", "20", "--quiet")
     assert code == 0, err
     data = json.loads((tmp_path / "map.json").read_text())
@@ -108,7 +100,7 @@ def test_plot_graph_on_a_trained_model(tiny_model, tmp_path):
 
 
 def test_plot_graph_errors_are_one_line(tiny_model, tmp_path):
-    h = _helpers()
+    h = cli_helpers
     code, _, err = h.run_mgl("plot", "graph", "--model", tmp_path / "none", "--out", tmp_path / "m.png")
     assert code == 2 and "no such model directory" in err
     code, _, err = h.run_mgl("plot", "graph", "--model", tiny_model / "model", "--out", tmp_path / "m.jpg")

@@ -39,6 +39,27 @@ def _floats(text: str | None, what: str) -> tuple[float, ...] | None:
     return values
 
 
+def _baseline_options(baseline_lrs: str | None, baseline_wds: str | None, quick: bool):
+    """The neural baselines' tuning grid: the command line's, else the quick or the full default."""
+    from mgl.baselines import BaselineOptions
+
+    default = BaselineOptions()
+    return BaselineOptions(
+        lrs=_floats(baseline_lrs, "--baseline-lrs") or (QUICK_LRS if quick else default.lrs),
+        weight_decays=_floats(baseline_wds, "--baseline-wds") or (QUICK_WDS if quick else default.weight_decays),
+    ).validate()
+
+
+def _n_seeds(seeds: int | None, quick: bool) -> int:
+    """Seeds per experiment: the command line's, else 2 with --quick and 5 otherwise."""
+    from mgl.errors import ConfigError
+
+    n_seeds = seeds if seeds is not None else (2 if quick else 5)
+    if n_seeds < 1:
+        raise ConfigError(f"--seeds must be >= 1, got {n_seeds}")
+    return n_seeds
+
+
 @app.command("table1")
 def table1(
     root: Annotated[Optional[str], typer.Option(help="Folder holding Webis-CLS-10 (cls-acl10-unprocessed, or its parent).")] = None,
@@ -66,7 +87,6 @@ def table1(
     Every finished cell (method, target, domain, seed) is written to OUT/cells/ at once; a
     re-run skips finished cells. Writes OUT/table1.json, table1.csv and table1.md.
     """
-    from mgl.baselines import BaselineOptions
     from mgl.config import load_config
     from mgl.errors import ConfigError
     from mgl.grid import REFERENCE_METHODS, check_methods, table1_experiments, table1_spec
@@ -83,16 +103,11 @@ def table1(
         raise ConfigError("no data folder: give --root (the folder holding cls-acl10-unprocessed)")
     if cfg.data.name.lower() != "webis-cls-10":
         raise ConfigError(f"table1 runs on webis-cls-10, not {cfg.data.name!r}")
-    n_seeds = seeds if seeds is not None else (2 if quick else 5)
-    if n_seeds < 1:
-        raise ConfigError(f"--seeds must be >= 1, got {n_seeds}")
+    n_seeds = _n_seeds(seeds, quick)
     target_list = _split(targets) or (["ja"] if quick else ["fr", "ja", "de"])
     domain_list = _split(domains) or (["books"] if quick else ["books", "dvd", "music"])
     method_list = check_methods([*REFERENCE_METHODS, *_split(methods)])
-    options = BaselineOptions(
-        lrs=_floats(baseline_lrs, "--baseline-lrs") or (QUICK_LRS if quick else BaselineOptions().lrs),
-        weight_decays=_floats(baseline_wds, "--baseline-wds") or (QUICK_WDS if quick else BaselineOptions().weight_decays),
-    ).validate()
+    options = _baseline_options(baseline_lrs, baseline_wds, quick)
     # the experiments' own fields (target, sources, domain) are set per cell; check the rest now
     cfg.data.target, cfg.data.sources = target_list[0], [lang for lang in ("en", "fr", "de", "ja") if lang != target_list[0]]
     cfg.validate()
@@ -194,7 +209,6 @@ def table2(
     best baseline (one-sided paired t-test over seeds, p < 0.01). Resumable like table1.
     Writes OUT/table2.json, table2.csv and table2.md.
     """
-    from mgl.baselines import BaselineOptions
     from mgl.config import load_config
     from mgl.errors import ConfigError
     from mgl.grid import REFERENCE_METHODS, check_methods, table2_experiments, table2_spec
@@ -214,17 +228,12 @@ def table2(
         raise ConfigError("table2 runs on text pairs (paws-x or a file); for webis-cls-10 use 'mgl experiment table1'")
     if named and (columns or labels or language):
         raise ConfigError("--columns, --labels and --language apply to files, not to paws-x")
-    n_seeds = seeds if seeds is not None else (2 if quick else 5)
-    if n_seeds < 1:
-        raise ConfigError(f"--seeds must be >= 1, got {n_seeds}")
+    n_seeds = _n_seeds(seeds, quick)
     language_list = _split(languages)
     target_list = _split(targets) or (["de"] if quick else ["de", "es", "fr", "ja"])
     experiments = table2_experiments(target_list, language_list, domain=domain)
     method_list = check_methods([*REFERENCE_METHODS, *_split(methods)])
-    options = BaselineOptions(
-        lrs=_floats(baseline_lrs, "--baseline-lrs") or (QUICK_LRS if quick else BaselineOptions().lrs),
-        weight_decays=_floats(baseline_wds, "--baseline-wds") or (QUICK_WDS if quick else BaselineOptions().weight_decays),
-    ).validate()
+    options = _baseline_options(baseline_lrs, baseline_wds, quick)
     # the experiments' own fields (target, sources) are set per cell; check the rest now
     cfg.data.target, cfg.data.sources = experiments[0].target, list(experiments[0].sources)
     cfg.validate()
@@ -257,9 +266,7 @@ def _grid_plan(cfg, *, quick: bool, seeds, targets, domains, threads: int):
 
     if threads < 1:
         raise ConfigError(f"--threads must be >= 1, got {threads}")
-    n_seeds = seeds if seeds is not None else (2 if quick else 5)
-    if n_seeds < 1:
-        raise ConfigError(f"--seeds must be >= 1, got {n_seeds}")
+    n_seeds = _n_seeds(seeds, quick)
     target_list = _split(targets) or (["ja"] if quick else ["fr", "ja", "de"])
     domain_list = _split(domains) or (["books"] if quick else ["books", "dvd", "music"])
     experiments = table1_experiments(target_list, domain_list)
@@ -369,7 +376,6 @@ def proportion(
     like table1); then the accuracy averaged over the experiments per fraction:
     OUT/proportion.{json,csv,md} and the line plot OUT/proportion.png.
     """
-    from mgl.baselines import BaselineOptions
     from mgl.errors import ConfigError
     from mgl.grid import (CellRunner, CellStore, check_methods, config_fingerprint, display_name, fraction_dir,
                           make_cells, run_cells, summarize_proportion, table1_spec, write_proportion_tables,
@@ -384,10 +390,7 @@ def proportion(
         if not 0.0 < f <= 1.0:
             raise ConfigError(f"--fractions must be in (0, 1], got {f:g}")
     method_list = check_methods(_split(methods))
-    options = BaselineOptions(
-        lrs=_floats(baseline_lrs, "--baseline-lrs") or (QUICK_LRS if quick else BaselineOptions().lrs),
-        weight_decays=_floats(baseline_wds, "--baseline-wds") or (QUICK_WDS if quick else BaselineOptions().weight_decays),
-    ).validate()
+    options = _baseline_options(baseline_lrs, baseline_wds, quick)
     seed_list, experiments = _grid_plan(cfg, quick=quick, seeds=seeds, targets=targets, domains=domains,
                                         threads=threads)
     cfg.data.target_count = None
