@@ -122,6 +122,10 @@ class EncoderConfig:
     train: str = "none"
     """``none`` (frozen, cached embeddings), ``top-k`` (the last ``top_layers`` layers) or ``all``."""
     top_layers: int = 0
+    prefix_cache: bool = True
+    """top-k only: compute the states entering the top layers once, cache them on disk (float16)
+    and run only the top layers per episode (see :mod:`mgl.encoders.prefix_states`); false:
+    run the whole encoder on the texts every episode."""
     device: str | None = None
     """None/"auto": CUDA when present, else CPU."""
     batch_size: int = 32

@@ -185,7 +185,8 @@ def make_encoder(enc: EncoderConfig):
 
 
 def build_features(data: ExperimentData, enc: EncoderConfig, *, encoder=None, progress: bool = True, cache=None):
-    """Node features for the table's rows: cached frozen embeddings, or the trainable encoder."""
+    """Node features for the table's rows: cached frozen embeddings; for top-k training the top
+    layers over cached lower-layer states (``enc.prefix_cache``); else the whole trainable encoder."""
     from mgl.features import EncoderFeatures, FrozenFeatures
 
     encoder = encoder if encoder is not None else make_encoder(enc)
@@ -195,6 +196,14 @@ def build_features(data: ExperimentData, enc: EncoderConfig, *, encoder=None, pr
         cache = cache if cache is not None else EmbeddingCache()
         emb = encoder.embed(data.texts, data.pairs, batch_size=enc.batch_size, cache=cache, progress=progress)
         return FrozenFeatures(emb, device=encoder.device), encoder
+    if enc.train == "top-k" and enc.prefix_cache:
+        from mgl.encoders.prefix_states import compute_prefix_states
+        from mgl.features import PrefixFeatures
+
+        frozen = encoder.num_layers - encoder.trainable[1]
+        store, locations = compute_prefix_states(encoder, data.texts, data.pairs, frozen, batch_size=enc.batch_size,
+                                                 progress=progress)
+        return PrefixFeatures(encoder, store, locations, batch_size=enc.batch_size), encoder
     return EncoderFeatures(encoder, data.texts, data.pairs, batch_size=enc.batch_size), encoder
 
 

@@ -89,3 +89,79 @@ class EncoderFeatures:
 
     def load_state_dict(self, state: dict) -> None:
         self.encoder.load_state_dict(state, strict=False)
+
+
+class PrefixFeatures:
+    """Runs only an encoder's trainable top layers, on its cached lower-layer token states.
+
+    For ``encoder.train=top-k`` with ``k`` top layers of ``L``: the states entering layer
+    ``L - k`` of every instance were computed once (:func:`~mgl.encoders.prefix_states.compute_prefix_states`)
+    and are read (memory-mapped, float16) for just the instances asked for, padded into a
+    batch, and run through layers ``L - k .. L - 1`` and the pooling
+    (:meth:`~mgl.encoders.text_encoder.TextEncoder.forward_from`). Gradients reach exactly the
+    top ``k`` layers; the result equals :class:`EncoderFeatures` up to the float16 rounding of
+    the stored states.
+
+    Outside training (eval mode or no gradients) the pooled vectors are kept per instance until
+    the weights can change again (:meth:`train`, :meth:`load_state_dict`), so evaluation
+    computes each instance once however often it is drawn as support.
+    """
+
+    trainable = True
+
+    def __init__(self, encoder, store, locations: Sequence, batch_size: int = 32):
+        mode, k = encoder.trainable
+        if mode != "top-k" or k < 1:
+            raise DataError("PrefixFeatures needs an encoder in top-k mode (encoder.set_trainable('top-k', k))")
+        self.encoder = encoder
+        self.store = store
+        self.locations = list(locations)
+        self.first_layer = encoder.num_layers - k
+        self.batch_size = batch_size
+        self.dim = int(encoder.dim)
+        self._memo: dict[int, torch.Tensor] = {}
+
+    def _forward(self, idx: np.ndarray) -> torch.Tensor:
+        states = [self.store.read(self.locations[i]) for i in idx]
+        longest = max(s.shape[0] for s in states)
+        hidden = np.zeros((len(states), longest, self.dim), dtype=np.float16)
+        mask = np.zeros((len(states), longest), dtype=np.int64)
+        for row, s in enumerate(states):
+            hidden[row, :s.shape[0]] = s
+            mask[row, :s.shape[0]] = 1
+        return self.encoder.forward_from(torch.from_numpy(hidden).float(), torch.from_numpy(mask), self.first_layer)
+
+    def __call__(self, idx: np.ndarray | Sequence[int]) -> torch.Tensor:
+        idx = np.asarray(idx, dtype=np.int64)
+        if len(idx) == 0:
+            return torch.empty(0, self.dim, device=self.encoder.device)
+        if torch.is_grad_enabled() and self.encoder.training:
+            self._memo.clear()
+            return self._forward(idx)
+        todo = np.array(sorted({int(i) for i in idx if int(i) not in self._memo}), dtype=np.int64)
+        if len(todo):
+            todo = todo[np.argsort([self.locations[i].length for i in todo], kind="stable")]  # similar lengths together
+            with torch.no_grad():
+                for start in range(0, len(todo), self.batch_size):
+                    part = todo[start:start + self.batch_size]
+                    for i, vector in zip(part, self._forward(part)):
+                        self._memo[int(i)] = vector
+        return torch.stack([self._memo[int(i)] for i in idx])
+
+    def parameters(self) -> list[torch.nn.Parameter]:
+        return self.encoder.trainable_parameters()
+
+    def train(self, mode: bool = True) -> None:
+        self._memo.clear()
+        self.encoder.train(mode)
+
+    def eval(self) -> None:
+        self.encoder.eval()
+
+    def state_dict(self) -> dict:
+        names = {name for name, p in self.encoder.named_parameters() if p.requires_grad}
+        return {k: v.detach().clone() for k, v in self.encoder.state_dict().items() if k in names}
+
+    def load_state_dict(self, state: dict) -> None:
+        self._memo.clear()
+        self.encoder.load_state_dict(state, strict=False)

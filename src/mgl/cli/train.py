@@ -90,7 +90,7 @@ def register(app: typer.Typer) -> None:
         seed: Annotated[Optional[int], typer.Option(help="Random seed (episodes, initialisation, target subsample).")] = None,
         out: Annotated[Path, typer.Option(help="Output folder: result.json is written there atomically.")] = Path("runs/latest"),
         encoder: Annotated[Optional[str], typer.Option(help="Encoder: hub name, local folder, or multilingual-e5-small (embedded default).")] = None,
-        encoder_train: Annotated[Optional[str], typer.Option(help="none (frozen, cached), top-k or all.")] = None,
+        encoder_train: Annotated[Optional[str], typer.Option(help="none (frozen, cached embeddings), top-k (the top layers, trained over cached lower-layer states; --set encoder.prefix_cache=false runs the whole encoder) or all.")] = None,
         top_layers: Annotated[Optional[int], typer.Option(help="Layers trained with --encoder-train top-k.")] = None,
         device: Annotated[Optional[str], typer.Option(help="cpu, cuda, cuda:N; default: CUDA when present.")] = None,
         columns: Annotated[Optional[str], typer.Option(help="For files: text=COL,label=COL[,text_pair=COL][,language=COL][,split=COL].")] = None,

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:  # pragma: no cover
     from mgl.encoders.cache import CacheWarning, EmbeddingCache, cache_key
     from mgl.encoders.device import resolve_device
+    from mgl.encoders.prefix_states import PrefixStateStore, compute_prefix_states
     from mgl.encoders.text_encoder import EncoderSpec, TextEncoder
 
 _EXPORTS = {
@@ -21,6 +22,8 @@ _EXPORTS = {
     "CacheWarning": "mgl.encoders.cache",
     "cache_key": "mgl.encoders.cache",
     "resolve_device": "mgl.encoders.device",
+    "PrefixStateStore": "mgl.encoders.prefix_states",
+    "compute_prefix_states": "mgl.encoders.prefix_states",
 }
 
 __all__ = sorted(_EXPORTS)

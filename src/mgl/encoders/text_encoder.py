@@ -443,6 +443,103 @@ class TextEncoder(torch.nn.Module):
         """Pooled vectors ``[n, dim]``; gradients flow into the trainable layers."""
         return self.encode_batch(self.tokenize(texts, pairs))
 
+    # ------------------------------------------------------------------ split forward (prefix states)
+
+    def prefix_identity(self, frozen_layers: int) -> str:
+        """Like :attr:`identity`, but fingerprinting only the weights below layer ``frozen_layers``.
+
+        The embeddings and the first ``frozen_layers`` transformer layers determine the hidden
+        states that enter layer ``frozen_layers``; training the layers above them (top-k) leaves
+        this identity, and so the cached states, valid.
+        """
+        layers = self._layer_stack()
+        if not 0 <= frozen_layers <= len(layers):
+            raise ConfigError(f"frozen_layers must be from 0 to {len(layers)}, not {frozen_layers!r}")
+        above = {id(p) for layer in layers[frozen_layers:] for p in layer.parameters()}
+        in_layers = {id(p) for layer in layers for p in layer.parameters()}
+        params = list(self.model.named_parameters())
+        last = max((i for i, (_, p) in enumerate(params) if id(p) in in_layers), default=-1)
+        digest = hashlib.blake2b(f"{self._ref}|frozen={frozen_layers}".encode(), digest_size=12)
+        config = {k: v for k, v in self.model.config.to_dict().items() if k not in _VOLATILE_CONFIG and not k.startswith("_")}
+        digest.update(json.dumps(config, sort_keys=True, default=str).encode())
+        with torch.no_grad():
+            for i, (name, tensor) in enumerate(params):
+                if id(tensor) in above or (id(tensor) not in in_layers and i > last):
+                    continue  # a layer at or above frozen_layers, or the model's head after the layers
+                flat = tensor.detach().reshape(-1)
+                step = max(1, flat.numel() // _SAMPLES_PER_TENSOR)
+                sample = flat[::step][:_SAMPLES_PER_TENSOR].to("cpu", copy=True).contiguous()
+                digest.update(f"{name}:{tuple(tensor.shape)}:{tensor.dtype}".encode())
+                digest.update(sample.view(torch.uint8).numpy().tobytes())
+        return (
+            f"{self._ref}|prefix-weights={digest.hexdigest()}|tokenizer={self._tokenizer_fp}"
+            f"|prefix={json.dumps(self.spec.prefix)}|max_length={self.spec.max_length}|frozen_layers={frozen_layers}"
+        )
+
+    def hidden_states_before(self, batch: Mapping[str, torch.Tensor], layer: int) -> torch.Tensor:
+        """The hidden states ``[n, length, dim]`` that enter transformer layer ``layer`` (0-based).
+
+        ``layer == 0``: the embedding output. The forward pass stops after layer ``layer - 1``
+        (nothing above it is computed).
+        """
+        layers = self._layer_stack()
+        if not 0 <= layer < len(layers):
+            raise ConfigError(f"layer must be from 0 to {len(layers) - 1}, not {layer!r}")
+        device = self.device
+        inputs = {k: v.to(device) for k, v in batch.items() if k in ("input_ids", "token_type_ids", "attention_mask")}
+        if layer == 0:
+            return self.model(**inputs, output_hidden_states=True).hidden_states[0]
+
+        class _Stop(Exception):
+            pass
+
+        captured: list[torch.Tensor] = []
+
+        def hook(_module, _args, output):
+            captured.append(output[0] if isinstance(output, tuple) else output)
+            raise _Stop
+
+        handle = layers[layer - 1].register_forward_hook(hook)
+        try:
+            self.model(**inputs)
+        except _Stop:
+            pass
+        finally:
+            handle.remove()
+        if not captured:  # pragma: no cover - a model that never runs its layer stack
+            raise MGLError(f"encoder {self.spec.model!r} did not run transformer layer {layer - 1}")
+        return captured[0]
+
+    def run_layers(self, hidden: torch.Tensor, attention_mask: torch.Tensor, start: int, stop: int | None = None) -> torch.Tensor:
+        """Transformer layers ``start .. stop - 1`` (default: to the last) run on ``hidden``.
+
+        ``hidden`` ``[n, length, dim]`` are the states entering layer ``start`` (as from
+        :meth:`hidden_states_before`) and ``attention_mask`` ``[n, length]`` marks the real
+        tokens. The attention mask is built by transformers' own ``create_bidirectional_mask``
+        for the model's attention implementation. Gradients flow into trainable layers.
+        """
+        from transformers.masking_utils import create_bidirectional_mask
+
+        layers = self._layer_stack()
+        stop = len(layers) if stop is None else stop
+        if not 0 <= start <= stop <= len(layers):
+            raise ConfigError(f"layers {start}..{stop} are not within the encoder's {len(layers)} layers")
+        hidden = hidden.to(device=self.device, dtype=next(self.model.parameters()).dtype)
+        attention_mask = attention_mask.to(self.device)
+        mask = create_bidirectional_mask(config=self.model.config, inputs_embeds=hidden, attention_mask=attention_mask)
+        for module in layers[start:stop]:
+            out = module(hidden, mask)
+            hidden = out[0] if isinstance(out, tuple) else out
+        return hidden
+
+    def forward_from(self, hidden: torch.Tensor, attention_mask: torch.Tensor, layer: int) -> torch.Tensor:
+        """Pooled vectors ``[n, dim]``: the layers from ``layer`` up (:meth:`run_layers`), then the pooling.
+
+        For BERT-family encoders (BERT, RoBERTa, XLM-R, MiniLM, e5), whose last layer's output
+        is the model's output, this equals :meth:`encode_batch` on the inputs the states came from.
+        """
+        return self.pool(self.run_layers(hidden, attention_mask, layer), attention_mask.to(self.device))
+
     @staticmethod
     def _plan_batches(lengths: Sequence[int], batch_size: int, max_tokens: int | None) -> list[list[int]]:
         """Indices grouped into batches of similar length, longest first.
