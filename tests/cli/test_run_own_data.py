@@ -87,3 +87,24 @@ def test_positive_label_setting_chooses_the_reported_class(tmp_path, reviews_csv
         "--out", tmp_path / "bad", "--quiet", *TINY_SETTINGS, "--set", "data.positive_label=great",
     )
     assert code == 2 and "great" in err
+
+
+def test_top_k_encoder_training_through_the_cli(tmp_path, reviews_csv, tiny_bert_dir, monkeypatch):
+    """`--encoder-train top-k`: the top layer trains over cached states, the model saves it, predict uses it."""
+    monkeypatch.setenv("MGL_HOME", str(tmp_path / "home"))
+    code, _, err = run_mgl(
+        "run", "--data", reviews_csv, *THREE_CLASS, "--sources", "en,de", "--target", "fr",
+        "--encoder", tiny_bert_dir, "--encoder-train", "top-k", "--top-layers", "1", "--out", tmp_path / "run",
+        "--save", tmp_path / "model", "--quiet", *TINY_SETTINGS,
+    )
+    assert code == 0, err
+    result = json.loads((tmp_path / "run" / "result.json").read_text())
+    assert result["encoder_train"] == "top-k"
+    assert list((tmp_path / "home" / "prefix-states").glob("*/shard-*.f16"))
+    assert (tmp_path / "model" / "encoder.safetensors").is_file()
+    (tmp_path / "in.txt").write_text("very good book\nbad terrible book\n")
+    code, _, err = run_mgl("predict", "--model", tmp_path / "model", "--input", tmp_path / "in.txt",
+                           "--output", tmp_path / "out.jsonl", "--quiet")
+    assert code == 0, err
+    rows = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
+    assert len(rows) == 2 and all(r["label"] in result["labels"] for r in rows)
