@@ -20,7 +20,9 @@ adapted training).
 
 Reports test accuracy, seconds per training episode/step (the stages' training time divided
 by their steps, validation included) and wall seconds per run, and the prefix cache's size on
-disk. Writes a JSON result and a Markdown table; prints the table.
+disk. Writes a JSON result and a Markdown table; prints the table. Each run's record is also
+written as it finishes (``<out stem>_runs/``); a re-run with the same settings skips finished
+runs, so an interrupted benchmark resumes.
 
     MGL_DATA=../shared/data python benchmarks/bench_adaptation.py --targets ja,fr --seeds 2 --ks 1,2
 """
@@ -82,7 +84,24 @@ def main(argv: list[str] | None = None) -> int:
     from mgl.grid import run_logreg
     from mgl.io import write_json_atomic, write_text_atomic
 
+    import hashlib
+    import json
+
     ks = sorted({int(k) for k in _split(args.ks)})
+    settings = {"max_length": args.max_length, "overrides": args.overrides, "mix_lrs": args.mix_lrs,
+                "mix_wds": args.mix_wds, "domain": args.domain}
+    fingerprint = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:12]
+    run_dir = Path(args.out).with_name(Path(args.out).stem + "_runs")
+    run_dir.mkdir(parents=True, exist_ok=True)
+
+    def done(target: str, seed: int, method: str, k: int) -> dict | None:
+        path = run_dir / f"{target}_{seed}_{method}_k{k}.json"
+        if path.exists():
+            saved = json.loads(path.read_text(encoding="utf-8"))
+            if saved.get("fingerprint") == fingerprint:
+                return saved
+        return None
+
     methods = _split(args.methods)
     mix_options = BaselineOptions(lrs=tuple(float(x) for x in _split(args.mix_lrs)),
                                   weight_decays=tuple(float(x) for x in _split(args.mix_wds))).validate()
@@ -105,6 +124,11 @@ def main(argv: list[str] | None = None) -> int:
         cfg.data.target, cfg.data.sources = target, sources
         cfg.validate()
         for seed in range(args.seeds):
+            wanted = [("logreg-pooled", 0)] + [(m, k) for k in [0, *ks] for m in methods]
+            saved = [done(target, seed, m, k) for m, k in wanted]
+            if all(saved):
+                runs.extend(saved)
+                continue
             data = prepare_data(cfg.data, seed)
             encoder.model.load_state_dict(original)
             encoder.set_trainable("top-k", deepest)
@@ -142,15 +166,24 @@ def main(argv: list[str] | None = None) -> int:
                        "stages": [{kk: s.get(kk) for kk in ("name", "rounds", "steps", "best_round", "best_accuracy",
                                                              "seconds", "lr", "weight_decay")}
                                   for s in metrics.get("stages", [])]}
+                row["fingerprint"] = fingerprint
                 runs.append(row)
+                write_json_atomic(run_dir / f"{target}_{seed}_{method}_k{k}.json", row)
                 print(f"{target} seed {seed} {method} k={k}: accuracy {row['accuracy']:.4f}, "
                       f"{seconds:.0f} s, {row['seconds_per_step'] or 0:.2f} s/step", file=sys.stderr, flush=True)
 
             t1 = time.perf_counter()
-            record("logreg-pooled", 0, run_logreg("logreg-pooled", data, frozen, cfg.mgl, seed=seed),
-                   time.perf_counter() - t1)
+            if saved[0]:
+                runs.append(saved[0])
+            else:
+                record("logreg-pooled", 0, run_logreg("logreg-pooled", data, frozen, cfg.mgl, seed=seed),
+                       time.perf_counter() - t1)
             for k in [0, *ks]:
                 for method in methods:
+                    previous = done(target, seed, method, k)
+                    if previous:
+                        runs.append(previous)
+                        continue
                     encoder.model.load_state_dict(original)
                     if k == 0:
                         features = frozen
@@ -184,7 +217,7 @@ def main(argv: list[str] | None = None) -> int:
     cache_rows = {str(k): len(store) for k, store in stores.items()}
     result = {
         "benchmark": "bench_adaptation", "targets": _split(args.targets), "domain": args.domain, "seeds": args.seeds,
-        "ks": ks, "methods": methods, "max_length": args.max_length, "overrides": args.overrides,
+        "ks": ks, "methods": methods, "max_length": args.max_length, "fingerprint": fingerprint, "overrides": args.overrides,
         "mix_options": mix_options.to_dict(), "encoder": encoder.spec.to_dict(), "config": base.to_dict(),
         "wall_seconds": wall, "prefix_seconds": prefix_seconds, "cache_bytes": cache_bytes, "cache_texts": cache_rows,
         "summary": summary, "runs": runs,
