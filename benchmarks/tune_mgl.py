@@ -1,7 +1,7 @@
 """Choose MGL's open settings on validation data only, for one experiment.
 
 Runs each candidate setting (a list of ``section.field=value`` overrides) for a few seeds on
-EN+FR+DE -> JA books (by default) with frozen embeddings from the cache, and ranks them by
+EN+FR+DE -> JA books (by default; ``--data paws-x`` for PAWS-X pairs) with frozen embeddings from the cache, and ranks them by
 the mean *validation* accuracy of the meta-test stage (the target's validation split, the data
 MGL early-stops on). Test accuracy is recorded beside it for the report, never used to choose.
 
@@ -20,6 +20,7 @@ import numpy as np
 
 CANDIDATES: dict[str, list[str]] = {
     "defaults": [],
+    "lr 3e-3": ["mgl.lr=3e-3"],
     "lr 1e-3": ["mgl.lr=1e-3"],
     "lr 3e-4": ["mgl.lr=3e-4"],
     "lr 1e-4": ["mgl.lr=1e-4"],
@@ -28,6 +29,9 @@ CANDIDATES: dict[str, list[str]] = {
     "label features": ["mgl.label_features=true"],
     "label features, lr 3e-4": ["mgl.label_features=true", "mgl.lr=3e-4"],
     "K 20": ["mgl.k_neighbours=20"],
+    "K 10": ["mgl.k_neighbours=10"],
+    "K 10, lr 1e-3": ["mgl.k_neighbours=10", "mgl.lr=1e-3"],
+    "K 10, lr 1e-3, patience 10": ["mgl.k_neighbours=10", "mgl.lr=1e-3", "mgl.patience=10"],
     "patience 10": ["mgl.patience=10"],
     "lr 3e-5": ["mgl.lr=3e-5"],
     "sigma fixed to 1": ["mgl.learn_sigma=false"],
@@ -40,6 +44,8 @@ CANDIDATES: dict[str, list[str]] = {
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", default="0,1")
+    parser.add_argument("--data", default="webis-cls-10", help="webis-cls-10 or paws-x (under MGL_DATA).")
+    parser.add_argument("--preset", default=None, help="Default: amazon (webis-cls-10), search-relevance (paws-x).")
     parser.add_argument("--domain", default="books")
     parser.add_argument("--sources", default="en,fr,de")
     parser.add_argument("--target", default="ja")
@@ -58,9 +64,14 @@ def main(argv: list[str] | None = None) -> int:
     from mgl.io import write_json_atomic
 
     seeds = [int(s) for s in args.seeds.split(",")]
-    base = [f"data.root={Path(data_root) / 'cls-acl10-unprocessed'}", f"data.domain={args.domain}",
-            f"data.sources={args.sources}", f"data.target={args.target}"]
-    cfg0 = load_config("amazon", None, base)
+    if args.data == "paws-x":
+        preset = args.preset or "search-relevance"
+        base = [f"data.root={Path(data_root) / 'paws-x'}"]
+    else:
+        preset = args.preset or "amazon"
+        base = [f"data.root={Path(data_root) / 'cls-acl10-unprocessed'}", f"data.domain={args.domain}"]
+    base += [f"data.sources={args.sources}", f"data.target={args.target}"]
+    cfg0 = load_config(preset, None, base)
     encoder = make_encoder(cfg0.encoder)
     cache = {}
     rows = []
@@ -72,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     t_start = time.perf_counter()
     for name in names:
         for seed in seeds:
-            cfg = load_config("amazon", None, base + args.overrides + CANDIDATES[name]).validate()
+            cfg = load_config(preset, None, base + args.overrides + CANDIDATES[name]).validate()
             if seed not in cache:
                 data = prepare_data(cfg.data, seed)
                 features, _ = build_features(data, cfg.encoder, encoder=encoder, progress=False)
@@ -95,7 +106,8 @@ def main(argv: list[str] | None = None) -> int:
                         "test_mean": float(np.mean([x["test_accuracy"] for x in r])),
                         "train_seconds_mean": float(np.mean([x["train_seconds"] for x in r]))})
     summary.sort(key=lambda s: (-s["val_mean"], s["val_nll_mean"]))
-    write_json_atomic(args.out, {"seeds": seeds, "summary": summary, "runs": rows,
+    write_json_atomic(args.out, {"data": args.data, "preset": preset, "target": args.target, "sources": args.sources,
+                                 "overrides": args.overrides, "seeds": seeds, "summary": summary, "runs": rows,
                                  "wall_seconds": time.perf_counter() - t_start})
     print(f"\n{'candidate':<32}{'val acc':>10}{'val nll':>10}{'test acc':>10}{'train s':>10}   (ranked by validation)")
     for s in summary:
