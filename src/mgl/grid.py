@@ -210,7 +210,8 @@ def config_fingerprint(cfg: RunConfig, extra: dict[str, Any] | None = None) -> s
     """A short hash of everything that decides a cell's result except its experiment and seed.
 
     Left out: the data folder, the experiment (target, sources, domain), the seed, and
-    settings that do not change results (encoder device and batch size).
+    settings that do not change results (encoder device and batch size; ``encoder.prefix_cache``
+    unless the encoder trains its top layers).
     """
     raw = cfg.to_dict()
     raw.pop("seed", None)
@@ -218,6 +219,8 @@ def config_fingerprint(cfg: RunConfig, extra: dict[str, Any] | None = None) -> s
         raw["data"].pop(key, None)
     for key in ("device", "batch_size"):
         raw["encoder"].pop(key, None)
+    if raw["encoder"].get("train") != "top-k":  # the prefix-state cache only exists for top-k training
+        raw["encoder"].pop("prefix_cache", None)
     payload = json.dumps({"grid": GRID_VERSION, "config": raw, "extra": extra or {}}, sort_keys=True, default=str)
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
