@@ -70,6 +70,15 @@ def test_fingerprint_ignores_the_experiment_but_not_the_method_settings():
     assert config_fingerprint(a, {"x": 1}) != config_fingerprint(a, {"x": 2})
 
 
+def test_fingerprint_counts_the_prefix_cache_only_for_top_k_training():
+    a, b = RunConfig(), RunConfig()
+    b.encoder.prefix_cache = not a.encoder.prefix_cache
+    assert config_fingerprint(a) == config_fingerprint(b)  # frozen encoder: no prefix states at all
+    a.encoder.train = b.encoder.train = "top-k"
+    a.encoder.top_layers = b.encoder.top_layers = 1
+    assert config_fingerprint(a) != config_fingerprint(b)
+
+
 # --- resumable cells ---------------------------------------------------------------------------
 
 def fake_record(method, exp, seed):
