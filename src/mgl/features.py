@@ -91,7 +91,7 @@ class EncoderFeatures:
         self.encoder.load_state_dict(state, strict=False)
 
 
-class PrefixFeatures:
+class PrefixFeatures(EncoderFeatures):
     """Runs only an encoder's trainable top layers, on its cached lower-layer token states.
 
     For ``encoder.train=top-k`` with ``k`` top layers of ``L``: the states entering layer
@@ -104,7 +104,8 @@ class PrefixFeatures:
 
     Outside training (eval mode or no gradients) the pooled vectors are kept per instance until
     the weights can change again (:meth:`train`, :meth:`load_state_dict`), so evaluation
-    computes each instance once however often it is drawn as support.
+    computes each instance once however often it is drawn as support. Trainable weights,
+    modes and state are those of :class:`EncoderFeatures` (the encoder's trainable layers).
     """
 
     trainable = True
@@ -122,14 +123,10 @@ class PrefixFeatures:
         self._memo: dict[int, torch.Tensor] = {}
 
     def _forward(self, idx: np.ndarray) -> torch.Tensor:
-        states = [self.store.read(self.locations[i]) for i in idx]
-        longest = max(s.shape[0] for s in states)
-        hidden = np.zeros((len(states), longest, self.dim), dtype=np.float16)
-        mask = np.zeros((len(states), longest), dtype=np.int64)
-        for row, s in enumerate(states):
-            hidden[row, :s.shape[0]] = s
-            mask[row, :s.shape[0]] = 1
-        return self.encoder.forward_from(torch.from_numpy(hidden).float(), torch.from_numpy(mask), self.first_layer)
+        from mgl.encoders.prefix_states import pad_states
+
+        hidden, mask = pad_states([self.store.read(self.locations[i]) for i in idx], self.dim)
+        return self.encoder.forward_from(hidden, mask, self.first_layer)
 
     def __call__(self, idx: np.ndarray | Sequence[int]) -> torch.Tensor:
         idx = np.asarray(idx, dtype=np.int64)
@@ -148,20 +145,10 @@ class PrefixFeatures:
                         self._memo[int(i)] = vector
         return torch.stack([self._memo[int(i)] for i in idx])
 
-    def parameters(self) -> list[torch.nn.Parameter]:
-        return self.encoder.trainable_parameters()
-
     def train(self, mode: bool = True) -> None:
         self._memo.clear()
-        self.encoder.train(mode)
-
-    def eval(self) -> None:
-        self.encoder.eval()
-
-    def state_dict(self) -> dict:
-        names = {name for name, p in self.encoder.named_parameters() if p.requires_grad}
-        return {k: v.detach().clone() for k, v in self.encoder.state_dict().items() if k in names}
+        super().train(mode)
 
     def load_state_dict(self, state: dict) -> None:
         self._memo.clear()
-        self.encoder.load_state_dict(state, strict=False)
+        super().load_state_dict(state)

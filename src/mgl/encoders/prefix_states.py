@@ -52,7 +52,7 @@ from mgl.paths import mgl_home
 if TYPE_CHECKING:  # pragma: no cover
     from mgl.encoders.text_encoder import TextEncoder
 
-__all__ = ["PrefixLocation", "PrefixStateStore", "compute_prefix_states"]
+__all__ = ["PrefixLocation", "PrefixStateStore", "compute_prefix_states", "pad_states"]
 
 SHARD_BYTES = 1 << 30
 """A new shard file is started once the current one holds this many bytes."""
@@ -201,6 +201,20 @@ class PrefixStateStore:
         return mapped[location.start:end]
 
 
+def pad_states(states: Sequence[np.ndarray], dim: int):
+    """Stored token states of several inputs as one right-padded batch: ``(hidden [n, T, dim]
+    float32 tensor, attention mask [n, T] int64 tensor)``, T the longest input."""
+    import torch
+
+    longest = max(s.shape[0] for s in states)
+    hidden = np.zeros((len(states), longest, dim), dtype=np.float32)
+    mask = np.zeros((len(states), longest), dtype=np.int64)
+    for row, s in enumerate(states):
+        hidden[row, :s.shape[0]] = s
+        mask[row, :s.shape[0]] = 1
+    return torch.from_numpy(hidden), torch.from_numpy(mask)
+
+
 def compute_prefix_states(
     encoder: "TextEncoder",
     texts: Sequence[str],
@@ -288,13 +302,7 @@ def _derive(encoder: "TextEncoder", store: PrefixStateStore, keys: list[str],
             for start in range(0, len(order), batch_size):
                 part = order[start:start + batch_size]
                 states = [lower_store.read(lower_locations[rows[j]]) for j in part]
-                longest = max(s.shape[0] for s in states)
-                hidden = np.zeros((len(states), longest, store.dim), dtype=np.float32)
-                mask = np.zeros((len(states), longest), dtype=np.int64)
-                for r, s in enumerate(states):
-                    hidden[r, :s.shape[0]] = s
-                    mask[r, :s.shape[0]] = 1
-                out = encoder.run_layers(torch.from_numpy(hidden), torch.from_numpy(mask), layer, frozen_layers)
+                out = encoder.run_layers(*pad_states(states, store.dim), layer, frozen_layers)
                 out = out.float().cpu().numpy()
                 store.append([(keys[j], out[r, :states[r].shape[0]]) for r, j in enumerate(part)])
                 bar.update(len(part))
