@@ -23,6 +23,13 @@ def encoder(tiny_bert_dir):
     return TextEncoder(EncoderSpec(model=str(tiny_bert_dir), pooling="mean", max_length=32), device="cpu")
 
 
+def top1_states(encoder, folder):
+    """The encoder in top-1 mode and its cached states of TEXTS/PAIRS below the top layer."""
+    encoder.set_trainable("top-k", 1)
+    return compute_prefix_states(encoder, TEXTS, PAIRS, 1, store=PrefixStateStore.for_encoder(encoder, 1, folder),
+                                 progress=False)
+
+
 @pytest.mark.parametrize("k", [1, 2])
 @pytest.mark.parametrize("pooling", ["mean", "cls"])
 def test_top_layers_over_cached_states_equal_a_full_forward_pass(tiny_bert_dir, tmp_path, k, pooling):
@@ -74,9 +81,7 @@ def test_store_key_depends_on_frozen_weights_only(encoder, tmp_path):
 
 
 def test_gradients_reach_the_top_k_layers_only(encoder, tmp_path):
-    encoder.set_trainable("top-k", 1)
-    store, locations = compute_prefix_states(encoder, TEXTS, PAIRS, 1, store=PrefixStateStore.for_encoder(encoder, 1, tmp_path),
-                                             progress=False)
+    store, locations = top1_states(encoder, tmp_path)
     features = PrefixFeatures(encoder, store, locations)
     features.train()
     features(np.arange(len(TEXTS))).pow(2).sum().backward()
@@ -88,9 +93,7 @@ def test_gradients_reach_the_top_k_layers_only(encoder, tmp_path):
 
 
 def test_eval_vectors_are_kept_until_the_weights_can_change(encoder, tmp_path):
-    encoder.set_trainable("top-k", 1)
-    store, locations = compute_prefix_states(encoder, TEXTS, PAIRS, 1, store=PrefixStateStore.for_encoder(encoder, 1, tmp_path),
-                                             progress=False)
+    store, locations = top1_states(encoder, tmp_path)
     features = PrefixFeatures(encoder, store, locations)
     features.eval()
     with torch.no_grad():
@@ -110,9 +113,7 @@ def test_prefix_features_need_top_k_mode(encoder, tmp_path):
 
 
 def test_a_truncated_shard_is_a_clear_error(encoder, tmp_path):
-    encoder.set_trainable("top-k", 1)
-    store, locations = compute_prefix_states(encoder, TEXTS, PAIRS, 1, store=PrefixStateStore.for_encoder(encoder, 1, tmp_path),
-                                             progress=False)
+    store, locations = top1_states(encoder, tmp_path)
     shard = next(store.folder.glob("shard-*.f16"))
     with open(shard, "r+b") as fh:
         fh.truncate(64)

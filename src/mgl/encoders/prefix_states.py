@@ -201,6 +201,24 @@ class PrefixStateStore:
         return mapped[location.start:end]
 
 
+@contextlib.contextmanager
+def _frozen_pass(encoder: "TextEncoder", total: int, desc: str, progress: bool):
+    """Eval mode and ``inference_mode`` for a pass over ``total`` inputs, with a progress bar
+    (yielded); the encoder's previous train/eval mode is restored."""
+    import torch
+    from tqdm.auto import tqdm
+
+    was_training = encoder.training
+    encoder.eval()
+    bar = tqdm(total=total, desc=desc, unit="text", file=sys.stderr, disable=not progress)
+    try:
+        with torch.inference_mode():
+            yield bar
+    finally:
+        bar.close()
+        encoder.train(was_training)
+
+
 def pad_states(states: Sequence[np.ndarray], dim: int):
     """Stored token states of several inputs as one right-padded batch: ``(hidden [n, T, dim]
     float32 tensor, attention mask [n, T] int64 tensor)``, T the longest input."""
@@ -239,8 +257,6 @@ def compute_prefix_states(
     whole prefix from the tokens. (From float16 states: equal to the direct computation to
     float16 rounding.)
     """
-    import torch
-    from tqdm.auto import tqdm
 
     store = store if store is not None else PrefixStateStore.for_encoder(encoder, frozen_layers)
     texts, pairs = encoder._check_inputs(texts, pairs)
@@ -258,21 +274,13 @@ def compute_prefix_states(
     if todo:
         features = encoder._encode([texts[i] for i in todo], [pairs[i] for i in todo])
         lengths = [len(f["input_ids"]) for f in features]
-        was_training = encoder.training
-        encoder.eval()
-        bar = tqdm(total=len(todo), desc=f"prefix states (frozen layers 0-{frozen_layers - 1})", unit="text",
-                   file=sys.stderr, disable=not progress)
-        try:
-            with torch.inference_mode():
-                for batch in encoder._plan_batches(lengths, batch_size, None):
-                    padded = encoder._pad([features[j] for j in batch])
-                    hidden = encoder.hidden_states_before(padded, frozen_layers).float().cpu().numpy()
-                    mask = padded["attention_mask"].numpy().astype(bool)
-                    store.append([(keys[todo[j]], hidden[row][mask[row]]) for row, j in enumerate(batch)])
-                    bar.update(len(batch))
-        finally:
-            bar.close()
-            encoder.train(was_training)
+        with _frozen_pass(encoder, len(todo), f"prefix states (frozen layers 0-{frozen_layers - 1})", progress) as bar:
+            for batch in encoder._plan_batches(lengths, batch_size, None):
+                padded = encoder._pad([features[j] for j in batch])
+                hidden = encoder.hidden_states_before(padded, frozen_layers).float().cpu().numpy()
+                mask = padded["attention_mask"].numpy().astype(bool)
+                store.append([(keys[todo[j]], hidden[row][mask[row]]) for row, j in enumerate(batch)])
+                bar.update(len(batch))
     found = store.lookup(list(dict.fromkeys(keys)))
     missing = [i for i, k in enumerate(keys) if k not in found]
     if missing:  # pragma: no cover - only if the store is modified concurrently
@@ -284,8 +292,6 @@ def _derive(encoder: "TextEncoder", store: PrefixStateStore, keys: list[str],
             lower: tuple[PrefixStateStore, list[PrefixLocation], int], rows: list[int], frozen_layers: int, *,
             batch_size: int, progress: bool) -> None:
     """States entering ``frozen_layers`` from those cached at a lower layer (see compute_prefix_states)."""
-    import torch
-    from tqdm.auto import tqdm
 
     lower_store, lower_locations, layer = lower
     if not 0 <= layer < frozen_layers:
@@ -293,19 +299,10 @@ def _derive(encoder: "TextEncoder", store: PrefixStateStore, keys: list[str],
     if lower_store.dim != store.dim:
         raise MGLError("the lower-layer states have another hidden size", source=lower_store.folder)
     order = sorted(range(len(rows)), key=lambda j: -lower_locations[rows[j]].length)
-    was_training = encoder.training
-    encoder.eval()
-    bar = tqdm(total=len(rows), desc=f"prefix states (layers {layer}-{frozen_layers - 1} from cache)", unit="text",
-               file=sys.stderr, disable=not progress)
-    try:
-        with torch.inference_mode():
-            for start in range(0, len(order), batch_size):
-                part = order[start:start + batch_size]
-                states = [lower_store.read(lower_locations[rows[j]]) for j in part]
-                out = encoder.run_layers(*pad_states(states, store.dim), layer, frozen_layers)
-                out = out.float().cpu().numpy()
-                store.append([(keys[j], out[r, :states[r].shape[0]]) for r, j in enumerate(part)])
-                bar.update(len(part))
-    finally:
-        bar.close()
-        encoder.train(was_training)
+    with _frozen_pass(encoder, len(rows), f"prefix states (layers {layer}-{frozen_layers - 1} from cache)", progress) as bar:
+        for start in range(0, len(order), batch_size):
+            part = order[start:start + batch_size]
+            states = [lower_store.read(lower_locations[rows[j]]) for j in part]
+            out = encoder.run_layers(*pad_states(states, store.dim), layer, frozen_layers).float().cpu().numpy()
+            store.append([(keys[j], out[r, :states[r].shape[0]]) for r, j in enumerate(part)])
+            bar.update(len(part))
