@@ -21,6 +21,19 @@ QUICK_LRS = (1e-3, 3e-3)
 QUICK_WDS = (0.0,)
 
 
+# Options that several grid commands share, declared once.
+ConfigOpt = Annotated[Optional[Path], typer.Option(help="A YAML configuration file (on top of the preset).")]
+SetOpt = Annotated[Optional[list[str]], typer.Option("--set", help="Any setting: section.field=value (repeatable).")]
+BaselineLrsOpt = Annotated[Optional[str], typer.Option(help="Learning rates the neural baselines choose from on validation (default 1e-4,3e-4,1e-3,3e-3).")]
+BaselineWdsOpt = Annotated[Optional[str], typer.Option(help="Weight decays the neural baselines choose from (default 0,1e-3).")]
+DeviceOpt = Annotated[Optional[str], typer.Option(help="cpu, cuda, cuda:N; default: CUDA when present.")]
+QuietOpt = Annotated[bool, typer.Option("--quiet", help="No progress bars.")]
+WebisRootOpt = Annotated[Optional[str], typer.Option(help="Folder holding Webis-CLS-10 (cls-acl10-unprocessed, or its parent).")]
+WebisSeedsOpt = Annotated[Optional[int], typer.Option(help="Seeds 0..N-1 per experiment (default 5; --quick: 2).")]
+WebisTargetsOpt = Annotated[Optional[str], typer.Option(help="Comma-separated targets (default fr,ja,de; --quick: ja).")]
+WebisDomainsOpt = Annotated[Optional[str], typer.Option(help="Comma-separated domains (default books,dvd,music; --quick: books).")]
+
+
 def _split(text: str | None) -> list[str]:
     return [t.strip() for t in (text or "").split(",") if t.strip()]
 
@@ -50,6 +63,13 @@ def _baseline_options(baseline_lrs: str | None, baseline_wds: str | None, quick:
     ).validate()
 
 
+def _check_threads(threads: int) -> None:
+    from mgl.errors import ConfigError
+
+    if threads < 1:
+        raise ConfigError(f"--threads must be >= 1, got {threads}")
+
+
 def _n_seeds(seeds: int | None, quick: bool) -> int:
     """Seeds per experiment: the command line's, else 2 with --quick and 5 otherwise."""
     from mgl.errors import ConfigError
@@ -62,57 +82,40 @@ def _n_seeds(seeds: int | None, quick: bool) -> int:
 
 @app.command("table1")
 def table1(
-    root: Annotated[Optional[str], typer.Option(help="Folder holding Webis-CLS-10 (cls-acl10-unprocessed, or its parent).")] = None,
+    root: WebisRootOpt = None,
     out: Annotated[Path, typer.Option(help="Output folder: cells/, grid.json, table1.{json,csv,md}.")] = Path("runs/table1"),
-    seeds: Annotated[Optional[int], typer.Option(help="Seeds 0..N-1 per experiment (default 5; --quick: 2).")] = None,
+    seeds: WebisSeedsOpt = None,
     methods: Annotated[str, typer.Option(help="Comma-separated methods: target-only, mix, multi-task, fine-tune, "
                                               "reptile, mgl and MGL ablations (mgl-no-meta, mgl-no-l2clt, "
                                               "mgl-no-sigma, mgl-gcnN). logreg-target and logreg-pooled are always added.")] = DEFAULT_METHODS,
-    targets: Annotated[Optional[str], typer.Option(help="Comma-separated targets (default fr,ja,de; --quick: ja).")] = None,
-    domains: Annotated[Optional[str], typer.Option(help="Comma-separated domains (default books,dvd,music; --quick: books).")] = None,
+    targets: WebisTargetsOpt = None,
+    domains: WebisDomainsOpt = None,
     quick: Annotated[bool, typer.Option("--quick", help="A reduced grid for tests: one target, one domain, 2 seeds, tiny data, short training.")] = False,
     preset: Annotated[Optional[str], typer.Option(help="Named preset (default amazon).")] = "amazon",
-    config: Annotated[Optional[Path], typer.Option(help="A YAML configuration file (on top of the preset).")] = None,
-    set_: Annotated[Optional[list[str]], typer.Option("--set", help="Any setting: section.field=value (repeatable).")] = None,
-    baseline_lrs: Annotated[Optional[str], typer.Option(help="Learning rates the neural baselines choose from on validation (default 1e-4,3e-4,1e-3,3e-3).")] = None,
-    baseline_wds: Annotated[Optional[str], typer.Option(help="Weight decays the neural baselines choose from (default 0,1e-3).")] = None,
-    device: Annotated[Optional[str], typer.Option(help="cpu, cuda, cuda:N; default: CUDA when present.")] = None,
+    config: ConfigOpt = None,
+    set_: SetOpt = None,
+    baseline_lrs: BaselineLrsOpt = None,
+    baseline_wds: BaselineWdsOpt = None,
+    device: DeviceOpt = None,
     threads: Annotated[int, typer.Option(help="Torch CPU threads while training (embedding keeps torch's default): "
                                               "the classifiers are small, and one thread is as fast and does not "
                                               "stall when other processes share the cores.")] = 1,
-    quiet: Annotated[bool, typer.Option("--quiet", help="No progress bars.")] = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """The paper's Table 1 grid: FR, JA, DE x books, dvd, music (the other languages as sources), N seeds.
 
     Every finished cell (method, target, domain, seed) is written to OUT/cells/ at once; a
     re-run skips finished cells. Writes OUT/table1.json, table1.csv and table1.md.
     """
-    from mgl.config import load_config
-    from mgl.errors import ConfigError
-    from mgl.grid import REFERENCE_METHODS, check_methods, table1_experiments, table1_spec
+    from mgl.grid import REFERENCE_METHODS, check_methods, table1_spec
 
-    if threads < 1:
-        raise ConfigError(f"--threads must be >= 1, got {threads}")
-    items = list(QUICK_OVERRIDES) if quick else []
-    if root is not None:
-        items.append(f"data.root={root}")
-    if device is not None:
-        items.append(f"encoder.device={device}")
-    cfg = load_config(preset, config, [*items, *(set_ or [])])
-    if cfg.data.root is None:
-        raise ConfigError("no data folder: give --root (the folder holding cls-acl10-unprocessed)")
-    if cfg.data.name.lower() != "webis-cls-10":
-        raise ConfigError(f"table1 runs on webis-cls-10, not {cfg.data.name!r}")
-    n_seeds = _n_seeds(seeds, quick)
-    target_list = _split(targets) or (["ja"] if quick else ["fr", "ja", "de"])
-    domain_list = _split(domains) or (["books"] if quick else ["books", "dvd", "music"])
+    cfg = _webis_config(what="table1", root=root, quick=quick, device=device, preset=preset, config=config,
+                        set_=set_)
     method_list = check_methods([*REFERENCE_METHODS, *_split(methods)])
     options = _baseline_options(baseline_lrs, baseline_wds, quick)
-    # the experiments' own fields (target, sources, domain) are set per cell; check the rest now
-    cfg.data.target, cfg.data.sources = target_list[0], [lang for lang in ("en", "fr", "de", "ja") if lang != target_list[0]]
-    cfg.validate()
-    experiments = table1_experiments(target_list, domain_list)
-    _run_table("table1", table1_spec, cfg, options, method_list, experiments, n_seeds, out=out, quick=quick,
+    seed_list, experiments = _grid_plan(cfg, quick=quick, seeds=seeds, targets=targets, domains=domains,
+                                        threads=threads)
+    _run_table("table1", table1_spec, cfg, options, method_list, experiments, len(seed_list), out=out, quick=quick,
                threads=threads, quiet=quiet)
 
 
@@ -194,13 +197,13 @@ def table2(
     domain: Annotated[Optional[str], typer.Option(help="For files with a domain column: the domain used.")] = None,
     quick: Annotated[bool, typer.Option("--quick", help="A reduced grid for tests: one target, 2 seeds, tiny data, short training.")] = False,
     preset: Annotated[Optional[str], typer.Option(help="Named preset (default search-relevance: Table 4's N 5, R 64, K 100).")] = "search-relevance",
-    config: Annotated[Optional[Path], typer.Option(help="A YAML configuration file (on top of the preset).")] = None,
-    set_: Annotated[Optional[list[str]], typer.Option("--set", help="Any setting: section.field=value (repeatable).")] = None,
-    baseline_lrs: Annotated[Optional[str], typer.Option(help="Learning rates the neural baselines choose from on validation (default 1e-4,3e-4,1e-3,3e-3).")] = None,
-    baseline_wds: Annotated[Optional[str], typer.Option(help="Weight decays the neural baselines choose from (default 0,1e-3).")] = None,
-    device: Annotated[Optional[str], typer.Option(help="cpu, cuda, cuda:N; default: CUDA when present.")] = None,
+    config: ConfigOpt = None,
+    set_: SetOpt = None,
+    baseline_lrs: BaselineLrsOpt = None,
+    baseline_wds: BaselineWdsOpt = None,
+    device: DeviceOpt = None,
     threads: Annotated[int, typer.Option(help="Torch CPU threads while training (embedding keeps torch's default).")] = 1,
-    quiet: Annotated[bool, typer.Option("--quiet", help="No progress bars.")] = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """The paper's Table 2 grid on text pairs (PAWS-X): each target with the other languages as sources, N seeds.
 
@@ -213,8 +216,7 @@ def table2(
     from mgl.errors import ConfigError
     from mgl.grid import REFERENCE_METHODS, check_methods, table2_experiments, table2_spec
 
-    if threads < 1:
-        raise ConfigError(f"--threads must be >= 1, got {threads}")
+    _check_threads(threads)
     items = list(TABLE2_QUICK_OVERRIDES) if quick else []
     for key, value in (("data.name", data), ("data.root", root), ("data.columns", columns), ("data.labels", labels),
                        ("data.language", language), ("encoder.device", device)):
@@ -261,11 +263,9 @@ def _webis_config(*, what: str, root, quick: bool, device, preset, config, set_,
 
 def _grid_plan(cfg, *, quick: bool, seeds, targets, domains, threads: int):
     """Seeds, experiments (each target on each domain, the other languages as sources), checked config."""
-    from mgl.errors import ConfigError
     from mgl.grid import LANGUAGES, table1_experiments
 
-    if threads < 1:
-        raise ConfigError(f"--threads must be >= 1, got {threads}")
+    _check_threads(threads)
     n_seeds = _n_seeds(seeds, quick)
     target_list = _split(targets) or (["ja"] if quick else ["fr", "ja", "de"])
     domain_list = _split(domains) or (["books"] if quick else ["books", "dvd", "music"])
@@ -284,20 +284,20 @@ its queries from the support's own language, N x M + R/|Y| = 5 x 2 + 8 = 18 of e
 
 @app.command("ablation")
 def ablation(
-    root: Annotated[Optional[str], typer.Option(help="Folder holding Webis-CLS-10 (cls-acl10-unprocessed, or its parent).")] = None,
+    root: WebisRootOpt = None,
     out: Annotated[Path, typer.Option(help="Output folder: cells/, grid.json, table3.{json,csv,md}.")] = Path("runs/table3"),
-    seeds: Annotated[Optional[int], typer.Option(help="Seeds 0..N-1 per experiment (default 5; --quick: 2).")] = None,
+    seeds: WebisSeedsOpt = None,
     methods: Annotated[str, typer.Option(help="Comma-separated MGL variants (the first row, mgl, is the reference): "
                                               "mgl, mgl-no-meta, mgl-no-l2clt, mgl-no-sigma, mgl-gcnN.")] = ABLATION_DEFAULT,
-    targets: Annotated[Optional[str], typer.Option(help="Comma-separated targets (default fr,ja,de; --quick: ja).")] = None,
-    domains: Annotated[Optional[str], typer.Option(help="Comma-separated domains (default books,dvd,music; --quick: books).")] = None,
+    targets: WebisTargetsOpt = None,
+    domains: WebisDomainsOpt = None,
     quick: Annotated[bool, typer.Option("--quick", help="A reduced grid for tests: one target, one domain, 2 seeds, tiny data, short training.")] = False,
     preset: Annotated[Optional[str], typer.Option(help="Named preset (default amazon).")] = "amazon",
-    config: Annotated[Optional[Path], typer.Option(help="A YAML configuration file (on top of the preset).")] = None,
-    set_: Annotated[Optional[list[str]], typer.Option("--set", help="Any setting: section.field=value (repeatable).")] = None,
-    device: Annotated[Optional[str], typer.Option(help="cpu, cuda, cuda:N; default: CUDA when present.")] = None,
+    config: ConfigOpt = None,
+    set_: SetOpt = None,
+    device: DeviceOpt = None,
     threads: Annotated[int, typer.Option(help="Torch CPU threads while training (embedding keeps torch's default).")] = 1,
-    quiet: Annotated[bool, typer.Option("--quiet", help="No progress bars.")] = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """The paper's Table 3: MGL and its ablations (w/o Meta, w/o L2CLT, w/o sigma, 1/3/4 GCN layers).
 
@@ -348,26 +348,26 @@ PROPORTION_DEFAULT = "mgl,reptile,mix,multi-task,fine-tune"
 
 @app.command("proportion")
 def proportion(
-    root: Annotated[Optional[str], typer.Option(help="Folder holding Webis-CLS-10 (cls-acl10-unprocessed, or its parent).")] = None,
+    root: WebisRootOpt = None,
     out: Annotated[Path, typer.Option(help="Output folder: fraction-F/ (cells/, grid.json, table1.*) per fraction, "
                                            "sweep.json, proportion.{json,csv,md,png}.")] = Path("runs/proportion"),
     fractions: Annotated[Optional[str], typer.Option(help="Comma-separated shares of the target's training labels "
                                                           "kept (default 0.1,0.2,0.5,1.0; --quick: 0.01,0.05).")] = None,
-    seeds: Annotated[Optional[int], typer.Option(help="Seeds 0..N-1 per experiment (default 5; --quick: 2).")] = None,
+    seeds: WebisSeedsOpt = None,
     methods: Annotated[str, typer.Option(help="Comma-separated methods (as for table1).")] = PROPORTION_DEFAULT,
-    targets: Annotated[Optional[str], typer.Option(help="Comma-separated targets (default fr,ja,de; --quick: ja).")] = None,
-    domains: Annotated[Optional[str], typer.Option(help="Comma-separated domains (default books,dvd,music; --quick: books).")] = None,
+    targets: WebisTargetsOpt = None,
+    domains: WebisDomainsOpt = None,
     quick: Annotated[bool, typer.Option("--quick", help="A reduced sweep for tests: one target, one domain, 2 seeds, "
                                                         "tiny data, short training, fractions 0.01 and 0.05 (at most "
                                                         "20 labels per class are kept, so larger shares would be equal).")] = False,
     preset: Annotated[Optional[str], typer.Option(help="Named preset (default amazon).")] = "amazon",
-    config: Annotated[Optional[Path], typer.Option(help="A YAML configuration file (on top of the preset).")] = None,
-    set_: Annotated[Optional[list[str]], typer.Option("--set", help="Any setting: section.field=value (repeatable).")] = None,
-    baseline_lrs: Annotated[Optional[str], typer.Option(help="Learning rates the neural baselines choose from on validation (default 1e-4,3e-4,1e-3,3e-3).")] = None,
-    baseline_wds: Annotated[Optional[str], typer.Option(help="Weight decays the neural baselines choose from (default 0,1e-3).")] = None,
-    device: Annotated[Optional[str], typer.Option(help="cpu, cuda, cuda:N; default: CUDA when present.")] = None,
+    config: ConfigOpt = None,
+    set_: SetOpt = None,
+    baseline_lrs: BaselineLrsOpt = None,
+    baseline_wds: BaselineWdsOpt = None,
+    device: DeviceOpt = None,
     threads: Annotated[int, typer.Option(help="Torch CPU threads while training (embedding keeps torch's default).")] = 1,
-    quiet: Annotated[bool, typer.Option("--quiet", help="No progress bars.")] = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """The paper's Fig. 5: accuracy against the share of the target's training labels kept.
 
