@@ -144,7 +144,6 @@ def main(argv: list[str] | None = None) -> int:
                 stores[k], locations[k] = store, locs
                 lower = (store, locs, frozen_layers)
             # frozen vectors at the same length: the untrained top layers over the cached states
-            encoder.set_trainable("top-k", deepest)
             probe = PrefixFeatures(encoder, stores[deepest], locations[deepest], batch_size=cfg.encoder.batch_size)
             probe.eval()
             keys = [(loc.shard, loc.start) for loc in locations[deepest]]
