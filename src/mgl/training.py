@@ -125,7 +125,7 @@ def train_stage(
     enc_params = features.parameters()
     if enc_params:
         groups.append({"params": enc_params, "lr": cfg.encoder_lr})
-    optimizer = torch.optim.Adam(groups, weight_decay=cfg.weight_decay)
+    optimizer = torch.optim.Adam(groups, weight_decay=cfg.weight_decay, foreach=True)
     all_params = [p for g in groups for p in g["params"]]
     stage_id = sum(name.encode())
     rng = np.random.default_rng([seed, stage_id])

@@ -317,7 +317,7 @@ def train_rounds(name: str, model: MLPClassifier, features, step: StepFn, valida
     if enc_params:
         groups.append({"params": enc_params, "lr": settings.encoder_lr,
                        "weight_decay": settings.encoder_weight_decay})
-    optimizer = torch.optim.Adam(groups, betas=betas)
+    optimizer = torch.optim.Adam(groups, betas=betas, foreach=True)
     stage_id = sum(name.encode())
     ctx = StepContext(model, features, optimizer, [p for g in groups for p in g["params"]],
                       np.random.default_rng([seed, stage_id]), labels, settings, hyper, device)
