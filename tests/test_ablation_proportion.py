@@ -96,7 +96,7 @@ def test_proportion_summary_table_and_csv():
     mix_row = next(line for line in md.splitlines() if line.startswith("| Mix |"))
     assert mix_row.split(" | ")[3] == "–"
     csv_lines = render_proportion_csv(summary).splitlines()
-    assert csv_lines[0] == "fraction,method,accuracy_mean,accuracy_std,seeds" and len(csv_lines) == 1 + 4 * 5
+    assert csv_lines[0] == "fraction,method,accuracy_mean,accuracy_std,seeds" and len(csv_lines) == 1 + 4 * len(PROPORTION_METHODS)
     assert "0.5,mix,,,0" in csv_lines
     assert fraction_dir("out", 0.1) == Path("out") / "fraction-0.1"
 
@@ -169,7 +169,7 @@ def test_proportion_quick_end_to_end(tmp_path):
     code, stdout, err = run_mgl("experiment", "proportion", "--quick", "--seeds", "1", "--root",
                                 Path(DATA) / "cls-acl10-unprocessed", "--out", out, "--quiet")
     assert code == 0, err[-3000:]
-    assert "10 cell(s) computed" in stdout  # 2 fractions x 5 methods x 1 experiment x 1 seed
+    assert "12 cell(s) computed" in stdout  # 2 fractions x 6 methods x 1 experiment x 1 seed
     summary = json.loads((out / "proportion.json").read_text())["summary"]
     assert summary["fractions"] == [0.01, 0.05] and summary["methods"] == list(PROPORTION_METHODS)
     assert all(v is not None for m in PROPORTION_METHODS for v in summary["mean"][m])
@@ -182,5 +182,5 @@ def test_proportion_quick_end_to_end(tmp_path):
         assert (fraction_dir(out, f) / "table1.md").exists()
     assert n_target[0.01] < n_target[0.05]
     assert "| Method | 1% | 5% |" in (out / "proportion.md").read_text()
-    assert (out / "proportion.csv").read_text().count("\n") == 1 + 2 * 5
+    assert (out / "proportion.csv").read_text().count("\n") == 1 + 2 * 6
     assert (out / "proportion.png").stat().st_size > 10_000

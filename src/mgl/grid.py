@@ -723,8 +723,8 @@ def write_tables(out: str | Path, records: Sequence[dict], spec: TableSpec, *, m
 
 ABLATION_METHODS = ("mgl", "mgl-no-meta", "mgl-no-l2clt", "mgl-no-sigma", "mgl-gcn1", "mgl-gcn3", "mgl-gcn4")
 """The rows of the paper's Table 3: the full model, then its ablations."""
-PROPORTION_METHODS = ("mgl", "reptile", "mix", "multi-task", "fine-tune")
-"""The lines of the paper's Fig. 5."""
+PROPORTION_METHODS = ("mgl", "reptile", "mix", "multi-task", "fine-tune", "logreg-pooled")
+"""The lines of the paper's Fig. 5, plus the pooled logistic-regression reference every table carries."""
 PROPORTION_FRACTIONS = (0.1, 0.2, 0.5, 1.0)
 
 

@@ -343,7 +343,7 @@ def ablation(
     typer.echo(f"wrote {paths['md']}, {paths['csv']}, {paths['json']}")
 
 
-PROPORTION_DEFAULT = "mgl,reptile,mix,multi-task,fine-tune"
+PROPORTION_DEFAULT = "mgl,reptile,mix,multi-task,fine-tune,logreg-pooled"  # = mgl.grid.PROPORTION_METHODS (lazy imports)
 
 
 @app.command("proportion")
@@ -372,8 +372,8 @@ def proportion(
     """The paper's Fig. 5: accuracy against the share of the target's training labels kept.
 
     For each fraction, a Table 1 grid of the methods (default MGL, Reptile, Mix, Multi-task,
-    Fine-tune) over the 9 experiments and N seeds, in its own folder OUT/fraction-F/ (resumable
-    like table1); then the accuracy averaged over the experiments per fraction:
+    Fine-tune and the pooled logistic-regression reference) over the 9 experiments and N seeds,
+    in its own folder OUT/fraction-F/ (resumable like table1); then the accuracy averaged over the experiments per fraction:
     OUT/proportion.{json,csv,md} and the line plot OUT/proportion.png.
     """
     from mgl.errors import ConfigError
