@@ -78,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from mgl.baselines import BaselineOptions, run_baseline
     from mgl.config import load_config
-    from mgl.encoders.prefix_states import compute_prefix_states
+    from mgl.encoders.prefix_states import PrefixStateStore, compute_prefix_states
     from mgl.experiment import make_encoder, prepare_data, run_mgl
     from mgl.features import FrozenFeatures, PrefixFeatures
     from mgl.grid import run_logreg
@@ -199,6 +199,8 @@ def main(argv: list[str] | None = None) -> int:
                     record(method, k, metrics, time.perf_counter() - t1)
     encoder.model.load_state_dict(original)
     wall = time.perf_counter() - t_start
+    for k in {deepest, *ks} - set(stores):  # every run was already saved: size the caches all the same
+        stores[k] = PrefixStateStore.for_encoder(encoder, n_layers - k)
 
     summary: dict[str, dict] = {}
     for method, k in dict.fromkeys((r["method"], r["k"]) for r in runs):

@@ -120,26 +120,36 @@ def table1(
 
 
 def _run_table(table: str, spec_of, cfg, options, method_list, experiments, n_seeds: int, *, out, quick: bool,
-               threads: int, quiet: bool) -> None:
-    """Run (or resume) a grid's cells, then write and print its table (``spec_of(methods, experiments)``)."""
+               threads: int, quiet: bool, annotate=None) -> None:
+    """Run (or resume) a grid's cells, then write and print its table (``spec_of(methods, experiments)``).
+
+    ``options``: the baselines' settings (part of the fingerprint), or None for a grid of MGL
+    variants only. ``annotate(records, spec)``, if given, may add notes to the spec and returns
+    extra entries for the table's JSON meta.
+    """
     from mgl.grid import CellRunner, CellStore, config_fingerprint, make_cells, run_cells, write_tables
     from mgl.io import write_json_atomic
 
-    fingerprint = config_fingerprint(cfg, {"baselines": options.to_dict()})
+    extra = {"baselines": options.to_dict()} if options is not None else None
+    fingerprint = config_fingerprint(cfg, extra)
     seed_list = list(range(n_seeds))
     cells = make_cells(method_list, experiments, seed_list)
     store = CellStore(out, fingerprint)
     grid_meta = {
         "table": table, "methods": method_list, "seeds": seed_list,
         "experiments": [{"target": e.target, "domain": e.domain, "sources": list(e.sources)} for e in experiments],
-        "fingerprint": fingerprint, "quick": quick, "config": cfg.to_dict(), "baseline_options": options.to_dict(),
+        "fingerprint": fingerprint, "quick": quick, "config": cfg.to_dict(),
     }
+    if options is not None:
+        grid_meta["baseline_options"] = options.to_dict()
     store.records(cells)  # refuses, before anything is written, cells of another configuration in OUT
     write_json_atomic(out / "grid.json", grid_meta)
     runner = CellRunner(cfg, options, progress=not quiet, train_threads=threads)
     report = run_cells(cells, store, runner, progress=not quiet)
     records = store.records(cells)
-    paths = write_tables(out, records, spec_of(method_list, experiments), meta=grid_meta, n_seeds=n_seeds)
+    spec = spec_of(method_list, experiments)
+    meta = {**grid_meta, **annotate(records, spec)} if annotate is not None else grid_meta
+    paths = write_tables(out, records, spec, meta=meta, n_seeds=n_seeds)
     typer.echo(f"{len(report.computed)} cell(s) computed, {len(report.skipped)} already done; "
                f"{len(records)}/{len(cells)} in the table")
     typer.echo(paths["md"].read_text(encoding="utf-8"))
@@ -307,9 +317,7 @@ def ablation(
     table1 (finished cells in OUT/cells/ are skipped). Writes OUT/table3.{json,csv,md}.
     """
     from mgl.errors import ConfigError
-    from mgl.grid import (CellRunner, CellStore, ablation_notes, ablation_spec, ablation_tests, check_methods,
-                          config_fingerprint, is_mgl, make_cells, run_cells, write_tables)
-    from mgl.io import write_json_atomic
+    from mgl.grid import ablation_notes, ablation_spec, ablation_tests, check_methods, is_mgl
 
     cfg = _webis_config(what="the ablation table", root=root, quick=quick, device=device, preset=preset,
                         config=config, set_=set_, quick_extra=ABLATION_QUICK_EXTRA)
@@ -319,28 +327,14 @@ def ablation(
         raise ConfigError(f"the ablation table takes MGL variants only, not {', '.join(bad)}")
     seed_list, experiments = _grid_plan(cfg, quick=quick, seeds=seeds, targets=targets, domains=domains,
                                         threads=threads)
-    fingerprint = config_fingerprint(cfg)
-    cells = make_cells(method_list, experiments, seed_list)
-    store = CellStore(out, fingerprint)
-    grid_meta = {
-        "table": "table3", "methods": method_list, "seeds": seed_list,
-        "experiments": [{"target": e.target, "domain": e.domain, "sources": list(e.sources)} for e in experiments],
-        "fingerprint": fingerprint, "quick": quick, "config": cfg.to_dict(),
-    }
-    store.records(cells)  # refuses, before anything is written, cells of another configuration in OUT
-    write_json_atomic(out / "grid.json", grid_meta)
-    runner = CellRunner(cfg, progress=not quiet, train_threads=threads)
-    done = run_cells(cells, store, runner, progress=not quiet)
-    records = store.records(cells)
-    spec = ablation_spec(method_list, experiments)
-    tests = ablation_tests(records, spec)
-    spec.notes.extend(ablation_notes(tests, spec))
-    paths = write_tables(out, records, spec, meta={**grid_meta, "tests_against_full_model": tests},
-                         n_seeds=len(seed_list))
-    typer.echo(f"{len(done.computed)} cell(s) computed, {len(done.skipped)} already done; "
-               f"{len(records)}/{len(cells)} in the table")
-    typer.echo(paths["md"].read_text(encoding="utf-8"))
-    typer.echo(f"wrote {paths['md']}, {paths['csv']}, {paths['json']}")
+
+    def annotate(records, spec) -> dict:
+        tests = ablation_tests(records, spec)
+        spec.notes.extend(ablation_notes(tests, spec))
+        return {"tests_against_full_model": tests}
+
+    _run_table("table3", ablation_spec, cfg, None, method_list, experiments, len(seed_list), out=out, quick=quick,
+               threads=threads, quiet=quiet, annotate=annotate)
 
 
 PROPORTION_DEFAULT = "mgl,reptile,mix,multi-task,fine-tune,logreg-pooled"  # = mgl.grid.PROPORTION_METHODS (lazy imports)
