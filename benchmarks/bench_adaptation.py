@@ -40,6 +40,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+import _common
+from _common import add_common_options
+
 
 def _split(text: str) -> list[str]:
     return [t.strip() for t in text.split(",") if t.strip()]
@@ -64,14 +67,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--mix-lrs", default="3e-4,1e-3")
     parser.add_argument("--mix-wds", default="0")
     parser.add_argument("--threads", type=int, default=None, help="Torch threads (default: torch's).")
-    parser.add_argument("--set", dest="overrides", action="append", default=[], help="section.field=value")
-    parser.add_argument("--out", default="benchmarks/out/adaptation.json")
-    parser.add_argument("--quiet", action="store_true")
+    add_common_options(parser, "benchmarks/out/adaptation.json")
     args = parser.parse_args(argv)
 
-    data_root = os.environ.get("MGL_DATA")
-    if not data_root:
-        print("MGL_DATA is unset: point it at the folder holding cls-acl10-unprocessed/", file=sys.stderr)
+    data_root = _common.data_root("bench_adaptation")
+    if data_root is None:
         return 2
     if args.threads:
         torch.set_num_threads(args.threads)

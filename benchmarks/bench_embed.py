@@ -34,6 +34,8 @@ from pathlib import Path
 
 import numpy as np
 
+import _common
+
 BATCH_SIZE = 32
 MAX_LENGTH = 256
 RATIO_REQUIRED = 1.3
@@ -121,15 +123,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--check", action="store_true", help="exit 1 if a requirement is not met")
     args = parser.parse_args(argv)
 
-    data = os.environ.get("MGL_DATA")
-    if not data:
-        print(
-            "bench_embed: MGL_DATA is unset. Set it to the folder holding cls-acl10-unprocessed/ "
-            "(e.g. export MGL_DATA=/path/to/data, or get the corpus with 'mgl data download webis-cls-10').",
-            file=sys.stderr,
-        )
+    data = _common.data_root("bench_embed")
+    if data is None:
         return 2
-    texts = load_texts(Path(data), args.lang)
+    texts = load_texts(data, args.lang)
     if args.n is not None:
         if args.n < 1:
             parser.error("--n must be positive")

@@ -27,6 +27,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+import _common
+from _common import add_common_options
+
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -35,14 +38,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sources", default="en,fr,de")
     parser.add_argument("--target", default="ja")
     parser.add_argument("--seeds", type=int, default=5)
-    parser.add_argument("--set", dest="overrides", action="append", default=[], help="section.field=value")
-    parser.add_argument("--out", default="benchmarks/out/mgl.json")
-    parser.add_argument("--quiet", action="store_true")
+    add_common_options(parser, "benchmarks/out/mgl.json")
     args = parser.parse_args(argv)
 
-    data_root = os.environ.get("MGL_DATA")
-    if not data_root:
-        print("MGL_DATA is unset: point it at the folder holding cls-acl10-unprocessed/", file=sys.stderr)
+    data_root = _common.data_root("bench_mgl")
+    if data_root is None:
         return 2
 
     from mgl.baselines.logistic_regression import fit_logistic_regression

@@ -11,30 +11,30 @@ self-loop, its support columns and its other-query columns, and reports the lear
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-from pathlib import Path
 
 import numpy as np
 import torch
+
+import _common
+from _common import add_common_options
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--batches", type=int, default=10, help="Test batches of R queries.")
-    parser.add_argument("--set", dest="overrides", action="append", default=[])
-    parser.add_argument("--out", default="benchmarks/out/graph_weights.json")
+    add_common_options(parser, "benchmarks/out/graph_weights.json", quiet=False)
     args = parser.parse_args(argv)
-    if not os.environ.get("MGL_DATA"):
-        print("MGL_DATA is unset", file=sys.stderr)
+    data_root = _common.data_root("graph_weights")
+    if data_root is None:
         return 2
     from mgl.config import load_config
     from mgl.evaluation import plan_episodes
     from mgl.experiment import build_features, make_encoder, prepare_data, run_mgl
     from mgl.io import write_json_atomic
 
-    root = Path(os.environ["MGL_DATA"]) / "cls-acl10-unprocessed"
+    root = data_root / "cls-acl10-unprocessed"
     cfg = load_config("amazon", None, [f"data.root={root}", "data.domain=books", *args.overrides]).validate()
     data = prepare_data(cfg.data, args.seed)
     encoder = make_encoder(cfg.encoder)

@@ -11,12 +11,14 @@ MGL early-stops on). Test accuracy is recorded beside it for the report, never u
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
+
+import _common
+from _common import add_common_options
 
 CANDIDATES: dict[str, list[str]] = {
     "defaults": [],
@@ -50,13 +52,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sources", default="en,fr,de")
     parser.add_argument("--target", default="ja")
     parser.add_argument("--only", default=None, help="Semicolon-separated candidate names to run.")
-    parser.add_argument("--out", default="benchmarks/out/tune_mgl.json")
-    parser.add_argument("--set", dest="overrides", action="append", default=[],
-                        help="Extra section.field=value applied to every candidate.")
+    add_common_options(parser, "benchmarks/out/tune_mgl.json", quiet=False)  # --set: applied to every candidate
     args = parser.parse_args(argv)
-    data_root = os.environ.get("MGL_DATA")
-    if not data_root:
-        print("MGL_DATA is unset", file=sys.stderr)
+    data_root = _common.data_root("tune_mgl")
+    if data_root is None:
         return 2
 
     from mgl.config import load_config
