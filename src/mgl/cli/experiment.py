@@ -32,6 +32,10 @@ WebisRootOpt = Annotated[Optional[str], typer.Option(help="Folder holding Webis-
 WebisSeedsOpt = Annotated[Optional[int], typer.Option(help="Seeds 0..N-1 per experiment (default 5; --quick: 2).")]
 WebisTargetsOpt = Annotated[Optional[str], typer.Option(help="Comma-separated targets (default fr,ja,de; --quick: ja).")]
 WebisDomainsOpt = Annotated[Optional[str], typer.Option(help="Comma-separated domains (default books,dvd,music; --quick: books).")]
+AmazonPresetOpt = Annotated[Optional[str], typer.Option(help="Named preset (default amazon).")]
+ThreadsOpt = Annotated[int, typer.Option(help="Torch CPU threads while training (embedding keeps torch's default): "
+                                              "the classifiers are small, and one thread is as fast and does not "
+                                              "stall when other processes share the cores.")]
 
 
 def _split(text: str | None) -> list[str]:
@@ -91,15 +95,13 @@ def table1(
     targets: WebisTargetsOpt = None,
     domains: WebisDomainsOpt = None,
     quick: Annotated[bool, typer.Option("--quick", help="A reduced grid for tests: one target, one domain, 2 seeds, tiny data, short training.")] = False,
-    preset: Annotated[Optional[str], typer.Option(help="Named preset (default amazon).")] = "amazon",
+    preset: AmazonPresetOpt = "amazon",
     config: ConfigOpt = None,
     set_: SetOpt = None,
     baseline_lrs: BaselineLrsOpt = None,
     baseline_wds: BaselineWdsOpt = None,
     device: DeviceOpt = None,
-    threads: Annotated[int, typer.Option(help="Torch CPU threads while training (embedding keeps torch's default): "
-                                              "the classifiers are small, and one thread is as fast and does not "
-                                              "stall when other processes share the cores.")] = 1,
+    threads: ThreadsOpt = 1,
     quiet: QuietOpt = False,
 ) -> None:
     """The paper's Table 1 grid: FR, JA, DE x books, dvd, music (the other languages as sources), N seeds.
@@ -212,7 +214,7 @@ def table2(
     baseline_lrs: BaselineLrsOpt = None,
     baseline_wds: BaselineWdsOpt = None,
     device: DeviceOpt = None,
-    threads: Annotated[int, typer.Option(help="Torch CPU threads while training (embedding keeps torch's default).")] = 1,
+    threads: ThreadsOpt = 1,
     quiet: QuietOpt = False,
 ) -> None:
     """The paper's Table 2 grid on text pairs (PAWS-X): each target with the other languages as sources, N seeds.
@@ -302,11 +304,11 @@ def ablation(
     targets: WebisTargetsOpt = None,
     domains: WebisDomainsOpt = None,
     quick: Annotated[bool, typer.Option("--quick", help="A reduced grid for tests: one target, one domain, 2 seeds, tiny data, short training.")] = False,
-    preset: Annotated[Optional[str], typer.Option(help="Named preset (default amazon).")] = "amazon",
+    preset: AmazonPresetOpt = "amazon",
     config: ConfigOpt = None,
     set_: SetOpt = None,
     device: DeviceOpt = None,
-    threads: Annotated[int, typer.Option(help="Torch CPU threads while training (embedding keeps torch's default).")] = 1,
+    threads: ThreadsOpt = 1,
     quiet: QuietOpt = False,
 ) -> None:
     """The paper's Table 3: MGL and its ablations (w/o Meta, w/o L2CLT, w/o sigma, 1/3/4 GCN layers).
@@ -354,13 +356,13 @@ def proportion(
     quick: Annotated[bool, typer.Option("--quick", help="A reduced sweep for tests: one target, one domain, 2 seeds, "
                                                         "tiny data, short training, fractions 0.01 and 0.05 (at most "
                                                         "20 labels per class are kept, so larger shares would be equal).")] = False,
-    preset: Annotated[Optional[str], typer.Option(help="Named preset (default amazon).")] = "amazon",
+    preset: AmazonPresetOpt = "amazon",
     config: ConfigOpt = None,
     set_: SetOpt = None,
     baseline_lrs: BaselineLrsOpt = None,
     baseline_wds: BaselineWdsOpt = None,
     device: DeviceOpt = None,
-    threads: Annotated[int, typer.Option(help="Torch CPU threads while training (embedding keeps torch's default).")] = 1,
+    threads: ThreadsOpt = 1,
     quiet: QuietOpt = False,
 ) -> None:
     """The paper's Fig. 5: accuracy against the share of the target's training labels kept.
