@@ -48,7 +48,8 @@ def test_language_matrix_png_with_a_missing_value(tmp_path):
 
 
 def test_proportion_png(tmp_path):
-    path = plot_proportion([0.1, 0.2, 0.5, 1.0], {"MGL": [80, 82, 84, 86], "Reptile": [75, None, 80, 83]},
+    path = plot_proportion([0.1, 0.2, 0.5, 1.0], {"MGL": [80, 82, 84, 86], "Reptile": [75, None, 80, 83],
+                                                 "LogReg (pooled)": [79, 81, 83, 85]},
                            tmp_path / "p.png", errors={"MGL": [1, 1, None, 0.5]}, note="bars: ±1 std")
     assert path.stat().st_size > 10_000
 

@@ -122,11 +122,12 @@ def plot_language_matrix(matrix: np.ndarray, languages: Sequence[str], path: str
 def plot_proportion(fractions: Sequence[float], series: Mapping[str, Sequence[float | None]], path: str | Path, *,
                     errors: Mapping[str, Sequence[float | None]] | None = None,
                     ylabel: str = "Accuracy (%)", title: str = "Accuracy vs. share of the target's labels",
-                    highlight: str | None = "MGL", note: str | None = None) -> Path:
+                    highlight: str | None = "MGL", note: str | None = None,
+                    dashed: Sequence[str] = ("LogReg (pooled)", "LogReg (target)")) -> Path:
     """Accuracy against the fraction of target labels kept (log-scaled x axis): one line per method
     (missing values skipped), error bars from ``errors`` (e.g. the standard deviation over seeds),
     the methods' points nudged sideways so that their bars do not hide each other; ``note`` is
-    printed under the axis."""
+    printed under the axis; the ``dashed`` series (the references, not learned methods) are drawn dashed."""
     plt = _pyplot()
     x = np.asarray(fractions, dtype=float) * 100
     fig, ax = plt.subplots(figsize=(6.4, 4.4))
@@ -143,6 +144,7 @@ def plot_proportion(fractions: Sequence[float], series: Mapping[str, Sequence[fl
         strong = name == highlight
         ax.errorbar(xs[ok], y[ok], yerr=None if err is None else err[ok], label=name, marker=markers[i % len(markers)],
                     linewidth=2.2 if strong else 1.3, markersize=6 if strong else 4.5, capsize=3,
+                    linestyle="--" if name in dashed else "-",
                     zorder=3 if strong else 2)
     ax.set_xscale("log")
     ax.set_xticks(x, labels=[f"{v:g}%" for v in x])
