@@ -15,7 +15,7 @@ DATA_HINT = ("point it at the folder holding cls-acl10-unprocessed/ (and paws-x/
              "export MGL_DATA=../shared/data, or get the corpus with 'mgl data download webis-cls-10'")
 
 
-def data_root(script: str) -> Path | None:
+def require_mgl_data(script: str) -> Path | None:
     """``$MGL_DATA`` as a path, or None after telling the user (the script then exits with 2)."""
     root = os.environ.get("MGL_DATA")
     if not root:

@@ -40,8 +40,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-import _common
-from _common import add_common_options
+from _common import add_common_options, require_mgl_data
 
 
 def _split(text: str) -> list[str]:
@@ -70,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     add_common_options(parser, "benchmarks/out/adaptation.json")
     args = parser.parse_args(argv)
 
-    data_root = _common.data_root("bench_adaptation")
+    data_root = require_mgl_data("bench_adaptation")
     if data_root is None:
         return 2
     if args.threads:
@@ -199,6 +198,7 @@ def main(argv: list[str] | None = None) -> int:
                     record(method, k, metrics, time.perf_counter() - t1)
     encoder.model.load_state_dict(original)
     wall = time.perf_counter() - t_start
+    runs_wall = sum(r["wall_seconds"] for r in runs)
     for k in {deepest, *ks} - set(stores):  # every run was already saved: size the caches all the same
         stores[k] = PrefixStateStore.for_encoder(encoder, n_layers - k)
 
@@ -220,7 +220,7 @@ def main(argv: list[str] | None = None) -> int:
         "benchmark": "bench_adaptation", "targets": _split(args.targets), "domain": args.domain, "seeds": args.seeds,
         "ks": ks, "methods": methods, "max_length": args.max_length, "fingerprint": fingerprint, "overrides": args.overrides,
         "mix_options": mix_options.to_dict(), "encoder": encoder.spec.to_dict(), "config": base.to_dict(),
-        "wall_seconds": wall, "runs_wall_seconds": sum(r["wall_seconds"] for r in runs),
+        "wall_seconds": wall, "runs_wall_seconds": runs_wall,
         "prefix_seconds": prefix_seconds, "cache_bytes": cache_bytes, "cache_texts": cache_rows,
         "summary": summary, "runs": runs,
         "machine": {"cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(), "torch": torch.__version__,
@@ -242,7 +242,7 @@ def main(argv: list[str] | None = None) -> int:
     md = (f"{table}\n\nAccuracy (%) on the target's test split, mean of {args.seeds} seed(s); "
           f"sequence length {args.max_length}; this invocation's wall {wall:.0f} s ({prefix_seconds:.0f} s computing "
           f"prefix states and frozen vectors; runs saved by an earlier invocation are read back, not re-run); "
-          f"the runs' own wall times sum to {sum(r['wall_seconds'] for r in runs):.0f} s; prefix cache {sizes}.\n")
+          f"the runs' own wall times sum to {runs_wall:.0f} s; prefix cache {sizes}.\n")
     write_text_atomic(Path(args.out).with_suffix(".md"), md)
     print("\n" + md)
     print(f"wrote {args.out} and {Path(args.out).with_suffix('.md')}")

@@ -34,7 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
-import _common
+from _common import require_mgl_data
 
 BATCH_SIZE = 32
 MAX_LENGTH = 256
@@ -123,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--check", action="store_true", help="exit 1 if a requirement is not met")
     args = parser.parse_args(argv)
 
-    data = _common.data_root("bench_embed")
+    data = require_mgl_data("bench_embed")
     if data is None:
         return 2
     texts = load_texts(data, args.lang)

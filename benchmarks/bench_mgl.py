@@ -27,8 +27,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-import _common
-from _common import add_common_options
+from _common import add_common_options, require_mgl_data
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -41,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     add_common_options(parser, "benchmarks/out/mgl.json")
     args = parser.parse_args(argv)
 
-    data_root = _common.data_root("bench_mgl")
+    data_root = require_mgl_data("bench_mgl")
     if data_root is None:
         return 2
 

@@ -16,8 +16,7 @@ import sys
 import numpy as np
 import torch
 
-import _common
-from _common import add_common_options
+from _common import add_common_options, require_mgl_data
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -26,7 +25,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batches", type=int, default=10, help="Test batches of R queries.")
     add_common_options(parser, "benchmarks/out/graph_weights.json", quiet=False)
     args = parser.parse_args(argv)
-    data_root = _common.data_root("graph_weights")
+    data_root = require_mgl_data("graph_weights")
     if data_root is None:
         return 2
     from mgl.config import load_config

@@ -17,8 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-import _common
-from _common import add_common_options
+from _common import add_common_options, require_mgl_data
 
 CANDIDATES: dict[str, list[str]] = {
     "defaults": [],
@@ -54,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", default=None, help="Semicolon-separated candidate names to run.")
     add_common_options(parser, "benchmarks/out/tune_mgl.json", quiet=False)  # --set: applied to every candidate
     args = parser.parse_args(argv)
-    data_root = _common.data_root("tune_mgl")
+    data_root = require_mgl_data("tune_mgl")
     if data_root is None:
         return 2
 
