@@ -121,39 +121,57 @@ def table1(
                threads=threads, quiet=quiet)
 
 
+class _GridPlan:
+    """One grid's cells, store and description, checked against its output folder (nothing written yet)."""
+
+    def __init__(self, table: str, cfg, options, method_list, experiments, n_seeds: int, *, out: Path, quick: bool,
+                 extra_meta: dict | None = None):
+        from mgl.grid import CellStore, config_fingerprint, make_cells
+
+        self.cfg, self.options, self.method_list, self.experiments, self.out = cfg, options, method_list, experiments, out
+        self.seed_list = list(range(n_seeds))
+        fingerprint = config_fingerprint(cfg, {"baselines": options.to_dict()} if options is not None else None)
+        self.cells = make_cells(method_list, experiments, self.seed_list)
+        self.store = CellStore(out, fingerprint)
+        self.meta = {
+            "table": table, **(extra_meta or {}), "methods": method_list, "seeds": self.seed_list,
+            "experiments": [{"target": e.target, "domain": e.domain, "sources": list(e.sources)} for e in experiments],
+            "fingerprint": fingerprint, "quick": quick, "config": cfg.to_dict(),
+        }
+        if options is not None:
+            self.meta["baseline_options"] = options.to_dict()
+        self.store.records(self.cells)  # refuses, before anything is written, cells of another configuration in OUT
+
+    def run(self, spec_of, *, threads: int, quiet: bool, annotate=None):
+        """Compute the missing cells, write the tables; returns (run report, records, table paths).
+
+        ``annotate(records, spec)``, if given, may add notes to the spec and returns extra entries
+        for the table's JSON meta.
+        """
+        from mgl.grid import CellRunner, run_cells, write_tables
+        from mgl.io import write_json_atomic
+
+        write_json_atomic(self.out / "grid.json", self.meta)
+        runner = CellRunner(self.cfg, self.options, progress=not quiet, train_threads=threads)
+        report = run_cells(self.cells, self.store, runner, progress=not quiet)
+        records = self.store.records(self.cells)
+        spec = spec_of(self.method_list, self.experiments)
+        meta = {**self.meta, **annotate(records, spec)} if annotate is not None else self.meta
+        paths = write_tables(self.out, records, spec, meta=meta, n_seeds=len(self.seed_list))
+        return report, records, paths
+
+
 def _run_table(table: str, spec_of, cfg, options, method_list, experiments, n_seeds: int, *, out, quick: bool,
                threads: int, quiet: bool, annotate=None) -> None:
     """Run (or resume) a grid's cells, then write and print its table (``spec_of(methods, experiments)``).
 
     ``options``: the baselines' settings (part of the fingerprint), or None for a grid of MGL
-    variants only. ``annotate(records, spec)``, if given, may add notes to the spec and returns
-    extra entries for the table's JSON meta.
+    variants only. ``annotate``: see :meth:`_GridPlan.run`.
     """
-    from mgl.grid import CellRunner, CellStore, config_fingerprint, make_cells, run_cells, write_tables
-    from mgl.io import write_json_atomic
-
-    extra = {"baselines": options.to_dict()} if options is not None else None
-    fingerprint = config_fingerprint(cfg, extra)
-    seed_list = list(range(n_seeds))
-    cells = make_cells(method_list, experiments, seed_list)
-    store = CellStore(out, fingerprint)
-    grid_meta = {
-        "table": table, "methods": method_list, "seeds": seed_list,
-        "experiments": [{"target": e.target, "domain": e.domain, "sources": list(e.sources)} for e in experiments],
-        "fingerprint": fingerprint, "quick": quick, "config": cfg.to_dict(),
-    }
-    if options is not None:
-        grid_meta["baseline_options"] = options.to_dict()
-    store.records(cells)  # refuses, before anything is written, cells of another configuration in OUT
-    write_json_atomic(out / "grid.json", grid_meta)
-    runner = CellRunner(cfg, options, progress=not quiet, train_threads=threads)
-    report = run_cells(cells, store, runner, progress=not quiet)
-    records = store.records(cells)
-    spec = spec_of(method_list, experiments)
-    meta = {**grid_meta, **annotate(records, spec)} if annotate is not None else grid_meta
-    paths = write_tables(out, records, spec, meta=meta, n_seeds=n_seeds)
+    plan = _GridPlan(table, cfg, options, method_list, experiments, n_seeds, out=out, quick=quick)
+    report, records, paths = plan.run(spec_of, threads=threads, quiet=quiet, annotate=annotate)
     typer.echo(f"{len(report.computed)} cell(s) computed, {len(report.skipped)} already done; "
-               f"{len(records)}/{len(cells)} in the table")
+               f"{len(records)}/{len(plan.cells)} in the table")
     typer.echo(paths["md"].read_text(encoding="utf-8"))
     typer.echo(f"wrote {paths['md']}, {paths['csv']}, {paths['json']}")
 
@@ -373,9 +391,8 @@ def proportion(
     OUT/proportion.{json,csv,md} and the line plot OUT/proportion.png.
     """
     from mgl.errors import ConfigError
-    from mgl.grid import (CellRunner, CellStore, check_methods, config_fingerprint, display_name, fraction_dir,
-                          make_cells, run_cells, summarize_proportion, table1_spec, write_proportion_tables,
-                          write_tables)
+    from mgl.grid import (check_methods, display_name, fraction_dir, summarize_proportion, table1_spec,
+                          write_proportion_tables)
     from mgl.io import write_json_atomic
     from mgl.plots import plot_proportion
 
@@ -390,35 +407,23 @@ def proportion(
     seed_list, experiments = _grid_plan(cfg, quick=quick, seeds=seeds, targets=targets, domains=domains,
                                         threads=threads)
     cfg.data.target_count = None
-    exp_meta = [{"target": e.target, "domain": e.domain, "sources": list(e.sources)} for e in experiments]
-    plans = []
+    plans = {}  # every fraction's folder is checked before any cell runs
     for f in fraction_list:
         fcfg = cfg.__class__.from_dict(cfg.to_dict())
         fcfg.data.target_fraction = f
         fcfg.validate()
-        fingerprint = config_fingerprint(fcfg, {"baselines": options.to_dict()})
-        fout = fraction_dir(out, f)
-        cells = make_cells(method_list, experiments, seed_list)
-        store = CellStore(fout, fingerprint)
-        store.records(cells)  # refuses cells of another configuration before anything is written
-        meta = {"table": "table1", "fraction": f, "methods": method_list, "seeds": seed_list, "experiments": exp_meta,
-                "fingerprint": fingerprint, "quick": quick, "config": fcfg.to_dict(),
-                "baseline_options": options.to_dict()}
-        plans.append((f, fcfg, fout, cells, store, meta))
+        plans[f] = _GridPlan("table1", fcfg, options, method_list, experiments, len(seed_list),
+                             out=fraction_dir(out, f), quick=quick, extra_meta={"fraction": f})
     sweep_meta = {"sweep": "proportion", "fractions": fraction_list, "methods": method_list, "seeds": seed_list,
-                  "experiments": exp_meta, "quick": quick, "folders": [str(p[2].name) for p in plans]}
+                  "experiments": plans[fraction_list[0]].meta["experiments"], "quick": quick,
+                  "folders": [plan.out.name for plan in plans.values()]}
     write_json_atomic(out / "sweep.json", sweep_meta)
     records_by_fraction, computed, skipped = {}, 0, 0
-    for f, fcfg, fout, cells, store, meta in plans:
-        write_json_atomic(fout / "grid.json", meta)
+    for f, plan in plans.items():
         if not quiet:
-            typer.echo(f"fraction {f:g}: {fout}", err=True)
-        runner = CellRunner(fcfg, options, progress=not quiet, train_threads=threads)
-        done = run_cells(cells, store, runner, progress=not quiet)
+            typer.echo(f"fraction {f:g}: {plan.out}", err=True)
+        done, records_by_fraction[f], _ = plan.run(table1_spec, threads=threads, quiet=quiet)
         computed, skipped = computed + len(done.computed), skipped + len(done.skipped)
-        records = store.records(cells)
-        write_tables(fout, records, table1_spec(method_list, experiments), meta=meta, n_seeds=len(seed_list))
-        records_by_fraction[f] = records
     summary = summarize_proportion(records_by_fraction, method_list, experiments)
     paths = write_proportion_tables(out, summary, meta=sweep_meta, n_experiments=len(experiments),
                                     n_seeds=len(seed_list))
