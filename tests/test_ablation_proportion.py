@@ -9,9 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mgl.grid import (ABLATION_METHODS, PROPORTION_METHODS, ablation_notes, ablation_spec, ablation_tests,
-                      fraction_dir, render_markdown, render_proportion_csv, render_proportion_markdown, summarize,
-                      summarize_proportion, table1_experiments)
+from mgl.grid import (ablation_notes, ablation_spec, ablation_tests, fraction_dir, render_markdown,
+                      render_proportion_csv, render_proportion_markdown, summarize, summarize_proportion,
+                      table1_experiments)
+from mgl.methods import ABLATION_METHODS, PROPORTION_METHODS
 
 from cli_helpers import run_mgl  # noqa: E402
 

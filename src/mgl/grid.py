@@ -55,6 +55,7 @@ import numpy as np
 from mgl.config import MGLConfig, RunConfig
 from mgl.errors import ConfigError
 from mgl.io import write_json_atomic, write_text_atomic
+from mgl.methods import REFERENCE_METHODS
 
 GRID_VERSION = 1
 LANGUAGES = ("en", "fr", "de", "ja")
@@ -63,8 +64,6 @@ TABLE1_DOMAINS = ("books", "dvd", "music")
 TABLE2_LANGUAGES = ("en", "de", "es", "fr", "ja")
 """PAWS-X languages of the Table 2 grid (ko and zh are in the data too, and can be named)."""
 TABLE2_TARGETS = ("de", "es", "fr", "ja")
-PAPER_METHODS = ("target-only", "mix", "multi-task", "fine-tune", "reptile", "mgl")
-REFERENCE_METHODS = ("logreg-target", "logreg-pooled")
 DISPLAY_NAMES = {
     "logreg-target": "LogReg (target only)",
     "logreg-pooled": "LogReg (pooled)",
@@ -721,10 +720,6 @@ def write_tables(out: str | Path, records: Sequence[dict], spec: TableSpec, *, m
 # ---------------------------------------------------------------------------------------------
 # Table 3 (ablations) and the target-label proportion sweep (Fig. 5)
 
-ABLATION_METHODS = ("mgl", "mgl-no-meta", "mgl-no-l2clt", "mgl-no-sigma", "mgl-gcn1", "mgl-gcn3", "mgl-gcn4")
-"""The rows of the paper's Table 3: the full model, then its ablations."""
-PROPORTION_METHODS = ("mgl", "reptile", "mix", "multi-task", "fine-tune", "logreg-pooled")
-"""The lines of the paper's Fig. 5, plus the pooled logistic-regression reference every table carries."""
 PROPORTION_FRACTIONS = (0.1, 0.2, 0.5, 1.0)
 
 

@@ -7,10 +7,12 @@ from typing import Annotated, Optional
 
 import typer
 
+from mgl.methods import ABLATION_METHODS, PAPER_METHODS, PROPORTION_METHODS
+
 app = typer.Typer(help="Experiment grids: many methods x experiments x seeds, resumable, with tables.",
                   no_args_is_help=True)
 
-DEFAULT_METHODS = "target-only,mix,multi-task,fine-tune,reptile,mgl"
+DEFAULT_METHODS = ",".join(PAPER_METHODS)
 QUICK_OVERRIDES = [
     "data.max_per_class=20", "encoder.max_length=128", "mgl.train_episodes=10", "mgl.max_rounds=3",
     "mgl.patience=2", "mgl.test_episodes=2", "mgl.eval_times=2", "mgl.lr=1e-3",
@@ -305,7 +307,7 @@ def _grid_plan(cfg, *, quick: bool, seeds, targets, domains, threads: int):
     return list(range(n_seeds)), experiments
 
 
-ABLATION_DEFAULT = "mgl,mgl-no-meta,mgl-no-l2clt,mgl-no-sigma,mgl-gcn1,mgl-gcn3,mgl-gcn4"
+ABLATION_DEFAULT = ",".join(ABLATION_METHODS)
 ABLATION_QUICK_EXTRA = ["mgl.n_query=16"]
 """``ablation --quick`` on top of :data:`QUICK_OVERRIDES`: a within-language ("w/o L2CLT") episode takes
 its queries from the support's own language, N x M + R/|Y| = 5 x 2 + 8 = 18 of each class, which the
@@ -357,7 +359,7 @@ def ablation(
                threads=threads, quiet=quiet, annotate=annotate)
 
 
-PROPORTION_DEFAULT = "mgl,reptile,mix,multi-task,fine-tune,logreg-pooled"  # = mgl.grid.PROPORTION_METHODS (lazy imports)
+PROPORTION_DEFAULT = ",".join(PROPORTION_METHODS)
 
 
 @app.command("proportion")
