@@ -102,6 +102,47 @@ def test_proportion_summary_table_and_csv():
     assert fraction_dir("out", 0.1) == Path("out") / "fraction-0.1"
 
 
+def test_proportion_per_target_gaps_name_each_targets_best_other_method():
+    """MGL leads on FR and JA, trails Mix on DE by 1 point: the per-target rows say so, the test too."""
+    exps = table1_experiments()
+    by_fraction = {}
+    for i, f in enumerate((0.1, 1.0)):
+        recs = records(PROPORTION_METHODS, {m: 0.0 for m in PROPORTION_METHODS}, seed=i, noise=0.001)
+        for r in recs:
+            if r["method"] == "mgl" and r["target"] != "de":
+                r["accuracy"] += 0.02
+            if r["method"] == "mix" and r["target"] == "de":
+                r["accuracy"] += 0.01
+            if r["method"] == "reptile" and r["target"] == "fr":
+                r["accuracy"] += 0.005
+        by_fraction[f] = recs
+    summary = summarize_proportion(by_fraction, list(PROPORTION_METHODS), exps)
+    assert list(summary["by_target"]) == ["fr", "ja", "de"]
+    assert summary["by_target"]["fr"]["mgl"][0] == pytest.approx(82.0, abs=0.2)
+    assert summary["by_target"]["de"]["mix"][1] == pytest.approx(81.0, abs=0.2)
+    fr, de, avg = (summary["versus_best"][k] for k in ("fr", "de", "Avg"))
+    assert fr[0]["best_baseline"] == "reptile" and fr[0]["difference"] == pytest.approx(1.5, abs=0.2)
+    assert fr[0]["significant"]
+    assert de[1]["best_baseline"] == "mix" and de[1]["difference"] == pytest.approx(-1.0, abs=0.2)
+    assert not de[1]["significant"] and de[1]["p"] > 0.5
+    assert avg == summary["significance"]
+    md = render_proportion_markdown(summary, 9, 5)
+    assert "### Per target (mean over its domains and the seeds)" in md and "\nDE:\n" in md
+    gap_rows = md.split("### MGL minus the best other method")[1].splitlines()
+    assert "| Share | FR | JA | DE | Avg |" in gap_rows
+    row = next(line for line in gap_rows if line.startswith("| 100% |")).split(" | ")
+    assert row[1].startswith(("+1.4", "+1.5", "+1.6")) and "(Reptile; p " in row[1] and row[1].endswith("†")
+    assert row[3].startswith(("-0.9", "-1.0")) and "(Mix; p " in row[3] and "†" not in row[3]
+
+
+def test_proportion_one_target_has_no_per_target_section():
+    exps = table1_experiments(["ja"], ["books"])
+    recs = records(PROPORTION_METHODS, {m: 0.0 for m in PROPORTION_METHODS}, experiments=exps)
+    summary = summarize_proportion({0.1: recs}, list(PROPORTION_METHODS), exps)
+    assert summary["by_target"] == {} and list(summary["versus_best"]) == ["Avg"]
+    assert "Per target" not in render_proportion_markdown(summary, 1, 5)
+
+
 # --- the commands -------------------------------------------------------------------------------
 
 def test_ablation_refuses_a_baseline(tmp_path):

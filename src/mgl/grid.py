@@ -780,30 +780,47 @@ def summarize_proportion(records_by_fraction: dict[float, Sequence[dict]], metho
                          experiments: Sequence[Experiment], *, scale: float = 100.0,
                          alpha: float = 0.01) -> dict[str, Any]:
     """Per fraction and method: the accuracy averaged over the experiments (per seed), then mean and std
-    over seeds; per fraction, MGL against the best other method (one-sided paired t-test, as Table 1)."""
-    column = Column("Avg", tuple((e.target, e.domain) for e in experiments), average=True)
+    over seeds; per fraction, MGL against the best other method (one-sided paired t-test, as Table 1).
+
+    With more than one target, also per target (its domains averaged): ``by_target[T][method]``,
+    the mean per fraction, and ``versus_best[T]`` / ``versus_best["Avg"]``, per fraction MGL's
+    difference to the best other method of that column, that method and the test's p.
+    """
+    columns = [Column("Avg", tuple((e.target, e.domain) for e in experiments), average=True)]
+    targets = list(dict.fromkeys(e.target for e in experiments))
+    if len(targets) > 1:
+        columns += [Column(t, tuple((e.target, e.domain) for e in experiments if e.target == t), average=True)
+                    for t in targets]
     fractions = sorted(records_by_fraction)
     out: dict[str, Any] = {"fractions": fractions, "methods": list(methods),
                            "mean": {m: [] for m in methods}, "std": {m: [] for m in methods},
-                           "n": {m: [] for m in methods}, "significance": []}
+                           "n": {m: [] for m in methods}, "significance": [],
+                           "by_target": {t: {m: [] for m in methods} for t in targets if len(targets) > 1},
+                           "versus_best": {c.label: [] for c in columns}}
+    spec = TableSpec("proportion", "", list(methods), columns, scale=scale, alpha=alpha)
     for f in fractions:
-        spec = TableSpec("proportion", "", list(methods), [column], scale=scale, alpha=alpha)
         summary = summarize(records_by_fraction[f], spec)
         for m in methods:
             cell = summary["cells"][m]["Avg"]
             out["mean"][m].append(cell["mean"])
             out["std"][m].append(cell["std"])
             out["n"][m].append(cell["n"])
+            for t in out["by_target"]:
+                out["by_target"][t][m].append(summary["cells"][m][t]["mean"])
         out["significance"].append(summary["significance"].get("Avg"))
+        for c in columns:
+            out["versus_best"][c.label].append(summary["significance"].get(c.label))
     return out
 
 
 def render_proportion_markdown(summary: dict[str, Any], n_experiments: int, n_seeds: int) -> str:
-    """Rows = methods, columns = fractions; MGL's dagger as in Table 1."""
+    """Rows = methods, columns = fractions; MGL's dagger as in Table 1. Then the standard deviations,
+    and (where present) MGL against the best other method per target and overall."""
     fractions = summary["fractions"]
     header = ["Method", *[f"{100 * f:g}%" for f in fractions]]
+    rule = "|" + "|".join(["---"] + ["---:"] * len(fractions)) + "|"
     lines = ["## Accuracy (%) against the share of the target's training labels", "",
-             "| " + " | ".join(header) + " |", "|" + "|".join(["---"] + ["---:"] * len(fractions)) + "|"]
+             "| " + " | ".join(header) + " |", rule]
     for m in summary["methods"]:
         row = [display_name(m)]
         for i, value in enumerate(summary["mean"][m]):
@@ -816,10 +833,32 @@ def render_proportion_markdown(summary: dict[str, Any], n_experiments: int, n_se
     lines += ["", f"Mean over {n_seeds} seed(s) of the accuracy averaged over {n_experiments} experiment(s); "
                   "– : not computed. †: MGL beats the best other method at that share (one-sided paired t-test over "
                   "seeds, scipy.stats.ttest_rel, p < 0.01).",
-              "", "### Standard deviation over seeds", "", "| " + " | ".join(header) + " |",
-              "|" + "|".join(["---"] + ["---:"] * len(fractions)) + "|"]
+              "", "### Standard deviation over seeds", "", "| " + " | ".join(header) + " |", rule]
     for m in summary["methods"]:
         lines.append("| " + " | ".join([display_name(m)] + [_fmt(v) for v in summary["std"][m]]) + " |")
+    if summary.get("by_target"):
+        lines += ["", "### Per target (mean over its domains and the seeds)"]
+    for target, by_method in (summary.get("by_target") or {}).items():
+        lines += ["", f"{target.upper()}:", "", "| " + " | ".join(header) + " |", rule]
+        for m in summary["methods"]:
+            lines.append("| " + " | ".join([display_name(m)] + [_fmt(v) for v in by_method[m]]) + " |")
+    versus = summary.get("versus_best") or {}
+    if versus and any(v for col in versus.values() for v in col):
+        labels = [label for label in versus if label != "Avg"] + (["Avg"] if "Avg" in versus else [])
+        lines += ["", "### MGL minus the best other method (that method; one-sided paired t-test p)", "",
+                  "| Share | " + " | ".join(label.upper() if label != "Avg" else "Avg" for label in labels) + " |",
+                  "|---|" + "|".join(["---"] * len(labels)) + "|"]
+        for i, f in enumerate(fractions):
+            row = [f"{100 * f:g}%"]
+            for label in labels:
+                test = versus[label][i]
+                if not test:
+                    row.append("–")
+                    continue
+                p = "–" if test.get("p") is None else f"{test['p']:.2g}"
+                row.append(f"{_fmt(test['difference'], sign=True)} ({display_name(test['best_baseline'])}; p {p})"
+                           + ("†" if test.get("significant") else ""))
+            lines.append("| " + " | ".join(row) + " |")
     return "\n".join(lines) + "\n"
 
 
