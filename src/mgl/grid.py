@@ -786,16 +786,17 @@ def summarize_proportion(records_by_fraction: dict[float, Sequence[dict]], metho
     the mean per fraction, and ``versus_best[T]`` / ``versus_best["Avg"]``, per fraction MGL's
     difference to the best other method of that column, that method and the test's p.
     """
-    columns = [Column("Avg", tuple((e.target, e.domain) for e in experiments), average=True)]
     targets = list(dict.fromkeys(e.target for e in experiments))
-    if len(targets) > 1:
-        columns += [Column(t, tuple((e.target, e.domain) for e in experiments if e.target == t), average=True)
-                    for t in targets]
+    if len(targets) < 2:
+        targets = []  # one target: its column would repeat "Avg"
+    columns = [Column(t, tuple((e.target, e.domain) for e in experiments if e.target == t), average=True)
+               for t in targets]
+    columns.append(Column("Avg", tuple((e.target, e.domain) for e in experiments), average=True))
     fractions = sorted(records_by_fraction)
     out: dict[str, Any] = {"fractions": fractions, "methods": list(methods),
                            "mean": {m: [] for m in methods}, "std": {m: [] for m in methods},
                            "n": {m: [] for m in methods}, "significance": [],
-                           "by_target": {t: {m: [] for m in methods} for t in targets if len(targets) > 1},
+                           "by_target": {t: {m: [] for m in methods} for t in targets},
                            "versus_best": {c.label: [] for c in columns}}
     spec = TableSpec("proportion", "", list(methods), columns, scale=scale, alpha=alpha)
     for f in fractions:
@@ -819,6 +820,12 @@ def render_proportion_markdown(summary: dict[str, Any], n_experiments: int, n_se
     fractions = summary["fractions"]
     header = ["Method", *[f"{100 * f:g}%" for f in fractions]]
     rule = "|" + "|".join(["---"] + ["---:"] * len(fractions)) + "|"
+
+    def plain_table(values_by_method: dict[str, list]) -> list[str]:
+        return ["| " + " | ".join(header) + " |", rule] + [
+            "| " + " | ".join([display_name(m)] + [_fmt(v) for v in values_by_method[m]]) + " |"
+            for m in summary["methods"]]
+
     lines = ["## Accuracy (%) against the share of the target's training labels", "",
              "| " + " | ".join(header) + " |", rule]
     for m in summary["methods"]:
@@ -833,18 +840,16 @@ def render_proportion_markdown(summary: dict[str, Any], n_experiments: int, n_se
     lines += ["", f"Mean over {n_seeds} seed(s) of the accuracy averaged over {n_experiments} experiment(s); "
                   "– : not computed. †: MGL beats the best other method at that share (one-sided paired t-test over "
                   "seeds, scipy.stats.ttest_rel, p < 0.01).",
-              "", "### Standard deviation over seeds", "", "| " + " | ".join(header) + " |", rule]
-    for m in summary["methods"]:
-        lines.append("| " + " | ".join([display_name(m)] + [_fmt(v) for v in summary["std"][m]]) + " |")
-    if summary.get("by_target"):
+              "", "### Standard deviation over seeds", ""]
+    lines += plain_table(summary["std"])
+    by_target = summary.get("by_target") or {}
+    if by_target:
         lines += ["", "### Per target (mean over its domains and the seeds)"]
-    for target, by_method in (summary.get("by_target") or {}).items():
-        lines += ["", f"{target.upper()}:", "", "| " + " | ".join(header) + " |", rule]
-        for m in summary["methods"]:
-            lines.append("| " + " | ".join([display_name(m)] + [_fmt(v) for v in by_method[m]]) + " |")
+    for target, by_method in by_target.items():
+        lines += ["", f"{target.upper()}:", ""] + plain_table(by_method)
     versus = summary.get("versus_best") or {}
-    if versus and any(v for col in versus.values() for v in col):
-        labels = [label for label in versus if label != "Avg"] + (["Avg"] if "Avg" in versus else [])
+    if any(v for col in versus.values() for v in col):
+        labels = list(versus)  # the targets, then "Avg"
         lines += ["", "### MGL minus the best other method (that method; one-sided paired t-test p)", "",
                   "| Share | " + " | ".join(label.upper() if label != "Avg" else "Avg" for label in labels) + " |",
                   "|---|" + "|".join(["---"] * len(labels)) + "|"]
