@@ -78,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     from mgl.baselines import BaselineOptions, run_baseline
     from mgl.config import load_config
     from mgl.encoders.prefix_states import PrefixStateStore, compute_prefix_states
-    from mgl.experiment import make_encoder, prepare_data, run_mgl
+    from mgl.pipeline import make_encoder, prepare_data, run_mgl
     from mgl.features import FrozenFeatures, PrefixFeatures
     from mgl.grid import run_logreg
     from mgl.io import write_json_atomic, write_text_atomic

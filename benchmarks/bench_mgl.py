@@ -47,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     from mgl.baselines.logistic_regression import fit_logistic_regression
     from mgl.config import load_config
     from mgl.evaluation import classification_metrics
-    from mgl.experiment import build_features, make_encoder, positive_index, prepare_data, run_mgl
+    from mgl.pipeline import build_features, make_encoder, positive_index, prepare_data, run_mgl
     from mgl.io import write_json_atomic
 
     overrides = [f"data.root={Path(data_root) / 'cls-acl10-unprocessed'}", f"data.domain={args.domain}",

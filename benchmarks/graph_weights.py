@@ -30,7 +30,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     from mgl.config import load_config
     from mgl.evaluation import plan_episodes
-    from mgl.experiment import build_features, make_encoder, prepare_data, run_mgl
+    from mgl.pipeline import build_features, make_encoder, prepare_data, run_mgl
     from mgl.io import write_json_atomic
 
     root = data_root / "cls-acl10-unprocessed"

@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
     from mgl.config import load_config
-    from mgl.experiment import build_features, make_encoder, prepare_data, run_mgl
+    from mgl.pipeline import build_features, make_encoder, prepare_data, run_mgl
     from mgl.io import write_json_atomic
 
     seeds = [int(s) for s in args.seeds.split(",")]

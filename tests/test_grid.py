@@ -13,7 +13,7 @@ from scipy.stats import ttest_rel
 
 from mgl.config import MGLConfig, RunConfig
 from mgl.errors import ConfigError
-from mgl.experiment import method_name
+from mgl.pipeline import method_name
 from mgl.grid import (Cell, CellStore, check_methods, config_fingerprint, display_name, make_cells,
                       mgl_variant_config, paired_test, render_markdown, run_cells, summarize, table1_experiments,
                       table1_spec, write_tables)

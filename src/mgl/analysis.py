@@ -180,7 +180,7 @@ def classifier_graph_map(clf, target_examples: Sequence, target_embeddings: torc
                          samples: int = 100, seed: int = 0, progress: bool = False) -> GraphMap:
     """The map of a trained :class:`~mgl.classifier.MGLClassifier`: its support bank (the sources'
     training data) and the target's labelled instances with their embeddings."""
-    from mgl.experiment import positive_index
+    from mgl.pipeline import positive_index
 
     if len(target_examples) != len(target_embeddings):
         raise DataError("target examples and embeddings differ in length")

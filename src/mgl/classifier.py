@@ -45,9 +45,7 @@ from mgl.config import RunConfig, load_config
 from mgl.data.examples import Example
 from mgl.episodes import EpisodeSampler, Pool, meta_test_pair
 from mgl.errors import DataError, MGLError
-from mgl.evaluation import plan_episodes
-from mgl.experiment import make_encoder, make_experiment_data, positive_index
-from mgl.features import FrozenFeatures
+from mgl.pipeline import build_features, check_episodes, make_encoder, make_experiment_data, positive_index, run_mgl
 from mgl.io import sha256_file, write_json_atomic
 from mgl.training import build_model
 
@@ -58,14 +56,33 @@ FILES = ("mgl_model.json", "model.safetensors", "support.jsonl", "support_embedd
 
 @dataclass
 class Prediction:
+    """One input's label, class probabilities and the meta graph's explanation.
+
+    ``self_weight``: the share of the input's row of the normalised adjacency that stays on the
+    input itself (its self-loop), averaged over the support sets; ``language_shares``: how the
+    rest is shared among the source languages' support nodes (they add up to 1 where anything
+    reached the input). ``graph_active`` is False when ``self_weight >= 0.99``: the graph passed
+    on almost nothing, and the prediction is the GCN's read-out of the input alone.
+    """
+
     label: str
     probabilities: dict[str, float]
     language_shares: dict[str, float]
     neighbours: list[dict[str, Any]]
+    self_weight: float = 0.0
+
+    @property
+    def graph_active(self) -> bool:
+        return self.self_weight < GRAPH_ACTIVE_BELOW
 
     def to_dict(self) -> dict[str, Any]:
         return {"label": self.label, "probabilities": self.probabilities,
-                "explanation": {"language_shares": self.language_shares, "neighbours": self.neighbours}}
+                "explanation": {"self_weight": self.self_weight, "graph_active": self.graph_active,
+                                "language_shares": self.language_shares, "neighbours": self.neighbours}}
+
+
+GRAPH_ACTIVE_BELOW = 0.99
+"""An input whose self-weight is at least this received almost nothing through the graph."""
 
 
 class MGLClassifier:
@@ -74,6 +91,11 @@ class MGLClassifier:
     Args:
         config: a :class:`~mgl.config.RunConfig` (default: the ``amazon`` preset).
         device: where to run (default: CUDA when present).
+
+    Attributes:
+        embedding_cache: where :meth:`predict` and friends look up and store the inputs'
+            embeddings (an :class:`~mgl.encoders.EmbeddingCache`); None (default): inputs are
+            embedded and forgotten, nothing is written to disk.
     """
 
     def __init__(self, config: RunConfig | None = None, *, device: str | None = None):
@@ -90,24 +112,28 @@ class MGLClassifier:
         self.bank_embeddings: torch.Tensor | None = None
         self.encoder_state: dict[str, torch.Tensor] = {}
         self.report: dict[str, Any] = {}
+        self.data_counts: dict[str, dict[str, int]] = {}
+        self.embedding_cache = None
+        self._supports: dict[int, list[tuple[np.ndarray, np.ndarray, list[str]]]] = {}
 
     # ------------------------------------------------------------------ training
 
     def fit(self, examples: Sequence[Example], *, sources: Sequence[str] | None = None, target: str | None = None,
             progress: bool = True, checkpoint=None, resume=None) -> "MGLClassifier":
         """Train on labelled examples with splits (sources: ``train`` (+ ``validation`` for
-        meta-train); target: ``train`` (its few labels) and ``validation``). A target ``test``
-        split, if present, is scored into ``self.report``."""
-        from mgl.experiment import build_features, run_mgl
-
+        meta-train); target: ``train`` (its few labels) and ``validation``). A language without
+        validation rows gets ``data.validation_fraction`` of its training rows carved out as
+        validation. A target ``test`` split, if present, is scored into ``self.report``."""
         cfg = self.config
-        sources = list(sources or cfg.data.sources)
-        target = target or cfg.data.target
-        examples = list(examples)
-        has_test = any(ex.language == target and ex.split == "test" for ex in examples)
-        data = make_experiment_data(examples, sources, target, domain=cfg.data.domain, seed=cfg.seed,
-                                    max_per_class=cfg.data.max_per_class, require_test=False,
-                                    positive_label=cfg.data.positive_label)
+        data = make_experiment_data(list(examples), list(sources or cfg.data.sources), target or cfg.data.target,
+                                    domain=cfg.data.domain, seed=cfg.seed, max_per_class=cfg.data.max_per_class,
+                                    require_test=False, positive_label=cfg.data.positive_label,
+                                    validation_fraction=cfg.data.validation_fraction)
+        return self.fit_data(data, progress=progress, checkpoint=checkpoint, resume=resume)
+
+    def fit_data(self, data, *, progress: bool = True, checkpoint=None, resume=None) -> "MGLClassifier":
+        """Train on prepared :class:`~mgl.pipeline.ExperimentData` (its splits and subsample as they are)."""
+        cfg = self.config
         check_episodes(data, cfg.mgl)  # fail before the (slow) embedding if an episode cannot be drawn
         self.encoder = make_encoder(cfg.encoder)
         t0 = time.perf_counter()
@@ -117,37 +143,33 @@ class MGLClassifier:
                                       progress=progress, checkpoint=checkpoint, resume=resume)
         self.model = model.eval()
         self.label_names = list(data.table.label_names)
-        self.sources, self.target = sources, target
-        bank_rows = data.table.rows(languages=sources, split="train")
+        self.sources, self.target = list(data.sources), data.target
+        bank_rows = data.table.rows(languages=data.sources, split="train")
         self.bank = [data.examples[i] for i in bank_rows]
         with torch.no_grad():
             features.eval()
             self.bank_embeddings = torch.cat([features(bank_rows[i:i + 256]) for i in range(0, len(bank_rows), 256)]).cpu()
         self.encoder_state = {k: v.cpu() for k, v in features.state_dict().items()}
+        has_test = bool(metrics["n_test"])
         self.report = {**metrics, "embed_seconds": embed_seconds, "has_test": has_test}
+        t = data.table
+        self.data_counts = {lang: {split: int(((t.languages == lang) & (t.splits == split)).sum())
+                                   for split in ("train", "validation", "test")}
+                            for lang in [*data.sources, data.target]}
+        self.report["counts"] = self.data_counts
+        self.report["validation_carved"] = data.carved or {}
+        self._supports = {}
         return self
 
     # ------------------------------------------------------------------ prediction
 
     def _require_fitted(self) -> None:
         if self.model is None or self.bank_embeddings is None:
-            raise MGLError("this classifier is not trained: call fit() or MGLClassifier.load()")
+            raise MGLError("this classifier is not trained: call fit() or MGLClassifier.from_pretrained()")
 
-    def _embed(self, texts: Sequence[str], pairs: Sequence[str | None] | None, progress: bool) -> torch.Tensor:
-        if self.config.encoder.train == "none":
-            from mgl.encoders import EmbeddingCache
-
-            emb = self.encoder.embed(texts, pairs, batch_size=self.config.encoder.batch_size, cache=EmbeddingCache(),
-                                     progress=progress)
-            return torch.as_tensor(emb)
-        with torch.no_grad():
-            self.encoder.eval()
-            out = [self.encoder(list(texts[i:i + 32]), list(pairs[i:i + 32]) if pairs is not None else None)
-                   for i in range(0, len(texts), 32)]
-            return torch.cat(out).cpu()
-
-    def _run(self, texts: Sequence[str], pairs: Sequence[str | None] | None, *, seed: int | None, progress: bool,
-             explain: bool) -> tuple[np.ndarray, list[dict[str, float]], list[list[dict[str, Any]]]]:
+    def embed(self, texts: Sequence[str], pairs: Sequence[str | None] | None = None, *,
+              progress: bool = False) -> torch.Tensor:
+        """The inputs' node features ``[n, dim]`` (float32, CPU), through :attr:`embedding_cache` if set."""
         self._require_fitted()
         texts = list(texts)
         if not texts:
@@ -155,54 +177,84 @@ class MGLClassifier:
         for i, t in enumerate(texts, 1):
             if not isinstance(t, str) or not t.strip():
                 raise DataError("empty text", source="input", record=i)
-        queries = self._embed(texts, pairs, progress)
-        n_bank = len(self.bank)
-        table = FrozenFeatures(torch.cat([self.bank_embeddings, queries]), device=self.device)
-        pool = Pool(range(n_bank), [ex.language for ex in self.bank],
-                    [self.label_names.index(ex.label) for ex in self.bank], name="support bank")
-        cfg = self.config.mgl
-        sampler = EpisodeSampler(meta_test_pair(self.sources, self.target), pool, None,
-                                 num_classes=len(self.label_names), n_support=cfg.n_support, n_query=cfg.n_query,
-                                 label_names=self.label_names)
-        rng = np.random.default_rng([self.config.seed if seed is None else seed, 4242])
-        query_rows = np.arange(n_bank, n_bank + len(texts))
-        plan = plan_episodes(sampler, query_rows, n_query=cfg.n_query, eval_times=cfg.eval_times, rng=rng)
-        probs = np.zeros((len(texts), len(self.label_names)))
-        shares: list[dict[str, float]] = [dict() for _ in texts]
-        neighbours: list[dict[int, float]] = [dict() for _ in texts]
-        from tqdm.auto import tqdm
+        if self.config.encoder.train == "none":
+            emb = self.encoder.embed(texts, pairs, batch_size=self.config.encoder.batch_size,
+                                     cache=self.embedding_cache, progress=progress)
+            return torch.as_tensor(emb)
+        with torch.no_grad():
+            self.encoder.eval()
+            out = [self.encoder(list(texts[i:i + 32]), list(pairs[i:i + 32]) if pairs is not None else None)
+                   for i in range(0, len(texts), 32)]
+            return torch.cat(out).float().cpu()
 
-        from mgl.training import small_graph_threads
+    def support_sets(self, seed: int | None = None) -> list[tuple[np.ndarray, np.ndarray, list[str]]]:
+        """The ``eval_times`` support sets every input is scored against: ``(bank rows, class ids,
+        languages)`` each, drawn once per seed (the same for every input and every call)."""
+        seed = self.config.seed if seed is None else seed
+        if seed not in self._supports:
+            pool = Pool(range(len(self.bank)), [ex.language for ex in self.bank],
+                        [self.label_names.index(ex.label) for ex in self.bank], name="support bank")
+            cfg = self.config.mgl
+            sampler = EpisodeSampler(meta_test_pair(self.sources, self.target), pool, None,
+                                     num_classes=len(self.label_names), n_support=cfg.n_support,
+                                     n_query=cfg.n_query, label_names=self.label_names)
+            rng = np.random.default_rng([seed, 4242])
+            self._supports[seed] = [sampler.sample_support(rng) for _ in range(cfg.eval_times)]
+        return self._supports[seed]
 
+    @torch.no_grad()
+    def score_embeddings(self, queries: torch.Tensor, *, seed: int | None = None, explain: bool = False,
+                         batch_size: int = 256) -> tuple[np.ndarray, np.ndarray, list[dict[str, float]], list[list]]:
+        """Probabilities (and explanations) of already embedded inputs ``[n, dim]``.
+
+        Each input is the single query node of its own graph, beside each support set of
+        :meth:`support_sets`: so its prediction does not depend on which other inputs are
+        scored with it (their graphs are batched, ``[B, |S| + 1, dim]``, not merged).
+        Returns ``(probabilities [n, |Y|], self-weights [n], language shares, neighbours)``.
+        """
+        self._require_fitted()
+        device = self.device
+        queries = queries.to(device=device, dtype=torch.float32)
+        n = len(queries)
+        probs = torch.zeros(n, len(self.label_names), dtype=torch.float64)
+        self_weight = np.zeros(n)
+        shares: list[dict[str, float]] = [dict.fromkeys(dict.fromkeys(self.sources), 0.0) for _ in range(n)]
+        neighbours: list[dict[int, float]] = [dict() for _ in range(n)]
+        supports = self.support_sets(seed)
         self.model.eval()
-        with torch.no_grad(), small_graph_threads(table, self.device):
-            for sl, episodes in tqdm(plan, desc="predicting", unit="batch", disable=not progress, leave=False):
-                for ep in episodes:
-                    h = table(ep.nodes)
-                    adj = self.model.graph(h)
-                    log_probs = self.model(h, torch.as_tensor(ep.support_labels, device=h.device), adj=adj)
-                    n_s = len(ep.support)
-                    probs[sl] += log_probs[n_s:].exp().double().cpu().numpy() / len(episodes)
-                    if not explain:
-                        continue
-                    weights = adj[n_s:, :n_s].double().cpu().numpy()  # query rows, support columns
-                    langs = np.asarray(ep.support_languages)
-                    for qi, row in enumerate(weights):
-                        total = row.sum()
-                        k = sl.start + qi
-                        for lang in dict.fromkeys(self.sources):
-                            share = float(row[langs == lang].sum() / total) if total > 0 else 0.0
-                            shares[k][lang] = shares[k].get(lang, 0.0) + share / len(episodes)
-                        for j in np.argsort(-row)[:5]:
-                            if row[j] > 0:
-                                node = int(ep.support[j])
-                                neighbours[k][node] = max(neighbours[k].get(node, 0.0), float(row[j]))
+        for rows, labels, langs in supports:
+            h_s = self.bank_embeddings[torch.as_tensor(rows)].to(device)
+            y_s = torch.as_tensor(labels, device=device)
+            n_s = len(rows)
+            langs_arr = np.asarray(langs)
+            for start in range(0, n, batch_size):
+                q = queries[start:start + batch_size]
+                h = torch.cat([h_s.unsqueeze(0).expand(len(q), -1, -1), q.unsqueeze(1)], dim=1)
+                adj = self.model.graph(h)
+                log_probs = self.model(h, y_s, adj=adj)
+                probs[start:start + len(q)] += log_probs[:, -1].double().exp().cpu() / len(supports)
+                if not explain:
+                    continue
+                row = adj[:, -1, :].double().cpu().numpy()  # each query's row: support columns, then itself
+                total = row.sum(axis=1)
+                for b in range(len(q)):
+                    k = start + b
+                    self_weight[k] += row[b, -1] / total[b] / len(supports) if total[b] > 0 else 1.0 / len(supports)
+                    to_support = row[b, :n_s]
+                    rest = to_support.sum()
+                    for lang in shares[k]:
+                        share = float(to_support[langs_arr == lang].sum() / rest) if rest > 0 else 0.0
+                        shares[k][lang] += share / len(supports)
+                    for j in np.argsort(-to_support)[:5]:
+                        if to_support[j] > 0:
+                            node = int(rows[j])
+                            neighbours[k][node] = max(neighbours[k].get(node, 0.0), float(to_support[j]))
         top = []
         for nb in neighbours:
             best = sorted(nb.items(), key=lambda kv: -kv[1])[:5]
-            top.append([{"id": self.bank[n].uid, "language": self.bank[n].language, "label": self.bank[n].label,
-                         "weight": float(f"{w:.4g}")} for n, w in best])
-        return probs, shares, top
+            top.append([{"id": self.bank[i].uid, "language": self.bank[i].language, "label": self.bank[i].label,
+                         "weight": float(f"{w:.4g}")} for i, w in best])
+        return probs.numpy(), self_weight, shares, top
 
     @property
     def device(self) -> torch.device:
@@ -211,7 +263,7 @@ class MGLClassifier:
     def predict_proba(self, texts: Sequence[str], pairs: Sequence[str | None] | None = None, *,
                       seed: int | None = None, progress: bool = False) -> np.ndarray:
         """Class probabilities ``[n, |Y|]`` (columns in ``self.label_names`` order)."""
-        return self._run(texts, pairs, seed=seed, progress=progress, explain=False)[0]
+        return self.score_embeddings(self.embed(texts, pairs, progress=progress), seed=seed)[0]
 
     def predict(self, texts: Sequence[str], pairs: Sequence[str | None] | None = None, *,
                 seed: int | None = None, progress: bool = False) -> list[str]:
@@ -222,18 +274,23 @@ class MGLClassifier:
     def explain(self, texts: Sequence[str], pairs: Sequence[str | None] | None = None, *,
                 seed: int | None = None, progress: bool = False) -> list[Prediction]:
         """Labels, probabilities and the meta graph's explanation for each text."""
-        probs, shares, top = self._run(texts, pairs, seed=seed, progress=progress, explain=True)
+        return self.explain_embeddings(self.embed(texts, pairs, progress=progress), seed=seed)
+
+    def explain_embeddings(self, queries: torch.Tensor, *, seed: int | None = None) -> list[Prediction]:
+        """:meth:`explain` for already embedded inputs."""
+        probs, self_weight, shares, top = self.score_embeddings(queries, seed=seed, explain=True)
         return [
             Prediction(self.label_names[int(p.argmax())],
                        {name: round(float(v), 6) for name, v in zip(self.label_names, p)},
-                       {lang: round(v, 6) for lang, v in s.items()}, t)
-            for p, s, t in zip(probs, shares, top)
+                       {lang: round(v, 6) for lang, v in s.items()}, t, round(float(w), 6))
+            for p, w, s, t in zip(probs, self_weight, shares, top)
         ]
 
     # ------------------------------------------------------------------ persistence
 
-    def save(self, directory: str | Path) -> Path:
-        """Write the self-contained model directory (atomically: temp sibling, then rename)."""
+    def save_pretrained(self, directory: str | Path) -> Path:
+        """Write the self-contained model directory (atomically: temp sibling, then rename), with
+        a model card ``README.md`` (languages, labels, data counts, settings, metrics, encoder, date)."""
         from safetensors.torch import save_file
 
         self._require_fitted()
@@ -259,9 +316,13 @@ class MGLClassifier:
                 "labels": self.label_names, "sources": self.sources, "target": self.target,
                 "positive_label": (self.label_names[positive_index(self.label_names, self.config.data.positive_label)]
                                    if len(self.label_names) == 2 else None),
-                "report": self.report,
+                "report": self.report, "saved": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             }
             write_json_atomic(tmp / "mgl_model.json", meta)
+            from mgl.model_card import render_model_card
+
+            (tmp / "README.md").write_text(render_model_card(meta), encoding="utf-8")
+            files.append("README.md")
             write_json_atomic(tmp / "checksums.json", {f: sha256_file(tmp / f) for f in files})
             for f in tmp.iterdir():
                 os.chmod(f, 0o644)
@@ -278,9 +339,13 @@ class MGLClassifier:
             raise
         return directory
 
+    save = save_pretrained
+    """Alias of :meth:`save_pretrained`."""
+
     @classmethod
-    def load(cls, directory: str | Path, *, device: str | None = None) -> "MGLClassifier":
-        """Load a saved model; every file is checked against its checksum first."""
+    def from_pretrained(cls, directory: str | Path, *, device: str | None = None) -> "MGLClassifier":
+        """Load a saved model; every file is checked against its checksum first, and the encoder
+        built here must have the identity the model was trained with (else a clear error)."""
         from safetensors import SafetensorError
         from safetensors.torch import load_file
 
@@ -328,6 +393,12 @@ class MGLClassifier:
             clf.bank_embeddings = load_file(str(directory / "support_embeddings.safetensors"))["embeddings"]
         except (SafetensorError, RuntimeError, KeyError) as exc:
             raise MGLError(f"cannot load the model weights ({str(exc).splitlines()[0]})", source=directory) from None
+        saved_identity = meta.get("encoder", {}).get("identity")
+        if saved_identity is not None and saved_identity != clf.encoder.identity:
+            raise MGLError(
+                f"the encoder here is not the one this model was trained with (saved: {saved_identity}; "
+                f"here: {clf.encoder.identity}); its support embeddings would not match new inputs' "
+                "(install the same encoder, or train the model again)", source=directory / "mgl_model.json")
         clf.model = clf.model.to(clf.encoder.device).eval()
         bank = []
         with open(directory / "support.jsonl", encoding="utf-8") as fh:
@@ -345,16 +416,7 @@ class MGLClassifier:
             raise MGLError("embedding contains NaN or infinite values", source=directory / "support_embeddings.safetensors",
                            record=int(bad.nonzero()[0]) + 1)
         clf.bank = bank
+        clf.data_counts = clf.report.get("counts", {})
         return clf
 
-
-def check_episodes(data, cfg) -> None:
-    """Build every sampler of both stages once: a language or class too small for N raises DataError."""
-    from mgl.training import meta_test_tasks, meta_train_tasks
-
-    rng = np.random.default_rng(0)
-    if cfg.meta_train:
-        meta_train_tasks(data.table, data.sources, cfg, rng)
-    meta_test_tasks(data.table, data.sources, data.target, cfg, rng)
-
-
+    load = from_pretrained

@@ -170,6 +170,13 @@ class DataConfig:
     max_per_class: int | None = None
     """For quick runs and tests: keep at most this many instances per language, split and class
     (a fixed, seed-independent choice), applied after the target's subsample."""
+    validation_fraction: float = 0.2
+    """For a language with training rows but no validation rows: the share of its training rows
+    carved out as validation (stratified, fixed whatever the seed; for the target before the
+    few-shot subsample). 0: carve nothing (such a language is then an error)."""
+    encoding: str | None = None
+    """For files: the text encoding (None: UTF-8, with or without a byte-order mark, or UTF-16
+    with a byte-order mark, detected)."""
 
     def validate(self) -> None:
         if not self.sources:
@@ -184,6 +191,15 @@ class DataConfig:
             raise ConfigError(f"data.target_count must be >= 1, got {self.target_count}")
         if self.max_per_class is not None and self.max_per_class < 1:
             raise ConfigError(f"data.max_per_class must be >= 1, got {self.max_per_class}")
+        if not 0.0 <= self.validation_fraction < 1.0:
+            raise ConfigError(f"data.validation_fraction must be in [0, 1), got {self.validation_fraction}")
+        if self.encoding is not None:
+            import codecs
+
+            try:
+                codecs.lookup(self.encoding)
+            except LookupError:
+                raise ConfigError(f"data.encoding: unknown text encoding {self.encoding!r}") from None
 
 
 @dataclass

@@ -83,6 +83,10 @@ def classification_metrics(y_true: Sequence[int], y_pred: Sequence[int], num_cla
 
 
 def mean_nll(probs: np.ndarray, y_true: Sequence[int]) -> float:
-    """Mean negative log-likelihood of the true classes (for tie-breaking in model selection)."""
+    """Mean negative log-likelihood of the true classes (for tie-breaking in model selection).
+
+    An empty set has no mean: that raises ``ValueError`` rather than returning a number."""
+    if len(probs) == 0:
+        raise ValueError("mean_nll of an empty set")
     p = probs[np.arange(len(probs)), np.asarray(y_true)]
-    return float(-np.log(np.clip(p, 1e-12, 1.0)).mean()) if len(p) else 0.0
+    return float(-np.log(np.clip(p, 1e-12, 1.0)).mean())

@@ -1,271 +1,44 @@
-"""One experiment end to end: data -> encoder -> episodes -> meta graph -> GCN -> prediction.
+"""One experiment end to end, as ``mgl run`` records it: configuration in, ``result.json`` record out.
 
-:func:`prepare_data` loads the data set, keeps the sources and the target (and one
-domain), subsamples the target's training labels, and lays every instance out in one
-:class:`~mgl.training.ExampleTable`. :func:`build_features` runs the encoder (frozen:
-embeddings computed once through the on-disk cache; trainable: the encoder runs per
-episode). :func:`run_mgl` trains both stages and scores the target's test split;
-:func:`run_experiment` does all of it from a :class:`~mgl.config.RunConfig` and returns
-the result record written to ``result.json``.
+The steps themselves (data, features, MGL's training and scoring) are in :mod:`mgl.pipeline`;
+the trained model is an :class:`~mgl.classifier.MGLClassifier`. :func:`run_experiment` adds
+what a run's record needs: the configuration, the counts per language and split, timings, the
+encoder's identity and the machine.
 """
 
 from __future__ import annotations
 
-import platform
 import time
-from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
-import numpy as np
-import torch
-
-from mgl.config import DataConfig, EncoderConfig, MGLConfig, RunConfig
-from mgl.data.examples import Example, label_vocabulary
+from mgl.config import RunConfig
 from mgl.errors import DataError
-from mgl.evaluation import classification_metrics, predict_proba
-from mgl.training import ExampleTable, build_model, fit_mgl
-
-POSITIVE_NAMES = ("positive", "paraphrase", "relevant", "yes", "true", "1")
-
-
-@dataclass
-class ExperimentData:
-    """The instances of one experiment and their table (row i of the table is ``examples[i]``)."""
-
-    examples: list[Example]
-    table: ExampleTable
-    sources: list[str]
-    target: str
-    domain: str | None
-    positive_label: str | None = None
-    """The class whose precision/recall/F1 are reported in binary tasks (None: guessed)."""
-
-    @property
-    def positive(self) -> int | None:
-        """Index of the reported class (binary tasks), see :func:`positive_index`."""
-        return positive_index(self.table.label_names, self.positive_label)
-
-    @property
-    def texts(self) -> list[str]:
-        return [ex.text for ex in self.examples]
-
-    @property
-    def pairs(self) -> list[str | None] | None:
-        pairs = [ex.text_pair for ex in self.examples]
-        return pairs if any(p is not None for p in pairs) else None
-
-
-def positive_index(label_names: Sequence[str], positive: str | None = None) -> int | None:
-    """The class reported by binary precision/recall/F1: given, else a conventional name, else the last."""
-    if len(label_names) != 2:
-        return None
-    if positive is not None:
-        if positive not in label_names:
-            raise DataError(f"positive label {positive!r} is not a class of the data ({', '.join(label_names)})")
-        return list(label_names).index(positive)
-    lowered = [name.lower() for name in label_names]
-    for name in POSITIVE_NAMES:
-        if name in lowered:
-            return lowered.index(name)
-    return 1
-
-
-def load_examples(data: DataConfig, languages: Sequence[str]) -> list[Example]:
-    """Read the data set (named, or a file with column/label mappings) for the given languages."""
-    from mgl.data.registry import DATASETS, load_dataset
-
-    name = data.name.lower()
-    if name in DATASETS:
-        options: dict[str, Any] = {"languages": list(languages)}
-        if name == "webis-cls-10" and data.domain is not None:
-            options["domains"] = [data.domain]
-        return load_dataset(name, root=data.root, **options)
-    from mgl.data.tabular import parse_columns, parse_label_map
-
-    if not data.columns:
-        raise DataError("a data file needs a column mapping (--columns text=COL,label=COL,...)", source=data.name)
-    options = dict(parse_columns(data.columns))
-    if data.labels:
-        options["label_map"] = parse_label_map(data.labels)
-    if data.language:
-        options["fixed_language"] = data.language
-    examples = load_dataset(data.name, root=data.root, **options)
-    return [ex for ex in examples if ex.language in set(languages)]
-
-
-def cap_per_class(examples: list[Example], limit: int) -> list[Example]:
-    """At most ``limit`` examples per (language, split, label): a fixed choice, by a hash of the record."""
-    import hashlib
-    from collections import defaultdict
-
-    groups: dict[tuple, list[int]] = defaultdict(list)
-    for i, ex in enumerate(examples):
-        groups[(ex.language, ex.split, ex.label)].append(i)
-    keep: set[int] = set()
-    for rows in groups.values():
-        ranked = sorted(rows, key=lambda i: hashlib.sha1(f"{examples[i].uid}|{examples[i].text}".encode()).digest())
-        keep.update(ranked[:limit])
-    return [ex for i, ex in enumerate(examples) if i in keep]
-
-
-def prepare_data(data: DataConfig, seed: int) -> ExperimentData:
-    """Load the configured data set, then :func:`make_experiment_data` (target subsample seeded)."""
-    examples = load_examples(data, [*data.sources, data.target])
-    return make_experiment_data(
-        examples, data.sources, data.target, domain=data.domain, target_fraction=data.target_fraction,
-        target_count=data.target_count, max_per_class=data.max_per_class, seed=seed, source=data.name,
-        positive_label=data.positive_label,
-    )
-
-
-def make_experiment_data(
-    examples: Sequence[Example],
-    sources: Sequence[str],
-    target: str,
-    *,
-    domain: str | None = None,
-    target_fraction: float | None = None,
-    target_count: int | None = None,
-    max_per_class: int | None = None,
-    seed: int = 0,
-    source: str = "data",
-    require_test: bool = True,
-    positive_label: str | None = None,
-) -> ExperimentData:
-    """Filter to the languages (and domain), check the splits, subsample the target's training
-    labels (seeded), and build the table. ``source`` names the data in error messages."""
-    from mgl.data.splits import subsample_language
-
-    languages = [*sources, target]
-    # the sources' test rows are read by no method: leave them out (and so never embed them)
-    examples = [ex for ex in examples if ex.language in set(languages) and (ex.language == target or ex.split != "test")]
-    if domain is not None:
-        examples = [ex for ex in examples if ex.domain == domain]
-    domains = sorted({ex.domain for ex in examples if ex.domain is not None})
-    if domain is None and len(domains) > 1:
-        raise DataError(f"the data holds several domains ({', '.join(domains)}): choose one with --domain", source=source)
-    present = {ex.language for ex in examples}
-    missing = [lang for lang in languages if lang not in present]
-    if missing:
-        raise DataError(f"no examples for language(s) {', '.join(missing)}", source=source)
-    for split in ("train", "validation", "test") if require_test else ("train", "validation"):
-        if not any(ex.language == target and ex.split == split for ex in examples):
-            raise DataError(f"the target {target!r} has no {split!r} examples", source=source)
-    for lang in sources:
-        if not any(ex.language == lang and ex.split == "train" for ex in examples):
-            raise DataError(f"the source {lang!r} has no 'train' examples", source=source)
-    if target_count is not None:
-        examples = subsample_language(examples, target, count=target_count, seed=seed)
-    elif target_fraction is not None and target_fraction < 1.0:
-        examples = subsample_language(examples, target, fraction=target_fraction, seed=seed)
-    if max_per_class is not None:
-        examples = cap_per_class(examples, max_per_class)
-    labels = label_vocabulary(examples)
-    if len(labels) < 2:
-        raise DataError(f"the data has {len(labels)} class(es); at least 2 are needed", source=source)
-    label_id = {name: i for i, name in enumerate(labels)}
-    table = ExampleTable(
-        languages=np.array([ex.language for ex in examples]),
-        labels=np.array([label_id[ex.label] for ex in examples], dtype=np.int64),
-        splits=np.array([ex.split for ex in examples]),
-        label_names=labels,
-    )
-    data = ExperimentData(list(examples), table, list(sources), target, domain, positive_label)
-    data.positive  # a positive label that is not a class fails here, before any work
-    return data
-
-
-def make_encoder(enc: EncoderConfig):
-    from mgl.encoders import EncoderSpec, TextEncoder
-
-    spec = EncoderSpec(model=enc.model, pooling=enc.pooling, prefix=enc.prefix, max_length=enc.max_length)
-    encoder = TextEncoder(spec, device=enc.device)
-    encoder.set_trainable(enc.train, enc.top_layers)
-    return encoder
-
-
-def build_features(data: ExperimentData, enc: EncoderConfig, *, encoder=None, progress: bool = True, cache=None):
-    """Node features for the table's rows: cached frozen embeddings; for top-k training the top
-    layers over cached lower-layer states (``enc.prefix_cache``); else the whole trainable encoder."""
-    from mgl.features import EncoderFeatures, FrozenFeatures
-
-    encoder = encoder if encoder is not None else make_encoder(enc)
-    if enc.train == "none":
-        from mgl.encoders import EmbeddingCache
-
-        cache = cache if cache is not None else EmbeddingCache()
-        emb = encoder.embed(data.texts, data.pairs, batch_size=enc.batch_size, cache=cache, progress=progress)
-        return FrozenFeatures(emb, device=encoder.device), encoder
-    if enc.train == "top-k" and enc.prefix_cache:
-        from mgl.encoders.prefix_states import compute_prefix_states
-        from mgl.features import PrefixFeatures
-
-        frozen = encoder.num_layers - encoder.trainable[1]
-        store, locations = compute_prefix_states(encoder, data.texts, data.pairs, frozen, batch_size=enc.batch_size,
-                                                 progress=progress)
-        return PrefixFeatures(encoder, store, locations, batch_size=enc.batch_size), encoder
-    return EncoderFeatures(encoder, data.texts, data.pairs, batch_size=enc.batch_size), encoder
-
-
-def method_name(cfg: MGLConfig) -> str:
-    """``mgl`` for the full model; ablations get a suffix (``mgl-no-meta``, ``mgl-gcn3`` ...)."""
-    parts = ["mgl"]
-    if not cfg.meta_train:
-        parts.append("no-meta")
-    if not cfg.l2clt:
-        parts.append("no-l2clt")
-    if not cfg.learn_sigma:
-        parts.append("no-sigma")
-    if cfg.gcn_layers != 2:
-        parts.append(f"gcn{cfg.gcn_layers}")
-    return "-".join(parts)
-
-
-def run_mgl(data: ExperimentData, features, cfg: MGLConfig, *, seed: int, device: torch.device | str = "cpu",
-            progress: bool = True, checkpoint=None, resume=None) -> tuple[dict[str, Any], Any, Any]:
-    """Train MGL on ``data`` and score the target's test split. Returns (metrics, model, fit report)."""
-    torch.manual_seed(seed)
-    model = build_model(cfg, features.dim, data.table.num_classes).to(device)
-    t0 = time.perf_counter()
-    fit = fit_mgl(model, features, data.table, data.sources, data.target, cfg, seed=seed, progress=progress,
-                  checkpoint=checkpoint, resume=resume)
-    train_seconds = time.perf_counter() - t0
-    test = data.table.rows(languages=data.target, split="test")
-    if len(test):
-        from mgl.training import small_graph_threads
-
-        with small_graph_threads(features, device):
-            probs = predict_proba(model, features, fit.test_sampler, test, n_query=cfg.n_query,
-                                  eval_times=cfg.eval_times, rng=np.random.default_rng([seed, 7777]))
-        metrics = classification_metrics(data.table.labels[test], probs.argmax(1), data.table.num_classes,
-                                         data.positive)
-    else:
-        metrics = {k: float("nan") for k in ("accuracy", "precision", "recall", "f1")}
-        metrics["averaging"] = "none (no test split)"
-    metrics.update(n_test=int(len(test)), train_seconds=train_seconds,
-                   stages=[s.to_dict() for s in fit.stages])
-    return metrics, model, fit
+from mgl.pipeline import (POSITIVE_NAMES, ExperimentData, build_features, cap_per_class, load_examples,  # noqa: F401
+                          make_encoder, make_experiment_data, method_name, positive_index, prepare_data, run_mgl)
 
 
 def run_experiment(cfg: RunConfig, *, progress: bool = True, save_dir=None, checkpoint_path=None,
-                   resume: bool = False) -> dict[str, Any]:
+                   resume: bool = False, require_test: bool = True) -> dict[str, Any]:
     """The whole pipeline for one configuration; returns the result record.
 
     ``save_dir``: also save the trained model there (see :class:`mgl.classifier.MGLClassifier`).
     ``checkpoint_path``: write an atomic training checkpoint there after every round and at
-    each stage's end; with ``resume``, continue from it if it exists.
+    each stage's end; with ``resume``, continue from it if it exists. ``require_test``: the
+    target must have test rows (``mgl run``); without (``mgl train``), a target with none is
+    trained and the record says that nothing was evaluated (its metrics are null, never NaN).
     """
     from mgl.checkpoint import Checkpointer
     from mgl.classifier import MGLClassifier
+    from mgl.provenance import machine_info
 
     cfg.validate()
     t_start = time.perf_counter()
-    data = prepare_data(cfg.data, cfg.seed)
+    data = prepare_data(cfg.data, cfg.seed, require_test=require_test)
     ckpt = Checkpointer(checkpoint_path, cfg) if checkpoint_path is not None else None
     try:
-        clf = MGLClassifier(cfg).fit(
-            data.examples, sources=data.sources, target=data.target, progress=progress,
-            checkpoint=ckpt.save if ckpt else None, resume=ckpt.load() if (ckpt and resume) else None,
+        clf = MGLClassifier(cfg).fit_data(
+            data, progress=progress, checkpoint=ckpt.save if ckpt else None,
+            resume=ckpt.load() if (ckpt and resume) else None,
         )
     except DataError as exc:
         if exc.source is None:  # name the data the problem was found in
@@ -275,11 +48,12 @@ def run_experiment(cfg: RunConfig, *, progress: bool = True, save_dir=None, chec
         raise
     metrics = clf.report
     if save_dir is not None:
-        clf.save(save_dir)
+        clf.save_pretrained(save_dir)
     counts = {
         f"n_{split}_{lang}": int(((data.table.languages == lang) & (data.table.splits == split)).sum())
         for lang in [*data.sources, data.target] for split in ("train", "validation")
     }
+    evaluated = metrics["n_test"] > 0
     return {
         "method": method_name(cfg.mgl),
         "data": cfg.data.name,
@@ -287,6 +61,8 @@ def run_experiment(cfg: RunConfig, *, progress: bool = True, save_dir=None, chec
         "target": data.target,
         "domain": data.domain,
         "seed": cfg.seed,
+        "evaluated": evaluated,
+        **({} if evaluated else {"note": f"nothing was evaluated: the target {data.target!r} has no test rows"}),
         "accuracy": metrics["accuracy"],
         "precision": metrics["precision"],
         "recall": metrics["recall"],
@@ -297,12 +73,13 @@ def run_experiment(cfg: RunConfig, *, progress: bool = True, save_dir=None, chec
         "embed_seconds": metrics["embed_seconds"],
         "total_seconds": time.perf_counter() - t_start,
         "encoder": clf.encoder.identity,
+        "encoder_model": clf.encoder.spec.model,
         "encoder_train": cfg.encoder.train,
         "device": str(clf.encoder.device),
         "labels": data.table.label_names,
         "counts": counts,
+        "validation_carved": data.carved or {},
         "stages": metrics["stages"],
         "config": cfg.to_dict(),
-        "machine": {"python": platform.python_version(), "torch": torch.__version__,
-                    "threads": torch.get_num_threads(), "platform": platform.platform()},
+        "machine": machine_info(),
     }

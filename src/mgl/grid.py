@@ -6,12 +6,12 @@ JSON file under ``OUT/cells/``; a re-run skips the cells whose file is there (an
 computed under the same configuration, see :func:`config_fingerprint`), so a kill loses
 at most the cell that was running.
 
-The cells of one (experiment, seed) share one :func:`~mgl.experiment.prepare_data` (the
+The cells of one (experiment, seed) share one :func:`~mgl.pipeline.prepare_data` (the
 seed draws the target's labelled subsample, the same for every method) and one set of
 features; the encoder is loaded once per grid and frozen embeddings go through the
 on-disk :class:`~mgl.encoders.EmbeddingCache`, so each text of a (language, domain) is
 embedded once for the whole grid. The sources' *test* rows, which no method reads, are
-dropped before embedding (by :func:`mgl.experiment.make_experiment_data`). Training runs with ``train_threads``
+dropped before embedding (by :func:`mgl.pipeline.make_experiment_data`). Training runs with ``train_threads``
 torch threads (the CLI's ``--threads``, default 1: the classifiers are small, and on a
 shared CPU several OpenMP threads stall each other); embedding keeps torch's default.
 
@@ -147,7 +147,7 @@ _VARIANT = re.compile(r"^mgl((?:-no-meta|-no-l2clt|-no-sigma|-gcn\d+)*)$")
 
 
 def mgl_variant_config(name: str, base: MGLConfig) -> MGLConfig:
-    """The MGLConfig of ``mgl`` or an ablation name (the inverse of :func:`mgl.experiment.method_name`)."""
+    """The MGLConfig of ``mgl`` or an ablation name (the inverse of :func:`mgl.pipeline.method_name`)."""
     match = _VARIANT.match(name)
     if not match:
         raise ConfigError(f"{name!r} is not an MGL variant (mgl, mgl-no-meta, mgl-no-l2clt, mgl-no-sigma, mgl-gcnN)")
@@ -220,6 +220,11 @@ def config_fingerprint(cfg: RunConfig, extra: dict[str, Any] | None = None) -> s
         raw["encoder"].pop(key, None)
     if raw["encoder"].get("train") != "top-k":  # the prefix-state cache only exists for top-k training
         raw["encoder"].pop("prefix_cache", None)
+    # settings added later, left out at their defaults so that earlier grids keep their fingerprints
+    # (validation_fraction only acts on data without validation rows; the encoding only decodes the file)
+    raw["data"].pop("encoding", None)
+    if raw["data"].get("validation_fraction") == 0.2:
+        raw["data"].pop("validation_fraction", None)
     payload = json.dumps({"grid": GRID_VERSION, "config": raw, "extra": extra or {}}, sort_keys=True, default=str)
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
@@ -334,7 +339,7 @@ class CellRunner:
     @property
     def encoder(self):
         if self._encoder is None:
-            from mgl.experiment import make_encoder
+            from mgl.pipeline import make_encoder
 
             self._encoder = make_encoder(self.base.encoder)
         return self._encoder
@@ -355,7 +360,7 @@ class CellRunner:
         return cfg.validate()
 
     def run_group(self, experiment: Experiment, seed: int, methods: Sequence[str]) -> Iterator[tuple[str, dict]]:
-        from mgl.experiment import build_features, prepare_data
+        from mgl.pipeline import build_features, prepare_data
 
         cfg = self.experiment_config(experiment)
         data = prepare_data(cfg.data, seed)  # without the sources' test rows
@@ -397,7 +402,7 @@ class CellRunner:
                                 options=self.options)
         if method in REFERENCE_METHODS:
             return run_logreg(method, data, features, cfg.mgl, seed=seed)
-        from mgl.experiment import run_mgl
+        from mgl.pipeline import run_mgl
 
         variant = mgl_variant_config(method, cfg.mgl)
         metrics, _, _ = run_mgl(data, features, variant, seed=seed, device=device, progress=self.progress)
@@ -513,7 +518,7 @@ def table2_spec(methods: Sequence[str], experiments: Sequence[Experiment], *, na
     """The paper's Table 2 (text pairs): per target precision, recall and F1, then the average F1.
 
     P / R / F1 are those of the positive class of a binary task (PAWS-X: ``paraphrase``; see
-    :func:`mgl.experiment.positive_index`), their macro averages with more than two classes. The
+    :func:`mgl.pipeline.positive_index`), their macro averages with more than two classes. The
     significance test (and dagger) is made on the F1 columns only; Δ is the last column's.
     """
     columns: list[Column] = []

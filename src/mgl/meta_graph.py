@@ -168,7 +168,7 @@ class MetaGraph(nn.Module):
             n = h.shape[-2]
             d = pairwise_sq_distances(h)
             mean = d.sum(dim=(-1, -2)) / max(n * (n - 1), 1)
-            return mean.clamp_min(1e-12)
+            return mean.clamp_min(1e-12)[..., None, None]  # one scale per graph of a batch [B, V, d]
 
     def adjacency(self, h: torch.Tensor, k: int | None = None) -> torch.Tensor:
         """The top-K, symmetric RBF adjacency ``A`` (before normalisation)."""
@@ -201,7 +201,9 @@ class MetaGraphNetwork(nn.Module):
 
     ``forward(h, support_labels)`` takes the node embeddings of one episode, support
     nodes first and query nodes last, and returns log-probabilities ``log z`` for every
-    node, ``[V, |Y|]``. The query rows are the last ``V - len(support_labels)``.
+    node, ``[V, |Y|]``. The query rows are the last ``V - len(support_labels)``. A batch of
+    graphs of the same size, ``h`` of shape ``[B, V, d]`` sharing the support labels, gives
+    ``[B, V, |Y|]``: each graph is built and propagated on its own.
 
     Args:
         in_dim: encoder dimension.
@@ -256,8 +258,8 @@ class MetaGraphNetwork(nn.Module):
         if not self.label_features:
             return h
         n_support = support_labels.shape[0]
-        extra = h.new_full((h.shape[0], self.num_classes), 1.0 / self.num_classes)
-        extra[:n_support] = F.one_hot(support_labels, self.num_classes).to(h.dtype)
+        extra = h.new_full((*h.shape[:-1], self.num_classes), 1.0 / self.num_classes)
+        extra[..., :n_support, :] = F.one_hot(support_labels, self.num_classes).to(h.dtype)
         return torch.cat([h, extra], dim=-1)
 
     def forward(self, h: torch.Tensor, support_labels: torch.Tensor, adj: torch.Tensor | None = None) -> torch.Tensor:

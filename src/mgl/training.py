@@ -31,6 +31,7 @@ from mgl.config import MGLConfig
 from mgl.episodes import CLTPair, EpisodeSampler, Pool, meta_test_pair, meta_train_pairs, within_language_pairs
 from mgl.evaluation import mean_nll, predict_proba
 from mgl.meta_graph import MetaGraphNetwork, query_loss
+from mgl.selection import better, require_finite, require_rows
 
 
 @dataclass
@@ -92,6 +93,11 @@ def validate(model: MetaGraphNetwork, features, tasks: Sequence[ValidationTask],
     return float(np.mean(accs)), float(np.mean(nlls))
 
 
+def task_languages(task: ValidationTask) -> str:
+    """The language(s) a validation task's queries are in (for messages)."""
+    return task.sampler.pair.target
+
+
 def validation_subset(rows: np.ndarray, cfg: MGLConfig, rng: np.random.Generator) -> np.ndarray:
     """At most ``test_episodes * n_query`` validation rows, a fixed random subset."""
     limit = cfg.test_episodes * cfg.n_query
@@ -120,6 +126,8 @@ def train_stage(
     """
     from tqdm.auto import tqdm
 
+    require_rows(name, [(task_languages(task), len(task.query)) for task in validation])
+    val_languages = [task_languages(task) for task in validation]
     device = next(model.parameters()).device
     groups = [{"params": list(model.parameters()), "lr": cfg.lr}]
     enc_params = features.parameters()
@@ -168,12 +176,12 @@ def train_stage(
                 losses.append(loss.item() / len(ep.query))
                 bar.update(1)
             acc, nll = validate(model, features, validation, cfg, seed=(seed, stage_id, 1))
+            require_finite(name, val_languages, accuracy=acc, nll=nll)
             report.rounds = rnd + 1
             report.steps = report.rounds * cfg.train_episodes
             report.history.append({"round": rnd + 1, "train_loss": float(np.mean(losses)),
                                    "val_accuracy": acc, "val_nll": nll})
-            improved = best is None or acc > report.best_accuracy or (acc == report.best_accuracy and nll < report.best_nll)
-            if improved:
+            if best is None or better(acc, nll, report.best_accuracy, report.best_nll):
                 report.best_accuracy, report.best_nll, report.best_round = acc, nll, rnd + 1
                 best = {"model": copy.deepcopy(model.state_dict()), "encoder": copy.deepcopy(features.state_dict())}
                 since_best = 0

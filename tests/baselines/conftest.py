@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from mgl.config import MGLConfig
-from mgl.experiment import ExperimentData
+from mgl.pipeline import ExperimentData
 from mgl.training import ExampleTable
 
 LANGS = ("en", "fr", "de", "ja")

@@ -112,10 +112,16 @@ def _cases():
         path = csv_variant(tmp, "few_de_negatives.csv", keep)
         return run_on_csv(path, tmp / "out", "--encoder", ctx["tiny"]), ["few_de_negatives.csv", "'de'", "negative", "N = 2"], tmp / "out" / "result.json"
 
-    @case("data:the target has no validation split")
+    @case("data:the target has no validation split and carving is off")
     def _(tmp, ctx):
         path = csv_variant(tmp, "no_fr_validation.csv", lambda r: not (r["lang"] == "fr" and r["split"] == "validation"))
-        return run_on_csv(path, tmp / "out", "--encoder", ctx["tiny"]), ["no_fr_validation.csv", "validation"], tmp / "out" / "result.json"
+        return (run_on_csv(path, tmp / "out", "--encoder", ctx["tiny"], "--validation-fraction", "0"),
+                ["no_fr_validation.csv", "'fr'", "validation"], tmp / "out" / "result.json")
+
+    @case("data:the target has no test split (mgl run reports test metrics)")
+    def _(tmp, ctx):
+        path = csv_variant(tmp, "no_fr_test.csv", lambda r: not (r["lang"] == "fr" and r["split"] == "test"))
+        return run_on_csv(path, tmp / "out", "--encoder", ctx["tiny"]), ["no_fr_test.csv", "'fr'", "test", "mgl train"], tmp / "out" / "result.json"
 
     @case("path:data file does not exist")
     def _(tmp, ctx):

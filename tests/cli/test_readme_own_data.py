@@ -59,8 +59,9 @@ def test_readme_commands_run_on_the_example_csv(tmp_path, monkeypatch, tiny_bert
     assert result["accuracy"] > 0.6  # the tiny random encoder still separates these words (chance: 0.5)
 
 
-def test_without_a_split_column_the_target_lacks_validation_rows(tmp_path, monkeypatch):
-    """What the README says happens to a file without splits: a one-line error naming the file."""
+def test_without_a_split_column_validation_is_carved_and_train_saves(tmp_path, monkeypatch, tiny_bert_dir):
+    """What the README says happens to a file without splits: every language's validation rows
+    are carved (one line each); 'mgl run' stops for want of test rows, 'mgl train --save' trains."""
     import csv
 
     monkeypatch.setenv("MGL_HOME", str(tmp_path / "home"))
@@ -71,8 +72,21 @@ def test_without_a_split_column_the_target_lacks_validation_rows(tmp_path, monke
         writer = csv.DictWriter(fh, fieldnames=["review", "stars", "lang"])
         writer.writeheader()
         writer.writerows(rows)
-    code, _, err = run_mgl("run", "--data", path, "--columns", "text=review,label=stars,language=lang",
-                           "--labels", "1=negative,2=negative,3=,4=positive,5=positive", "--sources", "en,de",
-                           "--target", "fr", "--out", tmp_path / "out", "--quiet")
+    common = ["--data", path, "--columns", "text=review,label=stars,language=lang",
+              "--labels", "1=negative,2=negative,3=,4=positive,5=positive", "--sources", "en,de",
+              "--target", "fr", "--quiet", "--encoder", str(tiny_bert_dir), "--train-episodes", "5",
+              "--max-rounds", "2", "--eval-times", "2", "--test-episodes", "1", "--n-query", "8"]
+    code, _, err = run_mgl("run", *common, "--out", tmp_path / "out")
     assert code == 2
-    assert "the target 'fr' has no 'validation' examples" in err and str(path) in err
+    assert "the target 'fr' has no 'test' examples" in err and str(path) in err and "mgl train" in err
+    assert not (tmp_path / "out" / "result.json").exists()
+    for lang in ("en", "de", "fr"):
+        assert f"{lang} has no validation rows; carved 14 of its 72 training rows as validation" in err
+
+    code, out, err = run_mgl("train", *common, "--out", tmp_path / "train", "--save", tmp_path / "model")
+    assert code == 0, err
+    assert "nothing was evaluated" in err
+    result = json.loads((tmp_path / "train" / "result.json").read_text())
+    assert result["evaluated"] is False and result["accuracy"] is None and result["n_test"] == 0
+    assert result["validation_carved"]["fr"] == {"validation": 14, "train": 58}
+    assert (tmp_path / "model" / "README.md").is_file()

@@ -54,9 +54,9 @@ def make_context(data, features, cfg: MGLConfig, *, seed: int, device: torch.dev
 
 def run_baseline(name: str, data, features, cfg: MGLConfig, *, seed: int, device: torch.device | str = "cpu",
                  progress: bool = False, options: BaselineOptions | None = None) -> dict[str, Any]:
-    """Train the named baseline on ``data`` (an :class:`~mgl.experiment.ExperimentData`), score the target's test split.
+    """Train the named baseline on ``data`` (an :class:`~mgl.pipeline.ExperimentData`), score the target's test split.
 
-    Returns the metrics as :func:`mgl.experiment.run_mgl` does (accuracy, precision,
+    Returns the metrics as :func:`mgl.pipeline.run_mgl` does (accuracy, precision,
     recall, f1, averaging, n_test, train_seconds, stages), plus ``n_train`` and the
     stages' chosen learning rates and validation scores.
     """

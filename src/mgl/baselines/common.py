@@ -5,7 +5,7 @@ Fairness
 Every baseline reads the same node features as MGL (the same encoder through the same
 :class:`~mgl.features.FrozenFeatures` / :class:`~mgl.features.EncoderFeatures` API), the
 same :class:`~mgl.training.ExampleTable` rows and splits, and the same seeded target
-subsample (made by :func:`mgl.experiment.prepare_data`). On top of the features each trains
+subsample (made by :func:`mgl.pipeline.prepare_data`). On top of the features each trains
 :class:`MLPClassifier`::
 
     Linear(d, hidden_dim) -> LeakyReLU(negative_slope) -> Dropout(dropout) -> Linear(hidden_dim, |Y|)
@@ -62,6 +62,7 @@ from torch import nn
 
 from mgl.config import MGLConfig
 from mgl.errors import ConfigError
+from mgl.selection import better, require_finite, require_rows
 from mgl.training import ExampleTable, meta_test_tasks, meta_train_tasks, small_graph_threads, validation_subset
 from mgl.training import StageReport as MGLStageReport
 
@@ -292,10 +293,6 @@ def validate(model: MLPClassifier, features, validation: Sequence[ValidationSet]
     return float(np.mean(accs)), float(np.mean(nlls))
 
 
-def _better(acc: float, nll: float, best_acc: float, best_nll: float) -> bool:
-    return np.isnan(best_acc) or acc > best_acc or (acc == best_acc and nll < best_nll)
-
-
 def snapshot(model: nn.Module, features) -> dict:
     return {"model": copy.deepcopy(model.state_dict()), "encoder": copy.deepcopy(features.state_dict())}
 
@@ -311,6 +308,7 @@ def train_rounds(name: str, model: MLPClassifier, features, step: StepFn, valida
     """Train one stage at one grid point; on return the model holds its best checkpoint."""
     from tqdm.auto import tqdm
 
+    require_rows(name, [(vs.name, len(vs.rows)) for vs in validation])
     device = next(model.parameters()).device
     groups = [{"params": list(model.parameters()), "lr": hyper.lr, "weight_decay": hyper.weight_decay}]
     enc_params = features.parameters()
@@ -339,11 +337,12 @@ def train_rounds(name: str, model: MLPClassifier, features, step: StepFn, valida
                 losses.append(step(ctx))
                 bar.update(1)
             acc, nll = validate(model, features, validation, labels)
+            require_finite(name, [vs.name for vs in validation], accuracy=acc, nll=nll)
             report.rounds = rnd + 1
             report.steps = report.rounds * settings.steps_per_round
             report.history.append({"round": rnd + 1, "train_loss": float(np.mean(losses)),
                                    "val_accuracy": acc, "val_nll": nll})
-            if best is None or _better(acc, nll, report.best_accuracy, report.best_nll):
+            if best is None or better(acc, nll, report.best_accuracy, report.best_nll):
                 report.best_accuracy, report.best_nll, report.best_round = acc, nll, rnd + 1
                 best = snapshot(model, features)
                 since_best = 0
@@ -368,6 +367,7 @@ def fit_stage(name: str, model: MLPClassifier, features, make_step: Callable[[Se
     """
     if not grid:
         raise ConfigError("the baseline tuning grid is empty")
+    require_rows(name, [(vs.name, len(vs.rows)) for vs in validation])
     start = snapshot(model, features) if len(grid) > 1 else None
     winner: tuple[StageReport, dict | None] | None = None
     candidates = []
@@ -379,7 +379,7 @@ def fit_stage(name: str, model: MLPClassifier, features, make_step: Callable[[Se
                               seed=seed, progress=progress, betas=betas)
         candidates.append({"lr": hyper.lr, "weight_decay": hyper.weight_decay, "best_accuracy": report.best_accuracy,
                            "best_nll": report.best_nll, "best_round": report.best_round, "rounds": report.rounds})
-        if winner is None or _better(report.best_accuracy, report.best_nll, winner[0].best_accuracy, winner[0].best_nll):
+        if winner is None or better(report.best_accuracy, report.best_nll, winner[0].best_accuracy, winner[0].best_nll):
             winner = (report, snapshot(model, features) if len(grid) > 1 else None)
     assert winner is not None
     report, state = winner

@@ -13,6 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Sequence
 
+import math
+
 import numpy as np
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline, make_pipeline
@@ -30,14 +32,25 @@ class LogRegResult:
 
 
 def fit_logistic_regression(x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray, y_val: np.ndarray,
-                            *, Cs: Sequence[float] = DEFAULT_CS, seed: int = 0) -> LogRegResult:
-    """Fit one model per ``C``; keep the best by validation accuracy (ties: the smaller C)."""
+                            *, Cs: Sequence[float] = DEFAULT_CS, seed: int = 0,
+                            stage: str = "logistic regression") -> LogRegResult:
+    """Fit one model per ``C``; keep the best by validation accuracy (ties: the smaller C).
+
+    An empty training or validation set, or a non-finite validation score, is a
+    :class:`~mgl.errors.DataError` naming ``stage`` (see :mod:`mgl.selection`)."""
+    from mgl.errors import DataError
+    from mgl.selection import require_finite, require_rows
+
+    if len(x_train) == 0:
+        raise DataError(f"{stage}: no training rows")
+    require_rows(stage, [("the target's validation rows", len(x_val))])
     best: LogRegResult | None = None
     scores: dict[float, float] = {}
     for C in Cs:
         model = make_pipeline(StandardScaler(), LogisticRegression(C=C, max_iter=5000, random_state=seed))
         model.fit(x_train, y_train)
         acc = float((model.predict(x_val) == y_val).mean())
+        require_finite(f"{stage} (C={C:g})", "the target's validation rows", accuracy=acc)
         scores[C] = acc
         if best is None or acc > best.val_accuracy:
             best = LogRegResult(model, C, acc, scores)

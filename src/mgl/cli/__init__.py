@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import logging
 import sys
 
 import typer
@@ -57,8 +58,29 @@ def _click_exceptions():
     return exceptions
 
 
+class _StderrHandler(logging.StreamHandler):
+    """Writes to whatever ``sys.stderr`` is at the time of the record (tests redirect it)."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value) -> None:
+        pass
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: user errors become one line on stderr and exit status 2, never a traceback."""
+    log = logging.getLogger("mgl")  # the library's notices (e.g. carved validation rows), one line each
+    if not any(isinstance(h, _StderrHandler) for h in log.handlers):
+        handler = _StderrHandler()
+        handler.setFormatter(logging.Formatter("mgl: %(message)s"))
+        log.addHandler(handler)
+        log.setLevel(logging.INFO)
     exceptions = _click_exceptions()
     try:
         app(args=argv, standalone_mode=False)

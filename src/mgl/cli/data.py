@@ -17,7 +17,7 @@ from mgl.errors import ConfigError
 
 app = typer.Typer(help="Inspect, check and download datasets.", no_args_is_help=True)
 
-NameArg = Annotated[str, typer.Argument(help="webis-cls-10, paws-x, or a CSV/TSV/JSONL file.")]
+NameArg = Annotated[str, typer.Argument(help="webis-cls-10, paws-x, or a CSV/TSV/JSONL/Parquet file.")]
 RootOpt = Annotated[
     Optional[Path],
     typer.Option("--root", help="Folder of a named dataset (or the folder holding it); default $MGL_HOME/data."),
@@ -33,7 +33,8 @@ LabelsOpt = Annotated[
 LanguageOpt = Annotated[
     Optional[str], typer.Option("--language", help="Files: the language of every record (no language column).")
 ]
-FormatOpt = Annotated[Optional[str], typer.Option("--format", help="Files: csv, tsv or jsonl (default: from the suffix).")]
+FormatOpt = Annotated[Optional[str], typer.Option("--format", help="Files: csv, tsv, jsonl or parquet (default: from the suffix).")]
+EncodingOpt = Annotated[Optional[str], typer.Option("--encoding", help="Text files: their encoding (default: UTF-8, or UTF-16 detected by its byte-order mark).")]
 LanguagesOpt = Annotated[
     Optional[str], typer.Option("--languages", help="Keep only these languages, comma-separated (e.g. en,ja).")
 ]
@@ -47,12 +48,13 @@ def _load(
     language: str | None,
     fmt: str | None,
     languages: str | None,
+    encoding: str | None = None,
 ) -> list[Example]:
     """Load what the command line names, with the options that apply to it."""
     wanted = [code.strip() for code in languages.split(",") if code.strip()] if languages else None
     if name.strip().lower() in DATASETS:
         given = [flag for flag, value in (("--columns", columns), ("--labels", labels), ("--language", language),
-                                          ("--format", fmt)) if value is not None]
+                                          ("--format", fmt), ("--encoding", encoding)) if value is not None]
         if given:
             raise ConfigError(f"{', '.join(given)} apply to files, not to the dataset {name}")
         return load_dataset(name, root=root, languages=wanted)
@@ -63,6 +65,8 @@ def _load(
         options["fixed_language"] = language
     if fmt:
         options["fmt"] = fmt
+    if encoding:
+        options["encoding"] = encoding
     examples = load_dataset(name, root=root, **options)
     return select(examples, language=wanted) if wanted else examples
 
@@ -77,9 +81,10 @@ def stats(
     language: LanguageOpt = None,
     fmt: FormatOpt = None,
     languages: LanguagesOpt = None,
+    encoding: EncodingOpt = None,
 ) -> None:
     """Count examples per language, domain, split and label."""
-    rows = stats_rows(_load(name, root, columns, labels, language, fmt, languages))
+    rows = stats_rows(_load(name, root, columns, labels, language, fmt, languages, encoding))
     if as_json:
         typer.echo(json.dumps(rows, indent=2, ensure_ascii=False))
         return
@@ -104,9 +109,10 @@ def validate(
     language: LanguageOpt = None,
     fmt: FormatOpt = None,
     languages: LanguagesOpt = None,
+    encoding: EncodingOpt = None,
 ) -> None:
     """Load a dataset and check it (texts, labels, languages, every class in every split)."""
-    examples = _load(name, root, columns, labels, language, fmt, languages)
+    examples = _load(name, root, columns, labels, language, fmt, languages, encoding)
     validate_examples(examples, source=name)
     typer.echo(
         f"ok: {len(examples)} examples; languages {', '.join(languages_of(examples))}; "

@@ -21,7 +21,7 @@ def target_examples(clf, *, data: str | None = None, root: str | None = None) ->
     configuration (its file or named data set; ``data``/``root`` override where it lies now),
     with the same seeded subsample of the target's labels."""
     from mgl.errors import DataError
-    from mgl.experiment import prepare_data
+    from mgl.pipeline import prepare_data
 
     cfg = clf.config
     if data is not None:
@@ -71,9 +71,12 @@ def graph(
         raise ConfigError(f"--k and --samples must be >= 1, got {k} and {samples}")
     clf = MGLClassifier.load(model, device=device)
     examples = target_examples(clf, data=data, root=root)
-    emb = clf._embed([ex.text for ex in examples],
-                     [ex.text_pair for ex in examples] if any(ex.text_pair for ex in examples) else None,
-                     not quiet)
+    from mgl.encoders import EmbeddingCache
+
+    clf.embedding_cache = EmbeddingCache()  # the data set's texts: embedded once, kept for later runs
+    emb = clf.embed([ex.text for ex in examples],
+                    [ex.text_pair for ex in examples] if any(ex.text_pair for ex in examples) else None,
+                    progress=not quiet)
     gm = classifier_graph_map(clf, examples, emb, k=k, samples=samples, seed=seed, progress=not quiet)
     lang_png, json_path = _companions(out)
     subtitle = (f"{'+'.join(s.upper() for s in clf.sources)} → {clf.target.upper()}; K = {k}; "

@@ -97,15 +97,31 @@ def register(app: typer.Typer) -> None:
         device: Annotated[Optional[str], typer.Option(help="cpu, cuda, cuda:N; default: CUDA when present.")] = None,
         seed: Annotated[Optional[int], typer.Option(help="Seed of the sampled support sets (default: the model's).")] = None,
         quiet: Annotated[bool, typer.Option("--quiet", help="No progress bars.")] = False,
+        cache: Annotated[bool, typer.Option("--cache/--no-cache", help="Keep the inputs' embeddings in the on-disk cache ($MGL_HOME), so a re-run embeds nothing.")] = True,
     ) -> None:
         """Classify texts: label, class probabilities, and which languages' examples the decision leaned on."""
+        import time
+
+        import numpy as np
+
         from mgl.classifier import MGLClassifier
         from mgl.io import atomic_open
 
         texts, pairs, ids = read_inputs(input, text_column=text_column, pair_column=pair_column, fmt=format)
-        clf = MGLClassifier.load(model, device=device)
+        clf = MGLClassifier.from_pretrained(model, device=device)
+        if cache:
+            from mgl.encoders import EmbeddingCache
+
+            clf.embedding_cache = EmbeddingCache()
+        t0 = time.perf_counter()
         predictions = clf.explain(texts, pairs, seed=seed, progress=not quiet)
+        seconds = time.perf_counter() - t0
         with atomic_open(output, "w") as fh:
             for rid, text, pred in zip(ids, texts, predictions):
                 fh.write(json.dumps({"id": rid, "text": text, **pred.to_dict()}, ensure_ascii=False) + "\n")
-        typer.echo(f"wrote {len(predictions)} predictions to {output}")
+        self_weight = float(np.mean([p.self_weight for p in predictions]))
+        inactive = sum(not p.graph_active for p in predictions)
+        typer.echo(f"wrote {len(predictions)} predictions to {output} ({len(predictions) / seconds:.1f} texts/s); "
+                   f"mean self-weight {self_weight:.4f}"
+                   + (f", the graph passed on almost nothing (self-weight >= 0.99) for {inactive} of them"
+                      if inactive else ""))

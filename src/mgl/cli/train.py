@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -16,6 +17,7 @@ ConfigOpt = Annotated[Optional[Path], typer.Option("--config", help="A YAML conf
 def build_run_config(
     *, preset, config, overrides, data, root, domain, sources, target, target_fraction, target_count, seed,
     encoder, encoder_train, top_layers, device, columns, labels, language, no_meta, no_l2clt, no_sigma,
+    encoding=None, validation_fraction=None,
     gcn_layers, n_support, n_query, k_neighbours, train_episodes, test_episodes, eval_times, lr, max_rounds,
     patience,
 ) -> RunConfig:
@@ -38,6 +40,8 @@ def build_run_config(
     put("data.columns", columns)
     put("data.labels", labels)
     put("data.language", language)
+    put("data.encoding", encoding)
+    put("data.validation_fraction", validation_fraction)
     put("seed", seed)
     put("encoder.model", encoder)
     put("encoder.train", encoder_train)
@@ -70,14 +74,19 @@ def print_result(result: dict) -> None:
                         + (f" ({result['domain']})" if result.get("domain") else ""))
     for col in ("seed", "accuracy", "precision", "recall", "f1", "n_test", "train s"):
         table.add_column(col, justify="right")
-    table.add_row(str(result["seed"]), f"{result['accuracy']:.4f}", f"{result['precision']:.4f}",
-                  f"{result['recall']:.4f}", f"{result['f1']:.4f}", str(result["n_test"]),
-                  f"{result['train_seconds']:.1f}")
+    def fmt(value) -> str:
+        return "-" if value is None else f"{value:.4f}"
+
+    table.add_row(str(result["seed"]), fmt(result["accuracy"]), fmt(result["precision"]), fmt(result["recall"]),
+                  fmt(result["f1"]), str(result["n_test"]), f"{result['train_seconds']:.1f}")
     Console(stderr=False).print(table)
+    if not result.get("evaluated", True):
+        print(f"mgl: {result.get('note', 'nothing was evaluated')}", file=sys.stderr)
 
 
 def register(app: typer.Typer) -> None:
     def run(
+        ctx: typer.Context,
         preset: PresetOpt = None,
         config: ConfigOpt = None,
         data: Annotated[Optional[str], typer.Option(help="webis-cls-10, paws-x, or a CSV/TSV/JSONL file.")] = None,
@@ -94,6 +103,8 @@ def register(app: typer.Typer) -> None:
         top_layers: Annotated[Optional[int], typer.Option(help="Layers trained with --encoder-train top-k.")] = None,
         device: Annotated[Optional[str], typer.Option(help="cpu, cuda, cuda:N; default: CUDA when present.")] = None,
         columns: Annotated[Optional[str], typer.Option(help="For files: text=COL,label=COL[,text_pair=COL][,language=COL][,split=COL].")] = None,
+        encoding: Annotated[Optional[str], typer.Option(help="For text files: their encoding (default: UTF-8, or UTF-16 detected by its byte-order mark).")] = None,
+        validation_fraction: Annotated[Optional[float], typer.Option(help="Share of a language's training rows carved out as validation where it has none (default 0.2; 0: none).")] = None,
         labels: Annotated[Optional[str], typer.Option(help="For files: RAW=LABEL,... (RAW= drops the record).")] = None,
         language: Annotated[Optional[str], typer.Option(help="For files without a language column: their language.")] = None,
         no_meta: Annotated[bool, typer.Option("--no-meta", help="Ablation: skip the meta-train stage.")] = False,
@@ -122,12 +133,16 @@ def register(app: typer.Typer) -> None:
             preset=preset, config=config, overrides=set_, data=data, root=root, domain=domain, sources=sources,
             target=target, target_fraction=target_fraction, target_count=target_count, seed=seed, encoder=encoder,
             encoder_train=encoder_train, top_layers=top_layers, device=device, columns=columns, labels=labels,
-            language=language, no_meta=no_meta, no_l2clt=no_l2clt, no_sigma=no_sigma, gcn_layers=gcn_layers,
+            language=language, encoding=encoding, validation_fraction=validation_fraction, no_meta=no_meta, no_l2clt=no_l2clt, no_sigma=no_sigma, gcn_layers=gcn_layers,
             n_support=n_support, n_query=n_query, k_neighbours=k_neighbours, train_episodes=train_episodes,
             test_episodes=test_episodes, eval_times=eval_times, lr=lr, max_rounds=max_rounds, patience=patience,
         )
         checkpoint = out / "checkpoint.pt"
-        result = run_experiment(cfg, progress=not quiet, save_dir=save, checkpoint_path=checkpoint, resume=resume)
+        # 'mgl train' may train a target that has no test rows (nothing is then evaluated); 'mgl run' reports
+        # test metrics, so it needs them
+        training_only = ctx.info_name == "train"
+        result = run_experiment(cfg, progress=not quiet, save_dir=save, checkpoint_path=checkpoint, resume=resume,
+                                require_test=not training_only)
         write_json_atomic(out / "result.json", result)
         checkpoint.unlink(missing_ok=True)
         print_result(result)

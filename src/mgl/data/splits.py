@@ -220,3 +220,42 @@ def subsample_language(
     kept = _subsample_positions([examples[i] for i in positions], fraction, count, seed)
     dropped = {positions[j] for j in range(len(positions)) if j not in kept}
     return [ex for i, ex in enumerate(examples) if i not in dropped]
+
+
+#: The seed of :func:`carve_validation`: fixed, so the carved rows do not move with the run seed
+#: (as Webis-CLS-10's 1600/400 split of its training reviews does not).
+CARVE_SEED = "validation-carve"
+
+
+def carve_validation(
+    examples: Iterable[Example], languages: Sequence[str], fraction: float
+) -> tuple[list[Example], dict[str, dict[str, int]]]:
+    """Give every language of ``languages`` that has ``train`` rows but no ``validation`` rows a
+    validation split carved from its training rows.
+
+    Per such language, a :func:`stratified_split` of its training rows into ``1 - fraction``
+    train and ``fraction`` validation (each class keeps its share; the seed is
+    :data:`CARVE_SEED`, the same for every run seed). Returns all examples, in their order, with
+    the carved ones re-labelled ``validation``, and ``{language: {"validation": n, "train": m}}``
+    for the languages carved (empty when none was). ``fraction`` 0 carves nothing.
+    """
+    examples = list(examples)
+    if not 0.0 <= fraction < 1.0:
+        raise ConfigError(f"data.validation_fraction must be in [0, 1), got {fraction}")
+    carved: dict[str, dict[str, int]] = {}
+    if fraction == 0.0:
+        return examples, carved
+    for language in languages:
+        has_validation = any(ex.language == language and ex.split == "validation" for ex in examples)
+        positions = [i for i, ex in enumerate(examples) if ex.language == language and ex.split == "train"]
+        if has_validation or not positions:
+            continue
+        labels = [examples[i].label for i in positions]
+        assignment = stratified_assignment(labels, {"train": 1.0 - fraction, "validation": fraction},
+                                           seed=f"{CARVE_SEED}\x1f{language}")
+        for i, name in zip(positions, assignment):
+            if name == "validation":
+                examples[i] = examples[i].with_split("validation")
+        n_val = assignment.count("validation")
+        carved[language] = {"validation": n_val, "train": len(positions) - n_val}
+    return examples, carved

@@ -1,4 +1,4 @@
-"""A user's own labelled data from a CSV, TSV or JSON Lines file.
+"""A user's own labelled data from a CSV, TSV, JSON Lines or Parquet file.
 
 * CSV: comma-separated with a header row, quoted as the :mod:`csv` module's default dialect
   (``"..."`` around fields holding commas, quotes or newlines).
@@ -6,10 +6,13 @@
   such as PAWS-X are written: quotes are ordinary characters and a field cannot hold a tab or a
   newline.
 * JSONL: one JSON object per line; blank lines are skipped.
+* Parquet: one record per row, read with pyarrow; columns are mapped exactly as CSV columns.
 
-Files are read as UTF-8 (a leading byte-order mark is ignored). Records are numbered from 1: for
-CSV and TSV the n-th data row after the header (blank rows are skipped and not counted), for
-JSONL the line number. Every error is a :class:`~mgl.errors.DataError` naming the file and,
+Text files are read as UTF-8 (a leading byte-order mark is ignored), or as UTF-16 when they
+start with a UTF-16 byte-order mark (as Excel and Windows tools save "Unicode text"); any other
+encoding is named with ``encoding`` (``--encoding`` on the command line, e.g. ``cp1252``,
+``shift_jis``). Records are numbered from 1: for CSV and TSV the n-th data row after the header
+(blank rows are skipped and not counted), for JSONL the line number, for Parquet the row. Every error is a :class:`~mgl.errors.DataError` naming the file and,
 where there is one, the record.
 """
 
@@ -26,10 +29,11 @@ from typing import Any, Iterator, Mapping
 from mgl.data.examples import SPLITS, Example
 from mgl.errors import ConfigError, DataError
 
-TABLE_FORMATS = ("csv", "tsv", "jsonl")
+TABLE_FORMATS = ("csv", "tsv", "jsonl", "parquet")
 #: The roles a column can play; ``parse_columns`` accepts these keys.
 COLUMN_ROLES = ("text", "label", "text_pair", "language", "domain", "split", "uid")
-_SUFFIX_FORMATS = {".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
+_SUFFIX_FORMATS = {".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl",
+                   ".parquet": "parquet", ".pq": "parquet"}
 #: Spellings of split names accepted in a split column.
 SPLIT_ALIASES = {"train": "train", "training": "train", "validation": "validation", "valid": "validation",
                  "val": "validation", "dev": "validation", "test": "test"}
@@ -46,7 +50,7 @@ def table_format(path: str | Path, fmt: str | None = None) -> str:
     suffix = Path(path).suffix.lower()
     if suffix not in _SUFFIX_FORMATS:
         raise DataError(
-            f"cannot tell the format from the suffix {suffix or '(none)'!r}; expected .csv, .tsv or .jsonl "
+            f"cannot tell the format from the suffix {suffix or '(none)'!r}; expected .csv, .tsv, .jsonl or .parquet "
             "(or give the format explicitly)",
             source=path,
         )
@@ -109,9 +113,49 @@ class _Position:
         return None if self.in_header else self.done + 1
 
 
-def _decoded_lines(path: Path, data: bytes, position: _Position | None) -> Iterator[tuple[int, str]]:
-    """(1-based line number, line with its ending) of UTF-8 ``data``; bad bytes raise DataError
-    naming the record given by ``position`` (or the line number when ``position`` is None)."""
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+
+
+def _split_lines(text: str) -> list[str]:
+    """Lines with their endings, broken at \\n, \\r\\n and \\r only (as bytes.splitlines does)."""
+    lines, start = [], 0
+    for match in _LINE_BREAK.finditer(text):
+        lines.append(text[start:match.end()])
+        start = match.end()
+    if start < len(text):
+        lines.append(text[start:])
+    return lines
+
+
+def detect_encoding(data: bytes, encoding: str | None = None) -> str:
+    """The codec a file's bytes are read with: ``encoding`` if given, else UTF-16 when the data
+    starts with a UTF-16 byte-order mark, else UTF-8 (a UTF-8 byte-order mark is skipped)."""
+    if encoding is not None:
+        return encoding
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
+    return "utf-8-sig"
+
+
+def _decoded_lines(path: Path, data: bytes, position: _Position | None,
+                   encoding: str | None = None) -> Iterator[tuple[int, str]]:
+    """(1-based line number, line with its ending) of ``data``; bad bytes raise DataError
+    naming the record given by ``position`` (or the line number when ``position`` is None).
+
+    UTF-8 (the default) is decoded line by line, so an error names the record it is in; other
+    encodings are decoded whole, and an error names the line."""
+    codec = detect_encoding(data, encoding)
+    if codecs.lookup(codec).name not in ("utf-8", "utf-8-sig"):
+        try:
+            text = data.decode(codec)
+        except UnicodeDecodeError as exc:
+            line = data[:exc.start].decode(codec, errors="replace").count("\n") + 1
+            raise DataError(f"not valid {codec}: byte 0x{data[exc.start]:02x} at line {line} "
+                            "(give the file's encoding with --encoding)", source=path) from None
+        if text.startswith("\ufeff"):
+            text = text[1:]
+        yield from enumerate(_split_lines(text), start=1)
+        return
     if data.startswith(codecs.BOM_UTF8):
         data = data[len(codecs.BOM_UTF8) :]
     for lineno, raw in enumerate(data.splitlines(keepends=True), start=1):
@@ -120,10 +164,34 @@ def _decoded_lines(path: Path, data: bytes, position: _Position | None) -> Itera
         except UnicodeDecodeError as exc:
             raise DataError(
                 f"not valid UTF-8: byte 0x{raw[exc.start]:02x} at line {lineno}, column {exc.start + 1} "
-                "(re-save the file as UTF-8)",
+                "(re-save the file as UTF-8, or give its encoding with --encoding)",
                 source=path,
                 record=lineno if position is None else position.record(),
             ) from None
+
+
+def _parquet_records(path: Path) -> tuple[list[str], Records]:
+    """The columns of a Parquet file and its (row number, row) pairs."""
+    try:
+        import pyarrow.parquet as pq
+    except ImportError:  # pragma: no cover - pyarrow is a dependency
+        raise DataError("reading Parquet needs pyarrow (pip install pyarrow)", source=path) from None
+    try:
+        table = pq.read_table(path)
+    except FileNotFoundError:
+        raise DataError("file not found", source=path) from None
+    except Exception as exc:  # pyarrow raises ArrowInvalid, OSError ... for a damaged file
+        raise DataError(f"not a readable Parquet file ({str(exc).splitlines()[0]})", source=path) from None
+    header = list(table.column_names)
+    if table.num_rows == 0:
+        raise DataError("holds no records", source=path)
+
+    def rows() -> Records:
+        for start in range(0, table.num_rows, 10_000):
+            for offset, row in enumerate(table.slice(start, 10_000).to_pylist()):
+                yield start + offset + 1, row
+
+    return header, rows()
 
 
 def _read_bytes(path: Path) -> bytes:
@@ -140,10 +208,10 @@ def _read_bytes(path: Path) -> bytes:
 Records = Iterator[tuple[int, dict[str, Any]]]
 
 
-def _open_delimited(path: Path, data: bytes, fmt: str) -> tuple[list[str], Records]:
+def _open_delimited(path: Path, data: bytes, fmt: str, encoding: str | None = None) -> tuple[list[str], Records]:
     """The header of a CSV/TSV file and an iterator over its (record number, row) pairs."""
     position = _Position(in_header=True)
-    lines = (line for _, line in _decoded_lines(path, data, position))
+    lines = (line for _, line in _decoded_lines(path, data, position, encoding))
     if fmt == "tsv":
         reader = csv.reader(lines, delimiter="\t", quoting=csv.QUOTE_NONE, strict=True)
     else:
@@ -180,9 +248,9 @@ def _open_delimited(path: Path, data: bytes, fmt: str) -> tuple[list[str], Recor
     return header, rows()
 
 
-def _jsonl_records(path: Path, data: bytes) -> Records:
+def _jsonl_records(path: Path, data: bytes, encoding: str | None = None) -> Records:
     """(line number, object) for each non-blank line of a JSON Lines file."""
-    for lineno, line in _decoded_lines(path, data, None):
+    for lineno, line in _decoded_lines(path, data, None, encoding):
         if not line.strip():
             continue
         try:
@@ -236,8 +304,9 @@ def load_table(
     uid: str | None = None,
     label_map: Mapping[str, str | None] | None = None,
     fmt: str | None = None,
+    encoding: str | None = None,
 ) -> list[Example]:
-    """Load labelled examples from a CSV, TSV or JSONL file (see the module docstring for formats).
+    """Load labelled examples from a CSV, TSV, JSONL or Parquet file (see the module docstring for formats).
 
     ``text``, ``label``, ``text_pair``, ``language``, ``domain``, ``split`` and ``uid`` name the
     columns (JSON keys) that hold each field; ``text_pair``, ``domain`` and ``uid`` are optional.
@@ -249,7 +318,9 @@ def load_table(
 
     Labels are the raw values stripped of spaces, or, with ``label_map``, their mapped names: a
     raw value mapped to ``None`` drops its record (e.g. 3-star reviews; a dropped record is not
-    checked further) and a raw value missing from the map is an error. ``fmt`` (``csv``, ``tsv``, ``jsonl``) overrides the suffix.
+    checked further) and a raw value missing from the map is an error. ``fmt`` (``csv``, ``tsv``,
+    ``jsonl``, ``parquet``) overrides the suffix; ``encoding`` names a text file's encoding (default:
+    UTF-8, or UTF-16 detected by its byte-order mark).
 
     Raises :class:`DataError` naming the file and the 1-based record for: a missing column, an
     empty text or text pair, a missing, NaN or unknown label, a language that is not a two-letter
@@ -266,13 +337,21 @@ def load_table(
     fixed_split = SPLIT_ALIASES.get(fixed_split.strip().lower(), fixed_split)
     if fixed_split not in SPLITS:
         raise ConfigError(f"unknown split {fixed_split!r}; expected one of {list(SPLITS)}")
-    data = _read_bytes(path)
+    if encoding is not None:
+        try:
+            codecs.lookup(encoding)
+        except LookupError:
+            raise ConfigError(f"unknown text encoding {encoding!r}") from None
 
     header: list[str] | None = None
-    if fmt == "jsonl":
-        records = _jsonl_records(path, data)
+    if fmt == "parquet":
+        if not path.exists():
+            raise DataError("file not found", source=path)
+        header, records = _parquet_records(path)
+    elif fmt == "jsonl":
+        records = _jsonl_records(path, _read_bytes(path), encoding)
     else:
-        header, records = _open_delimited(path, data, fmt)
+        header, records = _open_delimited(path, _read_bytes(path), fmt, encoding)
     # Default columns: "language" (required when no fixed language) and "split" (if present).
     if language is None and fixed_language is None:
         if header is not None and "language" not in header:

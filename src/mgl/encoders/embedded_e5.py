@@ -27,10 +27,11 @@ holds weight ``j`` in its low nibble and weight ``j + 16`` in its high nibble;
 Use the model as e5 is meant to be used: prefix inputs with ``"passage: "`` (``"query: "`` for
 search queries) and mean-pool the last hidden states over the attention mask.
 
-The hub name ``intfloat/multilingual-e5-small`` is deliberately one of the aliases
-(:data:`EMBEDDED_ALIASES`): it is the same model (up to the 4-bit quantisation of its matrices),
-and offline the hub cannot be reached. Callers that want the hub's full-precision weights can
-pass a local directory of them instead.
+A hub name means the hub's model: ``intfloat/multilingual-e5-small`` is *not* an alias of the
+embedded copy (whose matrices are 4-bit quantised), so it loads the full-precision weights from
+the Hugging Face hub (or its local cache) and fails with a clear message offline. Only the
+names in :data:`EMBEDDED_ALIASES` select the embedded copy, and results record which one ran
+(the encoder identity names ``EMBEDDED_E5_NAME`` or the hub name).
 """
 
 from __future__ import annotations
@@ -83,12 +84,10 @@ EMBEDDED_E5_NAME = "multilingual-e5-small"
 """Folder name (under ``<mgl_home>/encoders``) and canonical name of the embedded encoder."""
 
 EMBEDDED_ALIASES: frozenset[str] = frozenset(
-    {"e5-small", "multilingual-e5-small", "embedded", "default", "intfloat/multilingual-e5-small"}
+    {"e5-small", "multilingual-e5-small", "embedded", "default"}
 )
-"""Encoder names that select the embedded model (compared case-insensitively).
-
-``intfloat/multilingual-e5-small`` is included on purpose: it is the same network, and the hub
-cannot be reached offline."""
+"""Encoder names that select the embedded model (compared case-insensitively). The hub name
+``intfloat/multilingual-e5-small`` is not one of them: it means the hub's full-precision model."""
 
 EMBEDDED_E5_PREFIX = "passage: "
 """Prefix e5 expects before every text to embed (documents, classification inputs)."""
