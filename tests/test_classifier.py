@@ -95,3 +95,112 @@ def test_adapted_top_layers_save_load_and_predict_the_same(fitted_top_k, tiny_be
     assert np.allclose(again.predict_proba(texts, seed=3), before, atol=1e-6)
     loaded = dict(again.encoder.named_parameters())
     assert all(torch.equal(loaded[n], v) for n, v in state.items())
+
+
+# ------------------------------------------------------------------ one graph per input
+
+
+def test_a_prediction_does_not_depend_on_its_batch_mates(fitted):
+    """Each input is the only query of its own graph: alone, duplicated, reversed or among others,
+    its probabilities are the same (they once moved by up to 1.3e-4 with the batch)."""
+    texts = ["very good book", "bad terrible book", "the book", "das buch ist gut", "le livre est mauvais"]
+    together = fitted.predict_proba(texts)
+    alone = np.vstack([fitted.predict_proba([t]) for t in texts])
+    reversed_ = fitted.predict_proba(texts[::-1])[::-1]
+    duplicated = fitted.predict_proba([texts[0]] * 4 + texts)
+    np.testing.assert_allclose(together, alone, atol=1e-6)
+    np.testing.assert_allclose(together, reversed_, atol=1e-6)
+    np.testing.assert_allclose(duplicated[:4], np.repeat(together[:1], 4, axis=0), atol=1e-6)
+    np.testing.assert_allclose(duplicated[4:], together, atol=1e-6)
+
+
+def test_batched_graphs_equal_one_graph_at_a_time(fitted):
+    """Two implementations of one thing: the batched [B, |S|+1, d] graphs of score_embeddings against
+    a loop that builds each input's graph alone with the unbatched model."""
+    import torch
+
+    queries = fitted.embed(["very good book", "bad terrible book", "the book"])
+    batched = fitted.score_embeddings(queries, explain=True)
+    probs = np.zeros_like(batched[0])
+    self_weight = np.zeros(len(queries))
+    supports = fitted.support_sets()
+    with torch.no_grad():
+        for i, q in enumerate(queries):
+            for rows, labels, _ in supports:
+                h = torch.cat([fitted.bank_embeddings[torch.as_tensor(rows)], q[None]])
+                adj = fitted.model.graph(h)
+                probs[i] += fitted.model(h, torch.as_tensor(labels), adj=adj)[-1].exp().double().numpy() / len(supports)
+                self_weight[i] += float(adj[-1, -1] / adj[-1].sum()) / len(supports)
+    np.testing.assert_allclose(batched[0], probs, atol=1e-6)
+    np.testing.assert_allclose(batched[1], self_weight, atol=1e-6)
+
+
+def test_explanations_report_the_self_weight(fitted):
+    for p in fitted.explain(["very good book", "bad terrible book"]):
+        assert 0.0 < p.self_weight <= 1.0
+        assert p.graph_active == (p.self_weight < 0.99)
+        d = p.to_dict()["explanation"]
+        assert d["self_weight"] == p.self_weight and d["graph_active"] == p.graph_active
+        assert sum(p.language_shares.values()) == pytest.approx(1.0, abs=1e-4)
+
+
+def test_predictions_write_nothing_to_the_embedding_cache_by_default(fitted, tmp_path, monkeypatch):
+    from mgl.encoders import EmbeddingCache
+
+    cache = EmbeddingCache(tmp_path / "cache")
+    before = len(cache)
+    fitted.predict(["a text nobody embedded before"])
+    assert len(cache) == before and fitted.embedding_cache is None
+    fitted.embedding_cache = cache
+    try:
+        fitted.predict(["a text nobody embedded before"])
+        assert len(cache) == before + 1
+    finally:
+        fitted.embedding_cache = None
+
+
+# ------------------------------------------------------------------ Hugging Face conventions
+
+
+def test_save_pretrained_writes_a_model_card_and_from_pretrained_loads_it(fitted, tmp_path):
+    texts = ["very good book", "bad terrible book"]
+    fitted.save_pretrained(tmp_path / "model")
+    card = (tmp_path / "model" / "README.md").read_text(encoding="utf-8")
+    for needle in ("en+de -> fr", "negative, neutral, positive", "| en |", "| fr |", "meta-test",
+                   fitted.encoder.identity, "mgl.n_support | 2"):
+        assert needle in card, needle
+    counts = fitted.report["counts"]
+    assert f"| fr | {counts['fr']['train']} | {counts['fr']['validation']} | {counts['fr']['test']} |" in card
+    again = MGLClassifier.from_pretrained(tmp_path / "model")
+    assert np.allclose(again.predict_proba(texts), fitted.predict_proba(texts), atol=1e-6)
+    assert MGLClassifier.load is not None and MGLClassifier.save is MGLClassifier.save_pretrained
+
+
+def test_loading_with_another_encoder_is_refused(fitted, tmp_path, tiny_bert_dir):
+    """A model whose encoder here is not the one it was trained with (other weights) is refused."""
+    import json
+    import shutil
+
+    import importlib.util
+    from pathlib import Path
+
+    from mgl.errors import MGLError
+
+    spec = importlib.util.spec_from_file_location("tests_conftest", Path(__file__).parent / "conftest.py")
+    tests_conftest = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tests_conftest)
+    build_tiny_bert = tests_conftest.build_tiny_bert
+    from mgl.io import sha256_file
+
+    other = build_tiny_bert(tmp_path / "other-bert", seed=1)
+    fitted.save_pretrained(tmp_path / "model")
+    meta_path = tmp_path / "model" / "mgl_model.json"
+    meta = json.loads(meta_path.read_text())
+    meta["config"]["encoder"]["model"] = str(other)  # the same reference, other weights
+    meta_path.write_text(json.dumps(meta))
+    sums = json.loads((tmp_path / "model" / "checksums.json").read_text())
+    sums["mgl_model.json"] = sha256_file(meta_path)
+    (tmp_path / "model" / "checksums.json").write_text(json.dumps(sums))
+    with pytest.raises(MGLError, match="not the one this model was trained with"):
+        MGLClassifier.from_pretrained(tmp_path / "model")
+    shutil.rmtree(other)

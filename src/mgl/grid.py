@@ -361,6 +361,7 @@ class CellRunner:
 
     def run_group(self, experiment: Experiment, seed: int, methods: Sequence[str]) -> Iterator[tuple[str, dict]]:
         from mgl.pipeline import build_features, prepare_data
+        from mgl.provenance import machine_info
 
         cfg = self.experiment_config(experiment)
         data = prepare_data(cfg.data, seed)  # without the sources' test rows
@@ -389,6 +390,7 @@ class CellRunner:
                     "details": {k: v for k, v in metrics.items() if k not in (
                         "accuracy", "precision", "recall", "f1", "averaging", "n_test", "n_train", "train_seconds")},
                     "finished": time.strftime("%Y-%m-%d %H:%M:%S"),
+                    "machine": machine_info(),
                 }
                 yield method, record
         finally:
@@ -451,7 +453,7 @@ def run_logreg(method: str, data, features, cfg: MGLConfig, *, seed: int) -> dic
     test = t.rows(languages=data.target, split="test")
     t0 = time.perf_counter()
     fit = fit_logistic_regression(frozen_matrix(features, train), t.labels[train], frozen_matrix(features, val),
-                                  t.labels[val], seed=seed)
+                                  t.labels[val], seed=seed, stage=method)
     train_seconds = time.perf_counter() - t0
     metrics: dict[str, Any] = classification_metrics(t.labels[test], fit.model.predict(frozen_matrix(features, test)),
                                                      t.num_classes, data.positive)
@@ -540,6 +542,8 @@ def grid_spec(table: str, methods: Sequence[str], experiments: Sequence[Experime
     """The layout of a grid's table by its name (``grid.json``'s ``table``): table2, else Table 1's."""
     if table == "table2":
         return table2_spec(methods, experiments, name=table)
+    if table == "compare-pairs":
+        return table2_spec(methods, experiments, name="compare")
     if table == "table3":
         return ablation_spec(methods, experiments, name=table)
     return table1_spec(methods, experiments, name=table)

@@ -135,3 +135,40 @@ def test_subsample_language_touches_only_that_part() -> None:
     assert kept_ja_train == subsample(ja_train, count=20, seed=0)
     with pytest.raises(DataError, match="language 'fr' has no 'train' examples"):
         subsample_language(examples, "fr", fraction=0.5, seed=0)
+
+
+# ------------------------------------------------------------------ carved validation rows
+
+
+def test_carve_validation_is_stratified_fixed_and_only_where_needed():
+    from mgl.data.splits import carve_validation
+
+    examples = (make({"neg": 100, "pos": 60}, language="en") + make({"neg": 10, "pos": 10}, language="fr")
+                + make({"neg": 3, "pos": 3}, language="fr", split="validation") + make({"neg": 40, "pos": 40}, language="ja")
+                + make({"neg": 5, "pos": 5}, language="ja", split="test"))
+    out, carved = carve_validation(examples, ["en", "fr", "ja"], 0.2)
+    assert carved == {"en": {"validation": 32, "train": 128}, "ja": {"validation": 16, "train": 64}}  # fr had some
+    counts = Counter((e.language, e.split, e.label) for e in out)
+    assert counts[("en", "validation", "neg")] == 20 and counts[("en", "validation", "pos")] == 12
+    assert counts[("fr", "validation", "neg")] == 3 and counts[("fr", "train", "neg")] == 10
+    assert counts[("ja", "test", "pos")] == 5  # test rows never move
+    assert [e.uid for e in out] == [e.uid for e in examples]  # order kept
+    again, _ = carve_validation(examples, ["en", "fr", "ja"], 0.2)
+    assert [e.split for e in again] == [e.split for e in out]  # the same file gives the same rows
+    assert carve_validation(examples, ["en"], 0.0) == (examples, {})
+    with pytest.raises(ConfigError, match="validation_fraction"):
+        carve_validation(examples, ["en"], 1.0)
+
+
+def test_the_target_is_carved_before_its_few_shot_subsample_and_not_per_seed():
+    from mgl.pipeline import make_experiment_data
+
+    examples = (make({"neg": 30, "pos": 30}, language="en") + make({"neg": 50, "pos": 50}, language="ja")
+                + make({"neg": 5, "pos": 5}, language="ja", split="test"))
+    runs = [make_experiment_data(examples, ["en"], "ja", target_fraction=0.1, seed=seed) for seed in (0, 1)]
+    for data in runs:
+        assert data.carved == {"en": {"validation": 12, "train": 48}, "ja": {"validation": 20, "train": 80}}
+        t = data.table
+        assert int(((t.languages == "ja") & (t.splits == "train")).sum()) == 8  # 10% of the 80 left after carving
+    val = [{e.uid for e in d.examples if e.language == "ja" and e.split == "validation"} for d in runs]
+    assert val[0] == val[1]  # the same validation rows whatever the seed

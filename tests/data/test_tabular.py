@@ -159,3 +159,82 @@ def test_utf8_bom_is_ignored(tmp_path: Path) -> None:
     path = tmp_path / "bom.csv"
     path.write_bytes("\ufefftext,label,language\nÉtonnant,pos,fr\n".encode("utf-8"))
     assert load_table(path)[0].text == "Étonnant"
+
+
+# ------------------------------------------------------------------ encodings and Parquet
+
+ROWS = [("Très bon livre, je l'adore", "5", "fr", "train"), ("日本語のレビュー、最悪", "1", "ja", "test"),
+        ("Gut, aber \"teuer\", naja", "4", "de", "validation")]
+
+
+def _csv_text() -> str:
+    import csv
+    import io
+
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(["review", "stars", "lang", "split"])
+    writer.writerows(ROWS)
+    return buffer.getvalue()
+
+
+def _write(tmp_path: Path, name: str, text: str) -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8", newline="")
+    return path
+
+
+def _load(path: Path, **kw):
+    return load_table(path, text="review", label="stars", language="lang", label_map=parse_label_map(STARS), **kw)
+
+
+@pytest.mark.parametrize("codec", ["utf-8", "utf-8-sig", "utf-16", "utf-16-le-bom", "utf-16-be-bom"])
+def test_utf8_and_utf16_with_a_byte_order_mark_read_the_same(tmp_path, codec):
+    import codecs
+
+    reference = _load(_write(tmp_path, "ref.csv", _csv_text()))
+    text = _csv_text()
+    if codec == "utf-16-le-bom":
+        data = codecs.BOM_UTF16_LE + text.encode("utf-16-le")
+    elif codec == "utf-16-be-bom":
+        data = codecs.BOM_UTF16_BE + text.encode("utf-16-be")
+    else:
+        data = text.encode(codec)
+    path = tmp_path / f"{codec}.csv"
+    path.write_bytes(data)
+    got = _load(path)
+    assert [(e.text, e.label, e.language, e.split) for e in got] == [(e.text, e.label, e.language, e.split) for e in reference]
+    assert got[1].text == "日本語のレビュー、最悪"
+
+
+def test_other_encodings_are_named(tmp_path):
+    text = "review,stars,lang\n\"Très bon, très cher\",5,fr\n"
+    path = tmp_path / "latin.csv"
+    path.write_bytes(text.encode("cp1252"))
+    with pytest.raises(DataError, match=r"latin.csv, record 1: not valid UTF-8.*--encoding"):
+        _load(path)
+    assert _load(path, encoding="cp1252")[0].text == "Très bon, très cher"
+    with pytest.raises(ConfigError, match="unknown text encoding"):
+        _load(path, encoding="no-such-codec")
+    # a UTF-16 file without a byte-order mark is not guessed: named, it is read
+    (tmp_path / "le.jsonl").write_bytes('{"review": "gut", "stars": 4, "lang": "de"}\n'.encode("utf-16-le"))
+    assert _load(tmp_path / "le.jsonl", encoding="utf-16-le")[0].text == "gut"
+
+
+def test_parquet_maps_columns_like_csv(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    reference = _load(_write(tmp_path, "ref.csv", _csv_text()))
+    table = pa.table({"review": [r[0] for r in ROWS], "stars": [int(r[1]) for r in ROWS],
+                      "lang": [r[2] for r in ROWS], "split": [r[3] for r in ROWS]})
+    pq.write_table(table, tmp_path / "reviews.parquet")
+    got = _load(tmp_path / "reviews.parquet")
+    assert [(e.text, e.label, e.language, e.split) for e in got] == [(e.text, e.label, e.language, e.split) for e in reference]
+    assert got[0].uid == "reviews.parquet#1"
+    pq.write_table(table.drop_columns(["stars"]), tmp_path / "nolabel.parquet")
+    with pytest.raises(DataError, match=r"nolabel.parquet: missing column\(s\) \['stars'\]"):
+        _load(tmp_path / "nolabel.parquet")
+    (tmp_path / "broken.parquet").write_bytes(b"PAR1 not really")
+    with pytest.raises(DataError, match="broken.parquet: not a readable Parquet file"):
+        _load(tmp_path / "broken.parquet")

@@ -244,14 +244,30 @@ def table2(
     best baseline (one-sided paired t-test over seeds, p < 0.01). Resumable like table1.
     Writes OUT/table2.json, table2.csv and table2.md.
     """
+    from mgl.grid import table2_spec
+
+    _file_grid("table2", table2_spec, data=data, root=root, languages=languages, targets=targets,
+               default_targets=["de", "es", "fr", "ja"], out=out, seeds=seeds, methods=methods, columns=columns,
+               labels=labels, language=language, encoding=None, domain=domain, quick=quick, preset=preset,
+               config=config, set_=set_, baseline_lrs=baseline_lrs, baseline_wds=baseline_wds, device=device,
+               threads=threads, quiet=quiet)
+
+
+def _file_grid(table: str, spec_of, *, data, root, languages, targets, default_targets, out, seeds, methods, columns,
+               labels, language, encoding, domain, quick, preset, config, set_, baseline_lrs, baseline_wds, device,
+               threads, quiet, pairs: bool | None = None) -> None:
+    """A grid over a data set without Table 1's domains (PAWS-X or a user's file): each target with
+    the other languages as sources. ``pairs`` picks the quick scale (None: from the preset)."""
     from mgl.config import load_config
     from mgl.errors import ConfigError
-    from mgl.grid import REFERENCE_METHODS, check_methods, table2_experiments, table2_spec
+    from mgl.grid import REFERENCE_METHODS, check_methods, table2_experiments
 
     _check_threads(threads)
-    items = list(TABLE2_QUICK_OVERRIDES) if quick else []
+    if pairs is None:
+        pairs = preset == "search-relevance"
+    items = (list(TABLE2_QUICK_OVERRIDES) if pairs else list(QUICK_OVERRIDES)) if quick else []
     for key, value in (("data.name", data), ("data.root", root), ("data.columns", columns), ("data.labels", labels),
-                       ("data.language", language), ("encoder.device", device)):
+                       ("data.language", language), ("data.encoding", encoding), ("encoder.device", device)):
         if value is not None:
             items.append(f"{key}={value}")
     cfg = load_config(preset, config, [*items, *(set_ or [])])
@@ -259,20 +275,64 @@ def table2(
     if named and cfg.data.root is None:
         raise ConfigError("no data folder: give --root (the folder holding PAWS-X's {lang}/dev_2k.tsv)")
     if cfg.data.name.lower() == "webis-cls-10":
-        raise ConfigError("table2 runs on text pairs (paws-x or a file); for webis-cls-10 use 'mgl experiment table1'")
-    if named and (columns or labels or language):
-        raise ConfigError("--columns, --labels and --language apply to files, not to paws-x")
+        raise ConfigError(f"{table} runs on paws-x or a file; for webis-cls-10 use 'mgl experiment table1'")
+    if named and (columns or labels or language or encoding):
+        raise ConfigError("--columns, --labels, --language and --encoding apply to files, not to paws-x")
     n_seeds = _n_seeds(seeds, quick)
     language_list = _split(languages)
-    target_list = _split(targets) or (["de"] if quick else ["de", "es", "fr", "ja"])
+    target_list = _split(targets) or default_targets
     experiments = table2_experiments(target_list, language_list, domain=domain)
     method_list = check_methods([*REFERENCE_METHODS, *_split(methods)])
     options = _baseline_options(baseline_lrs, baseline_wds, quick)
     # the experiments' own fields (target, sources) are set per cell; check the rest now
     cfg.data.target, cfg.data.sources = experiments[0].target, list(experiments[0].sources)
     cfg.validate()
-    _run_table("table2", table2_spec, cfg, options, method_list, experiments, n_seeds, out=out, quick=quick,
+    _run_table(table, spec_of, cfg, options, method_list, experiments, n_seeds, out=out, quick=quick,
                threads=threads, quiet=quiet)
+
+
+@app.command("compare")
+def compare(
+    data: Annotated[str, typer.Option(help="Your CSV/TSV/JSONL/Parquet file (or paws-x).")],
+    languages: Annotated[str, typer.Option(help="Comma-separated languages of the file to use: every target's sources are the others.")],
+    targets: Annotated[str, typer.Option(help="Comma-separated target languages (each a low-resource target in turn).")],
+    root: Annotated[Optional[str], typer.Option(help="Folder the file's path is relative to (or PAWS-X's folder).")] = None,
+    out: Annotated[Path, typer.Option(help="Output folder: cells/, grid.json, compare.{json,csv,md}.")] = Path("runs/compare"),
+    seeds: Annotated[Optional[int], typer.Option(help="Seeds 0..N-1 per target (default 5; --quick: 2).")] = None,
+    methods: Annotated[str, typer.Option(help="Comma-separated methods (as for table1). logreg-target and logreg-pooled are always added.")] = DEFAULT_METHODS,
+    columns: Annotated[Optional[str], typer.Option(help="text=COL,label=COL[,text_pair=COL][,language=COL][,split=COL].")] = None,
+    labels: Annotated[Optional[str], typer.Option(help="RAW=LABEL,... (RAW= drops the record).")] = None,
+    language: Annotated[Optional[str], typer.Option(help="For files without a language column: their language.")] = None,
+    encoding: Annotated[Optional[str], typer.Option(help="Text files: their encoding (default: UTF-8, or UTF-16 detected by its byte-order mark).")] = None,
+    domain: Annotated[Optional[str], typer.Option(help="For files with a domain column: the domain used.")] = None,
+    quick: Annotated[bool, typer.Option("--quick", help="A reduced grid for tests: 2 seeds, tiny data, short training.")] = False,
+    preset: Annotated[Optional[str], typer.Option(help="Named preset (default: search-relevance for text pairs, amazon for single texts).")] = None,
+    config: ConfigOpt = None,
+    set_: SetOpt = None,
+    baseline_lrs: BaselineLrsOpt = None,
+    baseline_wds: BaselineWdsOpt = None,
+    device: DeviceOpt = None,
+    threads: ThreadsOpt = 1,
+    quiet: QuietOpt = False,
+) -> None:
+    """Compare every method on your own file: MGL, the paper's baselines and the logistic-regression
+    references, each target with the other languages as sources, N seeds, resumable like table1.
+
+    A file of single texts gets the single-text preset (amazon) and a table of accuracies; a file of
+    text pairs (a text_pair column, or paws-x) the pair preset (search-relevance) and Table 2's
+    precision / recall / F1 layout. Writes OUT/compare.{json,csv,md}.
+    """
+    from mgl.data.tabular import parse_columns
+    from mgl.grid import table1_spec, table2_spec
+
+    pairs = data.strip().lower() == "paws-x" or (columns is not None and "text_pair" in parse_columns(columns))
+    preset = preset or ("search-relevance" if pairs else "amazon")
+    spec_of = (lambda m, e: table2_spec(m, e, name="compare")) if pairs else (lambda m, e: table1_spec(m, e, name="compare"))
+    _file_grid("compare-pairs" if pairs else "compare", spec_of, data=data, root=root, languages=languages, targets=targets, default_targets=[],
+               out=out, seeds=seeds, methods=methods, columns=columns, labels=labels, language=language,
+               encoding=encoding, domain=domain, quick=quick, preset=preset, config=config, set_=set_,
+               baseline_lrs=baseline_lrs, baseline_wds=baseline_wds, device=device, threads=threads, quiet=quiet,
+               pairs=pairs)
 
 
 def _webis_config(*, what: str, root, quick: bool, device, preset, config, set_, quick_extra=()):
