@@ -28,6 +28,7 @@ _GROUPS = [
 _COMMANDS = [
     ("mgl.cli.train", "register"),
     ("mgl.cli.predict", "register"),
+    ("mgl.cli.serve", "register"),
 ]
 
 for _module, _attr, _name in _GROUPS:

@@ -1,0 +1,330 @@
+"""A saved model behind HTTP: FastAPI + uvicorn, with concurrent requests micro-batched.
+
+Endpoints (OpenAPI at ``/docs``):
+
+* ``POST /predict`` — ``{"texts": [...], "pairs": [...]?, "explain": false}`` returns one
+  ``{"label", "probabilities", "explanation"?}`` per text, in order. Requests are validated by
+  pydantic (wrong types, empty or non-string texts get 422), too many texts or too many
+  characters 413, a body over ``max_body_bytes`` 413; every error is a JSON message, never a
+  traceback.
+* ``GET /health`` — ``{"status": "ok"}`` once the model is loaded.
+* ``GET /model`` — labels, languages, encoder identity, metrics and configuration.
+* ``GET /`` — a small page to type a text and see its label, probabilities and explanation.
+
+Concurrency: requests are queued to one worker thread (:class:`MicroBatcher`), which takes the
+first waiting request, gathers more for at most ``max_wait_ms`` or until ``max_batch`` texts,
+embeds all their texts in one encoder call, scores each text as its own query graph (so a
+text's prediction does not depend on which requests it was batched with, see
+:meth:`mgl.classifier.MGLClassifier.score_embeddings`) and answers every request. The model is
+loaded once; no request changes process-wide state (torch's thread count is left as it is),
+and request texts are not written to the embedding cache unless ``cache_requests`` is set.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr
+
+log = logging.getLogger("mgl.service")
+
+
+class PredictRequest(BaseModel):
+    """The body of ``POST /predict``."""
+
+    model_config = ConfigDict(extra="forbid")
+    texts: list[StrictStr] = Field(min_length=1, description="The texts to classify.")
+    pairs: list[StrictStr] | None = Field(None, description="Second texts, one per text (pair models only).")
+    explain: StrictBool = Field(False, description="Also return the meta graph's explanation of each text.")
+
+
+@dataclass
+class ServeSettings:
+    """Limits and batching of ``mgl serve`` (each a command-line option)."""
+
+    max_texts: int = 64
+    """Most texts in one request."""
+    max_chars: int = 20_000
+    """Most characters in one text (with its pair)."""
+    max_body_bytes: int = 2_000_000
+    """Largest request body accepted."""
+    max_batch: int = 64
+    """Most texts embedded in one encoder call (requests are not split: a larger one runs alone)."""
+    max_wait_ms: float = 5.0
+    """How long the worker waits for more requests after the first before it runs the batch."""
+    cache_requests: bool = False
+    """Keep request texts' embeddings in the on-disk cache ($MGL_HOME)."""
+
+    def validate(self) -> "ServeSettings":
+        from mgl.errors import ConfigError
+
+        for name in ("max_texts", "max_chars", "max_body_bytes", "max_batch"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")
+        if self.max_wait_ms < 0:
+            raise ConfigError(f"--max-wait-ms must be >= 0, got {self.max_wait_ms}")
+        return self
+
+
+@dataclass
+class _Job:
+    texts: list[str]
+    pairs: list[str] | None
+    explain: bool
+    loop: asyncio.AbstractEventLoop
+    future: asyncio.Future
+    enqueued: float = field(default_factory=time.perf_counter)
+
+
+class MicroBatcher:
+    """One worker thread that answers queued requests in batches (see the module docstring)."""
+
+    def __init__(self, clf, settings: ServeSettings):
+        self.clf = clf
+        self.settings = settings
+        self.queue: queue.Queue[_Job | None] = queue.Queue()
+        self.batches = 0
+        self.texts = 0
+        self._thread = threading.Thread(target=self._work, name="mgl-batcher", daemon=True)
+        self._thread.start()
+
+    def submit(self, texts: list[str], pairs: list[str] | None, explain: bool) -> asyncio.Future:
+        loop = asyncio.get_running_loop()
+        job = _Job(texts, pairs, explain, loop, loop.create_future())
+        self.queue.put(job)
+        return job.future
+
+    def close(self) -> None:
+        self.queue.put(None)
+        self._thread.join(timeout=30)
+
+    def _gather(self, first: _Job) -> tuple[list[_Job], bool]:
+        batch, n = [first], len(first.texts)
+        deadline = time.perf_counter() + self.settings.max_wait_ms / 1000
+        while n < self.settings.max_batch:
+            timeout = deadline - time.perf_counter()
+            try:
+                job = self.queue.get(timeout=timeout) if timeout > 0 else self.queue.get_nowait()
+            except queue.Empty:
+                break
+            if job is None:
+                return batch, True
+            if n + len(job.texts) > self.settings.max_batch:
+                self.queue.put(job)  # it opens the next batch (after anything queued meanwhile)
+                break
+            batch.append(job)
+            n += len(job.texts)
+        return batch, False
+
+    def _work(self) -> None:
+        stop = False
+        while not stop:
+            first = self.queue.get()
+            if first is None:
+                break
+            batch, stop = self._gather(first)
+            try:
+                answers = self._run(batch)
+            except Exception as exc:  # answered as a JSON error by the endpoint
+                for job in batch:
+                    job.loop.call_soon_threadsafe(_set_exception, job.future, exc)
+                continue
+            for job, answer in zip(batch, answers):
+                job.loop.call_soon_threadsafe(_set_result, job.future, answer)
+
+    def _run(self, batch: list[_Job]) -> list[list[dict[str, Any]]]:
+        texts = [t for job in batch for t in job.texts]
+        pairs = [p for job in batch for p in job.pairs] if batch[0].pairs is not None else None
+        queries = self.clf.embed(texts, pairs)
+        explain = any(job.explain for job in batch)
+        if explain:
+            predictions = [p.to_dict() for p in self.clf.explain_embeddings(queries)]
+        else:
+            probs = self.clf.score_embeddings(queries)[0]
+            names = self.clf.label_names
+            predictions = [{"label": names[int(p.argmax())],
+                            "probabilities": {n: round(float(v), 6) for n, v in zip(names, p)}} for p in probs]
+        self.batches += 1
+        self.texts += len(texts)
+        out, start = [], 0
+        for job in batch:
+            part = predictions[start:start + len(job.texts)]
+            if not job.explain:
+                part = [{k: v for k, v in p.items() if k != "explanation"} for p in part]
+            out.append(part)
+            start += len(job.texts)
+        return out
+
+
+def _set_result(future: asyncio.Future, value) -> None:
+    if not future.done():
+        future.set_result(value)
+
+
+def _set_exception(future: asyncio.Future, exc: BaseException) -> None:
+    if not future.done():
+        future.set_exception(exc)
+
+
+class BodyLimit:
+    """ASGI middleware: a request body over ``limit`` bytes is answered 413 (JSON) before it is read whole."""
+
+    def __init__(self, app, limit: int):
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        headers = dict(scope.get("headers") or [])
+        declared = headers.get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.limit:
+            return await _json_response(send, 413, f"request body over {self.limit} bytes")
+        seen = 0
+
+        async def limited():
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.limit:
+                    raise _TooLarge()
+            return message
+
+        try:
+            await self.app(scope, limited, send)
+        except _TooLarge:
+            await _json_response(send, 413, f"request body over {self.limit} bytes")
+
+
+class _TooLarge(Exception):
+    pass
+
+
+async def _json_response(send, status: int, message: str) -> None:
+    import json
+
+    body = json.dumps({"error": message}).encode()
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})
+
+
+def model_info(clf) -> dict[str, Any]:
+    """What ``GET /model`` answers: labels, languages, encoder identity, metrics, configuration."""
+    report = clf.report or {}
+    metrics = {k: report.get(k) for k in ("accuracy", "precision", "recall", "f1", "averaging", "n_test")}
+    metrics["validation"] = [{"stage": s.get("name"), "best_round": s.get("best_round"),
+                              "accuracy": s.get("best_accuracy"), "nll": s.get("best_nll")}
+                             for s in report.get("stages", [])]
+    return {"labels": clf.label_names, "sources": clf.sources, "target": clf.target,
+            "pairs": any(ex.text_pair is not None for ex in clf.bank),
+            "encoder": {"model": clf.encoder.spec.model, "identity": clf.encoder.identity,
+                        "train": clf.config.encoder.train},
+            "metrics": metrics, "counts": report.get("counts", {}), "config": clf.config.to_dict()}
+
+
+def create_app(model_dir: str | Path, settings: ServeSettings | None = None, *, device: str | None = None):
+    """The FastAPI application serving the model saved in ``model_dir`` (loaded once, here)."""
+    from contextlib import asynccontextmanager
+
+    from mgl.classifier import MGLClassifier
+    from mgl.errors import MGLError
+
+    settings = (settings or ServeSettings()).validate()
+    clf = MGLClassifier.from_pretrained(model_dir, device=device)
+    if settings.cache_requests:
+        from mgl.encoders import EmbeddingCache
+
+        clf.embedding_cache = EmbeddingCache()
+    info = model_info(clf)
+    page = resources.files("mgl").joinpath("static/index.html").read_text(encoding="utf-8")
+
+    @asynccontextmanager
+    async def lifespan(app):
+        app.state.batcher = MicroBatcher(clf, settings)
+        log.info("serving %s (%s -> %s, labels %s)", model_dir, "+".join(clf.sources), clf.target,
+                 ", ".join(clf.label_names))
+        try:
+            yield
+        finally:
+            app.state.batcher.close()
+            log.info("stopped after %d batch(es), %d text(s)", app.state.batcher.batches, app.state.batcher.texts)
+
+    from mgl import __version__
+
+    app = FastAPI(title="mgl", version=__version__,
+                  description="Few-shot cross-lingual text classification by Meta Graph Learning.", lifespan=lifespan)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError):
+        problems = [f"{'.'.join(str(p) for p in e.get('loc', ())[1:]) or 'body'}: {e.get('msg')}" for e in exc.errors()]
+        return JSONResponse(status_code=422, content={"error": "invalid request", "details": problems})
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException):
+        return JSONResponse(status_code=exc.status_code, content={"error": exc.detail})
+
+    @app.exception_handler(Exception)
+    async def internal(request: Request, exc: Exception):  # never a traceback to the client
+        log.exception("internal error")
+        return JSONResponse(status_code=500, content={"error": f"internal error ({type(exc).__name__})"})
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    async def index() -> str:
+        return page
+
+    @app.get("/health")
+    async def health(request: Request) -> dict[str, Any]:
+        batcher = request.app.state.batcher
+        return {"status": "ok", "batches": batcher.batches, "texts": batcher.texts}
+
+    @app.get("/model")
+    async def model() -> dict[str, Any]:
+        return info
+
+    @app.post("/predict")
+    async def predict(req: PredictRequest, request: Request) -> dict[str, Any]:
+        if len(req.texts) > settings.max_texts:
+            raise HTTPException(413, f"{len(req.texts)} texts in one request; at most {settings.max_texts}")
+        if info["pairs"] and req.pairs is None:
+            raise HTTPException(422, "this model classifies text pairs: give 'pairs', one per text")
+        if not info["pairs"] and req.pairs is not None:
+            raise HTTPException(422, "this model classifies single texts: leave out 'pairs'")
+        if req.pairs is not None and len(req.pairs) != len(req.texts):
+            raise HTTPException(422, f"{len(req.texts)} texts but {len(req.pairs)} pairs")
+        for i, text in enumerate(req.texts):
+            if not text.strip():
+                raise HTTPException(422, f"texts[{i}] is empty")
+            if len(text) + (len(req.pairs[i]) if req.pairs else 0) > settings.max_chars:
+                raise HTTPException(413, f"texts[{i}] is longer than {settings.max_chars} characters")
+        if req.pairs is not None and any(not p.strip() for p in req.pairs):
+            raise HTTPException(422, "a pair text is empty")
+        try:
+            predictions = await request.app.state.batcher.submit(list(req.texts), req.pairs, req.explain)
+        except MGLError as exc:
+            raise HTTPException(422, str(exc)) from None
+        return {"predictions": predictions}
+
+    app.state.settings = asdict(settings)
+    return BodyLimit(app, settings.max_body_bytes) if settings.max_body_bytes else app
+
+
+def serve(model_dir: str | Path, *, host: str = "127.0.0.1", port: int = 8000, settings: ServeSettings | None = None,
+          device: str | None = None, log_level: str = "info") -> None:
+    """Run the service with uvicorn until SIGINT/SIGTERM (graceful: in-flight requests finish)."""
+    import uvicorn
+
+    app = create_app(model_dir, settings, device=device)
+    uvicorn.run(app, host=host, port=port, log_level=log_level, workers=1, timeout_graceful_shutdown=30)

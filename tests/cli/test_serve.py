@@ -1,0 +1,175 @@
+"""``mgl serve`` over a real socket on 127.0.0.1: predictions equal the Python API's, concurrent
+requests are micro-batched without changing any answer, bad requests get a 4xx JSON message
+(never a 500), request texts stay out of the embedding cache, SIGTERM stops it gracefully."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+TEXTS = ["very good book", "bad terrible book", "the book", "das buch ist gut", "le livre est mauvais",
+         "great great love", "boring not good", "très bon livre"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    def __init__(self, model: Path, home: Path, *extra: str):
+        self.port = free_port()
+        self.log = home / f"serve-{self.port}.log"
+        env = {**os.environ, "MGL_HOME": str(home)}
+        self.proc = subprocess.Popen([sys.executable, "-m", "mgl", "serve", "--model", str(model), "--port",
+                                      str(self.port), *extra], stdout=open(self.log, "w"), stderr=subprocess.STDOUT,
+                                     env=env)
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"server exited: {self.log.read_text()}")
+            try:
+                if self.get("/health")[0] == 200:
+                    return
+            except OSError:
+                time.sleep(0.2)
+        raise AssertionError(f"server did not start: {self.log.read_text()}")
+
+    def request(self, method: str, path: str, body: bytes | None = None, headers: dict | None = None):
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+        try:
+            conn.request(method, path, body=body, headers=headers or {})
+            resp = conn.getresponse()
+            data = resp.read()
+            return resp.status, resp.getheader("content-type", ""), data
+        finally:
+            conn.close()
+
+    def get(self, path: str):
+        status, _, data = self.request("GET", path)
+        return status, data
+
+    def predict(self, payload) -> tuple[int, dict]:
+        body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+        status, ctype, data = self.request("POST", "/predict", body, {"content-type": "application/json"})
+        assert ctype.startswith("application/json"), (status, ctype, data[:200])
+        return status, json.loads(data)
+
+    def stop(self) -> int:
+        self.proc.send_signal(signal.SIGTERM)
+        return self.proc.wait(timeout=60)
+
+
+@pytest.fixture(scope="module")
+def server(tiny_model, tmp_path_factory):
+    home = tmp_path_factory.mktemp("serve-home")
+    srv = Server(tiny_model, home, "--max-texts", "16", "--max-body-bytes", "20000", "--max-wait-ms", "150",
+                 "--max-batch", "64")
+    yield srv
+    if srv.proc.poll() is None:
+        srv.stop()
+
+
+def test_health_model_docs(server, tiny_model):
+    status, data = server.get("/health")
+    assert status == 200 and json.loads(data)["status"] == "ok"
+    status, data = server.get("/model")
+    info = json.loads(data)
+    meta = json.loads((tiny_model / "mgl_model.json").read_text())
+    assert info["labels"] == meta["labels"] and info["sources"] == ["en", "de"] and info["target"] == "fr"
+    assert info["encoder"]["identity"] == meta["encoder"]["identity"]
+    assert info["config"]["mgl"] == meta["config"]["mgl"] and "accuracy" in info["metrics"]
+    assert server.get("/docs")[0] == 200
+    spec = json.loads(server.get("/openapi.json")[1])
+    assert "/predict" in spec["paths"] and "/model" in spec["paths"]
+
+
+def test_predictions_equal_the_python_api(server, tiny_model):
+    from mgl.classifier import MGLClassifier
+
+    clf = MGLClassifier.from_pretrained(tiny_model)
+    status, body = server.predict({"texts": TEXTS[:3], "explain": True})
+    assert status == 200
+    expected = clf.explain(TEXTS[:3])
+    for got, want in zip(body["predictions"], expected):
+        assert got["label"] == want.label
+        assert got["probabilities"] == pytest.approx(want.probabilities, abs=2e-6)
+        assert got["explanation"]["self_weight"] == pytest.approx(want.self_weight, abs=2e-6)
+        assert got["explanation"]["graph_active"] == want.graph_active
+    status, body = server.predict({"texts": TEXTS[:2]})
+    assert status == 200 and all("explanation" not in p for p in body["predictions"])
+
+
+def test_concurrent_requests_are_batched_and_answered_as_alone(server):
+    alone = {t: server.predict({"texts": [t]})[1]["predictions"][0]["probabilities"] for t in TEXTS}
+    before = json.loads(server.get("/health")[1])
+    answers: dict[int, dict] = {}
+
+    def client(i: int) -> None:
+        answers[i] = server.predict({"texts": [TEXTS[i]]})[1]
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(len(TEXTS))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    after = json.loads(server.get("/health")[1])
+    assert after["texts"] - before["texts"] == len(TEXTS)
+    assert after["batches"] - before["batches"] < len(TEXTS)  # several requests shared an encoder call
+    for i, text in enumerate(TEXTS):
+        got = answers[i]["predictions"][0]["probabilities"]
+        assert got == pytest.approx(alone[text], abs=2e-6)
+
+
+@pytest.mark.parametrize("payload, status, needle", [
+    ({"texts": "not a list"}, 422, "texts"),
+    ({"texts": [3]}, 422, "valid string"),
+    ({"texts": []}, 422, "at least 1"),
+    ({"texts": ["  "]}, 422, "texts[0] is empty"),
+    ({"texts": ["ok"], "explain": "yes"}, 422, "explain"),
+    ({"texts": ["ok"], "unknown": 1}, 422, "unknown"),
+    ({"texts": ["ok"], "pairs": ["second"]}, 422, "single texts"),
+    ({"texts": ["ok"] * 17}, 413, "at most 16"),
+    ({"texts": ["x" * 30000]}, 413, "bytes"),
+    (b"{not json", 422, "JSON"),
+    (b"", 422, "invalid request"),
+])
+def test_bad_requests_get_a_json_4xx(server, payload, status, needle):
+    got, body = server.predict(payload)
+    assert got == status, body
+    assert needle in json.dumps(body)
+    assert "Traceback" not in json.dumps(body)
+
+
+def test_request_texts_stay_out_of_the_cache_and_sigterm_stops_gracefully(tiny_model, tmp_path):
+    from mgl.encoders import EmbeddingCache
+
+    srv = Server(tiny_model, tmp_path)
+    try:
+        assert srv.predict({"texts": ["a text for nobody's cache"]})[0] == 200
+    finally:
+        code = srv.stop()
+    assert code in (0, -signal.SIGTERM)  # uvicorn re-raises the signal after its graceful shutdown
+    log = srv.log.read_text()
+    assert "stopped after" in log and "Traceback" not in log
+    cache_dir = tmp_path / "embeddings"
+    assert not cache_dir.exists() or len(EmbeddingCache(cache_dir)) == 0
+
+    srv = Server(tiny_model, tmp_path, "--cache-requests")
+    try:
+        assert srv.predict({"texts": ["a text for the cache"]})[0] == 200
+    finally:
+        srv.stop()
+    assert len(EmbeddingCache(cache_dir)) == 1

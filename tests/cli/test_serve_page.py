@@ -1,0 +1,70 @@
+"""The page at ``/`` in a real headless browser (Debian's chromium and chromedriver, driven by
+Selenium): type a text, press Classify, see the label, the probabilities and the explanation.
+Skipped, with the reason, where no browser is installed."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from test_serve import Server
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+DRIVER = shutil.which("chromedriver")
+
+pytestmark = pytest.mark.skipif(
+    CHROMIUM is None or DRIVER is None,
+    reason="no headless browser: install Debian's chromium and chromium-driver (apt-get install chromium chromium-driver)")
+
+
+@pytest.fixture(scope="module")
+def browser():
+    webdriver = pytest.importorskip("selenium.webdriver")
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
+                 "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(DRIVER), options=options)
+    yield driver
+    driver.quit()
+
+
+def test_the_page_classifies_a_typed_text(browser, tiny_model, tmp_path):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as EC
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from mgl.classifier import MGLClassifier
+
+    server = Server(tiny_model, tmp_path)
+    try:
+        browser.get(f"http://127.0.0.1:{server.port}/")
+        wait = WebDriverWait(browser, 30)
+        wait.until(EC.text_to_be_present_in_element((By.ID, "about"), "en+de → fr"))
+        browser.find_element(By.ID, "text").send_keys("very good book")
+        browser.find_element(By.ID, "classify").click()
+        wait.until(EC.visibility_of_element_located((By.ID, "result")))
+        want = MGLClassifier.from_pretrained(tiny_model).explain(["very good book"])[0]
+        assert browser.find_element(By.ID, "label").text == want.label
+        probs = {tr.find_elements(By.TAG_NAME, "td")[0].text: float(tr.find_elements(By.TAG_NAME, "td")[1].text)
+                 for tr in browser.find_elements(By.CSS_SELECTOR, "#probabilities tr")}
+        assert probs == pytest.approx(want.probabilities, abs=1e-4)
+        assert float(browser.find_element(By.ID, "self-weight").text) == pytest.approx(want.self_weight, abs=1e-4)
+        shares = [tr.text for tr in browser.find_elements(By.CSS_SELECTOR, "#shares tr")]
+        assert [s.split()[1] for s in shares] == ["en", "de"]
+
+        # an empty text is answered with the server's message, shown on the page
+        browser.find_element(By.ID, "text").clear()
+        browser.find_element(By.ID, "text").send_keys(" ")
+        browser.find_element(By.ID, "classify").click()
+        wait.until(EC.text_to_be_present_in_element((By.ID, "error"), "empty"))
+        assert not browser.find_element(By.ID, "result").is_displayed()
+        browser.save_screenshot(str(tmp_path / "page.png"))
+    finally:
+        server.stop()
+    assert json.loads((tiny_model / "mgl_model.json").read_text())["target"] == "fr"
