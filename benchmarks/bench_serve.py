@@ -131,6 +131,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch-requests", type=int, default=25)
     parser.add_argument("--batch-texts", type=int, default=32)
     parser.add_argument("--time-limit", type=float, default=600, help="Seconds per phase at most.")
+    parser.add_argument("--precision", default=None, help="fp32, bf16 or auto for both mgl serve and mgl predict "
+                                                           "(default: as the model was trained).")
     parser.add_argument("--serve-arg", action="append", default=[], help="Extra option for mgl serve (repeatable).")
     args = parser.parse_args(argv)
     data = require_mgl_data("bench_serve")
@@ -146,9 +148,11 @@ def main(argv: list[str] | None = None) -> int:
     port = free_port()
     mgl = [str(Path(sys.executable).parent / "mgl")]
     log = tempfile.NamedTemporaryFile("w+", suffix=".log", delete=False)
+    precision = ["--precision", args.precision] if args.precision else []
     server = subprocess.Popen([*mgl, "serve", "--model", args.model, "--port", str(port), "--log-level", "warning",
-                               *args.serve_arg], stdout=log, stderr=subprocess.STDOUT)
-    result: dict = {"benchmark": "bench_serve", "model": args.model, "serve_args": args.serve_arg, "port": port}
+                               *precision, *args.serve_arg], stdout=log, stderr=subprocess.STDOUT)
+    result: dict = {"benchmark": "bench_serve", "model": args.model, "precision": args.precision,
+                    "serve_args": args.serve_arg, "port": port}
     try:
         t0 = time.perf_counter()
         while True:
@@ -166,7 +170,9 @@ def main(argv: list[str] | None = None) -> int:
             time.sleep(0.2)
         result["startup_seconds"] = time.perf_counter() - t0
         result["rss_mb_loaded"] = rss_mb(server.pid)
+        # warm-up: both request shapes once (the allocator's first large batch is not a leak)
         phase("warm-up", port, warm, 1, len(warm), 1, 120, server.pid)
+        phase("warm-up", port, batch_texts[:2 * args.batch_texts], 2, 1, args.batch_texts, 120, server.pid)
         result["rss_mb_start"] = rss_mb(server.pid)
         result["phases"] = [
             phase("single", port, single_texts, args.single_clients, args.single_requests, 1, args.time_limit, server.pid),
@@ -182,12 +188,15 @@ def main(argv: list[str] | None = None) -> int:
         except subprocess.TimeoutExpired:
             server.kill()
             result["server_exit_status"] = "killed after 60 s"
+        log.seek(0)
+        result["server_log_tail"] = log.read()[-1500:]
     # the reference: mgl predict on the batched phase's texts, the same model, nothing cached
     with tempfile.TemporaryDirectory() as tmp:
         inputs = Path(tmp) / "texts.jsonl"
         inputs.write_text("".join(json.dumps({"text": t}, ensure_ascii=False) + "\n" for t in batch_texts), encoding="utf-8")
         proc = subprocess.run([*mgl, "predict", "--model", args.model, "--input", str(inputs), "--output",
-                               str(Path(tmp) / "out.jsonl"), "--no-cache", "--quiet"], capture_output=True, text=True)
+                               str(Path(tmp) / "out.jsonl"), "--no-cache", "--quiet", *precision],
+                              capture_output=True, text=True)
         match = re.search(r"\(([\d.]+) texts/s\)", proc.stdout)
         result["predict_texts_per_s"] = float(match.group(1)) if match else None
         result["predict_output"] = proc.stdout.strip()[-300:]

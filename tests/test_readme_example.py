@@ -18,7 +18,7 @@ def readme_example() -> str:
 
 def test_readme_has_the_example():
     code = readme_example()
-    assert "MGLClassifier" in code and ".fit(" in code and ".predict(" in code and ".save(" in code
+    assert "MGLClassifier" in code and ".fit(" in code and ".predict(" in code and ".save_pretrained(" in code
 
 
 @pytest.mark.integration

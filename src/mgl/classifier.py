@@ -114,6 +114,7 @@ class MGLClassifier:
         self.report: dict[str, Any] = {}
         self.data_counts: dict[str, dict[str, int]] = {}
         self.embedding_cache = None
+        self.precision_note: str | None = None
         self._supports: dict[int, list[tuple[np.ndarray, np.ndarray, list[str]]]] = {}
 
     # ------------------------------------------------------------------ training
@@ -168,8 +169,10 @@ class MGLClassifier:
             raise MGLError("this classifier is not trained: call fit() or MGLClassifier.from_pretrained()")
 
     def embed(self, texts: Sequence[str], pairs: Sequence[str | None] | None = None, *,
-              progress: bool = False) -> torch.Tensor:
-        """The inputs' node features ``[n, dim]`` (float32, CPU), through :attr:`embedding_cache` if set."""
+              progress: bool = False, batch_size: int | None = None, max_padding: float | None = None,
+              pad_to_multiple_of: int | None = None) -> torch.Tensor:
+        """The inputs' node features ``[n, dim]`` (float32, CPU), through :attr:`embedding_cache` if set
+        (``batch_size``, ``max_padding``, ``pad_to_multiple_of``: see :meth:`mgl.encoders.TextEncoder.embed`)."""
         self._require_fitted()
         texts = list(texts)
         if not texts:
@@ -178,8 +181,9 @@ class MGLClassifier:
             if not isinstance(t, str) or not t.strip():
                 raise DataError("empty text", source="input", record=i)
         if self.config.encoder.train == "none":
-            emb = self.encoder.embed(texts, pairs, batch_size=self.config.encoder.batch_size,
-                                     cache=self.embedding_cache, progress=progress)
+            emb = self.encoder.embed(texts, pairs, batch_size=batch_size or self.config.encoder.batch_size,
+                                     cache=self.embedding_cache, progress=progress, max_padding=max_padding,
+                                     pad_to_multiple_of=pad_to_multiple_of)
             return torch.as_tensor(emb)
         with torch.no_grad():
             self.encoder.eval()
@@ -343,9 +347,14 @@ class MGLClassifier:
     """Alias of :meth:`save_pretrained`."""
 
     @classmethod
-    def from_pretrained(cls, directory: str | Path, *, device: str | None = None) -> "MGLClassifier":
+    def from_pretrained(cls, directory: str | Path, *, device: str | None = None,
+                        precision: str | None = None) -> "MGLClassifier":
         """Load a saved model; every file is checked against its checksum first, and the encoder
-        built here must have the identity the model was trained with (else a clear error)."""
+        built here must have the identity the model was trained with (else a clear error).
+
+        ``precision`` (``fp32``, ``bf16``, ``auto``) embeds new inputs at another precision than the
+        model was trained with (e.g. bf16 to serve faster); the identity check then ignores the
+        precision only, and :attr:`precision_note` says what differs."""
         from safetensors import SafetensorError
         from safetensors.torch import load_file
 
@@ -378,6 +387,9 @@ class MGLClassifier:
         config = RunConfig.from_dict(meta["config"], source=str(directory / "mgl_model.json"))
         # where it runs now, not where it was trained: a model trained on a GPU predicts on a CPU
         config.encoder.device = device
+        trained_precision = config.encoder.precision
+        if precision is not None:
+            config.encoder.precision = precision
         clf = cls(config)
         clf.label_names = list(meta["labels"])
         clf.sources = list(meta["sources"])
@@ -394,7 +406,12 @@ class MGLClassifier:
         except (SafetensorError, RuntimeError, KeyError) as exc:
             raise MGLError(f"cannot load the model weights ({str(exc).splitlines()[0]})", source=directory) from None
         saved_identity = meta.get("encoder", {}).get("identity")
-        if saved_identity is not None and saved_identity != clf.encoder.identity:
+        here = clf.encoder.identity
+        if precision is not None and clf.encoder.precision != trained_precision:
+            saved_identity, here = _without_precision(saved_identity), _without_precision(here)
+            clf.precision_note = (f"inputs are embedded in {clf.encoder.precision}, the support examples were "
+                                  f"embedded in {trained_precision} at training")
+        if saved_identity is not None and saved_identity != here:
             raise MGLError(
                 f"the encoder here is not the one this model was trained with (saved: {saved_identity}; "
                 f"here: {clf.encoder.identity}); its support embeddings would not match new inputs' "
@@ -420,3 +437,10 @@ class MGLClassifier:
         return clf
 
     load = from_pretrained
+
+
+def _without_precision(identity: str | None) -> str | None:
+    """An encoder identity without its ``|precision=...`` part."""
+    if identity is None:
+        return None
+    return "|".join(part for part in identity.split("|") if not part.startswith("precision="))

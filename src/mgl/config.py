@@ -134,6 +134,10 @@ class EncoderConfig:
     device: str | None = None
     """None/"auto": CUDA when present, else CPU."""
     batch_size: int = 32
+    precision: str = "fp32"
+    """``fp32``, ``bf16`` (bfloat16 autocast in the encoder's forward pass; vectors stay float32) or
+    ``auto`` (bf16 where the hardware has it natively and it agrees with fp32). Part of the
+    encoder's identity (so of cache keys) whenever it is not fp32."""
 
     def validate(self) -> None:
         if self.train not in ENCODER_TRAIN_MODES:
@@ -144,6 +148,8 @@ class EncoderConfig:
             raise ConfigError(f"encoder.pooling must be cls or mean, got {self.pooling!r}")
         if self.max_length < 8:
             raise ConfigError(f"encoder.max_length must be >= 8, got {self.max_length}")
+        if self.precision not in ("fp32", "bf16", "auto"):
+            raise ConfigError(f"encoder.precision must be fp32, bf16 or auto, got {self.precision!r}")
 
 
 @dataclass

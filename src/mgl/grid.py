@@ -223,6 +223,8 @@ def config_fingerprint(cfg: RunConfig, extra: dict[str, Any] | None = None) -> s
     # settings added later, left out at their defaults so that earlier grids keep their fingerprints
     # (validation_fraction only acts on data without validation rows; the encoding only decodes the file)
     raw["data"].pop("encoding", None)
+    if raw["encoder"].get("precision") == "fp32":
+        raw["encoder"].pop("precision", None)
     if raw["data"].get("validation_fraction") == 0.2:
         raw["data"].pop("validation_fraction", None)
     payload = json.dumps({"grid": GRID_VERSION, "config": raw, "extra": extra or {}}, sort_keys=True, default=str)

@@ -207,7 +207,8 @@ def make_experiment_data(
 def make_encoder(enc: EncoderConfig):
     from mgl.encoders import EncoderSpec, TextEncoder
 
-    spec = EncoderSpec(model=enc.model, pooling=enc.pooling, prefix=enc.prefix, max_length=enc.max_length)
+    spec = EncoderSpec(model=enc.model, pooling=enc.pooling, prefix=enc.prefix, max_length=enc.max_length,
+                       precision=enc.precision)
     encoder = TextEncoder(spec, device=enc.device)
     encoder.set_trainable(enc.train, enc.top_layers)
     return encoder

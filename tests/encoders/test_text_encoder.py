@@ -364,3 +364,33 @@ def test_cli_prepare_reports_a_missing_directory(tmp_path):
     result = CliRunner().invoke(app, ["encoder", "prepare", "--model", str(tmp_path / "nope")])
     assert isinstance(result.exception, MGLError)
     assert "no such model directory" in str(result.exception)
+
+
+def test_plan_batches_bounds_padding():
+    lengths = [100, 95, 40, 38, 10]
+    assert TextEncoder._plan_batches(lengths, batch_size=16, max_tokens=None) == [[0, 1, 2, 3, 4]]
+    # at most 10% padding over the real tokens: the long pair, the short pair, the shortest alone
+    assert TextEncoder._plan_batches(lengths, batch_size=16, max_tokens=None, max_padding=0.1) == [[0, 1], [2, 3], [4]]
+
+
+def test_padding_to_a_multiple_changes_no_vector(make):
+    enc = make()
+    texts = ["the book is great", "a", "das buch ist sehr gut und nicht schlecht", "le livre"]
+    plain = enc.embed(texts, progress=False)
+    bucketed = enc.embed(texts, progress=False, batch_size=2, max_padding=0.1, pad_to_multiple_of=32)
+    np.testing.assert_allclose(bucketed, plain, atol=1e-5)
+
+
+def test_precision_bf16_is_close_to_fp32_and_part_of_the_identity(tiny_bert_dir):
+    fp32 = TextEncoder(EncoderSpec(model=str(tiny_bert_dir), max_length=32))
+    bf16 = TextEncoder(EncoderSpec(model=str(tiny_bert_dir), max_length=32, precision="bf16"))
+    texts = ["the book is great", "das buch ist schlecht", "le livre est très bon"]
+    a, b = fp32.embed(texts, progress=False), bf16.embed(texts, progress=False)
+    assert b.dtype == np.float32
+    cos = (a * b).sum(1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1)
+    assert cos.min() > 0.99 and not np.array_equal(a, b)
+    assert bf16.identity == fp32.identity + "|precision=bf16"  # fp32 keeps its identity (and old caches)
+    auto = TextEncoder(EncoderSpec(model=str(tiny_bert_dir), max_length=32, precision="auto"))
+    assert auto.precision in ("fp32", "bf16") and auto.precision_reason
+    with pytest.raises(Exception, match="precision"):
+        EncoderSpec(precision="fp16")

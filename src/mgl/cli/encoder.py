@@ -63,12 +63,14 @@ def info(
     prefix: Annotated[Optional[str], typer.Option("--prefix", help="Text prepended to inputs (default: the model's).")] = None,
     max_length: Annotated[int, typer.Option("--max-length", help="Truncate inputs to this many tokens.")] = 256,
     device: Annotated[Optional[str], typer.Option("--device", help="auto, cpu, cuda or cuda:N.")] = None,
+    precision: Annotated[str, typer.Option("--precision", help="fp32 (the default of runs), bf16 or auto; what auto would choose here, and why, is printed too.")] = "fp32",
     as_json: JsonOpt = False,
 ) -> None:
-    """Load an encoder and print its directory, size, pooling, prefix and cache identity."""
+    """Load an encoder and print its directory, size, pooling, prefix, precision and cache identity."""
     from mgl.encoders.text_encoder import EncoderSpec, TextEncoder
 
-    encoder = TextEncoder(EncoderSpec(model=model, pooling=pooling, prefix=prefix, max_length=max_length), device=device)
+    encoder = TextEncoder(EncoderSpec(model=model, pooling=pooling, prefix=prefix, max_length=max_length,
+                                      precision=precision), device=device)
     rows: dict[str, object] = {
         "model": encoder.spec.model,
         "directory": encoder.source_path,
@@ -80,12 +82,24 @@ def info(
         "prefix": encoder.spec.prefix,
         "max_length": encoder.spec.max_length,
         "device": str(encoder.device),
+        "precision": encoder.precision if precision != "auto" else f"{encoder.precision} (auto: {encoder.precision_reason})",
+        "auto chooses": _auto_choice(encoder),
         "identity": encoder.identity,
     }
     if as_json:
         typer.echo(json.dumps(rows, indent=2, ensure_ascii=False))
     else:
         _print_table({k: repr(v) if k == "prefix" else v for k, v in rows.items()})
+
+
+def _auto_choice(encoder) -> str:
+    """What ``precision=auto`` picks on this machine for ``encoder``, and why (the encoder is left as it was)."""
+    before = (encoder.precision, encoder.precision_reason)
+    try:
+        choice = encoder._choose_precision("auto")
+        return f"{choice} ({encoder.precision_reason})"
+    finally:
+        encoder.precision, encoder.precision_reason = before
 
 
 @app.command()

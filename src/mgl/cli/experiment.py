@@ -247,7 +247,7 @@ def table2(
     from mgl.grid import table2_spec
 
     _file_grid("table2", table2_spec, data=data, root=root, languages=languages, targets=targets,
-               default_targets=["de", "es", "fr", "ja"], out=out, seeds=seeds, methods=methods, columns=columns,
+               default_targets=["de"] if quick else ["de", "es", "fr", "ja"], out=out, seeds=seeds, methods=methods, columns=columns,
                labels=labels, language=language, encoding=None, domain=domain, quick=quick, preset=preset,
                config=config, set_=set_, baseline_lrs=baseline_lrs, baseline_wds=baseline_wds, device=device,
                threads=threads, quiet=quiet)

@@ -96,6 +96,7 @@ def register(app: typer.Typer) -> None:
         format: Annotated[Optional[str], typer.Option("--format", help="Input format when the suffix does not say.")] = None,
         device: Annotated[Optional[str], typer.Option(help="cpu, cuda, cuda:N; default: CUDA when present.")] = None,
         seed: Annotated[Optional[int], typer.Option(help="Seed of the sampled support sets (default: the model's).")] = None,
+        precision: Annotated[Optional[str], typer.Option(help="Embed the inputs in fp32, bf16 or auto (default: as the model was trained).")] = None,
         quiet: Annotated[bool, typer.Option("--quiet", help="No progress bars.")] = False,
         cache: Annotated[bool, typer.Option("--cache/--no-cache", help="Keep the inputs' embeddings in the on-disk cache ($MGL_HOME), so a re-run embeds nothing.")] = True,
     ) -> None:
@@ -108,7 +109,7 @@ def register(app: typer.Typer) -> None:
         from mgl.io import atomic_open
 
         texts, pairs, ids = read_inputs(input, text_column=text_column, pair_column=pair_column, fmt=format)
-        clf = MGLClassifier.from_pretrained(model, device=device)
+        clf = MGLClassifier.from_pretrained(model, device=device, precision=precision)
         if cache:
             from mgl.encoders import EmbeddingCache
 

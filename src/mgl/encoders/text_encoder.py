@@ -25,6 +25,7 @@ import contextlib
 import hashlib
 import json
 import sys
+import threading
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence
@@ -62,6 +63,29 @@ _VOLATILE_CONFIG = {
 _SAMPLES_PER_TENSOR = 16384
 
 
+_TOKENIZER_LOCK = threading.RLock()
+"""Tokenisation may run in several threads (``mgl serve``'s workers); the model's forward pass may."""
+
+PRECISIONS = ("fp32", "bf16", "auto")
+_AUTO_MIN_COSINE = 0.999
+_AUTO_PROBES = ("A short sentence to compare two precisions.", "Ein zweiter Satz, auf Deutsch.",
+                "Une troisième phrase, en français, un peu plus longue que les autres.", "日本語の四つ目の文です。")
+
+
+def native_bf16(device: torch.device) -> bool:
+    """Whether ``device`` computes in bfloat16 natively (CPU: avx512_bf16 or AMX; CUDA: the device says)."""
+    if device.type == "cuda":
+        return bool(torch.cuda.is_bf16_supported())
+    if device.type != "cpu":
+        return False
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as fh:
+            flags = next((line for line in fh if line.startswith("flags")), "").split()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
 @dataclass(frozen=True)
 class EncoderSpec:
     """What identifies an encoder configuration (serialisable with :meth:`to_dict`).
@@ -73,13 +97,17 @@ class EncoderSpec:
     first text of a pair). ``None`` means the model's default: mean pooling and ``"passage: "``
     for the embedded e5; otherwise the pooling of a sentence-transformers ``1_Pooling`` config in
     a local directory if there is one, else ``"cls"``, and no prefix. ``max_length``: inputs are
-    truncated to this many tokens (special tokens included).
+    truncated to this many tokens (special tokens included). ``precision``: ``"fp32"``, ``"bf16"``
+    (the forward pass under bfloat16 autocast; pooling and the returned vectors stay float32) or
+    ``"auto"`` (bf16 where the hardware has native bfloat16 and it agrees with fp32 on a few
+    texts, see :func:`choose_precision`).
     """
 
     model: str = DEFAULT_MODEL
     pooling: str | None = None
     prefix: str | None = None
     max_length: int = 256
+    precision: str = "fp32"
 
     def __post_init__(self) -> None:
         if not isinstance(self.model, str) or not self.model.strip():
@@ -90,6 +118,8 @@ class EncoderSpec:
             raise ConfigError(f"encoder prefix must be a string, not {self.prefix!r}")
         if isinstance(self.max_length, bool) or not isinstance(self.max_length, int) or self.max_length < 4:
             raise ConfigError(f"encoder max_length must be an integer >= 4, not {self.max_length!r}")
+        if self.precision not in PRECISIONS:
+            raise ConfigError(f"unknown encoder precision {self.precision!r}: use one of {', '.join(PRECISIONS)}")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -228,6 +258,7 @@ class TextEncoder(torch.nn.Module):
             pooling=spec.pooling if spec.pooling is not None else source.pooling,
             prefix=spec.prefix if spec.prefix is not None else source.prefix,
             max_length=spec.max_length,
+            precision=spec.precision,
         )
         limit = _position_limit(tokenizer, model.config)
         if limit is not None and spec.max_length > limit:
@@ -247,6 +278,10 @@ class TextEncoder(torch.nn.Module):
         self.trainable: tuple[str, int] = ("none", 0)
         self.set_trainable("none")
         self.eval()
+        self.precision: str = "fp32"
+        """The precision in use (``auto`` resolved): ``fp32`` or ``bf16``."""
+        self.precision_reason: str = "asked for" if spec.precision != "auto" else ""
+        self.precision = self._choose_precision(spec.precision)
 
     # ------------------------------------------------------------------ properties
 
@@ -254,6 +289,30 @@ class TextEncoder(torch.nn.Module):
     def device(self) -> torch.device:
         """The device the model's weights are on."""
         return next(self.model.parameters()).device
+
+    def _choose_precision(self, asked: str) -> str:
+        """``asked``, or for ``auto``: bf16 where the hardware has it natively and the pooled vectors
+        of a few probe texts agree with fp32 (cosine >= 0.999), else fp32 (with a warning)."""
+        if asked != "auto":
+            return asked
+        if not native_bf16(self.device):
+            self.precision_reason = f"no native bfloat16 on {self.device}"
+            return "fp32"
+        batch = self.tokenize(list(_AUTO_PROBES))
+        with torch.inference_mode():
+            self.precision = "fp32"
+            full = self.encode_batch(batch)
+            self.precision = "bf16"
+            half = self.encode_batch(batch)
+        cosine = float(torch.nn.functional.cosine_similarity(full, half, dim=1).min())
+        if cosine < _AUTO_MIN_COSINE:
+            import warnings
+
+            self.precision_reason = f"bf16 disagreed with fp32 (min cosine {cosine:.5f} < {_AUTO_MIN_COSINE})"
+            warnings.warn(f"encoder precision auto: {self.precision_reason}; using fp32", stacklevel=3)
+            return "fp32"
+        self.precision_reason = f"native bfloat16 on {self.device}, min cosine to fp32 {cosine:.5f} on probe texts"
+        return "bf16"
 
     @property
     def identity(self) -> str:
@@ -266,6 +325,7 @@ class TextEncoder(torch.nn.Module):
         return (
             f"{self._ref}|weights={self._fingerprint_weights()}|tokenizer={self._tokenizer_fp}"
             f"|pooling={self.spec.pooling}|prefix={json.dumps(self.spec.prefix)}|max_length={self.spec.max_length}"
+            + ("" if getattr(self, "precision", "fp32") == "fp32" else f"|precision={self.precision}")
         )
 
     def _fingerprint_tokenizer(self) -> str:
@@ -390,20 +450,22 @@ class TextEncoder(torch.nn.Module):
                 continue
             first = [prefix + texts[i] for i in indices]
             second = [pairs[i] for i in indices] if kind == 1 else None
-            encoded = self.tokenizer(
-                first,
-                second,
-                truncation="longest_first",
-                max_length=self.spec.max_length,
-                padding=False,
-            )
+            with _TOKENIZER_LOCK:  # a fast tokenizer's truncation settings are shared state ("Already borrowed")
+                encoded = self.tokenizer(
+                    first,
+                    second,
+                    truncation="longest_first",
+                    max_length=self.spec.max_length,
+                    padding=False,
+                )
             names = [k for k in encoded.keys() if k in ("input_ids", "token_type_ids", "attention_mask")]
             for row, i in enumerate(indices):
                 features[i] = {k: encoded[k][row] for k in names}
         return features  # type: ignore[return-value]
 
-    def _pad(self, features: list[dict[str, list[int]]]) -> "BatchEncoding":
-        return self.tokenizer.pad(features, padding=True, return_tensors="pt")
+    def _pad(self, features: list[dict[str, list[int]]], pad_to_multiple_of: int | None = None) -> "BatchEncoding":
+        with _TOKENIZER_LOCK:
+            return self.tokenizer.pad(features, padding=True, return_tensors="pt", pad_to_multiple_of=pad_to_multiple_of)
 
     def tokenize(self, texts: Sequence[str], pairs: Sequence[str | None] | None = None) -> "BatchEncoding":
         """Model inputs for ``texts`` (and optional second texts ``pairs``) as padded tensors.
@@ -436,8 +498,10 @@ class TextEncoder(torch.nn.Module):
         """Pooled vectors ``[n, dim]`` for already tokenised inputs (moved to the model's device)."""
         device = self.device
         inputs = {k: v.to(device) for k, v in batch.items() if k in ("input_ids", "token_type_ids", "attention_mask")}
-        hidden = self.model(**inputs).last_hidden_state
-        return self.pool(hidden, inputs["attention_mask"])
+        bf16 = getattr(self, "precision", "fp32") == "bf16"
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+            hidden = self.model(**inputs).last_hidden_state
+        return self.pool(hidden.float(), inputs["attention_mask"])
 
     def forward(self, texts: Sequence[str], pairs: Sequence[str | None] | None = None) -> torch.Tensor:
         """Pooled vectors ``[n, dim]``; gradients flow into the trainable layers."""
@@ -541,23 +605,31 @@ class TextEncoder(torch.nn.Module):
         return self.pool(self.run_layers(hidden, attention_mask, layer), attention_mask.to(self.device))
 
     @staticmethod
-    def _plan_batches(lengths: Sequence[int], batch_size: int, max_tokens: int | None) -> list[list[int]]:
+    def _plan_batches(lengths: Sequence[int], batch_size: int, max_tokens: int | None,
+                      max_padding: float | None = None) -> list[list[int]]:
         """Indices grouped into batches of similar length, longest first.
 
         A batch holds at most ``batch_size`` inputs and, with ``max_tokens``, at most that many
-        padded tokens (but always at least one input).
+        padded tokens, and with ``max_padding``, at most that share of padding over its real
+        tokens (but always at least one input): few inputs of mixed lengths (a server's
+        micro-batch) then run as several short batches instead of one mostly padded one.
         """
         order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
         batches: list[list[int]] = []
         current: list[int] = []
+        real = 0
         for i in order:
             longest = lengths[current[0]] if current else lengths[i]
+            padded = (len(current) + 1) * longest
             if current and (
-                len(current) >= batch_size or (max_tokens is not None and (len(current) + 1) * longest > max_tokens)
+                len(current) >= batch_size or (max_tokens is not None and padded > max_tokens)
+                or (max_padding is not None and padded > (1 + max_padding) * (real + lengths[i]))
             ):
                 batches.append(current)
                 current = []
+                real = 0
             current.append(i)
+            real += lengths[i]
         if current:
             batches.append(current)
         return batches
@@ -572,13 +644,19 @@ class TextEncoder(torch.nn.Module):
         cache: "EmbeddingCache | None" = None,
         progress: bool = True,
         max_tokens: int | None = None,
+        max_padding: float | None = None,
+        pad_to_multiple_of: int | None = None,
     ) -> np.ndarray:
         """Frozen embeddings ``[n, dim]`` (float32) of ``texts`` (and ``pairs``), in input order.
 
         Identical inputs are computed once. With a ``cache``, every input is looked up first;
         only the misses are computed, then stored, batch by batch (an interrupted run keeps what
         it finished). Misses are tokenised once, sorted by token count and batched by
-        ``batch_size`` inputs (and at most ``max_tokens`` padded tokens per batch, if given), in
+        ``batch_size`` inputs (and at most ``max_tokens`` padded tokens per batch, and at most a
+        ``max_padding`` share of padding, if given; see :meth:`_plan_batches`; with
+        ``pad_to_multiple_of``, every batch's length is rounded up to a multiple of it, so that a
+        long-running server sees few distinct shapes and its kernel and allocator caches stay
+        small), in
         eval mode (the previous train/eval mode is restored). ``progress`` shows a tqdm bar on
         stderr.
         """
@@ -614,8 +692,8 @@ class TextEncoder(torch.nn.Module):
             self.eval()
             bar = tqdm(total=len(todo), desc=f"embedding ({Path(self._ref).name or self._ref})", unit="text", file=sys.stderr, disable=not progress)
             try:
-                for batch in self._plan_batches(lengths, batch_size, max_tokens):
-                    pooled = self.encode_batch(self._pad([features[j] for j in batch]))
+                for batch in self._plan_batches(lengths, batch_size, max_tokens, max_padding):
+                    pooled = self.encode_batch(self._pad([features[j] for j in batch], pad_to_multiple_of))
                     rows = pooled.float().cpu().numpy()
                     targets = [todo[j] for j in batch]
                     vectors[targets] = rows
