@@ -35,11 +35,13 @@ def test_sigkill_then_resume_matches_uninterrupted(tmp_path, reviews_csv, tiny_b
     checkpoint = out / "checkpoint.pt"
     deadline = time.time() + 300
     rounds = 0
+    killed_seconds = 0.0
     while time.time() < deadline and proc.poll() is None:
         if checkpoint.exists():
             saved = torch.load(checkpoint, map_location="cpu", weights_only=False)
             stage = saved["stages"].get("meta-train", {})
             rounds = stage.get("report", {}).get("rounds", 0)
+            killed_seconds = stage.get("report", {}).get("seconds", 0.0)
             if rounds >= 2 and not stage.get("done"):
                 break
         time.sleep(0.05)
@@ -60,3 +62,7 @@ def test_sigkill_then_resume_matches_uninterrupted(tmp_path, reviews_csv, tiny_b
     strip = lambda stages: [{k: v for k, v in s.items() if k != "seconds"} for s in stages]  # noqa: E731
     assert strip(a["stages"]) == strip(b["stages"])
     assert not checkpoint.exists()
+    # the whole training time, not only the part since the restart: the killed run's rounds count
+    # (their seconds travel in the checkpoint); the resumed process alone trained for less
+    assert b["train_seconds"] == sum(s["seconds"] for s in b["stages"])
+    assert killed_seconds > 0 and b["stages"][0]["seconds"] > killed_seconds
