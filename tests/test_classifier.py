@@ -204,3 +204,14 @@ def test_loading_with_another_encoder_is_refused(fitted, tmp_path, tiny_bert_dir
     with pytest.raises(MGLError, match="not the one this model was trained with"):
         MGLClassifier.from_pretrained(tmp_path / "model")
     shutil.rmtree(other)
+
+
+def test_from_pretrained_can_embed_inputs_in_bf16(fitted, tmp_path):
+    """Serving faster: inputs embedded in bf16 against supports embedded in fp32 at training; the
+    identity check then ignores the precision only, and the classifier says what differs."""
+    texts = ["very good book", "bad terrible book", "the book"]
+    fitted.save_pretrained(tmp_path / "model")
+    fast = MGLClassifier.from_pretrained(tmp_path / "model", precision="bf16")
+    assert fast.encoder.precision == "bf16" and "bf16" in fast.precision_note
+    assert MGLClassifier.from_pretrained(tmp_path / "model").precision_note is None
+    np.testing.assert_allclose(fast.predict_proba(texts), fitted.predict_proba(texts), atol=2e-2)
