@@ -72,10 +72,6 @@ class ServeSettings:
     """Texts per encoder forward pass within a batch (length-sorted, at most 10% padding)."""
     cache_requests: bool = False
     """Keep request texts' embeddings in the on-disk cache ($MGL_HOME)."""
-    warm_up: bool = True
-    """Before answering, run the encoder once on every shape it will see (each length bucket of 32
-    tokens at batch sizes ``encode_batch``, half of it, ... 1), so that per-shape kernel and
-    allocator caches fill at start, not under load (a few seconds)."""
 
     def worker_count(self, device) -> int:
         import os
@@ -119,7 +115,6 @@ class MicroBatcher:
     def __init__(self, clf, settings: ServeSettings, workers: int = 1):
         self.clf = clf
         self.settings = settings
-        self._ready = threading.Barrier(workers + 1)
         self.queue: queue.Queue[_Job | None] = queue.Queue()
         self.batches = 0
         self.texts = 0
@@ -129,7 +124,6 @@ class MicroBatcher:
                          for i in range(workers)]
         for t in self._threads:
             t.start()
-        self._ready.wait()  # every worker has warmed up (its own thread-local buffers too)
 
     def submit(self, texts: list[str], pairs: list[str] | None, explain: bool) -> asyncio.Future:
         loop = asyncio.get_running_loop()
@@ -169,11 +163,6 @@ class MicroBatcher:
         return batch, False
 
     def _work(self) -> None:
-        try:
-            if self.settings.warm_up:
-                warm_up(self.clf, self.settings)
-        finally:
-            self._ready.wait()
         stop = False
         while not stop:
             first = self.queue.get()
@@ -197,7 +186,7 @@ class MicroBatcher:
         texts = [t for job in batch for t in job.texts]
         pairs = [p for job in batch for p in job.pairs] if batch[0].pairs is not None else None
         queries = self.clf.embed(texts, pairs, batch_size=self.settings.encode_batch, max_padding=0.1,
-                                 pad_to_multiple_of=BUCKET)
+                                 pad_to_multiple_of=32)
         explain = any(job.explain for job in batch)
         if explain:
             predictions = [p.to_dict() for p in self.clf.explain_embeddings(queries)]
@@ -271,28 +260,6 @@ async def _json_response(send, status: int, message: str) -> None:
     await send({"type": "http.response.start", "status": status,
                 "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
     await send({"type": "http.response.body", "body": body})
-
-
-BUCKET = 32
-"""Batches are padded to a multiple of this many tokens (few shapes for a long-running server)."""
-
-
-def warm_up(clf, settings: ServeSettings) -> None:
-    """Run the encoder on every (batch size, length bucket) shape it will see, once (see ``warm_up``)."""
-    import torch
-
-    encoder = clf.encoder
-    template = encoder._encode(["warm-up"], [None])[0]
-    sizes = sorted({max(1, settings.encode_batch >> i) for i in range(settings.encode_batch.bit_length())}, reverse=True)
-    t0, shapes = time.perf_counter(), 0
-    with torch.inference_mode():
-        for length in range(BUCKET, encoder.spec.max_length + BUCKET, BUCKET):
-            length = min(length, encoder.spec.max_length)
-            row = {k: (v * (length // len(v) + 1))[:length] for k, v in template.items()}
-            for size in sizes:
-                encoder.encode_batch(encoder._pad([row] * size, BUCKET))
-                shapes += 1
-    log.info("warmed up the encoder on %d shapes in %.1f s", shapes, time.perf_counter() - t0)
 
 
 def steady_memory() -> None:

@@ -28,7 +28,6 @@ def register(app: typer.Typer) -> None:
         workers: Annotated[int, typer.Option(help="Worker threads computing batches side by side (0: two on a CPU with 2+ cores, one on a GPU).")] = defaults.workers,
         encode_batch: Annotated[int, typer.Option(help="Texts per encoder forward pass within a batch.")] = defaults.encode_batch,
         cache_requests: Annotated[bool, typer.Option("--cache-requests", help="Keep request texts' embeddings in the on-disk cache.")] = False,
-        warm_up: Annotated[bool, typer.Option("--warm-up/--no-warm-up", help="Run the encoder on every input shape once before answering.")] = defaults.warm_up,
         log_level: Annotated[str, typer.Option(help="uvicorn's log level.")] = "info",
     ) -> None:
         """Serve a saved model: POST /predict, GET /health, GET /model, a page at /, OpenAPI at /docs."""
@@ -36,6 +35,6 @@ def register(app: typer.Typer) -> None:
 
         settings = ServeSettings(max_texts=max_texts, max_chars=max_chars, max_body_bytes=max_body_bytes,
                                  max_batch=max_batch, max_wait_ms=max_wait_ms, workers=workers, encode_batch=encode_batch,
-                                 cache_requests=cache_requests, warm_up=warm_up)
+                                 cache_requests=cache_requests)
         run_service(model, host=host, port=port, settings=settings.validate(), device=device,
                     precision=precision, log_level=log_level)
