@@ -34,6 +34,12 @@ WebisRootOpt = Annotated[Optional[str], typer.Option(help="Folder holding Webis-
 WebisSeedsOpt = Annotated[Optional[int], typer.Option(help="Seeds 0..N-1 per experiment (default 5; --quick: 2).")]
 WebisTargetsOpt = Annotated[Optional[str], typer.Option(help="Comma-separated targets (default fr,ja,de; --quick: ja).")]
 WebisDomainsOpt = Annotated[Optional[str], typer.Option(help="Comma-separated domains (default books,dvd,music; --quick: books).")]
+PairSeedsOpt = Annotated[Optional[int], typer.Option(help="Seeds 0..N-1 per target (default 5; --quick: 2).")]
+GridMethodsOpt = Annotated[str, typer.Option(help="Comma-separated methods (as for table1). logreg-target and logreg-pooled are always added.")]
+FileColumnsOpt = Annotated[Optional[str], typer.Option(help="For files: text=COL,label=COL[,text_pair=COL][,language=COL][,split=COL].")]
+FileLabelsOpt = Annotated[Optional[str], typer.Option(help="For files: RAW=LABEL,... (RAW= drops the record).")]
+FileLanguageOpt = Annotated[Optional[str], typer.Option(help="For files without a language column: their language.")]
+FileDomainOpt = Annotated[Optional[str], typer.Option(help="For files with a domain column: the domain used.")]
 AmazonPresetOpt = Annotated[Optional[str], typer.Option(help="Named preset (default amazon).")]
 ThreadsOpt = Annotated[int, typer.Option(help="Torch CPU threads while training (embedding keeps torch's default): "
                                               "the classifiers are small, and one thread is as fast and does not "
@@ -221,12 +227,12 @@ def table2(
     languages: Annotated[str, typer.Option(help="Comma-separated languages: every target's sources are the others.")] = "en,de,es,fr,ja",
     targets: Annotated[Optional[str], typer.Option(help="Comma-separated targets (default de,es,fr,ja; --quick: de).")] = None,
     out: Annotated[Path, typer.Option(help="Output folder: cells/, grid.json, table2.{json,csv,md}.")] = Path("runs/table2"),
-    seeds: Annotated[Optional[int], typer.Option(help="Seeds 0..N-1 per target (default 5; --quick: 2).")] = None,
-    methods: Annotated[str, typer.Option(help="Comma-separated methods (as for table1). logreg-target and logreg-pooled are always added.")] = DEFAULT_METHODS,
-    columns: Annotated[Optional[str], typer.Option(help="For files: text=COL,label=COL[,text_pair=COL][,language=COL][,split=COL].")] = None,
-    labels: Annotated[Optional[str], typer.Option(help="For files: RAW=LABEL,... (RAW= drops the record).")] = None,
-    language: Annotated[Optional[str], typer.Option(help="For files without a language column: their language.")] = None,
-    domain: Annotated[Optional[str], typer.Option(help="For files with a domain column: the domain used.")] = None,
+    seeds: PairSeedsOpt = None,
+    methods: GridMethodsOpt = DEFAULT_METHODS,
+    columns: FileColumnsOpt = None,
+    labels: FileLabelsOpt = None,
+    language: FileLanguageOpt = None,
+    domain: FileDomainOpt = None,
     quick: Annotated[bool, typer.Option("--quick", help="A reduced grid for tests: one target, 2 seeds, tiny data, short training.")] = False,
     preset: Annotated[Optional[str], typer.Option(help="Named preset (default search-relevance: Table 4's N 5, R 64, K 100).")] = "search-relevance",
     config: ConfigOpt = None,
@@ -298,13 +304,13 @@ def compare(
     targets: Annotated[str, typer.Option(help="Comma-separated target languages (each a low-resource target in turn).")],
     root: Annotated[Optional[str], typer.Option(help="Folder the file's path is relative to (or PAWS-X's folder).")] = None,
     out: Annotated[Path, typer.Option(help="Output folder: cells/, grid.json, compare.{json,csv,md}.")] = Path("runs/compare"),
-    seeds: Annotated[Optional[int], typer.Option(help="Seeds 0..N-1 per target (default 5; --quick: 2).")] = None,
-    methods: Annotated[str, typer.Option(help="Comma-separated methods (as for table1). logreg-target and logreg-pooled are always added.")] = DEFAULT_METHODS,
-    columns: Annotated[Optional[str], typer.Option(help="text=COL,label=COL[,text_pair=COL][,language=COL][,split=COL].")] = None,
-    labels: Annotated[Optional[str], typer.Option(help="RAW=LABEL,... (RAW= drops the record).")] = None,
-    language: Annotated[Optional[str], typer.Option(help="For files without a language column: their language.")] = None,
+    seeds: PairSeedsOpt = None,
+    methods: GridMethodsOpt = DEFAULT_METHODS,
+    columns: FileColumnsOpt = None,
+    labels: FileLabelsOpt = None,
+    language: FileLanguageOpt = None,
     encoding: Annotated[Optional[str], typer.Option(help="Text files: their encoding (default: UTF-8, or UTF-16 detected by its byte-order mark).")] = None,
-    domain: Annotated[Optional[str], typer.Option(help="For files with a domain column: the domain used.")] = None,
+    domain: FileDomainOpt = None,
     quick: Annotated[bool, typer.Option("--quick", help="A reduced grid for tests: 2 seeds, tiny data, short training.")] = False,
     preset: Annotated[Optional[str], typer.Option(help="Named preset (default: search-relevance for text pairs, amazon for single texts).")] = None,
     config: ConfigOpt = None,
