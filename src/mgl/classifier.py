@@ -112,7 +112,6 @@ class MGLClassifier:
         self.bank_embeddings: torch.Tensor | None = None
         self.encoder_state: dict[str, torch.Tensor] = {}
         self.report: dict[str, Any] = {}
-        self.data_counts: dict[str, dict[str, int]] = {}
         self.embedding_cache = None
         self.precision_note: str | None = None
         self._supports: dict[int, list[tuple[np.ndarray, np.ndarray, list[str]]]] = {}
@@ -154,10 +153,9 @@ class MGLClassifier:
         has_test = bool(metrics["n_test"])
         self.report = {**metrics, "embed_seconds": embed_seconds, "has_test": has_test}
         t = data.table
-        self.data_counts = {lang: {split: int(((t.languages == lang) & (t.splits == split)).sum())
-                                   for split in ("train", "validation", "test")}
-                            for lang in [*data.sources, data.target]}
-        self.report["counts"] = self.data_counts
+        self.report["counts"] = {lang: {split: int(((t.languages == lang) & (t.splits == split)).sum())
+                                        for split in ("train", "validation", "test")}
+                                 for lang in [*data.sources, data.target]}
         self.report["validation_carved"] = data.carved or {}
         self._supports = {}
         return self
@@ -433,7 +431,6 @@ class MGLClassifier:
             raise MGLError("embedding contains NaN or infinite values", source=directory / "support_embeddings.safetensors",
                            record=int(bad.nonzero()[0]) + 1)
         clf.bank = bank
-        clf.data_counts = clf.report.get("counts", {})
         return clf
 
     load = from_pretrained

@@ -49,10 +49,8 @@ def run_experiment(cfg: RunConfig, *, progress: bool = True, save_dir=None, chec
     metrics = clf.report
     if save_dir is not None:
         clf.save_pretrained(save_dir)
-    counts = {
-        f"n_{split}_{lang}": int(((data.table.languages == lang) & (data.table.splits == split)).sum())
-        for lang in [*data.sources, data.target] for split in ("train", "validation")
-    }
+    counts = {f"n_{split}_{lang}": n for lang, by_split in metrics["counts"].items()  # the classifier's, flattened
+              for split, n in by_split.items() if split != "test"}
     evaluated = metrics["n_test"] > 0
     return {
         "method": method_name(cfg.mgl),
