@@ -134,10 +134,12 @@ class EncoderConfig:
     device: str | None = None
     """None/"auto": CUDA when present, else CPU."""
     batch_size: int = 32
-    precision: str = "fp32"
-    """``fp32``, ``bf16`` (bfloat16 autocast in the encoder's forward pass; vectors stay float32) or
-    ``auto`` (bf16 where the hardware has it natively and it agrees with fp32). Part of the
-    encoder's identity (so of cache keys) whenever it is not fp32."""
+    precision: str = "auto"
+    """``auto`` (the default: bf16 where the hardware has it natively and it agrees with fp32 on
+    probe texts, else fp32), ``fp32``, or ``bf16`` (a bfloat16 copy of the weights for inference,
+    bfloat16 autocast over float32 master weights when the encoder trains; pooled vectors stay
+    float32). The precision in use is part of the encoder's identity (so of cache keys and of
+    saved models) whenever it is not fp32, so vectors of two precisions never mix."""
 
     def validate(self) -> None:
         if self.train not in ENCODER_TRAIN_MODES:

@@ -227,7 +227,10 @@ def config_fingerprint(cfg: RunConfig, extra: dict[str, Any] | None = None) -> s
         raw["encoder"].pop("precision", None)
     if raw["data"].get("validation_fraction") == 0.2:
         raw["data"].pop("validation_fraction", None)
-    payload = json.dumps({"grid": GRID_VERSION, "config": raw, "extra": extra or {}}, sort_keys=True, default=str)
+    extra = copy.deepcopy(extra or {})
+    if isinstance(extra.get("baselines"), dict):  # grouped or one by one: the same result, bit for bit
+        extra["baselines"].pop("batch_candidates", None)
+    payload = json.dumps({"grid": GRID_VERSION, "config": raw, "extra": extra}, sort_keys=True, default=str)
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 

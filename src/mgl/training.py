@@ -20,8 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from typing import Callable, Sequence
 
 import numpy as np
@@ -31,7 +30,7 @@ from mgl.config import MGLConfig
 from mgl.episodes import CLTPair, EpisodeSampler, Pool, meta_test_pair, meta_train_pairs, within_language_pairs
 from mgl.evaluation import mean_nll, predict_proba
 from mgl.meta_graph import MetaGraphNetwork, query_loss
-from mgl.selection import better, require_finite, require_rows
+from mgl.rounds import Schedule, StageReport, make_adam, train_in_rounds
 
 
 @dataclass
@@ -41,21 +40,6 @@ class ValidationTask:
     sampler: EpisodeSampler
     query: np.ndarray
     labels: np.ndarray
-
-
-@dataclass
-class StageReport:
-    name: str
-    rounds: int = 0
-    steps: int = 0
-    best_round: int = 0
-    best_accuracy: float = float("nan")
-    best_nll: float = float("nan")
-    seconds: float = 0.0
-    history: list[dict] = field(default_factory=list)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 @dataclass
@@ -106,6 +90,74 @@ def validation_subset(rows: np.ndarray, cfg: MGLConfig, rng: np.random.Generator
     return np.sort(rng.choice(rows, size=limit, replace=False))
 
 
+class MGLTrainee:
+    """One MGL model (and a trainable encoder's weights) as the single candidate of :func:`mgl.rounds.train_in_rounds`.
+
+    A step: an episode from a sampler drawn at random, the summed query cross-entropy of
+    eq. 6, Adam with the gradient norm clipped at ``grad_clip``.
+    """
+
+    size = 1
+
+    def __init__(self, model: MetaGraphNetwork, features, samplers: Sequence[EpisodeSampler],
+                 validation: Sequence[ValidationTask], cfg: MGLConfig, *, seed: int, stage_id: int):
+        self.model, self.features, self.samplers, self.validation, self.cfg = model, features, samplers, validation, cfg
+        self.device = next(model.parameters()).device
+        groups = [{"params": list(model.parameters()), "lr": cfg.lr}]
+        enc_params = features.parameters()
+        if enc_params:
+            groups.append({"params": enc_params, "lr": cfg.encoder_lr})
+        self.optimizer = make_adam(groups, weight_decay=cfg.weight_decay)
+        self.params = [p for g in groups for p in g["params"]]
+        self.rng = np.random.default_rng([seed, stage_id])
+        self.validation_seed = (seed, stage_id, 1)
+        self.best: dict | None = None
+
+    def train_round(self, active: np.ndarray, steps: int, tick) -> np.ndarray:
+        self.model.train()
+        self.features.train()
+        losses = []
+        for _ in range(steps):
+            sampler = self.samplers[int(self.rng.integers(len(self.samplers)))]
+            ep = sampler.sample(self.rng)
+            h = self.features(ep.nodes)
+            log_probs = self.model(h, torch.as_tensor(ep.support_labels, device=self.device))
+            loss = query_loss(log_probs, torch.as_tensor(ep.query_labels, device=self.device))
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(self.params, self.cfg.grad_clip)
+            self.optimizer.step()
+            losses.append(loss.item() / len(ep.query))
+            tick(1)
+        return np.array([np.mean(losses)])
+
+    def validate(self, active: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        acc, nll = validate(self.model, self.features, self.validation, self.cfg, seed=self.validation_seed)
+        return np.array([acc]), np.array([nll])
+
+    def keep(self, which: np.ndarray) -> None:
+        self.best = {"model": copy.deepcopy(self.model.state_dict()),
+                     "encoder": copy.deepcopy(self.features.state_dict())}
+
+    def restore(self) -> None:
+        if self.best is not None:
+            self.model.load_state_dict(self.best["model"])
+            self.features.load_state_dict(self.best["encoder"])
+
+    def state(self) -> dict:
+        return {"model": self.model.state_dict(), "encoder": self.features.state_dict(),
+                "optimizer": self.optimizer.state_dict(), "numpy_rng": self.rng.bit_generator.state,
+                "torch_rng": torch.get_rng_state(), "best": self.best}
+
+    def load_state(self, state: dict) -> None:
+        self.model.load_state_dict(state["model"])
+        self.features.load_state_dict(state["encoder"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.rng.bit_generator.state = state["numpy_rng"]
+        torch.set_rng_state(state["torch_rng"])
+        self.best = state["best"]
+
+
 def train_stage(
     name: str,
     model: MetaGraphNetwork,
@@ -119,89 +171,17 @@ def train_stage(
     checkpoint: Callable[[dict], None] | None = None,
     resume_state: dict | None = None,
 ) -> StageReport:
-    """Run one stage; on return ``model`` (and a trainable encoder) hold the best checkpoint.
+    """Run one stage (:func:`mgl.rounds.train_in_rounds`); on return ``model`` (and a trainable encoder) hold the best round.
 
     ``checkpoint(state)``, if given, is called after every round with everything needed
     to continue exactly (``resume_state``): weights, optimiser, random states, best so far.
     """
-    from tqdm.auto import tqdm
-
-    require_rows(name, [(task_languages(task), len(task.query)) for task in validation])
-    val_languages = [task_languages(task) for task in validation]
-    device = next(model.parameters()).device
-    groups = [{"params": list(model.parameters()), "lr": cfg.lr}]
-    enc_params = features.parameters()
-    if enc_params:
-        groups.append({"params": enc_params, "lr": cfg.encoder_lr})
-    optimizer = torch.optim.Adam(groups, weight_decay=cfg.weight_decay, foreach=True)
-    all_params = [p for g in groups for p in g["params"]]
     stage_id = sum(name.encode())
-    rng = np.random.default_rng([seed, stage_id])
+    trainee = MGLTrainee(model, features, samplers, validation, cfg, seed=seed, stage_id=stage_id)
     torch.manual_seed(seed * 1000 + stage_id)
-    report = StageReport(name)
-    best: dict | None = None
-    since_best = 0
-    start_round = 0
-    if resume_state is not None:
-        model.load_state_dict(resume_state["model"])
-        features.load_state_dict(resume_state["encoder"])
-        optimizer.load_state_dict(resume_state["optimizer"])
-        rng.bit_generator.state = resume_state["numpy_rng"]
-        torch.set_rng_state(resume_state["torch_rng"])
-        best = resume_state["best"]
-        since_best = resume_state["since_best"]
-        report = StageReport(**resume_state["report"])
-        start_round = report.rounds
-    t0 = time.perf_counter() - report.seconds
-    total = cfg.max_rounds * cfg.train_episodes
-    bar = tqdm(total=total, initial=start_round * cfg.train_episodes, desc=name, disable=not progress,
-               unit="ep", leave=False, dynamic_ncols=True)
-    try:
-        for rnd in range(start_round, cfg.max_rounds):
-            if since_best >= cfg.patience:
-                break
-            model.train()
-            features.train()
-            losses = []
-            for _ in range(cfg.train_episodes):
-                sampler = samplers[int(rng.integers(len(samplers)))]
-                ep = sampler.sample(rng)
-                h = features(ep.nodes)
-                log_probs = model(h, torch.as_tensor(ep.support_labels, device=device))
-                loss = query_loss(log_probs, torch.as_tensor(ep.query_labels, device=device))
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_(all_params, cfg.grad_clip)
-                optimizer.step()
-                losses.append(loss.item() / len(ep.query))
-                bar.update(1)
-            acc, nll = validate(model, features, validation, cfg, seed=(seed, stage_id, 1))
-            require_finite(name, val_languages, accuracy=acc, nll=nll)
-            report.rounds = rnd + 1
-            report.steps = report.rounds * cfg.train_episodes
-            report.history.append({"round": rnd + 1, "train_loss": float(np.mean(losses)),
-                                   "val_accuracy": acc, "val_nll": nll})
-            if best is None or better(acc, nll, report.best_accuracy, report.best_nll):
-                report.best_accuracy, report.best_nll, report.best_round = acc, nll, rnd + 1
-                best = {"model": copy.deepcopy(model.state_dict()), "encoder": copy.deepcopy(features.state_dict())}
-                since_best = 0
-            else:
-                since_best += 1
-            bar.set_postfix(loss=f"{np.mean(losses):.3f}", val_acc=f"{acc:.4f}", best=f"{report.best_accuracy:.4f}")
-            report.seconds = time.perf_counter() - t0
-            if checkpoint is not None:
-                checkpoint({
-                    "model": model.state_dict(), "encoder": features.state_dict(),
-                    "optimizer": optimizer.state_dict(), "numpy_rng": rng.bit_generator.state,
-                    "torch_rng": torch.get_rng_state(), "best": best, "since_best": since_best,
-                    "report": report.to_dict(),
-                })
-    finally:
-        bar.close()
-    if best is not None:
-        model.load_state_dict(best["model"])
-        features.load_state_dict(best["encoder"])
-    report.seconds = time.perf_counter() - t0
+    schedule = Schedule(cfg.train_episodes, cfg.max_rounds, cfg.patience)
+    [report] = train_in_rounds(name, trainee, schedule, [(task_languages(t), len(t.query)) for t in validation],
+                               progress=progress, checkpoint=checkpoint, resume_state=resume_state)
     return report
 
 

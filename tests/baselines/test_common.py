@@ -6,8 +6,8 @@ import torch
 
 import mgl.training
 from mgl.baselines.common import (BatchStream, Hyper, MLPClassifier, Settings, BaselineOptions, ValidationSet,
-                                  build_classifier, fit_stage, mgl_validation_rows, pooled_steps, train_rounds,
-                                  validate)
+                                  build_classifier, mgl_validation_rows, pooled_steps, validate)
+from mgl.baselines.tuning import fit_stage, train_rounds
 from mgl.config import MGLConfig
 from mgl.errors import ConfigError
 from mgl.features import FrozenFeatures

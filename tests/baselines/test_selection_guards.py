@@ -78,11 +78,14 @@ def test_every_baseline_stage_refuses_an_empty_validation_set(make_data, name, m
         run_baseline(name, data, FrozenFeatures(X), MGLConfig(**FAST), seed=0, options=options)
 
 
-def test_a_baseline_stage_with_a_nan_score_is_an_error(make_data, monkeypatch):
+@pytest.mark.parametrize("batched", [True, False], ids=["candidates-stacked", "candidates-one-by-one"])
+def test_a_baseline_stage_with_a_nan_score_is_an_error(make_data, monkeypatch, batched):
     X, data = make_data()
-    monkeypatch.setattr(common, "validate", lambda *a, **k: (float("nan"), float("nan")))
-    options = BaselineOptions(lrs=(1e-3, 3e-3), weight_decays=(0.0,))
-    with pytest.raises(DataError, match="gave accuracy nan, nll nan"):
+    import mgl.evaluation
+
+    monkeypatch.setattr(mgl.evaluation, "mean_nll", lambda *a, **k: float("nan"))
+    options = BaselineOptions(lrs=(1e-3, 3e-3), weight_decays=(0.0,), batch_candidates=batched)
+    with pytest.raises(DataError, match="source: validation on .* gave nll nan"):
         run_baseline("fine-tune", data, FrozenFeatures(X), MGLConfig(**FAST), seed=0, options=options)
 
 

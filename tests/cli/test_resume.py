@@ -40,8 +40,9 @@ def test_sigkill_then_resume_matches_uninterrupted(tmp_path, reviews_csv, tiny_b
         if checkpoint.exists():
             saved = torch.load(checkpoint, map_location="cpu", weights_only=False)
             stage = saved["stages"].get("meta-train", {})
-            rounds = stage.get("report", {}).get("rounds", 0)
-            killed_seconds = stage.get("report", {}).get("seconds", 0.0)
+            report = stage.get("report") or stage.get("reports", [{}])[0]  # a finished stage / one in progress
+            rounds = report.get("rounds", 0)
+            killed_seconds = report.get("seconds", 0.0)
             if rounds >= 2 and not stage.get("done"):
                 break
         time.sleep(0.05)

@@ -18,7 +18,7 @@ TEXTS = ["the book is great", "a", "das buch ist nicht gut und sehr boring", "le
 def make(tiny_bert_dir):
     def build(**settings) -> TextEncoder:
         settings.setdefault("pooling", "mean")
-        return TextEncoder(EncoderSpec(model=str(tiny_bert_dir), **settings), device="cpu")
+        return TextEncoder(EncoderSpec(model=str(tiny_bert_dir), **{"precision": "fp32", **settings}), device="cpu")
 
     return build
 

@@ -20,7 +20,7 @@ PAIRS = ["a good book", None, "ein buch", None, "it was great", "i hate this fil
 
 @pytest.fixture
 def encoder(tiny_bert_dir):
-    return TextEncoder(EncoderSpec(model=str(tiny_bert_dir), pooling="mean", max_length=32), device="cpu")
+    return TextEncoder(EncoderSpec(model=str(tiny_bert_dir), pooling="mean", max_length=32, precision="fp32"), device="cpu")
 
 
 def top1_states(encoder, folder):
@@ -33,7 +33,7 @@ def top1_states(encoder, folder):
 @pytest.mark.parametrize("k", [1, 2])
 @pytest.mark.parametrize("pooling", ["mean", "cls"])
 def test_top_layers_over_cached_states_equal_a_full_forward_pass(tiny_bert_dir, tmp_path, k, pooling):
-    encoder = TextEncoder(EncoderSpec(model=str(tiny_bert_dir), pooling=pooling, max_length=32), device="cpu")
+    encoder = TextEncoder(EncoderSpec(model=str(tiny_bert_dir), pooling=pooling, max_length=32, precision="fp32"), device="cpu")
     encoder.set_trainable("top-k", k)
     store, locations = compute_prefix_states(encoder, TEXTS, PAIRS, encoder.num_layers - k,
                                              store=PrefixStateStore.for_encoder(encoder, encoder.num_layers - k, tmp_path),

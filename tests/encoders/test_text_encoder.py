@@ -24,7 +24,7 @@ def sentences(n: int, seed: int = 0, max_words: int = 40) -> list[str]:
 @pytest.fixture()
 def make(tiny_bert_dir):
     def build(**settings) -> TextEncoder:
-        return TextEncoder(EncoderSpec(model=str(tiny_bert_dir), **settings), device="cpu")
+        return TextEncoder(EncoderSpec(model=str(tiny_bert_dir), **{"precision": "fp32", **settings}), device="cpu")
 
     return build
 
@@ -39,7 +39,7 @@ def hidden_states(encoder: TextEncoder, batch) -> torch.Tensor:
 
 def test_defaults_of_a_plain_model_directory(make, tiny_bert_dir):
     encoder = make()
-    assert encoder.spec == EncoderSpec(model=str(tiny_bert_dir), pooling="cls", prefix="", max_length=256)
+    assert encoder.spec == EncoderSpec(model=str(tiny_bert_dir), pooling="cls", prefix="", max_length=256, precision="fp32")
     assert encoder.dim == 32
     assert encoder.device == torch.device("cpu")
     assert not encoder.training
@@ -382,7 +382,7 @@ def test_padding_to_a_multiple_changes_no_vector(make):
 
 
 def test_precision_bf16_is_close_to_fp32_and_part_of_the_identity(tiny_bert_dir):
-    fp32 = TextEncoder(EncoderSpec(model=str(tiny_bert_dir), max_length=32))
+    fp32 = TextEncoder(EncoderSpec(model=str(tiny_bert_dir), max_length=32, precision="fp32"))
     bf16 = TextEncoder(EncoderSpec(model=str(tiny_bert_dir), max_length=32, precision="bf16"))
     texts = ["the book is great", "das buch ist schlecht", "le livre est très bon"]
     a, b = fp32.embed(texts, progress=False), bf16.embed(texts, progress=False)

@@ -22,8 +22,9 @@ from typing import Any, Callable
 import torch
 
 from mgl.baselines import fine_tune, mix, multi_task, reptile, target_only
-from mgl.baselines.common import (BaselineContext, BaselineOptions, Fitted, Settings, ValidationSet,
-                                  mgl_validation_rows, predict_proba, small_model_threads, tuning_grid)
+from mgl.baselines.common import (BaselineOptions, Fitted, Settings, ValidationSet, mgl_validation_rows, predict_proba,
+                                  small_model_threads, tuning_grid)
+from mgl.baselines.tuning import BaselineContext
 from mgl.config import MGLConfig
 from mgl.errors import ConfigError
 

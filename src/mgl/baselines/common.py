@@ -51,7 +51,6 @@ stage-1 winner). The grid never sees test data.
 from __future__ import annotations
 
 import copy
-import time
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, Sequence
 
@@ -62,9 +61,8 @@ from torch import nn
 
 from mgl.config import MGLConfig
 from mgl.errors import ConfigError
-from mgl.selection import better, require_finite, require_rows
+from mgl.rounds import StageReport as MGLStageReport
 from mgl.training import ExampleTable, meta_test_tasks, meta_train_tasks, small_graph_threads, validation_subset
-from mgl.training import StageReport as MGLStageReport
 
 DEFAULT_LRS = (1e-4, 3e-4, 1e-3, 3e-3)
 DEFAULT_WEIGHT_DECAYS = (0.0, 1e-3)
@@ -85,6 +83,9 @@ class BaselineOptions:
     """Reptile: k, minibatch steps on one language per inner loop."""
     reptile_eps: float = 0.5
     """Reptile: the outer step size epsilon in ``theta += eps * (phi - theta)``."""
+    batch_candidates: bool = True
+    """On frozen features, train a stage's grid points together as one stacked model
+    (:mod:`mgl.baselines.batched`; the same result as one after the other, faster)."""
 
     def validate(self) -> "BaselineOptions":
         if not self.lrs or any(not lr > 0 for lr in self.lrs):
@@ -220,23 +221,38 @@ class StepContext:
     rng: np.random.Generator
     labels: np.ndarray
     settings: Settings
-    hyper: Hyper
+    hyper: Hyper | None
     device: torch.device
+
+    def clip_gradients(self) -> None:
+        torch.nn.utils.clip_grad_norm_(self.params, self.settings.grad_clip)
 
 
 StepFn = Callable[[StepContext], float]
 """One training step (or, for Reptile, one outer step); returns the mean training loss."""
 
 
-def supervised_step(ctx: StepContext, rows: np.ndarray, head: str = SHARED_HEAD) -> float:
-    """One Adam step on the cross-entropy of a minibatch, gradient norm clipped."""
+def supervised_step(ctx: StepContext, rows: np.ndarray, head: str = SHARED_HEAD) -> float | np.ndarray:
+    """One Adam step on the cross-entropy of a minibatch, gradient norm clipped; the loss.
+
+    With a group of candidates (:mod:`mgl.baselines.batched`: one logits tensor per candidate)
+    the backward pass runs through the sum of their losses, returned per candidate.
+    """
     logits = ctx.model(ctx.features(rows), head)
-    y = torch.as_tensor(ctx.labels[rows], device=logits.device)
-    loss = F.cross_entropy(logits, y)
+    if isinstance(logits, list):  # a CandidateGroup: each candidate's own loss, one backward through their sum
+        y = torch.as_tensor(ctx.labels[rows], device=logits[0].device)
+        losses = [F.cross_entropy(out, y) for out in logits]
+        loss = torch.stack(losses).sum() if len(losses) > 1 else losses[0]
+    else:
+        y = torch.as_tensor(ctx.labels[rows], device=logits.device)
+        losses = None
+        loss = F.cross_entropy(logits, y)
     ctx.optimizer.zero_grad(set_to_none=True)
     loss.backward()
-    torch.nn.utils.clip_grad_norm_(ctx.params, ctx.settings.grad_clip)
+    ctx.clip_gradients()
     ctx.optimizer.step()
+    if losses is not None:
+        return np.array([float(x) for x in torch.stack(losses).detach().cpu()])
     return float(loss.item())
 
 
@@ -302,94 +318,6 @@ def restore(model: nn.Module, features, state: dict) -> None:
     features.load_state_dict(state["encoder"])
 
 
-def train_rounds(name: str, model: MLPClassifier, features, step: StepFn, validation: Sequence[ValidationSet],
-                 labels: np.ndarray, settings: Settings, hyper: Hyper, *, seed: int, progress: bool = False,
-                 betas: tuple[float, float] = (0.9, 0.999)) -> StageReport:
-    """Train one stage at one grid point; on return the model holds its best checkpoint."""
-    from tqdm.auto import tqdm
-
-    require_rows(name, [(vs.name, len(vs.rows)) for vs in validation])
-    device = next(model.parameters()).device
-    groups = [{"params": list(model.parameters()), "lr": hyper.lr, "weight_decay": hyper.weight_decay}]
-    enc_params = features.parameters()
-    if enc_params:
-        groups.append({"params": enc_params, "lr": settings.encoder_lr,
-                       "weight_decay": settings.encoder_weight_decay})
-    optimizer = torch.optim.Adam(groups, betas=betas, foreach=True)
-    stage_id = sum(name.encode())
-    ctx = StepContext(model, features, optimizer, [p for g in groups for p in g["params"]],
-                      np.random.default_rng([seed, stage_id]), labels, settings, hyper, device)
-    torch.manual_seed(seed * 1000 + stage_id)
-    report = StageReport(name, lr=hyper.lr, weight_decay=hyper.weight_decay)
-    best: dict | None = None
-    since_best = 0
-    t0 = time.perf_counter()
-    bar = tqdm(total=settings.max_rounds * settings.steps_per_round, desc=f"{name} lr={hyper.lr:g} wd={hyper.weight_decay:g}",
-               disable=not progress, unit="step", leave=False, dynamic_ncols=True)
-    try:
-        for rnd in range(settings.max_rounds):
-            if since_best >= settings.patience:
-                break
-            model.train()
-            features.train()
-            losses = []
-            for _ in range(settings.steps_per_round):
-                losses.append(step(ctx))
-                bar.update(1)
-            acc, nll = validate(model, features, validation, labels)
-            require_finite(name, [vs.name for vs in validation], accuracy=acc, nll=nll)
-            report.rounds = rnd + 1
-            report.steps = report.rounds * settings.steps_per_round
-            report.history.append({"round": rnd + 1, "train_loss": float(np.mean(losses)),
-                                   "val_accuracy": acc, "val_nll": nll})
-            if best is None or better(acc, nll, report.best_accuracy, report.best_nll):
-                report.best_accuracy, report.best_nll, report.best_round = acc, nll, rnd + 1
-                best = snapshot(model, features)
-                since_best = 0
-            else:
-                since_best += 1
-            bar.set_postfix(loss=f"{np.mean(losses):.3f}", val_acc=f"{acc:.4f}", best=f"{report.best_accuracy:.4f}")
-    finally:
-        bar.close()
-    if best is not None:
-        restore(model, features, best)
-    report.seconds = time.perf_counter() - t0
-    return report
-
-
-def fit_stage(name: str, model: MLPClassifier, features, make_step: Callable[[Settings], StepFn],
-              validation: Sequence[ValidationSet], labels: np.ndarray, settings: Settings, grid: Sequence[Hyper],
-              *, seed: int, progress: bool = False, betas: tuple[float, float] = (0.9, 0.999)) -> StageReport:
-    """Train the stage once per grid point from the same start; keep the point best on validation.
-
-    On return ``model`` (and a trainable encoder) hold the winner's best checkpoint. The
-    report is the winner's, with every point's validation score in ``candidates``.
-    """
-    if not grid:
-        raise ConfigError("the baseline tuning grid is empty")
-    require_rows(name, [(vs.name, len(vs.rows)) for vs in validation])
-    start = snapshot(model, features) if len(grid) > 1 else None
-    winner: tuple[StageReport, dict | None] | None = None
-    candidates = []
-    t0 = time.perf_counter()
-    for i, hyper in enumerate(grid):
-        if i > 0:
-            restore(model, features, start)
-        report = train_rounds(name, model, features, make_step(settings), validation, labels, settings, hyper,
-                              seed=seed, progress=progress, betas=betas)
-        candidates.append({"lr": hyper.lr, "weight_decay": hyper.weight_decay, "best_accuracy": report.best_accuracy,
-                           "best_nll": report.best_nll, "best_round": report.best_round, "rounds": report.rounds})
-        if winner is None or better(report.best_accuracy, report.best_nll, winner[0].best_accuracy, winner[0].best_nll):
-            winner = (report, snapshot(model, features) if len(grid) > 1 else None)
-    assert winner is not None
-    report, state = winner
-    if state is not None:
-        restore(model, features, state)
-    report.candidates = candidates
-    report.seconds = time.perf_counter() - t0
-    return report
-
-
 @dataclass
 class Fitted:
     """A trained baseline: the classifier, the head that predicts the target, the stages' reports."""
@@ -398,34 +326,3 @@ class Fitted:
     head: str
     stages: list[StageReport]
     n_train: int
-
-
-@dataclass
-class BaselineContext:
-    """Everything a baseline's ``fit`` needs, prepared once by :func:`mgl.baselines.run_baseline`."""
-
-    table: ExampleTable
-    sources: list[str]
-    target: str
-    features: Any
-    cfg: MGLConfig
-    options: BaselineOptions
-    settings: Settings
-    grid: list[Hyper]
-    source_validation: list[ValidationSet]
-    target_validation: list[ValidationSet]
-    seed: int
-    device: torch.device
-    progress: bool
-
-    def classifier(self, heads: Sequence[str] = (SHARED_HEAD,)) -> MLPClassifier:
-        return build_classifier(self.cfg, self.features.dim, self.table.num_classes, seed=self.seed,
-                                heads=heads).to(self.device)
-
-    def train_rows(self, languages: Sequence[str] | str) -> np.ndarray:
-        return self.table.rows(languages=languages, split="train")
-
-    def stage(self, name: str, model: MLPClassifier, make_step: Callable[[Settings], StepFn],
-              validation: Sequence[ValidationSet], *, settings: Settings | None = None, **kwargs) -> StageReport:
-        return fit_stage(name, model, self.features, make_step, validation, self.table.labels,
-                         settings or self.settings, self.grid, seed=self.seed, progress=self.progress, **kwargs)

@@ -9,7 +9,8 @@ tunes its own learning rate and weight decay.
 
 from __future__ import annotations
 
-from mgl.baselines.common import BaselineContext, Fitted, SHARED_HEAD, pooled_steps
+from mgl.baselines.common import SHARED_HEAD, Fitted, pooled_steps
+from mgl.baselines.tuning import BaselineContext
 
 
 def fit(ctx: BaselineContext) -> Fitted:

@@ -13,7 +13,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Sequence
 
-import math
 
 import numpy as np
 from sklearn.linear_model import LogisticRegression

@@ -8,7 +8,8 @@ for, as MGL's meta-test stage), learning rate and weight decay tuned on it.
 
 from __future__ import annotations
 
-from mgl.baselines.common import BaselineContext, Fitted, SHARED_HEAD, pooled_steps
+from mgl.baselines.common import SHARED_HEAD, Fitted, pooled_steps
+from mgl.baselines.tuning import BaselineContext
 
 
 def fit(ctx: BaselineContext) -> Fitted:

@@ -12,7 +12,8 @@ head.
 
 from __future__ import annotations
 
-from mgl.baselines.common import BaselineContext, BatchStream, Fitted, Settings, StepFn, ValidationSet, supervised_step
+from mgl.baselines.common import BatchStream, Fitted, Settings, StepFn, ValidationSet, supervised_step
+from mgl.baselines.tuning import BaselineContext
 
 
 def fit(ctx: BaselineContext) -> Fitted:

@@ -39,8 +39,9 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from mgl.baselines.common import (BaselineContext, BatchStream, Fitted, SHARED_HEAD, Settings, StepContext, StepFn,
-                                  pooled_steps, supervised_step)
+from mgl.baselines.common import (SHARED_HEAD, BatchStream, Fitted, Settings, StepContext, StepFn, pooled_steps,
+                                  supervised_step)
+from mgl.baselines.tuning import BaselineContext
 
 INNER_BETAS = (0.0, 0.999)
 
@@ -66,7 +67,7 @@ def reptile_steps(task_rows: dict[str, np.ndarray], inner_steps: int, eps: float
             task = names[int(ctx.rng.choice(len(names), p=probs))]
             losses = [supervised_step(ctx, streams[task].next(ctx.rng), SHARED_HEAD) for _ in range(inner_steps)]
             outer_update(ctx.params, theta, eps)
-            return float(np.mean(losses))
+            return np.mean(losses, axis=0) if np.ndim(losses[0]) else float(np.mean(losses))
 
         return step
 

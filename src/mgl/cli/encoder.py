@@ -63,7 +63,7 @@ def info(
     prefix: Annotated[Optional[str], typer.Option("--prefix", help="Text prepended to inputs (default: the model's).")] = None,
     max_length: Annotated[int, typer.Option("--max-length", help="Truncate inputs to this many tokens.")] = 256,
     device: Annotated[Optional[str], typer.Option("--device", help="auto, cpu, cuda or cuda:N.")] = None,
-    precision: Annotated[str, typer.Option("--precision", help="fp32 (the default of runs), bf16 or auto; what auto would choose here, and why, is printed too.")] = "fp32",
+    precision: Annotated[str, typer.Option("--precision", help="auto (the default of runs), fp32 or bf16; what auto would choose here, and why, is printed too.")] = "auto",
     as_json: JsonOpt = False,
 ) -> None:
     """Load an encoder and print its directory, size, pooling, prefix, precision and cache identity."""

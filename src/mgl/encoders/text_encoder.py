@@ -97,7 +97,7 @@ class EncoderSpec:
     first text of a pair). ``None`` means the model's default: mean pooling and ``"passage: "``
     for the embedded e5; otherwise the pooling of a sentence-transformers ``1_Pooling`` config in
     a local directory if there is one, else ``"cls"``, and no prefix. ``max_length``: inputs are
-    truncated to this many tokens (special tokens included). ``precision``: ``"fp32"``, ``"bf16"``
+    truncated to this many tokens (special tokens included). ``precision``: ``"auto"`` (default), ``"fp32"``, ``"bf16"``
     (without gradients a bfloat16 copy of the weights runs the forward pass, with gradients the
     float32 weights under bfloat16 autocast; pooling and the returned vectors stay float32) or
     ``"auto"`` (bf16 where the hardware has native bfloat16 and it agrees with fp32 on a few
@@ -108,7 +108,7 @@ class EncoderSpec:
     pooling: str | None = None
     prefix: str | None = None
     max_length: int = 256
-    precision: str = "fp32"
+    precision: str = "auto"
 
     def __post_init__(self) -> None:
         if not isinstance(self.model, str) or not self.model.strip():

@@ -1,0 +1,84 @@
+"""Seconds per Table 1 cell for every method, the baselines' candidates one by one against stacked.
+
+One experiment (default EN+FR+DE -> JA books, the ``amazon`` preset, frozen embedded
+multilingual-e5-small, seed 0), embedded once from the cache; then every method trains on
+the same features twice in the same process, side by side: with the baselines' tuning grid
+trained one point after the other (``batch_candidates=False``, the committed Table 1's way)
+and stacked (:mod:`mgl.baselines.batched`, the default). MGL and the logistic regressions
+have no grid and run once per pass (their seconds show the noise between the passes).
+Writes JSON and prints a table: seconds per pass, the ratio, and whether the accuracies agree.
+
+    MGL_DATA=../shared/data python benchmarks/bench_train.py
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from _common import add_common_options, require_mgl_data
+
+METHODS = ("target-only", "mix", "multi-task", "fine-tune", "reptile", "mgl", "logreg-target", "logreg-pooled")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--preset", default="amazon")
+    parser.add_argument("--domain", default="books")
+    parser.add_argument("--sources", default="en,fr,de")
+    parser.add_argument("--target", default="ja")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--methods", default=",".join(METHODS))
+    add_common_options(parser, "benchmarks/out/train.json")
+    args = parser.parse_args(argv)
+    data_root = require_mgl_data("bench_train")
+    if data_root is None:
+        return 2
+
+    from mgl.baselines import BaselineOptions
+    from mgl.config import load_config
+    from mgl.grid import CellRunner, Experiment
+    from mgl.provenance import machine_info
+
+    overrides = [f"data.root={data_root / 'cls-acl10-unprocessed'}", *args.overrides]
+    cfg = load_config(args.preset, overrides=overrides)
+    experiment = Experiment(args.target, args.domain, tuple(args.sources.split(",")))
+    methods = args.methods.split(",")
+    runners = {"one by one": CellRunner(cfg, BaselineOptions(batch_candidates=False), progress=not args.quiet),
+               "stacked": CellRunner(cfg, BaselineOptions(batch_candidates=True), progress=not args.quiet)}
+    runners["stacked"]._encoder = runners["one by one"].encoder  # one encoder, one cache
+    runners["stacked"]._cache = runners["one by one"].cache
+    rows: dict[str, dict] = {m: {} for m in methods}
+    t_all = time.perf_counter()
+    for method in methods:  # both passes of a method back to back: the same machine state for the pair
+        for mode, runner in runners.items():
+            [(name, record)] = list(runner.run_group(experiment, args.seed, [method]))
+            rows[method][mode] = {"train_seconds": record["train_seconds"], "accuracy": record["accuracy"],
+                                  "embed_seconds": record["embed_seconds"]}
+            print(f"{method:14s} {mode:10s} {record['train_seconds']:8.2f} s  acc {record['accuracy']:.4f}",
+                  file=sys.stderr, flush=True)
+    totals = {mode: sum(rows[m][mode]["train_seconds"] for m in methods) for mode in runners}
+    result = {"experiment": {"target": args.target, "sources": args.sources.split(","), "domain": args.domain,
+                             "seed": args.seed, "preset": args.preset},
+              "methods": rows, "total_train_seconds": totals,
+              "speed-up": totals["one by one"] / totals["stacked"], "wall_seconds": time.perf_counter() - t_all,
+              "machine": machine_info()}
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2))
+    print(f"\n| method | one by one (s) | stacked (s) | ratio | accuracy one by one / stacked |")
+    print("|---|---:|---:|---:|---|")
+    for m in methods:
+        a, b = rows[m]["one by one"], rows[m]["stacked"]
+        print(f"| {m} | {a['train_seconds']:.2f} | {b['train_seconds']:.2f} | {a['train_seconds'] / b['train_seconds']:.2f}x "
+              f"| {a['accuracy']:.4f} / {b['accuracy']:.4f} |")
+    print(f"| **all** | {totals['one by one']:.1f} | {totals['stacked']:.1f} | {result['speed-up']:.2f}x | |")
+    print(f"\nwrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
