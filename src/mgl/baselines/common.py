@@ -27,25 +27,26 @@ target validates on the target's validation subset. Both are drawn by
 :func:`mgl.training.validation_subset` with MGL's random stream, so they are the very
 rows MGL validates on. Test data is never looked at before the final score.
 
-Training loop (:func:`train_rounds`), the same schedule as MGL's stages
---------------------------------------------------------------------------
+Training loop, the same as MGL's stages (:func:`mgl.rounds.train_in_rounds`)
+-------------------------------------------------------------------------
 Adam; gradient l2 norm clipped at ``grad_clip`` (40); minibatches of ``batch_size``
 instances (default ``MGLConfig.n_query`` = R = 32: as many labelled loss terms per step as
 an MGL episode has query nodes), drawn as shuffled passes over the training rows;
-``MGLConfig.train_episodes`` steps per *round*, then a validation check; the best
-checkpoint by validation accuracy (ties: lower validation NLL) is kept; the stage stops
-after ``patience`` rounds without improvement or ``max_rounds`` rounds, and the best
-checkpoint is restored.
+``MGLConfig.train_episodes`` steps per *round*, then a validation check; the best round by
+validation accuracy (ties: lower validation NLL) is kept; the stage stops after
+``patience`` rounds without improvement or ``max_rounds`` rounds, and the best round is
+restored.
 
-Tuning (:func:`fit_stage`), as careful as MGL's
------------------------------------------------
+Tuning (:func:`mgl.baselines.tuning.fit_stage`), as careful as MGL's
+--------------------------------------------------------------------
 Each stage is trained once per point of a small grid, the classifier's learning rate in
 ``BaselineOptions.lrs`` = {1e-4, 3e-4, 1e-3, 3e-3} times Adam's weight decay in
 ``BaselineOptions.weight_decays`` = {0, 1e-3}, every point from the same starting weights
 with the same minibatch order and dropout masks (common random numbers); the point whose
-best checkpoint scores highest on the stage's validation data wins (ties: lower NLL, then
+best round scores highest on the stage's validation data wins (ties: lower NLL, then
 the earlier point). Two-stage baselines tune each stage in turn (stage 2 starts from the
-stage-1 winner). The grid never sees test data.
+stage-1 winner). On frozen features the points train together, each as it would alone
+(:mod:`mgl.baselines.batched`). The grid never sees test data.
 """
 
 from __future__ import annotations
