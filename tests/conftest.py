@@ -24,6 +24,8 @@ import pytest
 
 # tests/cli/cli_helpers.py (tiny CSV, tiny settings, the in-process CLI runner) importable from every test
 sys.path.insert(0, str(Path(__file__).parent / "cli"))
+# tests/baselines/baseline_helpers.py (the synthetic table, small MGL settings) too
+sys.path.insert(0, str(Path(__file__).parent / "baselines"))
 
 TINY_BERT_CONFIG = dict(
     num_hidden_layers=2,

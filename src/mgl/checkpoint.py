@@ -34,7 +34,12 @@ class Checkpointer:
         self.stages: dict[str, dict] = {}
 
     def save(self, stage: str, state: dict) -> None:
+        """Record the stage's state; only the main process writes the file (every process calls this)."""
+        from mgl import distributed
+
         self.stages[stage] = state
+        if not distributed.is_main_process():
+            return
         with atomic_open(self.path, "wb") as fh:
             torch.save({"fingerprint": self.fingerprint, "stages": self.stages}, fh)
 

@@ -137,7 +137,10 @@ class MGLClassifier:
         check_episodes(data, cfg.mgl)  # fail before the (slow) embedding if an episode cannot be drawn
         self.encoder = make_encoder(cfg.encoder)
         t0 = time.perf_counter()
-        features, _ = build_features(data, cfg.encoder, encoder=self.encoder, progress=progress)
+        from mgl import distributed
+
+        with distributed.main_process_first():  # several processes: the main one fills the cache, the others read it
+            features, _ = build_features(data, cfg.encoder, encoder=self.encoder, progress=progress)
         embed_seconds = time.perf_counter() - t0
         metrics, model, fit = run_mgl(data, features, cfg.mgl, seed=cfg.seed, device=self.encoder.device,
                                       progress=progress, checkpoint=checkpoint, resume=resume)
@@ -152,6 +155,9 @@ class MGLClassifier:
         self.encoder_state = {k: v.cpu() for k, v in features.state_dict().items()}
         has_test = bool(metrics["n_test"])
         self.report = {**metrics, "embed_seconds": embed_seconds, "has_test": has_test}
+        same = distributed.check_same_weights(model)
+        if same is not None:
+            self.report["distributed"] = same
         t = data.table
         self.report["counts"] = {lang: {split: int(((t.languages == lang) & (t.splits == split)).sum())
                                         for split in ("train", "validation", "test")}

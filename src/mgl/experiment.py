@@ -47,7 +47,9 @@ def run_experiment(cfg: RunConfig, *, progress: bool = True, save_dir=None, chec
             raise DataError(exc.message, source=where, record=exc.record) from None
         raise
     metrics = clf.report
-    if save_dir is not None:
+    from mgl import distributed
+
+    if save_dir is not None and distributed.is_main_process():
         clf.save_pretrained(save_dir)
     counts = {f"n_{split}_{lang}": n for lang, by_split in metrics["counts"].items()  # the classifier's, flattened
               for split, n in by_split.items() if split != "test"}
@@ -78,6 +80,7 @@ def run_experiment(cfg: RunConfig, *, progress: bool = True, save_dir=None, chec
         "counts": counts,
         "validation_carved": data.carved or {},
         "stages": metrics["stages"],
+        **({"distributed": metrics["distributed"]} if "distributed" in metrics else {}),
         "config": cfg.to_dict(),
         "machine": machine_info(),
     }

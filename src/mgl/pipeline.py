@@ -25,6 +25,7 @@ from mgl.config import DataConfig, EncoderConfig, MGLConfig
 from mgl.data.examples import Example, label_vocabulary
 from mgl.errors import DataError
 from mgl.evaluation import classification_metrics, predict_proba
+from mgl.methods import method_name  # noqa: F401  (re-exported: the name of an MGL configuration)
 from mgl.training import ExampleTable, build_model, fit_mgl
 
 log = logging.getLogger("mgl")
@@ -235,20 +236,6 @@ def build_features(data: ExperimentData, enc: EncoderConfig, *, encoder=None, pr
                                                  progress=progress)
         return PrefixFeatures(encoder, store, locations, batch_size=enc.batch_size), encoder
     return EncoderFeatures(encoder, data.texts, data.pairs, batch_size=enc.batch_size), encoder
-
-
-def method_name(cfg: MGLConfig) -> str:
-    """``mgl`` for the full model; ablations get a suffix (``mgl-no-meta``, ``mgl-gcn3`` ...)."""
-    parts = ["mgl"]
-    if not cfg.meta_train:
-        parts.append("no-meta")
-    if not cfg.l2clt:
-        parts.append("no-l2clt")
-    if not cfg.learn_sigma:
-        parts.append("no-sigma")
-    if cfg.gcn_layers != 2:
-        parts.append(f"gcn{cfg.gcn_layers}")
-    return "-".join(parts)
 
 
 def run_mgl(data: ExperimentData, features, cfg: MGLConfig, *, seed: int, device: torch.device | str = "cpu",

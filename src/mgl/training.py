@@ -101,6 +101,8 @@ class MGLTrainee:
 
     def __init__(self, model: MetaGraphNetwork, features, samplers: Sequence[EpisodeSampler],
                  validation: Sequence[ValidationTask], cfg: MGLConfig, *, seed: int, stage_id: int):
+        from mgl import distributed
+
         self.model, self.features, self.samplers, self.validation, self.cfg = model, features, samplers, validation, cfg
         self.device = next(model.parameters()).device
         groups = [{"params": list(model.parameters()), "lr": cfg.lr}]
@@ -109,7 +111,12 @@ class MGLTrainee:
             groups.append({"params": enc_params, "lr": cfg.encoder_lr})
         self.optimizer = make_adam(groups, weight_decay=cfg.weight_decay)
         self.params = [p for g in groups for p in g["params"]]
-        self.rng = np.random.default_rng([seed, stage_id])
+        self.net = model  # what the forward pass runs: the model, or its DistributedDataParallel wrapper
+        self.accelerator = distributed.accelerator()
+        rank_part = [distributed.rank()] if self.accelerator is not None else []  # each process its own episodes
+        if self.accelerator is not None:
+            self.net, self.optimizer = self.accelerator.prepare(model, self.optimizer)
+        self.rng = np.random.default_rng([seed, stage_id, *rank_part])
         self.validation_seed = (seed, stage_id, 1)
         self.best: dict | None = None
 
@@ -121,11 +128,15 @@ class MGLTrainee:
             sampler = self.samplers[int(self.rng.integers(len(self.samplers)))]
             ep = sampler.sample(self.rng)
             h = self.features(ep.nodes)
-            log_probs = self.model(h, torch.as_tensor(ep.support_labels, device=self.device))
+            log_probs = self.net(h, torch.as_tensor(ep.support_labels, device=self.device))
             loss = query_loss(log_probs, torch.as_tensor(ep.query_labels, device=self.device))
             self.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(self.params, self.cfg.grad_clip)
+            if self.accelerator is not None:  # gradients averaged over the processes
+                self.accelerator.backward(loss)
+                self.accelerator.clip_grad_norm_(self.params, self.cfg.grad_clip)
+            else:
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(self.params, self.cfg.grad_clip)
             self.optimizer.step()
             losses.append(loss.item() / len(ep.query))
             tick(1)
@@ -145,16 +156,29 @@ class MGLTrainee:
             self.features.load_state_dict(self.best["encoder"])
 
     def state(self) -> dict:
+        """Everything to continue exactly; the random streams of every process (gathered where several run)."""
+        from mgl import distributed
+
+        streams = distributed.gather({"numpy_rng": self.rng.bit_generator.state, **distributed.random_states()})
         return {"model": self.model.state_dict(), "encoder": self.features.state_dict(),
-                "optimizer": self.optimizer.state_dict(), "numpy_rng": self.rng.bit_generator.state,
-                "torch_rng": torch.get_rng_state(), "best": self.best}
+                "optimizer": self.optimizer.state_dict(), "numpy_rng": streams[0]["numpy_rng"],
+                "torch_rng": streams[0]["torch"], "streams": streams, "best": self.best}
 
     def load_state(self, state: dict) -> None:
+        from mgl import distributed
+
         self.model.load_state_dict(state["model"])
         self.features.load_state_dict(state["encoder"])
         self.optimizer.load_state_dict(state["optimizer"])
-        self.rng.bit_generator.state = state["numpy_rng"]
-        torch.set_rng_state(state["torch_rng"])
+        streams = state.get("streams") or [{"numpy_rng": state["numpy_rng"], "torch": state["torch_rng"]}]
+        if len(streams) != distributed.world_size():
+            from mgl.errors import MGLError
+
+            raise MGLError(f"the checkpoint was written by {len(streams)} process(es), this run has "
+                           f"{distributed.world_size()}: resume with as many")
+        mine = streams[distributed.rank()]
+        self.rng.bit_generator.state = mine["numpy_rng"]
+        distributed.set_random_states(mine)
         self.best = state["best"]
 
 
@@ -178,7 +202,9 @@ def train_stage(
     """
     stage_id = sum(name.encode())
     trainee = MGLTrainee(model, features, samplers, validation, cfg, seed=seed, stage_id=stage_id)
-    torch.manual_seed(seed * 1000 + stage_id)
+    from mgl import distributed
+
+    torch.manual_seed(seed * 1000 + stage_id + 7919 * distributed.rank())  # rank 0 (one process): as ever
     schedule = Schedule(cfg.train_episodes, cfg.max_rounds, cfg.patience)
     [report] = train_in_rounds(name, trainee, schedule, [(task_languages(t), len(t.query)) for t in validation],
                                progress=progress, checkpoint=checkpoint, resume_state=resume_state)

@@ -24,7 +24,7 @@ from mgl.config import MGLConfig
 from mgl.features import FrozenFeatures
 from mgl.rounds import Schedule, train_in_rounds
 
-from conftest import SMALL
+from baseline_helpers import SMALL
 
 GRID = [Hyper(lr, wd) for lr in (1e-4, 1e-3, 3e-2) for wd in (0.0, 1e-2)]
 

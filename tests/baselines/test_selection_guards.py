@@ -7,7 +7,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import mgl.baselines.common as common
 import mgl.training
 from mgl.baselines import BASELINES, BaselineOptions, run_baseline
 from mgl.baselines.logistic_regression import fit_logistic_regression
@@ -19,7 +18,7 @@ from mgl.pipeline import ExperimentData
 from mgl.selection import better, require_finite, require_rows
 from mgl.training import ExampleTable, build_model, fit_mgl
 
-from conftest import SMALL
+from baseline_helpers import SMALL
 
 FAST = dict(SMALL, max_rounds=2, train_episodes=3)
 

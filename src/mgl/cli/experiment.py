@@ -41,6 +41,9 @@ FileLabelsOpt = Annotated[Optional[str], typer.Option(help="For files: RAW=LABEL
 FileLanguageOpt = Annotated[Optional[str], typer.Option(help="For files without a language column: their language.")]
 FileDomainOpt = Annotated[Optional[str], typer.Option(help="For files with a domain column: the domain used.")]
 AmazonPresetOpt = Annotated[Optional[str], typer.Option(help="Named preset (default amazon).")]
+ExecutorOpt = Annotated[str, typer.Option(help="Where the (experiment, seed) groups run: local (this machine; see --workers) or ray (a Ray cluster; see --address).")]
+WorkersOpt = Annotated[int, typer.Option(help="--executor local: worker processes training groups in parallel after one embedding phase (default 1: this process).")]
+AddressOpt = Annotated[Optional[str], typer.Option(help="--executor ray: the cluster's address (default: start a local one).")]
 ThreadsOpt = Annotated[int, typer.Option(help="Torch CPU threads while training (embedding keeps torch's default): "
                                               "the classifiers are small, and one thread is as fast and does not "
                                               "stall when other processes share the cores.")]
@@ -110,6 +113,9 @@ def table1(
     baseline_wds: BaselineWdsOpt = None,
     device: DeviceOpt = None,
     threads: ThreadsOpt = 1,
+    executor: ExecutorOpt = "local",
+    workers: WorkersOpt = 1,
+    address: AddressOpt = None,
     quiet: QuietOpt = False,
 ) -> None:
     """The paper's Table 1 grid: FR, JA, DE x books, dvd, music (the other languages as sources), N seeds.
@@ -126,58 +132,35 @@ def table1(
     seed_list, experiments = _grid_plan(cfg, quick=quick, seeds=seeds, targets=targets, domains=domains,
                                         threads=threads)
     _run_table("table1", table1_spec, cfg, options, method_list, experiments, len(seed_list), out=out, quick=quick,
-               threads=threads, quiet=quiet)
+               threads=threads, quiet=quiet, executor=_executor(executor, workers, address, cfg))
 
 
-class _GridPlan:
-    """One grid's cells, store and description, checked against its output folder (nothing written yet)."""
+def _executor(name: str, workers: int, address: str | None, cfg):
+    """The executor of the command line's --executor, --workers and --address (a GPU per Ray task on CUDA)."""
+    from mgl.grid.executors import make_executor
 
-    def __init__(self, table: str, cfg, options, method_list, experiments, n_seeds: int, *, out: Path, quick: bool,
-                 extra_meta: dict | None = None):
-        from mgl.grid import CellStore, config_fingerprint, make_cells
+    device = (cfg.encoder.device or "").lower()
+    gpus = 1 if device.startswith("cuda") or (not device or device == "auto") and _cuda_available() else 0
+    return make_executor(name, workers=workers, address=address, gpus_per_task=gpus)
 
-        self.cfg, self.options, self.method_list, self.experiments, self.out = cfg, options, method_list, experiments, out
-        self.seed_list = list(range(n_seeds))
-        fingerprint = config_fingerprint(cfg, {"baselines": options.to_dict()} if options is not None else None)
-        self.cells = make_cells(method_list, experiments, self.seed_list)
-        self.store = CellStore(out, fingerprint)
-        self.meta = {
-            "table": table, **(extra_meta or {}), "methods": method_list, "seeds": self.seed_list,
-            "experiments": [{"target": e.target, "domain": e.domain, "sources": list(e.sources)} for e in experiments],
-            "fingerprint": fingerprint, "quick": quick, "config": cfg.to_dict(),
-        }
-        if options is not None:
-            self.meta["baseline_options"] = options.to_dict()
-        self.store.records(self.cells)  # refuses, before anything is written, cells of another configuration in OUT
 
-    def run(self, spec_of, *, threads: int, quiet: bool, annotate=None):
-        """Compute the missing cells, write the tables; returns (run report, records, table paths).
+def _cuda_available() -> bool:
+    import torch
 
-        ``annotate(records, spec)``, if given, may add notes to the spec and returns extra entries
-        for the table's JSON meta.
-        """
-        from mgl.grid import CellRunner, run_cells, write_tables
-        from mgl.io import write_json_atomic
-
-        write_json_atomic(self.out / "grid.json", self.meta)
-        runner = CellRunner(self.cfg, self.options, progress=not quiet, train_threads=threads)
-        report = run_cells(self.cells, self.store, runner, progress=not quiet)
-        records = self.store.records(self.cells)
-        spec = spec_of(self.method_list, self.experiments)
-        meta = {**self.meta, **annotate(records, spec)} if annotate is not None else self.meta
-        paths = write_tables(self.out, records, spec, meta=meta, n_seeds=len(self.seed_list))
-        return report, records, paths
+    return torch.cuda.is_available()
 
 
 def _run_table(table: str, spec_of, cfg, options, method_list, experiments, n_seeds: int, *, out, quick: bool,
-               threads: int, quiet: bool, annotate=None) -> None:
+               threads: int, quiet: bool, annotate=None, executor=None) -> None:
     """Run (or resume) a grid's cells, then write and print its table (``spec_of(methods, experiments)``).
 
     ``options``: the baselines' settings (part of the fingerprint), or None for a grid of MGL
-    variants only. ``annotate``: see :meth:`_GridPlan.run`.
+    variants only. ``annotate``: see :meth:`mgl.grid.job.GridPlan.run`.
     """
-    plan = _GridPlan(table, cfg, options, method_list, experiments, n_seeds, out=out, quick=quick)
-    report, records, paths = plan.run(spec_of, threads=threads, quiet=quiet, annotate=annotate)
+    from mgl.grid import GridPlan
+
+    plan = GridPlan(table, cfg, options, method_list, experiments, n_seeds, out=out, quick=quick)
+    report, records, paths = plan.run(spec_of, threads=threads, quiet=quiet, annotate=annotate, executor=executor)
     typer.echo(f"{len(report.computed)} cell(s) computed, {len(report.skipped)} already done; "
                f"{len(records)}/{len(plan.cells)} in the table")
     typer.echo(paths["md"].read_text(encoding="utf-8"))
@@ -241,6 +224,9 @@ def table2(
     baseline_wds: BaselineWdsOpt = None,
     device: DeviceOpt = None,
     threads: ThreadsOpt = 1,
+    executor: ExecutorOpt = "local",
+    workers: WorkersOpt = 1,
+    address: AddressOpt = None,
     quiet: QuietOpt = False,
 ) -> None:
     """The paper's Table 2 grid on text pairs (PAWS-X): each target with the other languages as sources, N seeds.
@@ -256,12 +242,12 @@ def table2(
                default_targets=["de"] if quick else ["de", "es", "fr", "ja"], out=out, seeds=seeds, methods=methods, columns=columns,
                labels=labels, language=language, encoding=None, domain=domain, quick=quick, preset=preset,
                config=config, set_=set_, baseline_lrs=baseline_lrs, baseline_wds=baseline_wds, device=device,
-               threads=threads, quiet=quiet)
+               threads=threads, quiet=quiet, placement=(executor, workers, address))
 
 
 def _file_grid(table: str, spec_of, *, data, root, languages, targets, default_targets, out, seeds, methods, columns,
                labels, language, encoding, domain, quick, preset, config, set_, baseline_lrs, baseline_wds, device,
-               threads, quiet, pairs: bool | None = None) -> None:
+               threads, quiet, pairs: bool | None = None, placement=("local", 1, None)) -> None:
     """A grid over a data set without Table 1's domains (PAWS-X or a user's file): each target with
     the other languages as sources. ``pairs`` picks the quick scale (None: from the preset)."""
     from mgl.config import load_config
@@ -294,7 +280,7 @@ def _file_grid(table: str, spec_of, *, data, root, languages, targets, default_t
     cfg.data.target, cfg.data.sources = experiments[0].target, list(experiments[0].sources)
     cfg.validate()
     _run_table(table, spec_of, cfg, options, method_list, experiments, n_seeds, out=out, quick=quick,
-               threads=threads, quiet=quiet)
+               threads=threads, quiet=quiet, executor=_executor(*placement, cfg))
 
 
 @app.command("compare")
@@ -319,6 +305,9 @@ def compare(
     baseline_wds: BaselineWdsOpt = None,
     device: DeviceOpt = None,
     threads: ThreadsOpt = 1,
+    executor: ExecutorOpt = "local",
+    workers: WorkersOpt = 1,
+    address: AddressOpt = None,
     quiet: QuietOpt = False,
 ) -> None:
     """Compare every method on your own file: MGL, the paper's baselines and the logistic-regression
@@ -338,7 +327,7 @@ def compare(
                out=out, seeds=seeds, methods=methods, columns=columns, labels=labels, language=language,
                encoding=encoding, domain=domain, quick=quick, preset=preset, config=config, set_=set_,
                baseline_lrs=baseline_lrs, baseline_wds=baseline_wds, device=device, threads=threads, quiet=quiet,
-               pairs=pairs)
+               pairs=pairs, placement=(executor, workers, address))
 
 
 def _webis_config(*, what: str, root, quick: bool, device, preset, config, set_, quick_extra=()):
@@ -395,6 +384,9 @@ def ablation(
     set_: SetOpt = None,
     device: DeviceOpt = None,
     threads: ThreadsOpt = 1,
+    executor: ExecutorOpt = "local",
+    workers: WorkersOpt = 1,
+    address: AddressOpt = None,
     quiet: QuietOpt = False,
 ) -> None:
     """The paper's Table 3: MGL and its ablations (w/o Meta, w/o L2CLT, w/o sigma, 1/3/4 GCN layers).
@@ -422,7 +414,7 @@ def ablation(
         return {"tests_against_full_model": tests}
 
     _run_table("table3", ablation_spec, cfg, None, method_list, experiments, len(seed_list), out=out, quick=quick,
-               threads=threads, quiet=quiet, annotate=annotate)
+               threads=threads, quiet=quiet, annotate=annotate, executor=_executor(executor, workers, address, cfg))
 
 
 PROPORTION_DEFAULT = ",".join(PROPORTION_METHODS)
@@ -449,6 +441,9 @@ def proportion(
     baseline_wds: BaselineWdsOpt = None,
     device: DeviceOpt = None,
     threads: ThreadsOpt = 1,
+    executor: ExecutorOpt = "local",
+    workers: WorkersOpt = 1,
+    address: AddressOpt = None,
     quiet: QuietOpt = False,
 ) -> None:
     """The paper's Fig. 5: accuracy against the share of the target's training labels kept.
@@ -459,7 +454,7 @@ def proportion(
     OUT/proportion.{json,csv,md} and the line plot OUT/proportion.png.
     """
     from mgl.errors import ConfigError
-    from mgl.grid import (check_methods, display_name, fraction_dir, summarize_proportion, table1_spec,
+    from mgl.grid import (GridPlan, check_methods, display_name, fraction_dir, summarize_proportion, table1_spec,
                           write_proportion_tables)
     from mgl.io import write_json_atomic
     from mgl.plots import plot_proportion
@@ -480,17 +475,18 @@ def proportion(
         fcfg = cfg.__class__.from_dict(cfg.to_dict())
         fcfg.data.target_fraction = f
         fcfg.validate()
-        plans[f] = _GridPlan("table1", fcfg, options, method_list, experiments, len(seed_list),
+        plans[f] = GridPlan("table1", fcfg, options, method_list, experiments, len(seed_list),
                              out=fraction_dir(out, f), quick=quick, extra_meta={"fraction": f})
     sweep_meta = {"sweep": "proportion", "fractions": fraction_list, "methods": method_list, "seeds": seed_list,
                   "experiments": plans[fraction_list[0]].meta["experiments"], "quick": quick,
                   "folders": [plan.out.name for plan in plans.values()]}
     write_json_atomic(out / "sweep.json", sweep_meta)
+    placement = _executor(executor, workers, address, cfg)
     records_by_fraction, computed, skipped = {}, 0, 0
     for f, plan in plans.items():
         if not quiet:
             typer.echo(f"fraction {f:g}: {plan.out}", err=True)
-        done, records_by_fraction[f], _ = plan.run(table1_spec, threads=threads, quiet=quiet)
+        done, records_by_fraction[f], _ = plan.run(table1_spec, threads=threads, quiet=quiet, executor=placement)
         computed, skipped = computed + len(done.computed), skipped + len(done.skipped)
     summary = summarize_proportion(records_by_fraction, method_list, experiments)
     paths = write_proportion_tables(out, summary, meta=sweep_meta, n_experiments=len(experiments),

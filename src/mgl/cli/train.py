@@ -143,6 +143,10 @@ def register(app: typer.Typer) -> None:
         training_only = ctx.info_name == "train"
         result = run_experiment(cfg, progress=not quiet, save_dir=save, checkpoint_path=checkpoint, resume=resume,
                                 require_test=not training_only)
+        from mgl import distributed
+
+        if not distributed.is_main_process():  # under accelerate launch: one record, written by the main process
+            return
         write_json_atomic(out / "result.json", result)
         checkpoint.unlink(missing_ok=True)
         print_result(result)

@@ -1,0 +1,55 @@
+"""A grid run: the plan checked against its output folder, its cells computed by an executor, its tables written."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable, Sequence
+
+from mgl.grid.executors import GridReport, run_cells
+from mgl.grid.plan import Experiment, config_fingerprint, make_cells
+from mgl.grid.runner import CellRunner
+from mgl.grid.specs import TableSpec
+from mgl.grid.store import CellStore
+from mgl.grid.tables import write_tables
+from mgl.io import write_json_atomic
+
+
+class GridPlan:
+    """One grid's cells, store and description (``grid.json``), checked against its output folder.
+
+    Nothing is written until :meth:`run`; building the plan refuses at once an output folder
+    holding cells of another configuration.
+    """
+
+    def __init__(self, table: str, cfg, options, method_list: Sequence[str], experiments: Sequence[Experiment],
+                 n_seeds: int, *, out: Path, quick: bool = False, extra_meta: dict | None = None):
+        self.cfg, self.options, self.method_list, self.experiments, self.out = cfg, options, list(method_list), \
+            list(experiments), Path(out)
+        self.seed_list = list(range(n_seeds))
+        fingerprint = config_fingerprint(cfg, {"baselines": options.to_dict()} if options is not None else None)
+        self.cells = make_cells(self.method_list, self.experiments, self.seed_list)
+        self.store = CellStore(self.out, fingerprint)
+        self.meta = {
+            "table": table, **(extra_meta or {}), "methods": self.method_list, "seeds": self.seed_list,
+            "experiments": [{"target": e.target, "domain": e.domain, "sources": list(e.sources)} for e in experiments],
+            "fingerprint": fingerprint, "quick": quick, "config": cfg.to_dict(),
+        }
+        if options is not None:
+            self.meta["baseline_options"] = options.to_dict()
+        self.store.records(self.cells)  # refuses, before anything is written, cells of another configuration in OUT
+
+    def run(self, spec_of: Callable[[Sequence[str], Sequence[Experiment]], TableSpec], *, threads: int | None,
+            quiet: bool, annotate=None, executor=None) -> tuple[GridReport, list[dict], dict]:
+        """Compute the missing cells (``executor``: default this process), write the tables.
+
+        Returns (run report, records, table paths). ``annotate(records, spec)``, if given, may
+        add notes to the spec and returns extra entries for the table's JSON meta.
+        """
+        write_json_atomic(self.out / "grid.json", self.meta)
+        runner = CellRunner(self.cfg, self.options, progress=not quiet, train_threads=threads)
+        report = run_cells(self.cells, self.store, runner, progress=not quiet, executor=executor)
+        records = self.store.records(self.cells)
+        spec = spec_of(self.method_list, self.experiments)
+        meta = {**self.meta, **annotate(records, spec)} if annotate is not None else self.meta
+        paths = write_tables(self.out, records, spec, meta=meta, n_seeds=len(self.seed_list))
+        return report, records, paths

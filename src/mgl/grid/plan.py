@@ -1,0 +1,129 @@
+"""A grid's plan: its experiments, its cells and the fingerprint of the configuration they are computed under.
+
+A *cell* is one (method, experiment, seed); an *experiment* is a target language, a domain
+and its source languages. :class:`GridPlan` ties a grid's cells to its output folder (the
+:class:`~mgl.grid.store.CellStore`) and its description (``grid.json``).
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+from mgl.config import RunConfig
+from mgl.errors import ConfigError
+
+
+GRID_VERSION = 1
+
+
+LANGUAGES = ("en", "fr", "de", "ja")
+
+
+TABLE1_TARGETS = ("fr", "ja", "de")
+
+
+TABLE1_DOMAINS = ("books", "dvd", "music")
+
+
+TABLE2_LANGUAGES = ("en", "de", "es", "fr", "ja")
+"""PAWS-X languages of the Table 2 grid (ko and zh are in the data too, and can be named)."""
+
+
+TABLE2_TARGETS = ("de", "es", "fr", "ja")
+
+
+PROPORTION_FRACTIONS = (0.1, 0.2, 0.5, 1.0)
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """One cross-lingual experiment: sources -> target, on one domain."""
+
+    target: str
+    domain: str | None
+    sources: tuple[str, ...]
+
+    @property
+    def label(self) -> str:
+        return f"{self.target.upper()} {self.domain}" if self.domain else self.target.upper()
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One (method, experiment, seed): one file under ``cells/``."""
+
+    method: str
+    experiment: Experiment
+    seed: int
+
+    @property
+    def filename(self) -> str:
+        return f"{self.method}__{self.experiment.target}__{self.experiment.domain or 'all'}__seed{self.seed}.json"
+
+
+def table1_experiments(targets: Sequence[str] = TABLE1_TARGETS, domains: Sequence[str] = TABLE1_DOMAINS,
+                       languages: Sequence[str] = LANGUAGES) -> list[Experiment]:
+    """The paper's 9 experiments: each target on each domain, the other languages as sources."""
+    out = []
+    for target in targets:
+        if target not in languages:
+            raise ConfigError(f"target {target!r} is not one of the languages {', '.join(languages)}")
+        for domain in domains:
+            out.append(Experiment(target, domain, tuple(lang for lang in languages if lang != target)))
+    return out
+
+
+def table2_experiments(targets: Sequence[str] = TABLE2_TARGETS, languages: Sequence[str] = TABLE2_LANGUAGES, *,
+                       domain: str | None = None) -> list[Experiment]:
+    """Table 2's experiments: each target with the other languages as sources, on the whole data set
+    (``domain`` None, as PAWS-X) or on one domain of a file that has several."""
+    languages = list(dict.fromkeys(languages))
+    out = []
+    for target in dict.fromkeys(targets):
+        if target not in languages:
+            raise ConfigError(f"target {target!r} is not one of the languages {', '.join(languages)}")
+        sources = tuple(lang for lang in languages if lang != target)
+        if not sources:
+            raise ConfigError(f"target {target!r} has no source languages: give at least two languages")
+        out.append(Experiment(target, domain, sources))
+    if not out:
+        raise ConfigError("no targets given")
+    return out
+
+
+def make_cells(methods: Sequence[str], experiments: Sequence[Experiment], seeds: Sequence[int]) -> list[Cell]:
+    """Every cell, grouped by (experiment, seed) so that each group's data is prepared once."""
+    return [Cell(m, exp, seed) for exp in experiments for seed in seeds for m in methods]
+
+
+def config_fingerprint(cfg: RunConfig, extra: dict[str, Any] | None = None) -> str:
+    """A short hash of everything that decides a cell's result except its experiment and seed.
+
+    Left out: the data folder, the experiment (target, sources, domain), the seed, and
+    settings that do not change results (encoder device and batch size; ``encoder.prefix_cache``
+    unless the encoder trains its top layers).
+    """
+    raw = cfg.to_dict()
+    raw.pop("seed", None)
+    for key in ("root", "target", "sources", "domain"):
+        raw["data"].pop(key, None)
+    for key in ("device", "batch_size"):
+        raw["encoder"].pop(key, None)
+    if raw["encoder"].get("train") != "top-k":  # the prefix-state cache only exists for top-k training
+        raw["encoder"].pop("prefix_cache", None)
+    # settings added later, left out at their defaults so that earlier grids keep their fingerprints
+    # (validation_fraction only acts on data without validation rows; the encoding only decodes the file)
+    raw["data"].pop("encoding", None)
+    if raw["encoder"].get("precision") == "fp32":
+        raw["encoder"].pop("precision", None)
+    if raw["data"].get("validation_fraction") == 0.2:
+        raw["data"].pop("validation_fraction", None)
+    extra = copy.deepcopy(extra or {})
+    if isinstance(extra.get("baselines"), dict):  # grouped or one by one: the same result, bit for bit
+        extra["baselines"].pop("batch_candidates", None)
+    payload = json.dumps({"grid": GRID_VERSION, "config": raw, "extra": extra}, sort_keys=True, default=str)
+    return hashlib.sha256(payload.encode()).hexdigest()[:16]
