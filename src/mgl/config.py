@@ -127,6 +127,11 @@ class EncoderConfig:
     frozen schedule, for MGL and Mix alike, at 170-350 times the training time, and stayed below
     the frozen encoder with the full schedule."""
     top_layers: int = 0
+    gradient_checkpointing: bool = False
+    """When the encoder trains (``top-k`` without the prefix cache, or ``all``): recompute each
+    transformer layer's activations in the backward pass instead of keeping them (Hugging Face
+    ``gradient_checkpointing_enable``): less memory for larger encoders, about a third more
+    compute. Changes no result, so it is left out of grid fingerprints."""
     prefix_cache: bool = True
     """top-k only: compute the states entering the top layers once, cache them on disk (float16)
     and run only the top layers per episode (see :mod:`mgl.encoders.prefix_states`); false:

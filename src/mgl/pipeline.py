@@ -212,6 +212,8 @@ def make_encoder(enc: EncoderConfig):
                        precision=enc.precision)
     encoder = TextEncoder(spec, device=enc.device)
     encoder.set_trainable(enc.train, enc.top_layers)
+    if enc.gradient_checkpointing and enc.train != "none":
+        encoder.enable_gradient_checkpointing()
     return encoder
 
 

@@ -145,6 +145,11 @@ def train_in_rounds(name: str, trainee: Trainee, schedule: Schedule, validation_
     return reports
 
 
+FUSED_ADAM = True
+"""Whether :func:`make_adam` uses the fused kernel where it can (benchmarks/bench_train.py turns it off to
+time the committed Table 1's way, torch's foreach Adam)."""
+
+
 def make_adam(groups: list[dict], **kwargs) -> torch.optim.Adam:
     """torch's Adam over ``groups``, fused (one pass over each weight per step) where every weight allows it.
 
@@ -152,7 +157,8 @@ def make_adam(groups: list[dict], **kwargs) -> torch.optim.Adam:
     of a small model's step on a CPU; it needs floating-point weights on a CPU or CUDA device.
     """
     params = [p for g in groups for p in g["params"]]
-    fused = bool(params) and all(p.is_floating_point() and p.device.type in ("cpu", "cuda") for p in params)
+    fused = FUSED_ADAM and bool(params) and all(p.is_floating_point() and p.device.type in ("cpu", "cuda")
+                                                for p in params)
     return torch.optim.Adam(groups, **kwargs, **({"fused": True} if fused else {"foreach": True}))
 
 

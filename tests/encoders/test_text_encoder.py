@@ -394,3 +394,24 @@ def test_precision_bf16_is_close_to_fp32_and_part_of_the_identity(tiny_bert_dir)
     assert auto.precision in ("fp32", "bf16") and auto.precision_reason
     with pytest.raises(Exception, match="precision"):
         EncoderSpec(precision="fp16")
+
+
+def test_gradient_checkpointing_gives_the_same_gradients(make):
+    texts = ["the book is great", "das buch ist nicht gut", "le livre est bon"]
+    grads = []
+    for checkpointing in (False, True):
+        encoder = make(pooling="mean")
+        encoder.set_trainable("all")
+        if checkpointing:
+            encoder.enable_gradient_checkpointing()
+            assert encoder.model.is_gradient_checkpointing
+        encoder.train()
+        encoder.model.config.hidden_dropout_prob = 0.0
+        for module in encoder.model.modules():  # no dropout: the two runs draw nothing at random
+            if isinstance(module, torch.nn.Dropout):
+                module.p = 0.0
+        encoder(texts).pow(2).sum().backward()
+        grads.append({n: p.grad.clone() for n, p in encoder.model.named_parameters() if p.grad is not None})
+    assert grads[0].keys() == grads[1].keys() and len(grads[0]) > 10
+    for name in grads[0]:
+        torch.testing.assert_close(grads[1][name], grads[0][name], rtol=1e-4, atol=1e-6, msg=name)

@@ -411,6 +411,12 @@ class TextEncoder(torch.nn.Module):
             param.requires_grad_(name in wanted)
         self.trainable = (mode, top_layers if mode == "top-k" else 0)
 
+    def enable_gradient_checkpointing(self) -> None:
+        """Recompute layer activations in the backward pass (less memory, more compute) while training."""
+        if not getattr(self.model, "supports_gradient_checkpointing", False):
+            raise ConfigError(f"{self.spec.model} does not support gradient checkpointing")
+        self.model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+
     def trainable_parameters(self) -> list[torch.nn.Parameter]:
         """The weights that currently require gradients (for an optimiser)."""
         return [p for p in self.model.parameters() if p.requires_grad]

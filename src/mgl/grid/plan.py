@@ -120,6 +120,7 @@ def config_fingerprint(cfg: RunConfig, extra: dict[str, Any] | None = None) -> s
     raw["data"].pop("encoding", None)
     if raw["encoder"].get("precision") == "fp32":
         raw["encoder"].pop("precision", None)
+    raw["encoder"].pop("gradient_checkpointing", None)  # memory against compute: the same result
     if raw["data"].get("validation_fraction") == 0.2:
         raw["data"].pop("validation_fraction", None)
     extra = copy.deepcopy(extra or {})
