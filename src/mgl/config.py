@@ -130,7 +130,7 @@ class EncoderConfig:
     gradient_checkpointing: bool = False
     """When the encoder trains (``top-k`` without the prefix cache, or ``all``): recompute each
     transformer layer's activations in the backward pass instead of keeping them (Hugging Face
-    ``gradient_checkpointing_enable``): less memory for larger encoders, about a third more
+    ``activation_checkpointing_enable``): less memory for larger encoders, about a third more
     compute. Changes no result, so it is left out of grid fingerprints."""
     prefix_cache: bool = True
     """top-k only: compute the states entering the top layers once, cache them on disk (float16)

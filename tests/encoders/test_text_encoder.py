@@ -404,7 +404,7 @@ def test_gradient_checkpointing_gives_the_same_gradients(make):
         encoder.set_trainable("all")
         if checkpointing:
             encoder.enable_gradient_checkpointing()
-            assert encoder.model.is_gradient_checkpointing
+            assert encoder.model.is_activation_checkpointing
         encoder.train()
         encoder.model.config.hidden_dropout_prob = 0.0
         for module in encoder.model.modules():  # no dropout: the two runs draw nothing at random

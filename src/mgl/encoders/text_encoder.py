@@ -415,7 +415,7 @@ class TextEncoder(torch.nn.Module):
         """Recompute layer activations in the backward pass (less memory, more compute) while training."""
         if not getattr(self.model, "supports_gradient_checkpointing", False):
             raise ConfigError(f"{self.spec.model} does not support gradient checkpointing")
-        self.model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        self.model.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
 
     def trainable_parameters(self) -> list[torch.nn.Parameter]:
         """The weights that currently require gradients (for an optimiser)."""
