@@ -92,6 +92,8 @@ def test_executor_choice_errors():
         make_executor("slurm")
     with pytest.raises(ConfigError, match="--address is for --executor ray"):
         make_executor("local", address="127.0.0.1:6379")
+    with pytest.raises(ConfigError, match="--workers is for --executor local"):
+        make_executor("ray", workers=2)
 
 
 def _free_port() -> int:

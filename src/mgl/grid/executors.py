@@ -234,6 +234,8 @@ def make_executor(name: str = "local", *, workers: int = 1, address: str | None 
             raise ConfigError("--address is for --executor ray")
         return LocalExecutor(workers)
     if name == "ray":
+        if workers != 1:
+            raise ConfigError("--workers is for --executor local; Ray runs as many groups at once as its CPUs allow")
         return RayExecutor(address, gpus_per_task=gpus_per_task)
     raise ConfigError(f"unknown executor {name!r}: use one of {', '.join(EXECUTORS)}")
 
