@@ -3,16 +3,51 @@
 Both map instance indices (positions in the experiment's example table) to a
 ``[n, dim]`` tensor, so the trainer and the evaluator are the same code whether the
 encoder is frozen (CPU default) or fine-tuned (on a GPU).
+
+The contract every node-feature source keeps (:class:`NodeFeatures`; today
+:class:`FrozenFeatures`, :class:`EncoderFeatures` and :class:`PrefixFeatures`):
+
+* ``features(idx) -> Tensor[len(idx), dim]`` (float32, on the training device); ``dim``;
+* ``trainable``: whether any weight behind the vectors learns (False only for cached vectors);
+* ``parameters()``: the weights that learn, for the optimiser (empty when frozen);
+* ``state_dict()`` / ``load_state_dict()``: exactly those weights, no more. Checkpoints, the
+  grid's reset of the encoder before each method, and saved models (``encoder.safetensors``)
+  carry this. Today the encoder's part is loaded with ``strict=False`` into the whole encoder
+  (the frozen weights are not in it); a trainable head of its own (issue 18) must come back
+  strictly;
+* ``train()`` / ``eval()``: dropout and memo switches.
+
+Code that needs the cached matrix itself (the logistic regressions) asks
+``isinstance(features, FrozenFeatures)``.
 """
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Protocol, Sequence
 
 import numpy as np
 import torch
 
 from mgl.errors import DataError
+
+
+class NodeFeatures(Protocol):
+    """What MGL, the baselines and the evaluator read node features through (see the module docstring)."""
+
+    dim: int
+    trainable: bool
+
+    def __call__(self, idx: np.ndarray | Sequence[int]) -> torch.Tensor: ...
+
+    def parameters(self) -> list[torch.nn.Parameter]: ...
+
+    def train(self, mode: bool = True) -> None: ...
+
+    def eval(self) -> None: ...
+
+    def state_dict(self) -> dict: ...
+
+    def load_state_dict(self, state: dict) -> None: ...
 
 
 class FrozenFeatures:

@@ -161,7 +161,9 @@ def frozen_matrix(features, rows: np.ndarray | None = None) -> np.ndarray:
     """The features of ``rows`` (all rows: None) as a numpy matrix, without gradients."""
     import torch
 
-    if hasattr(features, "embeddings"):
+    from mgl.features import FrozenFeatures
+
+    if isinstance(features, FrozenFeatures):
         x = features.embeddings
         return (x if rows is None else x[torch.as_tensor(rows)]).cpu().numpy()
     rows = np.arange(len(features.texts)) if rows is None else rows
