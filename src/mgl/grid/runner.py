@@ -46,6 +46,15 @@ class CellRunner:
         self.options = (options or BaselineOptions()).validate()
         self.progress = progress
         self._cache = cache
+        # resolved here, in the process that plans the grid: workers elsewhere (local processes, Ray
+        # tasks) open the same embedding cache, which the executors' embedding phase has filled, whatever
+        # their own MGL_HOME says. (bf16 vectors depend, about 1e-3, on the batch a text was embedded in,
+        # so a worker that embedded again could get other numbers.)
+        self.cache_root = str(cache.root) if cache is not None else None
+        if self.cache_root is None and base.encoder.train == "none":
+            from mgl.paths import mgl_home
+
+            self.cache_root = str(mgl_home() / "embeddings")
         self._encoder = encoder
 
     @property
@@ -61,7 +70,7 @@ class CellRunner:
         if self._cache is None and self.base.encoder.train == "none":
             from mgl.encoders import EmbeddingCache
 
-            self._cache = EmbeddingCache()
+            self._cache = EmbeddingCache(self.cache_root)
         return self._cache
 
     def experiment_config(self, experiment: Experiment) -> RunConfig:
