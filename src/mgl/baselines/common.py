@@ -242,8 +242,8 @@ def supervised_step(ctx: StepContext, rows: np.ndarray, head: str = SHARED_HEAD)
     logits = ctx.model(ctx.features(rows), head)
     if isinstance(logits, list):  # a CandidateGroup: each candidate's own loss, one backward through their sum
         y = torch.as_tensor(ctx.labels[rows], device=logits[0].device)
-        losses = [F.cross_entropy(out, y) for out in logits]
-        loss = torch.stack(losses).sum() if len(losses) > 1 else losses[0]
+        losses = torch.stack([F.cross_entropy(out, y) for out in logits])
+        loss = losses.sum()
     else:
         y = torch.as_tensor(ctx.labels[rows], device=logits.device)
         losses = None
@@ -253,7 +253,7 @@ def supervised_step(ctx: StepContext, rows: np.ndarray, head: str = SHARED_HEAD)
     ctx.clip_gradients()
     ctx.optimizer.step()
     if losses is not None:
-        return np.array([float(x) for x in torch.stack(losses).detach().cpu()])
+        return losses.detach().cpu().numpy().astype(np.float64)
     return float(loss.item())
 
 
