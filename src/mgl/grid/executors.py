@@ -75,9 +75,7 @@ def _prepare_all(runner, groups, progress: bool) -> None:
     for experiment, seed in tqdm(list(groups), desc="embedding", unit="group", disable=not progress, leave=False,
                                  dynamic_ncols=True):
         runner.prepare(experiment, seed)
-    if getattr(runner, "_cache", None) is not None:
-        runner._cache.close()  # workers open their own connections
-        runner._cache = None
+    runner.close_cache()  # workers open their own connections
 
 
 class SerialExecutor:

@@ -80,6 +80,12 @@ class CellRunner:
         cfg.data.domain = experiment.domain
         return cfg.validate()
 
+    def close_cache(self) -> None:
+        """Close this process's connection to the embedding cache (reopened on next use)."""
+        if self._cache is not None:
+            self._cache.close()
+            self._cache = None
+
     def __getstate__(self) -> dict:  # sent to worker processes: without the loaded encoder and the open cache
         return {**self.__dict__, "_encoder": None, "_cache": None}
 
