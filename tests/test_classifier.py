@@ -97,6 +97,69 @@ def test_adapted_top_layers_save_load_and_predict_the_same(fitted_top_k, tiny_be
     assert all(torch.equal(loaded[n], v) for n, v in state.items())
 
 
+@pytest.fixture(scope="module")
+def fitted_head(tmp_path_factory, tiny_bert_dir):
+    """A model with a trained attention-pooling head over the frozen encoder's cached final states."""
+    base = tmp_path_factory.mktemp("api-head")
+    path = write_reviews_csv(base / "reviews.csv")
+    examples = load_table(path, text="text", label="stars", language="lang", split="split",
+                          label_map={"1": "negative", "2": "negative", "3": "neutral", "4": "positive", "5": "positive"})
+    cfg = load_config("amazon", None, [
+        f"encoder.model={tiny_bert_dir}", "encoder.max_length=32", "encoder.precision=fp32",
+        "encoder.pooling_head=attention", "encoder.pooling_queries=2", "encoder.pooling_lr=1e-2",
+        "mgl.n_support=2", "mgl.n_query=6", "mgl.k_neighbours=4", "mgl.train_episodes=8",
+        "mgl.max_rounds=2", "mgl.test_episodes=2", "mgl.eval_times=2", "mgl.hidden_dim=16",
+        "data.sources=en,de", "data.target=fr",
+    ])
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("MGL_HOME", str(base / "home"))
+        clf = MGLClassifier(cfg).fit(examples, progress=False)
+        assert list((base / "home" / "prefix-states").glob("*/shard-*.f16"))  # trained over cached final states
+    return clf
+
+
+def test_pooling_head_trains_saves_loads_and_predicts_the_same(fitted_head, tmp_path):
+    import torch
+    from safetensors.torch import load_file
+
+    head = fitted_head.pooling_head
+    assert head is not None and not fitted_head.encoder_state  # the encoder stayed frozen: nothing of it is saved
+    assert head.queries.abs().sum() > 0  # training moved the head away from mean pooling
+    texts = ["very good book", "bad terrible book", "the book"]
+    # new inputs are pooled by the trained head, not by the encoder's mean pooling
+    mean_pooled = torch.as_tensor(fitted_head.encoder.embed(texts, progress=False))
+    assert not torch.allclose(fitted_head.embed(texts), mean_pooled, atol=1e-4)
+    before = fitted_head.predict_proba(texts, seed=3)
+    fitted_head.save(tmp_path / "model")
+    assert not (tmp_path / "model" / "encoder.safetensors").exists()
+    saved = load_file(str(tmp_path / "model" / "pooling_head.safetensors"))
+    assert set(saved) == {"queries", "mix.weight", "mix.bias"}
+    assert "pooling: a trained `attention` head" in (tmp_path / "model" / "README.md").read_text()
+    again = MGLClassifier.load(tmp_path / "model")
+    assert np.allclose(again.predict_proba(texts, seed=3), before, atol=1e-6)
+    assert all(torch.equal(again.pooling_head.state_dict()[k], v) for k, v in head.state_dict().items())
+
+
+def test_a_saved_head_must_load_whole(fitted_head, tmp_path):
+    import json
+
+    from safetensors.torch import load_file, save_file
+
+    from mgl.errors import MGLError
+    from mgl.io import sha256_file
+
+    fitted_head.save(tmp_path / "model")
+    path = tmp_path / "model" / "pooling_head.safetensors"
+    state = load_file(str(path))
+    del state["mix.bias"]
+    save_file(state, str(path))
+    sums = json.loads((tmp_path / "model" / "checksums.json").read_text())
+    sums["pooling_head.safetensors"] = sha256_file(path)
+    (tmp_path / "model" / "checksums.json").write_text(json.dumps(sums))
+    with pytest.raises(MGLError, match="cannot load the model weights"):
+        MGLClassifier.load(tmp_path / "model")
+
+
 # ------------------------------------------------------------------ one graph per input
 
 

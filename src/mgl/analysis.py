@@ -195,3 +195,32 @@ def classifier_graph_map(clf, target_examples: Sequence, target_embeddings: torc
     return meta_graph_map(clf.model.graph, emb, languages, labels, language_order=[*clf.sources, clf.target],
                           label_order=label_order, positive=positive, k=k, samples=samples, seed=seed,
                           progress=progress)
+
+
+def query_row_weights(model, features, episodes: Sequence, node_languages: np.ndarray) -> dict[str, float]:
+    """Where a trained MGL's query nodes take their graph weight from, over ``episodes``.
+
+    For every query row of each episode's normalised adjacency :math:`\\tilde A` (eq. 1, 2, 4):
+    the share of the row's weight on its own self-loop (``self``), on support nodes
+    (``support``), and on nodes of another language than the query's (``cross_language``).
+    Means over all query rows; ``node_languages[i]`` is instance ``i``'s language. A graph
+    collapsed to self-loops has ``self`` near 1 and ``cross_language`` near 0.
+    """
+    shares = []
+    model.eval()
+    features.eval()
+    with torch.no_grad():
+        for ep in episodes:
+            nodes = ep.nodes
+            adj = model.graph(features(nodes)).double()
+            s = len(ep.support)
+            rows = adj[s:]
+            total = rows.sum(1).clamp(min=1e-300)
+            langs = np.asarray(node_languages)[nodes]
+            other = torch.as_tensor(langs[None, :] != langs[s:, None], dtype=torch.float64, device=rows.device)
+            shares.append(torch.stack([torch.diagonal(adj)[s:] / total, rows[:, :s].sum(1) / total,
+                                       (rows * other).sum(1) / total], 1))
+    if not shares:
+        raise DataError("no episodes to measure the graph on")
+    mean = torch.cat(shares).mean(0).tolist()
+    return {"self": mean[0], "support": mean[1], "cross_language": mean[2], "query_rows": int(sum(len(x) for x in shares))}

@@ -15,7 +15,9 @@ A saved model is a self-contained directory:
   trained; a frozen encoder is re-created from its reference);
 * ``support.jsonl`` — the support bank: the labelled source-language examples that supports
   are drawn from at prediction time (text, pair, label, language, record id);
-* ``support_embeddings.safetensors`` — their embeddings, computed with the final encoder;
+* ``pooling_head.safetensors`` — the trained pooling head (``encoder.pooling_head``), whole:
+  it loads strictly;
+* ``support_embeddings.safetensors`` — their embeddings, computed with the final encoder (and head);
 * ``checksums.json`` — SHA-256 of every file above, checked on load.
 
 The directory is written into a temporary sibling and renamed into place, so a crash never
@@ -111,6 +113,7 @@ class MGLClassifier:
         self.bank: list[Example] = []
         self.bank_embeddings: torch.Tensor | None = None
         self.encoder_state: dict[str, torch.Tensor] = {}
+        self.pooling_head: torch.nn.Module | None = None
         self.report: dict[str, Any] = {}
         self.embedding_cache = None
         self.precision_note: str | None = None
@@ -152,7 +155,12 @@ class MGLClassifier:
         with torch.no_grad():
             features.eval()
             self.bank_embeddings = torch.cat([features(bank_rows[i:i + 256]) for i in range(0, len(bank_rows), 256)]).cpu()
-        self.encoder_state = {k: v.cpu() for k, v in features.state_dict().items()}
+        from mgl.features import PooledStateFeatures
+
+        if isinstance(features, PooledStateFeatures):  # the head is saved on its own; the encoder stayed frozen
+            self.pooling_head, self.encoder_state = features.head.eval(), {}
+        else:
+            self.pooling_head, self.encoder_state = None, {k: v.cpu() for k, v in features.state_dict().items()}
         has_test = bool(metrics["n_test"])
         self.report = {**metrics, "embed_seconds": embed_seconds, "has_test": has_test}
         same = distributed.check_same_weights(model)
@@ -184,6 +192,11 @@ class MGLClassifier:
         for i, t in enumerate(texts, 1):
             if not isinstance(t, str) or not t.strip():
                 raise DataError("empty text", source="input", record=i)
+        if self.pooling_head is not None:  # frozen encoder, trained pooling: not the encoder's own vectors, no cache
+            emb = self.encoder.embed(texts, pairs, batch_size=batch_size or self.config.encoder.batch_size,
+                                     progress=progress, max_padding=max_padding, pad_to_multiple_of=pad_to_multiple_of,
+                                     pooler=self.pooling_head)
+            return torch.as_tensor(emb)
         if self.config.encoder.train == "none":
             emb = self.encoder.embed(texts, pairs, batch_size=batch_size or self.config.encoder.batch_size,
                                      cache=self.embedding_cache, progress=progress, max_padding=max_padding,
@@ -313,6 +326,10 @@ class MGLClassifier:
             if self.encoder_state:
                 save_file({k: v.contiguous() for k, v in self.encoder_state.items()}, str(tmp / "encoder.safetensors"))
                 files.append("encoder.safetensors")
+            if self.pooling_head is not None:
+                save_file({k: v.detach().cpu().contiguous() for k, v in self.pooling_head.state_dict().items()},
+                          str(tmp / "pooling_head.safetensors"))
+                files.append("pooling_head.safetensors")
             with open(tmp / "support.jsonl", "w", encoding="utf-8") as fh:
                 for ex in self.bank:
                     fh.write(json.dumps({"id": ex.uid, "text": ex.text, "text_pair": ex.text_pair, "label": ex.label,
@@ -404,6 +421,16 @@ class MGLClassifier:
             if "encoder.safetensors" in sums:
                 clf.encoder_state = load_file(str(directory / "encoder.safetensors"))
                 clf.encoder.load_state_dict(clf.encoder_state, strict=False)
+            if config.encoder.pooling_head != "none":
+                from mgl.encoders.pooling_head import make_pooling_head
+
+                if "pooling_head.safetensors" not in sums:
+                    raise MGLError(f"the model uses encoder.pooling_head={config.encoder.pooling_head} but has no "
+                                   "pooling_head.safetensors", source=directory)
+                clf.pooling_head = make_pooling_head(config.encoder.pooling_head, clf.encoder.dim,
+                                                     config.encoder.pooling_queries)
+                clf.pooling_head.load_state_dict(load_file(str(directory / "pooling_head.safetensors")), strict=True)
+                clf.pooling_head = clf.pooling_head.to(clf.encoder.device).eval()
             clf.model = build_model(config.mgl, int(meta["encoder"]["dim"]), len(clf.label_names))
             clf.model.load_state_dict(load_file(str(directory / "model.safetensors")))
             clf.bank_embeddings = load_file(str(directory / "support_embeddings.safetensors"))["embeddings"]

@@ -107,6 +107,8 @@ class MGLConfig:
 
 
 ENCODER_TRAIN_MODES = ("none", "top-k", "all")
+POOLING_HEADS = ("none", "attention")
+"""Values of ``encoder.pooling_head`` (see :mod:`mgl.encoders.pooling_head`)."""
 
 
 @dataclass
@@ -146,7 +148,29 @@ class EncoderConfig:
     float32). The precision in use is part of the encoder's identity (so of cache keys and of
     saved models) whenever it is not fp32, so vectors of two precisions never mix."""
 
+    pooling_head: str = "none"
+    """``none``: the encoder's own pooling (frozen, cached vectors); ``attention``: a trainable
+    attention pooling over the frozen encoder's cached final token states, initialised to mean
+    pooling and trained jointly with MGL (or each baseline's classifier); see
+    :mod:`mgl.encoders.pooling_head`. Needs ``train=none`` (the encoder stays frozen)."""
+    pooling_queries: int = 4
+    """``pooling_head=attention``: the number of learned queries."""
+    pooling_lr: float = 1e-3
+    """``pooling_head=attention``: the head's learning rate (its weight decay is the run's)."""
+
     def validate(self) -> None:
+        if self.pooling_head not in POOLING_HEADS:
+            raise ConfigError(f"encoder.pooling_head must be one of {', '.join(POOLING_HEADS)}, got {self.pooling_head!r}")
+        if self.pooling_head != "none":
+            if self.train != "none":
+                raise ConfigError(f"encoder.pooling_head={self.pooling_head} pools a frozen encoder's cached token "
+                                  f"states: it needs encoder.train=none, not {self.train!r}")
+            if self.pooling == "cls":
+                raise ConfigError("encoder.pooling_head starts as mean pooling: it cannot be combined with encoder.pooling=cls")
+            if self.pooling_queries < 1:
+                raise ConfigError(f"encoder.pooling_queries must be >= 1, got {self.pooling_queries}")
+            if not self.pooling_lr > 0:
+                raise ConfigError(f"encoder.pooling_lr must be > 0, got {self.pooling_lr}")
         if self.train not in ENCODER_TRAIN_MODES:
             raise ConfigError(f"encoder.train must be one of {', '.join(ENCODER_TRAIN_MODES)}, got {self.train!r}")
         if self.train == "top-k" and self.top_layers < 1:

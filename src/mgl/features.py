@@ -4,17 +4,21 @@ Both map instance indices (positions in the experiment's example table) to a
 ``[n, dim]`` tensor, so the trainer and the evaluator are the same code whether the
 encoder is frozen (CPU default) or fine-tuned (on a GPU).
 
-The contract every node-feature source keeps (:class:`NodeFeatures`; today
-:class:`FrozenFeatures`, :class:`EncoderFeatures` and :class:`PrefixFeatures`):
+The contract every node-feature source keeps (:class:`NodeFeatures`; :class:`FrozenFeatures`,
+:class:`EncoderFeatures`, :class:`PrefixFeatures` and :class:`PooledStateFeatures`):
 
 * ``features(idx) -> Tensor[len(idx), dim]`` (float32, on the training device); ``dim``;
+  ``len(features)``: the number of instances;
 * ``trainable``: whether any weight behind the vectors learns (False only for cached vectors);
 * ``parameters()``: the weights that learn, for the optimiser (empty when frozen);
+* ``lr``: the learning rate of those weights, or None for the run's encoder rate
+  (``mgl.encoder_lr``); a freshly initialised pooling head learns at its own rate
+  (``encoder.pooling_lr``), not at the fine-tuning rate of pretrained weights;
 * ``state_dict()`` / ``load_state_dict()``: exactly those weights, no more. Checkpoints, the
-  grid's reset of the encoder before each method, and saved models (``encoder.safetensors``)
-  carry this. Today the encoder's part is loaded with ``strict=False`` into the whole encoder
-  (the frozen weights are not in it); a trainable head of its own (issue 18) must come back
-  strictly;
+  grid's reset of the features before each method, and saved models carry this. The encoder's
+  part (``encoder.safetensors``) is loaded with ``strict=False`` into the whole encoder (the
+  frozen weights are not in it); a pooling head's (``pooling_head.safetensors``, keys
+  ``pooling_head.*``) is the whole head and loads strictly;
 * ``train()`` / ``eval()``: dropout and memo switches.
 
 Code that needs the cached matrix itself (the logistic regressions) asks
@@ -36,6 +40,9 @@ class NodeFeatures(Protocol):
 
     dim: int
     trainable: bool
+    lr: float | None
+
+    def __len__(self) -> int: ...
 
     def __call__(self, idx: np.ndarray | Sequence[int]) -> torch.Tensor: ...
 
@@ -54,6 +61,7 @@ class FrozenFeatures:
     """Rows of a precomputed embedding matrix (the frozen encoder's cached output)."""
 
     trainable = False
+    lr = None
 
     def __init__(self, embeddings: np.ndarray | torch.Tensor, device: torch.device | str = "cpu"):
         emb = torch.as_tensor(np.asarray(embeddings, dtype=np.float32) if not torch.is_tensor(embeddings) else embeddings)
@@ -65,6 +73,9 @@ class FrozenFeatures:
             raise DataError(f"embedding of instance {first + 1} contains NaN or infinite values", source="embeddings")
         self.embeddings = emb.float().to(device)
         self.dim = int(emb.shape[1])
+
+    def __len__(self) -> int:
+        return int(self.embeddings.shape[0])
 
     def __call__(self, idx: np.ndarray | Sequence[int]) -> torch.Tensor:
         return self.embeddings[torch.as_tensor(np.asarray(idx, dtype=np.int64), device=self.embeddings.device)]
@@ -89,6 +100,7 @@ class EncoderFeatures:
     """Runs a (partly) trainable :class:`~mgl.encoders.text_encoder.TextEncoder` on the instances' texts."""
 
     trainable = True
+    lr = None
 
     def __init__(self, encoder, texts: Sequence[str], pairs: Sequence[str | None] | None = None, batch_size: int = 32):
         self.encoder = encoder
@@ -96,6 +108,9 @@ class EncoderFeatures:
         self.pairs = list(pairs) if pairs is not None and any(p is not None for p in pairs) else None
         self.batch_size = batch_size
         self.dim = int(encoder.dim)
+
+    def __len__(self) -> int:
+        return len(self.texts)
 
     def __call__(self, idx: np.ndarray | Sequence[int]) -> torch.Tensor:
         idx = np.asarray(idx, dtype=np.int64)
@@ -157,6 +172,9 @@ class PrefixFeatures(EncoderFeatures):
         self.dim = int(encoder.dim)
         self._memo: dict[int, torch.Tensor] = {}
 
+    def __len__(self) -> int:
+        return len(self.locations)
+
     def _forward(self, idx: np.ndarray) -> torch.Tensor:
         from mgl.encoders.prefix_states import pad_states
 
@@ -187,3 +205,83 @@ class PrefixFeatures(EncoderFeatures):
     def load_state_dict(self, state: dict) -> None:
         self._memo.clear()
         super().load_state_dict(state)
+
+
+class PooledStateFeatures:
+    """A trainable pooling head over a frozen encoder's cached final token states.
+
+    The encoder's last hidden states of every instance were computed once
+    (:func:`~mgl.encoders.prefix_states.compute_prefix_states` with every layer frozen, float16,
+    memory-mapped); a step reads just its nodes' states, pads them into a batch and runs the
+    head (:class:`~mgl.encoders.pooling_head.AttentionPooling`, which starts as mean pooling).
+    The encoder itself never runs and gets no gradient: the head's weights are the only ones
+    that learn (``parameters()``, ``state_dict()`` with keys ``pooling_head.*``, loaded strictly),
+    at their own rate ``lr``.
+
+    Outside training the pooled vectors are kept per instance until the head can change again
+    (:meth:`train`, :meth:`load_state_dict`), as in :class:`PrefixFeatures`.
+    """
+
+    trainable = True
+    PREFIX = "pooling_head."
+
+    def __init__(self, head: torch.nn.Module, store, locations: Sequence, *, device: torch.device | str = "cpu",
+                 lr: float | None = None, batch_size: int = 64):
+        self.head = head.to(device)
+        self.store = store
+        self.locations = list(locations)
+        self.device = torch.device(device)
+        self.lr = lr
+        self.batch_size = batch_size
+        self.dim = int(head.dim)
+        if store.dim != self.dim:
+            raise DataError(f"token states of size {store.dim} for a pooling head of size {self.dim}")
+        self._memo: dict[int, torch.Tensor] = {}
+
+    def __len__(self) -> int:
+        return len(self.locations)
+
+    def _forward(self, idx: np.ndarray) -> torch.Tensor:
+        from mgl.encoders.prefix_states import pad_states
+
+        hidden, mask = pad_states([self.store.read(self.locations[i]) for i in idx], self.dim)
+        return self.head(hidden.to(self.device), mask.to(self.device))
+
+    def __call__(self, idx: np.ndarray | Sequence[int]) -> torch.Tensor:
+        idx = np.asarray(idx, dtype=np.int64)
+        if len(idx) == 0:
+            return torch.empty(0, self.dim, device=self.device)
+        if torch.is_grad_enabled() and self.head.training:
+            self._memo.clear()
+            return self._forward(idx)
+        todo = np.array(sorted({int(i) for i in idx if int(i) not in self._memo}), dtype=np.int64)
+        if len(todo):
+            todo = todo[np.argsort([self.locations[i].length for i in todo], kind="stable")]  # similar lengths together
+            with torch.no_grad():
+                for start in range(0, len(todo), self.batch_size):
+                    part = todo[start:start + self.batch_size]
+                    for i, vector in zip(part, self._forward(part)):
+                        self._memo[int(i)] = vector
+        return torch.stack([self._memo[int(i)] for i in idx])
+
+    def parameters(self) -> list[torch.nn.Parameter]:
+        return list(self.head.parameters())
+
+    def train(self, mode: bool = True) -> None:
+        if mode:  # the head may change from here on; eval mode keeps what was pooled
+            self._memo.clear()
+        self.head.train(mode)
+
+    def eval(self) -> None:
+        self.train(False)
+
+    def state_dict(self) -> dict:
+        return {self.PREFIX + k: v.detach().clone() for k, v in self.head.state_dict().items()}
+
+    def load_state_dict(self, state: dict) -> None:
+        """The head's weights, strictly: every key ``pooling_head.*`` and nothing else."""
+        self._memo.clear()
+        stray = [k for k in state if not k.startswith(self.PREFIX)]
+        if stray:
+            raise DataError(f"pooling-head state has keys outside the head: {', '.join(sorted(stray)[:3])}")
+        self.head.load_state_dict({k[len(self.PREFIX):]: v for k, v in state.items()}, strict=True)

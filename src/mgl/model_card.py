@@ -37,7 +37,10 @@ def render_model_card(meta: dict[str, Any]) -> str:
         f"- **Labels:** {', '.join(meta.get('labels', []))}",
         f"- **Source languages:** {', '.join(sources)}; **target:** {target}",
         f"- **Encoder:** `{enc.get('spec', {}).get('model')}` ({enc.get('train', 'none')} during training), "
-        f"identity `{enc.get('identity')}`",
+        f"identity `{enc.get('identity')}`"
+        + (f"; pooling: a trained `{cfg['encoder']['pooling_head']}` head over its final token states "
+           f"({cfg['encoder'].get('pooling_queries')} queries)"
+           if cfg.get("encoder", {}).get("pooling_head", "none") != "none" else ""),
         f"- **Saved:** {meta.get('saved', '-')}",
         "",
         "## Training data",

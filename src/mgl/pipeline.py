@@ -223,6 +223,8 @@ def build_features(data: ExperimentData, enc: EncoderConfig, *, encoder=None, pr
     from mgl.features import EncoderFeatures, FrozenFeatures
 
     encoder = encoder if encoder is not None else make_encoder(enc)
+    if enc.pooling_head != "none":
+        return pooled_state_features(data.texts, data.pairs, enc, encoder, progress=progress), encoder
     if enc.train == "none":
         from mgl.encoders import EmbeddingCache
 
@@ -238,6 +240,19 @@ def build_features(data: ExperimentData, enc: EncoderConfig, *, encoder=None, pr
                                                  progress=progress)
         return PrefixFeatures(encoder, store, locations, batch_size=enc.batch_size), encoder
     return EncoderFeatures(encoder, data.texts, data.pairs, batch_size=enc.batch_size), encoder
+
+
+def pooled_state_features(texts, pairs, enc: EncoderConfig, encoder, *, progress: bool = True):
+    """A fresh pooling head (``enc.pooling_head``) over the texts' final token states, which are
+    computed once into the token-state store (every layer frozen) and read from there."""
+    from mgl.encoders.pooling_head import make_pooling_head
+    from mgl.encoders.prefix_states import compute_prefix_states
+    from mgl.features import PooledStateFeatures
+
+    store, locations = compute_prefix_states(encoder, texts, pairs, encoder.num_layers, batch_size=enc.batch_size,
+                                             progress=progress)
+    head = make_pooling_head(enc.pooling_head, encoder.dim, enc.pooling_queries)
+    return PooledStateFeatures(head, store, locations, device=encoder.device, lr=enc.pooling_lr)
 
 
 def run_mgl(data: ExperimentData, features, cfg: MGLConfig, *, seed: int, device: torch.device | str = "cpu",

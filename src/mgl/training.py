@@ -108,7 +108,7 @@ class MGLTrainee:
         groups = [{"params": list(model.parameters()), "lr": cfg.lr}]
         enc_params = features.parameters()
         if enc_params:
-            groups.append({"params": enc_params, "lr": cfg.encoder_lr})
+            groups.append({"params": enc_params, "lr": features.lr or cfg.encoder_lr})
         self.optimizer = make_adam(groups, weight_decay=cfg.weight_decay)
         self.params = [p for g in groups for p in g["params"]]
         self.net = model  # what the forward pass runs: the model, or its DistributedDataParallel wrapper

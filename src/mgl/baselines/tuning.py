@@ -38,7 +38,7 @@ class SingleTrainee:
         groups = [{"params": list(model.parameters()), "lr": hyper.lr, "weight_decay": hyper.weight_decay}]
         enc_params = features.parameters()
         if enc_params:
-            groups.append({"params": enc_params, "lr": settings.encoder_lr,
+            groups.append({"params": enc_params, "lr": features.lr or settings.encoder_lr,
                            "weight_decay": settings.encoder_weight_decay})
         optimizer = make_adam(groups, betas=betas)
         self.ctx = StepContext(model, features, optimizer, [p for g in groups for p in g["params"]], rng, labels,

@@ -17,7 +17,7 @@ ConfigOpt = Annotated[Optional[Path], typer.Option("--config", help="A YAML conf
 def build_run_config(
     *, preset, config, overrides, data, root, domain, sources, target, target_fraction, target_count, seed,
     encoder, encoder_train, top_layers, device, columns, labels, language, no_meta, no_l2clt, no_sigma,
-    encoding=None, validation_fraction=None,
+    encoding=None, validation_fraction=None, pooling_head=None,
     gcn_layers, n_support, n_query, k_neighbours, train_episodes, test_episodes, eval_times, lr, max_rounds,
     patience,
 ) -> RunConfig:
@@ -46,6 +46,7 @@ def build_run_config(
     put("encoder.model", encoder)
     put("encoder.train", encoder_train)
     put("encoder.top_layers", top_layers)
+    put("encoder.pooling_head", pooling_head)
     put("encoder.device", device)
     if no_meta:
         items.append("mgl.meta_train=false")
@@ -101,6 +102,7 @@ def register(app: typer.Typer) -> None:
         encoder: Annotated[Optional[str], typer.Option(help="Encoder: hub name, local folder, or multilingual-e5-small (embedded default).")] = None,
         encoder_train: Annotated[Optional[str], typer.Option(help="none (frozen, cached embeddings), top-k (the top layers, trained over cached lower-layer states; --set encoder.prefix_cache=false runs the whole encoder) or all.")] = None,
         top_layers: Annotated[Optional[int], typer.Option(help="Layers trained with --encoder-train top-k.")] = None,
+        pooling_head: Annotated[Optional[str], typer.Option(help="none (the encoder's mean pooling) or attention: a trainable pooling over the frozen encoder's cached final token states, starting as mean pooling, trained with the model (--set encoder.pooling_queries=Q, encoder.pooling_lr=LR).")] = None,
         device: Annotated[Optional[str], typer.Option(help="cpu, cuda, cuda:N; default: CUDA when present.")] = None,
         columns: Annotated[Optional[str], typer.Option(help="For files: text=COL,label=COL[,text_pair=COL][,language=COL][,split=COL].")] = None,
         encoding: Annotated[Optional[str], typer.Option(help="For text files: their encoding (default: UTF-8, or UTF-16 detected by its byte-order mark).")] = None,
@@ -132,7 +134,7 @@ def register(app: typer.Typer) -> None:
         cfg = build_run_config(
             preset=preset, config=config, overrides=set_, data=data, root=root, domain=domain, sources=sources,
             target=target, target_fraction=target_fraction, target_count=target_count, seed=seed, encoder=encoder,
-            encoder_train=encoder_train, top_layers=top_layers, device=device, columns=columns, labels=labels,
+            encoder_train=encoder_train, top_layers=top_layers, pooling_head=pooling_head, device=device, columns=columns, labels=labels,
             language=language, encoding=encoding, validation_fraction=validation_fraction, no_meta=no_meta, no_l2clt=no_l2clt, no_sigma=no_sigma, gcn_layers=gcn_layers,
             n_support=n_support, n_query=n_query, k_neighbours=k_neighbours, train_episodes=train_episodes,
             test_episodes=test_episodes, eval_times=eval_times, lr=lr, max_rounds=max_rounds, patience=patience,

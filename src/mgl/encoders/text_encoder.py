@@ -501,8 +501,11 @@ class TextEncoder(torch.nn.Module):
         mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
         return (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1.0)
 
-    def encode_batch(self, batch: Mapping[str, torch.Tensor]) -> torch.Tensor:
-        """Pooled vectors ``[n, dim]`` for already tokenised inputs (moved to the model's device)."""
+    def encode_batch(self, batch: Mapping[str, torch.Tensor], pooler=None) -> torch.Tensor:
+        """Pooled vectors ``[n, dim]`` for already tokenised inputs (moved to the model's device).
+
+        ``pooler``: a module ``(hidden [n, T, dim] float32, attention mask [n, T]) -> [n, dim]`` used
+        instead of the spec's pooling (a trained :class:`~mgl.encoders.pooling_head.AttentionPooling`)."""
         device = self.device
         inputs = {k: v.to(device) for k, v in batch.items() if k in ("input_ids", "token_type_ids", "attention_mask")}
         bf16 = getattr(self, "precision", "fp32") == "bf16"
@@ -512,7 +515,7 @@ class TextEncoder(torch.nn.Module):
         else:
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
                 hidden = self.model(**inputs).last_hidden_state
-        return self.pool(hidden.float(), inputs["attention_mask"])
+        return (pooler or self.pool)(hidden.float(), inputs["attention_mask"])
 
     def _bf16_inference_model(self):
         """For bf16 without gradients: a bfloat16 copy of the model (kept until a weight changes).
@@ -567,22 +570,34 @@ class TextEncoder(torch.nn.Module):
                 sample = flat[::step][:_SAMPLES_PER_TENSOR].to("cpu", copy=True).contiguous()
                 digest.update(f"{name}:{tuple(tensor.shape)}:{tensor.dtype}".encode())
                 digest.update(sample.view(torch.uint8).numpy().tobytes())
+        # the final states (every layer frozen) are computed in the encoder's precision, as its pooled vectors
+        precision = self.precision if frozen_layers == len(layers) and self.precision != "fp32" else None
         return (
             f"{self._ref}|prefix-weights={digest.hexdigest()}|tokenizer={self._tokenizer_fp}"
             f"|prefix={json.dumps(self.spec.prefix)}|max_length={self.spec.max_length}|frozen_layers={frozen_layers}"
+            + (f"|precision={precision}" if precision else "")
         )
 
     def hidden_states_before(self, batch: Mapping[str, torch.Tensor], layer: int) -> torch.Tensor:
         """The hidden states ``[n, length, dim]`` that enter transformer layer ``layer`` (0-based).
 
-        ``layer == 0``: the embedding output. The forward pass stops after layer ``layer - 1``
-        (nothing above it is computed).
+        ``layer == 0``: the embedding output. ``layer == num_layers``: the final token states
+        (the model's ``last_hidden_state``, what the pooling reads; in bfloat16 where the encoder
+        runs bf16 and no gradient is wanted, as :meth:`encode_batch`). Otherwise the forward
+        pass stops after layer ``layer - 1`` (nothing above it is computed).
         """
         layers = self._layer_stack()
-        if not 0 <= layer < len(layers):
-            raise ConfigError(f"layer must be from 0 to {len(layers) - 1}, not {layer!r}")
+        if not 0 <= layer <= len(layers):
+            raise ConfigError(f"layer must be from 0 to {len(layers)}, not {layer!r}")
         device = self.device
         inputs = {k: v.to(device) for k, v in batch.items() if k in ("input_ids", "token_type_ids", "attention_mask")}
+        if layer == len(layers):
+            bf16 = getattr(self, "precision", "fp32") == "bf16"
+            inference = self._bf16_inference_model() if bf16 else None
+            if inference is not None:
+                return inference(**inputs).last_hidden_state.float()
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+                return self.model(**inputs).last_hidden_state.float()
         if layer == 0:
             return self.model(**inputs, output_hidden_states=True).hidden_states[0]
 
@@ -678,6 +693,7 @@ class TextEncoder(torch.nn.Module):
         max_tokens: int | None = None,
         max_padding: float | None = None,
         pad_to_multiple_of: int | None = None,
+        pooler=None,
     ) -> np.ndarray:
         """Frozen embeddings ``[n, dim]`` (float32) of ``texts`` (and ``pairs``), in input order.
 
@@ -690,9 +706,13 @@ class TextEncoder(torch.nn.Module):
         long-running server sees few distinct shapes and its kernel and allocator caches stay
         small), in
         eval mode (the previous train/eval mode is restored). ``progress`` shows a tqdm bar on
-        stderr.
+        stderr. ``pooler``: pool the final token states with this module instead of the spec's
+        pooling (see :meth:`encode_batch`); its vectors are not the encoder's, so no ``cache``.
         """
         from tqdm.auto import tqdm
+
+        if pooler is not None and cache is not None:
+            raise ConfigError("embed: a pooler's vectors are not the encoder's; they cannot go through the embedding cache")
 
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise ConfigError(f"batch_size must be a positive integer, not {batch_size!r}")
@@ -725,7 +745,7 @@ class TextEncoder(torch.nn.Module):
             bar = tqdm(total=len(todo), desc=f"embedding ({Path(self._ref).name or self._ref})", unit="text", file=sys.stderr, disable=not progress)
             try:
                 for batch in self._plan_batches(lengths, batch_size, max_tokens, max_padding):
-                    pooled = self.encode_batch(self._pad([features[j] for j in batch], pad_to_multiple_of))
+                    pooled = self.encode_batch(self._pad([features[j] for j in batch], pad_to_multiple_of), pooler)
                     rows = pooled.float().cpu().numpy()
                     targets = [todo[j] for j in batch]
                     vectors[targets] = rows

@@ -121,6 +121,9 @@ def config_fingerprint(cfg: RunConfig, extra: dict[str, Any] | None = None) -> s
     if raw["encoder"].get("precision") == "fp32":
         raw["encoder"].pop("precision", None)
     raw["encoder"].pop("gradient_checkpointing", None)  # memory against compute: the same result
+    if raw["encoder"].get("pooling_head", "none") == "none":  # no head: its settings do nothing
+        for key in ("pooling_head", "pooling_queries", "pooling_lr"):
+            raw["encoder"].pop(key, None)
     if raw["data"].get("validation_fraction") == 0.2:
         raw["data"].pop("validation_fraction", None)
     extra = copy.deepcopy(extra or {})

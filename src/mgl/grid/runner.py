@@ -181,7 +181,7 @@ def frozen_matrix(features, rows: np.ndarray | None = None) -> np.ndarray:
     if isinstance(features, FrozenFeatures):
         x = features.embeddings
         return (x if rows is None else x[torch.as_tensor(rows)]).cpu().numpy()
-    rows = np.arange(len(features.texts)) if rows is None else rows
+    rows = np.arange(len(features)) if rows is None else rows
     features.eval()
     with torch.no_grad():
         return features(rows).cpu().numpy()
