@@ -120,3 +120,35 @@ def test_json_keeps_tiny_weights():
     one = GraphMap(["A", "B"], ["en", "ja"], ["x", "x"], ["en", "ja"], m, np.zeros_like(m),
                    language_matrix(m, ["en", "ja"], ["en", "ja"]), k=2, samples=1)
     assert one.to_dict()["language_matrix"][0][0] is None  # one node per language: no pair inside it
+
+
+def test_query_row_weights_on_a_hand_made_graph():
+    """Two support nodes (en, ja) and two ja queries; a fixed adjacency, so every share is known."""
+    from types import SimpleNamespace
+
+    import numpy as np
+    import torch
+
+    from mgl.analysis import query_row_weights
+
+    adj = torch.tensor([[1.0, 0.0, 0.0, 0.0],
+                        [0.0, 1.0, 0.0, 0.0],
+                        [0.2, 0.3, 0.5, 0.0],   # query 1: self 0.5, support 0.5, en 0.2
+                        [0.0, 0.1, 0.6, 0.3]])  # query 2: self 0.3, support 0.1, en 0 (ja query 0.6, ja support 0.1)
+
+    class Graph(torch.nn.Module):
+        def forward(self, h):
+            return adj
+
+    class Model(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.graph = Graph()
+
+    features = type("F", (), {"eval": lambda self: None, "__call__": lambda self, idx: torch.zeros(len(idx), 2)})()
+    ep = SimpleNamespace(support=np.array([0, 1]), query=np.array([2, 3]), nodes=np.array([0, 1, 2, 3]))
+    shares = query_row_weights(Model(), features, [ep], np.array(["en", "ja", "ja", "ja"]))
+    assert shares["self"] == pytest.approx((0.5 + 0.3) / 2)
+    assert shares["support"] == pytest.approx((0.5 + 0.1) / 2)
+    assert shares["cross_language"] == pytest.approx((0.2 + 0.0) / 2)
+    assert shares["query_rows"] == 2

@@ -319,3 +319,50 @@ def test_table1_quick_end_to_end_and_resumable(tmp_path):
     assert after["accuracy"] == before["accuracy"]  # seeded: the same result again
     assert {p.name: p.stat().st_mtime_ns for p in cells if p.name != gone.name} == \
         {k: v for k, v in mtimes.items() if k != gone.name}
+
+
+def test_fingerprint_counts_the_pooling_head_settings_only_with_a_head():
+    a, b = RunConfig(), RunConfig()
+    b.encoder.pooling_queries, b.encoder.pooling_lr = 2, 0.5
+    assert config_fingerprint(a) == config_fingerprint(b)  # no head: its settings do nothing
+    a.encoder.pooling_head = b.encoder.pooling_head = "attention"
+    assert config_fingerprint(a) != config_fingerprint(b)
+    assert config_fingerprint(a) != config_fingerprint(RunConfig())
+
+
+def test_a_grid_resets_the_pooling_head_before_every_method(tmp_path, tiny_bert_dir, monkeypatch):
+    """The head's weights are the features' state: every method starts from mean pooling, so a
+    method run after another that trained the head gets what it gets when run first."""
+    from cli_helpers import write_reviews_csv
+
+    from mgl.config import load_config
+    from mgl.grid import Experiment
+    from mgl.grid.runner import CellRunner
+
+    monkeypatch.setenv("MGL_HOME", str(tmp_path / "home"))
+    csv_path = write_reviews_csv(tmp_path / "reviews.csv")
+    base = load_config("amazon", None, [
+        f"data.name={csv_path}", "data.columns=text=text,label=stars,language=lang,split=split",
+        "data.labels=1=negative,2=negative,3=neutral,4=positive,5=positive",
+        f"encoder.model={tiny_bert_dir}", "encoder.max_length=32", "encoder.precision=fp32",
+        "encoder.pooling_head=attention", "encoder.pooling_lr=1e-2", "mgl.n_support=2", "mgl.n_query=6",
+        "mgl.k_neighbours=4", "mgl.train_episodes=8", "mgl.max_rounds=2", "mgl.test_episodes=2", "mgl.eval_times=2",
+        "mgl.hidden_dim=16", "data.target_fraction=1.0",
+    ]).validate()
+    experiment = Experiment("fr", None, ("en", "de"))
+    first = dict(CellRunner(base, progress=False).run_group(experiment, 0, ["logreg-pooled"]))
+    after = dict(CellRunner(base, progress=False).run_group(experiment, 0, ["mix", "mgl", "logreg-pooled"]))
+    assert after["logreg-pooled"]["accuracy"] == first["logreg-pooled"]["accuracy"]
+    assert after["logreg-pooled"]["details"]["C"] == first["logreg-pooled"]["details"]["C"]
+    assert after["logreg-pooled"]["details"]["val_scores"] == first["logreg-pooled"]["details"]["val_scores"]
+    # and the methods that train do train the head
+    import torch
+
+    runner = CellRunner(base, progress=False)
+    cfg, data, features, encoder, _ = runner._features(experiment, 0)
+    initial = features.state_dict()
+    assert torch.count_nonzero(initial["pooling_head.queries"]) == 0  # mean pooling
+    for method in ("mix", "mgl"):
+        features.load_state_dict(initial)
+        runner.run_method(method, data, features, cfg, 0, encoder.device)
+        assert torch.count_nonzero(features.state_dict()["pooling_head.queries"]) > 0, method

@@ -75,6 +75,7 @@ def run_experiment(cfg: RunConfig, *, progress: bool = True, save_dir=None, chec
         "encoder": clf.encoder.identity,
         "encoder_model": clf.encoder.spec.model,
         "encoder_train": cfg.encoder.train,
+        "pooling_head": cfg.encoder.pooling_head,
         "device": str(clf.encoder.device),
         "labels": data.table.label_names,
         "counts": counts,

@@ -295,7 +295,8 @@ def model_info(clf) -> dict[str, Any]:
     return {"labels": clf.label_names, "sources": clf.sources, "target": clf.target,
             "pairs": any(ex.text_pair is not None for ex in clf.bank),
             "encoder": {"model": clf.encoder.spec.model, "identity": clf.encoder.identity,
-                        "train": clf.config.encoder.train, "precision": clf.encoder.precision,
+                        "train": clf.config.encoder.train, "pooling_head": clf.config.encoder.pooling_head,
+                        "precision": clf.encoder.precision,
                         "precision_note": clf.precision_note},
             "metrics": metrics, "counts": report.get("counts", {}), "config": clf.config.to_dict()}
 

@@ -108,3 +108,33 @@ def test_top_k_encoder_training_through_the_cli(tmp_path, reviews_csv, tiny_bert
     assert code == 0, err
     rows = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
     assert len(rows) == 2 and all(r["label"] in result["labels"] for r in rows)
+
+
+def test_pooling_head_through_the_cli(tmp_path, reviews_csv, tiny_bert_dir, monkeypatch):
+    """`--pooling-head attention`: the head trains over cached final states, the model saves it, predict uses it."""
+    monkeypatch.setenv("MGL_HOME", str(tmp_path / "home"))
+    code, _, err = run_mgl(
+        "run", "--data", reviews_csv, *THREE_CLASS, "--sources", "en,de", "--target", "fr",
+        "--encoder", tiny_bert_dir, "--pooling-head", "attention", "--out", tmp_path / "run",
+        "--save", tmp_path / "model", "--quiet", *TINY_SETTINGS,
+    )
+    assert code == 0, err
+    result = json.loads((tmp_path / "run" / "result.json").read_text())
+    assert result["pooling_head"] == "attention" and result["encoder_train"] == "none"
+    assert result["config"]["encoder"]["pooling_queries"] == 4
+    assert list((tmp_path / "home" / "prefix-states").glob("*/shard-*.f16"))
+    assert (tmp_path / "model" / "pooling_head.safetensors").is_file()
+    assert not (tmp_path / "model" / "encoder.safetensors").exists()
+    (tmp_path / "in.txt").write_text("very good book\nbad terrible book\n")
+    code, _, err = run_mgl("predict", "--model", tmp_path / "model", "--input", tmp_path / "in.txt",
+                           "--output", tmp_path / "out.jsonl", "--quiet")
+    assert code == 0, err
+    rows = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
+    assert len(rows) == 2 and all(r["label"] in result["labels"] for r in rows)
+    # a head with a train mode is refused with a one-line error, exit status 2
+    code, _, err = run_mgl(
+        "run", "--data", reviews_csv, *THREE_CLASS, "--sources", "en,de", "--target", "fr",
+        "--encoder", tiny_bert_dir, "--pooling-head", "attention", "--encoder-train", "all", "--out", tmp_path / "bad",
+        "--quiet", *TINY_SETTINGS,
+    )
+    assert code == 2 and "needs encoder.train=none" in err

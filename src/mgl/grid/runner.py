@@ -131,6 +131,7 @@ class CellRunner:
                     "n_train": metrics.get("n_train", n_train_all), "n_train_target": n_train_target,
                     "train_seconds": metrics["train_seconds"], "seconds": time.perf_counter() - t1,
                     "embed_seconds": embed_seconds, "encoder": encoder.identity, "encoder_train": cfg.encoder.train,
+                    **({"pooling_head": cfg.encoder.pooling_head} if cfg.encoder.pooling_head != "none" else {}),
                     "details": {k: v for k, v in metrics.items() if k not in (
                         "accuracy", "precision", "recall", "f1", "averaging", "n_test", "n_train", "train_seconds")},
                     "finished": time.strftime("%Y-%m-%d %H:%M:%S"),
