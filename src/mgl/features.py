@@ -211,12 +211,15 @@ class PooledStateFeatures:
     """A trainable pooling head over a frozen encoder's cached final token states.
 
     The encoder's last hidden states of every instance were computed once
-    (:func:`~mgl.encoders.prefix_states.compute_prefix_states` with every layer frozen, float16,
-    memory-mapped); a step reads just its nodes' states, pads them into a batch and runs the
+    (:func:`~mgl.encoders.prefix_states.compute_prefix_states` with every layer frozen, float16
+    on disk). On first use they are read into one token table in memory (``dtype``: bfloat16
+    for a bf16 encoder, whose states float16 holds exactly, else float32), and a call gathers
+    just its instances' tokens: sorted by length and cut into a few batches with at most
+    ``max_padding`` padding each (episodes mix short and long reviews), each run through the
     head (:class:`~mgl.encoders.pooling_head.AttentionPooling`, which starts as mean pooling).
     The encoder itself never runs and gets no gradient: the head's weights are the only ones
-    that learn (``parameters()``, ``state_dict()`` with keys ``pooling_head.*``, loaded strictly),
-    at their own rate ``lr``.
+    that learn (``parameters()``, ``state_dict()`` with keys ``pooling_head.*``, loaded
+    strictly), at their own rate ``lr``.
 
     Outside training the pooled vectors are kept per instance until the head can change again
     (:meth:`train`, :meth:`load_state_dict`), as in :class:`PrefixFeatures`.
@@ -226,26 +229,55 @@ class PooledStateFeatures:
     PREFIX = "pooling_head."
 
     def __init__(self, head: torch.nn.Module, store, locations: Sequence, *, device: torch.device | str = "cpu",
-                 lr: float | None = None, batch_size: int = 64):
+                 lr: float | None = None, batch_size: int = 64, dtype: torch.dtype = torch.float32,
+                 max_padding: float = 0.25):
         self.head = head.to(device)
         self.store = store
         self.locations = list(locations)
         self.device = torch.device(device)
         self.lr = lr
         self.batch_size = batch_size
+        self.dtype = dtype
+        self.max_padding = max_padding
         self.dim = int(head.dim)
         if store.dim != self.dim:
             raise DataError(f"token states of size {store.dim} for a pooling head of size {self.dim}")
+        self.lengths = torch.tensor([loc.length for loc in self.locations], dtype=torch.int64)
+        self._tokens: torch.Tensor | None = None
         self._memo: dict[int, torch.Tensor] = {}
 
     def __len__(self) -> int:
         return len(self.locations)
 
-    def _forward(self, idx: np.ndarray) -> torch.Tensor:
-        from mgl.encoders.prefix_states import pad_states
+    def _table(self) -> torch.Tensor:
+        """Every instance's tokens, one after another, then one zero row (what padding reads)."""
+        if self._tokens is None:
+            rows = int(self.lengths.sum())
+            table = torch.zeros(rows + 1, self.dim, dtype=self.dtype)
+            starts = torch.zeros(len(self.locations), dtype=torch.int64)
+            at = 0
+            for i, loc in enumerate(self.locations):
+                table[at:at + loc.length] = torch.from_numpy(np.asarray(self.store.read(loc), dtype=np.float32))
+                starts[i] = at
+                at += loc.length
+            self._tokens, self._starts = table.to(self.device), starts
+        return self._tokens
 
-        hidden, mask = pad_states([self.store.read(self.locations[i]) for i in idx], self.dim)
-        return self.head(hidden.to(self.device), mask.to(self.device))
+    def _forward(self, idx: np.ndarray) -> torch.Tensor:
+        table = self._table()
+        idx_t = torch.as_tensor(idx, dtype=torch.int64)
+        lengths = self.lengths[idx_t]
+        order = torch.argsort(lengths, descending=True, stable=True)
+        out = []
+        for part in _length_batches(lengths[order].tolist(), self.max_padding):
+            rows = idx_t[order[part[0]:part[1]]]
+            longest = int(self.lengths[rows].max())
+            steps = torch.arange(longest)
+            real = steps[None, :] < self.lengths[rows][:, None]
+            gather = torch.where(real, self._starts[rows][:, None] + steps[None, :], table.shape[0] - 1)
+            out.append(self.head(table[gather.to(self.device)], real.to(self.device)))
+        pooled = torch.cat(out)
+        return pooled[torch.argsort(order).to(pooled.device)]
 
     def __call__(self, idx: np.ndarray | Sequence[int]) -> torch.Tensor:
         idx = np.asarray(idx, dtype=np.int64)
@@ -256,7 +288,6 @@ class PooledStateFeatures:
             return self._forward(idx)
         todo = np.array(sorted({int(i) for i in idx if int(i) not in self._memo}), dtype=np.int64)
         if len(todo):
-            todo = todo[np.argsort([self.locations[i].length for i in todo], kind="stable")]  # similar lengths together
             with torch.no_grad():
                 for start in range(0, len(todo), self.batch_size):
                     part = todo[start:start + self.batch_size]
@@ -285,3 +316,17 @@ class PooledStateFeatures:
         if stray:
             raise DataError(f"pooling-head state has keys outside the head: {', '.join(sorted(stray)[:3])}")
         self.head.load_state_dict({k[len(self.PREFIX):]: v for k, v in state.items()}, strict=True)
+
+
+def _length_batches(lengths: Sequence[int], max_padding: float) -> list[tuple[int, int]]:
+    """``(start, stop)`` runs of ``lengths`` (sorted longest first) whose padding to their first
+    (longest) entry stays within ``max_padding`` of their real tokens (at least one entry each)."""
+    runs, start, real = [], 0, 0
+    for i, n in enumerate(lengths):
+        if i > start and (i - start + 1) * lengths[start] > (1 + max_padding) * (real + n):
+            runs.append((start, i))
+            start, real = i, 0
+        real += n
+    if lengths:
+        runs.append((start, len(lengths)))
+    return runs

@@ -252,7 +252,9 @@ def pooled_state_features(texts, pairs, enc: EncoderConfig, encoder, *, progress
     store, locations = compute_prefix_states(encoder, texts, pairs, encoder.num_layers, batch_size=enc.batch_size,
                                              progress=progress)
     head = make_pooling_head(enc.pooling_head, encoder.dim, enc.pooling_queries)
-    return PooledStateFeatures(head, store, locations, device=encoder.device, lr=enc.pooling_lr)
+    # a bf16 encoder's states are exact in float16 and in bfloat16: the head reads them in bfloat16
+    dtype = torch.bfloat16 if encoder.precision == "bf16" else torch.float32
+    return PooledStateFeatures(head, store, locations, device=encoder.device, lr=enc.pooling_lr, dtype=dtype)
 
 
 def run_mgl(data: ExperimentData, features, cfg: MGLConfig, *, seed: int, device: torch.device | str = "cpu",

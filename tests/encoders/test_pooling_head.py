@@ -67,6 +67,20 @@ def test_padding_gets_no_weight_and_batch_mates_change_nothing(encoder, tmp_path
     assert not torch.allclose(together, torch.as_tensor(encoder.embed(TEXTS, progress=False)), atol=1e-2)
 
 
+def test_bfloat16_token_table_agrees_with_float32(encoder, tmp_path):
+    """A bf16 encoder's states are read in bfloat16: the vectors agree with float32 reading to bf16 rounding."""
+    fp32 = head_features(encoder, tmp_path)
+    bf16 = PooledStateFeatures(fp32.head, fp32.store, fp32.locations, dtype=torch.bfloat16, batch_size=3)
+    with torch.no_grad():
+        for p in fp32.head.parameters():
+            p.normal_(0, 0.3)
+    fp32.eval(), bf16.eval()
+    with torch.no_grad():
+        a, b = fp32(np.arange(len(TEXTS))), bf16(np.arange(len(TEXTS)))
+    assert b.dtype == torch.float32
+    assert torch.allclose(a, b, atol=5e-2, rtol=2e-2) and not torch.equal(a, b)
+
+
 def test_gradients_reach_the_head_and_not_the_encoder(encoder, tmp_path):
     features = head_features(encoder, tmp_path)
     assert features.trainable and len(features) == len(TEXTS)

@@ -69,14 +69,20 @@ class AttentionPooling(nn.Module):
         nn.init.zeros_(self.mix.bias)
 
     def forward(self, hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        """Pool ``hidden`` ``[n, T, d]`` (``attention_mask`` ``[n, T]``, 1 on real tokens) into ``[n, d]``."""
-        hidden = hidden.to(self.queries.dtype)
+        """Pool ``hidden`` ``[n, T, d]`` (``attention_mask`` ``[n, T]``, 1 on real tokens) into ``[n, d]``.
+
+        Float32 states are pooled in float32. BFloat16 states (a bf16 encoder's, which float16
+        storage holds exactly) are read in bfloat16 by the two products over the tokens, which
+        accumulate in float32; scores, softmax, the mixing and the result are float32.
+        """
+        dtype = torch.bfloat16 if hidden.dtype == torch.bfloat16 else self.queries.dtype
+        hidden = hidden.to(dtype)
         real = attention_mask.to(device=hidden.device, dtype=torch.bool)
-        scores = torch.einsum("ntd,qd->nqt", hidden, self.queries) / math.sqrt(self.dim)
-        scores = scores.masked_fill(~real.unsqueeze(1), float("-inf"))
-        weights = torch.softmax(scores, dim=-1)
-        weights = torch.nan_to_num(weights, nan=0.0)  # an input without real tokens pools to zero
-        pooled = torch.einsum("nqt,ntd->nqd", weights, hidden)
+        # explicit matmul / bmm: einsum's backward was twice as slow on a CPU (benchmarks/bench_head_step.py)
+        scores = torch.matmul(hidden, (self.queries / math.sqrt(self.dim)).to(dtype).t()).float()  # [n, T, Q]
+        scores = scores.masked_fill(~real.unsqueeze(-1), float("-inf"))
+        weights = torch.nan_to_num(torch.softmax(scores, dim=1), nan=0.0)  # an input without real tokens pools to zero
+        pooled = torch.bmm(weights.transpose(1, 2).to(dtype), hidden).float()  # [n, Q, d]
         return pooled.mean(dim=1) + self.mix(pooled.reshape(pooled.shape[0], -1))
 
     def extra_repr(self) -> str:
