@@ -115,6 +115,13 @@ class MGLTrainee:
         self.accelerator = distributed.accelerator()
         rank_part = [distributed.rank()] if self.accelerator is not None else []  # each process its own episodes
         if self.accelerator is not None:
+            if enc_params:
+                # DDP wraps the model; weights outside it (a trained encoder, a pooling head) would not
+                # have their gradients averaged, and the processes would drift apart
+                from mgl.errors import ConfigError
+
+                raise ConfigError("several processes train only frozen features: run a trained encoder or "
+                                  "pooling head in one process")
             self.net, self.optimizer = self.accelerator.prepare(model, self.optimizer)
         self.rng = np.random.default_rng([seed, stage_id, *rank_part])
         self.validation_seed = (seed, stage_id, 1)
