@@ -136,3 +136,26 @@ def test_states_derived_from_a_lower_layer_equal_the_direct_ones(encoder, tmp_pa
     with pytest.raises(MGLError, match="cannot give"):
         compute_prefix_states(encoder, TEXTS, PAIRS, 1, store=PrefixStateStore.for_encoder(encoder, 1, tmp_path / "d"),
                               lower=(derived_store, derived, 1), progress=False)
+
+
+def test_top_layers_run_under_bf16_autocast_when_the_encoder_is_bf16(tiny_bert_dir, tmp_path):
+    """encoder.precision=bf16: the trainable top layer runs under bfloat16 autocast (float32 master
+    weights, float32 result), close to the float32 computation, and still gets gradients."""
+    spec = dict(model=str(tiny_bert_dir), pooling="mean", max_length=32)
+    fp32 = TextEncoder(EncoderSpec(**spec, precision="fp32"), device="cpu")
+    bf16 = TextEncoder(EncoderSpec(**spec, precision="bf16"), device="cpu")
+    for enc in (fp32, bf16):
+        enc.set_trainable("top-k", 1)
+    store, locations = compute_prefix_states(fp32, TEXTS, PAIRS, 1, store=PrefixStateStore.for_encoder(fp32, 1, tmp_path),
+                                             progress=False)
+    a = PrefixFeatures(fp32, store, locations)
+    b = PrefixFeatures(bf16, store, locations)
+    a.eval(), b.eval()  # no dropout: the two computations differ by the bf16 rounding only
+    with torch.no_grad():
+        out_a, out_b = a(np.arange(len(TEXTS))), b(np.arange(len(TEXTS)))
+    assert out_b.dtype == torch.float32 and bf16.model.encoder.layer[1].output.dense.weight.dtype == torch.float32
+    assert torch.nn.functional.cosine_similarity(out_a, out_b).min() > 0.999 and not torch.equal(out_a, out_b)
+    b.train()
+    b(np.arange(len(TEXTS))).sum().backward()
+    assert bf16.model.encoder.layer[1].output.dense.weight.grad is not None
+    assert bf16.model.encoder.layer[0].output.dense.weight.grad is None

@@ -303,6 +303,7 @@ def _derive(encoder: "TextEncoder", store: PrefixStateStore, keys: list[str],
         for start in range(0, len(order), batch_size):
             part = order[start:start + batch_size]
             states = [lower_store.read(lower_locations[rows[j]]) for j in part]
-            out = encoder.run_layers(*pad_states(states, store.dim), layer, frozen_layers).float().cpu().numpy()
+            out = encoder.run_layers(*pad_states(states, store.dim), layer, frozen_layers,
+                                     autocast=False).float().cpu().numpy()  # as the direct (float32) computation
             store.append([(keys[j], out[r, :states[r].shape[0]]) for r, j in enumerate(part)])
             bar.update(len(part))

@@ -621,13 +621,17 @@ class TextEncoder(torch.nn.Module):
             raise MGLError(f"encoder {self.spec.model!r} did not run transformer layer {layer - 1}")
         return captured[0]
 
-    def run_layers(self, hidden: torch.Tensor, attention_mask: torch.Tensor, start: int, stop: int | None = None) -> torch.Tensor:
+    def run_layers(self, hidden: torch.Tensor, attention_mask: torch.Tensor, start: int, stop: int | None = None,
+                   *, autocast: bool = True) -> torch.Tensor:
         """Transformer layers ``start .. stop - 1`` (default: to the last) run on ``hidden``.
 
         ``hidden`` ``[n, length, dim]`` are the states entering layer ``start`` (as from
         :meth:`hidden_states_before`) and ``attention_mask`` ``[n, length]`` marks the real
         tokens. The attention mask is built by transformers' own ``create_bidirectional_mask``
-        for the model's attention implementation. Gradients flow into trainable layers.
+        for the model's attention implementation. Gradients flow into trainable layers. With
+        the encoder in bf16 the layers run under bfloat16 autocast over their float32 master
+        weights (as :meth:`encode_batch` when training; ``autocast=False``: float32 throughout, for
+        states that are cached as the float32 computation's); the result is float32.
         """
         from transformers.masking_utils import create_bidirectional_mask
 
@@ -638,10 +642,12 @@ class TextEncoder(torch.nn.Module):
         hidden = hidden.to(device=self.device, dtype=next(self.model.parameters()).dtype)
         attention_mask = attention_mask.to(self.device)
         mask = create_bidirectional_mask(config=self.model.config, inputs_embeds=hidden, attention_mask=attention_mask)
-        for module in layers[start:stop]:
-            out = module(hidden, mask)
-            hidden = out[0] if isinstance(out, tuple) else out
-        return hidden
+        bf16 = autocast and getattr(self, "precision", "fp32") == "bf16"
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=bf16):
+            for module in layers[start:stop]:
+                out = module(hidden, mask)
+                hidden = out[0] if isinstance(out, tuple) else out
+        return hidden.float() if bf16 else hidden
 
     def forward_from(self, hidden: torch.Tensor, attention_mask: torch.Tensor, layer: int) -> torch.Tensor:
         """Pooled vectors ``[n, dim]``: the layers from ``layer`` up (:meth:`run_layers`), then the pooling.
