@@ -67,9 +67,11 @@ def results(out: Path) -> dict[str, float]:
 def test_every_executor_writes_every_cell_once_and_the_same(tmp_path):
     cells = make_cells(METHODS, EXPERIMENTS, [0, 1])
     expected = None
-    for name, executor in (("serial", SerialExecutor()), ("local2", LocalExecutor(workers=2))):
+    # local: each group takes 1 s, so the first worker cannot finish all 4 groups before the second
+    # one has started (with instant groups it sometimes did, and the two-process check below failed)
+    for name, executor, delay in (("serial", SerialExecutor(), 0.0), ("local2", LocalExecutor(workers=2), 1.0)):
         store = CountingStore(tmp_path / name)
-        report = executor.run(cells, store, StandInRunner(), progress=False)
+        report = executor.run(cells, store, StandInRunner(delay=delay), progress=False)
         assert len(report.computed) == len(cells) and not report.skipped
         got = results(tmp_path / name)
         assert len(got) == len(cells)
