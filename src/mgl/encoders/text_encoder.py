@@ -506,16 +506,19 @@ class TextEncoder(torch.nn.Module):
 
         ``pooler``: a module ``(hidden [n, T, dim] float32, attention mask [n, T]) -> [n, dim]`` used
         instead of the spec's pooling (a trained :class:`~mgl.encoders.pooling_head.AttentionPooling`)."""
+        return (pooler or self.pool)(self._final_states(batch), batch["attention_mask"].to(self.device))
+
+    def _final_states(self, batch: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        """The model's ``last_hidden_state`` ``[n, length, dim]`` (float32) for tokenised inputs, in
+        the encoder's precision: the bf16 copy without gradients, else autocast when bf16."""
         device = self.device
         inputs = {k: v.to(device) for k, v in batch.items() if k in ("input_ids", "token_type_ids", "attention_mask")}
         bf16 = getattr(self, "precision", "fp32") == "bf16"
         inference = self._bf16_inference_model() if bf16 else None
         if inference is not None:
-            hidden = inference(**inputs).last_hidden_state
-        else:
-            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
-                hidden = self.model(**inputs).last_hidden_state
-        return (pooler or self.pool)(hidden.float(), inputs["attention_mask"])
+            return inference(**inputs).last_hidden_state.float()
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+            return self.model(**inputs).last_hidden_state.float()
 
     def _bf16_inference_model(self):
         """For bf16 without gradients: a bfloat16 copy of the model (kept until a weight changes).
@@ -589,15 +592,10 @@ class TextEncoder(torch.nn.Module):
         layers = self._layer_stack()
         if not 0 <= layer <= len(layers):
             raise ConfigError(f"layer must be from 0 to {len(layers)}, not {layer!r}")
+        if layer == len(layers):
+            return self._final_states(batch)
         device = self.device
         inputs = {k: v.to(device) for k, v in batch.items() if k in ("input_ids", "token_type_ids", "attention_mask")}
-        if layer == len(layers):
-            bf16 = getattr(self, "precision", "fp32") == "bf16"
-            inference = self._bf16_inference_model() if bf16 else None
-            if inference is not None:
-                return inference(**inputs).last_hidden_state.float()
-            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
-                return self.model(**inputs).last_hidden_state.float()
         if layer == 0:
             return self.model(**inputs, output_hidden_states=True).hidden_states[0]
 
