@@ -366,3 +366,35 @@ def test_a_grid_resets_the_pooling_head_before_every_method(tmp_path, tiny_bert_
         features.load_state_dict(initial)
         runner.run_method(method, data, features, cfg, 0, encoder.device)
         assert torch.count_nonzero(features.state_dict()["pooling_head.queries"]) > 0, method
+
+
+def test_workers_read_the_token_states_of_the_planning_process(tmp_path, tiny_bert_dir, monkeypatch):
+    """The runner carries the token-state folder it was made under to its workers (a Ray worker's
+    MGL_HOME is the cluster's), as it does the embedding cache's."""
+    import pickle
+
+    from mgl.config import load_config
+    from mgl.grid import Experiment
+    from mgl.grid.runner import CellRunner
+    from cli_helpers import write_reviews_csv
+
+    monkeypatch.setenv("MGL_HOME", str(tmp_path / "planner"))
+    csv_path = write_reviews_csv(tmp_path / "reviews.csv")
+    base = load_config("amazon", None, [
+        f"data.name={csv_path}", "data.columns=text=text,label=stars,language=lang,split=split",
+        "data.labels=1=negative,2=negative,3=neutral,4=positive,5=positive",
+        f"encoder.model={tiny_bert_dir}", "encoder.max_length=32", "encoder.precision=fp32",
+        "encoder.pooling_head=attention", "data.target_fraction=1.0",
+    ]).validate()
+    runner = CellRunner(base, progress=False)
+    assert runner.prefix_root == str(tmp_path / "planner" / "prefix-states")
+    assert runner.prepare(Experiment("fr", None, ("en", "de")), 0) > 0  # the planning process fills the store
+    stored = list((tmp_path / "planner" / "prefix-states").glob("*/shard-*.f16"))
+    assert stored
+    sizes = {p: p.stat().st_size for p in stored}
+    monkeypatch.setenv("MGL_HOME", str(tmp_path / "worker"))
+    worker = pickle.loads(pickle.dumps(runner))
+    worker._features(Experiment("fr", None, ("en", "de")), 0)
+    assert not (tmp_path / "worker" / "prefix-states").exists()  # nothing computed again elsewhere
+    assert {p: p.stat().st_size for p in stored} == sizes
+    assert CellRunner(load_config("amazon"), progress=False).prefix_root is None  # frozen vectors: no states

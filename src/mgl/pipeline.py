@@ -217,14 +217,18 @@ def make_encoder(enc: EncoderConfig):
     return encoder
 
 
-def build_features(data: ExperimentData, enc: EncoderConfig, *, encoder=None, progress: bool = True, cache=None):
-    """Node features for the table's rows: cached frozen embeddings; for top-k training the top
-    layers over cached lower-layer states (``enc.prefix_cache``); else the whole trainable encoder."""
+def build_features(data: ExperimentData, enc: EncoderConfig, *, encoder=None, progress: bool = True, cache=None,
+                   prefix_root=None):
+    """Node features for the table's rows: cached frozen embeddings; with a pooling head, the head
+    over cached final token states; for top-k training the top layers over cached lower-layer
+    states (``enc.prefix_cache``); else the whole trainable encoder. ``prefix_root``: the folder of
+    the token-state stores (default ``MGL_HOME/prefix-states``)."""
     from mgl.features import EncoderFeatures, FrozenFeatures
 
     encoder = encoder if encoder is not None else make_encoder(enc)
     if enc.pooling_head != "none":
-        return pooled_state_features(data.texts, data.pairs, enc, encoder, progress=progress), encoder
+        return pooled_state_features(data.texts, data.pairs, enc, encoder, progress=progress,
+                                     prefix_root=prefix_root), encoder
     if enc.train == "none":
         from mgl.encoders import EmbeddingCache
 
@@ -232,25 +236,28 @@ def build_features(data: ExperimentData, enc: EncoderConfig, *, encoder=None, pr
         emb = encoder.embed(data.texts, data.pairs, batch_size=enc.batch_size, cache=cache, progress=progress)
         return FrozenFeatures(emb, device=encoder.device), encoder
     if enc.train == "top-k" and enc.prefix_cache:
-        from mgl.encoders.prefix_states import compute_prefix_states
+        from mgl.encoders.prefix_states import PrefixStateStore, compute_prefix_states
         from mgl.features import PrefixFeatures
 
         frozen = encoder.num_layers - encoder.trainable[1]
         store, locations = compute_prefix_states(encoder, data.texts, data.pairs, frozen, batch_size=enc.batch_size,
-                                                 progress=progress)
+                                                 progress=progress,
+                                                 store=PrefixStateStore.for_encoder(encoder, frozen, prefix_root))
         return PrefixFeatures(encoder, store, locations, batch_size=enc.batch_size), encoder
     return EncoderFeatures(encoder, data.texts, data.pairs, batch_size=enc.batch_size), encoder
 
 
-def pooled_state_features(texts, pairs, enc: EncoderConfig, encoder, *, progress: bool = True):
+def pooled_state_features(texts, pairs, enc: EncoderConfig, encoder, *, progress: bool = True, prefix_root=None):
     """A fresh pooling head (``enc.pooling_head``) over the texts' final token states, which are
-    computed once into the token-state store (every layer frozen) and read from there."""
+    computed once into the token-state store (every layer frozen; under ``prefix_root``, default
+    ``MGL_HOME/prefix-states``) and read from there."""
     from mgl.encoders.pooling_head import make_pooling_head
-    from mgl.encoders.prefix_states import compute_prefix_states
+    from mgl.encoders.prefix_states import PrefixStateStore, compute_prefix_states
     from mgl.features import PooledStateFeatures
 
-    store, locations = compute_prefix_states(encoder, texts, pairs, encoder.num_layers, batch_size=enc.batch_size,
-                                             progress=progress)
+    store = PrefixStateStore.for_encoder(encoder, encoder.num_layers, prefix_root)
+    store, locations = compute_prefix_states(encoder, texts, pairs, encoder.num_layers, store=store,
+                                             batch_size=enc.batch_size, progress=progress)
     head = make_pooling_head(enc.pooling_head, encoder.dim, enc.pooling_queries)
     # a bf16 encoder's states are exact in float16 and in bfloat16: the head reads them in bfloat16
     dtype = torch.bfloat16 if encoder.precision == "bf16" else torch.float32

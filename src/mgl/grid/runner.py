@@ -55,6 +55,12 @@ class CellRunner:
             from mgl.paths import mgl_home
 
             self.cache_root = str(mgl_home() / "embeddings")
+        # likewise the token-state store (top-k training, a pooling head), which the embedding phase fills
+        self.prefix_root: str | None = None
+        if (base.encoder.train == "top-k" and base.encoder.prefix_cache) or base.encoder.pooling_head != "none":
+            from mgl.paths import mgl_home
+
+            self.prefix_root = str(mgl_home() / "prefix-states")
         self._encoder = encoder
 
     @property
@@ -96,16 +102,18 @@ class CellRunner:
         data = prepare_data(cfg.data, seed)  # without the sources' test rows
         t0 = time.perf_counter()
         features, encoder = build_features(data, cfg.encoder, encoder=self.encoder, progress=self.progress,
-                                           cache=self.cache)
+                                           cache=self.cache, prefix_root=self.prefix_root)
         return cfg, data, features, encoder, time.perf_counter() - t0
 
     def prepare(self, experiment: Experiment, seed: int) -> float:
-        """Embed what the (experiment, seed) needs into the cache, train nothing; the seconds it took.
+        """Embed what the (experiment, seed) needs into the cache (or its token states into the
+        token-state store), train nothing; the seconds it took.
 
         Executors call it for every group before training starts in parallel, so that the
-        encoder runs once, in one process, with all its threads (frozen encoders only).
+        encoder runs once, in one process, with all its threads (frozen encoders and cached
+        token states; an encoder trained whole has nothing to prepare).
         """
-        if self.base.encoder.train != "none":
+        if self.base.encoder.train != "none" and self.prefix_root is None:
             return 0.0
         return self._features(experiment, seed)[-1]
 
