@@ -182,21 +182,8 @@ class PrefixFeatures(EncoderFeatures):
         return self.encoder.forward_from(hidden, mask, self.first_layer)
 
     def __call__(self, idx: np.ndarray | Sequence[int]) -> torch.Tensor:
-        idx = np.asarray(idx, dtype=np.int64)
-        if len(idx) == 0:
-            return torch.empty(0, self.dim, device=self.encoder.device)
-        if torch.is_grad_enabled() and self.encoder.training:
-            self._memo.clear()
-            return self._forward(idx)
-        todo = np.array(sorted({int(i) for i in idx if int(i) not in self._memo}), dtype=np.int64)
-        if len(todo):
-            todo = todo[np.argsort([self.locations[i].length for i in todo], kind="stable")]  # similar lengths together
-            with torch.no_grad():
-                for start in range(0, len(todo), self.batch_size):
-                    part = todo[start:start + self.batch_size]
-                    for i, vector in zip(part, self._forward(part)):
-                        self._memo[int(i)] = vector
-        return torch.stack([self._memo[int(i)] for i in idx])
+        return _memoised_call(self, idx, training=self.encoder.training, device=self.encoder.device,
+                              order=lambda todo: todo[np.argsort([self.locations[i].length for i in todo], kind="stable")])
 
     def train(self, mode: bool = True) -> None:
         self._memo.clear()
@@ -243,6 +230,7 @@ class PooledStateFeatures:
         if store.dim != self.dim:
             raise DataError(f"token states of size {store.dim} for a pooling head of size {self.dim}")
         self.lengths = torch.tensor([loc.length for loc in self.locations], dtype=torch.int64)
+        self._starts = torch.cumsum(self.lengths, 0) - self.lengths  # each instance's first row in the table
         self._tokens: torch.Tensor | None = None
         self._memo: dict[int, torch.Tensor] = {}
 
@@ -252,48 +240,31 @@ class PooledStateFeatures:
     def _table(self) -> torch.Tensor:
         """Every instance's tokens, one after another, then one zero row (what padding reads)."""
         if self._tokens is None:
-            rows = int(self.lengths.sum())
-            table = torch.zeros(rows + 1, self.dim, dtype=self.dtype)
-            starts = torch.zeros(len(self.locations), dtype=torch.int64)
-            at = 0
-            for i, loc in enumerate(self.locations):
+            table = torch.zeros(int(self.lengths.sum()) + 1, self.dim, dtype=self.dtype)
+            for at, loc in zip(self._starts.tolist(), self.locations):
                 table[at:at + loc.length] = torch.from_numpy(np.asarray(self.store.read(loc), dtype=np.float32))
-                starts[i] = at
-                at += loc.length
-            self._tokens, self._starts = table.to(self.device), starts
+            self._tokens = table.to(self.device)
         return self._tokens
 
     def _forward(self, idx: np.ndarray) -> torch.Tensor:
+        from mgl.encoders.text_encoder import TextEncoder
+
         table = self._table()
         idx_t = torch.as_tensor(idx, dtype=torch.int64)
-        lengths = self.lengths[idx_t]
-        order = torch.argsort(lengths, descending=True, stable=True)
+        batches = TextEncoder._plan_batches(self.lengths[idx_t].tolist(), len(idx), None, self.max_padding)
         out = []
-        for part in _length_batches(lengths[order].tolist(), self.max_padding):
-            rows = idx_t[order[part[0]:part[1]]]
-            longest = int(self.lengths[rows].max())
-            steps = torch.arange(longest)
+        for batch in batches:
+            rows = idx_t[batch]
+            steps = torch.arange(int(self.lengths[rows].max()))
             real = steps[None, :] < self.lengths[rows][:, None]
             gather = torch.where(real, self._starts[rows][:, None] + steps[None, :], table.shape[0] - 1)
             out.append(self.head(table[gather.to(self.device)], real.to(self.device)))
         pooled = torch.cat(out)
+        order = torch.as_tensor([i for batch in batches for i in batch], dtype=torch.int64)
         return pooled[torch.argsort(order).to(pooled.device)]
 
     def __call__(self, idx: np.ndarray | Sequence[int]) -> torch.Tensor:
-        idx = np.asarray(idx, dtype=np.int64)
-        if len(idx) == 0:
-            return torch.empty(0, self.dim, device=self.device)
-        if torch.is_grad_enabled() and self.head.training:
-            self._memo.clear()
-            return self._forward(idx)
-        todo = np.array(sorted({int(i) for i in idx if int(i) not in self._memo}), dtype=np.int64)
-        if len(todo):
-            with torch.no_grad():
-                for start in range(0, len(todo), self.batch_size):
-                    part = todo[start:start + self.batch_size]
-                    for i, vector in zip(part, self._forward(part)):
-                        self._memo[int(i)] = vector
-        return torch.stack([self._memo[int(i)] for i in idx])
+        return _memoised_call(self, idx, training=self.head.training, device=self.device)
 
     def parameters(self) -> list[torch.nn.Parameter]:
         return list(self.head.parameters())
@@ -318,15 +289,28 @@ class PooledStateFeatures:
         self.head.load_state_dict({k[len(self.PREFIX):]: v for k, v in state.items()}, strict=True)
 
 
-def _length_batches(lengths: Sequence[int], max_padding: float) -> list[tuple[int, int]]:
-    """``(start, stop)`` runs of ``lengths`` (sorted longest first) whose padding to their first
-    (longest) entry stays within ``max_padding`` of their real tokens (at least one entry each)."""
-    runs, start, real = [], 0, 0
-    for i, n in enumerate(lengths):
-        if i > start and (i - start + 1) * lengths[start] > (1 + max_padding) * (real + n):
-            runs.append((start, i))
-            start, real = i, 0
-        real += n
-    if lengths:
-        runs.append((start, len(lengths)))
-    return runs
+
+def _memoised_call(features, idx, *, training: bool, device, order=None) -> torch.Tensor:
+    """``features(idx)`` for the cached-state sources (:class:`PrefixFeatures`, :class:`PooledStateFeatures`).
+
+    While training (gradients on, ``training``) every call runs ``features._forward`` and forgets
+    what was kept; otherwise each instance's vector is computed once, ``features.batch_size`` at a
+    time (``order``: how the missing instances are arranged first), and kept in ``features._memo``.
+    """
+    idx = np.asarray(idx, dtype=np.int64)
+    if len(idx) == 0:
+        return torch.empty(0, features.dim, device=device)
+    memo = features._memo
+    if torch.is_grad_enabled() and training:
+        memo.clear()
+        return features._forward(idx)
+    todo = np.array(sorted({int(i) for i in idx if int(i) not in memo}), dtype=np.int64)
+    if len(todo):
+        if order is not None:
+            todo = order(todo)
+        with torch.no_grad():
+            for start in range(0, len(todo), features.batch_size):
+                part = todo[start:start + features.batch_size]
+                for i, vector in zip(part, features._forward(part)):
+                    memo[int(i)] = vector
+    return torch.stack([memo[int(i)] for i in idx])
