@@ -42,24 +42,17 @@ def main(argv: list[str] | None = None) -> int:
     test = data.table.rows(languages=data.target, split="test")[: args.batches * cfg.mgl.n_query]
     plan = plan_episodes(fit.test_sampler, test, n_query=cfg.mgl.n_query, eval_times=2,
                          rng=np.random.default_rng(args.seed))
-    model.eval()
-    shares, sigmas = [], []
+    from mgl.analysis import query_row_weights
+
+    episodes = [ep for _, eps in plan for ep in eps]
+    weights = query_row_weights(model, features, episodes, data.table.languages)
+    share = [weights["self"], weights["support"], 1.0 - weights["self"] - weights["support"]]  # rows sum to 1
     with torch.no_grad():
-        for _, episodes in plan:
-            for ep in episodes:
-                h = features(ep.nodes)
-                adj = model.graph(h)
-                s = len(ep.support)
-                rows = adj[s:]
-                self_w = torch.diagonal(adj)[s:]
-                total = rows.sum(1)
-                shares.append(torch.stack([self_w, rows[:, :s].sum(1), rows[:, s:].sum(1) - self_w], 1) / total[:, None])
-                sigmas.append(model.graph.sigma(h).squeeze(-1))
-    share = torch.cat(shares).mean(0).tolist()
-    sigma = torch.cat(sigmas)
+        sigma = torch.cat([model.graph.sigma(features(ep.nodes)).squeeze(-1) for ep in episodes])
     result = {"seed": args.seed, "overrides": args.overrides, "test_accuracy": metrics["accuracy"],
               "episodes": sum(len(e) for _, e in plan),
-              "query_row_weight": {"self": share[0], "support": share[1], "other_queries": share[2]},
+              "query_row_weight": {"self": share[0], "support": share[1], "other_queries": share[2],
+                                   "cross_language": weights["cross_language"]},
               "sigma": {"mean": float(sigma.mean()), "min": float(sigma.min()), "max": float(sigma.max())}}
     write_json_atomic(args.out, result)
     print(f"test accuracy {metrics['accuracy']:.4f}; query rows of A~: self {share[0]:.3f}, support {share[1]:.3f}, "
