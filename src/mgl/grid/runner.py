@@ -50,17 +50,14 @@ class CellRunner:
         # tasks) open the same embedding cache, which the executors' embedding phase has filled, whatever
         # their own MGL_HOME says. (bf16 vectors depend, about 1e-3, on the batch a text was embedded in,
         # so a worker that embedded again could get other numbers.)
+        from mgl.paths import mgl_home
+
         self.cache_root = str(cache.root) if cache is not None else None
         if self.cache_root is None and base.encoder.train == "none":
-            from mgl.paths import mgl_home
-
             self.cache_root = str(mgl_home() / "embeddings")
         # likewise the token-state store (top-k training, a pooling head), which the embedding phase fills
-        self.prefix_root: str | None = None
-        if (base.encoder.train == "top-k" and base.encoder.prefix_cache) or base.encoder.pooling_head != "none":
-            from mgl.paths import mgl_home
-
-            self.prefix_root = str(mgl_home() / "prefix-states")
+        states = (base.encoder.train == "top-k" and base.encoder.prefix_cache) or base.encoder.pooling_head != "none"
+        self.prefix_root = str(mgl_home() / "prefix-states") if states else None
         self._encoder = encoder
 
     @property
