@@ -10,16 +10,23 @@ from mgl.data.tabular import load_table
 from cli_helpers import write_reviews_csv
 
 
+TINY_RUN = ["encoder.max_length=32", "mgl.n_support=2", "mgl.n_query=6", "mgl.k_neighbours=4", "mgl.train_episodes=8",
+            "mgl.max_rounds=2", "mgl.test_episodes=2", "mgl.eval_times=2", "mgl.hidden_dim=16",
+            "data.sources=en,de", "data.target=fr"]
+"""Small settings for a model fitted in a few seconds with the tiny encoder (EN+DE -> FR)."""
+
+
+def three_class_examples(path):
+    """The reviews CSV's examples, star ratings mapped to negative / neutral / positive."""
+    return load_table(path, text="text", label="stars", language="lang", split="split",
+                      label_map={"1": "negative", "2": "negative", "3": "neutral", "4": "positive", "5": "positive"})
+
+
 @pytest.fixture(scope="module")
 def fitted(tmp_path_factory, tiny_bert_dir):
     path = write_reviews_csv(tmp_path_factory.mktemp("api") / "reviews.csv")
-    examples = load_table(path, text="text", label="stars", language="lang", split="split",
-                          label_map={"1": "negative", "2": "negative", "3": "neutral", "4": "positive", "5": "positive"})
-    cfg = load_config("amazon", None, [
-        f"encoder.model={tiny_bert_dir}", "encoder.max_length=32", "mgl.n_support=2", "mgl.n_query=6",
-        "mgl.k_neighbours=4", "mgl.train_episodes=8", "mgl.max_rounds=2", "mgl.test_episodes=2",
-        "mgl.eval_times=2", "mgl.hidden_dim=16", "data.sources=en,de", "data.target=fr",
-    ])
+    examples = three_class_examples(path)
+    cfg = load_config("amazon", None, [f"encoder.model={tiny_bert_dir}", *TINY_RUN])
     return MGLClassifier(cfg).fit(examples, progress=False)
 
 
@@ -61,13 +68,10 @@ def fitted_top_k(tmp_path_factory, tiny_bert_dir):
     """A model whose encoder's top layer was trained over cached lower-layer states."""
     base = tmp_path_factory.mktemp("api-top-k")
     path = write_reviews_csv(base / "reviews.csv")
-    examples = load_table(path, text="text", label="stars", language="lang", split="split",
-                          label_map={"1": "negative", "2": "negative", "3": "neutral", "4": "positive", "5": "positive"})
+    examples = three_class_examples(path)
     cfg = load_config("amazon", None, [
-        f"encoder.model={tiny_bert_dir}", "encoder.max_length=32", "encoder.train=top-k", "encoder.top_layers=1",
-        "mgl.encoder_lr=1e-3", "mgl.n_support=2", "mgl.n_query=6", "mgl.k_neighbours=4", "mgl.train_episodes=8",
-        "mgl.max_rounds=2", "mgl.test_episodes=2", "mgl.eval_times=2", "mgl.hidden_dim=16",
-        "data.sources=en,de", "data.target=fr",
+        f"encoder.model={tiny_bert_dir}", *TINY_RUN, "encoder.train=top-k", "encoder.top_layers=1",
+        "mgl.encoder_lr=1e-3",
     ])
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("MGL_HOME", str(base / "home"))
@@ -102,14 +106,10 @@ def fitted_head(tmp_path_factory, tiny_bert_dir):
     """A model with a trained attention-pooling head over the frozen encoder's cached final states."""
     base = tmp_path_factory.mktemp("api-head")
     path = write_reviews_csv(base / "reviews.csv")
-    examples = load_table(path, text="text", label="stars", language="lang", split="split",
-                          label_map={"1": "negative", "2": "negative", "3": "neutral", "4": "positive", "5": "positive"})
+    examples = three_class_examples(path)
     cfg = load_config("amazon", None, [
-        f"encoder.model={tiny_bert_dir}", "encoder.max_length=32", "encoder.precision=fp32",
+        f"encoder.model={tiny_bert_dir}", *TINY_RUN, "encoder.precision=fp32",
         "encoder.pooling_head=attention", "encoder.pooling_queries=2", "encoder.pooling_lr=1e-2",
-        "mgl.n_support=2", "mgl.n_query=6", "mgl.k_neighbours=4", "mgl.train_episodes=8",
-        "mgl.max_rounds=2", "mgl.test_episodes=2", "mgl.eval_times=2", "mgl.hidden_dim=16",
-        "data.sources=en,de", "data.target=fr",
     ])
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("MGL_HOME", str(base / "home"))

@@ -89,6 +89,16 @@ def test_positive_label_setting_chooses_the_reported_class(tmp_path, reviews_csv
     assert code == 2 and "great" in err
 
 
+def assert_predicts_two(tmp_path, labels):
+    """`mgl predict` with the model saved in tmp_path/model labels two texts with known labels."""
+    (tmp_path / "in.txt").write_text("very good book\nbad terrible book\n")
+    code, _, err = run_mgl("predict", "--model", tmp_path / "model", "--input", tmp_path / "in.txt",
+                           "--output", tmp_path / "out.jsonl", "--quiet")
+    assert code == 0, err
+    rows = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
+    assert len(rows) == 2 and all(r["label"] in labels for r in rows)
+
+
 def test_top_k_encoder_training_through_the_cli(tmp_path, reviews_csv, tiny_bert_dir, monkeypatch):
     """`--encoder-train top-k`: the top layer trains over cached states, the model saves it, predict uses it."""
     monkeypatch.setenv("MGL_HOME", str(tmp_path / "home"))
@@ -102,12 +112,7 @@ def test_top_k_encoder_training_through_the_cli(tmp_path, reviews_csv, tiny_bert
     assert result["encoder_train"] == "top-k"
     assert list((tmp_path / "home" / "prefix-states").glob("*/shard-*.f16"))
     assert (tmp_path / "model" / "encoder.safetensors").is_file()
-    (tmp_path / "in.txt").write_text("very good book\nbad terrible book\n")
-    code, _, err = run_mgl("predict", "--model", tmp_path / "model", "--input", tmp_path / "in.txt",
-                           "--output", tmp_path / "out.jsonl", "--quiet")
-    assert code == 0, err
-    rows = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
-    assert len(rows) == 2 and all(r["label"] in result["labels"] for r in rows)
+    assert_predicts_two(tmp_path, result["labels"])
 
 
 def test_pooling_head_through_the_cli(tmp_path, reviews_csv, tiny_bert_dir, monkeypatch):
@@ -125,12 +130,7 @@ def test_pooling_head_through_the_cli(tmp_path, reviews_csv, tiny_bert_dir, monk
     assert list((tmp_path / "home" / "prefix-states").glob("*/shard-*.f16"))
     assert (tmp_path / "model" / "pooling_head.safetensors").is_file()
     assert not (tmp_path / "model" / "encoder.safetensors").exists()
-    (tmp_path / "in.txt").write_text("very good book\nbad terrible book\n")
-    code, _, err = run_mgl("predict", "--model", tmp_path / "model", "--input", tmp_path / "in.txt",
-                           "--output", tmp_path / "out.jsonl", "--quiet")
-    assert code == 0, err
-    rows = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
-    assert len(rows) == 2 and all(r["label"] in result["labels"] for r in rows)
+    assert_predicts_two(tmp_path, result["labels"])
     # a head with a train mode is refused with a one-line error, exit status 2
     code, _, err = run_mgl(
         "run", "--data", reviews_csv, *THREE_CLASS, "--sources", "en,de", "--target", "fr",
