@@ -181,10 +181,10 @@ class MGLClassifier:
             raise MGLError("this classifier is not trained: call fit() or MGLClassifier.from_pretrained()")
 
     def embed(self, texts: Sequence[str], pairs: Sequence[str | None] | None = None, *,
-              progress: bool = False, batch_size: int | None = None, max_padding: float | None = None,
-              pad_to_multiple_of: int | None = None) -> torch.Tensor:
+              progress: bool = False, batch_size: int | None = None) -> torch.Tensor:
         """The inputs' node features ``[n, dim]`` (float32, CPU), through :attr:`embedding_cache` if set
-        (``batch_size``, ``max_padding``, ``pad_to_multiple_of``: see :meth:`mgl.encoders.TextEncoder.embed`)."""
+        (``batch_size``: see :meth:`mgl.encoders.TextEncoder.embed`). Each input's features depend on
+        that input alone, never on the others it is embedded with (:mod:`mgl.encoders.batching`)."""
         self._require_fitted()
         texts = list(texts)
         if not texts:
@@ -194,19 +194,15 @@ class MGLClassifier:
                 raise DataError("empty text", source="input", record=i)
         if self.pooling_head is not None:  # frozen encoder, trained pooling: not the encoder's own vectors, no cache
             emb = self.encoder.embed(texts, pairs, batch_size=batch_size or self.config.encoder.batch_size,
-                                     progress=progress, max_padding=max_padding, pad_to_multiple_of=pad_to_multiple_of,
-                                     pooler=self.pooling_head)
+                                     progress=progress, pooler=self.pooling_head)
             return torch.as_tensor(emb)
         if self.config.encoder.train == "none":
             emb = self.encoder.embed(texts, pairs, batch_size=batch_size or self.config.encoder.batch_size,
-                                     cache=self.embedding_cache, progress=progress, max_padding=max_padding,
-                                     pad_to_multiple_of=pad_to_multiple_of)
+                                     cache=self.embedding_cache, progress=progress)
             return torch.as_tensor(emb)
-        with torch.no_grad():
-            self.encoder.eval()
-            out = [self.encoder(list(texts[i:i + 32]), list(pairs[i:i + 32]) if pairs is not None else None)
-                   for i in range(0, len(texts), 32)]
-            return torch.cat(out).float().cpu()
+        # a trained encoder: its own weights, so no cache; the same bucketed batches as the frozen path
+        return torch.as_tensor(self.encoder.embed(texts, pairs, batch_size=batch_size or self.config.encoder.batch_size,
+                                                  progress=progress))
 
     def support_sets(self, seed: int | None = None) -> list[tuple[np.ndarray, np.ndarray, list[str]]]:
         """The ``eval_times`` support sets every input is scored against: ``(bank rows, class ids,

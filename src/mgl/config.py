@@ -319,7 +319,7 @@ def apply_override(cfg: RunConfig, item: str) -> None:
         raise ConfigError(f"override {item!r} is not of the form field=value")
     key, text = item.split("=", 1)
     key = key.strip().replace("-", "_")
-    value = text.strip() or None  # typed by coerce(): "no" stays a string where a string is wanted
+    value = override_value(text)
     sections = _sections(cfg)
     if "." in key:
         sec, name = key.split(".", 1)
@@ -335,6 +335,25 @@ def apply_override(cfg: RunConfig, item: str) -> None:
     if len(owners) > 1:
         raise ConfigError(f"setting {key!r} is ambiguous; write it as section.{key}")
     set_field(owners[0], key, value, where=key, source="command line")
+
+
+def override_value(text: str) -> str | None:
+    """The value of one command-line override, before :func:`coerce` types it.
+
+    Unquoted text is stripped (``--set mgl.lr= 1e-4`` is ``1e-4``; empty is None) and typed by
+    :func:`coerce` (``no`` stays a string where a string is wanted). Text quoted YAML's way,
+    ``'query: '`` or ``"query: "``, is that string exactly: quotes removed, spaces inside kept
+    (a shell strips one level of quotes, so write ``--set "encoder.prefix='query: '"``).
+    """
+    stripped = text.strip()
+    if len(stripped) >= 2 and stripped[0] == stripped[-1] and stripped[0] in "'\"":
+        try:
+            parsed = yaml.safe_load(stripped)
+        except yaml.YAMLError:  # e.g. a list written 'en','fr': coerce() splits it
+            parsed = None
+        if isinstance(parsed, str):
+            return parsed
+    return stripped or None
 
 
 def name_of(obj: Any, name: str) -> bool:

@@ -247,11 +247,11 @@ class PooledStateFeatures:
         return self._tokens
 
     def _forward(self, idx: np.ndarray) -> torch.Tensor:
-        from mgl.encoders.text_encoder import TextEncoder
+        from mgl.encoders.batching import plan_length_batches
 
         table = self._table()
         idx_t = torch.as_tensor(idx, dtype=torch.int64)
-        batches = TextEncoder._plan_batches(self.lengths[idx_t].tolist(), len(idx), None, self.max_padding)
+        batches = plan_length_batches(self.lengths[idx_t].tolist(), len(idx), None, self.max_padding)
         out = []
         for batch in batches:
             rows = idx_t[batch]

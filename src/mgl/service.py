@@ -185,8 +185,7 @@ class MicroBatcher:
     def _run(self, batch: list[_Job]) -> list[list[dict[str, Any]]]:
         texts = [t for job in batch for t in job.texts]
         pairs = [p for job in batch for p in job.pairs] if batch[0].pairs is not None else None
-        queries = self.clf.embed(texts, pairs, batch_size=self.settings.encode_batch, max_padding=0.1,
-                                 pad_to_multiple_of=32)
+        queries = self.clf.embed(texts, pairs, batch_size=self.settings.encode_batch)
         explain = any(job.explain for job in batch)
         if explain:
             predictions = [p.to_dict() for p in self.clf.explain_embeddings(queries)]

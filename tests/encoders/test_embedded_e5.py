@@ -348,3 +348,30 @@ def test_deleted_weights_trigger_reconversion(e5_home: Path, e5_dir: Path) -> No
     assert (e5_dir / "model.safetensors").stat().st_size == old_marker["files"]["model.safetensors"]
     assert is_embedded_e5_ready(e5_home)
     assert not list(e5_dir.parent.glob(".*tmp*"))
+
+
+def test_bf16_answers_do_not_depend_on_batch_mates(e5_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The real encoder in bf16: an input padded to another length gets other token states (by up
+    to ~2e-2, pooled ~4e-3), so mgl pads each input to its own length bucket; then the vector is
+    the same alone, in any batch and duplicated (exactly)."""
+    import torch
+
+    from mgl.encoders import EncoderSpec, TextEncoder
+    from mgl.encoders.text_encoder import native_bf16
+
+    if not native_bf16(torch.device("cpu")):
+        pytest.skip("this CPU has no native bfloat16 (avx512_bf16 or AMX)")
+    monkeypatch.setenv("MGL_HOME", str(e5_home))
+    enc = TextEncoder(EncoderSpec(precision="bf16", max_length=128))
+    texts = [*C_TEXTS, NEGATIVE * 6, " ".join(GREAT.values()) * 2]
+    # why: the same input padded to another length (its batch mates' longest) gets another vector
+    features = enc._encode([texts[-1]], [None])
+    n = len(features[0]["input_ids"])
+    with torch.inference_mode():
+        own, longer = (enc._final_states(enc._pad(features, length))[0, :n] for length in (n, 128))
+    assert n < 100 and float((own - longer).abs().max()) > 1e-3
+    alone = np.concatenate([enc.embed([t], progress=False) for t in texts])
+    for batch_size in (2, 5, 32):
+        np.testing.assert_array_equal(enc.embed(texts, progress=False, batch_size=batch_size), alone)
+    np.testing.assert_array_equal(enc.embed(texts[::-1], progress=False)[::-1], alone)
+    np.testing.assert_array_equal(enc.embed([texts[-1]] * 4 + [texts[0]], progress=False)[:4], np.repeat(alone[-1:], 4, 0))

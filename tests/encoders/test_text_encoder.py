@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 
+from mgl.encoders.batching import bucket_length, plan_bucket_batches, plan_length_batches
 from mgl.encoders import EncoderSpec, TextEncoder, resolve_device
 from mgl.errors import MGLError
 
@@ -368,17 +369,33 @@ def test_cli_prepare_reports_a_missing_directory(tmp_path):
 
 def test_plan_batches_bounds_padding():
     lengths = [100, 95, 40, 38, 10]
-    assert TextEncoder._plan_batches(lengths, batch_size=16, max_tokens=None) == [[0, 1, 2, 3, 4]]
+    assert plan_length_batches(lengths, batch_size=16, max_tokens=None) == [[0, 1, 2, 3, 4]]
     # at most 10% padding over the real tokens: the long pair, the short pair, the shortest alone
-    assert TextEncoder._plan_batches(lengths, batch_size=16, max_tokens=None, max_padding=0.1) == [[0, 1], [2, 3], [4]]
+    assert plan_length_batches(lengths, batch_size=16, max_tokens=None, max_padding=0.1) == [[0, 1], [2, 3], [4]]
 
 
-def test_padding_to_a_multiple_changes_no_vector(make):
-    enc = make()
-    texts = ["the book is great", "a", "das buch ist sehr gut und nicht schlecht", "le livre"]
-    plain = enc.embed(texts, progress=False)
-    bucketed = enc.embed(texts, progress=False, batch_size=2, max_padding=0.1, pad_to_multiple_of=32)
-    np.testing.assert_allclose(bucketed, plain, atol=1e-5)
+def test_bucket_length_depends_on_the_input_alone():
+    assert [bucket_length(n, 256) for n in (1, 15, 16, 17, 250, 256)] == [16, 16, 16, 32, 256, 256]
+    assert bucket_length(100, 100) == 100 and bucket_length(97, 100) == 100  # capped at max_length
+    assert bucket_length(9, 10, multiple=8) == 10
+    lengths = [100, 20, 95, 17, 3, 30]
+    plan = plan_bucket_batches(lengths, 256, batch_size=2)
+    assert plan == [(112, [0]), (96, [2]), (32, [1, 3]), (32, [5]), (16, [4])]
+    assert sorted(i for _, batch in plan for i in batch) == list(range(len(lengths)))
+    assert plan_bucket_batches(lengths, 256, batch_size=8, max_tokens=150) == [(112, [0]), (96, [2]), (32, [1, 3, 5]), (16, [4])]
+
+
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_an_input_gets_one_vector_alone_batched_or_duplicated(tiny_bert_dir, precision):
+    """Batch mates never change an input's vector: each input is padded to its own bucket."""
+    enc = TextEncoder(EncoderSpec(model=str(tiny_bert_dir), max_length=128, precision=precision))
+    texts = ["the book is great", "a", "das buch ist sehr gut und nicht schlecht " * 6, "le livre",
+             "ein langer satz " * 20, "x y z"]
+    alone = np.concatenate([enc.embed([t], progress=False) for t in texts])
+    for batch_size in (1, 2, 3, 32):
+        np.testing.assert_array_equal(enc.embed(texts, progress=False, batch_size=batch_size), alone)
+    np.testing.assert_array_equal(enc.embed(texts[::-1] + texts, progress=False)[len(texts):], alone)
+    np.testing.assert_array_equal(enc.embed([texts[2]] * 5 + [texts[4]], progress=False)[0], alone[2])
 
 
 def test_precision_bf16_is_close_to_fp32_and_part_of_the_identity(tiny_bert_dir):

@@ -35,8 +35,10 @@ from mgl.paths import mgl_home
 __all__ = ["CacheWarning", "EmbeddingCache", "cache_key"]
 
 SCHEMA_VERSION = "1"
-KEY_VERSION = 1
-"""Part of every key: bumped if the key derivation changes, so old entries are simply not found."""
+KEY_VERSION = 2
+"""Part of every key: bumped if the key derivation or the computation of a vector changes, so old
+entries are simply not found. 2: each input is padded to its own length bucket
+(:mod:`mgl.encoders.batching`), which changes bf16 vectors by up to ~4e-3."""
 
 DB_NAME = "embeddings.sqlite3"
 _CHUNK = 500  # keys per ``IN (...)`` query: well under SQLite's limit on bound variables

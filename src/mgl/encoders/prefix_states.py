@@ -46,6 +46,7 @@ from typing import TYPE_CHECKING, Iterator, Sequence
 import numpy as np
 
 from mgl.encoders.cache import cache_key
+from mgl.encoders.batching import plan_bucket_batches
 from mgl.errors import MGLError
 from mgl.paths import mgl_home
 
@@ -275,8 +276,10 @@ def compute_prefix_states(
         features = encoder._encode([texts[i] for i in todo], [pairs[i] for i in todo])
         lengths = [len(f["input_ids"]) for f in features]
         with _frozen_pass(encoder, len(todo), f"prefix states (frozen layers 0-{frozen_layers - 1})", progress) as bar:
-            for batch in encoder._plan_batches(lengths, batch_size, None):
-                padded = encoder._pad([features[j] for j in batch])
+            # each input at its own bucket's length, as TextEncoder.embed: bf16 final states then
+            # do not depend on batch mates (mgl.encoders.batching)
+            for length, batch in plan_bucket_batches(lengths, encoder.spec.max_length, batch_size):
+                padded = encoder._pad([features[j] for j in batch], length)
                 hidden = encoder.hidden_states_before(padded, frozen_layers).float().cpu().numpy()
                 mask = padded["attention_mask"].numpy().astype(bool)
                 store.append([(keys[todo[j]], hidden[row][mask[row]]) for row, j in enumerate(batch)])

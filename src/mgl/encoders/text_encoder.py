@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence
 import numpy as np
 import torch
 
+from mgl.encoders.batching import plan_bucket_batches, plan_length_batches
 from mgl.encoders.device import resolve_device
 from mgl.errors import ConfigError, MGLError
 
@@ -470,9 +471,12 @@ class TextEncoder(torch.nn.Module):
                 features[i] = {k: encoded[k][row] for k in names}
         return features  # type: ignore[return-value]
 
-    def _pad(self, features: list[dict[str, list[int]]], pad_to_multiple_of: int | None = None) -> "BatchEncoding":
+    def _pad(self, features: list[dict[str, list[int]]], length: int | None = None) -> "BatchEncoding":
+        """Pad to the longest of ``features``, or to exactly ``length`` tokens."""
         with _TOKENIZER_LOCK:
-            return self.tokenizer.pad(features, padding=True, return_tensors="pt", pad_to_multiple_of=pad_to_multiple_of)
+            if length is None:
+                return self.tokenizer.pad(features, padding=True, return_tensors="pt")
+            return self.tokenizer.pad(features, padding="max_length", max_length=length, return_tensors="pt")
 
     def tokenize(self, texts: Sequence[str], pairs: Sequence[str | None] | None = None) -> "BatchEncoding":
         """Model inputs for ``texts`` (and optional second texts ``pairs``) as padded tensors.
@@ -655,35 +659,8 @@ class TextEncoder(torch.nn.Module):
         """
         return self.pool(self.run_layers(hidden, attention_mask, layer), attention_mask.to(self.device))
 
-    @staticmethod
-    def _plan_batches(lengths: Sequence[int], batch_size: int, max_tokens: int | None,
-                      max_padding: float | None = None) -> list[list[int]]:
-        """Indices grouped into batches of similar length, longest first.
-
-        A batch holds at most ``batch_size`` inputs and, with ``max_tokens``, at most that many
-        padded tokens, and with ``max_padding``, at most that share of padding over its real
-        tokens (but always at least one input): few inputs of mixed lengths (a server's
-        micro-batch) then run as several short batches instead of one mostly padded one.
-        """
-        order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
-        batches: list[list[int]] = []
-        current: list[int] = []
-        real = 0
-        for i in order:
-            longest = lengths[current[0]] if current else lengths[i]
-            padded = (len(current) + 1) * longest
-            if current and (
-                len(current) >= batch_size or (max_tokens is not None and padded > max_tokens)
-                or (max_padding is not None and padded > (1 + max_padding) * (real + lengths[i]))
-            ):
-                batches.append(current)
-                current = []
-                real = 0
-            current.append(i)
-            real += lengths[i]
-        if current:
-            batches.append(current)
-        return batches
+    _plan_batches = staticmethod(plan_length_batches)
+    """Kept for callers of the old private name: :func:`mgl.encoders.batching.plan_length_batches`."""
 
     @torch.inference_mode()
     def embed(
@@ -695,23 +672,20 @@ class TextEncoder(torch.nn.Module):
         cache: "EmbeddingCache | None" = None,
         progress: bool = True,
         max_tokens: int | None = None,
-        max_padding: float | None = None,
-        pad_to_multiple_of: int | None = None,
         pooler=None,
     ) -> np.ndarray:
         """Frozen embeddings ``[n, dim]`` (float32) of ``texts`` (and ``pairs``), in input order.
 
         Identical inputs are computed once. With a ``cache``, every input is looked up first;
         only the misses are computed, then stored, batch by batch (an interrupted run keeps what
-        it finished). Misses are tokenised once, sorted by token count and batched by
-        ``batch_size`` inputs (and at most ``max_tokens`` padded tokens per batch, and at most a
-        ``max_padding`` share of padding, if given; see :meth:`_plan_batches`; with
-        ``pad_to_multiple_of``, every batch's length is rounded up to a multiple of it, so that a
-        long-running server sees few distinct shapes and its kernel and allocator caches stay
-        small), in
-        eval mode (the previous train/eval mode is restored). ``progress`` shows a tqdm bar on
-        stderr. ``pooler``: pool the final token states with this module instead of the spec's
-        pooling (see :meth:`encode_batch`); its vectors are not the encoder's, so no ``cache``.
+        it finished). Misses are tokenised once and each is padded to the bucket of its own token
+        count (:func:`mgl.encoders.batching.bucket_length`); a batch holds one bucket, at most
+        ``batch_size`` inputs (and at most ``max_tokens`` padded tokens). An input's result is
+        therefore the same alone, in any batch, duplicated or under concurrent load, in bf16 as
+        in fp32 (see :mod:`mgl.encoders.batching`). Runs in eval mode (the previous train/eval
+        mode is restored). ``progress`` shows a tqdm bar on stderr. ``pooler``: pool the final
+        token states with this module instead of the spec's pooling (see :meth:`encode_batch`);
+        its vectors are not the encoder's, so no ``cache``.
         """
         from tqdm.auto import tqdm
 
@@ -748,8 +722,8 @@ class TextEncoder(torch.nn.Module):
             self.eval()
             bar = tqdm(total=len(todo), desc=f"embedding ({Path(self._ref).name or self._ref})", unit="text", file=sys.stderr, disable=not progress)
             try:
-                for batch in self._plan_batches(lengths, batch_size, max_tokens, max_padding):
-                    pooled = self.encode_batch(self._pad([features[j] for j in batch], pad_to_multiple_of), pooler)
+                for padded, batch in plan_bucket_batches(lengths, self.spec.max_length, batch_size, max_tokens):
+                    pooled = self.encode_batch(self._pad([features[j] for j in batch], padded), pooler)
                     rows = pooled.float().cpu().numpy()
                     targets = [todo[j] for j in batch]
                     vectors[targets] = rows
