@@ -34,6 +34,26 @@ def test_string_fields_are_not_yaml_typed():
     assert cfg.data.target_fraction is None
 
 
+@pytest.mark.parametrize("item,expected", [
+    ("encoder.prefix='query: '", "query: "),          # YAML single quotes: spaces kept, quotes removed
+    ('encoder.prefix="query: "', "query: "),          # double quotes too
+    ("encoder.prefix=' leading and trailing '", " leading and trailing "),
+    ("encoder.prefix='it''s: '", "it's: "),           # YAML's escaped quote inside single quotes
+    ("encoder.prefix=''", ""),                        # an explicit empty prefix, not "unset"
+    ("encoder.prefix=query: ", "query:"),             # unquoted text is stripped, as any value
+    ("encoder.prefix='query: ", "'query:"),           # unbalanced: taken as it is (stripped)
+    ("prefix='passage: '", "passage: "),              # unique field names work the same
+])
+def test_quoted_override_values_are_their_strings(item, expected):
+    cfg = load_config("amazon", None, [item])
+    assert cfg.encoder.prefix == expected
+
+
+def test_quoted_lists_and_numbers_still_parse():
+    cfg = load_config("amazon", None, ["data.sources='en','fr'", "mgl.lr='0.01'", "data.target='de'"])
+    assert cfg.data.sources == ["en", "fr"] and cfg.mgl.lr == 0.01 and cfg.data.target == "de"
+
+
 @pytest.mark.parametrize("item,message", [
     ("mgl.n_query=abc", "must be int"),
     ("nonsense=1", "unknown setting"),

@@ -22,6 +22,9 @@ from mgl.io import atomic_open
 def config_fingerprint(cfg: RunConfig) -> str:
     raw = cfg.to_dict()
     raw["encoder"] = {k: v for k, v in raw["encoder"].items() if k != "device"}
+    from mgl.encoders.embedded_e5 import resolved_prefix
+
+    raw["encoder"]["prefix"] = resolved_prefix(cfg.encoder.model, cfg.encoder.prefix)  # as it runs
     return hashlib.sha256(json.dumps(raw, sort_keys=True).encode()).hexdigest()
 
 

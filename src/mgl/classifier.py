@@ -402,6 +402,12 @@ class MGLClassifier:
             raise MGLError(f"unsupported model format {meta.get('format')!r} v{meta.get('version')!r}",
                            source=directory / "mgl_model.json")
         config = RunConfig.from_dict(meta["config"], source=str(directory / "mgl_model.json"))
+        # an unset prefix or pooling meant the model's default *when it was saved*: take what ran then
+        # (a model saved with e5's former default prefix keeps embedding new inputs with it)
+        saved_spec = meta.get("encoder", {}).get("spec", {})
+        for name in ("prefix", "pooling"):
+            if getattr(config.encoder, name) is None and saved_spec.get(name) is not None:
+                setattr(config.encoder, name, saved_spec[name])
         # where it runs now, not where it was trained: a model trained on a GPU predicts on a CPU
         config.encoder.device = device
         trained_precision = config.encoder.precision

