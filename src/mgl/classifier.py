@@ -305,14 +305,21 @@ class MGLClassifier:
 
     # ------------------------------------------------------------------ persistence
 
-    def save_pretrained(self, directory: str | Path) -> Path:
+    def save_pretrained(self, directory: str | Path, *, overwrite: bool = True) -> Path:
         """Write the self-contained model directory (atomically: temp sibling, then rename), with
-        a model card ``README.md`` (languages, labels, data counts, settings, metrics, encoder, date)."""
+        a model card ``README.md`` (languages, labels, data counts, settings, metrics, encoder, date).
+
+        The directory must be missing or empty, or (with ``overwrite``, the default here as in
+        Hugging Face's ``save_pretrained``; ``mgl train --save`` asks for ``--overwrite``) an mgl
+        model holding only model files, which is replaced as a whole. A folder holding anything
+        else is refused before anything is written: mgl never deletes what it did not write
+        (:func:`mgl.outputs.check_model_destination`)."""
         from safetensors.torch import save_file
 
+        from mgl.outputs import check_model_destination
+
         self._require_fitted()
-        directory = Path(directory)
-        directory.parent.mkdir(parents=True, exist_ok=True)
+        directory = check_model_destination(directory, overwrite=overwrite)
         tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
         try:
             save_file({k: v.detach().cpu().contiguous() for k, v in self.model.state_dict().items()},
@@ -349,6 +356,7 @@ class MGLClassifier:
                 os.chmod(f, 0o644)
             os.chmod(tmp, 0o755)
             if directory.exists():
+                check_model_destination(directory, overwrite=overwrite)  # unchanged since the first check
                 old = Path(tempfile.mkdtemp(prefix=f".{directory.name}.old.", dir=directory.parent))
                 os.replace(directory, old / "model")
                 os.replace(tmp, directory)

@@ -34,3 +34,22 @@ class DataError(MGLError):
 
 class ConfigError(MGLError):
     """An invalid configuration value."""
+
+
+def unencodable_at(text: str) -> int | None:
+    """The 1-based position of the first character of ``text`` that UTF-8 cannot encode (a lone
+    surrogate, which JSON's ``\\ud800`` escapes can carry), or None when the whole text is valid
+    Unicode. Such a text cannot be tokenised, written or compared: it is refused at the door."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        return exc.start + 1
+    return None
+
+
+def check_text(text: str, *, what: str, source: str | Path | None = None, record: int | None = None) -> None:
+    """Raise :class:`DataError` naming ``what`` (and the source and record) if ``text`` holds a lone surrogate."""
+    position = unencodable_at(text)
+    if position is not None:
+        raise DataError(f"{what} is not valid Unicode: a lone surrogate (U+{ord(text[position - 1]):04X}) at "
+                        f"character {position}", source=source, record=record)

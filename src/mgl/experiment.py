@@ -18,10 +18,12 @@ from mgl.pipeline import (POSITIVE_NAMES, ExperimentData, build_features, cap_pe
 
 
 def run_experiment(cfg: RunConfig, *, progress: bool = True, save_dir=None, checkpoint_path=None,
-                   resume: bool = False, require_test: bool = True) -> dict[str, Any]:
+                   resume: bool = False, require_test: bool = True, overwrite: bool = False) -> dict[str, Any]:
     """The whole pipeline for one configuration; returns the result record.
 
-    ``save_dir``: also save the trained model there (see :class:`mgl.classifier.MGLClassifier`).
+    ``save_dir``: also save the trained model there (see :class:`mgl.classifier.MGLClassifier`);
+    checked before any work (:func:`mgl.outputs.check_model_destination`: a missing or empty
+    folder, or with ``overwrite`` an mgl model's).
     ``checkpoint_path``: write an atomic training checkpoint there after every round and at
     each stage's end; with ``resume``, continue from it if it exists. ``require_test``: the
     target must have test rows (``mgl run``); without (``mgl train``), a target with none is
@@ -31,7 +33,11 @@ def run_experiment(cfg: RunConfig, *, progress: bool = True, save_dir=None, chec
     from mgl.classifier import MGLClassifier
     from mgl.provenance import machine_info
 
+    from mgl.outputs import check_model_destination
+
     cfg.validate()
+    if save_dir is not None:
+        check_model_destination(save_dir, overwrite=overwrite)
     t_start = time.perf_counter()
     data = prepare_data(cfg.data, cfg.seed, require_test=require_test)
     ckpt = Checkpointer(checkpoint_path, cfg) if checkpoint_path is not None else None
@@ -50,7 +56,7 @@ def run_experiment(cfg: RunConfig, *, progress: bool = True, save_dir=None, chec
     from mgl import distributed
 
     if save_dir is not None and distributed.is_main_process():
-        clf.save_pretrained(save_dir)
+        clf.save_pretrained(save_dir, overwrite=overwrite)
     counts = {f"n_{split}_{lang}": n for lang, by_split in metrics["counts"].items()  # the classifier's, flattened
               for split, n in by_split.items() if split != "test"}
     evaluated = metrics["n_test"] > 0

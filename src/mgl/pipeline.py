@@ -179,8 +179,14 @@ def make_experiment_data(
     for lang in languages:
         if not any(ex.language == lang and ex.split == "validation" for ex in examples):
             role = "target" if lang == target else "source"
-            raise DataError(f"the {role} {lang!r} has no 'validation' examples (and data.validation_fraction=0 "
-                            "carves none)", source=source)
+            n_train = sum(ex.language == lang and ex.split == "train" for ex in examples)
+            if validation_fraction == 0:
+                why = "and data.validation_fraction=0 carves none"
+            else:
+                why = (f"and data.validation_fraction={validation_fraction:g} of its {n_train} training row(s) carved "
+                       "none (too few rows per class to carve a share); give it validation rows (a split column) or "
+                       "more training rows")
+            raise DataError(f"the {role} {lang!r} has no 'validation' examples ({why})", source=source)
     if require_test and not any(ex.language == target and ex.split == "test" for ex in examples):
         raise DataError(f"the target {target!r} has no 'test' examples, so nothing can be evaluated; "
                         "'mgl train --save DIR' trains and saves a model without test rows", source=source)

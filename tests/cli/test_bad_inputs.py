@@ -69,14 +69,14 @@ def _cases():
     for fname, expect in [
         ("missing_text_column.csv", ["missing_text_column.csv", "text"]),
         ("missing_label_column.csv", ["missing_label_column.csv", "stars"]),
-        ("unknown_label.csv", ["unknown_label.csv", "record 2", "7"]),
-        ("empty_text.csv", ["empty_text.csv", "record 2"]),
-        ("latin1.csv", ["latin1.csv", "record 2"]),
+        ("unknown_label.csv", ["unknown_label.csv", "record 3", "7"]),
+        ("empty_text.csv", ["empty_text.csv", "record 3"]),
+        ("latin1.csv", ["latin1.csv", "record 3"]),
         ("malformed.jsonl", ["malformed.jsonl", "record 2"]),
         ("nan_label.jsonl", ["nan_label.jsonl", "record 2"]),
-        ("wrong_fields.tsv", ["wrong_fields.tsv", "record 2"]),
-        ("bad_language_code.csv", ["bad_language_code.csv", "record 1", "english"]),
-        ("unknown_split.csv", ["unknown_split.csv", "record 1", "someday"]),
+        ("wrong_fields.tsv", ["wrong_fields.tsv", "record 3"]),
+        ("bad_language_code.csv", ["bad_language_code.csv", "record 2", "english"]),
+        ("unknown_split.csv", ["unknown_split.csv", "record 2", "someday"]),
     ]:
         def build(tmp, ctx, fname=fname, expect=expect):
             return run_on_csv(FIX / fname, tmp / "out", "--encoder", ctx["tiny"]), expect, tmp / "out" / "result.json"

@@ -91,7 +91,7 @@ def test_errors_exit_2_with_one_line(monkeypatch, capsys, fixtures: Path) -> Non
     code, out, err = run_main(monkeypatch, capsys, "data", "stats", str(fixtures / "unknown_label.csv"),
                               "--labels", "pos=positive,neg=negative")
     assert code == 2 and out == ""
-    assert err == f"mgl: error: {fixtures / 'unknown_label.csv'}, record 3: unknown label 'meh' " \
+    assert err == f"mgl: error: {fixtures / 'unknown_label.csv'}, record 4: unknown label 'meh' " \
                   "(column 'label'; the label map knows 'pos', 'neg')\n"
     code, _, err = run_main(monkeypatch, capsys, "data", "stats", "webis-cls-10", "--root", str(fixtures),
                             "--labels", "1=a")

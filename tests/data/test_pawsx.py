@@ -43,7 +43,7 @@ def test_small_tree(tmp_path: Path) -> None:
 
 def test_bad_label_and_missing_language(tmp_path: Path) -> None:
     path = write_pawsx(tmp_path, "fr", ["1", "0", "2"])
-    with pytest.raises(DataError, match=rf"^{path}, record 3: unknown label '2'"):
+    with pytest.raises(DataError, match=rf"^{path}, record 4: unknown label '2'"):
         load_pawsx(tmp_path)
     with pytest.raises(DataError, match="file not found"):
         load_pawsx(tmp_path, languages=["de"])

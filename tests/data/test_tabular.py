@@ -80,12 +80,12 @@ def test_jsonl_numbers_blank_lines_and_split_key(fixtures: Path) -> None:
 @pytest.mark.parametrize(
     "name, options, record, words",
     [
-        ("unknown_label.csv", {"label_map": {"pos": "positive", "neg": "negative"}}, 3, "unknown label 'meh'"),
-        ("empty_text.csv", {}, 2, "empty text (column 'text')"),
-        ("nan_label.csv", {}, 3, "label is NaN"),
+        ("unknown_label.csv", {"label_map": {"pos": "positive", "neg": "negative"}}, 4, "unknown label 'meh'"),
+        ("empty_text.csv", {}, 3, "empty text (column 'text')"),
+        ("nan_label.csv", {}, 4, "label is NaN"),
         ("nan_label.jsonl", {}, 2, "NaN"),
         ("bad_line.jsonl", {}, 3, "not valid JSON"),
-        ("latin1.csv", {}, 2, "not valid UTF-8: byte 0xe9 at line 3"),
+        ("latin1.csv", {}, 3, "not valid UTF-8: byte 0xe9 at line 3"),
     ],
 )
 def test_bad_records_name_file_and_record(fixtures: Path, name: str, options: dict, record: int, words: str) -> None:
@@ -108,11 +108,11 @@ def test_missing_column_names_file_and_column(fixtures: Path) -> None:
 @pytest.mark.parametrize(
     "content, record, words",
     [
-        ("text,label,language\nGood,pos,en\nBad,,en\n", 2, "missing label"),
-        ("text,label,language\nGood,pos,en\nBad,neg\n", 2, "has 2 field(s), the header has 3"),
-        ("text,label,language\nGood,pos,english\n", 1, "language 'english' (column 'language') is not"),
-        ("text,label,language,split\nGood,pos,en,holdout\n", 1, "unknown split 'holdout'"),
-        ('text,label,language\n"unterminated,pos,en\n', 1, "cannot parse"),
+        ("text,label,language\nGood,pos,en\nBad,,en\n", 3, "missing label"),
+        ("text,label,language\nGood,pos,en\nBad,neg\n", 3, "has 2 field(s), the header has 3"),
+        ("text,label,language\nGood,pos,english\n", 2, "language 'english' (column 'language') is not"),
+        ("text,label,language,split\nGood,pos,en,holdout\n", 2, "unknown split 'holdout'"),
+        ('text,label,language\n"unterminated,pos,en\n', 2, "cannot parse"),
     ],
 )
 def test_more_bad_csv_records(tmp_path: Path, content: str, record: int, words: str) -> None:
@@ -211,7 +211,7 @@ def test_other_encodings_are_named(tmp_path):
     text = "review,stars,lang\n\"Très bon, très cher\",5,fr\n"
     path = tmp_path / "latin.csv"
     path.write_bytes(text.encode("cp1252"))
-    with pytest.raises(DataError, match=r"latin.csv, record 1: not valid UTF-8.*--encoding"):
+    with pytest.raises(DataError, match=r"latin.csv, record 2: not valid UTF-8.*--encoding"):
         _load(path)
     assert _load(path, encoding="cp1252")[0].text == "Très bon, très cher"
     with pytest.raises(ConfigError, match="unknown text encoding"):

@@ -11,14 +11,16 @@ from typing import Annotated, Optional
 
 import typer
 
-from mgl.errors import DataError
+from mgl.errors import DataError, check_text
 
 MAX_TEXT_CHARS = 100_000
 
 
 def read_inputs(path: str, *, text_column: str = "text", pair_column: str | None = None,
                 fmt: str | None = None) -> tuple[list[str], list[str | None] | None, list[str]]:
-    """Texts, optional pair texts and record ids from .jsonl, .csv, .tsv, .txt or ``-`` (stdin, one text a line)."""
+    """Texts, optional pair texts and record ids from .jsonl, .csv, .tsv, .txt or ``-`` (stdin, one text a line).
+
+    Errors name the input and the record by its line number (for CSV/TSV, the line a record ends on)."""
     source = "<stdin>" if path == "-" else path
     if path == "-":
         raw = sys.stdin.buffer.read()
@@ -39,12 +41,14 @@ def read_inputs(path: str, *, text_column: str = "text", pair_column: str | None
     texts: list[str] = []
     pairs: list[str | None] = []
     ids: list[str] = []
+    lines: list[int] = []  # every record is named by its line in the input, in every message
     if fmt == "txt":
         for i, line in enumerate(content.splitlines(), 1):
             if line.strip():
                 texts.append(line)
                 pairs.append(None)
                 ids.append(str(i))
+                lines.append(i)
     elif fmt == "jsonl":
         for i, line in enumerate(content.splitlines(), 1):
             if not line.strip():
@@ -59,29 +63,37 @@ def read_inputs(path: str, *, text_column: str = "text", pair_column: str | None
                 raise DataError(f"missing field {text_column!r}", source=source, record=i)
             texts.append(rec[text_column])
             pairs.append(rec.get(pair_column) if pair_column else rec.get("text_pair"))
-            ids.append(str(rec.get("id", i)))
+            rid = rec.get("id", i)
+            if isinstance(rid, str):
+                check_text(rid, what="the id", source=source, record=i)
+            ids.append(str(rid))
+            lines.append(i)
     elif fmt in ("csv", "tsv"):
         reader = csv.DictReader(io.StringIO(content), delimiter="," if fmt == "csv" else "\t")
         if reader.fieldnames is None or text_column not in reader.fieldnames:
             raise DataError(f"missing column {text_column!r} (columns: {reader.fieldnames})", source=source)
         try:
-            for i, row in enumerate(reader, 1):
+            for row in reader:
                 texts.append(row[text_column])
                 pairs.append(row.get(pair_column) if pair_column else row.get("text_pair"))
-                ids.append(str(row.get("id") or i))
+                ids.append(str(row.get("id") or reader.line_num))
+                lines.append(reader.line_num)
         except csv.Error as exc:
             raise DataError(f"malformed {fmt.upper()} ({exc})", source=source, record=reader.line_num) from None
     else:
         raise DataError(f"unknown input format {fmt!r}", source=source)
     if not texts:
         raise DataError("the input holds no text to predict", source=source)
-    for i, (text, pair) in enumerate(zip(texts, pairs), 1):
+    for line, text, pair in zip(lines, texts, pairs):
         if not isinstance(text, str) or not text.strip():
-            raise DataError("empty or non-text input", source=source, record=i)
-        if pair is not None and not isinstance(pair, str):
-            raise DataError("the pair text is not a string", source=source, record=i)
+            raise DataError("empty or non-text input", source=source, record=line)
+        check_text(text, what="the text", source=source, record=line)
+        if pair is not None:
+            if not isinstance(pair, str):
+                raise DataError("the pair text is not a string", source=source, record=line)
+            check_text(pair, what="the pair text", source=source, record=line)
         if len(text) + len(pair or "") > MAX_TEXT_CHARS:
-            raise DataError(f"text longer than {MAX_TEXT_CHARS} characters", source=source, record=i)
+            raise DataError(f"text longer than {MAX_TEXT_CHARS} characters", source=source, record=line)
     return texts, (pairs if any(p is not None for p in pairs) else None), ids
 
 
@@ -108,6 +120,12 @@ def register(app: typer.Typer) -> None:
         from mgl.classifier import MGLClassifier
         from mgl.io import atomic_open
 
+        from mgl.errors import MGLError
+        from mgl.outputs import check_writable_folder
+
+        if output.is_dir():
+            raise MGLError("--output names a folder; give a file name (.jsonl)", source=output)
+        check_writable_folder(output.parent, what="folder of --output")  # before any work
         texts, pairs, ids = read_inputs(input, text_column=text_column, pair_column=pair_column, fmt=format)
         clf = MGLClassifier.from_pretrained(model, device=device, precision=precision)
         if cache:

@@ -124,7 +124,8 @@ def register(app: typer.Typer) -> None:
         patience: Annotated[Optional[int], typer.Option(help="Rounds without improvement before stopping.")] = None,
         set_: Annotated[Optional[list[str]], typer.Option("--set", help="Any setting: section.field=value (repeatable).")] = None,
         quiet: Annotated[bool, typer.Option("--quiet", help="No progress bars.")] = False,
-        save: Annotated[Optional[Path], typer.Option(help="Also save the trained model to this directory.")] = None,
+        save: Annotated[Optional[Path], typer.Option(help="Also save the trained model to this directory (missing or empty; an existing mgl model only with --overwrite).")] = None,
+        overwrite: Annotated[bool, typer.Option("--overwrite", help="--save may replace the mgl model in that folder (never a folder holding anything else).")] = False,
         resume: Annotated[bool, typer.Option("--resume", help="Continue from OUT/checkpoint.pt if a killed run left one.")] = False,
     ) -> None:
         """Train MGL on one cross-lingual experiment, evaluate on the target's test split, write result.json."""
@@ -139,12 +140,17 @@ def register(app: typer.Typer) -> None:
             n_support=n_support, n_query=n_query, k_neighbours=k_neighbours, train_episodes=train_episodes,
             test_episodes=test_episodes, eval_times=eval_times, lr=lr, max_rounds=max_rounds, patience=patience,
         )
+        from mgl.outputs import check_model_destination, check_writable_folder
+
+        check_writable_folder(out, what="--out folder")  # before any work: nothing found only at the end
+        if save is not None:
+            check_model_destination(save, overwrite=overwrite)
         checkpoint = out / "checkpoint.pt"
         # 'mgl train' may train a target that has no test rows (nothing is then evaluated); 'mgl run' reports
         # test metrics, so it needs them
         training_only = ctx.info_name == "train"
         result = run_experiment(cfg, progress=not quiet, save_dir=save, checkpoint_path=checkpoint, resume=resume,
-                                require_test=not training_only)
+                                require_test=not training_only, overwrite=overwrite)
         from mgl import distributed
 
         if not distributed.is_main_process():  # under accelerate launch: one record, written by the main process

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any, Iterator, Mapping
 
 from mgl.data.examples import SPLITS, Example
-from mgl.errors import ConfigError, DataError
+from mgl.errors import ConfigError, DataError, check_text
 
 TABLE_FORMATS = ("csv", "tsv", "jsonl", "parquet")
 #: The roles a column can play; ``parse_columns`` accepts these keys.
@@ -50,8 +50,8 @@ def table_format(path: str | Path, fmt: str | None = None) -> str:
     suffix = Path(path).suffix.lower()
     if suffix not in _SUFFIX_FORMATS:
         raise DataError(
-            f"cannot tell the format from the suffix {suffix or '(none)'!r}; expected .csv, .tsv, .jsonl or .parquet "
-            "(or give the format explicitly)",
+            f"cannot tell the format from the suffix {suffix or '(none)'!r}: name the file .csv, .tsv, .jsonl or "
+            ".parquet",
             source=path,
         )
     return _SUFFIX_FORMATS[suffix]
@@ -145,6 +145,11 @@ def _decoded_lines(path: Path, data: bytes, position: _Position | None,
     UTF-8 (the default) is decoded line by line, so an error names the record it is in; other
     encodings are decoded whole, and an error names the line."""
     codec = detect_encoding(data, encoding)
+    if encoding is None and codec == "utf-8-sig" and b"\x00" in data[:4096]:
+        even, odd = data[:4096:2].count(0), data[1:4096:2].count(0)
+        guess = "utf-16-le" if odd > even else "utf-16-be"
+        raise DataError(f"holds NUL bytes: it looks like UTF-16 without a byte-order mark ({guess}?); re-save it as "
+                        f"UTF-8, or give its encoding with --encoding {guess}", source=path)
     if codecs.lookup(codec).name not in ("utf-8", "utf-8-sig"):
         try:
             text = data.decode(codec)
@@ -166,7 +171,7 @@ def _decoded_lines(path: Path, data: bytes, position: _Position | None,
                 f"not valid UTF-8: byte 0x{raw[exc.start]:02x} at line {lineno}, column {exc.start + 1} "
                 "(re-save the file as UTF-8, or give its encoding with --encoding)",
                 source=path,
-                record=lineno if position is None else position.record(),
+                record=None if position is not None and position.in_header else lineno,
             ) from None
 
 
@@ -209,7 +214,8 @@ Records = Iterator[tuple[int, dict[str, Any]]]
 
 
 def _open_delimited(path: Path, data: bytes, fmt: str, encoding: str | None = None) -> tuple[list[str], Records]:
-    """The header of a CSV/TSV file and an iterator over its (record number, row) pairs."""
+    """The header of a CSV/TSV file and an iterator over its (line number, row) pairs: a record is
+    named by the line it ends on (line 1 is the header), as in every other message of mgl."""
     position = _Position(in_header=True)
     lines = (line for _, line in _decoded_lines(path, data, position, encoding))
     if fmt == "tsv":
@@ -233,7 +239,7 @@ def _open_delimited(path: Path, data: bytes, fmt: str, encoding: str | None = No
             try:
                 row = next(reader, None)
             except csv.Error as exc:
-                raise DataError(f"cannot parse: {exc}", source=path, record=position.done + 1) from None
+                raise DataError(f"cannot parse: {exc}", source=path, record=reader.line_num) from None
             if row is None:
                 return
             if not row:  # a blank line
@@ -241,9 +247,9 @@ def _open_delimited(path: Path, data: bytes, fmt: str, encoding: str | None = No
             position.done += 1
             if len(row) != len(header):
                 raise DataError(
-                    f"has {len(row)} field(s), the header has {len(header)}", source=path, record=position.done
+                    f"has {len(row)} field(s), the header has {len(header)}", source=path, record=reader.line_num
                 )
-            yield position.done, dict(zip(header, row))
+            yield reader.line_num, dict(zip(header, row))
 
     return header, rows()
 
@@ -267,7 +273,10 @@ def _scalar(value: Any, column: str, path: Path, record: int) -> str | None:
 
     NaN raises :class:`DataError`; integral floats are written without ``.0`` (``4.0`` -> ``"4"``).
     """
-    if value is None or isinstance(value, str):
+    if value is None:
+        return value
+    if isinstance(value, str):
+        check_text(value, what=f"value of {column!r}", source=path, record=record)
         return value
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -428,7 +437,8 @@ def load_table(
                 text_pair=pair_value,
                 domain=domain_value,
                 split=split_value,
-                uid=uid_value or f"{path.name}#{record}",
+                # default ids number CSV/TSV records by row (as they always have), others by line/row
+                uid=uid_value or f"{path.name}#{n_records if fmt in ('csv', 'tsv') else record}",
             )
         )
     if n_records == 0:
