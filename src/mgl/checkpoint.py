@@ -2,8 +2,11 @@
 
 The file holds, per stage, everything :func:`mgl.training.train_stage` needs to continue
 exactly where it stopped (weights, optimiser, numpy and torch random states, the best
-checkpoint so far), plus a fingerprint of the configuration so that a checkpoint is never
-resumed under different settings.
+checkpoint so far), plus a fingerprint of the configuration and one of the data (every
+example's id, text, pair, label, language and split, in order) so that a checkpoint is never
+resumed under different settings or on changed data. It is read with
+``torch.load(weights_only=True)``: tensors and plain Python values only, no code runs from the
+file.
 """
 
 from __future__ import annotations
@@ -28,12 +31,25 @@ def config_fingerprint(cfg: RunConfig) -> str:
     return hashlib.sha256(json.dumps(raw, sort_keys=True).encode()).hexdigest()
 
 
-class Checkpointer:
-    """Keeps one checkpoint file with the state of every stage reached so far."""
+def data_fingerprint(examples) -> str:
+    """SHA-256 over every example's id, text, text pair, label, language and split, in order."""
+    digest = hashlib.sha256()
+    for ex in examples:
+        digest.update(json.dumps([ex.uid, ex.text, ex.text_pair, ex.label, ex.language, ex.split],
+                                 ensure_ascii=True).encode("ascii"))
+        digest.update(b"\n")
+    return digest.hexdigest()
 
-    def __init__(self, path: str | Path, cfg: RunConfig):
+
+class Checkpointer:
+    """Keeps one checkpoint file with the state of every stage reached so far.
+
+    ``examples``: the experiment's data; its :func:`data_fingerprint` is stored and checked."""
+
+    def __init__(self, path: str | Path, cfg: RunConfig, examples=None):
         self.path = Path(path)
         self.fingerprint = config_fingerprint(cfg)
+        self.data_fingerprint = data_fingerprint(examples) if examples is not None else None
         self.stages: dict[str, dict] = {}
 
     def save(self, stage: str, state: dict) -> None:
@@ -44,18 +60,23 @@ class Checkpointer:
         if not distributed.is_main_process():
             return
         with atomic_open(self.path, "wb") as fh:
-            torch.save({"fingerprint": self.fingerprint, "stages": self.stages}, fh)
+            torch.save({"fingerprint": self.fingerprint, "data_fingerprint": self.data_fingerprint,
+                        "stages": self.stages}, fh)
 
     def load(self) -> dict[str, dict] | None:
         """The saved stage states, or None when there is no checkpoint yet."""
         if not self.path.exists():
             return None
         try:
-            saved = torch.load(self.path, map_location="cpu", weights_only=False)
+            saved = torch.load(self.path, map_location="cpu", weights_only=True)
         except Exception as exc:  # a truncated or foreign file
             raise MGLError(f"cannot read the checkpoint ({str(exc).splitlines()[0][:120]})", source=self.path) from None
         if not isinstance(saved, dict) or saved.get("fingerprint") != self.fingerprint:
             raise MGLError("the checkpoint was written with a different configuration; remove it or change --out",
+                           source=self.path)
+        if self.data_fingerprint is not None and saved.get("data_fingerprint") != self.data_fingerprint:
+            raise MGLError("cannot --resume: the data changed since the checkpoint was written (examples, texts or "
+                           "labels differ); remove the checkpoint to train on the new data, or change --out",
                            source=self.path)
         self.stages = dict(saved["stages"])
         return self.stages

@@ -40,7 +40,7 @@ def run_experiment(cfg: RunConfig, *, progress: bool = True, save_dir=None, chec
         check_model_destination(save_dir, overwrite=overwrite)
     t_start = time.perf_counter()
     data = prepare_data(cfg.data, cfg.seed, require_test=require_test)
-    ckpt = Checkpointer(checkpoint_path, cfg) if checkpoint_path is not None else None
+    ckpt = Checkpointer(checkpoint_path, cfg, data.examples) if checkpoint_path is not None else None
     try:
         clf = MGLClassifier(cfg).fit_data(
             data, progress=progress, checkpoint=ckpt.save if ckpt else None,
