@@ -32,12 +32,42 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger("mgl.service")
+
+
+class ErrorBody(BaseModel):
+    """Every 4xx and 5xx answer of the service: a message, and the request field it is about."""
+
+    error: str = Field(description="What is wrong, in one line.")
+    field: str | None = Field(None, description="The request field at fault, e.g. texts[3], where there is one.")
+
+
+class APIError(HTTPException):
+    """An HTTP error with the :class:`ErrorBody` shape (``field``: the request field at fault)."""
+
+    def __init__(self, status: int, message: str, field: str | None = None, headers: dict | None = None):
+        super().__init__(status, message, headers=headers)
+        self.field = field
+
+
+def error_response(status: int, message: str, field: str | None = None, headers: dict | None = None) -> JSONResponse:
+    body = {"error": message}
+    if field is not None:
+        body["field"] = field
+    return JSONResponse(status_code=status, content=body, headers=headers)
+
+
+ERROR_RESPONSES = {code: {"model": ErrorBody, "description": why} for code, why in (
+    (401, "Missing or wrong API key (when the server has keys)."),
+    (413, "Too many texts, a text too long, or a body too large."),
+    (422, "The body is not a valid request (wrong types, empty or non-Unicode text, pairs that do not match)."),
+)}
 
 
 class PredictRequest(BaseModel):
@@ -72,6 +102,12 @@ class ServeSettings:
     """Texts per encoder forward pass within a batch (length-sorted, at most 10% padding)."""
     cache_requests: bool = False
     """Keep request texts' embeddings in the on-disk cache ($MGL_HOME)."""
+    api_keys: tuple[str, ...] = ()
+    """Keys a client must send (``Authorization: Bearer KEY`` or ``X-API-Key: KEY``) on every path but
+    ``/health``; empty: no authentication. Compared in constant time."""
+    allowed_hosts: tuple[str, ...] | None = None
+    """Host names the ``Host`` header may carry (a guard against DNS rebinding); None: the host
+    names of the bind address (see :func:`default_allowed_hosts`); ``("*",)``: any."""
 
     def worker_count(self, device) -> int:
         import os
@@ -171,20 +207,25 @@ class MicroBatcher:
             batch, stop = self._gather(first)
             try:
                 answers = self._run(batch)
-            except Exception as exc:  # answered as a JSON error by the endpoint
-                for job in batch:
+            except Exception:  # one request's fault must not fail the others: answer each alone
+                answers = None
+            for i, job in enumerate(batch):
+                if answers is not None:
+                    job.loop.call_soon_threadsafe(_set_result, job.future, answers[i])
+                    continue
+                try:
+                    answer = self._run([job])[0]
+                except Exception as exc:  # answered as a JSON error by the endpoint
                     job.loop.call_soon_threadsafe(_set_exception, job.future, exc)
-                with self._count:
-                    self.in_flight -= len(batch)
-                continue
-            for job, answer in zip(batch, answers):
-                job.loop.call_soon_threadsafe(_set_result, job.future, answer)
+                else:
+                    job.loop.call_soon_threadsafe(_set_result, job.future, answer)
             with self._count:
                 self.in_flight -= len(batch)
 
     def _run(self, batch: list[_Job]) -> list[list[dict[str, Any]]]:
         texts = [t for job in batch for t in job.texts]
-        pairs = [p for job in batch for p in job.pairs] if batch[0].pairs is not None else None
+        pairs = ([p for job in batch for p in (job.pairs or [None] * len(job.texts))]
+                 if any(job.pairs is not None for job in batch) else None)
         queries = self.clf.embed(texts, pairs, batch_size=self.settings.encode_batch)
         explain = any(job.explain for job in batch)
         if explain:
@@ -218,7 +259,11 @@ def _set_exception(future: asyncio.Future, exc: BaseException) -> None:
 
 
 class BodyLimit:
-    """ASGI middleware: a request body over ``limit`` bytes is answered 413 (JSON) before it is read whole."""
+    """ASGI middleware: a request body over ``limit`` bytes is answered 413 (JSON), however it arrives.
+
+    A declared ``Content-Length`` over the limit is refused before anything is read; a chunked
+    body is read up to the limit (never further) and refused as soon as it passes it; a body
+    within the limit is handed to the application whole."""
 
     def __init__(self, app, limit: int):
         self.app = app
@@ -229,35 +274,43 @@ class BodyLimit:
             return await self.app(scope, receive, send)
         headers = dict(scope.get("headers") or [])
         declared = headers.get(b"content-length")
+        too_large = f"request body over {self.limit} bytes"
         if declared is not None and declared.isdigit() and int(declared) > self.limit:
-            return await _json_response(send, 413, f"request body over {self.limit} bytes")
-        seen = 0
-
-        async def limited():
-            nonlocal seen
+            return await _json_response(send, 413, too_large)
+        if scope.get("method") not in ("POST", "PUT", "PATCH"):
+            return await self.app(scope, receive, send)
+        chunks, seen = [], 0
+        while True:
             message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > self.limit:
-                    raise _TooLarge()
-            return message
+            if message["type"] != "http.request":  # the client went away
+                return
+            body = message.get("body", b"")
+            seen += len(body)
+            if seen > self.limit:
+                return await _json_response(send, 413, too_large)
+            chunks.append(body)
+            if not message.get("more_body", False):
+                break
+        replayed = False
 
-        try:
-            await self.app(scope, limited, send)
-        except _TooLarge:
-            await _json_response(send, 413, f"request body over {self.limit} bytes")
+        async def replay():
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
 
 
-class _TooLarge(Exception):
-    pass
-
-
-async def _json_response(send, status: int, message: str) -> None:
+async def _json_response(send, status: int, message: str, field: str | None = None,
+                         extra_headers: list[tuple[bytes, bytes]] | None = None) -> None:
     import json
 
-    body = json.dumps({"error": message}).encode()
+    body = json.dumps({"error": message, **({"field": field} if field else {})}).encode()
     await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+                            *(extra_headers or [])]})
     await send({"type": "http.response.body", "body": body})
 
 
@@ -284,6 +337,89 @@ def steady_memory() -> None:
         pass
 
 
+OPEN_PATHS = frozenset({"/health", "/"})
+"""Paths that need no API key: the health check, and the page (static HTML holding no model data;
+its requests to /model and /predict carry the key the user types)."""
+DOCS_PATHS = ("/docs", "/redoc", "/openapi.json", "/docs/oauth2-redirect", "/static-offline-docs/")
+"""The API's own description and its local assets: they hold no model data, so they stay open."""
+
+
+def default_allowed_hosts(host: str) -> tuple[str, ...]:
+    """The ``Host`` names a server bound to ``host`` answers by default: the bind address's own
+    names (loopback: 127.0.0.1, ::1 and localhost); any for a wildcard bind (0.0.0.0, ::)."""
+    host = host.strip("[]").lower()
+    if host in ("0.0.0.0", "::", ""):
+        return ("*",)
+    if host in ("127.0.0.1", "::1", "localhost"):
+        return ("127.0.0.1", "::1", "localhost")
+    return (host,)
+
+
+def _host_name(value: str) -> str:
+    """The host name of a ``Host`` header value (port and IPv6 brackets removed), lower-case."""
+    value = value.strip().lower()
+    if value.startswith("["):
+        return value[1:value.find("]")] if "]" in value else value[1:]
+    return value.rsplit(":", 1)[0] if value.count(":") == 1 else value
+
+
+class RequestGuard:
+    """ASGI middleware: the ``Host`` header must name an allowed host (400 otherwise: a guard
+    against DNS rebinding), and, where the server has API keys, every path but
+    :data:`OPEN_PATHS` and the docs needs one (401 otherwise). Keys are compared in constant
+    time with :func:`hmac.compare_digest`, against every key."""
+
+    def __init__(self, app, *, allowed_hosts: tuple[str, ...], api_keys: tuple[str, ...]):
+        self.app = app
+        self.any_host = "*" in allowed_hosts
+        self.allowed_hosts = {h.lower() for h in allowed_hosts}
+        self.keys = [k.encode("utf-8") for k in api_keys]
+
+    def _authorised(self, headers: dict[bytes, bytes]) -> bool:
+        import hmac
+
+        offered = headers.get(b"x-api-key", b"")
+        auth = headers.get(b"authorization", b"")
+        if auth[:7].lower() == b"bearer ":
+            offered = auth[7:].strip()
+        ok = False
+        for key in self.keys:  # every key compared, so the time says nothing about which one matched
+            ok |= hmac.compare_digest(offered, key)
+        return ok and bool(offered)
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        headers = dict(scope.get("headers") or [])
+        if not self.any_host:
+            name = _host_name(headers.get(b"host", b"").decode("latin-1"))
+            if name not in self.allowed_hosts:
+                return await _json_response(send, 400, f"host {name!r} is not served here "
+                                            "(see mgl serve --allowed-hosts)", field="headers.host")
+        path = scope.get("path", "")
+        if self.keys and path not in OPEN_PATHS and not path.startswith(DOCS_PATHS) and not self._authorised(headers):
+            return await _json_response(send, 401, "missing or wrong API key (send 'Authorization: Bearer KEY' or "
+                                        "'X-API-Key: KEY')", extra_headers=[(b"www-authenticate", b"Bearer")])
+        return await self.app(scope, receive, send)
+
+
+def _public(value: Any) -> Any:
+    """``value`` with every absolute file path replaced by its last part: what a server shows of
+    the machine it runs on (a training file's folder, a local encoder's directory) is nothing."""
+    import os
+
+    if isinstance(value, dict):
+        return {k: _public(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_public(v) for v in value]
+    if isinstance(value, str):
+        if "|" in value:  # an encoder identity: its first part may be a local directory
+            return "|".join(_public(part) for part in value.split("|"))
+        if os.path.isabs(value) or value.startswith("~"):
+            return Path(value).name
+    return value
+
+
 def model_info(clf) -> dict[str, Any]:
     """What ``GET /model`` answers: labels, languages, encoder identity, metrics, configuration."""
     report = clf.report or {}
@@ -297,12 +433,15 @@ def model_info(clf) -> dict[str, Any]:
                         "train": clf.config.encoder.train, "pooling_head": clf.config.encoder.pooling_head,
                         "precision": clf.encoder.precision,
                         "precision_note": clf.precision_note},
-            "metrics": metrics, "counts": report.get("counts", {}), "config": clf.config.to_dict()}
+            "metrics": metrics, "counts": report.get("counts", {}), "config": clf.config.to_dict(),
+            "support_texts": getattr(clf, "support_texts", True)}
 
 
 def create_app(model_dir: str | Path, settings: ServeSettings | None = None, *, device: str | None = None,
-               precision: str | None = None):
-    """The FastAPI application serving the model saved in ``model_dir`` (loaded once, here)."""
+               precision: str | None = None, host: str = "127.0.0.1"):
+    """The FastAPI application serving the model saved in ``model_dir`` (loaded once, here), behind
+    the body limit, the ``Host`` check (default: the names of ``host``, the bind address) and the
+    API keys of ``settings``."""
     from contextlib import asynccontextmanager
 
     from mgl.classifier import MGLClassifier
@@ -314,7 +453,7 @@ def create_app(model_dir: str | Path, settings: ServeSettings | None = None, *, 
         from mgl.encoders import EmbeddingCache
 
         clf.embedding_cache = EmbeddingCache()
-    info = model_info(clf)
+    info = _public(model_info(clf))
     page = resources.files("mgl").joinpath("static/index.html").read_text(encoding="utf-8")
 
     workers = settings.worker_count(clf.device)
@@ -338,63 +477,89 @@ def create_app(model_dir: str | Path, settings: ServeSettings | None = None, *, 
             app.state.batcher.close()
             log.info("stopped after %d batch(es), %d text(s)", app.state.batcher.batches, app.state.batcher.texts)
 
-    from mgl import __version__
+    from fastapi_offline import FastAPIOffline
 
-    app = FastAPI(title="mgl", version=__version__,
-                  description="Few-shot cross-lingual text classification by Meta Graph Learning.", lifespan=lifespan)
+    from mgl import __version__
+    from mgl.errors import unencodable_at
+
+    # the docs (/docs, /redoc) load their scripts from the package, not from a CDN: they work offline
+    app = FastAPIOffline(title="mgl", version=__version__,
+                         description="Few-shot cross-lingual text classification by Meta Graph Learning. Every error "
+                                     "is `{\"error\": ..., \"field\"?: ...}`.", lifespan=lifespan)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError):
-        problems = [f"{'.'.join(str(p) for p in e.get('loc', ())[1:]) or 'body'}: {e.get('msg')}" for e in exc.errors()]
-        return JSONResponse(status_code=422, content={"error": "invalid request", "details": problems})
+        errors = exc.errors()
 
-    @app.exception_handler(HTTPException)
-    async def http_error(request: Request, exc: HTTPException):
-        return JSONResponse(status_code=exc.status_code, content={"error": exc.detail})
+        def where(e) -> str:
+            loc = [str(p) for p in e.get("loc", ())[1:]]
+            return (loc[0] + "".join(f"[{p}]" if p.isdigit() else f".{p}" for p in loc[1:])) if loc else "body"
+
+        first = where(errors[0]) if errors else "body"
+        problems = "; ".join(f"{where(e)}: {e.get('msg')}" for e in errors[:5])
+        return error_response(422, f"invalid request: {problems}", first)
+
+    @app.exception_handler(StarletteHTTPException)  # FastAPI's HTTPException too, and routing's 404/405
+    async def http_error(request: Request, exc: StarletteHTTPException):
+        return error_response(exc.status_code, str(exc.detail), getattr(exc, "field", None),
+                              headers=getattr(exc, "headers", None))
 
     @app.exception_handler(Exception)
     async def internal(request: Request, exc: Exception):  # never a traceback to the client
         log.exception("internal error")
-        return JSONResponse(status_code=500, content={"error": f"internal error ({type(exc).__name__})"})
+        return error_response(500, f"internal error ({type(exc).__name__})")
 
-    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    @app.api_route("/", methods=["GET", "HEAD"], response_class=HTMLResponse, include_in_schema=False)
     async def index() -> str:
         return page
 
-    @app.get("/health")
+    @app.api_route("/health", methods=["GET", "HEAD"])
     async def health(request: Request) -> dict[str, Any]:
         batcher = request.app.state.batcher
         return {"status": "ok", "batches": batcher.batches, "texts": batcher.texts}
 
-    @app.get("/model")
+    @app.api_route("/model", methods=["GET", "HEAD"], responses={401: ERROR_RESPONSES[401]})
     async def model() -> dict[str, Any]:
         return info
 
-    @app.post("/predict")
+    def check_text_field(value: str, name: str) -> None:
+        if not value.strip():
+            raise APIError(422, f"{name} is empty", name)
+        position = unencodable_at(value)
+        if position is not None:
+            raise APIError(422, f"{name} is not valid Unicode: a lone surrogate (U+{ord(value[position - 1]):04X}) "
+                                f"at character {position}", name)
+
+    @app.post("/predict", responses=ERROR_RESPONSES)
     async def predict(req: PredictRequest, request: Request) -> dict[str, Any]:
         if len(req.texts) > settings.max_texts:
-            raise HTTPException(413, f"{len(req.texts)} texts in one request; at most {settings.max_texts}")
+            raise APIError(413, f"{len(req.texts)} texts in one request; at most {settings.max_texts}", "texts")
         if info["pairs"] and req.pairs is None:
-            raise HTTPException(422, "this model classifies text pairs: give 'pairs', one per text")
+            raise APIError(422, "this model classifies text pairs: give 'pairs', one per text", "pairs")
         if not info["pairs"] and req.pairs is not None:
-            raise HTTPException(422, "this model classifies single texts: leave out 'pairs'")
+            raise APIError(422, "this model classifies single texts: leave out 'pairs'", "pairs")
         if req.pairs is not None and len(req.pairs) != len(req.texts):
-            raise HTTPException(422, f"{len(req.texts)} texts but {len(req.pairs)} pairs")
+            raise APIError(422, f"{len(req.texts)} texts but {len(req.pairs)} pairs", "pairs")
         for i, text in enumerate(req.texts):
-            if not text.strip():
-                raise HTTPException(422, f"texts[{i}] is empty")
+            check_text_field(text, f"texts[{i}]")
+            if req.pairs is not None:
+                check_text_field(req.pairs[i], f"pairs[{i}]")
             if len(text) + (len(req.pairs[i]) if req.pairs else 0) > settings.max_chars:
-                raise HTTPException(413, f"texts[{i}] is longer than {settings.max_chars} characters")
-        if req.pairs is not None and any(not p.strip() for p in req.pairs):
-            raise HTTPException(422, "a pair text is empty")
+                raise APIError(413, f"texts[{i}] is longer than {settings.max_chars} characters", f"texts[{i}]")
         try:
             predictions = await request.app.state.batcher.submit(list(req.texts), req.pairs, req.explain)
         except MGLError as exc:
-            raise HTTPException(422, str(exc)) from None
+            raise APIError(422, str(exc)) from None
         return {"predictions": predictions}
 
-    app.state.settings = asdict(settings)
-    return BodyLimit(app, settings.max_body_bytes) if settings.max_body_bytes else app
+    app.state.settings = {k: v for k, v in asdict(settings).items() if k != "api_keys"}
+    allowed = settings.allowed_hosts if settings.allowed_hosts is not None else default_allowed_hosts(host)
+    if "*" in allowed:
+        log.warning("answering requests for any Host name (bound to %s): give --allowed-hosts to guard against "
+                    "DNS rebinding", host)
+    # the Host and key checks first, before any body is read
+    limited = BodyLimit(app, settings.max_body_bytes) if settings.max_body_bytes else app
+    return RequestGuard(limited, allowed_hosts=tuple(allowed), api_keys=tuple(settings.api_keys))
 
 
 def serve(model_dir: str | Path, *, host: str = "127.0.0.1", port: int = 8000, settings: ServeSettings | None = None,
@@ -402,5 +567,54 @@ def serve(model_dir: str | Path, *, host: str = "127.0.0.1", port: int = 8000, s
     """Run the service with uvicorn until SIGINT/SIGTERM (graceful: in-flight requests finish)."""
     import uvicorn
 
-    app = create_app(model_dir, settings, device=device, precision=precision)
-    uvicorn.run(app, host=host, port=port, log_level=log_level, workers=1, timeout_graceful_shutdown=30)
+    sock = bind_socket(host, port)  # before loading the model: a port in use is found at once
+    app = create_app(model_dir, settings, device=device, precision=precision, host=host)
+    config = uvicorn.Config(app, log_level=log_level, workers=1, timeout_graceful_shutdown=30)
+    uvicorn.Server(config).run(sockets=[sock])
+
+
+def bind_socket(host: str, port: int):
+    """A listening TCP socket on ``host``:``port``, or an :class:`~mgl.errors.MGLError` (exit status 2)."""
+    import socket
+
+    from mgl.errors import MGLError
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        raise MGLError(f"cannot resolve the address to listen on ({exc.strerror})", source=host) from None
+    family, kind, proto, _, address = infos[0]
+    sock = socket.socket(family, kind, proto)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(address)
+        sock.listen(2048)
+    except OSError as exc:
+        sock.close()
+        raise MGLError(f"cannot listen on port {port} ({exc.strerror or exc}); is another server using it? "
+                       "Choose another with --port", source=f"{host}:{port}") from None
+    sock.set_inheritable(True)
+    return sock
+
+
+def read_api_keys(path: str | Path | None = None, env: str = "MGL_API_KEYS") -> tuple[str, ...]:
+    """API keys from a file (one per line; blank lines and lines starting with # are skipped) and
+    from the environment variable ``env`` (comma-separated). Each key has at least 16 characters."""
+    import os
+
+    from mgl.errors import ConfigError, MGLError
+
+    keys: list[str] = []
+    if path is not None:
+        try:
+            lines = Path(path).read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise MGLError(f"cannot read the API key file ({getattr(exc, 'strerror', None) or exc})", source=path) from None
+        keys += [line.strip() for line in lines if line.strip() and not line.strip().startswith("#")]
+        if not keys:
+            raise MGLError("the API key file holds no key", source=path)
+    keys += [k.strip() for k in os.environ.get(env, "").split(",") if k.strip()]
+    short = [k for k in keys if len(k) < 16]
+    if short:
+        raise ConfigError(f"an API key must have at least 16 characters ({len(short)} shorter)")
+    return tuple(dict.fromkeys(keys))

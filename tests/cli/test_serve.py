@@ -89,7 +89,10 @@ def test_health_model_docs(server, tiny_model):
     info = json.loads(data)
     meta = json.loads((tiny_model / "mgl_model.json").read_text())
     assert info["labels"] == meta["labels"] and info["sources"] == ["en", "de"] and info["target"] == "fr"
-    assert info["encoder"]["identity"] == meta["encoder"]["identity"]
+    # the identity, without the machine's path of the local encoder (only its folder name)
+    ref, rest = meta["encoder"]["identity"].split("|", 1)
+    assert info["encoder"]["identity"] == f"{Path(ref).name}|{rest}"
+    assert "/tmp" not in data.decode() and str(tiny_model.parent) not in data.decode()
     assert info["config"]["mgl"] == meta["config"]["mgl"] and "accuracy" in info["metrics"]
     assert server.get("/docs")[0] == 200
     spec = json.loads(server.get("/openapi.json")[1])
@@ -138,6 +141,7 @@ def test_concurrent_requests_are_batched_and_answered_as_alone(server):
     ({"texts": [3]}, 422, "valid string"),
     ({"texts": []}, 422, "at least 1"),
     ({"texts": ["  "]}, 422, "texts[0] is empty"),
+    ({"texts": ["ok", "bad \ud800 text"]}, 422, "texts[1] is not valid Unicode"),
     ({"texts": ["ok"], "explain": "yes"}, 422, "explain"),
     ({"texts": ["ok"], "unknown": 1}, 422, "unknown"),
     ({"texts": ["ok"], "pairs": ["second"]}, 422, "single texts"),
@@ -149,8 +153,9 @@ def test_concurrent_requests_are_batched_and_answered_as_alone(server):
 def test_bad_requests_get_a_json_4xx(server, payload, status, needle):
     got, body = server.predict(payload)
     assert got == status, body
-    assert needle in json.dumps(body)
+    assert needle in json.dumps(body, ensure_ascii=False)
     assert "Traceback" not in json.dumps(body)
+    assert set(body) <= {"error", "field"} and isinstance(body["error"], str)  # one error shape
 
 
 def test_request_texts_stay_out_of_the_cache_and_sigterm_stops_gracefully(tiny_model, tmp_path):
