@@ -1,5 +1,6 @@
 """The Python API: fit, predict, explain, save and load give the same answers."""
 
+import json
 import numpy as np
 import pytest
 
@@ -278,3 +279,54 @@ def test_from_pretrained_can_embed_inputs_in_bf16(fitted, tmp_path):
     assert fast.encoder.precision == "bf16" and "bf16" in fast.precision_note
     assert MGLClassifier.from_pretrained(tmp_path / "model").precision_note is None
     np.testing.assert_allclose(fast.predict_proba(texts), fitted.predict_proba(texts), atol=2e-2)
+
+
+def test_saving_never_deletes_what_mgl_did_not_write(fitted, tmp_path, monkeypatch):
+    from mgl.errors import MGLError
+
+    project = tmp_path / "proj"
+    project.mkdir()
+    (project / "thesis.txt").write_text("x")
+    with pytest.raises(MGLError, match="not empty and holds no mgl model"):
+        fitted.save_pretrained(project)
+    assert (project / "thesis.txt").read_text() == "x" and sorted(p.name for p in project.iterdir()) == ["thesis.txt"]
+
+    model = tmp_path / "model"
+    fitted.save_pretrained(model)
+    with pytest.raises(MGLError, match="--overwrite"):
+        fitted.save_pretrained(model, overwrite=False)
+    (model / "notes.md").write_text("mine")  # a user's file inside a model folder: the model is not replaced
+    with pytest.raises(MGLError, match="files mgl did not write.*notes.md"):
+        fitted.save_pretrained(model)
+    assert (model / "notes.md").read_text() == "mine"
+    (model / "notes.md").unlink()
+    fitted.save_pretrained(model)  # a model folder holding only model files is replaced
+
+    monkeypatch.chdir(project)
+    with pytest.raises(MGLError, match="current folder"):
+        fitted.save_pretrained(".")
+    (tmp_path / "empty").mkdir()
+    monkeypatch.chdir(tmp_path / "empty")
+    with pytest.raises(MGLError, match="current folder"):
+        fitted.save_pretrained(".")
+    with pytest.raises(MGLError, match="current folder"):
+        fitted.save_pretrained("..")
+    assert (project / "thesis.txt").exists() and not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+    file_parent = tmp_path / "a-file"
+    file_parent.write_text("")
+    with pytest.raises(MGLError, match="a-file"):
+        fitted.save_pretrained(file_parent / "model")
+
+
+def test_a_model_saved_without_support_texts_predicts_the_same(fitted, tmp_path):
+    texts = ["very good book", "bad terrible book"]
+    fitted.save_pretrained(tmp_path / "with")
+    fitted.save_pretrained(tmp_path / "without", support_texts=False)
+    rows = [json.loads(line) for line in (tmp_path / "without" / "support.jsonl").read_text().splitlines()]
+    assert rows and all(r["text"] is None and r["id"] and r["label"] for r in rows)
+    assert "Training texts inside:** no" in (tmp_path / "without" / "README.md").read_text()
+    assert "Training texts inside:** yes" in (tmp_path / "with" / "README.md").read_text()
+    a, b = MGLClassifier.load(tmp_path / "with"), MGLClassifier.load(tmp_path / "without")
+    assert not b.support_texts and a.support_texts
+    np.testing.assert_allclose(b.predict_proba(texts, seed=1), a.predict_proba(texts, seed=1), atol=1e-7)
+    assert [n["id"] for n in b.explain(texts[:1])[0].neighbours] == [n["id"] for n in a.explain(texts[:1])[0].neighbours]

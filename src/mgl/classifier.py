@@ -111,6 +111,8 @@ class MGLClassifier:
         self.sources: list[str] = []
         self.target: str | None = None
         self.bank: list[Example] = []
+        self.support_texts = True
+        """Whether the support bank holds its texts (False for a model saved with ``support_texts=False``)."""
         self.bank_embeddings: torch.Tensor | None = None
         self.encoder_state: dict[str, torch.Tensor] = {}
         self.pooling_head: torch.nn.Module | None = None
@@ -305,7 +307,7 @@ class MGLClassifier:
 
     # ------------------------------------------------------------------ persistence
 
-    def save_pretrained(self, directory: str | Path, *, overwrite: bool = True) -> Path:
+    def save_pretrained(self, directory: str | Path, *, overwrite: bool = True, support_texts: bool = True) -> Path:
         """Write the self-contained model directory (atomically: temp sibling, then rename), with
         a model card ``README.md`` (languages, labels, data counts, settings, metrics, encoder, date).
 
@@ -313,7 +315,11 @@ class MGLClassifier:
         Hugging Face's ``save_pretrained``; ``mgl train --save`` asks for ``--overwrite``) an mgl
         model holding only model files, which is replaced as a whole. A folder holding anything
         else is refused before anything is written: mgl never deletes what it did not write
-        (:func:`mgl.outputs.check_model_destination`)."""
+        (:func:`mgl.outputs.check_model_destination`).
+
+        ``support_texts=False`` keeps the support examples' ids, languages and labels but not their
+        texts (predictions do not need them; explanations name neighbours by id), and the model
+        card says so."""
         from safetensors.torch import save_file
 
         from mgl.outputs import check_model_destination
@@ -335,7 +341,9 @@ class MGLClassifier:
                 files.append("pooling_head.safetensors")
             with open(tmp / "support.jsonl", "w", encoding="utf-8") as fh:
                 for ex in self.bank:
-                    fh.write(json.dumps({"id": ex.uid, "text": ex.text, "text_pair": ex.text_pair, "label": ex.label,
+                    text, pair = ((ex.text, ex.text_pair) if support_texts  # a pair model stays one without texts
+                                  else (None, None if ex.text_pair is None else ""))
+                    fh.write(json.dumps({"id": ex.uid, "text": text, "text_pair": pair, "label": ex.label,
                                          "language": ex.language, "domain": ex.domain}, ensure_ascii=False) + "\n")
             meta = {
                 "format": FORMAT, "version": FORMAT_VERSION, "config": self.config.to_dict(),
@@ -345,6 +353,7 @@ class MGLClassifier:
                 "positive_label": (self.label_names[positive_index(self.label_names, self.config.data.positive_label)]
                                    if len(self.label_names) == 2 else None),
                 "report": self.report, "saved": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                "support_texts": bool(support_texts and getattr(self, "support_texts", True)),
             }
             write_json_atomic(tmp / "mgl_model.json", meta)
             from mgl.model_card import render_model_card
@@ -410,12 +419,11 @@ class MGLClassifier:
             raise MGLError(f"unsupported model format {meta.get('format')!r} v{meta.get('version')!r}",
                            source=directory / "mgl_model.json")
         config = RunConfig.from_dict(meta["config"], source=str(directory / "mgl_model.json"))
-        # an unset prefix or pooling meant the model's default *when it was saved*: take what ran then
-        # (a model saved with e5's former default prefix keeps embedding new inputs with it)
-        saved_spec = meta.get("encoder", {}).get("spec", {})
-        for name in ("prefix", "pooling"):
-            if getattr(config.encoder, name) is None and saved_spec.get(name) is not None:
-                setattr(config.encoder, name, saved_spec[name])
+        # an unset prefix meant the model's default *when it was saved*: take what ran then (a model
+        # saved with e5's former default prefix keeps embedding new inputs with it)
+        saved_prefix = meta.get("encoder", {}).get("spec", {}).get("prefix")
+        if config.encoder.prefix is None and isinstance(saved_prefix, str):
+            config.encoder.prefix = saved_prefix
         # where it runs now, not where it was trained: a model trained on a GPU predicts on a CPU
         config.encoder.device = device
         trained_precision = config.encoder.precision
@@ -465,7 +473,7 @@ class MGLClassifier:
                     r = json.loads(line)
                 except json.JSONDecodeError:
                     raise MGLError("malformed support record", source=directory / "support.jsonl", record=i) from None
-                bank.append(Example(text=r["text"], label=r["label"], language=r["language"], text_pair=r.get("text_pair"),
+                bank.append(Example(text=r["text"] or "", label=r["label"], language=r["language"], text_pair=r.get("text_pair"),
                                     domain=r.get("domain"), split="train", uid=r.get("id")))
         if len(bank) != len(clf.bank_embeddings):
             raise MGLError("support.jsonl and support_embeddings.safetensors disagree in length", source=directory)
@@ -474,6 +482,7 @@ class MGLClassifier:
             raise MGLError("embedding contains NaN or infinite values", source=directory / "support_embeddings.safetensors",
                            record=int(bad.nonzero()[0]) + 1)
         clf.bank = bank
+        clf.support_texts = bool(meta.get("support_texts", True))
         return clf
 
     load = from_pretrained

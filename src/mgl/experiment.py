@@ -18,7 +18,8 @@ from mgl.pipeline import (POSITIVE_NAMES, ExperimentData, build_features, cap_pe
 
 
 def run_experiment(cfg: RunConfig, *, progress: bool = True, save_dir=None, checkpoint_path=None,
-                   resume: bool = False, require_test: bool = True, overwrite: bool = False) -> dict[str, Any]:
+                   resume: bool = False, require_test: bool = True, overwrite: bool = False,
+                   support_texts: bool = True) -> dict[str, Any]:
     """The whole pipeline for one configuration; returns the result record.
 
     ``save_dir``: also save the trained model there (see :class:`mgl.classifier.MGLClassifier`);
@@ -56,7 +57,7 @@ def run_experiment(cfg: RunConfig, *, progress: bool = True, save_dir=None, chec
     from mgl import distributed
 
     if save_dir is not None and distributed.is_main_process():
-        clf.save_pretrained(save_dir, overwrite=overwrite)
+        clf.save_pretrained(save_dir, overwrite=overwrite, support_texts=support_texts)
     counts = {f"n_{split}_{lang}": n for lang, by_split in metrics["counts"].items()  # the classifier's, flattened
               for split, n in by_split.items() if split != "test"}
     evaluated = metrics["n_test"] > 0

@@ -36,6 +36,12 @@ def render_model_card(meta: dict[str, Any]) -> str:
         "",
         f"- **Labels:** {', '.join(meta.get('labels', []))}",
         f"- **Source languages:** {', '.join(sources)}; **target:** {target}",
+        ("- **Training texts inside:** yes: `support.jsonl` holds the text of every labelled example in the "
+         "support bank (the examples each input is compared with); whoever gets this folder can read them. "
+         "`mgl train --no-support-texts` saves ids and labels only."
+         if meta.get("support_texts", True) else
+         "- **Training texts inside:** no: `support.jsonl` holds the support examples' ids, languages and "
+         "labels, not their texts (saved with `--no-support-texts`); explanations name neighbours by id."),
         f"- **Encoder:** `{enc.get('spec', {}).get('model')}` ({enc.get('train', 'none')} during training), "
         f"identity `{enc.get('identity')}`"
         + (f"; pooling: a trained `{cfg['encoder']['pooling_head']}` head over its final token states "

@@ -125,6 +125,7 @@ def register(app: typer.Typer) -> None:
         set_: Annotated[Optional[list[str]], typer.Option("--set", help="Any setting: section.field=value (repeatable).")] = None,
         quiet: Annotated[bool, typer.Option("--quiet", help="No progress bars.")] = False,
         save: Annotated[Optional[Path], typer.Option(help="Also save the trained model to this directory (missing or empty; an existing mgl model only with --overwrite).")] = None,
+        no_support_texts: Annotated[bool, typer.Option("--no-support-texts", help="--save keeps the support examples' ids and labels, not their texts (the model card says which).")] = False,
         overwrite: Annotated[bool, typer.Option("--overwrite", help="--save may replace the mgl model in that folder (never a folder holding anything else).")] = False,
         resume: Annotated[bool, typer.Option("--resume", help="Continue from OUT/checkpoint.pt if a killed run left one.")] = False,
     ) -> None:
@@ -142,15 +143,16 @@ def register(app: typer.Typer) -> None:
         )
         from mgl.outputs import check_model_destination, check_writable_folder
 
-        check_writable_folder(out, what="--out folder")  # before any work: nothing found only at the end
-        if save is not None:
+        if save is not None:  # before any work: nothing is found only at the end
             check_model_destination(save, overwrite=overwrite)
+        check_writable_folder(out, what="--out folder")
         checkpoint = out / "checkpoint.pt"
         # 'mgl train' may train a target that has no test rows (nothing is then evaluated); 'mgl run' reports
         # test metrics, so it needs them
         training_only = ctx.info_name == "train"
         result = run_experiment(cfg, progress=not quiet, save_dir=save, checkpoint_path=checkpoint, resume=resume,
-                                require_test=not training_only, overwrite=overwrite)
+                                require_test=not training_only, overwrite=overwrite,
+                                support_texts=not no_support_texts)
         from mgl import distributed
 
         if not distributed.is_main_process():  # under accelerate launch: one record, written by the main process
