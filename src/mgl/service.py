@@ -64,6 +64,7 @@ def error_response(status: int, message: str, field: str | None = None, headers:
 
 
 ERROR_RESPONSES = {code: {"model": ErrorBody, "description": why} for code, why in (
+    (400, "The body cannot be parsed (not UTF-8 JSON text), or the Host header names a host not served here."),
     (401, "Missing or wrong API key (when the server has keys)."),
     (413, "Too many texts, a text too long, or a body too large."),
     (422, "The body is not a valid request (wrong types, empty or non-Unicode text, pairs that do not match)."),

@@ -68,3 +68,29 @@ def test_the_page_classifies_a_typed_text(browser, tiny_model, tmp_path):
     finally:
         server.stop()
     assert json.loads((tiny_model / "mgl_model.json").read_text())["target"] == "fr"
+
+
+def test_the_page_asks_for_the_api_key_of_a_guarded_server(browser, tiny_model, tmp_path):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as EC
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    keys = tmp_path / "keys.txt"
+    keys.write_text("page-key-0123456789\n")
+    server = Server(tiny_model, tmp_path, "--api-key-file", str(keys))
+    try:
+        browser.get(f"http://127.0.0.1:{server.port}/")
+        wait = WebDriverWait(browser, 30)
+        wait.until(EC.visibility_of_element_located((By.ID, "api-key")))
+        browser.find_element(By.ID, "text").send_keys("very good book")
+        browser.find_element(By.ID, "api-key").send_keys("wrong-key-0123456789")
+        browser.find_element(By.ID, "classify").click()
+        wait.until(EC.text_to_be_present_in_element((By.ID, "error"), "API key"))
+        browser.find_element(By.ID, "api-key").clear()
+        browser.find_element(By.ID, "api-key").send_keys("page-key-0123456789")
+        browser.find_element(By.ID, "classify").click()
+        wait.until(EC.visibility_of_element_located((By.ID, "result")))
+        assert browser.find_element(By.ID, "label").text
+        assert "en+de → fr" in browser.find_element(By.ID, "about").text
+    finally:
+        server.stop()

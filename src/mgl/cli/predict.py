@@ -33,11 +33,19 @@ def read_inputs(path: str, *, text_column: str = "text", pair_column: str | None
         fmt = fmt or {".jsonl": "jsonl", ".json": "jsonl", ".csv": "csv", ".tsv": "tsv", ".txt": "txt"}.get(p.suffix.lower())
         if fmt is None:
             raise DataError("unknown input format: use .jsonl, .csv, .tsv or .txt (or --format)", source=p)
+    from mgl.data.tabular import detect_encoding
+
+    codec = detect_encoding(raw)  # UTF-8 (BOM or not), or UTF-16 with its BOM
+    if codec == "utf-8-sig" and b"\x00" in raw[:4096]:
+        raise DataError("holds NUL bytes: it looks like UTF-16 without a byte-order mark; re-save it as UTF-8",
+                        source=source)
     try:
-        content = raw.decode("utf-8-sig")
+        content = raw.decode(codec)
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
-        raise DataError(f"not valid UTF-8 (byte {exc.start})", source=source, record=line) from None
+        raise DataError(f"not valid {'UTF-8' if codec == 'utf-8-sig' else codec} (byte {exc.start})", source=source,
+                        record=line) from None
+    content = content.removeprefix("\ufeff")
     texts: list[str] = []
     pairs: list[str | None] = []
     ids: list[str] = []
