@@ -17,11 +17,18 @@ cosine), writes a JSON result (default ``benchmarks/out/embed.json``) and prints
 Requirements: (a) at least 1.3 times the texts per second of (b), (c) under 5% of the time of
 (a), (d) at least 2.5 times the texts per second of (b) with a minimum cosine to fp32 >= 0.999.
 
+``--invariance`` measures instead what batch-invariance costs, side by side in one process, in
+the ``auto`` precision: (e) today's :meth:`TextEncoder.embed` (each text padded to its own length
+bucket, batches of one bucket) against (f) the former batching (length-sorted batches padded to
+their longest text), each run twice in alternation (ABAB, the faster of each kept), and for
+both the largest change of a vector between a text embedded alone and in its batch.
+
 Usage::
 
     export MGL_DATA=/path/to/data        # the folder holding cls-acl10-unprocessed/
     python benchmarks/bench_embed.py                 # full run, 4,000 German reviews
     python benchmarks/bench_embed.py --n 256 --lang fr --out /tmp/embed.json   # quick check
+    python benchmarks/bench_embed.py --invariance --n 1000 --out benchmarks/out/embed_invariance.json
 """
 
 from __future__ import annotations
@@ -92,6 +99,56 @@ def plain_loop(model, tokenizer, texts: list[str], prefix: str, batch_size: int,
     return np.concatenate(out), padded
 
 
+def legacy_embed(encoder, texts: list[str], batch_size: int):
+    """The former frozen path: length-sorted batches, each padded to its longest text."""
+    import torch
+
+    from mgl.encoders.batching import plan_length_batches
+
+    features = encoder._encode(texts, [None] * len(texts))
+    lengths = [len(f["input_ids"]) for f in features]
+    out = np.empty((len(texts), encoder.dim), dtype=np.float32)
+    padded = 0
+    with torch.inference_mode():
+        for batch in plan_length_batches(lengths, batch_size, None):
+            inputs = encoder._pad([features[j] for j in batch])
+            padded += inputs["input_ids"].numel()
+            out[batch] = encoder.encode_batch(inputs).float().cpu().numpy()
+    return out, padded
+
+
+def invariance(encoder, texts: list[str], batch_size: int, probe: int) -> dict:
+    """(e) bucketed against (f) legacy batching: texts/s side by side (ABAB) and the alone-vs-batched gap."""
+    from mgl.encoders.batching import bucket_length
+
+    lengths = [len(f["input_ids"]) for f in encoder._encode(texts, [None] * len(texts))]
+    bucket_padded = sum(bucket_length(n, encoder.spec.max_length) for n in lengths)
+    timings: dict[str, list[float]] = {"bucket": [], "legacy": []}
+    results = {}
+    for name in ("legacy", "bucket", "legacy", "bucket"):
+        start = time.perf_counter()
+        if name == "bucket":
+            results[name] = encoder.embed(texts, batch_size=batch_size, progress=False)
+        else:
+            results[name], legacy_padded = legacy_embed(encoder, texts, batch_size)
+        timings[name].append(time.perf_counter() - start)
+        print(f"  {name}: {timings[name][-1]:.1f} s", file=sys.stderr)
+    sample = texts[:probe]
+    alone = {"bucket": np.concatenate([encoder.embed([t], progress=False) for t in sample]),
+             "legacy": np.concatenate([legacy_embed(encoder, [t], 1)[0] for t in sample])}
+    n = len(texts)
+    out = {}
+    for name in ("bucket", "legacy"):
+        best = min(timings[name])
+        out[name] = {"seconds": [round(t, 3) for t in timings[name]], "texts_per_s": round(n / best, 3),
+                     "padded_tokens": bucket_padded if name == "bucket" else legacy_padded,
+                     "max_abs_alone_vs_batched": float(np.abs(results[name][:probe] - alone[name]).max())}
+    out["cost_ratio_legacy_over_bucket"] = round(out["bucket"]["texts_per_s"] and
+                                                 out["legacy"]["texts_per_s"] / out["bucket"]["texts_per_s"], 3)
+    out["max_abs_bucket_vs_legacy"] = float(np.abs(results["bucket"] - results["legacy"]).max())
+    return out
+
+
 def machine_info() -> dict:
     import torch
     import transformers
@@ -113,6 +170,17 @@ def machine_info() -> dict:
     }
 
 
+def cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def loadavg() -> list[float] | None:
     try:
         return [round(x, 2) for x in os.getloadavg()]
@@ -126,6 +194,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--n", type=int, default=None, help="embed only the first N texts (quick check)")
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "out" / "embed.json")
     parser.add_argument("--check", action="store_true", help="exit 1 if a requirement is not met")
+    parser.add_argument("--invariance", action="store_true",
+                        help="only the cost of batch-invariance: bucketed against the former batching (auto precision)")
+    parser.add_argument("--probe", type=int, default=64, help="--invariance: texts also embedded alone (default 64)")
     args = parser.parse_args(argv)
 
     data = require_mgl_data("bench_embed")
@@ -141,6 +212,30 @@ def main(argv: list[str] | None = None) -> int:
 
     from mgl.encoders import EmbeddingCache, EncoderSpec, TextEncoder
     from mgl.io import write_json_atomic
+
+    if args.invariance:
+        auto = TextEncoder(EncoderSpec(max_length=MAX_LENGTH, precision="auto"), device="cpu")
+        auto.embed(texts[:BATCH_SIZE], progress=False)  # warm-up
+        legacy_embed(auto, texts[:BATCH_SIZE], BATCH_SIZE)
+        load_before = loadavg()
+        measured = invariance(auto, texts, BATCH_SIZE, min(args.probe, len(texts)))
+        result = {"benchmark": "embed-invariance", "language": args.lang, "texts": len(texts),
+                  "precision": auto.precision, "precision_reason": auto.precision_reason, "batch_size": BATCH_SIZE,
+                  "max_length": MAX_LENGTH, "prefix": auto.spec.prefix, **measured,
+                  "machine": {**machine_info(), "cpu_model": cpu_model(), "loadavg_before": load_before,
+                              "loadavg_after": loadavg()},
+                  "date": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+        write_json_atomic(args.out, result)
+        print(f"| batching ({auto.precision}) | texts/s | padded tokens | max abs change alone vs batched |")
+        print("|---|---:|---:|---:|")
+        for name, label in (("bucket", "(e) each text at its own length bucket (today)"),
+                            ("legacy", "(f) length-sorted, padded to the batch's longest (before)")):
+            m = measured[name]
+            print(f"| {label} | {m['texts_per_s']:.2f} | {m['padded_tokens']} | {m['max_abs_alone_vs_batched']:.2e} |")
+        print(f"legacy/bucket texts/s: {measured['cost_ratio_legacy_over_bucket']:.3f}; "
+              f"max |bucket - legacy| {measured['max_abs_bucket_vs_legacy']:.2e}; {len(texts)} {args.lang} texts; "
+              f"CPU {cpu_model()}; result written to {args.out}")
+        return 0
 
     spec = EncoderSpec(max_length=MAX_LENGTH, precision="fp32")  # the embedded multilingual-e5-small
     encoder = TextEncoder(spec, device="cpu")
@@ -189,7 +284,9 @@ def main(argv: list[str] | None = None) -> int:
     load_after = loadavg()
 
     lengths = [len(ids) for ids in tokenizer([prefix + t for t in texts], truncation=True, max_length=MAX_LENGTH)["input_ids"]]
-    mgl_padded = sum(len(b) * lengths[b[0]] for b in TextEncoder._plan_batches(lengths, BATCH_SIZE, None))
+    from mgl.encoders.batching import bucket_length
+
+    mgl_padded = sum(bucket_length(n, MAX_LENGTH) for n in lengths)
 
     diff = float(np.abs(mgl_vectors - plain_vectors).max())
     cosine = (mgl_vectors * plain_vectors).sum(1) / (

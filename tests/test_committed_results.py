@@ -2,8 +2,9 @@
 
 docs/results/raw/proportion holds every cell of the Fig. 5 sweep; running the sweep's command
 on a copy must compute nothing (every fingerprint still matches: the configuration's, the
-baselines' options', the encoder precision's) and print tables whose every row is the
-committed docs/results/proportion.md's.
+baselines' options', the encoder precision's and prefix's: the sweep ran with e5's former
+default ``passage: ``) and print tables whose every row is the committed
+docs/results/proportion.md's.
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ def test_the_proportion_tables_rebuild_from_the_committed_cells(tmp_path):
     out = tmp_path / "proportion"
     shutil.copytree(RAW, out)
     code, stdout, err = run_mgl("experiment", "proportion", "--root", tmp_path, "--fractions", "0.1,0.2,0.5,1.0",
-                                "--seeds", "5", "--out", out, "--set", "encoder.precision=fp32", "--quiet")
+                                "--seeds", "5", "--out", out, "--set", "encoder.precision=fp32",
+                                "--set", "encoder.prefix='passage: '", "--quiet")  # the sweep's prefix
     assert code == 0, err
     assert "0 cell(s) computed, 1080 already done; 1080/1080 in the table" in stdout
     committed = (ROOT / "docs" / "results" / "proportion.md").read_text(encoding="utf-8")

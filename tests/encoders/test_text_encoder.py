@@ -82,7 +82,7 @@ def test_embedded_alias_uses_the_prepared_directory_and_e5_defaults(monkeypatch,
     encoder = TextEncoder("e5-small", device="cpu")
     assert calls == [None]
     assert encoder.spec.pooling == embedded.EMBEDDED_E5_POOLING == "mean"
-    assert encoder.spec.prefix == embedded.EMBEDDED_E5_PREFIX == "passage: "
+    assert encoder.spec.prefix == embedded.EMBEDDED_E5_PREFIX == "query: "
     assert encoder.identity.startswith(embedded.EMBEDDED_E5_NAME + "|")
     # the default spec names the embedded model; explicit settings override its defaults
     assert embedded.is_embedded_name(EncoderSpec().model)
