@@ -62,8 +62,8 @@ def write_books_csv(data: Path, path: Path, per_class: int) -> int:
 
 
 def train_args(csv_path: Path, out: Path, *extra) -> list:
-    return ["train", "--data", csv_path, "--sources", "en,fr,de", "--target", "ja", "--out", out, "--quiet",
-            "--seed", "0", *extra]
+    return ["train", "--data", csv_path, "--columns", "text=text,label=label,language=language,split=split",
+            "--sources", "en,fr,de", "--target", "ja", "--out", out, "--quiet", "--seed", "0", *extra]
 
 
 def free_port() -> int:

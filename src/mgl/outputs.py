@@ -29,9 +29,10 @@ MODEL_FILES = frozenset({
 """Every file an mgl model directory may hold (what :meth:`MGLClassifier.save_pretrained` writes)."""
 
 
-def check_writable_folder(folder: str | Path, *, what: str = "output folder") -> Path:
-    """Make sure files can be created in ``folder`` (created with its parents if missing)."""
-    given = str(folder)
+def check_writable_folder(folder: str | Path, *, what: str = "output folder", given: str | Path | None = None) -> Path:
+    """Make sure files can be created in ``folder`` (created with its parents if missing); errors
+    name ``given`` (what the user typed; default ``folder``)."""
+    given = str(given if given is not None else folder)
     path = Path(folder).expanduser()
     if path.exists() and not path.is_dir():
         raise MGLError(f"the {what} exists and is not a folder", source=given)
@@ -41,7 +42,8 @@ def check_writable_folder(folder: str | Path, *, what: str = "output folder") ->
         os.close(fd)
         os.unlink(probe)
     except OSError as exc:
-        raise MGLError(f"cannot write to the {what} ({exc.strerror or type(exc).__name__})", source=given) from None
+        where = "" if Path(given).expanduser() == path else f" {path}"
+        raise MGLError(f"cannot write to the {what}{where} ({exc.strerror or type(exc).__name__})", source=given) from None
     return path
 
 
@@ -83,7 +85,7 @@ def check_model_destination(folder: str | Path, *, overwrite: bool) -> Path:
                                f"({', '.join(foreign[:5])}); move them away or name another folder", source=given)
             if not overwrite:
                 raise MGLError("the folder holds an mgl model already; give --overwrite to replace it", source=given)
-    check_writable_folder(path.parent, what="folder that will hold the model")
+    check_writable_folder(path.parent, what="folder that will hold the model", given=given)
     if path.exists():
-        check_writable_folder(path, what="model folder")
+        check_writable_folder(path, what="model folder", given=given)
     return path
