@@ -117,8 +117,10 @@ def legacy_embed(encoder, texts: list[str], batch_size: int):
     return out, padded
 
 
-def invariance(encoder, texts: list[str], batch_size: int, probe: int) -> dict:
-    """(e) bucketed against (f) legacy batching: texts/s side by side (ABAB) and the alone-vs-batched gap."""
+def invariance(encoder, texts: list[str], batch_size: int, probe: int, group: int | None = None) -> dict:
+    """(e) bucketed against (f) legacy batching: texts/s side by side (ABAB) and the alone-vs-batched gap.
+
+    ``group``: embed the texts in calls of this many (a server's micro-batches) instead of one call."""
     from mgl.encoders.batching import bucket_length
 
     lengths = [len(f["input_ids"]) for f in encoder._encode(texts, [None] * len(texts))]
@@ -127,10 +129,12 @@ def invariance(encoder, texts: list[str], batch_size: int, probe: int) -> dict:
     results = {}
     for name in ("legacy", "bucket", "legacy", "bucket"):
         start = time.perf_counter()
+        chunks = [texts[i:i + group] for i in range(0, len(texts), group)] if group else [texts]
         if name == "bucket":
-            results[name] = encoder.embed(texts, batch_size=batch_size, progress=False)
+            results[name] = np.concatenate([encoder.embed(c, batch_size=batch_size, progress=False) for c in chunks])
         else:
-            results[name], legacy_padded = legacy_embed(encoder, texts, batch_size)
+            parts = [legacy_embed(encoder, c, batch_size) for c in chunks]
+            results[name], legacy_padded = np.concatenate([p[0] for p in parts]), sum(p[1] for p in parts)
         timings[name].append(time.perf_counter() - start)
         print(f"  {name}: {timings[name][-1]:.1f} s", file=sys.stderr)
     sample = texts[:probe]
@@ -197,6 +201,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--invariance", action="store_true",
                         help="only the cost of batch-invariance: bucketed against the former batching (auto precision)")
     parser.add_argument("--probe", type=int, default=64, help="--invariance: texts also embedded alone (default 64)")
+    parser.add_argument("--group", type=int, default=None,
+                        help="--invariance: embed in calls of this many texts (a server's micro-batches, e.g. 8)")
     args = parser.parse_args(argv)
 
     data = require_mgl_data("bench_embed")
@@ -218,10 +224,10 @@ def main(argv: list[str] | None = None) -> int:
         auto.embed(texts[:BATCH_SIZE], progress=False)  # warm-up
         legacy_embed(auto, texts[:BATCH_SIZE], BATCH_SIZE)
         load_before = loadavg()
-        measured = invariance(auto, texts, BATCH_SIZE, min(args.probe, len(texts)))
+        measured = invariance(auto, texts, BATCH_SIZE, min(args.probe, len(texts)), args.group)
         result = {"benchmark": "embed-invariance", "language": args.lang, "texts": len(texts),
                   "precision": auto.precision, "precision_reason": auto.precision_reason, "batch_size": BATCH_SIZE,
-                  "max_length": MAX_LENGTH, "prefix": auto.spec.prefix, **measured,
+                  "max_length": MAX_LENGTH, "prefix": auto.spec.prefix, "group": args.group, **measured,
                   "machine": {**machine_info(), "cpu_model": cpu_model(), "loadavg_before": load_before,
                               "loadavg_after": loadavg()},
                   "date": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
