@@ -5,8 +5,9 @@ For every experiment and method (MGL, Mix, the pooled logistic regression) it re
 over seeds of the validation accuracy each method selected itself on (MGL: its meta-test
 stage's best; Mix: its stage's best; the regression: the accuracy of its chosen C), all on the
 target's validation rows, and of the test accuracy (PAWS-X: F1 of the positive class); then the
-average over experiments, the embedding seconds of each variant (each experiment's texts,
-embedded once into an empty cache) and a paired comparison over experiment-seeds.
+average over experiments and a paired comparison over experiment-seeds. (What each variant
+costs to embed is measured side by side by bench_prefix_cost.py: a grid's cells do not time it,
+their texts being embedded in one phase before the cells.)
 
     python benchmarks/prefix_table.py --variant "passage: 256=runs/prefix-passage-256" \\
         --variant "query: 256=runs/prefix-query-256" --variant "query: 512=runs/prefix-query-512" \\
@@ -61,16 +62,14 @@ def main(argv=None) -> int:
             sys.exit(f"prefix_table: no cells in {folder}/cells")
     # (variant, experiment, method) -> {seed: (val, test)}; embedding seconds per (variant, experiment)
     scores: dict = defaultdict(dict)
-    embed: dict = defaultdict(float)
     for name, cells in variants.items():
         for c in cells:
             scores[(name, experiment(c), c["method"])][c["seed"]] = (validation(c), c[args.metric])
-            embed[(name, experiment(c))] = max(embed[(name, experiment(c))], c.get("embed_seconds") or 0.0)
     experiments = sorted({e for (_, e, _) in scores}, key=lambda e: (e.split()[-1], e))
     names = list(variants)
     header = "| experiment | method | " + " | ".join(f"{n} val | {n} test" for n in names) + " |"
     lines = [header, "|---|---|" + "---:|---:|" * len(names)]
-    summary: dict = {"variants": names, "experiments": {}, "averages": {}, "embed_seconds": {}, "paired": {}}
+    summary: dict = {"variants": names, "experiments": {}, "averages": {}, "paired": {}}
     for e in experiments:
         for m, label in METHODS.items():
             row = [e, label]
@@ -101,14 +100,6 @@ def main(argv=None) -> int:
             row += [f"{val:.2f}", f"{test:.2f}"]
         row[0] = f"{len(have)} experiments"
         lines.append("| " + " | ".join(row) + " |")
-    for n in names:
-        summary["embed_seconds"][n] = {e: round(s, 1) for (v, e), s in embed.items() if v == n}
-    lines.append("")
-    lines.append("| variant | experiments | embedding seconds (sum over experiments, each embedded once) |")
-    lines.append("|---|---:|---:|")
-    for n in names:
-        per = summary["embed_seconds"][n]
-        lines.append(f"| {n} | {len(per)} | {sum(per.values()):.0f} |")
     # paired differences over experiment-seeds against the first variant, on the experiments both have
     from scipy.stats import ttest_rel
 
