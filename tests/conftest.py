@@ -100,3 +100,46 @@ def tiny_bert_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     Session-scoped and shared: treat it as read-only (copy it before modifying anything).
     """
     return build_tiny_bert(tmp_path_factory.mktemp("tiny-bert") / "model")
+
+
+def former_default_model(target: Path) -> tuple[Path, list[str], "np.ndarray"]:
+    """A model saved exactly as mgl saved it while an unset ``encoder.prefix`` meant the embedded
+    e5's ``"passage: "``: trained here (the real e5, fp32, synthetic reviews, tiny settings) with
+    the prefix ``passage: ``, then its ``mgl_model.json`` given ``encoder.prefix: null``, as the
+    former code wrote it (the resolved prefix stays in the saved encoder spec and identity), and
+    its checksum renewed. Returns (model directory, texts, their probabilities before saving)."""
+    import hashlib
+    import json
+
+    from cli_helpers import write_reviews_csv
+
+    from mgl import MGLClassifier, load_config
+    from mgl.data.tabular import load_table
+
+    csv_path = write_reviews_csv(target.parent / f"{target.name}-reviews.csv")
+    examples = load_table(csv_path, text="text", label="stars", language="lang", split="split",
+                          label_map={"1": "negative", "2": "negative", "3": "neutral", "4": "positive", "5": "positive"})
+    cfg = load_config("amazon", None, [
+        "encoder.prefix='passage: '", "encoder.precision=fp32", "encoder.max_length=32", "mgl.n_support=2",
+        "mgl.n_query=6", "mgl.k_neighbours=4", "mgl.train_episodes=8", "mgl.max_rounds=2", "mgl.test_episodes=2",
+        "mgl.eval_times=2", "mgl.hidden_dim=16", "mgl.lr=3e-3", "data.sources=en,de", "data.target=fr"])
+    clf = MGLClassifier(cfg).fit(examples, progress=False)
+    texts = ["very good book", "bad terrible book", "das buch ist gut", "le livre est mauvais"]
+    probs = clf.predict_proba(texts, seed=0)
+    clf.save_pretrained(target)
+    meta_path = target / "mgl_model.json"
+    meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    assert meta["encoder"]["spec"]["prefix"] == "passage: "
+    meta["config"]["encoder"]["prefix"] = None
+    meta_path.write_text(json.dumps(meta, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    sums_path = target / "checksums.json"
+    sums = json.loads(sums_path.read_text(encoding="utf-8"))
+    sums["mgl_model.json"] = hashlib.sha256(meta_path.read_bytes()).hexdigest()
+    sums_path.write_text(json.dumps(sums, indent=2) + "\n", encoding="utf-8")
+    return target, texts, probs
+
+
+@pytest.fixture(scope="session")
+def e5_passage_model(tmp_path_factory: pytest.TempPathFactory):
+    """:func:`former_default_model`, once per session (read-only: copy it before changing it)."""
+    return former_default_model(tmp_path_factory.mktemp("former-default") / "model")

@@ -1,16 +1,15 @@
 """Models saved by earlier versions of mgl load and predict as they did.
 
-tests/fixtures/saved_models/e5-passage was saved when an unset ``encoder.prefix`` meant the embedded
-e5's ``"passage: "`` (its configuration says None; see make_e5_passage.py there). The prefix
-is part of the encoder's identity: it must keep embedding new inputs with ``"passage: "``
-whatever today's default, and give the probabilities it gave then.
+While an unset ``encoder.prefix`` meant the embedded e5's ``"passage: "``, a saved model's
+configuration said ``prefix: null`` (the resolved prefix stood only in its encoder spec and
+identity). The ``e5_passage_model`` fixture (tests/conftest.py) builds such a directory. The
+prefix is part of the encoder's identity: the model must keep embedding new inputs with
+``"passage: "`` whatever today's default, and give the probabilities it gave before saving.
 """
 
 from __future__ import annotations
 
 import json
-import shutil
-from pathlib import Path
 
 import numpy as np
 
@@ -19,20 +18,15 @@ from mgl.config import RunConfig, load_config
 from mgl.encoders.embedded_e5 import EMBEDDED_E5_PREFIX, LEGACY_EMBEDDED_E5_PREFIX
 from mgl.grid import config_fingerprint
 
-FIXTURE = Path(__file__).resolve().parent / "fixtures" / "saved_models" / "e5-passage"
 
-
-def test_a_model_saved_with_the_former_default_prefix_predicts_as_before(tmp_path):
-    model = tmp_path / "model"
-    shutil.copytree(FIXTURE, model)
-    expected = json.loads((model / "expected.json").read_text(encoding="utf-8"))
+def test_a_model_saved_with_the_former_default_prefix_predicts_as_before(e5_passage_model):
+    model, texts, before = e5_passage_model
     meta = json.loads((model / "mgl_model.json").read_text(encoding="utf-8"))
-    assert meta["config"]["encoder"]["prefix"] is None and expected["prefix"] == "passage: "
+    assert meta["config"]["encoder"]["prefix"] is None and meta["encoder"]["spec"]["prefix"] == "passage: "
     clf = MGLClassifier.from_pretrained(model)
     assert clf.encoder.spec.prefix == "passage: "
     assert '|prefix="passage: "|' in clf.encoder.identity
-    probs = clf.predict_proba(expected["texts"])
-    np.testing.assert_allclose(probs, np.array(expected["probabilities"]), atol=1e-6, rtol=0)
+    np.testing.assert_allclose(clf.predict_proba(texts, seed=0), before, atol=1e-6, rtol=0)
 
 
 def test_a_run_with_the_former_default_keeps_old_grid_fingerprints():

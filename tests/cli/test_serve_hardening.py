@@ -18,8 +18,6 @@ import pytest
 
 from test_serve import TEXTS, Server, free_port
 
-ROOT = Path(__file__).resolve().parents[2]
-E5_MODEL = ROOT / "tests" / "fixtures" / "saved_models" / "e5-passage"
 
 
 @pytest.fixture(scope="module")
@@ -168,19 +166,19 @@ def test_a_port_in_use_exits_2_before_loading(tiny_model, tmp_path):
 
 
 @pytest.fixture(scope="module")
-def e5_bf16(tmp_path_factory):
-    """The real encoder (a small model saved with it) served with requests embedded in bf16."""
-    from mgl.encoders.text_encoder import native_bf16
+def e5_bf16(e5_passage_model, tmp_path_factory):
+    """The real encoder (a small model saved with it, tests/conftest.py) served with requests embedded in bf16."""
+    import os
+
     import torch
+
+    from mgl.encoders.text_encoder import native_bf16
 
     if not native_bf16(torch.device("cpu")):
         pytest.skip("this CPU has no native bfloat16")
-    home = Path.home() / ".cache" / "mgl"
-    import os
-
-    home = Path(os.environ.get("MGL_HOME") or home)
+    home = Path(os.environ.get("MGL_HOME") or Path.home() / ".cache" / "mgl")
     model = tmp_path_factory.mktemp("e5") / "model"
-    shutil.copytree(E5_MODEL, model)
+    shutil.copytree(e5_passage_model[0], model)
     srv = Server(model, home, "--precision", "bf16", "--max-wait-ms", "20", "--max-batch", "64", "--max-texts", "64")
     yield srv
     if srv.proc.poll() is None:

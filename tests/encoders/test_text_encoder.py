@@ -212,12 +212,12 @@ def test_embed_with_pairs_token_budget_and_duplicates(make):
 
 def test_plan_batches_sorts_by_length_and_respects_budgets():
     lengths = [5, 50, 7, 48, 6, 49]
-    batches = TextEncoder._plan_batches(lengths, batch_size=2, max_tokens=None)
+    batches = plan_length_batches(lengths, batch_size=2, max_tokens=None)
     assert batches == [[1, 5], [3, 2], [4, 0]]
-    budget = TextEncoder._plan_batches(lengths, batch_size=10, max_tokens=100)
+    budget = plan_length_batches(lengths, batch_size=10, max_tokens=100)
     assert sorted(i for b in budget for i in b) == list(range(6))
     assert all(len(b) * lengths[b[0]] <= 100 for b in budget)
-    assert TextEncoder._plan_batches([300], batch_size=4, max_tokens=10) == [[0]]  # never empty
+    assert plan_length_batches([300], batch_size=4, max_tokens=10) == [[0]]  # never empty
 
 
 def test_embed_runs_in_eval_mode_and_restores_training_mode(make):

@@ -109,9 +109,6 @@ class _Position:
         self.in_header = in_header
         self.done = 0
 
-    def record(self) -> int | None:
-        return None if self.in_header else self.done + 1
-
 
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 

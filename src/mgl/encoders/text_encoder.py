@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence
 import numpy as np
 import torch
 
-from mgl.encoders.batching import plan_bucket_batches, plan_length_batches
+from mgl.encoders.batching import plan_bucket_batches
 from mgl.encoders.device import resolve_device
 from mgl.errors import ConfigError, MGLError
 
@@ -658,9 +658,6 @@ class TextEncoder(torch.nn.Module):
         is the model's output, this equals :meth:`encode_batch` on the inputs the states came from.
         """
         return self.pool(self.run_layers(hidden, attention_mask, layer), attention_mask.to(self.device))
-
-    _plan_batches = staticmethod(plan_length_batches)
-    """Kept for callers of the old private name: :func:`mgl.encoders.batching.plan_length_batches`."""
 
     @torch.inference_mode()
     def embed(
