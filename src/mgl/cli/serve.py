@@ -33,7 +33,7 @@ def register(app: typer.Typer) -> None:
         log_level: Annotated[str, typer.Option(help="uvicorn's log level.")] = "info",
     ) -> None:
         """Serve a saved model: POST /predict, GET /health, GET /model, a page at /, OpenAPI at /docs."""
-        from mgl.service import read_api_keys
+        from mgl.http_guards import read_api_keys
         from mgl.service import serve as run_service
 
         hosts = tuple(h.strip() for h in allowed_hosts.split(",") if h.strip()) if allowed_hosts else None
