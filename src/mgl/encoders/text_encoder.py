@@ -21,20 +21,21 @@ weights changed (fine-tuning).
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import sys
 import threading
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import numpy as np
 import torch
 
 from mgl.encoders.batching import plan_bucket_batches
 from mgl.encoders.device import resolve_device
+from mgl.encoders.loading import (config_digest, digest_tensors, load, locate, native_bf16,  # noqa: F401
+                                  position_limit)
 from mgl.errors import ConfigError, MGLError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -48,21 +49,6 @@ POOLINGS = ("cls", "mean")
 TRAINABLE_MODES = ("none", "top-k", "all")
 DEFAULT_MODEL = "multilingual-e5-small"
 
-# Config entries that do not change what a model computes (paths, versions, runtime switches).
-_VOLATILE_CONFIG = {
-    "_name_or_path",
-    "name_or_path",
-    "transformers_version",
-    "dtype",
-    "torch_dtype",
-    "architectures",
-    "use_cache",
-    "output_attentions",
-    "output_hidden_states",
-    "return_dict",
-}
-_SAMPLES_PER_TENSOR = 16384
-
 
 _TOKENIZER_LOCK = threading.RLock()
 """Tokenisation may run in several threads (``mgl serve``'s workers); the model's forward pass may."""
@@ -71,20 +57,6 @@ PRECISIONS = ("fp32", "bf16", "auto")
 _AUTO_MIN_COSINE = 0.999
 _AUTO_PROBES = ("A short sentence to compare two precisions.", "Ein zweiter Satz, auf Deutsch.",
                 "Une troisième phrase, en français, un peu plus longue que les autres.", "日本語の四つ目の文です。")
-
-
-def native_bf16(device: torch.device) -> bool:
-    """Whether ``device`` computes in bfloat16 natively (CPU: avx512_bf16 or AMX; CUDA: the device says)."""
-    if device.type == "cuda":
-        return bool(torch.cuda.is_bf16_supported())
-    if device.type != "cpu":
-        return False
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as fh:
-            flags = next((line for line in fh if line.startswith("flags")), "").split()
-    except OSError:
-        return False
-    return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
 @dataclass(frozen=True)
@@ -136,105 +108,6 @@ class EncoderSpec:
         return cls(**dict(data))
 
 
-@dataclass(frozen=True)
-class _Source:
-    """Where a model is loaded from and its defaults."""
-
-    path: str  # what from_pretrained receives
-    ref: str  # stable name used in the identity
-    pooling: str
-    prefix: str
-
-
-def _sentence_transformers_pooling(directory: Path) -> str | None:
-    """``"cls"`` or ``"mean"`` from a sentence-transformers ``1_Pooling/config.json``, if present."""
-    try:
-        config = json.loads((directory / "1_Pooling" / "config.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    if config.get("pooling_mode_cls_token"):
-        return "cls"
-    if config.get("pooling_mode_mean_tokens"):
-        return "mean"
-    return None
-
-
-def _locate(model: str) -> _Source:
-    """Resolve ``model`` (alias, directory or hub name) to where it loads from and its defaults."""
-    from mgl.encoders.embedded_e5 import (
-        EMBEDDED_E5_NAME,
-        EMBEDDED_E5_POOLING,
-        EMBEDDED_E5_PREFIX,
-        is_embedded_name,
-        prepare_embedded_e5,
-    )
-
-    if is_embedded_name(model):
-        directory = prepare_embedded_e5()
-        return _Source(str(directory), EMBEDDED_E5_NAME, EMBEDDED_E5_POOLING, EMBEDDED_E5_PREFIX)
-    path = Path(model).expanduser()
-    if path.exists():
-        if not path.is_dir() or not (path / "config.json").is_file():
-            raise MGLError("not a Hugging Face model directory (it has no config.json)", source=path)
-        path = path.resolve()
-        return _Source(str(path), str(path), _sentence_transformers_pooling(path) or "cls", "")
-    if path.is_absolute() or model.startswith((".", "~")) or model.count("/") > 1 or "\\" in model:
-        raise MGLError("no such model directory", source=model)
-    return _Source(model, model, "cls", "")
-
-
-@contextlib.contextmanager
-def _quiet_transformers() -> Iterator[None]:
-    """Silence transformers' loading chatter (progress bars, load reports) for one load."""
-    from transformers.utils import logging as hf_logging
-
-    verbosity = hf_logging.get_verbosity()
-    bars = hf_logging.is_progress_bar_enabled()
-    hf_logging.set_verbosity_error()
-    hf_logging.disable_progress_bar()
-    try:
-        yield
-    finally:
-        hf_logging.set_verbosity(verbosity)
-        if bars:
-            hf_logging.enable_progress_bar()
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip() or type(exc).__name__
-    return text.splitlines()[0]
-
-
-def _load(source: _Source, name: str):
-    """``(tokenizer, model)`` loaded with the Auto classes, in float32, without a pooler head."""
-    from transformers import AutoModel, AutoTokenizer
-
-    with _quiet_transformers():
-        try:
-            tokenizer = AutoTokenizer.from_pretrained(source.path)
-        except Exception as exc:  # transformers raises OSError, ValueError, KeyError, ...
-            raise MGLError(f"cannot load the tokenizer of encoder {name!r}: {_first_line(exc)}") from exc
-        try:
-            try:  # BERT/RoBERTa/XLM-R carry a pooler head that mgl never uses: skip it.
-                model = AutoModel.from_pretrained(source.path, dtype=torch.float32, add_pooling_layer=False)
-            except TypeError:
-                model = AutoModel.from_pretrained(source.path, dtype=torch.float32)
-        except Exception as exc:
-            raise MGLError(f"cannot load encoder model {name!r}: {_first_line(exc)}") from exc
-    if tokenizer.pad_token_id is None:
-        raise MGLError(f"the tokenizer of encoder {name!r} has no padding token")
-    return tokenizer, model
-
-
-def _position_limit(tokenizer, config) -> int | None:
-    """The longest input (in tokens) the model accepts, if known."""
-    limit = tokenizer.model_max_length
-    if isinstance(limit, int) and 0 < limit < 1_000_000:
-        return limit
-    positions = getattr(config, "max_position_embeddings", None)
-    return positions if isinstance(positions, int) and positions > 0 else None
-
-
 class TextEncoder(torch.nn.Module):
     """A Hugging Face encoder with pooling: texts (or text pairs) in, one vector per input out.
 
@@ -253,8 +126,8 @@ class TextEncoder(torch.nn.Module):
         elif not isinstance(spec, EncoderSpec):
             raise ConfigError(f"encoder spec must be an EncoderSpec or a model name, not {type(spec).__name__}")
         target = resolve_device(device)
-        source = _locate(spec.model)
-        tokenizer, model = _load(source, spec.model)
+        source = locate(spec.model)
+        tokenizer, model = load(source, spec.model)
         spec = EncoderSpec(
             model=spec.model,
             pooling=spec.pooling if spec.pooling is not None else source.pooling,
@@ -262,7 +135,7 @@ class TextEncoder(torch.nn.Module):
             max_length=spec.max_length,
             precision=spec.precision,
         )
-        limit = _position_limit(tokenizer, model.config)
+        limit = position_limit(tokenizer, model.config)
         if limit is not None and spec.max_length > limit:
             raise ConfigError(f"max_length {spec.max_length} exceeds what encoder {spec.model!r} accepts ({limit} tokens)")
         hidden = getattr(model.config, "hidden_size", None)
@@ -350,15 +223,8 @@ class TextEncoder(torch.nn.Module):
         state = tuple((name, t.data_ptr(), getattr(t, "_version", 0)) for name, t in tensors)
         if self._weights_fp is not None and self._weights_fp[0] == state:
             return self._weights_fp[1]
-        config = {k: v for k, v in self.model.config.to_dict().items() if k not in _VOLATILE_CONFIG and not k.startswith("_")}
-        digest = hashlib.blake2b(json.dumps(config, sort_keys=True, default=str).encode(), digest_size=12)
-        with torch.no_grad():
-            for name, tensor in tensors:
-                flat = tensor.detach().reshape(-1)
-                step = max(1, flat.numel() // _SAMPLES_PER_TENSOR)
-                sample = flat[::step][:_SAMPLES_PER_TENSOR].to("cpu", copy=True).contiguous()
-                digest.update(f"{name}:{tuple(tensor.shape)}:{tensor.dtype}".encode())
-                digest.update(sample.view(torch.uint8).numpy().tobytes())
+        digest = hashlib.blake2b(config_digest(self.model.config).encode(), digest_size=12)
+        digest_tensors(digest, tensors)
         fingerprint = digest.hexdigest()
         self._weights_fp = (state, fingerprint)
         return fingerprint
@@ -566,17 +432,10 @@ class TextEncoder(torch.nn.Module):
         params = list(self.model.named_parameters())
         last = max((i for i, (_, p) in enumerate(params) if id(p) in in_layers), default=-1)
         digest = hashlib.blake2b(f"{self._ref}|frozen={frozen_layers}".encode(), digest_size=12)
-        config = {k: v for k, v in self.model.config.to_dict().items() if k not in _VOLATILE_CONFIG and not k.startswith("_")}
-        digest.update(json.dumps(config, sort_keys=True, default=str).encode())
-        with torch.no_grad():
-            for i, (name, tensor) in enumerate(params):
-                if id(tensor) in above or (id(tensor) not in in_layers and i > last):
-                    continue  # a layer at or above frozen_layers, or the model's head after the layers
-                flat = tensor.detach().reshape(-1)
-                step = max(1, flat.numel() // _SAMPLES_PER_TENSOR)
-                sample = flat[::step][:_SAMPLES_PER_TENSOR].to("cpu", copy=True).contiguous()
-                digest.update(f"{name}:{tuple(tensor.shape)}:{tensor.dtype}".encode())
-                digest.update(sample.view(torch.uint8).numpy().tobytes())
+        digest.update(config_digest(self.model.config).encode())
+        # the layers below frozen_layers only: not a layer at or above it, nor the model's head after the layers
+        digest_tensors(digest, [(name, t) for i, (name, t) in enumerate(params)
+                                if not (id(t) in above or (id(t) not in in_layers and i > last))])
         # the final states (every layer frozen) are computed in the encoder's precision, as its pooled vectors
         precision = self.precision if frozen_layers == len(layers) and self.precision != "fp32" else None
         return (
