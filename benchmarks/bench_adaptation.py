@@ -80,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     from mgl.encoders.prefix_states import PrefixStateStore, compute_prefix_states
     from mgl.pipeline import make_encoder, prepare_data, run_mgl
     from mgl.features import FrozenFeatures, PrefixFeatures
-    from mgl.grid import run_logreg
+    from mgl.grid.runner import fit_and_score
     from mgl.io import write_json_atomic, write_text_atomic
 
     import hashlib
@@ -174,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
             if saved[0]:
                 runs.append(saved[0])
             else:
-                record("logreg-pooled", 0, run_logreg("logreg-pooled", data, frozen, cfg.mgl, seed=seed),
+                record("logreg-pooled", 0, fit_and_score("logreg-pooled", data, frozen, cfg, seed=seed),
                        time.perf_counter() - t1)
             for k in [0, *ks]:
                 for method in methods:

@@ -75,7 +75,7 @@ def run_one(variant: str, overrides: list[str], target: str, seed: int, method: 
     from mgl.baselines import BaselineOptions, run_baseline
     from mgl.config import load_config
     from mgl.evaluation import plan_episodes
-    from mgl.grid.runner import run_logreg
+    from mgl.grid.runner import fit_and_score
     from mgl.pipeline import build_features, make_encoder, prepare_data, run_mgl
 
     cfg = load_config("amazon", None, [f"data.root={root}", "data.domain=books", f"data.target={target}",
@@ -102,7 +102,7 @@ def run_one(variant: str, overrides: list[str], target: str, seed: int, method: 
                                progress=not args.quiet, options=BaselineOptions())
         record["validation_accuracy"] = metrics["stages"][-1]["best_accuracy"]
     elif method == "logreg-pooled":
-        metrics = run_logreg(method, data, features, cfg.mgl, seed=seed)
+        metrics = fit_and_score(method, data, features, cfg, seed=seed)
         record["validation_accuracy"] = metrics.get("val_accuracy")
     else:
         raise SystemExit(f"bench_pooling: unknown method {method!r}")

@@ -248,17 +248,38 @@ class DataConfig:
                 raise ConfigError(f"data.encoding: unknown text encoding {self.encoding!r}") from None
 
 
+DEFAULT_METHOD = "mgl"
+"""The method ``mgl train`` trains by default (see the README for the evidence)."""
+DEFAULT_MEMBERS = ("mgl", "mix", "logreg-pooled")
+"""An ensemble's default members."""
+
+
 @dataclass
 class RunConfig:
     mgl: MGLConfig = field(default_factory=MGLConfig)
     encoder: EncoderConfig = field(default_factory=EncoderConfig)
     data: DataConfig = field(default_factory=DataConfig)
     seed: int = 0
+    method: str = DEFAULT_METHOD
+    """What ``mgl run`` / ``mgl train`` trains: a name of :mod:`mgl.methods` (``mgl`` and its
+    variants, a baseline, ``logreg-pooled`` ...) or ``ensemble``. ``mgl`` trains the paper's
+    method alone; MGL's options (``mgl.*``, the ablation flags) apply to MGL wherever it runs,
+    as a member of an ensemble too."""
+    members: list[str] = field(default_factory=lambda: list(DEFAULT_MEMBERS))
+    """The ``ensemble``'s members, each trained as it is alone; the ensemble averages their
+    class probabilities."""
 
     def validate(self) -> "RunConfig":
         self.mgl.validate()
         self.encoder.validate()
         self.data.validate()
+        from mgl.methods import check_methods
+
+        check_methods([self.method])
+        if self.method == "ensemble":
+            from mgl.heads.fitting import check_members
+
+            self.members = check_members(self.members)
         return self
 
     def to_dict(self) -> dict[str, Any]:

@@ -1,6 +1,6 @@
 """The methods the experiment grids run: one registry of names, display names, kinds and MGL's ablation variants.
 
-Three kinds:
+Four kinds:
 
 * ``baseline``: the neural baselines of :data:`mgl.baselines.BASELINES` (the same names);
 * ``reference``: the logistic regressions on the frozen embeddings
@@ -8,7 +8,12 @@ Three kinds:
 * ``mgl``: MGL and its ablations, named ``mgl`` plus any of the suffixes of
   :data:`MGL_ABLATIONS` and ``-gcnN`` (N GCN layers), combined in that order, e.g.
   ``mgl-no-meta-gcn3``. :func:`mgl_variant_config` maps a name to its configuration and
-  :func:`method_name` a configuration back to its name, both from the same table.
+  :func:`method_name` a configuration back to its name, both from the same table;
+* ``ensemble``: the mean of its members' class probabilities (:mod:`mgl.heads.ensemble`;
+  members by default MGL, Mix and the pooled logistic regression).
+
+Every method fits into a head (:func:`mgl.heads.fitting.fit_method`) that the grids score and
+the product saves, serves and explains.
 
 Free of heavy imports (the configuration is imported where a variant is built), so that the
 command line can show the names as its defaults without loading the grid machinery.
@@ -33,7 +38,7 @@ class Method:
 
     name: str
     display: str
-    kind: str  # "baseline", "reference" or "mgl"
+    kind: str  # "baseline", "reference", "mgl" or "ensemble"
 
 
 BASELINE_METHODS = ("target-only", "mix", "multi-task", "fine-tune", "reptile")
@@ -65,6 +70,7 @@ REGISTRY: dict[str, Method] = {m.name: m for m in (
     Method("fine-tune", "Fine-tune", "baseline"),
     Method("reptile", "Reptile", "baseline"),
     Method("mgl", "MGL", "mgl"),
+    Method("ensemble", "Ensemble", "ensemble"),
 )}
 """The named methods; MGL's variants are parsed (:func:`method`)."""
 DISPLAY_NAMES = {name: m.display for name, m in REGISTRY.items()}

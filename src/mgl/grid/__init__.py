@@ -26,7 +26,7 @@ from mgl.grid.plan import (GRID_VERSION, LANGUAGES, PROPORTION_FRACTIONS, TABLE1
 from mgl.grid.executors import (EXECUTORS, GridReport, GroupRunner, LocalExecutor, RayExecutor, SerialExecutor,
                                 make_executor, run_cells)
 from mgl.grid.job import GridPlan
-from mgl.grid.runner import CellRunner, frozen_matrix, run_logreg, torch_threads
+from mgl.grid.runner import CellRunner, torch_threads
 from mgl.grid.specs import Column, TableSpec, ablation_spec, grid_spec, table1_spec, table2_spec
 from mgl.grid.stats import ablation_tests, paired_test, seed_scores, summarize, summarize_proportion
 from mgl.grid.store import CellStore
@@ -42,8 +42,8 @@ __all__ = [
     "TABLE1_DOMAINS", "TABLE1_TARGETS", "TABLE2_LANGUAGES", "TABLE2_TARGETS", "Cell", "CellRunner", "CellStore",
     "Column", "Experiment", "GridReport", "GroupRunner", "TableSpec", "ablation_notes", "ablation_spec",
     "ablation_tests", "check_methods", "compact", "config_fingerprint", "display_name", "fraction_dir",
-    "frozen_matrix", "grid_spec", "is_mgl", "make_cells", "mgl_variant_config", "paired_test", "render_csv",
-    "render_markdown", "render_proportion_csv", "render_proportion_markdown", "run_cells", "run_logreg",
+    "grid_spec", "is_mgl", "make_cells", "mgl_variant_config", "paired_test", "render_csv",
+    "render_markdown", "render_proportion_csv", "render_proportion_markdown", "run_cells",
     "seed_scores", "sort_records", "summarize", "summarize_proportion", "table1_experiments", "table1_spec",
     "table2_experiments", "table2_spec", "torch_threads", "write_proportion_tables", "write_tables",
 ]

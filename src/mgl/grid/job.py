@@ -26,7 +26,10 @@ class GridPlan:
         self.cfg, self.options, self.method_list, self.experiments, self.out = cfg, options, list(method_list), \
             list(experiments), Path(out)
         self.seed_list = list(range(n_seeds))
-        fingerprint = config_fingerprint(cfg, {"baselines": options.to_dict()} if options is not None else None)
+        extra = {"baselines": options.to_dict()} if options is not None else {}
+        if "ensemble" in self.method_list:
+            extra["members"] = list(cfg.members)
+        fingerprint = config_fingerprint(cfg, extra or None)
         self.cells = make_cells(self.method_list, self.experiments, self.seed_list)
         self.store = CellStore(self.out, fingerprint)
         self.meta = {
@@ -46,7 +49,8 @@ class GridPlan:
         add notes to the spec and returns extra entries for the table's JSON meta.
         """
         write_json_atomic(self.out / "grid.json", self.meta)
-        runner = CellRunner(self.cfg, self.options, progress=not quiet, train_threads=threads)
+        runner = CellRunner(self.cfg, self.options, progress=not quiet, train_threads=threads,
+                            members=self.cfg.members)
         report = run_cells(self.cells, self.store, runner, progress=not quiet, executor=executor)
         records = self.store.records(self.cells)
         spec = spec_of(self.method_list, self.experiments)

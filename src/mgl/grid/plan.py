@@ -17,7 +17,9 @@ from mgl.config import RunConfig
 from mgl.errors import ConfigError
 
 
-GRID_VERSION = 1
+GRID_VERSION = 2
+"""2: cells are scored by the fitted model's own ``predict_proba`` (MGL: each input the query of its own
+graph, as a saved model predicts) and keep their probabilities; 1: MGL's queries shared episodes."""
 
 
 LANGUAGES = ("en", "fr", "de", "ja")
@@ -110,6 +112,9 @@ def config_fingerprint(cfg: RunConfig, extra: dict[str, Any] | None = None) -> s
     """
     raw = cfg.to_dict()
     raw.pop("seed", None)
+    # the product's method and members: a grid names its methods per cell (and its members in ``extra``)
+    raw.pop("method", None)
+    raw.pop("members", None)
     for key in ("root", "target", "sources", "domain"):
         raw["data"].pop(key, None)
     for key in ("device", "batch_size"):

@@ -21,10 +21,8 @@ from typing import Any, Iterator, Sequence
 
 import numpy as np
 
-from mgl.config import MGLConfig, RunConfig
+from mgl.config import RunConfig
 from mgl.grid.plan import Experiment
-from mgl.methods import method as registry_method
-from mgl.methods import mgl_variant_config
 
 
 class CellRunner:
@@ -35,13 +33,15 @@ class CellRunner:
             are replaced per experiment.
         options: the neural baselines' settings (tuning grid, Reptile's k and epsilon).
         progress: inner progress bars (embedding, training).
+        members: the ``ensemble``'s members (None: :data:`mgl.heads.ensemble.DEFAULT_MEMBERS`).
     """
 
     def __init__(self, base: RunConfig, options=None, *, progress: bool = True, cache=None, encoder=None,
-                 train_threads: int | None = None):
+                 train_threads: int | None = None, members: Sequence[str] | None = None):
         from mgl.baselines import BaselineOptions
 
         self.base = base
+        self.members = list(members) if members else None
         self.train_threads = train_threads
         self.options = (options or BaselineOptions()).validate()
         self.progress = progress
@@ -115,30 +115,49 @@ class CellRunner:
         return self._features(experiment, seed)[-1]
 
     def run_group(self, experiment: Experiment, seed: int, methods: Sequence[str]) -> Iterator[tuple[str, dict]]:
+        """Each method's cell record (with its validation and test probabilities under
+        ``"probabilities"``, which the store keeps beside the record). An ``ensemble`` comes last and
+        reuses the probabilities of members computed in this group (the others are trained here)."""
+        from mgl.heads.ensemble import DEFAULT_MEMBERS
+        from mgl.heads.fitting import check_members
         from mgl.provenance import machine_info
 
         cfg, data, features, encoder, embed_seconds = self._features(experiment, seed)
         initial = features.state_dict()  # a trainable encoder starts every method from the same weights
         n_train_all = int(len(data.table.rows(languages=[*data.sources, data.target], split="train")))
         n_train_target = int(len(data.table.rows(languages=data.target, split="train")))
+        members = check_members(self.members or DEFAULT_MEMBERS) if "ensemble" in methods else []
+        order = [m for m in methods if m != "ensemble"]
+        extra = [m for m in members if m not in order]  # trained for the ensemble only, not recorded
+        done: dict[str, dict] = {}
         try:
-            for method in methods:
+            for method in [*order, *extra, *(["ensemble"] if "ensemble" in methods else [])]:
                 features.load_state_dict(initial)
                 t1 = time.perf_counter()
                 with torch_threads(self.train_threads):
-                    metrics = self.run_method(method, data, features, cfg, seed, encoder.device)
+                    if method == "ensemble":
+                        metrics = ensemble_metrics(data, {m: done[m] for m in members})
+                    else:
+                        metrics = self.run_method(method, data, features, cfg, seed, encoder.device)
+                done[method] = metrics
+                if method in extra:
+                    continue
                 record = {
                     "method": method, "target": experiment.target, "domain": experiment.domain,
                     "sources": list(experiment.sources), "seed": seed,
                     **{k: metrics[k] for k in ("accuracy", "precision", "recall", "f1")},
+                    "val_accuracy": metrics["val_accuracy"],
                     "f1_averaging": metrics.get("averaging"), "n_test": metrics["n_test"],
                     # MGL trains on every language's training rows
                     "n_train": metrics.get("n_train", n_train_all), "n_train_target": n_train_target,
                     "train_seconds": metrics["train_seconds"], "seconds": time.perf_counter() - t1,
                     "embed_seconds": embed_seconds, "encoder": encoder.identity, "encoder_train": cfg.encoder.train,
                     **({"pooling_head": cfg.encoder.pooling_head} if cfg.encoder.pooling_head != "none" else {}),
+                    "scorer": SCORER,
                     "details": {k: v for k, v in metrics.items() if k not in (
-                        "accuracy", "precision", "recall", "f1", "averaging", "n_test", "n_train", "train_seconds")},
+                        "accuracy", "precision", "recall", "f1", "averaging", "n_test", "n_train", "train_seconds",
+                        "val_accuracy", "probabilities")},
+                    "probabilities": metrics["probabilities"],
                     "finished": time.strftime("%Y-%m-%d %H:%M:%S"),
                     "machine": machine_info(),
                 }
@@ -147,19 +166,63 @@ class CellRunner:
             features.load_state_dict(initial)
 
     def run_method(self, method: str, data, features, cfg: RunConfig, seed: int, device) -> dict[str, Any]:
-        kind = registry_method(method).kind
-        if kind == "baseline":
-            from mgl.baselines import run_baseline
+        return fit_and_score(method, data, features, cfg, seed=seed, device=device, progress=self.progress,
+                             options=self.options)
 
-            return run_baseline(method, data, features, cfg.mgl, seed=seed, device=device, progress=self.progress,
-                                options=self.options)
-        if kind == "reference":
-            return run_logreg(method, data, features, cfg.mgl, seed=seed)
-        from mgl.pipeline import run_mgl
 
-        variant = mgl_variant_config(method, cfg.mgl)
-        metrics, _, _ = run_mgl(data, features, variant, seed=seed, device=device, progress=self.progress)
-        return metrics
+def fit_and_score(method: str, data, features, cfg: RunConfig, *, seed: int, device="cpu", progress: bool = False,
+                  options=None) -> dict[str, Any]:
+    """Fit the method (:func:`mgl.heads.fitting.fit_method`), then score the target's validation and
+    test rows with the fitted head: what ``mgl train --save`` keeps is what the cell reports."""
+    from mgl.heads import score_rows
+    from mgl.heads.fitting import fit_method
+
+    fitted = fit_method(method, data, features, cfg, seed=seed, device=device, progress=progress, options=options)
+    return scored_metrics(data, {"validation": score_rows(fitted.head, features, target_rows(data, "validation")),
+                                 "test": score_rows(fitted.head, features, target_rows(data, "test"))},
+                          fitted.report)
+
+
+SCORER = "fitted-head"
+"""How cells are scored: the fitted model's own ``predict_proba`` (:func:`mgl.heads.score_rows`), MGL
+with each input the query of its own graph (:mod:`mgl.heads.meta_graph`)."""
+
+
+def target_rows(data, split: str) -> np.ndarray:
+    return data.table.rows(languages=data.target, split=split)
+
+
+def scored_metrics(data, probabilities: dict[str, np.ndarray], report: dict[str, Any]) -> dict[str, Any]:
+    """Test metrics, validation accuracy and the probabilities of one fitted method."""
+    from mgl.evaluation import classification_metrics
+
+    t = data.table
+    test, val = target_rows(data, "test"), target_rows(data, "validation")
+    if len(test) == 0 or len(val) == 0:
+        from mgl.errors import DataError
+
+        raise DataError(f"the target {data.target!r} has {len(val)} validation and {len(test)} test rows: "
+                        "a grid cell needs both")
+    metrics: dict[str, Any] = classification_metrics(t.labels[test], probabilities["test"].argmax(1), t.num_classes,
+                                                     data.positive)
+    metrics["val_accuracy"] = float((probabilities["validation"].argmax(1) == t.labels[val]).mean())
+    metrics.update({k: v for k, v in report.items() if k not in metrics})
+    metrics.update(n_test=int(len(test)), probabilities=probabilities)
+    return metrics
+
+
+def ensemble_metrics(data, members: dict[str, dict]) -> dict[str, Any]:
+    """The ensemble's metrics from its members' (the mean of their probabilities), each member's
+    validation and test accuracy beside."""
+    from mgl.heads.ensemble import mean_probabilities
+
+    probs = {split: mean_probabilities([m["probabilities"][split] for m in members.values()])
+             for split in ("validation", "test")}
+    report = {"train_seconds": sum(m["train_seconds"] for m in members.values()), "members": list(members),
+              "member_accuracy": {name: {"validation": m["val_accuracy"], "test": m["accuracy"]}
+                                  for name, m in members.items()},
+              "n_train": max(int(m.get("n_train", 0)) for m in members.values())}
+    return scored_metrics(data, probs, report)
 
 
 @contextlib.contextmanager
@@ -176,40 +239,3 @@ def torch_threads(n: int | None) -> Iterator[None]:
         yield
     finally:
         torch.set_num_threads(previous)
-
-
-def frozen_matrix(features, rows: np.ndarray | None = None) -> np.ndarray:
-    """The features of ``rows`` (all rows: None) as a numpy matrix, without gradients."""
-    import torch
-
-    from mgl.features import FrozenFeatures
-
-    if isinstance(features, FrozenFeatures):
-        x = features.embeddings
-        return (x if rows is None else x[torch.as_tensor(rows)]).cpu().numpy()
-    rows = np.arange(len(features)) if rows is None else rows
-    features.eval()
-    with torch.no_grad():
-        return features(rows).cpu().numpy()
-
-
-def run_logreg(method: str, data, features, cfg: MGLConfig, *, seed: int) -> dict[str, Any]:
-    """``logreg-target`` / ``logreg-pooled``: C chosen on MGL's target validation rows."""
-    from mgl.baselines.common import mgl_validation_rows
-    from mgl.baselines.logistic_regression import fit_logistic_regression
-    from mgl.evaluation import classification_metrics
-
-    t = data.table
-    langs = [data.target] if method == "logreg-target" else [*data.sources, data.target]
-    train = t.rows(languages=langs, split="train")
-    _, val = mgl_validation_rows(t, data.sources, data.target, cfg, seed)
-    test = t.rows(languages=data.target, split="test")
-    t0 = time.perf_counter()
-    fit = fit_logistic_regression(frozen_matrix(features, train), t.labels[train], frozen_matrix(features, val),
-                                  t.labels[val], seed=seed, stage=method)
-    train_seconds = time.perf_counter() - t0
-    metrics: dict[str, Any] = classification_metrics(t.labels[test], fit.model.predict(frozen_matrix(features, test)),
-                                                     t.num_classes, data.positive)
-    metrics.update(n_test=int(len(test)), n_train=int(len(train)), train_seconds=train_seconds, C=fit.C,
-                   val_accuracy=fit.val_accuracy, val_scores={str(k): v for k, v in fit.val_scores.items()})
-    return metrics

@@ -9,7 +9,11 @@ file, renamed into place.
 from __future__ import annotations
 
 import json
+import os
+import tempfile
 from pathlib import Path
+
+import numpy as np
 from typing import Iterable
 
 from mgl.errors import ConfigError
@@ -48,13 +52,40 @@ class CellStore:
     def done(self, cell: Cell) -> bool:
         return self.load(cell) is not None
 
+    def probabilities_path(self, cell: Cell) -> Path:
+        return self.dir / (Path(cell.filename).stem + ".probs.npz")
+
     def save(self, cell: Cell, record: dict) -> Path:
+        """Write the cell's record; its ``probabilities`` (``{split: [n, |Y|]}``), if any, go first to
+        ``<cell>.probs.npz`` beside it (float32, compressed), so a record on disk always has its
+        probabilities."""
         record = dict(record)
+        probabilities = record.pop("probabilities", None)
         if self.fingerprint is not None:
             record["fingerprint"] = self.fingerprint
         path = self.path(cell)
+        if probabilities is not None:
+            target = self.probabilities_path(cell)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".npz", dir=target.parent)
+            try:
+                with os.fdopen(fd, "wb") as fh:
+                    np.savez_compressed(fh, **{k: np.asarray(v, dtype=np.float32) for k, v in probabilities.items()})
+                os.replace(tmp, target)
+            except BaseException:
+                Path(tmp).unlink(missing_ok=True)
+                raise
+            record["probabilities_file"] = target.name
         write_json_atomic(path, record)
         return path
+
+    def probabilities(self, cell: Cell) -> dict[str, np.ndarray] | None:
+        """The cell's saved class probabilities by split (``validation``, ``test``), or None."""
+        try:
+            with np.load(self.probabilities_path(cell)) as npz:
+                return {k: npz[k].astype(np.float64) for k in npz.files}
+        except (FileNotFoundError, OSError, ValueError):
+            return None
 
     def records(self, cells: Iterable[Cell]) -> list[dict]:
         return [r for r in (self.load(c) for c in cells) if r is not None]

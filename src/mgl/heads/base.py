@@ -1,0 +1,89 @@
+"""What every method's fitted model is: a head over node features, and the labelled bank it may read.
+
+A *head* maps the features of inputs (the encoder's embeddings, ``[n, dim]``) to class
+probabilities ``[n, |Y|]``, each input's row depending on that input alone. The product
+(:class:`mgl.classifier.Classifier`) and the experiment grids hold the same fitted head, so a
+grid's cell reports what a saved model predicts. Heads are saved as tensors (safetensors) and
+JSON settings, never pickled: :meth:`Head.tensors` / :meth:`Head.settings` out,
+:meth:`Head.from_saved` in, through :data:`HEAD_KINDS` (the ``kind`` names the class).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Sequence
+
+import numpy as np
+import torch
+
+from mgl.data.examples import Example
+
+
+@dataclass
+class LabelledBank:
+    """The labelled training examples a model keeps: every language's ``train`` rows, their
+    embeddings (the final encoder's, ``[n, dim]`` float32) and class ids.
+
+    MGL draws its support sets from the sources' rows; every method's explanations name the
+    nearest of them (:mod:`mgl.neighbours`)."""
+
+    examples: list[Example]
+    embeddings: torch.Tensor
+    labels: np.ndarray
+    label_names: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.labels = np.asarray(self.labels, dtype=np.int64)
+        if not (len(self.examples) == len(self.embeddings) == len(self.labels)):
+            raise ValueError("a labelled bank needs one embedding and one label per example")
+
+    @property
+    def languages(self) -> np.ndarray:
+        return np.array([ex.language for ex in self.examples])
+
+    def rows(self, languages: Sequence[str]) -> np.ndarray:
+        return np.flatnonzero(np.isin(self.languages, list(languages)))
+
+
+class Head:
+    """A fitted method: ``predict_proba(features) -> [n, |Y|]`` (float64, rows sum to 1)."""
+
+    kind: ClassVar[str]
+    num_classes: int
+
+    def predict_proba(self, x: torch.Tensor) -> np.ndarray:
+        raise NotImplementedError
+
+    def tensors(self) -> dict[str, torch.Tensor]:
+        """The learned arrays, for safetensors."""
+        raise NotImplementedError
+
+    def settings(self) -> dict[str, Any]:
+        """Everything else needed to rebuild the head (JSON)."""
+        raise NotImplementedError
+
+    @classmethod
+    def from_saved(cls, settings: dict[str, Any], tensors: dict[str, torch.Tensor], bank: LabelledBank,
+                   device: torch.device | str = "cpu") -> "Head":
+        raise NotImplementedError
+
+    def to(self, device: torch.device | str) -> "Head":
+        return self
+
+
+def score_rows(head: Head, features, rows: np.ndarray, batch_size: int = 256) -> np.ndarray:
+    """``head.predict_proba`` of the table rows' features (eval mode, no gradients; the features'
+    mode is restored). The one scorer of the grids and the product: a row's probabilities depend on
+    that row alone."""
+    rows = np.asarray(rows, dtype=np.int64)
+    if len(rows) == 0:
+        return np.zeros((0, head.num_classes))
+    was_training = getattr(features, "training", False)
+    features.eval()
+    try:
+        with torch.no_grad():
+            x = torch.cat([features(rows[s:s + batch_size]).float() for s in range(0, len(rows), batch_size)])
+    finally:
+        if was_training:
+            features.train(True)
+    return head.predict_proba(x)
