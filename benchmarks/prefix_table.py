@@ -86,13 +86,15 @@ def main(argv=None) -> int:
             lines.append("| " + " | ".join(row) + " |")
     # averages over the experiments every variant has
     lines.append("")
-    lines.append("| average over the experiments each variant has | method | "
+    lines.append("| average over the experiments every variant has | method | "
                  + " | ".join(f"{n} val | {n} test" for n in names) + " |")
     lines.append("|---|---|" + "---:|---:|" * len(names))
+    common = [e for e in experiments
+              if all(n in summary["experiments"].get(e, {}).get(m, {}) for n in names for m in METHODS)]
     for m, label in METHODS.items():
         row = ["", label]
         for n in names:
-            have = [summary["experiments"][e][m][n] for e in experiments if n in summary["experiments"].get(e, {}).get(m, {})]
+            have = [summary["experiments"][e][m][n] for e in common]
             val = np.mean([h["val"] for h in have]) if have else float("nan")
             test = np.mean([h["test"] for h in have]) if have else float("nan")
             summary["averages"].setdefault(m, {})[n] = {"val": round(float(val), 2), "test": round(float(test), 2),
