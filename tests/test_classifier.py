@@ -40,20 +40,29 @@ def test_fit_reports_and_predicts(fitted):
     assert fitted.predict(texts) == [fitted.label_names[i] for i in probs.argmax(1)]
     explained = fitted.explain(texts)
     for p in explained:
-        assert set(p.language_shares) == {"en", "de"}
-        assert sum(p.language_shares.values()) == pytest.approx(1.0, abs=1e-4)
-        assert p.neighbours and all(n["id"] and n["language"] in ("en", "de") for n in p.neighbours)
+        assert set(p.graph["language_shares"]) == {"en", "de"}  # the graph reaches the sources' support nodes
+        assert sum(p.graph["language_shares"].values()) == pytest.approx(1.0, abs=1e-4)
+        assert p.graph["neighbours"] and all(n["id"] and n["language"] in ("en", "de") for n in p.graph["neighbours"])
+        # the nearest labelled examples: any language's, with their text and similarity, best first
+        assert len(p.neighbours) == 5 and all(n["id"] and n["language"] in ("en", "de", "fr") and n["text"]
+                                              for n in p.neighbours)
+        sims = [n["similarity"] for n in p.neighbours]
+        assert sims == sorted(sims, reverse=True)
+        assert sum(p.language_shares.values()) == pytest.approx(1.0, abs=1e-3)
+        agree = sum(n["label"] == p.label for n in p.neighbours) / len(p.neighbours)
+        assert p.agreement == pytest.approx(agree, abs=1e-4)
 
 
 def test_save_load_same_probabilities(fitted, tmp_path):
     texts = ["very good book", "bad terrible book"]
-    before = fitted.predict_proba(texts, seed=3)
+    before = fitted.predict_proba(texts)
     fitted.save(tmp_path / "model")
     fitted.save(tmp_path / "model")  # overwriting an existing model directory is atomic too
     again = MGLClassifier.load(tmp_path / "model")
-    assert np.allclose(again.predict_proba(texts, seed=3), before, atol=1e-6)
+    assert np.allclose(again.predict_proba(texts), before, atol=1e-6)
     assert again.label_names == fitted.label_names and again.sources == fitted.sources
-    assert len(again.bank) == len(fitted.bank)
+    assert len(again.bank.examples) == len(fitted.bank.examples)
+    assert json.loads((tmp_path / "model" / "mgl_model.json").read_text())["method"] == "mgl"
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary leftovers
 
 
@@ -92,12 +101,12 @@ def test_adapted_top_layers_save_load_and_predict_the_same(fitted_top_k, tiny_be
     changed = [n for n, v in state.items() if not torch.allclose(v, original[n.removeprefix("model.")])]
     assert changed  # training moved the top layer
     texts = ["very good book", "bad terrible book", "the book"]
-    before = fitted_top_k.predict_proba(texts, seed=3)
+    before = fitted_top_k.predict_proba(texts)
     fitted_top_k.save(tmp_path / "model")
     saved = load_file(str(tmp_path / "model" / "encoder.safetensors"))
     assert set(saved) == set(state)
     again = MGLClassifier.load(tmp_path / "model")
-    assert np.allclose(again.predict_proba(texts, seed=3), before, atol=1e-6)
+    assert np.allclose(again.predict_proba(texts), before, atol=1e-6)
     loaded = dict(again.encoder.named_parameters())
     assert all(torch.equal(loaded[n], v) for n, v in state.items())
 
@@ -130,14 +139,14 @@ def test_pooling_head_trains_saves_loads_and_predicts_the_same(fitted_head, tmp_
     # new inputs are pooled by the trained head, not by the encoder's mean pooling
     mean_pooled = torch.as_tensor(fitted_head.encoder.embed(texts, progress=False))
     assert not torch.allclose(fitted_head.embed(texts), mean_pooled, atol=1e-4)
-    before = fitted_head.predict_proba(texts, seed=3)
+    before = fitted_head.predict_proba(texts)
     fitted_head.save(tmp_path / "model")
     assert not (tmp_path / "model" / "encoder.safetensors").exists()
     saved = load_file(str(tmp_path / "model" / "pooling_head.safetensors"))
     assert set(saved) == {"queries", "mix.weight", "mix.bias"}
     assert "pooling: a trained `attention` head" in (tmp_path / "model" / "README.md").read_text()
     again = MGLClassifier.load(tmp_path / "model")
-    assert np.allclose(again.predict_proba(texts, seed=3), before, atol=1e-6)
+    assert np.allclose(again.predict_proba(texts), before, atol=1e-6)
     assert all(torch.equal(again.pooling_head.state_dict()[k], v) for k, v in head.state_dict().items())
 
 
@@ -179,21 +188,22 @@ def test_a_prediction_does_not_depend_on_its_batch_mates(fitted):
 
 
 def test_batched_graphs_equal_one_graph_at_a_time(fitted):
-    """Two implementations of one thing: the batched [B, |S|+1, d] graphs of score_embeddings against
+    """Two implementations of one thing: the batched [B, |S|+1, d] graphs of the meta-graph head against
     a loop that builds each input's graph alone with the unbatched model."""
     import torch
 
     queries = fitted.embed(["very good book", "bad terrible book", "the book"])
-    batched = fitted.score_embeddings(queries, explain=True)
+    head = fitted.head
+    batched = head.explain_graph(queries)
     probs = np.zeros_like(batched[0])
     self_weight = np.zeros(len(queries))
-    supports = fitted.support_sets()
+    supports = head.support_sets()
     with torch.no_grad():
         for i, q in enumerate(queries):
             for rows, labels, _ in supports:
-                h = torch.cat([fitted.bank_embeddings[torch.as_tensor(rows)], q[None]])
-                adj = fitted.model.graph(h)
-                probs[i] += fitted.model(h, torch.as_tensor(labels), adj=adj)[-1].exp().double().numpy() / len(supports)
+                h = torch.cat([head.support[torch.as_tensor(rows)], q[None]])
+                adj = head.model.graph(h)
+                probs[i] += head.model(h, torch.as_tensor(labels), adj=adj)[-1].exp().double().numpy() / len(supports)
                 self_weight[i] += float(adj[-1, -1] / adj[-1].sum()) / len(supports)
     np.testing.assert_allclose(batched[0], probs, atol=1e-6)
     np.testing.assert_allclose(batched[1], self_weight, atol=1e-6)
@@ -203,9 +213,9 @@ def test_explanations_report_the_self_weight(fitted):
     for p in fitted.explain(["very good book", "bad terrible book"]):
         assert 0.0 < p.self_weight <= 1.0
         assert p.graph_active == (p.self_weight < 0.99)
-        d = p.to_dict()["explanation"]
+        d = p.to_dict()["explanation"]["graph"]
         assert d["self_weight"] == p.self_weight and d["graph_active"] == p.graph_active
-        assert sum(p.language_shares.values()) == pytest.approx(1.0, abs=1e-4)
+        assert sum(d["language_shares"].values()) == pytest.approx(1.0, abs=1e-4)
 
 
 def test_predictions_write_nothing_to_the_embedding_cache_by_default(fitted, tmp_path, monkeypatch):
@@ -256,7 +266,7 @@ def test_loading_with_another_encoder_is_refused(fitted, tmp_path, tiny_bert_dir
     build_tiny_bert = tests_conftest.build_tiny_bert
     from mgl.io import sha256_file
 
-    other = build_tiny_bert(tmp_path / "other-bert", seed=1)
+    other = build_tiny_bert(tmp_path / "other-bert")
     fitted.save_pretrained(tmp_path / "model")
     meta_path = tmp_path / "model" / "mgl_model.json"
     meta = json.loads(meta_path.read_text())
@@ -322,11 +332,12 @@ def test_a_model_saved_without_support_texts_predicts_the_same(fitted, tmp_path)
     texts = ["very good book", "bad terrible book"]
     fitted.save_pretrained(tmp_path / "with")
     fitted.save_pretrained(tmp_path / "without", support_texts=False)
-    rows = [json.loads(line) for line in (tmp_path / "without" / "support.jsonl").read_text().splitlines()]
+    rows = [json.loads(line) for line in (tmp_path / "without" / "examples.jsonl").read_text().splitlines()]
     assert rows and all(r["text"] is None and r["id"] and r["label"] for r in rows)
     assert "Training texts inside:** no" in (tmp_path / "without" / "README.md").read_text()
     assert "Training texts inside:** yes" in (tmp_path / "with" / "README.md").read_text()
     a, b = MGLClassifier.load(tmp_path / "with"), MGLClassifier.load(tmp_path / "without")
     assert not b.support_texts and a.support_texts
-    np.testing.assert_allclose(b.predict_proba(texts, seed=1), a.predict_proba(texts, seed=1), atol=1e-7)
+    np.testing.assert_allclose(b.predict_proba(texts), a.predict_proba(texts), atol=1e-7)
     assert [n["id"] for n in b.explain(texts[:1])[0].neighbours] == [n["id"] for n in a.explain(texts[:1])[0].neighbours]
+    assert all(n["text"] is None for n in b.explain(texts[:1])[0].neighbours)

@@ -2,7 +2,7 @@
 
 The Python API (imported lazily, so ``import mgl`` stays cheap)::
 
-    from mgl import MGLClassifier, load_config
+    from mgl import Classifier, load_config
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from typing import Any
 __version__ = "0.1.0"
 
 _EXPORTS = {
+    "Classifier": "mgl.classifier",
     "MGLClassifier": "mgl.classifier",
     "Prediction": "mgl.classifier",
     "RunConfig": "mgl.config",

@@ -178,21 +178,29 @@ def meta_graph_map(
 
 def classifier_graph_map(clf, target_examples: Sequence, target_embeddings: torch.Tensor, *, k: int = 2,
                          samples: int = 100, seed: int = 0, progress: bool = False) -> GraphMap:
-    """The map of a trained :class:`~mgl.classifier.MGLClassifier`: its support bank (the sources'
-    training data) and the target's labelled instances with their embeddings."""
+    """The map of a trained :class:`~mgl.classifier.Classifier` holding MGL (alone or in an
+    ensemble): its support bank (the sources' training data) and the target's labelled instances
+    with their embeddings."""
+    from mgl.classifier import graph_heads
+    from mgl.errors import ConfigError
     from mgl.pipeline import positive_index
 
     if len(target_examples) != len(target_embeddings):
         raise DataError("target examples and embeddings differ in length")
-    emb = torch.cat([clf.bank_embeddings.float(), torch.as_tensor(target_embeddings).float()])
-    languages = [ex.language for ex in clf.bank] + [ex.language for ex in target_examples]
-    labels = [ex.label for ex in clf.bank] + [ex.label for ex in target_examples]
+    heads = graph_heads(clf.head)
+    if not heads:
+        raise ConfigError(f"the graph map needs a model with a meta graph; this one is {clf.method!r}")
+    head = heads[0]
+    support = [clf.bank.examples[int(i)] for i in head.support_rows]
+    emb = torch.cat([head.support.float().cpu(), torch.as_tensor(target_embeddings).float()])
+    languages = [ex.language for ex in support] + [ex.language for ex in target_examples]
+    labels = [ex.label for ex in support] + [ex.label for ex in target_examples]
     pos = positive_index(clf.label_names)
     positive = clf.label_names[pos] if pos is not None else None
     label_order = list(clf.label_names)
     if positive is not None:  # "+" first, as in the paper's figure
         label_order = [positive] + [name for name in label_order if name != positive]
-    return meta_graph_map(clf.model.graph, emb, languages, labels, language_order=[*clf.sources, clf.target],
+    return meta_graph_map(head.model.graph, emb, languages, labels, language_order=[*clf.sources, clf.target],
                           label_order=label_order, positive=positive, k=k, samples=samples, seed=seed,
                           progress=progress)
 

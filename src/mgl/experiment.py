@@ -1,7 +1,7 @@
 """One experiment end to end, as ``mgl run`` records it: configuration in, ``result.json`` record out.
 
 The steps themselves (data, features, MGL's training and scoring) are in :mod:`mgl.pipeline`;
-the trained model is an :class:`~mgl.classifier.MGLClassifier`. :func:`run_experiment` adds
+the trained model is a :class:`~mgl.classifier.Classifier` of the configured method. :func:`run_experiment` adds
 what a run's record needs: the configuration, the counts per language and split, timings, the
 encoder's identity and the machine.
 """
@@ -22,7 +22,7 @@ def run_experiment(cfg: RunConfig, *, progress: bool = True, save_dir=None, chec
                    support_texts: bool = True) -> dict[str, Any]:
     """The whole pipeline for one configuration; returns the result record.
 
-    ``save_dir``: also save the trained model there (see :class:`mgl.classifier.MGLClassifier`);
+    ``save_dir``: also save the trained model there (see :mod:`mgl.model_io`);
     checked before any work (:func:`mgl.outputs.check_model_destination`: a missing or empty
     folder, or with ``overwrite`` an mgl model's).
     ``checkpoint_path``: write an atomic training checkpoint there after every round and at
@@ -31,7 +31,7 @@ def run_experiment(cfg: RunConfig, *, progress: bool = True, save_dir=None, chec
     trained and the record says that nothing was evaluated (its metrics are null, never NaN).
     """
     from mgl.checkpoint import Checkpointer
-    from mgl.classifier import MGLClassifier
+    from mgl.classifier import Classifier
     from mgl.provenance import machine_info
 
     from mgl.outputs import check_model_destination
@@ -43,7 +43,7 @@ def run_experiment(cfg: RunConfig, *, progress: bool = True, save_dir=None, chec
     data = prepare_data(cfg.data, cfg.seed, require_test=require_test)
     ckpt = Checkpointer(checkpoint_path, cfg, data.examples) if checkpoint_path is not None else None
     try:
-        clf = MGLClassifier(cfg).fit_data(
+        clf = Classifier(cfg).fit_data(
             data, progress=progress, checkpoint=ckpt.save if ckpt else None,
             resume=ckpt.load() if (ckpt and resume) else None,
         )
@@ -62,7 +62,7 @@ def run_experiment(cfg: RunConfig, *, progress: bool = True, save_dir=None, chec
               for split, n in by_split.items() if split != "test"}
     evaluated = metrics["n_test"] > 0
     return {
-        "method": method_name(cfg.mgl),
+        "method": method_name(cfg.mgl) if cfg.method == "mgl" else cfg.method,
         "data": cfg.data.name,
         "sources": list(data.sources),
         "target": data.target,
@@ -87,6 +87,9 @@ def run_experiment(cfg: RunConfig, *, progress: bool = True, save_dir=None, chec
         "labels": data.table.label_names,
         "counts": counts,
         "validation_carved": data.carved or {},
+        "val_accuracy": metrics.get("val_accuracy"),
+        "calibration": metrics.get("calibration"),
+        **({"members": metrics["members"]} if "members" in metrics else {}),
         "stages": metrics["stages"],
         **({"distributed": metrics["distributed"]} if "distributed" in metrics else {}),
         "config": cfg.to_dict(),

@@ -20,6 +20,15 @@ def render_model_card(meta: dict[str, Any]) -> str:
     cfg = meta.get("config", {})
     enc = meta.get("encoder", {})
     sources, target = meta.get("sources", []), meta.get("target")
+    method = meta.get("method", "mgl")
+    from mgl.methods import display_name
+
+    members = (meta.get("heads", {}).get(method, {}).get("settings", {}).get("members") or []) if method == "ensemble" else []
+    what = {"mgl": "Meta Graph Learning (Li et al., EMNLP 2020): each input is a query node of a graph over "
+                   "labelled support examples of the source languages.",
+            "ensemble": "an ensemble: the mean of the class probabilities of "
+                        + ", ".join(display_name(m) for m in members) + ", each trained as it is alone."}
+    bank_file = "examples.jsonl" if meta.get("version", 1) >= 2 else "support.jsonl"
     lines = [
         "---",
         "library_name: mgl",
@@ -28,19 +37,19 @@ def render_model_card(meta: dict[str, Any]) -> str:
         "tags: [few-shot, cross-lingual, meta-graph-learning]",
         "---",
         "",
-        f"# MGL classifier: {'+'.join(sources)} -> {target}",
+        f"# {display_name(method)} classifier: {'+'.join(sources)} -> {target}",
         "",
-        "A few-shot cross-lingual text classifier trained by Meta Graph Learning (Li et al., EMNLP 2020) "
-        "with [mgl](https://github.com/). Each input is a query node of a graph over labelled support "
-        "examples of the source languages.",
+        "A few-shot cross-lingual text classifier trained with [mgl](https://github.com/); method: "
+        + what.get(method, f"{display_name(method)} (`{method}`)."),
         "",
+        f"- **Method:** `{method}`" + (f" (members: {', '.join(f'`{m}`' for m in members)})" if members else ""),
         f"- **Labels:** {', '.join(meta.get('labels', []))}",
         f"- **Source languages:** {', '.join(sources)}; **target:** {target}",
-        ("- **Training texts inside:** yes: `support.jsonl` holds the text of every labelled example in the "
-         "support bank (the examples each input is compared with); whoever gets this folder can read them. "
+        (f"- **Training texts inside:** yes: `{bank_file}` holds the text of every labelled training example "
+         "(the examples inputs are compared with); whoever gets this folder can read them. "
          "`mgl train --no-support-texts` saves ids and labels only."
          if meta.get("support_texts", True) else
-         "- **Training texts inside:** no: `support.jsonl` holds the support examples' ids, languages and "
+         f"- **Training texts inside:** no: `{bank_file}` holds the labelled examples' ids, languages and "
          "labels, not their texts (saved with `--no-support-texts`); explanations name neighbours by id."),
         f"- **Encoder:** `{enc.get('spec', {}).get('model')}` ({enc.get('train', 'none')} during training), "
         f"identity `{enc.get('identity')}`"
@@ -72,6 +81,23 @@ def render_model_card(meta: dict[str, Any]) -> str:
                   f"F1 {_pct(report.get('f1'))} ({report.get('averaging')})."]
     else:
         lines += ["", "Nothing was evaluated on test data: the target had no test rows."]
+    if report.get("val_accuracy") is not None:
+        lines += ["", f"Validation ({target}, {report.get('n_validation')} instances): accuracy "
+                  f"{_pct(report.get('val_accuracy'))}."]
+    if report.get("members"):
+        lines += ["", "| member | validation accuracy | test accuracy |", "|---|---:|---:|"]
+        for name, m in report["members"].items():
+            lines.append(f"| {display_name(name)} | {_pct(m.get('validation_accuracy'))} | {_pct(m.get('test_accuracy'))} |")
+        lines.append(f"| **{display_name(method)}** | {_pct(report.get('val_accuracy'))} | {_pct(report.get('accuracy'))} |")
+    cal = report.get("calibration") or {}
+    if "ece_validation_before" in cal:
+        lines += ["", "## Calibration", "",
+                  f"Probabilities are divided in log space by a temperature T = {cal['temperature']:.3f}, fitted on "
+                  f"{cal.get('fitted_on')} (temperature scaling; labels never change). Expected calibration error "
+                  "(15 bins):", "", "| data | before | after |", "|---|---:|---:|",
+                  f"| validation | {cal['ece_validation_before']:.4f} | {cal['ece_validation_after']:.4f} |"]
+        if "ece_test_before" in cal:
+            lines.append(f"| test | {cal['ece_test_before']:.4f} | {cal['ece_test_after']:.4f} |")
     mgl = cfg.get("mgl", {})
     lines += ["", "## Settings", "", "| setting | value |", "|---|---|"]
     for key in ("n_support", "n_query", "k_neighbours", "train_episodes", "test_episodes", "eval_times", "lr",
@@ -79,7 +105,7 @@ def render_model_card(meta: dict[str, Any]) -> str:
         if key in mgl:
             lines.append(f"| mgl.{key} | {mgl[key]} |")
     lines.append(f"| seed | {cfg.get('seed')} |")
-    lines += ["", "## Use", "", "```python", "from mgl import MGLClassifier", "",
-              "clf = MGLClassifier.from_pretrained(\"PATH\")", "print(clf.explain([\"...\"])[0].to_dict())", "```",
+    lines += ["", "## Use", "", "```python", "from mgl import Classifier", "",
+              "clf = Classifier.from_pretrained(\"PATH\")", "print(clf.explain([\"...\"])[0].to_dict())", "```",
               "", "or `mgl predict --model PATH --input FILE`, or `mgl serve --model PATH`.", ""]
     return "\n".join(lines)

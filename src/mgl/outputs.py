@@ -25,8 +25,9 @@ __all__ = ["MODEL_FILES", "check_model_destination", "check_writable_folder", "i
 MODEL_FILES = frozenset({
     "mgl_model.json", "checksums.json", "README.md", "model.safetensors", "support_embeddings.safetensors",
     "support.jsonl", "encoder.safetensors", "pooling_head.safetensors",
+    "head.safetensors", "examples.jsonl", "example_embeddings.safetensors",
 })
-"""Every file an mgl model directory may hold (what :meth:`MGLClassifier.save_pretrained` writes)."""
+"""Every file an mgl model directory may hold (what :func:`mgl.model_io.save_model` writes, both formats)."""
 
 
 def check_writable_folder(folder: str | Path, *, what: str = "output folder", given: str | Path | None = None) -> Path:

@@ -6,7 +6,7 @@ none (:func:`mgl.data.splits.carve_validation`), subsamples the target's trainin
 lays every instance out in one :class:`~mgl.training.ExampleTable`. :func:`build_features`
 runs the encoder (frozen: embeddings computed once through the on-disk cache; trainable: the
 encoder runs per episode). :func:`run_mgl` trains both stages and scores the target's test
-split. :class:`mgl.classifier.MGLClassifier` (the product) and
+split (as a saved model predicts, :mod:`mgl.heads.meta_graph`). :class:`mgl.classifier.MGLClassifier` (the product) and
 :func:`mgl.experiment.run_experiment` (one result record) both sit on this module; it imports
 neither of them.
 """
@@ -24,7 +24,7 @@ import torch
 from mgl.config import DataConfig, EncoderConfig, MGLConfig
 from mgl.data.examples import Example, label_vocabulary
 from mgl.errors import DataError
-from mgl.evaluation import classification_metrics, predict_proba
+from mgl.evaluation import classification_metrics
 from mgl.methods import method_name  # noqa: F401  (re-exported: the name of an MGL configuration)
 from mgl.training import ExampleTable, build_model, fit_mgl
 
@@ -283,11 +283,15 @@ def run_mgl(data: ExperimentData, features, cfg: MGLConfig, *, seed: int, device
     t0 = time.perf_counter()
     test = data.table.rows(languages=data.target, split="test")
     if len(test):
+        from mgl.heads import MetaGraphHead, score_rows
+        from mgl.heads.fitting import labelled_bank
         from mgl.training import small_graph_threads
 
+        # the product's protocol: each test input the query of its own graph (mgl.heads.meta_graph)
+        head = MetaGraphHead.from_bank(model.eval(), cfg, labelled_bank(data, features), sources=data.sources,
+                                       target=data.target, seed=seed)
         with small_graph_threads(features, device):
-            probs = predict_proba(model, features, fit.test_sampler, test, n_query=cfg.n_query,
-                                  eval_times=cfg.eval_times, rng=np.random.default_rng([seed, 7777]))
+            probs = score_rows(head, features, test)
         metrics = classification_metrics(data.table.labels[test], probs.argmax(1), data.table.num_classes,
                                          data.positive)
     else:

@@ -15,7 +15,7 @@ Concurrency: requests are queued to one worker thread (:class:`MicroBatcher`), w
 first waiting request, gathers more for at most ``max_wait_ms`` or until ``max_batch`` texts,
 embeds all their texts in one encoder call, scores each text as its own query graph (so a
 text's prediction does not depend on which requests it was batched with, see
-:meth:`mgl.classifier.MGLClassifier.score_embeddings`) and answers every request. The model is
+:meth:`mgl.classifier.Classifier.predict_proba_embeddings`) and answers every request. The model is
 loaded once; no request changes process-wide state (torch's thread count is left as it is),
 and request texts are not written to the embedding cache unless ``cache_requests`` is set.
 """
@@ -77,7 +77,8 @@ class PredictRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     texts: list[StrictStr] = Field(min_length=1, description="The texts to classify.")
     pairs: list[StrictStr] | None = Field(None, description="Second texts, one per text (pair models only).")
-    explain: StrictBool = Field(False, description="Also return the meta graph's explanation of each text.")
+    explain: StrictBool = Field(False, description="Also return each text's explanation: its nearest labelled "
+                                "training examples (with their texts), and for MGL the meta graph's weights.")
 
 
 @dataclass
@@ -232,7 +233,7 @@ class MicroBatcher:
         if explain:
             predictions = [p.to_dict() for p in self.clf.explain_embeddings(queries)]
         else:
-            probs = self.clf.score_embeddings(queries)[0]
+            probs = self.clf.predict_proba_embeddings(queries)
             names = self.clf.label_names
             predictions = [{"label": names[int(p.argmax())],
                             "probabilities": {n: round(float(v), 6) for n, v in zip(names, p)}} for p in probs]
@@ -289,13 +290,16 @@ def model_info(clf) -> dict[str, Any]:
     metrics["validation"] = [{"stage": s.get("name"), "best_round": s.get("best_round"),
                               "accuracy": s.get("best_accuracy"), "nll": s.get("best_nll")}
                              for s in report.get("stages", [])]
-    return {"labels": clf.label_names, "sources": clf.sources, "target": clf.target,
-            "pairs": any(ex.text_pair is not None for ex in clf.bank),
+    members = report.get("members")
+    return {"method": clf.method, **({"members": list(members)} if members else {}),
+            "labels": clf.label_names, "sources": clf.sources, "target": clf.target,
+            "pairs": any(ex.text_pair is not None for ex in clf.bank.examples),
             "encoder": {"model": clf.encoder.spec.model, "identity": clf.encoder.identity,
                         "train": clf.config.encoder.train, "pooling_head": clf.config.encoder.pooling_head,
                         "precision": clf.encoder.precision,
                         "precision_note": clf.precision_note},
             "metrics": metrics, "counts": report.get("counts", {}), "config": clf.config.to_dict(),
+            "calibration": report.get("calibration"),
             "support_texts": getattr(clf, "support_texts", True)}
 
 
@@ -306,12 +310,12 @@ def create_app(model_dir: str | Path, settings: ServeSettings | None = None, *, 
     API keys of ``settings``."""
     from contextlib import asynccontextmanager
 
-    from mgl.classifier import MGLClassifier
+    from mgl.classifier import Classifier
     from mgl.errors import MGLError
     from mgl.http_guards import BodyLimit, RequestGuard, default_allowed_hosts, public
 
     settings = (settings or ServeSettings()).validate()
-    clf = MGLClassifier.from_pretrained(model_dir, device=device, precision=precision)
+    clf = Classifier.from_pretrained(model_dir, device=device, precision=precision)
     if settings.cache_requests:
         from mgl.encoders import EmbeddingCache
 
@@ -327,7 +331,7 @@ def create_app(model_dir: str | Path, settings: ServeSettings | None = None, *, 
         import torch
 
         torch.set_num_threads(max(1, (os.cpu_count() or 1) // workers))  # once, at start: the workers share the cores
-    clf.support_sets()  # drawn once, before any request
+    clf.warm_up()  # MGL's support sets drawn once, before any request
 
     @asynccontextmanager
     async def lifespan(app):

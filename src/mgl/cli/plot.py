@@ -60,7 +60,7 @@ def graph(
     the language x language matrix (FILE_languages.png) and the numbers (FILE.json).
     """
     from mgl.analysis import classifier_graph_map
-    from mgl.classifier import MGLClassifier
+    from mgl.classifier import Classifier
     from mgl.errors import ConfigError
     from mgl.io import write_json_atomic
     from mgl.plots import plot_graph_map, plot_language_matrix
@@ -69,7 +69,7 @@ def graph(
         raise ConfigError(f"--out must name a .png file, got {out}")
     if k < 1 or samples < 1:
         raise ConfigError(f"--k and --samples must be >= 1, got {k} and {samples}")
-    clf = MGLClassifier.load(model, device=device)
+    clf = Classifier.load(model, device=device)
     examples = target_examples(clf, data=data, root=root)
     from mgl.encoders import EmbeddingCache
 

@@ -115,17 +115,18 @@ def register(app: typer.Typer) -> None:
         pair_column: Annotated[Optional[str], typer.Option(help="Field or column holding the second text of a pair.")] = None,
         format: Annotated[Optional[str], typer.Option("--format", help="Input format when the suffix does not say.")] = None,
         device: Annotated[Optional[str], typer.Option(help="cpu, cuda, cuda:N; default: CUDA when present.")] = None,
-        seed: Annotated[Optional[int], typer.Option(help="Seed of the sampled support sets (default: the model's).")] = None,
+        seed: Annotated[Optional[int], typer.Option(help="MGL: seed of the sampled support sets (default: the model's).")] = None,
         precision: Annotated[Optional[str], typer.Option(help="Embed the inputs in fp32, bf16 or auto (default: as the model was trained).")] = None,
         quiet: Annotated[bool, typer.Option("--quiet", help="No progress bars.")] = False,
         cache: Annotated[bool, typer.Option("--cache/--no-cache", help="Keep the inputs' embeddings in the on-disk cache ($MGL_HOME), so a re-run embeds nothing.")] = True,
     ) -> None:
-        """Classify texts: label, class probabilities, and which languages' examples the decision leaned on."""
+        """Classify texts: label, class probabilities, the nearest labelled examples (with their texts) and,
+        for MGL, which languages' examples the graph leaned on."""
         import time
 
         import numpy as np
 
-        from mgl.classifier import MGLClassifier
+        from mgl.classifier import Classifier
         from mgl.io import atomic_open
 
         from mgl.errors import MGLError
@@ -135,20 +136,27 @@ def register(app: typer.Typer) -> None:
             raise MGLError("--output names a folder; give a file name (.jsonl)", source=output)
         check_writable_folder(output.parent, what="folder of --output")  # before any work
         texts, pairs, ids = read_inputs(input, text_column=text_column, pair_column=pair_column, fmt=format)
-        clf = MGLClassifier.from_pretrained(model, device=device, precision=precision)
+        clf = Classifier.from_pretrained(model, device=device, precision=precision)
+        if seed is not None:
+            clf.reseed(seed)
         if cache:
             from mgl.encoders import EmbeddingCache
 
             clf.embedding_cache = EmbeddingCache()
         t0 = time.perf_counter()
-        predictions = clf.explain(texts, pairs, seed=seed, progress=not quiet)
+        predictions = clf.explain(texts, pairs, progress=not quiet)
         seconds = time.perf_counter() - t0
         with atomic_open(output, "w") as fh:
             for rid, text, pred in zip(ids, texts, predictions):
                 fh.write(json.dumps({"id": rid, "text": text, **pred.to_dict()}, ensure_ascii=False) + "\n")
-        self_weight = float(np.mean([p.self_weight for p in predictions]))
-        inactive = sum(not p.graph_active for p in predictions)
-        typer.echo(f"wrote {len(predictions)} predictions to {output} ({len(predictions) / seconds:.1f} texts/s); "
-                   f"mean self-weight {self_weight:.4f}"
-                   + (f", the graph passed on almost nothing (self-weight >= 0.99) for {inactive} of them"
-                      if inactive else ""))
+        agreement = float(np.mean([p.agreement for p in predictions]))
+        line = (f"wrote {len(predictions)} predictions of {clf.method} to {output} "
+                f"({len(predictions) / seconds:.1f} texts/s); nearest labelled examples agree with the label "
+                f"{agreement:.0%} of the time")
+        if predictions[0].graph is not None:
+            self_weight = float(np.mean([p.self_weight for p in predictions]))
+            inactive = sum(not p.graph_active for p in predictions)
+            line += (f"; mean self-weight {self_weight:.4f}"
+                     + (f", the graph passed on almost nothing (self-weight >= 0.99) for {inactive} of them"
+                        if inactive else ""))
+        typer.echo(line)

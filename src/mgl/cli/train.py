@@ -17,7 +17,7 @@ ConfigOpt = Annotated[Optional[Path], typer.Option("--config", help="A YAML conf
 def build_run_config(
     *, preset, config, overrides, data, root, domain, sources, target, target_fraction, target_count, seed,
     encoder, encoder_train, top_layers, device, columns, labels, language, no_meta, no_l2clt, no_sigma,
-    encoding=None, validation_fraction=None, pooling_head=None,
+    encoding=None, validation_fraction=None, pooling_head=None, method=None, members=None,
     gcn_layers, n_support, n_query, k_neighbours, train_episodes, test_episodes, eval_times, lr, max_rounds,
     patience,
 ) -> RunConfig:
@@ -43,6 +43,8 @@ def build_run_config(
     put("data.encoding", encoding)
     put("data.validation_fraction", validation_fraction)
     put("seed", seed)
+    put("method", method)
+    put("members", members)
     put("encoder.model", encoder)
     put("encoder.train", encoder_train)
     put("encoder.top_layers", top_layers)
@@ -90,6 +92,8 @@ def register(app: typer.Typer) -> None:
         ctx: typer.Context,
         preset: PresetOpt = None,
         config: ConfigOpt = None,
+        method: Annotated[Optional[str], typer.Option(help="What to train: ensemble (default: the mean of its members' probabilities), mgl (the paper's method alone; its ablation flags and --set mgl.* apply to MGL wherever it runs), mix, multi-task, fine-tune, reptile, target-only, logreg-pooled, logreg-target, or an MGL variant (mgl-no-meta, mgl-gcn3, ...).")] = None,
+        members: Annotated[Optional[str], typer.Option(help="The ensemble's members, comma-separated (default mgl,mix,logreg-pooled).")] = None,
         data: Annotated[Optional[str], typer.Option(help="webis-cls-10, paws-x, or a CSV/TSV/JSONL file.")] = None,
         root: Annotated[Optional[str], typer.Option(help="Folder holding the data set (or the data file's folder).")] = None,
         domain: Annotated[Optional[str], typer.Option(help="Domain (webis-cls-10: books, dvd, music).")] = None,
@@ -129,7 +133,8 @@ def register(app: typer.Typer) -> None:
         overwrite: Annotated[bool, typer.Option("--overwrite", help="--save may replace the mgl model in that folder (never a folder holding anything else).")] = False,
         resume: Annotated[bool, typer.Option("--resume", help="Continue from OUT/checkpoint.pt if a killed run left one.")] = False,
     ) -> None:
-        """Train MGL on one cross-lingual experiment, evaluate on the target's test split, write result.json."""
+        """Train a classifier (default: the ensemble; --method mgl for MGL alone) on one cross-lingual
+        experiment, evaluate on the target's test split, write result.json."""
         from mgl.experiment import run_experiment
         from mgl.io import write_json_atomic
 
@@ -137,7 +142,8 @@ def register(app: typer.Typer) -> None:
             preset=preset, config=config, overrides=set_, data=data, root=root, domain=domain, sources=sources,
             target=target, target_fraction=target_fraction, target_count=target_count, seed=seed, encoder=encoder,
             encoder_train=encoder_train, top_layers=top_layers, pooling_head=pooling_head, device=device, columns=columns, labels=labels,
-            language=language, encoding=encoding, validation_fraction=validation_fraction, no_meta=no_meta, no_l2clt=no_l2clt, no_sigma=no_sigma, gcn_layers=gcn_layers,
+            language=language, encoding=encoding, validation_fraction=validation_fraction, method=method,
+            members=members, no_meta=no_meta, no_l2clt=no_l2clt, no_sigma=no_sigma, gcn_layers=gcn_layers,
             n_support=n_support, n_query=n_query, k_neighbours=k_neighbours, train_episodes=train_episodes,
             test_episodes=test_episodes, eval_times=eval_times, lr=lr, max_rounds=max_rounds, patience=patience,
         )

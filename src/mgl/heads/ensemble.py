@@ -1,4 +1,4 @@
-"""An ensemble head: the unweighted mean of its members' class probabilities,
+r"""An ensemble head: the unweighted mean of its members' class probabilities,
 
 .. math::
 

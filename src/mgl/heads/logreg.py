@@ -1,4 +1,4 @@
-"""The logistic-regression references as a head: standardise, then a linear map, as arrays.
+r"""The logistic-regression references as a head: standardise, then a linear map, as arrays.
 
 .. math::
 

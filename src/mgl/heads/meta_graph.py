@@ -1,4 +1,4 @@
-"""MGL's fitted model as a head: each input is the query node of its own meta graph.
+r"""MGL's fitted model as a head: each input is the query node of its own meta graph.
 
 For an input :math:`x` and each of ``eval_times`` support sets :math:`S_t` (``n_support``
 labelled examples per class and source language, drawn once from the sources' training rows
