@@ -125,7 +125,7 @@ def former_default_model(target: Path) -> tuple[Path, list[str], "np.ndarray"]:
         "mgl.eval_times=2", "mgl.hidden_dim=16", "mgl.lr=3e-3", "data.sources=en,de", "data.target=fr"])
     clf = MGLClassifier(cfg).fit(examples, progress=False)
     texts = ["very good book", "bad terrible book", "das buch ist gut", "le livre est mauvais"]
-    probs = clf.predict_proba(texts, seed=0)
+    probs = clf.predict_proba(texts)
     clf.save_pretrained(target)
     meta_path = target / "mgl_model.json"
     meta = json.loads(meta_path.read_text(encoding="utf-8"))

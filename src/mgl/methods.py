@@ -103,7 +103,10 @@ def method(name: str) -> Method:
 
 
 def display_name(name: str) -> str:
-    """How tables name the method (the name itself if it is not one)."""
+    """How tables name the method (the name itself if it is not one; a derived ensemble
+    ``ensemble[a+b]`` as "Ensemble (A + B)")."""
+    if name.startswith("ensemble[") and name.endswith("]"):
+        return "Ensemble (" + " + ".join(display_name(m) for m in name[len("ensemble["):-1].split("+")) + ")"
     try:
         return method(name).display
     except ConfigError:

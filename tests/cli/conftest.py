@@ -25,7 +25,30 @@ def tiny_model(tmp_path_factory, tiny_bert_dir, reviews_csv) -> Path:
     code, out, err = run_mgl(
         "train", "--data", reviews_csv, *THREE_CLASS, "--sources", "en,de", "--target", "fr",
         "--target-fraction", "1.0", "--encoder", tiny_bert_dir, "--out", root / "run", "--save", root / "model",
-        "--seed", "0", "--quiet", *TINY_SETTINGS, "--set", "encoder.precision=fp32",
+        "--seed", "0", "--quiet", *TINY_SETTINGS, "--set", "encoder.precision=fp32", "--method", "mgl",
     )
     assert code == 0, err
     return root / "model"
+
+
+def _tiny_method_model(tmp_path_factory, tiny_bert_dir, reviews_csv, method: str) -> Path:
+    root = tmp_path_factory.mktemp(f"tiny_{method}")
+    code, out, err = run_mgl(
+        "train", "--data", reviews_csv, *THREE_CLASS, "--sources", "en,de", "--target", "fr",
+        "--target-fraction", "1.0", "--encoder", tiny_bert_dir, "--out", root / "run", "--save", root / "model",
+        "--seed", "0", "--quiet", *TINY_SETTINGS, "--set", "encoder.precision=fp32", "--method", method,
+    )
+    assert code == 0, err
+    return root / "model"
+
+
+@pytest.fixture(scope="session")
+def tiny_ensemble(tmp_path_factory, tiny_bert_dir, reviews_csv) -> Path:
+    """The same data and settings as ``tiny_model``, trained as the ensemble (MGL, Mix, pooled LR)."""
+    return _tiny_method_model(tmp_path_factory, tiny_bert_dir, reviews_csv, "ensemble")
+
+
+@pytest.fixture(scope="session")
+def tiny_logreg(tmp_path_factory, tiny_bert_dir, reviews_csv) -> Path:
+    """The same data and settings as ``tiny_model``, trained as the pooled logistic regression."""
+    return _tiny_method_model(tmp_path_factory, tiny_bert_dir, reviews_csv, "logreg-pooled")

@@ -199,26 +199,26 @@ def _cases():
     def set_embedding(model: Path, value: float) -> None:
         from safetensors.torch import load_file, save_file
 
-        emb = load_file(str(model / "support_embeddings.safetensors"))["embeddings"]
+        emb = load_file(str(model / "example_embeddings.safetensors"))["embeddings"]
         emb[3, 0] = value
-        save_file({"embeddings": emb}, str(model / "support_embeddings.safetensors"))
+        save_file({"embeddings": emb}, str(model / "example_embeddings.safetensors"))
         resum(model)
 
     model_cases = {
         "model:directory does not exist": (lambda m: shutil.rmtree(m), ["model"]),
-        "model:missing weights file": (lambda m: (m / "model.safetensors").unlink(), ["model.safetensors"]),
+        "model:missing weights file": (lambda m: (m / "head.safetensors").unlink(), ["head.safetensors"]),
         "model:corrupted weights file": (
-            lambda m: (m / "model.safetensors").write_bytes((m / "model.safetensors").read_bytes()[:-100] + b"x" * 100),
-            ["model.safetensors", "corrupted"]),
+            lambda m: (m / "head.safetensors").write_bytes((m / "head.safetensors").read_bytes()[:-100] + b"x" * 100),
+            ["head.safetensors", "corrupted"]),
         "model:corrupted checksums": (lambda m: (m / "checksums.json").write_text("{not json"), ["checksums.json"]),
         "model:truncated support bank": (
-            lambda m: (m / "support.jsonl").write_bytes((m / "support.jsonl").read_bytes()[:200]), ["support.jsonl"]),
+            lambda m: (m / "examples.jsonl").write_bytes((m / "examples.jsonl").read_bytes()[:200]), ["examples.jsonl"]),
         "model:weights that do not fit (checksums updated)": (
             lambda m: (_swap_weights(m), resum(m)), ["model"]),
-        "embeddings:NaN in the support embeddings": (lambda m: set_embedding(m, float("nan")),
-                                                     ["support_embeddings.safetensors", "record 4", "NaN"]),
-        "embeddings:infinite support embedding": (lambda m: set_embedding(m, float("inf")),
-                                                  ["support_embeddings.safetensors", "record 4"]),
+        "embeddings:NaN in the labelled examples' embeddings": (lambda m: set_embedding(m, float("nan")),
+                                                     ["example_embeddings.safetensors", "record 4", "NaN"]),
+        "embeddings:infinite labelled example embedding": (lambda m: set_embedding(m, float("inf")),
+                                                  ["example_embeddings.safetensors", "record 4"]),
     }
     for name, (mutate, expect) in model_cases.items():
         def build(tmp, ctx, mutate=mutate, expect=expect):
@@ -233,7 +233,7 @@ def _cases():
 def _swap_weights(model: Path) -> None:
     from safetensors.torch import save_file
 
-    save_file({"something": __import__("torch").zeros(3)}, str(model / "model.safetensors"))
+    save_file({"something": __import__("torch").zeros(3)}, str(model / "head.safetensors"))
 
 
 CASES = _cases()

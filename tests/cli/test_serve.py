@@ -109,8 +109,9 @@ def test_predictions_equal_the_python_api(server, tiny_model):
     for got, want in zip(body["predictions"], expected):
         assert got["label"] == want.label
         assert got["probabilities"] == pytest.approx(want.probabilities, abs=2e-6)
-        assert got["explanation"]["self_weight"] == pytest.approx(want.self_weight, abs=2e-6)
-        assert got["explanation"]["graph_active"] == want.graph_active
+        assert got["explanation"]["graph"]["self_weight"] == pytest.approx(want.self_weight, abs=2e-6)
+        assert got["explanation"]["graph"]["graph_active"] == want.graph_active
+        assert [n["id"] for n in got["explanation"]["neighbours"]] == [n["id"] for n in want.neighbours]
     status, body = server.predict({"texts": TEXTS[:2]})
     assert status == 200 and all("explanation" not in p for p in body["predictions"])
 
@@ -178,3 +179,30 @@ def test_request_texts_stay_out_of_the_cache_and_sigterm_stops_gracefully(tiny_m
     finally:
         srv.stop()
     assert len(EmbeddingCache(cache_dir)) == 1
+
+
+@pytest.mark.parametrize("fixture", ["tiny_ensemble", "tiny_logreg"])
+def test_an_ensemble_and_a_logistic_regression_are_served_with_explanations(request, fixture, tmp_path):
+    """Every method is served: /model names it, /predict answers what the Python API answers, with
+    the nearest labelled examples (and their texts) as the explanation."""
+    from mgl.classifier import Classifier
+
+    model = request.getfixturevalue(fixture)
+    clf = Classifier.from_pretrained(model)
+    server = Server(model, tmp_path)
+    try:
+        info = json.loads(server.get("/model")[1])
+        assert info["method"] == clf.method and info["method"] in ("ensemble", "logreg-pooled")
+        if clf.method == "ensemble":
+            assert info["members"] == ["mgl", "mix", "logreg-pooled"]
+        status, body = server.predict({"texts": TEXTS[:3], "explain": True})
+        assert status == 200
+        for got, want in zip(body["predictions"], clf.explain(TEXTS[:3])):
+            assert got["label"] == want.label
+            assert got["probabilities"] == pytest.approx(want.probabilities, abs=2e-6)
+            e = got["explanation"]
+            assert e["method"] == clf.method and len(e["neighbours"]) == 5
+            assert all(n["text"] and n["language"] in ("en", "de", "fr") for n in e["neighbours"])
+            assert ("graph" in e) == (clf.method == "ensemble")  # the ensemble's MGL member explains its graph
+    finally:
+        server.stop()

@@ -55,7 +55,7 @@ def test_the_page_classifies_a_typed_text(browser, tiny_model, tmp_path):
                  for tr in browser.find_elements(By.CSS_SELECTOR, "#probabilities tr")}
         assert probs == pytest.approx(want.probabilities, abs=1e-4)
         assert float(browser.find_element(By.ID, "self-weight").text) == pytest.approx(want.self_weight, abs=1e-4)
-        shares = [tr.text for tr in browser.find_elements(By.CSS_SELECTOR, "#shares tr")]
+        shares = [tr.text for tr in browser.find_elements(By.CSS_SELECTOR, "#graph-shares tr")]
         assert [s.split()[1] for s in shares] == ["en", "de"]
 
         # an empty text is answered with the server's message, shown on the page
@@ -68,6 +68,34 @@ def test_the_page_classifies_a_typed_text(browser, tiny_model, tmp_path):
     finally:
         server.stop()
     assert json.loads((tiny_model / "mgl_model.json").read_text())["target"] == "fr"
+
+
+def test_the_page_shows_an_ensembles_method_and_neighbour_texts(browser, tiny_ensemble, tmp_path):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as EC
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from mgl.classifier import Classifier
+
+    server = Server(tiny_ensemble, tmp_path)
+    try:
+        browser.get(f"http://127.0.0.1:{server.port}/")
+        wait = WebDriverWait(browser, 30)
+        wait.until(EC.text_to_be_present_in_element((By.ID, "about"), "Method: ensemble (mgl, mix, logreg-pooled)"))
+        browser.find_element(By.ID, "text").send_keys("very good book")
+        browser.find_element(By.ID, "classify").click()
+        wait.until(EC.visibility_of_element_located((By.ID, "result")))
+        want = Classifier.from_pretrained(tiny_ensemble).explain(["very good book"])[0]
+        assert browser.find_element(By.ID, "label").text == want.label
+        items = browser.find_elements(By.CSS_SELECTOR, "#neighbours li")
+        assert len(items) == len(want.neighbours) == 5
+        for li, n in zip(items, want.neighbours):
+            assert n["text"] in li.text and n["label"] in li.text and n["id"] in li.text
+        assert "carry the predicted label" in browser.find_element(By.ID, "agreement").text
+        assert browser.find_element(By.ID, "graph-box").is_displayed()  # the MGL member's graph
+        browser.save_screenshot(str(tmp_path / "ensemble-page.png"))
+    finally:
+        server.stop()
 
 
 def test_the_page_asks_for_the_api_key_of_a_guarded_server(browser, tiny_model, tmp_path):

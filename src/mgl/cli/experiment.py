@@ -12,7 +12,7 @@ from mgl.methods import ABLATION_METHODS, PAPER_METHODS, PROPORTION_METHODS
 app = typer.Typer(help="Experiment grids: many methods x experiments x seeds, resumable, with tables.",
                   no_args_is_help=True)
 
-DEFAULT_METHODS = ",".join(PAPER_METHODS)
+DEFAULT_METHODS = ",".join([*PAPER_METHODS, "ensemble"])
 QUICK_OVERRIDES = [
     "data.max_per_class=20", "encoder.max_length=128", "mgl.train_episodes=10", "mgl.max_rounds=3",
     "mgl.patience=2", "mgl.test_episodes=2", "mgl.eval_times=2", "mgl.lr=1e-3",
@@ -102,7 +102,8 @@ def table1(
     seeds: WebisSeedsOpt = None,
     methods: Annotated[str, typer.Option(help="Comma-separated methods: target-only, mix, multi-task, fine-tune, "
                                               "reptile, mgl and MGL ablations (mgl-no-meta, mgl-no-l2clt, "
-                                              "mgl-no-sigma, mgl-gcnN). logreg-target and logreg-pooled are always added.")] = DEFAULT_METHODS,
+                                              "mgl-no-sigma, mgl-gcnN), ensemble (of --set members=..., default "
+                                              "mgl,mix,logreg-pooled). logreg-target and logreg-pooled are always added.")] = DEFAULT_METHODS,
     targets: WebisTargetsOpt = None,
     domains: WebisDomainsOpt = None,
     quick: Annotated[bool, typer.Option("--quick", help="A reduced grid for tests: one target, one domain, 2 seeds, tiny data, short training.")] = False,
@@ -170,11 +171,13 @@ def _run_table(table: str, spec_of, cfg, options, method_list, experiments, n_se
 @app.command("report")
 def report(
     out: Annotated[Path, typer.Argument(help="A grid's output folder (holding grid.json and cells/).")],
+    ensemble: Annotated[Optional[list[str]], typer.Option("--ensemble", help="Add the row of an ensemble of these finished methods, comma-separated (repeatable), e.g. mgl,mix,logreg-pooled: the mean of their stored probabilities, nothing trained.")] = None,
 ) -> None:
-    """Rebuild a grid's tables from its finished cells (e.g. while it runs, or after a kill)."""
+    """Rebuild a grid's tables from its finished cells (e.g. while it runs, or after a kill),
+    optionally with ensembles of its methods computed from their stored probabilities."""
     import json
 
-    from mgl.errors import DataError
+    from mgl.errors import ConfigError, DataError
     from mgl.grid import CellStore, Experiment, grid_spec, make_cells, write_tables
 
     path = out / "grid.json"
@@ -189,9 +192,24 @@ def report(
     cells = make_cells(methods, experiments, seeds)
     store = CellStore(out, fingerprint)
     records = store.records(cells)
-    paths = write_tables(out, records, grid_spec(meta.get("table", "table1"), methods, experiments),
-                         meta=meta, n_seeds=len(seeds))
-    typer.echo(f"{len(records)}/{len(cells)} cells finished")
+    derived = []
+    for text in ensemble or []:
+        from mgl.config import RunConfig
+        from mgl.grid.ensembles import derive_ensemble
+
+        members = _split(text)
+        unknown = [m for m in members if m not in methods]
+        if len(members) < 2 or unknown:
+            raise ConfigError(f"--ensemble needs two or more of the grid's methods ({', '.join(methods)}); got {text!r}")
+        cfg = RunConfig.from_dict(meta["config"], source=str(path))
+        name, rows, missing = derive_ensemble(store, cfg, experiments, seeds, members)
+        records += rows
+        derived.append(name)
+        for experiment, seed, why in missing:
+            typer.echo(f"{name}: {experiment.label} seed {seed} left out ({why})", err=True)
+    paths = write_tables(out, records, grid_spec(meta.get("table", "table1"), [*methods, *derived], experiments),
+                         meta={**meta, **({"derived_ensembles": derived} if derived else {})}, n_seeds=len(seeds))
+    typer.echo(f"{len(records)}/{len(cells)} cells finished" + (f", {len(derived)} ensemble row(s) derived" if derived else ""))
     typer.echo(paths["md"].read_text(encoding="utf-8"))
 
 

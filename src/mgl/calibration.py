@@ -1,0 +1,79 @@
+r"""Temperature scaling (Guo et al., 2017) and the expected calibration error.
+
+A fitted method's probabilities :math:`p` are rescaled with one temperature :math:`T > 0`,
+
+.. math::
+
+    \tilde p_c = \frac{p_c^{1/T}}{\sum_{c'} p_{c'}^{1/T}}
+               = \mathrm{softmax}\Big(\frac{\log p}{T}\Big)_c,
+
+with :math:`T` minimising the negative log-likelihood of the target's validation rows; the
+predicted class never changes. The expected calibration error over ``bins`` equal-width
+confidence bins :math:`B_b` of :math:`n` inputs is
+:math:`\mathrm{ECE} = \sum_b \frac{|B_b|}{n}\,|\mathrm{acc}(B_b) - \mathrm{conf}(B_b)|`.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+BINS = 15
+T_BOUNDS = (0.05, 20.0)
+
+
+def apply_temperature(probs: np.ndarray, temperature: float) -> np.ndarray:
+    """``softmax(log p / T)`` row by row (T = 1: unchanged)."""
+    probs = np.asarray(probs, dtype=np.float64)
+    if temperature == 1.0:
+        return probs
+    z = np.log(np.clip(probs, 1e-300, 1.0)) / temperature
+    z -= z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def nll(probs: np.ndarray, labels: Sequence[int]) -> float:
+    p = np.asarray(probs)[np.arange(len(probs)), np.asarray(labels)]
+    return float(-np.log(np.clip(p, 1e-300, 1.0)).mean())
+
+
+def fit_temperature(probs: np.ndarray, labels: Sequence[int]) -> float:
+    """The temperature minimising the validation NLL (bounded search over log T); ValueError on an
+    empty set, which has no NLL to minimise."""
+    from scipy.optimize import minimize_scalar
+
+    if len(probs) == 0:
+        raise ValueError("temperature scaling needs validation rows")
+    lo, hi = np.log(T_BOUNDS[0]), np.log(T_BOUNDS[1])
+    result = minimize_scalar(lambda log_t: nll(apply_temperature(probs, float(np.exp(log_t))), labels),
+                             bounds=(lo, hi), method="bounded", options={"xatol": 1e-4})
+    t = float(np.exp(result.x))
+    if not np.isfinite(t):
+        raise ValueError("temperature scaling did not converge")
+    # never worse than no scaling on the data it was fitted on
+    return t if nll(apply_temperature(probs, t), labels) <= nll(probs, labels) else 1.0
+
+
+def reliability(probs: np.ndarray, labels: Sequence[int], bins: int = BINS) -> list[dict]:
+    """Per confidence bin: its range, count, mean confidence and accuracy (empty bins left out)."""
+    probs = np.asarray(probs, dtype=np.float64)
+    conf = probs.max(axis=1)
+    correct = probs.argmax(axis=1) == np.asarray(labels)
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    which = np.clip(np.digitize(conf, edges[1:-1], right=True), 0, bins - 1)
+    out = []
+    for b in range(bins):
+        mask = which == b
+        if mask.any():
+            out.append({"low": float(edges[b]), "high": float(edges[b + 1]), "count": int(mask.sum()),
+                        "confidence": float(conf[mask].mean()), "accuracy": float(correct[mask].mean())})
+    return out
+
+
+def expected_calibration_error(probs: np.ndarray, labels: Sequence[int], bins: int = BINS) -> float:
+    if len(probs) == 0:
+        raise ValueError("the calibration error of an empty set is undefined")
+    n = len(probs)
+    return float(sum(b["count"] / n * abs(b["accuracy"] - b["confidence"]) for b in reliability(probs, labels, bins)))

@@ -1,0 +1,86 @@
+"""Ensembles of finished cells: a grid gains an ensemble row without training anything.
+
+Every cell keeps its fitted model's validation and test probabilities beside its record
+(:meth:`mgl.grid.store.CellStore.probabilities`). :func:`derive_ensemble` averages the members'
+probabilities per (experiment, seed), scores them against the target's labels (read again from
+the grid's data, the same seeded subsample) and writes the result as cells of the method
+:func:`ensemble_name` ``(members)``, e.g. ``ensemble[mgl+mix+logreg-pooled]``. A (experiment, seed)
+missing a member's cell or probabilities is left out and counted, never filled in.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from typing import Sequence
+
+import numpy as np
+
+from mgl.grid.plan import Cell, Experiment
+from mgl.grid.store import CellStore
+
+PREFIX = "ensemble["
+
+
+def ensemble_name(members: Sequence[str]) -> str:
+    return PREFIX + "+".join(members) + "]"
+
+
+def is_ensemble_name(name: str) -> bool:
+    return name.startswith(PREFIX) and name.endswith("]")
+
+
+def members_of(name: str) -> list[str]:
+    return name[len(PREFIX):-1].split("+")
+
+
+def derive_ensemble(store: CellStore, cfg, experiments: Sequence[Experiment], seeds: Sequence[int],
+                    members: Sequence[str]) -> tuple[str, list[dict], list[tuple[Experiment, int, str]]]:
+    """Write the ensemble's cells; returns (its method name, its records, the (experiment, seed, why)
+    left out)."""
+    from mgl.evaluation import classification_metrics
+    from mgl.heads.ensemble import mean_probabilities
+    from mgl.pipeline import prepare_data
+
+    name = ensemble_name(members)
+    records, missing = [], []
+    for experiment in experiments:
+        for seed in seeds:
+            probs, recs = [], []
+            for m in members:
+                cell = Cell(m, experiment, seed)
+                record, p = store.load(cell), store.probabilities(cell)
+                if record is None or p is None:
+                    missing.append((experiment, seed, f"{m}: no finished cell with probabilities"))
+                    break
+                probs.append(p)
+                recs.append(record)
+            else:
+                c = copy.deepcopy(cfg)
+                c.data.target, c.data.sources, c.data.domain = experiment.target, list(experiment.sources), experiment.domain
+                data = prepare_data(c.validate().data, seed)
+                t = data.table
+                val, test = t.rows(languages=data.target, split="validation"), t.rows(languages=data.target, split="test")
+                mean = {s: mean_probabilities([p[s] for p in probs]) for s in ("validation", "test")}
+                if len(mean["test"]) != len(test) or len(mean["validation"]) != len(val):
+                    missing.append((experiment, seed, "the stored probabilities do not match the data's rows"))
+                    continue
+                metrics = classification_metrics(t.labels[test], mean["test"].argmax(1), t.num_classes, data.positive)
+                record = {
+                    "method": name, "target": experiment.target, "domain": experiment.domain,
+                    "sources": list(experiment.sources), "seed": seed,
+                    **{k: metrics[k] for k in ("accuracy", "precision", "recall", "f1")},
+                    "val_accuracy": float((mean["validation"].argmax(1) == t.labels[val]).mean()),
+                    "f1_averaging": metrics["averaging"], "n_test": int(len(test)),
+                    "train_seconds": float(sum(r.get("train_seconds", 0.0) for r in recs)),
+                    "derived_from": list(members), "scorer": recs[0].get("scorer"),
+                    "details": {"member_accuracy": {m: {"validation": r.get("val_accuracy"), "test": r["accuracy"]}
+                                                    for m, r in zip(members, recs)}},
+                    "probabilities": mean, "finished": time.strftime("%Y-%m-%d %H:%M:%S"),
+                }
+                store.save(Cell(name, experiment, seed), record)
+                records.append({k: v for k, v in record.items() if k != "probabilities"})
+    return name, records, missing
+
+
+__all__ = ["derive_ensemble", "ensemble_name", "is_ensemble_name", "members_of"]

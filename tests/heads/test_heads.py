@@ -1,0 +1,105 @@
+"""The heads: two implementations of one thing where there are two, and save/load through the registry."""
+
+import numpy as np
+import pytest
+import torch
+
+from mgl.heads import HEAD_KINDS, EnsembleHead, LabelledBank, LogRegHead, MLPHead, mean_probabilities
+
+
+def _bank(n=12, dim=6, seed=0):
+    from mgl.data.examples import Example
+
+    rng = np.random.default_rng(seed)
+    examples = [Example(text=f"t{i}", label=["a", "b", "c"][i % 3], language=["en", "de"][i % 2], uid=f"r{i}")
+                for i in range(n)]
+    return LabelledBank(examples, torch.as_tensor(rng.normal(size=(n, dim)), dtype=torch.float32),
+                        [i % 3 for i in range(n)], ["a", "b", "c"])
+
+
+@pytest.mark.parametrize("classes", [2, 3])
+def test_logreg_head_equals_the_scikit_learn_pipeline(classes):
+    """Arrays in, the pipeline's own predict_proba out (binary: sigmoid of one score; else softmax)."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    rng = np.random.default_rng(classes)
+    x = rng.normal(size=(200, 8)) * rng.uniform(0.1, 5, size=8) + rng.normal(size=8)
+    y = rng.integers(0, classes, size=200)
+    pipe = make_pipeline(StandardScaler(), LogisticRegression(C=0.3, max_iter=5000)).fit(x, y)
+    head = LogRegHead.from_pipeline(pipe, classes, C=0.3)
+    queries = rng.normal(size=(50, 8))
+    np.testing.assert_allclose(head.predict_proba(torch.as_tensor(queries, dtype=torch.float32)),
+                               pipe.predict_proba(queries.astype(np.float32)), atol=1e-6)
+    again = LogRegHead.from_saved(head.settings(), head.tensors(), _bank())
+    np.testing.assert_array_equal(again.predict_proba(torch.as_tensor(queries)), head.predict_proba(torch.as_tensor(queries)))
+    assert all(t.dtype == torch.float64 for t in head.tensors().values())  # arrays, no pickle
+
+
+def test_mlp_head_round_trips_and_predicts_in_eval_mode():
+    from mgl.baselines.common import MLPClassifier
+
+    torch.manual_seed(0)
+    model = MLPClassifier(6, 3, hidden_dim=5, dropout=0.5, heads=["en", "fr"])
+    head = MLPHead(model, "fr")
+    x = torch.randn(7, 6)
+    p = head.predict_proba(x)
+    np.testing.assert_allclose(p, head.predict_proba(x))  # no dropout at prediction
+    np.testing.assert_allclose(p, torch.softmax(model.eval()(x, "fr").double(), 1).detach().numpy(), atol=1e-7)
+    again = HEAD_KINDS["mlp"].from_saved(head.settings(), head.tensors(), _bank())
+    np.testing.assert_array_equal(again.predict_proba(x), p)
+    with pytest.raises(RuntimeError):  # strict: a missing tensor is an error
+        HEAD_KINDS["mlp"].from_saved(head.settings(), {k: v for k, v in head.tensors().items() if "fr" not in k}, _bank())
+
+
+def test_ensemble_is_the_mean_of_its_members():
+    from mgl.baselines.common import MLPClassifier
+
+    torch.manual_seed(1)
+    members = {"a": MLPHead(MLPClassifier(6, 3, hidden_dim=4), "shared"),
+               "b": MLPHead(MLPClassifier(6, 3, hidden_dim=4), "shared")}
+    ens = EnsembleHead(members)
+    x = torch.randn(5, 6)
+    np.testing.assert_allclose(ens.predict_proba(x), (members["a"].predict_proba(x) + members["b"].predict_proba(x)) / 2)
+    assert np.allclose(ens.predict_proba(x).sum(1), 1.0)
+    with pytest.raises(ValueError):
+        mean_probabilities([np.zeros((2, 3)), np.zeros((2, 2))])
+    with pytest.raises(ValueError):
+        EnsembleHead({})
+
+
+def test_nearest_neighbours_equal_a_brute_force_search():
+    from mgl.neighbours import explain_by_neighbours, nearest
+
+    bank = _bank(n=40, dim=5)
+    q = torch.randn(9, 5)
+    idx, sims = nearest(q, bank, k=4, chunk=4)  # chunked
+    b = bank.embeddings.numpy()
+    cos = (q.numpy() / np.linalg.norm(q.numpy(), axis=1, keepdims=True)) @ (b / np.linalg.norm(b, axis=1, keepdims=True)).T
+    np.testing.assert_array_equal(idx, np.argsort(-cos, axis=1)[:, :4])
+    np.testing.assert_allclose(sims, np.sort(cos, axis=1)[:, ::-1][:, :4], atol=1e-5)
+    why = explain_by_neighbours(idx[0], sims[0], predicted=1, bank=bank, languages=["en", "de", "fr"])
+    assert [n["id"] for n in why["neighbours"]] == [bank.examples[i].uid for i in idx[0]]
+    assert why["agreement"] == pytest.approx(np.mean(bank.labels[idx[0]] == 1))
+    assert sum(why["language_shares"].values()) == pytest.approx(1.0) and why["language_shares"]["fr"] == 0.0
+
+
+def test_temperature_scaling_lowers_the_nll_and_keeps_every_label():
+    from mgl.calibration import apply_temperature, expected_calibration_error, fit_temperature, nll
+
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, size=2000)
+    # an overconfident model: right 75% of the time, always 99% sure
+    right = rng.random(2000) < 0.75
+    pred = np.where(right, y, 1 - y)
+    probs = np.where(pred[:, None] == np.arange(2)[None], 0.99, 0.01)
+    t = fit_temperature(probs, y)
+    assert t > 1.5
+    cal = apply_temperature(probs, t)
+    assert nll(cal, y) < nll(probs, y)
+    assert (cal.argmax(1) == probs.argmax(1)).all()
+    assert expected_calibration_error(cal, y) < 0.02 < expected_calibration_error(probs, y)
+    assert expected_calibration_error(probs, y) == pytest.approx(abs(0.99 - right.mean()), abs=1e-9)
+    with pytest.raises(ValueError):
+        fit_temperature(np.zeros((0, 2)), [])
