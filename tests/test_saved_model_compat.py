@@ -26,7 +26,7 @@ def test_a_model_saved_with_the_former_default_prefix_predicts_as_before(e5_pass
     clf = MGLClassifier.from_pretrained(model)
     assert clf.encoder.spec.prefix == "passage: "
     assert '|prefix="passage: "|' in clf.encoder.identity
-    np.testing.assert_allclose(clf.predict_proba(texts, seed=0), before, atol=1e-6, rtol=0)
+    np.testing.assert_allclose(clf.predict_proba(texts), before, atol=1e-6, rtol=0)
 
 
 def test_a_run_with_the_former_default_keeps_old_grid_fingerprints():

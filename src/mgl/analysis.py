@@ -183,7 +183,7 @@ def classifier_graph_map(clf, target_examples: Sequence, target_embeddings: torc
     with their embeddings."""
     from mgl.classifier import graph_heads
     from mgl.errors import ConfigError
-    from mgl.pipeline import positive_index
+    from mgl.data.experiment import positive_index
 
     if len(target_examples) != len(target_embeddings):
         raise DataError("target examples and embeddings differ in length")

@@ -32,7 +32,9 @@ from mgl.config import RunConfig, load_config
 from mgl.data.examples import Example
 from mgl.errors import ConfigError, DataError, MGLError
 from mgl.heads import EnsembleHead, Head, LabelledBank, MetaGraphHead, score_rows
-from mgl.pipeline import build_features, check_episodes, make_encoder, make_experiment_data
+from mgl.data.experiment import make_experiment_data
+from mgl.featurizer import Featurizer
+from mgl.pipeline import check_episodes
 
 GRAPH_ACTIVE_BELOW = 0.99
 """An input whose self-weight is at least this received almost nothing through the graph."""
@@ -110,7 +112,10 @@ class Classifier:
         if device is not None:
             self.config.encoder.device = device
         self.config.validate()
-        self.encoder = None
+        from mgl.methods import check_run_config
+
+        check_run_config(self.config)
+        self.featurizer: Featurizer | None = None
         self.head: Head | None = None
         self.bank: LabelledBank | None = None
         self.label_names: list[str] = []
@@ -119,7 +124,6 @@ class Classifier:
         self.support_texts = True
         """Whether the labelled bank holds its texts (False for a model saved with ``support_texts=False``)."""
         self.encoder_state: dict[str, torch.Tensor] = {}
-        self.pooling_head: torch.nn.Module | None = None
         self.temperature = 1.0
         self.report: dict[str, Any] = {}
         self.embedding_cache = None
@@ -128,6 +132,16 @@ class Classifier:
     @property
     def method(self) -> str:
         return self.config.method
+
+    @property
+    def encoder(self):
+        """The text encoder of :attr:`featurizer` (None before training or loading)."""
+        return None if self.featurizer is None else self.featurizer.encoder
+
+    @property
+    def pooling_head(self) -> torch.nn.Module | None:
+        """A trained pooling head over the frozen encoder's token states, if the model has one."""
+        return None if self.featurizer is None else self.featurizer.pooling_head
 
     # ------------------------------------------------------------------ training
 
@@ -164,10 +178,10 @@ class Classifier:
         mgl_inside = is_mgl(cfg.method) or (cfg.method == "ensemble" and any(is_mgl(m) for m in cfg.members))
         if mgl_inside:
             check_episodes(data, cfg.mgl)  # fail before the (slow) embedding if an episode cannot be drawn
-        self.encoder = make_encoder(cfg.encoder)
+        self.featurizer = Featurizer(cfg.encoder)
         t0 = time.perf_counter()
         with distributed.main_process_first():  # several processes: the main one fills the cache, the others read it
-            features, _ = build_features(data, cfg.encoder, encoder=self.encoder, progress=progress)
+            features = self.featurizer.features(data, progress=progress)
         embed_seconds = time.perf_counter() - t0
         alone = is_mgl(cfg.method)
         fitted = fit_method(cfg.method, data, features, cfg, seed=cfg.seed, device=self.encoder.device,
@@ -176,12 +190,7 @@ class Classifier:
         self.head, self.bank = fitted.head.to(self.encoder.device), fitted.bank
         self.label_names = list(data.table.label_names)
         self.sources, self.target = list(data.sources), data.target
-        from mgl.features import PooledStateFeatures
-
-        if isinstance(features, PooledStateFeatures):  # the head is saved on its own; the encoder stayed frozen
-            self.pooling_head, self.encoder_state = features.head.eval(), {}
-        else:
-            self.pooling_head, self.encoder_state = None, {k: v.cpu() for k, v in features.state_dict().items()}
+        self.encoder_state = self.featurizer.trained_state(features)
         self.report = self._evaluate(data, features, fitted)
         self.report["embed_seconds"] = embed_seconds
         for head in graph_heads(self.head):
@@ -220,10 +229,18 @@ class Classifier:
                    "ece_validation_before": expected_calibration_error(own["validation"], t.labels[val]),
                    "ece_validation_after": expected_calibration_error(
                        apply_temperature(own["validation"], self.temperature), t.labels[val])}
+            from mgl.calibration import reliability
+
+            cal["reliability"] = {"validation_before": reliability(own["validation"], t.labels[val]),
+                                  "validation_after": reliability(apply_temperature(own["validation"], self.temperature),
+                                                                  t.labels[val])}
             if len(test):
                 cal["ece_test_before"] = expected_calibration_error(own["test"], t.labels[test])
                 cal["ece_test_after"] = expected_calibration_error(apply_temperature(own["test"], self.temperature),
                                                                    t.labels[test])
+                cal["reliability"]["test_before"] = reliability(own["test"], t.labels[test])
+                cal["reliability"]["test_after"] = reliability(apply_temperature(own["test"], self.temperature),
+                                                               t.labels[test])
             report["calibration"] = cal
         else:  # never happens through make_experiment_data (it carves validation rows); stated if it does
             self.temperature = 1.0
@@ -262,13 +279,7 @@ class Classifier:
         for i, t in enumerate(texts, 1):
             if not isinstance(t, str) or not t.strip():
                 raise DataError("empty text", source="input", record=i)
-        batch_size = batch_size or self.config.encoder.batch_size
-        if self.pooling_head is not None:  # frozen encoder, trained pooling: not the encoder's own vectors, no cache
-            return torch.as_tensor(self.encoder.embed(texts, pairs, batch_size=batch_size, progress=progress,
-                                                      pooler=self.pooling_head))
-        # a trained encoder has its own weights, so no cache; the same bucketed batches as the frozen path
-        cache = self.embedding_cache if self.config.encoder.train == "none" else None
-        return torch.as_tensor(self.encoder.embed(texts, pairs, batch_size=batch_size, cache=cache, progress=progress))
+        return self.featurizer.embed(texts, pairs, cache=self.embedding_cache, batch_size=batch_size, progress=progress)
 
     def reseed(self, seed: int) -> None:
         """MGL: draw the support sets with another seed (the default is the training seed)."""
@@ -282,7 +293,7 @@ class Classifier:
 
     @property
     def device(self) -> torch.device:
-        return self.encoder.device if self.encoder is not None else torch.device("cpu")
+        return self.featurizer.device if self.featurizer is not None else torch.device("cpu")
 
     def predict_proba_embeddings(self, queries: torch.Tensor, *, calibrated: bool = True) -> np.ndarray:
         """Class probabilities ``[n, |Y|]`` of already embedded inputs (calibrated unless told not)."""

@@ -275,13 +275,8 @@ class RunConfig:
         self.mgl.validate()
         self.encoder.validate()
         self.data.validate()
-        from mgl.methods import check_methods
-
-        check_methods([self.method])
-        if self.method == "ensemble":
-            from mgl.heads.fitting import check_members
-
-            self.members = check_members(self.members)
+        if not self.method:
+            raise ConfigError("method must be named")
         return self
 
     def to_dict(self) -> dict[str, Any]:

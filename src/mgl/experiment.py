@@ -1,6 +1,7 @@
 """One experiment end to end, as ``mgl run`` records it: configuration in, ``result.json`` record out.
 
-The steps themselves (data, features, MGL's training and scoring) are in :mod:`mgl.pipeline`;
+The steps themselves are in :mod:`mgl.data.experiment` (data), :mod:`mgl.featurizer` (features)
+and :mod:`mgl.heads` (each method fitted and scored);
 the trained model is a :class:`~mgl.classifier.Classifier` of the configured method. :func:`run_experiment` adds
 what a run's record needs: the configuration, the counts per language and split, timings, the
 encoder's identity and the machine.
@@ -13,8 +14,8 @@ from typing import Any
 
 from mgl.config import RunConfig
 from mgl.errors import DataError
-from mgl.pipeline import (POSITIVE_NAMES, ExperimentData, build_features, cap_per_class, load_examples,  # noqa: F401
-                          make_encoder, make_experiment_data, method_name, positive_index, prepare_data, run_mgl)
+from mgl.data.experiment import prepare_data
+from mgl.methods import method_name
 
 
 def run_experiment(cfg: RunConfig, *, progress: bool = True, save_dir=None, checkpoint_path=None,

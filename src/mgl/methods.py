@@ -140,6 +140,24 @@ def method_name(cfg: "MGLConfig") -> str:
     return "-".join(parts)
 
 
+def check_members(members: Sequence[str]) -> list[str]:
+    """An ensemble's members: known methods, no ensemble among them, no repeats, at least two."""
+    out = check_methods(members)
+    if "ensemble" in out:
+        raise ConfigError("an ensemble cannot be a member of an ensemble")
+    if len(out) < 2:
+        raise ConfigError(f"an ensemble needs at least two members, got {out}")
+    return out
+
+
+def check_run_config(cfg) -> None:
+    """The method (and the ensemble's members) a run configuration names: known, and valid with
+    its MGL settings (the configuration's own ``validate`` checks types and ranges only)."""
+    check_methods([cfg.method])
+    if cfg.method == "ensemble":
+        cfg.members = check_members(cfg.members)
+
+
 def check_methods(methods: Sequence[str]) -> list[str]:
     """The method names, validated (MGL variants' configurations too), repeats removed (order kept)."""
     from mgl.config import MGLConfig

@@ -76,7 +76,7 @@ def save_model(clf, directory, *, overwrite: bool = True, support_texts: bool = 
     from safetensors.torch import save_file
 
     from mgl.outputs import check_model_destination
-    from mgl.pipeline import positive_index
+    from mgl.data.experiment import positive_index
 
     directory = check_model_destination(directory, overwrite=overwrite)
     tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
@@ -226,7 +226,7 @@ def load_model(cls, directory, *, device: str | None = None, precision: str | No
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
-    from mgl.pipeline import make_encoder
+    from mgl.featurizer import Featurizer
 
     directory = Path(directory)
     sums, meta = _checked(directory)
@@ -253,7 +253,7 @@ def load_model(cls, directory, *, device: str | None = None, precision: str | No
     clf.target = meta["target"]
     clf.report = meta.get("report", {})
     clf.temperature = float(meta.get("temperature", 1.0))
-    clf.encoder = make_encoder(config.encoder)
+    clf.featurizer = Featurizer(config.encoder)
     try:
         if "encoder.safetensors" in sums:
             clf.encoder_state = load_file(str(directory / "encoder.safetensors"))
@@ -264,10 +264,9 @@ def load_model(cls, directory, *, device: str | None = None, precision: str | No
             if "pooling_head.safetensors" not in sums:
                 raise MGLError(f"the model uses encoder.pooling_head={config.encoder.pooling_head} but has no "
                                "pooling_head.safetensors", source=directory)
-            clf.pooling_head = make_pooling_head(config.encoder.pooling_head, clf.encoder.dim,
-                                                 config.encoder.pooling_queries)
-            clf.pooling_head.load_state_dict(load_file(str(directory / "pooling_head.safetensors")), strict=True)
-            clf.pooling_head = clf.pooling_head.to(clf.encoder.device).eval()
+            head = make_pooling_head(config.encoder.pooling_head, clf.encoder.dim, config.encoder.pooling_queries)
+            head.load_state_dict(load_file(str(directory / "pooling_head.safetensors")), strict=True)
+            clf.featurizer.pooling_head = head.to(clf.encoder.device).eval()
         if version == 1:
             clf.bank = _bank(directory, "support.jsonl", "support_embeddings.safetensors", clf.label_names)
             from mgl.heads import MetaGraphHead

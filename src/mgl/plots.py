@@ -156,3 +156,31 @@ def plot_proportion(fractions: Sequence[float], series: Mapping[str, Sequence[fl
     ax.legend(fontsize=9)
     fig.tight_layout()
     return _save(fig, path)
+
+
+def plot_reliability(curves: Mapping[str, Sequence[Mapping[str, float]]], path: str | Path, *,
+                     title: str = "Reliability diagram") -> Path:
+    """Accuracy against mean confidence per confidence bin, one line per curve (each a list of
+    :func:`mgl.calibration.reliability` bins), the diagonal being perfect calibration; the marker
+    area grows with the bin's count."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(5.2, 5.0))
+    ax.plot([0, 1], [0, 1], color="#999", linestyle="--", linewidth=1, label="perfect calibration")
+    for name, bins in curves.items():
+        if not bins:
+            continue
+        conf = [b["confidence"] for b in bins]
+        acc = [b["accuracy"] for b in bins]
+        total = sum(b["count"] for b in bins)
+        ax.plot(conf, acc, marker="o", linewidth=1.5, label=name, markersize=3)
+        ax.scatter(conf, acc, s=[400 * b["count"] / total for b in bins], alpha=0.25)
+    lows = [min(b["low"], b["accuracy"]) for bins in curves.values() for b in bins]
+    lo = max(0.0, min(lows) - 0.05) if lows else 0.0
+    ax.set_xlim(lo, 1.0)
+    ax.set_ylim(lo, 1.0)
+    ax.set_xlabel("mean confidence in the bin")
+    ax.set_ylabel("accuracy in the bin")
+    ax.set_title(title)
+    ax.legend(loc="upper left", fontsize=8)
+    ax.grid(alpha=0.3)
+    return _save(fig, path)

@@ -30,6 +30,7 @@ from mgl.config import MGLConfig
 from mgl.episodes import CLTPair, EpisodeSampler, Pool, meta_test_pair, meta_train_pairs, within_language_pairs
 from mgl.evaluation import mean_nll, predict_proba
 from mgl.meta_graph import MetaGraphNetwork, query_loss
+from mgl.data.table import ExampleTable  # noqa: F401  (re-exported: where the table lived before)
 from mgl.rounds import Schedule, StageReport, make_adam, train_in_rounds
 
 
@@ -42,26 +43,10 @@ class ValidationTask:
     labels: np.ndarray
 
 
-@dataclass
-class ExampleTable:
-    """The instances of one experiment in one table: features are looked up by row index."""
-
-    languages: np.ndarray  # str per row
-    labels: np.ndarray  # class id per row
-    splits: np.ndarray  # "train" / "validation" / "test" per row
-    label_names: list[str]
-
-    @property
-    def num_classes(self) -> int:
-        return len(self.label_names)
-
-    def rows(self, *, languages: Sequence[str] | str, split: str) -> np.ndarray:
-        langs = [languages] if isinstance(languages, str) else list(languages)
-        return np.flatnonzero(np.isin(self.languages, langs) & (self.splits == split))
-
-    def pool(self, *, languages: Sequence[str] | str, split: str, name: str) -> Pool:
-        rows = self.rows(languages=languages, split=split)
-        return Pool(rows, self.languages[rows].tolist(), self.labels[rows].tolist(), name=name)
+def table_pool(table: ExampleTable, *, languages: Sequence[str] | str, split: str, name: str) -> Pool:
+    """The table's rows of ``languages`` and ``split`` as an episode :class:`~mgl.episodes.Pool`."""
+    rows = table.rows(languages=languages, split=split)
+    return Pool(rows, table.languages[rows].tolist(), table.labels[rows].tolist(), name=name)
 
 
 def validate(model: MetaGraphNetwork, features, tasks: Sequence[ValidationTask], cfg: MGLConfig,
@@ -234,7 +219,7 @@ def _sampler(pair: CLTPair, support: Pool, query: Pool | None, table: ExampleTab
 def meta_train_tasks(table: ExampleTable, sources: Sequence[str], cfg: MGLConfig,
                      rng: np.random.Generator) -> tuple[list[EpisodeSampler], list[ValidationTask]]:
     """Stage 1: samplers over the sources' training data, validation on the sources' validation data."""
-    support = table.pool(languages=sources, split="train", name="sources' training data")
+    support = table_pool(table, languages=sources, split="train", name="sources' training data")
     pairs = meta_train_pairs(sources) if cfg.l2clt else within_language_pairs(sources)
     samplers = [_sampler(p, support, support, table, cfg) for p in pairs]
     tasks = []
@@ -248,8 +233,8 @@ def meta_test_tasks(table: ExampleTable, sources: Sequence[str], target: str, cf
                     rng: np.random.Generator) -> tuple[EpisodeSampler, ValidationTask, EpisodeSampler]:
     """Stage 2: the sampler sources -> target, its validation task, and the sampler used at test time."""
     pair = meta_test_pair(sources, target)
-    support = table.pool(languages=sources, split="train", name="sources' training data")
-    query = table.pool(languages=target, split="train", name=f"{target} training data")
+    support = table_pool(table, languages=sources, split="train", name="sources' training data")
+    query = table_pool(table, languages=target, split="train", name=f"{target} training data")
     sampler = _sampler(pair, support, query, table, cfg)
     rows = validation_subset(table.rows(languages=target, split="validation"), cfg, rng)
     test_sampler = _sampler(pair, support, None, table, cfg)

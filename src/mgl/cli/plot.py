@@ -1,4 +1,5 @@
-"""``mgl plot``: figures: the meta-graph map of a trained model (Fig. 4), the proportion sweep (Fig. 5)."""
+"""``mgl plot``: figures: the meta-graph map of a trained model (Fig. 4), the proportion sweep (Fig. 5),
+a saved model's reliability diagram."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ def target_examples(clf, *, data: str | None = None, root: str | None = None) ->
     configuration (its file or named data set; ``data``/``root`` override where it lies now),
     with the same seeded subsample of the target's labels."""
     from mgl.errors import DataError
-    from mgl.pipeline import prepare_data
+    from mgl.data.experiment import prepare_data
 
     cfg = clf.config
     if data is not None:
@@ -117,3 +118,37 @@ def proportion(
                           errors={display_name(m): stds[m] for m in methods},
                           note="bars: ±1 standard deviation over seeds")
     typer.echo(f"wrote {png}")
+
+
+@app.command("reliability")
+def reliability(
+    model: Annotated[Path, typer.Option(help="A saved model directory (mgl train --save DIR).")],
+    out: Annotated[Path, typer.Option(help="The PNG.")] = Path("reliability.png"),
+) -> None:
+    """The model's reliability diagram, before and after its temperature scaling, on the target's
+    validation rows (and test rows where it had them), from the bins its training recorded."""
+    import json
+
+    from mgl.errors import DataError
+    from mgl.io import write_json_atomic
+    from mgl.plots import plot_reliability
+
+    path = model / "mgl_model.json"
+    try:
+        meta = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise DataError("no mgl_model.json here: not a saved model", source=model) from None
+    except (OSError, ValueError) as exc:
+        raise DataError(f"not readable ({exc})", source=path) from None
+    cal = (meta.get("report") or {}).get("calibration") or {}
+    bins = cal.get("reliability")
+    if not bins:
+        raise DataError("the model holds no calibration bins (saved by an mgl before calibration, or "
+                        "without validation rows): train it again", source=path)
+    names = {"validation_before": "validation, before", "validation_after": f"validation, T = {cal['temperature']:.2f}",
+             "test_before": "test, before", "test_after": f"test, T = {cal['temperature']:.2f}"}
+    png = plot_reliability({names[k]: v for k, v in bins.items() if k in names}, out,
+                           title=f"{meta.get('method', 'mgl')}: {'+'.join(meta.get('sources', []))} -> {meta.get('target')}")
+    write_json_atomic(out.with_suffix(".json"), {k: v for k, v in cal.items()})
+    ece = ", ".join(f"{k.replace('ece_', '')} {v:.4f}" for k, v in cal.items() if k.startswith("ece_"))
+    typer.echo(f"wrote {png} and {out.with_suffix('.json')} (expected calibration error: {ece})")

@@ -66,7 +66,11 @@ def build_run_config(
     put("mgl.lr", lr)
     put("mgl.max_rounds", max_rounds)
     put("mgl.patience", patience)
-    return load_config(preset, config, [*items, *(overrides or [])]).validate()
+    cfg = load_config(preset, config, [*items, *(overrides or [])]).validate()
+    from mgl.methods import check_run_config
+
+    check_run_config(cfg)
+    return cfg
 
 
 def print_result(result: dict) -> None:

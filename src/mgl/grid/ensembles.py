@@ -40,7 +40,7 @@ def derive_ensemble(store: CellStore, cfg, experiments: Sequence[Experiment], se
     left out)."""
     from mgl.evaluation import classification_metrics
     from mgl.heads.ensemble import mean_probabilities
-    from mgl.pipeline import prepare_data
+    from mgl.data.experiment import prepare_data
 
     name = ensemble_name(members)
     records, missing = [], []

@@ -63,7 +63,7 @@ class CellRunner:
     @property
     def encoder(self):
         if self._encoder is None:
-            from mgl.pipeline import make_encoder
+            from mgl.featurizer import make_encoder
 
             self._encoder = make_encoder(self.base.encoder)
         return self._encoder
@@ -93,7 +93,8 @@ class CellRunner:
         return {**self.__dict__, "_encoder": None, "_cache": None}
 
     def _features(self, experiment: Experiment, seed: int):
-        from mgl.pipeline import build_features, prepare_data
+        from mgl.data.experiment import prepare_data
+        from mgl.featurizer import build_features
 
         cfg = self.experiment_config(experiment)
         data = prepare_data(cfg.data, seed)  # without the sources' test rows
@@ -119,7 +120,7 @@ class CellRunner:
         ``"probabilities"``, which the store keeps beside the record). An ``ensemble`` comes last and
         reuses the probabilities of members computed in this group (the others are trained here)."""
         from mgl.heads.ensemble import DEFAULT_MEMBERS
-        from mgl.heads.fitting import check_members
+        from mgl.methods import check_members
         from mgl.provenance import machine_info
 
         cfg, data, features, encoder, embed_seconds = self._features(experiment, seed)

@@ -20,6 +20,7 @@ import torch
 from mgl.errors import ConfigError
 from mgl.heads.base import Head, LabelledBank
 from mgl.heads.ensemble import DEFAULT_MEMBERS, EnsembleHead
+from mgl.methods import check_members
 
 
 @dataclass
@@ -47,18 +48,6 @@ def labelled_bank(data, features, *, languages: Sequence[str] | None = None, bat
             features.train(True)
     emb = torch.cat(parts) if parts else torch.zeros(0, features.dim)
     return LabelledBank([data.examples[i] for i in rows], emb, t.labels[rows], list(t.label_names))
-
-
-def check_members(members: Sequence[str]) -> list[str]:
-    """An ensemble's members: known methods, no ensemble among them, no repeats, at least two."""
-    from mgl.methods import check_methods
-
-    out = check_methods(members)
-    if "ensemble" in out:
-        raise ConfigError("an ensemble cannot be a member of an ensemble")
-    if len(out) < 2:
-        raise ConfigError(f"an ensemble needs at least two members, got {out}")
-    return out
 
 
 def fit_method(name: str, data, features, cfg, *, seed: int, device: torch.device | str = "cpu",

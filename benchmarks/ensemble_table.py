@@ -1,0 +1,124 @@
+"""The evidence behind the product's default method, from a finished Table 1 grid scored through the one scorer.
+
+Reads a ``mgl experiment table1`` folder whose cells keep their probabilities (grid version 2)
+and reports, in one Markdown file and a JSON:
+
+* each method's mean validation accuracy (the target's 400 validation reviews) and test accuracy
+  over the 9 experiments x seeds, and the method with the best **validation** average (the
+  default is chosen on it);
+* a paired t-test over the experiment-seeds of the ensemble against the best single method
+  (by mean test accuracy, and by mean validation accuracy);
+* calibration on one experiment (default JA books): each method's temperature fitted on its
+  validation probabilities, the expected calibration error (15 bins) of its test probabilities
+  before and after, mean over seeds.
+
+    python benchmarks/ensemble_table.py --grid runs/table1-ensemble --out docs/results/ensemble.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--grid", required=True)
+    parser.add_argument("--calibration", default="ja:books", help="TARGET:DOMAIN of the calibration table.")
+    parser.add_argument("--out", default="benchmarks/out/ensemble.json")
+    args = parser.parse_args()
+    from scipy.stats import ttest_rel
+
+    from mgl.calibration import apply_temperature, expected_calibration_error, fit_temperature
+    from mgl.config import RunConfig
+    from mgl.data.experiment import prepare_data
+    from mgl.grid import Cell, CellStore, Experiment
+    from mgl.methods import display_name
+
+    grid = Path(args.grid)
+    meta = json.loads((grid / "grid.json").read_text())
+    experiments = [Experiment(e["target"], e["domain"], tuple(e["sources"])) for e in meta["experiments"]]
+    methods, seeds = meta["methods"], meta["seeds"]
+    store = CellStore(grid, meta["fingerprint"])
+    scores: dict[str, dict[tuple, tuple[float, float]]] = {m: {} for m in methods}
+    for m in methods:
+        for e in experiments:
+            for s in seeds:
+                r = store.load(Cell(m, e, s))
+                if r is not None:
+                    scores[m][(e, s)] = (r["val_accuracy"], r["accuracy"])
+    full = [m for m in methods if len(scores[m]) == len(experiments) * len(seeds)]
+    lines = [f"Grid `{grid}`: {len(experiments)} experiments x {len(seeds)} seeds; "
+             f"{sum(len(v) for v in scores.values())} cells.", "",
+             "| method | validation (%) | test (%) | cells |", "|---|---:|---:|---:|"]
+    summary = {}
+    for m in methods:
+        v = scores[m]
+        if not v:
+            continue
+        val = float(np.mean([a for a, _ in v.values()]) * 100)
+        test = float(np.mean([b for _, b in v.values()]) * 100)
+        summary[m] = {"validation": round(val, 2), "test": round(test, 2), "cells": len(v)}
+        lines.append(f"| {display_name(m)} | {val:.2f} | {test:.2f} | {len(v)} |")
+    ranked = sorted((m for m in full), key=lambda m: -summary[m]["validation"])
+    best_val = ranked[0] if ranked else None
+    lines += ["", f"Best validation average: **{display_name(best_val)}** ({summary[best_val]['validation']:.2f})."
+              if best_val else "No method has every cell."]
+    tests = {}
+    if "ensemble" in full:
+        singles = [m for m in full if m != "ensemble"]
+        keys = sorted(scores["ensemble"], key=lambda k: (k[0].target, k[0].domain or "", k[1]))
+        for by in ("test", "validation"):
+            best = max(singles, key=lambda m: summary[m][by])
+            a = np.array([scores["ensemble"][k][1] for k in keys])
+            b = np.array([scores[best][k][1] for k in keys])
+            t = ttest_rel(a, b)
+            tests[by] = {"best_single": best, "mean_diff": round(float((a - b).mean() * 100), 3),
+                         "t": round(float(t.statistic), 3), "p_two_sided": round(float(t.pvalue), 4),
+                         "wins": int((a > b).sum()), "ties": int((a == b).sum()), "losses": int((a < b).sum()),
+                         "pairs": len(keys)}
+            lines.append(f"Ensemble - {display_name(best)} (the best single method by mean {by}), test accuracy over "
+                         f"{len(keys)} experiment-seeds: {tests[by]['mean_diff']:+.2f} points, t = {tests[by]['t']:.2f}, "
+                         f"p = {tests[by]['p_two_sided']:.4f} (two-sided paired t-test); ensemble ahead in "
+                         f"{tests[by]['wins']}, level in {tests[by]['ties']}, behind in {tests[by]['losses']}.")
+    # calibration on one experiment
+    target, domain = args.calibration.split(":")
+    exp = next(e for e in experiments if e.target == target and e.domain == domain)
+    cfg = RunConfig.from_dict(meta["config"])
+    cfg.data.target, cfg.data.sources, cfg.data.domain = exp.target, list(exp.sources), exp.domain
+    cal = {}
+    for s in seeds:
+        data = prepare_data(cfg.validate().data, s)
+        t = data.table
+        val, test = t.rows(languages=target, split="validation"), t.rows(languages=target, split="test")
+        for m in methods:
+            p = store.probabilities(Cell(m, exp, s))
+            if p is None:
+                continue
+            temp = fit_temperature(p["validation"], t.labels[val])
+            cal.setdefault(m, []).append((temp, expected_calibration_error(p["test"], t.labels[test]),
+                                          expected_calibration_error(apply_temperature(p["test"], temp), t.labels[test])))
+    lines += ["", f"Calibration on {exp.label} (temperature fitted on the validation rows; ECE of the test "
+              "probabilities, 15 bins; mean over seeds):", "",
+              "| method | seeds | temperature | ECE before | ECE after |", "|---|---:|---:|---:|---:|"]
+    cal_summary = {}
+    for m, rows in cal.items():
+        arr = np.array(rows)
+        cal_summary[m] = {"seeds": len(rows), "temperature": round(float(arr[:, 0].mean()), 3),
+                          "ece_before": round(float(arr[:, 1].mean()), 4), "ece_after": round(float(arr[:, 2].mean()), 4)}
+        lines.append(f"| {display_name(m)} | {len(rows)} | {arr[:, 0].mean():.3f} | {arr[:, 1].mean():.4f} | "
+                     f"{arr[:, 2].mean():.4f} |")
+    text = "\n".join(lines) + "\n"
+    print(text)
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps({"summary": summary, "best_validation": best_val, "tests": tests,
+                                          "calibration": cal_summary, "markdown": text}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,23 @@
+"""``mgl plot reliability``: a saved model's reliability diagram from the bins its training recorded."""
+
+import json
+
+from cli_helpers import run_mgl
+
+
+def test_plot_reliability_of_a_saved_ensemble(tiny_ensemble, tmp_path):
+    out = tmp_path / "rel.png"
+    code, stdout, err = run_mgl("plot", "reliability", "--model", tiny_ensemble, "--out", out)
+    assert code == 0, err
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and out.stat().st_size > 5000
+    cal = json.loads(out.with_suffix(".json").read_text())
+    assert cal["temperature"] > 0 and set(cal["reliability"]) == {"validation_before", "validation_after",
+                                                                  "test_before", "test_after"}
+    counts = sum(b["count"] for b in cal["reliability"]["test_before"])
+    assert counts == sum(b["count"] for b in cal["reliability"]["test_after"]) > 0
+    assert f"{cal['ece_validation_before']:.4f}" in stdout
+
+
+def test_plot_reliability_of_a_folder_that_is_no_model(tmp_path):
+    code, _, err = run_mgl("plot", "reliability", "--model", tmp_path, "--out", tmp_path / "x.png")
+    assert code == 2 and "mgl_model.json" in err
