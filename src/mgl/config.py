@@ -169,6 +169,14 @@ class EncoderConfig:
     pooling_lr: float = 1e-3
     """``pooling_head=attention``: the head's learning rate (its weight decay is the run's)."""
 
+    def spec(self):
+        """The :class:`~mgl.encoders.spec.EncoderSpec` these settings name (model, pooling, prefix,
+        maximum length, precision): what identifies the encoder, with its weights' fingerprint."""
+        from mgl.encoders.spec import EncoderSpec
+
+        return EncoderSpec(model=self.model, pooling=self.pooling, prefix=self.prefix, max_length=self.max_length,
+                           precision=self.precision)
+
     def validate(self) -> None:
         if self.pooling_head not in POOLING_HEADS:
             raise ConfigError(f"encoder.pooling_head must be one of {', '.join(POOLING_HEADS)}, got {self.pooling_head!r}")
@@ -188,8 +196,10 @@ class EncoderConfig:
             raise ConfigError("encoder.train=top-k needs encoder.top_layers >= 1")
         if self.pooling not in (None, "cls", "mean"):
             raise ConfigError(f"encoder.pooling must be cls or mean, got {self.pooling!r}")
-        if self.max_length < 8:
-            raise ConfigError(f"encoder.max_length must be >= 8, got {self.max_length}")
+        from mgl.encoders.spec import MIN_MAX_LENGTH
+
+        if self.max_length < MIN_MAX_LENGTH:  # the limit EncoderSpec states too
+            raise ConfigError(f"encoder.max_length must be >= {MIN_MAX_LENGTH}, got {self.max_length}")
         if self.precision not in ("fp32", "bf16", "auto"):
             raise ConfigError(f"encoder.precision must be fp32, bf16 or auto, got {self.precision!r}")
 

@@ -18,10 +18,10 @@ from mgl.config import EncoderConfig
 
 
 def make_encoder(enc: EncoderConfig):
-    from mgl.encoders import EncoderSpec, TextEncoder
+    """The :class:`~mgl.encoders.TextEncoder` of ``enc`` (its spec, device and trainable layers)."""
+    from mgl.encoders import TextEncoder
 
-    spec = EncoderSpec(model=enc.model, pooling=enc.pooling, prefix=enc.prefix, max_length=enc.max_length,
-                       precision=enc.precision)
+    spec = enc.spec()
     encoder = TextEncoder(spec, device=enc.device)
     encoder.set_trainable(enc.train, enc.top_layers)
     if enc.gradient_checkpointing and enc.train != "none":

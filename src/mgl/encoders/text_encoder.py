@@ -23,17 +23,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sys
 import threading
-from dataclasses import asdict, dataclass, fields
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Mapping, Sequence
 
 import numpy as np
 import torch
 
-from mgl.encoders.batching import plan_bucket_batches
 from mgl.encoders.device import resolve_device
+from mgl.encoders.spec import DEFAULT_MODEL, POOLINGS, PRECISIONS, EncoderSpec  # noqa: F401  (re-exported)
 from mgl.encoders.loading import (config_digest, digest_tensors, load, locate, native_bf16,  # noqa: F401
                                   position_limit)
 from mgl.errors import ConfigError, MGLError
@@ -45,67 +42,15 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = ["POOLINGS", "TRAINABLE_MODES", "EncoderSpec", "TextEncoder"]
 
-POOLINGS = ("cls", "mean")
 TRAINABLE_MODES = ("none", "top-k", "all")
-DEFAULT_MODEL = "multilingual-e5-small"
 
 
 _TOKENIZER_LOCK = threading.RLock()
 """Tokenisation may run in several threads (``mgl serve``'s workers); the model's forward pass may."""
 
-PRECISIONS = ("fp32", "bf16", "auto")
 _AUTO_MIN_COSINE = 0.999
 _AUTO_PROBES = ("A short sentence to compare two precisions.", "Ein zweiter Satz, auf Deutsch.",
                 "Une troisième phrase, en français, un peu plus longue que les autres.", "日本語の四つ目の文です。")
-
-
-@dataclass(frozen=True)
-class EncoderSpec:
-    """What identifies an encoder configuration (serialisable with :meth:`to_dict`).
-
-    ``model``: a Hugging Face hub name, a local model directory, or an alias of the embedded
-    multilingual-e5-small (``"multilingual-e5-small"``, ``"e5-small"``, ``"default"``,
-    ``"embedded"``). ``pooling``: ``"cls"`` (first token) or ``"mean"`` (mean of the last hidden
-    states over the attention mask); ``prefix``: a string prepended to every input text (the
-    first text of a pair). ``None`` means the model's default: mean pooling and ``"passage: "``
-    for the embedded e5; otherwise the pooling of a sentence-transformers ``1_Pooling`` config in
-    a local directory if there is one, else ``"cls"``, and no prefix. ``max_length``: inputs are
-    truncated to this many tokens (special tokens included). ``precision``: ``"auto"`` (default), ``"fp32"``, ``"bf16"``
-    (without gradients a bfloat16 copy of the weights runs the forward pass, with gradients the
-    float32 weights under bfloat16 autocast; pooling and the returned vectors stay float32) or
-    ``"auto"`` (bf16 where the hardware has native bfloat16 and it agrees with fp32 on a few
-    texts, see :func:`choose_precision`).
-    """
-
-    model: str = DEFAULT_MODEL
-    pooling: str | None = None
-    prefix: str | None = None
-    max_length: int = 256
-    precision: str = "auto"
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.model, str) or not self.model.strip():
-            raise ConfigError(f"encoder model must be a non-empty name or directory, not {self.model!r}")
-        if self.pooling is not None and self.pooling not in POOLINGS:
-            raise ConfigError(f"unknown pooling {self.pooling!r}: use one of {', '.join(POOLINGS)}")
-        if self.prefix is not None and not isinstance(self.prefix, str):
-            raise ConfigError(f"encoder prefix must be a string, not {self.prefix!r}")
-        if isinstance(self.max_length, bool) or not isinstance(self.max_length, int) or self.max_length < 4:
-            raise ConfigError(f"encoder max_length must be an integer >= 4, not {self.max_length!r}")
-        if self.precision not in PRECISIONS:
-            raise ConfigError(f"unknown encoder precision {self.precision!r}: use one of {', '.join(PRECISIONS)}")
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "EncoderSpec":
-        """The spec saved by :meth:`to_dict`; unknown keys raise ConfigError."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ConfigError(f"unknown encoder setting(s): {', '.join(unknown)}")
-        return cls(**dict(data))
 
 
 class TextEncoder(torch.nn.Module):
@@ -543,53 +488,10 @@ class TextEncoder(torch.nn.Module):
         token states with this module instead of the spec's pooling (see :meth:`encode_batch`);
         its vectors are not the encoder's, so no ``cache``.
         """
-        from tqdm.auto import tqdm
+        from mgl.encoders.embedding import embed_texts
 
-        if pooler is not None and cache is not None:
-            raise ConfigError("embed: a pooler's vectors are not the encoder's; they cannot go through the embedding cache")
-
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise ConfigError(f"batch_size must be a positive integer, not {batch_size!r}")
-        if max_tokens is not None and (not isinstance(max_tokens, int) or max_tokens < 1):
-            raise ConfigError(f"max_tokens must be a positive integer, not {max_tokens!r}")
-        texts, pairs = self._check_inputs(texts, pairs)
-        slots: dict[tuple[str, str | None], int] = {}
-        where = [slots.setdefault((t, p), len(slots)) for t, p in zip(texts, pairs)]
-        distinct = list(slots)
-        vectors = np.empty((len(distinct), self.dim), dtype=np.float32)
-        todo = list(range(len(distinct)))
-        keys: list[str] | None = None
-        if cache is not None and distinct:
-            identity, spec = self.identity, self.spec
-            keys = [cache.key(identity, spec.pooling, spec.prefix, spec.max_length, t, p) for t, p in distinct]
-            found = cache.get_many(keys)
-            todo = []
-            for i, key in enumerate(keys):
-                vector = found.get(key)
-                if vector is not None and vector.shape == (self.dim,):
-                    vectors[i] = vector
-                else:
-                    todo.append(i)
-
-        if todo:
-            features = self._encode([distinct[i][0] for i in todo], [distinct[i][1] for i in todo])
-            lengths = [len(f["input_ids"]) for f in features]
-            was_training = self.training
-            self.eval()
-            bar = tqdm(total=len(todo), desc=f"embedding ({Path(self._ref).name or self._ref})", unit="text", file=sys.stderr, disable=not progress)
-            try:
-                for padded, batch in plan_bucket_batches(lengths, self.spec.max_length, batch_size, max_tokens):
-                    pooled = self.encode_batch(self._pad([features[j] for j in batch], padded), pooler)
-                    rows = pooled.float().cpu().numpy()
-                    targets = [todo[j] for j in batch]
-                    vectors[targets] = rows
-                    if cache is not None and keys is not None:
-                        cache.put_many((keys[t], row) for t, row in zip(targets, rows))
-                    bar.update(len(batch))
-            finally:
-                bar.close()
-                self.train(was_training)
-        return vectors[where] if where else np.zeros((0, self.dim), dtype=np.float32)
+        return embed_texts(self, texts, pairs, batch_size=batch_size, cache=cache, progress=progress,
+                           max_tokens=max_tokens, pooler=pooler)
 
     def extra_repr(self) -> str:
         spec = self.spec
