@@ -23,8 +23,11 @@ from mgl.io import atomic_open
 
 
 def config_fingerprint(cfg: RunConfig) -> str:
-    raw = cfg.to_dict()
-    raw["encoder"] = {k: v for k, v in raw["encoder"].items() if k != "device"}
+    """SHA-256 of the settings that change results (:func:`mgl.config.result_settings`), the
+    encoder's prefix as it runs."""
+    from mgl.config import result_settings
+
+    raw = result_settings(cfg)
     from mgl.encoders.embedded_e5 import resolved_prefix
 
     raw["encoder"]["prefix"] = resolved_prefix(cfg.encoder.model, cfg.encoder.prefix)  # as it runs

@@ -41,6 +41,16 @@ import yaml
 from mgl.errors import ConfigError
 
 
+NO_EFFECT = {"no_effect": True}
+"""Field metadata of a setting that changes no result (where the data lies, how it is decoded, the
+device, batch sizes, activation checkpointing): left out of every fingerprint (grid cells,
+checkpoints). Two more marks: ``acts_when=(field, value)`` / ``acts_unless=(field, value)``, a
+setting that does nothing unless a sibling field has (or has not) a value; ``added_at=value``, a
+setting added after fingerprints were first computed, left out while it has the value that
+reproduces the earlier behaviour, so that earlier fingerprints hold. :func:`result_settings`
+applies them; the fingerprints derive from it."""
+
+
 @dataclass
 class MGLConfig:
     """Hyper-parameters of the MGL meta-learner (defaults: the paper's Amazon setting)."""
@@ -140,33 +150,33 @@ class EncoderConfig:
     frozen schedule, for MGL and Mix alike, at 170-350 times the training time, and stayed below
     the frozen encoder with the full schedule."""
     top_layers: int = 0
-    gradient_checkpointing: bool = False
+    gradient_checkpointing: bool = field(default=False, metadata=NO_EFFECT)
     """When the encoder trains (``top-k`` without the prefix cache, or ``all``): recompute each
     transformer layer's activations in the backward pass instead of keeping them (Hugging Face
     ``activation_checkpointing_enable``): less memory for larger encoders, about a third more
     compute. Changes no result, so it is left out of grid fingerprints."""
-    prefix_cache: bool = True
+    prefix_cache: bool = field(default=True, metadata={"acts_when": ("train", "top-k")})
     """top-k only: compute the states entering the top layers once, cache them on disk (float16)
     and run only the top layers per episode (see :mod:`mgl.encoders.prefix_states`); false:
     run the whole encoder on the texts every episode."""
-    device: str | None = None
+    device: str | None = field(default=None, metadata=NO_EFFECT)
     """None/"auto": CUDA when present, else CPU."""
-    batch_size: int = 32
-    precision: str = "auto"
+    batch_size: int = field(default=32, metadata=NO_EFFECT)
+    precision: str = field(default="auto", metadata={"added_at": "fp32"})
     """``auto`` (the default: bf16 where the hardware has it natively and it agrees with fp32 on
     probe texts, else fp32), ``fp32``, or ``bf16`` (a bfloat16 copy of the weights for inference,
     bfloat16 autocast over float32 master weights when the encoder trains; pooled vectors stay
     float32). The precision in use is part of the encoder's identity (so of cache keys and of
     saved models) whenever it is not fp32, so vectors of two precisions never mix."""
 
-    pooling_head: str = "none"
+    pooling_head: str = field(default="none", metadata={"added_at": "none"})
     """``none``: the encoder's own pooling (frozen, cached vectors); ``attention``: a trainable
     attention pooling over the frozen encoder's cached final token states, initialised to mean
     pooling and trained jointly with MGL (or each baseline's classifier); see
     :mod:`mgl.encoders.pooling_head`. Needs ``train=none`` (the encoder stays frozen)."""
-    pooling_queries: int = 4
+    pooling_queries: int = field(default=4, metadata={"acts_unless": ("pooling_head", "none")})
     """``pooling_head=attention``: the number of learned queries."""
-    pooling_lr: float = 1e-3
+    pooling_lr: float = field(default=1e-3, metadata={"acts_unless": ("pooling_head", "none")})
     """``pooling_head=attention``: the head's learning rate (its weight decay is the run's)."""
 
     def spec(self):
@@ -209,7 +219,7 @@ class DataConfig:
     """Which data: a named data set (``webis-cls-10``, ``paws-x``) or a CSV/TSV/JSONL file."""
 
     name: str = "webis-cls-10"
-    root: str | None = None
+    root: str | None = field(default=None, metadata=NO_EFFECT)
     domain: str | None = None
     sources: list[str] = field(default_factory=lambda: ["en", "fr", "de"])
     target: str = "ja"
@@ -228,11 +238,11 @@ class DataConfig:
     max_per_class: int | None = None
     """For quick runs and tests: keep at most this many instances per language, split and class
     (a fixed, seed-independent choice), applied after the target's subsample."""
-    validation_fraction: float = 0.2
+    validation_fraction: float = field(default=0.2, metadata={"added_at": 0.2})
     """For a language with training rows but no validation rows: the share of its training rows
     carved out as validation (stratified, fixed whatever the seed; for the target before the
     few-shot subsample). 0: carve nothing (such a language is then an error)."""
-    encoding: str | None = None
+    encoding: str | None = field(default=None, metadata=NO_EFFECT)
     """For files: the text encoding (None: UTF-8, with or without a byte-order mark, or UTF-16
     with a byte-order mark, detected)."""
 
@@ -258,6 +268,32 @@ class DataConfig:
                 codecs.lookup(self.encoding)
             except LookupError:
                 raise ConfigError(f"data.encoding: unknown text encoding {self.encoding!r}") from None
+
+
+def _kept(section, f, raw: dict) -> bool:
+    meta = f.metadata
+    if meta.get("no_effect"):
+        return False
+    if "acts_when" in meta:
+        other, value = meta["acts_when"]
+        if getattr(section, other) != value:
+            return False
+    if "acts_unless" in meta:
+        other, value = meta["acts_unless"]
+        if getattr(section, other) == value:
+            return False
+    if "added_at" in meta and raw.get(f.name) == meta["added_at"]:
+        return False
+    return True
+
+
+def result_settings(cfg: "RunConfig") -> dict[str, Any]:
+    """``cfg.to_dict()`` without the settings that change no result in this configuration (see
+    :data:`NO_EFFECT`): what every fingerprint hashes."""
+    raw = cfg.to_dict()
+    for name, section in _sections(cfg).items():
+        raw[name] = {f.name: raw[name][f.name] for f in fields(section) if _kept(section, f, raw[name])}
+    return raw
 
 
 DEFAULT_METHOD = "mgl"

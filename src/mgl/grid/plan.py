@@ -102,34 +102,26 @@ def make_cells(methods: Sequence[str], experiments: Sequence[Experiment], seeds:
     return [Cell(m, exp, seed) for exp in experiments for seed in seeds for m in methods]
 
 
-def config_fingerprint(cfg: RunConfig, extra: dict[str, Any] | None = None) -> str:
+def config_fingerprint(cfg: RunConfig, extra: dict[str, Any] | None = None, *, version: int = GRID_VERSION) -> str:
     """A short hash of everything that decides a cell's result except its experiment and seed.
 
-    Left out: the data folder, the experiment (target, sources, domain), the seed, and
-    settings that do not change results (encoder device and batch size; ``encoder.prefix_cache``
-    unless the encoder trains its top layers). The encoder's prefix counts as it resolves (an
-    unset prefix is the model's default of today), so cells of two prefixes never mix.
+    Left out: the experiment (target, sources, domain), the seed, the product's method and
+    members, and every setting marked in :mod:`mgl.config` as changing no result here
+    (:func:`mgl.config.result_settings`: the data folder, the device, batch sizes,
+    ``encoder.prefix_cache`` unless the encoder trains its top layers ...). The encoder's prefix
+    counts as it resolves (an unset prefix is the model's default of today), so cells of two
+    prefixes never mix. ``version``: the grid version hashed (an older one recomputes the
+    fingerprints of grids computed then).
     """
-    raw = cfg.to_dict()
+    from mgl.config import result_settings
+
+    raw = result_settings(cfg)  # the settings that change results (mgl.config.NO_EFFECT)
     raw.pop("seed", None)
     # the product's method and members: a grid names its methods per cell (and its members in ``extra``)
     raw.pop("method", None)
     raw.pop("members", None)
-    for key in ("root", "target", "sources", "domain"):
+    for key in ("target", "sources", "domain"):  # the experiment: every cell names its own
         raw["data"].pop(key, None)
-    for key in ("device", "batch_size"):
-        raw["encoder"].pop(key, None)
-    if raw["encoder"].get("train") != "top-k":  # the prefix-state cache only exists for top-k training
-        raw["encoder"].pop("prefix_cache", None)
-    # settings added later, left out at their defaults so that earlier grids keep their fingerprints
-    # (validation_fraction only acts on data without validation rows; the encoding only decodes the file)
-    raw["data"].pop("encoding", None)
-    if raw["encoder"].get("precision") == "fp32":
-        raw["encoder"].pop("precision", None)
-    raw["encoder"].pop("gradient_checkpointing", None)  # memory against compute: the same result
-    if raw["encoder"].get("pooling_head", "none") == "none":  # no head: its settings do nothing
-        for key in ("pooling_head", "pooling_queries", "pooling_lr"):
-            raw["encoder"].pop(key, None)
     # the prefix as it will run (an unset prefix is the model's default, which may change); the
     # embedded e5's former default counts as unset, so grids computed with it keep their fingerprints
     from mgl.encoders.embedded_e5 import LEGACY_EMBEDDED_E5_PREFIX, is_embedded_name, resolved_prefix
@@ -137,10 +129,8 @@ def config_fingerprint(cfg: RunConfig, extra: dict[str, Any] | None = None) -> s
     if is_embedded_name(cfg.encoder.model):
         prefix = resolved_prefix(cfg.encoder.model, cfg.encoder.prefix)
         raw["encoder"]["prefix"] = None if prefix == LEGACY_EMBEDDED_E5_PREFIX else prefix
-    if raw["data"].get("validation_fraction") == 0.2:
-        raw["data"].pop("validation_fraction", None)
     extra = copy.deepcopy(extra or {})
     if isinstance(extra.get("baselines"), dict):  # grouped or one by one: the same result, bit for bit
         extra["baselines"].pop("batch_candidates", None)
-    payload = json.dumps({"grid": GRID_VERSION, "config": raw, "extra": extra}, sort_keys=True, default=str)
+    payload = json.dumps({"grid": version, "config": raw, "extra": extra}, sort_keys=True, default=str)
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
