@@ -1,4 +1,9 @@
-"""``mgl predict``: classify new texts with a saved model, with the meta graph's explanation."""
+"""``mgl predict``: classify new texts with a saved model.
+
+Two ways: a few texts (one ``.jsonl/.csv/.tsv/.txt`` file or standard input) into one ``.jsonl``
+file with each text's explanation; or a corpus (files, folders, globs of CSV/TSV/JSONL/Parquet)
+into a folder of output shards, streamed in bounded memory and continued after a kill
+(:mod:`mgl.streaming`)."""
 
 from __future__ import annotations
 
@@ -109,8 +114,8 @@ def register(app: typer.Typer) -> None:
     @app.command("predict")
     def predict(
         model: Annotated[Path, typer.Option(help="A model directory saved by 'mgl train --save'.")],
-        input: Annotated[str, typer.Option("--input", help=".jsonl, .csv, .tsv, .txt, or - for standard input.")],
-        output: Annotated[Path, typer.Option(help="Where to write the predictions (.jsonl), atomically.")],
+        input: Annotated[list[str], typer.Option("--input", help="A .jsonl, .csv, .tsv or .txt file, or - for standard input; or (repeatable) files, folders and globs of .csv/.tsv/.jsonl/.parquet for sharded output.")],
+        output: Annotated[Path, typer.Option(help="A .jsonl file (a few texts, with explanations), or a folder: output shards, each written atomically; a killed run given the same folder continues.")],
         text_column: Annotated[str, typer.Option(help="Field or column holding the text.")] = "text",
         pair_column: Annotated[Optional[str], typer.Option(help="Field or column holding the second text of a pair.")] = None,
         format: Annotated[Optional[str], typer.Option("--format", help="Input format when the suffix does not say.")] = None,
@@ -118,7 +123,10 @@ def register(app: typer.Typer) -> None:
         seed: Annotated[Optional[int], typer.Option(help="MGL: seed of the sampled support sets (default: the model's).")] = None,
         precision: Annotated[Optional[str], typer.Option(help="Embed the inputs in fp32, bf16 or auto (default: as the model was trained).")] = None,
         quiet: Annotated[bool, typer.Option("--quiet", help="No progress bars.")] = False,
-        cache: Annotated[bool, typer.Option("--cache/--no-cache", help="Keep the inputs' embeddings in the on-disk cache ($MGL_HOME), so a re-run embeds nothing.")] = True,
+        cache: Annotated[bool, typer.Option("--cache/--no-cache", help="Keep the inputs' embeddings in the on-disk cache ($MGL_HOME), so a re-run embeds nothing (off by default: a corpus would grow it by ~1.5 kB a text).")] = False,
+        id_column: Annotated[Optional[str], typer.Option(help="Folder output: the column whose values identify each row in the output (default: FILE:ROW).")] = None,
+        shard_rows: Annotated[int, typer.Option(help="Folder output: rows per output shard.")] = 10_000,
+        output_format: Annotated[str, typer.Option(help="Folder output: parquet or jsonl shards.")] = "parquet",
     ) -> None:
         """Classify texts: label, class probabilities, the nearest labelled examples (with their texts) and,
         for MGL, which languages' examples the graph leaned on."""
@@ -132,8 +140,16 @@ def register(app: typer.Typer) -> None:
         from mgl.errors import MGLError
         from mgl.outputs import check_writable_folder
 
+        if is_stream_job(input, output):
+            return predict_folder(model, input, output, text_column=text_column, pair_column=pair_column,
+                                  id_column=id_column, shard_rows=shard_rows, output_format=output_format,
+                                  device=device, seed=seed, precision=precision, quiet=quiet, cache=cache)
+        if len(input) != 1:
+            raise MGLError("several inputs are predicted into a folder: give --output DIR", source=output)
+        input = input[0]
         if output.is_dir():
-            raise MGLError("--output names a folder; give a file name (.jsonl)", source=output)
+            raise MGLError("--output names a folder; give a file name (.jsonl), or a folder together with "
+                           ".csv/.tsv/.jsonl/.parquet inputs for sharded output", source=output)
         check_writable_folder(output.parent, what="folder of --output")  # before any work
         texts, pairs, ids = read_inputs(input, text_column=text_column, pair_column=pair_column, fmt=format)
         clf = Classifier.from_pretrained(model, device=device, precision=precision)
@@ -160,3 +176,47 @@ def register(app: typer.Typer) -> None:
                      + (f", the graph passed on almost nothing (self-weight >= 0.99) for {inactive} of them"
                         if inactive else ""))
         typer.echo(line)
+
+
+STREAM_SUFFIXES = (".csv", ".tsv", ".jsonl", ".parquet")
+
+
+def is_stream_job(inputs: list[str], output: Path) -> bool:
+    """Sharded output for several inputs, a folder or glob, Parquet, or an output folder (an existing
+    one, or a name without a suffix) with table inputs; a single text file or stdin into a ``.jsonl``
+    file otherwise."""
+    if len(inputs) > 1:
+        return True
+    item = inputs[0]
+    if item == "-":
+        return False
+    if any(ch in item for ch in "*?[") or Path(item).is_dir() or Path(item).suffix.lower() == ".parquet":
+        return True
+    folder_out = output.is_dir() or output.suffix == ""
+    return folder_out and Path(item).suffix.lower() in STREAM_SUFFIXES
+
+
+def predict_folder(model: Path, inputs: list[str], output: Path, *, text_column, pair_column, id_column, shard_rows,
+                   output_format, device, seed, precision, quiet, cache) -> None:
+    """``mgl predict`` into a folder of shards (:func:`mgl.streaming.predict_stream`)."""
+    from mgl.classifier import Classifier
+    from mgl.outputs import check_writable_folder
+    from mgl.streaming import expand_inputs, predict_stream
+
+    expand_inputs(inputs)  # every input found before the model loads
+    check_writable_folder(output, what="--output folder")
+    clf = Classifier.from_pretrained(model, device=device, precision=precision)
+    if seed is not None:
+        clf.reseed(seed)
+    if cache:
+        from mgl.encoders import EmbeddingCache
+
+        clf.embedding_cache = EmbeddingCache()
+    summary = predict_stream(clf, inputs, output, model_dir=model, text_column=text_column, pair_column=pair_column,
+                             id_column=id_column, shard_rows=shard_rows, output_format=output_format,
+                             progress=not quiet)
+    resumed = (f"; continued after {summary['resumed_after_shards']} finished shard(s)"
+               if summary["resumed_after_shards"] else "")
+    typer.echo(f"predicted {summary['rows']} texts from {summary['files']} file(s) into {summary['shards']} shard(s) "
+               f"in {output} with {clf.method} ({summary['predicted_now']} now, "
+               f"{summary['texts_per_second']:.1f} texts/s){resumed}")

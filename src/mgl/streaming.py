@@ -1,0 +1,305 @@
+"""Classifying a corpus bigger than memory: files, folders and globs of CSV/TSV/JSONL/Parquet in,
+output shards out, each written atomically, a killed run continued where it stopped.
+
+The inputs are read in bounded batches (pyarrow's streaming CSV reader, Parquet row groups,
+JSONL line by line), in a fixed order (the inputs as given; a folder's files sorted by path), so
+the rows form one stream. The stream is cut into shards of ``shard_rows`` rows: shard ``k``
+holds rows ``[k * shard_rows, (k + 1) * shard_rows)`` and is written as ``part-0000k.parquet``
+(or ``.jsonl``) into a temporary file and renamed into place, so a shard on disk is complete. A
+manifest (``_mgl_predict.json``: the inputs with their sizes and modification times, the model,
+the options) is written first; a run started again on the same output folder with the same
+manifest skips the shards that exist (their rows are read, not embedded) and writes the rest,
+so the output is the same as an uninterrupted run's. A folder holding anything else, or the
+shards of another job, is refused: nothing is ever deleted. Memory holds one shard's texts and
+vectors at a time, whatever the corpus size.
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator, Sequence
+
+from mgl.errors import DataError, check_text
+
+FORMATS = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".parquet": "parquet"}
+MANIFEST = "_mgl_predict.json"
+MAX_TEXT_CHARS = 100_000
+
+
+@dataclass(frozen=True)
+class Rows:
+    """One batch of the input stream: texts, pair texts (or None), ids, and where they came from."""
+
+    texts: list[str]
+    pairs: list[str | None] | None
+    ids: list[str]
+
+
+def expand_inputs(items: Sequence[str]) -> list[Path]:
+    """Files, folders (their CSV/TSV/JSONL/Parquet files, recursively, sorted) and globs, in the order given;
+    a name that matches nothing is an error naming it."""
+    out: list[Path] = []
+    for item in items:
+        if any(ch in item for ch in "*?["):
+            matched = sorted(Path(p) for p in glob.glob(item, recursive=True) if Path(p).is_file())
+            matched = [p for p in matched if p.suffix.lower() in FORMATS]
+            if not matched:
+                raise DataError("the pattern matches no .csv, .tsv, .jsonl or .parquet file", source=item)
+            out += matched
+        elif Path(item).is_dir():
+            matched = sorted(p for p in Path(item).rglob("*") if p.is_file() and p.suffix.lower() in FORMATS
+                             and not p.name.startswith((".", "_")))
+            if not matched:
+                raise DataError("the folder holds no .csv, .tsv, .jsonl or .parquet file", source=item)
+            out += matched
+        elif Path(item).is_file():
+            if Path(item).suffix.lower() not in FORMATS:
+                raise DataError("unknown input format: use .csv, .tsv, .jsonl or .parquet", source=item)
+            out.append(Path(item))
+        else:
+            raise DataError("no such input file or folder", source=item)
+    seen: set[Path] = set()
+    unique = []
+    for p in out:
+        if p.resolve() not in seen:
+            seen.add(p.resolve())
+            unique.append(p)
+    return unique
+
+
+def _columns(names: Sequence[str], wanted: dict[str, str | None], source: Path) -> None:
+    for role, column in wanted.items():
+        if column is not None and column not in names:
+            raise DataError(f"missing {role} column {column!r} (columns: {', '.join(map(str, names))})", source=source)
+
+
+def _arrow_batches(path: Path, fmt: str, columns: list[str], batch_rows: int):
+    import pyarrow as pa
+
+    if fmt == "parquet":
+        import pyarrow.parquet as pq
+
+        pf = pq.ParquetFile(path)
+        _columns(pf.schema_arrow.names, {c: c for c in columns}, path)
+        yield from pf.iter_batches(batch_size=batch_rows, columns=columns)
+        return
+    import pyarrow.csv as pcsv
+
+    delimiter = "," if fmt == "csv" else "\t"
+    try:
+        reader = pcsv.open_csv(path, read_options=pcsv.ReadOptions(block_size=1 << 20),
+                               parse_options=pcsv.ParseOptions(delimiter=delimiter, newlines_in_values=True),
+                               convert_options=pcsv.ConvertOptions(column_types={c: pa.string() for c in columns},
+                                                                   include_columns=columns,
+                                                                   strings_can_be_null=False))
+        for batch in reader:
+            yield batch
+    except pa.ArrowInvalid as exc:
+        raise DataError(f"not a readable {fmt.upper()} file ({str(exc).splitlines()[0]})", source=path) from None
+    except KeyError as exc:
+        raise DataError(f"missing column {exc}", source=path) from None
+
+
+def _jsonl_batches(path: Path, columns: list[str], batch_rows: int):
+    batch: dict[str, list] = {c: [] for c in columns}
+    with open(path, encoding="utf-8-sig") as fh:
+        try:
+            for i, line in enumerate(fh, 1):
+                if not line.strip():
+                    continue
+                try:
+                    rec = json.loads(line)
+                except json.JSONDecodeError as exc:
+                    raise DataError(f"malformed JSON ({exc.msg})", source=path, record=i) from None
+                if not isinstance(rec, dict):
+                    raise DataError("a JSON line must be an object", source=path, record=i)
+                for c in columns:
+                    if c not in rec:
+                        raise DataError(f"missing field {c!r}", source=path, record=i)
+                    batch[c].append(rec[c])
+                if len(batch[columns[0]]) >= batch_rows:
+                    yield batch
+                    batch = {c: [] for c in columns}
+        except UnicodeDecodeError:
+            raise DataError("not valid UTF-8", source=path) from None
+    if batch[columns[0]]:
+        yield batch
+
+
+def read_rows(files: Sequence[Path], *, text_column: str = "text", pair_column: str | None = None,
+              id_column: str | None = None, batch_rows: int = 4096) -> Iterator[Rows]:
+    """The input stream in batches of at most ``batch_rows`` rows. Ids: the ``id_column``'s values
+    (as strings), else ``<file name>:<row>`` (the row counted from 1 in its file). An empty text,
+    a text that is not valid Unicode or too long, is an error naming the file and the row."""
+    columns = list(dict.fromkeys([c for c in (text_column, pair_column, id_column) if c is not None]))
+    for path in files:
+        fmt = FORMATS[path.suffix.lower()]
+        row = 0
+        batches = (_jsonl_batches(path, columns, batch_rows) if fmt == "jsonl"
+                   else _arrow_batches(path, fmt, columns, batch_rows))
+        for batch in batches:
+            data = batch if isinstance(batch, dict) else batch.to_pydict()
+            texts = data[text_column]
+            pairs = data[pair_column] if pair_column else None
+            ids = ([str(v) for v in data[id_column]] if id_column
+                   else [f"{path.name}:{row + k + 1}" for k in range(len(texts))])
+            for k, text in enumerate(texts):
+                where = row + k + 1
+                if not isinstance(text, str) or not text.strip():
+                    raise DataError("empty or non-text input", source=path, record=where)
+                check_text(text, what="the text", source=path, record=where)
+                pair = pairs[k] if pairs is not None else None
+                if pair_column and not isinstance(pair, str):
+                    raise DataError("the pair text is missing or not a string", source=path, record=where)
+                if len(text) + len(pair or "") > MAX_TEXT_CHARS:
+                    raise DataError(f"text longer than {MAX_TEXT_CHARS} characters", source=path, record=where)
+            row += len(texts)
+            for s in range(0, len(texts), batch_rows):
+                yield Rows(texts[s:s + batch_rows], pairs[s:s + batch_rows] if pairs is not None else None,
+                           ids[s:s + batch_rows])
+
+
+def shards(rows: Iterator[Rows], shard_rows: int) -> Iterator[Rows]:
+    """The stream regrouped into shards of exactly ``shard_rows`` rows (the last may be shorter)."""
+    texts: list[str] = []
+    pairs: list[str | None] = []
+    ids: list[str] = []
+    has_pairs = False
+    for r in rows:
+        has_pairs = has_pairs or r.pairs is not None
+        texts += r.texts
+        pairs += r.pairs if r.pairs is not None else [None] * len(r.texts)
+        ids += r.ids
+        while len(texts) >= shard_rows:
+            yield Rows(texts[:shard_rows], pairs[:shard_rows] if has_pairs else None, ids[:shard_rows])
+            texts, pairs, ids = texts[shard_rows:], pairs[shard_rows:], ids[shard_rows:]
+    if texts:
+        yield Rows(texts, pairs if has_pairs else None, ids)
+
+
+def manifest_for(files: Sequence[Path], model: Path, options: dict) -> dict:
+    """What identifies a prediction job: its inputs (path, size, modification time), the model, the options."""
+    model_json = Path(model) / "mgl_model.json"
+    from mgl.io import sha256_file
+
+    return {"inputs": [{"path": str(p.resolve()), "bytes": p.stat().st_size, "mtime_ns": p.stat().st_mtime_ns}
+                       for p in files],
+            "model": {"path": str(Path(model).resolve()), "mgl_model.json": sha256_file(model_json)},
+            "options": options}
+
+
+def prepare_output(out: Path, manifest: dict) -> int:
+    """Check the output folder and return how many shards a previous run of the same job finished.
+
+    A missing or empty folder starts a new job (the manifest is written); a folder holding this
+    job's manifest continues it; anything else is refused, naming the folder."""
+    from mgl.io import write_json_atomic
+
+    if out.exists() and not out.is_dir():
+        raise DataError("the output exists and is not a folder", source=out)
+    out.mkdir(parents=True, exist_ok=True)
+    entries = [p for p in out.iterdir()]
+    path = out / MANIFEST
+    if not entries:
+        write_json_atomic(path, manifest)
+        return 0
+    if not path.is_file():
+        raise DataError("the output folder holds files that are not an mgl prediction's; give an empty or new "
+                        "folder (nothing is deleted)", source=out)
+    try:
+        previous = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        raise DataError("the prediction manifest is unreadable", source=path) from None
+    if previous != manifest:
+        raise DataError("the output folder holds the predictions of another job (other inputs, model or options); "
+                        "give another folder", source=out)
+    done = 0
+    suffix = "." + manifest["options"]["output_format"]
+    while (out / f"part-{done:05d}{suffix}").is_file():
+        done += 1
+    return done
+
+
+def write_shard(out: Path, k: int, ids: list[str], labels: list[str], probs, label_names: list[str],
+                id_column: str, fmt: str) -> Path:
+    """One shard, atomically: the ids, the label and one probability column per class."""
+    target = out / f"part-{k:05d}.{fmt}"
+    tmp = out / f".part-{k:05d}.{fmt}.tmp"
+    try:
+        if fmt == "parquet":
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+
+            table = pa.table({id_column: pa.array(ids, pa.string()), "label": pa.array(labels, pa.string()),
+                              **{f"p_{name}": pa.array(probs[:, j].astype("float64")) for j, name in enumerate(label_names)}})
+            pq.write_table(table, tmp)
+        else:
+            with open(tmp, "w", encoding="utf-8") as fh:
+                for i, rid in enumerate(ids):
+                    fh.write(json.dumps({id_column: rid, "label": labels[i],
+                                         "probabilities": {n: round(float(probs[i, j]), 6) for j, n in enumerate(label_names)}},
+                                        ensure_ascii=False) + "\n")
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return target
+
+
+def count_rows(files: Sequence[Path]) -> int | None:
+    """The number of input rows where it is known without reading the data (Parquet metadata)."""
+    total = 0
+    for p in files:
+        if p.suffix.lower() != ".parquet":
+            return None
+        import pyarrow.parquet as pq
+
+        total += pq.ParquetFile(p).metadata.num_rows
+    return total
+
+
+def predict_stream(clf, inputs: Sequence[str], out: Path, *, model_dir: Path, text_column: str = "text",
+                   pair_column: str | None = None, id_column: str | None = None, shard_rows: int = 10_000,
+                   output_format: str = "parquet", batch_size: int | None = None, progress: bool = True) -> dict:
+    """Predict every input row into ``out``'s shards (continuing a killed run); the run's summary."""
+    from tqdm.auto import tqdm
+
+    if shard_rows < 1:
+        raise DataError(f"--shard-rows must be >= 1, got {shard_rows}")
+    if output_format not in ("parquet", "jsonl"):
+        raise DataError(f"--output-format must be parquet or jsonl, got {output_format!r}")
+    files = expand_inputs(inputs)
+    options = {"text_column": text_column, "pair_column": pair_column, "id_column": id_column,
+               "shard_rows": shard_rows, "output_format": output_format}
+    done = prepare_output(out, manifest_for(files, model_dir, options))
+    total = count_rows(files)
+    bar = tqdm(total=total, initial=min(done * shard_rows, total or done * shard_rows), unit="text",
+               desc="predicting", disable=not progress, dynamic_ncols=True)
+    t0 = time.perf_counter()
+    n_new = n_rows = k = 0
+    try:
+        for k, shard in enumerate(shards(read_rows(files, text_column=text_column, pair_column=pair_column,
+                                                   id_column=id_column), shard_rows)):
+            n_rows += len(shard.texts)
+            if k < done:  # finished by an earlier run: read, not embedded
+                continue
+            probs = clf.predict_proba_embeddings(clf.embed(shard.texts, shard.pairs, batch_size=batch_size))
+            labels = [clf.label_names[i] for i in probs.argmax(1)]
+            write_shard(out, k, shard.ids, labels, probs, clf.label_names, id_column or "id", output_format)
+            n_new += len(shard.texts)
+            bar.update(len(shard.texts))
+    finally:
+        bar.close()
+    if n_rows == 0:
+        raise DataError("the input holds no rows to predict", source=", ".join(map(str, inputs)))
+    seconds = time.perf_counter() - t0
+    return {"rows": n_rows, "shards": (k + 1) if n_rows else 0, "resumed_after_shards": done,
+            "predicted_now": n_new, "seconds": seconds, "texts_per_second": n_new / seconds if seconds > 0 else 0.0,
+            "files": len(files)}
