@@ -122,7 +122,8 @@ def former_default_model(target: Path) -> tuple[Path, list[str], "np.ndarray"]:
     cfg = load_config("amazon", None, [
         "encoder.prefix='passage: '", "encoder.precision=fp32", "encoder.max_length=32", "mgl.n_support=2",
         "mgl.n_query=6", "mgl.k_neighbours=4", "mgl.train_episodes=8", "mgl.max_rounds=2", "mgl.test_episodes=2",
-        "mgl.eval_times=2", "mgl.hidden_dim=16", "mgl.lr=3e-3", "data.sources=en,de", "data.target=fr"])
+        "mgl.eval_times=2", "mgl.hidden_dim=16", "mgl.lr=3e-3", "data.sources=en,de", "data.target=fr",
+        "method=mgl"])
     clf = MGLClassifier(cfg).fit(examples, progress=False)
     texts = ["very good book", "bad terrible book", "das buch ist gut", "le livre est mauvais"]
     probs = clf.predict_proba(texts)

@@ -13,7 +13,7 @@ from cli_helpers import write_reviews_csv
 
 TINY_RUN = ["encoder.max_length=32", "mgl.n_support=2", "mgl.n_query=6", "mgl.k_neighbours=4", "mgl.train_episodes=8",
             "mgl.max_rounds=2", "mgl.test_episodes=2", "mgl.eval_times=2", "mgl.hidden_dim=16",
-            "data.sources=en,de", "data.target=fr"]
+            "data.sources=en,de", "data.target=fr", "method=mgl"]
 """Small settings for a model fitted in a few seconds with the tiny encoder (EN+DE -> FR)."""
 
 

@@ -213,8 +213,8 @@ def test_table1_quick_gives_identical_cells_on_every_executor(tmp_path, ray_clus
                                "--out", str(out), "--quiet", *extra], env=env, capture_output=True, text=True,
                               timeout=900)
         assert proc.returncode == 0, proc.stderr[-3000:]
-        assert "16 cell(s) computed, 0 already done" in proc.stdout
+        assert "18 cell(s) computed, 0 already done" in proc.stdout
         outs[name] = _cells_without_timing(out)
-    assert len(outs["local"]) == 16
+    assert len(outs["local"]) == 18
     assert outs["local-2-workers"] == outs["local"]
     assert outs["ray"] == outs["local"]

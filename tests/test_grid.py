@@ -285,12 +285,14 @@ def test_table1_quick_end_to_end_and_resumable(tmp_path):
             "--quiet"]
     proc = mgl(*args, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    methods = ["logreg-target", "logreg-pooled", "target-only", "mix", "multi-task", "fine-tune", "reptile", "mgl"]
+    methods = ["logreg-target", "logreg-pooled", "target-only", "mix", "multi-task", "fine-tune", "reptile", "mgl",
+               "ensemble"]
     cells = sorted((out / "cells").glob("*.json"))
     assert len(cells) == len(methods) * 2  # one target, one domain, 2 seeds
-    assert "16 cell(s) computed, 0 already done" in proc.stdout
+    assert len(list((out / "cells").glob("*.probs.npz"))) == len(cells)  # every cell keeps its probabilities
+    assert "18 cell(s) computed, 0 already done" in proc.stdout
     table = json.loads((out / "table1.json").read_text())
-    assert len(table["records"]) == 16 and table["methods"] == methods
+    assert len(table["records"]) == 18 and table["methods"] == methods
     by = {(r["method"], r["seed"]): r for r in table["records"]}
     for r in table["records"]:
         assert r["target"] == "ja" and r["domain"] == "books" and r["sources"] == ["en", "fr", "de"]
@@ -299,14 +301,14 @@ def test_table1_quick_end_to_end_and_resumable(tmp_path):
     assert np.mean([by[("logreg-pooled", s)]["accuracy"] for s in (0, 1)]) > 0.6
     md = (out / "table1.md").read_text()
     assert "| Method | JA books | Δ vs MGL |" in md
-    for name in ("Target-Only", "Mix", "Multi-task", "Fine-tune", "Reptile", "MGL", "LogReg (pooled)"):
+    for name in ("Target-Only", "Mix", "Multi-task", "Fine-tune", "Reptile", "MGL", "LogReg (pooled)", "Ensemble"):
         assert f"| {name} |" in md
-    assert (out / "table1.csv").read_text().count("\n") == 17
+    assert (out / "table1.csv").read_text().count("\n") == 19
 
     mtimes = {p.name: p.stat().st_mtime_ns for p in cells}
     proc = mgl(*args, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert "0 cell(s) computed, 16 already done" in proc.stdout
+    assert "0 cell(s) computed, 18 already done" in proc.stdout
     assert {p.name: p.stat().st_mtime_ns for p in cells} == mtimes
 
     gone = out / "cells" / "reptile__ja__books__seed1.json"
@@ -314,7 +316,7 @@ def test_table1_quick_end_to_end_and_resumable(tmp_path):
     gone.unlink()
     proc = mgl(*args, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert "1 cell(s) computed, 15 already done" in proc.stdout
+    assert "1 cell(s) computed, 17 already done" in proc.stdout
     after = json.loads(gone.read_text())
     assert after["accuracy"] == before["accuracy"]  # seeded: the same result again
     assert {p.name: p.stat().st_mtime_ns for p in cells if p.name != gone.name} == \

@@ -25,7 +25,7 @@ def test_mgl_run_en_fr_de_to_ja_books_beats_chance(tmp_path):
         "run", "--preset", "amazon", "--root", str(Path(DATA) / "cls-acl10-unprocessed"), "--domain", "books",
         "--sources", "en,fr,de", "--target", "ja", "--target-fraction", "0.1", "--seed", "0", "--out", str(out),
         "--set", "data.max_per_class=40", "--set", "encoder.max_length=128",
-        "--train-episodes", "25", "--max-rounds", "4", "--quiet",
+        "--train-episodes", "25", "--max-rounds", "4", "--quiet", "--method", "mgl",
         cwd=tmp_path,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]

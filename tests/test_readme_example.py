@@ -18,7 +18,7 @@ def readme_example() -> str:
 
 def test_readme_has_the_example():
     code = readme_example()
-    assert "MGLClassifier" in code and ".fit(" in code and ".predict(" in code and ".save_pretrained(" in code
+    assert "Classifier" in code and ".fit(" in code and ".predict(" in code and ".save_pretrained(" in code
 
 
 @pytest.mark.integration
@@ -27,6 +27,7 @@ def test_readme_example_runs(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     exec(compile(readme_example(), "README.md", "exec"), {})
     out = capsys.readouterr().out.splitlines()
-    assert out[0] == "['positive', 'negative']"  # two unmistakable reviews
+    assert out[0] == "ensemble ['positive', 'negative']"  # the default method; two unmistakable reviews
     assert out[-1] == "['negative']"  # the same answer from the reloaded model
-    assert (tmp_path / "models" / "demo" / "model.safetensors").exists()
+    assert len(out) == 5 and all(line.split()[0] in ("en", "fr", "de", "ja") for line in out[2:4])  # neighbours
+    assert (tmp_path / "models" / "demo" / "head.safetensors").exists()

@@ -120,10 +120,11 @@ def test_table2_quick_end_to_end_on_pawsx_and_resumable(tmp_path):
     args = ["experiment", "table2", "--quick", "--root", str(Path(DATA) / "paws-x"), "--out", str(out), "--quiet"]
     proc = mgl(*args, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    methods = ["logreg-target", "logreg-pooled", "target-only", "mix", "multi-task", "fine-tune", "reptile", "mgl"]
-    assert "16 cell(s) computed, 0 already done" in proc.stdout
+    methods = ["logreg-target", "logreg-pooled", "target-only", "mix", "multi-task", "fine-tune", "reptile", "mgl",
+               "ensemble"]
+    assert "18 cell(s) computed, 0 already done" in proc.stdout
     table = json.loads((out / "table2.json").read_text())
-    assert table["methods"] == methods and len(table["records"]) == 16
+    assert table["methods"] == methods and len(table["records"]) == 18
     assert table["meta"]["config"]["mgl"]["k_neighbours"] == 100  # the search-relevance preset
     for r in table["records"]:
         assert r["target"] == "de" and r["domain"] is None and r["sources"] == ["en", "es", "fr", "ja"]
@@ -134,11 +135,11 @@ def test_table2_quick_end_to_end_on_pawsx_and_resumable(tmp_path):
     md = (out / "table2.md").read_text()
     assert "| Method | DE P | DE R | DE F1 | Δ vs MGL |" in md
     for name in ("LogReg (target only)", "LogReg (pooled)", "Target-Only", "Mix", "Multi-task", "Fine-tune",
-                 "Reptile", "MGL"):
+                 "Reptile", "MGL", "Ensemble"):
         assert f"| {name} |" in md
 
     proc = mgl(*args, cwd=tmp_path)
-    assert proc.returncode == 0 and "0 cell(s) computed, 16 already done" in proc.stdout
+    assert proc.returncode == 0 and "0 cell(s) computed, 18 already done" in proc.stdout
     (out / "table2.md").unlink()
     proc = mgl("experiment", "report", str(out), cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]

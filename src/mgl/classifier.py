@@ -90,8 +90,10 @@ class Classifier:
 
     Args:
         config: a :class:`~mgl.config.RunConfig` (default: the ``amazon`` preset).
-        method: the method to train (default ``config.method``): ``mgl`` (and its variants), a
-            baseline (``mix``, ``reptile`` ...), ``logreg-pooled`` / ``logreg-target``, or ``ensemble``.
+        method: the method to train (default ``config.method``, and where that is None the ensemble
+            on a frozen encoder, see :meth:`mgl.config.RunConfig.resolved_method`): ``mgl`` (and its
+            variants), a baseline (``mix``, ``reptile`` ...), ``logreg-pooled`` / ``logreg-target``, or
+            ``ensemble``.
         members: the ensemble's members (default ``config.members``).
         device: where to run (default: CUDA when present).
 
@@ -131,7 +133,8 @@ class Classifier:
 
     @property
     def method(self) -> str:
-        return self.config.method
+        """The method this classifier trains or holds."""
+        return self.config.resolved_method()
 
     @property
     def encoder(self):
@@ -160,22 +163,23 @@ class Classifier:
 
     def _check_method(self) -> None:
         cfg = self.config
-        if cfg.method == "ensemble" and (cfg.encoder.train != "none" or cfg.encoder.pooling_head != "none"):
+        if self.method == "ensemble" and (cfg.encoder.train != "none" or cfg.encoder.pooling_head != "none"):
             raise ConfigError("an ensemble shares one frozen encoder among its members: use encoder.train=none and "
                               "no pooling head, or train one method (--method NAME)")
 
     def fit_data(self, data, *, progress: bool = True, checkpoint=None, resume=None) -> "Classifier":
         """Train on prepared :class:`~mgl.pipeline.ExperimentData` (its splits and subsample as they are).
 
-        ``checkpoint`` / ``resume`` act on MGL trained alone (the other methods train in seconds to
-        minutes and start again)."""
+        ``checkpoint`` / ``resume`` act on MGL, alone or as an ensemble's member (the other methods
+        train in seconds to minutes on frozen features, and train again, seeded, to the same result)."""
         from mgl import distributed
         from mgl.heads.fitting import fit_method
         from mgl.methods import is_mgl
 
         cfg = self.config
         self._check_method()
-        mgl_inside = is_mgl(cfg.method) or (cfg.method == "ensemble" and any(is_mgl(m) for m in cfg.members))
+        method = self.method
+        mgl_inside = is_mgl(method) or (method == "ensemble" and any(is_mgl(m) for m in cfg.members))
         if mgl_inside:
             check_episodes(data, cfg.mgl)  # fail before the (slow) embedding if an episode cannot be drawn
         self.featurizer = Featurizer(cfg.encoder)
@@ -183,10 +187,8 @@ class Classifier:
         with distributed.main_process_first():  # several processes: the main one fills the cache, the others read it
             features = self.featurizer.features(data, progress=progress)
         embed_seconds = time.perf_counter() - t0
-        alone = is_mgl(cfg.method)
-        fitted = fit_method(cfg.method, data, features, cfg, seed=cfg.seed, device=self.encoder.device,
-                            progress=progress, members=cfg.members, checkpoint=checkpoint if alone else None,
-                            resume=resume if alone else None)
+        fitted = fit_method(method, data, features, cfg, seed=cfg.seed, device=self.encoder.device,
+                            progress=progress, members=cfg.members, checkpoint=checkpoint, resume=resume)
         self.head, self.bank = fitted.head.to(self.encoder.device), fitted.bank
         self.label_names = list(data.table.label_names)
         self.sources, self.target = list(data.sources), data.target

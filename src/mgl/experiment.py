@@ -63,7 +63,7 @@ def run_experiment(cfg: RunConfig, *, progress: bool = True, save_dir=None, chec
               for split, n in by_split.items() if split != "test"}
     evaluated = metrics["n_test"] > 0
     return {
-        "method": method_name(cfg.mgl) if cfg.method == "mgl" else cfg.method,
+        "method": method_name(cfg.mgl) if cfg.resolved_method() == "mgl" else cfg.resolved_method(),
         "data": cfg.data.name,
         "sources": list(data.sources),
         "target": data.target,

@@ -153,8 +153,9 @@ def check_members(members: Sequence[str]) -> list[str]:
 def check_run_config(cfg) -> None:
     """The method (and the ensemble's members) a run configuration names: known, and valid with
     its MGL settings (the configuration's own ``validate`` checks types and ranges only)."""
-    check_methods([cfg.method])
-    if cfg.method == "ensemble":
+    method = cfg.resolved_method()
+    check_methods([method])
+    if method == "ensemble":
         cfg.members = check_members(cfg.members)
 
 

@@ -234,8 +234,8 @@ def load_model(cls, directory, *, device: str | None = None, precision: str | No
     version = meta["version"]
     if version == 1:  # the former format held MGL only
         config.method = "mgl"
-    elif meta.get("method") != config.method:
-        raise MGLError(f"method {meta.get('method')!r} differs from the configuration's {config.method!r}",
+    elif meta.get("method") != config.resolved_method():
+        raise MGLError(f"method {meta.get('method')!r} differs from the configuration's {config.resolved_method()!r}",
                        source=directory / "mgl_model.json")
     # an unset prefix meant the model's default *when it was saved*: take what ran then (a model
     # saved with e5's former default prefix keeps embedding new inputs with it)

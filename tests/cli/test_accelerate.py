@@ -43,7 +43,7 @@ def launch(csv_path, encoder, out, *extra):
     return [str(accelerate), "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1", "--mixed_precision", "no",
             "--dynamo_backend", "no", "--main_process_port", str(_port()), "-m", "mgl", "run", "--data", str(csv_path),
             *THREE_CLASS, "--sources", "en,de", "--target", "fr", "--target-fraction", "1.0", "--encoder", str(encoder),
-            "--out", str(out), "--seed", "3", "--quiet", *SETTINGS, *extra]
+            "--out", str(out), "--seed", "3", "--quiet", "--method", "mgl", *SETTINGS, *extra]
 
 
 ENV = {**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"}
@@ -64,7 +64,7 @@ def test_two_processes_one_record_identical_weights_and_resume(tmp_path, reviews
     single = subprocess.run([sys.executable, "-m", "mgl", "run", "--data", str(reviews_csv), *THREE_CLASS,
                              "--sources", "en,de", "--target", "fr", "--target-fraction", "1.0", "--encoder",
                              str(tiny_bert_dir), "--out", str(tmp_path / "single"), "--seed", "3", "--quiet",
-                             *SETTINGS], capture_output=True, text=True, env=env, timeout=600)
+                             "--method", "mgl", *SETTINGS], capture_output=True, text=True, env=env, timeout=600)
     assert single.returncode == 0, single.stderr[-2000:]
     assert "distributed" not in json.loads((tmp_path / "single" / "result.json").read_text())
 

@@ -20,7 +20,7 @@ LONGER = ["--n-support", "2", "--n-query", "6", "--k", "4", "--train-episodes", 
 def command(csv_path, encoder, out):
     return [sys.executable, "-m", "mgl", "run", "--data", str(csv_path), *THREE_CLASS, "--sources", "en,de",
             "--target", "fr", "--target-fraction", "1.0", "--encoder", str(encoder), "--out", str(out), "--seed", "5",
-            "--quiet", *LONGER]
+            "--quiet", "--method", "mgl", *LONGER]
 
 
 def test_sigkill_then_resume_matches_uninterrupted(tmp_path, reviews_csv, tiny_bert_dir):

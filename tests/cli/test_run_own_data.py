@@ -9,6 +9,7 @@ def test_three_class_three_language_csv_end_to_end(tmp_path, reviews_csv, tiny_b
     code, out, err = run_mgl(
         "run", "--data", reviews_csv, *THREE_CLASS, "--sources", "en,de", "--target", "fr",
         "--target-fraction", "1.0", "--encoder", tiny_bert_dir, "--out", tmp_path, "--quiet", *TINY_SETTINGS,
+        "--method", "mgl",
     )
     assert code == 0, err
     result = json.loads((tmp_path / "result.json").read_text())
@@ -28,7 +29,7 @@ def test_same_seed_same_result(tmp_path, reviews_csv, tiny_bert_dir):
         code, _, err = run_mgl(
             "run", "--data", reviews_csv, *THREE_CLASS, "--sources", "en,de", "--target", "fr",
             "--target-fraction", "0.5", "--encoder", tiny_bert_dir, "--out", tmp_path / name, "--quiet",
-            "--seed", "3", *TINY_SETTINGS,
+            "--seed", "3", *TINY_SETTINGS, "--method", "mgl",
         )
         assert code == 0, err
         results.append(json.loads((tmp_path / name / "result.json").read_text()))

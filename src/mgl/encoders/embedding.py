@@ -20,13 +20,13 @@ from mgl.errors import ConfigError
 
 if TYPE_CHECKING:  # pragma: no cover
     from mgl.encoders.cache import EmbeddingCache
-    from mgl.encoders.text_encoder import TextEncoder
 
 
-def embed_texts(encoder: "TextEncoder", texts: Sequence[str], pairs: Sequence[str | None] | None = None, *,
+def embed_texts(encoder, texts: Sequence[str], pairs: Sequence[str | None] | None = None, *,
                 batch_size: int = 32, cache: "EmbeddingCache | None" = None, progress: bool = True,
                 max_tokens: int | None = None, pooler=None) -> np.ndarray:
-    """Frozen embeddings ``[n, dim]`` (float32) in input order; see :meth:`TextEncoder.embed`."""
+    """Frozen embeddings ``[n, dim]`` (float32) of a :class:`~mgl.encoders.TextEncoder`'s inputs, in
+    input order; see :meth:`TextEncoder.embed`."""
     from tqdm.auto import tqdm
 
     if pooler is not None and cache is not None:

@@ -71,6 +71,7 @@ class CellStore:
             try:
                 with os.fdopen(fd, "wb") as fh:
                     np.savez_compressed(fh, **{k: np.asarray(v, dtype=np.float32) for k, v in probabilities.items()})
+                os.chmod(tmp, 0o644)  # as the record beside it (mkstemp makes it private)
                 os.replace(tmp, target)
             except BaseException:
                 Path(tmp).unlink(missing_ok=True)

@@ -62,10 +62,13 @@ def fit_method(name: str, data, features, cfg, *, seed: int, device: torch.devic
         chosen = check_members(members or DEFAULT_MEMBERS)
         initial = features.state_dict()
         fitted: dict[str, FittedMethod] = {}
+        first_mgl = next((m for m in chosen if is_mgl(m)), None)
         for member in chosen:
             features.load_state_dict(initial)
+            own = member == first_mgl  # a checkpoint holds one MGL's stages
             fitted[member] = fit_method(member, data, features, cfg, seed=seed, device=device, progress=progress,
-                                        options=options)
+                                        options=options, checkpoint=checkpoint if own else None,
+                                        resume=resume if own else None)
         head = EnsembleHead({m: f.head for m, f in fitted.items()})
         report = {"members": chosen, "train_seconds": sum(f.report["train_seconds"] for f in fitted.values())}
         bank = next(iter(fitted.values())).bank
