@@ -67,3 +67,42 @@ def test_sigkill_then_resume_matches_uninterrupted(tmp_path, reviews_csv, tiny_b
     # (their seconds travel in the checkpoint); the resumed process alone trained for less
     assert b["train_seconds"] == sum(s["seconds"] for s in b["stages"])
     assert killed_seconds > 0 and b["stages"][0]["seconds"] > killed_seconds
+
+
+def test_the_default_ensemble_resumes_its_mgl_member_too(tmp_path, reviews_csv, tiny_bert_dir):
+    """The default method (the ensemble) checkpoints its MGL member: killed during MGL's meta-train,
+    resumed, it ends with the uninterrupted run's metrics, each member's included."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+
+    def ensemble(out):
+        args = command(reviews_csv, tiny_bert_dir, out)
+        i = args.index("--method")
+        return args[:i] + args[i + 2:]
+
+    full = subprocess.run(ensemble(tmp_path / "full"), capture_output=True, text=True, env=env, timeout=600)
+    assert full.returncode == 0, full.stderr[-2000:]
+    out = tmp_path / "killed"
+    proc = subprocess.Popen(ensemble(out) + ["--resume"], env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    checkpoint = out / "checkpoint.pt"
+    deadline = time.time() + 300
+    while time.time() < deadline and proc.poll() is None:
+        if checkpoint.exists():
+            stage = torch.load(checkpoint, map_location="cpu", weights_only=False)["stages"].get("meta-train", {})
+            report = stage.get("report") or stage.get("reports", [{}])[0]
+            if report.get("rounds", 0) >= 2 and not stage.get("done"):
+                break
+        time.sleep(0.05)
+    assert proc.poll() is None, "training finished before it could be killed"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    resumed = subprocess.run(ensemble(out) + ["--resume"], capture_output=True, text=True, env=env, timeout=600)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    a = json.loads((tmp_path / "full" / "result.json").read_text())
+    b = json.loads((out / "result.json").read_text())
+    assert a["method"] == b["method"] == "ensemble"
+    for key in ("accuracy", "precision", "recall", "f1", "val_accuracy"):
+        assert a[key] == b[key], key
+    assert {m: (v["validation_accuracy"], v["test_accuracy"]) for m, v in a["members"].items()} == \
+        {m: (v["validation_accuracy"], v["test_accuracy"]) for m, v in b["members"].items()}
+    assert not checkpoint.exists()
