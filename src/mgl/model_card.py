@@ -70,7 +70,9 @@ def render_model_card(meta: dict[str, Any]) -> str:
         lines += ["", "Validation rows carved from the training rows (the data had none): "
                   + ", ".join(f"{lang} {c['validation']} of {c['validation'] + c['train']}" for lang, c in carved.items())
                   + "."]
-    lines += ["", "## Metrics", "", "| stage | best round | validation accuracy | validation NLL |", "|---|---:|---:|---:|"]
+    lines += ["", "## Metrics"]
+    if report.get("stages"):  # the training stages of one method (an ensemble's members have their own)
+        lines += ["", "| stage | best round | validation accuracy | validation NLL |", "|---|---:|---:|---:|"]
     for stage in report.get("stages", []):
         nll = stage.get("best_nll")
         lines.append(f"| {stage.get('name')} | {stage.get('best_round')} | {_pct(stage.get('best_accuracy'))} | "
@@ -92,7 +94,7 @@ def render_model_card(meta: dict[str, Any]) -> str:
     cal = report.get("calibration") or {}
     if "ece_validation_before" in cal:
         lines += ["", "## Calibration", "",
-                  f"Probabilities are divided in log space by a temperature T = {cal['temperature']:.3f}, fitted on "
+                  f"Log-probabilities are divided by a temperature T = {cal['temperature']:.3f}, fitted on "
                   f"{cal.get('fitted_on')} (temperature scaling; labels never change). Expected calibration error "
                   "(15 bins):", "", "| data | before | after |", "|---|---:|---:|",
                   f"| validation | {cal['ece_validation_before']:.4f} | {cal['ece_validation_after']:.4f} |"]
