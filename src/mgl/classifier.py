@@ -216,9 +216,15 @@ class Classifier:
         t = data.table
         val = t.rows(languages=data.target, split="validation")
         test = t.rows(languages=data.target, split="test")
-        heads = {fitted.method: fitted.head, **{m: f.head for m, f in fitted.members.items()}}
-        probs = {name: {"validation": score_rows(h, features, val), "test": score_rows(h, features, test)}
-                 for name, h in heads.items()}
+        splits = {"validation": val, "test": test}
+        if fitted.members:  # each member scored once; the ensemble is their mean (EnsembleHead.predict_proba)
+            from mgl.heads import mean_probabilities
+
+            probs = {m: {k: score_rows(f.head, features, rows) for k, rows in splits.items()}
+                     for m, f in fitted.members.items()}
+            probs[fitted.method] = {k: mean_probabilities([p[k] for p in probs.values()]) for k in splits}
+        else:
+            probs = {fitted.method: {k: score_rows(fitted.head, features, rows) for k, rows in splits.items()}}
         own = probs[fitted.method]
         report: dict[str, Any] = {**fitted.report, "method": fitted.method, "n_test": int(len(test)),
                                   "has_test": bool(len(test)), "n_validation": int(len(val))}

@@ -105,6 +105,37 @@ def _arrow_batches(path: Path, fmt: str, columns: list[str], batch_rows: int):
         raise DataError(f"missing column {exc}", source=path) from None
 
 
+def jsonl_record(line: str, *, source, record: int, fields: Sequence[str]) -> dict:
+    """One JSON Lines record: an object holding every field of ``fields``, else an error naming the
+    source and the record (shared by the single-file reader of ``mgl predict``)."""
+    try:
+        rec = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise DataError(f"malformed JSON ({exc.msg})", source=source, record=record) from None
+    if not isinstance(rec, dict):
+        raise DataError("a JSON line must be an object", source=source, record=record)
+    for field in fields:
+        if field not in rec:
+            raise DataError(f"missing field {field!r}", source=source, record=record)
+    return rec
+
+
+def check_input(text, pair, *, source, record: int, pair_required: bool = False) -> None:
+    """One input to predict: a non-empty text (and pair text, where given or required) that is valid
+    Unicode, at most :data:`MAX_TEXT_CHARS` characters together; else an error naming the record."""
+    if not isinstance(text, str) or not text.strip():
+        raise DataError("empty or non-text input", source=source, record=record)
+    check_text(text, what="the text", source=source, record=record)
+    if pair is None and pair_required:
+        raise DataError("the pair text is missing", source=source, record=record)
+    if pair is not None:
+        if not isinstance(pair, str):
+            raise DataError("the pair text is not a string", source=source, record=record)
+        check_text(pair, what="the pair text", source=source, record=record)
+    if len(text) + len(pair or "") > MAX_TEXT_CHARS:
+        raise DataError(f"text longer than {MAX_TEXT_CHARS} characters", source=source, record=record)
+
+
 def _jsonl_batches(path: Path, columns: list[str], batch_rows: int):
     batch: dict[str, list] = {c: [] for c in columns}
     with open(path, encoding="utf-8-sig") as fh:
@@ -112,15 +143,8 @@ def _jsonl_batches(path: Path, columns: list[str], batch_rows: int):
             for i, line in enumerate(fh, 1):
                 if not line.strip():
                     continue
-                try:
-                    rec = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise DataError(f"malformed JSON ({exc.msg})", source=path, record=i) from None
-                if not isinstance(rec, dict):
-                    raise DataError("a JSON line must be an object", source=path, record=i)
+                rec = jsonl_record(line, source=path, record=i, fields=columns)
                 for c in columns:
-                    if c not in rec:
-                        raise DataError(f"missing field {c!r}", source=path, record=i)
                     batch[c].append(rec[c])
                 if len(batch[columns[0]]) >= batch_rows:
                     yield batch
@@ -149,15 +173,8 @@ def read_rows(files: Sequence[Path], *, text_column: str = "text", pair_column: 
             ids = ([str(v) for v in data[id_column]] if id_column
                    else [f"{path.name}:{row + k + 1}" for k in range(len(texts))])
             for k, text in enumerate(texts):
-                where = row + k + 1
-                if not isinstance(text, str) or not text.strip():
-                    raise DataError("empty or non-text input", source=path, record=where)
-                check_text(text, what="the text", source=path, record=where)
-                pair = pairs[k] if pairs is not None else None
-                if pair_column and not isinstance(pair, str):
-                    raise DataError("the pair text is missing or not a string", source=path, record=where)
-                if len(text) + len(pair or "") > MAX_TEXT_CHARS:
-                    raise DataError(f"text longer than {MAX_TEXT_CHARS} characters", source=path, record=where)
+                check_input(text, pairs[k] if pairs is not None else None, source=path, record=row + k + 1,
+                            pair_required=pair_column is not None)
             row += len(texts)
             for s in range(0, len(texts), batch_rows):
                 yield Rows(texts[s:s + batch_rows], pairs[s:s + batch_rows] if pairs is not None else None,

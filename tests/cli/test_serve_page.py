@@ -34,21 +34,31 @@ def browser():
     driver.quit()
 
 
-def test_the_page_classifies_a_typed_text(browser, tiny_model, tmp_path):
+def classify_on_page(browser, port: int, about: str, text: str):
+    """Open the page, wait for the model's line to say ``about``, classify ``text``, wait for the
+    result; returns the wait (30 s) for further checks."""
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as EC
     from selenium.webdriver.support.ui import WebDriverWait
+
+    browser.get(f"http://127.0.0.1:{port}/")
+    wait = WebDriverWait(browser, 30)
+    wait.until(EC.text_to_be_present_in_element((By.ID, "about"), about))
+    browser.find_element(By.ID, "text").send_keys(text)
+    browser.find_element(By.ID, "classify").click()
+    wait.until(EC.visibility_of_element_located((By.ID, "result")))
+    return wait
+
+
+def test_the_page_classifies_a_typed_text(browser, tiny_model, tmp_path):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as EC
 
     from mgl.classifier import MGLClassifier
 
     server = Server(tiny_model, tmp_path)
     try:
-        browser.get(f"http://127.0.0.1:{server.port}/")
-        wait = WebDriverWait(browser, 30)
-        wait.until(EC.text_to_be_present_in_element((By.ID, "about"), "en+de → fr"))
-        browser.find_element(By.ID, "text").send_keys("very good book")
-        browser.find_element(By.ID, "classify").click()
-        wait.until(EC.visibility_of_element_located((By.ID, "result")))
+        wait = classify_on_page(browser, server.port, "en+de → fr", "very good book")
         want = MGLClassifier.from_pretrained(tiny_model).explain(["very good book"])[0]
         assert browser.find_element(By.ID, "label").text == want.label
         probs = {tr.find_elements(By.TAG_NAME, "td")[0].text: float(tr.find_elements(By.TAG_NAME, "td")[1].text)
@@ -72,19 +82,12 @@ def test_the_page_classifies_a_typed_text(browser, tiny_model, tmp_path):
 
 def test_the_page_shows_an_ensembles_method_and_neighbour_texts(browser, tiny_ensemble, tmp_path):
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support import expected_conditions as EC
-    from selenium.webdriver.support.ui import WebDriverWait
 
     from mgl.classifier import Classifier
 
     server = Server(tiny_ensemble, tmp_path)
     try:
-        browser.get(f"http://127.0.0.1:{server.port}/")
-        wait = WebDriverWait(browser, 30)
-        wait.until(EC.text_to_be_present_in_element((By.ID, "about"), "Method: ensemble (mgl, mix, logreg-pooled)"))
-        browser.find_element(By.ID, "text").send_keys("very good book")
-        browser.find_element(By.ID, "classify").click()
-        wait.until(EC.visibility_of_element_located((By.ID, "result")))
+        classify_on_page(browser, server.port, "Method: ensemble (mgl, mix, logreg-pooled)", "very good book")
         want = Classifier.from_pretrained(tiny_ensemble).explain(["very good book"])[0]
         assert browser.find_element(By.ID, "label").text == want.label
         items = browser.find_elements(By.CSS_SELECTOR, "#neighbours li")

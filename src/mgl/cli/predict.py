@@ -17,8 +17,7 @@ from typing import Annotated, Optional
 import typer
 
 from mgl.errors import DataError, check_text
-
-MAX_TEXT_CHARS = 100_000
+from mgl.streaming import check_input, jsonl_record
 
 
 def read_inputs(path: str, *, text_column: str = "text", pair_column: str | None = None,
@@ -66,14 +65,7 @@ def read_inputs(path: str, *, text_column: str = "text", pair_column: str | None
         for i, line in enumerate(content.splitlines(), 1):
             if not line.strip():
                 continue
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise DataError(f"malformed JSON ({exc.msg})", source=source, record=i) from None
-            if not isinstance(rec, dict):
-                raise DataError("a JSON line must be an object", source=source, record=i)
-            if text_column not in rec:
-                raise DataError(f"missing field {text_column!r}", source=source, record=i)
+            rec = jsonl_record(line, source=source, record=i, fields=[text_column])
             texts.append(rec[text_column])
             pairs.append(rec.get(pair_column) if pair_column else rec.get("text_pair"))
             rid = rec.get("id", i)
@@ -98,15 +90,7 @@ def read_inputs(path: str, *, text_column: str = "text", pair_column: str | None
     if not texts:
         raise DataError("the input holds no text to predict", source=source)
     for line, text, pair in zip(lines, texts, pairs):
-        if not isinstance(text, str) or not text.strip():
-            raise DataError("empty or non-text input", source=source, record=line)
-        check_text(text, what="the text", source=source, record=line)
-        if pair is not None:
-            if not isinstance(pair, str):
-                raise DataError("the pair text is not a string", source=source, record=line)
-            check_text(pair, what="the pair text", source=source, record=line)
-        if len(text) + len(pair or "") > MAX_TEXT_CHARS:
-            raise DataError(f"text longer than {MAX_TEXT_CHARS} characters", source=source, record=line)
+        check_input(text, pair, source=source, record=line)
     return texts, (pairs if any(p is not None for p in pairs) else None), ids
 
 

@@ -14,7 +14,6 @@ import copy
 import time
 from typing import Sequence
 
-import numpy as np
 
 from mgl.grid.plan import Cell, Experiment
 from mgl.grid.store import CellStore
@@ -38,9 +37,8 @@ def derive_ensemble(store: CellStore, cfg, experiments: Sequence[Experiment], se
                     members: Sequence[str]) -> tuple[str, list[dict], list[tuple[Experiment, int, str]]]:
     """Write the ensemble's cells; returns (its method name, its records, the (experiment, seed, why)
     left out)."""
-    from mgl.evaluation import classification_metrics
-    from mgl.heads.ensemble import mean_probabilities
     from mgl.data.experiment import prepare_data
+    from mgl.grid.runner import ensemble_metrics
 
     name = ensemble_name(members)
     records, missing = [], []
@@ -61,22 +59,22 @@ def derive_ensemble(store: CellStore, cfg, experiments: Sequence[Experiment], se
                 data = prepare_data(c.validate().data, seed)
                 t = data.table
                 val, test = t.rows(languages=data.target, split="validation"), t.rows(languages=data.target, split="test")
-                mean = {s: mean_probabilities([p[s] for p in probs]) for s in ("validation", "test")}
-                if len(mean["test"]) != len(test) or len(mean["validation"]) != len(val):
+                if any(len(p["test"]) != len(test) or len(p["validation"]) != len(val) for p in probs):
                     missing.append((experiment, seed, "the stored probabilities do not match the data's rows"))
                     continue
-                metrics = classification_metrics(t.labels[test], mean["test"].argmax(1), t.num_classes, data.positive)
+                metrics = ensemble_metrics(data, {m: {"probabilities": p, "val_accuracy": r.get("val_accuracy"),
+                                                      "accuracy": r["accuracy"], "n_train": r.get("n_train", 0),
+                                                      "train_seconds": r.get("train_seconds", 0.0)}
+                                                  for m, p, r in zip(members, probs, recs)})
                 record = {
                     "method": name, "target": experiment.target, "domain": experiment.domain,
                     "sources": list(experiment.sources), "seed": seed,
-                    **{k: metrics[k] for k in ("accuracy", "precision", "recall", "f1")},
-                    "val_accuracy": float((mean["validation"].argmax(1) == t.labels[val]).mean()),
-                    "f1_averaging": metrics["averaging"], "n_test": int(len(test)),
-                    "train_seconds": float(sum(r.get("train_seconds", 0.0) for r in recs)),
+                    **{k: metrics[k] for k in ("accuracy", "precision", "recall", "f1", "val_accuracy")},
+                    "f1_averaging": metrics["averaging"], "n_test": metrics["n_test"],
+                    "train_seconds": float(metrics["train_seconds"]),
                     "derived_from": list(members), "scorer": recs[0].get("scorer"),
-                    "details": {"member_accuracy": {m: {"validation": r.get("val_accuracy"), "test": r["accuracy"]}
-                                                    for m, r in zip(members, recs)}},
-                    "probabilities": mean, "finished": time.strftime("%Y-%m-%d %H:%M:%S"),
+                    "details": {k: metrics[k] for k in ("members", "member_accuracy")},
+                    "probabilities": metrics["probabilities"], "finished": time.strftime("%Y-%m-%d %H:%M:%S"),
                 }
                 store.save(Cell(name, experiment, seed), record)
                 records.append({k: v for k, v in record.items() if k != "probabilities"})

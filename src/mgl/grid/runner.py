@@ -178,7 +178,8 @@ def fit_and_score(method: str, data, features, cfg: RunConfig, *, seed: int, dev
     from mgl.heads import score_rows
     from mgl.heads.fitting import fit_method
 
-    fitted = fit_method(method, data, features, cfg, seed=seed, device=device, progress=progress, options=options)
+    fitted = fit_method(method, data, features, cfg, seed=seed, device=device, progress=progress, options=options,
+                        keep_bank=False)
     return scored_metrics(data, {"validation": score_rows(fitted.head, features, target_rows(data, "validation")),
                                  "test": score_rows(fitted.head, features, target_rows(data, "test"))},
                           fitted.report)

@@ -71,19 +71,25 @@ class Head:
         return self
 
 
-def score_rows(head: Head, features, rows: np.ndarray, batch_size: int = 256) -> np.ndarray:
-    """``head.predict_proba`` of the table rows' features (eval mode, no gradients; the features'
-    mode is restored). The one scorer of the grids and the product: a row's probabilities depend on
-    that row alone."""
+def row_features(features, rows: np.ndarray, batch_size: int = 256) -> torch.Tensor:
+    """The features ``[len(rows), dim]`` (float32, on the features' device) of table rows, in eval
+    mode and without gradients, ``batch_size`` rows per call; the features' mode is restored."""
     rows = np.asarray(rows, dtype=np.int64)
     if len(rows) == 0:
-        return np.zeros((0, head.num_classes))
+        return torch.zeros(0, features.dim)
     was_training = getattr(features, "training", False)
     features.eval()
     try:
         with torch.no_grad():
-            x = torch.cat([features(rows[s:s + batch_size]).float() for s in range(0, len(rows), batch_size)])
+            return torch.cat([features(rows[s:s + batch_size]).float() for s in range(0, len(rows), batch_size)])
     finally:
         if was_training:
             features.train(True)
-    return head.predict_proba(x)
+
+
+def score_rows(head: Head, features, rows: np.ndarray, batch_size: int = 256) -> np.ndarray:
+    """``head.predict_proba`` of the table rows' features (:func:`row_features`). The one scorer of
+    the grids and the product: a row's probabilities depend on that row alone."""
+    if len(rows) == 0:
+        return np.zeros((0, head.num_classes))
+    return head.predict_proba(row_features(features, rows, batch_size))

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from mgl.errors import ConfigError
-from mgl.heads.base import Head, LabelledBank
+from mgl.heads.base import Head, LabelledBank, row_features
 from mgl.heads.ensemble import DEFAULT_MEMBERS, EnsembleHead
 from mgl.methods import check_members
 
@@ -30,31 +30,27 @@ class FittedMethod:
     method: str
     head: Head
     report: dict[str, Any]
-    bank: LabelledBank
+    bank: LabelledBank | None
+    """None where fitted with ``keep_bank=False``."""
     members: dict[str, "FittedMethod"] = field(default_factory=dict)
 
 
-def labelled_bank(data, features, *, languages: Sequence[str] | None = None, batch_size: int = 256) -> LabelledBank:
+def labelled_bank(data, features, *, languages: Sequence[str] | None = None) -> LabelledBank:
     """Every ``train`` row of ``languages`` (default: the sources and the target), with its features."""
     t = data.table
     rows = t.rows(languages=list(languages or [*data.sources, data.target]), split="train")
-    was_training = getattr(features, "training", False)
-    features.eval()
-    try:
-        with torch.no_grad():
-            parts = [features(rows[s:s + batch_size]).float().cpu() for s in range(0, len(rows), batch_size)]
-    finally:
-        if was_training:
-            features.train(True)
-    emb = torch.cat(parts) if parts else torch.zeros(0, features.dim)
-    return LabelledBank([data.examples[i] for i in rows], emb, t.labels[rows], list(t.label_names))
+    return LabelledBank([data.examples[i] for i in rows], row_features(features, rows).cpu(), t.labels[rows],
+                        list(t.label_names))
 
 
 def fit_method(name: str, data, features, cfg, *, seed: int, device: torch.device | str = "cpu",
                progress: bool = False, options=None, members: Sequence[str] | None = None,
-               checkpoint=None, resume=None) -> FittedMethod:
+               checkpoint=None, resume=None, keep_bank: bool = True) -> FittedMethod:
     """Train ``name`` (``mgl`` and its variants, a baseline, a logistic regression, ``ensemble``)
-    on ``data`` with ``features`` under the run configuration ``cfg``; nothing is scored here."""
+    on ``data`` with ``features`` under the run configuration ``cfg``; nothing is scored here.
+
+    ``keep_bank=False`` (the grids, which score and keep nothing else) skips embedding the labelled
+    bank for heads that do not read it (MGL's head does: its support sets come from it)."""
     from mgl.methods import is_mgl, method
 
     kind = method(name).kind
@@ -68,12 +64,15 @@ def fit_method(name: str, data, features, cfg, *, seed: int, device: torch.devic
             own = member == first_mgl  # a checkpoint holds one MGL's stages
             fitted[member] = fit_method(member, data, features, cfg, seed=seed, device=device, progress=progress,
                                         options=options, checkpoint=checkpoint if own else None,
-                                        resume=resume if own else None)
+                                        resume=resume if own else None, keep_bank=False)
         head = EnsembleHead({m: f.head for m, f in fitted.items()})
         report = {"members": chosen, "train_seconds": sum(f.report["train_seconds"] for f in fitted.values())}
-        bank = next(iter(fitted.values())).bank
+        # one bank for all: the members share one frozen encoder (an MGL member has embedded it already)
+        bank = next((f.bank for f in fitted.values() if f.bank is not None), None)
+        if bank is None and keep_bank:
+            features.load_state_dict(initial)
+            bank = labelled_bank(data, features)
         return FittedMethod(name, head, report, bank, fitted)
-    t0 = time.perf_counter()
     bank = None
     if is_mgl(name):
         head, report, bank = _fit_mgl(name, data, features, cfg, seed=seed, device=device, progress=progress,
@@ -85,8 +84,7 @@ def fit_method(name: str, data, features, cfg, *, seed: int, device: torch.devic
         head, report = _fit_logreg(name, data, features, cfg, seed=seed)
     else:  # pragma: no cover - the registry has no other kind
         raise ConfigError(f"cannot fit method {name!r} of kind {kind!r}")
-    report.setdefault("train_seconds", time.perf_counter() - t0)
-    if bank is None:
+    if bank is None and keep_bank:
         bank = labelled_bank(data, features)
     return FittedMethod(name, head, report, bank)
 
@@ -140,12 +138,6 @@ def _fit_logreg(name, data, features, cfg, *, seed):
                   "val_accuracy": fit.val_accuracy, "val_scores": {str(k): v for k, v in fit.val_scores.items()}}
 
 
-def features_matrix(features, rows: np.ndarray | None = None, batch_size: int = 256) -> np.ndarray:
-    """The features of ``rows`` (all rows: None) as a float32 numpy matrix, without gradients."""
-    rows = np.arange(len(features)) if rows is None else np.asarray(rows, dtype=np.int64)
-    if len(rows) == 0:
-        return np.zeros((0, features.dim), dtype=np.float32)
-    features.eval()
-    with torch.no_grad():
-        return torch.cat([features(rows[s:s + batch_size]).float().cpu()
-                          for s in range(0, len(rows), batch_size)]).numpy()
+def features_matrix(features, rows: np.ndarray) -> np.ndarray:
+    """The features of ``rows`` as a float32 numpy matrix (:func:`~mgl.heads.base.row_features`)."""
+    return row_features(features, rows).cpu().numpy()
