@@ -16,11 +16,16 @@ English/German/French words. Single texts become ``[CLS] A [SEP]``; pairs
 
 from __future__ import annotations
 
+import os
+import socket
 import string
+import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+TESTS_DIR = Path(__file__).resolve().parent
 
 # tests/cli/cli_helpers.py (tiny CSV, tiny settings, the in-process CLI runner) importable from every test
 sys.path.insert(0, str(Path(__file__).parent / "cli"))
@@ -144,3 +149,42 @@ def former_default_model(target: Path) -> tuple[Path, list[str], "np.ndarray"]:
 def e5_passage_model(tmp_path_factory: pytest.TempPathFactory):
     """:func:`former_default_model`, once per session (read-only: copy it before changing it)."""
     return former_default_model(tmp_path_factory.mktemp("former-default") / "model")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def ray_cluster(tmp_path_factory):
+    """A local Ray cluster on 127.0.0.1 (2 CPUs), its address; stopped afterwards."""
+    pytest.importorskip("ray")
+    ray_bin = Path(sys.executable).with_name("ray")
+    port = _free_port()
+    # a throw-away cluster on 127.0.0.1: no token authentication (Ray 2.60 turns it on by default, and the
+    # driver and the CLI subprocesses below would need the cluster's token)
+    previous = os.environ.get("RAY_AUTH_MODE")
+    os.environ["RAY_AUTH_MODE"] = "disabled"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(TESTS_DIR), os.environ.get("PYTHONPATH", "")]),
+           "RAY_USAGE_STATS_ENABLED": "0"}
+    temp = tmp_path_factory.mktemp("ray")
+    start = subprocess.run([str(ray_bin), "start", "--head", "--node-ip-address=127.0.0.1", f"--port={port}",
+                            "--num-cpus=2", "--include-dashboard=false", "--disable-usage-stats",
+                            f"--temp-dir={temp}"], env=env, capture_output=True, text=True, timeout=180)
+    assert start.returncode == 0, start.stdout[-2000:] + start.stderr[-2000:]
+    try:
+        yield f"127.0.0.1:{port}"
+    finally:
+        import ray
+
+        if ray.is_initialized():
+            ray.shutdown()
+        subprocess.run([str(ray_bin), "stop", "--force"], env=env, capture_output=True, timeout=120)
+        if previous is None:
+            os.environ.pop("RAY_AUTH_MODE", None)
+        else:
+            os.environ["RAY_AUTH_MODE"] = previous
+
+

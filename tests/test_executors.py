@@ -13,7 +13,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -25,7 +24,6 @@ import pytest
 from mgl.grid import Cell, CellStore, Experiment, LocalExecutor, RayExecutor, SerialExecutor, make_cells
 from mgl.errors import ConfigError
 
-HERE = Path(__file__).resolve().parent
 DATA = os.environ.get("MGL_DATA")
 EXPERIMENTS = [Experiment("ja", "books", ("en", "fr", "de")), Experiment("fr", "dvd", ("en", "de", "ja"))]
 METHODS = ["logreg-pooled", "mix", "mgl"]
@@ -96,43 +94,6 @@ def test_executor_choice_errors():
         make_executor("local", address="127.0.0.1:6379")
     with pytest.raises(ConfigError, match="--workers is for --executor local"):
         make_executor("ray", workers=2)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def ray_cluster(tmp_path_factory):
-    """A local Ray cluster on 127.0.0.1 (2 CPUs), its address; stopped afterwards."""
-    pytest.importorskip("ray")
-    ray_bin = Path(sys.executable).with_name("ray")
-    port = _free_port()
-    # a throw-away cluster on 127.0.0.1: no token authentication (Ray 2.60 turns it on by default, and the
-    # driver and the CLI subprocesses below would need the cluster's token)
-    previous = os.environ.get("RAY_AUTH_MODE")
-    os.environ["RAY_AUTH_MODE"] = "disabled"
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")]),
-           "RAY_USAGE_STATS_ENABLED": "0"}
-    temp = tmp_path_factory.mktemp("ray")
-    start = subprocess.run([str(ray_bin), "start", "--head", "--node-ip-address=127.0.0.1", f"--port={port}",
-                            "--num-cpus=2", "--include-dashboard=false", "--disable-usage-stats",
-                            f"--temp-dir={temp}"], env=env, capture_output=True, text=True, timeout=180)
-    assert start.returncode == 0, start.stdout[-2000:] + start.stderr[-2000:]
-    try:
-        yield f"127.0.0.1:{port}"
-    finally:
-        import ray
-
-        if ray.is_initialized():
-            ray.shutdown()
-        subprocess.run([str(ray_bin), "stop", "--force"], env=env, capture_output=True, timeout=120)
-        if previous is None:
-            os.environ.pop("RAY_AUTH_MODE", None)
-        else:
-            os.environ["RAY_AUTH_MODE"] = previous
 
 
 def _connect(address: str) -> None:

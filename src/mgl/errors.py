@@ -27,6 +27,15 @@ class MGLError(Exception):
             where += ": "
         return where + self.message
 
+    def __reduce__(self):
+        # keyword-only fields survive pickling (an error raised in a worker process or a Ray actor
+        # reaches the driver with its file and record)
+        return (_rebuild_error, (type(self), self.message, self.source, self.record))
+
+
+def _rebuild_error(cls, message, source, record):
+    return cls(message, source=source, record=record)
+
 
 class DataError(MGLError):
     """Malformed or inconsistent input data."""

@@ -78,7 +78,9 @@ def _columns(names: Sequence[str], wanted: dict[str, str | None], source: Path) 
             raise DataError(f"missing {role} column {column!r} (columns: {', '.join(map(str, names))})", source=source)
 
 
-def _arrow_batches(path: Path, fmt: str, columns: list[str], batch_rows: int):
+def _arrow_batches(path: Path, fmt: str, columns: list[str], batch_rows: int, start: int = 0):
+    """``(first row, batch)`` pairs of a Parquet/CSV/TSV file; Parquet from the row group holding
+    row ``start`` on (its metadata says where), CSV and TSV from the top."""
     import pyarrow as pa
 
     if fmt == "parquet":
@@ -86,11 +88,23 @@ def _arrow_batches(path: Path, fmt: str, columns: list[str], batch_rows: int):
 
         pf = pq.ParquetFile(path)
         _columns(pf.schema_arrow.names, {c: c for c in columns}, path)
-        yield from pf.iter_batches(batch_size=batch_rows, columns=columns)
+        first, groups, row = None, [], 0
+        for g in range(pf.metadata.num_row_groups):
+            n = pf.metadata.row_group(g).num_rows
+            if row + n > start:
+                first = row if first is None else first
+                groups.append(g)
+            row += n
+        row = first or 0
+        if groups:
+            for batch in pf.iter_batches(batch_size=batch_rows, columns=columns, row_groups=groups):
+                yield row, batch
+                row += batch.num_rows
         return
     import pyarrow.csv as pcsv
 
     delimiter = "," if fmt == "csv" else "\t"
+    row = 0
     try:
         reader = pcsv.open_csv(path, read_options=pcsv.ReadOptions(block_size=1 << 20),
                                parse_options=pcsv.ParseOptions(delimiter=delimiter, newlines_in_values=True),
@@ -98,7 +112,8 @@ def _arrow_batches(path: Path, fmt: str, columns: list[str], batch_rows: int):
                                                                    include_columns=columns,
                                                                    strings_can_be_null=False))
         for batch in reader:
-            yield batch
+            yield row, batch
+            row += batch.num_rows
     except pa.ArrowInvalid as exc:
         raise DataError(f"not a readable {fmt.upper()} file ({str(exc).splitlines()[0]})", source=path) from None
     except KeyError as exc:
@@ -136,49 +151,77 @@ def check_input(text, pair, *, source, record: int, pair_required: bool = False)
         raise DataError(f"text longer than {MAX_TEXT_CHARS} characters", source=source, record=record)
 
 
-def _jsonl_batches(path: Path, columns: list[str], batch_rows: int):
+def _jsonl_batches(path: Path, columns: list[str], batch_rows: int, *, offset: int = 0, line: int = 1,
+                   row: int = 0):
+    """``(first row, {column: values})`` pairs of a JSON Lines file, read from byte ``offset`` (where
+    record ``row`` starts, on line ``line``; 0, 1, 0 for the whole file). Blank lines are not rows."""
     batch: dict[str, list] = {c: [] for c in columns}
-    with open(path, encoding="utf-8-sig") as fh:
-        try:
-            for i, line in enumerate(fh, 1):
-                if not line.strip():
-                    continue
-                rec = jsonl_record(line, source=path, record=i, fields=columns)
-                for c in columns:
-                    batch[c].append(rec[c])
-                if len(batch[columns[0]]) >= batch_rows:
-                    yield batch
-                    batch = {c: [] for c in columns}
-        except UnicodeDecodeError:
-            raise DataError("not valid UTF-8", source=path) from None
+    first = row
+    with open(path, "rb") as fh:
+        fh.seek(offset)
+        for i, raw in enumerate(fh, line):
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                raise DataError("not valid UTF-8", source=path, record=i) from None
+            if i == 1:
+                text = text.removeprefix("\ufeff")
+            if not text.strip():
+                continue
+            rec = jsonl_record(text, source=path, record=i, fields=columns)
+            for c in columns:
+                batch[c].append(rec[c])
+            if len(batch[columns[0]]) >= batch_rows:
+                yield first, batch
+                first += len(batch[columns[0]])
+                batch = {c: [] for c in columns}
     if batch[columns[0]]:
-        yield batch
+        yield first, batch
+
+
+def file_rows(path: Path, *, text_column: str = "text", pair_column: str | None = None, id_column: str | None = None,
+              start: int = 0, count: int | None = None, offset: int = 0, line: int = 1,
+              batch_rows: int = 4096) -> Iterator[Rows]:
+    """Rows ``[start, start + count)`` of one input file (all from ``start`` on where ``count`` is None),
+    in batches of at most ``batch_rows``, each checked (:func:`check_input`). A JSON Lines file is
+    read from byte ``offset`` and line ``line``, where its row ``start`` begins
+    (:func:`mgl.bulk.plan.plan_shards` records them); Parquet skips to the row group holding
+    ``start``; CSV and TSV are parsed from the top. Ids: the ``id_column``'s values (as strings),
+    else ``<file name>:<row>`` (the row counted from 1 in its file)."""
+    fmt = FORMATS[path.suffix.lower()]
+    columns = list(dict.fromkeys([c for c in (text_column, pair_column, id_column) if c is not None]))
+    stop = None if count is None else start + count
+    batches = (_jsonl_batches(path, columns, batch_rows, offset=offset, line=line, row=start if offset else 0)
+               if fmt == "jsonl" else _arrow_batches(path, fmt, columns, batch_rows, start))
+    for first, batch in batches:
+        n = len(batch[columns[0]]) if isinstance(batch, dict) else batch.num_rows
+        if first + n <= start:
+            continue
+        if stop is not None and first >= stop:
+            return
+        data = batch if isinstance(batch, dict) else batch.to_pydict()
+        lo, hi = max(start - first, 0), (n if stop is None else min(n, stop - first))
+        texts = data[text_column][lo:hi]
+        pairs = data[pair_column][lo:hi] if pair_column else None
+        rows = range(first + lo + 1, first + hi + 1)
+        ids = [str(v) for v in data[id_column][lo:hi]] if id_column else [f"{path.name}:{r}" for r in rows]
+        for k, (text, r) in enumerate(zip(texts, rows)):
+            check_input(text, pairs[k] if pairs is not None else None, source=path, record=r,
+                        pair_required=pair_column is not None)
+        for s in range(0, len(texts), batch_rows):
+            yield Rows(texts[s:s + batch_rows], pairs[s:s + batch_rows] if pairs is not None else None,
+                       ids[s:s + batch_rows])
+        if stop is not None and first + hi >= stop:
+            return
 
 
 def read_rows(files: Sequence[Path], *, text_column: str = "text", pair_column: str | None = None,
               id_column: str | None = None, batch_rows: int = 4096) -> Iterator[Rows]:
-    """The input stream in batches of at most ``batch_rows`` rows. Ids: the ``id_column``'s values
-    (as strings), else ``<file name>:<row>`` (the row counted from 1 in its file). An empty text,
-    a text that is not valid Unicode or too long, is an error naming the file and the row."""
-    columns = list(dict.fromkeys([c for c in (text_column, pair_column, id_column) if c is not None]))
+    """The input stream in batches of at most ``batch_rows`` rows: every file's rows
+    (:func:`file_rows`), the files in the order given."""
     for path in files:
-        fmt = FORMATS[path.suffix.lower()]
-        row = 0
-        batches = (_jsonl_batches(path, columns, batch_rows) if fmt == "jsonl"
-                   else _arrow_batches(path, fmt, columns, batch_rows))
-        for batch in batches:
-            data = batch if isinstance(batch, dict) else batch.to_pydict()
-            texts = data[text_column]
-            pairs = data[pair_column] if pair_column else None
-            ids = ([str(v) for v in data[id_column]] if id_column
-                   else [f"{path.name}:{row + k + 1}" for k in range(len(texts))])
-            for k, text in enumerate(texts):
-                check_input(text, pairs[k] if pairs is not None else None, source=path, record=row + k + 1,
-                            pair_required=pair_column is not None)
-            row += len(texts)
-            for s in range(0, len(texts), batch_rows):
-                yield Rows(texts[s:s + batch_rows], pairs[s:s + batch_rows] if pairs is not None else None,
-                           ids[s:s + batch_rows])
+        yield from file_rows(path, text_column=text_column, pair_column=pair_column, id_column=id_column,
+                             batch_rows=batch_rows)
 
 
 def shards(rows: Iterator[Rows], shard_rows: int) -> Iterator[Rows]:
@@ -210,11 +253,12 @@ def manifest_for(files: Sequence[Path], model: Path, options: dict) -> dict:
             "options": options}
 
 
-def prepare_output(out: Path, manifest: dict) -> int:
-    """Check the output folder and return how many shards a previous run of the same job finished.
+def prepare_output(out: Path, manifest: dict) -> set[int]:
+    """Check the output folder and return the shards a previous run of the same job finished.
 
     A missing or empty folder starts a new job (the manifest is written); a folder holding this
-    job's manifest continues it; anything else is refused, naming the folder."""
+    job's manifest continues it; anything else is refused, naming the folder. Shards finish out of
+    order when several workers predict, so every finished shard counts, not only a leading run."""
     from mgl.io import write_json_atomic
 
     if out.exists() and not out.is_dir():
@@ -224,7 +268,7 @@ def prepare_output(out: Path, manifest: dict) -> int:
     path = out / MANIFEST
     if not entries:
         write_json_atomic(path, manifest)
-        return 0
+        return set()
     if not path.is_file():
         raise DataError("the output folder holds files that are not an mgl prediction's; give an empty or new "
                         "folder (nothing is deleted)", source=out)
@@ -235,10 +279,12 @@ def prepare_output(out: Path, manifest: dict) -> int:
     if previous != manifest:
         raise DataError("the output folder holds the predictions of another job (other inputs, model or options); "
                         "give another folder", source=out)
-    done = 0
     suffix = "." + manifest["options"]["output_format"]
-    while (out / f"part-{done:05d}{suffix}").is_file():
-        done += 1
+    done = set()
+    for p in out.glob(f"part-*{suffix}"):
+        stem = p.name[len("part-"):-len(suffix)]
+        if stem.isdigit():
+            done.add(int(stem))
     return done
 
 
@@ -284,8 +330,17 @@ def count_rows(files: Sequence[Path]) -> int | None:
 
 def predict_stream(clf, inputs: Sequence[str], out: Path, *, model_dir: Path, text_column: str = "text",
                    pair_column: str | None = None, id_column: str | None = None, shard_rows: int = 10_000,
-                   output_format: str = "parquet", batch_size: int | None = None, progress: bool = True) -> dict:
-    """Predict every input row into ``out``'s shards (continuing a killed run); the run's summary."""
+                   output_format: str = "parquet", batch_size: int | None = None, progress: bool = True,
+                   pool=None, worker: dict | None = None) -> dict:
+    """Predict every input row into ``out``'s shards (continuing a killed run); the run's summary.
+
+    Without ``pool``, ``clf`` predicts here, reading the input once. With a pool
+    (:mod:`mgl.bulk.executors`: local worker processes or a Ray Data actor pool), the shards are
+    planned first (:func:`mgl.bulk.plan.plan_shards`), each worker loads the model once
+    (``worker``: the keyword arguments of :class:`mgl.bulk.workers.ShardPredictor`), reads and
+    predicts whole shards, and this process writes each shard as it comes back, so a shard is
+    written once whatever happens to the workers. The output is the same either way.
+    """
     from tqdm.auto import tqdm
 
     if shard_rows < 1:
@@ -296,27 +351,53 @@ def predict_stream(clf, inputs: Sequence[str], out: Path, *, model_dir: Path, te
     options = {"text_column": text_column, "pair_column": pair_column, "id_column": id_column,
                "shard_rows": shard_rows, "output_format": output_format}
     done = prepare_output(out, manifest_for(files, model_dir, options))
-    total = count_rows(files)
-    bar = tqdm(total=total, initial=min(done * shard_rows, total or done * shard_rows), unit="text",
-               desc="predicting", disable=not progress, dynamic_ncols=True)
+    id_name = id_column or "id"
     t0 = time.perf_counter()
-    n_new = n_rows = k = 0
-    try:
-        for k, shard in enumerate(shards(read_rows(files, text_column=text_column, pair_column=pair_column,
-                                                   id_column=id_column), shard_rows)):
-            n_rows += len(shard.texts)
-            if k < done:  # finished by an earlier run: read, not embedded
-                continue
-            probs = clf.predict_proba_embeddings(clf.embed(shard.texts, shard.pairs, batch_size=batch_size))
-            labels = [clf.label_names[i] for i in probs.argmax(1)]
-            write_shard(out, k, shard.ids, labels, probs, clf.label_names, id_column or "id", output_format)
-            n_new += len(shard.texts)
-            bar.update(len(shard.texts))
-    finally:
-        bar.close()
+    n_new = n_rows = n_shards = 0
+    if pool is None:
+        total = count_rows(files)
+        bar = tqdm(total=total, unit="text", desc="predicting", disable=not progress, dynamic_ncols=True)
+        try:
+            for k, shard in enumerate(shards(read_rows(files, text_column=text_column, pair_column=pair_column,
+                                                       id_column=id_column), shard_rows)):
+                n_rows += len(shard.texts)
+                n_shards = k + 1
+                if k in done:  # finished by an earlier run: read, not embedded
+                    bar.update(len(shard.texts))
+                    continue
+                probs = clf.predict_proba_embeddings(clf.embed(shard.texts, shard.pairs, batch_size=batch_size))
+                labels = [clf.label_names[i] for i in probs.argmax(1)]
+                write_shard(out, k, shard.ids, labels, probs, clf.label_names, id_name, output_format)
+                n_new += len(shard.texts)
+                bar.update(len(shard.texts))
+        finally:
+            bar.close()
+    else:
+        from mgl.bulk.plan import plan_shards
+        from mgl.bulk.workers import ShardPredictor
+
+        plan = plan_shards(files, shard_rows, text_column=text_column)
+        n_rows, n_shards = sum(s.rows for s in plan), len(plan)
+        todo = [s for s in plan if s.k not in done]
+        label_names = list(clf.label_names) if clf is not None else None
+        bar = tqdm(total=n_rows, initial=n_rows - sum(s.rows for s in todo), unit="text", desc="predicting",
+                   disable=not progress, dynamic_ncols=True)
+        try:
+            for result in pool.map(ShardPredictor, {**(worker or {}), "text_column": text_column,
+                                                    "pair_column": pair_column, "id_column": id_column,
+                                                    "batch_size": batch_size}, todo):
+                names = result["label_names"]
+                if label_names is not None and names != label_names:
+                    raise DataError("a worker loaded a model with other labels", source=model_dir)
+                labels = [names[i] for i in result["probs"].argmax(1)]
+                write_shard(out, result["k"], result["ids"], labels, result["probs"], names, id_name, output_format)
+                n_new += len(result["ids"])
+                bar.update(len(result["ids"]))
+        finally:
+            bar.close()
     if n_rows == 0:
         raise DataError("the input holds no rows to predict", source=", ".join(map(str, inputs)))
     seconds = time.perf_counter() - t0
-    return {"rows": n_rows, "shards": (k + 1) if n_rows else 0, "resumed_after_shards": done,
+    return {"rows": n_rows, "shards": n_shards, "resumed_after_shards": len(done),
             "predicted_now": n_new, "seconds": seconds, "texts_per_second": n_new / seconds if seconds > 0 else 0.0,
             "files": len(files)}

@@ -111,6 +111,9 @@ def register(app: typer.Typer) -> None:
         id_column: Annotated[Optional[str], typer.Option(help="Folder output: the column whose values identify each row in the output (default: FILE:ROW).")] = None,
         shard_rows: Annotated[int, typer.Option(help="Folder output: rows per output shard.")] = 10_000,
         output_format: Annotated[str, typer.Option(help="Folder output: parquet or jsonl shards.")] = "parquet",
+        executor: Annotated[str, typer.Option(help="Folder output: local (this machine) or ray (a Ray Data actor pool; --address joins a cluster).")] = "local",
+        workers: Annotated[Optional[int], typer.Option(help="Folder output: worker processes (local; default 1, in this process) or Ray actors (default: one per CPU, or per GPU), each loading the model once.")] = None,
+        address: Annotated[Optional[str], typer.Option(help="--executor ray: the cluster to join (default: start Ray on this machine).")] = None,
     ) -> None:
         """Classify texts: label, class probabilities, the nearest labelled examples (with their texts) and,
         for MGL, which languages' examples the graph leaned on."""
@@ -127,7 +130,11 @@ def register(app: typer.Typer) -> None:
         if is_stream_job(input, output):
             return predict_folder(model, input, output, text_column=text_column, pair_column=pair_column,
                                   id_column=id_column, shard_rows=shard_rows, output_format=output_format,
-                                  device=device, seed=seed, precision=precision, quiet=quiet, cache=cache)
+                                  device=device, seed=seed, precision=precision, quiet=quiet, cache=cache,
+                                  executor=executor, workers=workers, address=address)
+        if executor != "local" or workers is not None or address is not None:
+            raise MGLError("--executor, --workers and --address apply to predictions into a folder (--output DIR)",
+                           source=output)
         if len(input) != 1:
             raise MGLError("several inputs are predicted into a folder: give --output DIR", source=output)
         input = input[0]
@@ -181,26 +188,35 @@ def is_stream_job(inputs: list[str], output: Path) -> bool:
 
 
 def predict_folder(model: Path, inputs: list[str], output: Path, *, text_column, pair_column, id_column, shard_rows,
-                   output_format, device, seed, precision, quiet, cache) -> None:
-    """``mgl predict`` into a folder of shards (:func:`mgl.streaming.predict_stream`)."""
+                   output_format, device, seed, precision, quiet, cache, executor="local", workers=None,
+                   address=None) -> None:
+    """``mgl predict`` into a folder of shards (:func:`mgl.streaming.predict_stream`), here or on workers
+    (:mod:`mgl.bulk.executors`)."""
+    from mgl.bulk.executors import make_pool
     from mgl.classifier import Classifier
+    from mgl.errors import ConfigError
     from mgl.outputs import check_writable_folder
     from mgl.streaming import expand_inputs, predict_stream
 
+    pool = make_pool(executor, workers=workers, address=address, device=device)
+    if pool is not None and cache:
+        raise ConfigError("--cache is for predictions in this process (--executor local, one worker)")
     expand_inputs(inputs)  # every input found before the model loads
     check_writable_folder(output, what="--output folder")
-    clf = Classifier.from_pretrained(model, device=device, precision=precision)
+    clf = Classifier.from_pretrained(model, device=device, precision=precision)  # fails here, before any worker
     if seed is not None:
         clf.reseed(seed)
     if cache:
         from mgl.encoders import EmbeddingCache
 
         clf.embedding_cache = EmbeddingCache()
+    worker = {"model_dir": str(Path(model).resolve()), "device": device, "precision": precision, "seed": seed}
     summary = predict_stream(clf, inputs, output, model_dir=model, text_column=text_column, pair_column=pair_column,
                              id_column=id_column, shard_rows=shard_rows, output_format=output_format,
-                             progress=not quiet)
+                             progress=not quiet, pool=pool, worker=worker)
     resumed = (f"; continued after {summary['resumed_after_shards']} finished shard(s)"
                if summary["resumed_after_shards"] else "")
+    where = "" if pool is None else f" on {executor} ({summary.get('workers') or workers or 'auto'} workers)"
     typer.echo(f"predicted {summary['rows']} texts from {summary['files']} file(s) into {summary['shards']} shard(s) "
-               f"in {output} with {clf.method} ({summary['predicted_now']} now, "
+               f"in {output} with {clf.method}{where} ({summary['predicted_now']} now, "
                f"{summary['texts_per_second']:.1f} texts/s){resumed}")

@@ -1,0 +1,161 @@
+"""Where bulk workers run: processes on this machine, or a Ray Data actor pool.
+
+An executor's :meth:`map` builds ``worker_cls(**kwargs)`` once in each of its workers, calls it
+on every item and yields the results as they finish (in any order; each result says which item
+it is). The driver writes what comes back. Items are sent a few at a time, so memory holds a
+bounded number of results whatever the corpus size.
+
+* :class:`LocalPool` (``--executor local --workers N``): ``N`` spawned processes, each with
+  ``cpu_count // N`` torch threads. A worker that dies stops the run with its error; a run
+  started again continues after the finished shards.
+* :class:`RayPool` (``--executor ray [--address ADDR] [--workers N]``): the items as a Ray
+  Dataset, ``map_batches`` over an actor pool of ``N`` actors (default: one per CPU of the
+  cluster, or one per GPU where it has GPUs and the device is not ``cpu``). Ray Data restarts
+  an actor that dies and runs its item again (``max_restarts`` / ``max_task_retries``), and as
+  the lost attempt returned nothing, nothing is lost or written twice. The inputs and the model
+  must be readable at the same paths on every node; outputs are written by the driver only.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+from typing import Iterable, Iterator
+
+from mgl.errors import ConfigError, MGLError
+
+EXECUTORS = ("local", "ray")
+
+_WORKER = None  # the worker of this process (LocalPool)
+
+
+def _init_local(worker_cls, kwargs: dict) -> None:
+    global _WORKER
+    _WORKER = worker_cls(**kwargs)
+
+
+def _call_local(item):
+    return _WORKER(item)
+
+
+class LocalPool:
+    """``workers`` processes on this machine, each building its worker once."""
+
+    def __init__(self, workers: int = 2, *, threads: int | None = None):
+        if workers < 1:
+            raise ConfigError(f"--workers must be >= 1, got {workers}")
+        self.workers = workers
+        self.threads = threads if threads is not None else max(1, (os.cpu_count() or 1) // workers)
+
+    def map(self, worker_cls, kwargs: dict, items: Iterable) -> Iterator:
+        import multiprocessing
+        from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+
+        items = iter(items)
+        context = multiprocessing.get_context("spawn")  # no fork of a process holding torch's threads
+        with ProcessPoolExecutor(max_workers=self.workers, mp_context=context, initializer=_init_local,
+                                 initargs=(worker_cls, {**kwargs, "threads": self.threads})) as pool:
+            pending = set()
+            for item in items:
+                pending.add(pool.submit(_call_local, item))
+                if len(pending) >= 2 * self.workers:
+                    break
+            while pending:
+                finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    yield future.result()  # a worker's error stops the run here, with its message
+                    nxt = next(items, None)
+                    if nxt is not None:
+                        pending.add(pool.submit(_call_local, nxt))
+
+
+class _RayWorker:
+    """The actor class of :class:`RayPool`: one worker, items and results carried pickled."""
+
+    def __init__(self, worker_cls, kwargs: dict):
+        self.worker = worker_cls(**kwargs)
+
+    def __call__(self, batch: dict) -> dict:
+        import numpy as np
+
+        results = []
+        for blob in batch["item"]:
+            try:
+                results.append(pickle.dumps(self.worker(pickle.loads(blob)), protocol=5))
+            except MGLError as exc:  # the user's input or settings: reported, not retried
+                results.append(pickle.dumps(_Failed(exc), protocol=5))
+        return {"result": np.array(results, dtype=object)}
+
+
+class _Failed:
+    """An :class:`MGLError` a Ray worker raised, carried back as its result."""
+
+    def __init__(self, error: MGLError):
+        self.error = error
+
+
+class RayPool:
+    """A Ray Data actor pool (this machine's Ray, a cluster at ``address``, or the one already joined)."""
+
+    def __init__(self, address: str | None = None, *, workers: int | None = None, device: str | None = None,
+                 init_kwargs: dict | None = None):
+        if workers is not None and workers < 1:
+            raise ConfigError(f"--workers must be >= 1, got {workers}")
+        self.address = address
+        self.workers = workers
+        self.device = device
+        self.init_kwargs = init_kwargs or {}
+
+    @staticmethod
+    def _ray():
+        try:
+            import ray
+            import ray.data  # noqa: F401
+        except ImportError:
+            raise ConfigError("--executor ray needs Ray Data: pip install 'mgl-clt[ray]' (make test installs it)") from None
+        return ray
+
+    def map(self, worker_cls, kwargs: dict, items: Iterable) -> Iterator:
+        ray = self._ray()
+        blobs = [pickle.dumps(item, protocol=5) for item in items]
+        if not blobs:
+            return
+        started_here = not ray.is_initialized()
+        if started_here:
+            ray.init(address=self.address, include_dashboard=False, log_to_driver=False, configure_logging=False,
+                     **self.init_kwargs)
+        try:
+            resources = ray.cluster_resources()
+            gpus = int(resources.get("GPU", 0)) if self.device != "cpu" else 0
+            slots = gpus if gpus else int(resources.get("CPU", 1))
+            workers = min(self.workers or max(1, slots), len(blobs))
+            cpus = max(1, int(resources.get("CPU", 1)) // workers) if not gpus else 1
+            context = ray.data.DataContext.get_current()
+            context.enable_progress_bars = False  # the driver draws one bar
+            context.execution_options.verbose_progress = False
+            ds = ray.data.from_items([{"item": b} for b in blobs], override_num_blocks=len(blobs))
+            ds = ds.map_batches(_RayWorker, fn_constructor_kwargs={"worker_cls": worker_cls,
+                                                                   "kwargs": {**kwargs, "threads": cpus}},
+                                batch_size=1, concurrency=workers, num_cpus=cpus, num_gpus=1 if gpus else 0)
+            for row in ds.iter_rows():
+                result = pickle.loads(row["result"])
+                if isinstance(result, _Failed):
+                    raise result.error
+                yield result
+        finally:
+            if started_here:
+                ray.shutdown()
+
+
+def make_pool(executor: str = "local", *, workers: int | None = None, address: str | None = None,
+              device: str | None = None):
+    """The pool named on the command line, or None where one process does the work (local, 1 worker)."""
+    if executor == "local":
+        if address is not None:
+            raise ConfigError("--address is for --executor ray")
+        if workers is None or workers == 1:
+            return None
+        return LocalPool(workers)
+    if executor == "ray":
+        return RayPool(address, workers=workers, device=device)
+    raise ConfigError(f"unknown executor {executor!r}: use one of {', '.join(EXECUTORS)}")

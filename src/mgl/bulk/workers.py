@@ -1,0 +1,66 @@
+"""What one worker does: it loads the model or the encoder once, then handles one item a call.
+
+Workers are built by an executor (:mod:`mgl.bulk.executors`) in its own process or Ray actor
+from a class and keyword arguments, so everything here is picklable by reference. They write
+nothing: a result goes back to the driver, which writes it.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+
+def set_threads(threads: int | None) -> None:
+    """torch's threads in this worker (None: leave torch's default)."""
+    if threads is not None:
+        import torch
+
+        torch.set_num_threads(max(1, int(threads)))
+
+
+class ShardPredictor:
+    """Predicts whole shards (:class:`mgl.bulk.plan.ShardSpec`) with a saved model.
+
+    A call reads the shard's rows from its files, embeds them (not through the cache) and
+    returns ``{"k", "ids", "probs", "label_names"}``."""
+
+    def __init__(self, model_dir: str, *, device: str | None = None, precision: str | None = None,
+                 seed: int | None = None, text_column: str = "text", pair_column: str | None = None,
+                 id_column: str | None = None, batch_size: int | None = None, threads: int | None = None):
+        from mgl.classifier import Classifier
+
+        set_threads(threads)
+        self.clf = Classifier.from_pretrained(model_dir, device=device, precision=precision)
+        if seed is not None:
+            self.clf.reseed(seed)
+        self.columns = {"text_column": text_column, "pair_column": pair_column, "id_column": id_column}
+        self.batch_size = batch_size
+
+    def __call__(self, spec) -> dict:
+        from mgl.bulk.plan import read_shard
+
+        rows = read_shard(spec, **self.columns)
+        probs = self.clf.predict_proba_embeddings(self.clf.embed(rows.texts, rows.pairs, batch_size=self.batch_size))
+        return {"k": spec.k, "ids": rows.ids, "probs": np.asarray(probs, dtype=np.float64),
+                "label_names": list(self.clf.label_names)}
+
+
+class ChunkEmbedder:
+    """Embeds chunks of texts with a frozen encoder (:class:`mgl.encoders.EncoderSpec` fields).
+
+    A call takes ``{"chunk", "texts", "pairs"}`` and returns ``{"chunk", "vectors", "identity"}``;
+    the driver stores the vectors in the embedding cache under the encoder's identity."""
+
+    def __init__(self, spec: dict, *, device: str | None = None, threads: int | None = None):
+        from mgl.encoders.text_encoder import EncoderSpec, TextEncoder
+
+        set_threads(threads)
+        self.encoder = TextEncoder(EncoderSpec(**spec), device=device)
+
+    def __call__(self, item: dict) -> dict:
+        pairs: Sequence[str | None] | None = item.get("pairs")
+        vectors = self.encoder.embed(item["texts"], pairs, progress=False)
+        return {"chunk": item["chunk"], "vectors": np.asarray(vectors, dtype=np.float32),
+                "identity": self.encoder.identity}

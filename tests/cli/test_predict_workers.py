@@ -1,0 +1,160 @@
+"""``mgl predict`` into a folder on worker processes and on a Ray Data actor pool: the shards of
+one process, every id once, a killed Ray worker retried, a worker's input error reported as the
+single process reports it."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from cli_helpers import run_mgl
+from test_predict_stream import corpus, read_output, write_parquet_folder
+
+
+def mixed_inputs(folder: Path, rows) -> Path:
+    """Parquet (small row groups), JSON Lines (with blank lines and a BOM) and CSV (values with
+    commas and newlines) holding ``rows`` in this order."""
+    folder.mkdir(parents=True, exist_ok=True)
+    a, b = len(rows) // 3, 2 * len(rows) // 3
+    pq.write_table(pa.table({"doc": [r[0] for r in rows[:a]], "body": [r[1] for r in rows[:a]]}),
+                   folder / "a.parquet", row_group_size=17)
+    with open(folder / "b.jsonl", "w", encoding="utf-8-sig") as fh:
+        for i, r in enumerate(rows[a:b]):
+            fh.write(json.dumps({"doc": r[0], "body": r[1]}, ensure_ascii=False) + "\n" + ("\n" if i % 7 == 3 else ""))
+    with open(folder / "c.csv", "w", encoding="utf-8") as fh:
+        fh.write("doc,body\n" + "".join(f'{r[0]},"{r[1]},\nend"\n' for r in rows[b:]))
+    return folder
+
+
+def stream_rows(rows):
+    """The texts the files above hold, in stream order."""
+    a, b = len(rows) // 3, 2 * len(rows) // 3
+    return [r[1] for r in rows[:b]] + [f"{r[1]},\nend" for r in rows[b:]]
+
+
+@settings(max_examples=40, deadline=None)
+@given(sizes=st.lists(st.integers(0, 23), min_size=1, max_size=4), shard_rows=st.integers(1, 17),
+       kinds=st.lists(st.sampled_from(["parquet", "jsonl", "csv"]), min_size=4, max_size=4))
+def test_planned_shards_read_what_one_pass_reads(tmp_path_factory, sizes, shard_rows, kinds):
+    from mgl.bulk.plan import plan_shards, read_shard
+    from mgl.streaming import read_rows, shards
+
+    folder = tmp_path_factory.mktemp("plan")
+    files, n = [], 0
+    for f, (size, kind) in enumerate(zip(sizes, kinds)):
+        texts = [f"text {n + i}" for i in range(size)]
+        n += size
+        path = folder / f"f{f}.{kind}"
+        if kind == "parquet":
+            pq.write_table(pa.table({"text": pa.array(texts, pa.string())}), path, row_group_size=3)
+        elif kind == "jsonl":
+            path.write_text("".join(json.dumps({"text": t}) + ("\n\n" if i % 4 == 1 else "\n")
+                                    for i, t in enumerate(texts)), encoding="utf-8")
+        else:
+            path.write_text("text\n" + "".join(f'"{t}"\n' for t in texts), encoding="utf-8")
+        files.append(path)
+    expected = list(shards(read_rows(files), shard_rows))
+    plan = plan_shards(files, shard_rows)
+    assert [s.k for s in plan] == list(range(len(expected)))
+    for spec, shard in zip(plan, expected):
+        got = read_shard(spec)
+        assert (got.texts, got.ids) == (shard.texts, shard.ids)
+
+
+def test_worker_processes_and_ray_write_the_shards_of_one_process(tiny_model, tmp_path, ray_cluster):
+    rows = corpus(420, seed=3)
+    src = mixed_inputs(tmp_path / "in", rows)
+    args = ["predict", "--model", tiny_model, "--input", src, "--text-column", "body", "--id-column", "doc",
+            "--shard-rows", "50", "--quiet"]
+    outs = {}
+    for name, extra in {"one": [], "local-2": ["--workers", "2"],
+                        "ray-2": ["--executor", "ray", "--address", ray_cluster, "--workers", "2"]}.items():
+        code, stdout, err = run_mgl(*args, *extra, "--output", tmp_path / name)
+        assert code == 0, err
+        assert "predicted 420 texts from 3 file(s) into 9 shard(s)" in stdout
+        outs[name], parts = read_output(tmp_path / name)
+        assert [p.name for p in parts] == [f"part-{k:05d}.parquet" for k in range(9)]
+    assert outs["one"]["doc"] == [r[0] for r in rows]
+    from mgl.classifier import Classifier
+
+    clf = Classifier.from_pretrained(tiny_model)
+    expected = clf.predict_proba(stream_rows(rows))
+    for name, table in outs.items():
+        assert table["doc"] == outs["one"]["doc"], name  # every id once, in input order
+        got = np.stack([table[f"p_{c}"] for c in clf.label_names], axis=1)
+        np.testing.assert_allclose(got, expected, atol=1e-6, err_msg=name)
+        assert table["label"] == outs["one"]["label"], name
+
+
+@pytest.mark.parametrize("executor", ["local", "ray"])
+def test_a_workers_input_error_names_the_file_and_record(tiny_model, tmp_path, executor, ray_cluster):
+    rows = corpus(60, seed=4)
+    src = mixed_inputs(tmp_path / "in", rows)
+    with open(src / "b.jsonl", "a", encoding="utf-8") as fh:
+        fh.write(json.dumps({"doc": "bad", "body": "   "}) + "\n")
+    extra = ["--workers", "2"] + (["--executor", "ray", "--address", ray_cluster] if executor == "ray" else [])
+    code, _, err = run_mgl("predict", "--model", tiny_model, "--input", src, "--text-column", "body", "--id-column",
+                           "doc", "--shard-rows", "10", "--output", tmp_path / "out", "--quiet", *extra)
+    assert code == 2, err
+    assert "b.jsonl, record 21: empty or non-text input" in err  # the 21st record of b.jsonl
+    assert "Traceback" not in err
+
+
+def _map_workers() -> set[int]:
+    """The processes of Ray Data's map actors on this machine."""
+    pids = set()
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                cmdline = (proc / "cmdline").read_bytes()
+            except OSError:
+                continue
+            if b"MapWorker" in cmdline:
+                pids.add(int(proc.name))
+    return pids
+
+
+def test_a_ray_worker_killed_mid_run_is_retried_and_every_id_written_once(tiny_model, tmp_path, ray_cluster):
+    rows = corpus(6000, seed=5)
+    src = write_parquet_folder(tmp_path / "in", rows, files=2)
+    args = ["predict", "--model", str(tiny_model), "--input", str(src), "--text-column", "body", "--id-column", "doc",
+            "--shard-rows", "100", "--quiet"]
+    whole = tmp_path / "whole"
+    assert run_mgl(*args, "--output", str(whole))[0] == 0
+    out = tmp_path / "ray"
+    before = _map_workers()
+    proc = subprocess.Popen([sys.executable, "-m", "mgl", *args, "--output", str(out), "--executor", "ray",
+                             "--address", ray_cluster, "--workers", "2"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=os.environ.copy())
+    deadline = time.time() + 300
+    victim = None
+    while time.time() < deadline and proc.poll() is None:
+        workers = _map_workers() - before
+        if workers and len(list(out.glob("part-*.parquet"))) >= 3:
+            victim = min(workers)
+            os.kill(victim, signal.SIGKILL)  # a Ray actor dies in the middle of the run
+            break
+        time.sleep(0.01)
+    stdout, stderr = proc.communicate(timeout=600)
+    assert victim is not None, "the run finished before a worker could be killed"
+    assert proc.returncode == 0, stderr[-3000:]
+    assert "predicted 6000 texts" in stdout
+    a, _ = read_output(whole)
+    b, parts = read_output(out)
+    assert len(parts) == 60
+    assert b["doc"] == [r[0] for r in rows] and len(set(b["doc"])) == len(rows)  # every id exactly once
+    assert b["label"] == a["label"]
+    for col in a:
+        if col.startswith("p_"):
+            np.testing.assert_allclose(b[col], a[col], atol=1e-6)
