@@ -61,6 +61,6 @@ class ChunkEmbedder:
 
     def __call__(self, item: dict) -> dict:
         pairs: Sequence[str | None] | None = item.get("pairs")
-        vectors = self.encoder.embed(item["texts"], pairs, progress=False)
+        vectors = self.encoder.embed(item["texts"], pairs, batch_size=item.get("batch_size", 32), progress=False)
         return {"chunk": item["chunk"], "vectors": np.asarray(vectors, dtype=np.float32),
                 "identity": self.encoder.identity}

@@ -122,3 +122,47 @@ def cache(
         typer.echo(json.dumps(rows, indent=2))
     else:
         _print_table(rows)
+
+
+@app.command()
+def embed(
+    data: Annotated[str, typer.Option("--data", help="webis-cls-10, paws-x, or a CSV/TSV/JSONL file of examples (with --columns).")],
+    root: Annotated[Optional[Path], typer.Option("--root", help="The dataset's folder (default $MGL_HOME/data); for a file, the folder relative paths start from.")] = None,
+    columns: Annotated[Optional[str], typer.Option(help="For files: text=COL,label=COL[,text_pair=COL][,language=COL][,split=COL].")] = None,
+    languages: Annotated[Optional[str], typer.Option("--languages", help="Comma-separated languages (default: all).")] = None,
+    domain: Annotated[Optional[str], typer.Option("--domain", help="webis-cls-10: one domain (default: all three).")] = None,
+    preset: Annotated[Optional[str], typer.Option("--preset", help="Named preset whose encoder settings to use.")] = None,
+    config: Annotated[Optional[Path], typer.Option("--config", help="A YAML configuration file (on top of the preset).")] = None,
+    set_: Annotated[Optional[list[str]], typer.Option("--set", help="A data or encoder setting: section.field=value (repeatable).")] = None,
+    executor: Annotated[str, typer.Option(help="local (this machine) or ray (a Ray Data actor pool; --address joins a cluster).")] = "local",
+    workers: Annotated[Optional[int], typer.Option(help="Local worker processes (default 1: this process, all its threads) or Ray actors (default: one per CPU, or per GPU).")] = None,
+    address: Annotated[Optional[str], typer.Option(help="--executor ray: the cluster to join (default: start Ray on this machine).")] = None,
+    chunk_rows: Annotated[int, typer.Option(help="Texts per unit of work sent to a worker.")] = 2048,
+    quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Fill the embedding cache with a training corpus's embeddings, so that training runs and grids
+    with the same encoder settings embed nothing; here, on local worker processes or on Ray."""
+    from mgl.bulk.embed import embed_corpus
+    from mgl.bulk.executors import make_pool
+    from mgl.config import load_config
+    from mgl.data.experiment import load_examples
+
+    if any(not item.startswith(("encoder.", "data.")) for item in set_ or []):
+        raise ConfigError("mgl encoder embed takes data and encoder settings only (--set encoder.field=value)")
+    shortcuts = [f"data.name={data}"] + ([f"data.root={root}"] if root is not None else []) \
+        + ([f"data.columns={columns}"] if columns else []) + ([f"data.domain={domain}"] if domain else [])
+    cfg = load_config(preset, config, [*(set_ or []), *shortcuts])
+    cfg.encoder.validate()
+    pool = make_pool(executor, workers=workers, address=address, device=cfg.encoder.device)
+    wanted = [x.strip() for x in languages.split(",") if x.strip()] if languages else None
+    examples = load_examples(cfg.data, wanted)
+    pairs = [e.text_pair for e in examples]
+    summary = embed_corpus([e.text for e in examples], pairs if any(p is not None for p in pairs) else None,
+                           cfg.encoder, pool=pool, chunk_rows=chunk_rows, progress=not quiet)
+    if as_json:
+        typer.echo(json.dumps(summary, indent=2))
+        return
+    typer.echo(f"{summary['distinct']} distinct texts of {summary['texts']}: {summary['cached_before']} were cached, "
+               f"{summary['embedded']} embedded ({summary['texts_per_second']:.1f} texts/s, {executor}) into "
+               f"{summary['cache']}")

@@ -69,13 +69,13 @@ def positive_index(label_names: Sequence[str], positive: str | None = None) -> i
     return 1
 
 
-def load_examples(data: DataConfig, languages: Sequence[str]) -> list[Example]:
-    """Read the data set (named, or a file with column/label mappings) for the given languages."""
+def load_examples(data: DataConfig, languages: Sequence[str] | None) -> list[Example]:
+    """Read the data set (named, or a file with column/label mappings) for the given languages (None: all)."""
     from mgl.data.registry import DATASETS, load_dataset
 
     name = data.name.lower()
     if name in DATASETS:
-        options: dict[str, Any] = {"languages": list(languages)}
+        options: dict[str, Any] = {"languages": list(languages) if languages is not None else None}
         if name == "webis-cls-10" and data.domain is not None:
             options["domains"] = [data.domain]
         return load_dataset(name, root=data.root, **options)
@@ -91,7 +91,7 @@ def load_examples(data: DataConfig, languages: Sequence[str]) -> list[Example]:
     if data.encoding:
         options["encoding"] = data.encoding
     examples = load_dataset(data.name, root=data.root, **options)
-    return [ex for ex in examples if ex.language in set(languages)]
+    return examples if languages is None else [ex for ex in examples if ex.language in set(languages)]
 
 
 def cap_per_class(examples: list[Example], limit: int) -> list[Example]:
