@@ -1,4 +1,4 @@
-"""Memory of ``mgl predict`` over a corpus: peak RSS at 10k, 30k texts and the whole corpus, local executor.
+"""``mgl predict`` over a corpus: memory at 10k, 30k and all texts; speed of every executor on 10k texts; resuming.
 
 The corpus: every Webis-CLS-10 review of every language and domain (train and test files) and
 both sentences of every PAWS-X pair, distinct texts, written as a folder of Parquet shards
@@ -7,9 +7,17 @@ pooled logistic regression on JA books), so the run measures the data path's mem
 the encoder's time. Each measurement is one ``mgl predict --input FOLDER --output DIR`` process
 (its peak RSS from ``getrusage`` of the waited child), over the first N texts' shards.
 
-    python benchmarks/bench_predict.py --out benchmarks/out/bench_predict.json
+Speed: a second model at full length (the product's defaults: the ensemble, ``max_length`` 256)
+predicts the same first 10k texts (``--speed-texts``) with the local executor in one process
+(torch's threads), 2 local worker processes (one thread each) and Ray Data with 2 actors on this
+machine (Ray started by the command, its start-up counted), one after the other in one run. Each
+run's wall clock (model load, planning and Ray included) gives its texts/s; the probabilities of
+the three outputs are compared (max abs difference, ids equal). Resuming: the one-process run
+is repeated, killed once half its shards are written, and started again; the time from the
+restart to its first new shard is the cost of resuming (loading the model, reading past the
+finished shards), beside one shard's predicting time.
 
-Not measured here yet (issue 26): texts/s with 2 local workers and on Ray Data.
+    python benchmarks/bench_predict.py --out benchmarks/out/bench_predict.json
 """
 
 from __future__ import annotations
@@ -62,6 +70,9 @@ def main() -> int:
     parser.add_argument("--sizes", default="10000,30000,all")
     parser.add_argument("--max-length", type=int, default=32)
     parser.add_argument("--work", help="Working folder (default: a temporary one).")
+    parser.add_argument("--speed-texts", type=int, default=10_000, help="Texts of the speed runs (0: skip them).")
+    parser.add_argument("--speed-shard-rows", type=int, default=500)
+    parser.add_argument("--skip-memory", action="store_true")
     add_common_options(parser, "benchmarks/out/bench_predict.json")
     args = parser.parse_args()
     data = require_mgl_data("bench_predict.py")
@@ -79,7 +90,7 @@ def main() -> int:
                         "ja", "--seed", "0", "--method", "logreg-pooled", "--set", f"encoder.max_length={args.max_length}",
                         "--out", str(work / "train"), "--save", str(model), "--quiet"], check=True)
     rows = []
-    for size in args.sizes.split(","):
+    for size in [] if args.skip_memory else args.sizes.split(","):
         n = len(texts) if size == "all" else min(int(size), len(texts))
         folder = work / f"corpus-{n}"
         if not folder.is_dir():
@@ -95,19 +106,115 @@ def main() -> int:
         rows.append({"texts": n, "peak_rss_mb": round(int(rss_kb) / 1024, 1), "seconds": round(float(seconds), 1),
                      "texts_per_second": round(n / float(seconds), 1)})
         print(rows[-1], file=sys.stderr, flush=True)
-    base = rows[0]["peak_rss_mb"]
-    for r in rows:
-        r["growth_vs_first"] = round(r["peak_rss_mb"] / base - 1, 4)
-    result = {"corpus_texts": len(texts), "max_length": args.max_length, "rows": rows, "machine": machine_info(),
-              "date": time.strftime("%Y-%m-%d")}
+    if rows:
+        base = rows[0]["peak_rss_mb"]
+        for r in rows:
+            r["growth_vs_first"] = round(r["peak_rss_mb"] / base - 1, 4)
+    speed = measure_speed(data, work, texts, args) if args.speed_texts else None
+    result = {"corpus_texts": len(texts), "max_length": args.max_length, "rows": rows, "speed": speed,
+              "machine": machine_info(), "date": time.strftime("%Y-%m-%d")}
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(result, indent=2))
-    print("| texts | peak RSS (MB) | growth vs 10k | wall (s) | texts/s |")
-    print("|---:|---:|---:|---:|---:|")
-    for r in rows:
-        print(f"| {r['texts']:,} | {r['peak_rss_mb']:.1f} | {r['growth_vs_first'] * 100:+.1f}% | {r['seconds']:.1f} | "
-              f"{r['texts_per_second']:.1f} |")
+    if rows:
+        print("| texts | peak RSS (MB) | growth vs 10k | wall (s) | texts/s |")
+        print("|---:|---:|---:|---:|---:|")
+        for r in rows:
+            print(f"| {r['texts']:,} | {r['peak_rss_mb']:.1f} | {r['growth_vs_first'] * 100:+.1f}% | {r['seconds']:.1f} | "
+                  f"{r['texts_per_second']:.1f} |")
+    if speed:
+        print(f"\n{speed['texts']:,} texts at max_length {speed['max_length']} ({speed['method']}):\n")
+        print("| executor | wall (s) | texts/s | vs one process | max abs diff of probabilities |")
+        print("|---|---:|---:|---:|---:|")
+        base = speed["runs"][0]["texts_per_second"]
+        for r in speed["runs"]:
+            print(f"| {r['executor']} | {r['seconds']:.1f} | {r['texts_per_second']:.1f} | "
+                  f"{r['texts_per_second'] / base:.2f}x | {r['max_abs_diff_vs_one_process']:.2e} |")
+        res = speed["resume"]
+        print(f"\nresume: killed after {res['shards_before_kill']} of {res['shards']} shards; restart to first new "
+              f"shard {res['restart_to_first_new_shard_s']:.1f} s (one shard predicts in "
+              f"{res['seconds_per_shard']:.1f} s); restart wall {res['restart_wall_s']:.1f} s")
     return 0
+
+
+def _outputs(folder: Path):
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.concat_tables([pq.read_table(p) for p in sorted(folder.glob("part-*.parquet"))]).to_pydict()
+    probs = np.stack([table[c] for c in sorted(table) if c.startswith("p_")], axis=1)
+    return table["id"], probs
+
+
+def measure_speed(data: Path, work: Path, texts: list[str], args) -> dict:
+    """texts/s of the local executor (1 process, 2 workers) and Ray Data (2 actors) on the same texts; resuming."""
+    import os
+    import signal
+
+    import numpy as np
+
+    model = work / "model-full"
+    if not model.is_dir():
+        subprocess.run([sys.executable, "-m", "mgl", "train", "--preset", "amazon", "--root",
+                        str(data / "cls-acl10-unprocessed"), "--domain", "books", "--sources", "en,fr,de", "--target",
+                        "ja", "--seed", "0", "--out", str(work / "train-full"), "--save", str(model), "--quiet"],
+                       check=True)
+    meta = json.loads((model / "mgl_model.json").read_text())
+    n = min(args.speed_texts, len(texts))
+    folder = work / f"speed-{n}"
+    if not folder.is_dir():
+        write_shards(texts[:n], folder)
+    base_cmd = [sys.executable, "-m", "mgl", "predict", "--model", str(model), "--input", str(folder), "--id-column",
+                "id", "--shard-rows", str(args.speed_shard_rows), "--quiet"]
+    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
+    runs = []
+    reference = None
+    for name, extra in [("local, 1 process", []), ("local, 2 workers", ["--workers", "2"]),
+                        ("ray data, 2 actors", ["--executor", "ray", "--workers", "2"])]:
+        out = work / f"speed-out-{len(runs)}"
+        t0 = time.perf_counter()
+        done = subprocess.run([*base_cmd, *extra, "--output", str(out)], capture_output=True, text=True, env=env)
+        seconds = time.perf_counter() - t0
+        if done.returncode != 0:
+            raise SystemExit(f"{name} failed: {done.stderr[-3000:]}")
+        ids, probs = _outputs(out)
+        if reference is None:
+            reference = (ids, probs)
+        if ids != reference[0]:
+            raise SystemExit(f"{name}: the ids differ from one process's")
+        runs.append({"executor": name, "seconds": round(seconds, 2), "texts_per_second": round(n / seconds, 2),
+                     "max_abs_diff_vs_one_process": float(np.abs(probs - reference[1]).max()),
+                     "labels_differing": int((probs.argmax(1) != reference[1].argmax(1)).sum()),
+                     "summary": done.stdout.strip().splitlines()[-1]})
+        print(runs[-1], file=sys.stderr, flush=True)
+    # resuming: kill the one-process run once half its shards are written, start it again
+    out = work / "speed-resume"
+    shards = -(-n // args.speed_shard_rows)
+    proc = subprocess.Popen([*base_cmd, "--output", str(out)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    while proc.poll() is None and len(list(out.glob("part-*.parquet"))) < shards // 2:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    before = len(list(out.glob("part-*.parquet")))
+    t0 = time.perf_counter()
+    restart = subprocess.Popen([*base_cmd, "--output", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True)
+    first_new = None
+    while restart.poll() is None:
+        if first_new is None and len(list(out.glob("part-*.parquet"))) > before:
+            first_new = time.perf_counter() - t0
+        time.sleep(0.05)
+    wall = time.perf_counter() - t0
+    if restart.returncode != 0:
+        raise SystemExit(f"resume failed: {restart.stderr.read()[-3000:]}")
+    ids, probs = _outputs(out)
+    per_shard = runs[0]["seconds"] / shards
+    return {"texts": n, "max_length": meta.get("encoder", {}).get("spec", {}).get("max_length"), "method": meta.get("method"),
+            "shard_rows": args.speed_shard_rows, "runs": runs,
+            "resume": {"shards": shards, "shards_before_kill": before, "restart_wall_s": round(wall, 2),
+                       "restart_to_first_new_shard_s": round(first_new or wall, 2),
+                       "seconds_per_shard": round(per_shard, 2), "ids_equal": ids == reference[0],
+                       "max_abs_diff_vs_one_process": float(np.abs(probs - reference[1]).max())}}
 
 
 if __name__ == "__main__":
