@@ -38,6 +38,7 @@ from typing import Any
 
 import yaml
 
+from mgl.encoders.spec import POOLING_HEADS  # torch-free: the values of encoder.pooling_head
 from mgl.errors import ConfigError
 
 
@@ -117,8 +118,6 @@ class MGLConfig:
 
 
 ENCODER_TRAIN_MODES = ("none", "top-k", "all")
-POOLING_HEADS = ("none", "attention")
-"""Values of ``encoder.pooling_head`` (see :mod:`mgl.encoders.pooling_head`)."""
 
 
 @dataclass

@@ -1,17 +1,19 @@
-"""Classifying a corpus bigger than memory: files, folders and globs of CSV/TSV/JSONL/Parquet in,
-output shards out, each written atomically, a killed run continued where it stopped.
+"""Reading a corpus bigger than memory and writing its predictions as shards: the pieces of
+``mgl predict --output DIR`` (:func:`mgl.bulk.predict.predict_stream` puts them together).
 
-The inputs are read in bounded batches (pyarrow's streaming CSV reader, Parquet row groups,
-JSONL line by line), in a fixed order (the inputs as given; a folder's files sorted by path), so
-the rows form one stream. The stream is cut into shards of ``shard_rows`` rows: shard ``k``
-holds rows ``[k * shard_rows, (k + 1) * shard_rows)`` and is written as ``part-0000k.parquet``
-(or ``.jsonl``) into a temporary file and renamed into place, so a shard on disk is complete. A
+The inputs (files, folders and globs of CSV/TSV/JSONL/Parquet) are read in bounded batches
+(pyarrow's streaming CSV reader, Parquet row groups, JSONL line by line), in a fixed order (the
+inputs as given; a folder's files sorted by path), so the rows form one stream; a file can also
+be read from a given row on (:func:`file_rows`), which is how a worker reads its shard. The
+stream is cut into shards of ``shard_rows`` rows: shard ``k`` holds rows
+``[k * shard_rows, (k + 1) * shard_rows)`` and is written as ``part-0000k.parquet`` (or
+``.jsonl``) into a temporary file and renamed into place, so a shard on disk is complete. A
 manifest (``_mgl_predict.json``: the inputs with their sizes and modification times, the model,
 the options) is written first; a run started again on the same output folder with the same
-manifest skips the shards that exist (their rows are read, not embedded) and writes the rest,
-so the output is the same as an uninterrupted run's. A folder holding anything else, or the
-shards of another job, is refused: nothing is ever deleted. Memory holds one shard's texts and
-vectors at a time, whatever the corpus size.
+manifest skips the shards that exist and writes the rest, so the output is the same as an
+uninterrupted run's. A folder holding anything else, or the shards of another job, is refused:
+nothing is ever deleted. Memory holds one shard's texts and vectors at a time (per worker),
+whatever the corpus size.
 """
 
 from __future__ import annotations
@@ -19,7 +21,6 @@ from __future__ import annotations
 import glob
 import json
 import os
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Sequence
@@ -78,7 +79,7 @@ def _columns(names: Sequence[str], wanted: dict[str, str | None], source: Path) 
             raise DataError(f"missing {role} column {column!r} (columns: {', '.join(map(str, names))})", source=source)
 
 
-def _arrow_batches(path: Path, fmt: str, columns: list[str], batch_rows: int, start: int = 0):
+def table_batches(path: Path, fmt: str, columns: list[str], batch_rows: int, start: int = 0):
     """``(first row, batch)`` pairs of a Parquet/CSV/TSV file; Parquet from the row group holding
     row ``start`` on (its metadata says where), CSV and TSV from the top."""
     import pyarrow as pa
@@ -192,7 +193,7 @@ def file_rows(path: Path, *, text_column: str = "text", pair_column: str | None 
     columns = list(dict.fromkeys([c for c in (text_column, pair_column, id_column) if c is not None]))
     stop = None if count is None else start + count
     batches = (_jsonl_batches(path, columns, batch_rows, offset=offset, line=line, row=start if offset else 0)
-               if fmt == "jsonl" else _arrow_batches(path, fmt, columns, batch_rows, start))
+               if fmt == "jsonl" else table_batches(path, fmt, columns, batch_rows, start))
     for first, batch in batches:
         n = len(batch[columns[0]]) if isinstance(batch, dict) else batch.num_rows
         if first + n <= start:
@@ -326,78 +327,3 @@ def count_rows(files: Sequence[Path]) -> int | None:
 
         total += pq.ParquetFile(p).metadata.num_rows
     return total
-
-
-def predict_stream(clf, inputs: Sequence[str], out: Path, *, model_dir: Path, text_column: str = "text",
-                   pair_column: str | None = None, id_column: str | None = None, shard_rows: int = 10_000,
-                   output_format: str = "parquet", batch_size: int | None = None, progress: bool = True,
-                   pool=None, worker: dict | None = None) -> dict:
-    """Predict every input row into ``out``'s shards (continuing a killed run); the run's summary.
-
-    Without ``pool``, ``clf`` predicts here, reading the input once. With a pool
-    (:mod:`mgl.bulk.executors`: local worker processes or a Ray Data actor pool), the shards are
-    planned first (:func:`mgl.bulk.plan.plan_shards`), each worker loads the model once
-    (``worker``: the keyword arguments of :class:`mgl.bulk.workers.ShardPredictor`), reads and
-    predicts whole shards, and this process writes each shard as it comes back, so a shard is
-    written once whatever happens to the workers. The output is the same either way.
-    """
-    from tqdm.auto import tqdm
-
-    if shard_rows < 1:
-        raise DataError(f"--shard-rows must be >= 1, got {shard_rows}")
-    if output_format not in ("parquet", "jsonl"):
-        raise DataError(f"--output-format must be parquet or jsonl, got {output_format!r}")
-    files = expand_inputs(inputs)
-    options = {"text_column": text_column, "pair_column": pair_column, "id_column": id_column,
-               "shard_rows": shard_rows, "output_format": output_format}
-    done = prepare_output(out, manifest_for(files, model_dir, options))
-    id_name = id_column or "id"
-    t0 = time.perf_counter()
-    n_new = n_rows = n_shards = 0
-    if pool is None:
-        total = count_rows(files)
-        bar = tqdm(total=total, unit="text", desc="predicting", disable=not progress, dynamic_ncols=True)
-        try:
-            for k, shard in enumerate(shards(read_rows(files, text_column=text_column, pair_column=pair_column,
-                                                       id_column=id_column), shard_rows)):
-                n_rows += len(shard.texts)
-                n_shards = k + 1
-                if k in done:  # finished by an earlier run: read, not embedded
-                    bar.update(len(shard.texts))
-                    continue
-                probs = clf.predict_proba_embeddings(clf.embed(shard.texts, shard.pairs, batch_size=batch_size))
-                labels = [clf.label_names[i] for i in probs.argmax(1)]
-                write_shard(out, k, shard.ids, labels, probs, clf.label_names, id_name, output_format)
-                n_new += len(shard.texts)
-                bar.update(len(shard.texts))
-        finally:
-            bar.close()
-    else:
-        from mgl.bulk.plan import plan_shards
-        from mgl.bulk.workers import ShardPredictor
-
-        plan = plan_shards(files, shard_rows, text_column=text_column)
-        n_rows, n_shards = sum(s.rows for s in plan), len(plan)
-        todo = [s for s in plan if s.k not in done]
-        label_names = list(clf.label_names) if clf is not None else None
-        bar = tqdm(total=n_rows, initial=n_rows - sum(s.rows for s in todo), unit="text", desc="predicting",
-                   disable=not progress, dynamic_ncols=True)
-        try:
-            for result in pool.map(ShardPredictor, {**(worker or {}), "text_column": text_column,
-                                                    "pair_column": pair_column, "id_column": id_column,
-                                                    "batch_size": batch_size}, todo):
-                names = result["label_names"]
-                if label_names is not None and names != label_names:
-                    raise DataError("a worker loaded a model with other labels", source=model_dir)
-                labels = [names[i] for i in result["probs"].argmax(1)]
-                write_shard(out, result["k"], result["ids"], labels, result["probs"], names, id_name, output_format)
-                n_new += len(result["ids"])
-                bar.update(len(result["ids"]))
-        finally:
-            bar.close()
-    if n_rows == 0:
-        raise DataError("the input holds no rows to predict", source=", ".join(map(str, inputs)))
-    seconds = time.perf_counter() - t0
-    return {"rows": n_rows, "shards": n_shards, "resumed_after_shards": len(done),
-            "predicted_now": n_new, "seconds": seconds, "texts_per_second": n_new / seconds if seconds > 0 else 0.0,
-            "files": len(files)}

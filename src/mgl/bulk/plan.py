@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Sequence
 
 from mgl.errors import DataError
-from mgl.streaming import FORMATS, Rows, _arrow_batches, file_rows
+from mgl.streaming import FORMATS, Rows, table_batches, file_rows
 
 
 @dataclass(frozen=True)
@@ -70,7 +70,7 @@ def _count(path: Path, text_column: str) -> int:
         import pyarrow.parquet as pq
 
         return pq.ParquetFile(path).metadata.num_rows
-    return sum(batch.num_rows for _, batch in _arrow_batches(path, fmt, [text_column], 1 << 16))
+    return sum(batch.num_rows for _, batch in table_batches(path, fmt, [text_column], 1 << 16))
 
 
 def plan_shards(files: Sequence[Path], shard_rows: int, *, text_column: str = "text") -> list[ShardSpec]:

@@ -190,13 +190,14 @@ def is_stream_job(inputs: list[str], output: Path) -> bool:
 def predict_folder(model: Path, inputs: list[str], output: Path, *, text_column, pair_column, id_column, shard_rows,
                    output_format, device, seed, precision, quiet, cache, executor="local", workers=None,
                    address=None) -> None:
-    """``mgl predict`` into a folder of shards (:func:`mgl.streaming.predict_stream`), here or on workers
+    """``mgl predict`` into a folder of shards (:func:`mgl.bulk.predict.predict_stream`), here or on workers
     (:mod:`mgl.bulk.executors`)."""
     from mgl.bulk.executors import make_pool
     from mgl.classifier import Classifier
     from mgl.errors import ConfigError
     from mgl.outputs import check_writable_folder
-    from mgl.streaming import expand_inputs, predict_stream
+    from mgl.bulk.predict import predict_stream
+    from mgl.streaming import expand_inputs
 
     pool = make_pool(executor, workers=workers, address=address, device=device)
     if pool is not None and cache:

@@ -40,7 +40,7 @@ import math
 import torch
 from torch import nn
 
-from mgl.config import POOLING_HEADS
+from mgl.encoders.spec import POOLING_HEADS
 
 __all__ = ["AttentionPooling", "POOLING_HEADS", "make_pooling_head"]
 

@@ -13,6 +13,8 @@ from typing import Any, Mapping
 from mgl.errors import ConfigError
 
 POOLINGS = ("cls", "mean")
+# trainable poolings over the frozen encoder's final token states (encoder.pooling_head)
+POOLING_HEADS = ("none", "attention")
 PRECISIONS = ("fp32", "bf16", "auto")
 DEFAULT_MODEL = "multilingual-e5-small"
 MIN_MAX_LENGTH = 8
