@@ -57,3 +57,10 @@ def test_embed_refuses_settings_that_are_not_a_frozen_encoders(tiny_bert_dir, re
     assert code == 2 and "frozen encoder" in err
     code, _, err = run_mgl("encoder", "embed", "--data", reviews_csv, "--set", "mgl.k=3", "--quiet")
     assert code == 2 and "data and encoder settings only" in err
+
+
+def test_a_missing_data_file_is_named_as_missing(tmp_path, monkeypatch):
+    monkeypatch.setenv("MGL_HOME", str(tmp_path))
+    for command in (["encoder", "embed", "--quiet"], ["train", "--sources", "en", "--target", "fr", "--out", str(tmp_path / "run")]):
+        code, _, err = run_mgl(*command, "--data", tmp_path / "nope.csv")
+        assert code == 2 and "nope.csv" in err and "nor an existing file" in err, err

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
@@ -81,6 +82,11 @@ def load_examples(data: DataConfig, languages: Sequence[str] | None) -> list[Exa
         return load_dataset(name, root=data.root, **options)
     from mgl.data.tabular import parse_columns, parse_label_map
 
+    path = Path(data.name).expanduser()
+    if data.root is not None and not path.is_absolute():
+        path = Path(data.root).expanduser() / path
+    if not path.exists():
+        raise DataError(f"not a known dataset ({', '.join(DATASETS)}) nor an existing file", source=path)
     if not data.columns:
         raise DataError("a data file needs a column mapping (--columns text=COL,label=COL,...)", source=data.name)
     options = dict(parse_columns(data.columns))
