@@ -162,13 +162,14 @@ def _cells_without_timing(out: Path) -> dict[str, dict]:
 @pytest.mark.skipif(not DATA, reason="MGL_DATA is unset: export MGL_DATA=<folder holding cls-acl10-unprocessed/>")
 def test_table1_quick_gives_identical_cells_on_every_executor(tmp_path, ray_cluster):
     root = str(Path(DATA) / "cls-acl10-unprocessed")
-    env = {**os.environ, "MGL_HOME": str(tmp_path / "home")}
     shared_home = Path(os.environ.get("MGL_HOME") or Path.home() / ".cache" / "mgl")
-    if (shared_home / "encoders").exists():  # the prepared encoder, not the embeddings: every run embeds afresh
-        shutil.copytree(shared_home / "encoders", tmp_path / "home" / "encoders")
     runs = {"local": [], "local-2-workers": ["--workers", "2"], "ray": ["--executor", "ray", "--address", ray_cluster]}
     outs = {}
     for name, extra in runs.items():
+        # each run its own home: every run embeds afresh (Ray's on its actors), only the prepared encoder is shared
+        env = {**os.environ, "MGL_HOME": str(tmp_path / f"home-{name}")}
+        if (shared_home / "encoders").exists():
+            shutil.copytree(shared_home / "encoders", tmp_path / f"home-{name}" / "encoders")
         out = tmp_path / name
         proc = subprocess.run([sys.executable, "-m", "mgl", "experiment", "table1", "--quick", "--root", root,
                                "--out", str(out), "--quiet", *extra], env=env, capture_output=True, text=True,

@@ -20,9 +20,10 @@ from mgl.errors import ConfigError
 
 
 def embed_corpus(texts: Sequence[str], pairs: Sequence[str | None] | None, enc, *, pool=None, cache=None,
-                 chunk_rows: int = 2048, progress: bool = True) -> dict:
+                 encoder=None, chunk_rows: int = 2048, progress: bool = True) -> dict:
     """Embed the texts of ``texts``/``pairs`` that the cache lacks under ``enc`` (an
-    :class:`~mgl.config.EncoderConfig`); a summary (distinct texts, already cached, embedded, seconds)."""
+    :class:`~mgl.config.EncoderConfig`; ``encoder``: its encoder, if loaded already); a summary
+    (distinct texts, already cached, embedded, seconds)."""
     from tqdm.auto import tqdm
 
     from mgl.bulk.workers import ChunkEmbedder
@@ -34,7 +35,7 @@ def embed_corpus(texts: Sequence[str], pairs: Sequence[str | None] | None, enc, 
     if enc.train != "none" or enc.pooling_head != "none":
         raise ConfigError("the embedding cache holds a frozen encoder's vectors: encoder.train must be none and "
                           "encoder.pooling_head none")
-    encoder = make_encoder(enc)
+    encoder = encoder if encoder is not None else make_encoder(enc)
     spec = encoder.spec
     cache = cache if cache is not None else EmbeddingCache()
     pairs = list(pairs) if pairs is not None else [None] * len(texts)

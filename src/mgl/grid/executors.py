@@ -10,8 +10,10 @@ those the :class:`~mgl.grid.store.CellStore` already holds, and computes the res
   computed into the cache in this process, with all of torch's threads (the encoder is the
   part that uses several cores well); then ``N`` worker processes train the groups, each
   worker saving its cells to the shared store (one file per cell, renamed into place);
-* :class:`RayExecutor` (``--executor ray [--address ADDR]``): the same embedding phase, then
-  every group a Ray task asking for ``cpus_per_task`` CPUs (and a GPU where the run uses one).
+* :class:`RayExecutor` (``--executor ray [--address ADDR]``): the embedding phase on the
+  cluster (a frozen encoder's texts, every group's at once, embedded by a Ray Data actor pool,
+  :mod:`mgl.bulk`; this process writes the cache), then every group a Ray task asking for
+  ``cpus_per_task`` CPUs (and a GPU where the run uses one).
   Tasks return their records and the driver writes them, so the store stays the single record
   whatever happens to the cluster's workers: a worker killed mid-group makes Ray run the task
   again (``max_retries``), and nothing of the lost attempt was written, so no cell is lost or
@@ -198,11 +200,21 @@ class RayExecutor:
         report = GridReport(skipped=skipped)
         if not groups:
             return report
-        _prepare_all(runner, groups, progress)
         started_here = not ray.is_initialized()
         if started_here:
             ray.init(address=self.address, include_dashboard=False, log_to_driver=False,
                      configure_logging=False, **self.init_kwargs)
+        try:
+            if hasattr(runner, "embed_on"):  # a frozen encoder's texts embedded by Ray workers
+                from mgl.bulk.executors import RayPool
+
+                runner.embed_on(RayPool(self.address, device="cpu" if not self.gpus_per_task else None),
+                                list(groups), progress=progress)
+            _prepare_all(runner, groups, progress)
+        except BaseException:
+            if started_here:
+                ray.shutdown()
+            raise
         task = ray.remote(num_cpus=self.cpus_per_task, num_gpus=self.gpus_per_task,
                           max_retries=self.max_retries)(_ray_group)
         quiet_runner = ray.put(_without_progress(runner))

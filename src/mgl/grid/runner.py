@@ -103,6 +103,24 @@ class CellRunner:
                                            cache=self.cache, prefix_root=self.prefix_root)
         return cfg, data, features, encoder, time.perf_counter() - t0
 
+    def embed_on(self, pool, groups: Sequence[tuple[Experiment, int]], *, progress: bool = True) -> dict | None:
+        """Embed every text the groups need into the cache on a pool of workers
+        (:mod:`mgl.bulk.executors`; the driver writes the cache), before :meth:`prepare` finds them
+        there. Frozen encoders only (None otherwise: token states are prepared here, in :meth:`prepare`)."""
+        if self.base.encoder.train != "none" or self.base.encoder.pooling_head != "none":
+            return None
+        from mgl.bulk.embed import embed_corpus
+        from mgl.data.experiment import prepare_data
+
+        texts: list[str] = []
+        pairs: list[str | None] = []
+        for experiment, seed in groups:
+            data = prepare_data(self.experiment_config(experiment).data, seed)
+            texts += data.texts
+            pairs += data.pairs if data.pairs is not None else [None] * len(data.texts)
+        return embed_corpus(texts, pairs, self.base.encoder, pool=pool, cache=self.cache, encoder=self.encoder,
+                            progress=progress)
+
     def prepare(self, experiment: Experiment, seed: int) -> float:
         """Embed what the (experiment, seed) needs into the cache (or its token states into the
         token-state store), train nothing; the seconds it took.
