@@ -37,6 +37,15 @@ def _rebuild_error(cls, message, source, record):
     return cls(message, source=source, record=record)
 
 
+class WorkerLost(RuntimeError):
+    """A worker process died under a pool (killed, out of memory). What finished before is kept, so
+    the same command run again continues; the command line reports it in one line, exit status 1."""
+
+    def __init__(self, message: str = "a worker process died (killed, or out of memory); what finished before is "
+                                      "kept: run the same command again to continue"):
+        super().__init__(message)
+
+
 class DataError(MGLError):
     """Malformed or inconsistent input data."""
 

@@ -158,3 +158,54 @@ def test_a_ray_worker_killed_mid_run_is_retried_and_every_id_written_once(tiny_m
     for col in a:
         if col.startswith("p_"):
             np.testing.assert_allclose(b[col], a[col], atol=1e-6)
+
+
+def _children(pid: int) -> set[int]:
+    """The pool's worker processes under ``pid`` (spawned: their command line runs spawn_main)."""
+    import psutil
+
+    found = set()
+    for child in psutil.Process(pid).children(recursive=True):
+        try:
+            if "spawn_main" in " ".join(child.cmdline()):
+                found.add(child.pid)
+        except psutil.Error:
+            continue
+    return found
+
+
+def test_a_local_worker_killed_mid_run_stops_with_one_line_and_the_rerun_finishes_the_same(tiny_model, tmp_path):
+    rows = corpus(6000, seed=6)
+    src = write_parquet_folder(tmp_path / "in", rows, files=2)
+    args = ["predict", "--model", str(tiny_model), "--input", str(src), "--text-column", "body", "--id-column", "doc",
+            "--shard-rows", "100", "--quiet"]
+    whole = tmp_path / "whole"
+    assert run_mgl(*args, "--output", str(whole))[0] == 0
+    out = tmp_path / "local"
+    proc = subprocess.Popen([sys.executable, "-m", "mgl", *args, "--output", str(out), "--workers", "2"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=os.environ.copy())
+    deadline = time.time() + 300
+    victim = None
+    while time.time() < deadline and proc.poll() is None:
+        workers = _children(proc.pid)
+        if workers and len(list(out.glob("part-*.parquet"))) >= 3:
+            victim = min(workers)
+            os.kill(victim, signal.SIGKILL)  # a worker process dies in the middle of the run
+            break
+        time.sleep(0.01)
+    stdout, stderr = proc.communicate(timeout=300)
+    assert victim is not None, "the run finished before a worker could be killed"
+    assert proc.returncode == 1, stderr[-3000:]
+    assert "a worker process died" in stderr and "Traceback" not in stderr
+    before = len(list(out.glob("part-*.parquet")))
+    assert 3 <= before < 60
+    code, stdout, err = run_mgl(*args, "--output", str(out), "--workers", "2")
+    assert code == 0, err
+    assert f"continued after {before} finished shard(s)" in stdout
+    a, _ = read_output(whole)
+    b, _ = read_output(out)
+    assert b["doc"] == [r[0] for r in rows]  # every id exactly once
+    assert b["label"] == a["label"]
+    for col in a:
+        if col.startswith("p_"):
+            np.testing.assert_allclose(b[col], a[col], atol=1e-6)

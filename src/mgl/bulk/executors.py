@@ -6,8 +6,9 @@ it is). The driver writes what comes back. Items are sent a few at a time, so me
 bounded number of results whatever the corpus size.
 
 * :class:`LocalPool` (``--executor local --workers N``): ``N`` spawned processes, each with
-  ``cpu_count // N`` torch threads. A worker that dies stops the run with its error; a run
-  started again continues after the finished shards.
+  ``cpu_count // N`` torch threads. A worker that raises stops the run with its error; one that
+  dies (killed, out of memory) stops it with :class:`~mgl.errors.WorkerLost`; a run started
+  again continues after the finished shards.
 * :class:`RayPool` (``--executor ray [--address ADDR] [--workers N]``): the items as a Ray
   Dataset, ``map_batches`` over an actor pool of ``N`` actors (default: one per CPU of the
   cluster, or one per GPU where it has GPUs and the device is not ``cpu``). Ray Data restarts
@@ -22,7 +23,7 @@ import os
 import pickle
 from typing import Iterable, Iterator
 
-from mgl.errors import ConfigError, MGLError
+from mgl.errors import ConfigError, MGLError, WorkerLost
 
 EXECUTORS = ("local", "ray")
 
@@ -50,6 +51,7 @@ class LocalPool:
     def map(self, worker_cls, kwargs: dict, items: Iterable) -> Iterator:
         import multiprocessing
         from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+        from concurrent.futures.process import BrokenProcessPool
 
         items = iter(items)
         context = multiprocessing.get_context("spawn")  # no fork of a process holding torch's threads
@@ -63,7 +65,11 @@ class LocalPool:
             while pending:
                 finished, pending = wait(pending, return_when=FIRST_COMPLETED)
                 for future in finished:
-                    yield future.result()  # a worker's error stops the run here, with its message
+                    try:
+                        result = future.result()  # a worker's error stops the run here, with its message
+                    except BrokenProcessPool:
+                        raise WorkerLost() from None
+                    yield result
                     nxt = next(items, None)
                     if nxt is not None:
                         pending.add(pool.submit(_call_local, nxt))

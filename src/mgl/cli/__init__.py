@@ -8,7 +8,7 @@ import sys
 
 import typer
 
-from mgl.errors import MGLError
+from mgl.errors import MGLError, WorkerLost
 
 app = typer.Typer(
     name="mgl",
@@ -88,6 +88,9 @@ def main(argv: list[str] | None = None) -> None:
     except MGLError as exc:
         print(f"mgl: error: {exc}", file=sys.stderr)
         sys.exit(2)
+    except WorkerLost as exc:  # a worker process died: not the user's input, and nothing finished is lost
+        print(f"mgl: error: {exc}", file=sys.stderr)
+        sys.exit(1)
     except exceptions.ClickException as exc:  # unknown options, bad values, missing arguments
         exc.show()
         sys.exit(2)

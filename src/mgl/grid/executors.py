@@ -30,7 +30,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Iterator, Protocol, Sequence
 
-from mgl.errors import ConfigError
+from mgl.errors import ConfigError, WorkerLost
 from mgl.grid.plan import Cell, Experiment
 from mgl.grid.store import CellStore
 
@@ -131,6 +131,7 @@ class LocalExecutor:
             return SerialExecutor().run(cells, store, runner, progress=progress)
         import multiprocessing
         from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+        from concurrent.futures.process import BrokenProcessPool
 
         groups, skipped = pending_groups(cells, store)
         report = GridReport(skipped=skipped)
@@ -148,7 +149,10 @@ class LocalExecutor:
                 while pending:
                     done, pending = wait(pending, return_when=FIRST_COMPLETED)
                     for future in done:
-                        saved = future.result()  # a worker's exception stops the grid here, with its message
+                        try:
+                            saved = future.result()  # a worker's exception stops the grid here, with its message
+                        except BrokenProcessPool:
+                            raise WorkerLost() from None
                         report.computed.extend(saved)
                         bar.update(len(saved))
         finally:
