@@ -2,8 +2,11 @@
 
 An executor's :meth:`map` builds ``worker_cls(**kwargs)`` once in each of its workers, calls it
 on every item and yields the results as they finish (in any order; each result says which item
-it is). The driver writes what comes back. Items are sent a few at a time, so memory holds a
-bounded number of results whatever the corpus size.
+it is). The driver writes what comes back. Items should be small (a shard's plan, a chunk of
+texts): the local pool sends two per worker at a time, and Ray Data holds them all in its object
+store and streams the results back under its own backpressure, so results in flight stay bounded
+whatever the corpus size. A worker's :class:`~mgl.errors.MGLError` (bad input) stops the run with
+its message and is not retried.
 
 * :class:`LocalPool` (``--executor local --workers N``): ``N`` spawned processes, each with
   ``cpu_count // N`` torch threads. A worker that raises stops the run with its error; one that
