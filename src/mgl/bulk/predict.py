@@ -65,6 +65,7 @@ def predict_stream(clf, inputs: Sequence[str], out: Path, *, model_dir: Path, te
         plan = plan_shards(files, shard_rows, text_column=text_column)
         n_rows, n_shards = sum(s.rows for s in plan), len(plan)
         todo = [s for s in plan if s.k not in done]
+        planned = {s.k: s for s in todo}
         label_names = list(clf.label_names) if clf is not None else None
         bar = tqdm(total=n_rows, initial=n_rows - sum(s.rows for s in todo), unit="text", desc="predicting",
                    disable=not progress, dynamic_ncols=True)
@@ -75,12 +76,18 @@ def predict_stream(clf, inputs: Sequence[str], out: Path, *, model_dir: Path, te
                 names = result["label_names"]
                 if label_names is not None and names != label_names:
                     raise DataError("a worker loaded a model with other labels", source=model_dir)
+                spec = planned.pop(result["k"], None)
+                if spec is None or len(result["ids"]) != spec.rows or len(result["probs"]) != spec.rows:
+                    raise RuntimeError(f"shard {result['k']} came back twice or with a wrong number of rows")
                 labels = [names[i] for i in result["probs"].argmax(1)]
                 write_shard(out, result["k"], result["ids"], labels, result["probs"], names, id_name, output_format)
                 n_new += len(result["ids"])
                 bar.update(len(result["ids"]))
         finally:
             bar.close()
+        if planned:  # never reported as done with a shard missing
+            raise RuntimeError(f"the workers returned no result for shard(s) {sorted(planned)[:10]}; run the same "
+                               "command again to predict them")
     if n_rows == 0:
         raise DataError("the input holds no rows to predict", source=", ".join(map(str, inputs)))
     seconds = time.perf_counter() - t0
