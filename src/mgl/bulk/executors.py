@@ -58,24 +58,23 @@ class LocalPool:
 
         items = iter(items)
         context = multiprocessing.get_context("spawn")  # no fork of a process holding torch's threads
-        with ProcessPoolExecutor(max_workers=self.workers, mp_context=context, initializer=_init_local,
-                                 initargs=(worker_cls, {**kwargs, "threads": self.threads})) as pool:
-            pending = set()
-            for item in items:
-                pending.add(pool.submit(_call_local, item))
-                if len(pending) >= 2 * self.workers:
-                    break
-            while pending:
-                finished, pending = wait(pending, return_when=FIRST_COMPLETED)
-                for future in finished:
-                    try:
-                        result = future.result()  # a worker's error stops the run here, with its message
-                    except BrokenProcessPool:
-                        raise WorkerLost() from None
-                    yield result
-                    nxt = next(items, None)
-                    if nxt is not None:
-                        pending.add(pool.submit(_call_local, nxt))
+        try:
+            with ProcessPoolExecutor(max_workers=self.workers, mp_context=context, initializer=_init_local,
+                                     initargs=(worker_cls, {**kwargs, "threads": self.threads})) as pool:
+                pending = set()
+                for item in items:
+                    pending.add(pool.submit(_call_local, item))
+                    if len(pending) >= 2 * self.workers:
+                        break
+                while pending:
+                    finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+                    for future in finished:
+                        yield future.result()  # a worker's error stops the run here, with its message
+                        nxt = next(items, None)
+                        if nxt is not None:
+                            pending.add(pool.submit(_call_local, nxt))
+        except BrokenProcessPool:  # from a result or a submission, whichever meets the dead worker first
+            raise WorkerLost() from None
 
 
 class _RayWorker:

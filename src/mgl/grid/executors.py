@@ -149,12 +149,11 @@ class LocalExecutor:
                 while pending:
                     done, pending = wait(pending, return_when=FIRST_COMPLETED)
                     for future in done:
-                        try:
-                            saved = future.result()  # a worker's exception stops the grid here, with its message
-                        except BrokenProcessPool:
-                            raise WorkerLost() from None
+                        saved = future.result()  # a worker's exception stops the grid here, with its message
                         report.computed.extend(saved)
                         bar.update(len(saved))
+        except BrokenProcessPool:  # a worker process died: the cells it saved before are kept
+            raise WorkerLost() from None
         finally:
             bar.close()
         return report
