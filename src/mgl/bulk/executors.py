@@ -9,7 +9,7 @@ whatever the corpus size. A worker's :class:`~mgl.errors.MGLError` (bad input) s
 its message and is not retried.
 
 * :class:`LocalPool` (``--executor local --workers N``): ``N`` spawned processes, each with
-  ``cpu_count // N`` torch threads. A worker that raises stops the run with its error; one that
+  ``usable CPUs // N`` torch threads. A worker that raises stops the run with its error; one that
   dies (killed, out of memory) stops it with :class:`~mgl.errors.WorkerLost`; a run started
   again continues after the finished shards.
 * :class:`RayPool` (``--executor ray [--address ADDR] [--workers N]``): the items as a Ray
@@ -42,6 +42,14 @@ def _call_local(item):
     return _WORKER(item)
 
 
+def usable_cpus() -> int:
+    """The CPUs this process may run on (its affinity mask, which containers narrow), else the machine's."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except (AttributeError, OSError):  # not on Linux
+        return os.cpu_count() or 1
+
+
 class LocalPool:
     """``workers`` processes on this machine, each building its worker once."""
 
@@ -49,7 +57,7 @@ class LocalPool:
         if workers < 1:
             raise ConfigError(f"--workers must be >= 1, got {workers}")
         self.workers = workers
-        self.threads = threads if threads is not None else max(1, (os.cpu_count() or 1) // workers)
+        self.threads = threads if threads is not None else max(1, usable_cpus() // workers)
 
     def map(self, worker_cls, kwargs: dict, items: Iterable) -> Iterator:
         import multiprocessing
