@@ -57,6 +57,7 @@ class LocalPool:
         if workers < 1:
             raise ConfigError(f"--workers must be >= 1, got {workers}")
         self.workers = workers
+        self.workers_used = workers
         self.threads = threads if threads is not None else max(1, usable_cpus() // workers)
 
     def map(self, worker_cls, kwargs: dict, items: Iterable) -> Iterator:
@@ -119,6 +120,7 @@ class RayPool:
             raise ConfigError(f"--workers must be >= 1, got {workers}")
         self.address = address
         self.workers = workers
+        self.workers_used: int | None = None  # the actors of the last map
         self.device = device
         self.init_kwargs = init_kwargs or {}
 
@@ -145,14 +147,21 @@ class RayPool:
             gpus = int(resources.get("GPU", 0)) if self.device != "cpu" else 0
             slots = gpus if gpus else int(resources.get("CPU", 1))
             workers = min(self.workers or max(1, slots), len(blobs))
+            self.workers_used = workers
             cpus = max(1, int(resources.get("CPU", 1)) // workers) if not gpus else 1
+            import logging
+
+            # the driver draws one progress bar and reports errors itself: Ray Data's own bars and
+            # per-dataset INFO lines would interleave with it
+            logging.getLogger("ray.data").setLevel(logging.ERROR)
             context = ray.data.DataContext.get_current()
-            context.enable_progress_bars = False  # the driver draws one bar
+            context.enable_progress_bars = False
             context.execution_options.verbose_progress = False
             ds = ray.data.from_items([{"item": b} for b in blobs], override_num_blocks=len(blobs))
             ds = ds.map_batches(_RayWorker, fn_constructor_kwargs={"worker_cls": worker_cls,
                                                                    "kwargs": {**kwargs, "threads": cpus}},
-                                batch_size=1, concurrency=workers, num_cpus=cpus, num_gpus=1 if gpus else 0)
+                                batch_size=1, compute=ray.data.ActorPoolStrategy(size=workers), num_cpus=cpus,
+                                num_gpus=1 if gpus else 0)
             for row in ds.iter_rows():
                 result = pickle.loads(row["result"])
                 if isinstance(result, _Failed):

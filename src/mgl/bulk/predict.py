@@ -93,4 +93,4 @@ def predict_stream(clf, inputs: Sequence[str], out: Path, *, model_dir: Path, te
     seconds = time.perf_counter() - t0
     return {"rows": n_rows, "shards": n_shards, "resumed_after_shards": len(done),
             "predicted_now": n_new, "seconds": seconds, "texts_per_second": n_new / seconds if seconds > 0 else 0.0,
-            "files": len(files)}
+            "files": len(files), "workers": getattr(pool, "workers_used", None) if pool is not None else 1}

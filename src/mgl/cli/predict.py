@@ -217,7 +217,7 @@ def predict_folder(model: Path, inputs: list[str], output: Path, *, text_column,
                              progress=not quiet, pool=pool, worker=worker)
     resumed = (f"; continued after {summary['resumed_after_shards']} finished shard(s)"
                if summary["resumed_after_shards"] else "")
-    where = "" if pool is None else f" on {executor} ({summary.get('workers') or workers or 'auto'} workers)"
+    where = "" if pool is None else f" on {executor} ({summary['workers'] or workers or 0} workers)"
     typer.echo(f"predicted {summary['rows']} texts from {summary['files']} file(s) into {summary['shards']} shard(s) "
                f"in {output} with {clf.method}{where} ({summary['predicted_now']} now, "
                f"{summary['texts_per_second']:.1f} texts/s){resumed}")
