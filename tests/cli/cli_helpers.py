@@ -67,3 +67,29 @@ def run_mgl(*args: str) -> tuple[int, str, str]:
     return code, out.getvalue(), err.getvalue()
 
 
+
+
+def kill_after_shards(args: list[str], out: Path, shards: int, victims=None, timeout: float = 300):
+    """Run ``mgl ARGS`` in a subprocess and SIGKILL a process once ``out`` holds ``shards`` finished
+    shards: one of ``victims(pid)`` (the lowest pid; e.g. its workers), else the run itself.
+    Returns (killed pid or None when the run ended first, exit status, stdout, stderr)."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    proc = subprocess.Popen([sys.executable, "-m", "mgl", *map(str, args)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=os.environ.copy())
+    deadline = time.time() + timeout
+    victim = None
+    while victim is None and time.time() < deadline and proc.poll() is None:
+        if len(list(Path(out).glob("part-*"))) >= shards:
+            candidates = victims(proc.pid) if victims is not None else {proc.pid}
+            if candidates:
+                victim = min(candidates)
+                os.kill(victim, signal.SIGKILL)
+                break
+        time.sleep(0.01)
+    stdout, stderr = proc.communicate(timeout=600)
+    return victim, proc.returncode, stdout, stderr

@@ -2,18 +2,14 @@
 ids round-tripped, a killed run continued to the same output as an uninterrupted one."""
 
 import json
-import os
 import signal
-import subprocess
-import sys
-import time
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from cli_helpers import run_mgl
+from cli_helpers import kill_after_shards, run_mgl
 
 WORDS = "great good love bad terrible hate the book film was is a very not".split()
 
@@ -98,14 +94,8 @@ def test_a_killed_run_continues_to_the_output_of_an_uninterrupted_one(tiny_model
     whole = tmp_path / "whole"
     assert run_mgl(*args, "--output", str(whole))[0] == 0
     killed = tmp_path / "killed"
-    proc = subprocess.Popen([sys.executable, "-m", "mgl", *args, "--output", str(killed)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=os.environ.copy())
-    deadline = time.time() + 300
-    while time.time() < deadline and len(list(killed.glob("part-*.parquet"))) < 3 and proc.poll() is None:
-        time.sleep(0.01)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    assert proc.returncode == -signal.SIGKILL, "the run finished before it could be killed"
+    _, returncode, _, _ = kill_after_shards([*args, "--output", killed], killed, 3)
+    assert returncode == -signal.SIGKILL, "the run finished before it could be killed"
     before = len(list(killed.glob("part-*.parquet")))
     assert 3 <= before < 60
     code, stdout, err = run_mgl(*args, "--output", str(killed))

@@ -5,11 +5,6 @@ single process reports it."""
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from cli_helpers import run_mgl
+from cli_helpers import kill_after_shards, run_mgl
 from test_predict_stream import corpus, read_output, write_parquet_folder
 
 
@@ -134,21 +129,11 @@ def test_a_ray_worker_killed_mid_run_is_retried_and_every_id_written_once(tiny_m
     assert run_mgl(*args, "--output", str(whole))[0] == 0
     out = tmp_path / "ray"
     before = _map_workers()
-    proc = subprocess.Popen([sys.executable, "-m", "mgl", *args, "--output", str(out), "--executor", "ray",
-                             "--address", ray_cluster, "--workers", "2"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=os.environ.copy())
-    deadline = time.time() + 300
-    victim = None
-    while time.time() < deadline and proc.poll() is None:
-        workers = _map_workers() - before
-        if workers and len(list(out.glob("part-*.parquet"))) >= 3:
-            victim = min(workers)
-            os.kill(victim, signal.SIGKILL)  # a Ray actor dies in the middle of the run
-            break
-        time.sleep(0.01)
-    stdout, stderr = proc.communicate(timeout=600)
+    victim, returncode, stdout, stderr = kill_after_shards(
+        [*args, "--output", out, "--executor", "ray", "--address", ray_cluster, "--workers", "2"], out, 3,
+        victims=lambda pid: _map_workers() - before)  # a Ray actor dies in the middle of the run
     assert victim is not None, "the run finished before a worker could be killed"
-    assert proc.returncode == 0, stderr[-3000:]
+    assert returncode == 0, stderr[-3000:]
     assert "predicted 6000 texts" in stdout
     a, _ = read_output(whole)
     b, parts = read_output(out)
@@ -182,20 +167,10 @@ def test_a_local_worker_killed_mid_run_stops_with_one_line_and_the_rerun_finishe
     whole = tmp_path / "whole"
     assert run_mgl(*args, "--output", str(whole))[0] == 0
     out = tmp_path / "local"
-    proc = subprocess.Popen([sys.executable, "-m", "mgl", *args, "--output", str(out), "--workers", "2"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=os.environ.copy())
-    deadline = time.time() + 300
-    victim = None
-    while time.time() < deadline and proc.poll() is None:
-        workers = _children(proc.pid)
-        if workers and len(list(out.glob("part-*.parquet"))) >= 3:
-            victim = min(workers)
-            os.kill(victim, signal.SIGKILL)  # a worker process dies in the middle of the run
-            break
-        time.sleep(0.01)
-    stdout, stderr = proc.communicate(timeout=300)
+    victim, returncode, _, stderr = kill_after_shards([*args, "--output", out, "--workers", "2"], out, 3,
+                                                      victims=_children)  # a worker process dies mid-run
     assert victim is not None, "the run finished before a worker could be killed"
-    assert proc.returncode == 1, stderr[-3000:]
+    assert returncode == 1, stderr[-3000:]
     assert "a worker process died" in stderr and "Traceback" not in stderr, stderr[-3000:]
     before = len(list(out.glob("part-*.parquet")))
     assert 3 <= before < 60
@@ -209,3 +184,18 @@ def test_a_local_worker_killed_mid_run_stops_with_one_line_and_the_rerun_finishe
     for col in a:
         if col.startswith("p_"):
             np.testing.assert_allclose(b[col], a[col], atol=1e-6)
+
+
+def test_items_and_results_travel_as_json_and_npz_exactly():
+    from mgl.bulk.executors import pack, unpack
+
+    rng = np.random.default_rng(0)
+    record = {"k": 7, "ids": ["a", "é☃", ""], "pairs": [None, "x"], "label_names": ["neg", "pos"],
+              "probs": rng.random((3, 2)), "vectors": rng.standard_normal((3, 4)).astype(np.float32)}
+    back = unpack(pack(record))
+    assert {k: v for k, v in back.items() if not isinstance(v, np.ndarray)} == \
+        {k: v for k, v in record.items() if not isinstance(v, np.ndarray)}
+    for key in ("probs", "vectors"):
+        assert back[key].dtype == record[key].dtype and np.array_equal(back[key], record[key])
+    with pytest.raises(ValueError):  # an object array would need pickle: refused on loading
+        unpack(pack({"bad": np.array([{"x": 1}], dtype=object)}))

@@ -44,25 +44,28 @@ def embed_corpus(texts: Sequence[str], pairs: Sequence[str | None] | None, enc, 
     found = cache.get_many(keys)
     todo = [i for i, key in enumerate(keys) if key not in found]
     chunks = [todo[s:s + chunk_rows] for s in range(0, len(todo), chunk_rows)]
+    items = ({"chunk": c, "texts": [distinct[i][0] for i in chunk], "pairs": [distinct[i][1] for i in chunk],
+              "batch_size": enc.batch_size} for c, chunk in enumerate(chunks))
+
+    def here(items):  # this process, its encoder and all its threads
+        for item in items:
+            yield {"chunk": item["chunk"], "identity": encoder.identity,
+                   "vectors": encoder.embed(item["texts"], item["pairs"], batch_size=item["batch_size"],
+                                            progress=False)}
+
+    results = here(items) if pool is None else pool.map(ChunkEmbedder, {"spec": spec.to_dict(), "device": enc.device},
+                                                         items)
     bar = tqdm(total=len(todo), desc="embedding", unit="text", disable=not progress, dynamic_ncols=True)
     t0 = time.perf_counter()
     try:
-        if pool is None:
-            for chunk in chunks:
-                encoder.embed([distinct[i][0] for i in chunk], [distinct[i][1] for i in chunk],
-                              batch_size=enc.batch_size, cache=cache, progress=False)
-                bar.update(len(chunk))
-        else:
-            items = ({"chunk": c, "texts": [distinct[i][0] for i in chunk], "pairs": [distinct[i][1] for i in chunk],
-                      "batch_size": enc.batch_size} for c, chunk in enumerate(chunks))
-            for result in pool.map(ChunkEmbedder, {"spec": spec.to_dict(), "device": enc.device}, items):
-                if result["identity"] != encoder.identity:
-                    raise ConfigError(f"a worker's encoder is not this one ({result['identity']} against "
-                                      f"{encoder.identity}): set encoder.precision (and the model) explicitly so "
-                                      "that every node embeds alike")
-                chunk = chunks[result["chunk"]]
-                cache.put_many((keys[i], row) for i, row in zip(chunk, result["vectors"]))
-                bar.update(len(chunk))
+        for result in results:  # the misses' keys are known: stored here, without a second lookup
+            if result["identity"] != encoder.identity:
+                raise ConfigError(f"a worker's encoder is not this one ({result['identity']} against "
+                                  f"{encoder.identity}): set encoder.precision (and the model) explicitly so "
+                                  "that every node embeds alike")
+            chunk = chunks[result["chunk"]]
+            cache.put_many((keys[i], row) for i, row in zip(chunk, result["vectors"]))
+            bar.update(len(chunk))
     finally:
         bar.close()
     seconds = time.perf_counter() - t0

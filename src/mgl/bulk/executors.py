@@ -2,11 +2,12 @@
 
 An executor's :meth:`map` builds ``worker_cls(**kwargs)`` once in each of its workers, calls it
 on every item and yields the results as they finish (in any order; each result says which item
-it is). The driver writes what comes back. Items should be small (a shard's plan, a chunk of
-texts): the local pool sends two per worker at a time, and Ray Data holds them all in its object
-store and streams the results back under its own backpressure, so results in flight stay bounded
-whatever the corpus size. A worker's :class:`~mgl.errors.MGLError` (bad input) stops the run with
-its message and is not retried.
+it is). Items and results are dicts of JSON values and numpy arrays (:func:`pack`), so nothing a
+worker sends back is unpickled by the driver. The driver writes what comes back. Items should be
+small (a shard's plan, a chunk of texts): the local pool sends two per worker at a time, and Ray
+Data holds them all in its object store and streams the results back under its own
+backpressure, so results in flight stay bounded whatever the corpus size. A worker's
+:class:`~mgl.errors.MGLError` (bad input) stops the run with its message and is not retried.
 
 * :class:`LocalPool` (``--executor local --workers N``): ``N`` spawned processes, each with
   ``usable CPUs // N`` torch threads. A worker that raises stops the run with its error; one that
@@ -22,11 +23,12 @@ its message and is not retried.
 
 from __future__ import annotations
 
+import io
+import json
 import os
-import pickle
 from typing import Iterable, Iterator
 
-from mgl.errors import ConfigError, MGLError, WorkerLost
+from mgl.errors import ConfigError, DataError, MGLError, WorkerLost
 
 EXECUTORS = ("local", "ray")
 
@@ -40,6 +42,16 @@ def _init_local(worker_cls, kwargs: dict) -> None:
 
 def _call_local(item):
     return _WORKER(item)
+
+
+def require_ray():
+    """The ``ray`` module with Ray Data, or a one-line error saying how to install them."""
+    try:
+        import ray
+        import ray.data  # noqa: F401
+    except ImportError:
+        raise ConfigError("--executor ray needs Ray Data: pip install 'mgl-clt[ray]' (make test installs it)") from None
+    return ray
 
 
 def usable_cpus() -> int:
@@ -86,8 +98,35 @@ class LocalPool:
             raise WorkerLost() from None
 
 
+def pack(record: dict) -> bytes:
+    """An item or a result as bytes that load without running code: its numpy arrays as ``.npz``
+    (read back with ``allow_pickle=False``), everything else as JSON."""
+    import numpy as np
+
+    arrays = {k: v for k, v in record.items() if isinstance(v, np.ndarray)}
+    header = json.dumps({k: v for k, v in record.items() if k not in arrays}).encode("utf-8")
+    body = io.BytesIO()
+    np.savez(body, **arrays)
+    return len(header).to_bytes(8, "little") + header + body.getvalue()
+
+
+def unpack(blob: bytes) -> dict:
+    """The record :func:`pack` wrote."""
+    import numpy as np
+
+    size = int.from_bytes(blob[:8], "little")
+    record = json.loads(blob[8:8 + size].decode("utf-8"))
+    with np.load(io.BytesIO(blob[8 + size:]), allow_pickle=False) as arrays:
+        record.update({k: arrays[k] for k in arrays.files})
+    return record
+
+
+_ERRORS = {cls.__name__: cls for cls in (MGLError, DataError, ConfigError)}
+
+
 class _RayWorker:
-    """The actor class of :class:`RayPool`: one worker, items and results carried pickled."""
+    """The actor class of :class:`RayPool`: one worker; items and results carried as :func:`pack` bytes.
+    A worker's :class:`MGLError` comes back as a result (``{"error": ...}``), so it is not retried."""
 
     def __init__(self, worker_cls, kwargs: dict):
         self.worker = worker_cls(**kwargs)
@@ -98,17 +137,12 @@ class _RayWorker:
         results = []
         for blob in batch["item"]:
             try:
-                results.append(pickle.dumps(self.worker(pickle.loads(blob)), protocol=5))
+                results.append(pack(self.worker(unpack(blob))))
             except MGLError as exc:  # the user's input or settings: reported, not retried
-                results.append(pickle.dumps(_Failed(exc), protocol=5))
+                kind = type(exc).__name__ if type(exc).__name__ in _ERRORS else "MGLError"
+                results.append(pack({"error": {"kind": kind, "message": exc.message, "source": exc.source,
+                                               "record": exc.record}}))
         return {"result": np.array(results, dtype=object)}
-
-
-class _Failed:
-    """An :class:`MGLError` a Ray worker raised, carried back as its result."""
-
-    def __init__(self, error: MGLError):
-        self.error = error
 
 
 class RayPool:
@@ -124,18 +158,9 @@ class RayPool:
         self.device = device
         self.init_kwargs = init_kwargs or {}
 
-    @staticmethod
-    def _ray():
-        try:
-            import ray
-            import ray.data  # noqa: F401
-        except ImportError:
-            raise ConfigError("--executor ray needs Ray Data: pip install 'mgl-clt[ray]' (make test installs it)") from None
-        return ray
-
     def map(self, worker_cls, kwargs: dict, items: Iterable) -> Iterator:
-        ray = self._ray()
-        blobs = [pickle.dumps(item, protocol=5) for item in items]
+        ray = require_ray()
+        blobs = [pack(item) for item in items]
         if not blobs:
             return
         started_here = not ray.is_initialized()
@@ -163,9 +188,10 @@ class RayPool:
                                 batch_size=1, compute=ray.data.ActorPoolStrategy(size=workers), num_cpus=cpus,
                                 num_gpus=1 if gpus else 0)
             for row in ds.iter_rows():
-                result = pickle.loads(row["result"])
-                if isinstance(result, _Failed):
-                    raise result.error
+                result = unpack(row["result"])
+                if "error" in result:
+                    e = result["error"]
+                    raise _ERRORS[e["kind"]](e["message"], source=e["source"], record=e["record"])
                 yield result
         finally:
             if started_here:

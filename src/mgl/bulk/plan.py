@@ -12,7 +12,7 @@ Parquet or JSON Lines scale better).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Sequence
 
@@ -42,6 +42,14 @@ class ShardSpec:
     @property
     def rows(self) -> int:
         return sum(p.rows for p in self.pieces)
+
+    def to_dict(self) -> dict:
+        """The spec as JSON values (what a worker is sent)."""
+        return {"k": self.k, "pieces": [asdict(p) for p in self.pieces]}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "ShardSpec":
+        return cls(int(data["k"]), tuple(Piece(**p) for p in data["pieces"]))
 
 
 def _jsonl_starts(path: Path, first: int, shard_rows: int) -> tuple[int, dict[int, tuple[int, int]]]:

@@ -43,9 +43,17 @@ def predict_stream(clf, inputs: Sequence[str], out: Path, *, model_dir: Path, te
     id_name = id_column or "id"
     t0 = time.perf_counter()
     n_new = n_rows = n_shards = 0
+
+    def write(k: int, ids: list[str], probs, names: list[str]) -> None:
+        nonlocal n_new
+        labels = [names[i] for i in probs.argmax(1)]
+        write_shard(out, k, ids, labels, probs, names, id_name, output_format)
+        n_new += len(ids)
+        bar.update(len(ids))
+
     if pool is None:
-        total = count_rows(files)
-        bar = tqdm(total=total, unit="text", desc="predicting", disable=not progress, dynamic_ncols=True)
+        bar = tqdm(total=count_rows(files), unit="text", desc="predicting", disable=not progress,
+                   dynamic_ncols=True)
         try:
             for k, shard in enumerate(shards(read_rows(files, text_column=text_column, pair_column=pair_column,
                                                        id_column=id_column), shard_rows)):
@@ -54,35 +62,30 @@ def predict_stream(clf, inputs: Sequence[str], out: Path, *, model_dir: Path, te
                 if k in done:  # finished by an earlier run: read, not embedded
                     bar.update(len(shard.texts))
                     continue
-                probs = clf.predict_proba_embeddings(clf.embed(shard.texts, shard.pairs, batch_size=batch_size))
-                labels = [clf.label_names[i] for i in probs.argmax(1)]
-                write_shard(out, k, shard.ids, labels, probs, clf.label_names, id_name, output_format)
-                n_new += len(shard.texts)
-                bar.update(len(shard.texts))
+                write(k, shard.ids, clf.predict_proba_embeddings(clf.embed(shard.texts, shard.pairs,
+                                                                           batch_size=batch_size)),
+                      list(clf.label_names))
         finally:
             bar.close()
     else:
         plan = plan_shards(files, shard_rows, text_column=text_column)
         n_rows, n_shards = sum(s.rows for s in plan), len(plan)
-        todo = [s for s in plan if s.k not in done]
-        planned = {s.k: s for s in todo}
+        planned = {s.k: s for s in plan if s.k not in done}
         label_names = list(clf.label_names) if clf is not None else None
-        bar = tqdm(total=n_rows, initial=n_rows - sum(s.rows for s in todo), unit="text", desc="predicting",
-                   disable=not progress, dynamic_ncols=True)
+        bar = tqdm(total=n_rows, initial=n_rows - sum(s.rows for s in planned.values()), unit="text",
+                   desc="predicting", disable=not progress, dynamic_ncols=True)
         try:
             for result in pool.map(ShardPredictor, {**(worker or {}), "text_column": text_column,
                                                     "pair_column": pair_column, "id_column": id_column,
-                                                    "batch_size": batch_size}, todo):
+                                                    "batch_size": batch_size},
+                                   [s.to_dict() for s in planned.values()]):
                 names = result["label_names"]
                 if label_names is not None and names != label_names:
                     raise DataError("a worker loaded a model with other labels", source=model_dir)
                 spec = planned.pop(result["k"], None)
                 if spec is None or len(result["ids"]) != spec.rows or len(result["probs"]) != spec.rows:
                     raise RuntimeError(f"shard {result['k']} came back twice or with a wrong number of rows")
-                labels = [names[i] for i in result["probs"].argmax(1)]
-                write_shard(out, result["k"], result["ids"], labels, result["probs"], names, id_name, output_format)
-                n_new += len(result["ids"])
-                bar.update(len(result["ids"]))
+                write(result["k"], result["ids"], result["probs"], names)
         finally:
             bar.close()
         if planned:  # never reported as done with a shard missing

@@ -1,8 +1,8 @@
 """What one worker does: it loads the model or the encoder once, then handles one item a call.
 
 Workers are built by an executor (:mod:`mgl.bulk.executors`) in its own process or Ray actor
-from a class and keyword arguments, so everything here is picklable by reference. They write
-nothing: a result goes back to the driver, which writes it.
+from a class and keyword arguments. An item and a result are dicts of JSON values and numpy
+arrays. Workers write nothing: a result goes back to the driver, which writes it.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ def set_threads(threads: int | None) -> None:
 
 
 class ShardPredictor:
-    """Predicts whole shards (:class:`mgl.bulk.plan.ShardSpec`) with a saved model.
+    """Predicts whole shards (:meth:`mgl.bulk.plan.ShardSpec.to_dict`) with a saved model.
 
     A call reads the shard's rows from its files, embeds them (not through the cache) and
     returns ``{"k", "ids", "probs", "label_names"}``."""
@@ -38,9 +38,10 @@ class ShardPredictor:
         self.columns = {"text_column": text_column, "pair_column": pair_column, "id_column": id_column}
         self.batch_size = batch_size
 
-    def __call__(self, spec) -> dict:
-        from mgl.bulk.plan import read_shard
+    def __call__(self, item: dict) -> dict:
+        from mgl.bulk.plan import ShardSpec, read_shard
 
+        spec = ShardSpec.from_dict(item)
         rows = read_shard(spec, **self.columns)
         probs = self.clf.predict_proba_embeddings(self.clf.embed(rows.texts, rows.pairs, batch_size=self.batch_size))
         return {"k": spec.k, "ids": rows.ids, "probs": np.asarray(probs, dtype=np.float64),

@@ -189,16 +189,10 @@ class RayExecutor:
         self.max_retries = max_retries
         self.init_kwargs = init_kwargs or {}
 
-    @staticmethod
-    def _ray():
-        try:
-            import ray
-        except ImportError:
-            raise ConfigError("--executor ray needs Ray: pip install 'mgl-clt[ray]' (make test installs it)") from None
-        return ray
-
     def run(self, cells: Sequence[Cell], store: CellStore, runner: GroupRunner, *, progress: bool = True) -> GridReport:
-        ray = self._ray()
+        from mgl.bulk.executors import RayPool, require_ray
+
+        ray = require_ray()
         groups, skipped = pending_groups(cells, store)
         report = GridReport(skipped=skipped)
         if not groups:
@@ -209,8 +203,6 @@ class RayExecutor:
                      configure_logging=False, **self.init_kwargs)
         try:
             if hasattr(runner, "embed_on"):  # a frozen encoder's texts embedded by Ray workers
-                from mgl.bulk.executors import RayPool
-
                 runner.embed_on(RayPool(self.address, device="cpu" if not self.gpus_per_task else None),
                                 list(groups), progress=progress)
             _prepare_all(runner, groups, progress)
