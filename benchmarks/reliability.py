@@ -139,6 +139,81 @@ def case_data_loss(work: Path, csv_path: Path) -> list[dict]:
     return rows
 
 
+def _files(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def case_user_files(work: Path, csv_path: Path, model: Path) -> list[dict]:
+    """Issue 31's reproductions: every output path keeps the user's files, the same file is read
+    alike by training and by both prediction paths, model folders are closed. Each row: the
+    command, its exit status, its last line, and whether the user's files are byte-identical."""
+    rows: list[dict] = []
+    home = work / "u"
+    home.mkdir()
+    small = ["--method", "logreg-pooled", "--set", "data.max_per_class=20", "--set", "encoder.max_length=64"]
+
+    def row(case: str, done: subprocess.CompletedProcess, kept: bool, **extra) -> None:
+        rows.append({"case": case, "exit": done.returncode, "message": last_line(done.stderr), "kept": kept, **extra})
+
+    src = home / "in.jsonl"
+    src.write_bytes(b'{"text":"a"}\n')
+    done = mgl("predict", "--model", model, "--input", src, "--output", src)
+    row("predict --output <its own input>", done, src.read_bytes() == b'{"text":"a"}\n')
+    mine = home / "mine.jsonl"
+    mine.write_bytes(b"user data\n")
+    done = mgl("predict", "--model", model, "--input", src, "--output", mine)
+    row("predict --output <an existing user file>", done, mine.read_bytes() == b"user data\n")
+    before = _files(model)
+    done = mgl("predict", "--model", model, "--input", src, "--output", model / "examples.jsonl")
+    row("predict --output MODEL/examples.jsonl", done, _files(model) == before)
+    fig = home / "fig.png"
+    fig.write_bytes(b"user figure")
+    done = mgl("plot", "reliability", "--model", model, "--out", fig)
+    row("plot reliability --out <an existing fig.png>", done,
+        fig.read_bytes() == b"user figure" and not (home / "fig.json").exists())
+    run = home / "run"
+    run.mkdir()
+    (run / "checkpoint.pt").write_bytes(b"user checkpoint")
+    (run / "result.json").write_bytes(b"user result")
+    before = _files(run)
+    t0 = time.perf_counter()
+    done = mgl(*train_args(csv_path, run, *small))
+    row("train --out DIR holding the user's checkpoint.pt and result.json", done, _files(run) == before,
+        seconds=round(time.perf_counter() - t0, 1))
+    env_home = work / "fake-home"
+    env_home.mkdir()
+    done = subprocess.run([*MGL, *map(str, train_args(csv_path, "~/x", *small))], capture_output=True, text=True,
+                          cwd=home, env={**os.environ, "HOME": str(env_home)}, timeout=1800)
+    row("train --out '~/x'", done, not (home / "~").exists(),
+        wrote=sorted(str(p.relative_to(env_home)) for p in env_home.rglob("result.json")))
+    t0 = time.perf_counter()
+    done = mgl(*train_args(csv_path, home / "same", "--save", home / "same", *small))
+    row("train --out X --save X", done, not (home / "same" / "result.json").exists(),
+        seconds=round(time.perf_counter() - t0, 1))
+    tsv = home / "five.tsv"
+    tsv.write_text('text\n"Great" book\n"Unclosed start\nrow three\nrow "four"\nrow five\n', encoding="utf-8")
+    done = mgl("predict", "--model", model, "--input", tsv, "--output", home / "five.jsonl")
+    single = [json.loads(line)["text"] for line in (home / "five.jsonl").read_text(encoding="utf-8").splitlines()] \
+        if done.returncode == 0 else []
+    done2 = mgl("predict", "--model", model, "--input", tsv, "--output", home / "five-shards", "--output-format",
+                "jsonl")
+    shards = [json.loads(line)["id"] for p in sorted((home / "five-shards").glob("part-*.jsonl"))
+              for line in p.read_text(encoding="utf-8").splitlines()] if done2.returncode == 0 else []
+    from mgl.data.records import RecordReader
+
+    rows.append({"case": "the 5-row TSV: single file / folder / the reader training uses", "exit": done.returncode,
+                 "message": last_line(done.stderr), "kept": True, "single_file": single, "folder_ids": shards,
+                 "training_reader": [r.values["text"] for r in RecordReader(tsv).records()]})
+    copy = home / "model-copy"
+    shutil.copytree(model, copy)
+    sums = json.loads((copy / "checksums.json").read_text(encoding="utf-8"))
+    sums["../outside.json"] = "0" * 64
+    (copy / "checksums.json").write_text(json.dumps(sums), encoding="utf-8")
+    done = mgl("predict", "--model", copy, "--input", src, "--output", home / "p1.jsonl")
+    row("checksums.json naming ../outside.json", done, True)
+    return rows
+
+
 def case_resume(work: Path, csv_path: Path) -> dict:
     data = work / "resume.csv"
     shutil.copy(csv_path, data)
@@ -236,6 +311,8 @@ def main(argv=None) -> int:
     parser.add_argument("--work", type=Path, default=Path("/tmp/mgl-reliability"))
     parser.add_argument("--per-class", type=int, default=60)
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "out" / "reliability.json")
+    parser.add_argument("--only", choices=["user-files"], default=None,
+                        help="Run only these cases (user-files: every output path keeps the user's files).")
     args = parser.parse_args(argv)
     data = require_mgl_data("reliability")
     if data is None:
@@ -251,6 +328,9 @@ def main(argv=None) -> int:
     if done.returncode != 0:
         raise SystemExit(done.stderr[-3000:])
     result["train_seconds"] = round(time.perf_counter() - t0, 1)
+    result["user_files"] = case_user_files(args.work, csv_path, args.work / "model")
+    if args.only == "user-files":
+        return _finish(result, args.out)
     result["data_loss"] = case_data_loss(args.work, csv_path)
     result["resume"] = case_resume(args.work, csv_path)
 
@@ -330,12 +410,16 @@ def main(argv=None) -> int:
     inp.write_text('{"text": "ok"}\n{"text": "bad \\ud800 text"}\n')
     done2 = mgl("predict", "--model", args.work / "model", "--input", inp, "--output", args.work / "p.jsonl")
     result["surrogates"]["cli"] = [[done.returncode, last_line(done.stderr)], [done2.returncode, last_line(done2.stderr)]]
+    return _finish(result, args.out)
+
+
+def _finish(result: dict, out: Path) -> int:
     result["cpu"] = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), "?")
     result["date"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
+    out.parent.mkdir(parents=True, exist_ok=True)
     from mgl.io import write_json_atomic
 
-    write_json_atomic(args.out, result)
+    write_json_atomic(out, result)
     print(json.dumps(result, indent=1, ensure_ascii=False))
     return 0
 

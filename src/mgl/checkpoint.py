@@ -22,6 +22,10 @@ from mgl.errors import MGLError
 from mgl.io import atomic_open
 
 
+CHECKPOINT_KIND = "checkpoint"
+"""The kind a checkpoint is recorded under (:func:`mgl.outputs.record_written`)."""
+
+
 def config_fingerprint(cfg: RunConfig) -> str:
     """SHA-256 of the settings that change results (:func:`mgl.config.result_settings`), the
     encoder's prefix as it runs."""
@@ -65,6 +69,9 @@ class Checkpointer:
         with atomic_open(self.path, "wb") as fh:
             torch.save({"fingerprint": self.fingerprint, "data_fingerprint": self.data_fingerprint,
                         "stages": self.stages}, fh)
+        from mgl.outputs import record_written
+
+        record_written(self.path, CHECKPOINT_KIND)
 
     def load(self) -> dict[str, dict] | None:
         """The saved stage states, or None when there is no checkpoint yet."""

@@ -357,13 +357,15 @@ class Classifier:
 
     # ------------------------------------------------------------------ persistence
 
-    def save_pretrained(self, directory: str | Path, *, overwrite: bool = True, support_texts: bool = True) -> Path:
+    def save_pretrained(self, directory: str | Path, *, overwrite: bool = True, support_texts: bool = True,
+                        discard_edits: bool = False) -> Path:
         """Write the self-contained model directory (atomically), with a model card; see
         :func:`mgl.model_io.save_model` (a folder holding anything but an mgl model is refused)."""
         from mgl.model_io import save_model
 
         self._require_fitted()
-        return save_model(self, directory, overwrite=overwrite, support_texts=support_texts)
+        return save_model(self, directory, overwrite=overwrite, support_texts=support_texts,
+                          discard_edits=discard_edits)
 
     save = save_pretrained
     """Alias of :meth:`save_pretrained`."""

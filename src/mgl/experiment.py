@@ -19,7 +19,7 @@ from mgl.methods import method_name
 
 
 def run_experiment(cfg: RunConfig, *, progress: bool = True, save_dir=None, checkpoint_path=None,
-                   resume: bool = False, require_test: bool = True, overwrite: bool = False,
+                   resume: bool = False, require_test: bool = True, overwrite: bool = False, discard_edits: bool = False,
                    support_texts: bool = True) -> dict[str, Any]:
     """The whole pipeline for one configuration; returns the result record.
 
@@ -39,7 +39,7 @@ def run_experiment(cfg: RunConfig, *, progress: bool = True, save_dir=None, chec
 
     cfg.validate()
     if save_dir is not None:
-        check_model_destination(save_dir, overwrite=overwrite)
+        check_model_destination(save_dir, overwrite=overwrite, discard_edits=discard_edits)
     t_start = time.perf_counter()
     data = prepare_data(cfg.data, cfg.seed, require_test=require_test)
     ckpt = Checkpointer(checkpoint_path, cfg, data.examples) if checkpoint_path is not None else None
@@ -58,7 +58,7 @@ def run_experiment(cfg: RunConfig, *, progress: bool = True, save_dir=None, chec
     from mgl import distributed
 
     if save_dir is not None and distributed.is_main_process():
-        clf.save_pretrained(save_dir, overwrite=overwrite, support_texts=support_texts)
+        clf.save_pretrained(save_dir, overwrite=overwrite, support_texts=support_texts, discard_edits=discard_edits)
     counts = {f"n_{split}_{lang}": n for lang, by_split in metrics["counts"].items()  # the classifier's, flattened
               for split, n in by_split.items() if split != "test"}
     evaluated = metrics["n_test"] > 0

@@ -11,8 +11,30 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-__all__ = ["BodyLimit", "DOCS_PATHS", "OPEN_PATHS", "RequestGuard", "bind_socket", "default_allowed_hosts",
+__all__ = ["BodyLimit", "DOCS_PATHS", "HeadAsGet", "OPEN_PATHS", "RequestGuard", "bind_socket", "default_allowed_hosts",
            "public", "read_api_keys"]
+
+
+class HeadAsGet:
+    """ASGI middleware: ``HEAD`` is answered on every path ``GET`` is (the endpoints, the docs, their
+    assets, the schema), with GET's status and headers and no body. The endpoints declare GET
+    alone, so the schema lists each operation once."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or scope.get("method") != "HEAD":
+            return await self.app(scope, receive, send)
+
+        async def without_body(message):
+            if message["type"] == "http.response.body":
+                if message.get("more_body", False):
+                    return
+                message = {"type": "http.response.body", "body": b"", "more_body": False}
+            await send(message)
+
+        await self.app({**scope, "method": "GET"}, receive, without_body)
 
 
 class BodyLimit:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import os
@@ -28,10 +29,27 @@ def atomic_open(path: str | Path, mode: str = "w", encoding: str | None = "utf-8
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+        if isinstance(exc, OSError):
+            raise write_error(exc, path) from None
         raise
+
+
+#: Errors of a write that the user can mend (space, quota, a read-only file system, permissions).
+WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EFBIG}
+
+
+def write_error(exc: OSError, path: str | Path) -> Exception:
+    """An :class:`~mgl.errors.MGLError` naming ``path`` for a write that failed for lack of space,
+    quota or permission (exit status 2, never a traceback); ``exc`` itself otherwise."""
+    from mgl.errors import MGLError
+
+    if exc.errno in WRITE_ERRNOS:
+        return MGLError(f"cannot write: {exc.strerror or os.strerror(exc.errno)} (nothing there was changed)",
+                        source=path)
+    return exc
 
 
 def _umask() -> int:

@@ -64,33 +64,42 @@ def _head_tensors(name: str, head: Head) -> dict[str, torch.Tensor]:
     return out
 
 
-def save_model(clf, directory, *, overwrite: bool = True, support_texts: bool = True) -> Path:
+def _save_tensors(tensors: dict[str, torch.Tensor], path: Path) -> None:
+    """A safetensors file written through Python's file layer, so a full disk is an OSError naming it."""
+    from safetensors.torch import save
+
+    with open(path, "wb") as fh:
+        fh.write(save(tensors))
+
+
+def save_model(clf, directory, *, overwrite: bool = True, support_texts: bool = True, discard_edits: bool = False) -> Path:
     """Write ``clf`` (a fitted :class:`~mgl.classifier.Classifier`) to ``directory``.
 
     The directory must be missing or empty, or (with ``overwrite``, the default here as in Hugging
     Face's ``save_pretrained``; ``mgl train --save`` asks for ``--overwrite``) an mgl model holding
     only model files, which is replaced as a whole. A folder holding anything else is refused before
     anything is written: mgl never deletes what it did not write
-    (:func:`mgl.outputs.check_model_destination`). ``support_texts=False`` keeps the examples' ids,
+    (:func:`mgl.outputs.check_model_destination`; a model edited since it was saved is kept unless
+    ``discard_edits``). ``support_texts=False`` keeps the examples' ids,
     languages and labels but not their texts, and the model card says so."""
-    from safetensors.torch import save_file
-
-    from mgl.outputs import check_model_destination
     from mgl.data.experiment import positive_index
+    from mgl.io import write_error
+    from mgl.outputs import check_model_destination
 
-    directory = check_model_destination(directory, overwrite=overwrite)
+    given = directory
+    directory = check_model_destination(directory, overwrite=overwrite, discard_edits=discard_edits)
     tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
     try:
-        save_file({k: v.detach().cpu().contiguous() for k, v in _head_tensors(clf.method, clf.head).items()},
-                  str(tmp / "head.safetensors"))
-        save_file({"embeddings": clf.bank.embeddings.float().contiguous()}, str(tmp / "example_embeddings.safetensors"))
+        _save_tensors({k: v.detach().cpu().contiguous() for k, v in _head_tensors(clf.method, clf.head).items()},
+                      tmp / "head.safetensors")
+        _save_tensors({"embeddings": clf.bank.embeddings.float().contiguous()}, tmp / "example_embeddings.safetensors")
         files = list(FILES)
         if clf.encoder_state:
-            save_file({k: v.contiguous() for k, v in clf.encoder_state.items()}, str(tmp / "encoder.safetensors"))
+            _save_tensors({k: v.contiguous() for k, v in clf.encoder_state.items()}, tmp / "encoder.safetensors")
             files.append("encoder.safetensors")
         if clf.pooling_head is not None:
-            save_file({k: v.detach().cpu().contiguous() for k, v in clf.pooling_head.state_dict().items()},
-                      str(tmp / "pooling_head.safetensors"))
+            _save_tensors({k: v.detach().cpu().contiguous() for k, v in clf.pooling_head.state_dict().items()},
+                          tmp / "pooling_head.safetensors")
             files.append("pooling_head.safetensors")
         keep_texts = bool(support_texts and clf.support_texts)
         with open(tmp / "examples.jsonl", "w", encoding="utf-8") as fh:
@@ -120,15 +129,17 @@ def save_model(clf, directory, *, overwrite: bool = True, support_texts: bool = 
             os.chmod(f, 0o644)
         os.chmod(tmp, 0o755)
         if directory.exists():
-            check_model_destination(directory, overwrite=overwrite)  # unchanged since the first check
+            check_model_destination(directory, overwrite=overwrite, discard_edits=discard_edits)  # unchanged since
             old = Path(tempfile.mkdtemp(prefix=f".{directory.name}.old.", dir=directory.parent))
             os.replace(directory, old / "model")
             os.replace(tmp, directory)
             shutil.rmtree(old, ignore_errors=True)
         else:
             os.replace(tmp, directory)
-    except BaseException:
+    except BaseException as exc:
         shutil.rmtree(tmp, ignore_errors=True)
+        if isinstance(exc, OSError):
+            raise write_error(exc, given) from None
         raise
     return directory
 
@@ -144,6 +155,14 @@ def _checked(directory: Path) -> tuple[dict, dict]:
         raise MGLError("missing checksums.json: not a complete mgl model directory", source=directory) from None
     except (json.JSONDecodeError, UnicodeDecodeError):
         raise MGLError("checksums.json is corrupted", source=sums_path) from None
+    if not isinstance(sums, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in sums.items()):
+        raise MGLError("checksums.json is not an object of file names and digests", source=sums_path)
+    from mgl.outputs import MODEL_FILES
+
+    for name in sums:  # a model folder is closed: loading reads nothing outside it
+        if name not in MODEL_FILES or "/" in name or "\\" in name or name in (".", ".."):
+            raise MGLError(f"checksums.json names {name!r}, which is not a file of an mgl model folder",
+                           source=sums_path)
     for name, digest in sums.items():
         path = directory / name
         if not path.is_file():
@@ -156,6 +175,9 @@ def _checked(directory: Path) -> tuple[dict, dict]:
         raise MGLError("missing mgl_model.json", source=directory) from None
     except (json.JSONDecodeError, UnicodeDecodeError):
         raise MGLError("mgl_model.json is not valid JSON", source=directory / "mgl_model.json") from None
+    if not isinstance(meta, dict):
+        raise MGLError("mgl_model.json is not a JSON object: not an mgl model's description",
+                       source=directory / "mgl_model.json")
     if meta.get("format") != FORMAT or meta.get("version") not in (1, FORMAT_VERSION):
         raise MGLError(f"unsupported model format {meta.get('format')!r} v{meta.get('version')!r}",
                        source=directory / "mgl_model.json")
@@ -228,8 +250,23 @@ def load_model(cls, directory, *, device: str | None = None, precision: str | No
 
     from mgl.featurizer import Featurizer
 
-    directory = Path(directory)
+    directory = Path(directory).expanduser()
     sums, meta = _checked(directory)
+    try:
+        return _load_checked(cls, directory, sums, meta, device=device, precision=precision)
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+        if isinstance(exc, MGLError):
+            raise
+        raise MGLError(f"mgl_model.json is malformed ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})",
+                       source=directory / "mgl_model.json") from None
+
+
+def _load_checked(cls, directory: Path, sums: dict, meta: dict, *, device, precision):
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    from mgl.featurizer import Featurizer
+
     config = RunConfig.from_dict(meta["config"], source=str(directory / "mgl_model.json"))
     version = meta["version"]
     if version == 1:  # the former format held MGL only

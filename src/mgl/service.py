@@ -312,7 +312,7 @@ def create_app(model_dir: str | Path, settings: ServeSettings | None = None, *, 
 
     from mgl.classifier import Classifier
     from mgl.errors import MGLError
-    from mgl.http_guards import BodyLimit, RequestGuard, default_allowed_hosts, public
+    from mgl.http_guards import BodyLimit, HeadAsGet, RequestGuard, default_allowed_hosts, public
 
     settings = (settings or ServeSettings()).validate()
     clf = Classifier.from_pretrained(model_dir, device=device, precision=precision)
@@ -359,6 +359,8 @@ def create_app(model_dir: str | Path, settings: ServeSettings | None = None, *, 
         errors = exc.errors()
 
         def where(e) -> str:
+            if e.get("type") == "json_invalid":  # its loc holds a character offset, not a field
+                return "body"
             loc = [str(p) for p in e.get("loc", ())[1:]]
             return (loc[0] + "".join(f"[{p}]" if p.isdigit() else f".{p}" for p in loc[1:])) if loc else "body"
 
@@ -376,16 +378,16 @@ def create_app(model_dir: str | Path, settings: ServeSettings | None = None, *, 
         log.exception("internal error")
         return error_response(500, f"internal error ({type(exc).__name__})")
 
-    @app.api_route("/", methods=["GET", "HEAD"], response_class=HTMLResponse, include_in_schema=False)
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     async def index() -> str:
         return page
 
-    @app.api_route("/health", methods=["GET", "HEAD"])
+    @app.get("/health")
     async def health(request: Request) -> dict[str, Any]:
         batcher = request.app.state.batcher
         return {"status": "ok", "batches": batcher.batches, "texts": batcher.texts}
 
-    @app.api_route("/model", methods=["GET", "HEAD"], responses={401: ERROR_RESPONSES[401]})
+    @app.get("/model", responses={401: ERROR_RESPONSES[401]})
     async def model() -> dict[str, Any]:
         return info
 
@@ -426,7 +428,8 @@ def create_app(model_dir: str | Path, settings: ServeSettings | None = None, *, 
                     "DNS rebinding", host)
     # the Host and key checks first, before any body is read
     limited = BodyLimit(app, settings.max_body_bytes) if settings.max_body_bytes else app
-    return RequestGuard(limited, allowed_hosts=tuple(allowed), api_keys=tuple(settings.api_keys))
+    # HEAD wherever GET is answered, behind the same guards
+    return HeadAsGet(RequestGuard(limited, allowed_hosts=tuple(allowed), api_keys=tuple(settings.api_keys)))
 
 
 def serve(model_dir: str | Path, *, host: str = "127.0.0.1", port: int = 8000, settings: ServeSettings | None = None,

@@ -25,9 +25,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Sequence
 
-from mgl.errors import DataError, check_text
+from mgl.data.records import SUFFIXES, Mark, RecordReader, file_format, record_id, text_value
+from mgl.errors import DataError
 
-FORMATS = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".parquet": "parquet"}
+STREAM_FORMATS = ("csv", "tsv", "jsonl", "parquet")
+#: The suffixes read in a folder or glob of inputs (the reader's table; text files and ``.json``, which
+#: a folder may hold for other purposes, only when named).
+FORMATS = {suffix: fmt for suffix, fmt in SUFFIXES.items() if fmt in STREAM_FORMATS and suffix != ".json"}
 MANIFEST = "_mgl_predict.json"
 MAX_TEXT_CHARS = 100_000
 
@@ -46,6 +50,7 @@ def expand_inputs(items: Sequence[str]) -> list[Path]:
     a name that matches nothing is an error naming it."""
     out: list[Path] = []
     for item in items:
+        item = os.path.expanduser(item)
         if any(ch in item for ch in "*?["):
             matched = sorted(Path(p) for p in glob.glob(item, recursive=True) if Path(p).is_file())
             matched = [p for p in matched if p.suffix.lower() in FORMATS]
@@ -59,8 +64,7 @@ def expand_inputs(items: Sequence[str]) -> list[Path]:
                 raise DataError("the folder holds no .csv, .tsv, .jsonl or .parquet file", source=item)
             out += matched
         elif Path(item).is_file():
-            if Path(item).suffix.lower() not in FORMATS:
-                raise DataError("unknown input format: use .csv, .tsv, .jsonl or .parquet", source=item)
+            file_format(item, allowed=STREAM_FORMATS)
             out.append(Path(item))
         else:
             raise DataError("no such input file or folder", source=item)
@@ -73,147 +77,73 @@ def expand_inputs(items: Sequence[str]) -> list[Path]:
     return unique
 
 
-def _columns(names: Sequence[str], wanted: dict[str, str | None], source: Path) -> None:
-    for role, column in wanted.items():
-        if column is not None and column not in names:
-            raise DataError(f"missing {role} column {column!r} (columns: {', '.join(map(str, names))})", source=source)
-
-
-def table_batches(path: Path, fmt: str, columns: list[str], batch_rows: int, start: int = 0):
-    """``(first row, batch)`` pairs of a Parquet/CSV/TSV file; Parquet from the row group holding
-    row ``start`` on (its metadata says where), CSV and TSV from the top."""
-    import pyarrow as pa
-
-    if fmt == "parquet":
-        import pyarrow.parquet as pq
-
-        pf = pq.ParquetFile(path)
-        _columns(pf.schema_arrow.names, {c: c for c in columns}, path)
-        first, groups, row = None, [], 0
-        for g in range(pf.metadata.num_row_groups):
-            n = pf.metadata.row_group(g).num_rows
-            if row + n > start:
-                first = row if first is None else first
-                groups.append(g)
-            row += n
-        row = first or 0
-        if groups:
-            for batch in pf.iter_batches(batch_size=batch_rows, columns=columns, row_groups=groups):
-                yield row, batch
-                row += batch.num_rows
-        return
-    import pyarrow.csv as pcsv
-
-    delimiter = "," if fmt == "csv" else "\t"
-    row = 0
-    try:
-        reader = pcsv.open_csv(path, read_options=pcsv.ReadOptions(block_size=1 << 20),
-                               parse_options=pcsv.ParseOptions(delimiter=delimiter, newlines_in_values=True),
-                               convert_options=pcsv.ConvertOptions(column_types={c: pa.string() for c in columns},
-                                                                   include_columns=columns,
-                                                                   strings_can_be_null=False))
-        for batch in reader:
-            yield row, batch
-            row += batch.num_rows
-    except pa.ArrowInvalid as exc:
-        raise DataError(f"not a readable {fmt.upper()} file ({str(exc).splitlines()[0]})", source=path) from None
-    except KeyError as exc:
-        raise DataError(f"missing column {exc}", source=path) from None
-
-
-def jsonl_record(line: str, *, source, record: int, fields: Sequence[str]) -> dict:
-    """One JSON Lines record: an object holding every field of ``fields``, else an error naming the
-    source and the record (shared by the single-file reader of ``mgl predict``)."""
-    try:
-        rec = json.loads(line)
-    except json.JSONDecodeError as exc:
-        raise DataError(f"malformed JSON ({exc.msg})", source=source, record=record) from None
-    if not isinstance(rec, dict):
-        raise DataError("a JSON line must be an object", source=source, record=record)
-    for field in fields:
-        if field not in rec:
-            raise DataError(f"missing field {field!r}", source=source, record=record)
-    return rec
-
-
-def check_input(text, pair, *, source, record: int, pair_required: bool = False) -> None:
-    """One input to predict: a non-empty text (and pair text, where given or required) that is valid
-    Unicode, at most :data:`MAX_TEXT_CHARS` characters together; else an error naming the record."""
-    if not isinstance(text, str) or not text.strip():
-        raise DataError("empty or non-text input", source=source, record=record)
-    check_text(text, what="the text", source=source, record=record)
-    if pair is None and pair_required:
-        raise DataError("the pair text is missing", source=source, record=record)
-    if pair is not None:
-        if not isinstance(pair, str):
-            raise DataError("the pair text is not a string", source=source, record=record)
-        check_text(pair, what="the pair text", source=source, record=record)
+def check_input(text, pair, *, source, record: int, pair_required: bool = False, text_column: str = "text",
+                pair_column: str | None = None) -> tuple[str, str | None]:
+    """One input to predict, checked as training checks its texts (:func:`mgl.data.records.text_value`):
+    a non-empty string of valid Unicode (and the pair text, where given or required), at most
+    :data:`MAX_TEXT_CHARS` characters together; else an error naming the record."""
+    values = {text_column: text} if pair is None else {text_column: text, pair_column or "text_pair": pair}
+    text = text_value(values, text_column, source=source, record=record)
+    pair = text_value(values, pair_column or "text_pair", source=source, record=record, role="pair text",
+                      required=pair_required)
     if len(text) + len(pair or "") > MAX_TEXT_CHARS:
         raise DataError(f"text longer than {MAX_TEXT_CHARS} characters", source=source, record=record)
-
-
-def _jsonl_batches(path: Path, columns: list[str], batch_rows: int, *, offset: int = 0, line: int = 1,
-                   row: int = 0):
-    """``(first row, {column: values})`` pairs of a JSON Lines file, read from byte ``offset`` (where
-    record ``row`` starts, on line ``line``; 0, 1, 0 for the whole file). Blank lines are not rows."""
-    batch: dict[str, list] = {c: [] for c in columns}
-    first = row
-    with open(path, "rb") as fh:
-        fh.seek(offset)
-        for i, raw in enumerate(fh, line):
-            try:
-                text = raw.decode("utf-8")
-            except UnicodeDecodeError:
-                raise DataError("not valid UTF-8", source=path, record=i) from None
-            if i == 1:
-                text = text.removeprefix("\ufeff")
-            if not text.strip():
-                continue
-            rec = jsonl_record(text, source=path, record=i, fields=columns)
-            for c in columns:
-                batch[c].append(rec[c])
-            if len(batch[columns[0]]) >= batch_rows:
-                yield first, batch
-                first += len(batch[columns[0]])
-                batch = {c: [] for c in columns}
-    if batch[columns[0]]:
-        yield first, batch
+    return text, pair
 
 
 def file_rows(path: Path, *, text_column: str = "text", pair_column: str | None = None, id_column: str | None = None,
-              start: int = 0, count: int | None = None, offset: int = 0, line: int = 1,
+              start: int = 0, count: int | None = None, mark: Mark | None = None,
               batch_rows: int = 4096) -> Iterator[Rows]:
     """Rows ``[start, start + count)`` of one input file (all from ``start`` on where ``count`` is None),
-    in batches of at most ``batch_rows``, each checked (:func:`check_input`). A JSON Lines file is
-    read from byte ``offset`` and line ``line``, where its row ``start`` begins
-    (:func:`mgl.bulk.plan.plan_shards` records them); Parquet skips to the row group holding
-    ``start``; CSV and TSV are parsed from the top. Ids: the ``id_column``'s values (as strings),
-    else ``<file name>:<row>`` (the row counted from 1 in its file)."""
-    fmt = FORMATS[path.suffix.lower()]
+    in batches of at most ``batch_rows``, each checked (:func:`check_input`), read by the one reader
+    (:class:`mgl.data.records.RecordReader`); ``mark`` (recorded by :func:`mgl.bulk.plan.plan_shards`)
+    lets it seek to row ``start``. Ids: the ``id_column``'s values (as strings), else
+    ``<file name>:<row>`` (the row counted from 1 in its file)."""
+    reader = open_input(path, text_column=text_column, pair_column=pair_column, id_column=id_column)
+    texts: list[str] = []
+    pairs: list[str | None] = []
+    ids: list[str] = []
+    for rec in reader.records(start, mark=mark):
+        if count is not None and rec.index >= start + count:
+            break
+        text, pair, rid = checked_row(rec, path, text_column=text_column, pair_column=pair_column,
+                                      id_column=id_column)
+        texts.append(text)
+        pairs.append(pair)
+        ids.append(rid)
+        if len(texts) >= batch_rows:
+            yield Rows(texts, pairs if pair_column else None, ids)
+            texts, pairs, ids = [], [], []
+    if texts:
+        yield Rows(texts, pairs if pair_column else None, ids)
+
+
+def open_input(path: Path, *, text_column: str = "text", pair_column: str | None = None,
+               id_column: str | None = None) -> RecordReader:
+    """The one reader on an input of ``mgl predict --output DIR``, its columns checked."""
     columns = list(dict.fromkeys([c for c in (text_column, pair_column, id_column) if c is not None]))
-    stop = None if count is None else start + count
-    batches = (_jsonl_batches(path, columns, batch_rows, offset=offset, line=line, row=start if offset else 0)
-               if fmt == "jsonl" else table_batches(path, fmt, columns, batch_rows, start))
-    for first, batch in batches:
-        n = len(batch[columns[0]]) if isinstance(batch, dict) else batch.num_rows
-        if first + n <= start:
-            continue
-        if stop is not None and first >= stop:
-            return
-        data = batch if isinstance(batch, dict) else batch.to_pydict()
-        lo, hi = max(start - first, 0), (n if stop is None else min(n, stop - first))
-        texts = data[text_column][lo:hi]
-        pairs = data[pair_column][lo:hi] if pair_column else None
-        rows = range(first + lo + 1, first + hi + 1)
-        ids = [str(v) for v in data[id_column][lo:hi]] if id_column else [f"{path.name}:{r}" for r in rows]
-        for k, (text, r) in enumerate(zip(texts, rows)):
-            check_input(text, pairs[k] if pairs is not None else None, source=path, record=r,
-                        pair_required=pair_column is not None)
-        for s in range(0, len(texts), batch_rows):
-            yield Rows(texts[s:s + batch_rows], pairs[s:s + batch_rows] if pairs is not None else None,
-                       ids[s:s + batch_rows])
-        if stop is not None and first + hi >= stop:
-            return
+    reader = RecordReader(path, file_format(path, allowed=STREAM_FORMATS), columns=columns)
+    if reader.header is not None:
+        missing = [c for c in columns if c not in reader.header]
+        if missing:
+            raise DataError(f"missing column(s) {missing} (columns: {', '.join(map(str, reader.header))})",
+                            source=path)
+    return reader
+
+
+def checked_row(rec, path: Path, *, text_column: str = "text", pair_column: str | None = None,
+                id_column: str | None = None) -> tuple[str, str | None, str]:
+    """One record as an input row: (text, pair text, id), each checked (:func:`check_input`,
+    :func:`record_id`); the default id is ``<file name>:<row>`` (the row counted from 1 in its file)."""
+    values = rec.values or {}
+    if text_column not in values:
+        raise DataError(f"no field {text_column!r}", source=path, record=rec.number)
+    text, pair = check_input(values.get(text_column), values.get(pair_column) if pair_column else None,
+                             source=path, record=rec.number, pair_required=pair_column is not None,
+                             text_column=text_column, pair_column=pair_column)
+    rid = (record_id(values, id_column, source=path, record=rec.number) if id_column
+           else f"{path.name}:{rec.index + 1}")
+    return text, pair, rid
 
 
 def read_rows(files: Sequence[Path], *, text_column: str = "text", pair_column: str | None = None,
@@ -311,19 +241,11 @@ def write_shard(out: Path, k: int, ids: list[str], labels: list[str], probs, lab
         with open(tmp, "rb") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp, target)
-    except BaseException:
+    except BaseException as exc:
         tmp.unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            from mgl.io import write_error
+
+            raise write_error(exc, target) from None
         raise
     return target
-
-
-def count_rows(files: Sequence[Path]) -> int | None:
-    """The number of input rows where it is known without reading the data (Parquet metadata)."""
-    total = 0
-    for p in files:
-        if p.suffix.lower() != ".parquet":
-            return None
-        import pyarrow.parquet as pq
-
-        total += pq.ParquetFile(p).metadata.num_rows
-    return total

@@ -163,11 +163,11 @@ def test_a_lone_surrogate_is_named_by_file_and_record(tmp_path):
     path = tmp_path / "data.jsonl"
     path.write_text('{"text": "ok", "label": "pos", "language": "en"}\n{"text": "bad \\ud800 text", "label": "pos", '
                     '"language": "en"}\n', encoding="utf-8")
-    with pytest.raises(DataError, match=r"data.jsonl, record 2: value of 'text' is not valid Unicode: a lone surrogate"):
+    with pytest.raises(DataError, match=r"data.jsonl, record 2: the text \(field 'text'\) is not valid Unicode: a lone surrogate"):
         load_table(path)
     inputs = tmp_path / "in.jsonl"
     inputs.write_text('{"text": "ok"}\n\n{"text": "bad \\ud800"}\n', encoding="utf-8")
-    with pytest.raises(DataError, match=r"in.jsonl, record 3: the text is not valid Unicode"):
+    with pytest.raises(DataError, match=r"in.jsonl, record 3: the text \(field 'text'\) is not valid Unicode"):
         read_inputs(str(inputs))
 
 

@@ -3,11 +3,11 @@
 The input stream of :mod:`mgl.streaming` (the files in order, each file's rows in order) is cut
 into shards of ``shard_rows`` rows: shard ``k`` is rows ``[k * shard_rows, (k + 1) * shard_rows)``,
 the same shards a single process writes. A shard is a list of :class:`Piece` s, one per file it
-spans. Planning reads no text where it can avoid it: a Parquet file's row count is in its
-metadata; a JSON Lines file is scanned once for line ends, and the byte offset where each shard
-starts is recorded, so its worker seeks there; a CSV/TSV file is counted with the streaming
-parser (its workers parse it from the top to their rows: for a corpus of large CSV files,
-Parquet or JSON Lines scale better).
+spans. Planning reads every record once with the one reader
+(:class:`mgl.data.records.RecordReader`) and checks it as a worker will, so a bad record is
+refused before any work, naming the first bad record in the stream, as one process does; the
+:class:`~mgl.data.records.Mark` of each shard's first record is kept, so a worker seeks there
+(UTF-8 text files; Parquet skips to the row group; others are read from the top).
 """
 
 from __future__ import annotations
@@ -16,20 +16,25 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Sequence
 
+from mgl.data.records import Mark
 from mgl.errors import DataError
-from mgl.streaming import FORMATS, Rows, table_batches, file_rows
+from mgl.streaming import Rows, checked_row, file_rows, open_input
 
 
 @dataclass(frozen=True)
 class Piece:
-    """Rows ``[start, start + rows)`` of one file; for JSON Lines, the byte ``offset`` and ``line``
-    where row ``start`` begins."""
+    """Rows ``[start, start + rows)`` of one file; ``line`` and ``offset``: where row ``start`` begins
+    (its line, and its byte offset where the file can be sought; None reads from the top)."""
 
     path: str
     start: int
     rows: int
-    offset: int = 0
+    offset: int | None = None
     line: int = 1
+
+    @property
+    def mark(self) -> Mark | None:
+        return None if self.offset is None else Mark(self.start, self.line, self.offset)
 
 
 @dataclass(frozen=True)
@@ -52,52 +57,40 @@ class ShardSpec:
         return cls(int(data["k"]), tuple(Piece(**p) for p in data["pieces"]))
 
 
-def _jsonl_starts(path: Path, first: int, shard_rows: int) -> tuple[int, dict[int, tuple[int, int]]]:
-    """The number of records of a JSON Lines file whose first record is row ``first`` of the stream,
-    and ``(byte offset, line)`` of its first record and of each record that starts a shard. A
-    record is a line that is not blank, as :func:`mgl.streaming.file_rows` reads it."""
-    marks: dict[int, tuple[int, int]] = {}
+def _file_marks(path: Path, first: int, shard_rows: int, columns: dict) -> tuple[int, dict[int, Mark]]:
+    """The number of records of a file whose first record is row ``first`` of the stream, and the
+    :class:`Mark` of its first record and of each record that starts a shard. Every record is read
+    and checked as a worker will (:func:`mgl.streaming.checked_row`), so a bad record stops the run
+    here, before any work, naming the first bad record as one process does."""
+    reader = open_input(path, **columns)
+    marks: dict[int, Mark] = {}
     n = 0
-    offset = 0
-    with open(path, "rb") as fh:
-        for line, raw in enumerate(fh, 1):
-            text = raw.decode("utf-8", errors="replace")
-            if line == 1:
-                text = text.removeprefix("\ufeff")
-            if text.strip():
-                if n == 0 or (first + n) % shard_rows == 0:
-                    marks[n] = (offset, line)
-                n += 1
-            offset += len(raw)
+    for rec in reader.records():
+        checked_row(rec, path, **columns)
+        if n == 0 or (first + n) % shard_rows == 0:
+            marks[n] = rec.mark
+        n += 1
     return n, marks
 
 
-def _count(path: Path, text_column: str) -> int:
-    fmt = FORMATS[path.suffix.lower()]
-    if fmt == "parquet":
-        import pyarrow.parquet as pq
-
-        return pq.ParquetFile(path).metadata.num_rows
-    return sum(batch.num_rows for _, batch in table_batches(path, fmt, [text_column], 1 << 16))
-
-
-def plan_shards(files: Sequence[Path], shard_rows: int, *, text_column: str = "text") -> list[ShardSpec]:
-    """The shards of the stream of ``files``, each as the pieces of files it spans."""
+def plan_shards(files: Sequence[Path], shard_rows: int, *, text_column: str = "text", pair_column: str | None = None,
+                id_column: str | None = None) -> list[ShardSpec]:
+    """The shards of the stream of ``files``, each as the pieces of files it spans (every record
+    checked on the way)."""
     if shard_rows < 1:
         raise DataError(f"--shard-rows must be >= 1, got {shard_rows}")
+    columns = {"text_column": text_column, "pair_column": pair_column, "id_column": id_column}
     pieces: dict[int, list[Piece]] = {}
     first = 0  # the stream index of the file's first row
     for path in files:
-        if FORMATS[path.suffix.lower()] == "jsonl":
-            n, marks = _jsonl_starts(path, first, shard_rows)
-        else:
-            n, marks = _count(path, text_column), {}
+        n, marks = _file_marks(path, first, shard_rows, columns)
         row = 0
         while row < n:
             k = (first + row) // shard_rows
             take = min(n - row, (k + 1) * shard_rows - (first + row))
-            offset, line = marks.get(row, (0, 1))
-            pieces.setdefault(k, []).append(Piece(str(path), row, take, offset, line))
+            mark = marks.get(row)
+            pieces.setdefault(k, []).append(Piece(str(path), row, take, mark.offset if mark else None,
+                                                  mark.number if mark else 1))
             row += take
         first += n
     return [ShardSpec(k, tuple(pieces[k])) for k in sorted(pieces)]
@@ -111,7 +104,7 @@ def read_shard(spec: ShardSpec, *, text_column: str = "text", pair_column: str |
     ids: list[str] = []
     for piece in spec.pieces:
         for r in file_rows(Path(piece.path), text_column=text_column, pair_column=pair_column, id_column=id_column,
-                           start=piece.start, count=piece.rows, offset=piece.offset, line=piece.line):
+                           start=piece.start, count=piece.rows, mark=piece.mark):
             texts += r.texts
             pairs += r.pairs if r.pairs is not None else [None] * len(r.texts)
             ids += r.ids

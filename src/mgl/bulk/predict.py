@@ -14,7 +14,8 @@ from typing import Sequence
 from mgl.bulk.plan import plan_shards
 from mgl.bulk.workers import ShardPredictor
 from mgl.errors import DataError
-from mgl.streaming import count_rows, expand_inputs, manifest_for, prepare_output, read_rows, shards, write_shard
+from mgl.streaming import (MANIFEST, expand_inputs, manifest_for, prepare_output, read_rows, shards,
+                           write_shard)
 
 
 def predict_stream(clf, inputs: Sequence[str], out: Path, *, model_dir: Path, text_column: str = "text",
@@ -37,9 +38,53 @@ def predict_stream(clf, inputs: Sequence[str], out: Path, *, model_dir: Path, te
     if output_format not in ("parquet", "jsonl"):
         raise DataError(f"--output-format must be parquet or jsonl, got {output_format!r}")
     files = expand_inputs(inputs)
+    out = check_output_folder(out, inputs)
     options = {"text_column": text_column, "pair_column": pair_column, "id_column": id_column,
                "shard_rows": shard_rows, "output_format": output_format}
+    # every record read and checked before any work (and before the output folder is touched): a bad
+    # record stops the run here, naming the first one, whatever the executor
+    plan = plan_shards(files, shard_rows, text_column=text_column, pair_column=pair_column, id_column=id_column)
+    if not plan:
+        raise DataError("the input holds no rows to predict", source=", ".join(map(str, inputs)))
+    created, fresh = not out.exists(), not out.exists() or not any(out.iterdir())
     done = prepare_output(out, manifest_for(files, model_dir, options))
+    try:
+        return _predict_into(clf, inputs, files, plan, out, done, model_dir=model_dir, text_column=text_column,
+                             pair_column=pair_column, id_column=id_column, shard_rows=shard_rows,
+                             output_format=output_format, batch_size=batch_size, progress=progress, pool=pool,
+                             worker=worker)
+    except BaseException:
+        # a run that failed before its first shard leaves the folder as it found it (its manifest goes)
+        if fresh and not any(p.name != MANIFEST for p in out.iterdir()):
+            (out / MANIFEST).unlink(missing_ok=True)
+            if created:
+                out.rmdir()
+        raise
+
+
+def check_output_folder(out: Path, inputs: Sequence[str]) -> Path:
+    """The output folder (``~`` expanded) may receive shards: not inside an mgl model folder, not an
+    input folder or inside one (its shards would be read as inputs by the next run)."""
+    from mgl.outputs import expand, model_folder_holding
+
+    given, out = str(out), expand(out)
+    model = model_folder_holding(out)
+    if model is not None:
+        raise DataError(f"the output folder lies inside the mgl model folder {model}; give another folder",
+                        source=given)
+    here = out.absolute().resolve()
+    for item in inputs:
+        folder = expand(item)
+        if folder.is_dir() and (folder.resolve() == here or folder.resolve() in here.parents):
+            raise DataError(f"the output folder is inside the input folder {item}; its shards would be read as "
+                            "input by the next run: give another folder", source=given)
+    return out
+
+
+def _predict_into(clf, inputs, files, plan, out: Path, done: set[int], *, model_dir, text_column, pair_column, id_column,
+                  shard_rows, output_format, batch_size, progress, pool, worker) -> dict:
+    from tqdm.auto import tqdm
+
     id_name = id_column or "id"
     t0 = time.perf_counter()
     n_new = n_rows = n_shards = 0
@@ -52,7 +97,7 @@ def predict_stream(clf, inputs: Sequence[str], out: Path, *, model_dir: Path, te
         bar.update(len(ids))
 
     if pool is None:
-        bar = tqdm(total=count_rows(files), unit="text", desc="predicting", disable=not progress,
+        bar = tqdm(total=sum(s.rows for s in plan), unit="text", desc="predicting", disable=not progress,
                    dynamic_ncols=True)
         try:
             for k, shard in enumerate(shards(read_rows(files, text_column=text_column, pair_column=pair_column,
@@ -68,7 +113,6 @@ def predict_stream(clf, inputs: Sequence[str], out: Path, *, model_dir: Path, te
         finally:
             bar.close()
     else:
-        plan = plan_shards(files, shard_rows, text_column=text_column)
         n_rows, n_shards = sum(s.rows for s in plan), len(plan)
         planned = {s.k: s for s in plan if s.k not in done}
         label_names = list(clf.label_names) if clf is not None else None

@@ -12,9 +12,28 @@ app = typer.Typer(help="Figures: the meta-graph map of a trained model, the prop
                   no_args_is_help=True)
 
 
+PLOT_KIND = "plot"
+"""The kind a figure and its numbers are recorded under (:func:`mgl.outputs.record_written`)."""
+OverwriteOpt = Annotated[bool, typer.Option("--overwrite", help="Replace files at --out that mgl did not write (mgl's own earlier figures are replaced without it).")]
+
+
 def _companions(out: Path) -> tuple[Path, Path]:
     """``FILE.png`` -> (``FILE_languages.png``, ``FILE.json``)."""
     return out.with_name(out.stem + "_languages.png"), out.with_suffix(".json")
+
+
+def claim_outputs(paths: list[Path], *, overwrite: bool, inputs: list[Path] = ()) -> list[Path]:
+    """Every file a plot command writes, checked before any work (:func:`mgl.outputs.check_output_file`)."""
+    from mgl.outputs import check_output_file
+
+    return [check_output_file(p, kind=PLOT_KIND, overwrite=overwrite, inputs=inputs, option="--out") for p in paths]
+
+
+def record_outputs(paths: list[Path]) -> None:
+    from mgl.outputs import record_written
+
+    for p in paths:
+        record_written(p, PLOT_KIND)
 
 
 def target_examples(clf, *, data: str | None = None, root: str | None = None) -> list:
@@ -51,6 +70,7 @@ def graph(
     seed: Annotated[int, typer.Option(help="Seed of the draws.")] = 0,
     device: Annotated[Optional[str], typer.Option(help="cpu, cuda, cuda:N; default: CUDA when present.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bars.")] = False,
+    overwrite: OverwriteOpt = False,
 ) -> None:
     """The meta-graph map (the paper's Fig. 4) of a trained model.
 
@@ -70,6 +90,7 @@ def graph(
         raise ConfigError(f"--out must name a .png file, got {out}")
     if k < 1 or samples < 1:
         raise ConfigError(f"--k and --samples must be >= 1, got {k} and {samples}")
+    out, lang_png, json_path = claim_outputs([out, *_companions(out)], overwrite=overwrite)
     clf = Classifier.load(model, device=device)
     examples = target_examples(clf, data=data, root=root)
     from mgl.encoders import EmbeddingCache
@@ -79,7 +100,6 @@ def graph(
                     [ex.text_pair for ex in examples] if any(ex.text_pair for ex in examples) else None,
                     progress=not quiet)
     gm = classifier_graph_map(clf, examples, emb, k=k, samples=samples, seed=seed, progress=not quiet)
-    lang_png, json_path = _companions(out)
     subtitle = (f"{'+'.join(s.upper() for s in clf.sources)} → {clf.target.upper()}; K = {k}; "
                 f"mean of {samples} draws of one instance per language and class")
     plot_graph_map(gm.mean, gm.nodes, out, title="Meta graph Ã", subtitle=subtitle)
@@ -90,6 +110,7 @@ def graph(
     typer.echo(f"diagonal share of the weight {s['diagonal_share']:.3f} (mean self-loop {s['diagonal_mean']:.3g}, "
                f"mean off-diagonal {s['off_diagonal_mean']:.3g}, largest {s['off_diagonal_max']:.3g})"
                + ("; the graph is close to the identity (self-loops only)" if s["near_identity"] else ""))
+    record_outputs([out, lang_png, json_path])
     typer.echo(f"wrote {out}, {lang_png}, {json_path}")
 
 
@@ -97,6 +118,7 @@ def graph(
 def proportion(
     sweep: Annotated[Path, typer.Argument(help="The output folder of 'mgl experiment proportion' (holding proportion.json).")],
     out: Annotated[Optional[Path], typer.Option(help="The PNG (default SWEEP/proportion.png).")] = None,
+    overwrite: OverwriteOpt = False,
 ) -> None:
     """Redraw the proportion sweep's line plot from its proportion.json."""
     import json
@@ -106,6 +128,9 @@ def proportion(
     from mgl.plots import plot_proportion
 
     path = sweep / "proportion.json"
+    default_out = out is None
+    (png_path,) = claim_outputs([out or sweep / "proportion.png"],
+                                overwrite=overwrite or default_out)  # the sweep's own figure, redrawn
     try:
         summary = json.loads(path.read_text(encoding="utf-8"))["summary"]
         fractions, methods = summary["fractions"], summary["methods"]
@@ -114,16 +139,18 @@ def proportion(
         raise DataError("no proportion.json here: not a proportion sweep's folder", source=sweep) from None
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise DataError(f"not a readable proportion summary ({exc})", source=path) from None
-    png = plot_proportion(fractions, {display_name(m): means[m] for m in methods}, out or sweep / "proportion.png",
+    png = plot_proportion(fractions, {display_name(m): means[m] for m in methods}, png_path,
                           errors={display_name(m): stds[m] for m in methods},
                           note="bars: ±1 standard deviation over seeds")
+    record_outputs([png_path])
     typer.echo(f"wrote {png}")
 
 
 @app.command("reliability")
 def reliability(
     model: Annotated[Path, typer.Option(help="A saved model directory (mgl train --save DIR).")],
-    out: Annotated[Path, typer.Option(help="The PNG.")] = Path("reliability.png"),
+    out: Annotated[Path, typer.Option(help="The PNG; FILE.json is written beside it.")] = Path("reliability.png"),
+    overwrite: OverwriteOpt = False,
 ) -> None:
     """The model's reliability diagram, before and after its temperature scaling, on the target's
     validation rows (and test rows where it had them), from the bins its training recorded."""
@@ -133,13 +160,20 @@ def reliability(
     from mgl.io import write_json_atomic
     from mgl.plots import plot_reliability
 
+    from mgl.errors import ConfigError
+
+    if out.suffix.lower() != ".png":
+        raise ConfigError(f"--out must name a .png file, got {out}")
     path = model / "mgl_model.json"
+    out, json_out = claim_outputs([out, out.with_suffix(".json")], overwrite=overwrite)
     try:
         meta = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise DataError("no mgl_model.json here: not a saved model", source=model) from None
     except (OSError, ValueError) as exc:
         raise DataError(f"not readable ({exc})", source=path) from None
+    if not isinstance(meta, dict) or not isinstance(meta.get("report") or {}, dict):
+        raise DataError("not an mgl model's description (expected a JSON object)", source=path)
     cal = (meta.get("report") or {}).get("calibration") or {}
     bins = cal.get("reliability")
     if not bins:
@@ -149,6 +183,7 @@ def reliability(
              "test_before": "test, before", "test_after": f"test, T = {cal['temperature']:.2f}"}
     png = plot_reliability({names[k]: v for k, v in bins.items() if k in names}, out,
                            title=f"{meta.get('method', 'mgl')}: {'+'.join(meta.get('sources', []))} -> {meta.get('target')}")
-    write_json_atomic(out.with_suffix(".json"), {k: v for k, v in cal.items()})
+    write_json_atomic(json_out, {k: v for k, v in cal.items()})
+    record_outputs([out, json_out])
     ece = ", ".join(f"{k.replace('ece_', '')} {v:.4f}" for k, v in cal.items() if k.startswith("ece_"))
-    typer.echo(f"wrote {png} and {out.with_suffix('.json')} (expected calibration error: {ece})")
+    typer.echo(f"wrote {png} and {json_out} (expected calibration error: {ece})")

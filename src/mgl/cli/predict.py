@@ -7,90 +7,55 @@ into a folder of output shards, streamed in bounded memory and continued after a
 
 from __future__ import annotations
 
-import csv
-import io
 import json
-import sys
+import os
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
-from mgl.errors import DataError, check_text
-from mgl.streaming import check_input, jsonl_record
+from mgl.data.records import RecordReader, file_format, record_id, stdin_bytes
+from mgl.errors import DataError
+from mgl.streaming import check_input
+
+
+SINGLE_FORMATS = ("jsonl", "csv", "tsv", "txt")
+PREDICTIONS_KIND = "predictions"
+"""The kind a ``.jsonl`` of predictions is recorded under (:func:`mgl.outputs.record_written`)."""
 
 
 def read_inputs(path: str, *, text_column: str = "text", pair_column: str | None = None,
                 fmt: str | None = None) -> tuple[list[str], list[str | None] | None, list[str]]:
-    """Texts, optional pair texts and record ids from .jsonl, .csv, .tsv, .txt or ``-`` (stdin, one text a line).
-
-    Errors name the input and the record by its line number (for CSV/TSV, the line a record ends on)."""
-    source = "<stdin>" if path == "-" else path
+    """Texts, optional pair texts and record ids from a .jsonl, .csv, .tsv or .txt file, or ``-``
+    (standard input, one text a line unless ``fmt`` says otherwise), read by the one reader
+    (:class:`mgl.data.records.RecordReader`) as training reads it. Ids: the ``id`` field where a
+    record has one, else the record's number (the line it starts on). Errors name the input and the
+    record."""
+    source = "<stdin>" if path == "-" else os.path.expanduser(path)
     if path == "-":
-        raw = sys.stdin.buffer.read()
-        fmt = fmt or "txt"
+        reader = RecordReader(source, fmt or "txt", data=stdin_bytes())
     else:
-        p = Path(path)
-        if not p.is_file():
-            raise DataError("no such input file", source=p)
-        raw = p.read_bytes()
-        fmt = fmt or {".jsonl": "jsonl", ".json": "jsonl", ".csv": "csv", ".tsv": "tsv", ".txt": "txt"}.get(p.suffix.lower())
-        if fmt is None:
-            raise DataError("unknown input format: use .jsonl, .csv, .tsv or .txt (or --format)", source=p)
-    from mgl.data.tabular import detect_encoding
-
-    codec = detect_encoding(raw)  # UTF-8 (BOM or not), or UTF-16 with its BOM
-    if codec == "utf-8-sig" and b"\x00" in raw[:4096]:
-        raise DataError("holds NUL bytes: it looks like UTF-16 without a byte-order mark; re-save it as UTF-8",
-                        source=source)
-    try:
-        content = raw.decode(codec)
-    except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        raise DataError(f"not valid {'UTF-8' if codec == 'utf-8-sig' else codec} (byte {exc.start})", source=source,
-                        record=line) from None
-    content = content.removeprefix("\ufeff")
+        if not Path(source).is_file():
+            raise DataError("no such input file", source=source)
+        reader = RecordReader(source, file_format(source, fmt, allowed=SINGLE_FORMATS))
+    if reader.header is not None and text_column not in reader.header:
+        raise DataError(f"missing column {text_column!r} (columns: {', '.join(reader.header)})", source=source)
     texts: list[str] = []
     pairs: list[str | None] = []
     ids: list[str] = []
-    lines: list[int] = []  # every record is named by its line in the input, in every message
-    if fmt == "txt":
-        for i, line in enumerate(content.splitlines(), 1):
-            if line.strip():
-                texts.append(line)
-                pairs.append(None)
-                ids.append(str(i))
-                lines.append(i)
-    elif fmt == "jsonl":
-        for i, line in enumerate(content.splitlines(), 1):
-            if not line.strip():
-                continue
-            rec = jsonl_record(line, source=source, record=i, fields=[text_column])
-            texts.append(rec[text_column])
-            pairs.append(rec.get(pair_column) if pair_column else rec.get("text_pair"))
-            rid = rec.get("id", i)
-            if isinstance(rid, str):
-                check_text(rid, what="the id", source=source, record=i)
-            ids.append(str(rid))
-            lines.append(i)
-    elif fmt in ("csv", "tsv"):
-        reader = csv.DictReader(io.StringIO(content), delimiter="," if fmt == "csv" else "\t")
-        if reader.fieldnames is None or text_column not in reader.fieldnames:
-            raise DataError(f"missing column {text_column!r} (columns: {reader.fieldnames})", source=source)
-        try:
-            for row in reader:
-                texts.append(row[text_column])
-                pairs.append(row.get(pair_column) if pair_column else row.get("text_pair"))
-                ids.append(str(row.get("id") or reader.line_num))
-                lines.append(reader.line_num)
-        except csv.Error as exc:
-            raise DataError(f"malformed {fmt.upper()} ({exc})", source=source, record=reader.line_num) from None
-    else:
-        raise DataError(f"unknown input format {fmt!r}", source=source)
+    pair_field = pair_column or "text_pair"
+    for rec in reader.records():
+        values = rec.values or {}
+        if text_column not in values:
+            raise DataError(f"no field {text_column!r}", source=source, record=rec.number)
+        text, pair = check_input(values[text_column], values.get(pair_field), source=source, record=rec.number,
+                                 pair_required=pair_column is not None, text_column=text_column,
+                                 pair_column=pair_field)
+        texts.append(text)
+        pairs.append(pair)
+        ids.append(record_id(values, "id", source=source, record=rec.number) if "id" in values else str(rec.number))
     if not texts:
         raise DataError("the input holds no text to predict", source=source)
-    for line, text, pair in zip(lines, texts, pairs):
-        check_input(text, pair, source=source, record=line)
     return texts, (pairs if any(p is not None for p in pairs) else None), ids
 
 
@@ -114,6 +79,7 @@ def register(app: typer.Typer) -> None:
         executor: Annotated[str, typer.Option(help="Folder output: local (this machine) or ray (a Ray Data actor pool; --address joins a cluster).")] = "local",
         workers: Annotated[Optional[int], typer.Option(help="Folder output: worker processes (local; default 1, in this process) or Ray actors (default: one per CPU, or per GPU), each loading the model once.")] = None,
         address: Annotated[Optional[str], typer.Option(help="--executor ray: the cluster to join (default: start Ray on this machine).")] = None,
+        overwrite: Annotated[bool, typer.Option("--overwrite", help="A .jsonl --output may replace a file mgl did not write (never an input, nor a file inside a model folder); mgl's own earlier predictions are replaced without it.")] = False,
     ) -> None:
         """Classify texts: label, class probabilities, the nearest labelled examples (with their texts) and,
         for MGL, which languages' examples the graph leaned on."""
@@ -125,7 +91,7 @@ def register(app: typer.Typer) -> None:
         from mgl.io import atomic_open
 
         from mgl.errors import MGLError
-        from mgl.outputs import check_writable_folder
+        from mgl.outputs import check_output_file, expand, record_written
 
         if is_stream_job(input, output):
             return predict_folder(model, input, output, text_column=text_column, pair_column=pair_column,
@@ -138,10 +104,12 @@ def register(app: typer.Typer) -> None:
         if len(input) != 1:
             raise MGLError("several inputs are predicted into a folder: give --output DIR", source=output)
         input = input[0]
-        if output.is_dir():
+        if expand(output).is_dir():
             raise MGLError("--output names a folder; give a file name (.jsonl), or a folder together with "
                            ".csv/.tsv/.jsonl/.parquet inputs for sharded output", source=output)
-        check_writable_folder(output.parent, what="folder of --output")  # before any work
+        # before any work: never a user's file, the input itself, or a file inside a model folder
+        output = check_output_file(output, kind=PREDICTIONS_KIND, overwrite=overwrite, inputs=[input],
+                                   option="--output")
         texts, pairs, ids = read_inputs(input, text_column=text_column, pair_column=pair_column, fmt=format)
         clf = Classifier.from_pretrained(model, device=device, precision=precision)
         if seed is not None:
@@ -156,6 +124,7 @@ def register(app: typer.Typer) -> None:
         with atomic_open(output, "w") as fh:
             for rid, text, pred in zip(ids, texts, predictions):
                 fh.write(json.dumps({"id": rid, "text": text, **pred.to_dict()}, ensure_ascii=False) + "\n")
+        record_written(output, PREDICTIONS_KIND)
         agreement = float(np.mean([p.agreement for p in predictions]))
         line = (f"wrote {len(predictions)} predictions of {clf.method} to {output} "
                 f"({len(predictions) / seconds:.1f} texts/s); nearest labelled examples agree with the label "
@@ -169,22 +138,23 @@ def register(app: typer.Typer) -> None:
         typer.echo(line)
 
 
-STREAM_SUFFIXES = (".csv", ".tsv", ".jsonl", ".parquet")
-
-
 def is_stream_job(inputs: list[str], output: Path) -> bool:
     """Sharded output for several inputs, a folder or glob, Parquet, or an output folder (an existing
     one, or a name without a suffix) with table inputs; a single text file or stdin into a ``.jsonl``
     file otherwise."""
+    from mgl.outputs import expand
+    from mgl.streaming import FORMATS
+
     if len(inputs) > 1:
         return True
     item = inputs[0]
     if item == "-":
         return False
-    if any(ch in item for ch in "*?[") or Path(item).is_dir() or Path(item).suffix.lower() == ".parquet":
+    path, output = expand(item), expand(output)
+    if any(ch in item for ch in "*?[") or path.is_dir() or FORMATS.get(path.suffix.lower()) == "parquet":
         return True
     folder_out = output.is_dir() or output.suffix == ""
-    return folder_out and Path(item).suffix.lower() in STREAM_SUFFIXES
+    return folder_out and path.suffix.lower() in FORMATS
 
 
 def predict_folder(model: Path, inputs: list[str], output: Path, *, text_column, pair_column, id_column, shard_rows,
@@ -196,14 +166,15 @@ def predict_folder(model: Path, inputs: list[str], output: Path, *, text_column,
     from mgl.classifier import Classifier
     from mgl.errors import ConfigError
     from mgl.outputs import check_writable_folder
-    from mgl.bulk.predict import predict_stream
+    from mgl.bulk.predict import check_output_folder, predict_stream
     from mgl.streaming import expand_inputs
 
     pool = make_pool(executor, workers=workers, address=address, device=device)
     if pool is not None and cache:
         raise ConfigError("--cache is for predictions in this process (--executor local, one worker)")
     expand_inputs(inputs)  # every input found before the model loads
-    check_writable_folder(output, what="--output folder")
+    output = check_output_folder(output, inputs)
+    check_writable_folder(output, what="--output folder", create=False)  # made by the run, once it starts
     clf = Classifier.from_pretrained(model, device=device, precision=precision)  # fails here, before any worker
     if seed is not None:
         clf.reseed(seed)

@@ -9,6 +9,13 @@ from typing import Annotated, Optional
 import typer
 
 from mgl.config import RunConfig, load_config
+from mgl.errors import MGLError
+
+RESULT_KIND = "run-result"
+"""The kind ``result.json`` is recorded under (:func:`mgl.outputs.record_written`)."""
+MIN_FREE_BYTES = 16 << 20
+"""Free space a model folder's file system needs before training (a frozen encoder's model is a few MB;
+a full disk fails here, before the work, rather than at the end)."""
 
 PresetOpt = Annotated[Optional[str], typer.Option("--preset", help="Named preset: amazon or search-relevance.")]
 ConfigOpt = Annotated[Optional[Path], typer.Option("--config", help="A YAML configuration file (on top of the preset).")]
@@ -134,7 +141,8 @@ def register(app: typer.Typer) -> None:
         quiet: Annotated[bool, typer.Option("--quiet", help="No progress bars.")] = False,
         save: Annotated[Optional[Path], typer.Option(help="Also save the trained model to this directory (missing or empty; an existing mgl model only with --overwrite).")] = None,
         no_support_texts: Annotated[bool, typer.Option("--no-support-texts", help="--save keeps the support examples' ids and labels, not their texts (the model card says which).")] = False,
-        overwrite: Annotated[bool, typer.Option("--overwrite", help="--save may replace the mgl model in that folder (never a folder holding anything else).")] = False,
+        overwrite: Annotated[bool, typer.Option("--overwrite", help="--save may replace the mgl model in that folder (never a folder holding anything else, nor a model edited since it was saved); --out may replace a result.json or checkpoint.pt mgl did not write.")] = False,
+        discard_edits: Annotated[bool, typer.Option("--discard-edits", help="With --overwrite: replace a saved model even where its card or files were edited since it was saved.")] = False,
         resume: Annotated[bool, typer.Option("--resume", help="Continue from OUT/checkpoint.pt if a killed run left one.")] = False,
     ) -> None:
         """Train a classifier (default: the ensemble; --method mgl for MGL alone) on one cross-lingual
@@ -151,26 +159,42 @@ def register(app: typer.Typer) -> None:
             n_support=n_support, n_query=n_query, k_neighbours=k_neighbours, train_episodes=train_episodes,
             test_episodes=test_episodes, eval_times=eval_times, lr=lr, max_rounds=max_rounds, patience=patience,
         )
-        from mgl.outputs import check_model_destination, check_writable_folder
+        from mgl.checkpoint import CHECKPOINT_KIND
+        from mgl.outputs import (check_free_space, check_model_destination, check_output_file,
+                                 check_writable_folder, expand, record_written, written_by_mgl)
 
-        if save is not None:  # before any work: nothing is found only at the end
-            check_model_destination(save, overwrite=overwrite)
-        check_writable_folder(out, what="--out folder")
-        checkpoint = out / "checkpoint.pt"
+        out_given, out = out, expand(out)  # '~' expanded once, and used as expanded
+        result_path, checkpoint = out / "result.json", out / "checkpoint.pt"
+        # every refusal before any work: nothing is found only at the end
+        if save is not None:
+            saved = check_model_destination(save, overwrite=overwrite, discard_edits=discard_edits)
+            out_abs = out.absolute().resolve()
+            if out_abs == saved or saved in out_abs.parents:
+                raise MGLError("--out names the --save folder (or a folder inside it): a model folder holds the "
+                               "model alone; give --out another folder", source=out_given)
+            check_free_space(saved.parent, MIN_FREE_BYTES, what="model", given=save)
+        check_writable_folder(out, what="--out folder", given=out_given)
+        check_free_space(out, MIN_FREE_BYTES // 16, what="--out folder's result and checkpoint", given=out_given)
+        check_output_file(result_path, kind=RESULT_KIND, overwrite=overwrite, option="--out's result.json")
+        if checkpoint.exists() and not resume and not overwrite and not written_by_mgl(checkpoint, CHECKPOINT_KIND):
+            raise MGLError("--out holds a checkpoint.pt that mgl did not write (or that changed since); give --resume "
+                           "to continue from it, --overwrite to replace it, or another --out", source=out_given)
         # 'mgl train' may train a target that has no test rows (nothing is then evaluated); 'mgl run' reports
         # test metrics, so it needs them
         training_only = ctx.info_name == "train"
         result = run_experiment(cfg, progress=not quiet, save_dir=save, checkpoint_path=checkpoint, resume=resume,
                                 require_test=not training_only, overwrite=overwrite,
-                                support_texts=not no_support_texts)
+                                support_texts=not no_support_texts, discard_edits=discard_edits)
         from mgl import distributed
 
         if not distributed.is_main_process():  # under accelerate launch: one record, written by the main process
             return
-        write_json_atomic(out / "result.json", result)
-        checkpoint.unlink(missing_ok=True)
+        write_json_atomic(result_path, result)
+        record_written(result_path, RESULT_KIND)
+        if written_by_mgl(checkpoint, CHECKPOINT_KIND):  # the run is complete: its own checkpoint goes
+            checkpoint.unlink(missing_ok=True)
         print_result(result)
-        typer.echo(f"wrote {out / 'result.json'}" + (f"; model saved to {save}" if save else ""))
+        typer.echo(f"wrote {result_path}" + (f"; model saved to {save}" if save else ""))
 
     app.command("run")(run)
     app.command("train", help="The same as 'mgl run'; give --save DIR to keep the trained model for 'mgl predict'.")(run)
