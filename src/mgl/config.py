@@ -246,8 +246,13 @@ class DataConfig:
     with a byte-order mark, detected)."""
 
     def validate(self) -> None:
+        from mgl.data.languages import canonical_language
+
         if not self.sources:
             raise ConfigError("data.sources is empty: give at least one source language")
+        # any spelling (yo, yor, yor_Latn) becomes the one canonical tag (mgl.data.languages)
+        self.sources = [canonical_language(code, what="source language") for code in self.sources]
+        self.target = canonical_language(self.target, what="target language")
         if self.target in self.sources:
             raise ConfigError(f"data.target {self.target!r} is also a source")
         if len(set(self.sources)) != len(self.sources):

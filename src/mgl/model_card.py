@@ -44,7 +44,7 @@ def render_model_card(meta: dict[str, Any]) -> str:
         "",
         f"- **Method:** `{method}`" + (f" (members: {', '.join(f'`{m}`' for m in members)})" if members else ""),
         f"- **Labels:** {', '.join(meta.get('labels', []))}",
-        f"- **Source languages:** {', '.join(sources)}; **target:** {target}",
+        f"- **Source languages:** {', '.join(_label(s) for s in sources)}; **target:** {_label(target)}",
         (f"- **Training texts inside:** yes: `{bank_file}` holds the text of every labelled training example "
          "(the examples inputs are compared with); whoever gets this folder can read them. "
          "`mgl train --no-support-texts` saves ids and labels only."
@@ -111,3 +111,10 @@ def render_model_card(meta: dict[str, Any]) -> str:
               "clf = Classifier.from_pretrained(\"PATH\")", "print(clf.explain([\"...\"])[0].to_dict())", "```",
               "", "or `mgl predict --model PATH --input FILE`, or `mgl serve --model PATH`.", ""]
     return "\n".join(lines)
+
+
+def _label(tag) -> str:
+    """A language's tag and English name (``yo (Yoruba)``); the tag alone where it is no known code."""
+    from mgl.data.languages import is_canonical, language_label
+
+    return language_label(tag) if is_canonical(tag) else str(tag)

@@ -232,9 +232,9 @@ def check_model_destination(folder: str | Path, *, overwrite: bool, discard_edit
                 raise MGLError("the folder holds an mgl model already; give --overwrite to replace it", source=given)
             edited = edited_model_files(path)
             if edited and not discard_edits:
-                raise MGLError(f"the mgl model here was changed since it was saved ({', '.join(edited[:5])} "
-                               "differ from checksums.json); --overwrite keeps such edits: move them away, or give "
-                               "--discard-edits too", source=given)
+                raise MGLError(f"the mgl model here was changed since it was saved (not as checksums.json "
+                               f"records: {', '.join(edited[:5])}); --overwrite keeps such edits: move them away, or "
+                               "give --discard-edits too", source=given)
     check_writable_folder(path.parent, what="folder that will hold the model", given=given)
     if path.exists():
         check_writable_folder(path, what="model folder", given=given)

@@ -293,6 +293,7 @@ def model_info(clf) -> dict[str, Any]:
     members = report.get("members")
     return {"method": clf.method, **({"members": list(members)} if members else {}),
             "labels": clf.label_names, "sources": clf.sources, "target": clf.target,
+            "language_names": _language_names([*clf.sources, clf.target]),
             "pairs": any(ex.text_pair is not None for ex in clf.bank.examples),
             "encoder": {"model": clf.encoder.spec.model, "identity": clf.encoder.identity,
                         "train": clf.config.encoder.train, "pooling_head": clf.config.encoder.pooling_head,
@@ -430,6 +431,13 @@ def create_app(model_dir: str | Path, settings: ServeSettings | None = None, *, 
     limited = BodyLimit(app, settings.max_body_bytes) if settings.max_body_bytes else app
     # HEAD wherever GET is answered, behind the same guards
     return HeadAsGet(RequestGuard(limited, allowed_hosts=tuple(allowed), api_keys=tuple(settings.api_keys)))
+
+
+def _language_names(tags) -> dict[str, str]:
+    """Each language tag's English name (``{"yo": "Yoruba"}``), for ``GET /model`` and the page."""
+    from mgl.data.languages import is_canonical, language_name
+
+    return {tag: language_name(tag) for tag in tags if is_canonical(tag)}
 
 
 def serve(model_dir: str | Path, *, host: str = "127.0.0.1", port: int = 8000, settings: ServeSettings | None = None,

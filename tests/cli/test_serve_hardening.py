@@ -74,9 +74,24 @@ def test_an_oversized_body_is_413_also_when_chunked(server):
 
 
 def test_head_works_where_get_does(server):
-    for path in ("/", "/health", "/model"):
+    for path in ("/", "/health", "/model", "/docs", "/redoc", "/openapi.json", "/static-offline-docs/redoc.standalone.js"):
         status, _, data = server.request("HEAD", path)
         assert status == 200 and data == b"", path
+        assert server.get(path)[0] == 200, path
+    assert server.request("HEAD", "/predict")[0] == 405  # where GET is not answered, neither is HEAD
+
+
+def test_every_operation_id_is_unique(server):
+    schema = json.loads(server.get("/openapi.json")[1])
+    ids = [op["operationId"] for item in schema["paths"].values() for op in item.values() if isinstance(op, dict)
+           and "operationId" in op]
+    assert len(ids) == len(set(ids)) and ids, ids
+
+
+def test_invalid_json_names_the_body_not_a_character_offset(server):
+    status, _, data = server.request("POST", "/predict", b'{"texts": ["a", }', {"content-type": "application/json"})
+    body = json.loads(data)
+    assert status == 422 and body["field"] == "body", body
 
 
 def test_the_docs_load_their_assets_from_the_server(server):

@@ -58,7 +58,7 @@ def test_the_page_classifies_a_typed_text(browser, tiny_model, tmp_path):
 
     server = Server(tiny_model, tmp_path)
     try:
-        wait = classify_on_page(browser, server.port, "en+de → fr", "very good book")
+        wait = classify_on_page(browser, server.port, "en (English) + de (German) → fr (French)", "very good book")
         want = MGLClassifier.from_pretrained(tiny_model).explain(["very good book"])[0]
         assert browser.find_element(By.ID, "label").text == want.label
         probs = {tr.find_elements(By.TAG_NAME, "td")[0].text: float(tr.find_elements(By.TAG_NAME, "td")[1].text)
@@ -122,6 +122,6 @@ def test_the_page_asks_for_the_api_key_of_a_guarded_server(browser, tiny_model, 
         browser.find_element(By.ID, "classify").click()
         wait.until(EC.visibility_of_element_located((By.ID, "result")))
         assert browser.find_element(By.ID, "label").text
-        assert "en+de → fr" in browser.find_element(By.ID, "about").text
+        assert "en (English) + de (German) → fr (French)" in browser.find_element(By.ID, "about").text
     finally:
         server.stop()

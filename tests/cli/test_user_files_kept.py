@@ -249,7 +249,7 @@ def test_overwrite_keeps_an_edited_model_card_unless_told(reviews_csv, tiny_bert
     card.write_text(card.read_text(encoding="utf-8") + "\nMy notes on this model.\n", encoding="utf-8")
     edited = card.read_bytes()
     code, _, err = run_mgl(*train_args(reviews_csv, tiny_bert_dir, tmp_path / "run", "--save", model, "--overwrite"))
-    assert code == 2 and "README.md differ from checksums.json" in err, err
+    assert code == 2 and "not as checksums.json records: README.md" in err, err
     assert card.read_bytes() == edited
     code, _, err = run_mgl(*train_args(reviews_csv, tiny_bert_dir, tmp_path / "run", "--save", model, "--overwrite",
                                        "--discard-edits"))
@@ -289,6 +289,7 @@ def test_save_on_a_full_disk_is_refused_before_training(reviews_csv, tiny_bert_d
 def test_out_on_a_full_disk_names_the_path(reviews_csv, tiny_bert_dir, full_tmpfs):
     code, _, err = run_mgl(*train_args(reviews_csv, tiny_bert_dir, full_tmpfs / "run"))
     assert code == 2 and str(full_tmpfs / "run") in err and "Traceback" not in err, err
+    assert not (full_tmpfs / "run").exists()  # refused before anything was made there
 
 
 def test_a_write_that_runs_out_of_space_names_the_path_and_keeps_the_old_file(tmp_path, monkeypatch):

@@ -29,7 +29,7 @@ def test_good_dataset_passes() -> None:
     [
         (ex(text="  ", uid="x"), "empty text (x)"),
         (ex(label="", uid="x"), "missing label"),
-        (ex(language="EN", uid="x"), "language 'EN' is not an ISO 639-1 code"),
+        (ex(language="EN", uid="x"), "language 'EN' is not a canonical language tag"),
         (ex(language="eng", uid="x"), "language 'eng'"),
         (ex(split="dev", uid="x"), "split 'dev' is not one of"),
         (ex(uid="a"), "uid 'a' already used by example 1"),

@@ -1,4 +1,4 @@
-"""Load a dataset by name (``webis-cls-10``, ``paws-x``) or from a file, and count what it holds."""
+"""Load a dataset by name (``webis-cls-10``, ``paws-x``, ``sib-200``) or from a file, and count what it holds."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import Any, Iterable
 
 from mgl.data.examples import SPLITS, Example
 from mgl.data.pawsx import PAWSX_DIRNAME, load_pawsx
+from mgl.data.sib200 import SIB200_DIRNAME, load_sib200
 from mgl.data.tabular import load_table
 from mgl.data.webis import WEBIS_DIRNAME, load_webis
 from mgl.errors import ConfigError, DataError
@@ -17,8 +18,9 @@ from mgl.paths import mgl_home
 DATASETS: dict[str, tuple[str, ...]] = {
     "webis-cls-10": ("languages", "domains", "splits"),
     "paws-x": ("languages", "splits"),
+    "sib-200": ("languages", "splits"),
 }
-_FOLDERS = {"webis-cls-10": WEBIS_DIRNAME, "paws-x": PAWSX_DIRNAME}
+_FOLDERS = {"webis-cls-10": WEBIS_DIRNAME, "paws-x": PAWSX_DIRNAME, "sib-200": SIB200_DIRNAME}
 
 
 def default_data_root() -> Path:
@@ -50,6 +52,8 @@ def load_dataset(name_or_path: str | Path, *, root: str | Path | None = None, **
             )
         if name == "webis-cls-10":
             return load_webis(folder, **options)
+        if name == "sib-200":
+            return load_sib200(folder, **options)
         return load_pawsx(folder, **options)
     path = Path(name_or_path).expanduser()
     if root is not None and not path.is_absolute():

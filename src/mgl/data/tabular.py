@@ -10,11 +10,11 @@ the file and, where there is one, the record (the line it starts on; a Parquet r
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any, Mapping
 
 from mgl.data.examples import SPLITS, Example
+from mgl.data.languages import SpellingNotes, canonical_language
 from mgl.data.records import RecordReader, file_format, record_id, scalar_value, text_value
 from mgl.errors import ConfigError, DataError
 
@@ -24,7 +24,6 @@ COLUMN_ROLES = ("text", "label", "text_pair", "language", "domain", "split", "ui
 #: Spellings of split names accepted in a split column.
 SPLIT_ALIASES = {"train": "train", "training": "train", "validation": "validation", "valid": "validation",
                  "val": "validation", "dev": "validation", "test": "test"}
-_ISO_639_1 = re.compile(r"[a-z]{2}")
 
 
 def table_format(path: str | Path, fmt: str | None = None) -> str:
@@ -115,17 +114,15 @@ def load_table(
     UTF-8, or UTF-16 detected by its byte-order mark).
 
     Raises :class:`DataError` naming the file and the 1-based record for: a missing column, an
-    empty text or text pair, a missing, NaN or unknown label, a language that is not a two-letter
-    ISO 639-1 code, an unknown split, a malformed row or JSON line, and bytes that are not UTF-8.
+    empty text or text pair, a missing, NaN or unknown label, a language that is not a language code
+    (any spelling :func:`mgl.data.languages.canonical_language` knows), an unknown split, a malformed row or JSON line, and bytes that are not UTF-8.
     """
     path = Path(path)
     fmt = table_format(path, fmt)
     if language is not None and fixed_language is not None:
         raise ConfigError("give either a language column or a fixed language, not both")
     if fixed_language is not None:
-        fixed_language = fixed_language.strip().lower()
-        if not _ISO_639_1.fullmatch(fixed_language):
-            raise ConfigError(f"language {fixed_language!r} is not a two-letter ISO 639-1 code")
+        fixed_language = canonical_language(fixed_language)
     fixed_split = SPLIT_ALIASES.get(fixed_split.strip().lower(), fixed_split)
     if fixed_split not in SPLITS:
         raise ConfigError(f"unknown split {fixed_split!r}; expected one of {list(SPLITS)}")
@@ -150,6 +147,7 @@ def load_table(
             raise DataError(f"missing column(s) {missing}; the header has {header}", source=path)
 
     examples: list[Example] = []
+    spellings = SpellingNotes(path)
     n_records = 0
     for record, row in records:
         n_records += 1
@@ -180,10 +178,9 @@ def load_table(
             lang_value = fixed_language
         else:
             assert language is not None
-            lang_value = (_field(row, language, path, record) or "").lower()
-            if not _ISO_639_1.fullmatch(lang_value):
-                raise DataError(f"language {lang_value!r} (column {language!r}) is not a two-letter ISO 639-1 code",
-                                source=path, record=record)
+            spelling = _field(row, language, path, record) or ""
+            lang_value = canonical_language(spelling, source=path, record=record, where=f" (column {language!r})")
+            spellings.add(spelling, lang_value)
 
         if auto_split and not (header is None and "split" in row):
             split_value = fixed_split
@@ -210,4 +207,5 @@ def load_table(
         )
     if n_records == 0:
         raise DataError("holds no records", source=path)
+    spellings.report()
     return examples

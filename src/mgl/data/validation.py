@@ -6,15 +6,14 @@ and where (the source, and for a bad example its 1-based position and uid).
 
 from __future__ import annotations
 
-import re
 from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Iterable, Sequence
 
 from mgl.data.examples import SPLITS, Example, label_vocabulary
+from mgl.data.languages import is_canonical
 from mgl.errors import DataError
 
-_ISO_639_1 = re.compile(r"[a-z]{2}")
 
 
 def _where(ex: Example) -> str:
@@ -26,7 +25,7 @@ def validate_examples(examples: Sequence[Example], *, source: str | Path) -> Non
 
     Per example (the error names its 1-based position in ``examples`` and its uid): a non-empty
     text (and text pair, where there is one), a non-empty label, a language that looks like an
-    ISO 639-1 code (two lowercase letters), a split among ``train``, ``validation``, ``test``.
+    canonical language tag (:mod:`mgl.data.languages`), a split among ``train``, ``validation``, ``test``.
     Over the dataset: at least one example; no uid used twice; either every example is a text
     pair or none is; and every language has every class of the shared label vocabulary in each
     split it has examples in (the error names the language, the split and the missing class).
@@ -42,9 +41,9 @@ def validate_examples(examples: Sequence[Example], *, source: str | Path) -> Non
             raise DataError(f"empty text pair{where}", source=source, record=position)
         if not isinstance(ex.label, str) or not ex.label.strip():
             raise DataError(f"missing label{where}", source=source, record=position)
-        if not isinstance(ex.language, str) or not _ISO_639_1.fullmatch(ex.language):
+        if not is_canonical(ex.language):
             raise DataError(
-                f"language {ex.language!r} is not an ISO 639-1 code (two lowercase letters){where}",
+                f"language {ex.language!r} is not a canonical language tag (mgl.data.languages){where}",
                 source=source,
                 record=position,
             )

@@ -1,0 +1,68 @@
+"""The users mgl names: a low-resource target language by any code (SIB-200's Flores-200 codes, ISO
+639-3, ISO 639-1), trained, saved and used to classify, end to end on the command line."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from cli_helpers import TINY_SETTINGS, run_mgl
+
+SMALL = [*TINY_SETTINGS, "--set", "encoder.precision=fp32", "--set", "data.max_per_class=12", "--seed", "0", "--quiet"]
+
+
+def sib_root() -> Path:
+    data = os.environ.get("MGL_DATA")
+    if not data or not (Path(data) / "sib-200").is_dir():
+        pytest.skip("MGL_DATA is unset or holds no sib-200/ (export MGL_DATA=../shared/data)")
+    return Path(data) / "sib-200"
+
+
+def test_sib200_trains_saves_and_predicts_yoruba_whatever_the_spelling(tiny_bert_dir, tmp_path):
+    root = sib_root()
+    probs = {}
+    for target in ("yor_Latn", "yor", "yo"):
+        model = tmp_path / f"model-{target}"
+        code, _, err = run_mgl("train", "--data", "sib-200", "--root", root, "--sources",
+                               "eng_Latn,fra_Latn,zho_Hans,arb_Arab", "--target", target, "--encoder", tiny_bert_dir,
+                               "--method", "logreg-pooled", "--target-fraction", "0.5", "--out", tmp_path / f"run-{target}",
+                               "--save", model, *SMALL)
+        assert code == 0, err
+        meta = json.loads((model / "mgl_model.json").read_text(encoding="utf-8"))
+        assert meta["target"] == "yo" and meta["sources"] == ["en", "fr", "zh", "arb"]
+        assert len(meta["labels"]) == 7
+        src = tmp_path / "yo.txt"
+        src.write_text("Ìjọba àpapọ̀ ti kéde ètò ìlera tuntun.\nẸgbẹ́ agbábọ́ọ̀lù náà borí ìdíje.\n", encoding="utf-8")
+        out = tmp_path / f"pred-{target}.jsonl"
+        code, _, err = run_mgl("predict", "--model", model, "--input", src, "--output", out, "--quiet")
+        assert code == 0, err
+        probs[target] = [json.loads(line)["probabilities"] for line in out.read_text(encoding="utf-8").splitlines()]
+        assert len(probs[target]) == 2 and all(len(p) == 7 for p in probs[target])
+    assert probs["yor_Latn"] == probs["yor"] == probs["yo"]  # one language, one model
+
+
+@pytest.mark.parametrize("code", ["quy", "bug", "ace_Arab"])
+def test_a_users_csv_with_a_three_letter_or_flores_code_trains(tiny_bert_dir, tmp_path, code):
+    rows = ["text,label,language,split"]
+    words = {"pos": "good great fine", "neg": "bad awful poor"}
+    for lang in ("en", "fr", code):
+        for split, n in (("train", 6), ("validation", 3), ("test", 3)):
+            for label, w in words.items():
+                rows += [f"{w} {lang} {i},{label},{lang},{split}" for i in range(n)]
+    path = tmp_path / "own.csv"
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    code_, _, err = run_mgl("train", "--data", path, "--columns", "text=text,label=label,language=language,split=split",
+                            "--sources", "en,fr", "--target", code, "--target-fraction", "1.0", "--encoder",
+                            tiny_bert_dir, "--method", "logreg-pooled", "--out", tmp_path / "run", *SMALL)
+    assert code_ == 0, err
+    result = json.loads((tmp_path / "run" / "result.json").read_text(encoding="utf-8"))
+    assert result["target"] == {"quy": "quy", "bug": "bug", "ace_Arab": "ace-Arab"}[code]
+
+
+def test_an_unknown_target_code_is_exit_2(tiny_bert_dir, tmp_path):
+    code, _, err = run_mgl("train", "--data", "sib-200", "--root", tmp_path, "--sources", "en", "--target", "klingon",
+                           "--out", tmp_path / "run", "--quiet")
+    assert code == 2 and "target language 'klingon' is not a language code" in err

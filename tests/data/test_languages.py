@@ -1,0 +1,116 @@
+"""Language codes in any spelling become one canonical tag (mgl.data.languages), in files, options and
+the library; SIB-200 is a built-in data set read in the publisher's layout."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+import pytest
+
+from mgl.config import load_config
+from mgl.data.languages import canonical_language, is_canonical, language_label
+from mgl.data.tabular import load_table
+from mgl.errors import ConfigError, DataError
+
+
+@pytest.mark.parametrize("spellings, tag", [
+    (["yo", "yor", "yor_Latn", "yo-Latn", "YO", " yor "], "yo"),
+    (["en", "eng", "eng_Latn", "en-Latn"], "en"),
+    (["zh", "zho_Hans", "zh-Hans"], "zh"),
+    (["zh-Hant", "zho_Hant"], "zh-Hant"),
+    (["ace", "ace_Latn"], "ace"),
+    (["ace_Arab", "ace-Arab"], "ace-Arab"),
+    (["quy", "quy_Latn"], "quy"),
+    (["bug", "bug_Latn"], "bug"),
+    (["ja", "jpn", "jpn_Jpan"], "ja"),
+    (["ks", "kas_Arab"], "ks"),
+    (["ks-Deva", "kas_Deva"], "ks-Deva"),
+    (["nb", "nob", "nob_Latn"], "nb"),
+])
+def test_every_spelling_of_a_language_is_one_tag(spellings, tag):
+    assert {canonical_language(s) for s in spellings} == {tag}
+    assert is_canonical(tag) and canonical_language(tag) == tag
+
+
+def test_the_codes_mgl_always_read_are_their_own_tags():
+    """Saved models, cache keys and committed grids name en, fr, de, ja, es, ko, zh: they stay as they are."""
+    for code in ("en", "fr", "de", "ja", "es", "ko", "zh"):
+        assert canonical_language(code) == code
+
+
+@pytest.mark.parametrize("bad", ["jp", "english", "xx", "qaa", "", "e", "en_Zzzzz_X", "123", "zz-Latn"])
+def test_unknown_or_malformed_codes_are_refused(bad):
+    with pytest.raises(ConfigError, match="is not a language code"):
+        canonical_language(bad)
+
+
+def test_a_label_shows_the_english_name():
+    assert language_label("yo") == "yo (Yoruba)"
+    assert language_label("zh-Hant") == "zh-Hant (Chinese (Traditional))"
+
+
+def test_a_file_mixing_spellings_reads_one_language_and_says_so_once(tmp_path, caplog):
+    path = tmp_path / "mixed.csv"
+    path.write_text("text,label,language\na,x,yo\nb,y,yor_Latn\nc,x,yor\nd,y,quy\ne,x,bug\nf,y,ace_Arab\n",
+                    encoding="utf-8")
+    with caplog.at_level(logging.WARNING, logger="mgl"):
+        examples = load_table(path)
+    assert [ex.language for ex in examples] == ["yo", "yo", "yo", "quy", "bug", "ace-Arab"]
+    notes = [r.getMessage() for r in caplog.records if "several spellings" in r.getMessage()]
+    assert len(notes) == 1 and "'yo', 'yor', 'yor_Latn' -> yo (Yoruba)" in notes[0]
+
+
+def test_an_unknown_code_in_a_file_names_the_file_and_record(tmp_path):
+    path = tmp_path / "bad.csv"
+    path.write_text("text,label,language\na,x,yo\nb,y,klingon\n", encoding="utf-8")
+    with pytest.raises(DataError, match=r"bad.csv, record 3: language 'klingon' \(column 'language'\) is not a "
+                                        "language code"):
+        load_table(path)
+
+
+def test_options_and_the_configuration_take_any_spelling():
+    cfg = load_config(None, None, ["data.sources=eng_Latn,fra,zho_Hans,arb_Arab", "data.target=yor_Latn"]).validate()
+    assert cfg.data.sources == ["en", "fr", "zh", "arb"] and cfg.data.target == "yo"
+    with pytest.raises(ConfigError, match="target language 'jp' is not a language code"):
+        load_config(None, None, ["data.target=jp"]).validate()
+    with pytest.raises(ConfigError, match="is also a source"):
+        load_config(None, None, ["data.sources=en,fr", "data.target=eng_Latn"]).validate()
+
+
+# -- SIB-200 ---------------------------------------------------------------------------------------
+
+def sib_root() -> Path:
+    data = os.environ.get("MGL_DATA")
+    if not data or not (Path(data) / "sib-200").is_dir():
+        pytest.skip("MGL_DATA is unset or holds no sib-200/ (export MGL_DATA=../shared/data)")
+    return Path(data) / "sib-200"
+
+
+def test_sib200_reads_the_publishers_layout_in_any_spelling():
+    from mgl.data.registry import load_dataset
+    from mgl.data.sib200 import SIB200_LABELS
+
+    root = sib_root()
+    yo = load_dataset("sib-200", root=root, languages=["yor_Latn"])
+    assert load_dataset("sib-200", root=root, languages=["yo"]) == yo == load_dataset("sib-200", root=root,
+                                                                                      languages=["yor"])
+    counts = {split: sum(ex.split == split for ex in yo) for split in ("train", "validation", "test")}
+    assert counts == {"train": 701, "validation": 99, "test": 204}
+    assert {ex.language for ex in yo} == {"yo"} and sorted({ex.label for ex in yo}) == list(SIB200_LABELS)
+    assert yo[0].uid.startswith("yor_Latn/train#")
+    # the files quote a text holding a quote as pandas writes TSV: read as the sentence, not its quoting
+    en = {ex.uid.split("#")[1]: ex.text for ex in load_dataset("sib-200", root=root, languages=["eng_Latn"])}
+    assert en["1239"].startswith('"She’s very cute and sings quite well, too," he said')
+    with pytest.raises(DataError, match="no SIB-200 folder for \\['tlh'\\]"):
+        load_dataset("sib-200", root=root, languages=["tlh"])
+
+
+def test_sib200_scripts_stay_apart():
+    from mgl.data.sib200 import sib200_folders
+
+    folders = sib200_folders(sib_root())
+    assert len(folders) == 205
+    assert folders["ace"] == "ace_Latn" and folders["ace-Arab"] == "ace_Arab"
+    assert folders["zh"] == "zho_Hans" and folders["zh-Hant"] == "zho_Hant"
