@@ -31,3 +31,35 @@ def add_common_options(parser: argparse.ArgumentParser, out: str, *, quiet: bool
     if quiet:
         parser.add_argument("--quiet", action="store_true", help="No progress bars.")
     return parser
+
+
+BENCHMARK_KIND = "benchmark"
+"""The kind a benchmark's result is recorded under (:func:`mgl.outputs.record_written`)."""
+
+
+def claim_out(path) -> Path:
+    """The result file ``--out`` may be written (checked before the work, by mgl's one output guard:
+    a file mgl did not write, or one inside a model folder, is refused; an earlier benchmark result
+    is replaced). Exits with status 2 and one line otherwise."""
+    from mgl.errors import MGLError
+    from mgl.outputs import check_output_file
+
+    try:
+        return check_output_file(path, kind=BENCHMARK_KIND, overwrite=bool(os.environ.get("MGL_OVERWRITE")),
+                                 option="--out")
+    except MGLError as exc:
+        print(f"error: {exc} (set MGL_OVERWRITE=1 to replace it)", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def write_out(path, result) -> Path:
+    """Write a benchmark's JSON result atomically through the guard, and record it as mgl's."""
+    import json
+
+    from mgl.io import write_text_atomic
+    from mgl.outputs import record_written
+
+    path = claim_out(path)
+    write_text_atomic(path, json.dumps(result, indent=2, ensure_ascii=False) + "\n")
+    record_written(path, BENCHMARK_KIND)
+    return path

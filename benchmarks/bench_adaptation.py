@@ -40,7 +40,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from _common import add_common_options, require_mgl_data
+from _common import add_common_options, require_mgl_data, claim_out, write_out
 
 
 def _split(text: str) -> list[str]:
@@ -68,6 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=None, help="Torch threads (default: torch's).")
     add_common_options(parser, "benchmarks/out/adaptation.json")
     args = parser.parse_args(argv)
+    claim_out(args.out)
 
     data_root = require_mgl_data("bench_adaptation")
     if data_root is None:
@@ -227,7 +228,7 @@ def main(argv: list[str] | None = None) -> int:
                     "python": platform.python_version(), "platform": platform.platform()},
         "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
     }
-    write_json_atomic(args.out, result)
+    write_out(args.out, result)
     targets = _split(args.targets)
     lines = [f"| method | encoder | {' | '.join(t.upper() for t in targets)} | mean | s / step | wall s / run |",
              "|---|---|" + "---:|" * (len(targets) + 3)]

@@ -44,7 +44,7 @@ from pathlib import Path
 
 import numpy as np
 
-from _common import require_mgl_data
+from _common import require_mgl_data, claim_out, write_out
 
 BATCH_SIZE = 32
 MAX_LENGTH = 256
@@ -204,6 +204,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--group", type=int, default=None,
                         help="--invariance: embed in calls of this many texts (a server's micro-batches, e.g. 8)")
     args = parser.parse_args(argv)
+    claim_out(args.out)
 
     data = require_mgl_data("bench_embed")
     if data is None:
@@ -231,7 +232,7 @@ def main(argv: list[str] | None = None) -> int:
                   "machine": {**machine_info(), "cpu_model": cpu_model(), "loadavg_before": load_before,
                               "loadavg_after": loadavg()},
                   "date": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
-        write_json_atomic(args.out, result)
+        write_out(args.out, result)
         print(f"| batching ({auto.precision}) | texts/s | padded tokens | max abs change alone vs batched |")
         print("|---|---:|---:|---:|")
         for name, label in (("bucket", "(e) each text at its own length bucket (today)"),
@@ -335,7 +336,7 @@ def main(argv: list[str] | None = None) -> int:
         "machine": {**machine_info(), "loadavg_before": load_before, "loadavg_after": load_after},
         "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
-    write_json_atomic(args.out, result)
+    write_out(args.out, result)
 
     rows = [
         ("path", "seconds", "texts/s", "padded tokens"),

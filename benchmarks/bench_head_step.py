@@ -25,7 +25,7 @@ import time
 
 import numpy as np
 
-from _common import add_common_options, require_mgl_data
+from _common import add_common_options, require_mgl_data, claim_out, write_out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -38,6 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--queries", type=int, default=4)
     add_common_options(parser, "benchmarks/out/head_step.json")
     args = parser.parse_args(argv)
+    claim_out(args.out)
     data_root = require_mgl_data("bench_head_step")
     if data_root is None:
         return 2
@@ -97,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
         vh = statistics.median(timings[(method, "attention", "validation")])
         rows.append({"method": method, "frozen_step_s": frozen, "head_step_s": head, "step_ratio": head / frozen,
                      "frozen_validation_s": vf, "head_validation_s": vh, "validation_ratio": vh / vf})
-    write_json_atomic(args.out, {"args": vars(args), "rows": rows, "machine": machine_info(),
+    write_out(args.out, {"args": vars(args), "rows": rows, "machine": machine_info(),
                                  "timings": {"/".join(k): v for k, v in timings.items()}})
     print("| method | frozen s / step | head s / step | ratio | frozen validation s | head validation s | ratio |")
     print("|---|---:|---:|---:|---:|---:|---:|")

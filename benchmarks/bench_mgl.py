@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from _common import add_common_options, require_mgl_data
+from _common import add_common_options, require_mgl_data, claim_out, write_out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -39,6 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, default=5)
     add_common_options(parser, "benchmarks/out/mgl.json")
     args = parser.parse_args(argv)
+    claim_out(args.out)
 
     data_root = require_mgl_data("bench_mgl")
     if data_root is None:
@@ -100,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
                     "python": platform.python_version(), "platform": platform.platform()},
         "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
     }
-    write_json_atomic(args.out, result)
+    write_out(args.out, result)
     print(f"\n{result['experiment']}, {args.seeds} seeds, encoder {cfg.encoder.model} (frozen), wall {wall:.0f} s")
     print(f"{'method':<16}{'accuracy':>20}{'F1':>10}{'train s':>10}")
     for method, s in summary.items():

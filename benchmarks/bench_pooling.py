@@ -33,7 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
-from _common import add_common_options, require_mgl_data
+from _common import add_common_options, require_mgl_data, claim_out, write_out
 
 VARIANTS = {
     "frozen": [],
@@ -167,6 +167,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--prepare", action="store_true", help="Only compute the features of every variant, then stop.")
     add_common_options(parser, "benchmarks/out/pooling.json")
     args = parser.parse_args(argv)
+    claim_out(args.out)
     data_root = require_mgl_data("bench_pooling")
     if data_root is None:
         return 2
@@ -200,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
                     records.append(record)
                     print(f"{variant} {target} seed {seed} {method}: test {record['accuracy']:.4f} "
                           f"val {record['validation_accuracy']} wall {record['wall_seconds']:.0f} s", file=sys.stderr)
-    write_json_atomic(args.out, {"variants": variants, "targets": targets, "seeds": args.seeds,
+    write_out(args.out, {"variants": variants, "targets": targets, "seeds": args.seeds,
                                  "overrides": args.overrides, "runs": records})
     print(table(records, list(variants), targets))
     return 0

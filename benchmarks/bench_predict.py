@@ -30,7 +30,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _common import add_common_options, require_mgl_data
+from _common import add_common_options, require_mgl_data, claim_out, write_out
 
 
 def corpus(data: Path) -> list[str]:
@@ -75,6 +75,7 @@ def main() -> int:
     parser.add_argument("--skip-memory", action="store_true")
     add_common_options(parser, "benchmarks/out/bench_predict.json")
     args = parser.parse_args()
+    claim_out(args.out)
     data = require_mgl_data("bench_predict.py")
     if data is None:
         return 2
@@ -114,7 +115,7 @@ def main() -> int:
     result = {"corpus_texts": len(texts), "max_length": args.max_length, "rows": rows, "speed": speed,
               "machine": machine_info(), "date": time.strftime("%Y-%m-%d")}
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(result, indent=2))
+    write_out(args.out, result)
     if rows:
         print("| texts | peak RSS (MB) | growth vs 10k | wall (s) | texts/s |")
         print("|---:|---:|---:|---:|---:|")

@@ -17,7 +17,7 @@ import sys
 import time
 from pathlib import Path
 
-from _common import require_mgl_data
+from _common import require_mgl_data, claim_out, write_out
 
 VARIANTS = (("passage: 256", "passage: ", 256), ("query: 256", "query: ", 256), ("query: 512", "query: ", 512))
 TABLE1_TEXTS = 43_061
@@ -28,6 +28,7 @@ def main(argv=None) -> int:
     parser.add_argument("--n", type=int, default=400, help="texts (default 400, a quarter per language)")
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "out" / "prefix_cost.json")
     args = parser.parse_args(argv)
+    claim_out(args.out)
     data = require_mgl_data("bench_prefix_cost")
     if data is None:
         return 2
@@ -60,9 +61,7 @@ def main(argv=None) -> int:
                       "texts_per_s": round(rate, 2), "table1_minutes": round(TABLE1_TEXTS / rate / 60, 1)}
         print(f"| {name} | {enc.precision} | {len(texts)} | {tokens} | {rate:.2f} | {TABLE1_TEXTS / rate / 60:.0f} min |")
     print(f"CPU {cpu}")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"variants": rows, "cpu": cpu, "date": time.strftime("%Y-%m-%dT%H:%M:%S%z")},
-                                   indent=1), encoding="utf-8")
+    write_out(args.out, {"variants": rows, "cpu": cpu, "date": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
     return 0
 
 

@@ -35,7 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
-from _common import require_mgl_data
+from _common import require_mgl_data, claim_out, write_out
 
 LANGS = ("ja", "fr", "de", "en")
 
@@ -135,6 +135,7 @@ def main(argv: list[str] | None = None) -> int:
                                                            "(default: as the model was trained).")
     parser.add_argument("--serve-arg", action="append", default=[], help="Extra option for mgl serve (repeatable).")
     args = parser.parse_args(argv)
+    claim_out(args.out)
     data = require_mgl_data("bench_serve")
     if data is None:
         return 2
@@ -205,7 +206,7 @@ def main(argv: list[str] | None = None) -> int:
                                     if result["predict_texts_per_s"] else None)
     result["machine"] = machine_info()
     result["date"] = time.strftime("%Y-%m-%d %H:%M:%S %Z")
-    write_json_atomic(args.out, result)
+    write_out(args.out, result)
 
     print(f"mgl serve {args.model} on 127.0.0.1:{port} ({os.cpu_count()} CPUs, {result['machine']['cpu']})")
     print(f"{'phase':<9}{'clients':>8}{'requests':>9}{'errors':>7}{'texts/s':>9}{'req/s':>7}"

@@ -19,7 +19,7 @@ import time
 
 import numpy as np
 
-from _common import add_common_options, require_mgl_data
+from _common import add_common_options, require_mgl_data, claim_out, write_out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -34,6 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=None)
     add_common_options(parser, "benchmarks/out/topk_step.json")
     args = parser.parse_args(argv)
+    claim_out(args.out)
     data_root = require_mgl_data("bench_topk_step")
     if data_root is None:
         return 2
@@ -75,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
                          "validation_s": time.perf_counter() - t0, "validation_rows": len(val_task.query),
                          "loss": float(losses[0]), "prepare_s": prepare_s, "finite": bool(np.isfinite(losses).all())})
             print(f"k={k} {encoder.precision}: {step_s:.3f} s/step", file=sys.stderr)
-    write_json_atomic(args.out, {"args": vars(args), "rows": rows, "machine": machine_info()})
+    write_out(args.out, {"args": vars(args), "rows": rows, "machine": machine_info()})
     print("| k | precision | s / step | speed-up over fp32 | validation s (rows) | last loss |")
     print("|---:|---|---:|---:|---:|---:|")
     for r in rows:

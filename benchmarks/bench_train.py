@@ -25,7 +25,7 @@ import sys
 import time
 from pathlib import Path
 
-from _common import add_common_options, require_mgl_data
+from _common import add_common_options, require_mgl_data, claim_out, write_out
 
 METHODS = ("target-only", "mix", "multi-task", "fine-tune", "reptile", "mgl", "logreg-target", "logreg-pooled")
 
@@ -40,6 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--methods", default=",".join(METHODS))
     add_common_options(parser, "benchmarks/out/train.json")
     args = parser.parse_args(argv)
+    claim_out(args.out)
     data_root = require_mgl_data("bench_train")
     if data_root is None:
         return 2
@@ -80,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
               "machine": machine_info()}
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2))
+    write_out(out, result)
     print("\n| method | committed (s) | one by one, fused Adam (s) | grouped (s) | committed / grouped | "
           "accuracy committed / one by one / grouped |")
     print("|---|---:|---:|---:|---:|---|")

@@ -19,6 +19,7 @@ and reports, in one Markdown file and a JSON:
 
 from __future__ import annotations
 
+from _common import claim_out, write_out
 import argparse
 import json
 import sys
@@ -33,6 +34,7 @@ def main() -> int:
     parser.add_argument("--calibration", default="ja:books", help="TARGET:DOMAIN of the calibration table.")
     parser.add_argument("--out", default="benchmarks/out/ensemble.json")
     args = parser.parse_args()
+    claim_out(args.out)
     from scipy.stats import ttest_rel
 
     from mgl.calibration import apply_temperature, expected_calibration_error, fit_temperature
@@ -140,9 +142,8 @@ def main() -> int:
                      f"{arr[:, 2].mean():.4f} |")
     text = "\n".join(lines) + "\n"
     print(text)
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps({"summary": summary, "best_validation": best_val, "tests": tests,
-                                          "calibration": cal_summary, "markdown": text}, indent=2))
+    write_out(args.out, {"summary": summary, "best_validation": best_val, "tests": tests,
+                         "calibration": cal_summary, "markdown": text})
     return 0
 
 

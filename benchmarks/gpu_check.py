@@ -19,7 +19,7 @@ import sys
 import time
 from pathlib import Path
 
-from _common import add_common_options, require_mgl_data
+from _common import add_common_options, require_mgl_data, claim_out, write_out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -30,6 +30,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--allow-cpu", action="store_true", help="run on a CPU anyway (slow; to test the script)")
     add_common_options(parser, "benchmarks/out/gpu.json")
     args = parser.parse_args(argv)
+    claim_out(args.out)
     data_root = require_mgl_data("gpu_check")
     if data_root is None:
         return 2
@@ -72,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
               "machine": machine_info()}
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2))
+    write_out(out, result)
     print("| method | accuracy | train s | steps | ms/step | peak GPU GiB |")
     print("|---|---:|---:|---:|---:|---:|")
     for m, r in rows.items():

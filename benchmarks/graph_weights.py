@@ -16,7 +16,7 @@ import sys
 import numpy as np
 import torch
 
-from _common import add_common_options, require_mgl_data
+from _common import add_common_options, require_mgl_data, claim_out, write_out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -25,6 +25,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batches", type=int, default=10, help="Test batches of R queries.")
     add_common_options(parser, "benchmarks/out/graph_weights.json", quiet=False)
     args = parser.parse_args(argv)
+    claim_out(args.out)
     data_root = require_mgl_data("graph_weights")
     if data_root is None:
         return 2
@@ -54,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
               "query_row_weight": {"self": share[0], "support": share[1], "other_queries": share[2],
                                    "cross_language": weights["cross_language"]},
               "sigma": {"mean": float(sigma.mean()), "min": float(sigma.min()), "max": float(sigma.max())}}
-    write_json_atomic(args.out, result)
+    write_out(args.out, result)
     print(f"test accuracy {metrics['accuracy']:.4f}; query rows of A~: self {share[0]:.3f}, support {share[1]:.3f}, "
           f"other queries {share[2]:.3f}; sigma mean {sigma.mean():.3f} (min {sigma.min():.3f}, max {sigma.max():.3f})")
     return 0

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from _common import add_common_options, require_mgl_data
+from _common import add_common_options, require_mgl_data, claim_out, write_out
 
 METHODS = ["mgl", "target-only", "mix", "multi-task", "fine-tune", "reptile", "logreg-target", "logreg-pooled",
            "ensemble"]
@@ -49,6 +49,7 @@ def main() -> int:
     parser.add_argument("--models", help="Where to save the models (default: a temporary folder).")
     add_common_options(parser, "benchmarks/out/methods_roundtrip.json")
     args = parser.parse_args()
+    claim_out(args.out)
     data_root = require_mgl_data("methods_roundtrip.py")
     if data_root is None:
         return 2
@@ -98,7 +99,7 @@ def main() -> int:
     result = {"experiment": f"{'+'.join(sources)} -> {args.target} {args.domain}", "seed": args.seed, "rows": out,
               "machine": machine_info()}
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(result, indent=2), encoding="utf-8")
+    write_out(args.out, result)
     print(f"| method | max abs diff after loading | loaded accuracy | grid cell accuracy | same |")
     print("|---|---:|---:|---:|---|")
     for r in out:

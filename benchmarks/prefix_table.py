@@ -16,6 +16,7 @@ their texts being embedded in one phase before the cells.)
 
 from __future__ import annotations
 
+from _common import claim_out, write_out
 import argparse
 import json
 import sys
@@ -53,6 +54,8 @@ def main(argv=None) -> int:
     parser.add_argument("--metric", default="accuracy", help="test metric: accuracy (Webis) or f1 (PAWS-X).")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args(argv)
+    if args.out is not None:
+        claim_out(args.out)
 
     variants = {}
     for item in args.variant:
@@ -124,8 +127,7 @@ def main(argv=None) -> int:
     text = "\n".join(lines)
     print(text)
     if args.out is not None:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps({**summary, "markdown": text}, indent=1), encoding="utf-8")
+        write_out(args.out, {**summary, "markdown": text})
     return 0
 
 

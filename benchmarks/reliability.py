@@ -28,7 +28,7 @@ import threading
 import time
 from pathlib import Path
 
-from _common import require_mgl_data
+from _common import require_mgl_data, claim_out, write_out
 
 MGL = [sys.executable, "-m", "mgl"]
 
@@ -314,6 +314,7 @@ def main(argv=None) -> int:
     parser.add_argument("--only", choices=["user-files"], default=None,
                         help="Run only these cases (user-files: every output path keeps the user's files).")
     args = parser.parse_args(argv)
+    claim_out(args.out)
     data = require_mgl_data("reliability")
     if data is None:
         return 2
@@ -416,10 +417,7 @@ def main(argv=None) -> int:
 def _finish(result: dict, out: Path) -> int:
     result["cpu"] = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), "?")
     result["date"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    from mgl.io import write_json_atomic
-
-    write_json_atomic(out, result)
+    write_out(out, result)
     print(json.dumps(result, indent=1, ensure_ascii=False))
     return 0
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from _common import add_common_options, require_mgl_data
+from _common import add_common_options, require_mgl_data, claim_out, write_out
 
 CANDIDATES: dict[str, list[str]] = {
     "defaults": [],
@@ -53,6 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", default=None, help="Semicolon-separated candidate names to run.")
     add_common_options(parser, "benchmarks/out/tune_mgl.json", quiet=False)  # --set: applied to every candidate
     args = parser.parse_args(argv)
+    claim_out(args.out)
     data_root = require_mgl_data("tune_mgl")
     if data_root is None:
         return 2
@@ -104,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
                         "test_mean": float(np.mean([x["test_accuracy"] for x in r])),
                         "train_seconds_mean": float(np.mean([x["train_seconds"] for x in r]))})
     summary.sort(key=lambda s: (-s["val_mean"], s["val_nll_mean"]))
-    write_json_atomic(args.out, {"data": args.data, "preset": preset, "target": args.target, "sources": args.sources,
+    write_out(args.out, {"data": args.data, "preset": preset, "target": args.target, "sources": args.sources,
                                  "overrides": args.overrides, "seeds": seeds, "summary": summary, "runs": rows,
                                  "wall_seconds": time.perf_counter() - t_start})
     print(f"\n{'candidate':<32}{'val acc':>10}{'val nll':>10}{'test acc':>10}{'train s':>10}   (ranked by validation)")
