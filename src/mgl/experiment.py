@@ -86,6 +86,7 @@ def run_experiment(cfg: RunConfig, *, progress: bool = True, save_dir=None, chec
         "pooling_head": cfg.encoder.pooling_head,
         "device": str(clf.encoder.device),
         "labels": data.table.label_names,
+        "target_unseen_classes": data.target_unseen_classes,
         "counts": counts,
         "validation_carved": data.carved or {},
         "val_accuracy": metrics.get("val_accuracy"),

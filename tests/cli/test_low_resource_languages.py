@@ -66,3 +66,27 @@ def test_an_unknown_target_code_is_exit_2(tiny_bert_dir, tmp_path):
     code, _, err = run_mgl("train", "--data", "sib-200", "--root", tmp_path, "--sources", "en", "--target", "klingon",
                            "--out", tmp_path / "run", "--quiet")
     assert code == 2 and "target language 'klingon' is not a language code" in err
+
+
+@pytest.mark.parametrize("method", ["ensemble", "mgl", "mix", "multi-task", "fine-tune", "reptile", "target-only",
+                                    "logreg-pooled", "logreg-target"])
+def test_a_class_the_target_never_showed_stays_predictable_and_is_named(tiny_bert_dir, tmp_path, method):
+    """At 4 target labels over 7 classes, most classes are missing from the target's training rows: every
+    method trains, its probabilities cover all 7 classes, and the result names the classes never shown."""
+    root = sib_root()
+    out = tmp_path / "run"
+    code, _, err = run_mgl("train", "--data", "sib-200", "--root", root, "--sources", "eng_Latn,fra_Latn",
+                           "--target", "yor_Latn", "--target-count", "4", "--encoder", tiny_bert_dir, "--method", method,
+                           "--out", out, "--save", tmp_path / "model", *SMALL)
+    assert code == 0, err
+    result = json.loads((out / "result.json").read_text(encoding="utf-8"))
+    unseen = result["target_unseen_classes"]
+    assert unseen and f"show no example of {', '.join(repr(c) for c in unseen)}" in err
+    assert len(result["labels"]) == 7 and result["f1_averaging"] == "macro"
+    src = tmp_path / "yo.txt"
+    src.write_text("Ìjọba àpapọ̀ ti kéde ètò ìlera tuntun.\n", encoding="utf-8")
+    code, _, err = run_mgl("predict", "--model", tmp_path / "model", "--input", src, "--output", tmp_path / "p.jsonl",
+                           "--quiet")
+    assert code == 0, err
+    probs = json.loads((tmp_path / "p.jsonl").read_text(encoding="utf-8"))["probabilities"]
+    assert len(probs) == 7 and abs(sum(probs.values()) - 1) < 1e-6

@@ -103,3 +103,27 @@ def test_temperature_scaling_lowers_the_nll_and_keeps_every_label():
     assert expected_calibration_error(probs, y) == pytest.approx(abs(0.99 - right.mean()), abs=1e-9)
     with pytest.raises(ValueError):
         fit_temperature(np.zeros((0, 2)), [])
+
+
+def test_a_logistic_regression_fitted_on_some_classes_gives_the_others_probability_zero():
+    """A target's few labels may miss a class: the regression still answers over every class, the
+    unseen ones with probability 0, the seen ones with scikit-learn's own probabilities."""
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from mgl.heads.logreg import LogRegHead
+
+    rng = np.random.default_rng(0)
+    for seen in ([1, 4], [0, 2, 5]):
+        x = rng.normal(size=(40, 6))
+        y = np.array(seen * 20)[:40]
+        x[np.arange(40), y % 6] += 3.0
+        pipe = make_pipeline(StandardScaler(), LogisticRegression(max_iter=500)).fit(x, y)
+        head = LogRegHead.from_pipeline(pipe, 7)
+        probs = head.predict_proba(x)
+        assert probs.shape == (40, 7)
+        np.testing.assert_allclose(probs.sum(1), 1.0, atol=1e-9)
+        assert np.all(probs[:, [c for c in range(7) if c not in seen]] == 0.0)
+        np.testing.assert_allclose(probs[:, seen], pipe.predict_proba(x), atol=1e-9)

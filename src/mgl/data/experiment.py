@@ -41,6 +41,13 @@ class ExperimentData:
     """Languages whose validation rows were carved from their training rows: ``{lang: {"validation": n, "train": m}}``."""
 
     @property
+    def target_unseen_classes(self) -> list[str]:
+        """The classes the target's training labels never show (a rare class at a few labels): they
+        stay predictable through the sources' examples."""
+        present = set(self.table.labels[self.table.rows(languages=self.target, split="train")].tolist())
+        return [name for i, name in enumerate(self.table.label_names) if i not in present]
+
+    @property
     def positive(self) -> int | None:
         """Index of the reported class (binary tasks), see :func:`positive_index`."""
         return positive_index(self.table.label_names, self.positive_label)
@@ -206,4 +213,10 @@ def make_experiment_data(
     )
     data = ExperimentData(list(examples), table, list(sources), target, domain, positive_label, carved or None)
     data.positive  # a positive label that is not a class fails here, before any work
+    unseen = data.target_unseen_classes
+    if unseen:
+        n = int(len(table.rows(languages=target, split="train")))
+        log.warning("%s: the target %s's %d training label(s) show no example of %s; %s predicted from the "
+                    "sources' examples alone", source, target, n, ", ".join(repr(c) for c in unseen),
+                    "it is" if len(unseen) == 1 else "they are")
     return data

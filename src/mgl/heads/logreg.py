@@ -22,6 +22,10 @@ import torch
 from mgl.heads.base import Head, LabelledBank
 
 
+UNSEEN_LOGIT = -1e4
+"""The logit of a class the regression never saw in training: its probability is 0 (exp(-1e4) underflows)."""
+
+
 class LogRegHead(Head):
     kind = "logreg"
 
@@ -38,11 +42,22 @@ class LogRegHead(Head):
     def from_pipeline(cls, pipeline, num_classes: int, *, C: float | None = None) -> "LogRegHead":
         """From a fitted ``make_pipeline(StandardScaler(), LogisticRegression())``."""
         scaler, lr = pipeline[0], pipeline[-1]
-        classes = list(lr.classes_)
-        if classes != list(range(num_classes)):
-            raise ValueError(f"the logistic regression saw classes {classes}, not 0..{num_classes - 1}")
+        classes = [int(c) for c in lr.classes_]
+        if any(c not in range(num_classes) for c in classes):
+            raise ValueError(f"the logistic regression saw classes {classes}, not among 0..{num_classes - 1}")
         scale = scaler.scale_ if scaler.scale_ is not None else np.ones_like(scaler.mean_)
-        return cls(scaler.mean_, scale, lr.coef_, lr.intercept_, num_classes, C=C)
+        coef, intercept = lr.coef_, lr.intercept_
+        if classes != list(range(num_classes)):
+            # fitted on rows that show only some classes (a target's few labels): the classes it never saw
+            # get probability 0, the others the regression's own softmax
+            if len(classes) == 2:  # scikit-learn's binary form: p(second) = sigmoid(z) = softmax([0, z])
+                coef = np.vstack([np.zeros_like(coef[0]), coef[0]])
+                intercept = np.array([0.0, intercept[0]])
+            full_coef = np.zeros((num_classes, coef.shape[1]))
+            full_intercept = np.full(num_classes, UNSEEN_LOGIT)
+            full_coef[classes], full_intercept[classes] = coef, intercept
+            coef, intercept = full_coef, full_intercept
+        return cls(scaler.mean_, scale, coef, intercept, num_classes, C=C)
 
     def predict_proba(self, x: torch.Tensor) -> np.ndarray:
         x = x.detach().cpu().double().numpy() if torch.is_tensor(x) else np.asarray(x, dtype=np.float64)
