@@ -90,3 +90,22 @@ def test_a_class_the_target_never_showed_stays_predictable_and_is_named(tiny_ber
     assert code == 0, err
     probs = json.loads((tmp_path / "p.jsonl").read_text(encoding="utf-8"))["probabilities"]
     assert len(probs) == 7 and abs(sum(probs.values()) - 1) < 1e-6
+
+
+def test_compare_runs_sib200_with_fixed_sources_and_resumes(tiny_bert_dir, tmp_path):
+    """`mgl experiment compare --data sib-200 --sources ...`: every target has the same four sources (the
+    SIB-200 paper's protocol), targets in any spelling; a second run finds every cell done."""
+    root = sib_root()
+    args = ["experiment", "compare", "--data", "sib-200", "--root", root, "--sources", "eng_Latn,fra_Latn",
+            "--targets", "yor_Latn,quy", "--quick", "--seeds", "1", "--methods", "mgl,mix", "--out", tmp_path / "grid",
+            "--set", f"encoder.model={tiny_bert_dir}", "--set", "encoder.precision=fp32", "--set", "data.max_per_class=8",
+            "--quiet"]
+    code, _, err = run_mgl(*args)
+    assert code == 0, err
+    summary = json.loads((tmp_path / "grid" / "compare.json").read_text(encoding="utf-8"))
+    cells = sorted((tmp_path / "grid" / "cells").glob("*.json"))
+    records = [json.loads(p.read_text(encoding="utf-8")) for p in cells]
+    assert {r["target"] for r in records} == {"yo", "quy"} and {tuple(r["sources"]) for r in records} == {("en", "fr")}
+    assert summary
+    code, out, err = run_mgl(*args)
+    assert code == 0, err and sorted((tmp_path / "grid" / "cells").glob("*.json")) == cells

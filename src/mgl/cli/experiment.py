@@ -265,7 +265,7 @@ def table2(
 
 def _file_grid(table: str, spec_of, *, data, root, languages, targets, default_targets, out, seeds, methods, columns,
                labels, language, encoding, domain, quick, preset, config, set_, baseline_lrs, baseline_wds, device,
-               threads, quiet, pairs: bool | None = None, placement=("local", 1, None)) -> None:
+               threads, quiet, pairs: bool | None = None, placement=("local", 1, None), sources=None) -> None:
     """A grid over a data set without Table 1's domains (PAWS-X or a user's file): each target with
     the other languages as sources. ``pairs`` picks the quick scale (None: from the preset)."""
     from mgl.config import load_config
@@ -281,17 +281,20 @@ def _file_grid(table: str, spec_of, *, data, root, languages, targets, default_t
         if value is not None:
             items.append(f"{key}={value}")
     cfg = load_config(preset, config, [*items, *(set_ or [])])
-    named = cfg.data.name.lower() == "paws-x"
+    named = cfg.data.name.lower() in ("paws-x", "sib-200")
     if named and cfg.data.root is None:
-        raise ConfigError("no data folder: give --root (the folder holding PAWS-X's {lang}/dev_2k.tsv)")
+        raise ConfigError(f"no data folder: give --root (the folder holding {cfg.data.name})")
     if cfg.data.name.lower() == "webis-cls-10":
-        raise ConfigError(f"{table} runs on paws-x or a file; for webis-cls-10 use 'mgl experiment table1'")
+        raise ConfigError(f"{table} runs on paws-x, sib-200 or a file; for webis-cls-10 use 'mgl experiment table1'")
     if named and (columns or labels or language or encoding):
-        raise ConfigError("--columns, --labels, --language and --encoding apply to files, not to paws-x")
+        raise ConfigError(f"--columns, --labels, --language and --encoding apply to files, not to {cfg.data.name}")
     n_seeds = _n_seeds(seeds, quick)
     language_list = _split(languages)
     target_list = _split(targets) or default_targets
-    experiments = table2_experiments(target_list, language_list, domain=domain)
+    if sources is None and not language_list:
+        raise ConfigError("give --languages (every target's sources are the others) or --sources (fixed sources)")
+    experiments = table2_experiments(target_list, language_list, domain=domain,
+                                     sources=_split(sources) if sources is not None else None)
     method_list = check_methods([*REFERENCE_METHODS, *_split(methods)])
     options = _baseline_options(baseline_lrs, baseline_wds, quick)
     # the experiments' own fields (target, sources) are set per cell; check the rest now
@@ -303,9 +306,10 @@ def _file_grid(table: str, spec_of, *, data, root, languages, targets, default_t
 
 @app.command("compare")
 def compare(
-    data: Annotated[str, typer.Option(help="Your CSV/TSV/JSONL/Parquet file (or paws-x).")],
-    languages: Annotated[str, typer.Option(help="Comma-separated languages of the file to use: every target's sources are the others.")],
-    targets: Annotated[str, typer.Option(help="Comma-separated target languages (each a low-resource target in turn).")],
+    data: Annotated[str, typer.Option(help="Your CSV/TSV/JSONL/Parquet file (or paws-x, sib-200).")],
+    targets: Annotated[str, typer.Option(help="Comma-separated target languages (each a low-resource target in turn), any spelling (yo, yor, yor_Latn).")],
+    languages: Annotated[Optional[str], typer.Option(help="Comma-separated languages of the file to use: every target's sources are the others.")] = None,
+    sources: Annotated[Optional[str], typer.Option(help="Instead of --languages: the same source languages for every target (SIB-200: eng_Latn,fra_Latn,zho_Hans,arb_Arab).")] = None,
     root: Annotated[Optional[str], typer.Option(help="Folder the file's path is relative to (or PAWS-X's folder).")] = None,
     out: Annotated[Path, typer.Option(help="Output folder: cells/, grid.json, compare.{json,csv,md}.")] = Path("runs/compare"),
     seeds: PairSeedsOpt = None,
@@ -345,7 +349,7 @@ def compare(
                out=out, seeds=seeds, methods=methods, columns=columns, labels=labels, language=language,
                encoding=encoding, domain=domain, quick=quick, preset=preset, config=config, set_=set_,
                baseline_lrs=baseline_lrs, baseline_wds=baseline_wds, device=device, threads=threads, quiet=quiet,
-               pairs=pairs, placement=(executor, workers, address))
+               pairs=pairs, placement=(executor, workers, address), sources=sources)
 
 
 def _webis_config(*, what: str, root, quick: bool, device, preset, config, set_, quick_extra=()):

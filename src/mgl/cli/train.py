@@ -173,6 +173,7 @@ def register(app: typer.Typer) -> None:
                 raise MGLError("--out names the --save folder (or a folder inside it): a model folder holds the "
                                "model alone; give --out another folder", source=out_given)
             check_free_space(saved.parent, MIN_FREE_BYTES, what="model", given=save)
+        check_writable_folder(out, what="--out folder", given=out_given, create=False)
         check_free_space(out, MIN_FREE_BYTES // 16, what="--out folder's result and checkpoint", given=out_given)
         check_writable_folder(out, what="--out folder", given=out_given)
         check_output_file(result_path, kind=RESULT_KIND, overwrite=overwrite, option="--out's result.json")

@@ -80,18 +80,31 @@ def table1_experiments(targets: Sequence[str] = TABLE1_TARGETS, domains: Sequenc
 
 
 def table2_experiments(targets: Sequence[str] = TABLE2_TARGETS, languages: Sequence[str] = TABLE2_LANGUAGES, *,
-                       domain: str | None = None) -> list[Experiment]:
+                       domain: str | None = None, sources: Sequence[str] | None = None) -> list[Experiment]:
     """Table 2's experiments: each target with the other languages as sources, on the whole data set
-    (``domain`` None, as PAWS-X) or on one domain of a file that has several."""
-    languages = list(dict.fromkeys(languages))
+    (``domain`` None, as PAWS-X) or on one domain of a file that has several. With ``sources``, every
+    target has those sources instead (SIB-200's protocol: four fixed high-resource sources). Codes are
+    canonical language tags (:func:`mgl.data.languages.canonical_language`) whatever their spelling."""
+    from mgl.data.languages import canonical_language
+
     out = []
-    for target in dict.fromkeys(targets):
-        if target not in languages:
-            raise ConfigError(f"target {target!r} is not one of the languages {', '.join(languages)}")
-        sources = tuple(lang for lang in languages if lang != target)
-        if not sources:
-            raise ConfigError(f"target {target!r} has no source languages: give at least two languages")
-        out.append(Experiment(target, domain, sources))
+    if sources is not None:
+        fixed = tuple(dict.fromkeys(canonical_language(s, what="source language") for s in sources))
+        if not fixed:
+            raise ConfigError("no source languages given")
+        for target in dict.fromkeys(canonical_language(t, what="target language") for t in targets):
+            if target in fixed:
+                raise ConfigError(f"target {target!r} is also a source")
+            out.append(Experiment(target, domain, fixed))
+    else:
+        languages = list(dict.fromkeys(canonical_language(lang) for lang in languages))
+        for target in dict.fromkeys(canonical_language(t, what="target language") for t in targets):
+            if target not in languages:
+                raise ConfigError(f"target {target!r} is not one of the languages {', '.join(languages)}")
+            others = tuple(lang for lang in languages if lang != target)
+            if not others:
+                raise ConfigError(f"target {target!r} has no source languages: give at least two languages")
+            out.append(Experiment(target, domain, others))
     if not out:
         raise ConfigError("no targets given")
     return out
