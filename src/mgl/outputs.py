@@ -33,7 +33,7 @@ from typing import Iterable
 
 from mgl.errors import MGLError
 
-__all__ = ["MODEL_FILES", "check_free_space", "check_model_destination", "check_output_file", "check_writable_folder",
+__all__ = ["MODEL_FILES", "check_free_space", "check_job_folder", "check_model_destination", "check_output_file", "check_writable_folder",
            "expand", "is_mgl_model_dir", "model_folder_holding", "record_written", "written_by_mgl"]
 
 MODEL_FILES = frozenset({
@@ -121,6 +121,32 @@ def check_output_file(path: str | Path, *, kind: str, overwrite: bool = False, i
         raise MGLError(f"{option} exists and mgl did not write it (or it changed since); give --overwrite to "
                        "replace it, or another name", source=given)
     check_writable_folder(path.parent, what=f"folder of {option}", given=given)
+    return path
+
+
+def check_job_folder(folder: str | Path, *, manifest: str, is_manifest, names: Iterable[str], what: str) -> Path:
+    """A folder a job (a grid) writes its files into: missing, empty, a folder of such a job (its
+    ``manifest`` file passes ``is_manifest``: the job's own record of what it writes there), or one
+    where none of the job's ``names`` exists yet; anything else is refused before the work, naming
+    the files that would be replaced. Files of other names in the folder are never touched."""
+    given = str(folder)
+    path = expand(folder)
+    if path.exists() and not path.is_dir():
+        raise MGLError(f"the {what} exists and is not a folder", source=given)
+    model = model_folder_holding(path)
+    if model is not None:
+        raise MGLError(f"the {what} lies inside the mgl model folder {model}; give another folder", source=given)
+    if not path.is_dir():
+        return path
+    try:
+        own = is_manifest(json.loads((path / manifest).read_text(encoding="utf-8")))
+    except (OSError, ValueError):
+        own = False
+    if not own:
+        clash = sorted(name for name in names if (path / name).exists())
+        if clash:
+            raise MGLError(f"the {what} holds {', '.join(clash)}, which mgl did not write there (no {manifest} of "
+                           f"its own); mgl never overwrites what it did not write: give another folder", source=given)
     return path
 
 

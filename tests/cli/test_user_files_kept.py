@@ -357,3 +357,26 @@ def test_a_malformed_model_description_is_exit_2_naming_it(tiny_logreg, tmp_path
     src.write_text("good\n")
     code, _, err = run_mgl("predict", "--model", model, "--input", src, "--output", tmp_path / "p.jsonl")
     assert code == 2 and "mgl_model.json" in err and "Traceback" not in err, err
+
+
+def test_a_grid_never_overwrites_a_users_table(tiny_bert_dir, tmp_path):
+    """`mgl experiment compare --out DIR` where DIR holds the user's own compare.md: refused before any
+    work; a folder of an earlier grid (its grid.json) is the grid's own and is written again."""
+    root = tmp_path / "data.csv"
+    rows = ["text,label,language,split"] + [f"{w} {i},{label},{lang},{split}" for lang in ("en", "fr")
+                                            for split, n in (("train", 6), ("validation", 3), ("test", 3))
+                                            for label, w in (("pos", "good fine"), ("neg", "bad poor")) for i in range(n)]
+    root.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    out = tmp_path / "grid"
+    out.mkdir()
+    (out / "compare.md").write_bytes(b"my table")
+    args = ["experiment", "compare", "--data", root, "--columns", "text=text,label=label,language=language,split=split",
+            "--languages", "en,fr", "--targets", "fr", "--quick", "--seeds", "1", "--methods", "mix", "--out", out,
+            "--set", f"encoder.model={tiny_bert_dir}", "--quiet"]
+    code, _, err = run_mgl(*args)
+    assert code == 2 and "holds compare.md, which mgl did not write there" in err, err
+    assert sorted(p.name for p in out.iterdir()) == ["compare.md"] and (out / "compare.md").read_bytes() == b"my table"
+    (out / "compare.md").unlink()
+    for _ in range(2):
+        code, _, err = run_mgl(*args)
+        assert code == 0, err

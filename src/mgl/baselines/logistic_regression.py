@@ -16,6 +16,7 @@ from typing import Sequence
 
 import numpy as np
 from sklearn.linear_model import LogisticRegression
+from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 
@@ -43,6 +44,14 @@ def fit_logistic_regression(x_train: np.ndarray, y_train: np.ndarray, x_val: np.
     if len(x_train) == 0:
         raise DataError(f"{stage}: no training rows")
     require_rows(stage, [("the target's validation rows", len(x_val))])
+    classes = np.unique(y_train)
+    if len(classes) == 1:
+        # the rows show one class (a target's very few labels): a regression cannot be fitted, and the
+        # honest answer of a classifier trained on them alone is that class, always (probability 1)
+        model = make_pipeline(StandardScaler(), _OneClass(int(classes[0]), x_train.shape[1])).fit(x_train, y_train)
+        acc = float((model.predict(x_val) == y_val).mean())
+        require_finite(f"{stage} (one class)", "the target's validation rows", accuracy=acc)
+        return LogRegResult(model, float(Cs[0]), acc, {float(c): acc for c in Cs})
     best: LogRegResult | None = None
     scores: dict[float, float] = {}
     for C in Cs:
@@ -56,3 +65,22 @@ def fit_logistic_regression(x_train: np.ndarray, y_train: np.ndarray, x_val: np.
     assert best is not None
     best.val_scores = scores
     return best
+
+
+class _OneClass(ClassifierMixin, BaseEstimator):
+    """The last step of a pipeline fitted on rows of one class: it predicts that class. It has a
+    logistic regression's fitted attributes (zero weights), so :class:`~mgl.heads.logreg.LogRegHead`
+    holds it like any other: probability 1 for the class, 0 for the others."""
+
+    def __init__(self, label: int = 0, dim: int = 1):
+        self.label = label
+        self.dim = dim
+
+    def fit(self, x, y):
+        self.classes_ = np.array([self.label])
+        self.coef_ = np.zeros((1, self.dim))
+        self.intercept_ = np.zeros(1)
+        return self
+
+    def predict(self, x):
+        return np.full(len(x), self.classes_[0])

@@ -39,6 +39,12 @@ class GridPlan:
         }
         if options is not None:
             self.meta["baseline_options"] = options.to_dict()
+        from mgl.outputs import check_job_folder
+
+        tables = {table, table.split("-")[0]}
+        check_job_folder(self.out, manifest="grid.json", what="grid's output folder",
+                         is_manifest=lambda m: isinstance(m, dict) and "table" in m and "fingerprint" in m,
+                         names=["grid.json", "cells", *(f"{t}.{ext}" for t in tables for ext in ("json", "csv", "md"))])
         self.store.records(self.cells)  # refuses, before anything is written, cells of another configuration in OUT
 
     def run(self, spec_of: Callable[[Sequence[str], Sequence[Experiment]], TableSpec], *, threads: int | None,

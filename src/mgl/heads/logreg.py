@@ -50,7 +50,7 @@ class LogRegHead(Head):
         if classes != list(range(num_classes)):
             # fitted on rows that show only some classes (a target's few labels): the classes it never saw
             # get probability 0, the others the regression's own softmax
-            if len(classes) == 2:  # scikit-learn's binary form: p(second) = sigmoid(z) = softmax([0, z])
+            if len(classes) == 2 and coef.shape[0] == 1:  # the binary form: p(second) = sigmoid(z) = softmax([0, z])
                 coef = np.vstack([np.zeros_like(coef[0]), coef[0]])
                 intercept = np.array([0.0, intercept[0]])
             full_coef = np.zeros((num_classes, coef.shape[1]))
@@ -62,7 +62,7 @@ class LogRegHead(Head):
     def predict_proba(self, x: torch.Tensor) -> np.ndarray:
         x = x.detach().cpu().double().numpy() if torch.is_tensor(x) else np.asarray(x, dtype=np.float64)
         z = ((x - self.mean) / self.scale) @ self.coef.T + self.intercept
-        if self.num_classes == 2:
+        if self.coef.shape[0] == 1 and self.num_classes == 2:  # scikit-learn's binary form
             p1 = 1.0 / (1.0 + np.exp(-z[:, 0]))
             return np.stack([1.0 - p1, p1], axis=1)
         z = z - z.max(axis=1, keepdims=True)
