@@ -95,11 +95,6 @@ def _cases():
             return run_on_webis(webis_tree(tmp, fname), tmp / "out"), expect, tmp / "out" / "result.json"
         c[f"webis:{fname}"] = build
 
-    @case("data:a label absent from one language")
-    def _(tmp, ctx):
-        path = csv_variant(tmp, "lacks_neutral.csv", lambda r: not (r["lang"] == "fr" and r["stars"] == "3"))
-        return run_on_csv(path, tmp / "out", "--encoder", ctx["tiny"]), ["lacks_neutral.csv", "fr", "neutral"], tmp / "out" / "result.json"
-
     @case("data:a language with fewer than N examples of a class")
     def _(tmp, ctx):
         seen = {"n": 0}

@@ -109,3 +109,25 @@ def test_compare_runs_sib200_with_fixed_sources_and_resumes(tiny_bert_dir, tmp_p
     assert summary
     code, out, err = run_mgl(*args)
     assert code == 0, err and sorted((tmp_path / "grid" / "cells").glob("*.json")) == cells
+
+
+def test_a_target_lacking_a_class_in_all_its_data_trains_and_says_so(reviews_csv, tiny_bert_dir, tmp_path):
+    """Formerly an error: a target whose every row lacks a class (here French without 'neutral') now
+    trains like one whose few labels miss it; the class is predicted from the sources and named."""
+    import csv
+
+    rows = [r for r in csv.DictReader(open(reviews_csv, encoding="utf-8")) if not (r["lang"] == "fr" and r["stars"] == "3")]
+    path = tmp_path / "lacks_neutral.csv"
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    from cli_helpers import THREE_CLASS
+
+    code, _, err = run_mgl("train", "--data", path, *THREE_CLASS, "--sources", "en,de", "--target", "fr",
+                           "--target-fraction", "1.0", "--encoder", tiny_bert_dir, "--method", "mgl",
+                           "--out", tmp_path / "run", *SMALL)
+    assert code == 0, err
+    assert "show no example of 'neutral'" in err
+    result = json.loads((tmp_path / "run" / "result.json").read_text(encoding="utf-8"))
+    assert result["target_unseen_classes"] == ["neutral"] and result["labels"] == ["negative", "neutral", "positive"]
