@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from mgl.baselines import BaselineOptions
     from mgl.config import load_config
-    from mgl.data.languages import canonical_language
+    from mgl.languages import canonical_language
     from mgl.grid import CellRunner, Experiment
     from mgl.provenance import machine_info
 

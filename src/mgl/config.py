@@ -246,11 +246,11 @@ class DataConfig:
     with a byte-order mark, detected)."""
 
     def validate(self) -> None:
-        from mgl.data.languages import canonical_language
+        from mgl.languages import canonical_language
 
         if not self.sources:
             raise ConfigError("data.sources is empty: give at least one source language")
-        # any spelling (yo, yor, yor_Latn) becomes the one canonical tag (mgl.data.languages)
+        # any spelling (yo, yor, yor_Latn) becomes the one canonical tag (mgl.languages)
         self.sources = [canonical_language(code, what="source language") for code in self.sources]
         self.target = canonical_language(self.target, what="target language")
         if self.target in self.sources:

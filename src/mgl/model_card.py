@@ -115,6 +115,6 @@ def render_model_card(meta: dict[str, Any]) -> str:
 
 def _label(tag) -> str:
     """A language's tag and English name (``yo (Yoruba)``); the tag alone where it is no known code."""
-    from mgl.data.languages import is_canonical, language_label
+    from mgl.languages import is_canonical, language_label
 
     return language_label(tag) if is_canonical(tag) else str(tag)

@@ -435,7 +435,7 @@ def create_app(model_dir: str | Path, settings: ServeSettings | None = None, *, 
 
 def _language_names(tags) -> dict[str, str]:
     """Each language tag's English name (``{"yo": "Yoruba"}``), for ``GET /model`` and the page."""
-    from mgl.data.languages import is_canonical, language_name
+    from mgl.languages import is_canonical, language_name
 
     return {tag: language_name(tag) for tag in tags if is_canonical(tag)}
 
