@@ -62,3 +62,14 @@ def select(
 def count_by(examples: Iterable[Example], *fields: str) -> Counter:
     """Counts of examples keyed by a tuple of the given attribute values."""
     return Counter(tuple(getattr(ex, f) for f in fields) for ex in examples)
+
+
+def checked_splits(splits: Iterable[str] | str) -> list[str]:
+    """The split names asked of a loader, in order, once each; an unknown one is an error."""
+    from mgl.errors import DataError
+
+    wanted = list(dict.fromkeys([splits] if isinstance(splits, str) else splits))
+    unknown = [s for s in wanted if s not in SPLITS]
+    if unknown:
+        raise DataError(f"unknown split(s) {unknown}; expected some of {list(SPLITS)}")
+    return wanted

@@ -24,7 +24,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Iterable
 
-from mgl.data.examples import SPLITS, Example
+from mgl.data.examples import SPLITS, Example, checked_splits
 from mgl.data.splits import stratified_assignment
 from mgl.data.tabular import load_table
 from mgl.errors import DataError
@@ -82,10 +82,7 @@ def load_pawsx(
             raise DataError(f"no {{lang}}/{PAWSX_FILE} files here: not a PAWS-X folder", source=root)
     else:
         langs = list(dict.fromkeys([languages] if isinstance(languages, str) else languages))
-    wanted = list(dict.fromkeys([splits] if isinstance(splits, str) else splits))
-    unknown = [s for s in wanted if s not in SPLITS]
-    if unknown:
-        raise DataError(f"unknown split(s) {unknown}; expected some of {list(SPLITS)}")
+    wanted = checked_splits(splits)
     examples: list[Example] = []
     for language in langs:
         path = root / language / PAWSX_FILE

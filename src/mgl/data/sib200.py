@@ -17,7 +17,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Iterable
 
-from mgl.data.examples import SPLITS, Example
+from mgl.data.examples import SPLITS, Example, checked_splits
 from mgl.languages import canonical_language
 from mgl.data.tabular import load_table
 from mgl.errors import DataError
@@ -66,10 +66,7 @@ def load_sib200(root: str | Path, *, languages: Iterable[str] | str | None = Non
         missing = [tag for tag in tags if tag not in folders]
         if missing:
             raise DataError(f"no SIB-200 folder for {missing} (there are {len(folders)} languages here)", source=root)
-    wanted = list(dict.fromkeys([splits] if isinstance(splits, str) else splits))
-    unknown = [s for s in wanted if s not in SPLITS]
-    if unknown:
-        raise DataError(f"unknown split(s) {unknown}; expected some of {list(SPLITS)}")
+    wanted = checked_splits(splits)
     examples: list[Example] = []
     for tag in tags:
         folder = folders[tag]
