@@ -35,6 +35,7 @@ def main(argv=None) -> int:
     parser.add_argument("grid", type=Path)
     parser.add_argument("--out", type=Path, default=Path("benchmarks/out/sib200_table.json"))
     parser.add_argument("--md", type=Path, default=None, help="also write the Markdown page here")
+    parser.add_argument("--seeds", default=None, help="only these seeds, comma-separated (default: every seed found)")
     args = parser.parse_args(argv)
     claim_out(args.out)
     if args.md is not None:
@@ -55,7 +56,8 @@ def main(argv=None) -> int:
     cells: dict[tuple[str, str], dict[int, dict]] = defaultdict(dict)
     for path in sorted((args.grid / "cells").glob("*.json")):
         rec = json.loads(path.read_text(encoding="utf-8"))
-        cells[(rec["target"], rec["method"])][int(rec["seed"])] = rec
+        if args.seeds is None or int(rec["seed"]) in {int(s) for s in args.seeds.split(",")}:
+            cells[(rec["target"], rec["method"])][int(rec["seed"])] = rec
     targets = sorted({t for t, _ in cells}, key=lambda t: (reference.get(t, {}).get("in_xlmr_pretraining", ""), t))
     complete = [t for t in targets if all(cells.get((t, m)) for m in METHODS)
                 and len({frozenset(cells[(t, m)]) for m in METHODS}) == 1]
@@ -139,7 +141,7 @@ def render(result: dict) -> str:
         lines += ["", f"Paired t-test over {test['pairs']} (target, seed) pairs, MGL against {NAMES[test['against']]} "
                       f"(the best other method on average): mean difference {test['mean_difference']:+.2f} points, "
                       f"t = {test['t']:.2f}, two-sided p = {test['p_two_sided']:.3g}."]
-    lines += ["", f"Cells: accuracy / macro-F1 (%) on the target's 204 test sentences, mean over {n_seeds} seed(s); "
+    lines += ["", f"Cells: accuracy / macro-F1 (%) on the target's 204 test sentences, mean over {', '.join(map(str, n_seeds))} seed(s); "
                   "bold: the best accuracy of the row. Reference columns: the SIB-200 paper's Table 7 "
                   "(accuracy %)."]
     if result["targets_partial"]:
