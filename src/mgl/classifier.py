@@ -257,7 +257,7 @@ class Classifier:
             report.update(classification_metrics(t.labels[test], own["test"].argmax(1), t.num_classes, data.positive))
         else:
             # nothing evaluated: no number stands in for a score (None is null in result.json)
-            report.update({k: None for k in ("accuracy", "precision", "recall", "f1")})
+            report.update({k: None for k in ("accuracy", "precision", "recall", "f1", "macro_f1", "confusion_matrix")})
             report["averaging"] = "none (no test split)"
         if fitted.members:
             report["members"] = {

@@ -11,7 +11,7 @@ from typing import Sequence
 
 import numpy as np
 import torch
-from sklearn.metrics import accuracy_score, precision_recall_fscore_support
+from sklearn.metrics import accuracy_score, confusion_matrix, precision_recall_fscore_support
 
 from mgl.episodes import Episode, EpisodeSampler
 from mgl.meta_graph import MetaGraphNetwork
@@ -61,7 +61,8 @@ def predict_proba(model: MetaGraphNetwork, features, sampler: EpisodeSampler, qu
 
 def classification_metrics(y_true: Sequence[int], y_pred: Sequence[int], num_classes: int,
                            positive: int | None = None) -> dict[str, float]:
-    """Accuracy, and precision/recall/F1: of the ``positive`` class when binary, macro otherwise."""
+    """Accuracy, and precision/recall/F1: of the ``positive`` class when binary, macro otherwise; the
+    macro-F1 over every class, and the confusion matrix (rows true, columns predicted)."""
     y_true = np.asarray(y_true)
     y_pred = np.asarray(y_pred)
     labels = list(range(num_classes))
@@ -73,12 +74,16 @@ def classification_metrics(y_true: Sequence[int], y_pred: Sequence[int], num_cla
     else:
         p, r, f, _ = precision_recall_fscore_support(y_true, y_pred, labels=labels, average="macro", zero_division=0)
         averaging = "macro"
+    _, _, macro, _ = precision_recall_fscore_support(y_true, y_pred, labels=labels, average="macro", zero_division=0)
     return {
         "accuracy": float(accuracy_score(y_true, y_pred)),
         "precision": float(p),
         "recall": float(r),
         "f1": float(f),
         "averaging": averaging,
+        "macro_f1": float(macro),
+        # rows: the true class, columns: the predicted one, in the label order of the data
+        "confusion_matrix": confusion_matrix(y_true, y_pred, labels=labels).tolist(),
     }
 
 

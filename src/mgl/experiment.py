@@ -76,6 +76,8 @@ def run_experiment(cfg: RunConfig, *, progress: bool = True, save_dir=None, chec
         "recall": metrics["recall"],
         "f1": metrics["f1"],
         "f1_averaging": metrics["averaging"],
+        "macro_f1": metrics.get("macro_f1"),
+        "confusion_matrix": metrics.get("confusion_matrix"),
         "n_test": metrics["n_test"],
         "train_seconds": metrics["train_seconds"],
         "embed_seconds": metrics["embed_seconds"],

@@ -131,3 +131,17 @@ def test_a_target_lacking_a_class_in_all_its_data_trains_and_says_so(reviews_csv
     assert "show no example of 'neutral'" in err
     result = json.loads((tmp_path / "run" / "result.json").read_text(encoding="utf-8"))
     assert result["target_unseen_classes"] == ["neutral"] and result["labels"] == ["negative", "neutral", "positive"]
+
+
+def test_seven_classes_report_macro_f1_and_the_confusion_matrix(tiny_bert_dir, tmp_path):
+    root = sib_root()
+    code, _, err = run_mgl("train", "--data", "sib-200", "--root", root, "--sources", "eng_Latn,fra_Latn",
+                           "--target", "yor_Latn", "--encoder", tiny_bert_dir, "--method", "logreg-pooled",
+                           "--out", tmp_path / "run", *SMALL)
+    assert code == 0, err
+    result = json.loads((tmp_path / "run" / "result.json").read_text(encoding="utf-8"))
+    matrix = result["confusion_matrix"]
+    assert len(matrix) == 7 and all(len(row) == 7 for row in matrix)
+    assert sum(map(sum, matrix)) == result["n_test"]
+    assert abs(sum(matrix[i][i] for i in range(7)) / result["n_test"] - result["accuracy"]) < 1e-9
+    assert result["macro_f1"] == result["f1"]  # with more than two classes the reported F1 is the macro-F1
