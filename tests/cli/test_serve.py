@@ -120,8 +120,10 @@ def test_concurrent_requests_are_batched_and_answered_as_alone(server):
     alone = {t: server.predict({"texts": [t]})[1]["predictions"][0]["probabilities"] for t in TEXTS}
     before = json.loads(server.get("/health")[1])
     answers: dict[int, dict] = {}
+    start = threading.Barrier(len(TEXTS))  # every client sends at once, however slowly its thread started
 
     def client(i: int) -> None:
+        start.wait()
         answers[i] = server.predict({"texts": [TEXTS[i]]})[1]
 
     threads = [threading.Thread(target=client, args=(i,)) for i in range(len(TEXTS))]
