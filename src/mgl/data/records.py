@@ -15,8 +15,8 @@ and the same messages, whichever command reads it. The rules:
   :data:`MAX_LINE_BYTES` long.
 * **Blank lines** (empty or only white space) outside a quoted CSV field are not records.
 * **CSV**: RFC 4180 as Python's :mod:`csv` reads it, strictly: a field holding a comma, a quote
-  or a line break is quoted ``"..."`` with ``""`` for a quote; a stray quote is an error naming
-  the record.
+  or a line break is quoted ``"..."`` with ``""`` for a quote; text after a closing quote, or a
+  quote never closed, is an error naming the record.
 * **TSV**: tab-separated, one record per line (a field never holds a tab or a line break). A field
   that starts and ends with a double quote and has every quote inside doubled is quoted the way
   pandas, Python's :mod:`csv` and spreadsheets write TSV (SIB-200 and PAWS-X are written so): its
