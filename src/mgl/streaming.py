@@ -77,15 +77,14 @@ def expand_inputs(items: Sequence[str]) -> list[Path]:
     return unique
 
 
-def check_input(text, pair, *, source, record: int, pair_required: bool = False, text_column: str = "text",
-                pair_column: str | None = None) -> tuple[str, str | None]:
-    """One input to predict, checked as training checks its texts (:func:`mgl.data.records.text_value`):
-    a non-empty string of valid Unicode (and the pair text, where given or required), at most
-    :data:`MAX_TEXT_CHARS` characters together; else an error naming the record."""
-    values = {text_column: text} if pair is None else {text_column: text, pair_column or "text_pair": pair}
+def check_input(values: dict, *, source, record: int, text_column: str = "text", pair_column: str | None = None,
+                pair_required: bool = False) -> tuple[str, str | None]:
+    """The text (and pair text, where ``pair_column`` names one) of one record to predict, checked as
+    training checks its texts (:func:`mgl.data.records.text_value`): non-empty strings of valid
+    Unicode, at most :data:`MAX_TEXT_CHARS` characters together; else an error naming the record."""
     text = text_value(values, text_column, source=source, record=record)
-    pair = text_value(values, pair_column or "text_pair", source=source, record=record, role="pair text",
-                      required=pair_required)
+    pair = (text_value(values, pair_column, source=source, record=record, role="pair text", required=pair_required)
+            if pair_column is not None else None)
     if len(text) + len(pair or "") > MAX_TEXT_CHARS:
         raise DataError(f"text longer than {MAX_TEXT_CHARS} characters", source=source, record=record)
     return text, pair
@@ -135,12 +134,9 @@ def checked_row(rec, path: Path, *, text_column: str = "text", pair_column: str 
                 id_column: str | None = None) -> tuple[str, str | None, str]:
     """One record as an input row: (text, pair text, id), each checked (:func:`check_input`,
     :func:`record_id`); the default id is ``<file name>:<row>`` (the row counted from 1 in its file)."""
-    values = rec.values or {}
-    if text_column not in values:
-        raise DataError(f"no field {text_column!r}", source=path, record=rec.number)
-    text, pair = check_input(values.get(text_column), values.get(pair_column) if pair_column else None,
-                             source=path, record=rec.number, pair_required=pair_column is not None,
-                             text_column=text_column, pair_column=pair_column)
+    values = rec.values
+    text, pair = check_input(values, source=path, record=rec.number, text_column=text_column,
+                             pair_column=pair_column, pair_required=pair_column is not None)
     rid = (record_id(values, id_column, source=path, record=rec.number) if id_column
            else f"{path.name}:{rec.index + 1}")
     return text, pair, rid

@@ -43,14 +43,10 @@ def read_inputs(path: str, *, text_column: str = "text", pair_column: str | None
     texts: list[str] = []
     pairs: list[str | None] = []
     ids: list[str] = []
-    pair_field = pair_column or "text_pair"
     for rec in reader.records():
-        values = rec.values or {}
-        if text_column not in values:
-            raise DataError(f"no field {text_column!r}", source=source, record=rec.number)
-        text, pair = check_input(values[text_column], values.get(pair_field), source=source, record=rec.number,
-                                 pair_required=pair_column is not None, text_column=text_column,
-                                 pair_column=pair_field)
+        values = rec.values
+        text, pair = check_input(values, source=source, record=rec.number, text_column=text_column,
+                                 pair_column=pair_column or "text_pair", pair_required=pair_column is not None)
         texts.append(text)
         pairs.append(pair)
         ids.append(record_id(values, "id", source=source, record=rec.number) if "id" in values else str(rec.number))

@@ -96,12 +96,12 @@ class Mark:
 @dataclass(frozen=True)
 class Record:
     """One record: its number (line or row, from 1), its position among the file's records
-    (0-based), where it starts, and its fields (None when read with ``parse=False``)."""
+    (0-based), where it starts, and its fields."""
 
     number: int
     index: int
     mark: Mark
-    values: dict[str, Any] | None
+    values: dict[str, Any]
 
 
 def _content(line: str) -> str:
@@ -295,10 +295,9 @@ class RecordReader:
 
     # -- records --------------------------------------------------------------------------------
 
-    def records(self, start: int = 0, *, mark: Mark | None = None, parse: bool = True) -> Iterator[Record]:
+    def records(self, start: int = 0, *, mark: Mark | None = None) -> Iterator[Record]:
         """The records from the ``start``-th (0-based) on; ``mark`` (of the ``start``-th record, from an
-        earlier pass) lets a UTF-8 file seek there. ``parse=False`` finds where records start without
-        reading their fields (JSON Lines, TSV and text only; CSV and Parquet are parsed)."""
+        earlier pass) lets a UTF-8 file seek there."""
         if self.fmt == "parquet":
             yield from self._parquet_records(start)
             return
@@ -315,17 +314,14 @@ class RecordReader:
                         break
             for number, offset, line, fields in rows:
                 if index >= start:
-                    values = self._row_values(number, line, fields) if parse else None
-                    yield Record(number, index, Mark(index, number, offset), values)
+                    yield Record(number, index, Mark(index, number, offset), self._row_values(number, line, fields))
                 index += 1
             return
         for number, offset, line in self._lines(seek):
             if _is_blank(line):
                 continue
             if index >= start:
-                values = None
-                if parse:
-                    values = self._json_values(number, line) if self.fmt == "jsonl" else {TXT_FIELD: _content(line)}
+                values = self._json_values(number, line) if self.fmt == "jsonl" else {TXT_FIELD: _content(line)}
                 yield Record(number, index, Mark(index, number, offset), values)
             index += 1
 
@@ -400,12 +396,6 @@ class RecordReader:
                 raise
             raise DataError(f"not a readable Parquet file ({_first_line(exc)})", source=self.source,
                             record=index + 1) from None
-
-    def count(self) -> int:
-        """The number of records (Parquet: from the metadata)."""
-        if self.fmt == "parquet":
-            return int(self._parquet.metadata.num_rows)
-        return sum(1 for _ in self.records(parse=False))
 
 
 def _first_line(exc: BaseException) -> str:
