@@ -40,7 +40,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from _common import add_common_options, require_mgl_data, claim_out, write_out
+from _common import add_common_options, claim_out, require_mgl_data, write_out
 
 
 def _split(text: str) -> list[str]:
@@ -76,16 +76,16 @@ def main(argv: list[str] | None = None) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
 
+    import hashlib
+    import json
+
     from mgl.baselines import BaselineOptions, run_baseline
     from mgl.config import load_config
     from mgl.encoders.prefix_states import PrefixStateStore, compute_prefix_states
-    from mgl.pipeline import make_encoder, prepare_data, run_mgl
     from mgl.features import FrozenFeatures, PrefixFeatures
     from mgl.grid.runner import fit_and_score
     from mgl.io import write_json_atomic, write_text_atomic
-
-    import hashlib
-    import json
+    from mgl.pipeline import make_encoder, prepare_data, run_mgl
 
     ks = sorted({int(k) for k in _split(args.ks)})
     settings = {"max_length": args.max_length, "overrides": args.overrides, "mix_lrs": args.mix_lrs,
@@ -156,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
             frozen = FrozenFeatures(np.stack([frozen_memo[key] for key in keys]))
             prefix_seconds += time.perf_counter() - t0
 
-            def record(method: str, k: int, metrics: dict, seconds: float) -> None:
+            def record(method: str, k: int, metrics: dict, seconds: float, target=target, seed=seed) -> None:
                 steps = _steps(metrics)
                 row = {"target": target, "seed": seed, "method": method, "k": k,
                        **{m: metrics[m] for m in ("accuracy", "precision", "recall", "f1")},
@@ -232,7 +232,7 @@ def main(argv: list[str] | None = None) -> int:
     targets = _split(args.targets)
     lines = [f"| method | encoder | {' | '.join(t.upper() for t in targets)} | mean | s / step | wall s / run |",
              "|---|---|" + "---:|" * (len(targets) + 3)]
-    for name, e in summary.items():
+    for e in summary.values():
         enc = "frozen" if e["k"] == 0 else f"top {e['k']} trained"
         accs = " | ".join(f"{e.get(f'accuracy_{t}', float('nan')) * 100:.2f}" for t in targets)
         sps = f"{e['seconds_per_step_mean']:.2f}" if e["seconds_per_step_mean"] else "-"

@@ -44,7 +44,8 @@ from pathlib import Path
 
 import numpy as np
 
-from _common import require_mgl_data, claim_out, write_out
+from _common import claim_out, require_mgl_data, write_out
+from mgl.provenance import cpu_model
 
 BATCH_SIZE = 32
 MAX_LENGTH = 256
@@ -174,17 +175,6 @@ def machine_info() -> dict:
     }
 
 
-def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 def loadavg() -> list[float] | None:
     try:
         return [round(x, 2) for x in os.getloadavg()]
@@ -218,7 +208,6 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     from mgl.encoders import EmbeddingCache, EncoderSpec, TextEncoder
-    from mgl.io import write_json_atomic
 
     if args.invariance:
         auto = TextEncoder(EncoderSpec(max_length=MAX_LENGTH, precision="auto"), device="cpu")

@@ -25,7 +25,7 @@ import time
 
 import numpy as np
 
-from _common import add_common_options, require_mgl_data, claim_out, write_out
+from _common import add_common_options, claim_out, require_mgl_data, write_out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -48,7 +48,6 @@ def main(argv: list[str] | None = None) -> int:
     from mgl.baselines.common import Hyper, pooled_steps
     from mgl.baselines.tuning import SingleTrainee
     from mgl.config import load_config
-    from mgl.io import write_json_atomic
     from mgl.pipeline import build_features, make_encoder, prepare_data
     from mgl.provenance import machine_info
     from mgl.training import MGLTrainee, build_model, meta_test_tasks

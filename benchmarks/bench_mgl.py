@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from _common import add_common_options, require_mgl_data, claim_out, write_out
+from _common import add_common_options, claim_out, require_mgl_data, write_out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -49,7 +49,6 @@ def main(argv: list[str] | None = None) -> int:
     from mgl.config import load_config
     from mgl.evaluation import classification_metrics
     from mgl.pipeline import build_features, make_encoder, positive_index, prepare_data, run_mgl
-    from mgl.io import write_json_atomic
 
     overrides = [f"data.root={Path(data_root) / 'cls-acl10-unprocessed'}", f"data.domain={args.domain}",
                  f"data.sources={args.sources}", f"data.target={args.target}", *args.overrides]
@@ -78,8 +77,8 @@ def main(argv: list[str] | None = None) -> int:
             t1 = time.perf_counter()
             fit = fit_logistic_regression(X[tr], y[tr], X[val], y[val], seed=seed)
             m = classification_metrics(y[test], fit.model.predict(X[test]), t.num_classes, pos)
-            runs.append({"method": name, "seed": seed, "C": fit.C, "n_train": int(len(tr)),
-                         "train_seconds": time.perf_counter() - t1, "n_test": int(len(test)),
+            runs.append({"method": name, "seed": seed, "C": fit.C, "n_train": len(tr),
+                         "train_seconds": time.perf_counter() - t1, "n_test": len(test),
                          **{k: m[k] for k in ("accuracy", "precision", "recall", "f1")}})
         print(f"seed {seed}: " + ", ".join(f"{r['method']} {r['accuracy']:.4f}" for r in runs if r["seed"] == seed),
               file=sys.stderr)
@@ -90,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
         f1s = np.array([r["f1"] for r in runs if r["method"] == method])
         secs = np.array([r["train_seconds"] for r in runs if r["method"] == method])
         summary[method] = {"accuracy_mean": float(accs.mean()), "accuracy_std": float(accs.std(ddof=1)) if len(accs) > 1 else 0.0,
-                           "f1_mean": float(f1s.mean()), "train_seconds_mean": float(secs.mean()), "n": int(len(accs))}
+                           "f1_mean": float(f1s.mean()), "train_seconds_mean": float(secs.mean()), "n": len(accs)}
     result = {
         "benchmark": "bench_mgl",
         "experiment": f"{'+'.join(cfg.data.sources)} -> {cfg.data.target} ({cfg.data.domain})",

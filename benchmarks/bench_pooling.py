@@ -33,7 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
-from _common import add_common_options, require_mgl_data, claim_out, write_out
+from _common import add_common_options, claim_out, require_mgl_data, write_out
 
 VARIANTS = {
     "frozen": [],
@@ -62,7 +62,7 @@ def stage_costs(metrics: dict) -> tuple[float, int]:
         candidates = stage.get("candidates") or []
         if candidates:  # the winner's steps per round, times every point's rounds
             per_round = stage["steps"] / max(stage["rounds"], 1)
-            steps += int(round(per_round * sum(c["rounds"] for c in candidates)))
+            steps += round(per_round * sum(c["rounds"] for c in candidates))
         else:
             steps += stage.get("steps", 0)
     return seconds, steps

@@ -30,7 +30,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _common import add_common_options, require_mgl_data, claim_out, write_out
+from _common import add_common_options, claim_out, require_mgl_data, write_out
 
 
 def corpus(data: Path) -> list[str]:

@@ -12,12 +12,11 @@ the time the Table 1 corpus (43,061 distinct texts) would take at that speed; wr
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
 
-from _common import require_mgl_data, claim_out, write_out
+from _common import claim_out, require_mgl_data, write_out
 
 VARIANTS = (("passage: 256", "passage: ", 256), ("query: 256", "query: ", 256), ("query: 512", "query: ", 512))
 TABLE1_TEXTS = 43_061
@@ -50,7 +49,9 @@ def main(argv=None) -> int:
             enc.embed(texts, progress=False)
             seconds[name].append(time.perf_counter() - start)
             print(f"  {name}: {seconds[name][-1]:.1f} s", file=sys.stderr)
-    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), "?")
+    from mgl.provenance import cpu_model
+
+    cpu = cpu_model()
     rows = {}
     print("| variant | precision | texts | real tokens | texts/s | Table 1 corpus (43,061 texts) at that speed |")
     print("|---|---|---:|---:|---:|---:|")

@@ -35,7 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
-from _common import require_mgl_data, claim_out, write_out
+from _common import claim_out, require_mgl_data, write_out
 
 LANGS = ("ja", "fr", "de", "en")
 
@@ -139,7 +139,6 @@ def main(argv: list[str] | None = None) -> int:
     data = require_mgl_data("bench_serve")
     if data is None:
         return 2
-    from mgl.io import write_json_atomic
     from mgl.provenance import machine_info
 
     n_single = args.single_clients * args.single_requests
@@ -148,10 +147,12 @@ def main(argv: list[str] | None = None) -> int:
     warm, single_texts, batch_texts = texts[:16], texts[16:16 + n_single], texts[16 + n_single:]
     port = free_port()
     mgl = [str(Path(sys.executable).parent / "mgl")]
-    log = tempfile.NamedTemporaryFile("w+", suffix=".log", delete=False)
+    fd, log_name = tempfile.mkstemp(suffix=".log", prefix="bench_serve-")
+    log_path = Path(log_name)
     precision = ["--precision", args.precision] if args.precision else []
-    server = subprocess.Popen([*mgl, "serve", "--model", args.model, "--port", str(port), "--log-level", "warning",
-                               *precision, *args.serve_arg], stdout=log, stderr=subprocess.STDOUT)
+    with open(fd, "w") as log:  # the child keeps its own copy of the descriptor
+        server = subprocess.Popen([*mgl, "serve", "--model", args.model, "--port", str(port), "--log-level", "warning",
+                                   *precision, *args.serve_arg], stdout=log, stderr=subprocess.STDOUT)
     result: dict = {"benchmark": "bench_serve", "model": args.model, "precision": args.precision,
                     "serve_args": args.serve_arg, "port": port}
     try:
@@ -165,8 +166,7 @@ def main(argv: list[str] | None = None) -> int:
             except OSError:
                 pass
             if server.poll() is not None or time.perf_counter() - t0 > 180:
-                log.seek(0)
-                print(f"bench_serve: the server did not start:\n{log.read()[-3000:]}", file=sys.stderr)
+                print(f"bench_serve: the server did not start:\n{log_path.read_text()[-3000:]}", file=sys.stderr)
                 return 1
             time.sleep(0.2)
         result["startup_seconds"] = time.perf_counter() - t0
@@ -189,8 +189,7 @@ def main(argv: list[str] | None = None) -> int:
         except subprocess.TimeoutExpired:
             server.kill()
             result["server_exit_status"] = "killed after 60 s"
-        log.seek(0)
-        result["server_log_tail"] = log.read()[-1500:]
+        result["server_log_tail"] = log_path.read_text()[-1500:]
     # the reference: mgl predict on the batched phase's texts, the same model, nothing cached
     with tempfile.TemporaryDirectory() as tmp:
         inputs = Path(tmp) / "texts.jsonl"

@@ -19,7 +19,7 @@ import time
 
 import numpy as np
 
-from _common import add_common_options, require_mgl_data, claim_out, write_out
+from _common import add_common_options, claim_out, require_mgl_data, write_out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -41,7 +41,6 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     from mgl.config import load_config
-    from mgl.io import write_json_atomic
     from mgl.pipeline import build_features, make_encoder, prepare_data
     from mgl.provenance import machine_info
     from mgl.training import MGLTrainee, build_model, meta_test_tasks
@@ -71,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
             losses = trainee.train_round(active, args.steps, lambda n: None)
             step_s = (time.perf_counter() - t0) / args.steps
             t0 = time.perf_counter()
-            acc, _ = trainee.validate(active)
+            _acc, _ = trainee.validate(active)
             rows.append({"k": k, "precision": encoder.precision, "step_s": step_s,
                          "validation_s": time.perf_counter() - t0, "validation_rows": len(val_task.query),
                          "loss": float(losses[0]), "prepare_s": prepare_s, "finite": bool(np.isfinite(losses).all())})

@@ -20,12 +20,11 @@ passes by construction; the foreach pass may differ in the last bits, and so in 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
 
-from _common import add_common_options, require_mgl_data, claim_out, write_out
+from _common import add_common_options, claim_out, require_mgl_data, write_out
 
 METHODS = ("target-only", "mix", "multi-task", "fine-tune", "reptile", "mgl", "logreg-target", "logreg-pooled")
 
@@ -67,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     for method in methods:  # both passes of a method back to back: the same machine state for the pair
         for mode, runner in runners.items():
             mgl.rounds.FUSED_ADAM = mode != "committed"
-            [(name, record)] = list(runner.run_group(experiment, args.seed, [method]))
+            [(_name, record)] = list(runner.run_group(experiment, args.seed, [method]))
             rows[method][mode] = {"train_seconds": record["train_seconds"], "accuracy": record["accuracy"],
                                   "embed_seconds": record["embed_seconds"]}
             print(f"{method:14s} {mode:10s} {record['train_seconds']:8.2f} s  acc {record['accuracy']:.4f}",

@@ -19,13 +19,14 @@ and reports, in one Markdown file and a JSON:
 
 from __future__ import annotations
 
-from _common import claim_out, write_out
 import argparse
 import json
 import sys
 from pathlib import Path
 
 import numpy as np
+
+from _common import claim_out, write_out
 
 
 def main() -> int:

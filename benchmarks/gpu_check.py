@@ -14,12 +14,11 @@ path (device placement, mixed precision, memory), not a result for the tables.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
 
-from _common import add_common_options, require_mgl_data, claim_out, write_out
+from _common import add_common_options, claim_out, require_mgl_data, write_out
 
 
 def main(argv: list[str] | None = None) -> int:

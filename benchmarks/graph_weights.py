@@ -16,7 +16,7 @@ import sys
 import numpy as np
 import torch
 
-from _common import add_common_options, require_mgl_data, claim_out, write_out
+from _common import add_common_options, claim_out, require_mgl_data, write_out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -32,7 +32,6 @@ def main(argv: list[str] | None = None) -> int:
     from mgl.config import load_config
     from mgl.evaluation import plan_episodes
     from mgl.pipeline import build_features, make_encoder, prepare_data, run_mgl
-    from mgl.io import write_json_atomic
 
     root = data_root / "cls-acl10-unprocessed"
     cfg = load_config("amazon", None, [f"data.root={root}", "data.domain=books", *args.overrides]).validate()

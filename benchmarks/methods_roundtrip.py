@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from _common import add_common_options, require_mgl_data, claim_out, write_out
+from _common import add_common_options, claim_out, require_mgl_data, write_out
 
 METHODS = ["mgl", "target-only", "mix", "multi-task", "fine-tune", "reptile", "logreg-target", "logreg-pooled",
            "ensemble"]
@@ -100,7 +100,7 @@ def main() -> int:
               "machine": machine_info()}
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     write_out(args.out, result)
-    print(f"| method | max abs diff after loading | loaded accuracy | grid cell accuracy | same |")
+    print("| method | max abs diff after loading | loaded accuracy | grid cell accuracy | same |")
     print("|---|---:|---:|---:|---|")
     for r in out:
         cell = r["grid_cell_accuracy"]

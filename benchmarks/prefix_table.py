@@ -16,7 +16,6 @@ their texts being embedded in one phase before the cells.)
 
 from __future__ import annotations
 
-from _common import claim_out, write_out
 import argparse
 import json
 import sys
@@ -24,6 +23,8 @@ from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
+
+from _common import claim_out, write_out
 
 METHODS = {"mgl": "MGL", "mix": "Mix", "logreg-pooled": "LR pooled"}
 

@@ -15,6 +15,7 @@ Writes ``--out`` (JSON) and prints a Markdown table (docs/results/reliability.md
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import http.client
 import json
@@ -28,7 +29,7 @@ import threading
 import time
 from pathlib import Path
 
-from _common import require_mgl_data, claim_out, write_out
+from _common import claim_out, require_mgl_data, write_out
 
 MGL = [sys.executable, "-m", "mgl"]
 
@@ -99,8 +100,9 @@ class Client:
 
 def start_server(model: Path, log: Path, *extra) -> tuple[subprocess.Popen, Client]:
     port = free_port()
-    proc = subprocess.Popen([*MGL, "serve", "--model", str(model), "--port", str(port), *map(str, extra)],
-                            stdout=open(log, "w"), stderr=subprocess.STDOUT)
+    with open(log, "w") as fh:  # the child keeps its own copy of the descriptor
+        proc = subprocess.Popen([*MGL, "serve", "--model", str(model), "--port", str(port), *map(str, extra)],
+                                stdout=fh, stderr=subprocess.STDOUT)
     client = Client(port)
     deadline = time.time() + 300
     while time.time() < deadline:
@@ -335,7 +337,8 @@ def main(argv=None) -> int:
     result["data_loss"] = case_data_loss(args.work, csv_path)
     result["resume"] = case_resume(args.work, csv_path)
 
-    texts = [row["text"] for row in csv.DictReader(open(csv_path, encoding="utf-8")) if row["language"] == "ja"][:48]
+    with open(csv_path, encoding="utf-8") as fh:
+        texts = [row["text"] for row in csv.DictReader(fh) if row["language"] == "ja"][:48]
     proc, client = start_server(args.work / "model", args.work / "serve.log")
     try:
         result["precision"] = json.loads(client.get("/model")[1])["encoder"]["precision"]
@@ -353,10 +356,8 @@ def main(argv=None) -> int:
                 chunked.send(f"{len(part):x}\r\n".encode() + part + b"\r\n")
             except OSError:
                 break
-        try:
+        with contextlib.suppress(OSError):
             chunked.send(b"0\r\n\r\n")
-        except OSError:
-            pass
         resp = chunked.getresponse()
         result["messages"] = {
             "oversized_chunked_body": [resp.status, json.loads(resp.read())],
@@ -380,7 +381,8 @@ def main(argv=None) -> int:
     done = mgl(*train_args(utf16, args.work / "run-utf16"))
     msgs["utf16_without_bom"] = [done.returncode, last_line(done.stderr)]
     one = args.work / "one.csv"
-    rows = list(csv.DictReader(open(csv_path, encoding="utf-8")))
+    with open(csv_path, encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
     firsts = {}
     for row in rows:
         if row["language"] == "ja" and row["split"] == "train":
@@ -415,7 +417,9 @@ def main(argv=None) -> int:
 
 
 def _finish(result: dict, out: Path) -> int:
-    result["cpu"] = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), "?")
+    from mgl.provenance import cpu_model
+
+    result["cpu"] = cpu_model()
     result["date"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     write_out(out, result)
     print(json.dumps(result, indent=1, ensure_ascii=False))

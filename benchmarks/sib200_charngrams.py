@@ -47,7 +47,7 @@ def main(argv=None) -> int:
     from mgl.data.experiment import prepare_data
 
     meta = json.loads((args.grid / "grid.json").read_text(encoding="utf-8"))
-    base = RunConfig.from_dict(meta["config"])
+    RunConfig.from_dict(meta["config"])
     cells: dict[tuple[str, int], dict[str, dict]] = defaultdict(dict)
     for path in sorted((args.grid / "cells").glob("*.json")):
         rec = json.loads(path.read_text(encoding="utf-8"))
@@ -82,21 +82,21 @@ def main(argv=None) -> int:
                 best = (acc, C, lr)
         val_acc, C, lr = best
 
-        def full(p, model):  # probabilities over every class, in the table's order
-            out = np.zeros((p.shape[0], t.num_classes))
+        def full(p, model, n_classes=t.num_classes):  # probabilities over every class, in the table's order
+            out = np.zeros((p.shape[0], n_classes))
             out[:, model.classes_] = p
             return out
 
         ngram = {"validation": full(lr.predict_proba(x_val), lr), "test": full(lr.predict_proba(x_test), lr)}
         y_val, y_test = t.labels[val], t.labels[test]
 
-        def score(probs):
+        def score(probs, y_val=y_val, y_test=y_test, n_classes=t.num_classes):
             return {"accuracy": float((probs["test"].argmax(1) == y_test).mean()),
                     "f1": float(f1_score(y_test, probs["test"].argmax(1), average="macro",
-                                         labels=list(range(t.num_classes)), zero_division=0)),
+                                         labels=list(range(n_classes)), zero_division=0)),
                     "val_accuracy": float((probs["validation"].argmax(1) == y_val).mean())}
 
-        mean = lambda members: {s: np.mean([m[s] for m in members], axis=0) for s in ("validation", "test")}  # noqa: E731
+        mean = lambda members: {s: np.mean([m[s] for m in members], axis=0) for s in ("validation", "test")}
         variants = {
             "char-ngram LR": score(ngram),
             "ensemble (MGL, Mix, LR pooled)": score(mean([saved[m] for m in MEMBERS])),

@@ -48,10 +48,8 @@ def main(argv=None) -> int:
     if data is None:
         return 2
     import numpy as np
-    import torch
     from transformers import AutoTokenizer
 
-    from mgl.config import EncoderConfig
     from mgl.data.records import RecordReader
     from mgl.encoders.embedded_e5 import EMBEDDED_E5_PREFIX, embedded_e5_dir, embedded_e5_source
     from mgl.encoders.embedded_e5_format import read_e5s1

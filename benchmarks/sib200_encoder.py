@@ -50,8 +50,8 @@ def main(argv: list[str] | None = None) -> int:
 
     from mgl.baselines import BaselineOptions
     from mgl.config import load_config
-    from mgl.languages import canonical_language
     from mgl.grid import CellRunner, Experiment
+    from mgl.languages import canonical_language
     from mgl.provenance import machine_info
 
     t_start = time.perf_counter()

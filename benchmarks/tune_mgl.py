@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from _common import add_common_options, require_mgl_data, claim_out, write_out
+from _common import add_common_options, claim_out, require_mgl_data, write_out
 
 CANDIDATES: dict[str, list[str]] = {
     "defaults": [],
@@ -60,7 +60,6 @@ def main(argv: list[str] | None = None) -> int:
 
     from mgl.config import load_config
     from mgl.pipeline import build_features, make_encoder, prepare_data, run_mgl
-    from mgl.io import write_json_atomic
 
     seeds = [int(s) for s in args.seeds.split(",")]
     if args.data == "paws-x":

@@ -23,6 +23,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 TESTS_DIR = Path(__file__).resolve().parent
@@ -32,24 +33,19 @@ sys.path.insert(0, str(Path(__file__).parent / "cli"))
 # tests/baselines/baseline_helpers.py (the synthetic table, small MGL settings) too
 sys.path.insert(0, str(Path(__file__).parent / "baselines"))
 
-TINY_BERT_CONFIG = dict(
-    num_hidden_layers=2,
-    hidden_size=32,
-    num_attention_heads=2,
-    intermediate_size=64,
-    max_position_embeddings=512,
-    type_vocab_size=2,
-    initializer_range=0.2,  # larger than BERT's 0.02, so that different inputs give clearly different vectors
-)
+TINY_BERT_CONFIG = {
+    "num_hidden_layers": 2,
+    "hidden_size": 32,
+    "num_attention_heads": 2,
+    "intermediate_size": 64,
+    "max_position_embeddings": 512,
+    "type_vocab_size": 2,
+    "initializer_range": 0.2,  # larger than BERT's 0.02, so that different inputs give clearly different vectors
+}
 """Sizes of the ``tiny_bert_dir`` model (the vocabulary size is that of its tokenizer)."""
 
 _SPECIAL = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
-_WORDS = (
-    "the a an is was this that book books film movie great good bad terrible boring love loved hate hated "
-    "not very really i it and of to in passage query "
-    "das buch ist sehr gut schlecht nicht ein eine der die und ich "
-    "le la les livre est très bon mauvais pas un une et je"
-).split()
+_WORDS = ["the", "a", "an", "is", "was", "this", "that", "book", "books", "film", "movie", "great", "good", "bad", "terrible", "boring", "love", "loved", "hate", "hated", "not", "very", "really", "i", "it", "and", "of", "to", "in", "passage", "query", "das", "buch", "ist", "sehr", "gut", "schlecht", "nicht", "ein", "eine", "der", "die", "und", "ich", "le", "la", "les", "livre", "est", "très", "bon", "mauvais", "pas", "un", "une", "et", "je"]
 
 
 def _tiny_vocab() -> list[str]:
@@ -107,7 +103,7 @@ def tiny_bert_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_tiny_bert(tmp_path_factory.mktemp("tiny-bert") / "model")
 
 
-def former_default_model(target: Path) -> tuple[Path, list[str], "np.ndarray"]:
+def former_default_model(target: Path) -> tuple[Path, list[str], np.ndarray]:
     """A model saved exactly as mgl saved it while an unset ``encoder.prefix`` meant the embedded
     e5's ``"passage: "``: trained here (the real e5, fp32, synthetic reviews, tiny settings) with
     the prefix ``passage: ``, then its ``mgl_model.json`` given ``encoder.prefix: null``, as the

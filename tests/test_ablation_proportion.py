@@ -8,13 +8,21 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from cli_helpers import run_mgl
 
-from mgl.grid import (ablation_notes, ablation_spec, ablation_tests, fraction_dir, render_markdown,
-                      render_proportion_csv, render_proportion_markdown, summarize, summarize_proportion,
-                      table1_experiments)
+from mgl.grid import (
+    ablation_notes,
+    ablation_spec,
+    ablation_tests,
+    fraction_dir,
+    render_markdown,
+    render_proportion_csv,
+    render_proportion_markdown,
+    summarize,
+    summarize_proportion,
+    table1_experiments,
+)
 from mgl.methods import ABLATION_METHODS, PROPORTION_METHODS
-
-from cli_helpers import run_mgl  # noqa: E402
 
 DATA = os.environ.get("MGL_DATA")
 
@@ -107,7 +115,7 @@ def test_proportion_per_target_gaps_name_each_targets_best_other_method():
     exps = table1_experiments()
     by_fraction = {}
     for i, f in enumerate((0.1, 1.0)):
-        recs = records(PROPORTION_METHODS, {m: 0.0 for m in PROPORTION_METHODS}, seed=i, noise=0.001)
+        recs = records(PROPORTION_METHODS, dict.fromkeys(PROPORTION_METHODS, 0.0), seed=i, noise=0.001)
         for r in recs:
             if r["method"] == "mgl" and r["target"] != "de":
                 r["accuracy"] += 0.02
@@ -137,7 +145,7 @@ def test_proportion_per_target_gaps_name_each_targets_best_other_method():
 
 def test_proportion_one_target_has_no_per_target_section():
     exps = table1_experiments(["ja"], ["books"])
-    recs = records(PROPORTION_METHODS, {m: 0.0 for m in PROPORTION_METHODS}, experiments=exps)
+    recs = records(PROPORTION_METHODS, dict.fromkeys(PROPORTION_METHODS, 0.0), experiments=exps)
     summary = summarize_proportion({0.1: recs}, list(PROPORTION_METHODS), exps)
     assert summary["by_target"] == {} and list(summary["versus_best"]) == ["Avg"]
     assert "Per target" not in render_proportion_markdown(summary, 1, 5)

@@ -11,7 +11,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 
-import _common  # noqa: E402
+import _common
 
 
 def test_a_users_file_at_out_is_refused_and_kept(tmp_path, monkeypatch, capsys):

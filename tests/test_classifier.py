@@ -1,15 +1,14 @@
 """The Python API: fit, predict, explain, save and load give the same answers."""
 
 import json
+
 import numpy as np
 import pytest
+from cli_helpers import write_reviews_csv
 
 from mgl.classifier import MGLClassifier
 from mgl.config import load_config
 from mgl.data.tabular import load_table
-
-from cli_helpers import write_reviews_csv
-
 
 TINY_RUN = ["encoder.max_length=32", "mgl.n_support=2", "mgl.n_query=6", "mgl.k_neighbours=4", "mgl.train_episodes=8",
             "mgl.max_rounds=2", "mgl.test_episodes=2", "mgl.eval_times=2", "mgl.hidden_dim=16",
@@ -252,10 +251,9 @@ def test_save_pretrained_writes_a_model_card_and_from_pretrained_loads_it(fitted
 
 def test_loading_with_another_encoder_is_refused(fitted, tmp_path, tiny_bert_dir):
     """A model whose encoder here is not the one it was trained with (other weights) is refused."""
+    import importlib.util
     import json
     import shutil
-
-    import importlib.util
     from pathlib import Path
 
     from mgl.errors import MGLError
@@ -306,7 +304,7 @@ def test_saving_never_deletes_what_mgl_did_not_write(fitted, tmp_path, monkeypat
     with pytest.raises(MGLError, match="--overwrite"):
         fitted.save_pretrained(model, overwrite=False)
     (model / "notes.md").write_text("mine")  # a user's file inside a model folder: the model is not replaced
-    with pytest.raises(MGLError, match="files mgl did not write.*notes.md"):
+    with pytest.raises(MGLError, match=r"files mgl did not write.*notes\.md"):
         fitted.save_pretrained(model)
     assert (model / "notes.md").read_text() == "mine"
     (model / "notes.md").unlink()

@@ -41,7 +41,7 @@ def test_episode_counts_and_language_make_up():
     assert len(ep.support) == 2 * 3 * 5
     for lang in ("en", "fr", "de"):
         for c in (0, 1):
-            n = sum(1 for l, lab in zip(ep.support_languages, ep.support_labels) if l == lang and lab == c)
+            n = sum(1 for la, lab in zip(ep.support_languages, ep.support_labels) if la == lang and lab == c)
             assert n == 5
     assert len(ep.query) == 32
     assert np.bincount(ep.query_labels).tolist() == [16, 16]  # R spread evenly over the classes

@@ -21,8 +21,8 @@ from pathlib import Path
 
 import pytest
 
-from mgl.grid import Cell, CellStore, Experiment, LocalExecutor, RayExecutor, SerialExecutor, make_cells
 from mgl.errors import ConfigError
+from mgl.grid import CellStore, Experiment, LocalExecutor, RayExecutor, SerialExecutor, make_cells
 
 DATA = os.environ.get("MGL_DATA")
 EXPERIMENTS = [Experiment("ja", "books", ("en", "fr", "de")), Experiment("fr", "dvd", ("en", "de", "ja"))]

@@ -13,10 +13,23 @@ from scipy.stats import ttest_rel
 
 from mgl.config import MGLConfig, RunConfig
 from mgl.errors import ConfigError
+from mgl.grid import (
+    Cell,
+    CellStore,
+    check_methods,
+    config_fingerprint,
+    display_name,
+    make_cells,
+    mgl_variant_config,
+    paired_test,
+    render_markdown,
+    run_cells,
+    summarize,
+    table1_experiments,
+    table1_spec,
+    write_tables,
+)
 from mgl.pipeline import method_name
-from mgl.grid import (Cell, CellStore, check_methods, config_fingerprint, display_name, make_cells,
-                      mgl_variant_config, paired_test, render_markdown, run_cells, summarize, table1_experiments,
-                      table1_spec, write_tables)
 
 DATA = os.environ.get("MGL_DATA")
 
@@ -375,10 +388,11 @@ def test_workers_read_the_token_states_of_the_planning_process(tmp_path, tiny_be
     MGL_HOME is the cluster's), as it does the embedding cache's."""
     import pickle
 
+    from cli_helpers import write_reviews_csv
+
     from mgl.config import load_config
     from mgl.grid import Experiment
     from mgl.grid.runner import CellRunner
-    from cli_helpers import write_reviews_csv
 
     monkeypatch.setenv("MGL_HOME", str(tmp_path / "planner"))
     csv_path = write_reviews_csv(tmp_path / "reviews.csv")

@@ -92,7 +92,7 @@ def test_normalisation_eq4_by_hand():
 
 def naive_adjacency(graph: MetaGraph, h: torch.Tensor) -> torch.Tensor:
     """Eq. 1, 2, top-K (union) and eq. 4 written out with loops, as a second implementation."""
-    n, d = h.shape
+    n, _d = h.shape
     sigma = [torch.sigmoid(graph.sigma_head(h[j])).item() if graph.sigma_head is not None else 1.0 for j in range(n)]
     dist = [[float(((h[i] - h[j]) ** 2).sum()) for j in range(n)] for i in range(n)]
     s = sum(dist[i][j] for i in range(n) for j in range(n) if i != j) / (n * (n - 1))

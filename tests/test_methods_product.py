@@ -7,13 +7,12 @@ import sys
 
 import numpy as np
 import pytest
+from cli_helpers import write_reviews_csv
 
 from mgl.config import load_config
 from mgl.grid import Experiment
 from mgl.grid.runner import CellRunner
 from mgl.pipeline import prepare_data
-
-from cli_helpers import write_reviews_csv
 
 METHODS = ["mgl", "mgl-no-meta", "target-only", "mix", "multi-task", "fine-tune", "reptile", "logreg-target",
            "logreg-pooled", "ensemble"]
@@ -162,7 +161,7 @@ def test_a_model_in_the_former_mgl_only_format_predicts_as_before(saved, tmp_pat
     from mgl.classifier import Classifier
     from mgl.io import sha256_file
 
-    clf, directory, probs = saved["mgl"]
+    clf, directory, _probs = saved["mgl"]
     d = tmp_path / "v1"
     d.mkdir()
     head = clf.head
@@ -191,7 +190,7 @@ def test_a_model_in_the_former_mgl_only_format_predicts_as_before(saved, tmp_pat
 def test_an_ensemble_row_is_derived_from_finished_cells(setting, tmp_path):
     """The grid's cells keep their probabilities: averaging them afterwards gives the ensemble
     the grid computed (float32 storage aside), and any other choice of members without training."""
-    from mgl.grid import CellStore, Cell
+    from mgl.grid import Cell, CellStore
     from mgl.grid.ensembles import derive_ensemble
 
     _, cfg, cells = setting

@@ -4,10 +4,10 @@
 import json
 from pathlib import Path
 
+import cli_helpers
 import numpy as np
 import pytest
 
-import cli_helpers
 from mgl.plots import plot_graph_map, plot_language_matrix, plot_proportion
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -61,10 +61,10 @@ def test_plot_proportion_command_redraws_from_the_summary(tmp_path):
                "std": {"mgl": [1.0, 0.5], "mix": [None, 1.0]}, "n": {"mgl": [5, 5], "mix": [5, 5]},
                "significance": [None, None]}
     write_proportion_tables(tmp_path, summary, meta={}, n_experiments=9, n_seeds=5)
-    code, out, err = cli_helpers.run_mgl("plot", "proportion", tmp_path, "--out", tmp_path / "again.png")
+    code, _out, err = cli_helpers.run_mgl("plot", "proportion", tmp_path, "--out", tmp_path / "again.png")
     assert code == 0, err
     assert (tmp_path / "again.png").stat().st_size > 10_000
-    code, out, err = cli_helpers.run_mgl("plot", "proportion", tmp_path / "nowhere")
+    code, _out, err = cli_helpers.run_mgl("plot", "proportion", tmp_path / "nowhere")
     assert code == 2 and "no proportion.json" in err
 
 
@@ -74,7 +74,7 @@ def tiny_model(tmp_path_factory, tiny_bert_dir):
     h = cli_helpers
     root = tmp_path_factory.mktemp("graph_model")
     csv = h.write_reviews_csv(root / "reviews.csv")
-    code, out, err = h.run_mgl(
+    code, _out, err = h.run_mgl(
         "train", "--data", csv, *h.THREE_CLASS, "--sources", "en,de", "--target", "fr", "--target-fraction", "1.0",
         "--encoder", tiny_bert_dir, "--out", root / "run", "--save", root / "model", "--seed", "0", "--quiet",
         *h.TINY_SETTINGS)

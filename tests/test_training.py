@@ -20,7 +20,7 @@ NEG = {"en": "bad terrible hate boring", "de": "schlecht nicht gut", "fr": "mauv
 def text_table(n_per_class=12):
     rng = np.random.default_rng(0)
     texts, langs, labels, splits = [], [], [], []
-    filler = "the a this that it and of to in".split()
+    filler = ["the", "a", "this", "that", "it", "and", "of", "to", "in"]
     for lang in ("en", "de", "fr", "ja"):
         for split, n in (("train", n_per_class), ("validation", 6), ("test", 6)):
             for c, words in ((0, NEG[lang]), (1, POS[lang])):
@@ -88,8 +88,8 @@ def synthetic_table(seed=0, d=32):
     return np.array(X, dtype=np.float32), table
 
 
-SMALL = dict(n_support=3, n_query=8, k_neighbours=6, hidden_dim=32, train_episodes=10, max_rounds=6, patience=3,
-             test_episodes=4, eval_times=2)
+SMALL = {"n_support": 3, "n_query": 8, "k_neighbours": 6, "hidden_dim": 32, "train_episodes": 10, "max_rounds": 6, "patience": 3,
+             "test_episodes": 4, "eval_times": 2}
 
 
 def test_frozen_fit_beats_chance():

@@ -22,7 +22,17 @@ _EXPORTS = {
     "load_dataset": "mgl.data.registry",
 }
 
-__all__ = ["__version__", *sorted(_EXPORTS)]
+__all__ = [
+    "Classifier",
+    "Example",
+    "MGLClassifier",
+    "Prediction",
+    "RunConfig",
+    "__version__",
+    "load_config",
+    "load_dataset",
+]
+assert set(__all__) == {"__version__", *_EXPORTS}
 
 
 def __getattr__(name: str) -> Any:

@@ -16,8 +16,9 @@ self-loops): a graph whose learned sigma shrank the kernel to its self-similarit
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -182,8 +183,8 @@ def classifier_graph_map(clf, target_examples: Sequence, target_embeddings: torc
     ensemble): its support bank (the sources' training data) and the target's labelled instances
     with their embeddings."""
     from mgl.classifier import graph_heads
-    from mgl.errors import ConfigError
     from mgl.data.experiment import positive_index
+    from mgl.errors import ConfigError
 
     if len(target_examples) != len(target_embeddings):
         raise DataError("target examples and embeddings differ in length")

@@ -15,7 +15,7 @@ confidence bins :math:`B_b` of :math:`n` inputs is
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 

@@ -21,7 +21,6 @@ from mgl.config import RunConfig
 from mgl.errors import MGLError
 from mgl.io import atomic_open
 
-
 CHECKPOINT_KIND = "checkpoint"
 """The kind a checkpoint is recorded under (:func:`mgl.outputs.record_written`)."""
 

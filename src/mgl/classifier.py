@@ -21,19 +21,20 @@ source languages, and its strongest support neighbours, averaged over the suppor
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import torch
 
 from mgl.config import RunConfig, load_config
 from mgl.data.examples import Example
-from mgl.errors import ConfigError, DataError, MGLError
-from mgl.heads import EnsembleHead, Head, LabelledBank, MetaGraphHead, score_rows
 from mgl.data.experiment import make_experiment_data
+from mgl.errors import ConfigError, DataError, MGLError
 from mgl.featurizer import Featurizer
+from mgl.heads import EnsembleHead, Head, LabelledBank, MetaGraphHead, score_rows
 from mgl.pipeline import check_episodes
 
 GRAPH_ACTIVE_BELOW = 0.99
@@ -149,7 +150,7 @@ class Classifier:
     # ------------------------------------------------------------------ training
 
     def fit(self, examples: Sequence[Example], *, sources: Sequence[str] | None = None, target: str | None = None,
-            progress: bool = True, checkpoint=None, resume=None) -> "Classifier":
+            progress: bool = True, checkpoint=None, resume=None) -> Classifier:
         """Train on labelled examples with splits (sources: ``train`` (+ ``validation`` for
         meta-train); target: ``train`` (its few labels) and ``validation``). A language without
         validation rows gets ``data.validation_fraction`` of its training rows carved out as
@@ -167,7 +168,7 @@ class Classifier:
             raise ConfigError("an ensemble shares one frozen encoder among its members: use encoder.train=none and "
                               "no pooling head, or train one method (--method NAME)")
 
-    def fit_data(self, data, *, progress: bool = True, checkpoint=None, resume=None) -> "Classifier":
+    def fit_data(self, data, *, progress: bool = True, checkpoint=None, resume=None) -> Classifier:
         """Train on prepared :class:`~mgl.pipeline.ExperimentData` (its splits and subsample as they are).
 
         ``checkpoint`` / ``resume`` act on MGL, alone or as an ensemble's member (the other methods
@@ -226,8 +227,8 @@ class Classifier:
         else:
             probs = {fitted.method: {k: score_rows(fitted.head, features, rows) for k, rows in splits.items()}}
         own = probs[fitted.method]
-        report: dict[str, Any] = {**fitted.report, "method": fitted.method, "n_test": int(len(test)),
-                                  "has_test": bool(len(test)), "n_validation": int(len(val))}
+        report: dict[str, Any] = {**fitted.report, "method": fitted.method, "n_test": len(test),
+                                  "has_test": bool(len(test)), "n_validation": len(val)}
         if len(val):
             self.temperature = fit_temperature(own["validation"], t.labels[val])
             report["val_accuracy"] = float((own["validation"].argmax(1) == t.labels[val]).mean())
@@ -257,7 +258,7 @@ class Classifier:
             report.update(classification_metrics(t.labels[test], own["test"].argmax(1), t.num_classes, data.positive))
         else:
             # nothing evaluated: no number stands in for a score (None is null in result.json)
-            report.update({k: None for k in ("accuracy", "precision", "recall", "f1", "macro_f1", "confusion_matrix")})
+            report.update(dict.fromkeys(("accuracy", "precision", "recall", "f1", "macro_f1", "confusion_matrix")))
             report["averaging"] = "none (no test split)"
         if fitted.members:
             report["members"] = {
@@ -372,7 +373,7 @@ class Classifier:
 
     @classmethod
     def from_pretrained(cls, directory: str | Path, *, device: str | None = None,
-                        precision: str | None = None) -> "Classifier":
+                        precision: str | None = None) -> Classifier:
         """Load a saved model of any method (and the former MGL-only format); see :func:`mgl.model_io.load_model`."""
         from mgl.model_io import load_model
 

@@ -41,7 +41,6 @@ import yaml
 from mgl.encoders.spec import POOLING_HEADS  # torch-free: the values of encoder.pooling_head
 from mgl.errors import ConfigError
 
-
 NO_EFFECT = {"no_effect": True}
 """Field metadata of a setting that changes no result (where the data lies, how it is decoded, the
 device, batch sizes, activation checkpointing): left out of every fingerprint (grid cells,
@@ -286,12 +285,10 @@ def _kept(section, f, raw: dict) -> bool:
         other, value = meta["acts_unless"]
         if getattr(section, other) == value:
             return False
-    if "added_at" in meta and raw.get(f.name) == meta["added_at"]:
-        return False
-    return True
+    return not ("added_at" in meta and raw.get(f.name) == meta["added_at"])
 
 
-def result_settings(cfg: "RunConfig") -> dict[str, Any]:
+def result_settings(cfg: RunConfig) -> dict[str, Any]:
     """``cfg.to_dict()`` without the settings that change no result in this configuration (see
     :data:`NO_EFFECT`): what every fingerprint hashes."""
     raw = cfg.to_dict()
@@ -334,7 +331,7 @@ class RunConfig:
         frozen = self.encoder.train == "none" and self.encoder.pooling_head == "none"
         return DEFAULT_METHOD if frozen else "mgl"
 
-    def validate(self) -> "RunConfig":
+    def validate(self) -> RunConfig:
         self.mgl.validate()
         self.encoder.validate()
         self.data.validate()
@@ -344,7 +341,7 @@ class RunConfig:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, raw: dict[str, Any], *, source: str = "configuration") -> "RunConfig":
+    def from_dict(cls, raw: dict[str, Any], *, source: str = "configuration") -> RunConfig:
         cfg = cls()
         apply_dict(cfg, raw, source=source)
         return cfg

@@ -21,8 +21,8 @@ given (a batch of test instances, labels unknown) and only the support is sample
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Iterable, Sequence
 
 import numpy as np
 
@@ -161,11 +161,10 @@ class EpisodeSampler:
                         f" ({self._label_name(c)}), fewer than the {need} an episode of {self.pair} needs"
                         f" (N = {self.n_support})"
                     )
-        if self.query_pool is not None:
-            # a class the target never showed (a rare class at a few labels) stays in every support set,
-            # from the sources, so it stays predictable; queries come from the classes the target has
-            if sum(self.query_pool.count(self.pair.target, c) for c in range(self.num_classes)) < 1:
-                raise DataError(f"{self.query_pool.name}: the query language {self.pair.target!r} has no example")
+        # a class the target never showed (a rare class at a few labels) stays in every support set,
+        # from the sources, so it stays predictable; queries come from the classes the target has
+        if self.query_pool is not None and sum(self.query_pool.count(self.pair.target, c) for c in range(self.num_classes)) < 1:
+            raise DataError(f"{self.query_pool.name}: the query language {self.pair.target!r} has no example")
 
     def _label_name(self, c: int) -> str:
         return self.label_names[c] if self.label_names is not None else str(c)

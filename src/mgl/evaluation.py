@@ -7,7 +7,7 @@ sampled support sets, and the probabilities averaged (SPEC, "a natural reading")
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import torch

@@ -13,8 +13,8 @@ import time
 from typing import Any
 
 from mgl.config import RunConfig
-from mgl.errors import DataError
 from mgl.data.experiment import prepare_data
+from mgl.errors import DataError
 from mgl.methods import method_name
 
 
@@ -33,9 +33,8 @@ def run_experiment(cfg: RunConfig, *, progress: bool = True, save_dir=None, chec
     """
     from mgl.checkpoint import Checkpointer
     from mgl.classifier import Classifier
-    from mgl.provenance import machine_info
-
     from mgl.outputs import check_model_destination
+    from mgl.provenance import machine_info
 
     cfg.validate()
     if save_dir is not None:

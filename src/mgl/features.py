@@ -27,7 +27,8 @@ Code that needs the cached matrix itself (the logistic regressions) asks
 
 from __future__ import annotations
 
-from typing import Protocol, Sequence
+from collections.abc import Sequence
+from typing import Protocol
 
 import numpy as np
 import torch

@@ -10,7 +10,7 @@ while training, new texts to the same features afterwards, and the trained state
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 

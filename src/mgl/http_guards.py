@@ -11,8 +11,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-__all__ = ["BodyLimit", "DOCS_PATHS", "HeadAsGet", "OPEN_PATHS", "RequestGuard", "bind_socket", "default_allowed_hosts",
-           "public", "read_api_keys"]
+__all__ = [
+    "DOCS_PATHS",
+    "OPEN_PATHS",
+    "BodyLimit",
+    "HeadAsGet",
+    "RequestGuard",
+    "bind_socket",
+    "default_allowed_hosts",
+    "public",
+    "read_api_keys",
+]
 
 
 class HeadAsGet:

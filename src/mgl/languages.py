@@ -25,7 +25,7 @@ import re
 
 from mgl.errors import ConfigError, DataError
 
-__all__ = ["canonical_language", "is_canonical", "language_label", "language_name", "SpellingNotes"]
+__all__ = ["SpellingNotes", "canonical_language", "is_canonical", "language_label", "language_name"]
 
 _SHAPE = re.compile(r"[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})*")
 _LOG = logging.getLogger("mgl")

@@ -59,6 +59,8 @@ Ablation switches: ``learn_sigma=False`` fixes :math:`\sigma_j = 1` ("w/o sigma"
 
 from __future__ import annotations
 
+import itertools
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -155,7 +157,7 @@ class MetaGraph(nn.Module):
     def sigma(self, h: torch.Tensor) -> torch.Tensor:
         """Eq. 1: ``sigma_j = sigmoid(W_sigma h_j + b_sigma)``, shape ``[V, 1]`` (ones without the head)."""
         if self.sigma_head is None:
-            return h.new_ones(h.shape[:-1] + (1,))
+            return h.new_ones((*h.shape[:-1], 1))
         return torch.sigmoid(self.sigma_head(h))
 
     def scale(self, h: torch.Tensor) -> torch.Tensor:
@@ -244,7 +246,7 @@ class MetaGraphNetwork(nn.Module):
         self.graph = MetaGraph(in_dim, k, learn_sigma=learn_sigma, distance_scale=distance_scale, init_range=init_range)
         gcn_in = in_dim + (num_classes if label_features else 0)
         dims = [gcn_in] + [hidden_dim] * (num_layers - 1) + [num_classes]
-        self.layers = nn.ModuleList(GCNLayer(a, b, init_range) for a, b in zip(dims[:-1], dims[1:]))
+        self.layers = nn.ModuleList(GCNLayer(a, b, init_range) for a, b in itertools.pairwise(dims))
         self.dropout = nn.Dropout(dropout)
         self.negative_slope = negative_slope
 

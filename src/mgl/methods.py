@@ -23,8 +23,9 @@ from __future__ import annotations
 
 import copy
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING
 
 from mgl.errors import ConfigError
 
@@ -113,7 +114,7 @@ def display_name(name: str) -> str:
         return name
 
 
-def mgl_variant_config(name: str, base: "MGLConfig") -> "MGLConfig":
+def mgl_variant_config(name: str, base: MGLConfig) -> MGLConfig:
     """The MGLConfig of ``mgl`` or an ablation name (the inverse of :func:`method_name`)."""
     parts = _suffixes(name)
     if parts is None:
@@ -129,7 +130,7 @@ def mgl_variant_config(name: str, base: "MGLConfig") -> "MGLConfig":
     return cfg
 
 
-def method_name(cfg: "MGLConfig") -> str:
+def method_name(cfg: MGLConfig) -> str:
     """``mgl`` for the full model; ablations get their suffixes (``mgl-no-meta``, ``mgl-gcn3`` ...)."""
     parts = ["mgl"]
     for suffix, (field, value, _) in MGL_ABLATIONS.items():

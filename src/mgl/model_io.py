@@ -245,10 +245,7 @@ def load_model(cls, directory, *, device: str | None = None, precision: str | No
     ``precision`` (``fp32``, ``bf16``, ``auto``) embeds new inputs at another precision than the
     model was trained with (e.g. bf16 to serve faster); the identity check then ignores the
     precision only, and ``precision_note`` says what differs."""
-    from safetensors import SafetensorError
-    from safetensors.torch import load_file
 
-    from mgl.featurizer import Featurizer
 
     directory = Path(directory).expanduser()
     sums, meta = _checked(directory)

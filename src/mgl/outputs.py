@@ -23,13 +23,14 @@ The rule, for every place mgl writes (``--out``, ``--save``, ``--output`` file o
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import shutil
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 from mgl.errors import MGLError
 
@@ -67,10 +68,8 @@ def record_written(path: str | Path, kind: str) -> None:
     from mgl.io import write_json_atomic
 
     path = expand(path).absolute()
-    try:
+    with contextlib.suppress(OSError):  # the record is a convenience: without it, the next run asks for --overwrite
         write_json_atomic(_ledger(path), {"path": os.fsdecode(os.fsencode(str(path))), "kind": kind, **_stamp(path)})
-    except OSError:  # the record is a convenience: without it, the next run asks for --overwrite
-        pass
 
 
 def written_by_mgl(path: str | Path, kind: str) -> bool:

@@ -17,8 +17,15 @@ import numpy as np
 import torch
 
 from mgl.config import MGLConfig
-from mgl.data.experiment import (POSITIVE_NAMES, ExperimentData, cap_per_class, load_examples,  # noqa: F401
-                                 make_experiment_data, positive_index, prepare_data)
+from mgl.data.experiment import (  # noqa: F401
+    POSITIVE_NAMES,
+    ExperimentData,
+    cap_per_class,
+    load_examples,
+    make_experiment_data,
+    positive_index,
+    prepare_data,
+)
 from mgl.evaluation import classification_metrics
 from mgl.featurizer import build_features, make_encoder, pooled_state_features  # noqa: F401
 from mgl.methods import method_name  # noqa: F401  (re-exported: the name of an MGL configuration)
@@ -51,9 +58,9 @@ def run_mgl(data: ExperimentData, features, cfg: MGLConfig, *, seed: int, device
                                          data.positive)
     else:
         # nothing evaluated: no number stands in for a score (None is null in result.json)
-        metrics = {k: None for k in ("accuracy", "precision", "recall", "f1")}
+        metrics = dict.fromkeys(("accuracy", "precision", "recall", "f1"))
         metrics["averaging"] = "none (no test split)"
-    metrics.update(n_test=int(len(test)), train_seconds=train_seconds, test_seconds=time.perf_counter() - t0,
+    metrics.update(n_test=len(test), train_seconds=train_seconds, test_seconds=time.perf_counter() - t0,
                    stages=[s.to_dict() for s in fit.stages])
     return metrics, model, fit
 

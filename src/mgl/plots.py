@@ -9,8 +9,8 @@ range, so a reader can read values off the figure; cells are also annotated with
 from __future__ import annotations
 
 import io
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Mapping, Sequence
 
 import numpy as np
 

@@ -13,7 +13,7 @@ the command line reports as one line with exit status 2.
 from __future__ import annotations
 
 import math
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 from mgl.errors import DataError
 

@@ -120,7 +120,7 @@ class ServeSettings:
             return 1
         return min(2, os.cpu_count() or 1)
 
-    def validate(self) -> "ServeSettings":
+    def validate(self) -> ServeSettings:
         from mgl.errors import ConfigError
 
         if self.workers < 0:

@@ -21,9 +21,9 @@ from __future__ import annotations
 import glob
 import json
 import os
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Sequence
 
 from mgl.data.records import SUFFIXES, Mark, RecordReader, file_format, record_id, text_value
 from mgl.errors import DataError
@@ -191,7 +191,7 @@ def prepare_output(out: Path, manifest: dict) -> set[int]:
     if out.exists() and not out.is_dir():
         raise DataError("the output exists and is not a folder", source=out)
     out.mkdir(parents=True, exist_ok=True)
-    entries = [p for p in out.iterdir()]
+    entries = list(out.iterdir())
     path = out / MANIFEST
     if not entries:
         write_json_atomic(path, manifest)

@@ -20,17 +20,17 @@ from __future__ import annotations
 
 import contextlib
 import copy
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Sequence
 
 import numpy as np
 import torch
 
 from mgl.config import MGLConfig
+from mgl.data.table import ExampleTable
 from mgl.episodes import CLTPair, EpisodeSampler, Pool, meta_test_pair, meta_train_pairs, within_language_pairs
 from mgl.evaluation import mean_nll, predict_proba
 from mgl.meta_graph import MetaGraphNetwork, query_loss
-from mgl.data.table import ExampleTable  # noqa: F401  (re-exported: where the table lived before)
 from mgl.rounds import Schedule, StageReport, make_adam, train_in_rounds
 
 

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-
 import pytest
 import torch
+from baseline_helpers import SMALL, synthetic
 
 from mgl.config import MGLConfig
-
-from baseline_helpers import SMALL, synthetic
 
 
 @pytest.fixture

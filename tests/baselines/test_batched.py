@@ -13,18 +13,24 @@ import copy
 import numpy as np
 import pytest
 import torch
+from baseline_helpers import SMALL
 
 from mgl.baselines import BASELINES, BaselineOptions, run_baseline
 from mgl.baselines.batched import BatchedTrainee, CandidateGroup
-from mgl.baselines.common import (BatchStream, Hyper, Settings, ValidationSet, build_classifier, pooled_steps,
-                                  supervised_step)
-from mgl.baselines.tuning import train_rounds
+from mgl.baselines.common import (
+    BatchStream,
+    Hyper,
+    Settings,
+    ValidationSet,
+    build_classifier,
+    pooled_steps,
+    supervised_step,
+)
 from mgl.baselines.reptile import INNER_BETAS, reptile_steps
+from mgl.baselines.tuning import train_rounds
 from mgl.config import MGLConfig
 from mgl.features import FrozenFeatures
 from mgl.rounds import Schedule, train_in_rounds
-
-from baseline_helpers import SMALL
 
 GRID = [Hyper(lr, wd) for lr in (1e-4, 1e-3, 3e-2) for wd in (0.0, 1e-2)]
 

@@ -5,8 +5,18 @@ import pytest
 import torch
 
 import mgl.training
-from mgl.baselines.common import (BatchStream, Hyper, MLPClassifier, Settings, BaselineOptions, ValidationSet,
-                                  build_classifier, mgl_validation_rows, pooled_steps, validate)
+from mgl.baselines.common import (
+    BaselineOptions,
+    BatchStream,
+    Hyper,
+    MLPClassifier,
+    Settings,
+    ValidationSet,
+    build_classifier,
+    mgl_validation_rows,
+    pooled_steps,
+    validate,
+)
 from mgl.baselines.tuning import fit_stage, train_rounds
 from mgl.config import MGLConfig
 from mgl.errors import ConfigError
@@ -51,7 +61,7 @@ def test_validation_rows_are_the_ones_mgl_validates_on(monkeypatch, make_data):
     assert seen[1] == [target.tolist()]  # meta-test stage: the target
     assert [lang for lang, _ in source] == data.sources
     assert len(target) == cfg.test_episodes * cfg.n_query  # a subset, as MGL draws it
-    other, other_target = mgl_validation_rows(data.table, data.sources, data.target, cfg, seed=6)
+    _other, other_target = mgl_validation_rows(data.table, data.sources, data.target, cfg, seed=6)
     assert other_target.tolist() != target.tolist()
 
 

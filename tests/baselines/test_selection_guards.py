@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from baseline_helpers import SMALL
 
 import mgl.training
 from mgl.baselines import BASELINES, BaselineOptions, run_baseline
@@ -17,8 +18,6 @@ from mgl.features import FrozenFeatures
 from mgl.pipeline import ExperimentData
 from mgl.selection import better, require_finite, require_rows
 from mgl.training import ExampleTable, build_model, fit_mgl
-
-from baseline_helpers import SMALL
 
 FAST = dict(SMALL, max_rounds=2, train_episodes=3)
 
@@ -57,7 +56,7 @@ def test_mgl_stage_with_a_nan_score_is_an_error(make_data, monkeypatch):
     X, data = make_data()
     cfg = MGLConfig(**FAST)
     monkeypatch.setattr(mgl.training, "validate", lambda *a, **k: (float("nan"), 0.5))
-    with pytest.raises(DataError, match="meta-train: validation on .* gave accuracy nan"):
+    with pytest.raises(DataError, match=r"meta-train: validation on .* gave accuracy nan"):
         fit_mgl(build_model(cfg, X.shape[1], 2), FrozenFeatures(X), data.table, data.sources, data.target, cfg,
                 seed=0, progress=False)
 
@@ -84,7 +83,7 @@ def test_a_baseline_stage_with_a_nan_score_is_an_error(make_data, monkeypatch, b
 
     monkeypatch.setattr(mgl.evaluation, "mean_nll", lambda *a, **k: float("nan"))
     options = BaselineOptions(lrs=(1e-3, 3e-3), weight_decays=(0.0,), batch_candidates=batched)
-    with pytest.raises(DataError, match="source: validation on .* gave nll nan"):
+    with pytest.raises(DataError, match=r"source: validation on .* gave nll nan"):
         run_baseline("fine-tune", data, FrozenFeatures(X), MGLConfig(**FAST), seed=0, options=options)
 
 

@@ -9,7 +9,6 @@ import io
 import random
 from pathlib import Path
 
-
 WORDS = {
     "en": {"negative": "bad terrible hate boring hated", "neutral": "a an of to in it",
            "positive": "great good love loved really"},
@@ -18,7 +17,7 @@ WORDS = {
     "fr": {"negative": "mauvais pas mauvais", "neutral": "le la les et un une",
            "positive": "très bon bon livre"},
 }
-FILLER = "the this that book film is was".split()
+FILLER = ["the", "this", "that", "book", "film", "is", "was"]
 SPLIT_SIZES = {"train": 10, "validation": 5, "test": 5}
 
 #: MGL settings small enough for seconds-long runs on the tiny encoder.

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from cli_helpers import THREE_CLASS, TINY_SETTINGS, run_mgl, write_reviews_csv
 
 
@@ -22,7 +21,7 @@ def tiny_model(tmp_path_factory, tiny_bert_dir, reviews_csv) -> Path:
     holds for fp32 vectors; bf16 vectors move with the padded length of their batch (~1e-3).
     """
     root = tmp_path_factory.mktemp("tiny_model")
-    code, out, err = run_mgl(
+    code, _out, err = run_mgl(
         "train", "--data", reviews_csv, *THREE_CLASS, "--sources", "en,de", "--target", "fr",
         "--target-fraction", "1.0", "--encoder", tiny_bert_dir, "--out", root / "run", "--save", root / "model",
         "--seed", "0", "--quiet", *TINY_SETTINGS, "--set", "encoder.precision=fp32", "--method", "mgl",
@@ -33,7 +32,7 @@ def tiny_model(tmp_path_factory, tiny_bert_dir, reviews_csv) -> Path:
 
 def _tiny_method_model(tmp_path_factory, tiny_bert_dir, reviews_csv, method: str) -> Path:
     root = tmp_path_factory.mktemp(f"tiny_{method}")
-    code, out, err = run_mgl(
+    code, _out, err = run_mgl(
         "train", "--data", reviews_csv, *THREE_CLASS, "--sources", "en,de", "--target", "fr",
         "--target-fraction", "1.0", "--encoder", tiny_bert_dir, "--out", root / "run", "--save", root / "model",
         "--seed", "0", "--quiet", *TINY_SETTINGS, "--set", "encoder.precision=fp32", "--method", method,

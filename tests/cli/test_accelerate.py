@@ -22,7 +22,6 @@ from pathlib import Path
 
 import pytest
 import torch
-
 from cli_helpers import THREE_CLASS
 
 pytest.importorskip("accelerate")

@@ -15,7 +15,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from test_serve import Server
 
 SCHEMATHESIS = Path(sys.executable).parent / "schemathesis"

@@ -9,7 +9,6 @@ import shutil
 from pathlib import Path
 
 import pytest
-
 from cli_helpers import TINY_SETTINGS, run_mgl, write_reviews_csv
 
 FIX = Path(__file__).resolve().parents[1] / "fixtures" / "bad_inputs"
@@ -247,7 +246,7 @@ def ctx(tmp_path_factory, tiny_model, tiny_bert_dir):
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_bad_input_is_a_one_line_error(case, tmp_path, ctx):
     argv, expect, output = CASES[case](tmp_path, ctx)
-    code, out, err = run_mgl(*argv)
+    code, _out, err = run_mgl(*argv)
     lines = [line for line in err.strip().splitlines() if line.strip()]
     assert code == 2, f"{case}: exit {code}\n{err}"
     assert "Traceback" not in err

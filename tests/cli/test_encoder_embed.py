@@ -4,8 +4,6 @@ on a Ray Data actor pool; the same vectors from each, and a training run afterwa
 from __future__ import annotations
 
 import numpy as np
-import pytest
-
 from cli_helpers import THREE_CLASS, TINY_SETTINGS, run_mgl
 
 

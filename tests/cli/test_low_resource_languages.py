@@ -8,7 +8,6 @@ import os
 from pathlib import Path
 
 import pytest
-
 from cli_helpers import TINY_SETTINGS, run_mgl
 
 SMALL = [*TINY_SETTINGS, "--set", "encoder.precision=fp32", "--set", "data.max_per_class=12", "--seed", "0", "--quiet"]
@@ -107,7 +106,7 @@ def test_compare_runs_sib200_with_fixed_sources_and_resumes(tiny_bert_dir, tmp_p
     records = [json.loads(p.read_text(encoding="utf-8")) for p in cells]
     assert {r["target"] for r in records} == {"yo", "quy"} and {tuple(r["sources"]) for r in records} == {("en", "fr")}
     assert summary
-    code, out, err = run_mgl(*args)
+    code, _out, err = run_mgl(*args)
     assert code == 0, err and sorted((tmp_path / "grid" / "cells").glob("*.json")) == cells
 
 
@@ -116,7 +115,8 @@ def test_a_target_lacking_a_class_in_all_its_data_trains_and_says_so(reviews_csv
     trains like one whose few labels miss it; the class is predicted from the sources and named."""
     import csv
 
-    rows = [r for r in csv.DictReader(open(reviews_csv, encoding="utf-8")) if not (r["lang"] == "fr" and r["stars"] == "3")]
+    with open(reviews_csv, encoding="utf-8") as fh:
+        rows = [r for r in csv.DictReader(fh) if not (r["lang"] == "fr" and r["stars"] == "3")]
     path = tmp_path / "lacks_neutral.csv"
     with open(path, "w", newline="", encoding="utf-8") as fh:
         writer = csv.DictWriter(fh, fieldnames=list(rows[0]))

@@ -7,7 +7,6 @@ import subprocess
 import sys
 
 import pytest
-
 from cli_helpers import THREE_CLASS, TINY_SETTINGS, run_mgl
 
 
@@ -21,7 +20,7 @@ def test_save_into_a_folder_with_the_users_files_is_refused_before_training(revi
     project = tmp_path / "proj"
     project.mkdir()
     (project / "thesis.txt").write_text("x")
-    code, out, err = run_mgl(*train_args(reviews_csv, tiny_bert_dir, tmp_path / "run", "--save", str(project)))
+    code, _out, err = run_mgl(*train_args(reviews_csv, tiny_bert_dir, tmp_path / "run", "--save", str(project)))
     assert code == 2, err
     assert f"{project}: cannot save a model here" in err and "thesis.txt" in err and "Traceback" not in err
     assert sorted(p.name for p in project.iterdir()) == ["thesis.txt"] and (project / "thesis.txt").read_text() == "x"

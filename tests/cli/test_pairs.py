@@ -11,7 +11,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from cli_helpers import TINY_SETTINGS, run_mgl
 
 #: Sentences per language, from the tiny tokenizer's vocabulary (tests/conftest.py).
@@ -120,7 +119,7 @@ def test_pair_task_through_the_grid_with_a_baseline(tmp_path, pairs_file, embed_
     settings = ["mgl.n_support=2", "mgl.n_query=6", "mgl.k_neighbours=4", "mgl.hidden_dim=16",
                 "encoder.max_length=32", f"encoder.model={tiny_bert_dir}", "data.target_fraction=1.0"]
     out = tmp_path / "grid"
-    code, stdout, err = run_mgl(
+    code, _stdout, err = run_mgl(
         "experiment", "table2", "--quick", "--data", str(pairs_file), *COLUMNS, "--languages", "en,de,fr",
         "--targets", "fr,de", "--methods", "mix,mgl", "--seeds", "2", "--out", out, "--quiet",
         *[x for s in settings for x in ("--set", s)],

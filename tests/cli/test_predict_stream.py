@@ -7,11 +7,9 @@ import signal
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
-import pytest
-
 from cli_helpers import kill_after_shards, run_mgl
 
-WORDS = "great good love bad terrible hate the book film was is a very not".split()
+WORDS = ["great", "good", "love", "bad", "terrible", "hate", "the", "book", "film", "was", "is", "a", "very", "not"]
 
 
 def corpus(n: int, seed: int = 0) -> list[tuple[str, str]]:

@@ -11,9 +11,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from hypothesis import given, settings, strategies as st
-
 from cli_helpers import kill_after_shards, run_mgl
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from test_predict_stream import corpus, read_output, write_parquet_folder
 
 
@@ -34,7 +34,7 @@ def mixed_inputs(folder: Path, rows) -> Path:
 
 def stream_rows(rows):
     """The texts the files above hold, in stream order."""
-    a, b = len(rows) // 3, 2 * len(rows) // 3
+    _a, b = len(rows) // 3, 2 * len(rows) // 3
     return [r[1] for r in rows[:b]] + [f"{r[1]},\nend" for r in rows[b:]]
 
 

@@ -10,7 +10,6 @@ import shutil
 from pathlib import Path
 
 import pytest
-
 from cli_helpers import run_mgl
 
 REPO = Path(__file__).resolve().parents[2]
@@ -83,7 +82,7 @@ def test_without_a_split_column_validation_is_carved_and_train_saves(tmp_path, m
     for lang in ("en", "de", "fr"):
         assert f"{lang} has no validation rows; carved 14 of its 72 training rows as validation" in err
 
-    code, out, err = run_mgl("train", *common, "--out", tmp_path / "train", "--save", tmp_path / "model")
+    code, _out, err = run_mgl("train", *common, "--out", tmp_path / "train", "--save", tmp_path / "model")
     assert code == 0, err
     assert "nothing was evaluated" in err
     result = json.loads((tmp_path / "train" / "result.json").read_text())

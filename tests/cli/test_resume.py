@@ -9,7 +9,6 @@ import sys
 import time
 
 import torch
-
 from cli_helpers import THREE_CLASS
 
 LONGER = ["--n-support", "2", "--n-query", "6", "--k", "4", "--train-episodes", "30", "--max-rounds", "4",
@@ -30,7 +29,7 @@ def test_sigkill_then_resume_matches_uninterrupted(tmp_path, reviews_csv, tiny_b
     assert full.returncode == 0, full.stderr[-2000:]
 
     out = tmp_path / "killed"
-    proc = subprocess.Popen(command(reviews_csv, tiny_bert_dir, out) + ["--resume"], env=env,
+    proc = subprocess.Popen([*command(reviews_csv, tiny_bert_dir, out), "--resume"], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     checkpoint = out / "checkpoint.pt"
     deadline = time.time() + 300
@@ -53,14 +52,14 @@ def test_sigkill_then_resume_matches_uninterrupted(tmp_path, reviews_csv, tiny_b
     assert not (out / "result.json").exists()
     assert rounds >= 2
 
-    resumed = subprocess.run(command(reviews_csv, tiny_bert_dir, out) + ["--resume"], capture_output=True, text=True,
+    resumed = subprocess.run([*command(reviews_csv, tiny_bert_dir, out), "--resume"], capture_output=True, text=True,
                              env=env, timeout=600)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     a = json.loads((tmp_path / "full" / "result.json").read_text())
     b = json.loads((out / "result.json").read_text())
     for key in ("accuracy", "precision", "recall", "f1", "n_test"):
         assert a[key] == b[key], key
-    strip = lambda stages: [{k: v for k, v in s.items() if k != "seconds"} for s in stages]  # noqa: E731
+    strip = lambda stages: [{k: v for k, v in s.items() if k != "seconds"} for s in stages]
     assert strip(a["stages"]) == strip(b["stages"])
     assert not checkpoint.exists()
     # the whole training time, not only the part since the restart: the killed run's rounds count
@@ -82,7 +81,7 @@ def test_the_default_ensemble_resumes_its_mgl_member_too(tmp_path, reviews_csv, 
     full = subprocess.run(ensemble(tmp_path / "full"), capture_output=True, text=True, env=env, timeout=600)
     assert full.returncode == 0, full.stderr[-2000:]
     out = tmp_path / "killed"
-    proc = subprocess.Popen(ensemble(out) + ["--resume"], env=env, stdout=subprocess.DEVNULL,
+    proc = subprocess.Popen([*ensemble(out), "--resume"], env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
     checkpoint = out / "checkpoint.pt"
     deadline = time.time() + 300
@@ -96,7 +95,7 @@ def test_the_default_ensemble_resumes_its_mgl_member_too(tmp_path, reviews_csv, 
     assert proc.poll() is None, "training finished before it could be killed"
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    resumed = subprocess.run(ensemble(out) + ["--resume"], capture_output=True, text=True, env=env, timeout=600)
+    resumed = subprocess.run([*ensemble(out), "--resume"], capture_output=True, text=True, env=env, timeout=600)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     a = json.loads((tmp_path / "full" / "result.json").read_text())
     b = json.loads((out / "result.json").read_text())

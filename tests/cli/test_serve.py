@@ -15,7 +15,6 @@ import threading
 import time
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 TEXTS = ["very good book", "bad terrible book", "the book", "das buch ist gut", "le livre est mauvais",
@@ -33,9 +32,9 @@ class Server:
         self.port = free_port()
         self.log = home / f"serve-{self.port}.log"
         env = {**os.environ, "MGL_HOME": str(home)}
-        self.proc = subprocess.Popen([sys.executable, "-m", "mgl", "serve", "--model", str(model), "--port",
-                                      str(self.port), *extra], stdout=open(self.log, "w"), stderr=subprocess.STDOUT,
-                                     env=env)
+        with open(self.log, "w") as log:  # the child keeps its own copy of the descriptor
+            self.proc = subprocess.Popen([sys.executable, "-m", "mgl", "serve", "--model", str(model), "--port",
+                                          str(self.port), *extra], stdout=log, stderr=subprocess.STDOUT, env=env)
         deadline = time.time() + 120
         while time.time() < deadline:
             if self.proc.poll() is not None:

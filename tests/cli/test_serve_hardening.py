@@ -15,9 +15,7 @@ import threading
 from pathlib import Path
 
 import pytest
-
-from test_serve import TEXTS, Server, free_port
-
+from test_serve import TEXTS, Server
 
 
 @pytest.fixture(scope="module")
@@ -127,7 +125,7 @@ def test_lone_surrogates_are_422_and_never_fail_other_clients(server):
                 failures.append((status, body))
 
     def bad(i: int) -> None:
-        for k in range(3):
+        for _k in range(3):
             for payload in bad_bodies:
                 status, _, data = server.request("POST", "/predict", payload, {"content-type": "application/json"})
                 bad_statuses.append(status)

@@ -8,7 +8,6 @@ import json
 import shutil
 
 import pytest
-
 from test_serve import Server
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")

@@ -13,7 +13,6 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
 from cli_helpers import THREE_CLASS, TINY_SETTINGS, run_mgl
 
 FIVE_ROW_TSV = 'text\n"Great" book\n"Unclosed start\nrow three\nrow "four"\nrow five\n'
@@ -171,8 +170,8 @@ def test_a_lone_surrogate_id_on_the_folder_path_is_a_clean_error(tiny_logreg, tm
 
 
 def test_a_ten_megabyte_line_is_one_record_named_by_its_line(tmp_path):
-    from mgl.streaming import read_rows
     from mgl.errors import DataError
+    from mgl.streaming import read_rows
 
     path = tmp_path / "big.jsonl"
     path.write_text('{"text": "ok"}\n' + json.dumps({"text": "x" * (10 << 20)}) + "\n", encoding="utf-8")

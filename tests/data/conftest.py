@@ -4,8 +4,8 @@ builder of small Webis-CLS-10 trees in the publisher's layout."""
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 from xml.sax.saxutils import escape
 
 import pytest

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from mgl.config import load_config
-from mgl.languages import canonical_language, is_canonical, language_label
 from mgl.data.tabular import load_table
 from mgl.errors import ConfigError, DataError
+from mgl.languages import canonical_language, is_canonical, language_label
 
 
 @pytest.mark.parametrize("spellings, tag", [

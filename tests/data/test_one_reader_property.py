@@ -32,7 +32,6 @@ from mgl.errors import MGLError
 from mgl.streaming import read_rows
 
 
-
 def run_mgl(*args: str) -> tuple[int, str, str]:
     """``mgl ARGS`` in this process: (exit status, stdout, stderr)."""
     import contextlib

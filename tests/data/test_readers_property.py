@@ -30,7 +30,7 @@ EXAMPLES = 300
 SETTINGS = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow],
                     derandomize=True)
 
-ALPHABET = st.sampled_from(list("abcxyz ,\t\"'\\\n\r;:{}[]0123456789-.") + ["é", "本", "😀", "\x00", "\ufeff", "\u2028"])
+ALPHABET = st.sampled_from([*list("abcxyz ,\t\"'\\\n\r;:{}[]0123456789-."), "é", "本", "😀", "\x00", "\ufeff", "\u2028"])
 CELLS = st.one_of(st.sampled_from(["text", "label", "language", "split", "en", "fr", "train", "test", "validation",
                                     "pos", "neg", "", "nan", "NaN", "english", "\\ud800"]),
                   st.text(ALPHABET, max_size=12))
@@ -48,7 +48,7 @@ def delimited(delimiter: str) -> st.SearchStrategy[bytes]:
 
     @st.composite
     def build(draw) -> bytes:
-        lines = [draw(header)] + draw(rows)
+        lines = [draw(header), *draw(rows)]
         text = "\n".join(delimiter.join(cells) for cells in lines) + draw(st.sampled_from(["", "\n", "\r\n", "\n\n"]))
         return text.encode(draw(encodings), errors="replace")
 
@@ -174,5 +174,5 @@ def test_a_lone_surrogate_is_named_by_file_and_record(tmp_path):
 def test_utf16_without_a_bom_is_named_as_such(tmp_path):
     path = tmp_path / "data.csv"
     path.write_bytes("text,label,language\nok,pos,en\n".encode("utf-16-le"))
-    with pytest.raises(DataError, match="UTF-16 without a byte-order mark.*--encoding utf-16-le"):
+    with pytest.raises(DataError, match=r"UTF-16 without a byte-order mark.*--encoding utf-16-le"):
         load_table(path)

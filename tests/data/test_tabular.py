@@ -34,7 +34,7 @@ def test_parse_columns() -> None:
 def test_format_from_suffix(tmp_path: Path) -> None:
     assert table_format("a.CSV") == "csv" and table_format("a.tsv") == "tsv" and table_format("a.jsonl") == "jsonl"
     assert table_format("a.txt", "tsv") == "tsv"
-    with pytest.raises(DataError, match="unknown input format '.txt'"):
+    with pytest.raises(DataError, match=r"unknown input format '\.txt'"):
         table_format("a.txt")
 
 
@@ -236,5 +236,5 @@ def test_parquet_maps_columns_like_csv(tmp_path):
     with pytest.raises(DataError, match=r"nolabel.parquet: missing column\(s\) \['stars'\]"):
         _load(tmp_path / "nolabel.parquet")
     (tmp_path / "broken.parquet").write_bytes(b"PAR1 not really")
-    with pytest.raises(DataError, match="broken.parquet: not a readable Parquet file"):
+    with pytest.raises(DataError, match=r"broken\.parquet: not a readable Parquet file"):
         _load(tmp_path / "broken.parquet")

@@ -37,7 +37,7 @@ def test_good_dataset_passes() -> None:
 )
 def test_bad_example_names_source_and_record(bad: Example, words: str) -> None:
     with pytest.raises(DataError) as caught:
-        validate_examples(GOOD + [bad], source="mydata.csv")
+        validate_examples([*GOOD, bad], source="mydata.csv")
     assert str(caught.value).startswith("mydata.csv, record 5: ")
     assert words in str(caught.value)
 
@@ -53,14 +53,14 @@ def test_language_lacking_a_class(fixtures: Path) -> None:
 
 
 def test_class_missing_in_one_split_only() -> None:
-    examples = GOOD + [ex(label="pos", language="en", split="test", uid="t1")]
+    examples = [*GOOD, ex(label="pos", language="en", split="test", uid="t1")]
     with pytest.raises(DataError, match="language 'en' has no example of class\\(es\\) 'neg' in split 'test'"):
         validate_examples(examples, source="s")
 
 
 def test_mixed_pairs_and_empty() -> None:
     with pytest.raises(DataError, match="mixes text pairs"):
-        validate_examples(GOOD + [ex(text_pair="other", uid="p")], source="s")
+        validate_examples([*GOOD, ex(text_pair="other", uid="p")], source="s")
     with pytest.raises(DataError, match="no examples"):
         validate_examples([], source="s")
 
@@ -74,4 +74,4 @@ def test_require_min_per_class() -> None:
         require_min_per_class(examples, 8, what="en train")
     # a class another language has but this one lacks counts as 0
     with pytest.raises(DataError, match="language 'fr' has 0 example"):
-        require_min_per_class(examples + [ex(label="pos", language="fr", uid="f")], 1, what="support")
+        require_min_per_class([*examples, ex(label="pos", language="fr", uid="f")], 1, what="support")

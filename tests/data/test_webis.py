@@ -14,7 +14,6 @@ from mgl.data.examples import count_by, select
 from mgl.data.webis import join_review, load_webis, read_review_file
 from mgl.errors import DataError
 
-
 # ---------------------------------------------------------------- single files (handwritten fixtures)
 
 

@@ -66,7 +66,7 @@ def test_round_trip_and_counters(tmp_path):
     vectors = {cache.key("e", "cls", "", 8, t): np.random.default_rng(i).normal(size=6) for i, t in enumerate("abc")}
     assert cache.put_many(vectors) == 3
     missing = cache.key("e", "cls", "", 8, "zzz")
-    got = cache.get_many(list(vectors) + [missing])
+    got = cache.get_many([*list(vectors), missing])
     assert set(got) == set(vectors)
     for key, vector in vectors.items():
         assert got[key].dtype == np.float32

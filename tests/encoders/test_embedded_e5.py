@@ -21,9 +21,9 @@ import pytest
 from mgl.encoders import embedded_e5
 from mgl.encoders.embedded_e5 import (
     EMBEDDED_E5_NAME,
+    EMBEDDED_E5_PASSAGE_PREFIX,
     EMBEDDED_E5_POOLING,
     EMBEDDED_E5_PREFIX,
-    EMBEDDED_E5_PASSAGE_PREFIX,
     LEGACY_EMBEDDED_E5_PREFIX,
     MARKER_NAME,
     dequantize_q4_0,

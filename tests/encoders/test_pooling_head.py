@@ -129,10 +129,10 @@ def test_final_states_have_their_own_store_identity(encoder):
 def test_config_switch_is_checked():
     cfg = load_config("amazon", None, ["encoder.pooling_head=attention", "encoder.pooling_queries=2"]).validate()
     assert cfg.encoder.pooling_head == "attention" and cfg.encoder.pooling_queries == 2
-    for bad, message in [(dict(pooling_head="max"), "pooling_head must be"),
-                         (dict(pooling_head="attention", train="all"), "needs encoder.train=none"),
-                         (dict(pooling_head="attention", pooling="cls"), "pooling=cls"),
-                         (dict(pooling_head="attention", pooling_queries=0), "pooling_queries")]:
+    for bad, message in [({"pooling_head": "max"}, "pooling_head must be"),
+                         ({"pooling_head": "attention", "train": "all"}, "needs encoder.train=none"),
+                         ({"pooling_head": "attention", "pooling": "cls"}, "pooling=cls"),
+                         ({"pooling_head": "attention", "pooling_queries": 0}, "pooling_queries")]:
         with pytest.raises(ConfigError, match=message):
             EncoderConfig(**bad).validate()
     with pytest.raises(ValueError):

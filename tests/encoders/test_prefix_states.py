@@ -141,7 +141,7 @@ def test_states_derived_from_a_lower_layer_equal_the_direct_ones(encoder, tmp_pa
 def test_top_layers_run_under_bf16_autocast_when_the_encoder_is_bf16(tiny_bert_dir, tmp_path):
     """encoder.precision=bf16: the trainable top layer runs under bfloat16 autocast (float32 master
     weights, float32 result), close to the float32 computation, and still gets gradients."""
-    spec = dict(model=str(tiny_bert_dir), pooling="mean", max_length=32)
+    spec = {"model": str(tiny_bert_dir), "pooling": "mean", "max_length": 32}
     fp32 = TextEncoder(EncoderSpec(**spec, precision="fp32"), device="cpu")
     bf16 = TextEncoder(EncoderSpec(**spec, precision="bf16"), device="cpu")
     for enc in (fp32, bf16):

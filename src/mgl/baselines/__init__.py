@@ -17,13 +17,22 @@ The logistic-regression references live in :mod:`mgl.baselines.logistic_regressi
 from __future__ import annotations
 
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import torch
 
 from mgl.baselines import fine_tune, mix, multi_task, reptile, target_only
-from mgl.baselines.common import (BaselineOptions, Fitted, Settings, ValidationSet, mgl_validation_rows, predict_proba,
-                                  small_model_threads, tuning_grid)
+from mgl.baselines.common import (
+    BaselineOptions,
+    Fitted,
+    Settings,
+    ValidationSet,
+    mgl_validation_rows,
+    predict_proba,
+    small_model_threads,
+    tuning_grid,
+)
 from mgl.baselines.tuning import BaselineContext
 from mgl.config import MGLConfig
 from mgl.errors import ConfigError
@@ -74,7 +83,7 @@ def run_baseline(name: str, data, features, cfg: MGLConfig, *, seed: int, device
         probs = predict_proba(fitted.model, features, test, fitted.head)
     metrics: dict[str, Any] = classification_metrics(data.table.labels[test], probs.argmax(1), data.table.num_classes,
                                                      data.positive)
-    metrics.update(n_test=int(len(test)), n_train=int(fitted.n_train), train_seconds=train_seconds,
+    metrics.update(n_test=len(test), n_train=int(fitted.n_train), train_seconds=train_seconds,
                    stages=[s.to_dict() for s in fitted.stages], options=ctx.options.to_dict())
     return metrics
 

@@ -37,7 +37,7 @@ of a step), the autograd and optimiser calls and the Python around them.
 from __future__ import annotations
 
 import copy
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import torch

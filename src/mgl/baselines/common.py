@@ -52,8 +52,9 @@ stage-1 winner). On frozen features the points train together, each as it would 
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -88,7 +89,7 @@ class BaselineOptions:
     """On frozen features, train a stage's grid points together as one stacked model
     (:mod:`mgl.baselines.batched`; the same result as one after the other, faster)."""
 
-    def validate(self) -> "BaselineOptions":
+    def validate(self) -> BaselineOptions:
         if not self.lrs or any(not lr > 0 for lr in self.lrs):
             raise ConfigError(f"baseline learning rates must be > 0, got {list(self.lrs)}")
         if not self.weight_decays or any(wd < 0 for wd in self.weight_decays):
@@ -146,7 +147,7 @@ class Settings:
     encoder_weight_decay: float
 
     @classmethod
-    def from_configs(cls, cfg: MGLConfig, options: BaselineOptions) -> "Settings":
+    def from_configs(cls, cfg: MGLConfig, options: BaselineOptions) -> Settings:
         return cls(steps_per_round=cfg.train_episodes, max_rounds=cfg.max_rounds, patience=cfg.patience,
                    batch_size=options.batch_size or cfg.n_query, grad_clip=cfg.grad_clip,
                    encoder_lr=cfg.encoder_lr, encoder_weight_decay=cfg.weight_decay)

@@ -34,13 +34,21 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import torch
 
-from mgl.baselines.common import (SHARED_HEAD, BatchStream, Fitted, Settings, StepContext, StepFn, pooled_steps,
-                                  supervised_step)
+from mgl.baselines.common import (
+    SHARED_HEAD,
+    BatchStream,
+    Fitted,
+    Settings,
+    StepContext,
+    StepFn,
+    pooled_steps,
+    supervised_step,
+)
 from mgl.baselines.tuning import BaselineContext
 
 INNER_BETAS = (0.0, 0.999)

@@ -11,15 +11,29 @@ then the earlier point). :class:`BaselineContext` is what every baseline's ``fit
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 import torch
 
 from mgl.baselines.batched import BatchedTrainee, stackable
-from mgl.baselines.common import (SHARED_HEAD, BaselineOptions, Hyper, MLPClassifier, Settings, StageReport,
-                                  StepContext, StepFn, ValidationSet, build_classifier, restore, snapshot, validate)
+from mgl.baselines.common import (
+    SHARED_HEAD,
+    BaselineOptions,
+    Hyper,
+    MLPClassifier,
+    Settings,
+    StageReport,
+    StepContext,
+    StepFn,
+    ValidationSet,
+    build_classifier,
+    restore,
+    snapshot,
+    validate,
+)
 from mgl.config import MGLConfig
 from mgl.errors import ConfigError
 from mgl.rounds import Schedule, make_adam, pick_best, train_in_rounds

@@ -14,7 +14,7 @@ cache holds the same vectors whoever computed them.
 from __future__ import annotations
 
 import time
-from typing import Sequence
+from collections.abc import Sequence
 
 from mgl.errors import ConfigError
 

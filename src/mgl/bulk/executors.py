@@ -26,7 +26,7 @@ from __future__ import annotations
 import io
 import json
 import os
-from typing import Iterable, Iterator
+from collections.abc import Iterable, Iterator
 
 from mgl.errors import ConfigError, DataError, MGLError, WorkerLost
 
@@ -48,7 +48,7 @@ def require_ray():
     """The ``ray`` module with Ray Data, or a one-line error saying how to install them."""
     try:
         import ray
-        import ray.data  # noqa: F401
+        import ray.data
     except ImportError:
         raise ConfigError("--executor ray needs Ray Data: pip install 'mgl-clt[ray]' (make test installs it)") from None
     return ray

@@ -12,9 +12,9 @@ refused before any work, naming the first bad record in the stream, as one proce
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Sequence
 
 from mgl.data.records import Mark
 from mgl.errors import DataError
@@ -53,7 +53,7 @@ class ShardSpec:
         return {"k": self.k, "pieces": [asdict(p) for p in self.pieces]}
 
     @classmethod
-    def from_dict(cls, data: dict) -> "ShardSpec":
+    def from_dict(cls, data: dict) -> ShardSpec:
         return cls(int(data["k"]), tuple(Piece(**p) for p in data["pieces"]))
 
 

@@ -8,14 +8,13 @@ the atomic writes are :mod:`mgl.streaming`'s; the planning and the workers are
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from mgl.bulk.plan import plan_shards
 from mgl.bulk.workers import ShardPredictor
 from mgl.errors import DataError
-from mgl.streaming import (MANIFEST, expand_inputs, manifest_for, prepare_output, read_rows, shards,
-                           write_shard)
+from mgl.streaming import MANIFEST, expand_inputs, manifest_for, prepare_output, read_rows, shards, write_shard
 
 
 def predict_stream(clf, inputs: Sequence[str], out: Path, *, model_dir: Path, text_column: str = "text",
@@ -31,7 +30,6 @@ def predict_stream(clf, inputs: Sequence[str], out: Path, *, model_dir: Path, te
     predicts whole shards, and this process writes each shard as it comes back, so a shard is
     written once whatever happens to the workers. The output is the same either way.
     """
-    from tqdm.auto import tqdm
 
     if shard_rows < 1:
         raise DataError(f"--shard-rows must be >= 1, got {shard_rows}")

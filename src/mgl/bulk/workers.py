@@ -7,7 +7,7 @@ arrays. Workers write nothing: a result goes back to the driver, which writes it
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 

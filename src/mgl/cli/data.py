@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 
@@ -19,24 +19,24 @@ app = typer.Typer(help="Inspect, check and download datasets.", no_args_is_help=
 
 NameArg = Annotated[str, typer.Argument(help="webis-cls-10, paws-x, or a CSV/TSV/JSONL/Parquet file.")]
 RootOpt = Annotated[
-    Optional[Path],
+    Path | None,
     typer.Option("--root", help="Folder of a named dataset (or the folder holding it); default $MGL_HOME/data."),
 ]
 ColumnsOpt = Annotated[
-    Optional[str],
+    str | None,
     typer.Option("--columns", help="Files: column map, e.g. 'text=review,label=stars,language=lang'."),
 ]
 LabelsOpt = Annotated[
-    Optional[str],
+    str | None,
     typer.Option("--labels", help="Files: label map, e.g. '1=negative,2=negative,3=,4=positive,5=positive' (3= drops)."),
 ]
 LanguageOpt = Annotated[
-    Optional[str], typer.Option("--language", help="Files: the language of every record (no language column).")
+    str | None, typer.Option("--language", help="Files: the language of every record (no language column).")
 ]
-FormatOpt = Annotated[Optional[str], typer.Option("--format", help="Files: csv, tsv, jsonl or parquet (default: from the suffix).")]
-EncodingOpt = Annotated[Optional[str], typer.Option("--encoding", help="Text files: their encoding (default: UTF-8, or UTF-16 detected by its byte-order mark).")]
+FormatOpt = Annotated[str | None, typer.Option("--format", help="Files: csv, tsv, jsonl or parquet (default: from the suffix).")]
+EncodingOpt = Annotated[str | None, typer.Option("--encoding", help="Text files: their encoding (default: UTF-8, or UTF-16 detected by its byte-order mark).")]
 LanguagesOpt = Annotated[
-    Optional[str], typer.Option("--languages", help="Keep only these languages, comma-separated (e.g. en,ja).")
+    str | None, typer.Option("--languages", help="Keep only these languages, comma-separated (e.g. en,ja).")
 ]
 
 
@@ -124,10 +124,10 @@ def validate(
 def download(
     name: Annotated[str, typer.Argument(help="The dataset to download: webis-cls-10.")],
     dest: Annotated[
-        Optional[Path], typer.Option("--dest", help="Folder to unpack into; default $MGL_HOME/data.")
+        Path | None, typer.Option("--dest", help="Folder to unpack into; default $MGL_HOME/data.")
     ] = None,
     url: Annotated[str, typer.Option("--url", help="Where to fetch the archive (file:// works too).")] = WEBIS_URL,
-    md5: Annotated[Optional[str], typer.Option("--md5", help="Expected MD5 digest of the archive.")] = None,
+    md5: Annotated[str | None, typer.Option("--md5", help="Expected MD5 digest of the archive.")] = None,
     progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Show a progress bar on stderr.")] = True,
     force: Annotated[bool, typer.Option("--force", help="Replace a complete copy already there.")] = False,
 ) -> None:
@@ -150,7 +150,7 @@ def embed(
     languages: LanguagesOpt = None,
     encoder: Annotated[str, typer.Option("--encoder", help="Encoder: hub name, local folder, or the embedded default.")] = "multilingual-e5-small",
     max_length: Annotated[int, typer.Option("--max-length", help="Tokens per input.")] = 256,
-    device: Annotated[Optional[str], typer.Option("--device", help="cpu, cuda, cuda:N; default: CUDA when present.")] = None,
+    device: Annotated[str | None, typer.Option("--device", help="cpu, cuda, cuda:N; default: CUDA when present.")] = None,
     batch_size: Annotated[int, typer.Option("--batch-size")] = 32,
 ) -> None:
     """Prepare a dataset for training: embed every text into the on-disk cache (frozen encoder).

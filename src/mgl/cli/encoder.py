@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -36,7 +36,7 @@ def _print_table(rows: dict[str, object]) -> None:
 def prepare(
     model: ModelOpt = "multilingual-e5-small",
     home: Annotated[
-        Optional[Path],
+        Path | None,
         typer.Option("--home", help="Embedded model: the mgl home to prepare it in (default $MGL_HOME or ~/.cache/mgl)."),
     ] = None,
     force: Annotated[bool, typer.Option("--force", help="Embedded model: convert again even if already prepared.")] = False,
@@ -59,10 +59,10 @@ def prepare(
 @app.command()
 def info(
     model: ModelOpt = "multilingual-e5-small",
-    pooling: Annotated[Optional[str], typer.Option("--pooling", help="cls or mean (default: the model's).")] = None,
-    prefix: Annotated[Optional[str], typer.Option("--prefix", help="Text prepended to inputs (default: the model's).")] = None,
+    pooling: Annotated[str | None, typer.Option("--pooling", help="cls or mean (default: the model's).")] = None,
+    prefix: Annotated[str | None, typer.Option("--prefix", help="Text prepended to inputs (default: the model's).")] = None,
     max_length: Annotated[int, typer.Option("--max-length", help="Truncate inputs to this many tokens.")] = 256,
-    device: Annotated[Optional[str], typer.Option("--device", help="auto, cpu, cuda or cuda:N.")] = None,
+    device: Annotated[str | None, typer.Option("--device", help="auto, cpu, cuda or cuda:N.")] = None,
     precision: Annotated[str, typer.Option("--precision", help="auto (the default of runs), fp32 or bf16; what auto would choose here, and why, is printed too.")] = "auto",
     as_json: JsonOpt = False,
 ) -> None:
@@ -105,7 +105,7 @@ def _auto_choice(encoder) -> str:
 @app.command()
 def cache(
     root: Annotated[
-        Optional[Path], typer.Option("--root", help="Cache folder (default $MGL_HOME/embeddings).")
+        Path | None, typer.Option("--root", help="Cache folder (default $MGL_HOME/embeddings).")
     ] = None,
     clear: Annotated[bool, typer.Option("--clear", help="Delete every cached embedding.")] = False,
     as_json: JsonOpt = False,
@@ -127,16 +127,16 @@ def cache(
 @app.command()
 def embed(
     data: Annotated[str, typer.Option("--data", help="webis-cls-10, paws-x, or a CSV/TSV/JSONL file of examples (with --columns).")],
-    root: Annotated[Optional[Path], typer.Option("--root", help="The dataset's folder (default $MGL_HOME/data); for a file, the folder relative paths start from.")] = None,
-    columns: Annotated[Optional[str], typer.Option(help="For files: text=COL,label=COL[,text_pair=COL][,language=COL][,split=COL].")] = None,
-    languages: Annotated[Optional[str], typer.Option("--languages", help="Comma-separated languages (default: all).")] = None,
-    domain: Annotated[Optional[str], typer.Option("--domain", help="webis-cls-10: one domain (default: all three).")] = None,
-    preset: Annotated[Optional[str], typer.Option("--preset", help="Named preset whose encoder settings to use.")] = None,
-    config: Annotated[Optional[Path], typer.Option("--config", help="A YAML configuration file (on top of the preset).")] = None,
-    set_: Annotated[Optional[list[str]], typer.Option("--set", help="A data or encoder setting: section.field=value (repeatable).")] = None,
+    root: Annotated[Path | None, typer.Option("--root", help="The dataset's folder (default $MGL_HOME/data); for a file, the folder relative paths start from.")] = None,
+    columns: Annotated[str | None, typer.Option(help="For files: text=COL,label=COL[,text_pair=COL][,language=COL][,split=COL].")] = None,
+    languages: Annotated[str | None, typer.Option("--languages", help="Comma-separated languages (default: all).")] = None,
+    domain: Annotated[str | None, typer.Option("--domain", help="webis-cls-10: one domain (default: all three).")] = None,
+    preset: Annotated[str | None, typer.Option("--preset", help="Named preset whose encoder settings to use.")] = None,
+    config: Annotated[Path | None, typer.Option("--config", help="A YAML configuration file (on top of the preset).")] = None,
+    set_: Annotated[list[str] | None, typer.Option("--set", help="A data or encoder setting: section.field=value (repeatable).")] = None,
     executor: Annotated[str, typer.Option(help="local (this machine) or ray (a Ray Data actor pool; --address joins a cluster).")] = "local",
-    workers: Annotated[Optional[int], typer.Option(help="Local worker processes (default 1: this process, all its threads) or Ray actors (default: one per CPU, or per GPU).")] = None,
-    address: Annotated[Optional[str], typer.Option(help="--executor ray: the cluster to join (default: start Ray on this machine).")] = None,
+    workers: Annotated[int | None, typer.Option(help="Local worker processes (default 1: this process, all its threads) or Ray actors (default: one per CPU, or per GPU).")] = None,
+    address: Annotated[str | None, typer.Option(help="--executor ray: the cluster to join (default: start Ray on this machine).")] = None,
     chunk_rows: Annotated[int, typer.Option(help="Texts per unit of work sent to a worker.")] = 2048,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
     as_json: JsonOpt = False,

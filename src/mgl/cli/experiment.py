@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -24,26 +24,26 @@ QUICK_WDS = (0.0,)
 
 
 # Options that several grid commands share, declared once.
-ConfigOpt = Annotated[Optional[Path], typer.Option(help="A YAML configuration file (on top of the preset).")]
-SetOpt = Annotated[Optional[list[str]], typer.Option("--set", help="Any setting: section.field=value (repeatable).")]
-BaselineLrsOpt = Annotated[Optional[str], typer.Option(help="Learning rates the neural baselines choose from on validation (default 1e-4,3e-4,1e-3,3e-3).")]
-BaselineWdsOpt = Annotated[Optional[str], typer.Option(help="Weight decays the neural baselines choose from (default 0,1e-3).")]
-DeviceOpt = Annotated[Optional[str], typer.Option(help="cpu, cuda, cuda:N; default: CUDA when present.")]
+ConfigOpt = Annotated[Path | None, typer.Option(help="A YAML configuration file (on top of the preset).")]
+SetOpt = Annotated[list[str] | None, typer.Option("--set", help="Any setting: section.field=value (repeatable).")]
+BaselineLrsOpt = Annotated[str | None, typer.Option(help="Learning rates the neural baselines choose from on validation (default 1e-4,3e-4,1e-3,3e-3).")]
+BaselineWdsOpt = Annotated[str | None, typer.Option(help="Weight decays the neural baselines choose from (default 0,1e-3).")]
+DeviceOpt = Annotated[str | None, typer.Option(help="cpu, cuda, cuda:N; default: CUDA when present.")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", help="No progress bars.")]
-WebisRootOpt = Annotated[Optional[str], typer.Option(help="Folder holding Webis-CLS-10 (cls-acl10-unprocessed, or its parent).")]
-WebisSeedsOpt = Annotated[Optional[int], typer.Option(help="Seeds 0..N-1 per experiment (default 5; --quick: 2).")]
-WebisTargetsOpt = Annotated[Optional[str], typer.Option(help="Comma-separated targets (default fr,ja,de; --quick: ja).")]
-WebisDomainsOpt = Annotated[Optional[str], typer.Option(help="Comma-separated domains (default books,dvd,music; --quick: books).")]
-PairSeedsOpt = Annotated[Optional[int], typer.Option(help="Seeds 0..N-1 per target (default 5; --quick: 2).")]
+WebisRootOpt = Annotated[str | None, typer.Option(help="Folder holding Webis-CLS-10 (cls-acl10-unprocessed, or its parent).")]
+WebisSeedsOpt = Annotated[int | None, typer.Option(help="Seeds 0..N-1 per experiment (default 5; --quick: 2).")]
+WebisTargetsOpt = Annotated[str | None, typer.Option(help="Comma-separated targets (default fr,ja,de; --quick: ja).")]
+WebisDomainsOpt = Annotated[str | None, typer.Option(help="Comma-separated domains (default books,dvd,music; --quick: books).")]
+PairSeedsOpt = Annotated[int | None, typer.Option(help="Seeds 0..N-1 per target (default 5; --quick: 2).")]
 GridMethodsOpt = Annotated[str, typer.Option(help="Comma-separated methods (as for table1). logreg-target and logreg-pooled are always added.")]
-FileColumnsOpt = Annotated[Optional[str], typer.Option(help="For files: text=COL,label=COL[,text_pair=COL][,language=COL][,split=COL].")]
-FileLabelsOpt = Annotated[Optional[str], typer.Option(help="For files: RAW=LABEL,... (RAW= drops the record).")]
-FileLanguageOpt = Annotated[Optional[str], typer.Option(help="For files without a language column: their language.")]
-FileDomainOpt = Annotated[Optional[str], typer.Option(help="For files with a domain column: the domain used.")]
-AmazonPresetOpt = Annotated[Optional[str], typer.Option(help="Named preset (default amazon).")]
+FileColumnsOpt = Annotated[str | None, typer.Option(help="For files: text=COL,label=COL[,text_pair=COL][,language=COL][,split=COL].")]
+FileLabelsOpt = Annotated[str | None, typer.Option(help="For files: RAW=LABEL,... (RAW= drops the record).")]
+FileLanguageOpt = Annotated[str | None, typer.Option(help="For files without a language column: their language.")]
+FileDomainOpt = Annotated[str | None, typer.Option(help="For files with a domain column: the domain used.")]
+AmazonPresetOpt = Annotated[str | None, typer.Option(help="Named preset (default amazon).")]
 ExecutorOpt = Annotated[str, typer.Option(help="Where the (experiment, seed) groups run: local (this machine; see --workers) or ray (a Ray cluster; see --address).")]
 WorkersOpt = Annotated[int, typer.Option(help="--executor local: worker processes training groups in parallel after one embedding phase (default 1: this process).")]
-AddressOpt = Annotated[Optional[str], typer.Option(help="--executor ray: the cluster's address (default: start a local one).")]
+AddressOpt = Annotated[str | None, typer.Option(help="--executor ray: the cluster's address (default: start a local one).")]
 ThreadsOpt = Annotated[int, typer.Option(help="Torch CPU threads while training (embedding keeps torch's default): "
                                               "the classifiers are small, and one thread is as fast and does not "
                                               "stall when other processes share the cores.")]
@@ -141,7 +141,7 @@ def _executor(name: str, workers: int, address: str | None, cfg):
     from mgl.grid.executors import make_executor
 
     device = (cfg.encoder.device or "").lower()
-    gpus = 1 if device.startswith("cuda") or (not device or device == "auto") and _cuda_available() else 0
+    gpus = 1 if device.startswith("cuda") or ((not device or device == "auto") and _cuda_available()) else 0
     return make_executor(name, workers=workers, address=address, gpus_per_task=gpus)
 
 
@@ -171,7 +171,7 @@ def _run_table(table: str, spec_of, cfg, options, method_list, experiments, n_se
 @app.command("report")
 def report(
     out: Annotated[Path, typer.Argument(help="A grid's output folder (holding grid.json and cells/).")],
-    ensemble: Annotated[Optional[list[str]], typer.Option("--ensemble", help="Add the row of an ensemble of these finished methods, comma-separated (repeatable), e.g. mgl,mix,logreg-pooled: the mean of their stored probabilities, nothing trained.")] = None,
+    ensemble: Annotated[list[str] | None, typer.Option("--ensemble", help="Add the row of an ensemble of these finished methods, comma-separated (repeatable), e.g. mgl,mix,logreg-pooled: the mean of their stored probabilities, nothing trained.")] = None,
 ) -> None:
     """Rebuild a grid's tables from its finished cells (e.g. while it runs, or after a kill),
     optionally with ensembles of its methods computed from their stored probabilities."""
@@ -224,9 +224,9 @@ split and class; 64 tokens per pair; R = 32 so that 20 pairs per class can fill 
 @app.command("table2")
 def table2(
     data: Annotated[str, typer.Option(help="paws-x, or a CSV/TSV/JSONL file (with --columns, --labels).")] = "paws-x",
-    root: Annotated[Optional[str], typer.Option(help="Folder holding PAWS-X ({lang}/dev_2k.tsv, or its parent); for a file, its folder.")] = None,
+    root: Annotated[str | None, typer.Option(help="Folder holding PAWS-X ({lang}/dev_2k.tsv, or its parent); for a file, its folder.")] = None,
     languages: Annotated[str, typer.Option(help="Comma-separated languages: every target's sources are the others.")] = "en,de,es,fr,ja",
-    targets: Annotated[Optional[str], typer.Option(help="Comma-separated targets (default de,es,fr,ja; --quick: de).")] = None,
+    targets: Annotated[str | None, typer.Option(help="Comma-separated targets (default de,es,fr,ja; --quick: de).")] = None,
     out: Annotated[Path, typer.Option(help="Output folder: cells/, grid.json, table2.{json,csv,md}.")] = Path("runs/table2"),
     seeds: PairSeedsOpt = None,
     methods: GridMethodsOpt = DEFAULT_METHODS,
@@ -235,7 +235,7 @@ def table2(
     language: FileLanguageOpt = None,
     domain: FileDomainOpt = None,
     quick: Annotated[bool, typer.Option("--quick", help="A reduced grid for tests: one target, 2 seeds, tiny data, short training.")] = False,
-    preset: Annotated[Optional[str], typer.Option(help="Named preset (default search-relevance: Table 4's N 5, R 64, K 100).")] = "search-relevance",
+    preset: Annotated[str | None, typer.Option(help="Named preset (default search-relevance: Table 4's N 5, R 64, K 100).")] = "search-relevance",
     config: ConfigOpt = None,
     set_: SetOpt = None,
     baseline_lrs: BaselineLrsOpt = None,
@@ -308,19 +308,19 @@ def _file_grid(table: str, spec_of, *, data, root, languages, targets, default_t
 def compare(
     data: Annotated[str, typer.Option(help="Your CSV/TSV/JSONL/Parquet file (or paws-x, sib-200).")],
     targets: Annotated[str, typer.Option(help="Comma-separated target languages (each a low-resource target in turn), any spelling (yo, yor, yor_Latn).")],
-    languages: Annotated[Optional[str], typer.Option(help="Comma-separated languages of the file to use: every target's sources are the others.")] = None,
-    sources: Annotated[Optional[str], typer.Option(help="Instead of --languages: the same source languages for every target (SIB-200: eng_Latn,fra_Latn,zho_Hans,arb_Arab).")] = None,
-    root: Annotated[Optional[str], typer.Option(help="Folder the file's path is relative to (or PAWS-X's folder).")] = None,
+    languages: Annotated[str | None, typer.Option(help="Comma-separated languages of the file to use: every target's sources are the others.")] = None,
+    sources: Annotated[str | None, typer.Option(help="Instead of --languages: the same source languages for every target (SIB-200: eng_Latn,fra_Latn,zho_Hans,arb_Arab).")] = None,
+    root: Annotated[str | None, typer.Option(help="Folder the file's path is relative to (or PAWS-X's folder).")] = None,
     out: Annotated[Path, typer.Option(help="Output folder: cells/, grid.json, compare.{json,csv,md}.")] = Path("runs/compare"),
     seeds: PairSeedsOpt = None,
     methods: GridMethodsOpt = DEFAULT_METHODS,
     columns: FileColumnsOpt = None,
     labels: FileLabelsOpt = None,
     language: FileLanguageOpt = None,
-    encoding: Annotated[Optional[str], typer.Option(help="Text files: their encoding (default: UTF-8, or UTF-16 detected by its byte-order mark).")] = None,
+    encoding: Annotated[str | None, typer.Option(help="Text files: their encoding (default: UTF-8, or UTF-16 detected by its byte-order mark).")] = None,
     domain: FileDomainOpt = None,
     quick: Annotated[bool, typer.Option("--quick", help="A reduced grid for tests: 2 seeds, tiny data, short training.")] = False,
-    preset: Annotated[Optional[str], typer.Option(help="Named preset (default: search-relevance for text pairs, amazon for single texts).")] = None,
+    preset: Annotated[str | None, typer.Option(help="Named preset (default: search-relevance for text pairs, amazon for single texts).")] = None,
     config: ConfigOpt = None,
     set_: SetOpt = None,
     baseline_lrs: BaselineLrsOpt = None,
@@ -447,7 +447,7 @@ def proportion(
     root: WebisRootOpt = None,
     out: Annotated[Path, typer.Option(help="Output folder: fraction-F/ (cells/, grid.json, table1.*) per fraction, "
                                            "sweep.json, proportion.{json,csv,md,png}.")] = Path("runs/proportion"),
-    fractions: Annotated[Optional[str], typer.Option(help="Comma-separated shares of the target's training labels "
+    fractions: Annotated[str | None, typer.Option(help="Comma-separated shares of the target's training labels "
                                                           "kept (default 0.1,0.2,0.5,1.0; --quick: 0.01,0.05).")] = None,
     seeds: WebisSeedsOpt = None,
     methods: Annotated[str, typer.Option(help="Comma-separated methods (as for table1).")] = PROPORTION_DEFAULT,
@@ -476,8 +476,15 @@ def proportion(
     OUT/proportion.{json,csv,md} and the line plot OUT/proportion.png.
     """
     from mgl.errors import ConfigError
-    from mgl.grid import (GridPlan, check_methods, display_name, fraction_dir, summarize_proportion, table1_spec,
-                          write_proportion_tables)
+    from mgl.grid import (
+        GridPlan,
+        check_methods,
+        display_name,
+        fraction_dir,
+        summarize_proportion,
+        table1_spec,
+        write_proportion_tables,
+    )
     from mgl.io import write_json_atomic
     from mgl.plots import plot_proportion
 

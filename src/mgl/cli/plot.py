@@ -4,7 +4,7 @@ a saved model's reliability diagram."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -40,8 +40,8 @@ def target_examples(clf, *, data: str | None = None, root: str | None = None) ->
     """The target's labelled training instances the model was trained with: the model's data
     configuration (its file or named data set; ``data``/``root`` override where it lies now),
     with the same seeded subsample of the target's labels."""
-    from mgl.errors import DataError
     from mgl.data.experiment import prepare_data
+    from mgl.errors import DataError
 
     cfg = clf.config
     if data is not None:
@@ -63,12 +63,12 @@ def target_examples(clf, *, data: str | None = None, root: str | None = None) ->
 def graph(
     model: Annotated[Path, typer.Option(help="A saved model directory (mgl run --save DIR).")],
     out: Annotated[Path, typer.Option(help="The heatmap PNG; FILE_languages.png and FILE.json are written beside it.")] = Path("graph.png"),
-    root: Annotated[Optional[str], typer.Option(help="Where the model's data set lies now (default: as when trained).")] = None,
-    data: Annotated[Optional[str], typer.Option(help="The model's data file, if it moved (default: as when trained).")] = None,
+    root: Annotated[str | None, typer.Option(help="Where the model's data set lies now (default: as when trained).")] = None,
+    data: Annotated[str | None, typer.Option(help="The model's data file, if it moved (default: as when trained).")] = None,
     k: Annotated[int, typer.Option("--k", help="Neighbours kept per row of the adjacency (the paper's map: 2).")] = 2,
     samples: Annotated[int, typer.Option(help="Draws of one node per (language, class) averaged.")] = 100,
     seed: Annotated[int, typer.Option(help="Seed of the draws.")] = 0,
-    device: Annotated[Optional[str], typer.Option(help="cpu, cuda, cuda:N; default: CUDA when present.")] = None,
+    device: Annotated[str | None, typer.Option(help="cpu, cuda, cuda:N; default: CUDA when present.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bars.")] = False,
     overwrite: OverwriteOpt = False,
 ) -> None:
@@ -117,7 +117,7 @@ def graph(
 @app.command("proportion")
 def proportion(
     sweep: Annotated[Path, typer.Argument(help="The output folder of 'mgl experiment proportion' (holding proportion.json).")],
-    out: Annotated[Optional[Path], typer.Option(help="The PNG (default SWEEP/proportion.png).")] = None,
+    out: Annotated[Path | None, typer.Option(help="The PNG (default SWEEP/proportion.png).")] = None,
     overwrite: OverwriteOpt = False,
 ) -> None:
     """Redraw the proportion sweep's line plot from its proportion.json."""
@@ -156,11 +156,9 @@ def reliability(
     validation rows (and test rows where it had them), from the bins its training recorded."""
     import json
 
-    from mgl.errors import DataError
+    from mgl.errors import ConfigError, DataError
     from mgl.io import write_json_atomic
     from mgl.plots import plot_reliability
-
-    from mgl.errors import ConfigError
 
     if out.suffix.lower() != ".png":
         raise ConfigError(f"--out must name a .png file, got {out}")
@@ -183,7 +181,7 @@ def reliability(
              "test_before": "test, before", "test_after": f"test, T = {cal['temperature']:.2f}"}
     png = plot_reliability({names[k]: v for k, v in bins.items() if k in names}, out,
                            title=f"{meta.get('method', 'mgl')}: {'+'.join(meta.get('sources', []))} -> {meta.get('target')}")
-    write_json_atomic(json_out, {k: v for k, v in cal.items()})
+    write_json_atomic(json_out, dict(cal.items()))
     record_outputs([out, json_out])
     ece = ", ".join(f"{k.replace('ece_', '')} {v:.4f}" for k, v in cal.items() if k.startswith("ece_"))
     typer.echo(f"wrote {png} and {json_out} (expected calibration error: {ece})")

@@ -10,14 +10,13 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
 from mgl.data.records import RecordReader, file_format, record_id, stdin_bytes
 from mgl.errors import DataError
 from mgl.streaming import check_input
-
 
 SINGLE_FORMATS = ("jsonl", "csv", "tsv", "txt")
 PREDICTIONS_KIND = "predictions"
@@ -62,19 +61,19 @@ def register(app: typer.Typer) -> None:
         input: Annotated[list[str], typer.Option("--input", help="A .jsonl, .csv, .tsv or .txt file, or - for standard input; or (repeatable) files, folders and globs of .csv/.tsv/.jsonl/.parquet for sharded output.")],
         output: Annotated[Path, typer.Option(help="A .jsonl file (a few texts, with explanations), or a folder: output shards, each written atomically; a killed run given the same folder continues.")],
         text_column: Annotated[str, typer.Option(help="Field or column holding the text.")] = "text",
-        pair_column: Annotated[Optional[str], typer.Option(help="Field or column holding the second text of a pair.")] = None,
-        format: Annotated[Optional[str], typer.Option("--format", help="Input format when the suffix does not say.")] = None,
-        device: Annotated[Optional[str], typer.Option(help="cpu, cuda, cuda:N; default: CUDA when present.")] = None,
-        seed: Annotated[Optional[int], typer.Option(help="MGL: seed of the sampled support sets (default: the model's).")] = None,
-        precision: Annotated[Optional[str], typer.Option(help="Embed the inputs in fp32, bf16 or auto (default: as the model was trained).")] = None,
+        pair_column: Annotated[str | None, typer.Option(help="Field or column holding the second text of a pair.")] = None,
+        format: Annotated[str | None, typer.Option("--format", help="Input format when the suffix does not say.")] = None,
+        device: Annotated[str | None, typer.Option(help="cpu, cuda, cuda:N; default: CUDA when present.")] = None,
+        seed: Annotated[int | None, typer.Option(help="MGL: seed of the sampled support sets (default: the model's).")] = None,
+        precision: Annotated[str | None, typer.Option(help="Embed the inputs in fp32, bf16 or auto (default: as the model was trained).")] = None,
         quiet: Annotated[bool, typer.Option("--quiet", help="No progress bars.")] = False,
         cache: Annotated[bool, typer.Option("--cache/--no-cache", help="Keep the inputs' embeddings in the on-disk cache ($MGL_HOME), so a re-run embeds nothing (off by default: a corpus would grow it by ~1.5 kB a text).")] = False,
-        id_column: Annotated[Optional[str], typer.Option(help="Folder output: the column whose values identify each row in the output (default: FILE:ROW).")] = None,
+        id_column: Annotated[str | None, typer.Option(help="Folder output: the column whose values identify each row in the output (default: FILE:ROW).")] = None,
         shard_rows: Annotated[int, typer.Option(help="Folder output: rows per output shard.")] = 10_000,
         output_format: Annotated[str, typer.Option(help="Folder output: parquet or jsonl shards.")] = "parquet",
         executor: Annotated[str, typer.Option(help="Folder output: local (this machine) or ray (a Ray Data actor pool; --address joins a cluster).")] = "local",
-        workers: Annotated[Optional[int], typer.Option(help="Folder output: worker processes (local; default 1, in this process) or Ray actors (default: one per CPU, or per GPU), each loading the model once.")] = None,
-        address: Annotated[Optional[str], typer.Option(help="--executor ray: the cluster to join (default: start Ray on this machine).")] = None,
+        workers: Annotated[int | None, typer.Option(help="Folder output: worker processes (local; default 1, in this process) or Ray actors (default: one per CPU, or per GPU), each loading the model once.")] = None,
+        address: Annotated[str | None, typer.Option(help="--executor ray: the cluster to join (default: start Ray on this machine).")] = None,
         overwrite: Annotated[bool, typer.Option("--overwrite", help="A .jsonl --output may replace a file mgl did not write (never an input, nor a file inside a model folder); mgl's own earlier predictions are replaced without it.")] = False,
     ) -> None:
         """Classify texts: label, class probabilities, the nearest labelled examples (with their texts) and,
@@ -84,9 +83,8 @@ def register(app: typer.Typer) -> None:
         import numpy as np
 
         from mgl.classifier import Classifier
-        from mgl.io import atomic_open
-
         from mgl.errors import MGLError
+        from mgl.io import atomic_open
         from mgl.outputs import check_output_file, expand, record_written
 
         if is_stream_job(input, output):
@@ -159,10 +157,10 @@ def predict_folder(model: Path, inputs: list[str], output: Path, *, text_column,
     """``mgl predict`` into a folder of shards (:func:`mgl.bulk.predict.predict_stream`), here or on workers
     (:mod:`mgl.bulk.executors`)."""
     from mgl.bulk.executors import make_pool
+    from mgl.bulk.predict import check_output_folder, predict_stream
     from mgl.classifier import Classifier
     from mgl.errors import ConfigError
     from mgl.outputs import check_writable_folder
-    from mgl.bulk.predict import check_output_folder, predict_stream
     from mgl.streaming import expand_inputs
 
     pool = make_pool(executor, workers=workers, address=address, device=device)

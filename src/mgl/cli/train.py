@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -17,8 +17,8 @@ MIN_FREE_BYTES = 16 << 20
 """Free space a model folder's file system needs before training (a frozen encoder's model is a few MB;
 a full disk fails here, before the work, rather than at the end)."""
 
-PresetOpt = Annotated[Optional[str], typer.Option("--preset", help="Named preset: amazon or search-relevance.")]
-ConfigOpt = Annotated[Optional[Path], typer.Option("--config", help="A YAML configuration file (on top of the preset).")]
+PresetOpt = Annotated[str | None, typer.Option("--preset", help="Named preset: amazon or search-relevance.")]
+ConfigOpt = Annotated[Path | None, typer.Option("--config", help="A YAML configuration file (on top of the preset).")]
 
 
 def build_run_config(
@@ -103,43 +103,43 @@ def register(app: typer.Typer) -> None:
         ctx: typer.Context,
         preset: PresetOpt = None,
         config: ConfigOpt = None,
-        method: Annotated[Optional[str], typer.Option(help="What to train: ensemble (default: the mean of its members' probabilities), mgl (the paper's method alone; its ablation flags and --set mgl.* apply to MGL wherever it runs), mix, multi-task, fine-tune, reptile, target-only, logreg-pooled, logreg-target, or an MGL variant (mgl-no-meta, mgl-gcn3, ...).")] = None,
-        members: Annotated[Optional[str], typer.Option(help="The ensemble's members, comma-separated (default mgl,mix,logreg-pooled).")] = None,
-        data: Annotated[Optional[str], typer.Option(help="webis-cls-10, paws-x, or a CSV/TSV/JSONL file.")] = None,
-        root: Annotated[Optional[str], typer.Option(help="Folder holding the data set (or the data file's folder).")] = None,
-        domain: Annotated[Optional[str], typer.Option(help="Domain (webis-cls-10: books, dvd, music).")] = None,
-        sources: Annotated[Optional[str], typer.Option(help="Comma-separated source languages, e.g. en,fr,de.")] = None,
-        target: Annotated[Optional[str], typer.Option(help="Target language, e.g. ja.")] = None,
-        target_fraction: Annotated[Optional[float], typer.Option(help="Share of the target's training labels kept.")] = None,
-        target_count: Annotated[Optional[int], typer.Option(help="Number of target training labels kept (instead of a fraction).")] = None,
-        seed: Annotated[Optional[int], typer.Option(help="Random seed (episodes, initialisation, target subsample).")] = None,
+        method: Annotated[str | None, typer.Option(help="What to train: ensemble (default: the mean of its members' probabilities), mgl (the paper's method alone; its ablation flags and --set mgl.* apply to MGL wherever it runs), mix, multi-task, fine-tune, reptile, target-only, logreg-pooled, logreg-target, or an MGL variant (mgl-no-meta, mgl-gcn3, ...).")] = None,
+        members: Annotated[str | None, typer.Option(help="The ensemble's members, comma-separated (default mgl,mix,logreg-pooled).")] = None,
+        data: Annotated[str | None, typer.Option(help="webis-cls-10, paws-x, or a CSV/TSV/JSONL file.")] = None,
+        root: Annotated[str | None, typer.Option(help="Folder holding the data set (or the data file's folder).")] = None,
+        domain: Annotated[str | None, typer.Option(help="Domain (webis-cls-10: books, dvd, music).")] = None,
+        sources: Annotated[str | None, typer.Option(help="Comma-separated source languages, e.g. en,fr,de.")] = None,
+        target: Annotated[str | None, typer.Option(help="Target language, e.g. ja.")] = None,
+        target_fraction: Annotated[float | None, typer.Option(help="Share of the target's training labels kept.")] = None,
+        target_count: Annotated[int | None, typer.Option(help="Number of target training labels kept (instead of a fraction).")] = None,
+        seed: Annotated[int | None, typer.Option(help="Random seed (episodes, initialisation, target subsample).")] = None,
         out: Annotated[Path, typer.Option(help="Output folder: result.json is written there atomically.")] = Path("runs/latest"),
-        encoder: Annotated[Optional[str], typer.Option(help="Encoder: hub name, local folder, or multilingual-e5-small (embedded default).")] = None,
-        encoder_train: Annotated[Optional[str], typer.Option(help="none (frozen, cached embeddings), top-k (the top layers, trained over cached lower-layer states; --set encoder.prefix_cache=false runs the whole encoder) or all.")] = None,
-        top_layers: Annotated[Optional[int], typer.Option(help="Layers trained with --encoder-train top-k.")] = None,
-        pooling_head: Annotated[Optional[str], typer.Option(help="none (the encoder's mean pooling) or attention: a trainable pooling over the frozen encoder's cached final token states, starting as mean pooling, trained with the model (--set encoder.pooling_queries=Q, encoder.pooling_lr=LR).")] = None,
-        device: Annotated[Optional[str], typer.Option(help="cpu, cuda, cuda:N; default: CUDA when present.")] = None,
-        columns: Annotated[Optional[str], typer.Option(help="For files: text=COL,label=COL[,text_pair=COL][,language=COL][,split=COL].")] = None,
-        encoding: Annotated[Optional[str], typer.Option(help="For text files: their encoding (default: UTF-8, or UTF-16 detected by its byte-order mark).")] = None,
-        validation_fraction: Annotated[Optional[float], typer.Option(help="Share of a language's training rows carved out as validation where it has none (default 0.2; 0: none).")] = None,
-        labels: Annotated[Optional[str], typer.Option(help="For files: RAW=LABEL,... (RAW= drops the record).")] = None,
-        language: Annotated[Optional[str], typer.Option(help="For files without a language column: their language.")] = None,
+        encoder: Annotated[str | None, typer.Option(help="Encoder: hub name, local folder, or multilingual-e5-small (embedded default).")] = None,
+        encoder_train: Annotated[str | None, typer.Option(help="none (frozen, cached embeddings), top-k (the top layers, trained over cached lower-layer states; --set encoder.prefix_cache=false runs the whole encoder) or all.")] = None,
+        top_layers: Annotated[int | None, typer.Option(help="Layers trained with --encoder-train top-k.")] = None,
+        pooling_head: Annotated[str | None, typer.Option(help="none (the encoder's mean pooling) or attention: a trainable pooling over the frozen encoder's cached final token states, starting as mean pooling, trained with the model (--set encoder.pooling_queries=Q, encoder.pooling_lr=LR).")] = None,
+        device: Annotated[str | None, typer.Option(help="cpu, cuda, cuda:N; default: CUDA when present.")] = None,
+        columns: Annotated[str | None, typer.Option(help="For files: text=COL,label=COL[,text_pair=COL][,language=COL][,split=COL].")] = None,
+        encoding: Annotated[str | None, typer.Option(help="For text files: their encoding (default: UTF-8, or UTF-16 detected by its byte-order mark).")] = None,
+        validation_fraction: Annotated[float | None, typer.Option(help="Share of a language's training rows carved out as validation where it has none (default 0.2; 0: none).")] = None,
+        labels: Annotated[str | None, typer.Option(help="For files: RAW=LABEL,... (RAW= drops the record).")] = None,
+        language: Annotated[str | None, typer.Option(help="For files without a language column: their language.")] = None,
         no_meta: Annotated[bool, typer.Option("--no-meta", help="Ablation: skip the meta-train stage.")] = False,
         no_l2clt: Annotated[bool, typer.Option("--no-l2clt", help="Ablation: meta-train tasks within one language.")] = False,
         no_sigma: Annotated[bool, typer.Option("--no-sigma", help="Ablation: sigma fixed to 1.")] = False,
-        gcn_layers: Annotated[Optional[int], typer.Option(help="GCN depth (default 2).")] = None,
-        n_support: Annotated[Optional[int], typer.Option(help="N: support instances per class and language.")] = None,
-        n_query: Annotated[Optional[int], typer.Option(help="R: query instances per episode.")] = None,
-        k_neighbours: Annotated[Optional[int], typer.Option("--k", "--k-neighbours", help="K: neighbours kept per row.")] = None,
-        train_episodes: Annotated[Optional[int], typer.Option(help="Training episodes (steps) per round.")] = None,
-        test_episodes: Annotated[Optional[int], typer.Option(help="Validation episodes per check.")] = None,
-        eval_times: Annotated[Optional[int], typer.Option(help="Support sets per query batch at evaluation.")] = None,
-        lr: Annotated[Optional[float], typer.Option(help="Learning rate of the meta graph and GCN.")] = None,
-        max_rounds: Annotated[Optional[int], typer.Option(help="Most rounds per stage.")] = None,
-        patience: Annotated[Optional[int], typer.Option(help="Rounds without improvement before stopping.")] = None,
-        set_: Annotated[Optional[list[str]], typer.Option("--set", help="Any setting: section.field=value (repeatable).")] = None,
+        gcn_layers: Annotated[int | None, typer.Option(help="GCN depth (default 2).")] = None,
+        n_support: Annotated[int | None, typer.Option(help="N: support instances per class and language.")] = None,
+        n_query: Annotated[int | None, typer.Option(help="R: query instances per episode.")] = None,
+        k_neighbours: Annotated[int | None, typer.Option("--k", "--k-neighbours", help="K: neighbours kept per row.")] = None,
+        train_episodes: Annotated[int | None, typer.Option(help="Training episodes (steps) per round.")] = None,
+        test_episodes: Annotated[int | None, typer.Option(help="Validation episodes per check.")] = None,
+        eval_times: Annotated[int | None, typer.Option(help="Support sets per query batch at evaluation.")] = None,
+        lr: Annotated[float | None, typer.Option(help="Learning rate of the meta graph and GCN.")] = None,
+        max_rounds: Annotated[int | None, typer.Option(help="Most rounds per stage.")] = None,
+        patience: Annotated[int | None, typer.Option(help="Rounds without improvement before stopping.")] = None,
+        set_: Annotated[list[str] | None, typer.Option("--set", help="Any setting: section.field=value (repeatable).")] = None,
         quiet: Annotated[bool, typer.Option("--quiet", help="No progress bars.")] = False,
-        save: Annotated[Optional[Path], typer.Option(help="Also save the trained model to this directory (missing or empty; an existing mgl model only with --overwrite).")] = None,
+        save: Annotated[Path | None, typer.Option(help="Also save the trained model to this directory (missing or empty; an existing mgl model only with --overwrite).")] = None,
         no_support_texts: Annotated[bool, typer.Option("--no-support-texts", help="--save keeps the support examples' ids and labels, not their texts (the model card says which).")] = False,
         overwrite: Annotated[bool, typer.Option("--overwrite", help="--save may replace the mgl model in that folder (never a folder holding anything else, nor a model edited since it was saved); --out may replace a result.json or checkpoint.pt mgl did not write.")] = False,
         discard_edits: Annotated[bool, typer.Option("--discard-edits", help="With --overwrite: replace a saved model even where its card or files were edited since it was saved.")] = False,
@@ -160,8 +160,15 @@ def register(app: typer.Typer) -> None:
             test_episodes=test_episodes, eval_times=eval_times, lr=lr, max_rounds=max_rounds, patience=patience,
         )
         from mgl.checkpoint import CHECKPOINT_KIND
-        from mgl.outputs import (check_free_space, check_model_destination, check_output_file,
-                                 check_writable_folder, expand, record_written, written_by_mgl)
+        from mgl.outputs import (
+            check_free_space,
+            check_model_destination,
+            check_output_file,
+            check_writable_folder,
+            expand,
+            record_written,
+            written_by_mgl,
+        )
 
         out_given, out = out, expand(out)  # '~' expanded once, and used as expanded
         result_path, checkpoint = out / "result.json", out / "checkpoint.pt"

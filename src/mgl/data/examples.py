@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
-from typing import Iterable, Sequence
 
 SPLITS = ("train", "validation", "test")
 
@@ -26,7 +26,7 @@ class Example:
     split: str | None = None
     uid: str | None = None
 
-    def with_split(self, split: str) -> "Example":
+    def with_split(self, split: str) -> Example:
         return replace(self, split=split)
 
 

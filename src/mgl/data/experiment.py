@@ -10,9 +10,10 @@ and the grids start from the :class:`ExperimentData` it returns.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -212,10 +213,10 @@ def make_experiment_data(
         label_names=labels,
     )
     data = ExperimentData(list(examples), table, list(sources), target, domain, positive_label, carved or None)
-    data.positive  # a positive label that is not a class fails here, before any work
+    _ = data.positive  # a positive label that is not a class fails here, before any work
     unseen = data.target_unseen_classes
     if unseen:
-        n = int(len(table.rows(languages=target, split="train")))
+        n = len(table.rows(languages=target, split="train"))
         log.warning("%s: the target %s's %d training label(s) show no example of %s; %s predicted from the "
                     "sources' examples alone", source, target, n, ", ".join(repr(c) for c in unseen),
                     "it is" if len(unseen) == 1 else "they are")

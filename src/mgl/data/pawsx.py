@@ -20,9 +20,9 @@ language.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import replace
 from pathlib import Path
-from typing import Iterable
 
 from mgl.data.examples import SPLITS, Example, checked_splits
 from mgl.data.splits import stratified_assignment

@@ -47,14 +47,26 @@ import json
 import logging
 import math
 import sys
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, Iterator, Sequence
+from typing import IO, Any
 
 from mgl.errors import ConfigError, DataError, check_text
 
-__all__ = ["FORMATS", "MAX_LINE_BYTES", "Mark", "Record", "RecordReader", "SUFFIXES", "file_format",
-           "record_id", "scalar_value", "stdin_bytes", "text_value"]
+__all__ = [
+    "FORMATS",
+    "MAX_LINE_BYTES",
+    "SUFFIXES",
+    "Mark",
+    "Record",
+    "RecordReader",
+    "file_format",
+    "record_id",
+    "scalar_value",
+    "stdin_bytes",
+    "text_value",
+]
 
 FORMATS = ("csv", "tsv", "jsonl", "parquet", "txt")
 #: The one suffix table of every reader.
@@ -244,7 +256,7 @@ class RecordReader:
     # -- header ---------------------------------------------------------------------------------
 
     def _read_header(self) -> list[str]:
-        for number, offset, line, fields in self._delimited_rows(None):
+        for number, _offset, _line, fields in self._delimited_rows(None):
             if not fields or all(not f.strip() for f in fields):
                 continue
             header = [name.strip() for name in fields]

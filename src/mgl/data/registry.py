@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from mgl.data.examples import SPLITS, Example
 from mgl.data.pawsx import PAWSX_DIRNAME, load_pawsx

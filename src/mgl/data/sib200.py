@@ -13,14 +13,14 @@ sentences are parallel, so the same ``index_id`` names one sentence in every lan
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import replace
 from pathlib import Path
-from typing import Iterable
 
 from mgl.data.examples import SPLITS, Example, checked_splits
-from mgl.languages import canonical_language
 from mgl.data.tabular import load_table
 from mgl.errors import DataError
+from mgl.languages import canonical_language
 
 SIB200_DIRNAME = "sib-200"
 SIB200_FILES = {"train": "train.tsv", "validation": "dev.tsv", "test": "test.tsv"}

@@ -6,8 +6,8 @@ baselines, the logistic regressions) and the grids read the same table.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 

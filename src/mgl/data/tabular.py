@@ -10,13 +10,14 @@ the file and, where there is one, the record (the line it starts on; a Parquet r
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from mgl.data.examples import SPLITS, Example
-from mgl.languages import SpellingNotes, canonical_language
 from mgl.data.records import RecordReader, file_format, record_id, scalar_value, text_value
 from mgl.errors import ConfigError, DataError
+from mgl.languages import SpellingNotes, canonical_language
 
 TABLE_FORMATS = ("csv", "tsv", "jsonl", "parquet")
 #: The roles a column can play; ``parse_columns`` accepts these keys.

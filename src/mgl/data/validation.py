@@ -7,13 +7,12 @@ and where (the source, and for a bad example its 1-based position and uid).
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Iterable, Sequence
 
 from mgl.data.examples import SPLITS, Example, label_vocabulary
-from mgl.languages import is_canonical
 from mgl.errors import DataError
-
+from mgl.languages import is_canonical
 
 
 def _where(ex: Example) -> str:

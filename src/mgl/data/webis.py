@@ -24,8 +24,8 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Iterable, Sequence
 
 from mgl.data.examples import SPLITS, Example
 from mgl.data.splits import stratified_assignment

@@ -26,7 +26,17 @@ _EXPORTS = {
     "compute_prefix_states": "mgl.encoders.prefix_states",
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = [
+    "CacheWarning",
+    "EmbeddingCache",
+    "EncoderSpec",
+    "PrefixStateStore",
+    "TextEncoder",
+    "cache_key",
+    "compute_prefix_states",
+    "resolve_device",
+]
+assert set(__all__) == set(_EXPORTS)
 
 
 def __getattr__(name: str) -> Any:

@@ -23,7 +23,7 @@ Cost: at most ``PAD_MULTIPLE - 1`` padding tokens per input, and batches split b
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 __all__ = ["PAD_MULTIPLE", "bucket_length", "plan_bucket_batches", "plan_length_batches"]
 

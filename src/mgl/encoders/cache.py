@@ -18,14 +18,15 @@ unknown schema) is deleted and rebuilt empty with a :class:`CacheWarning`, not a
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import sqlite3
 import threading
 import warnings
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 
@@ -154,16 +155,12 @@ class EmbeddingCache:
             stacklevel=4,
         )
         if self._conn is not None:
-            try:
+            with contextlib.suppress(sqlite3.Error):
                 self._conn.close()
-            except sqlite3.Error:
-                pass
             self._conn = None
         for suffix in ("", "-wal", "-shm", "-journal"):
-            try:
+            with contextlib.suppress(FileNotFoundError):
                 os.unlink(f"{self.path}{suffix}")
-            except FileNotFoundError:
-                pass
         self._conn = self._connect()
 
     def _run(self, operation):
@@ -174,10 +171,8 @@ class EmbeddingCache:
                 return operation(conn)
             except sqlite3.DatabaseError as exc:
                 if conn.in_transaction:
-                    try:
+                    with contextlib.suppress(sqlite3.Error):
                         conn.execute("ROLLBACK")
-                    except sqlite3.Error:
-                        pass
                 if not _is_corruption(exc):
                     raise MGLError(f"embedding cache error: {exc}", source=self.path) from exc
                 self._rebuild(exc)
@@ -270,10 +265,8 @@ class EmbeddingCache:
         """Counters of this object and the size of the cache on disk."""
         size = 0
         for suffix in ("", "-wal"):
-            try:
+            with contextlib.suppress(FileNotFoundError):
                 size += os.stat(f"{self.path}{suffix}").st_size
-            except FileNotFoundError:
-                pass
         return {
             "path": str(self.path),
             "entries": len(self),
@@ -303,7 +296,7 @@ class EmbeddingCache:
                 self._conn.close()
                 self._conn = None
 
-    def __enter__(self) -> "EmbeddingCache":
+    def __enter__(self) -> EmbeddingCache:
         return self
 
     def __exit__(self, *exc_info: object) -> None:

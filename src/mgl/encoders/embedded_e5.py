@@ -36,8 +36,8 @@ import sys
 import tempfile
 import time
 import unicodedata
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from mgl.encoders.embedded_e5_format import E5S1File, dequantize_q4_0, read_e5s1
 from mgl.errors import MGLError
@@ -51,15 +51,15 @@ except ImportError:  # pragma: no cover
 
 __all__ = [
     "CONVERTER_VERSION",
-    "E5S1File",
     "EMBEDDED_ALIASES",
     "EMBEDDED_E5_NAME",
-    "EMBEDDED_E5_POOLING",
     "EMBEDDED_E5_PASSAGE_PREFIX",
+    "EMBEDDED_E5_POOLING",
     "EMBEDDED_E5_PREFIX",
     "EMBEDDED_E5_QUERY_PREFIX",
     "LEGACY_EMBEDDED_E5_PREFIX",
     "MARKER_NAME",
+    "E5S1File",
     "dequantize_q4_0",
     "embedded_e5_dir",
     "embedded_e5_source",
@@ -229,7 +229,7 @@ def _state_dict(e5: E5S1File, progress: bool) -> dict:
         "emb.ln.b": (H,),
     }
     names = dict(_EMBEDDING_NAMES)
-    layer_shapes = {short: (H,) for short in _LAYER_NAMES}  # biases and LayerNorm vectors
+    layer_shapes = dict.fromkeys(_LAYER_NAMES, (H,))  # biases and LayerNorm vectors
     layer_shapes.update({"q.w": (H, H), "k.w": (H, H), "v.w": (H, H), "ao.w": (H, H)})
     layer_shapes.update({"fi.w": (F, H), "fi.b": (F,), "fo.w": (H, F)})
     for layer in range(e5.layers):

@@ -155,7 +155,7 @@ def read_e5s1(path: str | Path) -> E5S1File:
     hidden, layers, heads, ffn, vocab, max_pos, type_vocab = cur.unpack("7i", "header")
     (eps,) = cur.unpack("f", "header")
     (qk,) = cur.unpack("i", "header")
-    sizes = dict(hidden=hidden, layers=layers, heads=heads, ffn=ffn, vocab=vocab, max_pos=max_pos, type_vocab=type_vocab)
+    sizes = {"hidden": hidden, "layers": layers, "heads": heads, "ffn": ffn, "vocab": vocab, "max_pos": max_pos, "type_vocab": type_vocab}
     if qk != _QK or min(sizes.values()) <= 0 or hidden % heads or hidden % _QK or ffn % _QK or not 0 < eps < 1:
         raise MGLError(f"corrupt E5S1 header: {sizes}, eps={eps}, block={qk}", source=path)
 

@@ -10,8 +10,9 @@ any batch, duplicated or under concurrent load, in bf16 as in fp32.
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -23,7 +24,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 
 def embed_texts(encoder, texts: Sequence[str], pairs: Sequence[str | None] | None = None, *,
-                batch_size: int = 32, cache: "EmbeddingCache | None" = None, progress: bool = True,
+                batch_size: int = 32, cache: EmbeddingCache | None = None, progress: bool = True,
                 max_tokens: int | None = None, pooler=None) -> np.ndarray:
     """Frozen embeddings ``[n, dim]`` (float32) of a :class:`~mgl.encoders.TextEncoder`'s inputs, in
     input order; see :meth:`TextEncoder.embed`."""

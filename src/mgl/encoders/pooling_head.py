@@ -42,7 +42,7 @@ from torch import nn
 
 from mgl.encoders.spec import POOLING_HEADS
 
-__all__ = ["AttentionPooling", "POOLING_HEADS", "make_pooling_head"]
+__all__ = ["POOLING_HEADS", "AttentionPooling", "make_pooling_head"]
 
 
 class AttentionPooling(nn.Module):

@@ -39,14 +39,15 @@ import json
 import os
 import sqlite3
 import sys
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from mgl.encoders.cache import cache_key
 from mgl.encoders.batching import plan_bucket_batches
+from mgl.encoders.cache import cache_key
 from mgl.errors import MGLError
 from mgl.paths import mgl_home
 
@@ -97,7 +98,7 @@ class PrefixStateStore:
         self._maps: dict[int, np.memmap] = {}
 
     @classmethod
-    def for_encoder(cls, encoder: "TextEncoder", frozen_layers: int, root: str | Path | None = None) -> "PrefixStateStore":
+    def for_encoder(cls, encoder: TextEncoder, frozen_layers: int, root: str | Path | None = None) -> PrefixStateStore:
         return cls(encoder.prefix_identity(frozen_layers), encoder.dim, root)
 
     # ------------------------------------------------------------------ index
@@ -203,7 +204,7 @@ class PrefixStateStore:
 
 
 @contextlib.contextmanager
-def _frozen_pass(encoder: "TextEncoder", total: int, desc: str, progress: bool):
+def _frozen_pass(encoder: TextEncoder, total: int, desc: str, progress: bool):
     """Eval mode and ``inference_mode`` for a pass over ``total`` inputs, with a progress bar
     (yielded); the encoder's previous train/eval mode is restored."""
     import torch
@@ -235,7 +236,7 @@ def pad_states(states: Sequence[np.ndarray], dim: int):
 
 
 def compute_prefix_states(
-    encoder: "TextEncoder",
+    encoder: TextEncoder,
     texts: Sequence[str],
     pairs: Sequence[str | None] | None,
     frozen_layers: int,
@@ -291,7 +292,7 @@ def compute_prefix_states(
     return store, [found[k] for k in keys]
 
 
-def _derive(encoder: "TextEncoder", store: PrefixStateStore, keys: list[str],
+def _derive(encoder: TextEncoder, store: PrefixStateStore, keys: list[str],
             lower: tuple[PrefixStateStore, list[PrefixLocation], int], rows: list[int], frozen_layers: int, *,
             batch_size: int, progress: bool) -> None:
     """States entering ``frozen_layers`` from those cached at a lower layer (see compute_prefix_states)."""

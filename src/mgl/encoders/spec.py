@@ -7,8 +7,9 @@ loaded weights and tokenizer.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
-from typing import Any, Mapping
+from typing import Any
 
 from mgl.errors import ConfigError
 
@@ -62,7 +63,7 @@ class EncoderSpec:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "EncoderSpec":
+    def from_dict(cls, data: Mapping[str, Any]) -> EncoderSpec:
         """The spec saved by :meth:`to_dict`; unknown keys raise ConfigError."""
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - known)

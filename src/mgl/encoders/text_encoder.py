@@ -24,15 +24,15 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
-from typing import TYPE_CHECKING, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
 from mgl.encoders.device import resolve_device
+from mgl.encoders.loading import config_digest, digest_tensors, load, locate, native_bf16, position_limit
 from mgl.encoders.spec import DEFAULT_MODEL, POOLINGS, PRECISIONS, EncoderSpec  # noqa: F401  (re-exported)
-from mgl.encoders.loading import (config_digest, digest_tensors, load, locate, native_bf16,  # noqa: F401
-                                  position_limit)
 from mgl.errors import ConfigError, MGLError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -277,19 +277,19 @@ class TextEncoder(torch.nn.Module):
                     max_length=self.spec.max_length,
                     padding=False,
                 )
-            names = [k for k in encoded.keys() if k in ("input_ids", "token_type_ids", "attention_mask")]
+            names = [k for k in encoded if k in ("input_ids", "token_type_ids", "attention_mask")]
             for row, i in enumerate(indices):
                 features[i] = {k: encoded[k][row] for k in names}
         return features  # type: ignore[return-value]
 
-    def _pad(self, features: list[dict[str, list[int]]], length: int | None = None) -> "BatchEncoding":
+    def _pad(self, features: list[dict[str, list[int]]], length: int | None = None) -> BatchEncoding:
         """Pad to the longest of ``features``, or to exactly ``length`` tokens."""
         with _TOKENIZER_LOCK:
             if length is None:
                 return self.tokenizer.pad(features, padding=True, return_tensors="pt")
             return self.tokenizer.pad(features, padding="max_length", max_length=length, return_tensors="pt")
 
-    def tokenize(self, texts: Sequence[str], pairs: Sequence[str | None] | None = None) -> "BatchEncoding":
+    def tokenize(self, texts: Sequence[str], pairs: Sequence[str | None] | None = None) -> BatchEncoding:
         """Model inputs for ``texts`` (and optional second texts ``pairs``) as padded tensors.
 
         The prefix is prepended to every text (the first text of a pair); pairs go through the
@@ -470,7 +470,7 @@ class TextEncoder(torch.nn.Module):
         pairs: Sequence[str | None] | None = None,
         *,
         batch_size: int = 32,
-        cache: "EmbeddingCache | None" = None,
+        cache: EmbeddingCache | None = None,
         progress: bool = True,
         max_tokens: int | None = None,
         pooler=None,

@@ -12,8 +12,7 @@ from __future__ import annotations
 
 import copy
 import time
-from typing import Sequence
-
+from collections.abc import Sequence
 
 from mgl.grid.plan import Cell, Experiment
 from mgl.grid.store import CellStore

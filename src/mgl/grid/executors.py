@@ -27,8 +27,9 @@ runner apart from the executors that place trials.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Iterator, Protocol, Sequence
+from typing import Protocol
 
 from mgl.errors import ConfigError, WorkerLost
 from mgl.grid.plan import Cell, Experiment

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable, Sequence
 
 from mgl.grid.executors import GridReport, run_cells
 from mgl.grid.plan import Experiment, config_fingerprint, make_cells

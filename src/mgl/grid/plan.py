@@ -10,12 +10,12 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 from mgl.config import RunConfig
 from mgl.errors import ConfigError
-
 
 GRID_VERSION = 2
 """2: cells are scored by the fitted model's own ``predict_proba`` (MGL: each input the query of its own

@@ -17,7 +17,8 @@ from __future__ import annotations
 import contextlib
 import copy
 import time
-from typing import Any, Iterator, Sequence
+from collections.abc import Iterator, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -143,8 +144,8 @@ class CellRunner:
 
         cfg, data, features, encoder, embed_seconds = self._features(experiment, seed)
         initial = features.state_dict()  # a trainable encoder starts every method from the same weights
-        n_train_all = int(len(data.table.rows(languages=[*data.sources, data.target], split="train")))
-        n_train_target = int(len(data.table.rows(languages=data.target, split="train")))
+        n_train_all = len(data.table.rows(languages=[*data.sources, data.target], split="train"))
+        n_train_target = len(data.table.rows(languages=data.target, split="train"))
         members = check_members(self.members or DEFAULT_MEMBERS) if "ensemble" in methods else []
         order = [m for m in methods if m != "ensemble"]
         extra = [m for m in members if m not in order]  # trained for the ensemble only, not recorded
@@ -227,7 +228,7 @@ def scored_metrics(data, probabilities: dict[str, np.ndarray], report: dict[str,
                                                      data.positive)
     metrics["val_accuracy"] = float((probabilities["validation"].argmax(1) == t.labels[val]).mean())
     metrics.update({k: v for k, v in report.items() if k not in metrics})
-    metrics.update(n_test=int(len(test)), probabilities=probabilities)
+    metrics.update(n_test=len(test), probabilities=probabilities)
     return metrics
 
 

@@ -8,8 +8,8 @@ Table 3; :func:`grid_spec` picks one by a grid's name. One renderer
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
 
 from mgl.grid.plan import Experiment
 from mgl.methods import is_mgl

@@ -9,7 +9,8 @@ mean over its experiments) gives p < 0.01.
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -65,7 +66,7 @@ def summarize(records: Sequence[dict], spec: TableSpec) -> dict[str, Any]:
             cells[method][col.label] = {
                 "mean": float(vals.mean()) if len(vals) else None,
                 "std": float(vals.std(ddof=1)) if len(vals) > 1 else None,
-                "n": int(len(vals)), "seeds": sorted(s),
+                "n": len(vals), "seeds": sorted(s),
             }
     significance: dict[str, dict] = {}
     if spec.significance and spec.reference in spec.methods:

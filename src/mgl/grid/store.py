@@ -11,10 +11,10 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
-from typing import Iterable
 
 from mgl.errors import ConfigError
 from mgl.grid.plan import Cell

@@ -5,8 +5,9 @@ from __future__ import annotations
 import copy
 import csv
 import io
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 from mgl.grid.specs import TableSpec
 from mgl.grid.stats import summarize
@@ -159,7 +160,7 @@ def render_proportion_markdown(summary: dict[str, Any], n_experiments: int, n_se
     if by_target:
         lines += ["", "### Per target (mean over its domains and the seeds)"]
     for target, by_method in by_target.items():
-        lines += ["", f"{target.upper()}:", ""] + plain_table(by_method)
+        lines += ["", f"{target.upper()}:", "", *plain_table(by_method)]
     versus = summary.get("versus_best") or {}
     if any(v for col in versus.values() for v in col):
         labels = list(versus)  # the targets, then "Avg"

@@ -10,8 +10,9 @@ JSON settings, never pickled: :meth:`Head.tensors` / :meth:`Head.settings` out,
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Sequence
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -64,10 +65,10 @@ class Head:
 
     @classmethod
     def from_saved(cls, settings: dict[str, Any], tensors: dict[str, torch.Tensor], bank: LabelledBank,
-                   device: torch.device | str = "cpu") -> "Head":
+                   device: torch.device | str = "cpu") -> Head:
         raise NotImplementedError
 
-    def to(self, device: torch.device | str) -> "Head":
+    def to(self, device: torch.device | str) -> Head:
         return self
 
 

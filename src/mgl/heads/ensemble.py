@@ -18,7 +18,6 @@ from mgl.config import DEFAULT_MEMBERS  # noqa: F401  (re-exported)
 from mgl.heads.base import Head
 
 
-
 class EnsembleHead(Head):
     kind = "ensemble"
 
@@ -43,7 +42,7 @@ class EnsembleHead(Head):
     def settings(self) -> dict[str, Any]:
         return {"num_classes": self.num_classes, "members": list(self.members)}
 
-    def to(self, device) -> "EnsembleHead":
+    def to(self, device) -> EnsembleHead:
         for head in self.members.values():
             head.to(device)
         return self

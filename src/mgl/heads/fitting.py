@@ -11,8 +11,9 @@ each), and averages their probabilities.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -32,7 +33,7 @@ class FittedMethod:
     report: dict[str, Any]
     bank: LabelledBank | None
     """None where fitted with ``keep_bank=False``."""
-    members: dict[str, "FittedMethod"] = field(default_factory=dict)
+    members: dict[str, FittedMethod] = field(default_factory=dict)
 
 
 def labelled_bank(data, features, *, languages: Sequence[str] | None = None) -> LabelledBank:
@@ -101,7 +102,7 @@ def _fit_mgl(name, data, features, cfg, *, seed, device, progress, checkpoint, r
                   checkpoint=checkpoint, resume=resume)
     bank = labelled_bank(data, features)  # the final features: a trained encoder's own
     head = MetaGraphHead.from_bank(model.eval(), variant, bank, sources=data.sources, target=data.target, seed=seed)
-    n_train = int(len(data.table.rows(languages=[*data.sources, data.target], split="train")))
+    n_train = len(data.table.rows(languages=[*data.sources, data.target], split="train"))
     return head, {"train_seconds": fit.seconds, "stages": [s.to_dict() for s in fit.stages], "n_train": n_train}, bank
 
 
@@ -134,7 +135,7 @@ def _fit_logreg(name, data, features, cfg, *, seed):
                                   t.labels[val], seed=seed, stage=name)
     seconds = time.perf_counter() - t0
     head = LogRegHead.from_pipeline(fit.model, t.num_classes, C=fit.C)
-    return head, {"train_seconds": seconds, "n_train": int(len(train)), "C": fit.C,
+    return head, {"train_seconds": seconds, "n_train": len(train), "C": fit.C,
                   "val_accuracy": fit.val_accuracy, "val_scores": {str(k): v for k, v in fit.val_scores.items()}}
 
 

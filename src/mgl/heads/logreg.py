@@ -21,7 +21,6 @@ import torch
 
 from mgl.heads.base import Head, LabelledBank
 
-
 UNSEEN_LOGIT = -1e4
 """The logit of a class the regression never saw in training: its probability is 0 (exp(-1e4) underflows)."""
 
@@ -39,7 +38,7 @@ class LogRegHead(Head):
         self.C = C
 
     @classmethod
-    def from_pipeline(cls, pipeline, num_classes: int, *, C: float | None = None) -> "LogRegHead":
+    def from_pipeline(cls, pipeline, num_classes: int, *, C: float | None = None) -> LogRegHead:
         """From a fitted ``make_pipeline(StandardScaler(), LogisticRegression())``."""
         scaler, lr = pipeline[0], pipeline[-1]
         classes = [int(c) for c in lr.classes_]
@@ -77,6 +76,6 @@ class LogRegHead(Head):
         return {"num_classes": self.num_classes, "C": self.C}
 
     @classmethod
-    def from_saved(cls, settings, tensors, bank: LabelledBank, device="cpu") -> "LogRegHead":
+    def from_saved(cls, settings, tensors, bank: LabelledBank, device="cpu") -> LogRegHead:
         return cls(*(tensors[k].numpy() for k in ("mean", "scale", "coef", "intercept")),
                    int(settings["num_classes"]), C=settings.get("C"))

@@ -20,7 +20,8 @@ and its strongest support neighbours.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -51,7 +52,7 @@ class MetaGraphHead(Head):
         self._sets: list[tuple[np.ndarray, np.ndarray, list[str]]] | None = None
 
     @classmethod
-    def from_bank(cls, model, cfg: MGLConfig, bank: LabelledBank, *, sources, target, seed) -> "MetaGraphHead":
+    def from_bank(cls, model, cfg: MGLConfig, bank: LabelledBank, *, sources, target, seed) -> MetaGraphHead:
         rows = bank.rows(sources)
         return cls(model, cfg, bank.embeddings[torch.as_tensor(rows)], bank.labels[rows], bank.languages[rows], rows,
                    sources=sources, target=target, seed=seed)
@@ -86,7 +87,7 @@ class MetaGraphHead(Head):
         probs = torch.zeros(n, self.num_classes, dtype=torch.float64)
         self_weight = np.zeros(n)
         shares = [dict.fromkeys(self.sources, 0.0) for _ in range(n)]
-        strongest: list[dict[int, float]] = [dict() for _ in range(n)]
+        strongest: list[dict[int, float]] = [{} for _ in range(n)]
         sets = self.support_sets()
         self.model.eval()
         for rows, labels, langs in sets:
@@ -131,7 +132,7 @@ class MetaGraphHead(Head):
                 "target": self.target, "seed": self.seed, "dim": int(self.support.shape[1])}
 
     @classmethod
-    def from_saved(cls, settings, tensors, bank: LabelledBank, device="cpu") -> "MetaGraphHead":
+    def from_saved(cls, settings, tensors, bank: LabelledBank, device="cpu") -> MetaGraphHead:
         from mgl.config import RunConfig
         from mgl.training import build_model
 
@@ -146,6 +147,6 @@ class MetaGraphHead(Head):
                    bank.languages[rows], rows, sources=settings["sources"], target=settings["target"],
                    seed=int(settings["seed"]))
 
-    def to(self, device) -> "MetaGraphHead":
+    def to(self, device) -> MetaGraphHead:
         self.model = self.model.to(device)
         return self

@@ -36,7 +36,7 @@ class MLPHead(Head):
                 "dropout": float(self.model.body[2].p), "negative_slope": float(self.model.body[1].negative_slope)}
 
     @classmethod
-    def from_saved(cls, settings, tensors, bank: LabelledBank, device="cpu") -> "MLPHead":
+    def from_saved(cls, settings, tensors, bank: LabelledBank, device="cpu") -> MLPHead:
         from mgl.baselines.common import MLPClassifier
 
         model = MLPClassifier(int(settings["in_dim"]), int(settings["num_classes"]),
@@ -45,6 +45,6 @@ class MLPHead(Head):
         model.load_state_dict(tensors, strict=True)
         return cls(model.to(device), settings["head"])
 
-    def to(self, device) -> "MLPHead":
+    def to(self, device) -> MLPHead:
         self.model = self.model.to(device)
         return self
