@@ -11,8 +11,10 @@ import os
 import sys
 from pathlib import Path
 
-DATA_HINT = ("point it at the folder holding cls-acl10-unprocessed/ (and paws-x/), e.g. "
-             "export MGL_DATA=../shared/data, or get the corpus with 'mgl data download webis-cls-10'")
+DATA_HINT = (
+    "point it at the folder holding cls-acl10-unprocessed/ (and paws-x/), e.g. "
+    "export MGL_DATA=../shared/data, or get the corpus with 'mgl data download webis-cls-10'"
+)
 
 
 def require_mgl_data(script: str) -> Path | None:
@@ -45,8 +47,9 @@ def claim_out(path) -> Path:
     from mgl.outputs import check_output_file
 
     try:
-        return check_output_file(path, kind=BENCHMARK_KIND, overwrite=bool(os.environ.get("MGL_OVERWRITE")),
-                                 option="--out")
+        return check_output_file(
+            path, kind=BENCHMARK_KIND, overwrite=bool(os.environ.get("MGL_OVERWRITE")), option="--out"
+        )
     except MGLError as exc:
         print(f"error: {exc} (set MGL_OVERWRITE=1 to replace it)", file=sys.stderr)
         raise SystemExit(2) from None

@@ -88,8 +88,13 @@ def main(argv: list[str] | None = None) -> int:
     from mgl.pipeline import make_encoder, prepare_data, run_mgl
 
     ks = sorted({int(k) for k in _split(args.ks)})
-    settings = {"max_length": args.max_length, "overrides": args.overrides, "mix_lrs": args.mix_lrs,
-                "mix_wds": args.mix_wds, "domain": args.domain}
+    settings = {
+        "max_length": args.max_length,
+        "overrides": args.overrides,
+        "mix_lrs": args.mix_lrs,
+        "mix_wds": args.mix_wds,
+        "domain": args.domain,
+    }
     fingerprint = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:12]
     run_dir = Path(args.out).with_name(Path(args.out).stem + "_runs")
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -103,12 +108,20 @@ def main(argv: list[str] | None = None) -> int:
         return None
 
     methods = _split(args.methods)
-    mix_options = BaselineOptions(lrs=tuple(float(x) for x in _split(args.mix_lrs)),
-                                  weight_decays=tuple(float(x) for x in _split(args.mix_wds))).validate()
+    mix_options = BaselineOptions(
+        lrs=tuple(float(x) for x in _split(args.mix_lrs)), weight_decays=tuple(float(x) for x in _split(args.mix_wds))
+    ).validate()
     t_start = time.perf_counter()
-    base = load_config("amazon", None, [f"data.root={Path(data_root) / 'cls-acl10-unprocessed'}",
-                                        f"data.domain={args.domain}", f"encoder.max_length={args.max_length}",
-                                        *args.overrides]).validate()
+    base = load_config(
+        "amazon",
+        None,
+        [
+            f"data.root={Path(data_root) / 'cls-acl10-unprocessed'}",
+            f"data.domain={args.domain}",
+            f"encoder.max_length={args.max_length}",
+            *args.overrides,
+        ],
+    ).validate()
     encoder = make_encoder(base.encoder)
     original = {k: v.clone() for k, v in encoder.model.state_dict().items()}
     n_layers = encoder.num_layers
@@ -138,9 +151,15 @@ def main(argv: list[str] | None = None) -> int:
             lower = None
             for k in sorted({deepest, *ks}, reverse=True):
                 frozen_layers = n_layers - k
-                store, locs = compute_prefix_states(encoder, data.texts, data.pairs, frozen_layers,
-                                                    batch_size=cfg.encoder.batch_size, progress=not args.quiet,
-                                                    lower=lower)
+                store, locs = compute_prefix_states(
+                    encoder,
+                    data.texts,
+                    data.pairs,
+                    frozen_layers,
+                    batch_size=cfg.encoder.batch_size,
+                    progress=not args.quiet,
+                    lower=lower,
+                )
                 stores[k], locations[k] = store, locs
                 lower = (store, locs, frozen_layers)
             # frozen vectors at the same length: the untrained top layers over the cached states
@@ -150,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
             todo = [i for i, key in enumerate(keys) if key not in frozen_memo]
             with torch.no_grad():
                 for start in range(0, len(todo), 512):
-                    part = todo[start:start + 512]
+                    part = todo[start : start + 512]
                     for i, vector in zip(part, probe(np.array(part)).cpu().numpy()):
                         frozen_memo[keys[i]] = vector
             frozen = FrozenFeatures(np.stack([frozen_memo[key] for key in keys]))
@@ -158,25 +177,53 @@ def main(argv: list[str] | None = None) -> int:
 
             def record(method: str, k: int, metrics: dict, seconds: float, target=target, seed=seed) -> None:
                 steps = _steps(metrics)
-                row = {"target": target, "seed": seed, "method": method, "k": k,
-                       **{m: metrics[m] for m in ("accuracy", "precision", "recall", "f1")},
-                       "train_seconds": metrics["train_seconds"], "wall_seconds": seconds, "steps": steps,
-                       "seconds_per_step": _stage_seconds(metrics) / steps if steps else None,
-                       "stages": [{kk: s.get(kk) for kk in ("name", "rounds", "steps", "best_round", "best_accuracy",
-                                                             "seconds", "lr", "weight_decay")}
-                                  for s in metrics.get("stages", [])]}
+                row = {
+                    "target": target,
+                    "seed": seed,
+                    "method": method,
+                    "k": k,
+                    **{m: metrics[m] for m in ("accuracy", "precision", "recall", "f1")},
+                    "train_seconds": metrics["train_seconds"],
+                    "wall_seconds": seconds,
+                    "steps": steps,
+                    "seconds_per_step": _stage_seconds(metrics) / steps if steps else None,
+                    "stages": [
+                        {
+                            kk: s.get(kk)
+                            for kk in (
+                                "name",
+                                "rounds",
+                                "steps",
+                                "best_round",
+                                "best_accuracy",
+                                "seconds",
+                                "lr",
+                                "weight_decay",
+                            )
+                        }
+                        for s in metrics.get("stages", [])
+                    ],
+                }
                 row["fingerprint"] = fingerprint
                 runs.append(row)
                 write_json_atomic(run_dir / f"{target}_{seed}_{method}_k{k}.json", row)
-                print(f"{target} seed {seed} {method} k={k}: accuracy {row['accuracy']:.4f}, "
-                      f"{seconds:.0f} s, {row['seconds_per_step'] or 0:.2f} s/step", file=sys.stderr, flush=True)
+                print(
+                    f"{target} seed {seed} {method} k={k}: accuracy {row['accuracy']:.4f}, "
+                    f"{seconds:.0f} s, {row['seconds_per_step'] or 0:.2f} s/step",
+                    file=sys.stderr,
+                    flush=True,
+                )
 
             t1 = time.perf_counter()
             if saved[0]:
                 runs.append(saved[0])
             else:
-                record("logreg-pooled", 0, fit_and_score("logreg-pooled", data, frozen, cfg, seed=seed),
-                       time.perf_counter() - t1)
+                record(
+                    "logreg-pooled",
+                    0,
+                    fit_and_score("logreg-pooled", data, frozen, cfg, seed=seed),
+                    time.perf_counter() - t1,
+                )
             for k in [0, *ks]:
                 for method in methods:
                     previous = done(target, seed, method, k)
@@ -191,11 +238,20 @@ def main(argv: list[str] | None = None) -> int:
                         features = PrefixFeatures(encoder, stores[k], locations[k], batch_size=cfg.encoder.batch_size)
                     t1 = time.perf_counter()
                     if method == "mgl":
-                        metrics, _, _ = run_mgl(data, features, cfg.mgl, seed=seed, device=encoder.device,
-                                                progress=not args.quiet)
+                        metrics, _, _ = run_mgl(
+                            data, features, cfg.mgl, seed=seed, device=encoder.device, progress=not args.quiet
+                        )
                     else:
-                        metrics = run_baseline(method, data, features, cfg.mgl, seed=seed, device=encoder.device,
-                                               progress=not args.quiet, options=mix_options)
+                        metrics = run_baseline(
+                            method,
+                            data,
+                            features,
+                            cfg.mgl,
+                            seed=seed,
+                            device=encoder.device,
+                            progress=not args.quiet,
+                            options=mix_options,
+                        )
                     record(method, k, metrics, time.perf_counter() - t1)
     encoder.model.load_state_dict(original)
     wall = time.perf_counter() - t_start
@@ -207,9 +263,13 @@ def main(argv: list[str] | None = None) -> int:
     for method, k in dict.fromkeys((r["method"], r["k"]) for r in runs):
         rows = [r for r in runs if r["method"] == method and r["k"] == k]
         name = f"{method} k={k}" if method != "logreg-pooled" else method
-        entry = {"method": method, "k": k, "n": len(rows),
-                 "accuracy_mean": float(np.mean([r["accuracy"] for r in rows])),
-                 "wall_seconds_mean": float(np.mean([r["wall_seconds"] for r in rows]))}
+        entry = {
+            "method": method,
+            "k": k,
+            "n": len(rows),
+            "accuracy_mean": float(np.mean([r["accuracy"] for r in rows])),
+            "wall_seconds_mean": float(np.mean([r["wall_seconds"] for r in rows])),
+        }
         for target in dict.fromkeys(r["target"] for r in rows):
             entry[f"accuracy_{target}"] = float(np.mean([r["accuracy"] for r in rows if r["target"] == target]))
         per_step = [r["seconds_per_step"] for r in rows if r["seconds_per_step"]]
@@ -218,32 +278,58 @@ def main(argv: list[str] | None = None) -> int:
     cache_bytes = {str(k): int(store.size_bytes()) for k, store in stores.items()}
     cache_rows = {str(k): len(store) for k, store in stores.items()}
     result = {
-        "benchmark": "bench_adaptation", "targets": _split(args.targets), "domain": args.domain, "seeds": args.seeds,
-        "ks": ks, "methods": methods, "max_length": args.max_length, "fingerprint": fingerprint, "overrides": args.overrides,
-        "mix_options": mix_options.to_dict(), "encoder": encoder.spec.to_dict(), "config": base.to_dict(),
-        "wall_seconds": wall, "runs_wall_seconds": runs_wall,
-        "prefix_seconds": prefix_seconds, "cache_bytes": cache_bytes, "cache_texts": cache_rows,
-        "summary": summary, "runs": runs,
-        "machine": {"cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(), "torch": torch.__version__,
-                    "python": platform.python_version(), "platform": platform.platform()},
+        "benchmark": "bench_adaptation",
+        "targets": _split(args.targets),
+        "domain": args.domain,
+        "seeds": args.seeds,
+        "ks": ks,
+        "methods": methods,
+        "max_length": args.max_length,
+        "fingerprint": fingerprint,
+        "overrides": args.overrides,
+        "mix_options": mix_options.to_dict(),
+        "encoder": encoder.spec.to_dict(),
+        "config": base.to_dict(),
+        "wall_seconds": wall,
+        "runs_wall_seconds": runs_wall,
+        "prefix_seconds": prefix_seconds,
+        "cache_bytes": cache_bytes,
+        "cache_texts": cache_rows,
+        "summary": summary,
+        "runs": runs,
+        "machine": {
+            "cpus": os.cpu_count(),
+            "torch_threads": torch.get_num_threads(),
+            "torch": torch.__version__,
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+        },
         "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
     }
     write_out(args.out, result)
     targets = _split(args.targets)
-    lines = [f"| method | encoder | {' | '.join(t.upper() for t in targets)} | mean | s / step | wall s / run |",
-             "|---|---|" + "---:|" * (len(targets) + 3)]
+    lines = [
+        f"| method | encoder | {' | '.join(t.upper() for t in targets)} | mean | s / step | wall s / run |",
+        "|---|---|" + "---:|" * (len(targets) + 3),
+    ]
     for e in summary.values():
         enc = "frozen" if e["k"] == 0 else f"top {e['k']} trained"
         accs = " | ".join(f"{e.get(f'accuracy_{t}', float('nan')) * 100:.2f}" for t in targets)
         sps = f"{e['seconds_per_step_mean']:.2f}" if e["seconds_per_step_mean"] else "-"
-        lines.append(f"| {e['method']} | {enc} | {accs} | {e['accuracy_mean'] * 100:.2f} | {sps} | {e['wall_seconds_mean']:.0f} |")
+        lines.append(
+            f"| {e['method']} | {enc} | {accs} | {e['accuracy_mean'] * 100:.2f} | {sps} | {e['wall_seconds_mean']:.0f} |"
+        )
     table = "\n".join(lines)
-    sizes = ", ".join(f"k={k}: {b / 1e6:.0f} MB for {cache_rows[k]} texts ({b / max(cache_rows[k], 1) / 1e3:.0f} KB/text)"
-                      for k, b in cache_bytes.items())
-    md = (f"{table}\n\nAccuracy (%) on the target's test split, mean of {args.seeds} seed(s); "
-          f"sequence length {args.max_length}; this invocation's wall {wall:.0f} s ({prefix_seconds:.0f} s computing "
-          f"prefix states and frozen vectors; runs saved by an earlier invocation are read back, not re-run); "
-          f"the runs' own wall times sum to {runs_wall:.0f} s; prefix cache {sizes}.\n")
+    sizes = ", ".join(
+        f"k={k}: {b / 1e6:.0f} MB for {cache_rows[k]} texts ({b / max(cache_rows[k], 1) / 1e3:.0f} KB/text)"
+        for k, b in cache_bytes.items()
+    )
+    md = (
+        f"{table}\n\nAccuracy (%) on the target's test split, mean of {args.seeds} seed(s); "
+        f"sequence length {args.max_length}; this invocation's wall {wall:.0f} s ({prefix_seconds:.0f} s computing "
+        f"prefix states and frozen vectors; runs saved by an earlier invocation are read back, not re-run); "
+        f"the runs' own wall times sum to {runs_wall:.0f} s; prefix cache {sizes}.\n"
+    )
     write_text_atomic(Path(args.out).with_suffix(".md"), md)
     print("\n" + md)
     print(f"wrote {args.out} and {Path(args.out).with_suffix('.md')}")

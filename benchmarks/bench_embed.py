@@ -130,7 +130,7 @@ def invariance(encoder, texts: list[str], batch_size: int, probe: int, group: in
     results = {}
     for name in ("legacy", "bucket", "legacy", "bucket"):
         start = time.perf_counter()
-        chunks = [texts[i:i + group] for i in range(0, len(texts), group)] if group else [texts]
+        chunks = [texts[i : i + group] for i in range(0, len(texts), group)] if group else [texts]
         if name == "bucket":
             results[name] = np.concatenate([encoder.embed(c, batch_size=batch_size, progress=False) for c in chunks])
         else:
@@ -139,17 +139,23 @@ def invariance(encoder, texts: list[str], batch_size: int, probe: int, group: in
         timings[name].append(time.perf_counter() - start)
         print(f"  {name}: {timings[name][-1]:.1f} s", file=sys.stderr)
     sample = texts[:probe]
-    alone = {"bucket": np.concatenate([encoder.embed([t], progress=False) for t in sample]),
-             "legacy": np.concatenate([legacy_embed(encoder, [t], 1)[0] for t in sample])}
+    alone = {
+        "bucket": np.concatenate([encoder.embed([t], progress=False) for t in sample]),
+        "legacy": np.concatenate([legacy_embed(encoder, [t], 1)[0] for t in sample]),
+    }
     n = len(texts)
     out = {}
     for name in ("bucket", "legacy"):
         best = min(timings[name])
-        out[name] = {"seconds": [round(t, 3) for t in timings[name]], "texts_per_s": round(n / best, 3),
-                     "padded_tokens": bucket_padded if name == "bucket" else legacy_padded,
-                     "max_abs_alone_vs_batched": float(np.abs(results[name][:probe] - alone[name]).max())}
-    out["cost_ratio_legacy_over_bucket"] = round(out["bucket"]["texts_per_s"] and
-                                                 out["legacy"]["texts_per_s"] / out["bucket"]["texts_per_s"], 3)
+        out[name] = {
+            "seconds": [round(t, 3) for t in timings[name]],
+            "texts_per_s": round(n / best, 3),
+            "padded_tokens": bucket_padded if name == "bucket" else legacy_padded,
+            "max_abs_alone_vs_batched": float(np.abs(results[name][:probe] - alone[name]).max()),
+        }
+    out["cost_ratio_legacy_over_bucket"] = round(
+        out["bucket"]["texts_per_s"] and out["legacy"]["texts_per_s"] / out["bucket"]["texts_per_s"], 3
+    )
     out["max_abs_bucket_vs_legacy"] = float(np.abs(results["bucket"] - results["legacy"]).max())
     return out
 
@@ -184,15 +190,24 @@ def loadavg() -> list[float] | None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--lang", default="de", choices=sorted(FOLDERS), help="language of the books reviews (default de)")
+    parser.add_argument(
+        "--lang", default="de", choices=sorted(FOLDERS), help="language of the books reviews (default de)"
+    )
     parser.add_argument("--n", type=int, default=None, help="embed only the first N texts (quick check)")
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "out" / "embed.json")
     parser.add_argument("--check", action="store_true", help="exit 1 if a requirement is not met")
-    parser.add_argument("--invariance", action="store_true",
-                        help="only the cost of batch-invariance: bucketed against the former batching (auto precision)")
+    parser.add_argument(
+        "--invariance",
+        action="store_true",
+        help="only the cost of batch-invariance: bucketed against the former batching (auto precision)",
+    )
     parser.add_argument("--probe", type=int, default=64, help="--invariance: texts also embedded alone (default 64)")
-    parser.add_argument("--group", type=int, default=None,
-                        help="--invariance: embed in calls of this many texts (a server's micro-batches, e.g. 8)")
+    parser.add_argument(
+        "--group",
+        type=int,
+        default=None,
+        help="--invariance: embed in calls of this many texts (a server's micro-batches, e.g. 8)",
+    )
     args = parser.parse_args(argv)
     claim_out(args.out)
 
@@ -215,22 +230,39 @@ def main(argv: list[str] | None = None) -> int:
         legacy_embed(auto, texts[:BATCH_SIZE], BATCH_SIZE)
         load_before = loadavg()
         measured = invariance(auto, texts, BATCH_SIZE, min(args.probe, len(texts)), args.group)
-        result = {"benchmark": "embed-invariance", "language": args.lang, "texts": len(texts),
-                  "precision": auto.precision, "precision_reason": auto.precision_reason, "batch_size": BATCH_SIZE,
-                  "max_length": MAX_LENGTH, "prefix": auto.spec.prefix, "group": args.group, **measured,
-                  "machine": {**machine_info(), "cpu_model": cpu_model(), "loadavg_before": load_before,
-                              "loadavg_after": loadavg()},
-                  "date": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+        result = {
+            "benchmark": "embed-invariance",
+            "language": args.lang,
+            "texts": len(texts),
+            "precision": auto.precision,
+            "precision_reason": auto.precision_reason,
+            "batch_size": BATCH_SIZE,
+            "max_length": MAX_LENGTH,
+            "prefix": auto.spec.prefix,
+            "group": args.group,
+            **measured,
+            "machine": {
+                **machine_info(),
+                "cpu_model": cpu_model(),
+                "loadavg_before": load_before,
+                "loadavg_after": loadavg(),
+            },
+            "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        }
         write_out(args.out, result)
         print(f"| batching ({auto.precision}) | texts/s | padded tokens | max abs change alone vs batched |")
         print("|---|---:|---:|---:|")
-        for name, label in (("bucket", "(e) each text at its own length bucket (today)"),
-                            ("legacy", "(f) length-sorted, padded to the batch's longest (before)")):
+        for name, label in (
+            ("bucket", "(e) each text at its own length bucket (today)"),
+            ("legacy", "(f) length-sorted, padded to the batch's longest (before)"),
+        ):
             m = measured[name]
             print(f"| {label} | {m['texts_per_s']:.2f} | {m['padded_tokens']} | {m['max_abs_alone_vs_batched']:.2e} |")
-        print(f"legacy/bucket texts/s: {measured['cost_ratio_legacy_over_bucket']:.3f}; "
-              f"max |bucket - legacy| {measured['max_abs_bucket_vs_legacy']:.2e}; {len(texts)} {args.lang} texts; "
-              f"CPU {cpu_model()}; result written to {args.out}")
+        print(
+            f"legacy/bucket texts/s: {measured['cost_ratio_legacy_over_bucket']:.3f}; "
+            f"max |bucket - legacy| {measured['max_abs_bucket_vs_legacy']:.2e}; {len(texts)} {args.lang} texts; "
+            f"CPU {cpu_model()}; result written to {args.out}"
+        )
         return 0
 
     spec = EncoderSpec(max_length=MAX_LENGTH, precision="fp32")  # the embedded multilingual-e5-small
@@ -241,10 +273,12 @@ def main(argv: list[str] | None = None) -> int:
     assert encoder.spec.pooling == "mean"
     tokenizer, model = encoder.tokenizer, encoder.model  # the same weights and tokenizer for both paths
     real_tokens = sum(
-        len(ids)
-        for ids in tokenizer([prefix + t for t in texts], truncation=True, max_length=MAX_LENGTH)["input_ids"]
+        len(ids) for ids in tokenizer([prefix + t for t in texts], truncation=True, max_length=MAX_LENGTH)["input_ids"]
     )
-    print(f"{len(texts)} {args.lang} books reviews, {real_tokens} tokens after truncation to {MAX_LENGTH}", file=sys.stderr)
+    print(
+        f"{len(texts)} {args.lang} books reviews, {real_tokens} tokens after truncation to {MAX_LENGTH}",
+        file=sys.stderr,
+    )
 
     warm = texts[:BATCH_SIZE]  # one batch each, untimed: first-call allocations and kernel set-up
     encoder.embed(warm, progress=False)
@@ -279,7 +313,9 @@ def main(argv: list[str] | None = None) -> int:
     plain_seconds = time.perf_counter() - start
     load_after = loadavg()
 
-    lengths = [len(ids) for ids in tokenizer([prefix + t for t in texts], truncation=True, max_length=MAX_LENGTH)["input_ids"]]
+    lengths = [
+        len(ids) for ids in tokenizer([prefix + t for t in texts], truncation=True, max_length=MAX_LENGTH)["input_ids"]
+    ]
     from mgl.encoders.batching import bucket_length
 
     mgl_padded = sum(bucket_length(n, MAX_LENGTH) for n in lengths)
@@ -301,27 +337,53 @@ def main(argv: list[str] | None = None) -> int:
         "texts": n,
         "distinct_texts": len(set(texts)),  # identical texts are embedded once by (a), every time by (b)
         "tokens": real_tokens,
-        "encoder": {"model": encoder.spec.model, "pooling": encoder.spec.pooling, "prefix": prefix,
-                    "max_length": MAX_LENGTH, "dim": encoder.dim, "identity": encoder.identity},
+        "encoder": {
+            "model": encoder.spec.model,
+            "pooling": encoder.spec.pooling,
+            "prefix": prefix,
+            "max_length": MAX_LENGTH,
+            "dim": encoder.dim,
+            "identity": encoder.identity,
+        },
         "batch_size": BATCH_SIZE,
-        "mgl_first_pass": {"seconds": round(mgl_seconds, 3), "texts_per_s": round(n / mgl_seconds, 3),
-                           "padded_tokens": mgl_padded, "padding_fraction": round(1 - real_tokens / mgl_padded, 4)},
-        "plain_loop": {"seconds": round(plain_seconds, 3), "texts_per_s": round(n / plain_seconds, 3),
-                       "padded_tokens": plain_padded, "padding_fraction": round(1 - real_tokens / plain_padded, 4)},
-        "mgl_auto": {"precision": auto.precision, "reason": auto.precision_reason, "identity": auto.identity,
-                     "seconds": round(auto_seconds, 3), "texts_per_s": round(n / auto_seconds, 3),
-                     "tokens_per_s": round(real_tokens / auto_seconds, 1),
-                     "min_cosine_to_fp32": float(auto_cosine.min()), "mean_cosine_to_fp32": float(auto_cosine.mean()),
-                     "max_abs_diff_to_fp32": float(np.abs(auto_vectors - plain_vectors).max())},
+        "mgl_first_pass": {
+            "seconds": round(mgl_seconds, 3),
+            "texts_per_s": round(n / mgl_seconds, 3),
+            "padded_tokens": mgl_padded,
+            "padding_fraction": round(1 - real_tokens / mgl_padded, 4),
+        },
+        "plain_loop": {
+            "seconds": round(plain_seconds, 3),
+            "texts_per_s": round(n / plain_seconds, 3),
+            "padded_tokens": plain_padded,
+            "padding_fraction": round(1 - real_tokens / plain_padded, 4),
+        },
+        "mgl_auto": {
+            "precision": auto.precision,
+            "reason": auto.precision_reason,
+            "identity": auto.identity,
+            "seconds": round(auto_seconds, 3),
+            "texts_per_s": round(n / auto_seconds, 3),
+            "tokens_per_s": round(real_tokens / auto_seconds, 1),
+            "min_cosine_to_fp32": float(auto_cosine.min()),
+            "mean_cosine_to_fp32": float(auto_cosine.mean()),
+            "max_abs_diff_to_fp32": float(np.abs(auto_vectors - plain_vectors).max()),
+        },
         "ratio_mgl_over_plain": round(ratio, 3),
         "ratio_auto_over_plain": round(auto_ratio, 3),
-        "mgl_second_pass": {"seconds": round(second_seconds, 4), "fraction_of_first_pass": round(fraction, 5),
-                            "cache_hits": second_hits, "cache_bytes": cache_bytes},
+        "mgl_second_pass": {
+            "seconds": round(second_seconds, 4),
+            "fraction_of_first_pass": round(fraction, 5),
+            "cache_hits": second_hits,
+            "cache_bytes": cache_bytes,
+        },
         "agreement": {"max_abs_diff": diff, "min_cosine": float(cosine.min())},
-        "requirements": {f"ratio >= {RATIO_REQUIRED}": ratio >= RATIO_REQUIRED,
-                         f"second pass < {SECOND_PASS_LIMIT:.0%} of first": fraction < SECOND_PASS_LIMIT,
-                         f"auto >= {AUTO_RATIO_REQUIRED} x plain": auto_ratio >= AUTO_RATIO_REQUIRED,
-                         f"auto min cosine >= {AUTO_MIN_COSINE}": float(auto_cosine.min()) >= AUTO_MIN_COSINE},
+        "requirements": {
+            f"ratio >= {RATIO_REQUIRED}": ratio >= RATIO_REQUIRED,
+            f"second pass < {SECOND_PASS_LIMIT:.0%} of first": fraction < SECOND_PASS_LIMIT,
+            f"auto >= {AUTO_RATIO_REQUIRED} x plain": auto_ratio >= AUTO_RATIO_REQUIRED,
+            f"auto min cosine >= {AUTO_MIN_COSINE}": float(auto_cosine.min()) >= AUTO_MIN_COSINE,
+        },
         "machine": {**machine_info(), "loadavg_before": load_before, "loadavg_after": load_after},
         "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
@@ -329,8 +391,12 @@ def main(argv: list[str] | None = None) -> int:
 
     rows = [
         ("path", "seconds", "texts/s", "padded tokens"),
-        (f"(d) mgl precision auto ({auto.precision}), empty cache", f"{auto_seconds:.1f}", f"{n / auto_seconds:.2f}",
-         str(mgl_padded)),
+        (
+            f"(d) mgl precision auto ({auto.precision}), empty cache",
+            f"{auto_seconds:.1f}",
+            f"{n / auto_seconds:.2f}",
+            str(mgl_padded),
+        ),
         ("(a) mgl TextEncoder.embed, empty cache", f"{mgl_seconds:.1f}", f"{n / mgl_seconds:.2f}", str(mgl_padded)),
         ("(b) plain HF loop, file order", f"{plain_seconds:.1f}", f"{n / plain_seconds:.2f}", str(plain_padded)),
         ("(c) mgl second pass, all cache hits", f"{second_seconds:.3f}", f"{n / second_seconds:.0f}", "0"),
@@ -338,13 +404,19 @@ def main(argv: list[str] | None = None) -> int:
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
     for row in rows:
         print("  ".join(cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths))))
-    print(f"ratio (a)/(b): {ratio:.2f} (required >= {RATIO_REQUIRED})   "
-          f"second pass: {fraction:.2%} of the first (required < {SECOND_PASS_LIMIT:.0%})")
+    print(
+        f"ratio (a)/(b): {ratio:.2f} (required >= {RATIO_REQUIRED})   "
+        f"second pass: {fraction:.2%} of the first (required < {SECOND_PASS_LIMIT:.0%})"
+    )
     print(f"agreement (a) vs (b): max |diff| {diff:.2e}, min cosine {float(cosine.min()):.6f}")
-    print(f"(d) auto: {auto_ratio:.2f}x the plain loop (required >= {AUTO_RATIO_REQUIRED}); cosine to fp32 "
-          f"min {float(auto_cosine.min()):.6f}, mean {float(auto_cosine.mean()):.6f} (required min >= {AUTO_MIN_COSINE})")
-    print(f"{n} texts, {real_tokens} tokens; torch threads {torch.get_num_threads()}, cpus {os.cpu_count()}; "
-          f"result written to {args.out}")
+    print(
+        f"(d) auto: {auto_ratio:.2f}x the plain loop (required >= {AUTO_RATIO_REQUIRED}); cosine to fp32 "
+        f"min {float(auto_cosine.min()):.6f}, mean {float(auto_cosine.mean()):.6f} (required min >= {AUTO_MIN_COSINE})"
+    )
+    print(
+        f"{n} texts, {real_tokens} tokens; torch threads {torch.get_num_threads()}, cpus {os.cpu_count()}; "
+        f"result written to {args.out}"
+    )
     ok = all(result["requirements"].values())
     return 0 if ok or not args.check else 1
 

@@ -53,9 +53,17 @@ def main(argv: list[str] | None = None) -> int:
     from mgl.training import MGLTrainee, build_model, meta_test_tasks
 
     torch.set_num_threads(args.threads)
-    base = [f"data.root={data_root / 'cls-acl10-unprocessed'}", "data.domain=books", f"data.target={args.target}",
-            f"data.sources={args.sources}", *args.overrides]
-    variants = {"frozen": [], "attention": ["encoder.pooling_head=attention", f"encoder.pooling_queries={args.queries}"]}
+    base = [
+        f"data.root={data_root / 'cls-acl10-unprocessed'}",
+        "data.domain=books",
+        f"data.target={args.target}",
+        f"data.sources={args.sources}",
+        *args.overrides,
+    ]
+    variants = {
+        "frozen": [],
+        "attention": ["encoder.pooling_head=attention", f"encoder.pooling_queries={args.queries}"],
+    }
     built = {}
     for name, extra in variants.items():
         cfg = load_config("amazon", None, [*base, *extra]).validate()
@@ -72,8 +80,16 @@ def main(argv: list[str] | None = None) -> int:
         mgl = MGLTrainee(model, features, [sampler], [val_task], cfg.mgl, seed=0, stage_id=1)
         ctx = make_context(data, features, cfg.mgl, seed=0)
         rows = ctx.train_rows([*ctx.sources, ctx.target])
-        mix = SingleTrainee(ctx.classifier(), features, pooled_steps(rows)(ctx.settings), ctx.target_validation,
-                            table.labels, ctx.settings, Hyper(1e-3, 0.0), rng=np.random.default_rng(0))
+        mix = SingleTrainee(
+            ctx.classifier(),
+            features,
+            pooled_steps(rows)(ctx.settings),
+            ctx.target_validation,
+            table.labels,
+            ctx.settings,
+            Hyper(1e-3, 0.0),
+            rng=np.random.default_rng(0),
+        )
         return {"mgl": mgl, "mix": mix}
 
     timings: dict[tuple[str, str, str], list[float]] = {}
@@ -95,15 +111,33 @@ def main(argv: list[str] | None = None) -> int:
         head = statistics.median(timings[(method, "attention", "step")])
         vf = statistics.median(timings[(method, "frozen", "validation")])
         vh = statistics.median(timings[(method, "attention", "validation")])
-        rows.append({"method": method, "frozen_step_s": frozen, "head_step_s": head, "step_ratio": head / frozen,
-                     "frozen_validation_s": vf, "head_validation_s": vh, "validation_ratio": vh / vf})
-    write_out(args.out, {"args": vars(args), "rows": rows, "machine": machine_info(),
-                                 "timings": {"/".join(k): v for k, v in timings.items()}})
+        rows.append(
+            {
+                "method": method,
+                "frozen_step_s": frozen,
+                "head_step_s": head,
+                "step_ratio": head / frozen,
+                "frozen_validation_s": vf,
+                "head_validation_s": vh,
+                "validation_ratio": vh / vf,
+            }
+        )
+    write_out(
+        args.out,
+        {
+            "args": vars(args),
+            "rows": rows,
+            "machine": machine_info(),
+            "timings": {"/".join(k): v for k, v in timings.items()},
+        },
+    )
     print("| method | frozen s / step | head s / step | ratio | frozen validation s | head validation s | ratio |")
     print("|---|---:|---:|---:|---:|---:|---:|")
     for r in rows:
-        print(f"| {r['method']} | {r['frozen_step_s']:.4f} | {r['head_step_s']:.4f} | {r['step_ratio']:.2f}x | "
-              f"{r['frozen_validation_s']:.2f} | {r['head_validation_s']:.2f} | {r['validation_ratio']:.2f}x |")
+        print(
+            f"| {r['method']} | {r['frozen_step_s']:.4f} | {r['head_step_s']:.4f} | {r['step_ratio']:.2f}x | "
+            f"{r['frozen_validation_s']:.2f} | {r['head_validation_s']:.2f} | {r['validation_ratio']:.2f}x |"
+        )
     return 0
 
 

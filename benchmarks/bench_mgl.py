@@ -50,8 +50,13 @@ def main(argv: list[str] | None = None) -> int:
     from mgl.evaluation import classification_metrics
     from mgl.pipeline import build_features, make_encoder, positive_index, prepare_data, run_mgl
 
-    overrides = [f"data.root={Path(data_root) / 'cls-acl10-unprocessed'}", f"data.domain={args.domain}",
-                 f"data.sources={args.sources}", f"data.target={args.target}", *args.overrides]
+    overrides = [
+        f"data.root={Path(data_root) / 'cls-acl10-unprocessed'}",
+        f"data.domain={args.domain}",
+        f"data.sources={args.sources}",
+        f"data.target={args.target}",
+        *args.overrides,
+    ]
     cfg = load_config(args.preset, None, overrides).validate()
     t_start = time.perf_counter()
     encoder = make_encoder(cfg.encoder)
@@ -62,10 +67,16 @@ def main(argv: list[str] | None = None) -> int:
         features, _ = build_features(data, cfg.encoder, encoder=encoder, progress=not args.quiet)
         embed_s = time.perf_counter() - t0
         metrics, _, _ = run_mgl(data, features, cfg.mgl, seed=seed, device=encoder.device, progress=not args.quiet)
-        runs.append({"method": "mgl", "seed": seed, "embed_seconds": embed_s, **{k: metrics[k] for k in (
-            "accuracy", "precision", "recall", "f1", "n_test", "train_seconds")},
-            "best_rounds": [s["best_round"] for s in metrics["stages"]],
-            "val_accuracy": [s["best_accuracy"] for s in metrics["stages"]]})
+        runs.append(
+            {
+                "method": "mgl",
+                "seed": seed,
+                "embed_seconds": embed_s,
+                **{k: metrics[k] for k in ("accuracy", "precision", "recall", "f1", "n_test", "train_seconds")},
+                "best_rounds": [s["best_round"] for s in metrics["stages"]],
+                "val_accuracy": [s["best_accuracy"] for s in metrics["stages"]],
+            }
+        )
         X = features.embeddings.cpu().numpy()
         t = data.table
         y = t.labels
@@ -77,35 +88,62 @@ def main(argv: list[str] | None = None) -> int:
             t1 = time.perf_counter()
             fit = fit_logistic_regression(X[tr], y[tr], X[val], y[val], seed=seed)
             m = classification_metrics(y[test], fit.model.predict(X[test]), t.num_classes, pos)
-            runs.append({"method": name, "seed": seed, "C": fit.C, "n_train": len(tr),
-                         "train_seconds": time.perf_counter() - t1, "n_test": len(test),
-                         **{k: m[k] for k in ("accuracy", "precision", "recall", "f1")}})
-        print(f"seed {seed}: " + ", ".join(f"{r['method']} {r['accuracy']:.4f}" for r in runs if r["seed"] == seed),
-              file=sys.stderr)
+            runs.append(
+                {
+                    "method": name,
+                    "seed": seed,
+                    "C": fit.C,
+                    "n_train": len(tr),
+                    "train_seconds": time.perf_counter() - t1,
+                    "n_test": len(test),
+                    **{k: m[k] for k in ("accuracy", "precision", "recall", "f1")},
+                }
+            )
+        print(
+            f"seed {seed}: " + ", ".join(f"{r['method']} {r['accuracy']:.4f}" for r in runs if r["seed"] == seed),
+            file=sys.stderr,
+        )
     wall = time.perf_counter() - t_start
     summary = {}
     for method in dict.fromkeys(r["method"] for r in runs):
         accs = np.array([r["accuracy"] for r in runs if r["method"] == method])
         f1s = np.array([r["f1"] for r in runs if r["method"] == method])
         secs = np.array([r["train_seconds"] for r in runs if r["method"] == method])
-        summary[method] = {"accuracy_mean": float(accs.mean()), "accuracy_std": float(accs.std(ddof=1)) if len(accs) > 1 else 0.0,
-                           "f1_mean": float(f1s.mean()), "train_seconds_mean": float(secs.mean()), "n": len(accs)}
+        summary[method] = {
+            "accuracy_mean": float(accs.mean()),
+            "accuracy_std": float(accs.std(ddof=1)) if len(accs) > 1 else 0.0,
+            "f1_mean": float(f1s.mean()),
+            "train_seconds_mean": float(secs.mean()),
+            "n": len(accs),
+        }
     result = {
         "benchmark": "bench_mgl",
         "experiment": f"{'+'.join(cfg.data.sources)} -> {cfg.data.target} ({cfg.data.domain})",
-        "preset": args.preset, "overrides": args.overrides, "seeds": args.seeds,
-        "encoder": encoder.identity, "config": cfg.to_dict(),
-        "wall_seconds": wall, "summary": summary, "runs": runs,
-        "machine": {"cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(), "torch": torch.__version__,
-                    "python": platform.python_version(), "platform": platform.platform()},
+        "preset": args.preset,
+        "overrides": args.overrides,
+        "seeds": args.seeds,
+        "encoder": encoder.identity,
+        "config": cfg.to_dict(),
+        "wall_seconds": wall,
+        "summary": summary,
+        "runs": runs,
+        "machine": {
+            "cpus": os.cpu_count(),
+            "torch_threads": torch.get_num_threads(),
+            "torch": torch.__version__,
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+        },
         "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
     }
     write_out(args.out, result)
     print(f"\n{result['experiment']}, {args.seeds} seeds, encoder {cfg.encoder.model} (frozen), wall {wall:.0f} s")
     print(f"{'method':<16}{'accuracy':>20}{'F1':>10}{'train s':>10}")
     for method, s in summary.items():
-        print(f"{method:<16}{s['accuracy_mean']*100:>12.2f} ± {s['accuracy_std']*100:<5.2f}"
-              f"{s['f1_mean']*100:>10.2f}{s['train_seconds_mean']:>10.1f}")
+        print(
+            f"{method:<16}{s['accuracy_mean'] * 100:>12.2f} ± {s['accuracy_std'] * 100:<5.2f}"
+            f"{s['f1_mean'] * 100:>10.2f}{s['train_seconds_mean']:>10.1f}"
+        )
     print(f"wrote {args.out}")
     return 0
 

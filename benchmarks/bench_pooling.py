@@ -78,9 +78,18 @@ def run_one(variant: str, overrides: list[str], target: str, seed: int, method: 
     from mgl.grid.runner import fit_and_score
     from mgl.pipeline import build_features, make_encoder, prepare_data, run_mgl
 
-    cfg = load_config("amazon", None, [f"data.root={root}", "data.domain=books", f"data.target={target}",
-                                       f"data.sources={','.join(SOURCES[target])}", *overrides,
-                                       *args.overrides]).validate()
+    cfg = load_config(
+        "amazon",
+        None,
+        [
+            f"data.root={root}",
+            "data.domain=books",
+            f"data.target={target}",
+            f"data.sources={','.join(SOURCES[target])}",
+            *overrides,
+            *args.overrides,
+        ],
+    ).validate()
     data = prepare_data(cfg.data, seed)
     encoder = make_encoder(cfg.encoder)
     t0 = time.perf_counter()
@@ -89,17 +98,28 @@ def run_one(variant: str, overrides: list[str], target: str, seed: int, method: 
     t1 = time.perf_counter()
     record = {"variant": variant, "overrides": overrides, "target": target, "seed": seed, "method": method}
     if method == "mgl":
-        metrics, model, fit = run_mgl(data, features, cfg.mgl, seed=seed, device=encoder.device,
-                                      progress=not args.quiet)
+        metrics, model, fit = run_mgl(
+            data, features, cfg.mgl, seed=seed, device=encoder.device, progress=not args.quiet
+        )
         test = data.table.rows(languages=target, split="test")[: 10 * cfg.mgl.n_query]
-        plan = plan_episodes(fit.test_sampler, test, n_query=cfg.mgl.n_query, eval_times=2,
-                             rng=np.random.default_rng(seed))
-        record["graph"] = query_row_weights(model, features, [ep for _, eps in plan for ep in eps],
-                                            data.table.languages)
+        plan = plan_episodes(
+            fit.test_sampler, test, n_query=cfg.mgl.n_query, eval_times=2, rng=np.random.default_rng(seed)
+        )
+        record["graph"] = query_row_weights(
+            model, features, [ep for _, eps in plan for ep in eps], data.table.languages
+        )
         record["validation_accuracy"] = metrics["stages"][-1]["best_accuracy"]
     elif method == "mix":
-        metrics = run_baseline("mix", data, features, cfg.mgl, seed=seed, device=encoder.device,
-                               progress=not args.quiet, options=BaselineOptions())
+        metrics = run_baseline(
+            "mix",
+            data,
+            features,
+            cfg.mgl,
+            seed=seed,
+            device=encoder.device,
+            progress=not args.quiet,
+            options=BaselineOptions(),
+        )
         record["validation_accuracy"] = metrics["stages"][-1]["best_accuracy"]
     elif method == "logreg-pooled":
         metrics = fit_and_score(method, data, features, cfg, seed=seed)
@@ -107,12 +127,21 @@ def run_one(variant: str, overrides: list[str], target: str, seed: int, method: 
     else:
         raise SystemExit(f"bench_pooling: unknown method {method!r}")
     seconds, steps = stage_costs(metrics)
-    record.update(accuracy=metrics["accuracy"], n_test=metrics["n_test"], wall_seconds=time.perf_counter() - t1,
-                  prepare_seconds=prepare_seconds, stage_seconds=seconds, steps=steps,
-                  seconds_per_step=seconds / steps if steps else None, threads=torch.get_num_threads(),
-                  stages=[{k: s.get(k) for k in ("name", "rounds", "steps", "best_round", "best_accuracy", "seconds", "lr")}
-                          for s in metrics.get("stages", [])],
-                  finished=time.strftime("%Y-%m-%d %H:%M:%S"))
+    record.update(
+        accuracy=metrics["accuracy"],
+        n_test=metrics["n_test"],
+        wall_seconds=time.perf_counter() - t1,
+        prepare_seconds=prepare_seconds,
+        stage_seconds=seconds,
+        steps=steps,
+        seconds_per_step=seconds / steps if steps else None,
+        threads=torch.get_num_threads(),
+        stages=[
+            {k: s.get(k) for k in ("name", "rounds", "steps", "best_round", "best_accuracy", "seconds", "lr")}
+            for s in metrics.get("stages", [])
+        ],
+        finished=time.strftime("%Y-%m-%d %H:%M:%S"),
+    )
     return record
 
 
@@ -123,12 +152,22 @@ def prepare(variants: dict, targets: list[str], seeds: int, args, root: Path) ->
 
     for variant, overrides in variants.items():
         for target in targets:
-            cfg = load_config("amazon", None, [f"data.root={root}", "data.domain=books", f"data.target={target}",
-                                               f"data.sources={','.join(SOURCES[target])}", *overrides,
-                                               *args.overrides]).validate()
+            cfg = load_config(
+                "amazon",
+                None,
+                [
+                    f"data.root={root}",
+                    "data.domain=books",
+                    f"data.target={target}",
+                    f"data.sources={','.join(SOURCES[target])}",
+                    *overrides,
+                    *args.overrides,
+                ],
+            ).validate()
             t0 = time.perf_counter()
-            build_features(prepare_data(cfg.data, 0), cfg.encoder, encoder=make_encoder(cfg.encoder),
-                           progress=not args.quiet)
+            build_features(
+                prepare_data(cfg.data, 0), cfg.encoder, encoder=make_encoder(cfg.encoder), progress=not args.quiet
+            )
             print(f"prepared {variant} {target}: {time.perf_counter() - t0:.0f} s", file=sys.stderr)
 
 
@@ -137,9 +176,12 @@ def table(records: list[dict], variants: list[str], targets: list[str]) -> str:
         vals = [r[key] for r in rs if r.get(key) is not None]
         return fmt.format(scale * float(np.mean(vals))) if vals else "-"
 
-    lines = ["| method | features | " + " | ".join(t.upper() for t in targets)
-             + " | mean | val (mean) | s / step | wall s / run | query self-weight | cross-language share |",
-             "|---|---|" + "---:|" * (len(targets) + 6)]
+    lines = [
+        "| method | features | "
+        + " | ".join(t.upper() for t in targets)
+        + " | mean | val (mean) | s / step | wall s / run | query self-weight | cross-language share |",
+        "|---|---|" + "---:|" * (len(targets) + 6),
+    ]
     for method in ("logreg-pooled", "mgl", "mix"):
         for variant in variants:
             rs = [r for r in records if r["method"] == method and r["variant"] == variant]
@@ -148,10 +190,18 @@ def table(records: list[dict], variants: list[str], targets: list[str]) -> str:
             per = [cell([r for r in rs if r["target"] == t]) for t in targets]
             graph = [r["graph"] for r in rs if r.get("graph")]
             lines.append(
-                f"| {method} | {variant} | " + " | ".join(per) + f" | {cell(rs)} | {cell(rs, 'validation_accuracy')} | "
-                + cell(rs, "seconds_per_step", 1.0, "{:.4f}") + " | " + cell(rs, "wall_seconds", 1.0, "{:.0f}") + " | "
-                + (f"{np.mean([g['self'] for g in graph]):.4f}" if graph else "-") + " | "
-                + (f"{np.mean([g['cross_language'] for g in graph]):.4f}" if graph else "-") + " |")
+                f"| {method} | {variant} | "
+                + " | ".join(per)
+                + f" | {cell(rs)} | {cell(rs, 'validation_accuracy')} | "
+                + cell(rs, "seconds_per_step", 1.0, "{:.4f}")
+                + " | "
+                + cell(rs, "wall_seconds", 1.0, "{:.0f}")
+                + " | "
+                + (f"{np.mean([g['self'] for g in graph]):.4f}" if graph else "-")
+                + " | "
+                + (f"{np.mean([g['cross_language'] for g in graph]):.4f}" if graph else "-")
+                + " |"
+            )
     return "\n".join(lines)
 
 
@@ -160,8 +210,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--targets", default="ja,fr")
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--variants", default="frozen,attention")
-    parser.add_argument("--variant", dest="extra_variants", action="append", default=[],
-                        help="NAME=section.field=value,... : another variant.")
+    parser.add_argument(
+        "--variant",
+        dest="extra_variants",
+        action="append",
+        default=[],
+        help="NAME=section.field=value,... : another variant.",
+    )
     parser.add_argument("--methods", default="logreg-pooled,mgl,mix")
     parser.add_argument("--threads", type=int, default=None, help="torch threads per run (default: torch's).")
     parser.add_argument("--prepare", action="store_true", help="Only compute the features of every variant, then stop.")
@@ -199,10 +254,15 @@ def main(argv: list[str] | None = None) -> int:
                     record = run_one(variant, overrides, target, seed, method, args, root)
                     write_json_atomic(path, record)
                     records.append(record)
-                    print(f"{variant} {target} seed {seed} {method}: test {record['accuracy']:.4f} "
-                          f"val {record['validation_accuracy']} wall {record['wall_seconds']:.0f} s", file=sys.stderr)
-    write_out(args.out, {"variants": variants, "targets": targets, "seeds": args.seeds,
-                                 "overrides": args.overrides, "runs": records})
+                    print(
+                        f"{variant} {target} seed {seed} {method}: test {record['accuracy']:.4f} "
+                        f"val {record['validation_accuracy']} wall {record['wall_seconds']:.0f} s",
+                        file=sys.stderr,
+                    )
+    write_out(
+        args.out,
+        {"variants": variants, "targets": targets, "seeds": args.seeds, "overrides": args.overrides, "runs": records},
+    )
     print(table(records, list(variants), targets))
     return 0
 

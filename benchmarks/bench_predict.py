@@ -52,9 +52,12 @@ def write_shards(texts: list[str], folder: Path, per_file: int = 5000) -> None:
 
     folder.mkdir(parents=True, exist_ok=True)
     for i in range(0, len(texts), per_file):
-        part = texts[i:i + per_file]
-        pq.write_table(pa.table({"id": [f"t{j:06d}" for j in range(i, i + len(part))], "text": part}),
-                       folder / f"corpus-{i // per_file:03d}.parquet", row_group_size=1000)
+        part = texts[i : i + per_file]
+        pq.write_table(
+            pa.table({"id": [f"t{j:06d}" for j in range(i, i + len(part))], "text": part}),
+            folder / f"corpus-{i // per_file:03d}.parquet",
+            row_group_size=1000,
+        )
 
 
 WRAP = """
@@ -86,10 +89,36 @@ def main() -> int:
     print(f"corpus: {len(texts)} distinct texts", file=sys.stderr)
     model = work / "model"
     if not model.is_dir():
-        subprocess.run([sys.executable, "-m", "mgl", "train", "--preset", "amazon", "--root",
-                        str(data / "cls-acl10-unprocessed"), "--domain", "books", "--sources", "en,fr,de", "--target",
-                        "ja", "--seed", "0", "--method", "logreg-pooled", "--set", f"encoder.max_length={args.max_length}",
-                        "--out", str(work / "train"), "--save", str(model), "--quiet"], check=True)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "mgl",
+                "train",
+                "--preset",
+                "amazon",
+                "--root",
+                str(data / "cls-acl10-unprocessed"),
+                "--domain",
+                "books",
+                "--sources",
+                "en,fr,de",
+                "--target",
+                "ja",
+                "--seed",
+                "0",
+                "--method",
+                "logreg-pooled",
+                "--set",
+                f"encoder.max_length={args.max_length}",
+                "--out",
+                str(work / "train"),
+                "--save",
+                str(model),
+                "--quiet",
+            ],
+            check=True,
+        )
     rows = []
     for size in [] if args.skip_memory else args.sizes.split(","):
         n = len(texts) if size == "all" else min(int(size), len(texts))
@@ -97,43 +126,74 @@ def main() -> int:
         if not folder.is_dir():
             write_shards(texts[:n], folder)
         out = work / f"pred-{n}"
-        cmd = [sys.executable, "-m", "mgl", "predict", "--model", str(model), "--input", str(folder), "--output",
-               str(out), "--id-column", "id", "--quiet"]
+        cmd = [
+            sys.executable,
+            "-m",
+            "mgl",
+            "predict",
+            "--model",
+            str(model),
+            "--input",
+            str(folder),
+            "--output",
+            str(out),
+            "--id-column",
+            "id",
+            "--quiet",
+        ]
         done = subprocess.run([sys.executable, "-c", WRAP, *cmd], capture_output=True, text=True)
         rc, rss_kb, seconds = done.stdout.split()
         if int(rc) != 0:
             print(done.stderr[-2000:], file=sys.stderr)
             return 1
-        rows.append({"texts": n, "peak_rss_mb": round(int(rss_kb) / 1024, 1), "seconds": round(float(seconds), 1),
-                     "texts_per_second": round(n / float(seconds), 1)})
+        rows.append(
+            {
+                "texts": n,
+                "peak_rss_mb": round(int(rss_kb) / 1024, 1),
+                "seconds": round(float(seconds), 1),
+                "texts_per_second": round(n / float(seconds), 1),
+            }
+        )
         print(rows[-1], file=sys.stderr, flush=True)
     if rows:
         base = rows[0]["peak_rss_mb"]
         for r in rows:
             r["growth_vs_first"] = round(r["peak_rss_mb"] / base - 1, 4)
     speed = measure_speed(data, work, texts, args) if args.speed_texts else None
-    result = {"corpus_texts": len(texts), "max_length": args.max_length, "rows": rows, "speed": speed,
-              "machine": machine_info(), "date": time.strftime("%Y-%m-%d")}
+    result = {
+        "corpus_texts": len(texts),
+        "max_length": args.max_length,
+        "rows": rows,
+        "speed": speed,
+        "machine": machine_info(),
+        "date": time.strftime("%Y-%m-%d"),
+    }
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     write_out(args.out, result)
     if rows:
         print("| texts | peak RSS (MB) | growth vs 10k | wall (s) | texts/s |")
         print("|---:|---:|---:|---:|---:|")
         for r in rows:
-            print(f"| {r['texts']:,} | {r['peak_rss_mb']:.1f} | {r['growth_vs_first'] * 100:+.1f}% | {r['seconds']:.1f} | "
-                  f"{r['texts_per_second']:.1f} |")
+            print(
+                f"| {r['texts']:,} | {r['peak_rss_mb']:.1f} | {r['growth_vs_first'] * 100:+.1f}% | {r['seconds']:.1f} | "
+                f"{r['texts_per_second']:.1f} |"
+            )
     if speed:
         print(f"\n{speed['texts']:,} texts at max_length {speed['max_length']} ({speed['method']}):\n")
         print("| executor | wall (s) | texts/s | vs one process | max abs diff of probabilities |")
         print("|---|---:|---:|---:|---:|")
         base = speed["runs"][0]["texts_per_second"]
         for r in speed["runs"]:
-            print(f"| {r['executor']} | {r['seconds']:.1f} | {r['texts_per_second']:.1f} | "
-                  f"{r['texts_per_second'] / base:.2f}x | {r['max_abs_diff_vs_one_process']:.2e} |")
+            print(
+                f"| {r['executor']} | {r['seconds']:.1f} | {r['texts_per_second']:.1f} | "
+                f"{r['texts_per_second'] / base:.2f}x | {r['max_abs_diff_vs_one_process']:.2e} |"
+            )
         res = speed["resume"]
-        print(f"\nresume: killed after {res['shards_before_kill']} of {res['shards']} shards; restart to first new "
-              f"shard {res['restart_to_first_new_shard_s']:.1f} s (one shard predicts in "
-              f"{res['seconds_per_shard']:.1f} s); restart wall {res['restart_wall_s']:.1f} s")
+        print(
+            f"\nresume: killed after {res['shards_before_kill']} of {res['shards']} shards; restart to first new "
+            f"shard {res['restart_to_first_new_shard_s']:.1f} s (one shard predicts in "
+            f"{res['seconds_per_shard']:.1f} s); restart wall {res['restart_wall_s']:.1f} s"
+        )
     return 0
 
 
@@ -156,22 +216,60 @@ def measure_speed(data: Path, work: Path, texts: list[str], args) -> dict:
 
     model = work / "model-full"
     if not model.is_dir():
-        subprocess.run([sys.executable, "-m", "mgl", "train", "--preset", "amazon", "--root",
-                        str(data / "cls-acl10-unprocessed"), "--domain", "books", "--sources", "en,fr,de", "--target",
-                        "ja", "--seed", "0", "--out", str(work / "train-full"), "--save", str(model), "--quiet"],
-                       check=True)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "mgl",
+                "train",
+                "--preset",
+                "amazon",
+                "--root",
+                str(data / "cls-acl10-unprocessed"),
+                "--domain",
+                "books",
+                "--sources",
+                "en,fr,de",
+                "--target",
+                "ja",
+                "--seed",
+                "0",
+                "--out",
+                str(work / "train-full"),
+                "--save",
+                str(model),
+                "--quiet",
+            ],
+            check=True,
+        )
     meta = json.loads((model / "mgl_model.json").read_text())
     n = min(args.speed_texts, len(texts))
     folder = work / f"speed-{n}"
     if not folder.is_dir():
         write_shards(texts[:n], folder)
-    base_cmd = [sys.executable, "-m", "mgl", "predict", "--model", str(model), "--input", str(folder), "--id-column",
-                "id", "--shard-rows", str(args.speed_shard_rows), "--quiet"]
+    base_cmd = [
+        sys.executable,
+        "-m",
+        "mgl",
+        "predict",
+        "--model",
+        str(model),
+        "--input",
+        str(folder),
+        "--id-column",
+        "id",
+        "--shard-rows",
+        str(args.speed_shard_rows),
+        "--quiet",
+    ]
     env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
     runs = []
     reference = None
-    for name, extra in [("local, 1 process", []), ("local, 2 workers", ["--workers", "2"]),
-                        ("ray data, 2 actors", ["--executor", "ray", "--workers", "2"])]:
+    for name, extra in [
+        ("local, 1 process", []),
+        ("local, 2 workers", ["--workers", "2"]),
+        ("ray data, 2 actors", ["--executor", "ray", "--workers", "2"]),
+    ]:
         out = work / f"speed-out-{len(runs)}"
         t0 = time.perf_counter()
         done = subprocess.run([*base_cmd, *extra, "--output", str(out)], capture_output=True, text=True, env=env)
@@ -183,10 +281,16 @@ def measure_speed(data: Path, work: Path, texts: list[str], args) -> dict:
             reference = (ids, probs)
         if ids != reference[0]:
             raise SystemExit(f"{name}: the ids differ from one process's")
-        runs.append({"executor": name, "seconds": round(seconds, 2), "texts_per_second": round(n / seconds, 2),
-                     "max_abs_diff_vs_one_process": float(np.abs(probs - reference[1]).max()),
-                     "labels_differing": int((probs.argmax(1) != reference[1].argmax(1)).sum()),
-                     "summary": done.stdout.strip().splitlines()[-1]})
+        runs.append(
+            {
+                "executor": name,
+                "seconds": round(seconds, 2),
+                "texts_per_second": round(n / seconds, 2),
+                "max_abs_diff_vs_one_process": float(np.abs(probs - reference[1]).max()),
+                "labels_differing": int((probs.argmax(1) != reference[1].argmax(1)).sum()),
+                "summary": done.stdout.strip().splitlines()[-1],
+            }
+        )
         print(runs[-1], file=sys.stderr, flush=True)
     # resuming: kill the one-process run once half its shards are written, start it again
     out = work / "speed-resume"
@@ -198,8 +302,9 @@ def measure_speed(data: Path, work: Path, texts: list[str], args) -> dict:
     proc.wait()
     before = len(list(out.glob("part-*.parquet")))
     t0 = time.perf_counter()
-    restart = subprocess.Popen([*base_cmd, "--output", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               text=True)
+    restart = subprocess.Popen(
+        [*base_cmd, "--output", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     first_new = None
     while restart.poll() is None:
         if first_new is None and len(list(out.glob("part-*.parquet"))) > before:
@@ -210,12 +315,22 @@ def measure_speed(data: Path, work: Path, texts: list[str], args) -> dict:
         raise SystemExit(f"resume failed: {restart.stderr.read()[-3000:]}")
     ids, probs = _outputs(out)
     per_shard = runs[0]["seconds"] / shards
-    return {"texts": n, "max_length": meta.get("encoder", {}).get("spec", {}).get("max_length"), "method": meta.get("method"),
-            "shard_rows": args.speed_shard_rows, "runs": runs,
-            "resume": {"shards": shards, "shards_before_kill": before, "restart_wall_s": round(wall, 2),
-                       "restart_to_first_new_shard_s": round(first_new or wall, 2),
-                       "seconds_per_shard": round(per_shard, 2), "ids_equal": ids == reference[0],
-                       "max_abs_diff_vs_one_process": float(np.abs(probs - reference[1]).max())}}
+    return {
+        "texts": n,
+        "max_length": meta.get("encoder", {}).get("spec", {}).get("max_length"),
+        "method": meta.get("method"),
+        "shard_rows": args.speed_shard_rows,
+        "runs": runs,
+        "resume": {
+            "shards": shards,
+            "shards_before_kill": before,
+            "restart_wall_s": round(wall, 2),
+            "restart_to_first_new_shard_s": round(first_new or wall, 2),
+            "seconds_per_shard": round(per_shard, 2),
+            "ids_equal": ids == reference[0],
+            "max_abs_diff_vs_one_process": float(np.abs(probs - reference[1]).max()),
+        },
+    }
 
 
 if __name__ == "__main__":

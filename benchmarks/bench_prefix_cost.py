@@ -35,8 +35,9 @@ def main(argv=None) -> int:
     from mgl.encoders import EncoderSpec, TextEncoder
 
     per = {}
-    for ex in load_dataset("webis-cls-10", root=data / "cls-acl10-unprocessed", languages=["en", "fr", "de", "ja"],
-                           domains=["books"]):
+    for ex in load_dataset(
+        "webis-cls-10", root=data / "cls-acl10-unprocessed", languages=["en", "fr", "de", "ja"], domains=["books"]
+    ):
         per.setdefault(ex.language, []).append(ex.text)
     texts = [per[lang][i] for i in range(args.n // 4) for lang in ("en", "fr", "de", "ja")]
     encoders = {name: TextEncoder(EncoderSpec(prefix=prefix, max_length=length)) for name, prefix, length in VARIANTS}
@@ -58,9 +59,17 @@ def main(argv=None) -> int:
     for name, enc in encoders.items():
         tokens = sum(len(f["input_ids"]) for f in enc._encode(texts, [None] * len(texts)))
         rate = len(texts) / min(seconds[name])
-        rows[name] = {"precision": enc.precision, "texts": len(texts), "tokens": tokens, "seconds": seconds[name],
-                      "texts_per_s": round(rate, 2), "table1_minutes": round(TABLE1_TEXTS / rate / 60, 1)}
-        print(f"| {name} | {enc.precision} | {len(texts)} | {tokens} | {rate:.2f} | {TABLE1_TEXTS / rate / 60:.0f} min |")
+        rows[name] = {
+            "precision": enc.precision,
+            "texts": len(texts),
+            "tokens": tokens,
+            "seconds": seconds[name],
+            "texts_per_s": round(rate, 2),
+            "table1_minutes": round(TABLE1_TEXTS / rate / 60, 1),
+        }
+        print(
+            f"| {name} | {enc.precision} | {len(texts)} | {tokens} | {rate:.2f} | {TABLE1_TEXTS / rate / 60:.0f} min |"
+        )
     print(f"CPU {cpu}")
     write_out(args.out, {"variants": rows, "cpu": cpu, "date": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
     return 0

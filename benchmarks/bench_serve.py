@@ -58,8 +58,13 @@ def reviews(root: Path, n: int) -> list[str]:
     """``n`` distinct books test reviews, the languages in turn."""
     from mgl.data.registry import load_dataset
 
-    by_lang = {lang: [ex.text for ex in load_dataset("webis-cls-10", root=root, languages=[lang], domains=["books"],
-                                                      splits=["test"])] for lang in LANGS}
+    by_lang = {
+        lang: [
+            ex.text
+            for ex in load_dataset("webis-cls-10", root=root, languages=[lang], domains=["books"], splits=["test"])
+        ]
+        for lang in LANGS
+    }
     out = []
     for i in range(n):
         lang = LANGS[i % len(LANGS)]
@@ -98,10 +103,18 @@ class Client(threading.Thread):
         conn.close()
 
 
-def phase(name: str, port: int, texts: list[str], clients: int, requests: int, per_request: int,
-          time_limit: float, pid: int) -> dict:
-    bodies = [[json.dumps({"texts": texts[(c * requests + r) * per_request:(c * requests + r + 1) * per_request]}).encode()
-               for r in range(requests)] for c in range(clients)]
+def phase(
+    name: str, port: int, texts: list[str], clients: int, requests: int, per_request: int, time_limit: float, pid: int
+) -> dict:
+    bodies = [
+        [
+            json.dumps(
+                {"texts": texts[(c * requests + r) * per_request : (c * requests + r + 1) * per_request]}
+            ).encode()
+            for r in range(requests)
+        ]
+        for c in range(clients)
+    ]
     deadline = time.perf_counter() + time_limit
     threads = [Client(port, b, deadline) for b in bodies]
     t0 = time.perf_counter()
@@ -113,12 +126,25 @@ def phase(name: str, port: int, texts: list[str], clients: int, requests: int, p
     lat = np.array([x for t in threads for x in t.latencies]) * 1000
     sent = sum(t.sent for t in threads)
     errors = [e for t in threads for e in t.errors]
-    return {"phase": name, "clients": clients, "requests_planned": clients * requests, "requests": sent,
-            "texts_per_request": per_request, "errors": len(errors), "error_samples": errors[:5],
-            "wall_seconds": wall, "requests_per_s": sent / wall, "texts_per_s": sent * per_request / wall,
-            "p50_ms": float(np.percentile(lat, 50)), "p95_ms": float(np.percentile(lat, 95)),
-            "p99_ms": float(np.percentile(lat, 99)), "max_ms": float(lat.max()), "mean_ms": float(lat.mean()),
-            "rss_mb_after": rss_mb(pid), "stopped_by_time_limit": sent < clients * requests}
+    return {
+        "phase": name,
+        "clients": clients,
+        "requests_planned": clients * requests,
+        "requests": sent,
+        "texts_per_request": per_request,
+        "errors": len(errors),
+        "error_samples": errors[:5],
+        "wall_seconds": wall,
+        "requests_per_s": sent / wall,
+        "texts_per_s": sent * per_request / wall,
+        "p50_ms": float(np.percentile(lat, 50)),
+        "p95_ms": float(np.percentile(lat, 95)),
+        "p99_ms": float(np.percentile(lat, 99)),
+        "max_ms": float(lat.max()),
+        "mean_ms": float(lat.mean()),
+        "rss_mb_after": rss_mb(pid),
+        "stopped_by_time_limit": sent < clients * requests,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -131,8 +157,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch-requests", type=int, default=25)
     parser.add_argument("--batch-texts", type=int, default=32)
     parser.add_argument("--time-limit", type=float, default=600, help="Seconds per phase at most.")
-    parser.add_argument("--precision", default=None, help="fp32, bf16 or auto for both mgl serve and mgl predict "
-                                                           "(default: as the model was trained).")
+    parser.add_argument(
+        "--precision",
+        default=None,
+        help="fp32, bf16 or auto for both mgl serve and mgl predict (default: as the model was trained).",
+    )
     parser.add_argument("--serve-arg", action="append", default=[], help="Extra option for mgl serve (repeatable).")
     args = parser.parse_args(argv)
     claim_out(args.out)
@@ -144,17 +173,36 @@ def main(argv: list[str] | None = None) -> int:
     n_single = args.single_clients * args.single_requests
     n_batch = args.batch_clients * args.batch_requests * args.batch_texts
     texts = reviews(data / "cls-acl10-unprocessed", n_single + n_batch + 16)
-    warm, single_texts, batch_texts = texts[:16], texts[16:16 + n_single], texts[16 + n_single:]
+    warm, single_texts, batch_texts = texts[:16], texts[16 : 16 + n_single], texts[16 + n_single :]
     port = free_port()
     mgl = [str(Path(sys.executable).parent / "mgl")]
     fd, log_name = tempfile.mkstemp(suffix=".log", prefix="bench_serve-")
     log_path = Path(log_name)
     precision = ["--precision", args.precision] if args.precision else []
     with open(fd, "w") as log:  # the child keeps its own copy of the descriptor
-        server = subprocess.Popen([*mgl, "serve", "--model", args.model, "--port", str(port), "--log-level", "warning",
-                                   *precision, *args.serve_arg], stdout=log, stderr=subprocess.STDOUT)
-    result: dict = {"benchmark": "bench_serve", "model": args.model, "precision": args.precision,
-                    "serve_args": args.serve_arg, "port": port}
+        server = subprocess.Popen(
+            [
+                *mgl,
+                "serve",
+                "--model",
+                args.model,
+                "--port",
+                str(port),
+                "--log-level",
+                "warning",
+                *precision,
+                *args.serve_arg,
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    result: dict = {
+        "benchmark": "bench_serve",
+        "model": args.model,
+        "precision": args.precision,
+        "serve_args": args.serve_arg,
+        "port": port,
+    }
     try:
         t0 = time.perf_counter()
         while True:
@@ -173,12 +221,22 @@ def main(argv: list[str] | None = None) -> int:
         result["rss_mb_loaded"] = rss_mb(server.pid)
         # warm-up: both request shapes once (the allocator's first large batch is not a leak)
         phase("warm-up", port, warm, 1, len(warm), 1, 120, server.pid)
-        phase("warm-up", port, batch_texts[:2 * args.batch_texts], 2, 1, args.batch_texts, 120, server.pid)
+        phase("warm-up", port, batch_texts[: 2 * args.batch_texts], 2, 1, args.batch_texts, 120, server.pid)
         result["rss_mb_start"] = rss_mb(server.pid)
         result["phases"] = [
-            phase("single", port, single_texts, args.single_clients, args.single_requests, 1, args.time_limit, server.pid),
-            phase("batched", port, batch_texts, args.batch_clients, args.batch_requests, args.batch_texts,
-                  args.time_limit, server.pid),
+            phase(
+                "single", port, single_texts, args.single_clients, args.single_requests, 1, args.time_limit, server.pid
+            ),
+            phase(
+                "batched",
+                port,
+                batch_texts,
+                args.batch_clients,
+                args.batch_requests,
+                args.batch_texts,
+                args.time_limit,
+                server.pid,
+            ),
         ]
         result["rss_mb_end"] = rss_mb(server.pid)
         result["rss_growth_pct"] = 100 * (result["rss_mb_end"] / result["rss_mb_start"] - 1)
@@ -193,33 +251,58 @@ def main(argv: list[str] | None = None) -> int:
     # the reference: mgl predict on the batched phase's texts, the same model, nothing cached
     with tempfile.TemporaryDirectory() as tmp:
         inputs = Path(tmp) / "texts.jsonl"
-        inputs.write_text("".join(json.dumps({"text": t}, ensure_ascii=False) + "\n" for t in batch_texts), encoding="utf-8")
-        proc = subprocess.run([*mgl, "predict", "--model", args.model, "--input", str(inputs), "--output",
-                               str(Path(tmp) / "out.jsonl"), "--no-cache", "--quiet", *precision],
-                              capture_output=True, text=True)
+        inputs.write_text(
+            "".join(json.dumps({"text": t}, ensure_ascii=False) + "\n" for t in batch_texts), encoding="utf-8"
+        )
+        proc = subprocess.run(
+            [
+                *mgl,
+                "predict",
+                "--model",
+                args.model,
+                "--input",
+                str(inputs),
+                "--output",
+                str(Path(tmp) / "out.jsonl"),
+                "--no-cache",
+                "--quiet",
+                *precision,
+            ],
+            capture_output=True,
+            text=True,
+        )
         match = re.search(r"\(([\d.]+) texts/s\)", proc.stdout)
         result["predict_texts_per_s"] = float(match.group(1)) if match else None
         result["predict_output"] = proc.stdout.strip()[-300:]
     batched = result["phases"][1]
-    result["batched_vs_predict"] = (batched["texts_per_s"] / result["predict_texts_per_s"]
-                                    if result["predict_texts_per_s"] else None)
+    result["batched_vs_predict"] = (
+        batched["texts_per_s"] / result["predict_texts_per_s"] if result["predict_texts_per_s"] else None
+    )
     result["machine"] = machine_info()
     result["date"] = time.strftime("%Y-%m-%d %H:%M:%S %Z")
     write_out(args.out, result)
 
     print(f"mgl serve {args.model} on 127.0.0.1:{port} ({os.cpu_count()} CPUs, {result['machine']['cpu']})")
-    print(f"{'phase':<9}{'clients':>8}{'requests':>9}{'errors':>7}{'texts/s':>9}{'req/s':>7}"
-          f"{'p50 ms':>8}{'p95 ms':>8}{'p99 ms':>8}{'max ms':>8}{'RSS MB':>8}")
+    print(
+        f"{'phase':<9}{'clients':>8}{'requests':>9}{'errors':>7}{'texts/s':>9}{'req/s':>7}"
+        f"{'p50 ms':>8}{'p95 ms':>8}{'p99 ms':>8}{'max ms':>8}{'RSS MB':>8}"
+    )
     for p in result["phases"]:
-        print(f"{p['phase']:<9}{p['clients']:>8}{p['requests']:>9}{p['errors']:>7}{p['texts_per_s']:>9.1f}"
-              f"{p['requests_per_s']:>7.1f}{p['p50_ms']:>8.0f}{p['p95_ms']:>8.0f}{p['p99_ms']:>8.0f}{p['max_ms']:>8.0f}"
-              f"{p['rss_mb_after']:>8.0f}")
-    print(f"RSS: {result['rss_mb_loaded']:.0f} MB loaded, {result['rss_mb_start']:.0f} MB after warm-up, "
-          f"{result['rss_mb_end']:.0f} MB at the end ({result['rss_growth_pct']:+.1f}%); "
-          f"server exit status after SIGTERM: {result['server_exit_status']}")
+        print(
+            f"{p['phase']:<9}{p['clients']:>8}{p['requests']:>9}{p['errors']:>7}{p['texts_per_s']:>9.1f}"
+            f"{p['requests_per_s']:>7.1f}{p['p50_ms']:>8.0f}{p['p95_ms']:>8.0f}{p['p99_ms']:>8.0f}{p['max_ms']:>8.0f}"
+            f"{p['rss_mb_after']:>8.0f}"
+        )
+    print(
+        f"RSS: {result['rss_mb_loaded']:.0f} MB loaded, {result['rss_mb_start']:.0f} MB after warm-up, "
+        f"{result['rss_mb_end']:.0f} MB at the end ({result['rss_growth_pct']:+.1f}%); "
+        f"server exit status after SIGTERM: {result['server_exit_status']}"
+    )
     if result["predict_texts_per_s"]:
-        print(f"mgl predict on the batched texts: {result['predict_texts_per_s']:.1f} texts/s; batched phase = "
-              f"{100 * result['batched_vs_predict']:.0f}% of it")
+        print(
+            f"mgl predict on the batched texts: {result['predict_texts_per_s']:.1f} texts/s; batched phase = "
+            f"{100 * result['batched_vs_predict']:.0f}% of it"
+        )
     print(f"wrote {args.out}")
     return 0
 

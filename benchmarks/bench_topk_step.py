@@ -50,10 +50,21 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     for k in [int(x) for x in args.ks.split(",")]:
         for precision in args.precisions.split(","):
-            cfg = load_config("amazon", None, [
-                f"data.root={data_root / 'cls-acl10-unprocessed'}", "data.domain=books", f"data.target={args.target}",
-                f"data.sources={args.sources}", f"data.max_per_class={args.per_class}", "encoder.train=top-k",
-                f"encoder.top_layers={k}", f"encoder.precision={precision}", *args.overrides]).validate()
+            cfg = load_config(
+                "amazon",
+                None,
+                [
+                    f"data.root={data_root / 'cls-acl10-unprocessed'}",
+                    "data.domain=books",
+                    f"data.target={args.target}",
+                    f"data.sources={args.sources}",
+                    f"data.max_per_class={args.per_class}",
+                    "encoder.train=top-k",
+                    f"encoder.top_layers={k}",
+                    f"encoder.precision={precision}",
+                    *args.overrides,
+                ],
+            ).validate()
             data = prepare_data(cfg.data, 0)
             encoder = make_encoder(cfg.encoder)
             t0 = time.perf_counter()
@@ -61,8 +72,9 @@ def main(argv: list[str] | None = None) -> int:
             prepare_s = time.perf_counter() - t0
             torch.manual_seed(0)
             model = build_model(cfg.mgl, features.dim, data.table.num_classes)
-            sampler, val_task, _ = meta_test_tasks(data.table, data.sources, data.target, cfg.mgl,
-                                                   np.random.default_rng(0))
+            sampler, val_task, _ = meta_test_tasks(
+                data.table, data.sources, data.target, cfg.mgl, np.random.default_rng(0)
+            )
             trainee = MGLTrainee(model, features, [sampler], [val_task], cfg.mgl, seed=0, stage_id=1)
             active = np.array([0])
             losses = trainee.train_round(active, args.warmup, lambda n: None)
@@ -71,19 +83,33 @@ def main(argv: list[str] | None = None) -> int:
             step_s = (time.perf_counter() - t0) / args.steps
             t0 = time.perf_counter()
             _acc, _ = trainee.validate(active)
-            rows.append({"k": k, "precision": encoder.precision, "step_s": step_s,
-                         "validation_s": time.perf_counter() - t0, "validation_rows": len(val_task.query),
-                         "loss": float(losses[0]), "prepare_s": prepare_s, "finite": bool(np.isfinite(losses).all())})
+            rows.append(
+                {
+                    "k": k,
+                    "precision": encoder.precision,
+                    "step_s": step_s,
+                    "validation_s": time.perf_counter() - t0,
+                    "validation_rows": len(val_task.query),
+                    "loss": float(losses[0]),
+                    "prepare_s": prepare_s,
+                    "finite": bool(np.isfinite(losses).all()),
+                }
+            )
             print(f"k={k} {encoder.precision}: {step_s:.3f} s/step", file=sys.stderr)
     write_out(args.out, {"args": vars(args), "rows": rows, "machine": machine_info()})
     print("| k | precision | s / step | speed-up over fp32 | validation s (rows) | last loss |")
     print("|---:|---|---:|---:|---:|---:|")
     for r in rows:
-        base = next(x for x in rows if x["k"] == r["k"] and x["precision"] == "fp32")["step_s"] if any(
-            x["k"] == r["k"] and x["precision"] == "fp32" for x in rows) else None
+        base = (
+            next(x for x in rows if x["k"] == r["k"] and x["precision"] == "fp32")["step_s"]
+            if any(x["k"] == r["k"] and x["precision"] == "fp32" for x in rows)
+            else None
+        )
         ratio = f"{base / r['step_s']:.2f}x" if base else "-"
-        print(f"| {r['k']} | {r['precision']} | {r['step_s']:.3f} | {ratio} | {r['validation_s']:.1f} "
-              f"({r['validation_rows']}) | {r['loss']:.4f} |")
+        print(
+            f"| {r['k']} | {r['precision']} | {r['step_s']:.3f} | {ratio} | {r['validation_s']:.1f} "
+            f"({r['validation_rows']}) | {r['loss']:.4f} |"
+        )
     return 0
 
 

@@ -55,9 +55,11 @@ def main(argv: list[str] | None = None) -> int:
     methods = args.methods.split(",")
     import mgl.rounds
 
-    runners = {"committed": CellRunner(cfg, BaselineOptions(batch_candidates=False), progress=not args.quiet),
-               "one by one": CellRunner(cfg, BaselineOptions(batch_candidates=False), progress=not args.quiet),
-               "grouped": CellRunner(cfg, BaselineOptions(batch_candidates=True), progress=not args.quiet)}
+    runners = {
+        "committed": CellRunner(cfg, BaselineOptions(batch_candidates=False), progress=not args.quiet),
+        "one by one": CellRunner(cfg, BaselineOptions(batch_candidates=False), progress=not args.quiet),
+        "grouped": CellRunner(cfg, BaselineOptions(batch_candidates=True), progress=not args.quiet),
+    }
     for mode in ("one by one", "grouped"):
         runners[mode]._encoder = runners["committed"].encoder  # one encoder, one cache
         runners[mode]._cache = runners["committed"].cache
@@ -67,30 +69,51 @@ def main(argv: list[str] | None = None) -> int:
         for mode, runner in runners.items():
             mgl.rounds.FUSED_ADAM = mode != "committed"
             [(_name, record)] = list(runner.run_group(experiment, args.seed, [method]))
-            rows[method][mode] = {"train_seconds": record["train_seconds"], "accuracy": record["accuracy"],
-                                  "embed_seconds": record["embed_seconds"]}
-            print(f"{method:14s} {mode:10s} {record['train_seconds']:8.2f} s  acc {record['accuracy']:.4f}",
-                  file=sys.stderr, flush=True)
+            rows[method][mode] = {
+                "train_seconds": record["train_seconds"],
+                "accuracy": record["accuracy"],
+                "embed_seconds": record["embed_seconds"],
+            }
+            print(
+                f"{method:14s} {mode:10s} {record['train_seconds']:8.2f} s  acc {record['accuracy']:.4f}",
+                file=sys.stderr,
+                flush=True,
+            )
     totals = {mode: sum(rows[m][mode]["train_seconds"] for m in methods) for mode in runners}
-    result = {"experiment": {"target": args.target, "sources": args.sources.split(","), "domain": args.domain,
-                             "seed": args.seed, "preset": args.preset},
-              "methods": rows, "total_train_seconds": totals,
-              "speed-up vs committed": totals["committed"] / totals["grouped"],
-              "speed-up vs one by one": totals["one by one"] / totals["grouped"], "wall_seconds": time.perf_counter() - t_all,
-              "machine": machine_info()}
+    result = {
+        "experiment": {
+            "target": args.target,
+            "sources": args.sources.split(","),
+            "domain": args.domain,
+            "seed": args.seed,
+            "preset": args.preset,
+        },
+        "methods": rows,
+        "total_train_seconds": totals,
+        "speed-up vs committed": totals["committed"] / totals["grouped"],
+        "speed-up vs one by one": totals["one by one"] / totals["grouped"],
+        "wall_seconds": time.perf_counter() - t_all,
+        "machine": machine_info(),
+    }
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     write_out(out, result)
-    print("\n| method | committed (s) | one by one, fused Adam (s) | grouped (s) | committed / grouped | "
-          "accuracy committed / one by one / grouped |")
+    print(
+        "\n| method | committed (s) | one by one, fused Adam (s) | grouped (s) | committed / grouped | "
+        "accuracy committed / one by one / grouped |"
+    )
     print("|---|---:|---:|---:|---:|---|")
     for m in methods:
         a, b, c = rows[m]["committed"], rows[m]["one by one"], rows[m]["grouped"]
-        print(f"| {m} | {a['train_seconds']:.2f} | {b['train_seconds']:.2f} | {c['train_seconds']:.2f} | "
-              f"{a['train_seconds'] / c['train_seconds']:.2f}x | {a['accuracy']:.4f} / {b['accuracy']:.4f} / "
-              f"{c['accuracy']:.4f} |")
-    print(f"| **all** | {totals['committed']:.1f} | {totals['one by one']:.1f} | {totals['grouped']:.1f} | "
-          f"{result['speed-up vs committed']:.2f}x | |")
+        print(
+            f"| {m} | {a['train_seconds']:.2f} | {b['train_seconds']:.2f} | {c['train_seconds']:.2f} | "
+            f"{a['train_seconds'] / c['train_seconds']:.2f}x | {a['accuracy']:.4f} / {b['accuracy']:.4f} / "
+            f"{c['accuracy']:.4f} |"
+        )
+    print(
+        f"| **all** | {totals['committed']:.1f} | {totals['one by one']:.1f} | {totals['grouped']:.1f} | "
+        f"{result['speed-up vs committed']:.2f}x | |"
+    )
     print(f"\nwrote {out}")
     return 0
 

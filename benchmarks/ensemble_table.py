@@ -75,10 +75,13 @@ def main() -> int:
                 if p is not None and keep.any():
                     held[m][(e, s)] = float((p["validation"][keep].argmax(1) == t.labels[val][keep]).mean())
     full = [m for m in methods if len(scores[m]) == len(experiments) * len(seeds)]
-    lines = [f"Grid `{grid}`: {len(experiments)} experiments x {len(seeds)} seeds; "
-             f"{sum(len(v) for v in scores.values())} cells.", "",
-             "| method | validation, 400 rows (%) | validation, the 80 rows no method selected on (%) | test (%) | cells |",
-             "|---|---:|---:|---:|---:|"]
+    lines = [
+        f"Grid `{grid}`: {len(experiments)} experiments x {len(seeds)} seeds; "
+        f"{sum(len(v) for v in scores.values())} cells.",
+        "",
+        "| method | validation, 400 rows (%) | validation, the 80 rows no method selected on (%) | test (%) | cells |",
+        "|---|---:|---:|---:|---:|",
+    ]
     summary = {}
     for m in methods:
         v = scores[m]
@@ -87,16 +90,26 @@ def main() -> int:
         val = float(np.mean([a for a, _ in v.values()]) * 100)
         test = float(np.mean([b for _, b in v.values()]) * 100)
         unsel = float(np.mean(list(held[m].values())) * 100) if held[m] else float("nan")
-        summary[m] = {"validation": round(val, 2), "validation_unselected": round(unsel, 2), "test": round(test, 2),
-                      "cells": len(v)}
+        summary[m] = {
+            "validation": round(val, 2),
+            "validation_unselected": round(unsel, 2),
+            "test": round(test, 2),
+            "cells": len(v),
+        }
         lines.append(f"| {display_name(m)} | {val:.2f} | {unsel:.2f} | {test:.2f} | {len(v)} |")
     ranked = sorted((m for m in full), key=lambda m: -summary[m]["validation"])
     best_val = ranked[0] if ranked else None
     ranked_u = sorted((m for m in full), key=lambda m: -summary[m]["validation_unselected"])
-    lines += ["", (f"Best validation average (400 rows): **{display_name(best_val)}** "
-                   f"({summary[best_val]['validation']:.2f}); on the 80 rows no method selected on: "
-                   f"**{display_name(ranked_u[0])}** ({summary[ranked_u[0]]['validation_unselected']:.2f}).")
-              if best_val else "No method has every cell."]
+    lines += [
+        "",
+        (
+            f"Best validation average (400 rows): **{display_name(best_val)}** "
+            f"({summary[best_val]['validation']:.2f}); on the 80 rows no method selected on: "
+            f"**{display_name(ranked_u[0])}** ({summary[ranked_u[0]]['validation_unselected']:.2f})."
+        )
+        if best_val
+        else "No method has every cell.",
+    ]
     tests = {}
     if "ensemble" in full:
         singles = [m for m in full if m != "ensemble"]
@@ -106,14 +119,22 @@ def main() -> int:
             a = np.array([scores["ensemble"][k][1] for k in keys])
             b = np.array([scores[best][k][1] for k in keys])
             t = ttest_rel(a, b)
-            tests[by] = {"best_single": best, "mean_diff": round(float((a - b).mean() * 100), 3),
-                         "t": round(float(t.statistic), 3), "p_two_sided": round(float(t.pvalue), 4),
-                         "wins": int((a > b).sum()), "ties": int((a == b).sum()), "losses": int((a < b).sum()),
-                         "pairs": len(keys)}
-            lines.append(f"Ensemble - {display_name(best)} (the best single method by mean {by}), test accuracy over "
-                         f"{len(keys)} experiment-seeds: {tests[by]['mean_diff']:+.2f} points, t = {tests[by]['t']:.2f}, "
-                         f"p = {tests[by]['p_two_sided']:.4f} (two-sided paired t-test); ensemble ahead in "
-                         f"{tests[by]['wins']}, level in {tests[by]['ties']}, behind in {tests[by]['losses']}.")
+            tests[by] = {
+                "best_single": best,
+                "mean_diff": round(float((a - b).mean() * 100), 3),
+                "t": round(float(t.statistic), 3),
+                "p_two_sided": round(float(t.pvalue), 4),
+                "wins": int((a > b).sum()),
+                "ties": int((a == b).sum()),
+                "losses": int((a < b).sum()),
+                "pairs": len(keys),
+            }
+            lines.append(
+                f"Ensemble - {display_name(best)} (the best single method by mean {by}), test accuracy over "
+                f"{len(keys)} experiment-seeds: {tests[by]['mean_diff']:+.2f} points, t = {tests[by]['t']:.2f}, "
+                f"p = {tests[by]['p_two_sided']:.4f} (two-sided paired t-test); ensemble ahead in "
+                f"{tests[by]['wins']}, level in {tests[by]['ties']}, behind in {tests[by]['losses']}."
+            )
     # calibration on one experiment
     target, domain = args.calibration.split(":")
     exp = next(e for e in experiments if e.target == target and e.domain == domain)
@@ -129,22 +150,40 @@ def main() -> int:
             if p is None:
                 continue
             temp = fit_temperature(p["validation"], t.labels[val])
-            cal.setdefault(m, []).append((temp, expected_calibration_error(p["test"], t.labels[test]),
-                                          expected_calibration_error(apply_temperature(p["test"], temp), t.labels[test])))
-    lines += ["", f"Calibration on {exp.label} (temperature fitted on the validation rows; ECE of the test "
-              "probabilities, 15 bins; mean over seeds):", "",
-              "| method | seeds | temperature | ECE before | ECE after |", "|---|---:|---:|---:|---:|"]
+            cal.setdefault(m, []).append(
+                (
+                    temp,
+                    expected_calibration_error(p["test"], t.labels[test]),
+                    expected_calibration_error(apply_temperature(p["test"], temp), t.labels[test]),
+                )
+            )
+    lines += [
+        "",
+        f"Calibration on {exp.label} (temperature fitted on the validation rows; ECE of the test "
+        "probabilities, 15 bins; mean over seeds):",
+        "",
+        "| method | seeds | temperature | ECE before | ECE after |",
+        "|---|---:|---:|---:|---:|",
+    ]
     cal_summary = {}
     for m, rows in cal.items():
         arr = np.array(rows)
-        cal_summary[m] = {"seeds": len(rows), "temperature": round(float(arr[:, 0].mean()), 3),
-                          "ece_before": round(float(arr[:, 1].mean()), 4), "ece_after": round(float(arr[:, 2].mean()), 4)}
-        lines.append(f"| {display_name(m)} | {len(rows)} | {arr[:, 0].mean():.3f} | {arr[:, 1].mean():.4f} | "
-                     f"{arr[:, 2].mean():.4f} |")
+        cal_summary[m] = {
+            "seeds": len(rows),
+            "temperature": round(float(arr[:, 0].mean()), 3),
+            "ece_before": round(float(arr[:, 1].mean()), 4),
+            "ece_after": round(float(arr[:, 2].mean()), 4),
+        }
+        lines.append(
+            f"| {display_name(m)} | {len(rows)} | {arr[:, 0].mean():.3f} | {arr[:, 1].mean():.4f} | "
+            f"{arr[:, 2].mean():.4f} |"
+        )
     text = "\n".join(lines) + "\n"
     print(text)
-    write_out(args.out, {"summary": summary, "best_validation": best_val, "tests": tests,
-                         "calibration": cal_summary, "markdown": text})
+    write_out(
+        args.out,
+        {"summary": summary, "best_validation": best_val, "tests": tests, "calibration": cal_summary, "markdown": text},
+    )
     return 0
 
 

@@ -40,8 +40,9 @@ def main(argv: list[str] | None = None) -> int:
     features, _ = build_features(data, cfg.encoder, encoder=encoder, progress=False)
     metrics, model, fit = run_mgl(data, features, cfg.mgl, seed=args.seed, progress=False)
     test = data.table.rows(languages=data.target, split="test")[: args.batches * cfg.mgl.n_query]
-    plan = plan_episodes(fit.test_sampler, test, n_query=cfg.mgl.n_query, eval_times=2,
-                         rng=np.random.default_rng(args.seed))
+    plan = plan_episodes(
+        fit.test_sampler, test, n_query=cfg.mgl.n_query, eval_times=2, rng=np.random.default_rng(args.seed)
+    )
     from mgl.analysis import query_row_weights
 
     episodes = [ep for _, eps in plan for ep in eps]
@@ -49,14 +50,24 @@ def main(argv: list[str] | None = None) -> int:
     share = [weights["self"], weights["support"], 1.0 - weights["self"] - weights["support"]]  # rows sum to 1
     with torch.no_grad():
         sigma = torch.cat([model.graph.sigma(features(ep.nodes)).squeeze(-1) for ep in episodes])
-    result = {"seed": args.seed, "overrides": args.overrides, "test_accuracy": metrics["accuracy"],
-              "episodes": sum(len(e) for _, e in plan),
-              "query_row_weight": {"self": share[0], "support": share[1], "other_queries": share[2],
-                                   "cross_language": weights["cross_language"]},
-              "sigma": {"mean": float(sigma.mean()), "min": float(sigma.min()), "max": float(sigma.max())}}
+    result = {
+        "seed": args.seed,
+        "overrides": args.overrides,
+        "test_accuracy": metrics["accuracy"],
+        "episodes": sum(len(e) for _, e in plan),
+        "query_row_weight": {
+            "self": share[0],
+            "support": share[1],
+            "other_queries": share[2],
+            "cross_language": weights["cross_language"],
+        },
+        "sigma": {"mean": float(sigma.mean()), "min": float(sigma.min()), "max": float(sigma.max())},
+    }
     write_out(args.out, result)
-    print(f"test accuracy {metrics['accuracy']:.4f}; query rows of A~: self {share[0]:.3f}, support {share[1]:.3f}, "
-          f"other queries {share[2]:.3f}; sigma mean {sigma.mean():.3f} (min {sigma.min():.3f}, max {sigma.max():.3f})")
+    print(
+        f"test accuracy {metrics['accuracy']:.4f}; query rows of A~: self {share[0]:.3f}, support {share[1]:.3f}, "
+        f"other queries {share[2]:.3f}; sigma mean {sigma.mean():.3f} (min {sigma.min():.3f}, max {sigma.max():.3f})"
+    )
     return 0
 
 

@@ -24,8 +24,17 @@ import numpy as np
 
 from _common import add_common_options, claim_out, require_mgl_data, write_out
 
-METHODS = ["mgl", "target-only", "mix", "multi-task", "fine-tune", "reptile", "logreg-target", "logreg-pooled",
-           "ensemble"]
+METHODS = [
+    "mgl",
+    "target-only",
+    "mix",
+    "multi-task",
+    "fine-tune",
+    "reptile",
+    "logreg-target",
+    "logreg-pooled",
+    "ensemble",
+]
 
 LOAD = """
 import json, sys, numpy as np
@@ -63,10 +72,19 @@ def main() -> int:
     models = Path(args.models or tempfile.mkdtemp(prefix="mgl-roundtrip-"))
     rows = []
     for method in args.methods.split(","):
-        cfg = load_config("amazon", None, [f"data.root={data_root / 'cls-acl10-unprocessed'}",
-                                           f"data.domain={args.domain}", f"data.target={args.target}",
-                                           f"data.sources={','.join(sources)}", f"seed={args.seed}",
-                                           f"method={method}", *args.overrides]).validate()
+        cfg = load_config(
+            "amazon",
+            None,
+            [
+                f"data.root={data_root / 'cls-acl10-unprocessed'}",
+                f"data.domain={args.domain}",
+                f"data.target={args.target}",
+                f"data.sources={','.join(sources)}",
+                f"seed={args.seed}",
+                f"method={method}",
+                *args.overrides,
+            ],
+        ).validate()
         data = prepare_data(cfg.data, args.seed)
         t0 = time.perf_counter()
         clf = Classifier(cfg).fit_data(data, progress=not args.quiet)
@@ -78,11 +96,23 @@ def main() -> int:
         directory = clf.save_pretrained(models / method)
         (models / "texts.json").write_text(json.dumps(texts, ensure_ascii=False), encoding="utf-8")
         np.save(str(directory) + ".before.npy", before)
-        rows.append({"method": method, "dir": str(directory), "train_seconds": round(seconds, 1),
-                     "report_accuracy": clf.report["accuracy"], "labels": data.table.labels[test].tolist()})
-        print(f"{method}: trained in {seconds:.0f} s, accuracy {clf.report['accuracy']:.4f}", file=sys.stderr, flush=True)
-    done = subprocess.run([sys.executable, "-c", LOAD, str(models / "texts.json"), *[r["dir"] for r in rows]],
-                          capture_output=True, text=True)
+        rows.append(
+            {
+                "method": method,
+                "dir": str(directory),
+                "train_seconds": round(seconds, 1),
+                "report_accuracy": clf.report["accuracy"],
+                "labels": data.table.labels[test].tolist(),
+            }
+        )
+        print(
+            f"{method}: trained in {seconds:.0f} s, accuracy {clf.report['accuracy']:.4f}", file=sys.stderr, flush=True
+        )
+    done = subprocess.run(
+        [sys.executable, "-c", LOAD, str(models / "texts.json"), *[r["dir"] for r in rows]],
+        capture_output=True,
+        text=True,
+    )
     if done.returncode:
         print(done.stderr[-3000:], file=sys.stderr)
         return 1
@@ -94,10 +124,20 @@ def main() -> int:
         if args.grid:
             path = Path(args.grid) / "cells" / f"{r['method']}__{args.target}__{args.domain}__seed{args.seed}.json"
             cell = json.loads(path.read_text())["accuracy"] if path.is_file() else None
-        out.append({**r, "max_abs_diff": float(np.abs(before - after).max()),
-                    "loaded_accuracy": float((after.argmax(1) == labels).mean()), "grid_cell_accuracy": cell})
-    result = {"experiment": f"{'+'.join(sources)} -> {args.target} {args.domain}", "seed": args.seed, "rows": out,
-              "machine": machine_info()}
+        out.append(
+            {
+                **r,
+                "max_abs_diff": float(np.abs(before - after).max()),
+                "loaded_accuracy": float((after.argmax(1) == labels).mean()),
+                "grid_cell_accuracy": cell,
+            }
+        )
+    result = {
+        "experiment": f"{'+'.join(sources)} -> {args.target} {args.domain}",
+        "seed": args.seed,
+        "rows": out,
+        "machine": machine_info(),
+    }
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     write_out(args.out, result)
     print("| method | max abs diff after loading | loaded accuracy | grid cell accuracy | same |")
@@ -105,8 +145,10 @@ def main() -> int:
     for r in out:
         cell = r["grid_cell_accuracy"]
         same = "-" if cell is None else ("yes" if abs(cell - r["loaded_accuracy"]) < 1e-12 else "NO")
-        print(f"| {r['method']} | {r['max_abs_diff']:.2e} | {r['loaded_accuracy'] * 100:.2f} | "
-              f"{'-' if cell is None else f'{cell * 100:.2f}'} | {same} |")
+        print(
+            f"| {r['method']} | {r['max_abs_diff']:.2e} | {r['loaded_accuracy'] * 100:.2f} | "
+            f"{'-' if cell is None else f'{cell * 100:.2f}'} | {same} |"
+        )
     return 0
 
 

@@ -85,24 +85,34 @@ def main(argv=None) -> int:
                 val = np.mean([v for v, _ in seeds.values() if v is not None]) * 100
                 test = np.mean([t for _, t in seeds.values()]) * 100
                 summary["experiments"].setdefault(e, {}).setdefault(m, {})[n] = {
-                    "val": round(float(val), 2), "test": round(float(test), 2), "seeds": len(seeds)}
+                    "val": round(float(val), 2),
+                    "test": round(float(test), 2),
+                    "seeds": len(seeds),
+                }
                 row += [f"{val:.2f}", f"{test:.2f}"]
             lines.append("| " + " | ".join(row) + " |")
     # averages over the experiments every variant has
     lines.append("")
-    lines.append("| average over the experiments every variant has | method | "
-                 + " | ".join(f"{n} val | {n} test" for n in names) + " |")
+    lines.append(
+        "| average over the experiments every variant has | method | "
+        + " | ".join(f"{n} val | {n} test" for n in names)
+        + " |"
+    )
     lines.append("|---|---|" + "---:|---:|" * len(names))
-    common = [e for e in experiments
-              if all(n in summary["experiments"].get(e, {}).get(m, {}) for n in names for m in METHODS)]
+    common = [
+        e for e in experiments if all(n in summary["experiments"].get(e, {}).get(m, {}) for n in names for m in METHODS)
+    ]
     for m, label in METHODS.items():
         row = ["", label]
         for n in names:
             have = [summary["experiments"][e][m][n] for e in common]
             val = np.mean([h["val"] for h in have]) if have else float("nan")
             test = np.mean([h["test"] for h in have]) if have else float("nan")
-            summary["averages"].setdefault(m, {})[n] = {"val": round(float(val), 2), "test": round(float(test), 2),
-                                                        "experiments": len(have)}
+            summary["averages"].setdefault(m, {})[n] = {
+                "val": round(float(val), 2),
+                "test": round(float(test), 2),
+                "experiments": len(have),
+            }
             row += [f"{val:.2f}", f"{test:.2f}"]
         row[0] = f"{len(have)} experiments"
         lines.append("| " + " | ".join(row) + " |")
@@ -115,15 +125,23 @@ def main(argv=None) -> int:
     lines.append("|---|---|---:|---:|---:|---:|")
     for m, label in METHODS.items():
         for n in names[1:]:
-            pairs = [(scores[(base, e, m)][s], scores[(n, e, m)][s]) for e in experiments
-                     for s in scores.get((n, e, m), {}) if s in scores.get((base, e, m), {})]
+            pairs = [
+                (scores[(base, e, m)][s], scores[(n, e, m)][s])
+                for e in experiments
+                for s in scores.get((n, e, m), {})
+                if s in scores.get((base, e, m), {})
+            ]
             if len(pairs) < 2:
                 continue
             dv = np.mean([(b[0] - a[0]) * 100 for a, b in pairs if a[0] is not None and b[0] is not None])
             dt = np.mean([(b[1] - a[1]) * 100 for a, b in pairs])
             p = float(ttest_rel([b[1] for _, b in pairs], [a[1] for a, _ in pairs]).pvalue)
-            summary["paired"].setdefault(m, {})[n] = {"pairs": len(pairs), "val": round(float(dv), 2),
-                                                      "test": round(float(dt), 2), "p": p}
+            summary["paired"].setdefault(m, {})[n] = {
+                "pairs": len(pairs),
+                "val": round(float(dv), 2),
+                "test": round(float(dt), 2),
+                "p": p,
+            }
             lines.append(f"| {label} | {n} | {len(pairs)} | {dv:+.2f} | {dt:+.2f} | {p:.3g} |")
     text = "\n".join(lines)
     print(text)

@@ -46,8 +46,9 @@ def last_line(text: str) -> str:
 def write_books_csv(data: Path, path: Path, per_class: int) -> int:
     from mgl.data import load_dataset
 
-    examples = load_dataset("webis-cls-10", root=data / "cls-acl10-unprocessed", languages=["en", "fr", "de", "ja"],
-                            domains=["books"])
+    examples = load_dataset(
+        "webis-cls-10", root=data / "cls-acl10-unprocessed", languages=["en", "fr", "de", "ja"], domains=["books"]
+    )
     kept: dict[tuple, int] = {}
     rows = []
     for ex in examples:
@@ -63,8 +64,23 @@ def write_books_csv(data: Path, path: Path, per_class: int) -> int:
 
 
 def train_args(csv_path: Path, out: Path, *extra) -> list:
-    return ["train", "--data", csv_path, "--columns", "text=text,label=label,language=language,split=split",
-            "--sources", "en,fr,de", "--target", "ja", "--out", out, "--quiet", "--seed", "0", *extra]
+    return [
+        "train",
+        "--data",
+        csv_path,
+        "--columns",
+        "text=text,label=label,language=language,split=split",
+        "--sources",
+        "en,fr,de",
+        "--target",
+        "ja",
+        "--out",
+        out,
+        "--quiet",
+        "--seed",
+        "0",
+        *extra,
+    ]
 
 
 def free_port() -> int:
@@ -101,8 +117,11 @@ class Client:
 def start_server(model: Path, log: Path, *extra) -> tuple[subprocess.Popen, Client]:
     port = free_port()
     with open(log, "w") as fh:  # the child keeps its own copy of the descriptor
-        proc = subprocess.Popen([*MGL, "serve", "--model", str(model), "--port", str(port), *map(str, extra)],
-                                stdout=fh, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            [*MGL, "serve", "--model", str(model), "--port", str(port), *map(str, extra)],
+            stdout=fh,
+            stderr=subprocess.STDOUT,
+        )
     client = Client(port)
     deadline = time.time() + 300
     while time.time() < deadline:
@@ -123,21 +142,42 @@ def case_data_loss(work: Path, csv_path: Path) -> list[dict]:
     (proj / "thesis.txt").write_text("x")
     t0 = time.perf_counter()
     done = mgl(*train_args(csv_path, work / "run-proj", "--save", proj))
-    rows.append({"case": "1. --save into a folder holding the user's thesis.txt", "exit": done.returncode,
-                 "seconds": round(time.perf_counter() - t0, 1), "message": last_line(done.stderr),
-                 "kept": sorted(p.name for p in proj.iterdir()) == ["thesis.txt"]})
+    rows.append(
+        {
+            "case": "1. --save into a folder holding the user's thesis.txt",
+            "exit": done.returncode,
+            "seconds": round(time.perf_counter() - t0, 1),
+            "message": last_line(done.stderr),
+            "kept": sorted(p.name for p in proj.iterdir()) == ["thesis.txt"],
+        }
+    )
     cwd = work / "cwd"
     cwd.mkdir(exist_ok=True)
     (cwd / "notes.txt").write_text("mine")
     done = mgl(*train_args(csv_path, work / "run-dot", "--save", "."), cwd=cwd)
-    rows.append({"case": "1. --save .", "exit": done.returncode, "message": last_line(done.stderr),
-                 "kept": sorted(p.name for p in cwd.iterdir()) == ["notes.txt"]})
-    for option, args in (("--save", train_args(csv_path, work / "run-ro", "--save", "/proc/mgl-ro/model")),
-                         ("--out", train_args(csv_path, "/proc/mgl-ro/run"))):
+    rows.append(
+        {
+            "case": "1. --save .",
+            "exit": done.returncode,
+            "message": last_line(done.stderr),
+            "kept": sorted(p.name for p in cwd.iterdir()) == ["notes.txt"],
+        }
+    )
+    for option, args in (
+        ("--save", train_args(csv_path, work / "run-ro", "--save", "/proc/mgl-ro/model")),
+        ("--out", train_args(csv_path, "/proc/mgl-ro/run")),
+    ):
         t0 = time.perf_counter()
         done = mgl(*args)
-        rows.append({"case": f"1. read-only {option} folder", "exit": done.returncode,
-                     "seconds": round(time.perf_counter() - t0, 1), "message": last_line(done.stderr), "kept": True})
+        rows.append(
+            {
+                "case": f"1. read-only {option} folder",
+                "exit": done.returncode,
+                "seconds": round(time.perf_counter() - t0, 1),
+                "message": last_line(done.stderr),
+                "kept": True,
+            }
+        )
     return rows
 
 
@@ -171,8 +211,11 @@ def case_user_files(work: Path, csv_path: Path, model: Path) -> list[dict]:
     fig = home / "fig.png"
     fig.write_bytes(b"user figure")
     done = mgl("plot", "reliability", "--model", model, "--out", fig)
-    row("plot reliability --out <an existing fig.png>", done,
-        fig.read_bytes() == b"user figure" and not (home / "fig.json").exists())
+    row(
+        "plot reliability --out <an existing fig.png>",
+        done,
+        fig.read_bytes() == b"user figure" and not (home / "fig.json").exists(),
+    )
     run = home / "run"
     run.mkdir()
     (run / "checkpoint.pt").write_bytes(b"user checkpoint")
@@ -180,32 +223,69 @@ def case_user_files(work: Path, csv_path: Path, model: Path) -> list[dict]:
     before = _files(run)
     t0 = time.perf_counter()
     done = mgl(*train_args(csv_path, run, *small))
-    row("train --out DIR holding the user's checkpoint.pt and result.json", done, _files(run) == before,
-        seconds=round(time.perf_counter() - t0, 1))
+    row(
+        "train --out DIR holding the user's checkpoint.pt and result.json",
+        done,
+        _files(run) == before,
+        seconds=round(time.perf_counter() - t0, 1),
+    )
     env_home = work / "fake-home"
     env_home.mkdir()
-    done = subprocess.run([*MGL, *map(str, train_args(csv_path, "~/x", *small))], capture_output=True, text=True,
-                          cwd=home, env={**os.environ, "HOME": str(env_home)}, timeout=1800)
-    row("train --out '~/x'", done, not (home / "~").exists(),
-        wrote=sorted(str(p.relative_to(env_home)) for p in env_home.rglob("result.json")))
+    done = subprocess.run(
+        [*MGL, *map(str, train_args(csv_path, "~/x", *small))],
+        capture_output=True,
+        text=True,
+        cwd=home,
+        env={**os.environ, "HOME": str(env_home)},
+        timeout=1800,
+    )
+    row(
+        "train --out '~/x'",
+        done,
+        not (home / "~").exists(),
+        wrote=sorted(str(p.relative_to(env_home)) for p in env_home.rglob("result.json")),
+    )
     t0 = time.perf_counter()
     done = mgl(*train_args(csv_path, home / "same", "--save", home / "same", *small))
-    row("train --out X --save X", done, not (home / "same" / "result.json").exists(),
-        seconds=round(time.perf_counter() - t0, 1))
+    row(
+        "train --out X --save X",
+        done,
+        not (home / "same" / "result.json").exists(),
+        seconds=round(time.perf_counter() - t0, 1),
+    )
     tsv = home / "five.tsv"
     tsv.write_text('text\n"Great" book\n"Unclosed start\nrow three\nrow "four"\nrow five\n', encoding="utf-8")
     done = mgl("predict", "--model", model, "--input", tsv, "--output", home / "five.jsonl")
-    single = [json.loads(line)["text"] for line in (home / "five.jsonl").read_text(encoding="utf-8").splitlines()] \
-        if done.returncode == 0 else []
-    done2 = mgl("predict", "--model", model, "--input", tsv, "--output", home / "five-shards", "--output-format",
-                "jsonl")
-    shards = [json.loads(line)["id"] for p in sorted((home / "five-shards").glob("part-*.jsonl"))
-              for line in p.read_text(encoding="utf-8").splitlines()] if done2.returncode == 0 else []
+    single = (
+        [json.loads(line)["text"] for line in (home / "five.jsonl").read_text(encoding="utf-8").splitlines()]
+        if done.returncode == 0
+        else []
+    )
+    done2 = mgl(
+        "predict", "--model", model, "--input", tsv, "--output", home / "five-shards", "--output-format", "jsonl"
+    )
+    shards = (
+        [
+            json.loads(line)["id"]
+            for p in sorted((home / "five-shards").glob("part-*.jsonl"))
+            for line in p.read_text(encoding="utf-8").splitlines()
+        ]
+        if done2.returncode == 0
+        else []
+    )
     from mgl.data.records import RecordReader
 
-    rows.append({"case": "the 5-row TSV: single file / folder / the reader training uses", "exit": done.returncode,
-                 "message": last_line(done.stderr), "kept": True, "single_file": single, "folder_ids": shards,
-                 "training_reader": [r.values["text"] for r in RecordReader(tsv).records()]})
+    rows.append(
+        {
+            "case": "the 5-row TSV: single file / folder / the reader training uses",
+            "exit": done.returncode,
+            "message": last_line(done.stderr),
+            "kept": True,
+            "single_file": single,
+            "folder_ids": shards,
+            "training_reader": [r.values["text"] for r in RecordReader(tsv).records()],
+        }
+    )
     copy = home / "model-copy"
     shutil.copytree(model, copy)
     sums = json.loads((copy / "checksums.json").read_text(encoding="utf-8"))
@@ -240,11 +320,18 @@ def case_resume(work: Path, csv_path: Path) -> dict:
     proc.wait()
     lines = data.read_text(encoding="utf-8").splitlines()
     header, body = lines[0], lines[1:]
-    changed = [header] + [line.replace(",positive,", ",negative,", 1) if i % 7 == 0 else line for i, line in enumerate(body)]
+    changed = [header] + [
+        line.replace(",positive,", ",negative,", 1) if i % 7 == 0 else line for i, line in enumerate(body)
+    ]
     data.write_text("\n".join(changed) + "\n", encoding="utf-8")
     done = mgl(*args)
-    return {"case": "3. --resume after the data file changed", "killed_in_meta_test": killed, "exit": done.returncode,
-            "message": last_line(done.stderr), "result_written": (out / "result.json").exists()}
+    return {
+        "case": "3. --resume after the data file changed",
+        "killed_in_meta_test": killed,
+        "exit": done.returncode,
+        "message": last_line(done.stderr),
+        "result_written": (out / "result.json").exists(),
+    }
 
 
 def served_answers(client: Client, texts: list[str]) -> dict:
@@ -277,9 +364,13 @@ def served_answers(client: Client, texts: list[str]) -> dict:
         t.start()
     for t in threads:
         t.join()
-    return {"alone_vs_batch_of_32": batched, "alone_vs_duplicated": duplicated,
-            "alone_vs_concurrent_load": max(under_load), "predictions_under_load": len(under_load),
-            "labels_changed_under_load": changed[0]}
+    return {
+        "alone_vs_batch_of_32": batched,
+        "alone_vs_duplicated": duplicated,
+        "alone_vs_concurrent_load": max(under_load),
+        "predictions_under_load": len(under_load),
+        "labels_changed_under_load": changed[0],
+    }
 
 
 def case_surrogates(client: Client, texts: list[str]) -> dict:
@@ -303,9 +394,14 @@ def case_surrogates(client: Client, texts: list[str]) -> dict:
         t.start()
     for t in threads:
         t.join()
-    return {"case": "4. lone surrogate in /predict", "status": status, "body": body,
-            "well_formed_requests": good_total[0], "well_formed_failures": good_failures[0],
-            "hostile_statuses": sorted(set(bad_statuses))}
+    return {
+        "case": "4. lone surrogate in /predict",
+        "status": status,
+        "body": body,
+        "well_formed_requests": good_total[0],
+        "well_formed_failures": good_failures[0],
+        "hostile_statuses": sorted(set(bad_statuses)),
+    }
 
 
 def main(argv=None) -> int:
@@ -313,8 +409,12 @@ def main(argv=None) -> int:
     parser.add_argument("--work", type=Path, default=Path("/tmp/mgl-reliability"))
     parser.add_argument("--per-class", type=int, default=60)
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "out" / "reliability.json")
-    parser.add_argument("--only", choices=["user-files"], default=None,
-                        help="Run only these cases (user-files: every output path keeps the user's files).")
+    parser.add_argument(
+        "--only",
+        choices=["user-files"],
+        default=None,
+        help="Run only these cases (user-files: every output path keeps the user's files).",
+    )
     args = parser.parse_args(argv)
     claim_out(args.out)
     data = require_mgl_data("reliability")
@@ -351,7 +451,7 @@ def main(argv=None) -> int:
         chunked.endheaders()
         payload = json.dumps({"texts": ["x" * 1_000_000, "y" * 1_500_000]}).encode()
         for start in range(0, len(payload), 65536):
-            part = payload[start:start + 65536]
+            part = payload[start : start + 65536]
             try:
                 chunked.send(f"{len(part):x}\r\n".encode() + part + b"\r\n")
             except OSError:
@@ -361,11 +461,15 @@ def main(argv=None) -> int:
         resp = chunked.getresponse()
         result["messages"] = {
             "oversized_chunked_body": [resp.status, json.loads(resp.read())],
-            "error_shapes": sorted({tuple(sorted(json.loads(client.get(p, m)[1]).keys()))
-                                    for p, m in (("/nope", "GET"), ("/predict", "GET"), ("/health", "DELETE"))}),
+            "error_shapes": sorted(
+                {
+                    tuple(sorted(json.loads(client.get(p, m)[1]).keys()))
+                    for p, m in (("/nope", "GET"), ("/predict", "GET"), ("/health", "DELETE"))
+                }
+            ),
             "head": {p: client.get(p, "HEAD")[0] for p in ("/", "/health")},
             "docs_offline": "https://" not in client.get("/docs")[1].decode()
-                            and client.get("/static-offline-docs/swagger-ui-bundle.js")[0] == 200,
+            and client.get("/static-offline-docs/swagger-ui-bundle.js")[0] == 200,
             "model_has_no_absolute_path": str(args.work) not in client.get("/model")[1].decode(),
             "foreign_host": client.get("/health", headers={"host": "evil.example"})[0],
         }
@@ -406,13 +510,18 @@ def main(argv=None) -> int:
     done2 = mgl("predict", "--model", args.work / "model", "--input", malformed, "--output", args.work / "p.jsonl")
     msgs["predict_line_numbers"] = [last_line(done.stderr), last_line(done2.stderr)]
     sur = args.work / "sur.jsonl"
-    sur.write_text('{"text": "ok", "label": "positive", "language": "ja", "split": "train"}\n'
-                   '{"text": "bad \\ud800 text", "label": "positive", "language": "ja", "split": "train"}\n')
+    sur.write_text(
+        '{"text": "ok", "label": "positive", "language": "ja", "split": "train"}\n'
+        '{"text": "bad \\ud800 text", "label": "positive", "language": "ja", "split": "train"}\n'
+    )
     done = mgl(*train_args(sur, args.work / "run-sur"))
     inp = args.work / "sur-in.jsonl"
     inp.write_text('{"text": "ok"}\n{"text": "bad \\ud800 text"}\n')
     done2 = mgl("predict", "--model", args.work / "model", "--input", inp, "--output", args.work / "p.jsonl")
-    result["surrogates"]["cli"] = [[done.returncode, last_line(done.stderr)], [done2.returncode, last_line(done2.stderr)]]
+    result["surrogates"]["cli"] = [
+        [done.returncode, last_line(done.stderr)],
+        [done2.returncode, last_line(done2.stderr)],
+    ]
     return _finish(result, args.out)
 
 

@@ -69,8 +69,10 @@ def main(argv=None) -> int:
         saved = {m: np.load(by_method[m]["_probs"]) for m in MEMBERS}
         check = float((saved["logreg-pooled"]["test"].argmax(1) == t.labels[test]).mean())
         if abs(check - by_method["logreg-pooled"]["accuracy"]) > 1e-9:
-            raise SystemExit(f"{target} seed {seed}: the rebuilt rows do not align with the grid's cells "
-                             f"({check} vs {by_method['logreg-pooled']['accuracy']})")
+            raise SystemExit(
+                f"{target} seed {seed}: the rebuilt rows do not align with the grid's cells "
+                f"({check} vs {by_method['logreg-pooled']['accuracy']})"
+            )
         vec = TfidfVectorizer(analyzer="char_wb", ngram_range=(1, 4), sublinear_tf=True, min_df=2, max_features=300_000)
         x_train = vec.fit_transform(texts[train])
         x_val, x_test = vec.transform(texts[val]), vec.transform(texts[test])
@@ -91,10 +93,15 @@ def main(argv=None) -> int:
         y_val, y_test = t.labels[val], t.labels[test]
 
         def score(probs, y_val=y_val, y_test=y_test, n_classes=t.num_classes):
-            return {"accuracy": float((probs["test"].argmax(1) == y_test).mean()),
-                    "f1": float(f1_score(y_test, probs["test"].argmax(1), average="macro",
-                                         labels=list(range(n_classes)), zero_division=0)),
-                    "val_accuracy": float((probs["validation"].argmax(1) == y_val).mean())}
+            return {
+                "accuracy": float((probs["test"].argmax(1) == y_test).mean()),
+                "f1": float(
+                    f1_score(
+                        y_test, probs["test"].argmax(1), average="macro", labels=list(range(n_classes)), zero_division=0
+                    )
+                ),
+                "val_accuracy": float((probs["validation"].argmax(1) == y_val).mean()),
+            }
 
         mean = lambda members: {s: np.mean([m[s] for m in members], axis=0) for s in ("validation", "test")}
         variants = {
@@ -105,18 +112,37 @@ def main(argv=None) -> int:
         }
         ens_cell = by_method["ensemble"]["accuracy"]
         if abs(variants["ensemble (MGL, Mix, LR pooled)"]["accuracy"] - ens_cell) > 1e-6:
-            print(f"note: {target} seed {seed}: the mean of the saved member probabilities scores "
-                  f"{variants['ensemble (MGL, Mix, LR pooled)']['accuracy']:.4f}, the ensemble cell {ens_cell:.4f}",
-                  file=sys.stderr)
-        rows.append({"target": target, "seed": seed, "C": C, "ngram_val_accuracy": val_acc,
-                     "n_features": len(vec.vocabulary_), "seconds": time.perf_counter() - t0, "variants": variants})
-        print(f"{target} seed {seed}: " + ", ".join(f"{k} {100 * v['accuracy']:.1f}" for k, v in variants.items())
-              + f" ({time.perf_counter() - t0:.1f} s)", file=sys.stderr, flush=True)
+            print(
+                f"note: {target} seed {seed}: the mean of the saved member probabilities scores "
+                f"{variants['ensemble (MGL, Mix, LR pooled)']['accuracy']:.4f}, the ensemble cell {ens_cell:.4f}",
+                file=sys.stderr,
+            )
+        rows.append(
+            {
+                "target": target,
+                "seed": seed,
+                "C": C,
+                "ngram_val_accuracy": val_acc,
+                "n_features": len(vec.vocabulary_),
+                "seconds": time.perf_counter() - t0,
+                "variants": variants,
+            }
+        )
+        print(
+            f"{target} seed {seed}: "
+            + ", ".join(f"{k} {100 * v['accuracy']:.1f}" for k, v in variants.items())
+            + f" ({time.perf_counter() - t0:.1f} s)",
+            file=sys.stderr,
+            flush=True,
+        )
     names = list(rows[0]["variants"]) if rows else []
-    summary = {n: {k: float(np.mean([r["variants"][n][k] for r in rows])) for k in ("accuracy", "f1", "val_accuracy")}
-               for n in names}
-    write_out(args.out, {"grid": str(args.grid), "cs": CS, "rows": rows, "summary": summary,
-                         "n": len(rows), "cpu": _cpu()})
+    summary = {
+        n: {k: float(np.mean([r["variants"][n][k] for r in rows])) for k in ("accuracy", "f1", "val_accuracy")}
+        for n in names
+    }
+    write_out(
+        args.out, {"grid": str(args.grid), "cs": CS, "rows": rows, "summary": summary, "n": len(rows), "cpu": _cpu()}
+    )
     print("| variant | accuracy | macro-F1 | validation accuracy |")
     print("|---|---:|---:|---:|")
     for n, s in summary.items():

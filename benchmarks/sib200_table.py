@@ -23,11 +23,28 @@ from pathlib import Path
 
 from _common import claim_out, require_mgl_data, write_out
 
-METHODS = ["mgl", "ensemble", "mix", "reptile", "multi-task", "fine-tune", "target-only", "logreg-pooled",
-           "logreg-target"]
-NAMES = {"mgl": "MGL", "ensemble": "Ensemble", "mix": "Mix", "reptile": "Reptile", "multi-task": "Multi-task",
-         "fine-tune": "Fine-tune", "target-only": "Target-only", "logreg-pooled": "LR pooled",
-         "logreg-target": "LR target"}
+METHODS = [
+    "mgl",
+    "ensemble",
+    "mix",
+    "reptile",
+    "multi-task",
+    "fine-tune",
+    "target-only",
+    "logreg-pooled",
+    "logreg-target",
+]
+NAMES = {
+    "mgl": "MGL",
+    "ensemble": "Ensemble",
+    "mix": "Mix",
+    "reptile": "Reptile",
+    "multi-task": "Multi-task",
+    "fine-tune": "Fine-tune",
+    "target-only": "Target-only",
+    "logreg-pooled": "LR pooled",
+    "logreg-target": "LR target",
+}
 
 
 def main(argv=None) -> int:
@@ -59,8 +76,11 @@ def main(argv=None) -> int:
         if args.seeds is None or int(rec["seed"]) in {int(s) for s in args.seeds.split(",")}:
             cells[(rec["target"], rec["method"])][int(rec["seed"])] = rec
     targets = sorted({t for t, _ in cells}, key=lambda t: (reference.get(t, {}).get("in_xlmr_pretraining", ""), t))
-    complete = [t for t in targets if all(cells.get((t, m)) for m in METHODS)
-                and len({frozenset(cells[(t, m)]) for m in METHODS}) == 1]
+    complete = [
+        t
+        for t in targets
+        if all(cells.get((t, m)) for m in METHODS) and len({frozenset(cells[(t, m)]) for m in METHODS}) == 1
+    ]
     seeds = {t: sorted(cells[(t, METHODS[0])]) for t in complete}
 
     def mean(t, m, key):
@@ -70,20 +90,37 @@ def main(argv=None) -> int:
     rows = []
     for t in complete:
         ref = reference.get(t, {})
-        rows.append({"target": t, "folder": folders.get(t), "name": language_name(t), "seeds": seeds[t],
-                     "seen_by_xlmr": ref.get("in_xlmr_pretraining"), "script": (folders.get(t) or "_").split("_")[-1],
-                     "accuracy": {m: mean(t, m, "accuracy") for m in METHODS},
-                     "macro_f1": {m: mean(t, m, "f1") for m in METHODS},
-                     "xlmr_large_transfer_from_eng": _num(ref.get("xlmr_large_transfer_from_eng")),
-                     "xlmr_large_supervised": _num(ref.get("xlmr_large_supervised")),
-                     "gpt4_zero_shot": _num(ref.get("gpt4_zero_shot"))})
-    groups = {"all": rows, "seen by XLM-R": [r for r in rows if r["seen_by_xlmr"] == "yes"],
-              "unseen by XLM-R": [r for r in rows if r["seen_by_xlmr"] == "no"],
-              "Latin script": [r for r in rows if r["script"] == "Latn"],
-              "other scripts": [r for r in rows if r["script"] != "Latn"]}
-    averages = {g: {"n": len(rs), **{m: sum(r["accuracy"][m] for r in rs) / len(rs) for m in METHODS},
-                    **{f"{m}/f1": sum(r["macro_f1"][m] for r in rs) / len(rs) for m in METHODS}}
-                for g, rs in groups.items() if rs}
+        rows.append(
+            {
+                "target": t,
+                "folder": folders.get(t),
+                "name": language_name(t),
+                "seeds": seeds[t],
+                "seen_by_xlmr": ref.get("in_xlmr_pretraining"),
+                "script": (folders.get(t) or "_").split("_")[-1],
+                "accuracy": {m: mean(t, m, "accuracy") for m in METHODS},
+                "macro_f1": {m: mean(t, m, "f1") for m in METHODS},
+                "xlmr_large_transfer_from_eng": _num(ref.get("xlmr_large_transfer_from_eng")),
+                "xlmr_large_supervised": _num(ref.get("xlmr_large_supervised")),
+                "gpt4_zero_shot": _num(ref.get("gpt4_zero_shot")),
+            }
+        )
+    groups = {
+        "all": rows,
+        "seen by XLM-R": [r for r in rows if r["seen_by_xlmr"] == "yes"],
+        "unseen by XLM-R": [r for r in rows if r["seen_by_xlmr"] == "no"],
+        "Latin script": [r for r in rows if r["script"] == "Latn"],
+        "other scripts": [r for r in rows if r["script"] != "Latn"],
+    }
+    averages = {
+        g: {
+            "n": len(rs),
+            **{m: sum(r["accuracy"][m] for r in rs) / len(rs) for m in METHODS},
+            **{f"{m}/f1": sum(r["macro_f1"][m] for r in rs) / len(rs) for m in METHODS},
+        }
+        for g, rs in groups.items()
+        if rs
+    }
     # paired test: MGL against the best other method (by mean accuracy over all complete targets)
     others = [m for m in METHODS if m != "mgl"]
     best = max(others, key=lambda m: averages["all"][m]) if rows else None
@@ -93,10 +130,21 @@ def main(argv=None) -> int:
         b = [cells[(t, best)][s]["accuracy"] for t in complete for s in seeds[t]]
         if len(a) >= 2:
             res = stats.ttest_rel(a, b)
-            test = {"against": best, "pairs": len(a), "mean_difference": 100 * (sum(a) - sum(b)) / len(a),
-                    "t": float(res.statistic), "p_two_sided": float(res.pvalue)}
-    result = {"grid": str(args.grid), "targets_complete": complete, "targets_partial": sorted(set(targets) - set(complete)),
-              "rows": rows, "averages": averages, "paired_test": test}
+            test = {
+                "against": best,
+                "pairs": len(a),
+                "mean_difference": 100 * (sum(a) - sum(b)) / len(a),
+                "t": float(res.statistic),
+                "p_two_sided": float(res.pvalue),
+            }
+    result = {
+        "grid": str(args.grid),
+        "targets_complete": complete,
+        "targets_partial": sorted(set(targets) - set(complete)),
+        "rows": rows,
+        "averages": averages,
+        "paired_test": test,
+    }
     write_out(args.out, result)
     text = render(result)
     print(text)
@@ -123,27 +171,44 @@ def _f(value) -> str:
 def render(result: dict) -> str:
     rows, averages, test = result["rows"], result["averages"], result["paired_test"]
     n_seeds = sorted({len(r["seeds"]) for r in rows})
-    lines = ["| Target | XLM-R | " + " | ".join(NAMES[m] for m in METHODS)
-             + " | XLM-R L transfer (en) | XLM-R L supervised | GPT-4 0-shot |",
-             "|---|---|" + "---:|" * (len(METHODS) + 3)]
+    lines = [
+        "| Target | XLM-R | "
+        + " | ".join(NAMES[m] for m in METHODS)
+        + " | XLM-R L transfer (en) | XLM-R L supervised | GPT-4 0-shot |",
+        "|---|---|" + "---:|" * (len(METHODS) + 3),
+    ]
     for r in rows:
         best = max(METHODS, key=lambda m: r["accuracy"][m])
-        cells = [(f"**{r['accuracy'][m]:.1f}**" if m == best else f"{r['accuracy'][m]:.1f}") + f" / {r['macro_f1'][m]:.1f}"
-                 for m in METHODS]
-        lines.append(f"| {r['target']} ({r['name']}) | {r['seen_by_xlmr']} | " + " | ".join(cells)
-                     + f" | {_f(r['xlmr_large_transfer_from_eng'])} | {_f(r['xlmr_large_supervised'])} | "
-                       f"{_f(r['gpt4_zero_shot'])} |")
-    lines += ["", "| Group | targets | " + " | ".join(NAMES[m] for m in METHODS) + " |",
-              "|---|---:|" + "---:|" * len(METHODS)]
+        cells = [
+            (f"**{r['accuracy'][m]:.1f}**" if m == best else f"{r['accuracy'][m]:.1f}") + f" / {r['macro_f1'][m]:.1f}"
+            for m in METHODS
+        ]
+        lines.append(
+            f"| {r['target']} ({r['name']}) | {r['seen_by_xlmr']} | "
+            + " | ".join(cells)
+            + f" | {_f(r['xlmr_large_transfer_from_eng'])} | {_f(r['xlmr_large_supervised'])} | "
+            f"{_f(r['gpt4_zero_shot'])} |"
+        )
+    lines += [
+        "",
+        "| Group | targets | " + " | ".join(NAMES[m] for m in METHODS) + " |",
+        "|---|---:|" + "---:|" * len(METHODS),
+    ]
     for g, a in averages.items():
         lines.append(f"| {g} | {a['n']} | " + " | ".join(f"{a[m]:.1f} / {a[m + '/f1']:.1f}" for m in METHODS) + " |")
     if test:
-        lines += ["", f"Paired t-test over {test['pairs']} (target, seed) pairs, MGL against {NAMES[test['against']]} "
-                      f"(the best other method on average): mean difference {test['mean_difference']:+.2f} points, "
-                      f"t = {test['t']:.2f}, two-sided p = {test['p_two_sided']:.3g}."]
-    lines += ["", f"Cells: accuracy / macro-F1 (%) on the target's 204 test sentences, mean over {', '.join(map(str, n_seeds))} seed(s); "
-                  "bold: the best accuracy of the row. Reference columns: the SIB-200 paper's Table 7 "
-                  "(accuracy %)."]
+        lines += [
+            "",
+            f"Paired t-test over {test['pairs']} (target, seed) pairs, MGL against {NAMES[test['against']]} "
+            f"(the best other method on average): mean difference {test['mean_difference']:+.2f} points, "
+            f"t = {test['t']:.2f}, two-sided p = {test['p_two_sided']:.3g}.",
+        ]
+    lines += [
+        "",
+        f"Cells: accuracy / macro-F1 (%) on the target's 204 test sentences, mean over {', '.join(map(str, n_seeds))} seed(s); "
+        "bold: the best accuracy of the row. Reference columns: the SIB-200 paper's Table 7 "
+        "(accuracy %).",
+    ]
     if result["targets_partial"]:
         lines.append(f"Targets with unfinished cells, left out: {', '.join(result['targets_partial'])}.")
     return "\n".join(lines) + "\n"

@@ -89,28 +89,58 @@ def main(argv: list[str] | None = None) -> int:
             data, features = cache[seed]
             metrics, _, _ = run_mgl(data, features, cfg.mgl, seed=seed, device=encoder.device, progress=False)
             stages = metrics["stages"]
-            rows.append({"candidate": name, "seed": seed, "val_accuracy": stages[-1]["best_accuracy"],
-                         "val_nll": stages[-1]["best_nll"],
-                         "test_accuracy": metrics["accuracy"], "train_seconds": metrics["train_seconds"],
-                         "rounds": [s["rounds"] for s in stages], "best_rounds": [s["best_round"] for s in stages]})
-            print(f"{name:<32} seed {seed}: val {rows[-1]['val_accuracy']:.4f} test {metrics['accuracy']:.4f} "
-                  f"({metrics['train_seconds']:.0f} s, rounds {rows[-1]['rounds']})", file=sys.stderr, flush=True)
+            rows.append(
+                {
+                    "candidate": name,
+                    "seed": seed,
+                    "val_accuracy": stages[-1]["best_accuracy"],
+                    "val_nll": stages[-1]["best_nll"],
+                    "test_accuracy": metrics["accuracy"],
+                    "train_seconds": metrics["train_seconds"],
+                    "rounds": [s["rounds"] for s in stages],
+                    "best_rounds": [s["best_round"] for s in stages],
+                }
+            )
+            print(
+                f"{name:<32} seed {seed}: val {rows[-1]['val_accuracy']:.4f} test {metrics['accuracy']:.4f} "
+                f"({metrics['train_seconds']:.0f} s, rounds {rows[-1]['rounds']})",
+                file=sys.stderr,
+                flush=True,
+            )
     summary = []
     for name in names:
         r = [x for x in rows if x["candidate"] == name]
-        summary.append({"candidate": name, "overrides": CANDIDATES[name],
-                        "val_mean": float(np.mean([x["val_accuracy"] for x in r])),
-                        "val_nll_mean": float(np.mean([x["val_nll"] for x in r])),
-                        "test_mean": float(np.mean([x["test_accuracy"] for x in r])),
-                        "train_seconds_mean": float(np.mean([x["train_seconds"] for x in r]))})
+        summary.append(
+            {
+                "candidate": name,
+                "overrides": CANDIDATES[name],
+                "val_mean": float(np.mean([x["val_accuracy"] for x in r])),
+                "val_nll_mean": float(np.mean([x["val_nll"] for x in r])),
+                "test_mean": float(np.mean([x["test_accuracy"] for x in r])),
+                "train_seconds_mean": float(np.mean([x["train_seconds"] for x in r])),
+            }
+        )
     summary.sort(key=lambda s: (-s["val_mean"], s["val_nll_mean"]))
-    write_out(args.out, {"data": args.data, "preset": preset, "target": args.target, "sources": args.sources,
-                                 "overrides": args.overrides, "seeds": seeds, "summary": summary, "runs": rows,
-                                 "wall_seconds": time.perf_counter() - t_start})
+    write_out(
+        args.out,
+        {
+            "data": args.data,
+            "preset": preset,
+            "target": args.target,
+            "sources": args.sources,
+            "overrides": args.overrides,
+            "seeds": seeds,
+            "summary": summary,
+            "runs": rows,
+            "wall_seconds": time.perf_counter() - t_start,
+        },
+    )
     print(f"\n{'candidate':<32}{'val acc':>10}{'val nll':>10}{'test acc':>10}{'train s':>10}   (ranked by validation)")
     for s in summary:
-        print(f"{s['candidate']:<32}{s['val_mean']*100:>10.2f}{s['val_nll_mean']:>10.4f}{s['test_mean']*100:>10.2f}"
-              f"{s['train_seconds_mean']:>10.1f}")
+        print(
+            f"{s['candidate']:<32}{s['val_mean'] * 100:>10.2f}{s['val_nll_mean']:>10.4f}{s['test_mean'] * 100:>10.2f}"
+            f"{s['train_seconds_mean']:>10.1f}"
+        )
     return 0
 
 

@@ -45,7 +45,65 @@ TINY_BERT_CONFIG = {
 """Sizes of the ``tiny_bert_dir`` model (the vocabulary size is that of its tokenizer)."""
 
 _SPECIAL = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
-_WORDS = ["the", "a", "an", "is", "was", "this", "that", "book", "books", "film", "movie", "great", "good", "bad", "terrible", "boring", "love", "loved", "hate", "hated", "not", "very", "really", "i", "it", "and", "of", "to", "in", "passage", "query", "das", "buch", "ist", "sehr", "gut", "schlecht", "nicht", "ein", "eine", "der", "die", "und", "ich", "le", "la", "les", "livre", "est", "très", "bon", "mauvais", "pas", "un", "une", "et", "je"]
+_WORDS = [
+    "the",
+    "a",
+    "an",
+    "is",
+    "was",
+    "this",
+    "that",
+    "book",
+    "books",
+    "film",
+    "movie",
+    "great",
+    "good",
+    "bad",
+    "terrible",
+    "boring",
+    "love",
+    "loved",
+    "hate",
+    "hated",
+    "not",
+    "very",
+    "really",
+    "i",
+    "it",
+    "and",
+    "of",
+    "to",
+    "in",
+    "passage",
+    "query",
+    "das",
+    "buch",
+    "ist",
+    "sehr",
+    "gut",
+    "schlecht",
+    "nicht",
+    "ein",
+    "eine",
+    "der",
+    "die",
+    "und",
+    "ich",
+    "le",
+    "la",
+    "les",
+    "livre",
+    "est",
+    "très",
+    "bon",
+    "mauvais",
+    "pas",
+    "un",
+    "une",
+    "et",
+    "je",
+]
 
 
 def _tiny_vocab() -> list[str]:
@@ -118,13 +176,35 @@ def former_default_model(target: Path) -> tuple[Path, list[str], np.ndarray]:
     from mgl.data.tabular import load_table
 
     csv_path = write_reviews_csv(target.parent / f"{target.name}-reviews.csv")
-    examples = load_table(csv_path, text="text", label="stars", language="lang", split="split",
-                          label_map={"1": "negative", "2": "negative", "3": "neutral", "4": "positive", "5": "positive"})
-    cfg = load_config("amazon", None, [
-        "encoder.prefix='passage: '", "encoder.precision=fp32", "encoder.max_length=32", "mgl.n_support=2",
-        "mgl.n_query=6", "mgl.k_neighbours=4", "mgl.train_episodes=8", "mgl.max_rounds=2", "mgl.test_episodes=2",
-        "mgl.eval_times=2", "mgl.hidden_dim=16", "mgl.lr=3e-3", "data.sources=en,de", "data.target=fr",
-        "method=mgl"])
+    examples = load_table(
+        csv_path,
+        text="text",
+        label="stars",
+        language="lang",
+        split="split",
+        label_map={"1": "negative", "2": "negative", "3": "neutral", "4": "positive", "5": "positive"},
+    )
+    cfg = load_config(
+        "amazon",
+        None,
+        [
+            "encoder.prefix='passage: '",
+            "encoder.precision=fp32",
+            "encoder.max_length=32",
+            "mgl.n_support=2",
+            "mgl.n_query=6",
+            "mgl.k_neighbours=4",
+            "mgl.train_episodes=8",
+            "mgl.max_rounds=2",
+            "mgl.test_episodes=2",
+            "mgl.eval_times=2",
+            "mgl.hidden_dim=16",
+            "mgl.lr=3e-3",
+            "data.sources=en,de",
+            "data.target=fr",
+            "method=mgl",
+        ],
+    )
     clf = MGLClassifier(cfg).fit(examples, progress=False)
     texts = ["very good book", "bad terrible book", "das buch ist gut", "le livre est mauvais"]
     probs = clf.predict_proba(texts)
@@ -163,12 +243,29 @@ def ray_cluster(tmp_path_factory):
     # driver and the CLI subprocesses below would need the cluster's token)
     previous = os.environ.get("RAY_AUTH_MODE")
     os.environ["RAY_AUTH_MODE"] = "disabled"
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(TESTS_DIR), os.environ.get("PYTHONPATH", "")]),
-           "RAY_USAGE_STATS_ENABLED": "0"}
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(TESTS_DIR), os.environ.get("PYTHONPATH", "")]),
+        "RAY_USAGE_STATS_ENABLED": "0",
+    }
     temp = tmp_path_factory.mktemp("ray")
-    start = subprocess.run([str(ray_bin), "start", "--head", "--node-ip-address=127.0.0.1", f"--port={port}",
-                            "--num-cpus=2", "--include-dashboard=false", "--disable-usage-stats",
-                            f"--temp-dir={temp}"], env=env, capture_output=True, text=True, timeout=180)
+    start = subprocess.run(
+        [
+            str(ray_bin),
+            "start",
+            "--head",
+            "--node-ip-address=127.0.0.1",
+            f"--port={port}",
+            "--num-cpus=2",
+            "--include-dashboard=false",
+            "--disable-usage-stats",
+            f"--temp-dir={temp}",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     assert start.returncode == 0, start.stdout[-2000:] + start.stderr[-2000:]
     try:
         yield f"127.0.0.1:{port}"
@@ -182,5 +279,3 @@ def ray_cluster(tmp_path_factory):
             os.environ.pop("RAY_AUTH_MODE", None)
         else:
             os.environ["RAY_AUTH_MODE"] = previous
-
-

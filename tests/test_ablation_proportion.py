@@ -34,12 +34,21 @@ def records(methods, offsets, *, seeds=range(5), experiments=None, noise=0.002, 
     for e in experiments or table1_experiments():
         for s in seeds:
             for m in methods:
-                out.append({"method": m, "target": e.target, "domain": e.domain, "sources": list(e.sources),
-                            "seed": s, "accuracy": 0.8 + offsets[m] + rng.normal(0, noise)})
+                out.append(
+                    {
+                        "method": m,
+                        "target": e.target,
+                        "domain": e.domain,
+                        "sources": list(e.sources),
+                        "seed": s,
+                        "accuracy": 0.8 + offsets[m] + rng.normal(0, noise),
+                    }
+                )
     return out
 
 
 # --- Table 3 ----------------------------------------------------------------------------------
+
 
 def test_ablation_table_layout_and_delta():
     offsets = {m: -0.01 * i for i, m in enumerate(ABLATION_METHODS)}
@@ -53,8 +62,15 @@ def test_ablation_table_layout_and_delta():
     for line in text.splitlines():  # the first table (the standard deviations follow)
         if line.startswith("| MGL"):
             rows.setdefault(line.split(" | ")[0][2:], line.strip("| ").split(" | "))
-    assert list(rows)[:7] == ["MGL", "MGL w/o Meta", "MGL w/o L2CLT", "MGL w/o σ", "MGL 1 GCN layer",
-                              "MGL 3 GCN layers", "MGL 4 GCN layers"]
+    assert list(rows)[:7] == [
+        "MGL",
+        "MGL w/o Meta",
+        "MGL w/o L2CLT",
+        "MGL w/o σ",
+        "MGL 1 GCN layer",
+        "MGL 3 GCN layers",
+        "MGL 4 GCN layers",
+    ]
     assert rows["MGL"][-1] == "–"
     assert float(rows["MGL 4 GCN layers"][-1]) == pytest.approx(-6.0, abs=0.5)  # 6 x -1 point
     assert "†" not in text  # no baselines in this table: no daggers
@@ -84,6 +100,7 @@ def test_ablation_one_target_has_one_column():
 
 # --- the proportion sweep ----------------------------------------------------------------------
 
+
 def test_proportion_summary_table_and_csv():
     exps = table1_experiments()
     by_fraction = {}
@@ -105,7 +122,9 @@ def test_proportion_summary_table_and_csv():
     mix_row = next(line for line in md.splitlines() if line.startswith("| Mix |"))
     assert mix_row.split(" | ")[3] == "–"
     csv_lines = render_proportion_csv(summary).splitlines()
-    assert csv_lines[0] == "fraction,method,accuracy_mean,accuracy_std,seeds" and len(csv_lines) == 1 + 4 * len(PROPORTION_METHODS)
+    assert csv_lines[0] == "fraction,method,accuracy_mean,accuracy_std,seeds" and len(csv_lines) == 1 + 4 * len(
+        PROPORTION_METHODS
+    )
     assert "0.5,mix,,,0" in csv_lines
     assert fraction_dir("out", 0.1) == Path("out") / "fraction-0.1"
 
@@ -153,15 +172,18 @@ def test_proportion_one_target_has_no_per_target_section():
 
 # --- the commands -------------------------------------------------------------------------------
 
+
 def test_ablation_refuses_a_baseline(tmp_path):
-    code, _, err = run_mgl("experiment", "ablation", "--root", tmp_path, "--methods", "mgl,reptile", "--out",
-                           tmp_path / "o", "--quiet")
+    code, _, err = run_mgl(
+        "experiment", "ablation", "--root", tmp_path, "--methods", "mgl,reptile", "--out", tmp_path / "o", "--quiet"
+    )
     assert code == 2 and "MGL variants only" in err and "reptile" in err
 
 
 def test_proportion_refuses_a_bad_fraction(tmp_path):
-    code, _, err = run_mgl("experiment", "proportion", "--root", tmp_path, "--fractions", "0.1,1.5", "--out",
-                           tmp_path / "o", "--quiet")
+    code, _, err = run_mgl(
+        "experiment", "proportion", "--root", tmp_path, "--fractions", "0.1,1.5", "--out", tmp_path / "o", "--quiet"
+    )
     assert code == 2 and "1.5" in err
     code, _, err = run_mgl("experiment", "proportion", "--root", tmp_path, "--fractions", "a", "--quiet")
     assert code == 2 and "comma-separated numbers" in err
@@ -175,8 +197,9 @@ def test_grids_need_a_root(tmp_path, monkeypatch):
         assert code == 2 and "--root" in err
 
 
-requires_data = pytest.mark.skipif(not DATA, reason="MGL_DATA is unset: export MGL_DATA=<folder holding "
-                                                    "cls-acl10-unprocessed/>")
+requires_data = pytest.mark.skipif(
+    not DATA, reason="MGL_DATA is unset: export MGL_DATA=<folder holding cls-acl10-unprocessed/>"
+)
 
 
 @pytest.mark.integration
@@ -184,7 +207,16 @@ requires_data = pytest.mark.skipif(not DATA, reason="MGL_DATA is unset: export M
 @requires_data
 def test_ablation_quick_end_to_end_and_resumable(tmp_path):
     out = tmp_path / "t3"
-    args = ["experiment", "ablation", "--quick", "--root", Path(DATA) / "cls-acl10-unprocessed", "--out", out, "--quiet"]
+    args = [
+        "experiment",
+        "ablation",
+        "--quick",
+        "--root",
+        Path(DATA) / "cls-acl10-unprocessed",
+        "--out",
+        out,
+        "--quiet",
+    ]
     code, stdout, err = run_mgl(*args)
     assert code == 0, err[-3000:]
     assert "14 cell(s) computed, 0 already done" in stdout  # 7 rows x 1 experiment x 2 seeds
@@ -216,8 +248,18 @@ def test_ablation_quick_end_to_end_and_resumable(tmp_path):
 @requires_data
 def test_proportion_quick_end_to_end(tmp_path):
     out = tmp_path / "prop"
-    code, stdout, err = run_mgl("experiment", "proportion", "--quick", "--seeds", "1", "--root",
-                                Path(DATA) / "cls-acl10-unprocessed", "--out", out, "--quiet")
+    code, stdout, err = run_mgl(
+        "experiment",
+        "proportion",
+        "--quick",
+        "--seeds",
+        "1",
+        "--root",
+        Path(DATA) / "cls-acl10-unprocessed",
+        "--out",
+        out,
+        "--quiet",
+    )
     assert code == 0, err[-3000:]
     assert "12 cell(s) computed" in stdout  # 2 fractions x 6 methods x 1 experiment x 1 seed
     summary = json.loads((out / "proportion.json").read_text())["summary"]

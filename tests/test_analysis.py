@@ -24,8 +24,9 @@ def one_per_node(dim: int = 6, seed: int = 0):
 def test_one_instance_per_node_gives_the_graphs_own_matrix():
     emb, langs, labs = one_per_node()
     graph = MetaGraph(6, k=10, learn_sigma=False)
-    gm = meta_graph_map(graph, emb, langs, labs, language_order=LANGS, label_order=LABELS, positive="positive",
-                        k=2, samples=5)
+    gm = meta_graph_map(
+        graph, emb, langs, labs, language_order=LANGS, label_order=LABELS, positive="positive", k=2, samples=5
+    )
     assert gm.nodes == ["EN+", "EN-", "FR+", "FR-", "DE+", "DE-", "JA+", "JA-"]
     with torch.no_grad():
         a = rbf_adjacency(emb, torch.ones(8, 1), graph.scale(emb))
@@ -100,8 +101,17 @@ def test_node_names():
 
 def test_graph_map_summary_on_a_hand_made_matrix():
     m = np.array([[0.5, 0.25], [0.25, 0.5]])
-    gm = GraphMap(["A", "B"], ["en", "ja"], ["x", "x"], ["en", "ja"], m, np.zeros_like(m),
-                  language_matrix(m, ["en", "ja"], ["en", "ja"]), k=2, samples=1)
+    gm = GraphMap(
+        ["A", "B"],
+        ["en", "ja"],
+        ["x", "x"],
+        ["en", "ja"],
+        m,
+        np.zeros_like(m),
+        language_matrix(m, ["en", "ja"], ["en", "ja"]),
+        k=2,
+        samples=1,
+    )
     s = gm.summary()
     assert s["diagonal_share"] == pytest.approx(2 / 3) and not s["near_identity"]
     assert s["off_diagonal_mean"] == pytest.approx(0.25)
@@ -111,14 +121,33 @@ def test_graph_map_summary_on_a_hand_made_matrix():
 def test_json_keeps_tiny_weights():
     """A collapsed graph's off-diagonal weights are ~1e-7: the JSON keeps significant digits, not decimals."""
     m = np.array([[1.0, 2.5e-9], [2.5e-9, 1.0]])
-    gm = GraphMap(["A", "B"], ["en", "ja"], ["x", "x"], ["en", "ja"], m, np.zeros_like(m),
-                  language_matrix(m, ["en", "ja"], ["en", "ja"]), k=2, samples=1, sigma_mean=[1.23456789e-4, 1.0])
+    gm = GraphMap(
+        ["A", "B"],
+        ["en", "ja"],
+        ["x", "x"],
+        ["en", "ja"],
+        m,
+        np.zeros_like(m),
+        language_matrix(m, ["en", "ja"], ["en", "ja"]),
+        k=2,
+        samples=1,
+        sigma_mean=[1.23456789e-4, 1.0],
+    )
     d = gm.to_dict()
     assert d["adjacency_mean"][0][1] == 2.5e-9 and d["language_matrix"][0][1] == 2.5e-9
     assert d["sigma_mean"][0] == 1.23457e-4
     assert d["summary"]["near_identity"]
-    one = GraphMap(["A", "B"], ["en", "ja"], ["x", "x"], ["en", "ja"], m, np.zeros_like(m),
-                   language_matrix(m, ["en", "ja"], ["en", "ja"]), k=2, samples=1)
+    one = GraphMap(
+        ["A", "B"],
+        ["en", "ja"],
+        ["x", "x"],
+        ["en", "ja"],
+        m,
+        np.zeros_like(m),
+        language_matrix(m, ["en", "ja"], ["en", "ja"]),
+        k=2,
+        samples=1,
+    )
     assert one.to_dict()["language_matrix"][0][0] is None  # one node per language: no pair inside it
 
 
@@ -131,10 +160,14 @@ def test_query_row_weights_on_a_hand_made_graph():
 
     from mgl.analysis import query_row_weights
 
-    adj = torch.tensor([[1.0, 0.0, 0.0, 0.0],
-                        [0.0, 1.0, 0.0, 0.0],
-                        [0.2, 0.3, 0.5, 0.0],   # query 1: self 0.5, support 0.5, en 0.2
-                        [0.0, 0.1, 0.6, 0.3]])  # query 2: self 0.3, support 0.1, en 0 (ja query 0.6, ja support 0.1)
+    adj = torch.tensor(
+        [
+            [1.0, 0.0, 0.0, 0.0],
+            [0.0, 1.0, 0.0, 0.0],
+            [0.2, 0.3, 0.5, 0.0],  # query 1: self 0.5, support 0.5, en 0.2
+            [0.0, 0.1, 0.6, 0.3],
+        ]
+    )  # query 2: self 0.3, support 0.1, en 0 (ja query 0.6, ja support 0.1)
 
     class Graph(torch.nn.Module):
         def forward(self, h):

@@ -16,12 +16,16 @@ from mgl.errors import MGLError
 
 def examples(label_of_third: str = "neg") -> list[Example]:
     rows = [("good book", "pos"), ("bad book", "neg"), ("so-so", label_of_third)]
-    return [Example(text=t, label=y, language="en", split="train", uid=f"f.csv#{i}") for i, (t, y) in enumerate(rows, 1)]
+    return [
+        Example(text=t, label=y, language="en", split="train", uid=f"f.csv#{i}") for i, (t, y) in enumerate(rows, 1)
+    ]
 
 
 def state() -> dict:
-    return {"trainee": {"model": {"w": torch.ones(2, 2)}, "numpy_rng": {"state": {"state": 2**100, "inc": 3}}},
-            "reports": [{"rounds": 2, "history": [{"round": 1, "val_accuracy": 0.5}]}]}
+    return {
+        "trainee": {"model": {"w": torch.ones(2, 2)}, "numpy_rng": {"state": {"state": 2**100, "inc": 3}}},
+        "reports": [{"rounds": 2, "history": [{"round": 1, "val_accuracy": 0.5}]}],
+    }
 
 
 def test_a_checkpoint_resumes_on_the_same_data_and_settings(tmp_path):

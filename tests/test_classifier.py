@@ -10,16 +10,33 @@ from mgl.classifier import MGLClassifier
 from mgl.config import load_config
 from mgl.data.tabular import load_table
 
-TINY_RUN = ["encoder.max_length=32", "mgl.n_support=2", "mgl.n_query=6", "mgl.k_neighbours=4", "mgl.train_episodes=8",
-            "mgl.max_rounds=2", "mgl.test_episodes=2", "mgl.eval_times=2", "mgl.hidden_dim=16",
-            "data.sources=en,de", "data.target=fr", "method=mgl"]
+TINY_RUN = [
+    "encoder.max_length=32",
+    "mgl.n_support=2",
+    "mgl.n_query=6",
+    "mgl.k_neighbours=4",
+    "mgl.train_episodes=8",
+    "mgl.max_rounds=2",
+    "mgl.test_episodes=2",
+    "mgl.eval_times=2",
+    "mgl.hidden_dim=16",
+    "data.sources=en,de",
+    "data.target=fr",
+    "method=mgl",
+]
 """Small settings for a model fitted in a few seconds with the tiny encoder (EN+DE -> FR)."""
 
 
 def three_class_examples(path):
     """The reviews CSV's examples, star ratings mapped to negative / neutral / positive."""
-    return load_table(path, text="text", label="stars", language="lang", split="split",
-                      label_map={"1": "negative", "2": "negative", "3": "neutral", "4": "positive", "5": "positive"})
+    return load_table(
+        path,
+        text="text",
+        label="stars",
+        language="lang",
+        split="split",
+        label_map={"1": "negative", "2": "negative", "3": "neutral", "4": "positive", "5": "positive"},
+    )
 
 
 @pytest.fixture(scope="module")
@@ -43,8 +60,9 @@ def test_fit_reports_and_predicts(fitted):
         assert sum(p.graph["language_shares"].values()) == pytest.approx(1.0, abs=1e-4)
         assert p.graph["neighbours"] and all(n["id"] and n["language"] in ("en", "de") for n in p.graph["neighbours"])
         # the nearest labelled examples: any language's, with their text and similarity, best first
-        assert len(p.neighbours) == 5 and all(n["id"] and n["language"] in ("en", "de", "fr") and n["text"]
-                                              for n in p.neighbours)
+        assert len(p.neighbours) == 5 and all(
+            n["id"] and n["language"] in ("en", "de", "fr") and n["text"] for n in p.neighbours
+        )
         sims = [n["similarity"] for n in p.neighbours]
         assert sims == sorted(sims, reverse=True)
         assert sum(p.language_shares.values()) == pytest.approx(1.0, abs=1e-3)
@@ -78,10 +96,17 @@ def fitted_top_k(tmp_path_factory, tiny_bert_dir):
     base = tmp_path_factory.mktemp("api-top-k")
     path = write_reviews_csv(base / "reviews.csv")
     examples = three_class_examples(path)
-    cfg = load_config("amazon", None, [
-        f"encoder.model={tiny_bert_dir}", *TINY_RUN, "encoder.train=top-k", "encoder.top_layers=1",
-        "mgl.encoder_lr=1e-3",
-    ])
+    cfg = load_config(
+        "amazon",
+        None,
+        [
+            f"encoder.model={tiny_bert_dir}",
+            *TINY_RUN,
+            "encoder.train=top-k",
+            "encoder.top_layers=1",
+            "mgl.encoder_lr=1e-3",
+        ],
+    )
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("MGL_HOME", str(base / "home"))
         clf = MGLClassifier(cfg).fit(examples, progress=False)
@@ -116,10 +141,18 @@ def fitted_head(tmp_path_factory, tiny_bert_dir):
     base = tmp_path_factory.mktemp("api-head")
     path = write_reviews_csv(base / "reviews.csv")
     examples = three_class_examples(path)
-    cfg = load_config("amazon", None, [
-        f"encoder.model={tiny_bert_dir}", *TINY_RUN, "encoder.precision=fp32",
-        "encoder.pooling_head=attention", "encoder.pooling_queries=2", "encoder.pooling_lr=1e-2",
-    ])
+    cfg = load_config(
+        "amazon",
+        None,
+        [
+            f"encoder.model={tiny_bert_dir}",
+            *TINY_RUN,
+            "encoder.precision=fp32",
+            "encoder.pooling_head=attention",
+            "encoder.pooling_queries=2",
+            "encoder.pooling_lr=1e-2",
+        ],
+    )
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("MGL_HOME", str(base / "home"))
         clf = MGLClassifier(cfg).fit(examples, progress=False)
@@ -239,8 +272,15 @@ def test_save_pretrained_writes_a_model_card_and_from_pretrained_loads_it(fitted
     texts = ["very good book", "bad terrible book"]
     fitted.save_pretrained(tmp_path / "model")
     card = (tmp_path / "model" / "README.md").read_text(encoding="utf-8")
-    for needle in ("en+de -> fr", "negative, neutral, positive", "| en |", "| fr |", "meta-test",
-                   fitted.encoder.identity, "mgl.n_support | 2"):
+    for needle in (
+        "en+de -> fr",
+        "negative, neutral, positive",
+        "| en |",
+        "| fr |",
+        "meta-test",
+        fitted.encoder.identity,
+        "mgl.n_support | 2",
+    ):
         assert needle in card, needle
     counts = fitted.report["counts"]
     assert f"| fr | {counts['fr']['train']} | {counts['fr']['validation']} | {counts['fr']['test']} |" in card
@@ -337,5 +377,7 @@ def test_a_model_saved_without_support_texts_predicts_the_same(fitted, tmp_path)
     a, b = MGLClassifier.load(tmp_path / "with"), MGLClassifier.load(tmp_path / "without")
     assert not b.support_texts and a.support_texts
     np.testing.assert_allclose(b.predict_proba(texts), a.predict_proba(texts), atol=1e-7)
-    assert [n["id"] for n in b.explain(texts[:1])[0].neighbours] == [n["id"] for n in a.explain(texts[:1])[0].neighbours]
+    assert [n["id"] for n in b.explain(texts[:1])[0].neighbours] == [
+        n["id"] for n in a.explain(texts[:1])[0].neighbours
+    ]
     assert all(n["text"] is None for n in b.explain(texts[:1])[0].neighbours)

@@ -34,12 +34,26 @@ def rows_of(text: str) -> dict[str, list[str]]:
 def test_the_proportion_tables_rebuild_from_the_committed_cells(tmp_path):
     out = tmp_path / "proportion"
     shutil.copytree(RAW, out)
-    code, stdout, err = run_mgl("experiment", "proportion", "--root", tmp_path, "--fractions", "0.1,0.2,0.5,1.0",
-                                "--seeds", "5", "--out", out, "--set", "encoder.precision=fp32",
-                                "--set", "encoder.prefix='passage: '", "--quiet")  # the sweep's prefix
+    code, stdout, err = run_mgl(
+        "experiment",
+        "proportion",
+        "--root",
+        tmp_path,
+        "--fractions",
+        "0.1,0.2,0.5,1.0",
+        "--seeds",
+        "5",
+        "--out",
+        out,
+        "--set",
+        "encoder.precision=fp32",
+        "--set",
+        "encoder.prefix='passage: '",
+        "--quiet",
+    )  # the sweep's prefix
     assert code == 2 and "another configuration" in err  # version-1 cells are never mixed with new ones
     committed_text = (ROOT / "docs" / "results" / "proportion.md").read_text(encoding="utf-8")
-    committed = rows_of(committed_text[committed_text.index("| Method | 10%"):])
+    committed = rows_of(committed_text[committed_text.index("| Method | 10%") :])
     header = ["10%", "20%", "50%", "100%"]
     checked = 0
     for folder, column in FRACTIONS.items():

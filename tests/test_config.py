@@ -9,10 +9,24 @@ from mgl.errors import ConfigError
 def test_presets_hold_table4():
     amazon = load_config("amazon")
     m = amazon.mgl
-    assert (m.n_support, m.n_query, m.k_neighbours, m.train_episodes, m.test_episodes, m.eval_times) == (5, 32, 10, 75, 10, 5)
+    assert (m.n_support, m.n_query, m.k_neighbours, m.train_episodes, m.test_episodes, m.eval_times) == (
+        5,
+        32,
+        10,
+        75,
+        10,
+        5,
+    )
     assert m.encoder_lr == 1e-5 and m.hidden_dim == 768
     sr = load_config("search-relevance").mgl
-    assert (sr.n_support, sr.n_query, sr.k_neighbours, sr.train_episodes, sr.test_episodes, sr.eval_times) == (5, 64, 100, 100, 20, 5)
+    assert (sr.n_support, sr.n_query, sr.k_neighbours, sr.train_episodes, sr.test_episodes, sr.eval_times) == (
+        5,
+        64,
+        100,
+        100,
+        20,
+        5,
+    )
     with pytest.raises(ConfigError, match="unknown preset"):
         load_config("nope")
 
@@ -34,16 +48,19 @@ def test_string_fields_are_not_yaml_typed():
     assert cfg.data.target_fraction is None
 
 
-@pytest.mark.parametrize("item,expected", [
-    ("encoder.prefix='query: '", "query: "),          # YAML single quotes: spaces kept, quotes removed
-    ('encoder.prefix="query: "', "query: "),          # double quotes too
-    ("encoder.prefix=' leading and trailing '", " leading and trailing "),
-    ("encoder.prefix='it''s: '", "it's: "),           # YAML's escaped quote inside single quotes
-    ("encoder.prefix=''", ""),                        # an explicit empty prefix, not "unset"
-    ("encoder.prefix=query: ", "query:"),             # unquoted text is stripped, as any value
-    ("encoder.prefix='query: ", "'query:"),           # unbalanced: taken as it is (stripped)
-    ("prefix='passage: '", "passage: "),              # unique field names work the same
-])
+@pytest.mark.parametrize(
+    "item,expected",
+    [
+        ("encoder.prefix='query: '", "query: "),  # YAML single quotes: spaces kept, quotes removed
+        ('encoder.prefix="query: "', "query: "),  # double quotes too
+        ("encoder.prefix=' leading and trailing '", " leading and trailing "),
+        ("encoder.prefix='it''s: '", "it's: "),  # YAML's escaped quote inside single quotes
+        ("encoder.prefix=''", ""),  # an explicit empty prefix, not "unset"
+        ("encoder.prefix=query: ", "query:"),  # unquoted text is stripped, as any value
+        ("encoder.prefix='query: ", "'query:"),  # unbalanced: taken as it is (stripped)
+        ("prefix='passage: '", "passage: "),  # unique field names work the same
+    ],
+)
 def test_quoted_override_values_are_their_strings(item, expected):
     cfg = load_config("amazon", None, [item])
     assert cfg.encoder.prefix == expected
@@ -54,15 +71,18 @@ def test_quoted_lists_and_numbers_still_parse():
     assert cfg.data.sources == ["en", "fr"] and cfg.mgl.lr == 0.01 and cfg.data.target == "de"
 
 
-@pytest.mark.parametrize("item,message", [
-    ("mgl.n_query=abc", "must be int"),
-    ("nonsense=1", "unknown setting"),
-    ("foo.bar=1", "unknown section"),
-    ("mgl.n_query", "field=value"),
-    ("mgl.dropout=1.5", "dropout"),
-    ("encoder.train=sometimes", "encoder.train"),
-    ("data.target=en", "also a source"),
-])
+@pytest.mark.parametrize(
+    "item,message",
+    [
+        ("mgl.n_query=abc", "must be int"),
+        ("nonsense=1", "unknown setting"),
+        ("foo.bar=1", "unknown section"),
+        ("mgl.n_query", "field=value"),
+        ("mgl.dropout=1.5", "dropout"),
+        ("encoder.train=sometimes", "encoder.train"),
+        ("data.target=en", "also a source"),
+    ],
+)
 def test_bad_overrides_are_clear(item, message):
     with pytest.raises(ConfigError, match=message):
         load_config("amazon", None, [item]).validate()

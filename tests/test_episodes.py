@@ -78,19 +78,28 @@ def test_too_few_examples_is_a_clear_error():
     support = make_pool({"en": 10, "fr": 3})
     query = make_pool({"ja": 10}, offset=100)
     with pytest.raises(DataError, match=r"'fr' has 3 example\(s\) of class 0 \(negative\).*N = 5"):
-        EpisodeSampler(CLTPair(("en", "fr"), "ja"), support, query, num_classes=2, n_support=5, n_query=8,
-                       label_names=["negative", "positive"])
+        EpisodeSampler(
+            CLTPair(("en", "fr"), "ja"),
+            support,
+            query,
+            num_classes=2,
+            n_support=5,
+            n_query=8,
+            label_names=["negative", "positive"],
+        )
     with pytest.raises(DataError, match="the query language 'ja' has no example"):
-        EpisodeSampler(CLTPair(("en",), "ja"), make_pool({"en": 10}), Pool([], [], []), num_classes=2, n_support=5,
-                       n_query=8)
+        EpisodeSampler(
+            CLTPair(("en",), "ja"), make_pool({"en": 10}), Pool([], [], []), num_classes=2, n_support=5, n_query=8
+        )
 
 
 def test_a_class_the_query_language_lacks_stays_in_the_support_sets():
     """A target whose few labels miss a class: queries come from the classes it has, while every
     support set still holds every class (from the sources), so the class stays predictable."""
     one_class = Pool([100, 101, 102], ["ja"] * 3, [0, 0, 0])
-    sampler = EpisodeSampler(CLTPair(("en",), "ja"), make_pool({"en": 10}), one_class, num_classes=2, n_support=5,
-                             n_query=8)
+    sampler = EpisodeSampler(
+        CLTPair(("en",), "ja"), make_pool({"en": 10}), one_class, num_classes=2, n_support=5, n_query=8
+    )
     ep = sampler.sample(np.random.default_rng(0))
     assert set(ep.query_labels.tolist()) == {0} and len(ep.query_labels) == 3
     assert set(np.asarray(ep.support_labels).tolist()) == {0, 1}

@@ -43,9 +43,18 @@ class StandInRunner:
                 fh.write(f"{os.getpid()} {experiment.target} {experiment.domain} {seed}\n")
         time.sleep(self.delay)
         for m in methods:
-            yield m, {"method": m, "target": experiment.target, "domain": experiment.domain,
-                      "sources": list(experiment.sources), "seed": seed,
-                      "accuracy": (len(m) * 7 + seed * 3 + len(experiment.target)) % 100 / 100, "pid": os.getpid()}
+            yield (
+                m,
+                {
+                    "method": m,
+                    "target": experiment.target,
+                    "domain": experiment.domain,
+                    "sources": list(experiment.sources),
+                    "seed": seed,
+                    "accuracy": (len(m) * 7 + seed * 3 + len(experiment.target)) % 100 / 100,
+                    "pid": os.getpid(),
+                },
+            )
 
 
 class CountingStore(CellStore):
@@ -153,8 +162,10 @@ IGNORED = {"seconds", "train_seconds", "embed_seconds", "finished", "machine", "
 
 
 def _cells_without_timing(out: Path) -> dict[str, dict]:
-    return {p.name: {k: v for k, v in json.loads(p.read_text()).items() if k not in IGNORED}
-            for p in sorted((out / "cells").glob("*.json"))}
+    return {
+        p.name: {k: v for k, v in json.loads(p.read_text()).items() if k not in IGNORED}
+        for p in sorted((out / "cells").glob("*.json"))
+    }
 
 
 @pytest.mark.integration
@@ -171,9 +182,26 @@ def test_table1_quick_gives_identical_cells_on_every_executor(tmp_path, ray_clus
         if (shared_home / "encoders").exists():
             shutil.copytree(shared_home / "encoders", tmp_path / f"home-{name}" / "encoders")
         out = tmp_path / name
-        proc = subprocess.run([sys.executable, "-m", "mgl", "experiment", "table1", "--quick", "--root", root,
-                               "--out", str(out), "--quiet", *extra], env=env, capture_output=True, text=True,
-                              timeout=900)
+        proc = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "mgl",
+                "experiment",
+                "table1",
+                "--quick",
+                "--root",
+                root,
+                "--out",
+                str(out),
+                "--quiet",
+                *extra,
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=900,
+        )
         assert proc.returncode == 0, proc.stderr[-3000:]
         assert "18 cell(s) computed, 0 already done" in proc.stdout
         outs[name] = _cells_without_timing(out)

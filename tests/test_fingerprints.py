@@ -14,8 +14,10 @@ from mgl.grid.plan import config_fingerprint
 RAW = Path(__file__).resolve().parents[1] / "docs" / "results" / "raw"
 
 
-STALE = {"prefix/pawsx-de-passage": "its fingerprint was written before an explicit 'passage: ' counted as the "
-                                    "former unset prefix (the code before this derivation gives the same other value)"}
+STALE = {
+    "prefix/pawsx-de-passage": "its fingerprint was written before an explicit 'passage: ' counted as the "
+    "former unset prefix (the code before this derivation gives the same other value)"
+}
 """Committed grids whose recorded fingerprint no code of today reproduces, and why."""
 GRIDS = sorted(p for p in RAW.rglob("grid.json") if str(p.parent.relative_to(RAW)) not in STALE)
 
@@ -48,21 +50,33 @@ def test_there_are_committed_grids():
 
 def test_a_setting_marked_as_changing_nothing_changes_no_fingerprint():
     base = load_config("amazon")
-    for override in ("encoder.device=cpu", "encoder.batch_size=7", "data.root=/elsewhere", "data.encoding=latin-1",
-                     "encoder.gradient_checkpointing=true", "encoder.prefix_cache=false",
-                     "encoder.pooling_queries=9"):
+    for override in (
+        "encoder.device=cpu",
+        "encoder.batch_size=7",
+        "data.root=/elsewhere",
+        "data.encoding=latin-1",
+        "encoder.gradient_checkpointing=true",
+        "encoder.prefix_cache=false",
+        "encoder.pooling_queries=9",
+    ):
         other = load_config("amazon", None, [override])
         assert config_fingerprint(other) == config_fingerprint(base), override
         assert checkpoint_fingerprint(other) == checkpoint_fingerprint(base), override
-    for override in ("mgl.lr=0.5", "encoder.max_length=128", "encoder.precision=fp32", "data.validation_fraction=0.3",
-                     "encoder.pooling_head=attention"):
+    for override in (
+        "mgl.lr=0.5",
+        "encoder.max_length=128",
+        "encoder.precision=fp32",
+        "data.validation_fraction=0.3",
+        "encoder.pooling_head=attention",
+    ):
         other = load_config("amazon", None, [override])
         assert config_fingerprint(other) != config_fingerprint(base), override
         assert checkpoint_fingerprint(other) != checkpoint_fingerprint(base), override
     # a setting that acts only with another: prefix_cache with top-k training
     topk = load_config("amazon", None, ["encoder.train=top-k", "encoder.top_layers=1"])
-    assert config_fingerprint(topk) != config_fingerprint(load_config("amazon", None, [
-        "encoder.train=top-k", "encoder.top_layers=1", "encoder.prefix_cache=false"]))
+    assert config_fingerprint(topk) != config_fingerprint(
+        load_config("amazon", None, ["encoder.train=top-k", "encoder.top_layers=1", "encoder.prefix_cache=false"])
+    )
 
 
 def test_every_field_mark_is_one_of_the_known_ones():

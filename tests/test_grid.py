@@ -36,15 +36,20 @@ DATA = os.environ.get("MGL_DATA")
 
 # --- methods and experiments ------------------------------------------------------------------
 
+
 def test_table1_has_the_papers_nine_experiments():
     exps = table1_experiments()
-    assert [(e.target, e.domain) for e in exps] == [(t, d) for t in ("fr", "ja", "de") for d in ("books", "dvd", "music")]
+    assert [(e.target, e.domain) for e in exps] == [
+        (t, d) for t in ("fr", "ja", "de") for d in ("books", "dvd", "music")
+    ]
     for e in exps:
         assert sorted(e.sources) == sorted({"en", "fr", "de", "ja"} - {e.target})
 
 
-@pytest.mark.parametrize("name", ["mgl", "mgl-no-meta", "mgl-no-l2clt", "mgl-no-sigma", "mgl-gcn1", "mgl-gcn3",
-                                  "mgl-gcn4", "mgl-no-meta-gcn3"])
+@pytest.mark.parametrize(
+    "name",
+    ["mgl", "mgl-no-meta", "mgl-no-l2clt", "mgl-no-sigma", "mgl-gcn1", "mgl-gcn3", "mgl-gcn4", "mgl-no-meta-gcn3"],
+)
 def test_mgl_variants_map_onto_the_config(name):
     cfg = mgl_variant_config(name, MGLConfig())
     assert method_name(cfg) == name
@@ -94,11 +99,22 @@ def test_fingerprint_counts_the_prefix_cache_only_for_top_k_training():
 
 # --- resumable cells ---------------------------------------------------------------------------
 
+
 def fake_record(method, exp, seed):
     rng = np.random.default_rng([seed, len(method), len(exp.target)])
-    return {"method": method, "target": exp.target, "domain": exp.domain, "sources": list(exp.sources),
-            "seed": seed, "accuracy": float(rng.uniform(0.5, 0.9)), "precision": 0.5, "recall": 0.5, "f1": 0.5,
-            "n_test": 10, "train_seconds": 0.0}
+    return {
+        "method": method,
+        "target": exp.target,
+        "domain": exp.domain,
+        "sources": list(exp.sources),
+        "seed": seed,
+        "accuracy": float(rng.uniform(0.5, 0.9)),
+        "precision": 0.5,
+        "recall": 0.5,
+        "f1": 0.5,
+        "n_test": 10,
+        "train_seconds": 0.0,
+    }
 
 
 class FakeRunner:
@@ -222,10 +238,15 @@ def test_markdown_is_laid_out_like_table_1():
     text = render_markdown(summarize(synthetic_records(), spec), spec, n_seeds=5)
     lines = text.splitlines()
     header = next(line for line in lines if line.startswith("| Method"))
-    assert header == ("| Method | FR books | FR dvd | FR music | FR avg | JA books | JA dvd | JA music | JA avg | "
-                      "DE books | DE dvd | DE music | DE avg | Avg | Δ vs MGL |")
-    rows = [line for line in lines if line.startswith("| ") and line.split(" | ")[0][2:] in
-            ("LogReg (pooled)", "Target-Only", "Reptile", "MGL")][:4]
+    assert header == (
+        "| Method | FR books | FR dvd | FR music | FR avg | JA books | JA dvd | JA music | JA avg | "
+        "DE books | DE dvd | DE music | DE avg | Avg | Δ vs MGL |"
+    )
+    rows = [
+        line
+        for line in lines
+        if line.startswith("| ") and line.split(" | ")[0][2:] in ("LogReg (pooled)", "Target-Only", "Reptile", "MGL")
+    ][:4]
     assert [r.split(" | ")[0][2:] for r in rows] == ["LogReg (pooled)", "Target-Only", "Reptile", "MGL"]
     mgl_cells = rows[3].strip("| ").split(" | ")
     assert mgl_cells[1].endswith("†") and mgl_cells[4].endswith("†")  # FR books, FR avg
@@ -238,8 +259,11 @@ def test_markdown_is_laid_out_like_table_1():
 
 
 def test_missing_cells_show_a_dash_and_averages_use_complete_seeds():
-    records = [r for r in synthetic_records() if not (r["method"] == "target-only" and r["target"] == "fr"
-                                                       and r["domain"] == "dvd" and r["seed"] == 4)]
+    records = [
+        r
+        for r in synthetic_records()
+        if not (r["method"] == "target-only" and r["target"] == "fr" and r["domain"] == "dvd" and r["seed"] == 4)
+    ]
     records = [r for r in records if not (r["method"] == "reptile" and r["target"] == "de")]
     spec = table1_spec(METHODS, table1_experiments())
     summary = summarize(records, spec)
@@ -268,23 +292,42 @@ def test_an_ablation_table_reuses_the_spec():
     from mgl.grid import Column, TableSpec
 
     exps = table1_experiments()
-    spec = TableSpec("table3", "Ablation (average accuracy)", ["mgl-no-meta", "mgl"],
-                     [Column("Avg", tuple((e.target, e.domain) for e in exps), average=True)], significance=False)
-    records = [{**r, "method": "mgl-no-meta" if r["method"] == "reptile" else r["method"]}
-               for r in synthetic_records() if r["method"] in ("reptile", "mgl")]
+    spec = TableSpec(
+        "table3",
+        "Ablation (average accuracy)",
+        ["mgl-no-meta", "mgl"],
+        [Column("Avg", tuple((e.target, e.domain) for e in exps), average=True)],
+        significance=False,
+    )
+    records = [
+        {**r, "method": "mgl-no-meta" if r["method"] == "reptile" else r["method"]}
+        for r in synthetic_records()
+        if r["method"] in ("reptile", "mgl")
+    ]
     text = render_markdown(summarize(records, spec), spec)
     assert "| Method | Avg | Δ vs MGL |" in text and "| MGL w/o Meta |" in text and "†" not in text
 
 
 # --- the command line --------------------------------------------------------------------------
 
+
 def mgl(*args, cwd):
     return subprocess.run([sys.executable, "-m", "mgl", *args], cwd=cwd, capture_output=True, text=True, timeout=600)
 
 
 def test_bad_method_is_a_one_line_error(tmp_path):
-    proc = mgl("experiment", "table1", "--root", str(tmp_path), "--methods", "mix,zero-shot", "--out",
-               str(tmp_path / "out"), "--quiet", cwd=tmp_path)
+    proc = mgl(
+        "experiment",
+        "table1",
+        "--root",
+        str(tmp_path),
+        "--methods",
+        "mix,zero-shot",
+        "--out",
+        str(tmp_path / "out"),
+        "--quiet",
+        cwd=tmp_path,
+    )
     assert proc.returncode == 2
     assert "zero-shot" in proc.stderr and "Traceback" not in proc.stderr
 
@@ -294,12 +337,29 @@ def test_bad_method_is_a_one_line_error(tmp_path):
 @pytest.mark.skipif(not DATA, reason="MGL_DATA is unset: export MGL_DATA=<folder holding cls-acl10-unprocessed/>")
 def test_table1_quick_end_to_end_and_resumable(tmp_path):
     out = tmp_path / "grid"
-    args = ["experiment", "table1", "--quick", "--root", str(Path(DATA) / "cls-acl10-unprocessed"), "--out", str(out),
-            "--quiet"]
+    args = [
+        "experiment",
+        "table1",
+        "--quick",
+        "--root",
+        str(Path(DATA) / "cls-acl10-unprocessed"),
+        "--out",
+        str(out),
+        "--quiet",
+    ]
     proc = mgl(*args, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    methods = ["logreg-target", "logreg-pooled", "target-only", "mix", "multi-task", "fine-tune", "reptile", "mgl",
-               "ensemble"]
+    methods = [
+        "logreg-target",
+        "logreg-pooled",
+        "target-only",
+        "mix",
+        "multi-task",
+        "fine-tune",
+        "reptile",
+        "mgl",
+        "ensemble",
+    ]
     cells = sorted((out / "cells").glob("*.json"))
     assert len(cells) == len(methods) * 2  # one target, one domain, 2 seeds
     assert len(list((out / "cells").glob("*.probs.npz"))) == len(cells)  # every cell keeps its probabilities
@@ -332,8 +392,9 @@ def test_table1_quick_end_to_end_and_resumable(tmp_path):
     assert "1 cell(s) computed, 17 already done" in proc.stdout
     after = json.loads(gone.read_text())
     assert after["accuracy"] == before["accuracy"]  # seeded: the same result again
-    assert {p.name: p.stat().st_mtime_ns for p in cells if p.name != gone.name} == \
-        {k: v for k, v in mtimes.items() if k != gone.name}
+    assert {p.name: p.stat().st_mtime_ns for p in cells if p.name != gone.name} == {
+        k: v for k, v in mtimes.items() if k != gone.name
+    }
 
 
 def test_fingerprint_counts_the_pooling_head_settings_only_with_a_head():
@@ -356,14 +417,29 @@ def test_a_grid_resets_the_pooling_head_before_every_method(tmp_path, tiny_bert_
 
     monkeypatch.setenv("MGL_HOME", str(tmp_path / "home"))
     csv_path = write_reviews_csv(tmp_path / "reviews.csv")
-    base = load_config("amazon", None, [
-        f"data.name={csv_path}", "data.columns=text=text,label=stars,language=lang,split=split",
-        "data.labels=1=negative,2=negative,3=neutral,4=positive,5=positive",
-        f"encoder.model={tiny_bert_dir}", "encoder.max_length=32", "encoder.precision=fp32",
-        "encoder.pooling_head=attention", "encoder.pooling_lr=1e-2", "mgl.n_support=2", "mgl.n_query=6",
-        "mgl.k_neighbours=4", "mgl.train_episodes=8", "mgl.max_rounds=2", "mgl.test_episodes=2", "mgl.eval_times=2",
-        "mgl.hidden_dim=16", "data.target_fraction=1.0",
-    ]).validate()
+    base = load_config(
+        "amazon",
+        None,
+        [
+            f"data.name={csv_path}",
+            "data.columns=text=text,label=stars,language=lang,split=split",
+            "data.labels=1=negative,2=negative,3=neutral,4=positive,5=positive",
+            f"encoder.model={tiny_bert_dir}",
+            "encoder.max_length=32",
+            "encoder.precision=fp32",
+            "encoder.pooling_head=attention",
+            "encoder.pooling_lr=1e-2",
+            "mgl.n_support=2",
+            "mgl.n_query=6",
+            "mgl.k_neighbours=4",
+            "mgl.train_episodes=8",
+            "mgl.max_rounds=2",
+            "mgl.test_episodes=2",
+            "mgl.eval_times=2",
+            "mgl.hidden_dim=16",
+            "data.target_fraction=1.0",
+        ],
+    ).validate()
     experiment = Experiment("fr", None, ("en", "de"))
     first = dict(CellRunner(base, progress=False).run_group(experiment, 0, ["logreg-pooled"]))
     after = dict(CellRunner(base, progress=False).run_group(experiment, 0, ["mix", "mgl", "logreg-pooled"]))
@@ -396,12 +472,20 @@ def test_workers_read_the_token_states_of_the_planning_process(tmp_path, tiny_be
 
     monkeypatch.setenv("MGL_HOME", str(tmp_path / "planner"))
     csv_path = write_reviews_csv(tmp_path / "reviews.csv")
-    base = load_config("amazon", None, [
-        f"data.name={csv_path}", "data.columns=text=text,label=stars,language=lang,split=split",
-        "data.labels=1=negative,2=negative,3=neutral,4=positive,5=positive",
-        f"encoder.model={tiny_bert_dir}", "encoder.max_length=32", "encoder.precision=fp32",
-        "encoder.pooling_head=attention", "data.target_fraction=1.0",
-    ]).validate()
+    base = load_config(
+        "amazon",
+        None,
+        [
+            f"data.name={csv_path}",
+            "data.columns=text=text,label=stars,language=lang,split=split",
+            "data.labels=1=negative,2=negative,3=neutral,4=positive,5=positive",
+            f"encoder.model={tiny_bert_dir}",
+            "encoder.max_length=32",
+            "encoder.precision=fp32",
+            "encoder.pooling_head=attention",
+            "data.target_fraction=1.0",
+        ],
+    ).validate()
     runner = CellRunner(base, progress=False)
     assert runner.prefix_root == str(tmp_path / "planner" / "prefix-states")
     assert runner.prepare(Experiment("fr", None, ("en", "de")), 0) > 0  # the planning process fills the store

@@ -22,16 +22,52 @@ def mgl(*args: str, cwd: Path) -> subprocess.CompletedProcess:
 def test_mgl_run_en_fr_de_to_ja_books_beats_chance(tmp_path):
     out = tmp_path / "run"
     proc = mgl(
-        "run", "--preset", "amazon", "--root", str(Path(DATA) / "cls-acl10-unprocessed"), "--domain", "books",
-        "--sources", "en,fr,de", "--target", "ja", "--target-fraction", "0.1", "--seed", "0", "--out", str(out),
-        "--set", "data.max_per_class=40", "--set", "encoder.max_length=128",
-        "--train-episodes", "25", "--max-rounds", "4", "--quiet", "--method", "mgl",
+        "run",
+        "--preset",
+        "amazon",
+        "--root",
+        str(Path(DATA) / "cls-acl10-unprocessed"),
+        "--domain",
+        "books",
+        "--sources",
+        "en,fr,de",
+        "--target",
+        "ja",
+        "--target-fraction",
+        "0.1",
+        "--seed",
+        "0",
+        "--out",
+        str(out),
+        "--set",
+        "data.max_per_class=40",
+        "--set",
+        "encoder.max_length=128",
+        "--train-episodes",
+        "25",
+        "--max-rounds",
+        "4",
+        "--quiet",
+        "--method",
+        "mgl",
         cwd=tmp_path,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     result = json.loads((out / "result.json").read_text())
-    for key in ("method", "sources", "target", "domain", "seed", "accuracy", "precision", "recall", "f1",
-                "n_test", "train_seconds", "encoder"):
+    for key in (
+        "method",
+        "sources",
+        "target",
+        "domain",
+        "seed",
+        "accuracy",
+        "precision",
+        "recall",
+        "f1",
+        "n_test",
+        "train_seconds",
+        "encoder",
+    ):
         assert key in result, key
     assert result["method"] == "mgl" and result["target"] == "ja" and result["sources"] == ["en", "fr", "de"]
     assert result["n_test"] == 80  # 40 per class at this scale
@@ -43,8 +79,17 @@ def test_mgl_run_en_fr_de_to_ja_books_beats_chance(tmp_path):
 
 
 def test_bad_domain_is_a_one_line_error(tmp_path):
-    proc = mgl("run", "--root", str(Path(DATA) / "cls-acl10-unprocessed"), "--domain", "kitchen",
-               "--out", str(tmp_path / "x"), "--quiet", cwd=tmp_path)
+    proc = mgl(
+        "run",
+        "--root",
+        str(Path(DATA) / "cls-acl10-unprocessed"),
+        "--domain",
+        "kitchen",
+        "--out",
+        str(tmp_path / "x"),
+        "--quiet",
+        cwd=tmp_path,
+    )
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr
     assert "kitchen" in proc.stderr

@@ -52,27 +52,33 @@ def test_pairwise_distances_match_cdist():
 
 
 def test_topk_keeps_k_per_row_and_is_symmetric():
-    a = torch.tensor([
-        [1.0, 0.9, 0.1, 0.2],
-        [0.9, 1.0, 0.3, 0.1],
-        [0.1, 0.3, 1.0, 0.8],
-        [0.2, 0.1, 0.8, 1.0],
-    ])
+    a = torch.tensor(
+        [
+            [1.0, 0.9, 0.1, 0.2],
+            [0.9, 1.0, 0.3, 0.1],
+            [0.1, 0.3, 1.0, 0.8],
+            [0.2, 0.1, 0.8, 1.0],
+        ]
+    )
     kept = topk_symmetric(a, 2)
-    expected = torch.tensor([
-        [1.0, 0.9, 0.0, 0.0],
-        [0.9, 1.0, 0.0, 0.0],
-        [0.0, 0.0, 1.0, 0.8],
-        [0.0, 0.0, 0.8, 1.0],
-    ])
+    expected = torch.tensor(
+        [
+            [1.0, 0.9, 0.0, 0.0],
+            [0.9, 1.0, 0.0, 0.0],
+            [0.0, 0.0, 1.0, 0.8],
+            [0.0, 0.0, 0.8, 1.0],
+        ]
+    )
     assert torch.equal(kept, expected)
     # asymmetric top-k choices are joined by union: row 0 picks 3, row 3 does not pick 0
-    b = torch.tensor([
-        [1.0, 0.2, 0.1, 0.5],
-        [0.2, 1.0, 0.6, 0.1],
-        [0.1, 0.6, 1.0, 0.7],
-        [0.5, 0.1, 0.7, 1.0],
-    ])
+    b = torch.tensor(
+        [
+            [1.0, 0.2, 0.1, 0.5],
+            [0.2, 1.0, 0.6, 0.1],
+            [0.1, 0.6, 1.0, 0.7],
+            [0.5, 0.1, 0.7, 1.0],
+        ]
+    )
     kept = topk_symmetric(b, 2)
     assert torch.equal(kept, kept.T)
     assert kept[0, 3] == 0.5 and kept[3, 0] == 0.5  # 3 is in row 0's top-2
@@ -96,7 +102,10 @@ def naive_adjacency(graph: MetaGraph, h: torch.Tensor) -> torch.Tensor:
     sigma = [torch.sigmoid(graph.sigma_head(h[j])).item() if graph.sigma_head is not None else 1.0 for j in range(n)]
     dist = [[float(((h[i] - h[j]) ** 2).sum()) for j in range(n)] for i in range(n)]
     s = sum(dist[i][j] for i in range(n) for j in range(n) if i != j) / (n * (n - 1))
-    a = [[math.exp(-0.5 * float(((h[i] / sigma[i] - h[j] / sigma[j]) ** 2).sum()) / s) for j in range(n)] for i in range(n)]
+    a = [
+        [math.exp(-0.5 * float(((h[i] / sigma[i] - h[j] / sigma[j]) ** 2).sum()) / s) for j in range(n)]
+        for i in range(n)
+    ]
     top = [set(sorted(range(n), key=lambda j: -a[i][j])[: graph.k]) for i in range(n)]
     kept = [[a[i][j] if (j in top[i] or i in top[j]) else 0.0 for j in range(n)] for i in range(n)]
     deg = [sum(row) for row in kept]

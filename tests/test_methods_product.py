@@ -14,8 +14,18 @@ from mgl.grid import Experiment
 from mgl.grid.runner import CellRunner
 from mgl.pipeline import prepare_data
 
-METHODS = ["mgl", "mgl-no-meta", "target-only", "mix", "multi-task", "fine-tune", "reptile", "logreg-target",
-           "logreg-pooled", "ensemble"]
+METHODS = [
+    "mgl",
+    "mgl-no-meta",
+    "target-only",
+    "mix",
+    "multi-task",
+    "fine-tune",
+    "reptile",
+    "logreg-target",
+    "logreg-pooled",
+    "ensemble",
+]
 TEXTS = ["very good book", "bad terrible book", "the book", "le livre est bon", "schlecht buch", "un livre"]
 
 
@@ -23,13 +33,30 @@ TEXTS = ["very good book", "bad terrible book", "the book", "le livre est bon", 
 def setting(tmp_path_factory, tiny_bert_dir):
     base = tmp_path_factory.mktemp("methods")
     csv_path = write_reviews_csv(base / "reviews.csv")
-    cfg = load_config("amazon", None, [
-        f"data.name={csv_path}", "data.columns=text=text,label=stars,language=lang,split=split",
-        "data.labels=1=negative,2=negative,3=neutral,4=positive,5=positive", "data.sources=en,de", "data.target=fr",
-        f"encoder.model={tiny_bert_dir}", "encoder.max_length=32", "encoder.precision=fp32", "mgl.n_support=2",
-        "mgl.n_query=6", "mgl.k_neighbours=4", "mgl.train_episodes=8", "mgl.max_rounds=2", "mgl.test_episodes=2",
-        "mgl.eval_times=2", "mgl.hidden_dim=16", "data.target_fraction=1.0", "seed=0",
-    ]).validate()
+    cfg = load_config(
+        "amazon",
+        None,
+        [
+            f"data.name={csv_path}",
+            "data.columns=text=text,label=stars,language=lang,split=split",
+            "data.labels=1=negative,2=negative,3=neutral,4=positive,5=positive",
+            "data.sources=en,de",
+            "data.target=fr",
+            f"encoder.model={tiny_bert_dir}",
+            "encoder.max_length=32",
+            "encoder.precision=fp32",
+            "mgl.n_support=2",
+            "mgl.n_query=6",
+            "mgl.k_neighbours=4",
+            "mgl.train_episodes=8",
+            "mgl.max_rounds=2",
+            "mgl.test_episodes=2",
+            "mgl.eval_times=2",
+            "mgl.hidden_dim=16",
+            "data.target_fraction=1.0",
+            "seed=0",
+        ],
+    ).validate()
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("MGL_HOME", str(base / "home"))
         cells = dict(CellRunner(cfg, progress=False).run_group(Experiment("fr", None, ("en", "de")), 0, METHODS))
@@ -81,8 +108,9 @@ def test_every_method_predicts_the_same_after_loading_in_a_new_process(saved, se
     )
     dirs = [str(saved[m][1]) for m in METHODS]
     env = {**__import__("os").environ, "MGL_HOME": str(base / "home")}
-    done = subprocess.run([sys.executable, "-c", script, json.dumps(TEXTS), *dirs], capture_output=True, text=True,
-                          env=env, timeout=600)
+    done = subprocess.run(
+        [sys.executable, "-c", script, json.dumps(TEXTS), *dirs], capture_output=True, text=True, env=env, timeout=600
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.split() == METHODS
     for method in METHODS:
@@ -147,8 +175,9 @@ def test_a_saved_model_loads_strictly(saved, tmp_path):
     with pytest.raises(MGLError, match="unknown kind 'forest'"):
         Classifier.from_pretrained(tampered("kind", lambda m: m["heads"]["mix"].update(kind="forest")))
     with pytest.raises(MGLError, match="tensors no head reads"):
-        Classifier.from_pretrained(tampered("members", lambda m: m["heads"]["ensemble"]["settings"].update(
-            members=["mgl", "mix"])))
+        Classifier.from_pretrained(
+            tampered("members", lambda m: m["heads"]["ensemble"]["settings"].update(members=["mgl", "mix"]))
+        )
 
 
 def test_a_model_in_the_former_mgl_only_format_predicts_as_before(saved, tmp_path):
@@ -170,8 +199,19 @@ def test_a_model_in_the_former_mgl_only_format_predicts_as_before(saved, tmp_pat
     with open(d / "support.jsonl", "w") as fh:
         for i in head.support_rows:
             ex = clf.bank.examples[int(i)]
-            fh.write(json.dumps({"id": ex.uid, "text": ex.text, "text_pair": None, "label": ex.label,
-                                 "language": ex.language, "domain": None}) + "\n")
+            fh.write(
+                json.dumps(
+                    {
+                        "id": ex.uid,
+                        "text": ex.text,
+                        "text_pair": None,
+                        "label": ex.label,
+                        "language": ex.language,
+                        "domain": None,
+                    }
+                )
+                + "\n"
+            )
     meta = json.loads((directory / "mgl_model.json").read_text())
     for key in ("method", "heads", "temperature"):
         meta.pop(key)

@@ -48,18 +48,27 @@ def test_language_matrix_png_with_a_missing_value(tmp_path):
 
 
 def test_proportion_png(tmp_path):
-    path = plot_proportion([0.1, 0.2, 0.5, 1.0], {"MGL": [80, 82, 84, 86], "Reptile": [75, None, 80, 83],
-                                                 "LogReg (pooled)": [79, 81, 83, 85]},
-                           tmp_path / "p.png", errors={"MGL": [1, 1, None, 0.5]}, note="bars: ±1 std")
+    path = plot_proportion(
+        [0.1, 0.2, 0.5, 1.0],
+        {"MGL": [80, 82, 84, 86], "Reptile": [75, None, 80, 83], "LogReg (pooled)": [79, 81, 83, 85]},
+        tmp_path / "p.png",
+        errors={"MGL": [1, 1, None, 0.5]},
+        note="bars: ±1 std",
+    )
     assert path.stat().st_size > 10_000
 
 
 def test_plot_proportion_command_redraws_from_the_summary(tmp_path):
     from mgl.grid import write_proportion_tables
 
-    summary = {"fractions": [0.1, 1.0], "methods": ["mgl", "mix"], "mean": {"mgl": [80.0, 85.0], "mix": [75.0, 81.0]},
-               "std": {"mgl": [1.0, 0.5], "mix": [None, 1.0]}, "n": {"mgl": [5, 5], "mix": [5, 5]},
-               "significance": [None, None]}
+    summary = {
+        "fractions": [0.1, 1.0],
+        "methods": ["mgl", "mix"],
+        "mean": {"mgl": [80.0, 85.0], "mix": [75.0, 81.0]},
+        "std": {"mgl": [1.0, 0.5], "mix": [None, 1.0]},
+        "n": {"mgl": [5, 5], "mix": [5, 5]},
+        "significance": [None, None],
+    }
     write_proportion_tables(tmp_path, summary, meta={}, n_experiments=9, n_seeds=5)
     code, _out, err = cli_helpers.run_mgl("plot", "proportion", tmp_path, "--out", tmp_path / "again.png")
     assert code == 0, err
@@ -75,17 +84,36 @@ def tiny_model(tmp_path_factory, tiny_bert_dir):
     root = tmp_path_factory.mktemp("graph_model")
     csv = h.write_reviews_csv(root / "reviews.csv")
     code, _out, err = h.run_mgl(
-        "train", "--data", csv, *h.THREE_CLASS, "--sources", "en,de", "--target", "fr", "--target-fraction", "1.0",
-        "--encoder", tiny_bert_dir, "--out", root / "run", "--save", root / "model", "--seed", "0", "--quiet",
-        *h.TINY_SETTINGS)
+        "train",
+        "--data",
+        csv,
+        *h.THREE_CLASS,
+        "--sources",
+        "en,de",
+        "--target",
+        "fr",
+        "--target-fraction",
+        "1.0",
+        "--encoder",
+        tiny_bert_dir,
+        "--out",
+        root / "run",
+        "--save",
+        root / "model",
+        "--seed",
+        "0",
+        "--quiet",
+        *h.TINY_SETTINGS,
+    )
     assert code == 0, err
     return root
 
 
 def test_plot_graph_on_a_trained_model(tiny_model, tmp_path):
     out = tmp_path / "map.png"
-    code, stdout, err = cli_helpers.run_mgl("plot", "graph", "--model", tiny_model / "model", "--out", out,
-                                           "--samples", "20", "--quiet")
+    code, stdout, err = cli_helpers.run_mgl(
+        "plot", "graph", "--model", tiny_model / "model", "--out", out, "--samples", "20", "--quiet"
+    )
     assert code == 0, err
     data = json.loads((tmp_path / "map.json").read_text())
     # 3 languages (sources, then the target) x 3 classes
@@ -106,6 +134,7 @@ def test_plot_graph_errors_are_one_line(tiny_model, tmp_path):
     assert code == 2 and "no such model directory" in err
     code, _, err = h.run_mgl("plot", "graph", "--model", tiny_model / "model", "--out", tmp_path / "m.jpg")
     assert code == 2 and ".png" in err
-    code, _, err = h.run_mgl("plot", "graph", "--model", tiny_model / "model", "--out", tmp_path / "m.png",
-                             "--data", tmp_path / "gone.csv")
+    code, _, err = h.run_mgl(
+        "plot", "graph", "--model", tiny_model / "model", "--out", tmp_path / "m.png", "--data", tmp_path / "gone.csv"
+    )
     assert code == 2 and "gone.csv" in err and "Traceback" not in err

@@ -44,9 +44,21 @@ def synthetic_records(mgl_gap_ja=-0.02):
                 if method == "mgl" and exp.target == "ja":
                     f1 = F1["reptile"] + mgl_gap_ja + shared + rng.normal(0, 0.01)
                 precision = f1 - 0.05 if method == "mgl" else f1 + 0.05
-                records.append({"method": method, "target": exp.target, "domain": None, "sources": list(exp.sources),
-                                "seed": seed, "accuracy": f1, "precision": precision, "recall": 2 * f1 - precision,
-                                "f1": f1, "n_test": 400, "train_seconds": 0.0})
+                records.append(
+                    {
+                        "method": method,
+                        "target": exp.target,
+                        "domain": None,
+                        "sources": list(exp.sources),
+                        "seed": seed,
+                        "accuracy": f1,
+                        "precision": precision,
+                        "recall": 2 * f1 - precision,
+                        "f1": f1,
+                        "n_test": 400,
+                        "train_seconds": 0.0,
+                    }
+                )
     return records
 
 
@@ -67,13 +79,16 @@ def test_layout_per_target_precision_recall_f1_then_average_f1():
     assert sig["DE F1"]["best_baseline"] == "reptile" and sig["DE F1"]["significant"]
     assert not sig["JA F1"]["significant"]
     rep_de = [r["f1"] for r in records if r["method"] == "reptile" and r["target"] == "de"]
-    assert sig["DE F1"]["p"] == pytest.approx(ttest_rel([r["f1"] for r in mgl_de], rep_de,
-                                                        alternative="greater").pvalue)
+    assert sig["DE F1"]["p"] == pytest.approx(
+        ttest_rel([r["f1"] for r in mgl_de], rep_de, alternative="greater").pvalue
+    )
 
     text = render_markdown(summary, spec, n_seeds=5)
     header = next(line for line in text.splitlines() if line.startswith("| Method"))
-    assert header == ("| Method | DE P | DE R | DE F1 | ES P | ES R | ES F1 | FR P | FR R | FR F1 | JA P | JA R | JA F1 | "
-                      "Avg F1 | Δ vs MGL |")
+    assert header == (
+        "| Method | DE P | DE R | DE F1 | ES P | ES R | ES F1 | FR P | FR R | FR F1 | JA P | JA R | JA F1 | "
+        "Avg F1 | Δ vs MGL |"
+    )
     mgl_row = next(line for line in text.splitlines() if line.startswith("| MGL |")).strip("| ").split(" | ")
     assert mgl_row[3].endswith("†") and not mgl_row[1].endswith("†") and not mgl_row[12].endswith("†")
     assert mgl_row[-1] == "–"
@@ -89,22 +104,39 @@ def test_one_target_has_no_average_column():
 
 def test_grid_spec_picks_the_layout_by_table_name(tmp_path):
     exps = table2_experiments(["de", "fr"])
-    assert [c.label for c in grid_spec("table2", METHODS, exps).columns] == [c.label for c in table2_spec(METHODS, exps).columns]
+    assert [c.label for c in grid_spec("table2", METHODS, exps).columns] == [
+        c.label for c in table2_spec(METHODS, exps).columns
+    ]
     assert grid_spec("table1", METHODS, exps).columns == table1_spec(METHODS, exps).columns
-    paths = write_tables(tmp_path, [r for r in synthetic_records() if r["target"] in ("de", "fr")],
-                         grid_spec("table2", METHODS, exps), n_seeds=5)
+    paths = write_tables(
+        tmp_path,
+        [r for r in synthetic_records() if r["target"] in ("de", "fr")],
+        grid_spec("table2", METHODS, exps),
+        n_seeds=5,
+    )
     assert json.loads(paths["json"].read_text())["columns"][-1]["label"] == "Avg F1"
 
 
 # --- the command line --------------------------------------------------------------------------
+
 
 def mgl(*args, cwd):
     return subprocess.run([sys.executable, "-m", "mgl", *args], cwd=cwd, capture_output=True, text=True, timeout=600)
 
 
 def test_bad_arguments_are_one_line_errors(tmp_path):
-    proc = mgl("experiment", "table2", "--root", str(tmp_path), "--targets", "zh", "--out", str(tmp_path / "out"),
-               "--quiet", cwd=tmp_path)
+    proc = mgl(
+        "experiment",
+        "table2",
+        "--root",
+        str(tmp_path),
+        "--targets",
+        "zh",
+        "--out",
+        str(tmp_path / "out"),
+        "--quiet",
+        cwd=tmp_path,
+    )
     assert proc.returncode == 2
     assert "'zh' is not one of the languages en, de, es, fr, ja" in proc.stderr and "Traceback" not in proc.stderr
     proc = mgl("experiment", "table2", "--data", "webis-cls-10", "--root", str(tmp_path), "--quiet", cwd=tmp_path)
@@ -120,8 +152,17 @@ def test_table2_quick_end_to_end_on_pawsx_and_resumable(tmp_path):
     args = ["experiment", "table2", "--quick", "--root", str(Path(DATA) / "paws-x"), "--out", str(out), "--quiet"]
     proc = mgl(*args, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    methods = ["logreg-target", "logreg-pooled", "target-only", "mix", "multi-task", "fine-tune", "reptile", "mgl",
-               "ensemble"]
+    methods = [
+        "logreg-target",
+        "logreg-pooled",
+        "target-only",
+        "mix",
+        "multi-task",
+        "fine-tune",
+        "reptile",
+        "mgl",
+        "ensemble",
+    ]
     assert "18 cell(s) computed, 0 already done" in proc.stdout
     table = json.loads((out / "table2.json").read_text())
     assert table["methods"] == methods and len(table["records"]) == 18
@@ -134,8 +175,17 @@ def test_table2_quick_end_to_end_on_pawsx_and_resumable(tmp_path):
     assert (out / "cells" / "mgl__de__all__seed1.json").is_file()
     md = (out / "table2.md").read_text()
     assert "| Method | DE P | DE R | DE F1 | Δ vs MGL |" in md
-    for name in ("LogReg (target only)", "LogReg (pooled)", "Target-Only", "Mix", "Multi-task", "Fine-tune",
-                 "Reptile", "MGL", "Ensemble"):
+    for name in (
+        "LogReg (target only)",
+        "LogReg (pooled)",
+        "Target-Only",
+        "Mix",
+        "Multi-task",
+        "Fine-tune",
+        "Reptile",
+        "MGL",
+        "Ensemble",
+    ):
         assert f"| {name} |" in md
 
     proc = mgl(*args, cwd=tmp_path)

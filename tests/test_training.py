@@ -14,7 +14,12 @@ from mgl.meta_graph import query_loss
 from mgl.training import ExampleTable, build_model, fit_mgl, meta_test_tasks, train_stage
 
 POS = {"en": "great good love loved", "de": "sehr gut gut", "fr": "très bon bon", "ja": "great bon gut"}
-NEG = {"en": "bad terrible hate boring", "de": "schlecht nicht gut", "fr": "mauvais pas bon", "ja": "bad mauvais schlecht"}
+NEG = {
+    "en": "bad terrible hate boring",
+    "de": "schlecht nicht gut",
+    "fr": "mauvais pas bon",
+    "ja": "bad mauvais schlecht",
+}
 
 
 def text_table(n_per_class=12):
@@ -45,8 +50,19 @@ def test_few_steps_on_tiny_random_encoder_lower_the_loss(tiny_bert_dir):
     encoder = TextEncoder(EncoderSpec(str(tiny_bert_dir), pooling="mean", prefix=""), device="cpu")
     encoder.set_trainable("all")
     features = EncoderFeatures(encoder, texts)
-    cfg = MGLConfig(n_support=3, n_query=8, k_neighbours=6, hidden_dim=16, train_episodes=15, max_rounds=1,
-                    test_episodes=1, eval_times=1, lr=1e-2, encoder_lr=1e-3, dropout=0.0)
+    cfg = MGLConfig(
+        n_support=3,
+        n_query=8,
+        k_neighbours=6,
+        hidden_dim=16,
+        train_episodes=15,
+        max_rounds=1,
+        test_episodes=1,
+        eval_times=1,
+        lr=1e-2,
+        encoder_lr=1e-3,
+        dropout=0.0,
+    )
     model = build_model(cfg, encoder.dim, 2)
     sampler, val_task, _ = meta_test_tasks(table, ["en", "de", "fr"], "ja", cfg, np.random.default_rng(0))
     fixed = [sampler.sample(np.random.default_rng(100 + i)) for i in range(4)]
@@ -55,8 +71,14 @@ def test_few_steps_on_tiny_random_encoder_lower_the_loss(tiny_bert_dir):
         model.eval()
         encoder.eval()
         with torch.no_grad():
-            return sum(float(query_loss(model(features(ep.nodes), torch.as_tensor(ep.support_labels)),
-                                        torch.as_tensor(ep.query_labels))) for ep in fixed)
+            return sum(
+                float(
+                    query_loss(
+                        model(features(ep.nodes), torch.as_tensor(ep.support_labels)), torch.as_tensor(ep.query_labels)
+                    )
+                )
+                for ep in fixed
+            )
 
     before = fixed_loss()
     enc_before = copy.deepcopy(features.state_dict())
@@ -88,8 +110,17 @@ def synthetic_table(seed=0, d=32):
     return np.array(X, dtype=np.float32), table
 
 
-SMALL = {"n_support": 3, "n_query": 8, "k_neighbours": 6, "hidden_dim": 32, "train_episodes": 10, "max_rounds": 6, "patience": 3,
-             "test_episodes": 4, "eval_times": 2}
+SMALL = {
+    "n_support": 3,
+    "n_query": 8,
+    "k_neighbours": 6,
+    "hidden_dim": 32,
+    "train_episodes": 10,
+    "max_rounds": 6,
+    "patience": 3,
+    "test_episodes": 4,
+    "eval_times": 2,
+}
 
 
 def test_frozen_fit_beats_chance():
@@ -101,7 +132,9 @@ def test_frozen_fit_beats_chance():
     fit = fit_mgl(model, features, table, ["en", "fr", "de"], "ja", cfg, seed=0, progress=False)
     assert [s.name for s in fit.stages] == ["meta-train", "meta-test"]
     test = table.rows(languages="ja", split="test")
-    probs = predict_proba(model, features, fit.test_sampler, test, n_query=8, eval_times=2, rng=np.random.default_rng(0))
+    probs = predict_proba(
+        model, features, fit.test_sampler, test, n_query=8, eval_times=2, rng=np.random.default_rng(0)
+    )
     assert np.allclose(probs.sum(1), 1.0)
     acc = classification_metrics(table.labels[test], probs.argmax(1), 2)["accuracy"]
     assert acc > 0.75
@@ -122,8 +155,18 @@ def test_resume_from_checkpoint_matches_uninterrupted_run():
     def run(checkpoint=None, resume=None):
         torch.manual_seed(0)
         model = build_model(cfg, X.shape[1], 2)
-        fit = fit_mgl(model, FrozenFeatures(X), table, ["en", "fr", "de"], "ja", cfg, seed=1, progress=False,
-                      checkpoint=checkpoint, resume=resume)
+        fit = fit_mgl(
+            model,
+            FrozenFeatures(X),
+            table,
+            ["en", "fr", "de"],
+            "ja",
+            cfg,
+            seed=1,
+            progress=False,
+            checkpoint=checkpoint,
+            resume=resume,
+        )
         return model, fit
 
     full_model, full_fit = run()

@@ -65,16 +65,25 @@ class GraphMap:
         }
 
     def to_dict(self) -> dict[str, Any]:
-        def sig(a: np.ndarray) -> list:  # 6 significant digits (tiny weights of a collapsed graph stay visible); NaN: null
+        def sig(
+            a: np.ndarray,
+        ) -> list:  # 6 significant digits (tiny weights of a collapsed graph stay visible); NaN: null
             return np.vectorize(lambda x: float(f"{x:.6g}") if np.isfinite(x) else None, otypes=[object])(a).tolist()
 
         return {
-            "nodes": self.nodes, "node_languages": self.node_languages, "node_labels": self.node_labels,
-            "k": self.k, "samples": self.samples,
-            "adjacency_mean": sig(self.mean), "adjacency_std": sig(self.std),
-            "languages": self.languages, "language_matrix": sig(self.language_matrix),
-            "language_matrix_definition": ("mean A~_ij over node pairs i in the row language, j in the column "
-                                           "language, i != j (self-loops left out)"),
+            "nodes": self.nodes,
+            "node_languages": self.node_languages,
+            "node_labels": self.node_labels,
+            "k": self.k,
+            "samples": self.samples,
+            "adjacency_mean": sig(self.mean),
+            "adjacency_std": sig(self.std),
+            "languages": self.languages,
+            "language_matrix": sig(self.language_matrix),
+            "language_matrix_definition": (
+                "mean A~_ij over node pairs i in the row language, j in the column "
+                "language, i != j (self-loops left out)"
+            ),
             "sigma_mean": [float(f"{s:.6g}") for s in self.sigma_mean],
             "summary": self.summary(),
         }
@@ -171,14 +180,29 @@ def meta_graph_map(
     mean = stack.mean(0)
     order = list(dict.fromkeys(language_order))
     return GraphMap(
-        nodes=names, node_languages=node_langs, node_labels=node_labs, languages=order, mean=mean,
-        std=stack.std(0), language_matrix=language_matrix(mean, node_langs, order), k=k, samples=samples,
+        nodes=names,
+        node_languages=node_langs,
+        node_labels=node_labs,
+        languages=order,
+        mean=mean,
+        std=stack.std(0),
+        language_matrix=language_matrix(mean, node_langs, order),
+        k=k,
+        samples=samples,
         sigma_mean=np.stack(sigmas).mean(0).tolist(),
     )
 
 
-def classifier_graph_map(clf, target_examples: Sequence, target_embeddings: torch.Tensor, *, k: int = 2,
-                         samples: int = 100, seed: int = 0, progress: bool = False) -> GraphMap:
+def classifier_graph_map(
+    clf,
+    target_examples: Sequence,
+    target_embeddings: torch.Tensor,
+    *,
+    k: int = 2,
+    samples: int = 100,
+    seed: int = 0,
+    progress: bool = False,
+) -> GraphMap:
     """The map of a trained :class:`~mgl.classifier.Classifier` holding MGL (alone or in an
     ensemble): its support bank (the sources' training data) and the target's labelled instances
     with their embeddings."""
@@ -201,9 +225,19 @@ def classifier_graph_map(clf, target_examples: Sequence, target_embeddings: torc
     label_order = list(clf.label_names)
     if positive is not None:  # "+" first, as in the paper's figure
         label_order = [positive] + [name for name in label_order if name != positive]
-    return meta_graph_map(head.model.graph, emb, languages, labels, language_order=[*clf.sources, clf.target],
-                          label_order=label_order, positive=positive, k=k, samples=samples, seed=seed,
-                          progress=progress)
+    return meta_graph_map(
+        head.model.graph,
+        emb,
+        languages,
+        labels,
+        language_order=[*clf.sources, clf.target],
+        label_order=label_order,
+        positive=positive,
+        k=k,
+        samples=samples,
+        seed=seed,
+        progress=progress,
+    )
 
 
 def query_row_weights(model, features, episodes: Sequence, node_languages: np.ndarray) -> dict[str, float]:
@@ -227,9 +261,17 @@ def query_row_weights(model, features, episodes: Sequence, node_languages: np.nd
             total = rows.sum(1).clamp(min=1e-300)
             langs = np.asarray(node_languages)[nodes]
             other = torch.as_tensor(langs[None, :] != langs[s:, None], dtype=torch.float64, device=rows.device)
-            shares.append(torch.stack([torch.diagonal(adj)[s:] / total, rows[:, :s].sum(1) / total,
-                                       (rows * other).sum(1) / total], 1))
+            shares.append(
+                torch.stack(
+                    [torch.diagonal(adj)[s:] / total, rows[:, :s].sum(1) / total, (rows * other).sum(1) / total], 1
+                )
+            )
     if not shares:
         raise DataError("no episodes to measure the graph on")
     mean = torch.cat(shares).mean(0).tolist()
-    return {"self": mean[0], "support": mean[1], "cross_language": mean[2], "query_rows": int(sum(len(x) for x in shares))}
+    return {
+        "self": mean[0],
+        "support": mean[1],
+        "cross_language": mean[2],
+        "query_rows": int(sum(len(x) for x in shares)),
+    }

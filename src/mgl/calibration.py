@@ -47,8 +47,12 @@ def fit_temperature(probs: np.ndarray, labels: Sequence[int]) -> float:
     if len(probs) == 0:
         raise ValueError("temperature scaling needs validation rows")
     lo, hi = np.log(T_BOUNDS[0]), np.log(T_BOUNDS[1])
-    result = minimize_scalar(lambda log_t: nll(apply_temperature(probs, float(np.exp(log_t))), labels),
-                             bounds=(lo, hi), method="bounded", options={"xatol": 1e-4})
+    result = minimize_scalar(
+        lambda log_t: nll(apply_temperature(probs, float(np.exp(log_t))), labels),
+        bounds=(lo, hi),
+        method="bounded",
+        options={"xatol": 1e-4},
+    )
     t = float(np.exp(result.x))
     if not np.isfinite(t):
         raise ValueError("temperature scaling did not converge")
@@ -67,8 +71,15 @@ def reliability(probs: np.ndarray, labels: Sequence[int], bins: int = BINS) -> l
     for b in range(bins):
         mask = which == b
         if mask.any():
-            out.append({"low": float(edges[b]), "high": float(edges[b + 1]), "count": int(mask.sum()),
-                        "confidence": float(conf[mask].mean()), "accuracy": float(correct[mask].mean())})
+            out.append(
+                {
+                    "low": float(edges[b]),
+                    "high": float(edges[b + 1]),
+                    "count": int(mask.sum()),
+                    "confidence": float(conf[mask].mean()),
+                    "accuracy": float(correct[mask].mean()),
+                }
+            )
     return out
 
 

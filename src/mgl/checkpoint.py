@@ -41,8 +41,11 @@ def data_fingerprint(examples) -> str:
     """SHA-256 over every example's id, text, text pair, label, language and split, in order."""
     digest = hashlib.sha256()
     for ex in examples:
-        digest.update(json.dumps([ex.uid, ex.text, ex.text_pair, ex.label, ex.language, ex.split],
-                                 ensure_ascii=True).encode("ascii"))
+        digest.update(
+            json.dumps([ex.uid, ex.text, ex.text_pair, ex.label, ex.language, ex.split], ensure_ascii=True).encode(
+                "ascii"
+            )
+        )
         digest.update(b"\n")
     return digest.hexdigest()
 
@@ -66,8 +69,9 @@ class Checkpointer:
         if not distributed.is_main_process():
             return
         with atomic_open(self.path, "wb") as fh:
-            torch.save({"fingerprint": self.fingerprint, "data_fingerprint": self.data_fingerprint,
-                        "stages": self.stages}, fh)
+            torch.save(
+                {"fingerprint": self.fingerprint, "data_fingerprint": self.data_fingerprint, "stages": self.stages}, fh
+            )
         from mgl.outputs import record_written
 
         record_written(self.path, CHECKPOINT_KIND)
@@ -81,11 +85,14 @@ class Checkpointer:
         except Exception as exc:  # a truncated or foreign file
             raise MGLError(f"cannot read the checkpoint ({str(exc).splitlines()[0][:120]})", source=self.path) from None
         if not isinstance(saved, dict) or saved.get("fingerprint") != self.fingerprint:
-            raise MGLError("the checkpoint was written with a different configuration; remove it or change --out",
-                           source=self.path)
+            raise MGLError(
+                "the checkpoint was written with a different configuration; remove it or change --out", source=self.path
+            )
         if self.data_fingerprint is not None and saved.get("data_fingerprint") != self.data_fingerprint:
-            raise MGLError("cannot --resume: the data changed since the checkpoint was written (examples, texts or "
-                           "labels differ); remove the checkpoint to train on the new data, or change --out",
-                           source=self.path)
+            raise MGLError(
+                "cannot --resume: the data changed since the checkpoint was written (examples, texts or "
+                "labels differ); remove the checkpoint to train on the new data, or change --out",
+                source=self.path,
+            )
         self.stages = dict(saved["stages"])
         return self.stages

@@ -70,8 +70,12 @@ class Prediction:
         return None if self.graph is None else self.graph["graph_active"]
 
     def to_dict(self) -> dict[str, Any]:
-        explanation = {"method": self.method, "neighbours": self.neighbours, "language_shares": self.language_shares,
-                       "agreement": self.agreement}
+        explanation = {
+            "method": self.method,
+            "neighbours": self.neighbours,
+            "language_shares": self.language_shares,
+            "agreement": self.agreement,
+        }
         if self.graph is not None:
             explanation["graph"] = self.graph
         return {"label": self.label, "probabilities": self.probabilities, "explanation": explanation}
@@ -105,8 +109,14 @@ class Classifier:
         temperature: the calibration temperature applied to the head's probabilities (1: none).
     """
 
-    def __init__(self, config: RunConfig | None = None, *, method: str | None = None,
-                 members: Sequence[str] | None = None, device: str | None = None):
+    def __init__(
+        self,
+        config: RunConfig | None = None,
+        *,
+        method: str | None = None,
+        members: Sequence[str] | None = None,
+        device: str | None = None,
+    ):
         self.config = config if config is not None else load_config("amazon")
         if method is not None:
             self.config.method = method
@@ -149,24 +159,41 @@ class Classifier:
 
     # ------------------------------------------------------------------ training
 
-    def fit(self, examples: Sequence[Example], *, sources: Sequence[str] | None = None, target: str | None = None,
-            progress: bool = True, checkpoint=None, resume=None) -> Classifier:
+    def fit(
+        self,
+        examples: Sequence[Example],
+        *,
+        sources: Sequence[str] | None = None,
+        target: str | None = None,
+        progress: bool = True,
+        checkpoint=None,
+        resume=None,
+    ) -> Classifier:
         """Train on labelled examples with splits (sources: ``train`` (+ ``validation`` for
         meta-train); target: ``train`` (its few labels) and ``validation``). A language without
         validation rows gets ``data.validation_fraction`` of its training rows carved out as
         validation. A target ``test`` split, if present, is scored into ``self.report``."""
         cfg = self.config
-        data = make_experiment_data(list(examples), list(sources or cfg.data.sources), target or cfg.data.target,
-                                    domain=cfg.data.domain, seed=cfg.seed, max_per_class=cfg.data.max_per_class,
-                                    require_test=False, positive_label=cfg.data.positive_label,
-                                    validation_fraction=cfg.data.validation_fraction)
+        data = make_experiment_data(
+            list(examples),
+            list(sources or cfg.data.sources),
+            target or cfg.data.target,
+            domain=cfg.data.domain,
+            seed=cfg.seed,
+            max_per_class=cfg.data.max_per_class,
+            require_test=False,
+            positive_label=cfg.data.positive_label,
+            validation_fraction=cfg.data.validation_fraction,
+        )
         return self.fit_data(data, progress=progress, checkpoint=checkpoint, resume=resume)
 
     def _check_method(self) -> None:
         cfg = self.config
         if self.method == "ensemble" and (cfg.encoder.train != "none" or cfg.encoder.pooling_head != "none"):
-            raise ConfigError("an ensemble shares one frozen encoder among its members: use encoder.train=none and "
-                              "no pooling head, or train one method (--method NAME)")
+            raise ConfigError(
+                "an ensemble shares one frozen encoder among its members: use encoder.train=none and "
+                "no pooling head, or train one method (--method NAME)"
+            )
 
     def fit_data(self, data, *, progress: bool = True, checkpoint=None, resume=None) -> Classifier:
         """Train on prepared :class:`~mgl.pipeline.ExperimentData` (its splits and subsample as they are).
@@ -188,8 +215,18 @@ class Classifier:
         with distributed.main_process_first():  # several processes: the main one fills the cache, the others read it
             features = self.featurizer.features(data, progress=progress)
         embed_seconds = time.perf_counter() - t0
-        fitted = fit_method(method, data, features, cfg, seed=cfg.seed, device=self.encoder.device,
-                            progress=progress, members=cfg.members, checkpoint=checkpoint, resume=resume)
+        fitted = fit_method(
+            method,
+            data,
+            features,
+            cfg,
+            seed=cfg.seed,
+            device=self.encoder.device,
+            progress=progress,
+            members=cfg.members,
+            checkpoint=checkpoint,
+            resume=resume,
+        )
         self.head, self.bank = fitted.head.to(self.encoder.device), fitted.bank
         self.label_names = list(data.table.label_names)
         self.sources, self.target = list(data.sources), data.target
@@ -201,9 +238,13 @@ class Classifier:
             if same is not None:
                 self.report["distributed"] = same
         t = data.table
-        self.report["counts"] = {lang: {split: int(((t.languages == lang) & (t.splits == split)).sum())
-                                        for split in ("train", "validation", "test")}
-                                 for lang in [*data.sources, data.target]}
+        self.report["counts"] = {
+            lang: {
+                split: int(((t.languages == lang) & (t.splits == split)).sum())
+                for split in ("train", "validation", "test")
+            }
+            for lang in [*data.sources, data.target]
+        }
         self.report["validation_carved"] = data.carved or {}
         return self
 
@@ -221,35 +262,49 @@ class Classifier:
         if fitted.members:  # each member scored once; the ensemble is their mean (EnsembleHead.predict_proba)
             from mgl.heads import mean_probabilities
 
-            probs = {m: {k: score_rows(f.head, features, rows) for k, rows in splits.items()}
-                     for m, f in fitted.members.items()}
+            probs = {
+                m: {k: score_rows(f.head, features, rows) for k, rows in splits.items()}
+                for m, f in fitted.members.items()
+            }
             probs[fitted.method] = {k: mean_probabilities([p[k] for p in probs.values()]) for k in splits}
         else:
             probs = {fitted.method: {k: score_rows(fitted.head, features, rows) for k, rows in splits.items()}}
         own = probs[fitted.method]
-        report: dict[str, Any] = {**fitted.report, "method": fitted.method, "n_test": len(test),
-                                  "has_test": bool(len(test)), "n_validation": len(val)}
+        report: dict[str, Any] = {
+            **fitted.report,
+            "method": fitted.method,
+            "n_test": len(test),
+            "has_test": bool(len(test)),
+            "n_validation": len(val),
+        }
         if len(val):
             self.temperature = fit_temperature(own["validation"], t.labels[val])
             report["val_accuracy"] = float((own["validation"].argmax(1) == t.labels[val]).mean())
             from mgl.calibration import apply_temperature
 
-            cal = {"temperature": self.temperature, "fitted_on": f"{data.target} validation ({len(val)} rows)",
-                   "ece_validation_before": expected_calibration_error(own["validation"], t.labels[val]),
-                   "ece_validation_after": expected_calibration_error(
-                       apply_temperature(own["validation"], self.temperature), t.labels[val])}
+            cal = {
+                "temperature": self.temperature,
+                "fitted_on": f"{data.target} validation ({len(val)} rows)",
+                "ece_validation_before": expected_calibration_error(own["validation"], t.labels[val]),
+                "ece_validation_after": expected_calibration_error(
+                    apply_temperature(own["validation"], self.temperature), t.labels[val]
+                ),
+            }
             from mgl.calibration import reliability
 
-            cal["reliability"] = {"validation_before": reliability(own["validation"], t.labels[val]),
-                                  "validation_after": reliability(apply_temperature(own["validation"], self.temperature),
-                                                                  t.labels[val])}
+            cal["reliability"] = {
+                "validation_before": reliability(own["validation"], t.labels[val]),
+                "validation_after": reliability(apply_temperature(own["validation"], self.temperature), t.labels[val]),
+            }
             if len(test):
                 cal["ece_test_before"] = expected_calibration_error(own["test"], t.labels[test])
-                cal["ece_test_after"] = expected_calibration_error(apply_temperature(own["test"], self.temperature),
-                                                                   t.labels[test])
+                cal["ece_test_after"] = expected_calibration_error(
+                    apply_temperature(own["test"], self.temperature), t.labels[test]
+                )
                 cal["reliability"]["test_before"] = reliability(own["test"], t.labels[test])
-                cal["reliability"]["test_after"] = reliability(apply_temperature(own["test"], self.temperature),
-                                                               t.labels[test])
+                cal["reliability"]["test_after"] = reliability(
+                    apply_temperature(own["test"], self.temperature), t.labels[test]
+                )
             report["calibration"] = cal
         else:  # never happens through make_experiment_data (it carves validation rows); stated if it does
             self.temperature = 1.0
@@ -262,11 +317,17 @@ class Classifier:
             report["averaging"] = "none (no test split)"
         if fitted.members:
             report["members"] = {
-                name: {"validation_accuracy": float((p["validation"].argmax(1) == t.labels[val]).mean()) if len(val) else None,
-                       "test_accuracy": float((p["test"].argmax(1) == t.labels[test]).mean()) if len(test) else None,
-                       "train_seconds": fitted.members[name].report.get("train_seconds"),
-                       "stages": fitted.members[name].report.get("stages", [])}
-                for name, p in probs.items() if name != fitted.method}
+                name: {
+                    "validation_accuracy": float((p["validation"].argmax(1) == t.labels[val]).mean())
+                    if len(val)
+                    else None,
+                    "test_accuracy": float((p["test"].argmax(1) == t.labels[test]).mean()) if len(test) else None,
+                    "train_seconds": fitted.members[name].report.get("train_seconds"),
+                    "stages": fitted.members[name].report.get("stages", []),
+                }
+                for name, p in probs.items()
+                if name != fitted.method
+            }
         report.setdefault("stages", [])
         return report
 
@@ -276,8 +337,14 @@ class Classifier:
         if self.head is None or self.bank is None:
             raise MGLError("this classifier is not trained: call fit() or Classifier.from_pretrained()")
 
-    def embed(self, texts: Sequence[str], pairs: Sequence[str | None] | None = None, *,
-              progress: bool = False, batch_size: int | None = None) -> torch.Tensor:
+    def embed(
+        self,
+        texts: Sequence[str],
+        pairs: Sequence[str | None] | None = None,
+        *,
+        progress: bool = False,
+        batch_size: int | None = None,
+    ) -> torch.Tensor:
         """The inputs' features ``[n, dim]`` (float32, CPU), through :attr:`embedding_cache` if set
         (``batch_size``: see :meth:`mgl.encoders.TextEncoder.embed`). Each input's features depend on
         that input alone, never on the others it is embedded with (:mod:`mgl.encoders.batching`)."""
@@ -312,19 +379,27 @@ class Classifier:
         probs = self.head.predict_proba(queries)
         return apply_temperature(probs, self.temperature) if calibrated else probs
 
-    def predict_proba(self, texts: Sequence[str], pairs: Sequence[str | None] | None = None, *,
-                      progress: bool = False, calibrated: bool = True) -> np.ndarray:
+    def predict_proba(
+        self,
+        texts: Sequence[str],
+        pairs: Sequence[str | None] | None = None,
+        *,
+        progress: bool = False,
+        calibrated: bool = True,
+    ) -> np.ndarray:
         """Class probabilities ``[n, |Y|]`` (columns in ``self.label_names`` order)."""
         return self.predict_proba_embeddings(self.embed(texts, pairs, progress=progress), calibrated=calibrated)
 
-    def predict(self, texts: Sequence[str], pairs: Sequence[str | None] | None = None, *,
-                progress: bool = False) -> list[str]:
+    def predict(
+        self, texts: Sequence[str], pairs: Sequence[str | None] | None = None, *, progress: bool = False
+    ) -> list[str]:
         """The most probable label of each text."""
         probs = self.predict_proba(texts, pairs, progress=progress)
         return [self.label_names[i] for i in probs.argmax(1)]
 
-    def explain(self, texts: Sequence[str], pairs: Sequence[str | None] | None = None, *,
-                progress: bool = False) -> list[Prediction]:
+    def explain(
+        self, texts: Sequence[str], pairs: Sequence[str | None] | None = None, *, progress: bool = False
+    ) -> list[Prediction]:
         """Labels, probabilities and explanations for each text."""
         return self.explain_embeddings(self.embed(texts, pairs, progress=progress))
 
@@ -345,35 +420,54 @@ class Classifier:
             if graph is not None:
                 _, weights, shares, top = graph
                 support = graphs[0].support_rows
-                g = {"self_weight": round(float(weights[i]), 6), "graph_active": bool(weights[i] < GRAPH_ACTIVE_BELOW),
-                     "language_shares": {lang: round(v, 6) for lang, v in shares[i].items()},
-                     "neighbours": [{"id": self.bank.examples[int(support[j])].uid,
-                                     "language": self.bank.examples[int(support[j])].language,
-                                     "label": self.bank.examples[int(support[j])].label,
-                                     "weight": float(f"{w:.4g}")} for j, w in top[i]]}
-            out.append(Prediction(self.label_names[predicted],
-                                  {name: round(float(v), 6) for name, v in zip(self.label_names, p)},
-                                  why["neighbours"], why["language_shares"], why["agreement"], self.method, g))
+                g = {
+                    "self_weight": round(float(weights[i]), 6),
+                    "graph_active": bool(weights[i] < GRAPH_ACTIVE_BELOW),
+                    "language_shares": {lang: round(v, 6) for lang, v in shares[i].items()},
+                    "neighbours": [
+                        {
+                            "id": self.bank.examples[int(support[j])].uid,
+                            "language": self.bank.examples[int(support[j])].language,
+                            "label": self.bank.examples[int(support[j])].label,
+                            "weight": float(f"{w:.4g}"),
+                        }
+                        for j, w in top[i]
+                    ],
+                }
+            out.append(
+                Prediction(
+                    self.label_names[predicted],
+                    {name: round(float(v), 6) for name, v in zip(self.label_names, p)},
+                    why["neighbours"],
+                    why["language_shares"],
+                    why["agreement"],
+                    self.method,
+                    g,
+                )
+            )
         return out
 
     # ------------------------------------------------------------------ persistence
 
-    def save_pretrained(self, directory: str | Path, *, overwrite: bool = True, support_texts: bool = True,
-                        discard_edits: bool = False) -> Path:
+    def save_pretrained(
+        self, directory: str | Path, *, overwrite: bool = True, support_texts: bool = True, discard_edits: bool = False
+    ) -> Path:
         """Write the self-contained model directory (atomically), with a model card; see
         :func:`mgl.model_io.save_model` (a folder holding anything but an mgl model is refused)."""
         from mgl.model_io import save_model
 
         self._require_fitted()
-        return save_model(self, directory, overwrite=overwrite, support_texts=support_texts,
-                          discard_edits=discard_edits)
+        return save_model(
+            self, directory, overwrite=overwrite, support_texts=support_texts, discard_edits=discard_edits
+        )
 
     save = save_pretrained
     """Alias of :meth:`save_pretrained`."""
 
     @classmethod
-    def from_pretrained(cls, directory: str | Path, *, device: str | None = None,
-                        precision: str | None = None) -> Classifier:
+    def from_pretrained(
+        cls, directory: str | Path, *, device: str | None = None, precision: str | None = None
+    ) -> Classifier:
         """Load a saved model of any method (and the former MGL-only format); see :func:`mgl.model_io.load_model`."""
         from mgl.model_io import load_model
 

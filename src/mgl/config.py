@@ -100,8 +100,18 @@ class MGLConfig:
     """False: the "w/o sigma" ablation, sigma fixed to 1."""
 
     def validate(self) -> None:
-        positive = ["n_support", "n_query", "k_neighbours", "train_episodes", "test_episodes", "eval_times",
-                    "hidden_dim", "gcn_layers", "max_rounds", "patience"]
+        positive = [
+            "n_support",
+            "n_query",
+            "k_neighbours",
+            "train_episodes",
+            "test_episodes",
+            "eval_times",
+            "hidden_dim",
+            "gcn_layers",
+            "max_rounds",
+            "patience",
+        ]
         for name in positive:
             if getattr(self, name) < 1:
                 raise ConfigError(f"mgl.{name} must be >= 1, got {getattr(self, name)}")
@@ -113,7 +123,9 @@ class MGLConfig:
         from mgl.meta_graph import DISTANCE_SCALES
 
         if self.distance_scale not in DISTANCE_SCALES:
-            raise ConfigError(f"mgl.distance_scale must be one of {', '.join(DISTANCE_SCALES)}, got {self.distance_scale!r}")
+            raise ConfigError(
+                f"mgl.distance_scale must be one of {', '.join(DISTANCE_SCALES)}, got {self.distance_scale!r}"
+            )
 
 
 ENCODER_TRAIN_MODES = ("none", "top-k", "all")
@@ -182,18 +194,29 @@ class EncoderConfig:
         maximum length, precision): what identifies the encoder, with its weights' fingerprint."""
         from mgl.encoders.spec import EncoderSpec
 
-        return EncoderSpec(model=self.model, pooling=self.pooling, prefix=self.prefix, max_length=self.max_length,
-                           precision=self.precision)
+        return EncoderSpec(
+            model=self.model,
+            pooling=self.pooling,
+            prefix=self.prefix,
+            max_length=self.max_length,
+            precision=self.precision,
+        )
 
     def validate(self) -> None:
         if self.pooling_head not in POOLING_HEADS:
-            raise ConfigError(f"encoder.pooling_head must be one of {', '.join(POOLING_HEADS)}, got {self.pooling_head!r}")
+            raise ConfigError(
+                f"encoder.pooling_head must be one of {', '.join(POOLING_HEADS)}, got {self.pooling_head!r}"
+            )
         if self.pooling_head != "none":
             if self.train != "none":
-                raise ConfigError(f"encoder.pooling_head={self.pooling_head} pools a frozen encoder's cached token "
-                                  f"states: it needs encoder.train=none, not {self.train!r}")
+                raise ConfigError(
+                    f"encoder.pooling_head={self.pooling_head} pools a frozen encoder's cached token "
+                    f"states: it needs encoder.train=none, not {self.train!r}"
+                )
             if self.pooling == "cls":
-                raise ConfigError("encoder.pooling_head starts as mean pooling: it cannot be combined with encoder.pooling=cls")
+                raise ConfigError(
+                    "encoder.pooling_head starts as mean pooling: it cannot be combined with encoder.pooling=cls"
+                )
             if self.pooling_queries < 1:
                 raise ConfigError(f"encoder.pooling_queries must be >= 1, got {self.pooling_queries}")
             if not self.pooling_lr > 0:
@@ -367,8 +390,9 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
     return raw
 
 
-def load_config(preset: str | None = None, config_file: str | Path | None = None,
-                overrides: list[str] | None = None) -> RunConfig:
+def load_config(
+    preset: str | None = None, config_file: str | Path | None = None, overrides: list[str] | None = None
+) -> RunConfig:
     """A preset (by name), then a YAML file, then ``key=value`` overrides, each on top of the last."""
     cfg = RunConfig()
     if preset is not None:

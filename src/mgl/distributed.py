@@ -53,12 +53,15 @@ def accelerator():
     except ImportError:
         from mgl.errors import ConfigError
 
-        raise ConfigError("running under several processes needs accelerate: pip install 'mgl-clt[distributed]'") from None
+        raise ConfigError(
+            "running under several processes needs accelerate: pip install 'mgl-clt[distributed]'"
+        ) from None
     # an ablation may leave a weight out of the forward pass (w/o sigma: the length-scale head)
     # cpu: processes started by torchrun (accelerate launch --multi_gpu) on a machine without CUDA train on the
     # CPU over gloo; accelerate would otherwise fall back to a single process
-    return Accelerator(cpu=not torch.cuda.is_available(),
-                       kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=True)])
+    return Accelerator(
+        cpu=not torch.cuda.is_available(), kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=True)]
+    )
 
 
 def rank() -> int:
@@ -127,5 +130,7 @@ def check_same_weights(module: torch.nn.Module) -> dict[str, Any] | None:
     if len(set(digests)) != 1:
         from mgl.errors import MGLError
 
-        raise MGLError(f"the {len(digests)} processes ended with different weights ({', '.join(d[:12] for d in digests)})")
+        raise MGLError(
+            f"the {len(digests)} processes ended with different weights ({', '.join(d[:12] for d in digests)})"
+        )
     return {"processes": len(digests), "weights_sha256": digests}

@@ -163,7 +163,10 @@ class EpisodeSampler:
                     )
         # a class the target never showed (a rare class at a few labels) stays in every support set,
         # from the sources, so it stays predictable; queries come from the classes the target has
-        if self.query_pool is not None and sum(self.query_pool.count(self.pair.target, c) for c in range(self.num_classes)) < 1:
+        if (
+            self.query_pool is not None
+            and sum(self.query_pool.count(self.pair.target, c) for c in range(self.num_classes)) < 1
+        ):
             raise DataError(f"{self.query_pool.name}: the query language {self.pair.target!r} has no example")
 
     def _label_name(self, c: int) -> str:
@@ -186,7 +189,9 @@ class EpisodeSampler:
             counts = np.minimum(counts, have)
         return counts
 
-    def sample_support(self, rng: np.random.Generator, exclude: set[int] | None = None) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    def sample_support(
+        self, rng: np.random.Generator, exclude: set[int] | None = None
+    ) -> tuple[np.ndarray, np.ndarray, list[str]]:
         """|Y| x M x N support indices, ordered by class, then language, then draw."""
         multiplicity: dict[str, int] = defaultdict(int)
         for lang in self.pair.sources:

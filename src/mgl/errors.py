@@ -41,8 +41,11 @@ class WorkerLost(RuntimeError):
     """A worker process died under a pool (killed, out of memory). What finished before is kept, so
     the same command run again continues; the command line reports it in one line, exit status 1."""
 
-    def __init__(self, message: str = "a worker process died (killed, or out of memory); what finished before is "
-                                      "kept: run the same command again to continue"):
+    def __init__(
+        self,
+        message: str = "a worker process died (killed, or out of memory); what finished before is "
+        "kept: run the same command again to continue",
+    ):
         super().__init__(message)
 
 
@@ -69,5 +72,8 @@ def check_text(text: str, *, what: str, source: str | Path | None = None, record
     """Raise :class:`DataError` naming ``what`` (and the source and record) if ``text`` holds a lone surrogate."""
     position = unencodable_at(text)
     if position is not None:
-        raise DataError(f"{what} is not valid Unicode: a lone surrogate (U+{ord(text[position - 1]):04X}) at "
-                        f"character {position}", source=source, record=record)
+        raise DataError(
+            f"{what} is not valid Unicode: a lone surrogate (U+{ord(text[position - 1]):04X}) at character {position}",
+            source=source,
+            record=record,
+        )

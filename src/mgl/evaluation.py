@@ -17,8 +17,9 @@ from mgl.episodes import Episode, EpisodeSampler
 from mgl.meta_graph import MetaGraphNetwork
 
 
-def plan_episodes(sampler: EpisodeSampler, query: np.ndarray, *, n_query: int, eval_times: int,
-                  rng: np.random.Generator) -> list[tuple[slice, list[Episode]]]:
+def plan_episodes(
+    sampler: EpisodeSampler, query: np.ndarray, *, n_query: int, eval_times: int, rng: np.random.Generator
+) -> list[tuple[slice, list[Episode]]]:
     """For each batch of ``n_query`` queries, ``eval_times`` episodes with freshly sampled supports."""
     plan = []
     for start in range(0, len(query), n_query):
@@ -28,8 +29,16 @@ def plan_episodes(sampler: EpisodeSampler, query: np.ndarray, *, n_query: int, e
 
 
 @torch.no_grad()
-def predict_proba(model: MetaGraphNetwork, features, sampler: EpisodeSampler, query: np.ndarray, *,
-                  n_query: int, eval_times: int, rng: np.random.Generator) -> np.ndarray:
+def predict_proba(
+    model: MetaGraphNetwork,
+    features,
+    sampler: EpisodeSampler,
+    query: np.ndarray,
+    *,
+    n_query: int,
+    eval_times: int,
+    rng: np.random.Generator,
+) -> np.ndarray:
     """Class probabilities ``[len(query), |Y|]`` of the given instances, as query nodes."""
     query = np.asarray(query, dtype=np.int64)
     out = np.zeros((len(query), model.num_classes), dtype=np.float64)
@@ -51,7 +60,7 @@ def predict_proba(model: MetaGraphNetwork, features, sampler: EpisodeSampler, qu
                 h = table[rows]
                 labels = torch.as_tensor(ep.support_labels, device=table.device)
                 log_probs = model(h, labels)
-                acc += log_probs[len(ep.support):].exp().double().cpu()
+                acc += log_probs[len(ep.support) :].exp().double().cpu()
             out[sl] = (acc / len(episodes)).numpy()
     finally:
         model.train(was_training)
@@ -59,8 +68,9 @@ def predict_proba(model: MetaGraphNetwork, features, sampler: EpisodeSampler, qu
     return out
 
 
-def classification_metrics(y_true: Sequence[int], y_pred: Sequence[int], num_classes: int,
-                           positive: int | None = None) -> dict[str, float]:
+def classification_metrics(
+    y_true: Sequence[int], y_pred: Sequence[int], num_classes: int, positive: int | None = None
+) -> dict[str, float]:
     """Accuracy, and precision/recall/F1: of the ``positive`` class when binary, macro otherwise; the
     macro-F1 over every class, and the confusion matrix (rows true, columns predicted)."""
     y_true = np.asarray(y_true)

@@ -18,9 +18,18 @@ from mgl.errors import DataError
 from mgl.methods import method_name
 
 
-def run_experiment(cfg: RunConfig, *, progress: bool = True, save_dir=None, checkpoint_path=None,
-                   resume: bool = False, require_test: bool = True, overwrite: bool = False, discard_edits: bool = False,
-                   support_texts: bool = True) -> dict[str, Any]:
+def run_experiment(
+    cfg: RunConfig,
+    *,
+    progress: bool = True,
+    save_dir=None,
+    checkpoint_path=None,
+    resume: bool = False,
+    require_test: bool = True,
+    overwrite: bool = False,
+    discard_edits: bool = False,
+    support_texts: bool = True,
+) -> dict[str, Any]:
     """The whole pipeline for one configuration; returns the result record.
 
     ``save_dir``: also save the trained model there (see :mod:`mgl.model_io`);
@@ -44,7 +53,9 @@ def run_experiment(cfg: RunConfig, *, progress: bool = True, save_dir=None, chec
     ckpt = Checkpointer(checkpoint_path, cfg, data.examples) if checkpoint_path is not None else None
     try:
         clf = Classifier(cfg).fit_data(
-            data, progress=progress, checkpoint=ckpt.save if ckpt else None,
+            data,
+            progress=progress,
+            checkpoint=ckpt.save if ckpt else None,
             resume=ckpt.load() if (ckpt and resume) else None,
         )
     except DataError as exc:
@@ -58,8 +69,12 @@ def run_experiment(cfg: RunConfig, *, progress: bool = True, save_dir=None, chec
 
     if save_dir is not None and distributed.is_main_process():
         clf.save_pretrained(save_dir, overwrite=overwrite, support_texts=support_texts, discard_edits=discard_edits)
-    counts = {f"n_{split}_{lang}": n for lang, by_split in metrics["counts"].items()  # the classifier's, flattened
-              for split, n in by_split.items() if split != "test"}
+    counts = {
+        f"n_{split}_{lang}": n
+        for lang, by_split in metrics["counts"].items()  # the classifier's, flattened
+        for split, n in by_split.items()
+        if split != "test"
+    }
     evaluated = metrics["n_test"] > 0
     return {
         "method": method_name(cfg.mgl) if cfg.resolved_method() == "mgl" else cfg.resolved_method(),

@@ -65,7 +65,9 @@ class FrozenFeatures:
     lr = None
 
     def __init__(self, embeddings: np.ndarray | torch.Tensor, device: torch.device | str = "cpu"):
-        emb = torch.as_tensor(np.asarray(embeddings, dtype=np.float32) if not torch.is_tensor(embeddings) else embeddings)
+        emb = torch.as_tensor(
+            np.asarray(embeddings, dtype=np.float32) if not torch.is_tensor(embeddings) else embeddings
+        )
         if emb.ndim != 2:
             raise DataError(f"embeddings must be a 2-d matrix, got shape {tuple(emb.shape)}")
         bad = ~torch.isfinite(emb).all(dim=1)
@@ -183,8 +185,13 @@ class PrefixFeatures(EncoderFeatures):
         return self.encoder.forward_from(hidden, mask, self.first_layer)
 
     def __call__(self, idx: np.ndarray | Sequence[int]) -> torch.Tensor:
-        return _memoised_call(self, idx, training=self.encoder.training, device=self.encoder.device,
-                              order=lambda todo: todo[np.argsort([self.locations[i].length for i in todo], kind="stable")])
+        return _memoised_call(
+            self,
+            idx,
+            training=self.encoder.training,
+            device=self.encoder.device,
+            order=lambda todo: todo[np.argsort([self.locations[i].length for i in todo], kind="stable")],
+        )
 
     def train(self, mode: bool = True) -> None:
         self._memo.clear()
@@ -216,9 +223,18 @@ class PooledStateFeatures:
     trainable = True
     PREFIX = "pooling_head."
 
-    def __init__(self, head: torch.nn.Module, store, locations: Sequence, *, device: torch.device | str = "cpu",
-                 lr: float | None = None, batch_size: int = 64, dtype: torch.dtype = torch.float32,
-                 max_padding: float = 0.25):
+    def __init__(
+        self,
+        head: torch.nn.Module,
+        store,
+        locations: Sequence,
+        *,
+        device: torch.device | str = "cpu",
+        lr: float | None = None,
+        batch_size: int = 64,
+        dtype: torch.dtype = torch.float32,
+        max_padding: float = 0.25,
+    ):
         self.head = head.to(device)
         self.store = store
         self.locations = list(locations)
@@ -243,7 +259,7 @@ class PooledStateFeatures:
         if self._tokens is None:
             table = torch.zeros(int(self.lengths.sum()) + 1, self.dim, dtype=self.dtype)
             for at, loc in zip(self._starts.tolist(), self.locations):
-                table[at:at + loc.length] = torch.from_numpy(np.asarray(self.store.read(loc), dtype=np.float32))
+                table[at : at + loc.length] = torch.from_numpy(np.asarray(self.store.read(loc), dtype=np.float32))
             self._tokens = table.to(self.device)
         return self._tokens
 
@@ -287,8 +303,7 @@ class PooledStateFeatures:
         stray = [k for k in state if not k.startswith(self.PREFIX)]
         if stray:
             raise DataError(f"pooling-head state has keys outside the head: {', '.join(sorted(stray)[:3])}")
-        self.head.load_state_dict({k[len(self.PREFIX):]: v for k, v in state.items()}, strict=True)
-
+        self.head.load_state_dict({k[len(self.PREFIX) :]: v for k, v in state.items()}, strict=True)
 
 
 def _memoised_call(features, idx, *, training: bool, device, order=None) -> torch.Tensor:
@@ -311,7 +326,7 @@ def _memoised_call(features, idx, *, training: bool, device, order=None) -> torc
             todo = order(todo)
         with torch.no_grad():
             for start in range(0, len(todo), features.batch_size):
-                part = todo[start:start + features.batch_size]
+                part = todo[start : start + features.batch_size]
                 for i, vector in zip(part, features._forward(part)):
                     memo[int(i)] = vector
     return torch.stack([memo[int(i)] for i in idx])

@@ -29,8 +29,7 @@ def make_encoder(enc: EncoderConfig):
     return encoder
 
 
-def build_features(data, enc: EncoderConfig, *, encoder=None, progress: bool = True, cache=None,
-                   prefix_root=None):
+def build_features(data, enc: EncoderConfig, *, encoder=None, progress: bool = True, cache=None, prefix_root=None):
     """Node features for the table's rows: cached frozen embeddings; with a pooling head, the head
     over cached final token states; for top-k training the top layers over cached lower-layer
     states (``enc.prefix_cache``); else the whole trainable encoder. ``prefix_root``: the folder of
@@ -39,8 +38,9 @@ def build_features(data, enc: EncoderConfig, *, encoder=None, progress: bool = T
 
     encoder = encoder if encoder is not None else make_encoder(enc)
     if enc.pooling_head != "none":
-        return pooled_state_features(data.texts, data.pairs, enc, encoder, progress=progress,
-                                     prefix_root=prefix_root), encoder
+        return pooled_state_features(
+            data.texts, data.pairs, enc, encoder, progress=progress, prefix_root=prefix_root
+        ), encoder
     if enc.train == "none":
         from mgl.encoders import EmbeddingCache
 
@@ -52,9 +52,15 @@ def build_features(data, enc: EncoderConfig, *, encoder=None, progress: bool = T
         from mgl.features import PrefixFeatures
 
         frozen = encoder.num_layers - encoder.trainable[1]
-        store, locations = compute_prefix_states(encoder, data.texts, data.pairs, frozen, batch_size=enc.batch_size,
-                                                 progress=progress,
-                                                 store=PrefixStateStore.for_encoder(encoder, frozen, prefix_root))
+        store, locations = compute_prefix_states(
+            encoder,
+            data.texts,
+            data.pairs,
+            frozen,
+            batch_size=enc.batch_size,
+            progress=progress,
+            store=PrefixStateStore.for_encoder(encoder, frozen, prefix_root),
+        )
         return PrefixFeatures(encoder, store, locations, batch_size=enc.batch_size), encoder
     return EncoderFeatures(encoder, data.texts, data.pairs, batch_size=enc.batch_size), encoder
 
@@ -68,8 +74,9 @@ def pooled_state_features(texts, pairs, enc: EncoderConfig, encoder, *, progress
     from mgl.features import PooledStateFeatures
 
     store = PrefixStateStore.for_encoder(encoder, encoder.num_layers, prefix_root)
-    store, locations = compute_prefix_states(encoder, texts, pairs, encoder.num_layers, store=store,
-                                             batch_size=enc.batch_size, progress=progress)
+    store, locations = compute_prefix_states(
+        encoder, texts, pairs, encoder.num_layers, store=store, batch_size=enc.batch_size, progress=progress
+    )
     head = make_pooling_head(enc.pooling_head, encoder.dim, enc.pooling_queries)
     # a bf16 encoder's states are exact in float16 and in bfloat16: the head reads them in bfloat16
     dtype = torch.bfloat16 if encoder.precision == "bf16" else torch.float32
@@ -95,8 +102,9 @@ class Featurizer:
 
     def features(self, data, *, progress: bool = True, cache=None, prefix_root=None):
         """The node features of ``data``'s rows (see :func:`build_features`)."""
-        features, _ = build_features(data, self.config, encoder=self.encoder, progress=progress, cache=cache,
-                                     prefix_root=prefix_root)
+        features, _ = build_features(
+            data, self.config, encoder=self.encoder, progress=progress, cache=cache, prefix_root=prefix_root
+        )
         return features
 
     def trained_state(self, features) -> dict[str, torch.Tensor]:
@@ -110,13 +118,21 @@ class Featurizer:
         self.pooling_head = None
         return {k: v.cpu() for k, v in features.state_dict().items()}
 
-    def embed(self, texts: Sequence[str], pairs: Sequence[str | None] | None = None, *, cache=None,
-              batch_size: int | None = None, progress: bool = False) -> torch.Tensor:
+    def embed(
+        self,
+        texts: Sequence[str],
+        pairs: Sequence[str | None] | None = None,
+        *,
+        cache=None,
+        batch_size: int | None = None,
+        progress: bool = False,
+    ) -> torch.Tensor:
         """New inputs' features ``[n, dim]`` (float32, CPU); ``cache`` is used for a frozen encoder's
         own vectors only (a trained encoder or a pooling head makes other vectors)."""
         batch_size = batch_size or self.config.batch_size
         if self.pooling_head is not None:
-            return torch.as_tensor(self.encoder.embed(texts, pairs, batch_size=batch_size, progress=progress,
-                                                      pooler=self.pooling_head))
+            return torch.as_tensor(
+                self.encoder.embed(texts, pairs, batch_size=batch_size, progress=progress, pooler=self.pooling_head)
+            )
         cache = cache if self.config.train == "none" else None
         return torch.as_tensor(self.encoder.embed(texts, pairs, batch_size=batch_size, cache=cache, progress=progress))

@@ -91,14 +91,23 @@ class BodyLimit:
         await self.app(scope, replay, send)
 
 
-async def _json_response(send, status: int, message: str, field: str | None = None,
-                         extra_headers: list[tuple[bytes, bytes]] | None = None) -> None:
+async def _json_response(
+    send, status: int, message: str, field: str | None = None, extra_headers: list[tuple[bytes, bytes]] | None = None
+) -> None:
     import json
 
     body = json.dumps({"error": message, **({"field": field} if field else {})}).encode()
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-                            *(extra_headers or [])]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                *(extra_headers or []),
+            ],
+        }
+    )
     await send({"type": "http.response.body", "body": body})
 
 
@@ -124,7 +133,7 @@ def _host_name(value: str) -> str:
     """The host name of a ``Host`` header value (port and IPv6 brackets removed), lower-case."""
     value = value.strip().lower()
     if value.startswith("["):
-        return value[1:value.find("]")] if "]" in value else value[1:]
+        return value[1 : value.find("]")] if "]" in value else value[1:]
     return value.rsplit(":", 1)[0] if value.count(":") == 1 else value
 
 
@@ -159,12 +168,17 @@ class RequestGuard:
         if not self.any_host:
             name = _host_name(headers.get(b"host", b"").decode("latin-1"))
             if name not in self.allowed_hosts:
-                return await _json_response(send, 400, f"host {name!r} is not served here "
-                                            "(see mgl serve --allowed-hosts)", field="headers.host")
+                return await _json_response(
+                    send, 400, f"host {name!r} is not served here (see mgl serve --allowed-hosts)", field="headers.host"
+                )
         path = scope.get("path", "")
         if self.keys and path not in OPEN_PATHS and not path.startswith(DOCS_PATHS) and not self._authorised(headers):
-            return await _json_response(send, 401, "missing or wrong API key (send 'Authorization: Bearer KEY' or "
-                                        "'X-API-Key: KEY')", extra_headers=[(b"www-authenticate", b"Bearer")])
+            return await _json_response(
+                send,
+                401,
+                "missing or wrong API key (send 'Authorization: Bearer KEY' or 'X-API-Key: KEY')",
+                extra_headers=[(b"www-authenticate", b"Bearer")],
+            )
         return await self.app(scope, receive, send)
 
 
@@ -203,8 +217,11 @@ def bind_socket(host: str, port: int):
         sock.listen(2048)
     except OSError as exc:
         sock.close()
-        raise MGLError(f"cannot listen on port {port} ({exc.strerror or exc}); is another server using it? "
-                       "Choose another with --port", source=f"{host}:{port}") from None
+        raise MGLError(
+            f"cannot listen on port {port} ({exc.strerror or exc}); is another server using it? "
+            "Choose another with --port",
+            source=f"{host}:{port}",
+        ) from None
     sock.set_inheritable(True)
     return sock
 
@@ -221,7 +238,9 @@ def read_api_keys(path: str | Path | None = None, env: str = "MGL_API_KEYS") -> 
         try:
             lines = Path(path).read_text(encoding="utf-8").splitlines()
         except (OSError, UnicodeDecodeError) as exc:
-            raise MGLError(f"cannot read the API key file ({getattr(exc, 'strerror', None) or exc})", source=path) from None
+            raise MGLError(
+                f"cannot read the API key file ({getattr(exc, 'strerror', None) or exc})", source=path
+            ) from None
         keys += [line.strip() for line in lines if line.strip() and not line.strip().startswith("#")]
         if not keys:
             raise MGLError("the API key file holds no key", source=path)

@@ -48,8 +48,9 @@ def write_error(exc: OSError, path: str | Path) -> Exception:
     from mgl.errors import MGLError
 
     if exc.errno in WRITE_ERRNOS:
-        return MGLError(f"cannot write: {exc.strerror or os.strerror(exc.errno)} (nothing there was changed)",
-                        source=path)
+        return MGLError(
+            f"cannot write: {exc.strerror or os.strerror(exc.errno)} (nothing there was changed)", source=path
+        )
     return exc
 
 

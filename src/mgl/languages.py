@@ -59,8 +59,10 @@ def canonical_language(code, *, source=None, record: int | None = None, what: st
     text = code.strip() if isinstance(code, str) else ""
     tag = _canonical(text) if text else None
     if tag is None:
-        message = (f"{what} {code!r}{where} is not a language code (ISO 639-1 'yo', ISO 639-3 'yor', BCP 47 'yo-Latn' or "
-                   "Flores-200 'yor_Latn')")
+        message = (
+            f"{what} {code!r}{where} is not a language code (ISO 639-1 'yo', ISO 639-3 'yor', BCP 47 'yo-Latn' or "
+            "Flores-200 'yor_Latn')"
+        )
         if source is not None:
             raise DataError(message, source=source, record=record)
         raise ConfigError(message)
@@ -103,6 +105,8 @@ class SpellingNotes:
     def report(self) -> None:
         merged = {tag: sorted(s) for tag, s in self.spellings.items() if len(s) > 1}
         if merged:
-            parts = "; ".join(f"{', '.join(repr(s) for s in spellings)} -> {language_label(tag)}"
-                              for tag, spellings in sorted(merged.items()))
+            parts = "; ".join(
+                f"{', '.join(repr(s) for s in spellings)} -> {language_label(tag)}"
+                for tag, spellings in sorted(merged.items())
+            )
             _LOG.warning("%s: several spellings name one language, read as one: %s", self.source, parts)

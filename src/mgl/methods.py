@@ -62,17 +62,20 @@ MGL_ABLATIONS = {
 """MGL's switch-off ablations (Table 3); ``-gcnN`` sets ``gcn_layers`` (the full model has 2)."""
 FULL_GCN_LAYERS = 2
 
-REGISTRY: dict[str, Method] = {m.name: m for m in (
-    Method("logreg-target", "LogReg (target only)", "reference"),
-    Method("logreg-pooled", "LogReg (pooled)", "reference"),
-    Method("target-only", "Target-Only", "baseline"),
-    Method("mix", "Mix", "baseline"),
-    Method("multi-task", "Multi-task", "baseline"),
-    Method("fine-tune", "Fine-tune", "baseline"),
-    Method("reptile", "Reptile", "baseline"),
-    Method("mgl", "MGL", "mgl"),
-    Method("ensemble", "Ensemble", "ensemble"),
-)}
+REGISTRY: dict[str, Method] = {
+    m.name: m
+    for m in (
+        Method("logreg-target", "LogReg (target only)", "reference"),
+        Method("logreg-pooled", "LogReg (pooled)", "reference"),
+        Method("target-only", "Target-Only", "baseline"),
+        Method("mix", "Mix", "baseline"),
+        Method("multi-task", "Multi-task", "baseline"),
+        Method("fine-tune", "Fine-tune", "baseline"),
+        Method("reptile", "Reptile", "baseline"),
+        Method("mgl", "MGL", "mgl"),
+        Method("ensemble", "Ensemble", "ensemble"),
+    )
+}
 """The named methods; MGL's variants are parsed (:func:`method`)."""
 DISPLAY_NAMES = {name: m.display for name, m in REGISTRY.items()}
 
@@ -98,8 +101,9 @@ def method(name: str) -> Method:
     if parts is None:
         known = ", ".join([*REGISTRY, *(f"mgl-{s}" for s in MGL_ABLATIONS), "mgl-gcnN"])
         raise ConfigError(f"unknown method {name!r}; choose from {known}")
-    words = [MGL_ABLATIONS[p][2] if p in MGL_ABLATIONS else f"{p[3:]} GCN layer{'s' if p[3:] != '1' else ''}"
-             for p in parts]
+    words = [
+        MGL_ABLATIONS[p][2] if p in MGL_ABLATIONS else f"{p[3:]} GCN layer{'s' if p[3:] != '1' else ''}" for p in parts
+    ]
     return Method(name, "MGL " + ", ".join(words), "mgl")
 
 
@@ -107,7 +111,7 @@ def display_name(name: str) -> str:
     """How tables name the method (the name itself if it is not one; a derived ensemble
     ``ensemble[a+b]`` as "Ensemble (A + B)")."""
     if name.startswith("ensemble[") and name.endswith("]"):
-        return "Ensemble (" + " + ".join(display_name(m) for m in name[len("ensemble["):-1].split("+")) + ")"
+        return "Ensemble (" + " + ".join(display_name(m) for m in name[len("ensemble[") : -1].split("+")) + ")"
     try:
         return method(name).display
     except ConfigError:

@@ -72,7 +72,9 @@ def _save_tensors(tensors: dict[str, torch.Tensor], path: Path) -> None:
         fh.write(save(tensors))
 
 
-def save_model(clf, directory, *, overwrite: bool = True, support_texts: bool = True, discard_edits: bool = False) -> Path:
+def save_model(
+    clf, directory, *, overwrite: bool = True, support_texts: bool = True, discard_edits: bool = False
+) -> Path:
     """Write ``clf`` (a fitted :class:`~mgl.classifier.Classifier`) to ``directory``.
 
     The directory must be missing or empty, or (with ``overwrite``, the default here as in Hugging
@@ -90,34 +92,67 @@ def save_model(clf, directory, *, overwrite: bool = True, support_texts: bool = 
     directory = check_model_destination(directory, overwrite=overwrite, discard_edits=discard_edits)
     tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
     try:
-        _save_tensors({k: v.detach().cpu().contiguous() for k, v in _head_tensors(clf.method, clf.head).items()},
-                      tmp / "head.safetensors")
+        _save_tensors(
+            {k: v.detach().cpu().contiguous() for k, v in _head_tensors(clf.method, clf.head).items()},
+            tmp / "head.safetensors",
+        )
         _save_tensors({"embeddings": clf.bank.embeddings.float().contiguous()}, tmp / "example_embeddings.safetensors")
         files = list(FILES)
         if clf.encoder_state:
             _save_tensors({k: v.contiguous() for k, v in clf.encoder_state.items()}, tmp / "encoder.safetensors")
             files.append("encoder.safetensors")
         if clf.pooling_head is not None:
-            _save_tensors({k: v.detach().cpu().contiguous() for k, v in clf.pooling_head.state_dict().items()},
-                          tmp / "pooling_head.safetensors")
+            _save_tensors(
+                {k: v.detach().cpu().contiguous() for k, v in clf.pooling_head.state_dict().items()},
+                tmp / "pooling_head.safetensors",
+            )
             files.append("pooling_head.safetensors")
         keep_texts = bool(support_texts and clf.support_texts)
         with open(tmp / "examples.jsonl", "w", encoding="utf-8") as fh:
             for ex in clf.bank.examples:
-                text, pair = ((ex.text, ex.text_pair) if keep_texts  # a pair model stays one without texts
-                              else (None, None if ex.text_pair is None else ""))
-                fh.write(json.dumps({"id": ex.uid, "text": text, "text_pair": pair, "label": ex.label,
-                                     "language": ex.language, "domain": ex.domain}, ensure_ascii=False) + "\n")
+                text, pair = (
+                    (ex.text, ex.text_pair)
+                    if keep_texts  # a pair model stays one without texts
+                    else (None, None if ex.text_pair is None else "")
+                )
+                fh.write(
+                    json.dumps(
+                        {
+                            "id": ex.uid,
+                            "text": text,
+                            "text_pair": pair,
+                            "label": ex.label,
+                            "language": ex.language,
+                            "domain": ex.domain,
+                        },
+                        ensure_ascii=False,
+                    )
+                    + "\n"
+                )
         meta = {
-            "format": FORMAT, "version": FORMAT_VERSION, "method": clf.method,
-            "heads": _head_entries(clf.method, clf.head), "temperature": clf.temperature,
+            "format": FORMAT,
+            "version": FORMAT_VERSION,
+            "method": clf.method,
+            "heads": _head_entries(clf.method, clf.head),
+            "temperature": clf.temperature,
             "config": clf.config.to_dict(),
-            "encoder": {"spec": clf.encoder.spec.to_dict(), "identity": clf.encoder.identity,
-                        "dim": clf.encoder.dim, "train": clf.config.encoder.train},
-            "labels": clf.label_names, "sources": clf.sources, "target": clf.target,
-            "positive_label": (clf.label_names[positive_index(clf.label_names, clf.config.data.positive_label)]
-                               if len(clf.label_names) == 2 else None),
-            "report": clf.report, "saved": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "support_texts": keep_texts,
+            "encoder": {
+                "spec": clf.encoder.spec.to_dict(),
+                "identity": clf.encoder.identity,
+                "dim": clf.encoder.dim,
+                "train": clf.config.encoder.train,
+            },
+            "labels": clf.label_names,
+            "sources": clf.sources,
+            "target": clf.target,
+            "positive_label": (
+                clf.label_names[positive_index(clf.label_names, clf.config.data.positive_label)]
+                if len(clf.label_names) == 2
+                else None
+            ),
+            "report": clf.report,
+            "saved": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "support_texts": keep_texts,
         }
         write_json_atomic(tmp / "mgl_model.json", meta)
         from mgl.model_card import render_model_card
@@ -161,8 +196,9 @@ def _checked(directory: Path) -> tuple[dict, dict]:
 
     for name in sums:  # a model folder is closed: loading reads nothing outside it
         if name not in MODEL_FILES or "/" in name or "\\" in name or name in (".", ".."):
-            raise MGLError(f"checksums.json names {name!r}, which is not a file of an mgl model folder",
-                           source=sums_path)
+            raise MGLError(
+                f"checksums.json names {name!r}, which is not a file of an mgl model folder", source=sums_path
+            )
     for name, digest in sums.items():
         path = directory / name
         if not path.is_file():
@@ -176,11 +212,14 @@ def _checked(directory: Path) -> tuple[dict, dict]:
     except (json.JSONDecodeError, UnicodeDecodeError):
         raise MGLError("mgl_model.json is not valid JSON", source=directory / "mgl_model.json") from None
     if not isinstance(meta, dict):
-        raise MGLError("mgl_model.json is not a JSON object: not an mgl model's description",
-                       source=directory / "mgl_model.json")
+        raise MGLError(
+            "mgl_model.json is not a JSON object: not an mgl model's description", source=directory / "mgl_model.json"
+        )
     if meta.get("format") != FORMAT or meta.get("version") not in (1, FORMAT_VERSION):
-        raise MGLError(f"unsupported model format {meta.get('format')!r} v{meta.get('version')!r}",
-                       source=directory / "mgl_model.json")
+        raise MGLError(
+            f"unsupported model format {meta.get('format')!r} v{meta.get('version')!r}",
+            source=directory / "mgl_model.json",
+        )
     required = V1_FILES if meta["version"] == 1 else FILES
     for name in required:
         if name not in sums:
@@ -194,9 +233,17 @@ def _read_examples(path: Path) -> list[Example]:
         for i, line in enumerate(fh, 1):
             try:
                 r = json.loads(line)
-                bank.append(Example(text=r["text"] or "", label=r["label"], language=r["language"],
-                                    text_pair=r.get("text_pair"), domain=r.get("domain"), split="train",
-                                    uid=r.get("id")))
+                bank.append(
+                    Example(
+                        text=r["text"] or "",
+                        label=r["label"],
+                        language=r["language"],
+                        text_pair=r.get("text_pair"),
+                        domain=r.get("domain"),
+                        split="train",
+                        uid=r.get("id"),
+                    )
+                )
             except (json.JSONDecodeError, KeyError, TypeError):
                 raise MGLError("malformed example record", source=path, record=i) from None
     return bank
@@ -211,25 +258,30 @@ def _bank(directory: Path, examples_file: str, embeddings_file: str, labels: lis
         raise MGLError(f"{examples_file} and {embeddings_file} disagree in length", source=directory)
     bad = ~torch.isfinite(emb).all(dim=1)
     if bad.any():
-        raise MGLError("embedding contains NaN or infinite values", source=directory / embeddings_file,
-                       record=int(bad.nonzero()[0]) + 1)
+        raise MGLError(
+            "embedding contains NaN or infinite values",
+            source=directory / embeddings_file,
+            record=int(bad.nonzero()[0]) + 1,
+        )
     unknown = sorted({ex.label for ex in examples} - set(labels))
     if unknown:
         raise MGLError(f"labels {unknown} are not in the model's label list", source=directory / examples_file)
     return LabelledBank(examples, emb.float(), np.array([labels.index(ex.label) for ex in examples]), list(labels))
 
 
-def _build_head(name: str, entries: dict, tensors: dict[str, torch.Tensor], bank: LabelledBank, device,
-                source: Path, used: set[str]) -> Head:
+def _build_head(
+    name: str, entries: dict, tensors: dict[str, torch.Tensor], bank: LabelledBank, device, source: Path, used: set[str]
+) -> Head:
     entry = entries.get(name)
     if not isinstance(entry, dict) or entry.get("kind") not in HEAD_KINDS:
         kind = entry.get("kind") if isinstance(entry, dict) else None
         raise MGLError(f"head {name!r} has unknown kind {kind!r} (known: {', '.join(HEAD_KINDS)})", source=source)
     cls = HEAD_KINDS[entry["kind"]]
     if cls is EnsembleHead:
-        return EnsembleHead({m: _build_head(m, entries, tensors, bank, device, source, used)
-                             for m in entry["settings"]["members"]})
-    own = {k[len(name) + 1:]: v for k, v in tensors.items() if k.startswith(name + "/")}
+        return EnsembleHead(
+            {m: _build_head(m, entries, tensors, bank, device, source, used) for m in entry["settings"]["members"]}
+        )
+    own = {k[len(name) + 1 :]: v for k, v in tensors.items() if k.startswith(name + "/")}
     used.update(f"{name}/{k}" for k in own)
     try:
         return cls.from_saved(entry["settings"], own, bank, device)
@@ -246,7 +298,6 @@ def load_model(cls, directory, *, device: str | None = None, precision: str | No
     model was trained with (e.g. bf16 to serve faster); the identity check then ignores the
     precision only, and ``precision_note`` says what differs."""
 
-
     directory = Path(directory).expanduser()
     sums, meta = _checked(directory)
     try:
@@ -254,8 +305,10 @@ def load_model(cls, directory, *, device: str | None = None, precision: str | No
     except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
         if isinstance(exc, MGLError):
             raise
-        raise MGLError(f"mgl_model.json is malformed ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})",
-                       source=directory / "mgl_model.json") from None
+        raise MGLError(
+            f"mgl_model.json is malformed ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})",
+            source=directory / "mgl_model.json",
+        ) from None
 
 
 def _load_checked(cls, directory: Path, sums: dict, meta: dict, *, device, precision):
@@ -269,8 +322,10 @@ def _load_checked(cls, directory: Path, sums: dict, meta: dict, *, device, preci
     if version == 1:  # the former format held MGL only
         config.method = "mgl"
     elif meta.get("method") != config.resolved_method():
-        raise MGLError(f"method {meta.get('method')!r} differs from the configuration's {config.resolved_method()!r}",
-                       source=directory / "mgl_model.json")
+        raise MGLError(
+            f"method {meta.get('method')!r} differs from the configuration's {config.resolved_method()!r}",
+            source=directory / "mgl_model.json",
+        )
     # an unset prefix meant the model's default *when it was saved*: take what ran then (a model
     # saved with e5's former default prefix keeps embedding new inputs with it)
     saved_prefix = meta.get("encoder", {}).get("spec", {}).get("prefix")
@@ -296,8 +351,11 @@ def _load_checked(cls, directory: Path, sums: dict, meta: dict, *, device, preci
             from mgl.encoders.pooling_head import make_pooling_head
 
             if "pooling_head.safetensors" not in sums:
-                raise MGLError(f"the model uses encoder.pooling_head={config.encoder.pooling_head} but has no "
-                               "pooling_head.safetensors", source=directory)
+                raise MGLError(
+                    f"the model uses encoder.pooling_head={config.encoder.pooling_head} but has no "
+                    "pooling_head.safetensors",
+                    source=directory,
+                )
             head = make_pooling_head(config.encoder.pooling_head, clf.encoder.dim, config.encoder.pooling_queries)
             head.load_state_dict(load_file(str(directory / "pooling_head.safetensors")), strict=True)
             clf.featurizer.pooling_head = head.to(clf.encoder.device).eval()
@@ -308,14 +366,27 @@ def _load_checked(cls, directory: Path, sums: dict, meta: dict, *, device, preci
 
             model = build_model(config.mgl, int(meta["encoder"]["dim"]), len(clf.label_names))
             model.load_state_dict(load_file(str(directory / "model.safetensors")))
-            clf.head = MetaGraphHead.from_bank(model.to(clf.encoder.device), config.mgl, clf.bank,
-                                               sources=clf.sources, target=clf.target, seed=config.seed)
+            clf.head = MetaGraphHead.from_bank(
+                model.to(clf.encoder.device),
+                config.mgl,
+                clf.bank,
+                sources=clf.sources,
+                target=clf.target,
+                seed=config.seed,
+            )
         else:
             clf.bank = _bank(directory, "examples.jsonl", "example_embeddings.safetensors", clf.label_names)
             tensors = load_file(str(directory / "head.safetensors"))
             used: set[str] = set()
-            clf.head = _build_head(meta["method"], meta.get("heads", {}), tensors, clf.bank, clf.encoder.device,
-                                   directory / "mgl_model.json", used)
+            clf.head = _build_head(
+                meta["method"],
+                meta.get("heads", {}),
+                tensors,
+                clf.bank,
+                clf.encoder.device,
+                directory / "mgl_model.json",
+                used,
+            )
             extra = sorted(set(tensors) - used)
             if extra:
                 raise MGLError(f"head.safetensors holds tensors no head reads: {extra[:5]}", source=directory)
@@ -325,13 +396,17 @@ def _load_checked(cls, directory: Path, sums: dict, meta: dict, *, device, preci
     here = clf.encoder.identity
     if precision is not None and clf.encoder.precision != trained_precision:
         saved_identity, here = _without_precision(saved_identity), _without_precision(here)
-        clf.precision_note = (f"inputs are embedded in {clf.encoder.precision}, the labelled examples were "
-                              f"embedded in {trained_precision} at training")
+        clf.precision_note = (
+            f"inputs are embedded in {clf.encoder.precision}, the labelled examples were "
+            f"embedded in {trained_precision} at training"
+        )
     if saved_identity is not None and saved_identity != here:
         raise MGLError(
             f"the encoder here is not the one this model was trained with (saved: {saved_identity}; "
             f"here: {clf.encoder.identity}); its stored embeddings would not match new inputs' "
-            "(install the same encoder, or train the model again)", source=directory / "mgl_model.json")
+            "(install the same encoder, or train the model again)",
+            source=directory / "mgl_model.json",
+        )
     clf.support_texts = bool(meta.get("support_texts", True))
     return clf
 

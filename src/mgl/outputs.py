@@ -34,14 +34,35 @@ from pathlib import Path
 
 from mgl.errors import MGLError
 
-__all__ = ["MODEL_FILES", "check_free_space", "check_job_folder", "check_model_destination", "check_output_file", "check_writable_folder",
-           "expand", "is_mgl_model_dir", "model_folder_holding", "record_written", "written_by_mgl"]
+__all__ = [
+    "MODEL_FILES",
+    "check_free_space",
+    "check_job_folder",
+    "check_model_destination",
+    "check_output_file",
+    "check_writable_folder",
+    "expand",
+    "is_mgl_model_dir",
+    "model_folder_holding",
+    "record_written",
+    "written_by_mgl",
+]
 
-MODEL_FILES = frozenset({
-    "mgl_model.json", "checksums.json", "README.md", "model.safetensors", "support_embeddings.safetensors",
-    "support.jsonl", "encoder.safetensors", "pooling_head.safetensors",
-    "head.safetensors", "examples.jsonl", "example_embeddings.safetensors",
-})
+MODEL_FILES = frozenset(
+    {
+        "mgl_model.json",
+        "checksums.json",
+        "README.md",
+        "model.safetensors",
+        "support_embeddings.safetensors",
+        "support.jsonl",
+        "encoder.safetensors",
+        "pooling_head.safetensors",
+        "head.safetensors",
+        "examples.jsonl",
+        "example_embeddings.safetensors",
+    }
+)
 """Every file an mgl model directory may hold (what :func:`mgl.model_io.save_model` writes, both formats)."""
 
 
@@ -77,8 +98,12 @@ def written_by_mgl(path: str | Path, kind: str) -> bool:
     path = expand(path).absolute()
     try:
         entry = json.loads(_ledger(path).read_text(encoding="utf-8"))
-        return (isinstance(entry, dict) and entry.get("path") == str(path) and entry.get("kind") == kind
-                and {k: entry.get(k) for k in ("size", "mtime_ns", "inode", "device")} == _stamp(path))
+        return (
+            isinstance(entry, dict)
+            and entry.get("path") == str(path)
+            and entry.get("kind") == kind
+            and {k: entry.get(k) for k in ("size", "mtime_ns", "inode", "device")} == _stamp(path)
+        )
     except (OSError, ValueError):
         return False
 
@@ -99,8 +124,9 @@ def _same_file(a: Path, b: Path) -> bool:
         return False
 
 
-def check_output_file(path: str | Path, *, kind: str, overwrite: bool = False, inputs: Iterable[str | Path] = (),
-                      option: str = "--output") -> Path:
+def check_output_file(
+    path: str | Path, *, kind: str, overwrite: bool = False, inputs: Iterable[str | Path] = (), option: str = "--output"
+) -> Path:
     """The file ``path`` may be written by this command: not a folder, not inside an mgl model folder,
     not one of ``inputs``, and, where it exists, written by mgl as ``kind`` and unchanged since (or
     ``overwrite``); its folder writable. Returns the expanded path. Errors name the path as given."""
@@ -110,15 +136,23 @@ def check_output_file(path: str | Path, *, kind: str, overwrite: bool = False, i
         raise MGLError(f"{option} names a folder; give a file name", source=given)
     model = model_folder_holding(path.parent)
     if model is not None:
-        raise MGLError(f"{option} lies inside the mgl model folder {model}: a model folder is written only by "
-                       "--save; give another path", source=given)
+        raise MGLError(
+            f"{option} lies inside the mgl model folder {model}: a model folder is written only by "
+            "--save; give another path",
+            source=given,
+        )
     for item in inputs:
         if item is not None and str(item) != "-" and _same_file(path, expand(item)):
-            raise MGLError(f"{option} is an input of this command; mgl never writes over its own input: give "
-                           "another name", source=given)
+            raise MGLError(
+                f"{option} is an input of this command; mgl never writes over its own input: give another name",
+                source=given,
+            )
     if path.exists() and not overwrite and not written_by_mgl(path, kind):
-        raise MGLError(f"{option} exists and mgl did not write it (or it changed since); give --overwrite to "
-                       "replace it, or another name", source=given)
+        raise MGLError(
+            f"{option} exists and mgl did not write it (or it changed since); give --overwrite to "
+            "replace it, or another name",
+            source=given,
+        )
     check_writable_folder(path.parent, what=f"folder of {option}", given=given)
     return path
 
@@ -144,8 +178,11 @@ def check_job_folder(folder: str | Path, *, manifest: str, is_manifest, names: I
     if not own:
         clash = sorted(name for name in names if (path / name).exists())
         if clash:
-            raise MGLError(f"the {what} holds {', '.join(clash)}, which mgl did not write there (no {manifest} of "
-                           f"its own); mgl never overwrites what it did not write: give another folder", source=given)
+            raise MGLError(
+                f"the {what} holds {', '.join(clash)}, which mgl did not write there (no {manifest} of "
+                f"its own); mgl never overwrites what it did not write: give another folder",
+                source=given,
+            )
     return path
 
 
@@ -160,12 +197,15 @@ def check_free_space(folder: str | Path, need: int, *, what: str, given: str | P
     except OSError:
         return
     if free < need:
-        raise MGLError(f"not enough free space for the {what}: {free / 2**20:.1f} MiB free, about "
-                       f"{need / 2**20:.1f} MiB needed", source=str(given if given is not None else folder))
+        raise MGLError(
+            f"not enough free space for the {what}: {free / 2**20:.1f} MiB free, about {need / 2**20:.1f} MiB needed",
+            source=str(given if given is not None else folder),
+        )
 
 
-def check_writable_folder(folder: str | Path, *, what: str = "output folder", given: str | Path | None = None,
-                          create: bool = True) -> Path:
+def check_writable_folder(
+    folder: str | Path, *, what: str = "output folder", given: str | Path | None = None, create: bool = True
+) -> Path:
     """Make sure files can be created in ``folder`` (created with its parents if missing, unless
     ``create`` is false: then its nearest existing ancestor is probed); errors name ``given`` (what
     the user typed; default ``folder``)."""
@@ -187,7 +227,9 @@ def check_writable_folder(folder: str | Path, *, what: str = "output folder", gi
         os.unlink(probe)
     except OSError as exc:
         where = "" if expand(given) == path else f" {path}"
-        raise MGLError(f"cannot write to the {what}{where} ({exc.strerror or type(exc).__name__})", source=given) from None
+        raise MGLError(
+            f"cannot write to the {what}{where} ({exc.strerror or type(exc).__name__})", source=given
+        ) from None
     return path
 
 
@@ -233,12 +275,16 @@ def check_model_destination(folder: str | Path, *, overwrite: bool, discard_edit
     path = expand(folder).resolve()
     outer = model_folder_holding(path.parent)
     if outer is not None:
-        raise MGLError(f"cannot save a model inside the mgl model folder {outer}; name a folder of its own",
-                       source=given)
+        raise MGLError(
+            f"cannot save a model inside the mgl model folder {outer}; name a folder of its own", source=given
+        )
     cwd = Path.cwd().resolve()
     if path == cwd or path in cwd.parents:
-        raise MGLError("a model is saved into a folder of its own; this is the current folder (or holds it): "
-                       "name a new or empty folder", source=given)
+        raise MGLError(
+            "a model is saved into a folder of its own; this is the current folder (or holds it): "
+            "name a new or empty folder",
+            source=given,
+        )
     if path.exists():
         if not path.is_dir():
             raise MGLError("cannot save a model here: it exists and is not a folder", source=given)
@@ -246,20 +292,28 @@ def check_model_destination(folder: str | Path, *, overwrite: bool, discard_edit
         if entries:
             if not is_mgl_model_dir(path):
                 shown = ", ".join(entries[:5]) + (", ..." if len(entries) > 5 else "")
-                raise MGLError(f"cannot save a model here: the folder is not empty and holds no mgl model "
-                               f"({shown}); mgl never deletes what it did not write: name a new or empty folder",
-                               source=given)
+                raise MGLError(
+                    f"cannot save a model here: the folder is not empty and holds no mgl model "
+                    f"({shown}); mgl never deletes what it did not write: name a new or empty folder",
+                    source=given,
+                )
             foreign = [e for e in entries if e not in MODEL_FILES]
             if foreign:
-                raise MGLError(f"cannot replace the mgl model here: the folder also holds files mgl did not write "
-                               f"({', '.join(foreign[:5])}); move them away or name another folder", source=given)
+                raise MGLError(
+                    f"cannot replace the mgl model here: the folder also holds files mgl did not write "
+                    f"({', '.join(foreign[:5])}); move them away or name another folder",
+                    source=given,
+                )
             if not overwrite:
                 raise MGLError("the folder holds an mgl model already; give --overwrite to replace it", source=given)
             edited = edited_model_files(path)
             if edited and not discard_edits:
-                raise MGLError(f"the mgl model here was changed since it was saved (not as checksums.json "
-                               f"records: {', '.join(edited[:5])}); --overwrite keeps such edits: move them away, or "
-                               "give --discard-edits too", source=given)
+                raise MGLError(
+                    f"the mgl model here was changed since it was saved (not as checksums.json "
+                    f"records: {', '.join(edited[:5])}); --overwrite keeps such edits: move them away, or "
+                    "give --discard-edits too",
+                    source=given,
+                )
     check_writable_folder(path.parent, what="folder that will hold the model", given=given)
     if path.exists():
         check_writable_folder(path, what="model folder", given=given)

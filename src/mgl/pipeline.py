@@ -32,13 +32,32 @@ from mgl.methods import method_name  # noqa: F401  (re-exported: the name of an 
 from mgl.training import build_model, fit_mgl
 
 
-def run_mgl(data: ExperimentData, features, cfg: MGLConfig, *, seed: int, device: torch.device | str = "cpu",
-            progress: bool = True, checkpoint=None, resume=None) -> tuple[dict[str, Any], Any, Any]:
+def run_mgl(
+    data: ExperimentData,
+    features,
+    cfg: MGLConfig,
+    *,
+    seed: int,
+    device: torch.device | str = "cpu",
+    progress: bool = True,
+    checkpoint=None,
+    resume=None,
+) -> tuple[dict[str, Any], Any, Any]:
     """Train MGL on ``data`` and score the target's test split. Returns (metrics, model, fit report)."""
     torch.manual_seed(seed)
     model = build_model(cfg, features.dim, data.table.num_classes).to(device)
-    fit = fit_mgl(model, features, data.table, data.sources, data.target, cfg, seed=seed, progress=progress,
-                  checkpoint=checkpoint, resume=resume)
+    fit = fit_mgl(
+        model,
+        features,
+        data.table,
+        data.sources,
+        data.target,
+        cfg,
+        seed=seed,
+        progress=progress,
+        checkpoint=checkpoint,
+        resume=resume,
+    )
     # the stages' own clocks, which a checkpoint carries over a restart: the whole training time,
     # not only the part since the last --resume
     train_seconds = fit.seconds
@@ -50,18 +69,24 @@ def run_mgl(data: ExperimentData, features, cfg: MGLConfig, *, seed: int, device
         from mgl.training import small_graph_threads
 
         # the product's protocol: each test input the query of its own graph (mgl.heads.meta_graph)
-        head = MetaGraphHead.from_bank(model.eval(), cfg, labelled_bank(data, features), sources=data.sources,
-                                       target=data.target, seed=seed)
+        head = MetaGraphHead.from_bank(
+            model.eval(), cfg, labelled_bank(data, features), sources=data.sources, target=data.target, seed=seed
+        )
         with small_graph_threads(features, device):
             probs = score_rows(head, features, test)
-        metrics = classification_metrics(data.table.labels[test], probs.argmax(1), data.table.num_classes,
-                                         data.positive)
+        metrics = classification_metrics(
+            data.table.labels[test], probs.argmax(1), data.table.num_classes, data.positive
+        )
     else:
         # nothing evaluated: no number stands in for a score (None is null in result.json)
         metrics = dict.fromkeys(("accuracy", "precision", "recall", "f1"))
         metrics["averaging"] = "none (no test split)"
-    metrics.update(n_test=len(test), train_seconds=train_seconds, test_seconds=time.perf_counter() - t0,
-                   stages=[s.to_dict() for s in fit.stages])
+    metrics.update(
+        n_test=len(test),
+        train_seconds=train_seconds,
+        test_seconds=time.perf_counter() - t0,
+        stages=[s.to_dict() for s in fit.stages],
+    )
     return metrics, model, fit
 
 

@@ -43,8 +43,19 @@ def _value_format(vmax: float) -> str:
     return "{:.3f}" if vmax < 0.1 else "{:.2f}"
 
 
-def _heatmap(ax, matrix: np.ndarray, rows: Sequence[str], cols: Sequence[str], *, vmin: float, vmax: float,
-             cmap: str, cbar_label: str, fmt: str = "{:.2f}", masked: np.ndarray | None = None):
+def _heatmap(
+    ax,
+    matrix: np.ndarray,
+    rows: Sequence[str],
+    cols: Sequence[str],
+    *,
+    vmin: float,
+    vmax: float,
+    cmap: str,
+    cbar_label: str,
+    fmt: str = "{:.2f}",
+    masked: np.ndarray | None = None,
+):
     plt = _pyplot()
     data = np.ma.masked_array(matrix, mask=masked) if masked is not None else matrix
     cm = plt.get_cmap(cmap).with_extremes(bad="#dddddd")
@@ -65,15 +76,23 @@ def _heatmap(ax, matrix: np.ndarray, rows: Sequence[str], cols: Sequence[str], *
                 continue
             r, g, b, _ = cm(min(max((value - vmin) / span, 0.0), 1.0))
             dark = 0.299 * r + 0.587 * g + 0.114 * b < 0.5  # white text on dark cells
-            ax.text(j, i, fmt.format(value), ha="center", va="center", fontsize=7 if len(fmt.format(value)) < 6 else 6,
-                    color="white" if dark else "black")
+            ax.text(
+                j,
+                i,
+                fmt.format(value),
+                ha="center",
+                va="center",
+                fontsize=7 if len(fmt.format(value)) < 6 else 6,
+                color="white" if dark else "black",
+            )
     bar = ax.figure.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
     bar.set_label(cbar_label)
     return im
 
 
-def plot_graph_map(mean: np.ndarray, nodes: Sequence[str], path: str | Path, *, title: str = "Meta graph",
-                   subtitle: str | None = None) -> Path:
+def plot_graph_map(
+    mean: np.ndarray, nodes: Sequence[str], path: str | Path, *, title: str = "Meta graph", subtitle: str | None = None
+) -> Path:
     """Two panels: the mean normalised adjacency A~ (linear colour scale 0 to its maximum), and the
     same with the diagonal (self-loops) masked, on its own scale 0 to the largest off-diagonal weight,
     so that the structure between nodes stays visible when self-loops dominate."""
@@ -88,12 +107,30 @@ def plot_graph_map(mean: np.ndarray, nodes: Sequence[str], path: str | Path, *, 
     off_max = float(np.nanmax(off)) if off.size and np.nanmax(off) > 0 else 1.0
     size = max(4.0, 0.55 * v + 2.0)
     fig, axes = plt.subplots(1, 2, figsize=(2 * size + 1.5, size))
-    _heatmap(axes[0], mean, nodes, nodes, vmin=0.0, vmax=max(full_max, 1e-12), cmap="viridis",
-             cbar_label=f"mean Ã_ij (linear, 0 to {full_max:.3g})")
+    _heatmap(
+        axes[0],
+        mean,
+        nodes,
+        nodes,
+        vmin=0.0,
+        vmax=max(full_max, 1e-12),
+        cmap="viridis",
+        cbar_label=f"mean Ã_ij (linear, 0 to {full_max:.3g})",
+    )
     axes[0].set_title("all weights (diagonal: self-loops)", fontsize=10, pad=24)
     fmt = _value_format(off_max)
-    _heatmap(axes[1], mean, nodes, nodes, vmin=0.0, vmax=off_max, cmap="magma_r",
-             cbar_label=f"mean Ã_ij, i ≠ j (linear, 0 to {off_max:.3g})", masked=eye, fmt=fmt)
+    _heatmap(
+        axes[1],
+        mean,
+        nodes,
+        nodes,
+        vmin=0.0,
+        vmax=off_max,
+        cmap="magma_r",
+        cbar_label=f"mean Ã_ij, i ≠ j (linear, 0 to {off_max:.3g})",
+        masked=eye,
+        fmt=fmt,
+    )
     axes[1].set_title("diagonal masked (own scale)", fontsize=10, pad=24)
     trace_share = float(np.trace(mean) / mean.sum()) if mean.sum() > 0 else float("nan")
     head = f"{title}: diagonal holds {100 * trace_share:.1f}% of the weight"
@@ -102,8 +139,13 @@ def plot_graph_map(mean: np.ndarray, nodes: Sequence[str], path: str | Path, *, 
     return _save(fig, path)
 
 
-def plot_language_matrix(matrix: np.ndarray, languages: Sequence[str], path: str | Path, *,
-                         title: str = "Mean weight between languages' nodes") -> Path:
+def plot_language_matrix(
+    matrix: np.ndarray,
+    languages: Sequence[str],
+    path: str | Path,
+    *,
+    title: str = "Mean weight between languages' nodes",
+) -> Path:
     """A language x language heatmap (linear colour scale 0 to the maximum), values annotated."""
     plt = _pyplot()
     matrix = np.asarray(matrix, dtype=float)
@@ -112,18 +154,34 @@ def plot_language_matrix(matrix: np.ndarray, languages: Sequence[str], path: str
     size = max(3.5, 0.8 * len(names) + 2.0)
     fig, ax = plt.subplots(figsize=(size + 1.2, size))
     fmt = _value_format(vmax)
-    _heatmap(ax, matrix, names, names, vmin=0.0, vmax=vmax, cmap="magma_r",
-             cbar_label=f"mean Ã_ij, i ≠ j (linear, 0 to {vmax:.3g})", fmt=fmt)
+    _heatmap(
+        ax,
+        matrix,
+        names,
+        names,
+        vmin=0.0,
+        vmax=vmax,
+        cmap="magma_r",
+        cbar_label=f"mean Ã_ij, i ≠ j (linear, 0 to {vmax:.3g})",
+        fmt=fmt,
+    )
     ax.set_title(title + "\n(self-loops left out)", fontsize=10, pad=24)
     fig.tight_layout()
     return _save(fig, path)
 
 
-def plot_proportion(fractions: Sequence[float], series: Mapping[str, Sequence[float | None]], path: str | Path, *,
-                    errors: Mapping[str, Sequence[float | None]] | None = None,
-                    ylabel: str = "Accuracy (%)", title: str = "Accuracy vs. share of the target's labels",
-                    highlight: str | None = "MGL", note: str | None = None,
-                    dashed: Sequence[str] = ("LogReg (pooled)", "LogReg (target)")) -> Path:
+def plot_proportion(
+    fractions: Sequence[float],
+    series: Mapping[str, Sequence[float | None]],
+    path: str | Path,
+    *,
+    errors: Mapping[str, Sequence[float | None]] | None = None,
+    ylabel: str = "Accuracy (%)",
+    title: str = "Accuracy vs. share of the target's labels",
+    highlight: str | None = "MGL",
+    note: str | None = None,
+    dashed: Sequence[str] = ("LogReg (pooled)", "LogReg (target)"),
+) -> Path:
     """Accuracy against the fraction of target labels kept (log-scaled x axis): one line per method
     (missing values skipped), error bars from ``errors`` (e.g. the standard deviation over seeds),
     the methods' points nudged sideways so that their bars do not hide each other; ``note`` is
@@ -142,10 +200,18 @@ def plot_proportion(fractions: Sequence[float], series: Mapping[str, Sequence[fl
             err = np.where(np.isfinite(err), err, 0.0)
         ok = np.isfinite(y)
         strong = name == highlight
-        ax.errorbar(xs[ok], y[ok], yerr=None if err is None else err[ok], label=name, marker=markers[i % len(markers)],
-                    linewidth=2.2 if strong else 1.3, markersize=6 if strong else 4.5, capsize=3,
-                    linestyle="--" if name in dashed else "-",
-                    zorder=3 if strong else 2)
+        ax.errorbar(
+            xs[ok],
+            y[ok],
+            yerr=None if err is None else err[ok],
+            label=name,
+            marker=markers[i % len(markers)],
+            linewidth=2.2 if strong else 1.3,
+            markersize=6 if strong else 4.5,
+            capsize=3,
+            linestyle="--" if name in dashed else "-",
+            zorder=3 if strong else 2,
+        )
     ax.set_xscale("log")
     ax.set_xticks(x, labels=[f"{v:g}%" for v in x])
     ax.minorticks_off()
@@ -158,8 +224,9 @@ def plot_proportion(fractions: Sequence[float], series: Mapping[str, Sequence[fl
     return _save(fig, path)
 
 
-def plot_reliability(curves: Mapping[str, Sequence[Mapping[str, float]]], path: str | Path, *,
-                     title: str = "Reliability diagram") -> Path:
+def plot_reliability(
+    curves: Mapping[str, Sequence[Mapping[str, float]]], path: str | Path, *, title: str = "Reliability diagram"
+) -> Path:
     """Accuracy against mean confidence per confidence bin, one line per curve (each a list of
     :func:`mgl.calibration.reliability` bins), the diagonal being perfect calibration; the marker
     area grows with the bin's count."""

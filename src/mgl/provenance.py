@@ -42,9 +42,14 @@ def machine_info() -> dict[str, Any]:
     """Python, the libraries' versions, the CPU model, torch's thread count, the platform and GPU (if any)."""
     import torch
 
-    info: dict[str, Any] = {"python": platform.python_version(), "libraries": library_versions(),
-                            "torch": torch.__version__, "cpu": cpu_model(), "threads": torch.get_num_threads(),
-                            "platform": platform.platform()}
+    info: dict[str, Any] = {
+        "python": platform.python_version(),
+        "libraries": library_versions(),
+        "torch": torch.__version__,
+        "cpu": cpu_model(),
+        "threads": torch.get_num_threads(),
+        "platform": platform.platform(),
+    }
     if torch.cuda.is_available():
         info["gpu"] = torch.cuda.get_device_name(0)
     return info

@@ -74,10 +74,18 @@ class Trainee(Protocol):
         """Put every candidate back to the weights last kept for it."""
 
 
-def train_in_rounds(name: str, trainee: Trainee, schedule: Schedule, validation_sets: Sequence[tuple[str, int]], *,
-                    reports: Sequence[StageReport] | None = None, progress: bool = False, desc: str | None = None,
-                    checkpoint: Callable[[dict], None] | None = None, resume_state: dict | None = None,
-                    ) -> list[StageReport]:
+def train_in_rounds(
+    name: str,
+    trainee: Trainee,
+    schedule: Schedule,
+    validation_sets: Sequence[tuple[str, int]],
+    *,
+    reports: Sequence[StageReport] | None = None,
+    progress: bool = False,
+    desc: str | None = None,
+    checkpoint: Callable[[dict], None] | None = None,
+    resume_state: dict | None = None,
+) -> list[StageReport]:
     """Train ``trainee``'s candidates in rounds; on return each holds its best round. One report per candidate.
 
     ``validation_sets``: ``(languages, n_rows)`` of the stage's validation data (checked for
@@ -102,8 +110,15 @@ def train_in_rounds(name: str, trainee: Trainee, schedule: Schedule, validation_
         kept = np.asarray(resume_state["kept"], dtype=bool)
         start_round = max(r.rounds for r in reports)
     t0 = time.perf_counter() - max(r.seconds for r in reports)
-    bar = tqdm(total=schedule.max_rounds * schedule.steps_per_round, initial=start_round * schedule.steps_per_round,
-               desc=desc or name, disable=not progress, unit="step", leave=False, dynamic_ncols=True)
+    bar = tqdm(
+        total=schedule.max_rounds * schedule.steps_per_round,
+        initial=start_round * schedule.steps_per_round,
+        desc=desc or name,
+        disable=not progress,
+        unit="step",
+        leave=False,
+        dynamic_ncols=True,
+    )
     try:
         for rnd in range(start_round, schedule.max_rounds):
             active = np.flatnonzero(since_best < schedule.patience)
@@ -118,7 +133,9 @@ def train_in_rounds(name: str, trainee: Trainee, schedule: Schedule, validation_
                 report = reports[c]
                 report.rounds = rnd + 1
                 report.steps = report.rounds * schedule.steps_per_round
-                report.history.append({"round": rnd + 1, "train_loss": float(loss), "val_accuracy": acc, "val_nll": nll})
+                report.history.append(
+                    {"round": rnd + 1, "train_loss": float(loss), "val_accuracy": acc, "val_nll": nll}
+                )
                 if not kept[c] or better(acc, nll, report.best_accuracy, report.best_nll):
                     report.best_accuracy, report.best_nll, report.best_round = acc, nll, rnd + 1
                     improved.append(int(c))
@@ -129,14 +146,24 @@ def train_in_rounds(name: str, trainee: Trainee, schedule: Schedule, validation_
             if improved:
                 trainee.keep(np.asarray(improved, dtype=np.int64))
             best = max(r.best_accuracy for r in reports if r.rounds)
-            bar.set_postfix(loss=f"{float(np.mean(losses)):.3f}", val_acc=f"{float(np.max(accs)):.4f}", best=f"{best:.4f}",
-                            **({"active": len(active)} if n > 1 else {}))
+            bar.set_postfix(
+                loss=f"{float(np.mean(losses)):.3f}",
+                val_acc=f"{float(np.max(accs)):.4f}",
+                best=f"{best:.4f}",
+                **({"active": len(active)} if n > 1 else {}),
+            )
             seconds = time.perf_counter() - t0
             for report in reports:
                 report.seconds = seconds
             if checkpoint is not None:
-                checkpoint({"trainee": trainee.state(), "reports": [r.to_dict() for r in reports],
-                            "since_best": since_best.tolist(), "kept": kept.tolist()})
+                checkpoint(
+                    {
+                        "trainee": trainee.state(),
+                        "reports": [r.to_dict() for r in reports],
+                        "since_best": since_best.tolist(),
+                        "kept": kept.tolist(),
+                    }
+                )
     finally:
         bar.close()
     trainee.restore()
@@ -158,8 +185,9 @@ def make_adam(groups: list[dict], **kwargs) -> torch.optim.Adam:
     of a small model's step on a CPU; it needs floating-point weights on a CPU or CUDA device.
     """
     params = [p for g in groups for p in g["params"]]
-    fused = FUSED_ADAM and bool(params) and all(p.is_floating_point() and p.device.type in ("cpu", "cuda")
-                                                for p in params)
+    fused = (
+        FUSED_ADAM and bool(params) and all(p.is_floating_point() and p.device.type in ("cpu", "cuda") for p in params)
+    )
     return torch.optim.Adam(groups, **kwargs, **({"fused": True} if fused else {"foreach": True}))
 
 

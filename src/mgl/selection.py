@@ -28,7 +28,8 @@ def require_rows(stage: str, sets: Iterable[tuple[str, int]]) -> None:
         raise DataError(
             f"{stage}: no validation rows for {', '.join(empty)}; a model cannot be chosen on an empty set "
             "(give the data a 'validation' split, or let mgl carve one from the training rows with "
-            "data.validation_fraction > 0)")
+            "data.validation_fraction > 0)"
+        )
 
 
 def require_finite(stage: str, languages: Sequence[str] | str, **scores: float) -> None:

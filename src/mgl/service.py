@@ -63,12 +63,15 @@ def error_response(status: int, message: str, field: str | None = None, headers:
     return JSONResponse(status_code=status, content=body, headers=headers)
 
 
-ERROR_RESPONSES = {code: {"model": ErrorBody, "description": why} for code, why in (
-    (400, "The body cannot be parsed (not UTF-8 JSON text), or the Host header names a host not served here."),
-    (401, "Missing or wrong API key (when the server has keys)."),
-    (413, "Too many texts, a text too long, or a body too large."),
-    (422, "The body is not a valid request (wrong types, empty or non-Unicode text, pairs that do not match)."),
-)}
+ERROR_RESPONSES = {
+    code: {"model": ErrorBody, "description": why}
+    for code, why in (
+        (400, "The body cannot be parsed (not UTF-8 JSON text), or the Host header names a host not served here."),
+        (401, "Missing or wrong API key (when the server has keys)."),
+        (413, "Too many texts, a text too long, or a body too large."),
+        (422, "The body is not a valid request (wrong types, empty or non-Unicode text, pairs that do not match)."),
+    )
+}
 
 
 class PredictRequest(BaseModel):
@@ -77,8 +80,11 @@ class PredictRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     texts: list[StrictStr] = Field(min_length=1, description="The texts to classify.")
     pairs: list[StrictStr] | None = Field(None, description="Second texts, one per text (pair models only).")
-    explain: StrictBool = Field(False, description="Also return each text's explanation: its nearest labelled "
-                                "training examples (with their texts), and for MGL the meta graph's weights.")
+    explain: StrictBool = Field(
+        False,
+        description="Also return each text's explanation: its nearest labelled "
+        "training examples (with their texts), and for MGL the meta graph's weights.",
+    )
 
 
 @dataclass
@@ -158,8 +164,9 @@ class MicroBatcher:
         self.texts = 0
         self.in_flight = 0
         self._count = threading.Lock()
-        self._threads = [threading.Thread(target=self._work, name=f"mgl-batcher-{i}", daemon=True)
-                         for i in range(workers)]
+        self._threads = [
+            threading.Thread(target=self._work, name=f"mgl-batcher-{i}", daemon=True) for i in range(workers)
+        ]
         for t in self._threads:
             t.start()
 
@@ -226,8 +233,11 @@ class MicroBatcher:
 
     def _run(self, batch: list[_Job]) -> list[list[dict[str, Any]]]:
         texts = [t for job in batch for t in job.texts]
-        pairs = ([p for job in batch for p in (job.pairs or [None] * len(job.texts))]
-                 if any(job.pairs is not None for job in batch) else None)
+        pairs = (
+            [p for job in batch for p in (job.pairs or [None] * len(job.texts))]
+            if any(job.pairs is not None for job in batch)
+            else None
+        )
         queries = self.clf.embed(texts, pairs, batch_size=self.settings.encode_batch)
         explain = any(job.explain for job in batch)
         if explain:
@@ -235,14 +245,16 @@ class MicroBatcher:
         else:
             probs = self.clf.predict_proba_embeddings(queries)
             names = self.clf.label_names
-            predictions = [{"label": names[int(p.argmax())],
-                            "probabilities": {n: round(float(v), 6) for n, v in zip(names, p)}} for p in probs]
+            predictions = [
+                {"label": names[int(p.argmax())], "probabilities": {n: round(float(v), 6) for n, v in zip(names, p)}}
+                for p in probs
+            ]
         with self._count:
             self.batches += 1
             self.texts += len(texts)
         out, start = [], 0
         for job in batch:
-            part = predictions[start:start + len(job.texts)]
+            part = predictions[start : start + len(job.texts)]
             if not job.explain:
                 part = [{k: v for k, v in p.items() if k != "explanation"} for p in part]
             out.append(part)
@@ -287,25 +299,48 @@ def model_info(clf) -> dict[str, Any]:
     """What ``GET /model`` answers: labels, languages, encoder identity, metrics, configuration."""
     report = clf.report or {}
     metrics = {k: report.get(k) for k in ("accuracy", "precision", "recall", "f1", "averaging", "n_test")}
-    metrics["validation"] = [{"stage": s.get("name"), "best_round": s.get("best_round"),
-                              "accuracy": s.get("best_accuracy"), "nll": s.get("best_nll")}
-                             for s in report.get("stages", [])]
+    metrics["validation"] = [
+        {
+            "stage": s.get("name"),
+            "best_round": s.get("best_round"),
+            "accuracy": s.get("best_accuracy"),
+            "nll": s.get("best_nll"),
+        }
+        for s in report.get("stages", [])
+    ]
     members = report.get("members")
-    return {"method": clf.method, **({"members": list(members)} if members else {}),
-            "labels": clf.label_names, "sources": clf.sources, "target": clf.target,
-            "language_names": _language_names([*clf.sources, clf.target]),
-            "pairs": any(ex.text_pair is not None for ex in clf.bank.examples),
-            "encoder": {"model": clf.encoder.spec.model, "identity": clf.encoder.identity,
-                        "train": clf.config.encoder.train, "pooling_head": clf.config.encoder.pooling_head,
-                        "precision": clf.encoder.precision,
-                        "precision_note": clf.precision_note},
-            "metrics": metrics, "counts": report.get("counts", {}), "config": clf.config.to_dict(),
-            "calibration": report.get("calibration"),
-            "support_texts": getattr(clf, "support_texts", True)}
+    return {
+        "method": clf.method,
+        **({"members": list(members)} if members else {}),
+        "labels": clf.label_names,
+        "sources": clf.sources,
+        "target": clf.target,
+        "language_names": _language_names([*clf.sources, clf.target]),
+        "pairs": any(ex.text_pair is not None for ex in clf.bank.examples),
+        "encoder": {
+            "model": clf.encoder.spec.model,
+            "identity": clf.encoder.identity,
+            "train": clf.config.encoder.train,
+            "pooling_head": clf.config.encoder.pooling_head,
+            "precision": clf.encoder.precision,
+            "precision_note": clf.precision_note,
+        },
+        "metrics": metrics,
+        "counts": report.get("counts", {}),
+        "config": clf.config.to_dict(),
+        "calibration": report.get("calibration"),
+        "support_texts": getattr(clf, "support_texts", True),
+    }
 
 
-def create_app(model_dir: str | Path, settings: ServeSettings | None = None, *, device: str | None = None,
-               precision: str | None = None, host: str = "127.0.0.1"):
+def create_app(
+    model_dir: str | Path,
+    settings: ServeSettings | None = None,
+    *,
+    device: str | None = None,
+    precision: str | None = None,
+    host: str = "127.0.0.1",
+):
     """The FastAPI application serving the model saved in ``model_dir`` (loaded once, here), behind
     the body limit, the ``Host`` check (default: the names of ``host``, the bind address) and the
     API keys of ``settings``."""
@@ -337,8 +372,14 @@ def create_app(model_dir: str | Path, settings: ServeSettings | None = None, *, 
     @asynccontextmanager
     async def lifespan(app):
         app.state.batcher = MicroBatcher(clf, settings, workers)
-        log.info("serving %s (%s -> %s, labels %s; %d worker(s))", model_dir, "+".join(clf.sources), clf.target,
-                 ", ".join(clf.label_names), workers)
+        log.info(
+            "serving %s (%s -> %s, labels %s; %d worker(s))",
+            model_dir,
+            "+".join(clf.sources),
+            clf.target,
+            ", ".join(clf.label_names),
+            workers,
+        )
         try:
             yield
         finally:
@@ -351,9 +392,13 @@ def create_app(model_dir: str | Path, settings: ServeSettings | None = None, *, 
     from mgl.errors import unencodable_at
 
     # the docs (/docs, /redoc) load their scripts from the package, not from a CDN: they work offline
-    app = FastAPIOffline(title="mgl", version=__version__,
-                         description="Few-shot cross-lingual text classification by Meta Graph Learning. Every error "
-                                     "is `{\"error\": ..., \"field\"?: ...}`.", lifespan=lifespan)
+    app = FastAPIOffline(
+        title="mgl",
+        version=__version__,
+        description="Few-shot cross-lingual text classification by Meta Graph Learning. Every error "
+        'is `{"error": ..., "field"?: ...}`.',
+        lifespan=lifespan,
+    )
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError):
@@ -371,8 +416,9 @@ def create_app(model_dir: str | Path, settings: ServeSettings | None = None, *, 
 
     @app.exception_handler(StarletteHTTPException)  # FastAPI's HTTPException too, and routing's 404/405
     async def http_error(request: Request, exc: StarletteHTTPException):
-        return error_response(exc.status_code, str(exc.detail), getattr(exc, "field", None),
-                              headers=getattr(exc, "headers", None))
+        return error_response(
+            exc.status_code, str(exc.detail), getattr(exc, "field", None), headers=getattr(exc, "headers", None)
+        )
 
     @app.exception_handler(Exception)
     async def internal(request: Request, exc: Exception):  # never a traceback to the client
@@ -397,8 +443,12 @@ def create_app(model_dir: str | Path, settings: ServeSettings | None = None, *, 
             raise APIError(422, f"{name} is empty", name)
         position = unencodable_at(value)
         if position is not None:
-            raise APIError(422, f"{name} is not valid Unicode: a lone surrogate (U+{ord(value[position - 1]):04X}) "
-                                f"at character {position}", name)
+            raise APIError(
+                422,
+                f"{name} is not valid Unicode: a lone surrogate (U+{ord(value[position - 1]):04X}) "
+                f"at character {position}",
+                name,
+            )
 
     @app.post("/predict", responses=ERROR_RESPONSES)
     async def predict(req: PredictRequest, request: Request) -> dict[str, Any]:
@@ -425,8 +475,10 @@ def create_app(model_dir: str | Path, settings: ServeSettings | None = None, *, 
     app.state.settings = {k: v for k, v in asdict(settings).items() if k != "api_keys"}
     allowed = settings.allowed_hosts if settings.allowed_hosts is not None else default_allowed_hosts(host)
     if "*" in allowed:
-        log.warning("answering requests for any Host name (bound to %s): give --allowed-hosts to guard against "
-                    "DNS rebinding", host)
+        log.warning(
+            "answering requests for any Host name (bound to %s): give --allowed-hosts to guard against DNS rebinding",
+            host,
+        )
     # the Host and key checks first, before any body is read
     limited = BodyLimit(app, settings.max_body_bytes) if settings.max_body_bytes else app
     # HEAD wherever GET is answered, behind the same guards
@@ -440,8 +492,16 @@ def _language_names(tags) -> dict[str, str]:
     return {tag: language_name(tag) for tag in tags if is_canonical(tag)}
 
 
-def serve(model_dir: str | Path, *, host: str = "127.0.0.1", port: int = 8000, settings: ServeSettings | None = None,
-          device: str | None = None, precision: str | None = None, log_level: str = "info") -> None:
+def serve(
+    model_dir: str | Path,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    settings: ServeSettings | None = None,
+    device: str | None = None,
+    precision: str | None = None,
+    log_level: str = "info",
+) -> None:
     """Run the service with uvicorn until SIGINT/SIGTERM (graceful: in-flight requests finish)."""
     import uvicorn
 

@@ -58,8 +58,11 @@ def expand_inputs(items: Sequence[str]) -> list[Path]:
                 raise DataError("the pattern matches no .csv, .tsv, .jsonl or .parquet file", source=item)
             out += matched
         elif Path(item).is_dir():
-            matched = sorted(p for p in Path(item).rglob("*") if p.is_file() and p.suffix.lower() in FORMATS
-                             and not p.name.startswith((".", "_")))
+            matched = sorted(
+                p
+                for p in Path(item).rglob("*")
+                if p.is_file() and p.suffix.lower() in FORMATS and not p.name.startswith((".", "_"))
+            )
             if not matched:
                 raise DataError("the folder holds no .csv, .tsv, .jsonl or .parquet file", source=item)
             out += matched
@@ -77,22 +80,40 @@ def expand_inputs(items: Sequence[str]) -> list[Path]:
     return unique
 
 
-def check_input(values: dict, *, source, record: int, text_column: str = "text", pair_column: str | None = None,
-                pair_required: bool = False) -> tuple[str, str | None]:
+def check_input(
+    values: dict,
+    *,
+    source,
+    record: int,
+    text_column: str = "text",
+    pair_column: str | None = None,
+    pair_required: bool = False,
+) -> tuple[str, str | None]:
     """The text (and pair text, where ``pair_column`` names one) of one record to predict, checked as
     training checks its texts (:func:`mgl.data.records.text_value`): non-empty strings of valid
     Unicode, at most :data:`MAX_TEXT_CHARS` characters together; else an error naming the record."""
     text = text_value(values, text_column, source=source, record=record)
-    pair = (text_value(values, pair_column, source=source, record=record, role="pair text", required=pair_required)
-            if pair_column is not None else None)
+    pair = (
+        text_value(values, pair_column, source=source, record=record, role="pair text", required=pair_required)
+        if pair_column is not None
+        else None
+    )
     if len(text) + len(pair or "") > MAX_TEXT_CHARS:
         raise DataError(f"text longer than {MAX_TEXT_CHARS} characters", source=source, record=record)
     return text, pair
 
 
-def file_rows(path: Path, *, text_column: str = "text", pair_column: str | None = None, id_column: str | None = None,
-              start: int = 0, count: int | None = None, mark: Mark | None = None,
-              batch_rows: int = 4096) -> Iterator[Rows]:
+def file_rows(
+    path: Path,
+    *,
+    text_column: str = "text",
+    pair_column: str | None = None,
+    id_column: str | None = None,
+    start: int = 0,
+    count: int | None = None,
+    mark: Mark | None = None,
+    batch_rows: int = 4096,
+) -> Iterator[Rows]:
     """Rows ``[start, start + count)`` of one input file (all from ``start`` on where ``count`` is None),
     in batches of at most ``batch_rows``, each checked (:func:`check_input`), read by the one reader
     (:class:`mgl.data.records.RecordReader`); ``mark`` (recorded by :func:`mgl.bulk.plan.plan_shards`)
@@ -105,8 +126,7 @@ def file_rows(path: Path, *, text_column: str = "text", pair_column: str | None 
     for rec in reader.records(start, mark=mark):
         if count is not None and rec.index >= start + count:
             break
-        text, pair, rid = checked_row(rec, path, text_column=text_column, pair_column=pair_column,
-                                      id_column=id_column)
+        text, pair, rid = checked_row(rec, path, text_column=text_column, pair_column=pair_column, id_column=id_column)
         texts.append(text)
         pairs.append(pair)
         ids.append(rid)
@@ -117,38 +137,51 @@ def file_rows(path: Path, *, text_column: str = "text", pair_column: str | None 
         yield Rows(texts, pairs if pair_column else None, ids)
 
 
-def open_input(path: Path, *, text_column: str = "text", pair_column: str | None = None,
-               id_column: str | None = None) -> RecordReader:
+def open_input(
+    path: Path, *, text_column: str = "text", pair_column: str | None = None, id_column: str | None = None
+) -> RecordReader:
     """The one reader on an input of ``mgl predict --output DIR``, its columns checked."""
     columns = list(dict.fromkeys([c for c in (text_column, pair_column, id_column) if c is not None]))
     reader = RecordReader(path, file_format(path, allowed=STREAM_FORMATS), columns=columns)
     if reader.header is not None:
         missing = [c for c in columns if c not in reader.header]
         if missing:
-            raise DataError(f"missing column(s) {missing} (columns: {', '.join(map(str, reader.header))})",
-                            source=path)
+            raise DataError(f"missing column(s) {missing} (columns: {', '.join(map(str, reader.header))})", source=path)
     return reader
 
 
-def checked_row(rec, path: Path, *, text_column: str = "text", pair_column: str | None = None,
-                id_column: str | None = None) -> tuple[str, str | None, str]:
+def checked_row(
+    rec, path: Path, *, text_column: str = "text", pair_column: str | None = None, id_column: str | None = None
+) -> tuple[str, str | None, str]:
     """One record as an input row: (text, pair text, id), each checked (:func:`check_input`,
     :func:`record_id`); the default id is ``<file name>:<row>`` (the row counted from 1 in its file)."""
     values = rec.values
-    text, pair = check_input(values, source=path, record=rec.number, text_column=text_column,
-                             pair_column=pair_column, pair_required=pair_column is not None)
-    rid = (record_id(values, id_column, source=path, record=rec.number) if id_column
-           else f"{path.name}:{rec.index + 1}")
+    text, pair = check_input(
+        values,
+        source=path,
+        record=rec.number,
+        text_column=text_column,
+        pair_column=pair_column,
+        pair_required=pair_column is not None,
+    )
+    rid = record_id(values, id_column, source=path, record=rec.number) if id_column else f"{path.name}:{rec.index + 1}"
     return text, pair, rid
 
 
-def read_rows(files: Sequence[Path], *, text_column: str = "text", pair_column: str | None = None,
-              id_column: str | None = None, batch_rows: int = 4096) -> Iterator[Rows]:
+def read_rows(
+    files: Sequence[Path],
+    *,
+    text_column: str = "text",
+    pair_column: str | None = None,
+    id_column: str | None = None,
+    batch_rows: int = 4096,
+) -> Iterator[Rows]:
     """The input stream in batches of at most ``batch_rows`` rows: every file's rows
     (:func:`file_rows`), the files in the order given."""
     for path in files:
-        yield from file_rows(path, text_column=text_column, pair_column=pair_column, id_column=id_column,
-                             batch_rows=batch_rows)
+        yield from file_rows(
+            path, text_column=text_column, pair_column=pair_column, id_column=id_column, batch_rows=batch_rows
+        )
 
 
 def shards(rows: Iterator[Rows], shard_rows: int) -> Iterator[Rows]:
@@ -174,10 +207,13 @@ def manifest_for(files: Sequence[Path], model: Path, options: dict) -> dict:
     model_json = Path(model) / "mgl_model.json"
     from mgl.io import sha256_file
 
-    return {"inputs": [{"path": str(p.resolve()), "bytes": p.stat().st_size, "mtime_ns": p.stat().st_mtime_ns}
-                       for p in files],
-            "model": {"path": str(Path(model).resolve()), "mgl_model.json": sha256_file(model_json)},
-            "options": options}
+    return {
+        "inputs": [
+            {"path": str(p.resolve()), "bytes": p.stat().st_size, "mtime_ns": p.stat().st_mtime_ns} for p in files
+        ],
+        "model": {"path": str(Path(model).resolve()), "mgl_model.json": sha256_file(model_json)},
+        "options": options,
+    }
 
 
 def prepare_output(out: Path, manifest: dict) -> set[int]:
@@ -197,26 +233,33 @@ def prepare_output(out: Path, manifest: dict) -> set[int]:
         write_json_atomic(path, manifest)
         return set()
     if not path.is_file():
-        raise DataError("the output folder holds files that are not an mgl prediction's; give an empty or new "
-                        "folder (nothing is deleted)", source=out)
+        raise DataError(
+            "the output folder holds files that are not an mgl prediction's; give an empty or new "
+            "folder (nothing is deleted)",
+            source=out,
+        )
     try:
         previous = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         raise DataError("the prediction manifest is unreadable", source=path) from None
     if previous != manifest:
-        raise DataError("the output folder holds the predictions of another job (other inputs, model or options); "
-                        "give another folder", source=out)
+        raise DataError(
+            "the output folder holds the predictions of another job (other inputs, model or options); "
+            "give another folder",
+            source=out,
+        )
     suffix = "." + manifest["options"]["output_format"]
     done = set()
     for p in out.glob(f"part-*{suffix}"):
-        stem = p.name[len("part-"):-len(suffix)]
+        stem = p.name[len("part-") : -len(suffix)]
         if stem.isdigit():
             done.add(int(stem))
     return done
 
 
-def write_shard(out: Path, k: int, ids: list[str], labels: list[str], probs, label_names: list[str],
-                id_column: str, fmt: str) -> Path:
+def write_shard(
+    out: Path, k: int, ids: list[str], labels: list[str], probs, label_names: list[str], id_column: str, fmt: str
+) -> Path:
     """One shard, atomically: the ids, the label and one probability column per class."""
     target = out / f"part-{k:05d}.{fmt}"
     tmp = out / f".part-{k:05d}.{fmt}.tmp"
@@ -225,15 +268,28 @@ def write_shard(out: Path, k: int, ids: list[str], labels: list[str], probs, lab
             import pyarrow as pa
             import pyarrow.parquet as pq
 
-            table = pa.table({id_column: pa.array(ids, pa.string()), "label": pa.array(labels, pa.string()),
-                              **{f"p_{name}": pa.array(probs[:, j].astype("float64")) for j, name in enumerate(label_names)}})
+            table = pa.table(
+                {
+                    id_column: pa.array(ids, pa.string()),
+                    "label": pa.array(labels, pa.string()),
+                    **{f"p_{name}": pa.array(probs[:, j].astype("float64")) for j, name in enumerate(label_names)},
+                }
+            )
             pq.write_table(table, tmp)
         else:
             with open(tmp, "w", encoding="utf-8") as fh:
                 for i, rid in enumerate(ids):
-                    fh.write(json.dumps({id_column: rid, "label": labels[i],
-                                         "probabilities": {n: round(float(probs[i, j]), 6) for j, n in enumerate(label_names)}},
-                                        ensure_ascii=False) + "\n")
+                    fh.write(
+                        json.dumps(
+                            {
+                                id_column: rid,
+                                "label": labels[i],
+                                "probabilities": {n: round(float(probs[i, j]), 6) for j, n in enumerate(label_names)},
+                            },
+                            ensure_ascii=False,
+                        )
+                        + "\n"
+                    )
         with open(tmp, "rb") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp, target)

@@ -49,14 +49,16 @@ def table_pool(table: ExampleTable, *, languages: Sequence[str] | str, split: st
     return Pool(rows, table.languages[rows].tolist(), table.labels[rows].tolist(), name=name)
 
 
-def validate(model: MetaGraphNetwork, features, tasks: Sequence[ValidationTask], cfg: MGLConfig,
-             seed: Sequence[int]) -> tuple[float, float]:
+def validate(
+    model: MetaGraphNetwork, features, tasks: Sequence[ValidationTask], cfg: MGLConfig, seed: Sequence[int]
+) -> tuple[float, float]:
     """Mean accuracy and NLL over the tasks; supports drawn from a fixed seed (same at every check)."""
     accs, nlls = [], []
     for i, task in enumerate(tasks):
         rng = np.random.default_rng([*seed, i])
-        probs = predict_proba(model, features, task.sampler, task.query, n_query=cfg.n_query,
-                              eval_times=cfg.eval_times, rng=rng)
+        probs = predict_proba(
+            model, features, task.sampler, task.query, n_query=cfg.n_query, eval_times=cfg.eval_times, rng=rng
+        )
         accs.append(float((probs.argmax(1) == task.labels).mean()))
         nlls.append(mean_nll(probs, task.labels))
     return float(np.mean(accs)), float(np.mean(nlls))
@@ -84,8 +86,17 @@ class MGLTrainee:
 
     size = 1
 
-    def __init__(self, model: MetaGraphNetwork, features, samplers: Sequence[EpisodeSampler],
-                 validation: Sequence[ValidationTask], cfg: MGLConfig, *, seed: int, stage_id: int):
+    def __init__(
+        self,
+        model: MetaGraphNetwork,
+        features,
+        samplers: Sequence[EpisodeSampler],
+        validation: Sequence[ValidationTask],
+        cfg: MGLConfig,
+        *,
+        seed: int,
+        stage_id: int,
+    ):
         from mgl import distributed
 
         self.model, self.features, self.samplers, self.validation, self.cfg = model, features, samplers, validation, cfg
@@ -105,8 +116,9 @@ class MGLTrainee:
                 # have their gradients averaged, and the processes would drift apart
                 from mgl.errors import ConfigError
 
-                raise ConfigError("several processes train only frozen features: run a trained encoder or "
-                                  "pooling head in one process")
+                raise ConfigError(
+                    "several processes train only frozen features: run a trained encoder or pooling head in one process"
+                )
             self.net, self.optimizer = self.accelerator.prepare(model, self.optimizer)
         self.rng = np.random.default_rng([seed, stage_id, *rank_part])
         self.validation_seed = (seed, stage_id, 1)
@@ -139,8 +151,10 @@ class MGLTrainee:
         return np.array([acc]), np.array([nll])
 
     def keep(self, which: np.ndarray) -> None:
-        self.best = {"model": copy.deepcopy(self.model.state_dict()),
-                     "encoder": copy.deepcopy(self.features.state_dict())}
+        self.best = {
+            "model": copy.deepcopy(self.model.state_dict()),
+            "encoder": copy.deepcopy(self.features.state_dict()),
+        }
 
     def restore(self) -> None:
         if self.best is not None:
@@ -152,9 +166,15 @@ class MGLTrainee:
         from mgl import distributed
 
         streams = distributed.gather({"numpy_rng": self.rng.bit_generator.state, **distributed.random_states()})
-        return {"model": self.model.state_dict(), "encoder": self.features.state_dict(),
-                "optimizer": self.optimizer.state_dict(), "numpy_rng": streams[0]["numpy_rng"],
-                "torch_rng": streams[0]["torch"], "streams": streams, "best": self.best}
+        return {
+            "model": self.model.state_dict(),
+            "encoder": self.features.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "numpy_rng": streams[0]["numpy_rng"],
+            "torch_rng": streams[0]["torch"],
+            "streams": streams,
+            "best": self.best,
+        }
 
     def load_state(self, state: dict) -> None:
         from mgl import distributed
@@ -166,8 +186,10 @@ class MGLTrainee:
         if len(streams) != distributed.world_size():
             from mgl.errors import MGLError
 
-            raise MGLError(f"the checkpoint was written by {len(streams)} process(es), this run has "
-                           f"{distributed.world_size()}: resume with as many")
+            raise MGLError(
+                f"the checkpoint was written by {len(streams)} process(es), this run has "
+                f"{distributed.world_size()}: resume with as many"
+            )
         mine = streams[distributed.rank()]
         self.rng.bit_generator.state = mine["numpy_rng"]
         distributed.set_random_states(mine)
@@ -198,26 +220,49 @@ def train_stage(
 
     torch.manual_seed(seed * 1000 + stage_id + 7919 * distributed.rank())  # rank 0 (one process): as ever
     schedule = Schedule(cfg.train_episodes, cfg.max_rounds, cfg.patience)
-    [report] = train_in_rounds(name, trainee, schedule, [(task_languages(t), len(t.query)) for t in validation],
-                               progress=progress, checkpoint=checkpoint, resume_state=resume_state)
+    [report] = train_in_rounds(
+        name,
+        trainee,
+        schedule,
+        [(task_languages(t), len(t.query)) for t in validation],
+        progress=progress,
+        checkpoint=checkpoint,
+        resume_state=resume_state,
+    )
     return report
 
 
 def build_model(cfg: MGLConfig, in_dim: int, num_classes: int) -> MetaGraphNetwork:
     return MetaGraphNetwork(
-        in_dim, num_classes, hidden_dim=cfg.hidden_dim, num_layers=cfg.gcn_layers, k=cfg.k_neighbours,
-        learn_sigma=cfg.learn_sigma, dropout=cfg.dropout, negative_slope=cfg.negative_slope,
-        distance_scale=cfg.distance_scale, label_features=cfg.label_features, init_range=cfg.init_range,
+        in_dim,
+        num_classes,
+        hidden_dim=cfg.hidden_dim,
+        num_layers=cfg.gcn_layers,
+        k=cfg.k_neighbours,
+        learn_sigma=cfg.learn_sigma,
+        dropout=cfg.dropout,
+        negative_slope=cfg.negative_slope,
+        distance_scale=cfg.distance_scale,
+        label_features=cfg.label_features,
+        init_range=cfg.init_range,
     )
 
 
 def _sampler(pair: CLTPair, support: Pool, query: Pool | None, table: ExampleTable, cfg: MGLConfig) -> EpisodeSampler:
-    return EpisodeSampler(pair, support, query, num_classes=table.num_classes, n_support=cfg.n_support,
-                          n_query=cfg.n_query, label_names=table.label_names)
+    return EpisodeSampler(
+        pair,
+        support,
+        query,
+        num_classes=table.num_classes,
+        n_support=cfg.n_support,
+        n_query=cfg.n_query,
+        label_names=table.label_names,
+    )
 
 
-def meta_train_tasks(table: ExampleTable, sources: Sequence[str], cfg: MGLConfig,
-                     rng: np.random.Generator) -> tuple[list[EpisodeSampler], list[ValidationTask]]:
+def meta_train_tasks(
+    table: ExampleTable, sources: Sequence[str], cfg: MGLConfig, rng: np.random.Generator
+) -> tuple[list[EpisodeSampler], list[ValidationTask]]:
     """Stage 1: samplers over the sources' training data, validation on the sources' validation data."""
     support = table_pool(table, languages=sources, split="train", name="sources' training data")
     pairs = meta_train_pairs(sources) if cfg.l2clt else within_language_pairs(sources)
@@ -229,8 +274,9 @@ def meta_train_tasks(table: ExampleTable, sources: Sequence[str], cfg: MGLConfig
     return samplers, tasks
 
 
-def meta_test_tasks(table: ExampleTable, sources: Sequence[str], target: str, cfg: MGLConfig,
-                    rng: np.random.Generator) -> tuple[EpisodeSampler, ValidationTask, EpisodeSampler]:
+def meta_test_tasks(
+    table: ExampleTable, sources: Sequence[str], target: str, cfg: MGLConfig, rng: np.random.Generator
+) -> tuple[EpisodeSampler, ValidationTask, EpisodeSampler]:
     """Stage 2: the sampler sources -> target, its validation task, and the sampler used at test time."""
     pair = meta_test_pair(sources, target)
     support = table_pool(table, languages=sources, split="train", name="sources' training data")
@@ -269,10 +315,19 @@ def small_graph_threads(features, device: torch.device):
         torch.set_num_threads(before)
 
 
-def fit_mgl(model: MetaGraphNetwork, features, table: ExampleTable, sources: Sequence[str], target: str,
-            cfg: MGLConfig, *, seed: int, progress: bool = True,
-            checkpoint: Callable[[str, dict], None] | None = None,
-            resume: dict[str, dict] | None = None) -> FitReport:
+def fit_mgl(
+    model: MetaGraphNetwork,
+    features,
+    table: ExampleTable,
+    sources: Sequence[str],
+    target: str,
+    cfg: MGLConfig,
+    *,
+    seed: int,
+    progress: bool = True,
+    checkpoint: Callable[[str, dict], None] | None = None,
+    resume: dict[str, dict] | None = None,
+) -> FitReport:
     """Both stages of MGL on one experiment's table. ``resume`` maps stage names to saved states."""
     rng = np.random.default_rng([seed, 99])
     stages = []
@@ -280,11 +335,13 @@ def fit_mgl(model: MetaGraphNetwork, features, table: ExampleTable, sources: Seq
     with small_graph_threads(features, next(model.parameters()).device):
         if cfg.meta_train:
             samplers, tasks = meta_train_tasks(table, sources, cfg, rng)
-            stages.append(_run_stage("meta-train", model, features, samplers, tasks, cfg, seed, progress, checkpoint,
-                                     resume))
+            stages.append(
+                _run_stage("meta-train", model, features, samplers, tasks, cfg, seed, progress, checkpoint, resume)
+            )
         sampler, val_task, test_sampler = meta_test_tasks(table, sources, target, cfg, rng)
-        stages.append(_run_stage("meta-test", model, features, [sampler], [val_task], cfg, seed, progress, checkpoint,
-                                 resume))
+        stages.append(
+            _run_stage("meta-test", model, features, [sampler], [val_task], cfg, seed, progress, checkpoint, resume)
+        )
     return FitReport(stages, test_sampler)
 
 
@@ -295,9 +352,16 @@ def _run_stage(name, model, features, samplers, tasks, cfg, seed, progress, chec
         features.load_state_dict(state["best"]["encoder"])
         return StageReport(**state["report"])
     save = (lambda s: checkpoint(name, s)) if checkpoint is not None else None
-    report = train_stage(name, model, features, samplers, tasks, cfg, seed=seed, progress=progress,
-                         checkpoint=save, resume_state=state)
+    report = train_stage(
+        name, model, features, samplers, tasks, cfg, seed=seed, progress=progress, checkpoint=save, resume_state=state
+    )
     if checkpoint is not None:
-        checkpoint(name, {"done": True, "best": {"model": model.state_dict(), "encoder": features.state_dict()},
-                          "report": report.to_dict()})
+        checkpoint(
+            name,
+            {
+                "done": True,
+                "best": {"model": model.state_dict(), "encoder": features.state_dict()},
+                "report": report.to_dict(),
+            },
+        )
     return report

@@ -37,5 +37,14 @@ def synthetic(seed: int = 0, d: int = 24, n_target: int = 10) -> tuple[np.ndarra
     return np.array(X, dtype=np.float32), Data(table, ["en", "fr", "de"], "ja")
 
 
-SMALL = {"n_support": 3, "n_query": 8, "k_neighbours": 6, "hidden_dim": 32, "train_episodes": 10, "max_rounds": 5, "patience": 2,
-             "test_episodes": 4, "eval_times": 2}
+SMALL = {
+    "n_support": 3,
+    "n_query": 8,
+    "k_neighbours": 6,
+    "hidden_dim": 32,
+    "train_episodes": 10,
+    "max_rounds": 5,
+    "patience": 2,
+    "test_episodes": 4,
+    "eval_times": 2,
+}

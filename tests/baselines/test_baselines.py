@@ -75,8 +75,9 @@ def test_trainable_encoder_is_fine_tuned(tiny_bert_dir, small_cfg, make_data):
     features = EncoderFeatures(encoder, texts)
     before = {k: v.clone() for k, v in features.state_dict().items()}
     small_cfg.max_rounds, small_cfg.train_episodes, small_cfg.encoder_lr = 1, 3, 1e-3
-    m = run_baseline("target-only", data, features, small_cfg, seed=0,
-                     options=BaselineOptions(lrs=(1e-3,), weight_decays=(0.0,)))
+    m = run_baseline(
+        "target-only", data, features, small_cfg, seed=0, options=BaselineOptions(lrs=(1e-3,), weight_decays=(0.0,))
+    )
     assert m["stages"][0]["steps"] == 3
     changed = [k for k, v in features.state_dict().items() if not torch.equal(v, before[k])]
     assert changed, "no encoder weight was updated"

@@ -57,8 +57,9 @@ def _stage_factories(data):
     languages = [*sources, target]
 
     def multi_task(settings):
-        streams = {lang: BatchStream(table.rows(languages=lang, split="train"), settings.batch_size)
-                   for lang in languages}
+        streams = {
+            lang: BatchStream(table.rows(languages=lang, split="train"), settings.batch_size) for lang in languages
+        }
 
         def step(ctx):
             lang = languages[int(ctx.rng.integers(len(languages)))]
@@ -88,24 +89,31 @@ def test_grouped_candidates_train_exactly_as_one_after_the_other(make_data, kind
     sequential = []
     for hyper in GRID:
         model = copy.deepcopy(start)
-        report = train_rounds("stage", model, features, make_step(settings), validation, labels, settings, hyper,
-                              seed=7, betas=betas)
+        report = train_rounds(
+            "stage", model, features, make_step(settings), validation, labels, settings, hyper, seed=7, betas=betas
+        )
         sequential.append((model, report))
 
     rng = np.random.default_rng([7, sum(b"stage")])
-    trainee = BatchedTrainee(copy.deepcopy(start), features, make_step, validation, labels, settings, GRID, rng=rng,
-                             betas=betas)
+    trainee = BatchedTrainee(
+        copy.deepcopy(start), features, make_step, validation, labels, settings, GRID, rng=rng, betas=betas
+    )
     torch.manual_seed(7 * 1000 + sum(b"stage"))
-    reports = train_in_rounds("stage", trainee, Schedule(settings.steps_per_round, settings.max_rounds,
-                                                         settings.patience), [("ja", len(validation[0].rows))])
+    reports = train_in_rounds(
+        "stage",
+        trainee,
+        Schedule(settings.steps_per_round, settings.max_rounds, settings.patience),
+        [("ja", len(validation[0].rows))],
+    )
     rounds = [r.rounds for _, r in sequential]
     assert len(set(rounds)) > 1, "the grid should stop its candidates at different rounds"
     for c, (model, ref) in enumerate(sequential):
         got = reports[c]
         assert (got.rounds, got.best_round) == (ref.rounds, ref.best_round)
         assert [h["val_accuracy"] for h in got.history] == [h["val_accuracy"] for h in ref.history]
-        np.testing.assert_allclose([h["train_loss"] for h in got.history], [h["train_loss"] for h in ref.history],
-                                   rtol=0, atol=1e-5)
+        np.testing.assert_allclose(
+            [h["train_loss"] for h in got.history], [h["train_loss"] for h in ref.history], rtol=0, atol=1e-5
+        )
         weights = trainee.candidate(c).state_dict()
         for name, value in model.state_dict().items():
             torch.testing.assert_close(weights[name], value, rtol=0, atol=1e-5, msg=f"candidate {c} {name}")
@@ -117,8 +125,9 @@ def test_every_baseline_gives_the_same_result_grouped_or_not(make_data, name):
     cfg = MGLConfig(**{**SMALL, "max_rounds": 4})
     results = {}
     for batched in (True, False):
-        options = BaselineOptions(lrs=(1e-4, 1e-3, 1e-2), weight_decays=(0.0, 1e-3), reptile_inner_steps=2,
-                                  batch_candidates=batched)
+        options = BaselineOptions(
+            lrs=(1e-4, 1e-3, 1e-2), weight_decays=(0.0, 1e-3), reptile_inner_steps=2, batch_candidates=batched
+        )
         results[batched] = run_baseline(name, data, FrozenFeatures(X), cfg, seed=1, options=options)
     a, b = results[True], results[False]
     assert a["accuracy"] == b["accuracy"] and a["f1"] == b["f1"]

@@ -44,8 +44,16 @@ def test_batch_stream_visits_every_row_once_per_pass():
 
 def test_validation_rows_are_the_ones_mgl_validates_on(monkeypatch, make_data):
     X, data = make_data()
-    cfg = MGLConfig(n_support=3, n_query=8, k_neighbours=6, hidden_dim=16, train_episodes=2, max_rounds=1,
-                    test_episodes=2, eval_times=1)
+    cfg = MGLConfig(
+        n_support=3,
+        n_query=8,
+        k_neighbours=6,
+        hidden_dim=16,
+        train_episodes=2,
+        max_rounds=1,
+        test_episodes=2,
+        eval_times=1,
+    )
     seen = []
     original = mgl.training.validate
 
@@ -54,8 +62,16 @@ def test_validation_rows_are_the_ones_mgl_validates_on(monkeypatch, make_data):
         return original(model, features, tasks, cfg, seed)
 
     monkeypatch.setattr(mgl.training, "validate", spy)
-    fit_mgl(build_model(cfg, X.shape[1], 2), FrozenFeatures(X), data.table, data.sources, data.target, cfg, seed=5,
-            progress=False)
+    fit_mgl(
+        build_model(cfg, X.shape[1], 2),
+        FrozenFeatures(X),
+        data.table,
+        data.sources,
+        data.target,
+        cfg,
+        seed=5,
+        progress=False,
+    )
     source, target = mgl_validation_rows(data.table, data.sources, data.target, cfg, seed=5)
     assert seen[0] == [rows.tolist() for _, rows in source]  # meta-train stage: each held-out source
     assert seen[1] == [target.tolist()]  # meta-test stage: the target
@@ -78,8 +94,9 @@ def _stage_setup(make_data):
 def test_train_rounds_restores_the_best_checkpoint(make_data):
     X, data, features, cfg, settings, val, rows = _stage_setup(make_data)
     model = build_classifier(cfg, X.shape[1], 2, seed=0)
-    report = train_rounds("t", model, features, pooled_steps(rows)(settings), val, data.table.labels, settings,
-                          Hyper(3e-3, 0.0), seed=0)
+    report = train_rounds(
+        "t", model, features, pooled_steps(rows)(settings), val, data.table.labels, settings, Hyper(3e-3, 0.0), seed=0
+    )
     acc, nll = validate(model, features, val, data.table.labels)
     assert (acc, nll) == (report.best_accuracy, report.best_nll)
     assert report.history[report.best_round - 1]["val_accuracy"] == acc
@@ -91,8 +108,17 @@ def test_fit_stage_keeps_the_grid_point_best_on_validation(make_data):
     X, data, features, cfg, settings, val, rows = _stage_setup(make_data)
     model = build_classifier(cfg, X.shape[1], 2, seed=0)
     # lr 1e-7 barely moves the weights: the larger learning rate must win
-    report = fit_stage("t", model, features, pooled_steps(rows), val, data.table.labels, settings,
-                       [Hyper(1e-7, 0.0), Hyper(3e-3, 0.0)], seed=0)
+    report = fit_stage(
+        "t",
+        model,
+        features,
+        pooled_steps(rows),
+        val,
+        data.table.labels,
+        settings,
+        [Hyper(1e-7, 0.0), Hyper(3e-3, 0.0)],
+        seed=0,
+    )
     assert report.lr == 3e-3
     assert [c["lr"] for c in report.candidates] == [1e-7, 3e-3]
     assert report.candidates[1]["best_accuracy"] > report.candidates[0]["best_accuracy"]
@@ -102,8 +128,17 @@ def test_fit_stage_keeps_the_grid_point_best_on_validation(make_data):
 def test_every_grid_point_starts_from_the_same_weights(make_data):
     X, data, features, cfg, settings, val, rows = _stage_setup(make_data)
     model = build_classifier(cfg, X.shape[1], 2, seed=0)
-    report = fit_stage("t", model, features, pooled_steps(rows), val, data.table.labels, settings,
-                       [Hyper(3e-3, 0.0), Hyper(3e-3, 0.0)], seed=0)
+    report = fit_stage(
+        "t",
+        model,
+        features,
+        pooled_steps(rows),
+        val,
+        data.table.labels,
+        settings,
+        [Hyper(3e-3, 0.0), Hyper(3e-3, 0.0)],
+        seed=0,
+    )
     a, b = report.candidates
     assert a == b  # same start, same minibatches and dropout masks: the same run
 

@@ -9,8 +9,9 @@ from mgl.features import FrozenFeatures
 
 def test_one_head_per_language_and_the_target_uses_its_own(small_cfg, make_data):
     X, data = make_data()
-    ctx = make_context(data, FrozenFeatures(X), small_cfg, seed=0,
-                       options=BaselineOptions(lrs=(3e-3,), weight_decays=(0.0,)))
+    ctx = make_context(
+        data, FrozenFeatures(X), small_cfg, seed=0, options=BaselineOptions(lrs=(3e-3,), weight_decays=(0.0,))
+    )
     init = ctx.classifier(heads=["en", "fr", "de", "ja"])
     fitted = fit(ctx)
     assert sorted(fitted.model.heads) == ["de", "en", "fr", "ja"]

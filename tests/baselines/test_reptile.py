@@ -28,8 +28,17 @@ def _ctx(model, features, labels, cfg, seed):
     settings = Settings.from_configs(cfg, BaselineOptions())
     params = list(model.parameters())
     opt = torch.optim.Adam(params, lr=1e-2, betas=INNER_BETAS)
-    return StepContext(model, features, opt, params, np.random.default_rng(seed), labels, settings,
-                       Hyper(1e-2, 0.0), torch.device("cpu"))
+    return StepContext(
+        model,
+        features,
+        opt,
+        params,
+        np.random.default_rng(seed),
+        labels,
+        settings,
+        Hyper(1e-2, 0.0),
+        torch.device("cpu"),
+    )
 
 
 def test_one_outer_step_interpolates_between_theta_and_k_inner_steps(make_data):
@@ -42,10 +51,12 @@ def test_one_outer_step_interpolates_between_theta_and_k_inner_steps(make_data):
 
     full = copy.deepcopy(model)  # eps = 1: the model after k plain steps, phi
     reptile_steps(tasks, inner_steps=3, eps=1.0)(Settings.from_configs(cfg, BaselineOptions()))(
-        _ctx(full, features, data.table.labels, cfg, seed=7))
+        _ctx(full, features, data.table.labels, cfg, seed=7)
+    )
     half = copy.deepcopy(model)
     reptile_steps(tasks, inner_steps=3, eps=0.5)(Settings.from_configs(cfg, BaselineOptions()))(
-        _ctx(half, features, data.table.labels, cfg, seed=7))
+        _ctx(half, features, data.table.labels, cfg, seed=7)
+    )
     for t, phi, p in zip(theta, full.parameters(), half.parameters()):
         assert not torch.allclose(phi, t)
         assert torch.allclose(p, t + 0.5 * (phi - t), atol=1e-6)

@@ -27,7 +27,9 @@ def without_validation(data, languages):
     t = data.table
     splits = t.splits.copy()
     splits[np.isin(t.languages, languages) & (splits == "validation")] = "train"
-    return ExperimentData([], ExampleTable(t.languages, t.labels, splits, t.label_names), data.sources, data.target, None)
+    return ExperimentData(
+        [], ExampleTable(t.languages, t.labels, splits, t.label_names), data.sources, data.target, None
+    )
 
 
 def test_the_rule_and_its_checks():
@@ -48,8 +50,16 @@ def test_mgl_stage_without_validation_rows_is_an_error(make_data, missing, stage
     data = without_validation(data, missing)
     cfg = MGLConfig(**FAST)
     with pytest.raises(DataError, match=f"{stage}: no validation rows for {missing[0]}"):
-        fit_mgl(build_model(cfg, X.shape[1], 2), FrozenFeatures(X), data.table, data.sources, data.target, cfg,
-                seed=0, progress=False)
+        fit_mgl(
+            build_model(cfg, X.shape[1], 2),
+            FrozenFeatures(X),
+            data.table,
+            data.sources,
+            data.target,
+            cfg,
+            seed=0,
+            progress=False,
+        )
 
 
 def test_mgl_stage_with_a_nan_score_is_an_error(make_data, monkeypatch):
@@ -57,13 +67,22 @@ def test_mgl_stage_with_a_nan_score_is_an_error(make_data, monkeypatch):
     cfg = MGLConfig(**FAST)
     monkeypatch.setattr(mgl.training, "validate", lambda *a, **k: (float("nan"), 0.5))
     with pytest.raises(DataError, match=r"meta-train: validation on .* gave accuracy nan"):
-        fit_mgl(build_model(cfg, X.shape[1], 2), FrozenFeatures(X), data.table, data.sources, data.target, cfg,
-                seed=0, progress=False)
+        fit_mgl(
+            build_model(cfg, X.shape[1], 2),
+            FrozenFeatures(X),
+            data.table,
+            data.sources,
+            data.target,
+            cfg,
+            seed=0,
+            progress=False,
+        )
 
 
 TARGET_ONLY_VALIDATION = ("target-only", "mix", "multi-task")  # one stage, validated on the target
 CASES = [(name, "target") for name in sorted(BASELINES)] + [
-    (name, "source") for name in sorted(BASELINES) if name not in TARGET_ONLY_VALIDATION]
+    (name, "source") for name in sorted(BASELINES) if name not in TARGET_ONLY_VALIDATION
+]
 
 
 @pytest.mark.parametrize("name, missing", CASES)

@@ -10,21 +10,43 @@ import random
 from pathlib import Path
 
 WORDS = {
-    "en": {"negative": "bad terrible hate boring hated", "neutral": "a an of to in it",
-           "positive": "great good love loved really"},
-    "de": {"negative": "schlecht nicht schlecht", "neutral": "der die das und ein eine",
-           "positive": "sehr gut gut buch"},
-    "fr": {"negative": "mauvais pas mauvais", "neutral": "le la les et un une",
-           "positive": "très bon bon livre"},
+    "en": {
+        "negative": "bad terrible hate boring hated",
+        "neutral": "a an of to in it",
+        "positive": "great good love loved really",
+    },
+    "de": {
+        "negative": "schlecht nicht schlecht",
+        "neutral": "der die das und ein eine",
+        "positive": "sehr gut gut buch",
+    },
+    "fr": {"negative": "mauvais pas mauvais", "neutral": "le la les et un une", "positive": "très bon bon livre"},
 }
 FILLER = ["the", "this", "that", "book", "film", "is", "was"]
 SPLIT_SIZES = {"train": 10, "validation": 5, "test": 5}
 
 #: MGL settings small enough for seconds-long runs on the tiny encoder.
 TINY_SETTINGS = [
-    "--n-support", "2", "--n-query", "6", "--k", "4", "--train-episodes", "8", "--max-rounds", "3",
-    "--test-episodes", "2", "--eval-times", "2", "--set", "mgl.hidden_dim=16", "--set", "encoder.max_length=32",
-    "--set", "mgl.patience=2",
+    "--n-support",
+    "2",
+    "--n-query",
+    "6",
+    "--k",
+    "4",
+    "--train-episodes",
+    "8",
+    "--max-rounds",
+    "3",
+    "--test-episodes",
+    "2",
+    "--eval-times",
+    "2",
+    "--set",
+    "mgl.hidden_dim=16",
+    "--set",
+    "encoder.max_length=32",
+    "--set",
+    "mgl.patience=2",
 ]
 
 
@@ -47,8 +69,12 @@ def write_reviews_csv(path: Path, *, seed: int = 0) -> Path:
     return path
 
 
-THREE_CLASS = ["--columns", "text=text,label=stars,language=lang,split=split",
-               "--labels", "1=negative,2=negative,3=neutral,4=positive,5=positive"]
+THREE_CLASS = [
+    "--columns",
+    "text=text,label=stars,language=lang,split=split",
+    "--labels",
+    "1=negative,2=negative,3=neutral,4=positive,5=positive",
+]
 
 
 def run_mgl(*args: str) -> tuple[int, str, str]:
@@ -66,8 +92,6 @@ def run_mgl(*args: str) -> tuple[int, str, str]:
     return code, out.getvalue(), err.getvalue()
 
 
-
-
 def kill_after_shards(args: list[str], out: Path, shards: int, victims=None, timeout: float = 300):
     """Run ``mgl ARGS`` in a subprocess and SIGKILL a process once ``out`` holds ``shards`` finished
     shards: one of ``victims(pid)`` (the lowest pid; e.g. its workers), else the run itself.
@@ -78,8 +102,13 @@ def kill_after_shards(args: list[str], out: Path, shards: int, victims=None, tim
     import sys
     import time
 
-    proc = subprocess.Popen([sys.executable, "-m", "mgl", *map(str, args)], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=os.environ.copy())
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mgl", *map(str, args)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=os.environ.copy(),
+    )
     deadline = time.time() + timeout
     victim = None
     while victim is None and time.time() < deadline and proc.poll() is None:

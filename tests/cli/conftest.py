@@ -22,9 +22,30 @@ def tiny_model(tmp_path_factory, tiny_bert_dir, reviews_csv) -> Path:
     """
     root = tmp_path_factory.mktemp("tiny_model")
     code, _out, err = run_mgl(
-        "train", "--data", reviews_csv, *THREE_CLASS, "--sources", "en,de", "--target", "fr",
-        "--target-fraction", "1.0", "--encoder", tiny_bert_dir, "--out", root / "run", "--save", root / "model",
-        "--seed", "0", "--quiet", *TINY_SETTINGS, "--set", "encoder.precision=fp32", "--method", "mgl",
+        "train",
+        "--data",
+        reviews_csv,
+        *THREE_CLASS,
+        "--sources",
+        "en,de",
+        "--target",
+        "fr",
+        "--target-fraction",
+        "1.0",
+        "--encoder",
+        tiny_bert_dir,
+        "--out",
+        root / "run",
+        "--save",
+        root / "model",
+        "--seed",
+        "0",
+        "--quiet",
+        *TINY_SETTINGS,
+        "--set",
+        "encoder.precision=fp32",
+        "--method",
+        "mgl",
     )
     assert code == 0, err
     return root / "model"
@@ -33,9 +54,30 @@ def tiny_model(tmp_path_factory, tiny_bert_dir, reviews_csv) -> Path:
 def _tiny_method_model(tmp_path_factory, tiny_bert_dir, reviews_csv, method: str) -> Path:
     root = tmp_path_factory.mktemp(f"tiny_{method}")
     code, _out, err = run_mgl(
-        "train", "--data", reviews_csv, *THREE_CLASS, "--sources", "en,de", "--target", "fr",
-        "--target-fraction", "1.0", "--encoder", tiny_bert_dir, "--out", root / "run", "--save", root / "model",
-        "--seed", "0", "--quiet", *TINY_SETTINGS, "--set", "encoder.precision=fp32", "--method", method,
+        "train",
+        "--data",
+        reviews_csv,
+        *THREE_CLASS,
+        "--sources",
+        "en,de",
+        "--target",
+        "fr",
+        "--target-fraction",
+        "1.0",
+        "--encoder",
+        tiny_bert_dir,
+        "--out",
+        root / "run",
+        "--save",
+        root / "model",
+        "--seed",
+        "0",
+        "--quiet",
+        *TINY_SETTINGS,
+        "--set",
+        "encoder.precision=fp32",
+        "--method",
+        method,
     )
     assert code == 0, err
     return root / "model"

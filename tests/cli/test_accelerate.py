@@ -26,9 +26,30 @@ from cli_helpers import THREE_CLASS
 
 pytest.importorskip("accelerate")
 
-SETTINGS = ["--n-support", "2", "--n-query", "6", "--k", "4", "--train-episodes", "20", "--max-rounds", "4",
-            "--test-episodes", "2", "--eval-times", "2", "--set", "mgl.hidden_dim=16", "--set", "encoder.max_length=32",
-            "--set", "mgl.patience=10", "--set", "encoder.precision=fp32"]
+SETTINGS = [
+    "--n-support",
+    "2",
+    "--n-query",
+    "6",
+    "--k",
+    "4",
+    "--train-episodes",
+    "20",
+    "--max-rounds",
+    "4",
+    "--test-episodes",
+    "2",
+    "--eval-times",
+    "2",
+    "--set",
+    "mgl.hidden_dim=16",
+    "--set",
+    "encoder.max_length=32",
+    "--set",
+    "mgl.patience=10",
+    "--set",
+    "encoder.precision=fp32",
+]
 
 
 def _port() -> int:
@@ -39,10 +60,44 @@ def _port() -> int:
 
 def launch(csv_path, encoder, out, *extra):
     accelerate = Path(sys.executable).with_name("accelerate")
-    return [str(accelerate), "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1", "--mixed_precision", "no",
-            "--dynamo_backend", "no", "--main_process_port", str(_port()), "-m", "mgl", "run", "--data", str(csv_path),
-            *THREE_CLASS, "--sources", "en,de", "--target", "fr", "--target-fraction", "1.0", "--encoder", str(encoder),
-            "--out", str(out), "--seed", "3", "--quiet", "--method", "mgl", *SETTINGS, *extra]
+    return [
+        str(accelerate),
+        "launch",
+        "--multi_gpu",
+        "--num_processes",
+        "2",
+        "--num_machines",
+        "1",
+        "--mixed_precision",
+        "no",
+        "--dynamo_backend",
+        "no",
+        "--main_process_port",
+        str(_port()),
+        "-m",
+        "mgl",
+        "run",
+        "--data",
+        str(csv_path),
+        *THREE_CLASS,
+        "--sources",
+        "en,de",
+        "--target",
+        "fr",
+        "--target-fraction",
+        "1.0",
+        "--encoder",
+        str(encoder),
+        "--out",
+        str(out),
+        "--seed",
+        "3",
+        "--quiet",
+        "--method",
+        "mgl",
+        *SETTINGS,
+        *extra,
+    ]
 
 
 ENV = {**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"}
@@ -50,8 +105,9 @@ ENV = {**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"}
 
 def test_two_processes_one_record_identical_weights_and_resume(tmp_path, reviews_csv, tiny_bert_dir):
     env = {**ENV, "MGL_HOME": str(tmp_path / "home")}
-    full = subprocess.run(launch(reviews_csv, tiny_bert_dir, tmp_path / "full"), capture_output=True, text=True,
-                          env=env, timeout=900)
+    full = subprocess.run(
+        launch(reviews_csv, tiny_bert_dir, tmp_path / "full"), capture_output=True, text=True, env=env, timeout=900
+    )
     assert full.returncode == 0, full.stderr[-3000:]
     result = json.loads((tmp_path / "full" / "result.json").read_text())
     assert list((tmp_path / "full").glob("*.json")) == [tmp_path / "full" / "result.json"]
@@ -60,16 +116,48 @@ def test_two_processes_one_record_identical_weights_and_resume(tmp_path, reviews
     assert 0.0 <= result["accuracy"] <= 1.0
 
     # the same run in one process samples half the episodes per step: another model
-    single = subprocess.run([sys.executable, "-m", "mgl", "run", "--data", str(reviews_csv), *THREE_CLASS,
-                             "--sources", "en,de", "--target", "fr", "--target-fraction", "1.0", "--encoder",
-                             str(tiny_bert_dir), "--out", str(tmp_path / "single"), "--seed", "3", "--quiet",
-                             "--method", "mgl", *SETTINGS], capture_output=True, text=True, env=env, timeout=600)
+    single = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mgl",
+            "run",
+            "--data",
+            str(reviews_csv),
+            *THREE_CLASS,
+            "--sources",
+            "en,de",
+            "--target",
+            "fr",
+            "--target-fraction",
+            "1.0",
+            "--encoder",
+            str(tiny_bert_dir),
+            "--out",
+            str(tmp_path / "single"),
+            "--seed",
+            "3",
+            "--quiet",
+            "--method",
+            "mgl",
+            *SETTINGS,
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
     assert single.returncode == 0, single.stderr[-2000:]
     assert "distributed" not in json.loads((tmp_path / "single" / "result.json").read_text())
 
     out = tmp_path / "killed"
-    proc = subprocess.Popen(launch(reviews_csv, tiny_bert_dir, out, "--resume"), env=env, start_new_session=True,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        launch(reviews_csv, tiny_bert_dir, out, "--resume"),
+        env=env,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     checkpoint = out / "checkpoint.pt"
     deadline, rounds = time.time() + 600, 0
     while time.time() < deadline and proc.poll() is None:
@@ -91,8 +179,9 @@ def test_two_processes_one_record_identical_weights_and_resume(tmp_path, reviews
     proc.wait()
     assert not (out / "result.json").exists() and rounds >= 2
 
-    resumed = subprocess.run(launch(reviews_csv, tiny_bert_dir, out, "--resume"), capture_output=True, text=True,
-                             env=env, timeout=900)
+    resumed = subprocess.run(
+        launch(reviews_csv, tiny_bert_dir, out, "--resume"), capture_output=True, text=True, env=env, timeout=900
+    )
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     again = json.loads((out / "result.json").read_text())
     for key in ("accuracy", "precision", "recall", "f1", "n_test"):

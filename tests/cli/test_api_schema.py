@@ -23,9 +23,26 @@ SCHEMATHESIS = Path(sys.executable).parent / "schemathesis"
 def run_schemathesis(port: int, *extra: str) -> str:
     if not SCHEMATHESIS.exists():
         pytest.fail(f"schemathesis is not installed beside {sys.executable} (make test installs it)")
-    done = subprocess.run([str(SCHEMATHESIS), "run", f"http://127.0.0.1:{port}/openapi.json", "--checks", "all",
-                           "--exclude-checks", "positive_data_acceptance", "--max-examples", "200", "--seed", "7",
-                           "--no-color", *extra], capture_output=True, text=True, timeout=600)
+    done = subprocess.run(
+        [
+            str(SCHEMATHESIS),
+            "run",
+            f"http://127.0.0.1:{port}/openapi.json",
+            "--checks",
+            "all",
+            "--exclude-checks",
+            "positive_data_acceptance",
+            "--max-examples",
+            "200",
+            "--seed",
+            "7",
+            "--no-color",
+            *extra,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     summary = done.stdout[-3000:]
     assert done.returncode == 0, summary
     generated = re.search(r"(\d+) generated, (\d+) passed", summary)

@@ -12,8 +12,12 @@ import pytest
 from cli_helpers import TINY_SETTINGS, run_mgl, write_reviews_csv
 
 FIX = Path(__file__).resolve().parents[1] / "fixtures" / "bad_inputs"
-CSV_COLUMNS = ["--columns", "text=text,label=stars,language=lang,split=split",
-               "--labels", "1=negative,2=negative,3=neutral,4=positive,5=positive"]
+CSV_COLUMNS = [
+    "--columns",
+    "text=text,label=stars,language=lang,split=split",
+    "--labels",
+    "1=negative,2=negative,3=neutral,4=positive,5=positive",
+]
 
 
 def csv_variant(tmp: Path, name: str, keep) -> Path:
@@ -46,13 +50,40 @@ def webis_tree(tmp: Path, bad_review: str) -> Path:
 
 
 def run_on_csv(path: Path, out: Path, *extra: str) -> list[str]:
-    return ["run", "--data", str(path), *CSV_COLUMNS, "--sources", "en,de", "--target", "fr",
-            "--target-fraction", "1.0", "--out", str(out), "--quiet", *TINY_SETTINGS, *extra]
+    return [
+        "run",
+        "--data",
+        str(path),
+        *CSV_COLUMNS,
+        "--sources",
+        "en,de",
+        "--target",
+        "fr",
+        "--target-fraction",
+        "1.0",
+        "--out",
+        str(out),
+        "--quiet",
+        *TINY_SETTINGS,
+        *extra,
+    ]
 
 
 def run_on_webis(root: Path, out: Path) -> list[str]:
-    return ["run", "--root", str(root), "--domain", "books", "--sources", "en", "--target", "fr",
-            "--out", str(out), "--quiet"]
+    return [
+        "run",
+        "--root",
+        str(root),
+        "--domain",
+        "books",
+        "--sources",
+        "en",
+        "--target",
+        "fr",
+        "--out",
+        str(out),
+        "--quiet",
+    ]
 
 
 # (case id, builder(tmp, ctx) -> (argv, [expected substrings], output path that must not appear))
@@ -63,6 +94,7 @@ def _cases():
         def deco(fn):
             c[name] = fn
             return fn
+
         return deco
 
     for fname, expect in [
@@ -77,8 +109,10 @@ def _cases():
         ("bad_language_code.csv", ["bad_language_code.csv", "record 2", "english"]),
         ("unknown_split.csv", ["unknown_split.csv", "record 2", "someday"]),
     ]:
+
         def build(tmp, ctx, fname=fname, expect=expect):
             return run_on_csv(FIX / fname, tmp / "out", "--encoder", ctx["tiny"]), expect, tmp / "out" / "result.json"
+
         c[f"data:{fname}"] = build
 
     for fname, expect in [
@@ -90,8 +124,10 @@ def _cases():
         ("latin1.review.xml", ["train.review"]),
         ("rating_not_number.review.xml", ["train.review", "record 1"]),
     ]:
+
         def build(tmp, ctx, fname=fname, expect=expect):
             return run_on_webis(webis_tree(tmp, fname), tmp / "out"), expect, tmp / "out" / "result.json"
+
         c[f"webis:{fname}"] = build
 
     @case("data:a language with fewer than N examples of a class")
@@ -103,19 +139,33 @@ def _cases():
                 seen["n"] += 1
                 return seen["n"] <= 1
             return True
+
         path = csv_variant(tmp, "few_de_negatives.csv", keep)
-        return run_on_csv(path, tmp / "out", "--encoder", ctx["tiny"]), ["few_de_negatives.csv", "'de'", "negative", "N = 2"], tmp / "out" / "result.json"
+        return (
+            run_on_csv(path, tmp / "out", "--encoder", ctx["tiny"]),
+            ["few_de_negatives.csv", "'de'", "negative", "N = 2"],
+            tmp / "out" / "result.json",
+        )
 
     @case("data:the target has no validation split and carving is off")
     def _(tmp, ctx):
-        path = csv_variant(tmp, "no_fr_validation.csv", lambda r: not (r["lang"] == "fr" and r["split"] == "validation"))
-        return (run_on_csv(path, tmp / "out", "--encoder", ctx["tiny"], "--validation-fraction", "0"),
-                ["no_fr_validation.csv", "'fr'", "validation"], tmp / "out" / "result.json")
+        path = csv_variant(
+            tmp, "no_fr_validation.csv", lambda r: not (r["lang"] == "fr" and r["split"] == "validation")
+        )
+        return (
+            run_on_csv(path, tmp / "out", "--encoder", ctx["tiny"], "--validation-fraction", "0"),
+            ["no_fr_validation.csv", "'fr'", "validation"],
+            tmp / "out" / "result.json",
+        )
 
     @case("data:the target has no test split (mgl run reports test metrics)")
     def _(tmp, ctx):
         path = csv_variant(tmp, "no_fr_test.csv", lambda r: not (r["lang"] == "fr" and r["split"] == "test"))
-        return run_on_csv(path, tmp / "out", "--encoder", ctx["tiny"]), ["no_fr_test.csv", "'fr'", "test", "mgl train"], tmp / "out" / "result.json"
+        return (
+            run_on_csv(path, tmp / "out", "--encoder", ctx["tiny"]),
+            ["no_fr_test.csv", "'fr'", "test", "mgl train"],
+            tmp / "out" / "result.json",
+        )
 
     @case("path:data file does not exist")
     def _(tmp, ctx):
@@ -127,28 +177,50 @@ def _cases():
 
     @case("path:encoder directory does not exist")
     def _(tmp, ctx):
-        return run_on_csv(ctx["csv"], tmp / "out", "--encoder", str(tmp / "no_encoder")), ["no_encoder"], tmp / "out" / "result.json"
+        return (
+            run_on_csv(ctx["csv"], tmp / "out", "--encoder", str(tmp / "no_encoder")),
+            ["no_encoder"],
+            tmp / "out" / "result.json",
+        )
 
     for fname, expect in [
         ("bad_yaml.yaml", ["bad_yaml.yaml"]),
         ("unknown_setting.yaml", ["unknown_setting.yaml", "no_such_setting"]),
         ("wrong_type.yaml", ["wrong_type.yaml", "n_query"]),
     ]:
+
         def build(tmp, ctx, fname=fname, expect=expect):
-            return run_on_csv(ctx["csv"], tmp / "out", "--config", str(FIX / fname)), expect, tmp / "out" / "result.json"
+            return (
+                run_on_csv(ctx["csv"], tmp / "out", "--config", str(FIX / fname)),
+                expect,
+                tmp / "out" / "result.json",
+            )
+
         c[f"config:{fname}"] = build
 
     @case("config:file does not exist")
     def _(tmp, ctx):
-        return run_on_csv(ctx["csv"], tmp / "out", "--config", str(tmp / "none.yaml")), ["none.yaml"], tmp / "out" / "result.json"
+        return (
+            run_on_csv(ctx["csv"], tmp / "out", "--config", str(tmp / "none.yaml")),
+            ["none.yaml"],
+            tmp / "out" / "result.json",
+        )
 
     @case("config:target fraction out of range")
     def _(tmp, ctx):
-        return run_on_csv(ctx["csv"], tmp / "out", "--target-fraction", "1.5"), ["target_fraction"], tmp / "out" / "result.json"
+        return (
+            run_on_csv(ctx["csv"], tmp / "out", "--target-fraction", "1.5"),
+            ["target_fraction"],
+            tmp / "out" / "result.json",
+        )
 
     @case("config:a bad --set value")
     def _(tmp, ctx):
-        return run_on_csv(ctx["csv"], tmp / "out", "--set", "mgl.n_query=lots"), ["n_query"], tmp / "out" / "result.json"
+        return (
+            run_on_csv(ctx["csv"], tmp / "out", "--set", "mgl.n_query=lots"),
+            ["n_query"],
+            tmp / "out" / "result.json",
+        )
 
     def predict(tmp, ctx, model, inp):
         return ["predict", "--model", str(model), "--input", str(inp), "--output", str(tmp / "pred.jsonl"), "--quiet"]
@@ -162,8 +234,10 @@ def _cases():
         ("predict_empty_text.jsonl", ["predict_empty_text.jsonl", "record 1"]),
         ("predict_number_text.jsonl", ["predict_number_text.jsonl", "record 1"]),
     ]:
+
         def build(tmp, ctx, fname=fname, expect=expect):
             return predict(tmp, ctx, ctx["model"], FIX / fname), expect, tmp / "pred.jsonl"
+
         c[f"predict:{fname}"] = build
 
     @case("predict:an oversized text")
@@ -203,23 +277,31 @@ def _cases():
         "model:missing weights file": (lambda m: (m / "head.safetensors").unlink(), ["head.safetensors"]),
         "model:corrupted weights file": (
             lambda m: (m / "head.safetensors").write_bytes((m / "head.safetensors").read_bytes()[:-100] + b"x" * 100),
-            ["head.safetensors", "corrupted"]),
+            ["head.safetensors", "corrupted"],
+        ),
         "model:corrupted checksums": (lambda m: (m / "checksums.json").write_text("{not json"), ["checksums.json"]),
         "model:truncated support bank": (
-            lambda m: (m / "examples.jsonl").write_bytes((m / "examples.jsonl").read_bytes()[:200]), ["examples.jsonl"]),
-        "model:weights that do not fit (checksums updated)": (
-            lambda m: (_swap_weights(m), resum(m)), ["model"]),
-        "embeddings:NaN in the labelled examples' embeddings": (lambda m: set_embedding(m, float("nan")),
-                                                     ["example_embeddings.safetensors", "record 4", "NaN"]),
-        "embeddings:infinite labelled example embedding": (lambda m: set_embedding(m, float("inf")),
-                                                  ["example_embeddings.safetensors", "record 4"]),
+            lambda m: (m / "examples.jsonl").write_bytes((m / "examples.jsonl").read_bytes()[:200]),
+            ["examples.jsonl"],
+        ),
+        "model:weights that do not fit (checksums updated)": (lambda m: (_swap_weights(m), resum(m)), ["model"]),
+        "embeddings:NaN in the labelled examples' embeddings": (
+            lambda m: set_embedding(m, float("nan")),
+            ["example_embeddings.safetensors", "record 4", "NaN"],
+        ),
+        "embeddings:infinite labelled example embedding": (
+            lambda m: set_embedding(m, float("inf")),
+            ["example_embeddings.safetensors", "record 4"],
+        ),
     }
     for name, (mutate, expect) in model_cases.items():
+
         def build(tmp, ctx, mutate=mutate, expect=expect):
             model = broken_model(tmp, ctx, mutate)
             good_input = tmp / "input.txt"
             good_input.write_text("very good book\nbad book\n", encoding="utf-8")
             return predict(tmp, ctx, model, good_input), expect, tmp / "pred.jsonl"
+
         c[name] = build
     return c
 

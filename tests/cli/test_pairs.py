@@ -15,16 +15,44 @@ from cli_helpers import TINY_SETTINGS, run_mgl
 
 #: Sentences per language, from the tiny tokenizer's vocabulary (tests/conftest.py).
 SENTENCES = {
-    "en": ["the book is very good", "i hate this boring film", "the movie was great", "it is a bad book",
-           "i loved the film", "this book was terrible", "really good movie", "not a good film"],
-    "de": ["das buch ist sehr gut", "ich und das buch", "der film ist schlecht", "das buch ist nicht schlecht",
-           "ein gut buch", "eine sehr schlecht buch", "das ist ein buch", "ich und der film"],
-    "fr": ["le livre est très bon", "la film est mauvais", "un livre pas bon", "je et le livre",
-           "les livre est bon", "une très mauvais livre", "le livre est pas mauvais", "la livre et je"],
+    "en": [
+        "the book is very good",
+        "i hate this boring film",
+        "the movie was great",
+        "it is a bad book",
+        "i loved the film",
+        "this book was terrible",
+        "really good movie",
+        "not a good film",
+    ],
+    "de": [
+        "das buch ist sehr gut",
+        "ich und das buch",
+        "der film ist schlecht",
+        "das buch ist nicht schlecht",
+        "ein gut buch",
+        "eine sehr schlecht buch",
+        "das ist ein buch",
+        "ich und der film",
+    ],
+    "fr": [
+        "le livre est très bon",
+        "la film est mauvais",
+        "un livre pas bon",
+        "je et le livre",
+        "les livre est bon",
+        "une très mauvais livre",
+        "le livre est pas mauvais",
+        "la livre et je",
+    ],
 }
 SPLIT_SIZES = {"train": 10, "validation": 5, "test": 5}
-COLUMNS = ["--columns", "text=s1,text_pair=s2,label=label,language=lang,split=split",
-           "--labels", "1=paraphrase,0=not_paraphrase"]
+COLUMNS = [
+    "--columns",
+    "text=s1,text_pair=s2,label=label,language=lang,split=split",
+    "--labels",
+    "1=paraphrase,0=not_paraphrase",
+]
 
 
 def write_pairs_jsonl(path: Path, *, seed: int = 0) -> Path:
@@ -43,8 +71,12 @@ def write_pairs_jsonl(path: Path, *, seed: int = 0) -> Path:
                             s2 = " ".join(words)
                         else:
                             s2 = rng.choice([s for s in sentences if s != s1])
-                        fh.write(json.dumps({"s1": s1, "s2": s2, "label": label, "lang": lang, "split": split},
-                                            ensure_ascii=False) + "\n")
+                        fh.write(
+                            json.dumps(
+                                {"s1": s1, "s2": s2, "label": label, "lang": lang, "split": split}, ensure_ascii=False
+                            )
+                            + "\n"
+                        )
     return path
 
 
@@ -101,8 +133,24 @@ def test_the_pair_changes_the_embedding(tiny_bert_dir):
 
 def test_pair_task_through_mgl_run(tmp_path, pairs_file, embed_calls, tiny_bert_dir):
     code, out, err = run_mgl(
-        "run", "--preset", "search-relevance", "--data", pairs_file, *COLUMNS, "--sources", "en,de", "--target", "fr",
-        "--target-fraction", "1.0", "--encoder", tiny_bert_dir, "--out", tmp_path / "run", "--quiet", *TINY_SETTINGS,
+        "run",
+        "--preset",
+        "search-relevance",
+        "--data",
+        pairs_file,
+        *COLUMNS,
+        "--sources",
+        "en,de",
+        "--target",
+        "fr",
+        "--target-fraction",
+        "1.0",
+        "--encoder",
+        tiny_bert_dir,
+        "--out",
+        tmp_path / "run",
+        "--quiet",
+        *TINY_SETTINGS,
     )
     assert code == 0, err
     assert_pairs_reached_the_encoder(embed_calls, pairs_file)
@@ -116,12 +164,34 @@ def test_pair_task_through_mgl_run(tmp_path, pairs_file, embed_calls, tiny_bert_
 
 
 def test_pair_task_through_the_grid_with_a_baseline(tmp_path, pairs_file, embed_calls, tiny_bert_dir):
-    settings = ["mgl.n_support=2", "mgl.n_query=6", "mgl.k_neighbours=4", "mgl.hidden_dim=16",
-                "encoder.max_length=32", f"encoder.model={tiny_bert_dir}", "data.target_fraction=1.0"]
+    settings = [
+        "mgl.n_support=2",
+        "mgl.n_query=6",
+        "mgl.k_neighbours=4",
+        "mgl.hidden_dim=16",
+        "encoder.max_length=32",
+        f"encoder.model={tiny_bert_dir}",
+        "data.target_fraction=1.0",
+    ]
     out = tmp_path / "grid"
     code, _stdout, err = run_mgl(
-        "experiment", "table2", "--quick", "--data", str(pairs_file), *COLUMNS, "--languages", "en,de,fr",
-        "--targets", "fr,de", "--methods", "mix,mgl", "--seeds", "2", "--out", out, "--quiet",
+        "experiment",
+        "table2",
+        "--quick",
+        "--data",
+        str(pairs_file),
+        *COLUMNS,
+        "--languages",
+        "en,de,fr",
+        "--targets",
+        "fr,de",
+        "--methods",
+        "mix,mgl",
+        "--seeds",
+        "2",
+        "--out",
+        out,
+        "--quiet",
         *[x for s in settings for x in ("--set", s)],
     )
     assert code == 0, err

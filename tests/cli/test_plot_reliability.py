@@ -11,8 +11,12 @@ def test_plot_reliability_of_a_saved_ensemble(tiny_ensemble, tmp_path):
     assert code == 0, err
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and out.stat().st_size > 5000
     cal = json.loads(out.with_suffix(".json").read_text())
-    assert cal["temperature"] > 0 and set(cal["reliability"]) == {"validation_before", "validation_after",
-                                                                  "test_before", "test_after"}
+    assert cal["temperature"] > 0 and set(cal["reliability"]) == {
+        "validation_before",
+        "validation_after",
+        "test_before",
+        "test_after",
+    }
     counts = sum(b["count"] for b in cal["reliability"]["test_before"])
     assert counts == sum(b["count"] for b in cal["reliability"]["test_after"]) > 0
     assert f"{cal['ece_validation_before']:.4f}" in stdout

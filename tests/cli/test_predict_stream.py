@@ -21,9 +21,12 @@ def write_parquet_folder(folder, rows, files=3):
     folder.mkdir(parents=True, exist_ok=True)
     per = -(-len(rows) // files)
     for f in range(files):
-        part = rows[f * per:(f + 1) * per]
-        pq.write_table(pa.table({"doc": [r[0] for r in part], "body": [r[1] for r in part]}), folder / f"in-{f}.parquet",
-                       row_group_size=50)
+        part = rows[f * per : (f + 1) * per]
+        pq.write_table(
+            pa.table({"doc": [r[0] for r in part], "body": [r[1] for r in part]}),
+            folder / f"in-{f}.parquet",
+            row_group_size=50,
+        )
     return folder
 
 
@@ -38,8 +41,22 @@ def test_a_parquet_folder_with_an_id_column_round_trips_the_ids(tiny_model, tmp_
     rows = corpus(230)
     src = write_parquet_folder(tmp_path / "in", rows)
     out = tmp_path / "out"
-    code, stdout, err = run_mgl("predict", "--model", tiny_model, "--input", src, "--output", out, "--text-column",
-                                "body", "--id-column", "doc", "--shard-rows", "64", "--quiet")
+    code, stdout, err = run_mgl(
+        "predict",
+        "--model",
+        tiny_model,
+        "--input",
+        src,
+        "--output",
+        out,
+        "--text-column",
+        "body",
+        "--id-column",
+        "doc",
+        "--shard-rows",
+        "64",
+        "--quiet",
+    )
     assert code == 0, err
     assert "predicted 230 texts from 3 file(s) into 4 shard(s)" in stdout
     table, parts = read_output(out)
@@ -57,8 +74,18 @@ def test_a_parquet_folder_with_an_id_column_round_trips_the_ids(tiny_model, tmp_
         fh.write("text\n" + "\n".join(f'"{r[1]}, ok"' for r in rows[:5]) + "\n")
     with open(tmp_path / "more" / "b.jsonl", "w", encoding="utf-8") as fh:
         fh.writelines(json.dumps({"text": r[1]}) + "\n" for r in rows[5:9])
-    code, stdout, err = run_mgl("predict", "--model", tiny_model, "--input", str(tmp_path / "more" / "*"),
-                                "--output", tmp_path / "out2", "--output-format", "jsonl", "--quiet")
+    code, stdout, err = run_mgl(
+        "predict",
+        "--model",
+        tiny_model,
+        "--input",
+        str(tmp_path / "more" / "*"),
+        "--output",
+        tmp_path / "out2",
+        "--output-format",
+        "jsonl",
+        "--quiet",
+    )
     assert code == 0, err
     lines = [json.loads(x) for x in (tmp_path / "out2" / "part-00000.jsonl").read_text().splitlines()]
     assert [x["id"] for x in lines] == [f"a.csv:{i}" for i in range(1, 6)] + [f"b.jsonl:{i}" for i in range(1, 5)]
@@ -69,26 +96,65 @@ def test_the_output_folder_is_never_someone_elses(tiny_model, tmp_path):
     mine = tmp_path / "mine"
     mine.mkdir()
     (mine / "notes.txt").write_text("keep me")
-    code, _, err = run_mgl("predict", "--model", tiny_model, "--input", src, "--output", mine, "--text-column", "body",
-                           "--quiet")
+    code, _, err = run_mgl(
+        "predict", "--model", tiny_model, "--input", src, "--output", mine, "--text-column", "body", "--quiet"
+    )
     assert code == 2 and "not an mgl prediction" in err and str(mine) in err
     assert (mine / "notes.txt").read_text() == "keep me"
     out = tmp_path / "out"
-    assert run_mgl("predict", "--model", tiny_model, "--input", src, "--output", out, "--text-column", "body",
-                   "--quiet")[0] == 0
-    code, _, err = run_mgl("predict", "--model", tiny_model, "--input", src, "--output", out, "--text-column", "body",
-                           "--shard-rows", "5", "--quiet")  # another job's options
+    assert (
+        run_mgl("predict", "--model", tiny_model, "--input", src, "--output", out, "--text-column", "body", "--quiet")[
+            0
+        ]
+        == 0
+    )
+    code, _, err = run_mgl(
+        "predict",
+        "--model",
+        tiny_model,
+        "--input",
+        src,
+        "--output",
+        out,
+        "--text-column",
+        "body",
+        "--shard-rows",
+        "5",
+        "--quiet",
+    )  # another job's options
     assert code == 2 and "another job" in err
-    code, _, err = run_mgl("predict", "--model", tiny_model, "--input", src, "--output", tmp_path / "o3",
-                           "--text-column", "missing", "--quiet")
+    code, _, err = run_mgl(
+        "predict",
+        "--model",
+        tiny_model,
+        "--input",
+        src,
+        "--output",
+        tmp_path / "o3",
+        "--text-column",
+        "missing",
+        "--quiet",
+    )
     assert code == 2 and "in-0.parquet" in err and "missing" in err
 
 
 def test_a_killed_run_continues_to_the_output_of_an_uninterrupted_one(tiny_model, tmp_path):
     rows = corpus(6000, seed=1)
     src = write_parquet_folder(tmp_path / "in", rows, files=2)
-    args = ["predict", "--model", str(tiny_model), "--input", str(src), "--text-column", "body", "--id-column", "doc",
-            "--shard-rows", "100", "--quiet"]
+    args = [
+        "predict",
+        "--model",
+        str(tiny_model),
+        "--input",
+        str(src),
+        "--text-column",
+        "body",
+        "--id-column",
+        "doc",
+        "--shard-rows",
+        "100",
+        "--quiet",
+    ]
     whole = tmp_path / "whole"
     assert run_mgl(*args, "--output", str(whole))[0] == 0
     killed = tmp_path / "killed"

@@ -22,8 +22,11 @@ def mixed_inputs(folder: Path, rows) -> Path:
     commas and newlines) holding ``rows`` in this order."""
     folder.mkdir(parents=True, exist_ok=True)
     a, b = len(rows) // 3, 2 * len(rows) // 3
-    pq.write_table(pa.table({"doc": [r[0] for r in rows[:a]], "body": [r[1] for r in rows[:a]]}),
-                   folder / "a.parquet", row_group_size=17)
+    pq.write_table(
+        pa.table({"doc": [r[0] for r in rows[:a]], "body": [r[1] for r in rows[:a]]}),
+        folder / "a.parquet",
+        row_group_size=17,
+    )
     with open(folder / "b.jsonl", "w", encoding="utf-8-sig") as fh:
         for i, r in enumerate(rows[a:b]):
             fh.write(json.dumps({"doc": r[0], "body": r[1]}, ensure_ascii=False) + "\n" + ("\n" if i % 7 == 3 else ""))
@@ -39,8 +42,11 @@ def stream_rows(rows):
 
 
 @settings(max_examples=40, deadline=None)
-@given(sizes=st.lists(st.integers(0, 23), min_size=1, max_size=4), shard_rows=st.integers(1, 17),
-       kinds=st.lists(st.sampled_from(["parquet", "jsonl", "csv"]), min_size=4, max_size=4))
+@given(
+    sizes=st.lists(st.integers(0, 23), min_size=1, max_size=4),
+    shard_rows=st.integers(1, 17),
+    kinds=st.lists(st.sampled_from(["parquet", "jsonl", "csv"]), min_size=4, max_size=4),
+)
 def test_planned_shards_read_what_one_pass_reads(tmp_path_factory, sizes, shard_rows, kinds):
     from mgl.bulk.plan import plan_shards, read_shard
     from mgl.streaming import read_rows, shards
@@ -54,8 +60,10 @@ def test_planned_shards_read_what_one_pass_reads(tmp_path_factory, sizes, shard_
         if kind == "parquet":
             pq.write_table(pa.table({"text": pa.array(texts, pa.string())}), path, row_group_size=3)
         elif kind == "jsonl":
-            path.write_text("".join(json.dumps({"text": t}) + ("\n\n" if i % 4 == 1 else "\n")
-                                    for i, t in enumerate(texts)), encoding="utf-8")
+            path.write_text(
+                "".join(json.dumps({"text": t}) + ("\n\n" if i % 4 == 1 else "\n") for i, t in enumerate(texts)),
+                encoding="utf-8",
+            )
         else:
             path.write_text("text\n" + "".join(f'"{t}"\n' for t in texts), encoding="utf-8")
         files.append(path)
@@ -70,11 +78,26 @@ def test_planned_shards_read_what_one_pass_reads(tmp_path_factory, sizes, shard_
 def test_worker_processes_and_ray_write_the_shards_of_one_process(tiny_model, tmp_path, ray_cluster):
     rows = corpus(420, seed=3)
     src = mixed_inputs(tmp_path / "in", rows)
-    args = ["predict", "--model", tiny_model, "--input", src, "--text-column", "body", "--id-column", "doc",
-            "--shard-rows", "50", "--quiet"]
+    args = [
+        "predict",
+        "--model",
+        tiny_model,
+        "--input",
+        src,
+        "--text-column",
+        "body",
+        "--id-column",
+        "doc",
+        "--shard-rows",
+        "50",
+        "--quiet",
+    ]
     outs = {}
-    for name, extra in {"one": [], "local-2": ["--workers", "2"],
-                        "ray-2": ["--executor", "ray", "--address", ray_cluster, "--workers", "2"]}.items():
+    for name, extra in {
+        "one": [],
+        "local-2": ["--workers", "2"],
+        "ray-2": ["--executor", "ray", "--address", ray_cluster, "--workers", "2"],
+    }.items():
         code, stdout, err = run_mgl(*args, *extra, "--output", tmp_path / name)
         assert code == 0, err
         assert "predicted 420 texts from 3 file(s) into 9 shard(s)" in stdout
@@ -99,8 +122,23 @@ def test_a_workers_input_error_names_the_file_and_record(tiny_model, tmp_path, e
     with open(src / "b.jsonl", "a", encoding="utf-8") as fh:
         fh.write(json.dumps({"doc": "bad", "body": "   "}) + "\n")
     extra = ["--workers", "2"] + (["--executor", "ray", "--address", ray_cluster] if executor == "ray" else [])
-    code, _, err = run_mgl("predict", "--model", tiny_model, "--input", src, "--text-column", "body", "--id-column",
-                           "doc", "--shard-rows", "10", "--output", tmp_path / "out", "--quiet", *extra)
+    code, _, err = run_mgl(
+        "predict",
+        "--model",
+        tiny_model,
+        "--input",
+        src,
+        "--text-column",
+        "body",
+        "--id-column",
+        "doc",
+        "--shard-rows",
+        "10",
+        "--output",
+        tmp_path / "out",
+        "--quiet",
+        *extra,
+    )
     assert code == 2, err
     last_line = (src / "b.jsonl").read_bytes().count(b"\n")  # a record is named by its line, blank lines included
     assert f"b.jsonl, record {last_line}: empty text (field 'body')" in err
@@ -124,15 +162,30 @@ def _map_workers() -> set[int]:
 def test_a_ray_worker_killed_mid_run_is_retried_and_every_id_written_once(tiny_model, tmp_path, ray_cluster):
     rows = corpus(6000, seed=5)
     src = write_parquet_folder(tmp_path / "in", rows, files=2)
-    args = ["predict", "--model", str(tiny_model), "--input", str(src), "--text-column", "body", "--id-column", "doc",
-            "--shard-rows", "100", "--quiet"]
+    args = [
+        "predict",
+        "--model",
+        str(tiny_model),
+        "--input",
+        str(src),
+        "--text-column",
+        "body",
+        "--id-column",
+        "doc",
+        "--shard-rows",
+        "100",
+        "--quiet",
+    ]
     whole = tmp_path / "whole"
     assert run_mgl(*args, "--output", str(whole))[0] == 0
     out = tmp_path / "ray"
     before = _map_workers()
     victim, returncode, stdout, stderr = kill_after_shards(
-        [*args, "--output", out, "--executor", "ray", "--address", ray_cluster, "--workers", "2"], out, 3,
-        victims=lambda pid: _map_workers() - before)  # a Ray actor dies in the middle of the run
+        [*args, "--output", out, "--executor", "ray", "--address", ray_cluster, "--workers", "2"],
+        out,
+        3,
+        victims=lambda pid: _map_workers() - before,
+    )  # a Ray actor dies in the middle of the run
     assert victim is not None, "the run finished before a worker could be killed"
     assert returncode == 0, stderr[-3000:]
     assert "predicted 6000 texts" in stdout
@@ -163,13 +216,26 @@ def _children(pid: int) -> set[int]:
 def test_a_local_worker_killed_mid_run_stops_with_one_line_and_the_rerun_finishes_the_same(tiny_model, tmp_path):
     rows = corpus(6000, seed=6)
     src = write_parquet_folder(tmp_path / "in", rows, files=2)
-    args = ["predict", "--model", str(tiny_model), "--input", str(src), "--text-column", "body", "--id-column", "doc",
-            "--shard-rows", "100", "--quiet"]
+    args = [
+        "predict",
+        "--model",
+        str(tiny_model),
+        "--input",
+        str(src),
+        "--text-column",
+        "body",
+        "--id-column",
+        "doc",
+        "--shard-rows",
+        "100",
+        "--quiet",
+    ]
     whole = tmp_path / "whole"
     assert run_mgl(*args, "--output", str(whole))[0] == 0
     out = tmp_path / "local"
-    victim, returncode, _, stderr = kill_after_shards([*args, "--output", out, "--workers", "2"], out, 3,
-                                                      victims=_children)  # a worker process dies mid-run
+    victim, returncode, _, stderr = kill_after_shards(
+        [*args, "--output", out, "--workers", "2"], out, 3, victims=_children
+    )  # a worker process dies mid-run
     assert victim is not None, "the run finished before a worker could be killed"
     assert returncode == 1, stderr[-3000:]
     assert "a worker process died" in stderr and "Traceback" not in stderr, stderr[-3000:]
@@ -191,11 +257,18 @@ def test_items_and_results_travel_as_json_and_npz_exactly():
     from mgl.bulk.executors import pack, unpack
 
     rng = np.random.default_rng(0)
-    record = {"k": 7, "ids": ["a", "é☃", ""], "pairs": [None, "x"], "label_names": ["neg", "pos"],
-              "probs": rng.random((3, 2)), "vectors": rng.standard_normal((3, 4)).astype(np.float32)}
+    record = {
+        "k": 7,
+        "ids": ["a", "é☃", ""],
+        "pairs": [None, "x"],
+        "label_names": ["neg", "pos"],
+        "probs": rng.random((3, 2)),
+        "vectors": rng.standard_normal((3, 4)).astype(np.float32),
+    }
     back = unpack(pack(record))
-    assert {k: v for k, v in back.items() if not isinstance(v, np.ndarray)} == \
-        {k: v for k, v in record.items() if not isinstance(v, np.ndarray)}
+    assert {k: v for k, v in back.items() if not isinstance(v, np.ndarray)} == {
+        k: v for k, v in record.items() if not isinstance(v, np.ndarray)
+    }
     for key in ("probs", "vectors"):
         assert back[key].dtype == record[key].dtype and np.array_equal(back[key], record[key])
     with pytest.raises(ValueError):  # an object array would need pickle: refused on loading

@@ -44,8 +44,12 @@ def test_readme_commands_run_on_the_example_csv(tmp_path, monkeypatch, tiny_bert
     code, out, err = run_mgl(*stats[1:], "--json")
     assert code == 0, err
     counts = {(r["language"], r["split"], r["label"]): r["count"] for r in json.loads(out)}
-    assert set(counts) == {(lang, split, label) for lang in ("de", "en", "fr")
-                           for split in ("train", "validation", "test") for label in ("negative", "positive")}
+    assert set(counts) == {
+        (lang, split, label)
+        for lang in ("de", "en", "fr")
+        for split in ("train", "validation", "test")
+        for label in ("negative", "positive")
+    }
     assert counts[("fr", "train", "positive")] == 20 and counts[("en", "test", "negative")] == 8  # 3 stars dropped
 
     code, out, err = run_mgl(*run[1:], "--encoder", str(tiny_bert_dir), "--quiet")
@@ -71,10 +75,31 @@ def test_without_a_split_column_validation_is_carved_and_train_saves(tmp_path, m
         writer = csv.DictWriter(fh, fieldnames=["review", "stars", "lang"])
         writer.writeheader()
         writer.writerows(rows)
-    common = ["--data", path, "--columns", "text=review,label=stars,language=lang",
-              "--labels", "1=negative,2=negative,3=,4=positive,5=positive", "--sources", "en,de",
-              "--target", "fr", "--quiet", "--encoder", str(tiny_bert_dir), "--train-episodes", "5",
-              "--max-rounds", "2", "--eval-times", "2", "--test-episodes", "1", "--n-query", "8"]
+    common = [
+        "--data",
+        path,
+        "--columns",
+        "text=review,label=stars,language=lang",
+        "--labels",
+        "1=negative,2=negative,3=,4=positive,5=positive",
+        "--sources",
+        "en,de",
+        "--target",
+        "fr",
+        "--quiet",
+        "--encoder",
+        str(tiny_bert_dir),
+        "--train-episodes",
+        "5",
+        "--max-rounds",
+        "2",
+        "--eval-times",
+        "2",
+        "--test-episodes",
+        "1",
+        "--n-query",
+        "8",
+    ]
     code, _, err = run_mgl("run", *common, "--out", tmp_path / "out")
     assert code == 2
     assert "the target 'fr' has no 'test' examples" in err and str(path) in err and "mgl train" in err

@@ -11,26 +11,72 @@ import time
 import torch
 from cli_helpers import THREE_CLASS
 
-LONGER = ["--n-support", "2", "--n-query", "6", "--k", "4", "--train-episodes", "30", "--max-rounds", "4",
-          "--test-episodes", "2", "--eval-times", "2", "--set", "mgl.hidden_dim=16", "--set", "encoder.max_length=32",
-          "--set", "mgl.patience=10"]
+LONGER = [
+    "--n-support",
+    "2",
+    "--n-query",
+    "6",
+    "--k",
+    "4",
+    "--train-episodes",
+    "30",
+    "--max-rounds",
+    "4",
+    "--test-episodes",
+    "2",
+    "--eval-times",
+    "2",
+    "--set",
+    "mgl.hidden_dim=16",
+    "--set",
+    "encoder.max_length=32",
+    "--set",
+    "mgl.patience=10",
+]
 
 
 def command(csv_path, encoder, out):
-    return [sys.executable, "-m", "mgl", "run", "--data", str(csv_path), *THREE_CLASS, "--sources", "en,de",
-            "--target", "fr", "--target-fraction", "1.0", "--encoder", str(encoder), "--out", str(out), "--seed", "5",
-            "--quiet", "--method", "mgl", *LONGER]
+    return [
+        sys.executable,
+        "-m",
+        "mgl",
+        "run",
+        "--data",
+        str(csv_path),
+        *THREE_CLASS,
+        "--sources",
+        "en,de",
+        "--target",
+        "fr",
+        "--target-fraction",
+        "1.0",
+        "--encoder",
+        str(encoder),
+        "--out",
+        str(out),
+        "--seed",
+        "5",
+        "--quiet",
+        "--method",
+        "mgl",
+        *LONGER,
+    ]
 
 
 def test_sigkill_then_resume_matches_uninterrupted(tmp_path, reviews_csv, tiny_bert_dir):
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    full = subprocess.run(command(reviews_csv, tiny_bert_dir, tmp_path / "full"), capture_output=True, text=True,
-                          env=env, timeout=600)
+    full = subprocess.run(
+        command(reviews_csv, tiny_bert_dir, tmp_path / "full"), capture_output=True, text=True, env=env, timeout=600
+    )
     assert full.returncode == 0, full.stderr[-2000:]
 
     out = tmp_path / "killed"
-    proc = subprocess.Popen([*command(reviews_csv, tiny_bert_dir, out), "--resume"], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [*command(reviews_csv, tiny_bert_dir, out), "--resume"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     checkpoint = out / "checkpoint.pt"
     deadline = time.time() + 300
     rounds = 0
@@ -52,8 +98,9 @@ def test_sigkill_then_resume_matches_uninterrupted(tmp_path, reviews_csv, tiny_b
     assert not (out / "result.json").exists()
     assert rounds >= 2
 
-    resumed = subprocess.run([*command(reviews_csv, tiny_bert_dir, out), "--resume"], capture_output=True, text=True,
-                             env=env, timeout=600)
+    resumed = subprocess.run(
+        [*command(reviews_csv, tiny_bert_dir, out), "--resume"], capture_output=True, text=True, env=env, timeout=600
+    )
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     a = json.loads((tmp_path / "full" / "result.json").read_text())
     b = json.loads((out / "result.json").read_text())
@@ -76,13 +123,12 @@ def test_the_default_ensemble_resumes_its_mgl_member_too(tmp_path, reviews_csv, 
     def ensemble(out):
         args = command(reviews_csv, tiny_bert_dir, out)
         i = args.index("--method")
-        return args[:i] + args[i + 2:]
+        return args[:i] + args[i + 2 :]
 
     full = subprocess.run(ensemble(tmp_path / "full"), capture_output=True, text=True, env=env, timeout=600)
     assert full.returncode == 0, full.stderr[-2000:]
     out = tmp_path / "killed"
-    proc = subprocess.Popen([*ensemble(out), "--resume"], env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen([*ensemble(out), "--resume"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     checkpoint = out / "checkpoint.pt"
     deadline = time.time() + 300
     while time.time() < deadline and proc.poll() is None:
@@ -102,6 +148,7 @@ def test_the_default_ensemble_resumes_its_mgl_member_too(tmp_path, reviews_csv, 
     assert a["method"] == b["method"] == "ensemble"
     for key in ("accuracy", "precision", "recall", "f1", "val_accuracy"):
         assert a[key] == b[key], key
-    assert {m: (v["validation_accuracy"], v["test_accuracy"]) for m, v in a["members"].items()} == \
-        {m: (v["validation_accuracy"], v["test_accuracy"]) for m, v in b["members"].items()}
+    assert {m: (v["validation_accuracy"], v["test_accuracy"]) for m, v in a["members"].items()} == {
+        m: (v["validation_accuracy"], v["test_accuracy"]) for m, v in b["members"].items()
+    }
     assert not checkpoint.exists()

@@ -7,9 +7,24 @@ from cli_helpers import THREE_CLASS, TINY_SETTINGS, run_mgl
 
 def test_three_class_three_language_csv_end_to_end(tmp_path, reviews_csv, tiny_bert_dir):
     code, out, err = run_mgl(
-        "run", "--data", reviews_csv, *THREE_CLASS, "--sources", "en,de", "--target", "fr",
-        "--target-fraction", "1.0", "--encoder", tiny_bert_dir, "--out", tmp_path, "--quiet", *TINY_SETTINGS,
-        "--method", "mgl",
+        "run",
+        "--data",
+        reviews_csv,
+        *THREE_CLASS,
+        "--sources",
+        "en,de",
+        "--target",
+        "fr",
+        "--target-fraction",
+        "1.0",
+        "--encoder",
+        tiny_bert_dir,
+        "--out",
+        tmp_path,
+        "--quiet",
+        *TINY_SETTINGS,
+        "--method",
+        "mgl",
     )
     assert code == 0, err
     result = json.loads((tmp_path / "result.json").read_text())
@@ -27,9 +42,26 @@ def test_same_seed_same_result(tmp_path, reviews_csv, tiny_bert_dir):
     results = []
     for name in ("a", "b"):
         code, _, err = run_mgl(
-            "run", "--data", reviews_csv, *THREE_CLASS, "--sources", "en,de", "--target", "fr",
-            "--target-fraction", "0.5", "--encoder", tiny_bert_dir, "--out", tmp_path / name, "--quiet",
-            "--seed", "3", *TINY_SETTINGS, "--method", "mgl",
+            "run",
+            "--data",
+            reviews_csv,
+            *THREE_CLASS,
+            "--sources",
+            "en,de",
+            "--target",
+            "fr",
+            "--target-fraction",
+            "0.5",
+            "--encoder",
+            tiny_bert_dir,
+            "--out",
+            tmp_path / name,
+            "--quiet",
+            "--seed",
+            "3",
+            *TINY_SETTINGS,
+            "--method",
+            "mgl",
         )
         assert code == 0, err
         results.append(json.loads((tmp_path / name / "result.json").read_text()))
@@ -69,14 +101,35 @@ def test_model_saved_with_a_gpu_device_loads_where_it_runs(tiny_model, tmp_path)
 
 def test_positive_label_setting_chooses_the_reported_class(tmp_path, reviews_csv, tiny_bert_dir):
     """Binary precision/recall/F1 are of data.positive_label when it is set; a non-class is an error."""
-    two_class = ["--columns", "text=text,label=stars,language=lang,split=split",
-                 "--labels", "1=negative,2=negative,3=,4=positive,5=positive"]
+    two_class = [
+        "--columns",
+        "text=text,label=stars,language=lang,split=split",
+        "--labels",
+        "1=negative,2=negative,3=,4=positive,5=positive",
+    ]
     results = {}
     for positive in ("positive", "negative"):
         code, _, err = run_mgl(
-            "run", "--data", reviews_csv, *two_class, "--sources", "en,de", "--target", "fr", "--target-fraction",
-            "1.0", "--encoder", tiny_bert_dir, "--out", tmp_path / positive, "--quiet", "--seed", "1", *TINY_SETTINGS,
-            "--set", f"data.positive_label={positive}",
+            "run",
+            "--data",
+            reviews_csv,
+            *two_class,
+            "--sources",
+            "en,de",
+            "--target",
+            "fr",
+            "--target-fraction",
+            "1.0",
+            "--encoder",
+            tiny_bert_dir,
+            "--out",
+            tmp_path / positive,
+            "--quiet",
+            "--seed",
+            "1",
+            *TINY_SETTINGS,
+            "--set",
+            f"data.positive_label={positive}",
         )
         assert code == 0, err
         results[positive] = json.loads((tmp_path / positive / "result.json").read_text())
@@ -84,8 +137,22 @@ def test_positive_label_setting_chooses_the_reported_class(tmp_path, reviews_csv
     assert a["accuracy"] == b["accuracy"]  # the same model; only the reported class differs
     assert (a["precision"], a["recall"]) != (b["precision"], b["recall"])
     code, _, err = run_mgl(
-        "run", "--data", reviews_csv, *two_class, "--sources", "en,de", "--target", "fr", "--encoder", tiny_bert_dir,
-        "--out", tmp_path / "bad", "--quiet", *TINY_SETTINGS, "--set", "data.positive_label=great",
+        "run",
+        "--data",
+        reviews_csv,
+        *two_class,
+        "--sources",
+        "en,de",
+        "--target",
+        "fr",
+        "--encoder",
+        tiny_bert_dir,
+        "--out",
+        tmp_path / "bad",
+        "--quiet",
+        *TINY_SETTINGS,
+        "--set",
+        "data.positive_label=great",
     )
     assert code == 2 and "great" in err
 
@@ -93,8 +160,16 @@ def test_positive_label_setting_chooses_the_reported_class(tmp_path, reviews_csv
 def assert_predicts_two(tmp_path, labels):
     """`mgl predict` with the model saved in tmp_path/model labels two texts with known labels."""
     (tmp_path / "in.txt").write_text("very good book\nbad terrible book\n")
-    code, _, err = run_mgl("predict", "--model", tmp_path / "model", "--input", tmp_path / "in.txt",
-                           "--output", tmp_path / "out.jsonl", "--quiet")
+    code, _, err = run_mgl(
+        "predict",
+        "--model",
+        tmp_path / "model",
+        "--input",
+        tmp_path / "in.txt",
+        "--output",
+        tmp_path / "out.jsonl",
+        "--quiet",
+    )
     assert code == 0, err
     rows = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
     assert len(rows) == 2 and all(r["label"] in labels for r in rows)
@@ -104,9 +179,26 @@ def test_top_k_encoder_training_through_the_cli(tmp_path, reviews_csv, tiny_bert
     """`--encoder-train top-k`: the top layer trains over cached states, the model saves it, predict uses it."""
     monkeypatch.setenv("MGL_HOME", str(tmp_path / "home"))
     code, _, err = run_mgl(
-        "run", "--data", reviews_csv, *THREE_CLASS, "--sources", "en,de", "--target", "fr",
-        "--encoder", tiny_bert_dir, "--encoder-train", "top-k", "--top-layers", "1", "--out", tmp_path / "run",
-        "--save", tmp_path / "model", "--quiet", *TINY_SETTINGS,
+        "run",
+        "--data",
+        reviews_csv,
+        *THREE_CLASS,
+        "--sources",
+        "en,de",
+        "--target",
+        "fr",
+        "--encoder",
+        tiny_bert_dir,
+        "--encoder-train",
+        "top-k",
+        "--top-layers",
+        "1",
+        "--out",
+        tmp_path / "run",
+        "--save",
+        tmp_path / "model",
+        "--quiet",
+        *TINY_SETTINGS,
     )
     assert code == 0, err
     result = json.loads((tmp_path / "run" / "result.json").read_text())
@@ -120,9 +212,24 @@ def test_pooling_head_through_the_cli(tmp_path, reviews_csv, tiny_bert_dir, monk
     """`--pooling-head attention`: the head trains over cached final states, the model saves it, predict uses it."""
     monkeypatch.setenv("MGL_HOME", str(tmp_path / "home"))
     code, _, err = run_mgl(
-        "run", "--data", reviews_csv, *THREE_CLASS, "--sources", "en,de", "--target", "fr",
-        "--encoder", tiny_bert_dir, "--pooling-head", "attention", "--out", tmp_path / "run",
-        "--save", tmp_path / "model", "--quiet", *TINY_SETTINGS,
+        "run",
+        "--data",
+        reviews_csv,
+        *THREE_CLASS,
+        "--sources",
+        "en,de",
+        "--target",
+        "fr",
+        "--encoder",
+        tiny_bert_dir,
+        "--pooling-head",
+        "attention",
+        "--out",
+        tmp_path / "run",
+        "--save",
+        tmp_path / "model",
+        "--quiet",
+        *TINY_SETTINGS,
     )
     assert code == 0, err
     result = json.loads((tmp_path / "run" / "result.json").read_text())
@@ -134,8 +241,23 @@ def test_pooling_head_through_the_cli(tmp_path, reviews_csv, tiny_bert_dir, monk
     assert_predicts_two(tmp_path, result["labels"])
     # a head with a train mode is refused with a one-line error, exit status 2
     code, _, err = run_mgl(
-        "run", "--data", reviews_csv, *THREE_CLASS, "--sources", "en,de", "--target", "fr",
-        "--encoder", tiny_bert_dir, "--pooling-head", "attention", "--encoder-train", "all", "--out", tmp_path / "bad",
-        "--quiet", *TINY_SETTINGS,
+        "run",
+        "--data",
+        reviews_csv,
+        *THREE_CLASS,
+        "--sources",
+        "en,de",
+        "--target",
+        "fr",
+        "--encoder",
+        tiny_bert_dir,
+        "--pooling-head",
+        "attention",
+        "--encoder-train",
+        "all",
+        "--out",
+        tmp_path / "bad",
+        "--quiet",
+        *TINY_SETTINGS,
     )
     assert code == 2 and "needs encoder.train=none" in err

@@ -17,8 +17,16 @@ from pathlib import Path
 
 import pytest
 
-TEXTS = ["very good book", "bad terrible book", "the book", "das buch ist gut", "le livre est mauvais",
-         "great great love", "boring not good", "très bon livre"]
+TEXTS = [
+    "very good book",
+    "bad terrible book",
+    "the book",
+    "das buch ist gut",
+    "le livre est mauvais",
+    "great great love",
+    "boring not good",
+    "très bon livre",
+]
 
 
 def free_port() -> int:
@@ -33,8 +41,12 @@ class Server:
         self.log = home / f"serve-{self.port}.log"
         env = {**os.environ, "MGL_HOME": str(home)}
         with open(self.log, "w") as log:  # the child keeps its own copy of the descriptor
-            self.proc = subprocess.Popen([sys.executable, "-m", "mgl", "serve", "--model", str(model), "--port",
-                                          str(self.port), *extra], stdout=log, stderr=subprocess.STDOUT, env=env)
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "mgl", "serve", "--model", str(model), "--port", str(self.port), *extra],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=env,
+            )
         deadline = time.time() + 120
         while time.time() < deadline:
             if self.proc.poll() is not None:
@@ -74,8 +86,9 @@ class Server:
 @pytest.fixture(scope="module")
 def server(tiny_model, tmp_path_factory):
     home = tmp_path_factory.mktemp("serve-home")
-    srv = Server(tiny_model, home, "--max-texts", "16", "--max-body-bytes", "20000", "--max-wait-ms", "150",
-                 "--max-batch", "64")
+    srv = Server(
+        tiny_model, home, "--max-texts", "16", "--max-body-bytes", "20000", "--max-wait-ms", "150", "--max-batch", "64"
+    )
     yield srv
     if srv.proc.poll() is None:
         srv.stop()
@@ -138,20 +151,23 @@ def test_concurrent_requests_are_batched_and_answered_as_alone(server):
         assert got == pytest.approx(alone[text], abs=2e-6)
 
 
-@pytest.mark.parametrize("payload, status, needle", [
-    ({"texts": "not a list"}, 422, "texts"),
-    ({"texts": [3]}, 422, "valid string"),
-    ({"texts": []}, 422, "at least 1"),
-    ({"texts": ["  "]}, 422, "texts[0] is empty"),
-    ({"texts": ["ok", "bad \ud800 text"]}, 422, "texts[1] is not valid Unicode"),
-    ({"texts": ["ok"], "explain": "yes"}, 422, "explain"),
-    ({"texts": ["ok"], "unknown": 1}, 422, "unknown"),
-    ({"texts": ["ok"], "pairs": ["second"]}, 422, "single texts"),
-    ({"texts": ["ok"] * 17}, 413, "at most 16"),
-    ({"texts": ["x" * 30000]}, 413, "bytes"),
-    (b"{not json", 422, "JSON"),
-    (b"", 422, "invalid request"),
-])
+@pytest.mark.parametrize(
+    "payload, status, needle",
+    [
+        ({"texts": "not a list"}, 422, "texts"),
+        ({"texts": [3]}, 422, "valid string"),
+        ({"texts": []}, 422, "at least 1"),
+        ({"texts": ["  "]}, 422, "texts[0] is empty"),
+        ({"texts": ["ok", "bad \ud800 text"]}, 422, "texts[1] is not valid Unicode"),
+        ({"texts": ["ok"], "explain": "yes"}, 422, "explain"),
+        ({"texts": ["ok"], "unknown": 1}, 422, "unknown"),
+        ({"texts": ["ok"], "pairs": ["second"]}, 422, "single texts"),
+        ({"texts": ["ok"] * 17}, 413, "at most 16"),
+        ({"texts": ["x" * 30000]}, 413, "bytes"),
+        (b"{not json", 422, "JSON"),
+        (b"", 422, "invalid request"),
+    ],
+)
 def test_bad_requests_get_a_json_4xx(server, payload, status, needle):
     got, body = server.predict(payload)
     assert got == status, body

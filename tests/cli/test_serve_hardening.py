@@ -20,8 +20,18 @@ from test_serve import TEXTS, Server
 
 @pytest.fixture(scope="module")
 def server(tiny_model, tmp_path_factory):
-    srv = Server(tiny_model, tmp_path_factory.mktemp("hardening-home"), "--max-texts", "16", "--max-body-bytes",
-                 "20000", "--max-wait-ms", "20", "--max-batch", "64")
+    srv = Server(
+        tiny_model,
+        tmp_path_factory.mktemp("hardening-home"),
+        "--max-texts",
+        "16",
+        "--max-body-bytes",
+        "20000",
+        "--max-wait-ms",
+        "20",
+        "--max-batch",
+        "64",
+    )
     yield srv
     if srv.proc.poll() is None:
         srv.stop()
@@ -39,8 +49,13 @@ def guarded(tiny_model, tmp_path_factory):
 
 
 def test_every_error_has_one_shape(server):
-    for method, path, body in [("GET", "/nope", None), ("DELETE", "/predict", None), ("PUT", "/health", None),
-                               ("POST", "/predict", b"[1, 2]"), ("POST", "/predict", b'{"texts": [1]}')]:
+    for method, path, body in [
+        ("GET", "/nope", None),
+        ("DELETE", "/predict", None),
+        ("PUT", "/health", None),
+        ("POST", "/predict", b"[1, 2]"),
+        ("POST", "/predict", b'{"texts": [1]}'),
+    ]:
         status, ctype, data = server.request(method, path, body, {"content-type": "application/json"})
         assert 400 <= status < 500 and ctype.startswith("application/json"), (method, path, status, ctype)
         answer = json.loads(data)
@@ -72,7 +87,15 @@ def test_an_oversized_body_is_413_also_when_chunked(server):
 
 
 def test_head_works_where_get_does(server):
-    for path in ("/", "/health", "/model", "/docs", "/redoc", "/openapi.json", "/static-offline-docs/redoc.standalone.js"):
+    for path in (
+        "/",
+        "/health",
+        "/model",
+        "/docs",
+        "/redoc",
+        "/openapi.json",
+        "/static-offline-docs/redoc.standalone.js",
+    ):
         status, _, data = server.request("HEAD", path)
         assert status == 200 and data == b"", path
         assert server.get(path)[0] == 200, path
@@ -81,8 +104,12 @@ def test_head_works_where_get_does(server):
 
 def test_every_operation_id_is_unique(server):
     schema = json.loads(server.get("/openapi.json")[1])
-    ids = [op["operationId"] for item in schema["paths"].values() for op in item.values() if isinstance(op, dict)
-           and "operationId" in op]
+    ids = [
+        op["operationId"]
+        for item in schema["paths"].values()
+        for op in item.values()
+        if isinstance(op, dict) and "operationId" in op
+    ]
     assert len(ids) == len(set(ids)) and ids, ids
 
 
@@ -96,7 +123,9 @@ def test_the_docs_load_their_assets_from_the_server(server):
     status, page = server.get("/docs")
     html = page.decode()
     assert status == 200 and "cdn" not in html.lower() and "https://" not in html
-    scripts = [part.split('"')[0] for part in html.split('src="')[1:]] + [part.split('"')[0] for part in html.split('href="')[1:]]
+    scripts = [part.split('"')[0] for part in html.split('src="')[1:]] + [
+        part.split('"')[0] for part in html.split('href="')[1:]
+    ]
     local = [s for s in scripts if s.startswith("/")]
     assert any(s.endswith("swagger-ui-bundle.js") for s in local)
     for asset in local:
@@ -109,10 +138,21 @@ def test_the_docs_load_their_assets_from_the_server(server):
 def test_lone_surrogates_are_422_and_never_fail_other_clients(server):
     """Two clients send every malformed body of the service tests (lone surrogates among them) while
     four others send well-formed requests: every well-formed request gets 200 and its answer alone."""
-    bad_bodies = [json.dumps(b).encode() for b in (
-        {"texts": ["bad \ud800 text"]}, {"texts": ["ok", "\udfff"]}, {"texts": ["ok"], "pairs": ["x"]},
-        {"texts": [3]}, {"texts": []}, {"texts": ["  "]}, {"texts": "x"}, {"texts": ["ok"], "explain": "yes"},
-        {"texts": ["ok"] * 17}, {"texts": ["x" * 30000]})] + [b"{not json", b"", b"\xff\xfe", b"[]"]
+    bad_bodies = [
+        json.dumps(b).encode()
+        for b in (
+            {"texts": ["bad \ud800 text"]},
+            {"texts": ["ok", "\udfff"]},
+            {"texts": ["ok"], "pairs": ["x"]},
+            {"texts": [3]},
+            {"texts": []},
+            {"texts": ["  "]},
+            {"texts": "x"},
+            {"texts": ["ok"], "explain": "yes"},
+            {"texts": ["ok"] * 17},
+            {"texts": ["x" * 30000]},
+        )
+    ] + [b"{not json", b"", b"\xff\xfe", b"[]"]
     alone = {t: server.predict({"texts": [t]})[1]["predictions"][0]["probabilities"] for t in TEXTS}
     failures: list = []
     bad_statuses: list[int] = []
@@ -150,12 +190,15 @@ def test_api_keys(guarded):
     for headers in ({}, {"authorization": "Bearer wrong-key-0123456789"}, {"x-api-key": ""}):
         status, _, data = guarded.request("GET", "/model", None, headers)
         assert status == 401 and "API key" in json.loads(data)["error"]
-        status, _, _ = guarded.request("POST", "/predict", b'{"texts": ["ok"]}', {"content-type": "application/json", **headers})
+        status, _, _ = guarded.request(
+            "POST", "/predict", b'{"texts": ["ok"]}', {"content-type": "application/json", **headers}
+        )
         assert status == 401
     for headers in ({"authorization": f"Bearer {key}"}, {"x-api-key": key}):
         assert guarded.request("GET", "/model", None, headers)[0] == 200
-        status, _, data = guarded.request("POST", "/predict", b'{"texts": ["ok"]}',
-                                          {"content-type": "application/json", **headers})
+        status, _, data = guarded.request(
+            "POST", "/predict", b'{"texts": ["ok"]}', {"content-type": "application/json", **headers}
+        )
         assert status == 200 and json.loads(data)["predictions"][0]["label"]
 
 
@@ -172,8 +215,12 @@ def test_a_port_in_use_exits_2_before_loading(tiny_model, tmp_path):
         taken.bind(("127.0.0.1", 0))
         taken.listen(1)
         port = taken.getsockname()[1]
-        done = subprocess.run([sys.executable, "-m", "mgl", "serve", "--model", str(tiny_model), "--port", str(port)],
-                              capture_output=True, text=True, timeout=120)
+        done = subprocess.run(
+            [sys.executable, "-m", "mgl", "serve", "--model", str(tiny_model), "--port", str(port)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
     assert done.returncode == 2, done.stderr[-1500:]
     assert f"127.0.0.1:{port}" in done.stderr and "port" in done.stderr and "Traceback" not in done.stderr
 
@@ -199,11 +246,16 @@ def e5_bf16(e5_passage_model, tmp_path_factory):
 
 
 def test_one_answer_per_text_in_bf16_alone_batched_duplicated_and_under_load(e5_bf16):
-    reviews = ["この本は本当に素晴らしかった。最後まで一気に読んでしまいました。",
-               "最悪の本でした。時間の無駄です。",
-               "Ein wunderbares Buch, das ich jedem empfehlen kann, auch wenn der Anfang etwas langsam ist. " * 3,
-               "Ce livre est ennuyeux.", "Great book!", "Terrible. " * 40, "Un libro excelente, lo recomiendo.",
-               "本" * 200]
+    reviews = [
+        "この本は本当に素晴らしかった。最後まで一気に読んでしまいました。",
+        "最悪の本でした。時間の無駄です。",
+        "Ein wunderbares Buch, das ich jedem empfehlen kann, auch wenn der Anfang etwas langsam ist. " * 3,
+        "Ce livre est ennuyeux.",
+        "Great book!",
+        "Terrible. " * 40,
+        "Un libro excelente, lo recomiendo.",
+        "本" * 200,
+    ]
     alone = {t: e5_bf16.predict({"texts": [t]})[1]["predictions"][0]["probabilities"] for t in reviews}
     batched = e5_bf16.predict({"texts": reviews})[1]["predictions"]
     duplicated = e5_bf16.predict({"texts": [reviews[2]] * 5 + reviews[:2]})[1]["predictions"]

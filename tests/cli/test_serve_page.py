@@ -15,7 +15,8 @@ DRIVER = shutil.which("chromedriver")
 
 pytestmark = pytest.mark.skipif(
     CHROMIUM is None or DRIVER is None,
-    reason="no headless browser: install Debian's chromium and chromium-driver (apt-get install chromium chromium-driver)")
+    reason="no headless browser: install Debian's chromium and chromium-driver (apt-get install chromium chromium-driver)",
+)
 
 
 @pytest.fixture(scope="module")
@@ -25,8 +26,17 @@ def browser():
 
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
-                 "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"):
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+    ):
         options.add_argument(flag)
     driver = webdriver.Chrome(service=Service(DRIVER), options=options)
     yield driver
@@ -60,8 +70,10 @@ def test_the_page_classifies_a_typed_text(browser, tiny_model, tmp_path):
         wait = classify_on_page(browser, server.port, "en (English) + de (German) → fr (French)", "very good book")
         want = MGLClassifier.from_pretrained(tiny_model).explain(["very good book"])[0]
         assert browser.find_element(By.ID, "label").text == want.label
-        probs = {tr.find_elements(By.TAG_NAME, "td")[0].text: float(tr.find_elements(By.TAG_NAME, "td")[1].text)
-                 for tr in browser.find_elements(By.CSS_SELECTOR, "#probabilities tr")}
+        probs = {
+            tr.find_elements(By.TAG_NAME, "td")[0].text: float(tr.find_elements(By.TAG_NAME, "td")[1].text)
+            for tr in browser.find_elements(By.CSS_SELECTOR, "#probabilities tr")
+        }
         assert probs == pytest.approx(want.probabilities, abs=1e-4)
         assert float(browser.find_element(By.ID, "self-weight").text) == pytest.approx(want.self_weight, abs=1e-4)
         shares = [tr.text for tr in browser.find_elements(By.CSS_SELECTOR, "#graph-shares tr")]

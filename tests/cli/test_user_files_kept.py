@@ -20,9 +20,31 @@ FIVE_TEXTS = ['"Great" book', '"Unclosed start', "row three", 'row "four"', "row
 
 
 def train_args(reviews_csv, encoder, out, *extra):
-    return ["train", "--data", str(reviews_csv), *THREE_CLASS, "--sources", "en,de", "--target", "fr",
-            "--target-fraction", "1.0", "--encoder", str(encoder), "--out", str(out), "--seed", "0", "--quiet",
-            *TINY_SETTINGS, "--set", "encoder.precision=fp32", "--method", "logreg-pooled", *extra]
+    return [
+        "train",
+        "--data",
+        str(reviews_csv),
+        *THREE_CLASS,
+        "--sources",
+        "en,de",
+        "--target",
+        "fr",
+        "--target-fraction",
+        "1.0",
+        "--encoder",
+        str(encoder),
+        "--out",
+        str(out),
+        "--seed",
+        "0",
+        "--quiet",
+        *TINY_SETTINGS,
+        "--set",
+        "encoder.precision=fp32",
+        "--method",
+        "logreg-pooled",
+        *extra,
+    ]
 
 
 def snapshot(folder: Path) -> dict[str, bytes]:
@@ -30,6 +52,7 @@ def snapshot(folder: Path) -> dict[str, bytes]:
 
 
 # -- mgl predict --output FILE ---------------------------------------------------------------------
+
 
 def test_predict_never_overwrites_a_users_file_and_replaces_its_own(tiny_logreg, tmp_path):
     src = tmp_path / "in.jsonl"
@@ -44,8 +67,9 @@ def test_predict_never_overwrites_a_users_file_and_replaces_its_own(tiny_logreg,
     for _ in range(2):
         code, _, err = run_mgl("predict", "--model", tiny_logreg, "--input", src, "--output", out, "--quiet")
         assert code == 0, err
-    code, _, err = run_mgl("predict", "--model", tiny_logreg, "--input", src, "--output", mine, "--quiet",
-                           "--overwrite")
+    code, _, err = run_mgl(
+        "predict", "--model", tiny_logreg, "--input", src, "--output", mine, "--quiet", "--overwrite"
+    )
     assert code == 0, err and json.loads(mine.read_text().splitlines()[0])["text"] == "great good book"
 
 
@@ -65,8 +89,9 @@ def test_predict_never_writes_into_a_model_folder(tiny_logreg, tmp_path):
     src = tmp_path / "in.txt"
     src.write_text("great good book\n", encoding="utf-8")
     for target in (model / "examples.jsonl", model / "new.jsonl"):
-        code, _, err = run_mgl("predict", "--model", model, "--input", src, "--output", target, "--quiet",
-                               "--overwrite")
+        code, _, err = run_mgl(
+            "predict", "--model", model, "--input", src, "--output", target, "--quiet", "--overwrite"
+        )
         assert code == 2 and "inside the mgl model folder" in err, err
     assert snapshot(model) == before
     code, _, err = run_mgl("predict", "--model", model, "--input", src, "--output", tmp_path / "ok.jsonl", "--quiet")
@@ -94,20 +119,35 @@ def test_a_folder_output_inside_its_input_folder_is_refused(tiny_logreg, tmp_pat
 
 # -- the five-row TSV: one reader for every path ---------------------------------------------------
 
+
 def test_the_five_row_tsv_is_five_records_on_every_path(tiny_logreg, tmp_path):
     tsv = tmp_path / "five.tsv"
     tsv.write_text(FIVE_ROW_TSV, encoding="utf-8")
-    code, _, err = run_mgl("predict", "--model", tiny_logreg, "--input", tsv, "--output", tmp_path / "p.jsonl",
-                           "--quiet")
+    code, _, err = run_mgl(
+        "predict", "--model", tiny_logreg, "--input", tsv, "--output", tmp_path / "p.jsonl", "--quiet"
+    )
     assert code == 0, err
     assert "record 2 holds a quote that does not wrap its field" in err  # said once, with the record
     single = [json.loads(line) for line in (tmp_path / "p.jsonl").read_text(encoding="utf-8").splitlines()]
     assert [r["text"] for r in single] == FIVE_TEXTS
-    code, _, err = run_mgl("predict", "--model", tiny_logreg, "--input", tsv, "--output", tmp_path / "shards",
-                           "--output-format", "jsonl", "--quiet")
+    code, _, err = run_mgl(
+        "predict",
+        "--model",
+        tiny_logreg,
+        "--input",
+        tsv,
+        "--output",
+        tmp_path / "shards",
+        "--output-format",
+        "jsonl",
+        "--quiet",
+    )
     assert code == 0, err
-    shards = [json.loads(line) for p in sorted((tmp_path / "shards").glob("part-*.jsonl"))
-              for line in p.read_text(encoding="utf-8").splitlines()]
+    shards = [
+        json.loads(line)
+        for p in sorted((tmp_path / "shards").glob("part-*.jsonl"))
+        for line in p.read_text(encoding="utf-8").splitlines()
+    ]
     assert [r["id"] for r in shards] == [f"five.tsv:{i}" for i in range(1, 6)]
     # the same probabilities on both paths: the same texts reached the model
     for a, b in zip(single, shards):
@@ -164,8 +204,9 @@ def test_utf16_files_read_alike_on_every_path(tmp_path):
 def test_a_lone_surrogate_id_on_the_folder_path_is_a_clean_error(tiny_logreg, tmp_path):
     src = tmp_path / "in.jsonl"
     src.write_text('{"text": "good", "doc": "a"}\n{"text": "bad", "doc": "\\ud800"}\n', encoding="utf-8")
-    code, _, err = run_mgl("predict", "--model", tiny_logreg, "--input", src, "--id-column", "doc", "--output",
-                           tmp_path / "out", "--quiet")
+    code, _, err = run_mgl(
+        "predict", "--model", tiny_logreg, "--input", src, "--id-column", "doc", "--output", tmp_path / "out", "--quiet"
+    )
     assert code == 2 and "in.jsonl, record 2: value of 'doc' is not valid Unicode" in err and "Traceback" not in err
 
 
@@ -180,6 +221,7 @@ def test_a_ten_megabyte_line_is_one_record_named_by_its_line(tmp_path):
 
 
 # -- mgl plot reliability --out --------------------------------------------------------------------
+
 
 def test_plot_reliability_keeps_a_users_figure_and_numbers(tiny_logreg, tmp_path):
     fig, numbers = tmp_path / "fig.png", tmp_path / "fig.json"
@@ -198,6 +240,7 @@ def test_plot_reliability_keeps_a_users_figure_and_numbers(tiny_logreg, tmp_path
 
 
 # -- mgl train --out / --save ----------------------------------------------------------------------
+
 
 def test_train_keeps_a_users_checkpoint_and_result(reviews_csv, tiny_bert_dir, tmp_path):
     out = tmp_path / "run"
@@ -250,12 +293,14 @@ def test_overwrite_keeps_an_edited_model_card_unless_told(reviews_csv, tiny_bert
     code, _, err = run_mgl(*train_args(reviews_csv, tiny_bert_dir, tmp_path / "run", "--save", model, "--overwrite"))
     assert code == 2 and "not as checksums.json records: README.md" in err, err
     assert card.read_bytes() == edited
-    code, _, err = run_mgl(*train_args(reviews_csv, tiny_bert_dir, tmp_path / "run", "--save", model, "--overwrite",
-                                       "--discard-edits"))
+    code, _, err = run_mgl(
+        *train_args(reviews_csv, tiny_bert_dir, tmp_path / "run", "--save", model, "--overwrite", "--discard-edits")
+    )
     assert code == 0, err and b"My notes" not in card.read_bytes()
 
 
 # -- a full disk -----------------------------------------------------------------------------------
+
 
 @pytest.fixture
 def full_tmpfs(tmp_path):
@@ -264,8 +309,10 @@ def full_tmpfs(tmp_path):
     mount.mkdir()
     done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mount)], capture_output=True)
     if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here ({done.stderr.decode(errors='replace').strip()}); the fault-injected "
-                    "test covers the same path")
+        pytest.skip(
+            f"cannot mount a tmpfs here ({done.stderr.decode(errors='replace').strip()}); the fault-injected "
+            "test covers the same path"
+        )
     try:
         with open(mount / "filler", "wb") as fh:
             try:
@@ -324,6 +371,7 @@ def test_a_model_save_that_runs_out_of_space_is_exit_2(reviews_csv, tiny_bert_di
 
 # -- model folders are closed ----------------------------------------------------------------------
 
+
 def _rewrite(model: Path, name: str, content: str) -> None:
     from mgl.io import sha256_file
 
@@ -362,16 +410,39 @@ def test_a_grid_never_overwrites_a_users_table(tiny_bert_dir, tmp_path):
     """`mgl experiment compare --out DIR` where DIR holds the user's own compare.md: refused before any
     work; a folder of an earlier grid (its grid.json) is the grid's own and is written again."""
     root = tmp_path / "data.csv"
-    rows = ["text,label,language,split"] + [f"{w} {i},{label},{lang},{split}" for lang in ("en", "fr")
-                                            for split, n in (("train", 6), ("validation", 3), ("test", 3))
-                                            for label, w in (("pos", "good fine"), ("neg", "bad poor")) for i in range(n)]
+    rows = ["text,label,language,split"] + [
+        f"{w} {i},{label},{lang},{split}"
+        for lang in ("en", "fr")
+        for split, n in (("train", 6), ("validation", 3), ("test", 3))
+        for label, w in (("pos", "good fine"), ("neg", "bad poor"))
+        for i in range(n)
+    ]
     root.write_text("\n".join(rows) + "\n", encoding="utf-8")
     out = tmp_path / "grid"
     out.mkdir()
     (out / "compare.md").write_bytes(b"my table")
-    args = ["experiment", "compare", "--data", root, "--columns", "text=text,label=label,language=language,split=split",
-            "--languages", "en,fr", "--targets", "fr", "--quick", "--seeds", "1", "--methods", "mix", "--out", out,
-            "--set", f"encoder.model={tiny_bert_dir}", "--quiet"]
+    args = [
+        "experiment",
+        "compare",
+        "--data",
+        root,
+        "--columns",
+        "text=text,label=label,language=language,split=split",
+        "--languages",
+        "en,fr",
+        "--targets",
+        "fr",
+        "--quick",
+        "--seeds",
+        "1",
+        "--methods",
+        "mix",
+        "--out",
+        out,
+        "--set",
+        f"encoder.model={tiny_bert_dir}",
+        "--quiet",
+    ]
     code, _, err = run_mgl(*args)
     assert code == 2 and "holds compare.md, which mgl did not write there" in err, err
     assert sorted(p.name for p in out.iterdir()) == ["compare.md"] and (out / "compare.md").read_bytes() == b"my table"

@@ -48,7 +48,8 @@ def test_stats_rows_sorted_with_split_order() -> None:
 def test_load_dataset_names_and_files(make_webis_tree, fixtures: Path) -> None:
     root = make_webis_tree(per_label=5)
     assert load_dataset("Webis-CLS-10", root=root, languages=["fr"], splits=["test"]) == load_dataset(
-        "webis-cls-10", root=root.parent, languages="fr", splits=["test"])
+        "webis-cls-10", root=root.parent, languages="fr", splits=["test"]
+    )
     with pytest.raises(ConfigError, match="takes the options"):
         load_dataset("webis-cls-10", root=root, columns="x")
     # anything else is a file, relative to root when given
@@ -61,9 +62,19 @@ def test_load_dataset_names_and_files(make_webis_tree, fixtures: Path) -> None:
 
 
 def test_stats_json_on_a_file(fixtures: Path) -> None:
-    result = runner.invoke(app, ["data", "stats", str(fixtures / "reviews.csv"), "--json",
-                                 "--columns", "text=review,label=stars,language=lang",
-                                 "--labels", "1=negative,2=negative,3=,4=positive,5=positive"])
+    result = runner.invoke(
+        app,
+        [
+            "data",
+            "stats",
+            str(fixtures / "reviews.csv"),
+            "--json",
+            "--columns",
+            "text=review,label=stars,language=lang",
+            "--labels",
+            "1=negative,2=negative,3=,4=positive,5=positive",
+        ],
+    )
     assert result.exit_code == 0, result.output
     rows = json.loads(result.stdout)
     assert rows == [
@@ -73,8 +84,19 @@ def test_stats_json_on_a_file(fixtures: Path) -> None:
         {"language": "fr", "domain": None, "split": "train", "label": "positive", "count": 1},
         {"language": "fr", "domain": None, "split": "validation", "label": "negative", "count": 1},
     ]
-    only_fr = runner.invoke(app, ["data", "stats", str(fixtures / "reviews.csv"), "--json", "--languages", "fr",
-                                  "--columns", "text=review,label=stars,language=lang"])
+    only_fr = runner.invoke(
+        app,
+        [
+            "data",
+            "stats",
+            str(fixtures / "reviews.csv"),
+            "--json",
+            "--languages",
+            "fr",
+            "--columns",
+            "text=review,label=stars,language=lang",
+        ],
+    )
     assert {row["language"] for row in json.loads(only_fr.stdout)} == {"fr"}
 
 
@@ -88,13 +110,23 @@ def test_stats_table_and_fixed_language(tmp_path: Path) -> None:
 
 
 def test_errors_exit_2_with_one_line(monkeypatch, capsys, fixtures: Path) -> None:
-    code, out, err = run_main(monkeypatch, capsys, "data", "stats", str(fixtures / "unknown_label.csv"),
-                              "--labels", "pos=positive,neg=negative")
+    code, out, err = run_main(
+        monkeypatch,
+        capsys,
+        "data",
+        "stats",
+        str(fixtures / "unknown_label.csv"),
+        "--labels",
+        "pos=positive,neg=negative",
+    )
     assert code == 2 and out == ""
-    assert err == f"mgl: error: {fixtures / 'unknown_label.csv'}, record 4: unknown label 'meh' " \
-                  "(column 'label'; the label map knows 'pos', 'neg')\n"
-    code, _, err = run_main(monkeypatch, capsys, "data", "stats", "webis-cls-10", "--root", str(fixtures),
-                            "--labels", "1=a")
+    assert (
+        err == f"mgl: error: {fixtures / 'unknown_label.csv'}, record 4: unknown label 'meh' "
+        "(column 'label'; the label map knows 'pos', 'neg')\n"
+    )
+    code, _, err = run_main(
+        monkeypatch, capsys, "data", "stats", "webis-cls-10", "--root", str(fixtures), "--labels", "1=a"
+    )
     assert code == 2 and "--labels apply to files" in err
 
 
@@ -102,8 +134,10 @@ def test_validate_command(fixtures: Path, tmp_path: Path) -> None:
     result = runner.invoke(app, ["data", "validate", str(fixtures / "lacks_class.csv")])
     assert isinstance(result.exception, DataError) and "language 'fr'" in str(result.exception)
     path = tmp_path / "ok.jsonl"
-    path.write_text('{"text": "Gut", "label": "pos", "language": "de"}\n'
-                    '{"text": "Schlecht", "label": "neg", "language": "de"}\n', encoding="utf-8")
+    path.write_text(
+        '{"text": "Gut", "label": "pos", "language": "de"}\n{"text": "Schlecht", "label": "neg", "language": "de"}\n',
+        encoding="utf-8",
+    )
     ok = runner.invoke(app, ["data", "validate", str(path)])
     assert ok.exit_code == 0, ok.output
     assert ok.stdout == "ok: 2 examples; languages de; classes neg, pos\n"
@@ -120,8 +154,9 @@ def test_download_command(tmp_path: Path, review_xml) -> None:
             info.size = len(data)
             tar.addfile(info, io.BytesIO(data))
     dest = tmp_path / "data"
-    result = runner.invoke(app, ["data", "download", "webis-cls-10", "--dest", str(dest), "--url", archive.as_uri(),
-                                 "--no-progress"])
+    result = runner.invoke(
+        app, ["data", "download", "webis-cls-10", "--dest", str(dest), "--url", archive.as_uri(), "--no-progress"]
+    )
     assert result.exit_code == 0, result.output
     assert result.stdout.strip() == str(dest / "cls-acl10-unprocessed")
     stats = runner.invoke(app, ["data", "stats", "webis-cls-10", "--root", str(dest), "--json", "--languages", "ja"])
@@ -139,5 +174,6 @@ def test_stats_json_on_real_webis(webis_root: Path) -> None:
     assert {row["language"] for row in rows} == {"en", "de", "fr", "ja"}
     expected = {"train": 800, "validation": 200, "test": 1000}
     assert all(row["count"] == expected[row["split"]] for row in rows)
-    assert rows == sorted(rows, key=lambda r: (r["language"], r["domain"], ["train", "validation", "test"].index(
-        r["split"]), r["label"]))
+    assert rows == sorted(
+        rows, key=lambda r: (r["language"], r["domain"], ["train", "validation", "test"].index(r["split"]), r["label"])
+    )

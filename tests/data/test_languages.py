@@ -15,20 +15,23 @@ from mgl.errors import ConfigError, DataError
 from mgl.languages import canonical_language, is_canonical, language_label
 
 
-@pytest.mark.parametrize("spellings, tag", [
-    (["yo", "yor", "yor_Latn", "yo-Latn", "YO", " yor "], "yo"),
-    (["en", "eng", "eng_Latn", "en-Latn"], "en"),
-    (["zh", "zho_Hans", "zh-Hans"], "zh"),
-    (["zh-Hant", "zho_Hant"], "zh-Hant"),
-    (["ace", "ace_Latn"], "ace"),
-    (["ace_Arab", "ace-Arab"], "ace-Arab"),
-    (["quy", "quy_Latn"], "quy"),
-    (["bug", "bug_Latn"], "bug"),
-    (["ja", "jpn", "jpn_Jpan"], "ja"),
-    (["ks", "kas_Arab"], "ks"),
-    (["ks-Deva", "kas_Deva"], "ks-Deva"),
-    (["nb", "nob", "nob_Latn"], "nb"),
-])
+@pytest.mark.parametrize(
+    "spellings, tag",
+    [
+        (["yo", "yor", "yor_Latn", "yo-Latn", "YO", " yor "], "yo"),
+        (["en", "eng", "eng_Latn", "en-Latn"], "en"),
+        (["zh", "zho_Hans", "zh-Hans"], "zh"),
+        (["zh-Hant", "zho_Hant"], "zh-Hant"),
+        (["ace", "ace_Latn"], "ace"),
+        (["ace_Arab", "ace-Arab"], "ace-Arab"),
+        (["quy", "quy_Latn"], "quy"),
+        (["bug", "bug_Latn"], "bug"),
+        (["ja", "jpn", "jpn_Jpan"], "ja"),
+        (["ks", "kas_Arab"], "ks"),
+        (["ks-Deva", "kas_Deva"], "ks-Deva"),
+        (["nb", "nob", "nob_Latn"], "nb"),
+    ],
+)
 def test_every_spelling_of_a_language_is_one_tag(spellings, tag):
     assert {canonical_language(s) for s in spellings} == {tag}
     assert is_canonical(tag) and canonical_language(tag) == tag
@@ -53,8 +56,9 @@ def test_a_label_shows_the_english_name():
 
 def test_a_file_mixing_spellings_reads_one_language_and_says_so_once(tmp_path, caplog):
     path = tmp_path / "mixed.csv"
-    path.write_text("text,label,language\na,x,yo\nb,y,yor_Latn\nc,x,yor\nd,y,quy\ne,x,bug\nf,y,ace_Arab\n",
-                    encoding="utf-8")
+    path.write_text(
+        "text,label,language\na,x,yo\nb,y,yor_Latn\nc,x,yor\nd,y,quy\ne,x,bug\nf,y,ace_Arab\n", encoding="utf-8"
+    )
     with caplog.at_level(logging.WARNING, logger="mgl"):
         examples = load_table(path)
     assert [ex.language for ex in examples] == ["yo", "yo", "yo", "quy", "bug", "ace-Arab"]
@@ -65,8 +69,11 @@ def test_a_file_mixing_spellings_reads_one_language_and_says_so_once(tmp_path, c
 def test_an_unknown_code_in_a_file_names_the_file_and_record(tmp_path):
     path = tmp_path / "bad.csv"
     path.write_text("text,label,language\na,x,yo\nb,y,klingon\n", encoding="utf-8")
-    with pytest.raises(DataError, match=r"bad.csv, record 3: language 'klingon' \(column 'language'\) is not a "
-                                        "language code"):
+    with pytest.raises(
+        DataError,
+        match=r"bad.csv, record 3: language 'klingon' \(column 'language'\) is not a "
+        "language code",
+    ):
         load_table(path)
 
 
@@ -81,6 +88,7 @@ def test_options_and_the_configuration_take_any_spelling():
 
 # -- SIB-200 ---------------------------------------------------------------------------------------
 
+
 def sib_root() -> Path:
     data = os.environ.get("MGL_DATA")
     if not data or not (Path(data) / "sib-200").is_dir():
@@ -94,8 +102,11 @@ def test_sib200_reads_the_publishers_layout_in_any_spelling():
 
     root = sib_root()
     yo = load_dataset("sib-200", root=root, languages=["yor_Latn"])
-    assert load_dataset("sib-200", root=root, languages=["yo"]) == yo == load_dataset("sib-200", root=root,
-                                                                                      languages=["yor"])
+    assert (
+        load_dataset("sib-200", root=root, languages=["yo"])
+        == yo
+        == load_dataset("sib-200", root=root, languages=["yor"])
+    )
     counts = {split: sum(ex.split == split for ex in yo) for split in ("train", "validation", "test")}
     assert counts == {"train": 701, "validation": 99, "test": 204}
     assert {ex.language for ex in yo} == {"yo"} and sorted({ex.label for ex in yo}) == list(SIB200_LABELS)

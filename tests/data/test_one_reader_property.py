@@ -47,12 +47,46 @@ def run_mgl(*args: str) -> tuple[int, str, str]:
             code = exc.code if isinstance(exc.code, int) else 0
     return code, out.getvalue(), err.getvalue()
 
-PIECES = ['"', '""', "'", "\t", ",", "\r", "\u2028", "\x0c", "\x85", " ", "a", "b", "é", "本", "😀", "x y",
-          "\\", "{", "}", "\n"]
+
+PIECES = [
+    '"',
+    '""',
+    "'",
+    "\t",
+    ",",
+    "\r",
+    "\u2028",
+    "\x0c",
+    "\x85",
+    " ",
+    "a",
+    "b",
+    "é",
+    "本",
+    "😀",
+    "x y",
+    "\\",
+    "{",
+    "}",
+    "\n",
+]
 TEXTS = st.one_of(
     st.lists(st.sampled_from(PIECES), min_size=0, max_size=8).map("".join),
-    st.sampled_from(['"Great" book', '"Unclosed start', "row three", 'row "four"', "row five", '"quoted"',
-                     "  padded  ", "", "   ", "end quote\"", 'a ""b"" c']),
+    st.sampled_from(
+        [
+            '"Great" book',
+            '"Unclosed start',
+            "row three",
+            'row "four"',
+            "row five",
+            '"quoted"',
+            "  padded  ",
+            "",
+            "   ",
+            'end quote"',
+            'a ""b"" c',
+        ]
+    ),
 )
 IDS = st.one_of(st.integers(0, 99).map(str), st.sampled_from(["id-1", "\ud800", "x\udfffy", "", "  "]))
 RECORDS = st.lists(st.tuples(TEXTS, IDS), min_size=0, max_size=6)
@@ -60,8 +94,13 @@ RECORDS = st.lists(st.tuples(TEXTS, IDS), min_size=0, max_size=6)
 
 def _write_delimited(records, delimiter: str, ending: str, quoting: int) -> str:
     buf = io.StringIO()
-    writer = csv.writer(buf, delimiter=delimiter, lineterminator=ending, quoting=quoting,
-                        escapechar=None if quoting != csv.QUOTE_NONE else "\\")
+    writer = csv.writer(
+        buf,
+        delimiter=delimiter,
+        lineterminator=ending,
+        quoting=quoting,
+        escapechar=None if quoting != csv.QUOTE_NONE else "\\",
+    )
     writer.writerow(["text", "label", "language", "id"])
     for text, rid in records:
         writer.writerow([text, "pos", "en", rid])
@@ -81,22 +120,35 @@ def files(draw):
         import pyarrow.parquet as pq
 
         ok = all(_encodable(t) and _encodable(i) for t, i in records)
-        rows = records if ok else [(t.encode("utf-8", "replace").decode(), i.encode("utf-8", "replace").decode())
-                                   for t, i in records]
+        rows = (
+            records
+            if ok
+            else [(t.encode("utf-8", "replace").decode(), i.encode("utf-8", "replace").decode()) for t, i in records]
+        )
         sink = io.BytesIO()
-        pq.write_table(pa.table({"text": pa.array([t for t, _ in rows], pa.string()),
-                                 "label": pa.array(["pos"] * len(rows), pa.string()),
-                                 "language": pa.array(["en"] * len(rows), pa.string()),
-                                 "id": pa.array([i for _, i in rows], pa.string())}), sink,
-                       row_group_size=draw(st.integers(1, 4)))
+        pq.write_table(
+            pa.table(
+                {
+                    "text": pa.array([t for t, _ in rows], pa.string()),
+                    "label": pa.array(["pos"] * len(rows), pa.string()),
+                    "language": pa.array(["en"] * len(rows), pa.string()),
+                    "id": pa.array([i for _, i in rows], pa.string()),
+                }
+            ),
+            sink,
+            row_group_size=draw(st.integers(1, 4)),
+        )
         return ".parquet", sink.getvalue(), [t for t, _ in rows], True
     if fmt == "jsonl":
         lines = []
         for text, rid in records:
             if draw(st.booleans()):
                 lines.append("")  # blank lines are not records
-            lines.append(json.dumps({"text": text, "label": "pos", "language": "en", "id": rid},
-                                    ensure_ascii=draw(st.booleans())))
+            lines.append(
+                json.dumps(
+                    {"text": text, "label": "pos", "language": "en", "id": rid}, ensure_ascii=draw(st.booleans())
+                )
+            )
         content = ending.join(lines) + (ending if draw(st.booleans()) else "")
         return ".jsonl", _encode(content, encoding), texts, True
     if fmt == "csv":
@@ -147,16 +199,20 @@ def test_every_path_reads_the_same_records_or_refuses_the_same_record(case):
         outcomes = {
             "training": _outcome(lambda: [ex.text for ex in load_table(path, uid="id")]),
             "folder": _outcome(lambda: [t for rows in read_rows([path], id_column="id") for t in rows.texts]),
-            "workers": _outcome(lambda: [t for spec in plan_shards([path], 2, id_column="id")
-                                         for t in read_shard(spec, id_column="id").texts]),
+            "workers": _outcome(
+                lambda: [
+                    t for spec in plan_shards([path], 2, id_column="id") for t in read_shard(spec, id_column="id").texts
+                ]
+            ),
         }
         if suffix != ".parquet":
             outcomes["predict"] = _outcome(lambda: read_inputs(str(path))[0])
         for name in ("folder", "workers"):  # predict_stream refuses an input without rows, naming no record
             if outcomes[name] == ("ok", []):
                 outcomes[name] = ("error", None)
-        code, out, err = run_mgl("data", "stats", str(path), "--json", "--columns",
-                                 "text=text,label=label,language=language,uid=id")
+        code, out, err = run_mgl(
+            "data", "stats", str(path), "--json", "--columns", "text=text,label=label,language=language,uid=id"
+        )
         if code == 0:
             assert outcomes["training"][0] == "ok", err
             stats = ("ok", sum(row["count"] for row in json.loads(out)))

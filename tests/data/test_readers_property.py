@@ -27,18 +27,48 @@ from mgl.data.tabular import load_table
 from mgl.errors import DataError, MGLError
 
 EXAMPLES = 300
-SETTINGS = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow],
-                    derandomize=True)
+SETTINGS = settings(
+    max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True
+)
 
-ALPHABET = st.sampled_from([*list("abcxyz ,\t\"'\\\n\r;:{}[]0123456789-."), "é", "本", "😀", "\x00", "\ufeff", "\u2028"])
-CELLS = st.one_of(st.sampled_from(["text", "label", "language", "split", "en", "fr", "train", "test", "validation",
-                                    "pos", "neg", "", "nan", "NaN", "english", "\\ud800"]),
-                  st.text(ALPHABET, max_size=12))
+ALPHABET = st.sampled_from(
+    [*list("abcxyz ,\t\"'\\\n\r;:{}[]0123456789-."), "é", "本", "😀", "\x00", "\ufeff", "\u2028"]
+)
+CELLS = st.one_of(
+    st.sampled_from(
+        [
+            "text",
+            "label",
+            "language",
+            "split",
+            "en",
+            "fr",
+            "train",
+            "test",
+            "validation",
+            "pos",
+            "neg",
+            "",
+            "nan",
+            "NaN",
+            "english",
+            "\\ud800",
+        ]
+    ),
+    st.text(ALPHABET, max_size=12),
+)
 JSON_VALUES = st.recursive(
-    st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=True), st.text(ALPHABET, max_size=10),
-              st.sampled_from(["en", "pos", "neg", "train", "\ud800", "a\udfffb"])),
+    st.one_of(
+        st.none(),
+        st.booleans(),
+        st.integers(),
+        st.floats(allow_nan=True),
+        st.text(ALPHABET, max_size=10),
+        st.sampled_from(["en", "pos", "neg", "train", "\ud800", "a\udfffb"]),
+    ),
     lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=5), inner, max_size=3)),
-    max_leaves=6)
+    max_leaves=6,
+)
 
 
 def delimited(delimiter: str) -> st.SearchStrategy[bytes]:
@@ -61,9 +91,19 @@ def jsonl_bytes(draw) -> bytes:
     for _ in range(draw(st.integers(0, 6))):
         kind = draw(st.sampled_from(["record", "value", "raw", "blank"]))
         if kind == "record":
-            obj = draw(st.fixed_dictionaries({}, optional={"text": JSON_VALUES, "label": JSON_VALUES,
-                                                            "language": JSON_VALUES, "split": JSON_VALUES,
-                                                            "id": JSON_VALUES, "text_pair": JSON_VALUES}))
+            obj = draw(
+                st.fixed_dictionaries(
+                    {},
+                    optional={
+                        "text": JSON_VALUES,
+                        "label": JSON_VALUES,
+                        "language": JSON_VALUES,
+                        "split": JSON_VALUES,
+                        "id": JSON_VALUES,
+                        "text_pair": JSON_VALUES,
+                    },
+                )
+            )
             lines.append(json.dumps(obj))  # lone surrogates travel as \ud800 escapes, as in the wild
         elif kind == "value":
             lines.append(json.dumps(draw(JSON_VALUES)))
@@ -85,12 +125,16 @@ def parquet_bytes() -> st.SearchStrategy[bytes]:
         for name in draw(st.lists(st.sampled_from(["text", "label", "language", "split", "id"]), unique=True)):
             kind = draw(st.sampled_from(["str", "int", "float", "null"]))
             if kind == "str":
-                columns[name] = pa.array(draw(st.lists(st.one_of(st.none(), st.text(ALPHABET, max_size=8)),
-                                                       min_size=n, max_size=n)), pa.string())
+                columns[name] = pa.array(
+                    draw(st.lists(st.one_of(st.none(), st.text(ALPHABET, max_size=8)), min_size=n, max_size=n)),
+                    pa.string(),
+                )
             elif kind == "int":
                 columns[name] = pa.array(draw(st.lists(st.integers(-5, 5), min_size=n, max_size=n)), pa.int64())
             elif kind == "float":
-                columns[name] = pa.array(draw(st.lists(st.floats(allow_nan=True), min_size=n, max_size=n)), pa.float64())
+                columns[name] = pa.array(
+                    draw(st.lists(st.floats(allow_nan=True), min_size=n, max_size=n)), pa.float64()
+                )
             else:
                 columns[name] = pa.nulls(n)
         sink = io.BytesIO()
@@ -118,8 +162,12 @@ def _table(data: bytes, suffix: str) -> None:
         path = Path(folder) / f"data{suffix}"
         path.write_bytes(data)
         assert_loads_or_names_the_file(lambda: load_table(path, text="text", label="label"), path)
-        assert_loads_or_names_the_file(lambda: load_table(path, text="text", label="label", fixed_language="en",
-                                                          label_map={"pos": "positive", "neg": None}), path)
+        assert_loads_or_names_the_file(
+            lambda: load_table(
+                path, text="text", label="label", fixed_language="en", label_map={"pos": "positive", "neg": None}
+            ),
+            path,
+        )
 
 
 def _predict_input(data: bytes, suffix: str) -> None:
@@ -161,9 +209,14 @@ def test_predict_inputs(data, suffix):
 
 def test_a_lone_surrogate_is_named_by_file_and_record(tmp_path):
     path = tmp_path / "data.jsonl"
-    path.write_text('{"text": "ok", "label": "pos", "language": "en"}\n{"text": "bad \\ud800 text", "label": "pos", '
-                    '"language": "en"}\n', encoding="utf-8")
-    with pytest.raises(DataError, match=r"data.jsonl, record 2: the text \(field 'text'\) is not valid Unicode: a lone surrogate"):
+    path.write_text(
+        '{"text": "ok", "label": "pos", "language": "en"}\n{"text": "bad \\ud800 text", "label": "pos", '
+        '"language": "en"}\n',
+        encoding="utf-8",
+    )
+    with pytest.raises(
+        DataError, match=r"data.jsonl, record 2: the text \(field 'text'\) is not valid Unicode: a lone surrogate"
+    ):
         load_table(path)
     inputs = tmp_path / "in.jsonl"
     inputs.write_text('{"text": "ok"}\n\n{"text": "bad \\ud800"}\n', encoding="utf-8")

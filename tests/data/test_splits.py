@@ -21,8 +21,15 @@ def make(n_per_label: dict[str, int], *, language: str = "en", split: str = "tra
     examples = []
     for label, n in n_per_label.items():
         for i in range(n):
-            examples.append(Example(text=f"{label} {i}", label=label, language=language, split=split,
-                                    uid=f"{language}/{split}/{label}#{i + 1}"))
+            examples.append(
+                Example(
+                    text=f"{label} {i}",
+                    label=label,
+                    language=language,
+                    split=split,
+                    uid=f"{language}/{split}/{label}#{i + 1}",
+                )
+            )
     # interleave the labels so that the input order is not sorted by label
     return sorted(examples, key=lambda ex: (int(ex.uid.rsplit("#", 1)[1]), ex.label))
 
@@ -143,9 +150,13 @@ def test_subsample_language_touches_only_that_part() -> None:
 def test_carve_validation_is_stratified_fixed_and_only_where_needed():
     from mgl.data.splits import carve_validation
 
-    examples = (make({"neg": 100, "pos": 60}, language="en") + make({"neg": 10, "pos": 10}, language="fr")
-                + make({"neg": 3, "pos": 3}, language="fr", split="validation") + make({"neg": 40, "pos": 40}, language="ja")
-                + make({"neg": 5, "pos": 5}, language="ja", split="test"))
+    examples = (
+        make({"neg": 100, "pos": 60}, language="en")
+        + make({"neg": 10, "pos": 10}, language="fr")
+        + make({"neg": 3, "pos": 3}, language="fr", split="validation")
+        + make({"neg": 40, "pos": 40}, language="ja")
+        + make({"neg": 5, "pos": 5}, language="ja", split="test")
+    )
     out, carved = carve_validation(examples, ["en", "fr", "ja"], 0.2)
     assert carved == {"en": {"validation": 32, "train": 128}, "ja": {"validation": 16, "train": 64}}  # fr had some
     counts = Counter((e.language, e.split, e.label) for e in out)
@@ -163,8 +174,11 @@ def test_carve_validation_is_stratified_fixed_and_only_where_needed():
 def test_the_target_is_carved_before_its_few_shot_subsample_and_not_per_seed():
     from mgl.pipeline import make_experiment_data
 
-    examples = (make({"neg": 30, "pos": 30}, language="en") + make({"neg": 50, "pos": 50}, language="ja")
-                + make({"neg": 5, "pos": 5}, language="ja", split="test"))
+    examples = (
+        make({"neg": 30, "pos": 30}, language="en")
+        + make({"neg": 50, "pos": 50}, language="ja")
+        + make({"neg": 5, "pos": 5}, language="ja", split="test")
+    )
     runs = [make_experiment_data(examples, ["en"], "ja", target_fraction=0.1, seed=seed) for seed in (0, 1)]
     for data in runs:
         assert data.carved == {"en": {"validation": 12, "train": 48}, "ja": {"validation": 20, "train": 80}}

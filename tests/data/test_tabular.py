@@ -22,7 +22,10 @@ def test_parse_label_map() -> None:
 
 def test_parse_columns() -> None:
     assert parse_columns("text=review,label=stars,language=lang") == {
-        "text": "review", "label": "stars", "language": "lang"}
+        "text": "review",
+        "label": "stars",
+        "language": "lang",
+    }
     with pytest.raises(ConfigError, match="unknown column role 'body'"):
         parse_columns("body=review")
     with pytest.raises(ConfigError, match="twice"):
@@ -40,8 +43,9 @@ def test_format_from_suffix(tmp_path: Path) -> None:
 
 def test_csv_with_column_and_label_maps(fixtures: Path) -> None:
     path = fixtures / "reviews.csv"
-    examples = load_table(path, **parse_columns("text=review,label=stars,language=lang"),
-                          label_map=parse_label_map(STARS))
+    examples = load_table(
+        path, **parse_columns("text=review,label=stars,language=lang"), label_map=parse_label_map(STARS)
+    )
     # the 3-star record is dropped; quoted commas and quotes survive; 'dev' means validation
     assert [ex.uid for ex in examples] == [f"reviews.csv#{i}" for i in (1, 2, 4, 5, 6)]
     assert examples[0].text == 'Great, really great "book"'
@@ -61,8 +65,9 @@ def test_csv_split_column_default_and_fixed_split(fixtures: Path, tmp_path: Path
 
 
 def test_tsv_is_read_without_quoting(fixtures: Path) -> None:
-    examples = load_table(fixtures / "pairs.tsv", text="sentence1", text_pair="sentence2", fixed_language="en",
-                          uid="id")
+    examples = load_table(
+        fixtures / "pairs.tsv", text="sentence1", text_pair="sentence2", fixed_language="en", uid="id"
+    )
     assert [ex.text for ex in examples] == ['He said "hello" twice .', 'A "quoted']
     assert examples[1].text_pair == 'B "unbalanced'
     assert [ex.uid for ex in examples] == ["1", "2"]
@@ -163,8 +168,11 @@ def test_utf8_bom_is_ignored(tmp_path: Path) -> None:
 
 # ------------------------------------------------------------------ encodings and Parquet
 
-ROWS = [("Très bon livre, je l'adore", "5", "fr", "train"), ("日本語のレビュー、最悪", "1", "ja", "test"),
-        ("Gut, aber \"teuer\", naja", "4", "de", "validation")]
+ROWS = [
+    ("Très bon livre, je l'adore", "5", "fr", "train"),
+    ("日本語のレビュー、最悪", "1", "ja", "test"),
+    ('Gut, aber "teuer", naja', "4", "de", "validation"),
+]
 
 
 def _csv_text() -> str:
@@ -203,12 +211,14 @@ def test_utf8_and_utf16_with_a_byte_order_mark_read_the_same(tmp_path, codec):
     path = tmp_path / f"{codec}.csv"
     path.write_bytes(data)
     got = _load(path)
-    assert [(e.text, e.label, e.language, e.split) for e in got] == [(e.text, e.label, e.language, e.split) for e in reference]
+    assert [(e.text, e.label, e.language, e.split) for e in got] == [
+        (e.text, e.label, e.language, e.split) for e in reference
+    ]
     assert got[1].text == "日本語のレビュー、最悪"
 
 
 def test_other_encodings_are_named(tmp_path):
-    text = "review,stars,lang\n\"Très bon, très cher\",5,fr\n"
+    text = 'review,stars,lang\n"Très bon, très cher",5,fr\n'
     path = tmp_path / "latin.csv"
     path.write_bytes(text.encode("cp1252"))
     with pytest.raises(DataError, match=r"latin.csv, record 2: not valid UTF-8.*--encoding"):
@@ -226,11 +236,19 @@ def test_parquet_maps_columns_like_csv(tmp_path):
     import pyarrow.parquet as pq
 
     reference = _load(_write(tmp_path, "ref.csv", _csv_text()))
-    table = pa.table({"review": [r[0] for r in ROWS], "stars": [int(r[1]) for r in ROWS],
-                      "lang": [r[2] for r in ROWS], "split": [r[3] for r in ROWS]})
+    table = pa.table(
+        {
+            "review": [r[0] for r in ROWS],
+            "stars": [int(r[1]) for r in ROWS],
+            "lang": [r[2] for r in ROWS],
+            "split": [r[3] for r in ROWS],
+        }
+    )
     pq.write_table(table, tmp_path / "reviews.parquet")
     got = _load(tmp_path / "reviews.parquet")
-    assert [(e.text, e.label, e.language, e.split) for e in got] == [(e.text, e.label, e.language, e.split) for e in reference]
+    assert [(e.text, e.label, e.language, e.split) for e in got] == [
+        (e.text, e.label, e.language, e.split) for e in reference
+    ]
     assert got[0].uid == "reviews.parquet#1"
     pq.write_table(table.drop_columns(["stars"]), tmp_path / "nolabel.parquet")
     with pytest.raises(DataError, match=r"nolabel.parquet: missing column\(s\) \['stars'\]"):

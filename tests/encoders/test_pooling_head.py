@@ -16,19 +16,34 @@ from mgl.encoders.prefix_states import PrefixStateStore, compute_prefix_states
 from mgl.errors import ConfigError, DataError
 from mgl.features import PooledStateFeatures
 
-TEXTS = ["the book is very good", "a terrible boring film, not good at all, really bad", "das buch ist gut",
-         "le livre est très bon", "i loved it", "hate", "the the the the the the the the the the the the"]
+TEXTS = [
+    "the book is very good",
+    "a terrible boring film, not good at all, really bad",
+    "das buch ist gut",
+    "le livre est très bon",
+    "i loved it",
+    "hate",
+    "the the the the the the the the the the the the",
+]
 
 
 @pytest.fixture
 def encoder(tiny_bert_dir):
-    return TextEncoder(EncoderSpec(model=str(tiny_bert_dir), pooling="mean", max_length=32, precision="fp32"), device="cpu")
+    return TextEncoder(
+        EncoderSpec(model=str(tiny_bert_dir), pooling="mean", max_length=32, precision="fp32"), device="cpu"
+    )
 
 
 def head_features(encoder, folder, queries=3):
-    store, locations = compute_prefix_states(encoder, TEXTS, None, encoder.num_layers,
-                                             store=PrefixStateStore.for_encoder(encoder, encoder.num_layers, folder),
-                                             batch_size=3, progress=False)
+    store, locations = compute_prefix_states(
+        encoder,
+        TEXTS,
+        None,
+        encoder.num_layers,
+        store=PrefixStateStore.for_encoder(encoder, encoder.num_layers, folder),
+        batch_size=3,
+        progress=False,
+    )
     torch.manual_seed(0)
     return PooledStateFeatures(AttentionPooling(encoder.dim, queries), store, locations, lr=1e-2, batch_size=3)
 
@@ -46,11 +61,13 @@ def test_head_at_initialisation_is_mean_pooling(encoder, tmp_path):
     with torch.no_grad():
         hidden = encoder.model(**batch).last_hidden_state
         head = AttentionPooling(encoder.dim, 4)
-        assert torch.allclose(head(hidden, batch["attention_mask"]), encoder.pool(hidden, batch["attention_mask"]),
-                              atol=1e-5, rtol=0)
+        assert torch.allclose(
+            head(hidden, batch["attention_mask"]), encoder.pool(hidden, batch["attention_mask"]), atol=1e-5, rtol=0
+        )
         # and the encoder run with the head as its pooler gives those vectors
-        assert torch.allclose(torch.as_tensor(encoder.embed(TEXTS, batch_size=3, progress=False, pooler=head)), frozen,
-                              atol=1e-5, rtol=0)
+        assert torch.allclose(
+            torch.as_tensor(encoder.embed(TEXTS, batch_size=3, progress=False, pooler=head)), frozen, atol=1e-5, rtol=0
+        )
 
 
 def test_padding_gets_no_weight_and_batch_mates_change_nothing(encoder, tmp_path):
@@ -129,10 +146,12 @@ def test_final_states_have_their_own_store_identity(encoder):
 def test_config_switch_is_checked():
     cfg = load_config("amazon", None, ["encoder.pooling_head=attention", "encoder.pooling_queries=2"]).validate()
     assert cfg.encoder.pooling_head == "attention" and cfg.encoder.pooling_queries == 2
-    for bad, message in [({"pooling_head": "max"}, "pooling_head must be"),
-                         ({"pooling_head": "attention", "train": "all"}, "needs encoder.train=none"),
-                         ({"pooling_head": "attention", "pooling": "cls"}, "pooling=cls"),
-                         ({"pooling_head": "attention", "pooling_queries": 0}, "pooling_queries")]:
+    for bad, message in [
+        ({"pooling_head": "max"}, "pooling_head must be"),
+        ({"pooling_head": "attention", "train": "all"}, "needs encoder.train=none"),
+        ({"pooling_head": "attention", "pooling": "cls"}, "pooling=cls"),
+        ({"pooling_head": "attention", "pooling_queries": 0}, "pooling_queries"),
+    ]:
         with pytest.raises(ConfigError, match=message):
             EncoderConfig(**bad).validate()
     with pytest.raises(ValueError):

@@ -13,31 +13,49 @@ from mgl.encoders.prefix_states import PrefixStateStore, compute_prefix_states
 from mgl.errors import DataError, MGLError
 from mgl.features import EncoderFeatures, PrefixFeatures
 
-TEXTS = ["the book is very good", "a terrible boring film, not good at all, really bad", "das buch ist gut",
-         "le livre est très bon", "i loved it", "hate", "the the the the the the the the the the the the"]
+TEXTS = [
+    "the book is very good",
+    "a terrible boring film, not good at all, really bad",
+    "das buch ist gut",
+    "le livre est très bon",
+    "i loved it",
+    "hate",
+    "the the the the the the the the the the the the",
+]
 PAIRS = ["a good book", None, "ein buch", None, "it was great", "i hate this film", None]
 
 
 @pytest.fixture
 def encoder(tiny_bert_dir):
-    return TextEncoder(EncoderSpec(model=str(tiny_bert_dir), pooling="mean", max_length=32, precision="fp32"), device="cpu")
+    return TextEncoder(
+        EncoderSpec(model=str(tiny_bert_dir), pooling="mean", max_length=32, precision="fp32"), device="cpu"
+    )
 
 
 def top1_states(encoder, folder):
     """The encoder in top-1 mode and its cached states of TEXTS/PAIRS below the top layer."""
     encoder.set_trainable("top-k", 1)
-    return compute_prefix_states(encoder, TEXTS, PAIRS, 1, store=PrefixStateStore.for_encoder(encoder, 1, folder),
-                                 progress=False)
+    return compute_prefix_states(
+        encoder, TEXTS, PAIRS, 1, store=PrefixStateStore.for_encoder(encoder, 1, folder), progress=False
+    )
 
 
 @pytest.mark.parametrize("k", [1, 2])
 @pytest.mark.parametrize("pooling", ["mean", "cls"])
 def test_top_layers_over_cached_states_equal_a_full_forward_pass(tiny_bert_dir, tmp_path, k, pooling):
-    encoder = TextEncoder(EncoderSpec(model=str(tiny_bert_dir), pooling=pooling, max_length=32, precision="fp32"), device="cpu")
+    encoder = TextEncoder(
+        EncoderSpec(model=str(tiny_bert_dir), pooling=pooling, max_length=32, precision="fp32"), device="cpu"
+    )
     encoder.set_trainable("top-k", k)
-    store, locations = compute_prefix_states(encoder, TEXTS, PAIRS, encoder.num_layers - k,
-                                             store=PrefixStateStore.for_encoder(encoder, encoder.num_layers - k, tmp_path),
-                                             batch_size=3, progress=False)
+    store, locations = compute_prefix_states(
+        encoder,
+        TEXTS,
+        PAIRS,
+        encoder.num_layers - k,
+        store=PrefixStateStore.for_encoder(encoder, encoder.num_layers - k, tmp_path),
+        batch_size=3,
+        progress=False,
+    )
     prefix = PrefixFeatures(encoder, store, locations, batch_size=3)
     full = EncoderFeatures(encoder, TEXTS, PAIRS, batch_size=3)
     prefix.eval(), full.eval()
@@ -60,7 +78,7 @@ def test_states_are_stored_once_and_found_again(encoder, tmp_path):
     # a new store object on the same folder finds everything: nothing is recomputed or appended
     again = PrefixStateStore.for_encoder(encoder, 1, tmp_path)
     _, second = compute_prefix_states(encoder, TEXTS + TEXTS[:2], PAIRS + PAIRS[:2], 1, store=again, progress=False)
-    assert second[:len(TEXTS)] == first and second[len(TEXTS):] == first[:2]
+    assert second[: len(TEXTS)] == first and second[len(TEXTS) :] == first[:2]
     assert len(again) == rows and again.size_bytes() == size
     # each input stores exactly its real tokens, 2 bytes per value
     tokens = encoder.tokenize(TEXTS, PAIRS)["attention_mask"].sum(1).tolist()
@@ -124,18 +142,35 @@ def test_a_truncated_shard_is_a_clear_error(encoder, tmp_path):
 
 def test_states_derived_from_a_lower_layer_equal_the_direct_ones(encoder, tmp_path):
     encoder.set_trainable("top-k", 1)
-    low_store, low = compute_prefix_states(encoder, TEXTS, PAIRS, 0, store=PrefixStateStore.for_encoder(encoder, 0, tmp_path / "a"),
-                                           progress=False)
-    derived_store, derived = compute_prefix_states(encoder, TEXTS, PAIRS, 1, store=PrefixStateStore.for_encoder(encoder, 1, tmp_path / "b"),
-                                                   lower=(low_store, low, 0), progress=False, batch_size=2)
-    direct_store, direct = compute_prefix_states(encoder, TEXTS, PAIRS, 1, store=PrefixStateStore.for_encoder(encoder, 1, tmp_path / "c"),
-                                                 progress=False)
+    low_store, low = compute_prefix_states(
+        encoder, TEXTS, PAIRS, 0, store=PrefixStateStore.for_encoder(encoder, 0, tmp_path / "a"), progress=False
+    )
+    derived_store, derived = compute_prefix_states(
+        encoder,
+        TEXTS,
+        PAIRS,
+        1,
+        store=PrefixStateStore.for_encoder(encoder, 1, tmp_path / "b"),
+        lower=(low_store, low, 0),
+        progress=False,
+        batch_size=2,
+    )
+    direct_store, direct = compute_prefix_states(
+        encoder, TEXTS, PAIRS, 1, store=PrefixStateStore.for_encoder(encoder, 1, tmp_path / "c"), progress=False
+    )
     for a, b in zip(derived, direct):
         x, y = derived_store.read(a).astype(np.float32), direct_store.read(b).astype(np.float32)
         assert x.shape == y.shape and np.allclose(x, y, atol=2e-2)  # float16 in, float16 out
     with pytest.raises(MGLError, match="cannot give"):
-        compute_prefix_states(encoder, TEXTS, PAIRS, 1, store=PrefixStateStore.for_encoder(encoder, 1, tmp_path / "d"),
-                              lower=(derived_store, derived, 1), progress=False)
+        compute_prefix_states(
+            encoder,
+            TEXTS,
+            PAIRS,
+            1,
+            store=PrefixStateStore.for_encoder(encoder, 1, tmp_path / "d"),
+            lower=(derived_store, derived, 1),
+            progress=False,
+        )
 
 
 def test_top_layers_run_under_bf16_autocast_when_the_encoder_is_bf16(tiny_bert_dir, tmp_path):
@@ -146,8 +181,9 @@ def test_top_layers_run_under_bf16_autocast_when_the_encoder_is_bf16(tiny_bert_d
     bf16 = TextEncoder(EncoderSpec(**spec, precision="bf16"), device="cpu")
     for enc in (fp32, bf16):
         enc.set_trainable("top-k", 1)
-    store, locations = compute_prefix_states(fp32, TEXTS, PAIRS, 1, store=PrefixStateStore.for_encoder(fp32, 1, tmp_path),
-                                             progress=False)
+    store, locations = compute_prefix_states(
+        fp32, TEXTS, PAIRS, 1, store=PrefixStateStore.for_encoder(fp32, 1, tmp_path), progress=False
+    )
     a = PrefixFeatures(fp32, store, locations)
     b = PrefixFeatures(bf16, store, locations)
     a.eval(), b.eval()  # no dropout: the two computations differ by the bf16 rounding only

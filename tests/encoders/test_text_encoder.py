@@ -13,7 +13,29 @@ from mgl.encoders import EncoderSpec, TextEncoder, resolve_device
 from mgl.encoders.batching import bucket_length, plan_bucket_batches, plan_length_batches
 from mgl.errors import MGLError
 
-WORDS = ["the", "a", "book", "film", "great", "good", "bad", "terrible", "boring", "love", "hate", "not", "very", "das", "buch", "ist", "gut", "le", "livre", "est", "bon"]
+WORDS = [
+    "the",
+    "a",
+    "book",
+    "film",
+    "great",
+    "good",
+    "bad",
+    "terrible",
+    "boring",
+    "love",
+    "hate",
+    "not",
+    "very",
+    "das",
+    "buch",
+    "ist",
+    "gut",
+    "le",
+    "livre",
+    "est",
+    "bon",
+]
 
 
 def sentences(n: int, seed: int = 0, max_words: int = 40) -> list[str]:
@@ -40,7 +62,9 @@ def hidden_states(encoder: TextEncoder, batch) -> torch.Tensor:
 
 def test_defaults_of_a_plain_model_directory(make, tiny_bert_dir):
     encoder = make()
-    assert encoder.spec == EncoderSpec(model=str(tiny_bert_dir), pooling="cls", prefix="", max_length=256, precision="fp32")
+    assert encoder.spec == EncoderSpec(
+        model=str(tiny_bert_dir), pooling="cls", prefix="", max_length=256, precision="fp32"
+    )
     assert encoder.dim == 32
     assert encoder.device == torch.device("cpu")
     assert not encoder.training
@@ -382,19 +406,30 @@ def test_bucket_length_depends_on_the_input_alone():
     plan = plan_bucket_batches(lengths, 256, batch_size=2)
     assert plan == [(112, [0]), (96, [2]), (32, [1, 3]), (32, [5]), (16, [4])]
     assert sorted(i for _, batch in plan for i in batch) == list(range(len(lengths)))
-    assert plan_bucket_batches(lengths, 256, batch_size=8, max_tokens=150) == [(112, [0]), (96, [2]), (32, [1, 3, 5]), (16, [4])]
+    assert plan_bucket_batches(lengths, 256, batch_size=8, max_tokens=150) == [
+        (112, [0]),
+        (96, [2]),
+        (32, [1, 3, 5]),
+        (16, [4]),
+    ]
 
 
 @pytest.mark.parametrize("precision", ["fp32", "bf16"])
 def test_an_input_gets_one_vector_alone_batched_or_duplicated(tiny_bert_dir, precision):
     """Batch mates never change an input's vector: each input is padded to its own bucket."""
     enc = TextEncoder(EncoderSpec(model=str(tiny_bert_dir), max_length=128, precision=precision))
-    texts = ["the book is great", "a", "das buch ist sehr gut und nicht schlecht " * 6, "le livre",
-             "ein langer satz " * 20, "x y z"]
+    texts = [
+        "the book is great",
+        "a",
+        "das buch ist sehr gut und nicht schlecht " * 6,
+        "le livre",
+        "ein langer satz " * 20,
+        "x y z",
+    ]
     alone = np.concatenate([enc.embed([t], progress=False) for t in texts])
     for batch_size in (1, 2, 3, 32):
         np.testing.assert_array_equal(enc.embed(texts, progress=False, batch_size=batch_size), alone)
-    np.testing.assert_array_equal(enc.embed(texts[::-1] + texts, progress=False)[len(texts):], alone)
+    np.testing.assert_array_equal(enc.embed(texts[::-1] + texts, progress=False)[len(texts) :], alone)
     np.testing.assert_array_equal(enc.embed([texts[2]] * 5 + [texts[4]], progress=False)[0], alone[2])
 
 

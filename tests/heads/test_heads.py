@@ -11,10 +11,15 @@ def _bank(n=12, dim=6, seed=0):
     from mgl.data.examples import Example
 
     rng = np.random.default_rng(seed)
-    examples = [Example(text=f"t{i}", label=["a", "b", "c"][i % 3], language=["en", "de"][i % 2], uid=f"r{i}")
-                for i in range(n)]
-    return LabelledBank(examples, torch.as_tensor(rng.normal(size=(n, dim)), dtype=torch.float32),
-                        [i % 3 for i in range(n)], ["a", "b", "c"])
+    examples = [
+        Example(text=f"t{i}", label=["a", "b", "c"][i % 3], language=["en", "de"][i % 2], uid=f"r{i}") for i in range(n)
+    ]
+    return LabelledBank(
+        examples,
+        torch.as_tensor(rng.normal(size=(n, dim)), dtype=torch.float32),
+        [i % 3 for i in range(n)],
+        ["a", "b", "c"],
+    )
 
 
 @pytest.mark.parametrize("classes", [2, 3])
@@ -30,10 +35,15 @@ def test_logreg_head_equals_the_scikit_learn_pipeline(classes):
     pipe = make_pipeline(StandardScaler(), LogisticRegression(C=0.3, max_iter=5000)).fit(x, y)
     head = LogRegHead.from_pipeline(pipe, classes, C=0.3)
     queries = rng.normal(size=(50, 8))
-    np.testing.assert_allclose(head.predict_proba(torch.as_tensor(queries, dtype=torch.float32)),
-                               pipe.predict_proba(queries.astype(np.float32)), atol=1e-6)
+    np.testing.assert_allclose(
+        head.predict_proba(torch.as_tensor(queries, dtype=torch.float32)),
+        pipe.predict_proba(queries.astype(np.float32)),
+        atol=1e-6,
+    )
     again = LogRegHead.from_saved(head.settings(), head.tensors(), _bank())
-    np.testing.assert_array_equal(again.predict_proba(torch.as_tensor(queries)), head.predict_proba(torch.as_tensor(queries)))
+    np.testing.assert_array_equal(
+        again.predict_proba(torch.as_tensor(queries)), head.predict_proba(torch.as_tensor(queries))
+    )
     assert all(t.dtype == torch.float64 for t in head.tensors().values())  # arrays, no pickle
 
 
@@ -50,18 +60,24 @@ def test_mlp_head_round_trips_and_predicts_in_eval_mode():
     again = HEAD_KINDS["mlp"].from_saved(head.settings(), head.tensors(), _bank())
     np.testing.assert_array_equal(again.predict_proba(x), p)
     with pytest.raises(RuntimeError):  # strict: a missing tensor is an error
-        HEAD_KINDS["mlp"].from_saved(head.settings(), {k: v for k, v in head.tensors().items() if "fr" not in k}, _bank())
+        HEAD_KINDS["mlp"].from_saved(
+            head.settings(), {k: v for k, v in head.tensors().items() if "fr" not in k}, _bank()
+        )
 
 
 def test_ensemble_is_the_mean_of_its_members():
     from mgl.baselines.common import MLPClassifier
 
     torch.manual_seed(1)
-    members = {"a": MLPHead(MLPClassifier(6, 3, hidden_dim=4), "shared"),
-               "b": MLPHead(MLPClassifier(6, 3, hidden_dim=4), "shared")}
+    members = {
+        "a": MLPHead(MLPClassifier(6, 3, hidden_dim=4), "shared"),
+        "b": MLPHead(MLPClassifier(6, 3, hidden_dim=4), "shared"),
+    }
     ens = EnsembleHead(members)
     x = torch.randn(5, 6)
-    np.testing.assert_allclose(ens.predict_proba(x), (members["a"].predict_proba(x) + members["b"].predict_proba(x)) / 2)
+    np.testing.assert_allclose(
+        ens.predict_proba(x), (members["a"].predict_proba(x) + members["b"].predict_proba(x)) / 2
+    )
     assert np.allclose(ens.predict_proba(x).sum(1), 1.0)
     with pytest.raises(ValueError):
         mean_probabilities([np.zeros((2, 3)), np.zeros((2, 2))])
@@ -76,7 +92,9 @@ def test_nearest_neighbours_equal_a_brute_force_search():
     q = torch.randn(9, 5)
     idx, sims = nearest(q, bank, k=4, chunk=4)  # chunked
     b = bank.embeddings.numpy()
-    cos = (q.numpy() / np.linalg.norm(q.numpy(), axis=1, keepdims=True)) @ (b / np.linalg.norm(b, axis=1, keepdims=True)).T
+    cos = (q.numpy() / np.linalg.norm(q.numpy(), axis=1, keepdims=True)) @ (
+        b / np.linalg.norm(b, axis=1, keepdims=True)
+    ).T
     np.testing.assert_array_equal(idx, np.argsort(-cos, axis=1)[:, :4])
     np.testing.assert_allclose(sims, np.sort(cos, axis=1)[:, ::-1][:, :4], atol=1e-5)
     why = explain_by_neighbours(idx[0], sims[0], predicted=1, bank=bank, languages=["en", "de", "fr"])

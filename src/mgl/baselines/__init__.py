@@ -47,23 +47,48 @@ BASELINES: dict[str, Callable[[BaselineContext], Fitted]] = {
 """Name -> ``fit(ctx)``; the names are those of the grid's ``--methods``."""
 
 
-def make_context(data, features, cfg: MGLConfig, *, seed: int, device: torch.device | str = "cpu",
-                 progress: bool = False, options: BaselineOptions | None = None) -> BaselineContext:
+def make_context(
+    data,
+    features,
+    cfg: MGLConfig,
+    *,
+    seed: int,
+    device: torch.device | str = "cpu",
+    progress: bool = False,
+    options: BaselineOptions | None = None,
+) -> BaselineContext:
     """Settings, tuning grid and MGL's validation rows for one experiment and seed."""
     options = (options or BaselineOptions()).validate()
     table = data.table
     source_rows, target_rows = mgl_validation_rows(table, data.sources, data.target, cfg, seed)
     return BaselineContext(
-        table=table, sources=list(data.sources), target=data.target, features=features, cfg=cfg, options=options,
-        settings=Settings.from_configs(cfg, options), grid=tuning_grid(options),
+        table=table,
+        sources=list(data.sources),
+        target=data.target,
+        features=features,
+        cfg=cfg,
+        options=options,
+        settings=Settings.from_configs(cfg, options),
+        grid=tuning_grid(options),
         source_validation=[ValidationSet(f"{lang} validation", rows) for lang, rows in source_rows],
         target_validation=[ValidationSet(f"{data.target} validation", target_rows)],
-        seed=seed, device=torch.device(device), progress=progress,
+        seed=seed,
+        device=torch.device(device),
+        progress=progress,
     )
 
 
-def run_baseline(name: str, data, features, cfg: MGLConfig, *, seed: int, device: torch.device | str = "cpu",
-                 progress: bool = False, options: BaselineOptions | None = None) -> dict[str, Any]:
+def run_baseline(
+    name: str,
+    data,
+    features,
+    cfg: MGLConfig,
+    *,
+    seed: int,
+    device: torch.device | str = "cpu",
+    progress: bool = False,
+    options: BaselineOptions | None = None,
+) -> dict[str, Any]:
     """Train the named baseline on ``data`` (an :class:`~mgl.pipeline.ExperimentData`), score the target's test split.
 
     Returns the metrics as :func:`mgl.pipeline.run_mgl` does (accuracy, precision,
@@ -81,10 +106,16 @@ def run_baseline(name: str, data, features, cfg: MGLConfig, *, seed: int, device
         fitted = BASELINES[name](ctx)
         train_seconds = time.perf_counter() - t0
         probs = predict_proba(fitted.model, features, test, fitted.head)
-    metrics: dict[str, Any] = classification_metrics(data.table.labels[test], probs.argmax(1), data.table.num_classes,
-                                                     data.positive)
-    metrics.update(n_test=len(test), n_train=int(fitted.n_train), train_seconds=train_seconds,
-                   stages=[s.to_dict() for s in fitted.stages], options=ctx.options.to_dict())
+    metrics: dict[str, Any] = classification_metrics(
+        data.table.labels[test], probs.argmax(1), data.table.num_classes, data.positive
+    )
+    metrics.update(
+        n_test=len(test),
+        n_train=int(fitted.n_train),
+        train_seconds=train_seconds,
+        stages=[s.to_dict() for s in fitted.stages],
+        options=ctx.options.to_dict(),
+    )
     return metrics
 
 

@@ -65,8 +65,9 @@ class CandidateGroup:
         mask = None
         if self.training and dropout.p > 0:
             # the draw each candidate's nn.Dropout makes alone (same shape, same generator)
-            mask = F.dropout(torch.ones(h.shape[0], first.body[0].out_features, dtype=h.dtype, device=h.device),
-                             dropout.p, True)
+            mask = F.dropout(
+                torch.ones(h.shape[0], first.body[0].out_features, dtype=h.dtype, device=h.device), dropout.p, True
+            )
         out = []
         for c in self.active:
             model = self.models[c]
@@ -97,18 +98,34 @@ class GroupStepContext(StepContext):
 class BatchedTrainee:
     """Every grid point of one baseline stage as the candidates of :func:`mgl.rounds.train_in_rounds`."""
 
-    def __init__(self, model: MLPClassifier, features, make_step, validation: Sequence[ValidationSet],
-                 labels: np.ndarray, settings, grid: Sequence[Hyper], *, rng: np.random.Generator,
-                 betas: tuple[float, float] = (0.9, 0.999)):
+    def __init__(
+        self,
+        model: MLPClassifier,
+        features,
+        make_step,
+        validation: Sequence[ValidationSet],
+        labels: np.ndarray,
+        settings,
+        grid: Sequence[Hyper],
+        *,
+        rng: np.random.Generator,
+        betas: tuple[float, float] = (0.9, 0.999),
+    ):
         self.group = CandidateGroup([copy.deepcopy(model) for _ in grid])
         self.size = len(grid)
         self.features = features
         self.validation = list(validation)
         self.labels = labels
-        self.optimizer = make_adam([{"params": list(m.parameters()), "lr": h.lr, "weight_decay": h.weight_decay}
-                                    for m, h in zip(self.group.models, grid)], betas=betas)
-        self.ctx = GroupStepContext(self.group, features, self.optimizer, [], rng, labels, settings, None,
-                                    next(model.parameters()).device)
+        self.optimizer = make_adam(
+            [
+                {"params": list(m.parameters()), "lr": h.lr, "weight_decay": h.weight_decay}
+                for m, h in zip(self.group.models, grid)
+            ],
+            betas=betas,
+        )
+        self.ctx = GroupStepContext(
+            self.group, features, self.optimizer, [], rng, labels, settings, None, next(model.parameters()).device
+        )
         self.step = make_step(settings)
         self.best: list[dict | None] = [None] * self.size
 

@@ -112,8 +112,16 @@ class MLPClassifier(nn.Module):
     One head (``"shared"``) for every baseline but Multi-task, which has one per language.
     """
 
-    def __init__(self, in_dim: int, num_classes: int, *, hidden_dim: int = 768, dropout: float = 0.5,
-                 negative_slope: float = 0.01, heads: Sequence[str] = (SHARED_HEAD,)):
+    def __init__(
+        self,
+        in_dim: int,
+        num_classes: int,
+        *,
+        hidden_dim: int = 768,
+        dropout: float = 0.5,
+        negative_slope: float = 0.01,
+        heads: Sequence[str] = (SHARED_HEAD,),
+    ):
         super().__init__()
         if not heads:
             raise ValueError("an MLPClassifier needs at least one head")
@@ -126,12 +134,19 @@ class MLPClassifier(nn.Module):
         return self.heads[head](self.body(h))
 
 
-def build_classifier(cfg: MGLConfig, in_dim: int, num_classes: int, *, seed: int,
-                     heads: Sequence[str] = (SHARED_HEAD,)) -> MLPClassifier:
+def build_classifier(
+    cfg: MGLConfig, in_dim: int, num_classes: int, *, seed: int, heads: Sequence[str] = (SHARED_HEAD,)
+) -> MLPClassifier:
     """The classifier of every baseline, initialised from ``seed``."""
     torch.manual_seed(seed)
-    return MLPClassifier(in_dim, num_classes, hidden_dim=cfg.hidden_dim, dropout=cfg.dropout,
-                         negative_slope=cfg.negative_slope, heads=heads)
+    return MLPClassifier(
+        in_dim,
+        num_classes,
+        hidden_dim=cfg.hidden_dim,
+        dropout=cfg.dropout,
+        negative_slope=cfg.negative_slope,
+        heads=heads,
+    )
 
 
 @dataclass
@@ -148,9 +163,15 @@ class Settings:
 
     @classmethod
     def from_configs(cls, cfg: MGLConfig, options: BaselineOptions) -> Settings:
-        return cls(steps_per_round=cfg.train_episodes, max_rounds=cfg.max_rounds, patience=cfg.patience,
-                   batch_size=options.batch_size or cfg.n_query, grad_clip=cfg.grad_clip,
-                   encoder_lr=cfg.encoder_lr, encoder_weight_decay=cfg.weight_decay)
+        return cls(
+            steps_per_round=cfg.train_episodes,
+            max_rounds=cfg.max_rounds,
+            patience=cfg.patience,
+            batch_size=options.batch_size or cfg.n_query,
+            grad_clip=cfg.grad_clip,
+            encoder_lr=cfg.encoder_lr,
+            encoder_weight_decay=cfg.weight_decay,
+        )
 
 
 @dataclass(frozen=True)
@@ -174,8 +195,9 @@ class ValidationSet:
     head: str = SHARED_HEAD
 
 
-def mgl_validation_rows(table: ExampleTable, sources: Sequence[str], target: str, cfg: MGLConfig,
-                        seed: int) -> tuple[list[tuple[str, np.ndarray]], np.ndarray]:
+def mgl_validation_rows(
+    table: ExampleTable, sources: Sequence[str], target: str, cfg: MGLConfig, seed: int
+) -> tuple[list[tuple[str, np.ndarray]], np.ndarray]:
     """The validation rows MGL uses with this seed: ``([(source, rows), ...], target rows)``.
 
     Drawn exactly as :func:`mgl.training.fit_mgl` draws them (same random stream, same
@@ -187,8 +209,9 @@ def mgl_validation_rows(table: ExampleTable, sources: Sequence[str], target: str
         source_rows = [(task.sampler.pair.target, task.query) for task in tasks]
         _, val_task, _ = meta_test_tasks(table, sources, target, cfg, rng)
         return source_rows, val_task.query
-    source_rows = [(lang, validation_subset(table.rows(languages=lang, split="validation"), cfg, rng))
-                   for lang in sources]
+    source_rows = [
+        (lang, validation_subset(table.rows(languages=lang, split="validation"), cfg, rng)) for lang in sources
+    ]
     return source_rows, validation_subset(table.rows(languages=target, split="validation"), cfg, rng)
 
 
@@ -207,7 +230,7 @@ class BatchStream:
         if self._pos >= len(self._order):
             self._order = rng.permutation(self.rows)
             self._pos = 0
-        batch = self._order[self._pos:self._pos + self.batch_size]
+        batch = self._order[self._pos : self._pos + self.batch_size]
         self._pos += self.batch_size
         return batch
 
@@ -282,24 +305,28 @@ small_model_threads = small_graph_threads
 
 
 @torch.no_grad()
-def predict_proba(model: MLPClassifier, features, rows: np.ndarray, head: str = SHARED_HEAD,
-                  batch_size: int = 256) -> np.ndarray:
+def predict_proba(
+    model: MLPClassifier, features, rows: np.ndarray, head: str = SHARED_HEAD, batch_size: int = 256
+) -> np.ndarray:
     """Class probabilities ``[len(rows), |Y|]`` (eval mode; the previous mode is restored)."""
     rows = np.asarray(rows, dtype=np.int64)
     was_training = model.training
     model.eval()
     features.eval()
     try:
-        out = [torch.softmax(model(features(rows[s:s + batch_size]), head).double(), dim=1).cpu().numpy()
-               for s in range(0, len(rows), batch_size)]
+        out = [
+            torch.softmax(model(features(rows[s : s + batch_size]), head).double(), dim=1).cpu().numpy()
+            for s in range(0, len(rows), batch_size)
+        ]
     finally:
         model.train(was_training)
         features.train(was_training)
     return np.concatenate(out) if out else np.zeros((0, model.num_classes))
 
 
-def validate(model: MLPClassifier, features, validation: Sequence[ValidationSet],
-             labels: np.ndarray) -> tuple[float, float]:
+def validate(
+    model: MLPClassifier, features, validation: Sequence[ValidationSet], labels: np.ndarray
+) -> tuple[float, float]:
     """Mean accuracy and mean NLL over the validation sets."""
     from mgl.evaluation import mean_nll
 

@@ -30,9 +30,16 @@ class LogRegResult:
     val_scores: dict[float, float]
 
 
-def fit_logistic_regression(x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray, y_val: np.ndarray,
-                            *, Cs: Sequence[float] = DEFAULT_CS, seed: int = 0,
-                            stage: str = "logistic regression") -> LogRegResult:
+def fit_logistic_regression(
+    x_train: np.ndarray,
+    y_train: np.ndarray,
+    x_val: np.ndarray,
+    y_val: np.ndarray,
+    *,
+    Cs: Sequence[float] = DEFAULT_CS,
+    seed: int = 0,
+    stage: str = "logistic regression",
+) -> LogRegResult:
     """Fit one model per ``C``; keep the best by validation accuracy (ties: the smaller C).
 
     An empty training or validation set, or a non-finite validation score, is a

@@ -46,17 +46,41 @@ class SingleTrainee:
 
     size = 1
 
-    def __init__(self, model: MLPClassifier, features, step: StepFn, validation: Sequence[ValidationSet],
-                 labels: np.ndarray, settings: Settings, hyper: Hyper, *, rng: np.random.Generator,
-                 betas: tuple[float, float] = (0.9, 0.999)):
+    def __init__(
+        self,
+        model: MLPClassifier,
+        features,
+        step: StepFn,
+        validation: Sequence[ValidationSet],
+        labels: np.ndarray,
+        settings: Settings,
+        hyper: Hyper,
+        *,
+        rng: np.random.Generator,
+        betas: tuple[float, float] = (0.9, 0.999),
+    ):
         groups = [{"params": list(model.parameters()), "lr": hyper.lr, "weight_decay": hyper.weight_decay}]
         enc_params = features.parameters()
         if enc_params:
-            groups.append({"params": enc_params, "lr": features.lr or settings.encoder_lr,
-                           "weight_decay": settings.encoder_weight_decay})
+            groups.append(
+                {
+                    "params": enc_params,
+                    "lr": features.lr or settings.encoder_lr,
+                    "weight_decay": settings.encoder_weight_decay,
+                }
+            )
         optimizer = make_adam(groups, betas=betas)
-        self.ctx = StepContext(model, features, optimizer, [p for g in groups for p in g["params"]], rng, labels,
-                               settings, hyper, next(model.parameters()).device)
+        self.ctx = StepContext(
+            model,
+            features,
+            optimizer,
+            [p for g in groups for p in g["params"]],
+            rng,
+            labels,
+            settings,
+            hyper,
+            next(model.parameters()).device,
+        )
         self.model, self.features, self.step, self.validation, self.labels = model, features, step, validation, labels
         self.best: dict | None = None
 
@@ -87,16 +111,33 @@ def stage_seeds(name: str, seed: int) -> tuple[np.random.Generator, int]:
     return np.random.default_rng([seed, stage_id]), seed * 1000 + stage_id
 
 
-def train_rounds(name: str, model: MLPClassifier, features, step: StepFn, validation: Sequence[ValidationSet],
-                 labels: np.ndarray, settings: Settings, hyper: Hyper, *, seed: int, progress: bool = False,
-                 betas: tuple[float, float] = (0.9, 0.999)) -> StageReport:
+def train_rounds(
+    name: str,
+    model: MLPClassifier,
+    features,
+    step: StepFn,
+    validation: Sequence[ValidationSet],
+    labels: np.ndarray,
+    settings: Settings,
+    hyper: Hyper,
+    *,
+    seed: int,
+    progress: bool = False,
+    betas: tuple[float, float] = (0.9, 0.999),
+) -> StageReport:
     """Train one stage at one grid point; on return the model holds its best checkpoint."""
     rng, torch_seed = stage_seeds(name, seed)
     trainee = SingleTrainee(model, features, step, validation, labels, settings, hyper, rng=rng, betas=betas)
     torch.manual_seed(torch_seed)
-    [report] = train_in_rounds(name, trainee, _schedule(settings), [(vs.name, len(vs.rows)) for vs in validation],
-                               reports=[StageReport(name, lr=hyper.lr, weight_decay=hyper.weight_decay)],
-                               progress=progress, desc=f"{name} lr={hyper.lr:g} wd={hyper.weight_decay:g}")
+    [report] = train_in_rounds(
+        name,
+        trainee,
+        _schedule(settings),
+        [(vs.name, len(vs.rows)) for vs in validation],
+        reports=[StageReport(name, lr=hyper.lr, weight_decay=hyper.weight_decay)],
+        progress=progress,
+        desc=f"{name} lr={hyper.lr:g} wd={hyper.weight_decay:g}",
+    )
     return report
 
 
@@ -105,14 +146,31 @@ def _schedule(settings: Settings) -> Schedule:
 
 
 def _candidate_record(hyper: Hyper, report: StageReport) -> dict:
-    return {"lr": hyper.lr, "weight_decay": hyper.weight_decay, "best_accuracy": report.best_accuracy,
-            "best_nll": report.best_nll, "best_round": report.best_round, "rounds": report.rounds}
+    return {
+        "lr": hyper.lr,
+        "weight_decay": hyper.weight_decay,
+        "best_accuracy": report.best_accuracy,
+        "best_nll": report.best_nll,
+        "best_round": report.best_round,
+        "rounds": report.rounds,
+    }
 
 
-def fit_stage(name: str, model: MLPClassifier, features, make_step: Callable[[Settings], StepFn],
-              validation: Sequence[ValidationSet], labels: np.ndarray, settings: Settings, grid: Sequence[Hyper],
-              *, seed: int, progress: bool = False, betas: tuple[float, float] = (0.9, 0.999),
-              batched: bool = True) -> StageReport:
+def fit_stage(
+    name: str,
+    model: MLPClassifier,
+    features,
+    make_step: Callable[[Settings], StepFn],
+    validation: Sequence[ValidationSet],
+    labels: np.ndarray,
+    settings: Settings,
+    grid: Sequence[Hyper],
+    *,
+    seed: int,
+    progress: bool = False,
+    betas: tuple[float, float] = (0.9, 0.999),
+    batched: bool = True,
+) -> StageReport:
     """Train the stage once per grid point from the same start; keep the point best on validation.
 
     On return ``model`` (and a trainable encoder) hold the winner's best checkpoint. The
@@ -128,9 +186,15 @@ def fit_stage(name: str, model: MLPClassifier, features, make_step: Callable[[Se
         rng, torch_seed = stage_seeds(name, seed)
         trainee = BatchedTrainee(model, features, make_step, validation, labels, settings, grid, rng=rng, betas=betas)
         torch.manual_seed(torch_seed)
-        reports = train_in_rounds(name, trainee, _schedule(settings), [(vs.name, len(vs.rows)) for vs in validation],
-                                  reports=[StageReport(name, lr=h.lr, weight_decay=h.weight_decay) for h in grid],
-                                  progress=progress, desc=f"{name} x{len(grid)} candidates")
+        reports = train_in_rounds(
+            name,
+            trainee,
+            _schedule(settings),
+            [(vs.name, len(vs.rows)) for vs in validation],
+            reports=[StageReport(name, lr=h.lr, weight_decay=h.weight_decay) for h in grid],
+            progress=progress,
+            desc=f"{name} x{len(grid)} candidates",
+        )
         w = pick_best(reports)
         model.load_state_dict(trainee.candidate(w).state_dict())
         report = reports[w]
@@ -143,8 +207,19 @@ def fit_stage(name: str, model: MLPClassifier, features, make_step: Callable[[Se
     for i, hyper in enumerate(grid):
         if i > 0:
             restore(model, features, start)
-        report = train_rounds(name, model, features, make_step(settings), validation, labels, settings, hyper,
-                              seed=seed, progress=progress, betas=betas)
+        report = train_rounds(
+            name,
+            model,
+            features,
+            make_step(settings),
+            validation,
+            labels,
+            settings,
+            hyper,
+            seed=seed,
+            progress=progress,
+            betas=betas,
+        )
         candidates.append(_candidate_record(hyper, report))
         if winner is None or better(report.best_accuracy, report.best_nll, winner[0].best_accuracy, winner[0].best_nll):
             winner = (report, snapshot(model, features) if len(grid) > 1 else None)
@@ -176,14 +251,34 @@ class BaselineContext:
     progress: bool
 
     def classifier(self, heads: Sequence[str] = (SHARED_HEAD,)) -> MLPClassifier:
-        return build_classifier(self.cfg, self.features.dim, self.table.num_classes, seed=self.seed,
-                                heads=heads).to(self.device)
+        return build_classifier(self.cfg, self.features.dim, self.table.num_classes, seed=self.seed, heads=heads).to(
+            self.device
+        )
 
     def train_rows(self, languages: Sequence[str] | str) -> np.ndarray:
         return self.table.rows(languages=languages, split="train")
 
-    def stage(self, name: str, model: MLPClassifier, make_step: Callable[[Settings], StepFn],
-              validation: Sequence[ValidationSet], *, settings: Settings | None = None, **kwargs) -> StageReport:
-        return fit_stage(name, model, self.features, make_step, validation, self.table.labels,
-                         settings or self.settings, self.grid, seed=self.seed, progress=self.progress,
-                         batched=self.options.batch_candidates, **kwargs)
+    def stage(
+        self,
+        name: str,
+        model: MLPClassifier,
+        make_step: Callable[[Settings], StepFn],
+        validation: Sequence[ValidationSet],
+        *,
+        settings: Settings | None = None,
+        **kwargs,
+    ) -> StageReport:
+        return fit_stage(
+            name,
+            model,
+            self.features,
+            make_step,
+            validation,
+            self.table.labels,
+            settings or self.settings,
+            self.grid,
+            seed=self.seed,
+            progress=self.progress,
+            batched=self.options.batch_candidates,
+            **kwargs,
+        )

@@ -80,8 +80,12 @@ class LocalPool:
         items = iter(items)
         context = multiprocessing.get_context("spawn")  # no fork of a process holding torch's threads
         try:
-            with ProcessPoolExecutor(max_workers=self.workers, mp_context=context, initializer=_init_local,
-                                     initargs=(worker_cls, {**kwargs, "threads": self.threads})) as pool:
+            with ProcessPoolExecutor(
+                max_workers=self.workers,
+                mp_context=context,
+                initializer=_init_local,
+                initargs=(worker_cls, {**kwargs, "threads": self.threads}),
+            ) as pool:
                 pending = set()
                 for item in items:
                     pending.add(pool.submit(_call_local, item))
@@ -115,8 +119,8 @@ def unpack(blob: bytes) -> dict:
     import numpy as np
 
     size = int.from_bytes(blob[:8], "little")
-    record = json.loads(blob[8:8 + size].decode("utf-8"))
-    with np.load(io.BytesIO(blob[8 + size:]), allow_pickle=False) as arrays:
+    record = json.loads(blob[8 : 8 + size].decode("utf-8"))
+    with np.load(io.BytesIO(blob[8 + size :]), allow_pickle=False) as arrays:
         record.update({k: arrays[k] for k in arrays.files})
     return record
 
@@ -140,16 +144,23 @@ class _RayWorker:
                 results.append(pack(self.worker(unpack(blob))))
             except MGLError as exc:  # the user's input or settings: reported, not retried
                 kind = type(exc).__name__ if type(exc).__name__ in _ERRORS else "MGLError"
-                results.append(pack({"error": {"kind": kind, "message": exc.message, "source": exc.source,
-                                               "record": exc.record}}))
+                results.append(
+                    pack({"error": {"kind": kind, "message": exc.message, "source": exc.source, "record": exc.record}})
+                )
         return {"result": np.array(results, dtype=object)}
 
 
 class RayPool:
     """A Ray Data actor pool (this machine's Ray, a cluster at ``address``, or the one already joined)."""
 
-    def __init__(self, address: str | None = None, *, workers: int | None = None, device: str | None = None,
-                 init_kwargs: dict | None = None):
+    def __init__(
+        self,
+        address: str | None = None,
+        *,
+        workers: int | None = None,
+        device: str | None = None,
+        init_kwargs: dict | None = None,
+    ):
         if workers is not None and workers < 1:
             raise ConfigError(f"--workers must be >= 1, got {workers}")
         self.address = address
@@ -165,8 +176,13 @@ class RayPool:
             return
         started_here = not ray.is_initialized()
         if started_here:
-            ray.init(address=self.address, include_dashboard=False, log_to_driver=False, configure_logging=False,
-                     **self.init_kwargs)
+            ray.init(
+                address=self.address,
+                include_dashboard=False,
+                log_to_driver=False,
+                configure_logging=False,
+                **self.init_kwargs,
+            )
         try:
             resources = ray.cluster_resources()
             gpus = int(resources.get("GPU", 0)) if self.device != "cpu" else 0
@@ -183,10 +199,14 @@ class RayPool:
             context.enable_progress_bars = False
             context.execution_options.verbose_progress = False
             ds = ray.data.from_items([{"item": b} for b in blobs], override_num_blocks=len(blobs))
-            ds = ds.map_batches(_RayWorker, fn_constructor_kwargs={"worker_cls": worker_cls,
-                                                                   "kwargs": {**kwargs, "threads": cpus}},
-                                batch_size=1, compute=ray.data.ActorPoolStrategy(size=workers), num_cpus=cpus,
-                                num_gpus=1 if gpus else 0)
+            ds = ds.map_batches(
+                _RayWorker,
+                fn_constructor_kwargs={"worker_cls": worker_cls, "kwargs": {**kwargs, "threads": cpus}},
+                batch_size=1,
+                compute=ray.data.ActorPoolStrategy(size=workers),
+                num_cpus=cpus,
+                num_gpus=1 if gpus else 0,
+            )
             for row in ds.iter_rows():
                 result = unpack(row["result"])
                 if "error" in result:
@@ -198,8 +218,9 @@ class RayPool:
                 ray.shutdown()
 
 
-def make_pool(executor: str = "local", *, workers: int | None = None, address: str | None = None,
-              device: str | None = None):
+def make_pool(
+    executor: str = "local", *, workers: int | None = None, address: str | None = None, device: str | None = None
+):
     """The pool named on the command line, or None where one process does the work (local, 1 worker)."""
     if executor == "local":
         if address is not None:

@@ -73,8 +73,14 @@ def _file_marks(path: Path, first: int, shard_rows: int, columns: dict) -> tuple
     return n, marks
 
 
-def plan_shards(files: Sequence[Path], shard_rows: int, *, text_column: str = "text", pair_column: str | None = None,
-                id_column: str | None = None) -> list[ShardSpec]:
+def plan_shards(
+    files: Sequence[Path],
+    shard_rows: int,
+    *,
+    text_column: str = "text",
+    pair_column: str | None = None,
+    id_column: str | None = None,
+) -> list[ShardSpec]:
     """The shards of the stream of ``files``, each as the pieces of files it spans (every record
     checked on the way)."""
     if shard_rows < 1:
@@ -89,26 +95,38 @@ def plan_shards(files: Sequence[Path], shard_rows: int, *, text_column: str = "t
             k = (first + row) // shard_rows
             take = min(n - row, (k + 1) * shard_rows - (first + row))
             mark = marks.get(row)
-            pieces.setdefault(k, []).append(Piece(str(path), row, take, mark.offset if mark else None,
-                                                  mark.number if mark else 1))
+            pieces.setdefault(k, []).append(
+                Piece(str(path), row, take, mark.offset if mark else None, mark.number if mark else 1)
+            )
             row += take
         first += n
     return [ShardSpec(k, tuple(pieces[k])) for k in sorted(pieces)]
 
 
-def read_shard(spec: ShardSpec, *, text_column: str = "text", pair_column: str | None = None,
-               id_column: str | None = None) -> Rows:
+def read_shard(
+    spec: ShardSpec, *, text_column: str = "text", pair_column: str | None = None, id_column: str | None = None
+) -> Rows:
     """A shard's rows, read from its files (checked as :func:`mgl.streaming.file_rows` checks them)."""
     texts: list[str] = []
     pairs: list[str | None] = []
     ids: list[str] = []
     for piece in spec.pieces:
-        for r in file_rows(Path(piece.path), text_column=text_column, pair_column=pair_column, id_column=id_column,
-                           start=piece.start, count=piece.rows, mark=piece.mark):
+        for r in file_rows(
+            Path(piece.path),
+            text_column=text_column,
+            pair_column=pair_column,
+            id_column=id_column,
+            start=piece.start,
+            count=piece.rows,
+            mark=piece.mark,
+        ):
             texts += r.texts
             pairs += r.pairs if r.pairs is not None else [None] * len(r.texts)
             ids += r.ids
     if len(texts) != spec.rows:
-        raise DataError(f"shard {spec.k}: read {len(texts)} rows where {spec.rows} were planned; did an input change "
-                        "during the run?", source=spec.pieces[0].path)
+        raise DataError(
+            f"shard {spec.k}: read {len(texts)} rows where {spec.rows} were planned; did an input change "
+            "during the run?",
+            source=spec.pieces[0].path,
+        )
     return Rows(texts, pairs if pair_column is not None else None, ids)

@@ -17,10 +17,22 @@ from mgl.errors import DataError
 from mgl.streaming import MANIFEST, expand_inputs, manifest_for, prepare_output, read_rows, shards, write_shard
 
 
-def predict_stream(clf, inputs: Sequence[str], out: Path, *, model_dir: Path, text_column: str = "text",
-                   pair_column: str | None = None, id_column: str | None = None, shard_rows: int = 10_000,
-                   output_format: str = "parquet", batch_size: int | None = None, progress: bool = True,
-                   pool=None, worker: dict | None = None) -> dict:
+def predict_stream(
+    clf,
+    inputs: Sequence[str],
+    out: Path,
+    *,
+    model_dir: Path,
+    text_column: str = "text",
+    pair_column: str | None = None,
+    id_column: str | None = None,
+    shard_rows: int = 10_000,
+    output_format: str = "parquet",
+    batch_size: int | None = None,
+    progress: bool = True,
+    pool=None,
+    worker: dict | None = None,
+) -> dict:
     """Predict every input row into ``out``'s shards (continuing a killed run); the run's summary.
 
     Without ``pool``, ``clf`` predicts here, reading the input once. With a pool
@@ -37,8 +49,13 @@ def predict_stream(clf, inputs: Sequence[str], out: Path, *, model_dir: Path, te
         raise DataError(f"--output-format must be parquet or jsonl, got {output_format!r}")
     files = expand_inputs(inputs)
     out = check_output_folder(out, inputs)
-    options = {"text_column": text_column, "pair_column": pair_column, "id_column": id_column,
-               "shard_rows": shard_rows, "output_format": output_format}
+    options = {
+        "text_column": text_column,
+        "pair_column": pair_column,
+        "id_column": id_column,
+        "shard_rows": shard_rows,
+        "output_format": output_format,
+    }
     # every record read and checked before any work (and before the output folder is touched): a bad
     # record stops the run here, naming the first one, whatever the executor
     plan = plan_shards(files, shard_rows, text_column=text_column, pair_column=pair_column, id_column=id_column)
@@ -47,10 +64,24 @@ def predict_stream(clf, inputs: Sequence[str], out: Path, *, model_dir: Path, te
     created, fresh = not out.exists(), not out.exists() or not any(out.iterdir())
     done = prepare_output(out, manifest_for(files, model_dir, options))
     try:
-        return _predict_into(clf, inputs, files, plan, out, done, model_dir=model_dir, text_column=text_column,
-                             pair_column=pair_column, id_column=id_column, shard_rows=shard_rows,
-                             output_format=output_format, batch_size=batch_size, progress=progress, pool=pool,
-                             worker=worker)
+        return _predict_into(
+            clf,
+            inputs,
+            files,
+            plan,
+            out,
+            done,
+            model_dir=model_dir,
+            text_column=text_column,
+            pair_column=pair_column,
+            id_column=id_column,
+            shard_rows=shard_rows,
+            output_format=output_format,
+            batch_size=batch_size,
+            progress=progress,
+            pool=pool,
+            worker=worker,
+        )
     except BaseException:
         # a run that failed before its first shard leaves the folder as it found it (its manifest goes)
         if fresh and not any(p.name != MANIFEST for p in out.iterdir()):
@@ -68,19 +99,40 @@ def check_output_folder(out: Path, inputs: Sequence[str]) -> Path:
     given, out = str(out), expand(out)
     model = model_folder_holding(out)
     if model is not None:
-        raise DataError(f"the output folder lies inside the mgl model folder {model}; give another folder",
-                        source=given)
+        raise DataError(
+            f"the output folder lies inside the mgl model folder {model}; give another folder", source=given
+        )
     here = out.absolute().resolve()
     for item in inputs:
         folder = expand(item)
         if folder.is_dir() and (folder.resolve() == here or folder.resolve() in here.parents):
-            raise DataError(f"the output folder is inside the input folder {item}; its shards would be read as "
-                            "input by the next run: give another folder", source=given)
+            raise DataError(
+                f"the output folder is inside the input folder {item}; its shards would be read as "
+                "input by the next run: give another folder",
+                source=given,
+            )
     return out
 
 
-def _predict_into(clf, inputs, files, plan, out: Path, done: set[int], *, model_dir, text_column, pair_column, id_column,
-                  shard_rows, output_format, batch_size, progress, pool, worker) -> dict:
+def _predict_into(
+    clf,
+    inputs,
+    files,
+    plan,
+    out: Path,
+    done: set[int],
+    *,
+    model_dir,
+    text_column,
+    pair_column,
+    id_column,
+    shard_rows,
+    output_format,
+    batch_size,
+    progress,
+    pool,
+    worker,
+) -> dict:
     from tqdm.auto import tqdm
 
     id_name = id_column or "id"
@@ -95,32 +147,52 @@ def _predict_into(clf, inputs, files, plan, out: Path, done: set[int], *, model_
         bar.update(len(ids))
 
     if pool is None:
-        bar = tqdm(total=sum(s.rows for s in plan), unit="text", desc="predicting", disable=not progress,
-                   dynamic_ncols=True)
+        bar = tqdm(
+            total=sum(s.rows for s in plan), unit="text", desc="predicting", disable=not progress, dynamic_ncols=True
+        )
         try:
-            for k, shard in enumerate(shards(read_rows(files, text_column=text_column, pair_column=pair_column,
-                                                       id_column=id_column), shard_rows)):
+            for k, shard in enumerate(
+                shards(
+                    read_rows(files, text_column=text_column, pair_column=pair_column, id_column=id_column), shard_rows
+                )
+            ):
                 n_rows += len(shard.texts)
                 n_shards = k + 1
                 if k in done:  # finished by an earlier run: read, not embedded
                     bar.update(len(shard.texts))
                     continue
-                write(k, shard.ids, clf.predict_proba_embeddings(clf.embed(shard.texts, shard.pairs,
-                                                                           batch_size=batch_size)),
-                      list(clf.label_names))
+                write(
+                    k,
+                    shard.ids,
+                    clf.predict_proba_embeddings(clf.embed(shard.texts, shard.pairs, batch_size=batch_size)),
+                    list(clf.label_names),
+                )
         finally:
             bar.close()
     else:
         n_rows, n_shards = sum(s.rows for s in plan), len(plan)
         planned = {s.k: s for s in plan if s.k not in done}
         label_names = list(clf.label_names) if clf is not None else None
-        bar = tqdm(total=n_rows, initial=n_rows - sum(s.rows for s in planned.values()), unit="text",
-                   desc="predicting", disable=not progress, dynamic_ncols=True)
+        bar = tqdm(
+            total=n_rows,
+            initial=n_rows - sum(s.rows for s in planned.values()),
+            unit="text",
+            desc="predicting",
+            disable=not progress,
+            dynamic_ncols=True,
+        )
         try:
-            for result in pool.map(ShardPredictor, {**(worker or {}), "text_column": text_column,
-                                                    "pair_column": pair_column, "id_column": id_column,
-                                                    "batch_size": batch_size},
-                                   [s.to_dict() for s in planned.values()]):
+            for result in pool.map(
+                ShardPredictor,
+                {
+                    **(worker or {}),
+                    "text_column": text_column,
+                    "pair_column": pair_column,
+                    "id_column": id_column,
+                    "batch_size": batch_size,
+                },
+                [s.to_dict() for s in planned.values()],
+            ):
                 names = result["label_names"]
                 if label_names is not None and names != label_names:
                     raise DataError("a worker loaded a model with other labels", source=model_dir)
@@ -131,11 +203,20 @@ def _predict_into(clf, inputs, files, plan, out: Path, done: set[int], *, model_
         finally:
             bar.close()
         if planned:  # never reported as done with a shard missing
-            raise RuntimeError(f"the workers returned no result for shard(s) {sorted(planned)[:10]}; run the same "
-                               "command again to predict them")
+            raise RuntimeError(
+                f"the workers returned no result for shard(s) {sorted(planned)[:10]}; run the same "
+                "command again to predict them"
+            )
     if n_rows == 0:
         raise DataError("the input holds no rows to predict", source=", ".join(map(str, inputs)))
     seconds = time.perf_counter() - t0
-    return {"rows": n_rows, "shards": n_shards, "resumed_after_shards": len(done),
-            "predicted_now": n_new, "seconds": seconds, "texts_per_second": n_new / seconds if seconds > 0 else 0.0,
-            "files": len(files), "workers": getattr(pool, "workers_used", None) if pool is not None else 1}
+    return {
+        "rows": n_rows,
+        "shards": n_shards,
+        "resumed_after_shards": len(done),
+        "predicted_now": n_new,
+        "seconds": seconds,
+        "texts_per_second": n_new / seconds if seconds > 0 else 0.0,
+        "files": len(files),
+        "workers": getattr(pool, "workers_used", None) if pool is not None else 1,
+    }

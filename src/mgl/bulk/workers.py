@@ -26,9 +26,19 @@ class ShardPredictor:
     A call reads the shard's rows from its files, embeds them (not through the cache) and
     returns ``{"k", "ids", "probs", "label_names"}``."""
 
-    def __init__(self, model_dir: str, *, device: str | None = None, precision: str | None = None,
-                 seed: int | None = None, text_column: str = "text", pair_column: str | None = None,
-                 id_column: str | None = None, batch_size: int | None = None, threads: int | None = None):
+    def __init__(
+        self,
+        model_dir: str,
+        *,
+        device: str | None = None,
+        precision: str | None = None,
+        seed: int | None = None,
+        text_column: str = "text",
+        pair_column: str | None = None,
+        id_column: str | None = None,
+        batch_size: int | None = None,
+        threads: int | None = None,
+    ):
         from mgl.classifier import Classifier
 
         set_threads(threads)
@@ -44,8 +54,12 @@ class ShardPredictor:
         spec = ShardSpec.from_dict(item)
         rows = read_shard(spec, **self.columns)
         probs = self.clf.predict_proba_embeddings(self.clf.embed(rows.texts, rows.pairs, batch_size=self.batch_size))
-        return {"k": spec.k, "ids": rows.ids, "probs": np.asarray(probs, dtype=np.float64),
-                "label_names": list(self.clf.label_names)}
+        return {
+            "k": spec.k,
+            "ids": rows.ids,
+            "probs": np.asarray(probs, dtype=np.float64),
+            "label_names": list(self.clf.label_names),
+        }
 
 
 class ChunkEmbedder:
@@ -63,5 +77,8 @@ class ChunkEmbedder:
     def __call__(self, item: dict) -> dict:
         pairs: Sequence[str | None] | None = item.get("pairs")
         vectors = self.encoder.embed(item["texts"], pairs, batch_size=item.get("batch_size", 32), progress=False)
-        return {"chunk": item["chunk"], "vectors": np.asarray(vectors, dtype=np.float32),
-                "identity": self.encoder.identity}
+        return {
+            "chunk": item["chunk"],
+            "vectors": np.asarray(vectors, dtype=np.float32),
+            "identity": self.encoder.identity,
+        }

@@ -28,13 +28,22 @@ ColumnsOpt = Annotated[
 ]
 LabelsOpt = Annotated[
     str | None,
-    typer.Option("--labels", help="Files: label map, e.g. '1=negative,2=negative,3=,4=positive,5=positive' (3= drops)."),
+    typer.Option(
+        "--labels", help="Files: label map, e.g. '1=negative,2=negative,3=,4=positive,5=positive' (3= drops)."
+    ),
 ]
 LanguageOpt = Annotated[
     str | None, typer.Option("--language", help="Files: the language of every record (no language column).")
 ]
-FormatOpt = Annotated[str | None, typer.Option("--format", help="Files: csv, tsv, jsonl or parquet (default: from the suffix).")]
-EncodingOpt = Annotated[str | None, typer.Option("--encoding", help="Text files: their encoding (default: UTF-8, or UTF-16 detected by its byte-order mark).")]
+FormatOpt = Annotated[
+    str | None, typer.Option("--format", help="Files: csv, tsv, jsonl or parquet (default: from the suffix).")
+]
+EncodingOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--encoding", help="Text files: their encoding (default: UTF-8, or UTF-16 detected by its byte-order mark)."
+    ),
+]
 LanguagesOpt = Annotated[
     str | None, typer.Option("--languages", help="Keep only these languages, comma-separated (e.g. en,ja).")
 ]
@@ -53,8 +62,17 @@ def _load(
     """Load what the command line names, with the options that apply to it."""
     wanted = [code.strip() for code in languages.split(",") if code.strip()] if languages else None
     if name.strip().lower() in DATASETS:
-        given = [flag for flag, value in (("--columns", columns), ("--labels", labels), ("--language", language),
-                                          ("--format", fmt), ("--encoding", encoding)) if value is not None]
+        given = [
+            flag
+            for flag, value in (
+                ("--columns", columns),
+                ("--labels", labels),
+                ("--language", language),
+                ("--format", fmt),
+                ("--encoding", encoding),
+            )
+            if value is not None
+        ]
         if given:
             raise ConfigError(f"{', '.join(given)} apply to files, not to the dataset {name}")
         return load_dataset(name, root=root, languages=wanted)
@@ -123,9 +141,7 @@ def validate(
 @app.command()
 def download(
     name: Annotated[str, typer.Argument(help="The dataset to download: webis-cls-10.")],
-    dest: Annotated[
-        Path | None, typer.Option("--dest", help="Folder to unpack into; default $MGL_HOME/data.")
-    ] = None,
+    dest: Annotated[Path | None, typer.Option("--dest", help="Folder to unpack into; default $MGL_HOME/data.")] = None,
     url: Annotated[str, typer.Option("--url", help="Where to fetch the archive (file:// works too).")] = WEBIS_URL,
     md5: Annotated[str | None, typer.Option("--md5", help="Expected MD5 digest of the archive.")] = None,
     progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Show a progress bar on stderr.")] = True,
@@ -134,8 +150,9 @@ def download(
     """Download and unpack a dataset from its publisher (Webis-CLS-10: Zenodo record 3251672)."""
     if name.strip().lower() != "webis-cls-10":
         raise ConfigError(f"cannot download {name!r}: only webis-cls-10 can be downloaded")
-    folder = download_webis(dest if dest is not None else default_data_root(), url=url, md5=md5,
-                            progress=progress, force=force)
+    folder = download_webis(
+        dest if dest is not None else default_data_root(), url=url, md5=md5, progress=progress, force=force
+    )
     typer.echo(str(folder))
 
 
@@ -148,9 +165,13 @@ def embed(
     language: LanguageOpt = None,
     fmt: FormatOpt = None,
     languages: LanguagesOpt = None,
-    encoder: Annotated[str, typer.Option("--encoder", help="Encoder: hub name, local folder, or the embedded default.")] = "multilingual-e5-small",
+    encoder: Annotated[
+        str, typer.Option("--encoder", help="Encoder: hub name, local folder, or the embedded default.")
+    ] = "multilingual-e5-small",
     max_length: Annotated[int, typer.Option("--max-length", help="Tokens per input.")] = 256,
-    device: Annotated[str | None, typer.Option("--device", help="cpu, cuda, cuda:N; default: CUDA when present.")] = None,
+    device: Annotated[
+        str | None, typer.Option("--device", help="cpu, cuda, cuda:N; default: CUDA when present.")
+    ] = None,
     batch_size: Annotated[int, typer.Option("--batch-size")] = 32,
 ) -> None:
     """Prepare a dataset for training: embed every text into the on-disk cache (frozen encoder).
@@ -163,8 +184,14 @@ def embed(
     enc = TextEncoder(EncoderSpec(model=encoder, max_length=max_length), device=device)
     cache = EmbeddingCache()
     pairs = [ex.text_pair for ex in examples]
-    enc.embed([ex.text for ex in examples], pairs if any(p is not None for p in pairs) else None,
-              batch_size=batch_size, cache=cache)
+    enc.embed(
+        [ex.text for ex in examples],
+        pairs if any(p is not None for p in pairs) else None,
+        batch_size=batch_size,
+        cache=cache,
+    )
     stats = cache.stats()
-    typer.echo(f"{len(examples)} texts embedded with {encoder} into {cache.root}: "
-               f"{stats.get('hits', 0)} already cached, {stats.get('misses', 0)} computed")
+    typer.echo(
+        f"{len(examples)} texts embedded with {encoder} into {cache.root}: "
+        f"{stats.get('hits', 0)} already cached, {stats.get('misses', 0)} computed"
+    )

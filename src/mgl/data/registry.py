@@ -48,9 +48,7 @@ def load_dataset(name_or_path: str | Path, *, root: str | Path | None = None, **
         folder = Path(root).expanduser() if root is not None else default_data_root()
         if not folder.exists():
             hint = " (or run 'mgl data download webis-cls-10')" if name == "webis-cls-10" else ""
-            raise DataError(
-                f"no {name} data here: point the root at the {_FOLDERS[name]} folder{hint}", source=folder
-            )
+            raise DataError(f"no {name} data here: point the root at the {_FOLDERS[name]} folder{hint}", source=folder)
         if name == "webis-cls-10":
             return load_webis(folder, **options)
         if name == "sib-200":

@@ -49,8 +49,9 @@ def sib200_folders(root: str | Path) -> dict[str, str]:
     return folders
 
 
-def load_sib200(root: str | Path, *, languages: Iterable[str] | str | None = None,
-                splits: Iterable[str] = SPLITS) -> list[Example]:
+def load_sib200(
+    root: str | Path, *, languages: Iterable[str] | str | None = None, splits: Iterable[str] = SPLITS
+) -> list[Example]:
     """Load SIB-200's train, dev (as validation) and test splits.
 
     ``languages`` (any spelling) defaults to every language folder, sorted by tag; a language
@@ -74,7 +75,8 @@ def load_sib200(root: str | Path, *, languages: Iterable[str] | str | None = Non
             path = root / folder / SIB200_FILES[split]
             if not path.is_file():
                 raise DataError(f"file not found (SIB-200 language {folder}, split {split})", source=path)
-            rows = load_table(path, text="text", label="category", uid="index_id", fixed_language=tag,
-                              fixed_split=split, fmt="tsv")
+            rows = load_table(
+                path, text="text", label="category", uid="index_id", fixed_language=tag, fixed_split=split, fmt="tsv"
+            )
             examples.extend(replace(ex, uid=f"{folder}/{split}#{ex.uid}") for ex in rows)
     return examples

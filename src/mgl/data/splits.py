@@ -251,8 +251,9 @@ def carve_validation(
         if has_validation or not positions:
             continue
         labels = [examples[i].label for i in positions]
-        assignment = stratified_assignment(labels, {"train": 1.0 - fraction, "validation": fraction},
-                                           seed=f"{CARVE_SEED}\x1f{language}")
+        assignment = stratified_assignment(
+            labels, {"train": 1.0 - fraction, "validation": fraction}, seed=f"{CARVE_SEED}\x1f{language}"
+        )
         for i, name in zip(positions, assignment):
             if name == "validation":
                 examples[i] = examples[i].with_split("validation")

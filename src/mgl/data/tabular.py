@@ -23,8 +23,15 @@ TABLE_FORMATS = ("csv", "tsv", "jsonl", "parquet")
 #: The roles a column can play; ``parse_columns`` accepts these keys.
 COLUMN_ROLES = ("text", "label", "text_pair", "language", "domain", "split", "uid")
 #: Spellings of split names accepted in a split column.
-SPLIT_ALIASES = {"train": "train", "training": "train", "validation": "validation", "valid": "validation",
-                 "val": "validation", "dev": "validation", "test": "test"}
+SPLIT_ALIASES = {
+    "train": "train",
+    "training": "train",
+    "validation": "validation",
+    "valid": "validation",
+    "val": "validation",
+    "dev": "validation",
+    "test": "test",
+}
 
 
 def table_format(path: str | Path, fmt: str | None = None) -> str:
@@ -161,8 +168,11 @@ def load_table(
         if label_map is not None:
             if raw_label not in label_map:
                 known = ", ".join(repr(k) for k in label_map)
-                raise DataError(f"unknown label {raw_label!r} (column {label!r}; the label map knows {known})",
-                                source=path, record=record)
+                raise DataError(
+                    f"unknown label {raw_label!r} (column {label!r}; the label map knows {known})",
+                    source=path,
+                    record=record,
+                )
             mapped = label_map[raw_label]
             if mapped is None:
                 continue
@@ -189,8 +199,9 @@ def load_table(
             raw_split = _field(row, split or "split", path, record) or ""
             split_value = SPLIT_ALIASES.get(raw_split.lower(), "")
             if not split_value:
-                raise DataError(f"unknown split {raw_split!r}; expected one of {list(SPLITS)}",
-                                source=path, record=record)
+                raise DataError(
+                    f"unknown split {raw_split!r}; expected one of {list(SPLITS)}", source=path, record=record
+                )
 
         domain_value = (_field(row, domain, path, record) or None) if domain is not None else None
         uid_value = record_id(row, uid, source=path, record=record) if uid is not None else None

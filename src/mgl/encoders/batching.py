@@ -40,8 +40,13 @@ def bucket_length(length: int, max_length: int, multiple: int = PAD_MULTIPLE) ->
     return max(length, min(rounded, max_length))
 
 
-def plan_bucket_batches(lengths: Sequence[int], max_length: int, batch_size: int,
-                        max_tokens: int | None = None, multiple: int = PAD_MULTIPLE) -> list[tuple[int, list[int]]]:
+def plan_bucket_batches(
+    lengths: Sequence[int],
+    max_length: int,
+    batch_size: int,
+    max_tokens: int | None = None,
+    multiple: int = PAD_MULTIPLE,
+) -> list[tuple[int, list[int]]]:
     """``(padded length, indices)`` per batch: inputs grouped by :func:`bucket_length`, longest
     bucket first, at most ``batch_size`` inputs (and, with ``max_tokens``, at most that many
     padded tokens, but always at least one input) per batch; input order kept within a bucket."""
@@ -54,12 +59,13 @@ def plan_bucket_batches(lengths: Sequence[int], max_length: int, batch_size: int
         if max_tokens is not None:
             per_batch = max(1, min(batch_size, max_tokens // padded))
         members = buckets[padded]
-        batches.extend((padded, members[s:s + per_batch]) for s in range(0, len(members), per_batch))
+        batches.extend((padded, members[s : s + per_batch]) for s in range(0, len(members), per_batch))
     return batches
 
 
-def plan_length_batches(lengths: Sequence[int], batch_size: int, max_tokens: int | None,
-                        max_padding: float | None = None) -> list[list[int]]:
+def plan_length_batches(
+    lengths: Sequence[int], batch_size: int, max_tokens: int | None, max_padding: float | None = None
+) -> list[list[int]]:
     """Indices grouped into batches of similar length, longest first.
 
     A batch holds at most ``batch_size`` inputs and, with ``max_tokens``, at most that many
@@ -74,7 +80,8 @@ def plan_length_batches(lengths: Sequence[int], batch_size: int, max_tokens: int
         longest = lengths[current[0]] if current else lengths[i]
         padded = (len(current) + 1) * longest
         if current and (
-            len(current) >= batch_size or (max_tokens is not None and padded > max_tokens)
+            len(current) >= batch_size
+            or (max_tokens is not None and padded > max_tokens)
             or (max_padding is not None and padded > (1 + max_padding) * (real + lengths[i]))
         ):
             batches.append(current)

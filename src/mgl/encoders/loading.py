@@ -45,6 +45,7 @@ def native_bf16(device: torch.device) -> bool:
         return False
     return "avx512_bf16" in flags or "amx_bf16" in flags
 
+
 def config_digest(config) -> str:
     """JSON of a model config without the entries that do not change what it computes."""
     kept = {k: v for k, v in config.to_dict().items() if k not in _VOLATILE_CONFIG and not k.startswith("_")}

@@ -105,11 +105,14 @@ class PrefixStateStore:
 
     def _index(self) -> sqlite3.Connection:
         if self._conn is None or self._pid != os.getpid():
-            conn = sqlite3.connect(self.folder / "index.sqlite3", timeout=60.0, isolation_level=None,
-                                   check_same_thread=False)
+            conn = sqlite3.connect(
+                self.folder / "index.sqlite3", timeout=60.0, isolation_level=None, check_same_thread=False
+            )
             conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("CREATE TABLE IF NOT EXISTS states (key TEXT PRIMARY KEY, shard INTEGER NOT NULL,"
-                         " start INTEGER NOT NULL, length INTEGER NOT NULL)")
+            conn.execute(
+                "CREATE TABLE IF NOT EXISTS states (key TEXT PRIMARY KEY, shard INTEGER NOT NULL,"
+                " start INTEGER NOT NULL, length INTEGER NOT NULL)"
+            )
             self._conn, self._pid, self._maps = conn, os.getpid(), {}
         return self._conn
 
@@ -117,10 +120,11 @@ class PrefixStateStore:
         """The stored locations of those ``keys`` that are in the store."""
         conn, found = self._index(), {}
         for start in range(0, len(keys), 500):
-            chunk = list(keys[start:start + 500])
+            chunk = list(keys[start : start + 500])
             marks = ",".join("?" * len(chunk))
             for key, shard, first, length in conn.execute(
-                    f"SELECT key, shard, start, length FROM states WHERE key IN ({marks})", chunk):
+                f"SELECT key, shard, start, length FROM states WHERE key IN ({marks})", chunk
+            ):
                 found[key] = PrefixLocation(int(shard), int(first), int(length))
         return found
 
@@ -151,7 +155,9 @@ class PrefixStateStore:
             return
         for key, states in items:
             if states.ndim != 2 or states.shape[1] != self.dim or states.shape[0] < 1:
-                raise MGLError(f"prefix states of shape {tuple(states.shape)} for key {key[:12]}: expected [length, {self.dim}]")
+                raise MGLError(
+                    f"prefix states of shape {tuple(states.shape)} for key {key[:12]}: expected [length, {self.dim}]"
+                )
         with self._locked():
             present = self.lookup([key for key, _ in items])
             todo = [(k, s) for k, s in items if k not in present]
@@ -196,11 +202,14 @@ class PrefixStateStore:
             path = self._shard_path(location.shard)
             rows = path.stat().st_size // (2 * self.dim) if path.exists() else 0
             if rows < end:
-                raise MGLError(f"prefix-state shard is shorter than its index says ({rows} < {end} rows): "
-                               f"delete the folder to rebuild it", source=path)
+                raise MGLError(
+                    f"prefix-state shard is shorter than its index says ({rows} < {end} rows): "
+                    f"delete the folder to rebuild it",
+                    source=path,
+                )
             mapped = np.memmap(path, dtype="<f2", mode="r", shape=(rows, self.dim))
             self._maps[location.shard] = mapped
-        return mapped[location.start:end]
+        return mapped[location.start : end]
 
 
 @contextlib.contextmanager
@@ -230,8 +239,8 @@ def pad_states(states: Sequence[np.ndarray], dim: int):
     hidden = np.zeros((len(states), longest, dim), dtype=np.float32)
     mask = np.zeros((len(states), longest), dtype=np.int64)
     for row, s in enumerate(states):
-        hidden[row, :s.shape[0]] = s
-        mask[row, :s.shape[0]] = 1
+        hidden[row, : s.shape[0]] = s
+        mask[row, : s.shape[0]] = 1
     return torch.from_numpy(hidden), torch.from_numpy(mask)
 
 
@@ -270,8 +279,16 @@ def compute_prefix_states(
     if todo and lower is not None:
         if len(lower[1]) != len(keys):
             raise MGLError(f"{len(lower[1])} lower-layer locations for {len(keys)} inputs")
-        _derive(encoder, store, [keys[i] for i in todo], lower, todo, frozen_layers, batch_size=batch_size,
-                progress=progress)
+        _derive(
+            encoder,
+            store,
+            [keys[i] for i in todo],
+            lower,
+            todo,
+            frozen_layers,
+            batch_size=batch_size,
+            progress=progress,
+        )
         todo = []
     if todo:
         features = encoder._encode([texts[i] for i in todo], [pairs[i] for i in todo])
@@ -292,9 +309,17 @@ def compute_prefix_states(
     return store, [found[k] for k in keys]
 
 
-def _derive(encoder: TextEncoder, store: PrefixStateStore, keys: list[str],
-            lower: tuple[PrefixStateStore, list[PrefixLocation], int], rows: list[int], frozen_layers: int, *,
-            batch_size: int, progress: bool) -> None:
+def _derive(
+    encoder: TextEncoder,
+    store: PrefixStateStore,
+    keys: list[str],
+    lower: tuple[PrefixStateStore, list[PrefixLocation], int],
+    rows: list[int],
+    frozen_layers: int,
+    *,
+    batch_size: int,
+    progress: bool,
+) -> None:
     """States entering ``frozen_layers`` from those cached at a lower layer (see compute_prefix_states)."""
 
     lower_store, lower_locations, layer = lower
@@ -303,11 +328,17 @@ def _derive(encoder: TextEncoder, store: PrefixStateStore, keys: list[str],
     if lower_store.dim != store.dim:
         raise MGLError("the lower-layer states have another hidden size", source=lower_store.folder)
     order = sorted(range(len(rows)), key=lambda j: -lower_locations[rows[j]].length)
-    with _frozen_pass(encoder, len(rows), f"prefix states (layers {layer}-{frozen_layers - 1} from cache)", progress) as bar:
+    with _frozen_pass(
+        encoder, len(rows), f"prefix states (layers {layer}-{frozen_layers - 1} from cache)", progress
+    ) as bar:
         for start in range(0, len(order), batch_size):
-            part = order[start:start + batch_size]
+            part = order[start : start + batch_size]
             states = [lower_store.read(lower_locations[rows[j]]) for j in part]
-            out = encoder.run_layers(*pad_states(states, store.dim), layer, frozen_layers,
-                                     autocast=False).float().cpu().numpy()  # as the direct (float32) computation
-            store.append([(keys[j], out[r, :states[r].shape[0]]) for r, j in enumerate(part)])
+            out = (
+                encoder.run_layers(*pad_states(states, store.dim), layer, frozen_layers, autocast=False)
+                .float()
+                .cpu()
+                .numpy()
+            )  # as the direct (float32) computation
+            store.append([(keys[j], out[r, : states[r].shape[0]]) for r, j in enumerate(part)])
             bar.update(len(part))

@@ -54,7 +54,11 @@ class EncoderSpec:
             raise ConfigError(f"unknown pooling {self.pooling!r}: use one of {', '.join(POOLINGS)}")
         if self.prefix is not None and not isinstance(self.prefix, str):
             raise ConfigError(f"encoder prefix must be a string, not {self.prefix!r}")
-        if isinstance(self.max_length, bool) or not isinstance(self.max_length, int) or self.max_length < MIN_MAX_LENGTH:
+        if (
+            isinstance(self.max_length, bool)
+            or not isinstance(self.max_length, int)
+            or self.max_length < MIN_MAX_LENGTH
+        ):
             raise ConfigError(f"encoder max_length must be an integer >= {MIN_MAX_LENGTH}, not {self.max_length!r}")
         if self.precision not in PRECISIONS:
             raise ConfigError(f"unknown encoder precision {self.precision!r}: use one of {', '.join(PRECISIONS)}")

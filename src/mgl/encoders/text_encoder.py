@@ -49,8 +49,12 @@ _TOKENIZER_LOCK = threading.RLock()
 """Tokenisation may run in several threads (``mgl serve``'s workers); the model's forward pass may."""
 
 _AUTO_MIN_COSINE = 0.999
-_AUTO_PROBES = ("A short sentence to compare two precisions.", "Ein zweiter Satz, auf Deutsch.",
-                "Une troisième phrase, en français, un peu plus longue que les autres.", "日本語の四つ目の文です。")
+_AUTO_PROBES = (
+    "A short sentence to compare two precisions.",
+    "Ein zweiter Satz, auf Deutsch.",
+    "Une troisième phrase, en français, un peu plus longue que les autres.",
+    "日本語の四つ目の文です。",
+)
 
 
 class TextEncoder(torch.nn.Module):
@@ -82,7 +86,9 @@ class TextEncoder(torch.nn.Module):
         )
         limit = position_limit(tokenizer, model.config)
         if limit is not None and spec.max_length > limit:
-            raise ConfigError(f"max_length {spec.max_length} exceeds what encoder {spec.model!r} accepts ({limit} tokens)")
+            raise ConfigError(
+                f"max_length {spec.max_length} exceeds what encoder {spec.model!r} accepts ({limit} tokens)"
+            )
         hidden = getattr(model.config, "hidden_size", None)
         if not isinstance(hidden, int):
             raise MGLError(f"encoder {spec.model!r} has no hidden_size in its config: not a text encoder model")
@@ -210,14 +216,17 @@ class TextEncoder(torch.nn.Module):
         else:
             layers = self._layer_stack()
             if isinstance(top_layers, bool) or not isinstance(top_layers, int) or not 1 <= top_layers <= len(layers):
-                raise ConfigError(f"top_layers must be an integer from 1 to {len(layers)} for mode 'top-k', not {top_layers!r}")
+                raise ConfigError(
+                    f"top_layers must be an integer from 1 to {len(layers)} for mode 'top-k', not {top_layers!r}"
+                )
             in_layers = {id(p): i for i, layer in enumerate(layers) for p in layer.parameters()}
             last = max(i for i, (_, p) in enumerate(params) if id(p) in in_layers)
             first_trainable_layer = len(layers) - top_layers
             wanted = {
                 name
                 for i, (name, p) in enumerate(params)
-                if (id(p) in in_layers and in_layers[id(p)] >= first_trainable_layer) or (id(p) not in in_layers and i > last)
+                if (id(p) in in_layers and in_layers[id(p)] >= first_trainable_layer)
+                or (id(p) not in in_layers and i > last)
             }
         for name, param in params:
             param.requires_grad_(name in wanted)
@@ -379,8 +388,14 @@ class TextEncoder(torch.nn.Module):
         digest = hashlib.blake2b(f"{self._ref}|frozen={frozen_layers}".encode(), digest_size=12)
         digest.update(config_digest(self.model.config).encode())
         # the layers below frozen_layers only: not a layer at or above it, nor the model's head after the layers
-        digest_tensors(digest, [(name, t) for i, (name, t) in enumerate(params)
-                                if not (id(t) in above or (id(t) not in in_layers and i > last))])
+        digest_tensors(
+            digest,
+            [
+                (name, t)
+                for i, (name, t) in enumerate(params)
+                if not (id(t) in above or (id(t) not in in_layers and i > last))
+            ],
+        )
         # the final states (every layer frozen) are computed in the encoder's precision, as its pooled vectors
         precision = self.precision if frozen_layers == len(layers) and self.precision != "fp32" else None
         return (
@@ -427,8 +442,15 @@ class TextEncoder(torch.nn.Module):
             raise MGLError(f"encoder {self.spec.model!r} did not run transformer layer {layer - 1}")
         return captured[0]
 
-    def run_layers(self, hidden: torch.Tensor, attention_mask: torch.Tensor, start: int, stop: int | None = None,
-                   *, autocast: bool = True) -> torch.Tensor:
+    def run_layers(
+        self,
+        hidden: torch.Tensor,
+        attention_mask: torch.Tensor,
+        start: int,
+        stop: int | None = None,
+        *,
+        autocast: bool = True,
+    ) -> torch.Tensor:
         """Transformer layers ``start .. stop - 1`` (default: to the last) run on ``hidden``.
 
         ``hidden`` ``[n, length, dim]`` are the states entering layer ``start`` (as from
@@ -490,8 +512,16 @@ class TextEncoder(torch.nn.Module):
         """
         from mgl.encoders.embedding import embed_texts
 
-        return embed_texts(self, texts, pairs, batch_size=batch_size, cache=cache, progress=progress,
-                           max_tokens=max_tokens, pooler=pooler)
+        return embed_texts(
+            self,
+            texts,
+            pairs,
+            batch_size=batch_size,
+            cache=cache,
+            progress=progress,
+            max_tokens=max_tokens,
+            pooler=pooler,
+        )
 
     def extra_repr(self) -> str:
         spec = self.spec

@@ -29,11 +29,12 @@ def is_ensemble_name(name: str) -> bool:
 
 
 def members_of(name: str) -> list[str]:
-    return name[len(PREFIX):-1].split("+")
+    return name[len(PREFIX) : -1].split("+")
 
 
-def derive_ensemble(store: CellStore, cfg, experiments: Sequence[Experiment], seeds: Sequence[int],
-                    members: Sequence[str]) -> tuple[str, list[dict], list[tuple[Experiment, int, str]]]:
+def derive_ensemble(
+    store: CellStore, cfg, experiments: Sequence[Experiment], seeds: Sequence[int], members: Sequence[str]
+) -> tuple[str, list[dict], list[tuple[Experiment, int, str]]]:
     """Write the ensemble's cells; returns (its method name, its records, the (experiment, seed, why)
     left out)."""
     from mgl.data.experiment import prepare_data
@@ -54,26 +55,48 @@ def derive_ensemble(store: CellStore, cfg, experiments: Sequence[Experiment], se
                 recs.append(record)
             else:
                 c = copy.deepcopy(cfg)
-                c.data.target, c.data.sources, c.data.domain = experiment.target, list(experiment.sources), experiment.domain
+                c.data.target, c.data.sources, c.data.domain = (
+                    experiment.target,
+                    list(experiment.sources),
+                    experiment.domain,
+                )
                 data = prepare_data(c.validate().data, seed)
                 t = data.table
-                val, test = t.rows(languages=data.target, split="validation"), t.rows(languages=data.target, split="test")
+                val, test = (
+                    t.rows(languages=data.target, split="validation"),
+                    t.rows(languages=data.target, split="test"),
+                )
                 if any(len(p["test"]) != len(test) or len(p["validation"]) != len(val) for p in probs):
                     missing.append((experiment, seed, "the stored probabilities do not match the data's rows"))
                     continue
-                metrics = ensemble_metrics(data, {m: {"probabilities": p, "val_accuracy": r.get("val_accuracy"),
-                                                      "accuracy": r["accuracy"], "n_train": r.get("n_train", 0),
-                                                      "train_seconds": r.get("train_seconds", 0.0)}
-                                                  for m, p, r in zip(members, probs, recs)})
+                metrics = ensemble_metrics(
+                    data,
+                    {
+                        m: {
+                            "probabilities": p,
+                            "val_accuracy": r.get("val_accuracy"),
+                            "accuracy": r["accuracy"],
+                            "n_train": r.get("n_train", 0),
+                            "train_seconds": r.get("train_seconds", 0.0),
+                        }
+                        for m, p, r in zip(members, probs, recs)
+                    },
+                )
                 record = {
-                    "method": name, "target": experiment.target, "domain": experiment.domain,
-                    "sources": list(experiment.sources), "seed": seed,
+                    "method": name,
+                    "target": experiment.target,
+                    "domain": experiment.domain,
+                    "sources": list(experiment.sources),
+                    "seed": seed,
                     **{k: metrics[k] for k in ("accuracy", "precision", "recall", "f1", "val_accuracy")},
-                    "f1_averaging": metrics["averaging"], "n_test": metrics["n_test"],
+                    "f1_averaging": metrics["averaging"],
+                    "n_test": metrics["n_test"],
                     "train_seconds": float(metrics["train_seconds"]),
-                    "derived_from": list(members), "scorer": recs[0].get("scorer"),
+                    "derived_from": list(members),
+                    "scorer": recs[0].get("scorer"),
                     "details": {k: metrics[k] for k in ("members", "member_accuracy")},
-                    "probabilities": metrics["probabilities"], "finished": time.strftime("%Y-%m-%d %H:%M:%S"),
+                    "probabilities": metrics["probabilities"],
+                    "finished": time.strftime("%Y-%m-%d %H:%M:%S"),
                 }
                 store.save(Cell(name, experiment, seed), record)
                 records.append({k: v for k, v in record.items() if k != "probabilities"})

@@ -41,8 +41,7 @@ EXECUTORS = ("local", "ray")
 class GroupRunner(Protocol):
     """Computes the cells of one (experiment, seed); yields ``(method, record)`` as each finishes."""
 
-    def run_group(self, experiment: Experiment, seed: int, methods: Sequence[str]) -> Iterator[tuple[str, dict]]:
-        ...
+    def run_group(self, experiment: Experiment, seed: int, methods: Sequence[str]) -> Iterator[tuple[str, dict]]: ...
 
 
 @dataclass
@@ -51,7 +50,9 @@ class GridReport:
     skipped: list[Cell] = field(default_factory=list)
 
 
-def pending_groups(cells: Sequence[Cell], store: CellStore) -> tuple[dict[tuple[Experiment, int], list[Cell]], list[Cell]]:
+def pending_groups(
+    cells: Sequence[Cell], store: CellStore
+) -> tuple[dict[tuple[Experiment, int], list[Cell]], list[Cell]]:
     """The unfinished cells grouped by (experiment, seed), in plan order; and the finished ones."""
     groups: dict[tuple[Experiment, int], list[Cell]] = defaultdict(list)
     skipped = []
@@ -75,8 +76,9 @@ def _prepare_all(runner, groups, progress: bool) -> None:
         return
     from tqdm.auto import tqdm
 
-    for experiment, seed in tqdm(list(groups), desc="embedding", unit="group", disable=not progress, leave=False,
-                                 dynamic_ncols=True):
+    for experiment, seed in tqdm(
+        list(groups), desc="embedding", unit="group", disable=not progress, leave=False, dynamic_ncols=True
+    ):
         runner.prepare(experiment, seed)
     runner.close_cache()  # workers open their own connections
 
@@ -143,10 +145,16 @@ class LocalExecutor:
         bar = _bar(len(cells), len(skipped), progress)
         context = multiprocessing.get_context("spawn")  # no fork of a process holding torch's threads
         try:
-            with ProcessPoolExecutor(max_workers=min(self.workers, len(groups)), mp_context=context,
-                                     initializer=_init_worker, initargs=(getattr(runner, "train_threads", None),)) as pool:
-                pending = {pool.submit(_work_local, quiet_runner, store, experiment, seed, todo)
-                           for (experiment, seed), todo in groups.items()}
+            with ProcessPoolExecutor(
+                max_workers=min(self.workers, len(groups)),
+                mp_context=context,
+                initializer=_init_worker,
+                initargs=(getattr(runner, "train_threads", None),),
+            ) as pool:
+                pending = {
+                    pool.submit(_work_local, quiet_runner, store, experiment, seed, todo)
+                    for (experiment, seed), todo in groups.items()
+                }
                 while pending:
                     done, pending = wait(pending, return_when=FIRST_COMPLETED)
                     for future in done:
@@ -182,8 +190,15 @@ def _ray_group(runner, experiment: Experiment, seed: int, methods: list[str]) ->
 class RayExecutor:
     """Each group a Ray task (``cpus_per_task`` CPUs, ``gpus_per_task`` GPUs); the driver writes every cell."""
 
-    def __init__(self, address: str | None = None, *, cpus_per_task: float = 1, gpus_per_task: float = 0,
-                 max_retries: int = 3, init_kwargs: dict | None = None):
+    def __init__(
+        self,
+        address: str | None = None,
+        *,
+        cpus_per_task: float = 1,
+        gpus_per_task: float = 0,
+        max_retries: int = 3,
+        init_kwargs: dict | None = None,
+    ):
         self.address = address
         self.cpus_per_task = cpus_per_task
         self.gpus_per_task = gpus_per_task
@@ -200,24 +215,35 @@ class RayExecutor:
             return report
         started_here = not ray.is_initialized()
         if started_here:
-            ray.init(address=self.address, include_dashboard=False, log_to_driver=False,
-                     configure_logging=False, **self.init_kwargs)
+            ray.init(
+                address=self.address,
+                include_dashboard=False,
+                log_to_driver=False,
+                configure_logging=False,
+                **self.init_kwargs,
+            )
         try:
             if hasattr(runner, "embed_on"):  # a frozen encoder's texts embedded by Ray workers
-                runner.embed_on(RayPool(self.address, device="cpu" if not self.gpus_per_task else None),
-                                list(groups), progress=progress)
+                runner.embed_on(
+                    RayPool(self.address, device="cpu" if not self.gpus_per_task else None),
+                    list(groups),
+                    progress=progress,
+                )
             _prepare_all(runner, groups, progress)
         except BaseException:
             if started_here:
                 ray.shutdown()
             raise
-        task = ray.remote(num_cpus=self.cpus_per_task, num_gpus=self.gpus_per_task,
-                          max_retries=self.max_retries)(_ray_group)
+        task = ray.remote(num_cpus=self.cpus_per_task, num_gpus=self.gpus_per_task, max_retries=self.max_retries)(
+            _ray_group
+        )
         quiet_runner = ray.put(_without_progress(runner))
         bar = _bar(len(cells), len(skipped), progress)
         try:
-            refs = {task.remote(quiet_runner, experiment, seed, [c.method for c in todo]): todo
-                    for (experiment, seed), todo in groups.items()}
+            refs = {
+                task.remote(quiet_runner, experiment, seed, [c.method for c in todo]): todo
+                for (experiment, seed), todo in groups.items()
+            }
             while refs:
                 [ref], _ = ray.wait(list(refs), num_returns=1)
                 todo = refs.pop(ref)
@@ -246,8 +272,9 @@ def make_executor(name: str = "local", *, workers: int = 1, address: str | None 
     raise ConfigError(f"unknown executor {name!r}: use one of {', '.join(EXECUTORS)}")
 
 
-def run_cells(cells: Sequence[Cell], store: CellStore, runner: GroupRunner, *, progress: bool = True,
-              executor=None) -> GridReport:
+def run_cells(
+    cells: Sequence[Cell], store: CellStore, runner: GroupRunner, *, progress: bool = True, executor=None
+) -> GridReport:
     """Compute every unfinished cell (grouped by experiment and seed), saving each as it finishes.
 
     ``executor`` places the groups (default: this process, one group after the other).
@@ -255,5 +282,14 @@ def run_cells(cells: Sequence[Cell], store: CellStore, runner: GroupRunner, *, p
     return (executor or SerialExecutor()).run(cells, store, runner, progress=progress)
 
 
-__all__ = ["EXECUTORS", "GridReport", "GroupRunner", "LocalExecutor", "RayExecutor", "SerialExecutor",
-           "make_executor", "pending_groups", "run_cells"]
+__all__ = [
+    "EXECUTORS",
+    "GridReport",
+    "GroupRunner",
+    "LocalExecutor",
+    "RayExecutor",
+    "SerialExecutor",
+    "make_executor",
+    "pending_groups",
+    "run_cells",
+]

@@ -21,10 +21,26 @@ class GridPlan:
     holding cells of another configuration.
     """
 
-    def __init__(self, table: str, cfg, options, method_list: Sequence[str], experiments: Sequence[Experiment],
-                 n_seeds: int, *, out: Path, quick: bool = False, extra_meta: dict | None = None):
-        self.cfg, self.options, self.method_list, self.experiments, self.out = cfg, options, list(method_list), \
-            list(experiments), Path(out)
+    def __init__(
+        self,
+        table: str,
+        cfg,
+        options,
+        method_list: Sequence[str],
+        experiments: Sequence[Experiment],
+        n_seeds: int,
+        *,
+        out: Path,
+        quick: bool = False,
+        extra_meta: dict | None = None,
+    ):
+        self.cfg, self.options, self.method_list, self.experiments, self.out = (
+            cfg,
+            options,
+            list(method_list),
+            list(experiments),
+            Path(out),
+        )
         self.seed_list = list(range(n_seeds))
         extra = {"baselines": options.to_dict()} if options is not None else {}
         if "ensemble" in self.method_list:
@@ -33,30 +49,45 @@ class GridPlan:
         self.cells = make_cells(self.method_list, self.experiments, self.seed_list)
         self.store = CellStore(self.out, fingerprint)
         self.meta = {
-            "table": table, **(extra_meta or {}), "methods": self.method_list, "seeds": self.seed_list,
+            "table": table,
+            **(extra_meta or {}),
+            "methods": self.method_list,
+            "seeds": self.seed_list,
             "experiments": [{"target": e.target, "domain": e.domain, "sources": list(e.sources)} for e in experiments],
-            "fingerprint": fingerprint, "quick": quick, "config": cfg.to_dict(),
+            "fingerprint": fingerprint,
+            "quick": quick,
+            "config": cfg.to_dict(),
         }
         if options is not None:
             self.meta["baseline_options"] = options.to_dict()
         from mgl.outputs import check_job_folder
 
         tables = {table, table.split("-")[0]}
-        check_job_folder(self.out, manifest="grid.json", what="grid's output folder",
-                         is_manifest=lambda m: isinstance(m, dict) and "table" in m and "fingerprint" in m,
-                         names=["grid.json", "cells", *(f"{t}.{ext}" for t in tables for ext in ("json", "csv", "md"))])
+        check_job_folder(
+            self.out,
+            manifest="grid.json",
+            what="grid's output folder",
+            is_manifest=lambda m: isinstance(m, dict) and "table" in m and "fingerprint" in m,
+            names=["grid.json", "cells", *(f"{t}.{ext}" for t in tables for ext in ("json", "csv", "md"))],
+        )
         self.store.records(self.cells)  # refuses, before anything is written, cells of another configuration in OUT
 
-    def run(self, spec_of: Callable[[Sequence[str], Sequence[Experiment]], TableSpec], *, threads: int | None,
-            quiet: bool, annotate=None, executor=None) -> tuple[GridReport, list[dict], dict]:
+    def run(
+        self,
+        spec_of: Callable[[Sequence[str], Sequence[Experiment]], TableSpec],
+        *,
+        threads: int | None,
+        quiet: bool,
+        annotate=None,
+        executor=None,
+    ) -> tuple[GridReport, list[dict], dict]:
         """Compute the missing cells (``executor``: default this process), write the tables.
 
         Returns (run report, records, table paths). ``annotate(records, spec)``, if given, may
         add notes to the spec and returns extra entries for the table's JSON meta.
         """
         write_json_atomic(self.out / "grid.json", self.meta)
-        runner = CellRunner(self.cfg, self.options, progress=not quiet, train_threads=threads,
-                            members=self.cfg.members)
+        runner = CellRunner(self.cfg, self.options, progress=not quiet, train_threads=threads, members=self.cfg.members)
         report = run_cells(self.cells, self.store, runner, progress=not quiet, executor=executor)
         records = self.store.records(self.cells)
         spec = spec_of(self.method_list, self.experiments)

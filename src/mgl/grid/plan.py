@@ -67,8 +67,11 @@ class Cell:
         return f"{self.method}__{self.experiment.target}__{self.experiment.domain or 'all'}__seed{self.seed}.json"
 
 
-def table1_experiments(targets: Sequence[str] = TABLE1_TARGETS, domains: Sequence[str] = TABLE1_DOMAINS,
-                       languages: Sequence[str] = LANGUAGES) -> list[Experiment]:
+def table1_experiments(
+    targets: Sequence[str] = TABLE1_TARGETS,
+    domains: Sequence[str] = TABLE1_DOMAINS,
+    languages: Sequence[str] = LANGUAGES,
+) -> list[Experiment]:
     """The paper's 9 experiments: each target on each domain, the other languages as sources."""
     out = []
     for target in targets:
@@ -79,8 +82,13 @@ def table1_experiments(targets: Sequence[str] = TABLE1_TARGETS, domains: Sequenc
     return out
 
 
-def table2_experiments(targets: Sequence[str] = TABLE2_TARGETS, languages: Sequence[str] = TABLE2_LANGUAGES, *,
-                       domain: str | None = None, sources: Sequence[str] | None = None) -> list[Experiment]:
+def table2_experiments(
+    targets: Sequence[str] = TABLE2_TARGETS,
+    languages: Sequence[str] = TABLE2_LANGUAGES,
+    *,
+    domain: str | None = None,
+    sources: Sequence[str] | None = None,
+) -> list[Experiment]:
     """Table 2's experiments: each target with the other languages as sources, on the whole data set
     (``domain`` None, as PAWS-X) or on one domain of a file that has several. With ``sources``, every
     target has those sources instead (SIB-200's protocol: four fixed high-resource sources). Codes are

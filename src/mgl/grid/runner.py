@@ -37,8 +37,17 @@ class CellRunner:
         members: the ``ensemble``'s members (None: :data:`mgl.heads.ensemble.DEFAULT_MEMBERS`).
     """
 
-    def __init__(self, base: RunConfig, options=None, *, progress: bool = True, cache=None, encoder=None,
-                 train_threads: int | None = None, members: Sequence[str] | None = None):
+    def __init__(
+        self,
+        base: RunConfig,
+        options=None,
+        *,
+        progress: bool = True,
+        cache=None,
+        encoder=None,
+        train_threads: int | None = None,
+        members: Sequence[str] | None = None,
+    ):
         from mgl.baselines import BaselineOptions
 
         self.base = base
@@ -100,8 +109,14 @@ class CellRunner:
         cfg = self.experiment_config(experiment)
         data = prepare_data(cfg.data, seed)  # without the sources' test rows
         t0 = time.perf_counter()
-        features, encoder = build_features(data, cfg.encoder, encoder=self.encoder, progress=self.progress,
-                                           cache=self.cache, prefix_root=self.prefix_root)
+        features, encoder = build_features(
+            data,
+            cfg.encoder,
+            encoder=self.encoder,
+            progress=self.progress,
+            cache=self.cache,
+            prefix_root=self.prefix_root,
+        )
         return cfg, data, features, encoder, time.perf_counter() - t0
 
     def embed_on(self, pool, groups: Sequence[tuple[Experiment, int]], *, progress: bool = True) -> dict | None:
@@ -119,8 +134,9 @@ class CellRunner:
             data = prepare_data(self.experiment_config(experiment).data, seed)
             texts += data.texts
             pairs += data.pairs if data.pairs is not None else [None] * len(data.texts)
-        return embed_corpus(texts, pairs, self.base.encoder, pool=pool, cache=self.cache, encoder=self.encoder,
-                            progress=progress)
+        return embed_corpus(
+            texts, pairs, self.base.encoder, pool=pool, cache=self.cache, encoder=self.encoder, progress=progress
+        )
 
     def prepare(self, experiment: Experiment, seed: int) -> float:
         """Embed what the (experiment, seed) needs into the cache (or its token states into the
@@ -163,20 +179,42 @@ class CellRunner:
                 if method in extra:
                     continue
                 record = {
-                    "method": method, "target": experiment.target, "domain": experiment.domain,
-                    "sources": list(experiment.sources), "seed": seed,
+                    "method": method,
+                    "target": experiment.target,
+                    "domain": experiment.domain,
+                    "sources": list(experiment.sources),
+                    "seed": seed,
                     **{k: metrics[k] for k in ("accuracy", "precision", "recall", "f1")},
                     "val_accuracy": metrics["val_accuracy"],
-                    "f1_averaging": metrics.get("averaging"), "n_test": metrics["n_test"],
+                    "f1_averaging": metrics.get("averaging"),
+                    "n_test": metrics["n_test"],
                     # MGL trains on every language's training rows
-                    "n_train": metrics.get("n_train", n_train_all), "n_train_target": n_train_target,
-                    "train_seconds": metrics["train_seconds"], "seconds": time.perf_counter() - t1,
-                    "embed_seconds": embed_seconds, "encoder": encoder.identity, "encoder_train": cfg.encoder.train,
+                    "n_train": metrics.get("n_train", n_train_all),
+                    "n_train_target": n_train_target,
+                    "train_seconds": metrics["train_seconds"],
+                    "seconds": time.perf_counter() - t1,
+                    "embed_seconds": embed_seconds,
+                    "encoder": encoder.identity,
+                    "encoder_train": cfg.encoder.train,
                     **({"pooling_head": cfg.encoder.pooling_head} if cfg.encoder.pooling_head != "none" else {}),
                     "scorer": SCORER,
-                    "details": {k: v for k, v in metrics.items() if k not in (
-                        "accuracy", "precision", "recall", "f1", "averaging", "n_test", "n_train", "train_seconds",
-                        "val_accuracy", "probabilities")},
+                    "details": {
+                        k: v
+                        for k, v in metrics.items()
+                        if k
+                        not in (
+                            "accuracy",
+                            "precision",
+                            "recall",
+                            "f1",
+                            "averaging",
+                            "n_test",
+                            "n_train",
+                            "train_seconds",
+                            "val_accuracy",
+                            "probabilities",
+                        )
+                    },
                     "probabilities": metrics["probabilities"],
                     "finished": time.strftime("%Y-%m-%d %H:%M:%S"),
                     "machine": machine_info(),
@@ -186,22 +224,30 @@ class CellRunner:
             features.load_state_dict(initial)
 
     def run_method(self, method: str, data, features, cfg: RunConfig, seed: int, device) -> dict[str, Any]:
-        return fit_and_score(method, data, features, cfg, seed=seed, device=device, progress=self.progress,
-                             options=self.options)
+        return fit_and_score(
+            method, data, features, cfg, seed=seed, device=device, progress=self.progress, options=self.options
+        )
 
 
-def fit_and_score(method: str, data, features, cfg: RunConfig, *, seed: int, device="cpu", progress: bool = False,
-                  options=None) -> dict[str, Any]:
+def fit_and_score(
+    method: str, data, features, cfg: RunConfig, *, seed: int, device="cpu", progress: bool = False, options=None
+) -> dict[str, Any]:
     """Fit the method (:func:`mgl.heads.fitting.fit_method`), then score the target's validation and
     test rows with the fitted head: what ``mgl train --save`` keeps is what the cell reports."""
     from mgl.heads import score_rows
     from mgl.heads.fitting import fit_method
 
-    fitted = fit_method(method, data, features, cfg, seed=seed, device=device, progress=progress, options=options,
-                        keep_bank=False)
-    return scored_metrics(data, {"validation": score_rows(fitted.head, features, target_rows(data, "validation")),
-                                 "test": score_rows(fitted.head, features, target_rows(data, "test"))},
-                          fitted.report)
+    fitted = fit_method(
+        method, data, features, cfg, seed=seed, device=device, progress=progress, options=options, keep_bank=False
+    )
+    return scored_metrics(
+        data,
+        {
+            "validation": score_rows(fitted.head, features, target_rows(data, "validation")),
+            "test": score_rows(fitted.head, features, target_rows(data, "test")),
+        },
+        fitted.report,
+    )
 
 
 SCORER = "fitted-head"
@@ -222,10 +268,12 @@ def scored_metrics(data, probabilities: dict[str, np.ndarray], report: dict[str,
     if len(test) == 0 or len(val) == 0:
         from mgl.errors import DataError
 
-        raise DataError(f"the target {data.target!r} has {len(val)} validation and {len(test)} test rows: "
-                        "a grid cell needs both")
-    metrics: dict[str, Any] = classification_metrics(t.labels[test], probabilities["test"].argmax(1), t.num_classes,
-                                                     data.positive)
+        raise DataError(
+            f"the target {data.target!r} has {len(val)} validation and {len(test)} test rows: a grid cell needs both"
+        )
+    metrics: dict[str, Any] = classification_metrics(
+        t.labels[test], probabilities["test"].argmax(1), t.num_classes, data.positive
+    )
     metrics["val_accuracy"] = float((probabilities["validation"].argmax(1) == t.labels[val]).mean())
     metrics.update({k: v for k, v in report.items() if k not in metrics})
     metrics.update(n_test=len(test), probabilities=probabilities)
@@ -237,12 +285,18 @@ def ensemble_metrics(data, members: dict[str, dict]) -> dict[str, Any]:
     validation and test accuracy beside."""
     from mgl.heads.ensemble import mean_probabilities
 
-    probs = {split: mean_probabilities([m["probabilities"][split] for m in members.values()])
-             for split in ("validation", "test")}
-    report = {"train_seconds": sum(m["train_seconds"] for m in members.values()), "members": list(members),
-              "member_accuracy": {name: {"validation": m["val_accuracy"], "test": m["accuracy"]}
-                                  for name, m in members.items()},
-              "n_train": max(int(m.get("n_train", 0)) for m in members.values())}
+    probs = {
+        split: mean_probabilities([m["probabilities"][split] for m in members.values()])
+        for split in ("validation", "test")
+    }
+    report = {
+        "train_seconds": sum(m["train_seconds"] for m in members.values()),
+        "members": list(members),
+        "member_accuracy": {
+            name: {"validation": m["val_accuracy"], "test": m["accuracy"]} for name, m in members.items()
+        },
+        "n_train": max(int(m.get("n_train", 0)) for m in members.values()),
+    }
     return scored_metrics(data, probs, report)
 
 

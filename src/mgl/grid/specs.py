@@ -76,16 +76,27 @@ def table2_spec(methods: Sequence[str], experiments: Sequence[Experiment], *, na
     columns: list[Column] = []
     for e in experiments:
         key = ((e.target, e.domain),)
-        columns += [Column(f"{e.label} P", key, metric="precision", test=False),
-                    Column(f"{e.label} R", key, metric="recall", test=False),
-                    Column(f"{e.label} F1", key, metric="f1")]
+        columns += [
+            Column(f"{e.label} P", key, metric="precision", test=False),
+            Column(f"{e.label} R", key, metric="recall", test=False),
+            Column(f"{e.label} F1", key, metric="f1"),
+        ]
     if len(experiments) > 1:
         columns.append(Column("Avg F1", tuple((e.target, e.domain) for e in experiments), average=True, metric="f1"))
-    notes = ["P / R / F1: precision, recall and F1 of the positive class (PAWS-X: paraphrase) on the target's test "
-             "split; with more than two classes, their macro averages over the classes. The test (†) is made on the "
-             "F1 columns only."]
-    return TableSpec(name, "Precision, recall and F1 (%) on the target's test split", list(methods), columns,
-                     metric="f1", metric_label="Precision, recall and F1", notes=notes)
+    notes = [
+        "P / R / F1: precision, recall and F1 of the positive class (PAWS-X: paraphrase) on the target's test "
+        "split; with more than two classes, their macro averages over the classes. The test (†) is made on the "
+        "F1 columns only."
+    ]
+    return TableSpec(
+        name,
+        "Precision, recall and F1 (%) on the target's test split",
+        list(methods),
+        columns,
+        metric="f1",
+        metric_label="Precision, recall and F1",
+        notes=notes,
+    )
 
 
 def ablation_spec(methods: Sequence[str], experiments: Sequence[Experiment], *, name: str = "table3") -> TableSpec:
@@ -100,8 +111,14 @@ def ablation_spec(methods: Sequence[str], experiments: Sequence[Experiment], *, 
         columns.append(Column(target.upper(), mine, average=len(mine) > 1))
     if len(targets) > 1:
         columns.append(Column("Avg", tuple((e.target, e.domain) for e in experiments), average=True))
-    return TableSpec(name, "Ablations: accuracy (%) on the target's test split, averaged over domains",
-                     list(methods), columns, reference="mgl", significance=False)
+    return TableSpec(
+        name,
+        "Ablations: accuracy (%) on the target's test split, averaged over domains",
+        list(methods),
+        columns,
+        reference="mgl",
+        significance=False,
+    )
 
 
 def grid_spec(table: str, methods: Sequence[str], experiments: Sequence[Experiment]) -> TableSpec:

@@ -66,7 +66,8 @@ def summarize(records: Sequence[dict], spec: TableSpec) -> dict[str, Any]:
             cells[method][col.label] = {
                 "mean": float(vals.mean()) if len(vals) else None,
                 "std": float(vals.std(ddof=1)) if len(vals) > 1 else None,
-                "n": len(vals), "seeds": sorted(s),
+                "n": len(vals),
+                "seeds": sorted(s),
             }
     significance: dict[str, dict] = {}
     if spec.significance and spec.reference in spec.methods:
@@ -81,7 +82,9 @@ def summarize(records: Sequence[dict], spec: TableSpec) -> dict[str, Any]:
             test = paired_test(ref, scores[best][col.label])
             diff = cells[spec.reference][col.label]["mean"] - cells[best][col.label]["mean"]
             significance[col.label] = {
-                "best_baseline": best, "difference": diff, **test,
+                "best_baseline": best,
+                "difference": diff,
+                **test,
                 "significant": bool(test["p"] is not None and test["p"] < spec.alpha and diff > 0),
             }
     return {"cells": cells, "significance": significance}
@@ -103,9 +106,14 @@ def ablation_tests(records: Sequence[dict], spec: TableSpec) -> dict[str, dict[s
     return out
 
 
-def summarize_proportion(records_by_fraction: dict[float, Sequence[dict]], methods: Sequence[str],
-                         experiments: Sequence[Experiment], *, scale: float = 100.0,
-                         alpha: float = 0.01) -> dict[str, Any]:
+def summarize_proportion(
+    records_by_fraction: dict[float, Sequence[dict]],
+    methods: Sequence[str],
+    experiments: Sequence[Experiment],
+    *,
+    scale: float = 100.0,
+    alpha: float = 0.01,
+) -> dict[str, Any]:
     """Per fraction and method: the accuracy averaged over the experiments (per seed), then mean and std
     over seeds; per fraction, MGL against the best other method (one-sided paired t-test, as Table 1).
 
@@ -116,15 +124,21 @@ def summarize_proportion(records_by_fraction: dict[float, Sequence[dict]], metho
     targets = list(dict.fromkeys(e.target for e in experiments))
     if len(targets) < 2:
         targets = []  # one target: its column would repeat "Avg"
-    columns = [Column(t, tuple((e.target, e.domain) for e in experiments if e.target == t), average=True)
-               for t in targets]
+    columns = [
+        Column(t, tuple((e.target, e.domain) for e in experiments if e.target == t), average=True) for t in targets
+    ]
     columns.append(Column("Avg", tuple((e.target, e.domain) for e in experiments), average=True))
     fractions = sorted(records_by_fraction)
-    out: dict[str, Any] = {"fractions": fractions, "methods": list(methods),
-                           "mean": {m: [] for m in methods}, "std": {m: [] for m in methods},
-                           "n": {m: [] for m in methods}, "significance": [],
-                           "by_target": {t: {m: [] for m in methods} for t in targets},
-                           "versus_best": {c.label: [] for c in columns}}
+    out: dict[str, Any] = {
+        "fractions": fractions,
+        "methods": list(methods),
+        "mean": {m: [] for m in methods},
+        "std": {m: [] for m in methods},
+        "n": {m: [] for m in methods},
+        "significance": [],
+        "by_target": {t: {m: [] for m in methods} for t in targets},
+        "versus_best": {c.label: [] for c in columns},
+    }
     spec = TableSpec("proportion", "", list(methods), columns, scale=scale, alpha=alpha)
     for f in fractions:
         summary = summarize(records_by_fraction[f], spec)

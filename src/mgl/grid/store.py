@@ -46,7 +46,9 @@ class CellStore:
         if self.fingerprint is not None and record.get("fingerprint") != self.fingerprint:
             raise ConfigError(
                 f"computed under another configuration (fingerprint {record.get('fingerprint')}, this run "
-                f"{self.fingerprint}); use another --out, or delete the old cells", source=path)
+                f"{self.fingerprint}); use another --out, or delete the old cells",
+                source=path,
+            )
         return record
 
     def done(self, cell: Cell) -> bool:

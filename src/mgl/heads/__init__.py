@@ -19,5 +19,15 @@ from mgl.heads.mlp import MLPHead
 
 HEAD_KINDS: dict[str, type[Head]] = {cls.kind: cls for cls in (MetaGraphHead, MLPHead, LogRegHead, EnsembleHead)}
 
-__all__ = ["DEFAULT_MEMBERS", "HEAD_KINDS", "EnsembleHead", "Head", "LabelledBank", "LogRegHead", "MLPHead",
-           "MetaGraphHead", "mean_probabilities", "score_rows"]
+__all__ = [
+    "DEFAULT_MEMBERS",
+    "HEAD_KINDS",
+    "EnsembleHead",
+    "Head",
+    "LabelledBank",
+    "LogRegHead",
+    "MLPHead",
+    "MetaGraphHead",
+    "mean_probabilities",
+    "score_rows",
+]

@@ -64,8 +64,13 @@ class Head:
         raise NotImplementedError
 
     @classmethod
-    def from_saved(cls, settings: dict[str, Any], tensors: dict[str, torch.Tensor], bank: LabelledBank,
-                   device: torch.device | str = "cpu") -> Head:
+    def from_saved(
+        cls,
+        settings: dict[str, Any],
+        tensors: dict[str, torch.Tensor],
+        bank: LabelledBank,
+        device: torch.device | str = "cpu",
+    ) -> Head:
         raise NotImplementedError
 
     def to(self, device: torch.device | str) -> Head:
@@ -82,7 +87,7 @@ def row_features(features, rows: np.ndarray, batch_size: int = 256) -> torch.Ten
     features.eval()
     try:
         with torch.no_grad():
-            return torch.cat([features(rows[s:s + batch_size]).float() for s in range(0, len(rows), batch_size)])
+            return torch.cat([features(rows[s : s + batch_size]).float() for s in range(0, len(rows), batch_size)])
     finally:
         if was_training:
             features.train(True)

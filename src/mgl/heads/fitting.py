@@ -40,13 +40,26 @@ def labelled_bank(data, features, *, languages: Sequence[str] | None = None) -> 
     """Every ``train`` row of ``languages`` (default: the sources and the target), with its features."""
     t = data.table
     rows = t.rows(languages=list(languages or [*data.sources, data.target]), split="train")
-    return LabelledBank([data.examples[i] for i in rows], row_features(features, rows).cpu(), t.labels[rows],
-                        list(t.label_names))
+    return LabelledBank(
+        [data.examples[i] for i in rows], row_features(features, rows).cpu(), t.labels[rows], list(t.label_names)
+    )
 
 
-def fit_method(name: str, data, features, cfg, *, seed: int, device: torch.device | str = "cpu",
-               progress: bool = False, options=None, members: Sequence[str] | None = None,
-               checkpoint=None, resume=None, keep_bank: bool = True) -> FittedMethod:
+def fit_method(
+    name: str,
+    data,
+    features,
+    cfg,
+    *,
+    seed: int,
+    device: torch.device | str = "cpu",
+    progress: bool = False,
+    options=None,
+    members: Sequence[str] | None = None,
+    checkpoint=None,
+    resume=None,
+    keep_bank: bool = True,
+) -> FittedMethod:
     """Train ``name`` (``mgl`` and its variants, a baseline, a logistic regression, ``ensemble``)
     on ``data`` with ``features`` under the run configuration ``cfg``; nothing is scored here.
 
@@ -63,9 +76,19 @@ def fit_method(name: str, data, features, cfg, *, seed: int, device: torch.devic
         for member in chosen:
             features.load_state_dict(initial)
             own = member == first_mgl  # a checkpoint holds one MGL's stages
-            fitted[member] = fit_method(member, data, features, cfg, seed=seed, device=device, progress=progress,
-                                        options=options, checkpoint=checkpoint if own else None,
-                                        resume=resume if own else None, keep_bank=False)
+            fitted[member] = fit_method(
+                member,
+                data,
+                features,
+                cfg,
+                seed=seed,
+                device=device,
+                progress=progress,
+                options=options,
+                checkpoint=checkpoint if own else None,
+                resume=resume if own else None,
+                keep_bank=False,
+            )
         head = EnsembleHead({m: f.head for m, f in fitted.items()})
         report = {"members": chosen, "train_seconds": sum(f.report["train_seconds"] for f in fitted.values())}
         # one bank for all: the members share one frozen encoder (an MGL member has embedded it already)
@@ -76,11 +99,13 @@ def fit_method(name: str, data, features, cfg, *, seed: int, device: torch.devic
         return FittedMethod(name, head, report, bank, fitted)
     bank = None
     if is_mgl(name):
-        head, report, bank = _fit_mgl(name, data, features, cfg, seed=seed, device=device, progress=progress,
-                                checkpoint=checkpoint, resume=resume)
+        head, report, bank = _fit_mgl(
+            name, data, features, cfg, seed=seed, device=device, progress=progress, checkpoint=checkpoint, resume=resume
+        )
     elif kind == "baseline":
-        head, report = _fit_baseline(name, data, features, cfg, seed=seed, device=device, progress=progress,
-                                     options=options)
+        head, report = _fit_baseline(
+            name, data, features, cfg, seed=seed, device=device, progress=progress, options=options
+        )
     elif kind == "reference":
         head, report = _fit_logreg(name, data, features, cfg, seed=seed)
     else:  # pragma: no cover - the registry has no other kind
@@ -98,8 +123,18 @@ def _fit_mgl(name, data, features, cfg, *, seed, device, progress, checkpoint, r
     variant = mgl_variant_config(name, cfg.mgl)
     torch.manual_seed(seed)
     model = build_model(variant, features.dim, data.table.num_classes).to(device)
-    fit = fit_mgl(model, features, data.table, data.sources, data.target, variant, seed=seed, progress=progress,
-                  checkpoint=checkpoint, resume=resume)
+    fit = fit_mgl(
+        model,
+        features,
+        data.table,
+        data.sources,
+        data.target,
+        variant,
+        seed=seed,
+        progress=progress,
+        checkpoint=checkpoint,
+        resume=resume,
+    )
     bank = labelled_bank(data, features)  # the final features: a trained encoder's own
     head = MetaGraphHead.from_bank(model.eval(), variant, bank, sources=data.sources, target=data.target, seed=seed)
     n_train = len(data.table.rows(languages=[*data.sources, data.target], split="train"))
@@ -117,8 +152,11 @@ def _fit_baseline(name, data, features, cfg, *, seed, device, progress, options)
         fitted = BASELINES[name](ctx)
         seconds = time.perf_counter() - t0
     return MLPHead(fitted.model, fitted.head), {
-        "train_seconds": seconds, "n_train": int(fitted.n_train), "stages": [s.to_dict() for s in fitted.stages],
-        "options": ctx.options.to_dict()}
+        "train_seconds": seconds,
+        "n_train": int(fitted.n_train),
+        "stages": [s.to_dict() for s in fitted.stages],
+        "options": ctx.options.to_dict(),
+    }
 
 
 def _fit_logreg(name, data, features, cfg, *, seed):
@@ -131,12 +169,23 @@ def _fit_logreg(name, data, features, cfg, *, seed):
     train = t.rows(languages=langs, split="train")
     _, val = mgl_validation_rows(t, data.sources, data.target, cfg.mgl, seed)
     t0 = time.perf_counter()
-    fit = fit_logistic_regression(features_matrix(features, train), t.labels[train], features_matrix(features, val),
-                                  t.labels[val], seed=seed, stage=name)
+    fit = fit_logistic_regression(
+        features_matrix(features, train),
+        t.labels[train],
+        features_matrix(features, val),
+        t.labels[val],
+        seed=seed,
+        stage=name,
+    )
     seconds = time.perf_counter() - t0
     head = LogRegHead.from_pipeline(fit.model, t.num_classes, C=fit.C)
-    return head, {"train_seconds": seconds, "n_train": len(train), "C": fit.C,
-                  "val_accuracy": fit.val_accuracy, "val_scores": {str(k): v for k, v in fit.val_scores.items()}}
+    return head, {
+        "train_seconds": seconds,
+        "n_train": len(train),
+        "C": fit.C,
+        "val_accuracy": fit.val_accuracy,
+        "val_scores": {str(k): v for k, v in fit.val_scores.items()},
+    }
 
 
 def features_matrix(features, rows: np.ndarray) -> np.ndarray:

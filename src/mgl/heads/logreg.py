@@ -28,8 +28,16 @@ UNSEEN_LOGIT = -1e4
 class LogRegHead(Head):
     kind = "logreg"
 
-    def __init__(self, mean: np.ndarray, scale: np.ndarray, coef: np.ndarray, intercept: np.ndarray,
-                 num_classes: int, *, C: float | None = None):
+    def __init__(
+        self,
+        mean: np.ndarray,
+        scale: np.ndarray,
+        coef: np.ndarray,
+        intercept: np.ndarray,
+        num_classes: int,
+        *,
+        C: float | None = None,
+    ):
         self.mean = np.asarray(mean, dtype=np.float64)
         self.scale = np.asarray(scale, dtype=np.float64)
         self.coef = np.asarray(coef, dtype=np.float64)
@@ -69,13 +77,18 @@ class LogRegHead(Head):
         return e / e.sum(axis=1, keepdims=True)
 
     def tensors(self) -> dict[str, torch.Tensor]:
-        return {name: torch.from_numpy(np.ascontiguousarray(getattr(self, name)))
-                for name in ("mean", "scale", "coef", "intercept")}
+        return {
+            name: torch.from_numpy(np.ascontiguousarray(getattr(self, name)))
+            for name in ("mean", "scale", "coef", "intercept")
+        }
 
     def settings(self) -> dict[str, Any]:
         return {"num_classes": self.num_classes, "C": self.C}
 
     @classmethod
     def from_saved(cls, settings, tensors, bank: LabelledBank, device="cpu") -> LogRegHead:
-        return cls(*(tensors[k].numpy() for k in ("mean", "scale", "coef", "intercept")),
-                   int(settings["num_classes"]), C=settings.get("C"))
+        return cls(
+            *(tensors[k].numpy() for k in ("mean", "scale", "coef", "intercept")),
+            int(settings["num_classes"]),
+            C=settings.get("C"),
+        )

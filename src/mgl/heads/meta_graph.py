@@ -36,9 +36,19 @@ SUPPORT_SEED = 4242
 class MetaGraphHead(Head):
     kind = "meta-graph"
 
-    def __init__(self, model, cfg: MGLConfig, support: torch.Tensor, support_labels: np.ndarray,
-                 support_languages: Sequence[str], support_rows: np.ndarray, *, sources: Sequence[str], target: str,
-                 seed: int):
+    def __init__(
+        self,
+        model,
+        cfg: MGLConfig,
+        support: torch.Tensor,
+        support_labels: np.ndarray,
+        support_languages: Sequence[str],
+        support_rows: np.ndarray,
+        *,
+        sources: Sequence[str],
+        target: str,
+        seed: int,
+    ):
         self.model = model.eval()
         self.cfg = cfg
         self.support = support.float()
@@ -54,8 +64,17 @@ class MetaGraphHead(Head):
     @classmethod
     def from_bank(cls, model, cfg: MGLConfig, bank: LabelledBank, *, sources, target, seed) -> MetaGraphHead:
         rows = bank.rows(sources)
-        return cls(model, cfg, bank.embeddings[torch.as_tensor(rows)], bank.labels[rows], bank.languages[rows], rows,
-                   sources=sources, target=target, seed=seed)
+        return cls(
+            model,
+            cfg,
+            bank.embeddings[torch.as_tensor(rows)],
+            bank.labels[rows],
+            bank.languages[rows],
+            rows,
+            sources=sources,
+            target=target,
+            seed=seed,
+        )
 
     @property
     def device(self) -> torch.device:
@@ -65,11 +84,20 @@ class MetaGraphHead(Head):
         """The ``eval_times`` support sets every input is scored against: ``(support indices, class
         ids, languages)`` each, drawn once (the same for every input and every call)."""
         if self._sets is None:
-            pool = Pool(range(len(self.support)), self.support_languages.tolist(), self.support_labels.tolist(),
-                        name="support bank")
-            sampler = EpisodeSampler(meta_test_pair(self.sources, self.target), pool, None,
-                                     num_classes=self.num_classes, n_support=self.cfg.n_support,
-                                     n_query=self.cfg.n_query)
+            pool = Pool(
+                range(len(self.support)),
+                self.support_languages.tolist(),
+                self.support_labels.tolist(),
+                name="support bank",
+            )
+            sampler = EpisodeSampler(
+                meta_test_pair(self.sources, self.target),
+                pool,
+                None,
+                num_classes=self.num_classes,
+                n_support=self.cfg.n_support,
+                n_query=self.cfg.n_query,
+            )
             rng = np.random.default_rng([self.seed, SUPPORT_SEED])
             self._sets = [sampler.sample_support(rng) for _ in range(self.cfg.eval_times)]
         return self._sets
@@ -96,11 +124,11 @@ class MetaGraphHead(Head):
             n_s = len(rows)
             langs_arr = np.asarray(langs)
             for start in range(0, n, batch_size):
-                q = queries[start:start + batch_size]
+                q = queries[start : start + batch_size]
                 h = torch.cat([h_s.unsqueeze(0).expand(len(q), -1, -1), q.unsqueeze(1)], dim=1)
                 adj = self.model.graph(h)
                 log_probs = self.model(h, y_s, adj=adj)
-                probs[start:start + len(q)] += log_probs[:, -1].double().exp().cpu() / len(sets)
+                probs[start : start + len(q)] += log_probs[:, -1].double().exp().cpu() / len(sets)
                 if not explain:
                     continue
                 row = adj[:, -1, :].double().cpu().numpy()  # each query's row: support columns, then itself
@@ -128,8 +156,14 @@ class MetaGraphHead(Head):
     def settings(self) -> dict[str, Any]:
         from dataclasses import asdict
 
-        return {"num_classes": self.num_classes, "mgl": asdict(self.cfg), "sources": self.sources,
-                "target": self.target, "seed": self.seed, "dim": int(self.support.shape[1])}
+        return {
+            "num_classes": self.num_classes,
+            "mgl": asdict(self.cfg),
+            "sources": self.sources,
+            "target": self.target,
+            "seed": self.seed,
+            "dim": int(self.support.shape[1]),
+        }
 
     @classmethod
     def from_saved(cls, settings, tensors, bank: LabelledBank, device="cpu") -> MetaGraphHead:
@@ -138,14 +172,23 @@ class MetaGraphHead(Head):
 
         cfg = RunConfig.from_dict({"mgl": settings["mgl"]}, source="mgl_model.json").mgl
         model = build_model(cfg, int(settings["dim"]), int(settings["num_classes"]))
-        model.load_state_dict({k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")},
-                              strict=True)
+        model.load_state_dict(
+            {k[len("model.") :]: v for k, v in tensors.items() if k.startswith("model.")}, strict=True
+        )
         rows = tensors["support_rows"].numpy().astype(np.int64)
         if len(rows) and (rows.min() < 0 or rows.max() >= len(bank.examples)):
             raise ValueError("support rows outside the labelled bank")
-        return cls(model.to(device), cfg, bank.embeddings[torch.as_tensor(rows)], bank.labels[rows],
-                   bank.languages[rows], rows, sources=settings["sources"], target=settings["target"],
-                   seed=int(settings["seed"]))
+        return cls(
+            model.to(device),
+            cfg,
+            bank.embeddings[torch.as_tensor(rows)],
+            bank.labels[rows],
+            bank.languages[rows],
+            rows,
+            sources=settings["sources"],
+            target=settings["target"],
+            seed=int(settings["seed"]),
+        )
 
     def to(self, device) -> MetaGraphHead:
         self.model = self.model.to(device)

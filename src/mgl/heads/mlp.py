@@ -31,17 +31,28 @@ class MLPHead(Head):
 
     def settings(self) -> dict[str, Any]:
         first = self.model.body[0]
-        return {"num_classes": self.num_classes, "head": self.head, "heads": list(self.model.heads),
-                "in_dim": first.in_features, "hidden_dim": first.out_features,
-                "dropout": float(self.model.body[2].p), "negative_slope": float(self.model.body[1].negative_slope)}
+        return {
+            "num_classes": self.num_classes,
+            "head": self.head,
+            "heads": list(self.model.heads),
+            "in_dim": first.in_features,
+            "hidden_dim": first.out_features,
+            "dropout": float(self.model.body[2].p),
+            "negative_slope": float(self.model.body[1].negative_slope),
+        }
 
     @classmethod
     def from_saved(cls, settings, tensors, bank: LabelledBank, device="cpu") -> MLPHead:
         from mgl.baselines.common import MLPClassifier
 
-        model = MLPClassifier(int(settings["in_dim"]), int(settings["num_classes"]),
-                              hidden_dim=int(settings["hidden_dim"]), dropout=float(settings["dropout"]),
-                              negative_slope=float(settings["negative_slope"]), heads=settings["heads"])
+        model = MLPClassifier(
+            int(settings["in_dim"]),
+            int(settings["num_classes"]),
+            hidden_dim=int(settings["hidden_dim"]),
+            dropout=float(settings["dropout"]),
+            negative_slope=float(settings["negative_slope"]),
+            heads=settings["heads"],
+        )
         model.load_state_dict(tensors, strict=True)
         return cls(model.to(device), settings["head"])
 
