@@ -8,14 +8,14 @@ MGL_DATA ?= $(if $(wildcard ../shared/data),$(abspath ../shared/data),)
 export MGL_DATA
 RUN_OUT ?= runs/main
 
-.PHONY: venv test run bench clean
+.PHONY: venv test check lint docs run bench clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	# the CPU wheel of torch first: an unpinned resolve would pull a multi-GB CUDA build
 	$(PY) -m pip install -q torch==2.13.0
-	$(PY) -m pip install -q -e '.[test]'
+	$(PY) -m pip install -q -e '.[test,dev]'
 	touch $@
 
 venv: $(VENV)/.installed
@@ -23,6 +23,20 @@ venv: $(VENV)/.installed
 # pytest exits 5 when it collects no test: that is not a failure of the suite.
 test: venv
 	$(PY) -m pytest -q tests; rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest collected no tests"; rc=0; fi; exit $$rc
+
+# The checks a contributor runs before every commit: lint, types and the fast tier of tests
+# (`unit`: no real encoder, process, socket, Ray or browser; tests/tiers.py), on every core.
+check: lint
+	$(PY) -m pytest -q -m unit -n auto tests
+
+lint: venv
+	$(VENV)/bin/ruff check src tests benchmarks docs/_ext
+	$(VENV)/bin/ruff format --check src tests benchmarks docs/_ext
+	$(VENV)/bin/mypy
+
+# The documentation site (Sphinx + MyST) into docs/_build/html; any warning fails the build.
+docs: venv
+	$(PY) -m sphinx -W --keep-going -q -b html docs docs/_build/html
 
 # The main job: EN+FR+DE -> JA on Webis-CLS-10 books (the pair the paper tuned on), the target at
 # 10% of its training labels, the embedded multilingual-e5-small encoder frozen. Data from

@@ -10,11 +10,16 @@ and reports, in one Markdown file and a JSON:
   :func:`mgl.baselines.common.mgl_validation_rows`; the other 80 are an unbiased estimate);
 * a paired t-test over the experiment-seeds of the ensemble against the best single method
   (by mean test accuracy, and by mean validation accuracy);
+* ``auto``: per experiment-seed, the method with the best accuracy on the validation rows no
+  method selected on (ties: the fixed default first, then the table's order), scored on test:
+  what choosing the method per data set would give, against the fixed default;
 * calibration on one experiment (default JA books): each method's temperature fitted on its
   validation probabilities, the expected calibration error (15 bins) of its test probabilities
   before and after, mean over seeds.
 
     python benchmarks/ensemble_table.py --grid runs/table1-ensemble --out docs/results/ensemble.json
+    python benchmarks/ensemble_table.py --grid docs/results/raw/sib200 --calibration yo \
+        --out docs/results/raw/sib200_default.json   # SIB-200: no domains
 """
 
 from __future__ import annotations
@@ -32,7 +37,11 @@ from _common import claim_out, write_out
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--grid", required=True)
-    parser.add_argument("--calibration", default="ja:books", help="TARGET:DOMAIN of the calibration table.")
+    parser.add_argument(
+        "--calibration",
+        default="ja:books",
+        help="TARGET:DOMAIN (or TARGET where there are no domains) of the calibration table.",
+    )
     parser.add_argument("--out", default="benchmarks/out/ensemble.json")
     args = parser.parse_args()
     claim_out(args.out)
@@ -61,6 +70,7 @@ def main() -> int:
 
     cfg_all = RunConfig.from_dict(meta["config"])
     held: dict[str, dict[tuple, float]] = {m: {} for m in methods}
+    n_val, n_unselected = set(), set()
     for e in experiments:
         c = RunConfig.from_dict(meta["config"])
         c.data.target, c.data.sources, c.data.domain = e.target, list(e.sources), e.domain
@@ -70,6 +80,8 @@ def main() -> int:
             val = t.rows(languages=e.target, split="validation")
             _, chosen = mgl_validation_rows(t, data.sources, data.target, cfg_all.mgl, s)
             keep = ~np.isin(val, chosen)
+            n_val.add(len(val))
+            n_unselected.add(int(keep.sum()))
             for m in methods:
                 p = store.probabilities(Cell(m, e, s))
                 if p is not None and keep.any():
@@ -79,7 +91,8 @@ def main() -> int:
         f"Grid `{grid}`: {len(experiments)} experiments x {len(seeds)} seeds; "
         f"{sum(len(v) for v in scores.values())} cells.",
         "",
-        "| method | validation, 400 rows (%) | validation, the 80 rows no method selected on (%) | test (%) | cells |",
+        f"| method | validation, all {_span(n_val)} rows (%) | validation, the {_span(n_unselected)} rows no method "
+        "selected on (%) | test (%) | cells |",
         "|---|---:|---:|---:|---:|",
     ]
     summary = {}
@@ -103,8 +116,8 @@ def main() -> int:
     lines += [
         "",
         (
-            f"Best validation average (400 rows): **{display_name(best_val)}** "
-            f"({summary[best_val]['validation']:.2f}); on the 80 rows no method selected on: "
+            f"Best validation average (all rows): **{display_name(best_val)}** "
+            f"({summary[best_val]['validation']:.2f}); on the rows no method selected on: "
             f"**{display_name(ranked_u[0])}** ({summary[ranked_u[0]]['validation_unselected']:.2f})."
         )
         if best_val
@@ -135,9 +148,36 @@ def main() -> int:
                 f"p = {tests[by]['p_two_sided']:.4f} (two-sided paired t-test); ensemble ahead in "
                 f"{tests[by]['wins']}, level in {tests[by]['ties']}, behind in {tests[by]['losses']}."
             )
+    # auto: per experiment-seed, the method best on the rows no method selected on
+    auto = {}
+    if "ensemble" in full:
+        order = ["ensemble", *[m for m in full if m != "ensemble"]]
+        keys = sorted(scores["ensemble"], key=lambda k: (k[0].target, k[0].domain or "", k[1]))
+        picks = {k: max(order, key=lambda m: (held[m].get(k, -1.0), -order.index(m))) for k in keys}
+        a = np.array([scores[picks[k]][k][1] for k in keys])
+        b = np.array([scores["ensemble"][k][1] for k in keys])
+        t = ttest_rel(a, b)
+        counts: dict[str, int] = {}
+        for m in picks.values():
+            counts[m] = counts.get(m, 0) + 1
+        auto = {
+            "test": round(float(a.mean() * 100), 2),
+            "ensemble_test": round(float(b.mean() * 100), 2),
+            "mean_diff": round(float((a - b).mean() * 100), 3),
+            "t": round(float(t.statistic), 3),
+            "p_two_sided": round(float(t.pvalue), 4),
+            "picked": dict(sorted(counts.items(), key=lambda kv: -kv[1])),
+        }
+        lines.append(
+            f"Auto (per experiment-seed, the method best on the rows no method selected on): test {auto['test']:.2f} "
+            f"against the fixed ensemble's {auto['ensemble_test']:.2f} ({auto['mean_diff']:+.2f} points, t = {auto['t']:.2f}, "
+            f"p = {auto['p_two_sided']:.4f}); picked "
+            + ", ".join(f"{display_name(m)} {n}x" for m, n in auto["picked"].items())
+            + "."
+        )
     # calibration on one experiment
-    target, domain = args.calibration.split(":")
-    exp = next(e for e in experiments if e.target == target and e.domain == domain)
+    target, _, domain = args.calibration.partition(":")
+    exp = next(e for e in experiments if e.target == target and (e.domain or "") == domain)
     cfg = RunConfig.from_dict(meta["config"])
     cfg.data.target, cfg.data.sources, cfg.data.domain = exp.target, list(exp.sources), exp.domain
     cal = {}
@@ -182,9 +222,20 @@ def main() -> int:
     print(text)
     write_out(
         args.out,
-        {"summary": summary, "best_validation": best_val, "tests": tests, "calibration": cal_summary, "markdown": text},
+        {
+            "summary": summary,
+            "best_validation": best_val,
+            "tests": tests,
+            "auto": auto,
+            "calibration": cal_summary,
+            "markdown": text,
+        },
     )
     return 0
+
+
+def _span(values: set[int]) -> str:
+    return "-".join(str(v) for v in sorted({min(values), max(values)})) if values else "?"
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -36,6 +36,9 @@ from mgl.errors import ConfigError, DataError, MGLError
 from mgl.featurizer import Featurizer
 from mgl.heads import EnsembleHead, Head, LabelledBank, MetaGraphHead, score_rows
 from mgl.pipeline import check_episodes
+
+if TYPE_CHECKING:
+    from mgl.encoders.cache import EmbeddingCache
 
 GRAPH_ACTIVE_BELOW = 0.99
 """An input whose self-weight is at least this received almost nothing through the graph."""
@@ -139,7 +142,7 @@ class Classifier:
         self.encoder_state: dict[str, torch.Tensor] = {}
         self.temperature = 1.0
         self.report: dict[str, Any] = {}
-        self.embedding_cache = None
+        self.embedding_cache: EmbeddingCache | None = None
         self.precision_note: str | None = None
 
     @property
@@ -282,7 +285,7 @@ class Classifier:
             report["val_accuracy"] = float((own["validation"].argmax(1) == t.labels[val]).mean())
             from mgl.calibration import apply_temperature
 
-            cal = {
+            cal: dict[str, Any] = {
                 "temperature": self.temperature,
                 "fitted_on": f"{data.target} validation ({len(val)} rows)",
                 "ece_validation_before": expected_calibration_error(own["validation"], t.labels[val]),
@@ -333,9 +336,11 @@ class Classifier:
 
     # ------------------------------------------------------------------ prediction
 
-    def _require_fitted(self) -> None:
-        if self.head is None or self.bank is None:
+    def _require_fitted(self) -> tuple[Featurizer, Head, LabelledBank]:
+        """The fitted parts (featurizer, head, labelled bank); :class:`MGLError` before :meth:`fit`."""
+        if self.featurizer is None or self.head is None or self.bank is None:
             raise MGLError("this classifier is not trained: call fit() or Classifier.from_pretrained()")
+        return self.featurizer, self.head, self.bank
 
     def embed(
         self,
@@ -348,23 +353,23 @@ class Classifier:
         """The inputs' features ``[n, dim]`` (float32, CPU), through :attr:`embedding_cache` if set
         (``batch_size``: see :meth:`mgl.encoders.TextEncoder.embed`). Each input's features depend on
         that input alone, never on the others it is embedded with (:mod:`mgl.encoders.batching`)."""
-        self._require_fitted()
+        featurizer, _, _ = self._require_fitted()
         texts = list(texts)
         if not texts:
             raise DataError("nothing to predict: the input is empty")
         for i, t in enumerate(texts, 1):
             if not isinstance(t, str) or not t.strip():
                 raise DataError("empty text", source="input", record=i)
-        return self.featurizer.embed(texts, pairs, cache=self.embedding_cache, batch_size=batch_size, progress=progress)
+        return featurizer.embed(texts, pairs, cache=self.embedding_cache, batch_size=batch_size, progress=progress)
 
     def reseed(self, seed: int) -> None:
         """MGL: draw the support sets with another seed (the default is the training seed)."""
-        for head in graph_heads(self.head):
+        for head in graph_heads(self._require_fitted()[1]):
             head.seed, head._sets = int(seed), None
 
     def warm_up(self) -> None:
         """Draw MGL's support sets now (they are drawn once, on first use, then fixed)."""
-        for head in graph_heads(self.head):
+        for head in graph_heads(self._require_fitted()[1]):
             head.support_sets()
 
     @property
@@ -375,8 +380,8 @@ class Classifier:
         """Class probabilities ``[n, |Y|]`` of already embedded inputs (calibrated unless told not)."""
         from mgl.calibration import apply_temperature
 
-        self._require_fitted()
-        probs = self.head.predict_proba(queries)
+        _, head, _ = self._require_fitted()
+        probs = head.predict_proba(queries)
         return apply_temperature(probs, self.temperature) if calibrated else probs
 
     def predict_proba(
@@ -407,15 +412,16 @@ class Classifier:
         """:meth:`explain` for already embedded inputs."""
         from mgl.neighbours import explain_by_neighbours, nearest
 
+        _, head, bank = self._require_fitted()
         probs = self.predict_proba_embeddings(queries)
-        idx, sims = nearest(queries, self.bank)
+        idx, sims = nearest(queries, bank)
         languages = list(dict.fromkeys([*self.sources, *([self.target] if self.target else [])]))
-        graphs = graph_heads(self.head)
+        graphs = graph_heads(head)
         graph = graphs[0].explain_graph(queries) if graphs else None
         out = []
         for i, p in enumerate(probs):
             predicted = int(p.argmax())
-            why = explain_by_neighbours(idx[i], sims[i], predicted, self.bank, languages)
+            why = explain_by_neighbours(idx[i], sims[i], predicted, bank, languages)
             g = None
             if graph is not None:
                 _, weights, shares, top = graph
@@ -426,9 +432,9 @@ class Classifier:
                     "language_shares": {lang: round(v, 6) for lang, v in shares[i].items()},
                     "neighbours": [
                         {
-                            "id": self.bank.examples[int(support[j])].uid,
-                            "language": self.bank.examples[int(support[j])].language,
-                            "label": self.bank.examples[int(support[j])].label,
+                            "id": bank.examples[int(support[j])].uid,
+                            "language": bank.examples[int(support[j])].language,
+                            "label": bank.examples[int(support[j])].label,
                             "weight": float(f"{w:.4g}"),
                         }
                         for j, w in top[i]

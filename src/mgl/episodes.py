@@ -12,7 +12,7 @@ Small composable pieces, in the manner of learn2learn's task transforms:
   ``|Y| x M x N`` instances (N per class per source language) and a query set of R
   target-language instances, without repeats inside an episode.
 
-How the query set is spread over classes: R is divided evenly over the |Y| classes;
+How the query set is spread over classes: R is divided evenly over the ``|Y|`` classes;
 the ``R mod |Y|`` remaining places go to distinct classes drawn at random. So each
 class gets ``floor(R/|Y|)`` or ``ceil(R/|Y|)`` queries. At evaluation the queries are
 given (a batch of test instances, labels unknown) and only the support is sampled.
@@ -70,7 +70,7 @@ class Pool:
     Args:
         indices: positions in the shared feature table.
         languages: the language of each of those instances.
-        labels: the class id (0..|Y|-1) of each.
+        labels: the class id (0..``|Y|``-1) of each.
         name: used in error messages (e.g. ``"training data"``).
     """
 
@@ -119,7 +119,7 @@ class EpisodeSampler:
         support_pool: where support instances come from (the support languages' data).
         query_pool: where query instances come from (the query language's data); may be
             None for a sampler used only to draw supports at evaluation.
-        num_classes: |Y|.
+        num_classes: ``|Y|``.
         n_support: N, instances per class and per support language.
         n_query: R, query instances per episode.
         label_names: class names, for error messages.
@@ -192,7 +192,7 @@ class EpisodeSampler:
     def sample_support(
         self, rng: np.random.Generator, exclude: set[int] | None = None
     ) -> tuple[np.ndarray, np.ndarray, list[str]]:
-        """|Y| x M x N support indices, ordered by class, then language, then draw."""
+        """``|Y|`` x M x N support indices, ordered by class, then language, then draw."""
         multiplicity: dict[str, int] = defaultdict(int)
         for lang in self.pair.sources:
             multiplicity[lang] += 1

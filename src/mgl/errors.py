@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 
 class MGLError(Exception):
@@ -27,13 +28,13 @@ class MGLError(Exception):
             where += ": "
         return where + self.message
 
-    def __reduce__(self):
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
         # keyword-only fields survive pickling (an error raised in a worker process or a Ray actor
         # reaches the driver with its file and record)
         return (_rebuild_error, (type(self), self.message, self.source, self.record))
 
 
-def _rebuild_error(cls, message, source, record):
+def _rebuild_error(cls: type[MGLError], message: str, source: Any, record: int | None) -> MGLError:
     return cls(message, source=source, record=record)
 
 

@@ -8,6 +8,7 @@ sampled support sets, and the probabilities averaged (SPEC, "a natural reading")
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -31,7 +32,7 @@ def plan_episodes(
 @torch.no_grad()
 def predict_proba(
     model: MetaGraphNetwork,
-    features,
+    features: Any,
     sampler: EpisodeSampler,
     query: np.ndarray,
     *,
@@ -69,12 +70,14 @@ def predict_proba(
 
 
 def classification_metrics(
-    y_true: Sequence[int], y_pred: Sequence[int], num_classes: int, positive: int | None = None
-) -> dict[str, float]:
+    y_true: Sequence[int] | np.ndarray,
+    y_pred: Sequence[int] | np.ndarray,
+    num_classes: int,
+    positive: int | None = None,
+) -> dict[str, Any]:
     """Accuracy, and precision/recall/F1: of the ``positive`` class when binary, macro otherwise; the
     macro-F1 over every class, and the confusion matrix (rows true, columns predicted)."""
-    y_true = np.asarray(y_true)
-    y_pred = np.asarray(y_pred)
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
     labels = list(range(num_classes))
     if num_classes == 2:
         pos = 1 if positive is None else positive
@@ -97,7 +100,7 @@ def classification_metrics(
     }
 
 
-def mean_nll(probs: np.ndarray, y_true: Sequence[int]) -> float:
+def mean_nll(probs: np.ndarray, y_true: Sequence[int] | np.ndarray) -> float:
     """Mean negative log-likelihood of the true classes (for tie-breaking in model selection).
 
     An empty set has no mean: that raises ``ValueError`` rather than returning a number."""

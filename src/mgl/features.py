@@ -28,7 +28,7 @@ Code that needs the cached matrix itself (the logistic regressions) asks
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol
+from typing import Any, Protocol, cast
 
 import numpy as np
 import torch
@@ -243,7 +243,7 @@ class PooledStateFeatures:
         self.batch_size = batch_size
         self.dtype = dtype
         self.max_padding = max_padding
-        self.dim = int(head.dim)
+        self.dim = int(cast(Any, head).dim)  # a pooling head's output width
         if store.dim != self.dim:
             raise DataError(f"token states of size {store.dim} for a pooling head of size {self.dim}")
         self.lengths = torch.tensor([loc.length for loc in self.locations], dtype=torch.int64)

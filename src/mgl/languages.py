@@ -22,6 +22,7 @@ from __future__ import annotations
 import functools
 import logging
 import re
+from pathlib import Path
 
 from mgl.errors import ConfigError, DataError
 
@@ -53,7 +54,14 @@ def _canonical(code: str) -> str | None:
     return lang.to_tag()
 
 
-def canonical_language(code, *, source=None, record: int | None = None, what: str = "language", where: str = "") -> str:
+def canonical_language(
+    code: object,
+    *,
+    source: str | Path | None = None,
+    record: int | None = None,
+    what: str = "language",
+    where: str = "",
+) -> str:
     """The canonical tag of ``code`` (see the module docstring). Raises :class:`DataError` naming
     ``source`` and ``record`` where given (a file's record), else :class:`ConfigError`."""
     text = code.strip() if isinstance(code, str) else ""
@@ -69,7 +77,7 @@ def canonical_language(code, *, source=None, record: int | None = None, what: st
     return tag
 
 
-def is_canonical(tag) -> bool:
+def is_canonical(tag: object) -> bool:
     """Whether ``tag`` is a canonical language tag (what :func:`canonical_language` returns)."""
     return isinstance(tag, str) and _canonical(tag) == tag
 
@@ -95,7 +103,7 @@ class SpellingNotes:
     """Collects the spellings of each canonical tag met in one source (a file) and says once, in one
     line, where several spellings named one language (``yo``, ``yor_Latn`` -> ``yo``)."""
 
-    def __init__(self, source) -> None:
+    def __init__(self, source: str | Path | None) -> None:
         self.source = str(source)
         self.spellings: dict[str, set[str]] = {}
 

@@ -60,6 +60,7 @@ Ablation switches: ``learn_sigma=False`` fixes :math:`\sigma_j = 1` ("w/o sigma"
 from __future__ import annotations
 
 import itertools
+from typing import cast
 
 import torch
 import torch.nn.functional as F
@@ -253,7 +254,7 @@ class MetaGraphNetwork(nn.Module):
     def reset_parameters(self) -> None:
         self.graph.reset_parameters()
         for layer in self.layers:
-            layer.reset_parameters()
+            cast(GCNLayer, layer).reset_parameters()
 
     def node_inputs(self, h: torch.Tensor, support_labels: torch.Tensor) -> torch.Tensor:
         """``L^(0)``: the embeddings, plus one-hot support labels when ``label_features`` is on."""

@@ -29,8 +29,9 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any
 
 from mgl.errors import MGLError
 
@@ -78,7 +79,7 @@ def _ledger(path: Path) -> Path:
     return mgl_home() / "written" / f"{key}.json"
 
 
-def _stamp(path: Path) -> dict:
+def _stamp(path: Path) -> dict[str, Any]:
     st = os.stat(path)
     return {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "inode": st.st_ino, "device": st.st_dev}
 
@@ -157,7 +158,9 @@ def check_output_file(
     return path
 
 
-def check_job_folder(folder: str | Path, *, manifest: str, is_manifest, names: Iterable[str], what: str) -> Path:
+def check_job_folder(
+    folder: str | Path, *, manifest: str, is_manifest: Callable[..., bool], names: Iterable[str], what: str
+) -> Path:
     """A folder a job (a grid) writes its files into: missing, empty, a folder of such a job (its
     ``manifest`` file passes ``is_manifest``: the job's own record of what it writes there), or one
     where none of the job's ``names`` exists yet; anything else is refused before the work, naming

@@ -72,7 +72,7 @@ def run_mgl(
         head = MetaGraphHead.from_bank(
             model.eval(), cfg, labelled_bank(data, features), sources=data.sources, target=data.target, seed=seed
         )
-        with small_graph_threads(features, device):
+        with small_graph_threads(features, torch.device(device)):
             probs = score_rows(head, features, test)
         metrics = classification_metrics(
             data.table.labels[test], probs.argmax(1), data.table.num_classes, data.positive

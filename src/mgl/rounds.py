@@ -22,7 +22,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Protocol
+from typing import Any, Protocol, cast
 
 import numpy as np
 import torch
@@ -50,9 +50,9 @@ class StageReport:
     best_accuracy: float = float("nan")
     best_nll: float = float("nan")
     seconds: float = 0.0
-    history: list[dict] = field(default_factory=list)
+    history: list[dict[str, Any]] = field(default_factory=list)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
@@ -74,6 +74,22 @@ class Trainee(Protocol):
         """Put every candidate back to the weights last kept for it."""
 
 
+class ResumableTrainee(Trainee, Protocol):
+    """A :class:`Trainee` whose whole training state can be written and read back (checkpoints)."""
+
+    def state(self) -> dict[str, Any]:
+        """Everything needed to continue training exactly: weights, optimiser, random streams."""
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        """Continue from a :meth:`state`."""
+
+
+def _resumable(trainee: Trainee) -> ResumableTrainee:
+    if not (callable(getattr(trainee, "state", None)) and callable(getattr(trainee, "load_state", None))):
+        raise TypeError(f"{type(trainee).__name__} cannot be checkpointed or resumed (it has no state/load_state)")
+    return cast(ResumableTrainee, trainee)
+
+
 def train_in_rounds(
     name: str,
     trainee: Trainee,
@@ -83,8 +99,8 @@ def train_in_rounds(
     reports: Sequence[StageReport] | None = None,
     progress: bool = False,
     desc: str | None = None,
-    checkpoint: Callable[[dict], None] | None = None,
-    resume_state: dict | None = None,
+    checkpoint: Callable[[dict[str, Any]], None] | None = None,
+    resume_state: dict[str, Any] | None = None,
 ) -> list[StageReport]:
     """Train ``trainee``'s candidates in rounds; on return each holds its best round. One report per candidate.
 
@@ -104,7 +120,7 @@ def train_in_rounds(
     kept = np.zeros(n, dtype=bool)
     start_round = 0
     if resume_state is not None:
-        trainee.load_state(resume_state["trainee"])
+        _resumable(trainee).load_state(resume_state["trainee"])
         reports = [StageReport(**r) for r in resume_state["reports"]]
         since_best = np.asarray(resume_state["since_best"], dtype=np.int64)
         kept = np.asarray(resume_state["kept"], dtype=bool)
@@ -158,7 +174,7 @@ def train_in_rounds(
             if checkpoint is not None:
                 checkpoint(
                     {
-                        "trainee": trainee.state(),
+                        "trainee": _resumable(trainee).state(),
                         "reports": [r.to_dict() for r in reports],
                         "since_best": since_best.tolist(),
                         "kept": kept.tolist(),
@@ -178,7 +194,7 @@ FUSED_ADAM = True
 time the committed Table 1's way, torch's foreach Adam)."""
 
 
-def make_adam(groups: list[dict], **kwargs) -> torch.optim.Adam:
+def make_adam(groups: list[dict[str, Any]], **kwargs: Any) -> torch.optim.Adam:
     """torch's Adam over ``groups``, fused (one pass over each weight per step) where every weight allows it.
 
     The fused kernel computes Adam's update in one pass instead of foreach's ten, a quarter
@@ -188,7 +204,7 @@ def make_adam(groups: list[dict], **kwargs) -> torch.optim.Adam:
     fused = (
         FUSED_ADAM and bool(params) and all(p.is_floating_point() and p.device.type in ("cpu", "cuda") for p in params)
     )
-    return torch.optim.Adam(groups, **kwargs, **({"fused": True} if fused else {"foreach": True}))
+    return torch.optim.Adam(groups, **kwargs, fused=True) if fused else torch.optim.Adam(groups, **kwargs, foreach=True)
 
 
 def pick_best(reports: Sequence[StageReport]) -> int:

@@ -63,7 +63,7 @@ def error_response(status: int, message: str, field: str | None = None, headers:
     return JSONResponse(status_code=status, content=body, headers=headers)
 
 
-ERROR_RESPONSES = {
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorBody, "description": why}
     for code, why in (
         (400, "The body cannot be parsed (not UTF-8 JSON text), or the Host header names a host not served here."),
@@ -233,8 +233,8 @@ class MicroBatcher:
 
     def _run(self, batch: list[_Job]) -> list[list[dict[str, Any]]]:
         texts = [t for job in batch for t in job.texts]
-        pairs = (
-            [p for job in batch for p in (job.pairs or [None] * len(job.texts))]
+        pairs: list[str | None] | None = (
+            [p for job in batch for p in (job.pairs if job.pairs is not None else [None] * len(job.texts))]
             if any(job.pairs is not None for job in batch)
             else None
         )

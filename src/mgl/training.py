@@ -22,6 +22,7 @@ import contextlib
 import copy
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -101,7 +102,7 @@ class MGLTrainee:
 
         self.model, self.features, self.samplers, self.validation, self.cfg = model, features, samplers, validation, cfg
         self.device = next(model.parameters()).device
-        groups = [{"params": list(model.parameters()), "lr": cfg.lr}]
+        groups: list[dict[str, Any]] = [{"params": list(model.parameters()), "lr": cfg.lr}]
         enc_params = features.parameters()
         if enc_params:
             groups.append({"params": enc_params, "lr": features.lr or cfg.encoder_lr})

@@ -1,4 +1,4 @@
-"""The README's "Bring your own data" commands run as written on the example CSV of 5-star reviews
+"""The "Bring your own data" commands of docs/guides/own-data.md run as written on the example CSV of 5-star reviews
 (``mgl run`` gets one extra ``--encoder``: the tiny test encoder instead of multilingual-e5-small)."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import pytest
 from cli_helpers import run_mgl
 
 REPO = Path(__file__).resolve().parents[2]
-README = REPO / "README.md"
+README = REPO / "docs" / "guides" / "own-data.md"
 FIXTURE = "tests/fixtures/own_data/reviews.csv"
 
 
@@ -21,7 +21,7 @@ def readme_commands() -> list[list[str]]:
     """The ``mgl`` commands of the README's own-data block, continuation lines joined, split like a shell."""
     text = README.read_text(encoding="utf-8")
     block = re.search(r"<!-- own-data:start -->\s*```bash\n(.*?)```\s*<!-- own-data:end -->", text, re.S)
-    assert block, "README lost its 'Bring your own data' command block"
+    assert block, "docs/guides/own-data.md lost its 'Bring your own data' command block"
     joined = block.group(1).replace("\\\n", " ")
     return [shlex.split(line) for line in joined.splitlines() if line.strip()]
 

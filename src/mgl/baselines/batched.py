@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Sequence
+from typing import cast
 
 import numpy as np
 import torch
@@ -61,13 +62,12 @@ class CandidateGroup:
 
     def __call__(self, h: torch.Tensor, head: str = SHARED_HEAD) -> list[torch.Tensor]:
         first = self.models[self.active[0]]
-        dropout = first.body[2]
+        dropout = cast(torch.nn.Dropout, first.body[2])
+        width = cast(torch.nn.Linear, first.body[0]).out_features
         mask = None
         if self.training and dropout.p > 0:
             # the draw each candidate's nn.Dropout makes alone (same shape, same generator)
-            mask = F.dropout(
-                torch.ones(h.shape[0], first.body[0].out_features, dtype=h.dtype, device=h.device), dropout.p, True
-            )
+            mask = F.dropout(torch.ones(h.shape[0], width, dtype=h.dtype, device=h.device), dropout.p, True)
         out = []
         for c in self.active:
             model = self.models[c]
@@ -90,7 +90,7 @@ class GroupStepContext(StepContext):
     """A :class:`StepContext` whose model is a :class:`CandidateGroup`: gradients clipped per candidate."""
 
     def clip_gradients(self) -> None:
-        group: CandidateGroup = self.model
+        group = cast(CandidateGroup, self.model)
         for c in group.active:
             torch.nn.utils.clip_grad_norm_(list(group.models[c].parameters()), self.settings.grad_clip)
 

@@ -28,7 +28,7 @@ target validates on the target's validation subset. Both are drawn by
 rows MGL validates on. Test data is never looked at before the final score.
 
 Training loop, the same as MGL's stages (:func:`mgl.rounds.train_in_rounds`)
--------------------------------------------------------------------------
+----------------------------------------------------------------------------
 Adam; gradient l2 norm clipped at ``grad_clip`` (40); minibatches of ``batch_size``
 instances (default ``MGLConfig.n_query`` = R = 32: as many labelled loss terms per step as
 an MGL episode has query nodes), drawn as shuffled passes over the training rows;
@@ -239,7 +239,9 @@ class BatchStream:
 class StepContext:
     """What a training step needs; ``params`` are every trainable weight (classifier and encoder)."""
 
-    model: MLPClassifier
+    model: Any
+    """The :class:`MLPClassifier` trained (a :class:`mgl.baselines.batched.CandidateGroup` of them when
+    candidates train side by side)."""
     features: Any
     optimizer: torch.optim.Optimizer
     params: list[torch.nn.Parameter]
@@ -253,8 +255,9 @@ class StepContext:
         torch.nn.utils.clip_grad_norm_(self.params, self.settings.grad_clip)
 
 
-StepFn = Callable[[StepContext], float]
-"""One training step (or, for Reptile, one outer step); returns the mean training loss."""
+StepFn = Callable[[StepContext], float | np.ndarray]
+"""One training step (or, for Reptile, one outer step); returns the mean training loss (one per
+candidate where candidates train side by side)."""
 
 
 def supervised_step(ctx: StepContext, rows: np.ndarray, head: str = SHARED_HEAD) -> float | np.ndarray:

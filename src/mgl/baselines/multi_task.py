@@ -12,6 +12,8 @@ head.
 
 from __future__ import annotations
 
+import numpy as np
+
 from mgl.baselines.common import BatchStream, Fitted, Settings, StepFn, ValidationSet, supervised_step
 from mgl.baselines.tuning import BaselineContext
 
@@ -23,7 +25,7 @@ def fit(ctx: BaselineContext) -> Fitted:
     def make_step(settings: Settings) -> StepFn:
         streams = {lang: BatchStream(ctx.train_rows(lang), settings.batch_size) for lang in languages}
 
-        def step(sc) -> float:
+        def step(sc) -> float | np.ndarray:
             lang = languages[int(sc.rng.integers(len(languages)))]
             return supervised_step(sc, streams[lang].next(sc.rng), lang)
 

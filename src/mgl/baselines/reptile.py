@@ -70,12 +70,12 @@ def reptile_steps(task_rows: dict[str, np.ndarray], inner_steps: int, eps: float
     def make(settings: Settings) -> StepFn:
         streams = {n: BatchStream(task_rows[n], settings.batch_size) for n in names}
 
-        def step(ctx: StepContext) -> float:
+        def step(ctx: StepContext) -> float | np.ndarray:
             theta = [p.detach().clone() for p in ctx.params]
             task = names[int(ctx.rng.choice(len(names), p=probs))]
             losses = [supervised_step(ctx, streams[task].next(ctx.rng), SHARED_HEAD) for _ in range(inner_steps)]
             outer_update(ctx.params, theta, eps)
-            return np.mean(losses, axis=0) if np.ndim(losses[0]) else float(np.mean(losses))
+            return np.mean(np.asarray(losses), axis=0) if np.ndim(losses[0]) else float(np.mean(np.asarray(losses)))
 
         return step
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -37,6 +37,7 @@ from mgl.baselines.common import (
 from mgl.config import MGLConfig
 from mgl.errors import ConfigError
 from mgl.rounds import Schedule, make_adam, pick_best, train_in_rounds
+from mgl.rounds import StageReport as MGLStageReport
 from mgl.selection import better, require_rows
 from mgl.training import ExampleTable
 
@@ -59,7 +60,9 @@ class SingleTrainee:
         rng: np.random.Generator,
         betas: tuple[float, float] = (0.9, 0.999),
     ):
-        groups = [{"params": list(model.parameters()), "lr": hyper.lr, "weight_decay": hyper.weight_decay}]
+        groups: list[dict[str, Any]] = [
+            {"params": list(model.parameters()), "lr": hyper.lr, "weight_decay": hyper.weight_decay}
+        ]
         enc_params = features.parameters()
         if enc_params:
             groups.append(
@@ -91,7 +94,7 @@ class SingleTrainee:
         for _ in range(steps):
             losses.append(self.step(self.ctx))
             tick(1)
-        return np.array([np.mean(losses)])
+        return np.array([np.mean(np.asarray(losses))])
 
     def validate(self, active: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         acc, nll = validate(self.model, self.features, self.validation, self.labels)
@@ -109,6 +112,12 @@ def stage_seeds(name: str, seed: int) -> tuple[np.random.Generator, int]:
     """A stage's minibatch stream and its torch seed (dropout): the same for every grid point."""
     stage_id = sum(name.encode())
     return np.random.default_rng([seed, stage_id]), seed * 1000 + stage_id
+
+
+def cast_reports(reports: list[MGLStageReport]) -> list[StageReport]:
+    """:func:`mgl.rounds.train_in_rounds` hands back the reports it was given (this module's
+    :class:`StageReport`, with the grid point's settings)."""
+    return cast(list[StageReport], reports)
 
 
 def train_rounds(
@@ -129,14 +138,16 @@ def train_rounds(
     rng, torch_seed = stage_seeds(name, seed)
     trainee = SingleTrainee(model, features, step, validation, labels, settings, hyper, rng=rng, betas=betas)
     torch.manual_seed(torch_seed)
-    [report] = train_in_rounds(
-        name,
-        trainee,
-        _schedule(settings),
-        [(vs.name, len(vs.rows)) for vs in validation],
-        reports=[StageReport(name, lr=hyper.lr, weight_decay=hyper.weight_decay)],
-        progress=progress,
-        desc=f"{name} lr={hyper.lr:g} wd={hyper.weight_decay:g}",
+    [report] = cast_reports(
+        train_in_rounds(
+            name,
+            trainee,
+            _schedule(settings),
+            [(vs.name, len(vs.rows)) for vs in validation],
+            reports=[StageReport(name, lr=hyper.lr, weight_decay=hyper.weight_decay)],
+            progress=progress,
+            desc=f"{name} lr={hyper.lr:g} wd={hyper.weight_decay:g}",
+        )
     )
     return report
 
@@ -186,14 +197,16 @@ def fit_stage(
         rng, torch_seed = stage_seeds(name, seed)
         trainee = BatchedTrainee(model, features, make_step, validation, labels, settings, grid, rng=rng, betas=betas)
         torch.manual_seed(torch_seed)
-        reports = train_in_rounds(
-            name,
-            trainee,
-            _schedule(settings),
-            [(vs.name, len(vs.rows)) for vs in validation],
-            reports=[StageReport(name, lr=h.lr, weight_decay=h.weight_decay) for h in grid],
-            progress=progress,
-            desc=f"{name} x{len(grid)} candidates",
+        reports = cast_reports(
+            train_in_rounds(
+                name,
+                trainee,
+                _schedule(settings),
+                [(vs.name, len(vs.rows)) for vs in validation],
+                reports=[StageReport(name, lr=h.lr, weight_decay=h.weight_decay) for h in grid],
+                progress=progress,
+                desc=f"{name} x{len(grid)} candidates",
+            )
         )
         w = pick_best(reports)
         model.load_state_dict(trainee.candidate(w).state_dict())
@@ -206,6 +219,7 @@ def fit_stage(
     candidates = []
     for i, hyper in enumerate(grid):
         if i > 0:
+            assert start is not None  # taken above whenever the grid has more than one point
             restore(model, features, start)
         report = train_rounds(
             name,

@@ -107,10 +107,10 @@ def pack(record: dict) -> bytes:
     (read back with ``allow_pickle=False``), everything else as JSON."""
     import numpy as np
 
-    arrays = {k: v for k, v in record.items() if isinstance(v, np.ndarray)}
+    arrays: dict[str, np.ndarray] = {str(k): v for k, v in record.items() if isinstance(v, np.ndarray)}
     header = json.dumps({k: v for k, v in record.items() if k not in arrays}).encode("utf-8")
     body = io.BytesIO()
-    np.savez(body, **arrays)
+    np.savez(body, allow_pickle=False, **arrays)
     return len(header).to_bytes(8, "little") + header + body.getvalue()
 
 

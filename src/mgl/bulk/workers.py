@@ -45,14 +45,14 @@ class ShardPredictor:
         self.clf = Classifier.from_pretrained(model_dir, device=device, precision=precision)
         if seed is not None:
             self.clf.reseed(seed)
-        self.columns = {"text_column": text_column, "pair_column": pair_column, "id_column": id_column}
+        self.text_column, self.pair_column, self.id_column = text_column, pair_column, id_column
         self.batch_size = batch_size
 
     def __call__(self, item: dict) -> dict:
         from mgl.bulk.plan import ShardSpec, read_shard
 
         spec = ShardSpec.from_dict(item)
-        rows = read_shard(spec, **self.columns)
+        rows = read_shard(spec, text_column=self.text_column, pair_column=self.pair_column, id_column=self.id_column)
         probs = self.clf.predict_proba_embeddings(self.clf.embed(rows.texts, rows.pairs, batch_size=self.batch_size))
         return {
             "k": spec.k,

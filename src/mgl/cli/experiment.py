@@ -424,7 +424,7 @@ def _file_grid(
     threads,
     quiet,
     pairs: bool | None = None,
-    placement=("local", 1, None),
+    placement: tuple[str, int, str | None] = ("local", 1, None),
     sources=None,
 ) -> None:
     """A grid over a data set without Table 1's domains (PAWS-X or a user's file): each target with

@@ -3,6 +3,7 @@ a saved model's reliability diagram."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated
 
@@ -29,7 +30,7 @@ def _companions(out: Path) -> tuple[Path, Path]:
     return out.with_name(out.stem + "_languages.png"), out.with_suffix(".json")
 
 
-def claim_outputs(paths: list[Path], *, overwrite: bool, inputs: list[Path] = ()) -> list[Path]:
+def claim_outputs(paths: list[Path], *, overwrite: bool, inputs: Sequence[Path] = ()) -> list[Path]:
     """Every file a plot command writes, checked before any work (:func:`mgl.outputs.check_output_file`)."""
     from mgl.outputs import check_output_file
 
@@ -118,7 +119,7 @@ def graph(
     )
     gm = classifier_graph_map(clf, examples, emb, k=k, samples=samples, seed=seed, progress=not quiet)
     subtitle = (
-        f"{'+'.join(s.upper() for s in clf.sources)} → {clf.target.upper()}; K = {k}; "
+        f"{'+'.join(s.upper() for s in clf.sources)} → {(clf.target or '?').upper()}; K = {k}; "
         f"mean of {samples} draws of one instance per language and class"
     )
     plot_graph_map(gm.mean, gm.nodes, out, title="Meta graph Ã", subtitle=subtitle)

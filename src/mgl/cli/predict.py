@@ -167,7 +167,7 @@ def register(app: typer.Typer) -> None:
             )
         if len(input) != 1:
             raise MGLError("several inputs are predicted into a folder: give --output DIR", source=output)
-        input = input[0]
+        (source,) = input
         if expand(output).is_dir():
             raise MGLError(
                 "--output names a folder; give a file name (.jsonl), or a folder together with "
@@ -176,9 +176,9 @@ def register(app: typer.Typer) -> None:
             )
         # before any work: never a user's file, the input itself, or a file inside a model folder
         output = check_output_file(
-            output, kind=PREDICTIONS_KIND, overwrite=overwrite, inputs=[input], option="--output"
+            output, kind=PREDICTIONS_KIND, overwrite=overwrite, inputs=[source], option="--output"
         )
-        texts, pairs, ids = read_inputs(input, text_column=text_column, pair_column=pair_column, fmt=format)
+        texts, pairs, ids = read_inputs(source, text_column=text_column, pair_column=pair_column, fmt=format)
         clf = Classifier.from_pretrained(model, device=device, precision=precision)
         if seed is not None:
             clf.reseed(seed)

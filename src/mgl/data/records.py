@@ -47,10 +47,10 @@ import json
 import logging
 import math
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Literal, overload
 
 from mgl.errors import ConfigError, DataError, check_text
 
@@ -314,7 +314,7 @@ class RecordReader:
                     )
                 yield number, offset, line, fields
             return
-        state = {"first": None}
+        state: dict[str, tuple[int, int | None, str] | None] = {"first": None}
 
         def feed() -> Iterator[str]:
             for number, offset, line in lines:
@@ -328,7 +328,7 @@ class RecordReader:
         while True:
             state["first"] = None
             try:
-                fields = next(reader, None)
+                row: list[str] | None = next(iter(reader), None)
             except csv.Error as exc:
                 first = state["first"]
                 raise DataError(
@@ -337,10 +337,12 @@ class RecordReader:
                     source=self.source,
                     record=first[0] if first else None,
                 ) from None
-            if fields is None:
+            if row is None:
                 return
-            number, offset, line = state["first"]
-            yield number, offset, line, fields
+            first = state["first"]
+            assert first is not None  # a record was read, so its first line was seen
+            number, offset, line = first
+            yield number, offset, line, row
 
     # -- records --------------------------------------------------------------------------------
 
@@ -408,7 +410,7 @@ class RecordReader:
 
     # -- Parquet --------------------------------------------------------------------------------
 
-    def _open_parquet(self):
+    def _open_parquet(self) -> Any:
         import pyarrow.parquet as pq
 
         if self.data is not None:
@@ -473,8 +475,28 @@ def _json_type(value: Any) -> str:
     return type(value).__name__
 
 
+@overload
 def text_value(
-    values: dict[str, Any], column: str, *, source, record: int, role: str = "text", required: bool = True
+    values: Mapping[str, Any],
+    column: str,
+    *,
+    source: str | Path | None,
+    record: int,
+    role: str = ...,
+    required: Literal[True] = ...,
+) -> str: ...
+@overload
+def text_value(
+    values: Mapping[str, Any], column: str, *, source: str | Path | None, record: int, role: str = ..., required: bool
+) -> str | None: ...
+def text_value(
+    values: Mapping[str, Any],
+    column: str,
+    *,
+    source: str | Path | None,
+    record: int,
+    role: str = "text",
+    required: bool = True,
 ) -> str | None:
     """The text a record holds in ``column``, as written: a string that is not empty or white space
     alone, and valid Unicode. None where the field is missing or null and not ``required``.
@@ -495,7 +517,7 @@ def text_value(
     return value
 
 
-def scalar_value(values: dict[str, Any], column: str, *, source, record: int) -> str | None:
+def scalar_value(values: Mapping[str, Any], column: str, *, source: str | Path | None, record: int) -> str | None:
     """A code-like field (label, language, split, domain, id) as a string, stripped: JSON numbers
     and booleans as JSON writes them (integral floats without ``.0``), null as None; NaN and
     lists or objects are errors naming the record."""
@@ -522,7 +544,7 @@ def scalar_value(values: dict[str, Any], column: str, *, source, record: int) ->
     )
 
 
-def record_id(values: dict[str, Any], column: str, *, source, record: int) -> str:
+def record_id(values: Mapping[str, Any], column: str, *, source: str | Path | None, record: int) -> str:
     """A record's id from ``column``: a non-empty string (numbers as JSON writes them) that can be
     written; an empty, blank or null id is an error naming the record."""
     rid = scalar_value(values, column, source=source, record=record)

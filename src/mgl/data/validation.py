@@ -75,7 +75,7 @@ def require_all_classes(examples: Iterable[Example], *, source: str | Path) -> N
     present: dict[tuple[str, str | None], set[str]] = defaultdict(set)
     for ex in examples:
         present[(ex.language, ex.split)].add(ex.label)
-    split_rank = {name: i for i, name in enumerate(SPLITS)}
+    split_rank: dict[str | None, int] = {name: i for i, name in enumerate(SPLITS)}
     for language, split in sorted(present, key=lambda key: (key[0], split_rank.get(key[1], len(SPLITS)), str(key[1]))):
         missing = [label for label in vocabulary if label not in present[(language, split)]]
         if missing:

@@ -51,7 +51,7 @@ class CacheWarning(UserWarning):
 
 
 def cache_key(
-    identity: str, pooling: str, prefix: str, max_length: int, text: str, text_pair: str | None = None
+    identity: str, pooling: str | None, prefix: str | None, max_length: int, text: str, text_pair: str | None = None
 ) -> str:
     """The hex SHA-256 key of one cache entry.
 
@@ -145,6 +145,7 @@ class EmbeddingCache:
             self._rebuild(exc)
         except sqlite3.Error as exc:
             raise MGLError(f"cannot open the embedding cache: {exc}", source=self.path) from exc
+        assert self._conn is not None  # set by _connect or _rebuild
         return self._conn
 
     def _rebuild(self, exc: BaseException) -> None:

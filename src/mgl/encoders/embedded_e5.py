@@ -194,7 +194,7 @@ def embedded_e5_dir(home: Path | None = None) -> Path:
 def _bert_config(e5: E5S1File):
     from transformers import BertConfig
 
-    return BertConfig(
+    return BertConfig(  # type: ignore[call-arg]  # extra keys (tokenizer_class) go through **kwargs
         vocab_size=e5.vocab_size,
         hidden_size=e5.hidden,
         num_hidden_layers=e5.layers,
@@ -228,7 +228,7 @@ def _state_dict(e5: E5S1File, progress: bool) -> dict:
         "emb.ln.b": (H,),
     }
     names = dict(_EMBEDDING_NAMES)
-    layer_shapes = dict.fromkeys(_LAYER_NAMES, (H,))  # biases and LayerNorm vectors
+    layer_shapes: dict[str, tuple[int, ...]] = dict.fromkeys(_LAYER_NAMES, (H,))  # biases and LayerNorm vectors
     layer_shapes.update({"q.w": (H, H), "k.w": (H, H), "v.w": (H, H), "ao.w": (H, H)})
     layer_shapes.update({"fi.w": (F, H), "fi.b": (F,), "fo.w": (H, F)})
     for layer in range(e5.layers):
@@ -264,7 +264,7 @@ def _build_tokenizer(e5: E5S1File):
             continue
         if unicodedata.normalize("NFKC", chr(cp)) != out:
             by_output.setdefault(out, []).append(cp)
-    steps = []
+    steps: list[normalizers.Normalizer] = []
     for out, cps in sorted(by_output.items()):
         char_class = "[" + "".join(f"\\x{{{cp:X}}}" for cp in cps) + "]"
         steps.append(normalizers.Replace(Regex(char_class), out))

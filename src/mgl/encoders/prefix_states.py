@@ -52,6 +52,8 @@ from mgl.errors import MGLError
 from mgl.paths import mgl_home
 
 if TYPE_CHECKING:  # pragma: no cover
+    import torch
+
     from mgl.encoders.text_encoder import TextEncoder
 
 __all__ = ["PrefixLocation", "PrefixStateStore", "compute_prefix_states", "pad_states"]
@@ -230,7 +232,7 @@ def _frozen_pass(encoder: TextEncoder, total: int, desc: str, progress: bool):
         encoder.train(was_training)
 
 
-def pad_states(states: Sequence[np.ndarray], dim: int):
+def pad_states(states: Sequence[np.ndarray], dim: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Stored token states of several inputs as one right-padded batch: ``(hidden [n, T, dim]
     float32 tensor, attention mask [n, T] int64 tensor)``, T the longest input."""
     import torch

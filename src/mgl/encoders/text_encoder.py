@@ -267,7 +267,7 @@ class TextEncoder(torch.nn.Module):
 
     def _encode(self, texts: list[str], pairs: list[str | None]) -> list[dict[str, list[int]]]:
         """Unpadded token features per input: prefix applied, truncated to ``max_length``."""
-        prefix = self.spec.prefix
+        prefix = self.spec.prefix if self.spec.prefix is not None else ""
         features: list[dict[str, list[int]] | None] = [None] * len(texts)
         groups = (
             [i for i, p in enumerate(pairs) if p is None],

@@ -9,7 +9,7 @@ mean over its experiments) gives p < 0.01.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -25,8 +25,9 @@ def seed_scores(records: Sequence[dict], method: str, column: Column, metric: st
     out = {}
     for seed in seeds:
         vals = [values.get((t, d, seed)) for t, d in column.experiments]
-        if all(v is not None for v in vals):
-            out[seed] = float(np.mean(vals))
+        present = [v for v in vals if v is not None]
+        if len(present) == len(vals):
+            out[seed] = float(np.mean(present))
     return out
 
 
@@ -107,7 +108,7 @@ def ablation_tests(records: Sequence[dict], spec: TableSpec) -> dict[str, dict[s
 
 
 def summarize_proportion(
-    records_by_fraction: dict[float, Sequence[dict]],
+    records_by_fraction: Mapping[float, Sequence[dict]],
     methods: Sequence[str],
     experiments: Sequence[Experiment],
     *,

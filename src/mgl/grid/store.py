@@ -72,7 +72,11 @@ class CellStore:
             fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".npz", dir=target.parent)
             try:
                 with os.fdopen(fd, "wb") as fh:
-                    np.savez_compressed(fh, **{k: np.asarray(v, dtype=np.float32) for k, v in probabilities.items()})
+                    np.savez_compressed(
+                        fh,
+                        allow_pickle=False,
+                        **{str(k): np.asarray(v, dtype=np.float32) for k, v in probabilities.items()},
+                    )
                 os.chmod(tmp, 0o644)  # as the record beside it (mkstemp makes it private)
                 os.replace(tmp, target)
             except BaseException:

@@ -67,8 +67,8 @@ class LogRegHead(Head):
         return cls(scaler.mean_, scale, coef, intercept, num_classes, C=C)
 
     def predict_proba(self, x: torch.Tensor) -> np.ndarray:
-        x = x.detach().cpu().double().numpy() if torch.is_tensor(x) else np.asarray(x, dtype=np.float64)
-        z = ((x - self.mean) / self.scale) @ self.coef.T + self.intercept
+        rows = x.detach().cpu().double().numpy() if torch.is_tensor(x) else np.asarray(x, dtype=np.float64)
+        z = ((rows - self.mean) / self.scale) @ self.coef.T + self.intercept
         if self.coef.shape[0] == 1 and self.num_classes == 2:  # scikit-learn's binary form
             p1 = 1.0 / (1.0 + np.exp(-z[:, 0]))
             return np.stack([1.0 - p1, p1], axis=1)
@@ -88,7 +88,10 @@ class LogRegHead(Head):
     @classmethod
     def from_saved(cls, settings, tensors, bank: LabelledBank, device="cpu") -> LogRegHead:
         return cls(
-            *(tensors[k].numpy() for k in ("mean", "scale", "coef", "intercept")),
+            tensors["mean"].numpy(),
+            tensors["scale"].numpy(),
+            tensors["coef"].numpy(),
+            tensors["intercept"].numpy(),
             int(settings["num_classes"]),
             C=settings.get("C"),
         )
