@@ -25,9 +25,9 @@ test: venv
 	$(PY) -m pytest -q tests; rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest collected no tests"; rc=0; fi; exit $$rc
 
 # The checks a contributor runs before every commit: lint, types and the fast tier of tests
-# (`unit`: no real encoder, process, socket, Ray or browser; tests/tiers.py), on every core.
+# (`unit` and not `slow`: no real encoder, process, socket, Ray or browser; tests/tiers.py), on 2 workers.
 check: lint
-	$(PY) -m pytest -q -m unit -n auto tests
+	$(PY) -m pytest -q -m check -n 2 tests
 
 lint: venv
 	$(VENV)/bin/ruff check src tests benchmarks docs/_ext

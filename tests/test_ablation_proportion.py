@@ -24,6 +24,8 @@ from mgl.grid import (
 )
 from mgl.methods import ABLATION_METHODS, PROPORTION_METHODS
 
+pytestmark = pytest.mark.unit
+
 DATA = os.environ.get("MGL_DATA")
 
 
@@ -205,6 +207,7 @@ requires_data = pytest.mark.skipif(
 @pytest.mark.integration
 @pytest.mark.slow
 @requires_data
+@pytest.mark.slow
 def test_ablation_quick_end_to_end_and_resumable(tmp_path):
     out = tmp_path / "t3"
     args = [
@@ -246,6 +249,7 @@ def test_ablation_quick_end_to_end_and_resumable(tmp_path):
 @pytest.mark.integration
 @pytest.mark.slow
 @requires_data
+@pytest.mark.slow
 def test_proportion_quick_end_to_end(tmp_path):
     out = tmp_path / "prop"
     code, stdout, err = run_mgl(

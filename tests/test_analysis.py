@@ -9,6 +9,8 @@ from mgl.analysis import GraphMap, language_matrix, meta_graph_map, node_name
 from mgl.errors import DataError
 from mgl.meta_graph import MetaGraph, normalize_adjacency, rbf_adjacency, topk_symmetric
 
+pytestmark = pytest.mark.unit
+
 LANGS = ["en", "fr", "de", "ja"]
 LABELS = ["positive", "negative"]
 

@@ -13,6 +13,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 
 import _common
 
+pytestmark = pytest.mark.unit
+
 
 def test_a_users_file_at_out_is_refused_and_kept(tmp_path, monkeypatch, capsys):
     monkeypatch.delenv("MGL_OVERWRITE", raising=False)

@@ -13,6 +13,8 @@ from mgl.config import RunConfig, load_config
 from mgl.data.examples import Example
 from mgl.errors import MGLError
 
+pytestmark = pytest.mark.unit
+
 
 def examples(label_of_third: str = "neg") -> list[Example]:
     rows = [("good book", "pos"), ("bad book", "neg"), ("so-so", label_of_third)]

@@ -10,6 +10,8 @@ from mgl.classifier import MGLClassifier
 from mgl.config import load_config
 from mgl.data.tabular import load_table
 
+pytestmark = pytest.mark.unit
+
 TINY_RUN = [
     "encoder.max_length=32",
     "mgl.n_support=2",

@@ -12,7 +12,10 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import pytest
 from cli_helpers import run_mgl
+
+pytestmark = pytest.mark.unit
 
 ROOT = Path(__file__).resolve().parents[1]
 RAW = ROOT / "docs" / "results" / "raw" / "proportion"

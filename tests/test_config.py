@@ -5,6 +5,8 @@ import pytest
 from mgl.config import RunConfig, apply_override, load_config
 from mgl.errors import ConfigError
 
+pytestmark = pytest.mark.unit
+
 
 def test_presets_hold_table4():
     amazon = load_config("amazon")

@@ -10,10 +10,14 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.unit
+
 REPO = Path(__file__).resolve().parents[1]
 README = REPO / "README.md"
 GETTING_STARTED = REPO / "docs" / "getting-started.md"
-needs_data = pytest.mark.skipif(not os.environ.get("MGL_DATA"), reason="MGL_DATA is unset: the examples train on real data")
+needs_data = pytest.mark.skipif(
+    not os.environ.get("MGL_DATA"), reason="MGL_DATA is unset: the examples train on real data"
+)
 
 
 def docs_example() -> str:
@@ -34,7 +38,7 @@ def test_the_examples_are_there():
     code = docs_example()
     assert "Classifier" in code and ".fit(" in code and ".predict(" in code and ".save_pretrained(" in code
     code = readme_python()
-    assert "load_dataset(\"sib-200\"" in code and ".fit(" in code and ".save_pretrained(" in code
+    assert 'load_dataset("sib-200"' in code and ".fit(" in code and ".save_pretrained(" in code
 
 
 @pytest.mark.unit

@@ -6,6 +6,8 @@ import pytest
 from mgl.episodes import CLTPair, EpisodeSampler, Pool, meta_test_pair, meta_train_pairs, within_language_pairs
 from mgl.errors import DataError
 
+pytestmark = pytest.mark.unit
+
 
 def make_pool(per_class: dict[str, int], num_classes: int = 2, offset: int = 0, name: str = "pool") -> Pool:
     idx, langs, labels = [], [], []

@@ -24,6 +24,8 @@ import pytest
 from mgl.errors import ConfigError
 from mgl.grid import CellStore, Experiment, LocalExecutor, RayExecutor, SerialExecutor, make_cells
 
+pytestmark = [pytest.mark.process, pytest.mark.ray]
+
 DATA = os.environ.get("MGL_DATA")
 EXPERIMENTS = [Experiment("ja", "books", ("en", "fr", "de")), Experiment("fr", "dvd", ("en", "de", "ja"))]
 METHODS = ["logreg-pooled", "mix", "mgl"]

@@ -11,6 +11,8 @@ from mgl.checkpoint import config_fingerprint as checkpoint_fingerprint
 from mgl.config import RunConfig, load_config, result_settings
 from mgl.grid.plan import config_fingerprint
 
+pytestmark = pytest.mark.unit
+
 RAW = Path(__file__).resolve().parents[1] / "docs" / "results" / "raw"
 
 

@@ -31,6 +31,8 @@ from mgl.grid import (
 )
 from mgl.pipeline import method_name
 
+pytestmark = pytest.mark.unit
+
 DATA = os.environ.get("MGL_DATA")
 
 
@@ -315,6 +317,7 @@ def mgl(*args, cwd):
     return subprocess.run([sys.executable, "-m", "mgl", *args], cwd=cwd, capture_output=True, text=True, timeout=600)
 
 
+@pytest.mark.process
 def test_bad_method_is_a_one_line_error(tmp_path):
     proc = mgl(
         "experiment",
@@ -406,6 +409,7 @@ def test_fingerprint_counts_the_pooling_head_settings_only_with_a_head():
     assert config_fingerprint(a) != config_fingerprint(RunConfig())
 
 
+@pytest.mark.slow
 def test_a_grid_resets_the_pooling_head_before_every_method(tmp_path, tiny_bert_dir, monkeypatch):
     """The head's weights are the features' state: every method starts from mean pooling, so a
     method run after another that trained the head gets what it gets when run first."""

@@ -15,6 +15,8 @@ from mgl.meta_graph import (
     topk_symmetric,
 )
 
+pytestmark = pytest.mark.unit
+
 
 def test_sigma_head_eq1_by_hand():
     graph = MetaGraph(2, k=3)

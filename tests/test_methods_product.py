@@ -14,6 +14,8 @@ from mgl.grid import Experiment
 from mgl.grid.runner import CellRunner
 from mgl.pipeline import prepare_data
 
+pytestmark = pytest.mark.unit
+
 METHODS = [
     "mgl",
     "mgl-no-meta",
@@ -83,6 +85,7 @@ def saved(setting):
     return out
 
 
+@pytest.mark.slow
 def test_every_method_reports_what_its_grid_cell_reports(setting, saved):
     _, _, cells = setting
     for method, (clf, _, _) in saved.items():
@@ -95,6 +98,7 @@ def test_every_method_reports_what_its_grid_cell_reports(setting, saved):
     assert cells["ensemble"]["details"]["member_accuracy"]["mix"]["test"] == cells["mix"]["accuracy"]
 
 
+@pytest.mark.process
 def test_every_method_predicts_the_same_after_loading_in_a_new_process(saved, setting, tmp_path):
     base = setting[0]
     script = (
@@ -153,6 +157,7 @@ def test_calibration_never_changes_a_label(saved):
         assert cal["temperature"] > 0 and "ece_validation_before" in cal and "ece_test_after" in cal
 
 
+@pytest.mark.slow
 def test_a_saved_model_loads_strictly(saved, tmp_path):
     import shutil
 

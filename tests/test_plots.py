@@ -10,6 +10,8 @@ import pytest
 
 from mgl.plots import plot_graph_map, plot_language_matrix, plot_proportion
 
+pytestmark = pytest.mark.unit
+
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 NODES = ["EN+", "EN-", "FR+", "FR-", "DE+", "DE-", "JA+", "JA-"]
 

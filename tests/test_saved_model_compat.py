@@ -12,13 +12,17 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 
 from mgl import MGLClassifier
 from mgl.config import RunConfig, load_config
 from mgl.encoders.embedded_e5 import EMBEDDED_E5_PREFIX, LEGACY_EMBEDDED_E5_PREFIX
 from mgl.grid import config_fingerprint
 
+pytestmark = pytest.mark.unit
 
+
+@pytest.mark.encoder
 def test_a_model_saved_with_the_former_default_prefix_predicts_as_before(e5_passage_model):
     model, texts, before = e5_passage_model
     meta = json.loads((model / "mgl_model.json").read_text(encoding="utf-8"))

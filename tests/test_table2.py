@@ -15,6 +15,8 @@ from scipy.stats import ttest_rel
 from mgl.errors import ConfigError
 from mgl.grid import grid_spec, render_markdown, summarize, table1_spec, table2_experiments, table2_spec, write_tables
 
+pytestmark = pytest.mark.unit
+
 DATA = os.environ.get("MGL_DATA")
 METHODS = ["logreg-pooled", "target-only", "reptile", "mgl"]
 F1 = {"logreg-pooled": 0.60, "target-only": 0.55, "reptile": 0.70, "mgl": 0.72}
@@ -124,6 +126,7 @@ def mgl(*args, cwd):
     return subprocess.run([sys.executable, "-m", "mgl", *args], cwd=cwd, capture_output=True, text=True, timeout=600)
 
 
+@pytest.mark.process
 def test_bad_arguments_are_one_line_errors(tmp_path):
     proc = mgl(
         "experiment",

@@ -13,6 +13,8 @@ from mgl.features import EncoderFeatures, FrozenFeatures
 from mgl.meta_graph import query_loss
 from mgl.training import ExampleTable, build_model, fit_mgl, meta_test_tasks, train_stage
 
+pytestmark = pytest.mark.unit
+
 POS = {"en": "great good love loved", "de": "sehr gut gut", "fr": "très bon bon", "ja": "great bon gut"}
 NEG = {
     "en": "bad terrible hate boring",

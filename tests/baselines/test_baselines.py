@@ -7,6 +7,8 @@ import torch
 from mgl.baselines import BASELINES, BaselineOptions, run_baseline
 from mgl.features import EncoderFeatures, FrozenFeatures
 
+pytestmark = pytest.mark.unit
+
 OPTIONS = BaselineOptions(lrs=(1e-3, 3e-3), weight_decays=(0.0,))
 STAGES = {
     "target-only": ["target"],

@@ -32,6 +32,8 @@ from mgl.config import MGLConfig
 from mgl.features import FrozenFeatures
 from mgl.rounds import Schedule, train_in_rounds
 
+pytestmark = pytest.mark.unit
+
 GRID = [Hyper(lr, wd) for lr in (1e-4, 1e-3, 3e-2) for wd in (0.0, 1e-2)]
 
 

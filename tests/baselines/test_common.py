@@ -23,6 +23,8 @@ from mgl.errors import ConfigError
 from mgl.features import FrozenFeatures
 from mgl.training import build_model, fit_mgl
 
+pytestmark = pytest.mark.unit
+
 
 def test_classifier_has_the_shapes_of_mgls_two_layer_gcn():
     cfg = MGLConfig()

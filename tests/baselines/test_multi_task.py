@@ -1,10 +1,13 @@
 """Multi-task: one head per language over a shared body; the target is predicted by its own head."""
 
+import pytest
 import torch
 
 from mgl.baselines import BaselineOptions, make_context
 from mgl.baselines.multi_task import fit
 from mgl.features import FrozenFeatures
+
+pytestmark = pytest.mark.unit
 
 
 def test_one_head_per_language_and_the_target_uses_its_own(small_cfg, make_data):

@@ -3,12 +3,15 @@
 import copy
 
 import numpy as np
+import pytest
 import torch
 
 from mgl.baselines.common import BaselineOptions, Hyper, Settings, StepContext, build_classifier
 from mgl.baselines.reptile import INNER_BETAS, outer_update, reptile_steps
 from mgl.config import MGLConfig
 from mgl.features import FrozenFeatures
+
+pytestmark = pytest.mark.unit
 
 
 def test_outer_update_moves_theta_towards_phi_by_eps():

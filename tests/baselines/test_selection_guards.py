@@ -19,6 +19,8 @@ from mgl.pipeline import ExperimentData
 from mgl.selection import better, require_finite, require_rows
 from mgl.training import ExampleTable, build_model, fit_mgl
 
+pytestmark = pytest.mark.unit
+
 FAST = dict(SMALL, max_rounds=2, train_episodes=3)
 
 

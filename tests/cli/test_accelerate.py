@@ -24,6 +24,8 @@ import pytest
 import torch
 from cli_helpers import THREE_CLASS
 
+pytestmark = [pytest.mark.process, pytest.mark.server]
+
 pytest.importorskip("accelerate")
 
 SETTINGS = [

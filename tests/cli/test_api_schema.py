@@ -17,6 +17,8 @@ from pathlib import Path
 import pytest
 from test_serve import Server
 
+pytestmark = pytest.mark.server
+
 SCHEMATHESIS = Path(sys.executable).parent / "schemathesis"
 
 

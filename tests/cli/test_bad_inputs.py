@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 from cli_helpers import TINY_SETTINGS, run_mgl, write_reviews_csv
 
+pytestmark = pytest.mark.unit
+
 FIX = Path(__file__).resolve().parents[1] / "fixtures" / "bad_inputs"
 CSV_COLUMNS = [
     "--columns",

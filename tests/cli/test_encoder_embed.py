@@ -4,7 +4,10 @@ on a Ray Data actor pool; the same vectors from each, and a training run afterwa
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from cli_helpers import THREE_CLASS, TINY_SETTINGS, run_mgl
+
+pytestmark = pytest.mark.unit
 
 
 def _cache_vectors(home) -> dict[str, np.ndarray]:
@@ -16,6 +19,8 @@ def _cache_vectors(home) -> dict[str, np.ndarray]:
         return cache.get_many(keys)
 
 
+@pytest.mark.process
+@pytest.mark.ray
 def test_every_executor_fills_the_cache_alike_and_training_then_embeds_nothing(
     tiny_bert_dir, reviews_csv, tmp_path, monkeypatch, ray_cluster
 ):

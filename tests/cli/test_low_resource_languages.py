@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 from cli_helpers import TINY_SETTINGS, run_mgl
 
+pytestmark = pytest.mark.unit
+
 SMALL = [*TINY_SETTINGS, "--set", "encoder.precision=fp32", "--set", "data.max_per_class=12", "--seed", "0", "--quiet"]
 
 
@@ -20,6 +22,7 @@ def sib_root() -> Path:
     return Path(data) / "sib-200"
 
 
+@pytest.mark.integration
 def test_sib200_trains_saves_and_predicts_yoruba_whatever_the_spelling(tiny_bert_dir, tmp_path):
     root = sib_root()
     probs = {}
@@ -160,6 +163,7 @@ def test_a_class_the_target_never_showed_stays_predictable_and_is_named(tiny_ber
     assert len(probs) == 7 and abs(sum(probs.values()) - 1) < 1e-6
 
 
+@pytest.mark.integration
 def test_compare_runs_sib200_with_fixed_sources_and_resumes(tiny_bert_dir, tmp_path):
     """`mgl experiment compare --data sib-200 --sources ...`: every target has the same four sources (the
     SIB-200 paper's protocol), targets in any spelling; a second run finds every cell done."""

@@ -9,6 +9,8 @@ import sys
 import pytest
 from cli_helpers import THREE_CLASS, TINY_SETTINGS, run_mgl
 
+pytestmark = pytest.mark.unit
+
 
 def train_args(reviews_csv, encoder, out, *extra):
     return [
@@ -47,6 +49,7 @@ def test_save_into_a_folder_with_the_users_files_is_refused_before_training(revi
     assert not (tmp_path / "run" / "result.json").exists()  # refused before any work
 
 
+@pytest.mark.process
 def test_save_dot_is_refused_and_overwrite_replaces_a_model_only(reviews_csv, tiny_bert_dir, tmp_path):
     cwd = tmp_path / "work"
     cwd.mkdir()

@@ -13,6 +13,8 @@ import numpy as np
 import pytest
 from cli_helpers import TINY_SETTINGS, run_mgl
 
+pytestmark = pytest.mark.unit
+
 #: Sentences per language, from the tiny tokenizer's vocabulary (tests/conftest.py).
 SENTENCES = {
     "en": [
@@ -163,6 +165,7 @@ def test_pair_task_through_mgl_run(tmp_path, pairs_file, embed_calls, tiny_bert_
     assert "precision" in out
 
 
+@pytest.mark.slow
 def test_pair_task_through_the_grid_with_a_baseline(tmp_path, pairs_file, embed_calls, tiny_bert_dir):
     settings = [
         "mgl.n_support=2",

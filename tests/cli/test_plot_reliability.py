@@ -2,7 +2,10 @@
 
 import json
 
+import pytest
 from cli_helpers import run_mgl
+
+pytestmark = pytest.mark.unit
 
 
 def test_plot_reliability_of_a_saved_ensemble(tiny_ensemble, tmp_path):

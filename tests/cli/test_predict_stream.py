@@ -7,7 +7,10 @@ import signal
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
 from cli_helpers import kill_after_shards, run_mgl
+
+pytestmark = pytest.mark.unit
 
 WORDS = ["great", "good", "love", "bad", "terrible", "hate", "the", "book", "film", "was", "is", "a", "very", "not"]
 
@@ -138,6 +141,7 @@ def test_the_output_folder_is_never_someone_elses(tiny_model, tmp_path):
     assert code == 2 and "in-0.parquet" in err and "missing" in err
 
 
+@pytest.mark.process
 def test_a_killed_run_continues_to_the_output_of_an_uninterrupted_one(tiny_model, tmp_path):
     rows = corpus(6000, seed=1)
     src = write_parquet_folder(tmp_path / "in", rows, files=2)

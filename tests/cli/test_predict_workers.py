@@ -16,6 +16,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_predict_stream import corpus, read_output, write_parquet_folder
 
+pytestmark = [pytest.mark.process, pytest.mark.ray]
+
 
 def mixed_inputs(folder: Path, rows) -> Path:
     """Parquet (small row groups), JSON Lines (with blank lines and a BOM) and CSV (values with

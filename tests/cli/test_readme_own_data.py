@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 from cli_helpers import run_mgl
 
+pytestmark = pytest.mark.unit
+
 REPO = Path(__file__).resolve().parents[2]
 README = REPO / "docs" / "guides" / "own-data.md"
 FIXTURE = "tests/fixtures/own_data/reviews.csv"

@@ -8,8 +8,11 @@ import subprocess
 import sys
 import time
 
+import pytest
 import torch
 from cli_helpers import THREE_CLASS
+
+pytestmark = pytest.mark.process
 
 LONGER = [
     "--n-support",

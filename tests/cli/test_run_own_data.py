@@ -2,7 +2,10 @@
 
 import json
 
+import pytest
 from cli_helpers import THREE_CLASS, TINY_SETTINGS, run_mgl
+
+pytestmark = pytest.mark.unit
 
 
 def test_three_class_three_language_csv_end_to_end(tmp_path, reviews_csv, tiny_bert_dir):
@@ -175,6 +178,7 @@ def assert_predicts_two(tmp_path, labels):
     assert len(rows) == 2 and all(r["label"] in labels for r in rows)
 
 
+@pytest.mark.slow
 def test_top_k_encoder_training_through_the_cli(tmp_path, reviews_csv, tiny_bert_dir, monkeypatch):
     """`--encoder-train top-k`: the top layer trains over cached states, the model saves it, predict uses it."""
     monkeypatch.setenv("MGL_HOME", str(tmp_path / "home"))
@@ -208,6 +212,7 @@ def test_top_k_encoder_training_through_the_cli(tmp_path, reviews_csv, tiny_bert
     assert_predicts_two(tmp_path, result["labels"])
 
 
+@pytest.mark.slow
 def test_pooling_head_through_the_cli(tmp_path, reviews_csv, tiny_bert_dir, monkeypatch):
     """`--pooling-head attention`: the head trains over cached final states, the model saves it, predict uses it."""
     monkeypatch.setenv("MGL_HOME", str(tmp_path / "home"))

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = [pytest.mark.server, pytest.mark.process]
+
 TEXTS = [
     "very good book",
     "bad terrible book",

@@ -17,6 +17,8 @@ from pathlib import Path
 import pytest
 from test_serve import TEXTS, Server
 
+pytestmark = [pytest.mark.server, pytest.mark.encoder]
+
 
 @pytest.fixture(scope="module")
 def server(tiny_model, tmp_path_factory):

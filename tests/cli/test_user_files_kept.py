@@ -15,6 +15,8 @@ from pathlib import Path
 import pytest
 from cli_helpers import THREE_CLASS, TINY_SETTINGS, run_mgl
 
+pytestmark = pytest.mark.unit
+
 FIVE_ROW_TSV = 'text\n"Great" book\n"Unclosed start\nrow three\nrow "four"\nrow five\n'
 FIVE_TEXTS = ['"Great" book', '"Unclosed start', "row three", 'row "four"', "row five"]
 
@@ -283,6 +285,7 @@ def test_out_and_save_in_one_folder_are_refused_before_training(reviews_csv, tin
     assert not same.exists() or not any(same.iterdir())
 
 
+@pytest.mark.slow
 def test_overwrite_keeps_an_edited_model_card_unless_told(reviews_csv, tiny_bert_dir, tmp_path):
     model = tmp_path / "model"
     code, _, err = run_mgl(*train_args(reviews_csv, tiny_bert_dir, tmp_path / "run", "--save", model))
@@ -326,12 +329,14 @@ def full_tmpfs(tmp_path):
         subprocess.run(["umount", str(mount)], capture_output=True)
 
 
+@pytest.mark.process
 def test_save_on_a_full_disk_is_refused_before_training(reviews_csv, tiny_bert_dir, tmp_path, full_tmpfs):
     code, _, err = run_mgl(*train_args(reviews_csv, tiny_bert_dir, tmp_path / "run", "--save", full_tmpfs / "m"))
     assert code == 2 and "m:" in err and "Traceback" not in err, err
     assert not (tmp_path / "run" / "result.json").exists()
 
 
+@pytest.mark.process
 def test_out_on_a_full_disk_names_the_path(reviews_csv, tiny_bert_dir, full_tmpfs):
     code, _, err = run_mgl(*train_args(reviews_csv, tiny_bert_dir, full_tmpfs / "run"))
     assert code == 2 and str(full_tmpfs / "run") in err and "Traceback" not in err, err

@@ -13,6 +13,8 @@ from mgl.data.download import check_webis_archive, download_webis, expected_webi
 from mgl.data.webis import load_webis
 from mgl.errors import DataError, MGLError
 
+pytestmark = pytest.mark.unit
+
 
 @pytest.fixture
 def make_archive(review_xml):

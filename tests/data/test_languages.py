@@ -14,6 +14,8 @@ from mgl.data.tabular import load_table
 from mgl.errors import ConfigError, DataError
 from mgl.languages import canonical_language, is_canonical, language_label
 
+pytestmark = pytest.mark.unit
+
 
 @pytest.mark.parametrize(
     "spellings, tag",

@@ -22,6 +22,7 @@ import re
 import tempfile
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -30,6 +31,8 @@ from mgl.cli.predict import read_inputs
 from mgl.data.tabular import load_table
 from mgl.errors import MGLError
 from mgl.streaming import read_rows
+
+pytestmark = pytest.mark.unit
 
 
 def run_mgl(*args: str) -> tuple[int, str, str]:
@@ -191,6 +194,7 @@ def _record_of(message: str) -> int | None:
 
 @settings(max_examples=520, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True)
 @given(files())
+@pytest.mark.slow
 def test_every_path_reads_the_same_records_or_refuses_the_same_record(case):
     suffix, data, written, unambiguous = case
     with tempfile.TemporaryDirectory() as folder:

@@ -12,6 +12,8 @@ from mgl.data.examples import count_by
 from mgl.data.pawsx import load_pawsx
 from mgl.errors import DataError
 
+pytestmark = pytest.mark.unit
+
 
 def write_pawsx(root: Path, language: str, labels: list[str]) -> Path:
     folder = root / language

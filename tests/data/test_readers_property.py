@@ -26,6 +26,8 @@ from mgl.cli.predict import read_inputs
 from mgl.data.tabular import load_table
 from mgl.errors import DataError, MGLError
 
+pytestmark = pytest.mark.unit
+
 EXAMPLES = 300
 SETTINGS = settings(
     max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True

@@ -16,6 +16,8 @@ from mgl.data.splits import (
 )
 from mgl.errors import ConfigError, DataError
 
+pytestmark = pytest.mark.unit
+
 
 def make(n_per_label: dict[str, int], *, language: str = "en", split: str = "train") -> list[Example]:
     examples = []

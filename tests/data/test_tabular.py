@@ -9,6 +9,8 @@ import pytest
 from mgl.data.tabular import load_table, parse_columns, parse_label_map, table_format
 from mgl.errors import ConfigError, DataError
 
+pytestmark = pytest.mark.unit
+
 STARS = "1=negative,2=negative,3=,4=positive,5=positive"
 
 

@@ -11,6 +11,8 @@ from mgl.data.tabular import load_table
 from mgl.data.validation import require_min_per_class, validate_examples
 from mgl.errors import DataError
 
+pytestmark = pytest.mark.unit
+
 
 def ex(text: str = "t", label: str = "pos", language: str = "en", split: str = "train", **kw) -> Example:
     return Example(text=text, label=label, language=language, split=split, **kw)

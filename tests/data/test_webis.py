@@ -14,6 +14,8 @@ from mgl.data.examples import count_by, select
 from mgl.data.webis import join_review, load_webis, read_review_file
 from mgl.errors import DataError
 
+pytestmark = pytest.mark.unit
+
 # ---------------------------------------------------------------- single files (handwritten fixtures)
 
 

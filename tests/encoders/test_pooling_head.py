@@ -16,6 +16,8 @@ from mgl.encoders.prefix_states import PrefixStateStore, compute_prefix_states
 from mgl.errors import ConfigError, DataError
 from mgl.features import PooledStateFeatures
 
+pytestmark = pytest.mark.unit
+
 TEXTS = [
     "the book is very good",
     "a terrible boring film, not good at all, really bad",

@@ -13,6 +13,8 @@ from mgl.encoders.prefix_states import PrefixStateStore, compute_prefix_states
 from mgl.errors import DataError, MGLError
 from mgl.features import EncoderFeatures, PrefixFeatures
 
+pytestmark = pytest.mark.unit
+
 TEXTS = [
     "the book is very good",
     "a terrible boring film, not good at all, really bad",

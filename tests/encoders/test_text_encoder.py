@@ -13,6 +13,8 @@ from mgl.encoders import EncoderSpec, TextEncoder, resolve_device
 from mgl.encoders.batching import bucket_length, plan_bucket_batches, plan_length_batches
 from mgl.errors import MGLError
 
+pytestmark = pytest.mark.unit
+
 WORDS = [
     "the",
     "a",
@@ -93,6 +95,7 @@ def test_missing_or_invalid_model_directory_is_a_one_line_error(tmp_path):
         TextEncoder(str(tmp_path), device="cpu")
 
 
+@pytest.mark.encoder
 def test_embedded_alias_uses_the_prepared_directory_and_e5_defaults(monkeypatch, tiny_bert_dir):
     import mgl.encoders.embedded_e5 as embedded
 

@@ -6,6 +6,8 @@ import torch
 
 from mgl.heads import HEAD_KINDS, EnsembleHead, LabelledBank, LogRegHead, MLPHead, mean_probabilities
 
+pytestmark = pytest.mark.unit
+
 
 def _bank(n=12, dim=6, seed=0):
     from mgl.data.examples import Example

@@ -168,7 +168,11 @@ def make_experiment_data(
     data in error messages.
     """
     from mgl.data.splits import carve_validation, subsample_language
+    from mgl.languages import canonical_language
 
+    # any spelling (yo, yor, yor_Latn) names the one canonical tag the examples carry
+    sources = [canonical_language(code, what="source language") for code in sources]
+    target = canonical_language(target, what="target language")
     languages = [*sources, target]
     # the sources' test rows are read by no method: leave them out (and so never embed them)
     examples = [
