@@ -22,7 +22,7 @@ venv: $(VENV)/.installed
 
 # pytest exits 5 when it collects no test: that is not a failure of the suite.
 test: venv
-	$(PY) -m pytest -q tests; rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest collected no tests"; rc=0; fi; exit $$rc
+	$(PY) -m pytest -q --durations=10 tests; rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest collected no tests"; rc=0; fi; exit $$rc
 
 # The checks a contributor runs before every commit: lint, types and the fast tier of tests
 # (`unit` and not `slow`: no real encoder, process, socket, Ray or browser; tests/tiers.py), on 2 workers.
