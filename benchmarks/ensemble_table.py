@@ -102,23 +102,32 @@ def main() -> int:
             continue
         val = float(np.mean([a for a, _ in v.values()]) * 100)
         test = float(np.mean([b for _, b in v.values()]) * 100)
-        unsel = float(np.mean(list(held[m].values())) * 100) if held[m] else float("nan")
+        unsel = float(np.mean(list(held[m].values())) * 100) if held[m] else None
         summary[m] = {
             "validation": round(val, 2),
-            "validation_unselected": round(unsel, 2),
+            "validation_unselected": None if unsel is None else round(unsel, 2),
             "test": round(test, 2),
             "cells": len(v),
         }
-        lines.append(f"| {display_name(m)} | {val:.2f} | {unsel:.2f} | {test:.2f} | {len(v)} |")
+        shown = "none" if unsel is None else f"{unsel:.2f}"
+        lines.append(f"| {display_name(m)} | {val:.2f} | {shown} | {test:.2f} | {len(v)} |")
     ranked = sorted((m for m in full), key=lambda m: -summary[m]["validation"])
     best_val = ranked[0] if ranked else None
-    ranked_u = sorted((m for m in full), key=lambda m: -summary[m]["validation_unselected"])
+    # never ranked on an empty set: where every validation row was selected on, there is no such ranking
+    ranked_u = sorted(
+        (m for m in full if summary[m]["validation_unselected"] is not None),
+        key=lambda m: -summary[m]["validation_unselected"],
+    )
     lines += [
         "",
         (
             f"Best validation average (all rows): **{display_name(best_val)}** "
             f"({summary[best_val]['validation']:.2f}); on the rows no method selected on: "
-            f"**{display_name(ranked_u[0])}** ({summary[ranked_u[0]]['validation_unselected']:.2f})."
+            + (
+                f"**{display_name(ranked_u[0])}** ({summary[ranked_u[0]]['validation_unselected']:.2f})."
+                if ranked_u
+                else "none (every method selected on every validation row: no unbiased ranking, no auto choice)."
+            )
         )
         if best_val
         else "No method has every cell.",
@@ -128,6 +137,8 @@ def main() -> int:
         singles = [m for m in full if m != "ensemble"]
         keys = sorted(scores["ensemble"], key=lambda k: (k[0].target, k[0].domain or "", k[1]))
         for by in ("test", "validation", "validation_unselected"):
+            if any(summary[m][by] is None for m in singles):
+                continue
             best = max(singles, key=lambda m: summary[m][by])
             a = np.array([scores["ensemble"][k][1] for k in keys])
             b = np.array([scores[best][k][1] for k in keys])
@@ -150,7 +161,7 @@ def main() -> int:
             )
     # auto: per experiment-seed, the method best on the rows no method selected on
     auto = {}
-    if "ensemble" in full:
+    if "ensemble" in full and ranked_u:
         order = ["ensemble", *[m for m in full if m != "ensemble"]]
         keys = sorted(scores["ensemble"], key=lambda k: (k[0].target, k[0].domain or "", k[1]))
         picks = {k: max(order, key=lambda m: (held[m].get(k, -1.0), -order.index(m))) for k in keys}
@@ -176,6 +187,13 @@ def main() -> int:
             + "."
         )
     # calibration on one experiment
+    if args.calibration == "none":
+        text = "\n".join(lines) + "\n"
+        print(text)
+        write_out(
+            args.out, {"summary": summary, "best_validation": best_val, "tests": tests, "auto": auto, "markdown": text}
+        )
+        return 0
     target, _, domain = args.calibration.partition(":")
     exp = next(e for e in experiments if e.target == target and (e.domain or "") == domain)
     cfg = RunConfig.from_dict(meta["config"])
