@@ -24,9 +24,12 @@ venv: $(VENV)/.installed
 test: venv
 	$(PY) -m pytest -q --durations=10 tests; rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest collected no tests"; rc=0; fi; exit $$rc
 
-# The checks a contributor runs before every commit: lint, types and the fast tier of tests
+# The checks a contributor runs before every commit: ruff and the fast tier of tests
 # (`unit` and not `slow`: no real encoder, process, socket, Ray or browser; tests/tiers.py), on 2 workers.
-check: lint
+# (mypy, 30 s on a cold cache, runs in `make lint`, CI and pre-commit.)
+check: venv
+	$(VENV)/bin/ruff check src tests benchmarks docs/_ext
+	$(VENV)/bin/ruff format --check src tests benchmarks docs/_ext
 	$(PY) -m pytest -q -m check -n 2 tests
 
 lint: venv

@@ -126,6 +126,14 @@ def pytest_configure(config: pytest.Config) -> None:
     _install()
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem) -> None:
+    """Teardown is not held to the tier: after the session's last test, pytest finalises the session
+    fixtures (stopping a Ray cluster starts ``ray stop``) inside that test's teardown."""
+    if _state.watch is not None:
+        _state.watch["enforce"] = False
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     unmarked = [item.nodeid for item in items if not any(item.get_closest_marker(t) for t in TIERS)]
     for item in items:
