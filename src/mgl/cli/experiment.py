@@ -7,129 +7,44 @@ from typing import Annotated
 
 import typer
 
-from mgl.methods import ABLATION_METHODS, PAPER_METHODS, PROPORTION_METHODS
+from mgl.cli import sweeps
+from mgl.cli.grid_options import (
+    DEFAULT_METHODS,
+    QUICK_OVERRIDES,
+    AddressOpt,
+    AmazonPresetOpt,
+    BaselineLrsOpt,
+    BaselineWdsOpt,
+    ConfigOpt,
+    DeviceOpt,
+    ExecutorOpt,
+    FileColumnsOpt,
+    FileDomainOpt,
+    FileLabelsOpt,
+    FileLanguageOpt,
+    GridMethodsOpt,
+    PairSeedsOpt,
+    QuietOpt,
+    SetOpt,
+    ThreadsOpt,
+    WebisDomainsOpt,
+    WebisRootOpt,
+    WebisSeedsOpt,
+    WebisTargetsOpt,
+    WorkersOpt,
+    _baseline_options,
+    _check_threads,
+    _executor,
+    _grid_plan,
+    _n_seeds,
+    _run_table,
+    _split,
+    _webis_config,
+)
 
 app = typer.Typer(
     help="Experiment grids: many methods x experiments x seeds, resumable, with tables.", no_args_is_help=True
 )
-
-DEFAULT_METHODS = ",".join([*PAPER_METHODS, "ensemble"])
-QUICK_OVERRIDES = [
-    "data.max_per_class=20",
-    "encoder.max_length=128",
-    "mgl.train_episodes=10",
-    "mgl.max_rounds=3",
-    "mgl.patience=2",
-    "mgl.test_episodes=2",
-    "mgl.eval_times=2",
-    "mgl.lr=1e-3",
-]
-"""``--quick``: a smoke-test scale (20 instances per language, split and class; short training, so
-MGL steps at 1e-3 rather than its default 1e-4, as the baselines' quick grid uses 1e-3 and 3e-3)."""
-QUICK_LRS = (1e-3, 3e-3)
-QUICK_WDS = (0.0,)
-
-
-# Options that several grid commands share, declared once.
-ConfigOpt = Annotated[Path | None, typer.Option(help="A YAML configuration file (on top of the preset).")]
-SetOpt = Annotated[list[str] | None, typer.Option("--set", help="Any setting: section.field=value (repeatable).")]
-BaselineLrsOpt = Annotated[
-    str | None,
-    typer.Option(help="Learning rates the neural baselines choose from on validation (default 1e-4,3e-4,1e-3,3e-3)."),
-]
-BaselineWdsOpt = Annotated[
-    str | None, typer.Option(help="Weight decays the neural baselines choose from (default 0,1e-3).")
-]
-DeviceOpt = Annotated[str | None, typer.Option(help="cpu, cuda, cuda:N; default: CUDA when present.")]
-QuietOpt = Annotated[bool, typer.Option("--quiet", help="No progress bars.")]
-WebisRootOpt = Annotated[
-    str | None, typer.Option(help="Folder holding Webis-CLS-10 (cls-acl10-unprocessed, or its parent).")
-]
-WebisSeedsOpt = Annotated[int | None, typer.Option(help="Seeds 0..N-1 per experiment (default 5; --quick: 2).")]
-WebisTargetsOpt = Annotated[str | None, typer.Option(help="Comma-separated targets (default fr,ja,de; --quick: ja).")]
-WebisDomainsOpt = Annotated[
-    str | None, typer.Option(help="Comma-separated domains (default books,dvd,music; --quick: books).")
-]
-PairSeedsOpt = Annotated[int | None, typer.Option(help="Seeds 0..N-1 per target (default 5; --quick: 2).")]
-GridMethodsOpt = Annotated[
-    str, typer.Option(help="Comma-separated methods (as for table1). logreg-target and logreg-pooled are always added.")
-]
-FileColumnsOpt = Annotated[
-    str | None, typer.Option(help="For files: text=COL,label=COL[,text_pair=COL][,language=COL][,split=COL].")
-]
-FileLabelsOpt = Annotated[str | None, typer.Option(help="For files: RAW=LABEL,... (RAW= drops the record).")]
-FileLanguageOpt = Annotated[str | None, typer.Option(help="For files without a language column: their language.")]
-FileDomainOpt = Annotated[str | None, typer.Option(help="For files with a domain column: the domain used.")]
-AmazonPresetOpt = Annotated[str | None, typer.Option(help="Named preset (default amazon).")]
-ExecutorOpt = Annotated[
-    str,
-    typer.Option(
-        help="Where the (experiment, seed) groups run: local (this machine; see --workers) or ray (a Ray cluster; see --address)."
-    ),
-]
-WorkersOpt = Annotated[
-    int,
-    typer.Option(
-        help="--executor local: worker processes training groups in parallel after one embedding phase (default 1: this process)."
-    ),
-]
-AddressOpt = Annotated[
-    str | None, typer.Option(help="--executor ray: the cluster's address (default: start a local one).")
-]
-ThreadsOpt = Annotated[
-    int,
-    typer.Option(
-        help="Torch CPU threads while training (embedding keeps torch's default): "
-        "the classifiers are small, and one thread is as fast and does not "
-        "stall when other processes share the cores."
-    ),
-]
-
-
-def _split(text: str | None) -> list[str]:
-    return [t.strip() for t in (text or "").split(",") if t.strip()]
-
-
-def _floats(text: str | None, what: str) -> tuple[float, ...] | None:
-    from mgl.errors import ConfigError
-
-    if text is None:
-        return None
-    try:
-        values = tuple(float(t) for t in _split(text))
-    except ValueError:
-        raise ConfigError(f"{what} must be comma-separated numbers, got {text!r}") from None
-    if not values:
-        raise ConfigError(f"{what} is empty")
-    return values
-
-
-def _baseline_options(baseline_lrs: str | None, baseline_wds: str | None, quick: bool):
-    """The neural baselines' tuning grid: the command line's, else the quick or the full default."""
-    from mgl.baselines import BaselineOptions
-
-    default = BaselineOptions()
-    return BaselineOptions(
-        lrs=_floats(baseline_lrs, "--baseline-lrs") or (QUICK_LRS if quick else default.lrs),
-        weight_decays=_floats(baseline_wds, "--baseline-wds") or (QUICK_WDS if quick else default.weight_decays),
-    ).validate()
-
-
-def _check_threads(threads: int) -> None:
-    from mgl.errors import ConfigError
-
-    if threads < 1:
-        raise ConfigError(f"--threads must be >= 1, got {threads}")
-
-
-def _n_seeds(seeds: int | None, quick: bool) -> int:
-    """Seeds per experiment: the command line's, else 2 with --quick and 5 otherwise."""
-    from mgl.errors import ConfigError
-
-    n_seeds = seeds if seeds is not None else (2 if quick else 5)
-    if n_seeds < 1:
-        raise ConfigError(f"--seeds must be >= 1, got {n_seeds}")
-    return n_seeds
 
 
 @app.command("table1")
@@ -195,54 +110,6 @@ def table1(
         quiet=quiet,
         executor=_executor(executor, workers, address, cfg),
     )
-
-
-def _executor(name: str, workers: int, address: str | None, cfg):
-    """The executor of the command line's --executor, --workers and --address (a GPU per Ray task on CUDA)."""
-    from mgl.grid.executors import make_executor
-
-    device = (cfg.encoder.device or "").lower()
-    gpus = 1 if device.startswith("cuda") or ((not device or device == "auto") and _cuda_available()) else 0
-    return make_executor(name, workers=workers, address=address, gpus_per_task=gpus)
-
-
-def _cuda_available() -> bool:
-    import torch
-
-    return torch.cuda.is_available()
-
-
-def _run_table(
-    table: str,
-    spec_of,
-    cfg,
-    options,
-    method_list,
-    experiments,
-    n_seeds: int,
-    *,
-    out,
-    quick: bool,
-    threads: int,
-    quiet: bool,
-    annotate=None,
-    executor=None,
-) -> None:
-    """Run (or resume) a grid's cells, then write and print its table (``spec_of(methods, experiments)``).
-
-    ``options``: the baselines' settings (part of the fingerprint), or None for a grid of MGL
-    variants only. ``annotate``: see :meth:`mgl.grid.job.GridPlan.run`.
-    """
-    from mgl.grid import GridPlan
-
-    plan = GridPlan(table, cfg, options, method_list, experiments, n_seeds, out=out, quick=quick)
-    report, records, paths = plan.run(spec_of, threads=threads, quiet=quiet, annotate=annotate, executor=executor)
-    typer.echo(
-        f"{len(report.computed)} cell(s) computed, {len(report.skipped)} already done; "
-        f"{len(records)}/{len(plan.cells)} in the table"
-    )
-    typer.echo(paths["md"].read_text(encoding="utf-8"))
-    typer.echo(f"wrote {paths['md']}, {paths['csv']}, {paths['json']}")
 
 
 @app.command("report")
@@ -584,254 +451,5 @@ def compare(
     )
 
 
-def _webis_config(*, what: str, root, quick: bool, device, preset, config, set_, quick_extra=()):
-    """The run configuration of a Webis-CLS-10 grid (ablation, proportion): preset, --quick, --root, --set."""
-    from mgl.config import load_config
-    from mgl.errors import ConfigError
-
-    items = [*QUICK_OVERRIDES, *quick_extra] if quick else []
-    if root is not None:
-        items.append(f"data.root={root}")
-    if device is not None:
-        items.append(f"encoder.device={device}")
-    cfg = load_config(preset, config, [*items, *(set_ or [])])
-    if cfg.data.root is None:
-        raise ConfigError("no data folder: give --root (the folder holding cls-acl10-unprocessed)")
-    if cfg.data.name.lower() != "webis-cls-10":
-        raise ConfigError(f"{what} runs on webis-cls-10, not {cfg.data.name!r}")
-    return cfg
-
-
-def _grid_plan(cfg, *, quick: bool, seeds, targets, domains, threads: int):
-    """Seeds, experiments (each target on each domain, the other languages as sources), checked config."""
-    from mgl.grid import LANGUAGES, table1_experiments
-
-    _check_threads(threads)
-    n_seeds = _n_seeds(seeds, quick)
-    target_list = _split(targets) or (["ja"] if quick else ["fr", "ja", "de"])
-    domain_list = _split(domains) or (["books"] if quick else ["books", "dvd", "music"])
-    experiments = table1_experiments(target_list, domain_list)
-    cfg.data.target, cfg.data.sources = target_list[0], [lang for lang in LANGUAGES if lang != target_list[0]]
-    cfg.validate()
-    return list(range(n_seeds)), experiments
-
-
-ABLATION_DEFAULT = ",".join(ABLATION_METHODS)
-ABLATION_QUICK_EXTRA = ["mgl.n_query=16"]
-"""``ablation --quick`` on top of :data:`QUICK_OVERRIDES`: a within-language ("w/o L2CLT") episode takes
-its queries from the support's own language, N x M + R/|Y| = 5 x 2 + 8 = 18 of each class, which the
-20 instances per class of the quick scale can give (with R = 32 it would need 26)."""
-
-
-@app.command("ablation")
-def ablation(
-    root: WebisRootOpt = None,
-    out: Annotated[Path, typer.Option(help="Output folder: cells/, grid.json, table3.{json,csv,md}.")] = Path(
-        "runs/table3"
-    ),
-    seeds: WebisSeedsOpt = None,
-    methods: Annotated[
-        str,
-        typer.Option(
-            help="Comma-separated MGL variants (the first row, mgl, is the reference): "
-            "mgl, mgl-no-meta, mgl-no-l2clt, mgl-no-sigma, mgl-gcnN."
-        ),
-    ] = ABLATION_DEFAULT,
-    targets: WebisTargetsOpt = None,
-    domains: WebisDomainsOpt = None,
-    quick: Annotated[
-        bool,
-        typer.Option(
-            "--quick", help="A reduced grid for tests: one target, one domain, 2 seeds, tiny data, short training."
-        ),
-    ] = False,
-    preset: AmazonPresetOpt = "amazon",
-    config: ConfigOpt = None,
-    set_: SetOpt = None,
-    device: DeviceOpt = None,
-    threads: ThreadsOpt = 1,
-    executor: ExecutorOpt = "local",
-    workers: WorkersOpt = 1,
-    address: AddressOpt = None,
-    quiet: QuietOpt = False,
-) -> None:
-    """The paper's Table 3: MGL and its ablations (w/o Meta, w/o L2CLT, w/o sigma, 1/3/4 GCN layers).
-
-    The same 9 experiments as Table 1 (FR, JA, DE x books, dvd, music), N seeds; per target
-    the accuracy averaged over its domains, the overall average, the difference to the full
-    model and a one-sided paired t-test of the full model against each row. Resumable like
-    table1 (finished cells in OUT/cells/ are skipped). Writes OUT/table3.{json,csv,md}.
-    """
-    from mgl.errors import ConfigError
-    from mgl.grid import ablation_notes, ablation_spec, ablation_tests, check_methods, is_mgl
-
-    cfg = _webis_config(
-        what="the ablation table",
-        root=root,
-        quick=quick,
-        device=device,
-        preset=preset,
-        config=config,
-        set_=set_,
-        quick_extra=ABLATION_QUICK_EXTRA,
-    )
-    method_list = check_methods(["mgl", *_split(methods)])
-    bad = [m for m in method_list if not is_mgl(m)]
-    if bad:
-        raise ConfigError(f"the ablation table takes MGL variants only, not {', '.join(bad)}")
-    seed_list, experiments = _grid_plan(
-        cfg, quick=quick, seeds=seeds, targets=targets, domains=domains, threads=threads
-    )
-
-    def annotate(records, spec) -> dict:
-        tests = ablation_tests(records, spec)
-        spec.notes.extend(ablation_notes(tests, spec))
-        return {"tests_against_full_model": tests}
-
-    _run_table(
-        "table3",
-        ablation_spec,
-        cfg,
-        None,
-        method_list,
-        experiments,
-        len(seed_list),
-        out=out,
-        quick=quick,
-        threads=threads,
-        quiet=quiet,
-        annotate=annotate,
-        executor=_executor(executor, workers, address, cfg),
-    )
-
-
-PROPORTION_DEFAULT = ",".join(PROPORTION_METHODS)
-
-
-@app.command("proportion")
-def proportion(
-    root: WebisRootOpt = None,
-    out: Annotated[
-        Path,
-        typer.Option(
-            help="Output folder: fraction-F/ (cells/, grid.json, table1.*) per fraction, "
-            "sweep.json, proportion.{json,csv,md,png}."
-        ),
-    ] = Path("runs/proportion"),
-    fractions: Annotated[
-        str | None,
-        typer.Option(
-            help="Comma-separated shares of the target's training labels "
-            "kept (default 0.1,0.2,0.5,1.0; --quick: 0.01,0.05)."
-        ),
-    ] = None,
-    seeds: WebisSeedsOpt = None,
-    methods: Annotated[str, typer.Option(help="Comma-separated methods (as for table1).")] = PROPORTION_DEFAULT,
-    targets: WebisTargetsOpt = None,
-    domains: WebisDomainsOpt = None,
-    quick: Annotated[
-        bool,
-        typer.Option(
-            "--quick",
-            help="A reduced sweep for tests: one target, one domain, 2 seeds, "
-            "tiny data, short training, fractions 0.01 and 0.05 (at most "
-            "20 labels per class are kept, so larger shares would be equal).",
-        ),
-    ] = False,
-    preset: AmazonPresetOpt = "amazon",
-    config: ConfigOpt = None,
-    set_: SetOpt = None,
-    baseline_lrs: BaselineLrsOpt = None,
-    baseline_wds: BaselineWdsOpt = None,
-    device: DeviceOpt = None,
-    threads: ThreadsOpt = 1,
-    executor: ExecutorOpt = "local",
-    workers: WorkersOpt = 1,
-    address: AddressOpt = None,
-    quiet: QuietOpt = False,
-) -> None:
-    """The paper's Fig. 5: accuracy against the share of the target's training labels kept.
-
-    For each fraction, a Table 1 grid of the methods (default MGL, Reptile, Mix, Multi-task,
-    Fine-tune and the pooled logistic-regression reference) over the 9 experiments and N seeds,
-    in its own folder OUT/fraction-F/ (resumable like table1); then the accuracy averaged over the experiments per fraction:
-    OUT/proportion.{json,csv,md} and the line plot OUT/proportion.png.
-    """
-    from mgl.errors import ConfigError
-    from mgl.grid import (
-        GridPlan,
-        check_methods,
-        display_name,
-        fraction_dir,
-        summarize_proportion,
-        table1_spec,
-        write_proportion_tables,
-    )
-    from mgl.io import write_json_atomic
-    from mgl.plots import plot_proportion
-
-    cfg = _webis_config(
-        what="the proportion sweep", root=root, quick=quick, device=device, preset=preset, config=config, set_=set_
-    )
-    fraction_list = sorted(set(_floats(fractions, "--fractions") or ((0.01, 0.05) if quick else (0.1, 0.2, 0.5, 1.0))))
-    for f in fraction_list:
-        if not 0.0 < f <= 1.0:
-            raise ConfigError(f"--fractions must be in (0, 1], got {f:g}")
-    method_list = check_methods(_split(methods))
-    options = _baseline_options(baseline_lrs, baseline_wds, quick)
-    seed_list, experiments = _grid_plan(
-        cfg, quick=quick, seeds=seeds, targets=targets, domains=domains, threads=threads
-    )
-    cfg.data.target_count = None
-    plans = {}  # every fraction's folder is checked before any cell runs
-    for f in fraction_list:
-        fcfg = cfg.__class__.from_dict(cfg.to_dict())
-        fcfg.data.target_fraction = f
-        fcfg.validate()
-        plans[f] = GridPlan(
-            "table1",
-            fcfg,
-            options,
-            method_list,
-            experiments,
-            len(seed_list),
-            out=fraction_dir(out, f),
-            quick=quick,
-            extra_meta={"fraction": f},
-        )
-    sweep_meta = {
-        "sweep": "proportion",
-        "fractions": fraction_list,
-        "methods": method_list,
-        "seeds": seed_list,
-        "experiments": plans[fraction_list[0]].meta["experiments"],
-        "quick": quick,
-        "folders": [plan.out.name for plan in plans.values()],
-    }
-    write_json_atomic(out / "sweep.json", sweep_meta)
-    placement = _executor(executor, workers, address, cfg)
-    records_by_fraction, computed, skipped = {}, 0, 0
-    for f, plan in plans.items():
-        if not quiet:
-            typer.echo(f"fraction {f:g}: {plan.out}", err=True)
-        done, records_by_fraction[f], _ = plan.run(table1_spec, threads=threads, quiet=quiet, executor=placement)
-        computed, skipped = computed + len(done.computed), skipped + len(done.skipped)
-    summary = summarize_proportion(records_by_fraction, method_list, experiments)
-    paths = write_proportion_tables(
-        out, summary, meta=sweep_meta, n_experiments=len(experiments), n_seeds=len(seed_list)
-    )
-    png = plot_proportion(
-        fraction_list,
-        {display_name(m): summary["mean"][m] for m in method_list},
-        out / "proportion.png",
-        errors={display_name(m): summary["std"][m] for m in method_list},
-        title=f"Accuracy (mean over {len(experiments)} experiment(s), {len(seed_list)} seed(s))",
-        note="bars: ±1 standard deviation over seeds",
-    )
-    n_total = len(fraction_list) * len(method_list) * len(experiments) * len(seed_list)
-    typer.echo(
-        f"{computed} cell(s) computed, {skipped} already done; "
-        f"{sum(len(r) for r in records_by_fraction.values())}/{n_total} in the table"
-    )
-    typer.echo(paths["md"].read_text(encoding="utf-8"))
-    typer.echo(f"wrote {paths['md']}, {paths['csv']}, {paths['json']}, {png}")
+app.command("ablation")(sweeps.ablation)
+app.command("proportion")(sweeps.proportion)
