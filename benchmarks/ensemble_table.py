@@ -47,7 +47,6 @@ def main() -> int:
     claim_out(args.out)
     from scipy.stats import ttest_rel
 
-    from mgl.calibration import apply_temperature, expected_calibration_error, fit_temperature
     from mgl.config import RunConfig
     from mgl.data.experiment import prepare_data
     from mgl.grid import Cell, CellStore, Experiment
@@ -187,14 +186,37 @@ def main() -> int:
             + "."
         )
     # calibration on one experiment
-    if args.calibration == "none":
-        text = "\n".join(lines) + "\n"
-        print(text)
-        write_out(
-            args.out, {"summary": summary, "best_validation": best_val, "tests": tests, "auto": auto, "markdown": text}
-        )
-        return 0
-    target, _, domain = args.calibration.partition(":")
+    cal_summary = {}
+    if args.calibration != "none":
+        cal_lines, cal_summary = _calibration_table(args.calibration, experiments, methods, seeds, meta, store)
+        lines += cal_lines
+    text = "\n".join(lines) + "\n"
+    print(text)
+    write_out(
+        args.out,
+        {
+            "summary": summary,
+            "best_validation": best_val,
+            "tests": tests,
+            "auto": auto,
+            "calibration": cal_summary,
+            "markdown": text,
+        },
+    )
+    return 0
+
+
+def _calibration_table(calibration, experiments, methods, seeds, meta, store):
+    """Calibration on one experiment (``TARGET:DOMAIN``): per method, the temperature fitted on its
+    validation probabilities and the test ECE before and after; the Markdown lines and the summary."""
+    from mgl.calibration import apply_temperature, expected_calibration_error, fit_temperature
+    from mgl.config import RunConfig
+    from mgl.data.experiment import prepare_data
+    from mgl.grid import Cell
+    from mgl.methods import display_name
+
+    lines: list[str] = []
+    target, _, domain = calibration.partition(":")
     exp = next(e for e in experiments if e.target == target and (e.domain or "") == domain)
     cfg = RunConfig.from_dict(meta["config"])
     cfg.data.target, cfg.data.sources, cfg.data.domain = exp.target, list(exp.sources), exp.domain
@@ -236,20 +258,7 @@ def main() -> int:
             f"| {display_name(m)} | {len(rows)} | {arr[:, 0].mean():.3f} | {arr[:, 1].mean():.4f} | "
             f"{arr[:, 2].mean():.4f} |"
         )
-    text = "\n".join(lines) + "\n"
-    print(text)
-    write_out(
-        args.out,
-        {
-            "summary": summary,
-            "best_validation": best_val,
-            "tests": tests,
-            "auto": auto,
-            "calibration": cal_summary,
-            "markdown": text,
-        },
-    )
-    return 0
+    return lines, cal_summary
 
 
 def _span(values: set[int]) -> str:

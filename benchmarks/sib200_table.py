@@ -95,7 +95,7 @@ def main(argv=None) -> int:
         vals = [cells[(t, m)][s][key] for s in seeds[t]]
         return 100 * sum(vals) / len(vals)
 
-    ceiling: dict[str, dict[str, float]] = defaultdict(dict)
+    ceiling: dict[str, dict[str, list[float]]] = defaultdict(dict)
     if args.ceiling is not None:
         for path in sorted((args.ceiling / "cells").glob("*.json")):
             rec = json.loads(path.read_text(encoding="utf-8"))
