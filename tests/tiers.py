@@ -50,12 +50,8 @@ class _State:
 _state = _State()
 
 
-def _current() -> dict | None:
-    return _state.watch
-
-
 def _touch(kind: str, what: str) -> None:
-    watch = _current()
+    watch = _state.watch
     if watch is None:
         return
     watch["used"].setdefault(kind, what)
@@ -152,11 +148,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 def pytest_runtest_protocol(item: pytest.Item, nextitem):
     profile = os.environ.get("MGL_TEST_PROFILE")
     enforce = _fast(item) and not profile
-    _state.watch = {"used": {}, "enforce": enforce, "test": item.nodeid} if (enforce or profile) else None
+    _state.watch = {"used": {}, "enforce": enforce} if (enforce or profile) else None
     try:
         return (yield)
     finally:
-        watch, _state.watch = _current(), None
+        watch, _state.watch = _state.watch, None
         if profile and watch is not None:
             fixtures = sorted(getattr(item, "fixturenames", ()))
             with open(profile, "a", encoding="utf-8") as fh:
