@@ -7,9 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from mgl.checkpoint import config_fingerprint as checkpoint_fingerprint
 from mgl.config import RunConfig, load_config, result_settings
-from mgl.grid.plan import config_fingerprint
+from mgl.fingerprints import config_fingerprint
 
 pytestmark = pytest.mark.unit
 
@@ -63,7 +62,7 @@ def test_a_setting_marked_as_changing_nothing_changes_no_fingerprint():
     ):
         other = load_config("amazon", None, [override])
         assert config_fingerprint(other) == config_fingerprint(base), override
-        assert checkpoint_fingerprint(other) == checkpoint_fingerprint(base), override
+        assert config_fingerprint(other, scope="run") == config_fingerprint(base, scope="run"), override
     for override in (
         "mgl.lr=0.5",
         "encoder.max_length=128",
@@ -73,7 +72,7 @@ def test_a_setting_marked_as_changing_nothing_changes_no_fingerprint():
     ):
         other = load_config("amazon", None, [override])
         assert config_fingerprint(other) != config_fingerprint(base), override
-        assert checkpoint_fingerprint(other) != checkpoint_fingerprint(base), override
+        assert config_fingerprint(other, scope="run") != config_fingerprint(base, scope="run"), override
     # a setting that acts only with another: prefix_cache with top-k training
     topk = load_config("amazon", None, ["encoder.train=top-k", "encoder.top_layers=1"])
     assert config_fingerprint(topk) != config_fingerprint(
@@ -88,3 +87,14 @@ def test_every_field_mark_is_one_of_the_known_ones():
             assert set(f.metadata) <= {"no_effect", "acts_when", "acts_unless", "added_at"}, f.name
     raw = result_settings(cfg)
     assert "device" not in raw["encoder"] and "root" not in raw["data"] and "lr" in raw["mgl"]
+
+
+def test_a_run_fingerprint_keeps_what_a_grid_cell_names_itself():
+    """Seed, target and method are each cell's own in a grid, but a checkpoint resumes one run only."""
+    base = load_config("amazon")
+    for override in ("seed=3", "data.target=fr", "method=mix"):
+        other = load_config("amazon", None, [override])
+        assert config_fingerprint(other) == config_fingerprint(base), override
+        assert config_fingerprint(other, scope="run") != config_fingerprint(base, scope="run"), override
+    with pytest.raises(ValueError):
+        config_fingerprint(base, scope="cells")

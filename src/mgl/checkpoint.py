@@ -19,22 +19,11 @@ import torch
 
 from mgl.config import RunConfig
 from mgl.errors import MGLError
+from mgl.fingerprints import config_fingerprint
 from mgl.io import atomic_open
 
 CHECKPOINT_KIND = "checkpoint"
 """The kind a checkpoint is recorded under (:func:`mgl.outputs.record_written`)."""
-
-
-def config_fingerprint(cfg: RunConfig) -> str:
-    """SHA-256 of the settings that change results (:func:`mgl.config.result_settings`), the
-    encoder's prefix as it runs."""
-    from mgl.config import result_settings
-
-    raw = result_settings(cfg)
-    from mgl.encoders.embedded_e5 import resolved_prefix
-
-    raw["encoder"]["prefix"] = resolved_prefix(cfg.encoder.model, cfg.encoder.prefix)  # as it runs
-    return hashlib.sha256(json.dumps(raw, sort_keys=True).encode()).hexdigest()
 
 
 def data_fingerprint(examples) -> str:
@@ -57,7 +46,7 @@ class Checkpointer:
 
     def __init__(self, path: str | Path, cfg: RunConfig, examples=None):
         self.path = Path(path)
-        self.fingerprint = config_fingerprint(cfg)
+        self.fingerprint = config_fingerprint(cfg, scope="run")
         self.data_fingerprint = data_fingerprint(examples) if examples is not None else None
         self.stages: dict[str, dict] = {}
 

@@ -38,8 +38,10 @@ from typing import Any
 
 import yaml
 
-from mgl.encoders.spec import POOLING_HEADS  # torch-free: the values of encoder.pooling_head
 from mgl.errors import ConfigError
+
+DISTANCE_SCALES = ("mean", "dim", "none")
+"""The values of ``mgl.distance_scale`` (how the meta graph scales squared distances, :mod:`mgl.meta_graph`)."""
 
 NO_EFFECT = {"no_effect": True}
 """Field metadata of a setting that changes no result (where the data lies, how it is decoded, the
@@ -120,8 +122,6 @@ class MGLConfig:
         for name in ("lr", "encoder_lr", "grad_clip", "init_range"):
             if not getattr(self, name) > 0:
                 raise ConfigError(f"mgl.{name} must be > 0, got {getattr(self, name)}")
-        from mgl.meta_graph import DISTANCE_SCALES
-
         if self.distance_scale not in DISTANCE_SCALES:
             raise ConfigError(
                 f"mgl.distance_scale must be one of {', '.join(DISTANCE_SCALES)}, got {self.distance_scale!r}"
@@ -129,6 +129,30 @@ class MGLConfig:
 
 
 ENCODER_TRAIN_MODES = ("none", "top-k", "all")
+"""The values of ``encoder.train``."""
+POOLINGS = ("cls", "mean")
+"""The values of ``encoder.pooling`` (None: the model's default)."""
+POOLING_HEADS = ("none", "attention")
+"""The values of ``encoder.pooling_head`` (trainable poolings over the frozen encoder's final token states)."""
+PRECISIONS = ("fp32", "bf16", "auto")
+"""The values of ``encoder.precision``."""
+MIN_MAX_LENGTH = 8
+"""The shortest ``encoder.max_length`` accepted (special tokens and a prefix take up to 5)."""
+
+
+def check_encoder_identity(model, pooling, prefix, max_length, precision) -> None:
+    """The settings that identify an encoder (:class:`mgl.encoders.spec.EncoderSpec`), checked
+    once for the configuration and the spec alike; ConfigError names the first bad one."""
+    if not isinstance(model, str) or not model.strip():
+        raise ConfigError(f"encoder.model must be a non-empty name or directory, not {model!r}")
+    if pooling is not None and pooling not in POOLINGS:
+        raise ConfigError(f"encoder.pooling must be one of {', '.join(POOLINGS)}, got {pooling!r}")
+    if prefix is not None and not isinstance(prefix, str):
+        raise ConfigError(f"encoder.prefix must be a string, not {prefix!r}")
+    if isinstance(max_length, bool) or not isinstance(max_length, int) or max_length < MIN_MAX_LENGTH:
+        raise ConfigError(f"encoder.max_length must be an integer >= {MIN_MAX_LENGTH}, got {max_length!r}")
+    if precision not in PRECISIONS:
+        raise ConfigError(f"encoder.precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
 
 
 @dataclass
@@ -189,19 +213,6 @@ class EncoderConfig:
     pooling_lr: float = field(default=1e-3, metadata={"acts_unless": ("pooling_head", "none")})
     """``pooling_head=attention``: the head's learning rate (its weight decay is the run's)."""
 
-    def spec(self):
-        """The :class:`~mgl.encoders.spec.EncoderSpec` these settings name (model, pooling, prefix,
-        maximum length, precision): what identifies the encoder, with its weights' fingerprint."""
-        from mgl.encoders.spec import EncoderSpec
-
-        return EncoderSpec(
-            model=self.model,
-            pooling=self.pooling,
-            prefix=self.prefix,
-            max_length=self.max_length,
-            precision=self.precision,
-        )
-
     def validate(self) -> None:
         if self.pooling_head not in POOLING_HEADS:
             raise ConfigError(
@@ -225,14 +236,12 @@ class EncoderConfig:
             raise ConfigError(f"encoder.train must be one of {', '.join(ENCODER_TRAIN_MODES)}, got {self.train!r}")
         if self.train == "top-k" and self.top_layers < 1:
             raise ConfigError("encoder.train=top-k needs encoder.top_layers >= 1")
-        if self.pooling not in (None, "cls", "mean"):
-            raise ConfigError(f"encoder.pooling must be cls or mean, got {self.pooling!r}")
-        from mgl.encoders.spec import MIN_MAX_LENGTH
+        check_encoder_identity(self.model, self.pooling, self.prefix, self.max_length, self.precision)
 
-        if self.max_length < MIN_MAX_LENGTH:  # the limit EncoderSpec states too
-            raise ConfigError(f"encoder.max_length must be >= {MIN_MAX_LENGTH}, got {self.max_length}")
-        if self.precision not in ("fp32", "bf16", "auto"):
-            raise ConfigError(f"encoder.precision must be fp32, bf16 or auto, got {self.precision!r}")
+
+ENCODER_DEFAULTS = EncoderConfig()
+"""The encoder's defaults, read (never changed) by whatever states them elsewhere: the command
+line's options, :class:`mgl.encoders.spec.EncoderSpec`."""
 
 
 @dataclass

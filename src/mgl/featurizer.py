@@ -20,8 +20,9 @@ from mgl.config import EncoderConfig
 def make_encoder(enc: EncoderConfig):
     """The :class:`~mgl.encoders.TextEncoder` of ``enc`` (its spec, device and trainable layers)."""
     from mgl.encoders import TextEncoder
+    from mgl.encoders.spec import EncoderSpec
 
-    spec = enc.spec()
+    spec = EncoderSpec.from_config(enc)
     encoder = TextEncoder(spec, device=enc.device)
     encoder.set_trainable(enc.train, enc.top_layers)
     if enc.gradient_checkpointing and enc.train != "none":

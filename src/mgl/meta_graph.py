@@ -66,7 +66,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-DISTANCE_SCALES = ("mean", "dim", "none")
+from mgl.config import DISTANCE_SCALES
 
 
 def uniform_init_(module: nn.Linear, bound: float) -> None:

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
+from mgl.config import ENCODER_DEFAULTS
 from mgl.data.download import WEBIS_URL, download_webis
 from mgl.data.examples import Example, label_vocabulary, languages_of, select
 from mgl.data.registry import DATASETS, default_data_root, load_dataset, stats_rows
@@ -167,12 +168,12 @@ def embed(
     languages: LanguagesOpt = None,
     encoder: Annotated[
         str, typer.Option("--encoder", help="Encoder: hub name, local folder, or the embedded default.")
-    ] = "multilingual-e5-small",
-    max_length: Annotated[int, typer.Option("--max-length", help="Tokens per input.")] = 256,
+    ] = ENCODER_DEFAULTS.model,
+    max_length: Annotated[int, typer.Option("--max-length", help="Tokens per input.")] = ENCODER_DEFAULTS.max_length,
     device: Annotated[
         str | None, typer.Option("--device", help="cpu, cuda, cuda:N; default: CUDA when present.")
     ] = None,
-    batch_size: Annotated[int, typer.Option("--batch-size")] = 32,
+    batch_size: Annotated[int, typer.Option("--batch-size")] = ENCODER_DEFAULTS.batch_size,
 ) -> None:
     """Prepare a dataset for training: embed every text into the on-disk cache (frozen encoder).
 

@@ -12,6 +12,7 @@ from typing import Annotated
 
 import typer
 
+from mgl.config import ENCODER_DEFAULTS
 from mgl.errors import ConfigError
 
 app = typer.Typer(help="Prepare and inspect text encoders and the embedding cache.", no_args_is_help=True)
@@ -34,7 +35,7 @@ def _print_table(rows: dict[str, object]) -> None:
 
 @app.command()
 def prepare(
-    model: ModelOpt = "multilingual-e5-small",
+    model: ModelOpt = ENCODER_DEFAULTS.model,
     home: Annotated[
         Path | None,
         typer.Option(
@@ -62,12 +63,14 @@ def prepare(
 
 @app.command()
 def info(
-    model: ModelOpt = "multilingual-e5-small",
+    model: ModelOpt = ENCODER_DEFAULTS.model,
     pooling: Annotated[str | None, typer.Option("--pooling", help="cls or mean (default: the model's).")] = None,
     prefix: Annotated[
         str | None, typer.Option("--prefix", help="Text prepended to inputs (default: the model's).")
     ] = None,
-    max_length: Annotated[int, typer.Option("--max-length", help="Truncate inputs to this many tokens.")] = 256,
+    max_length: Annotated[
+        int, typer.Option("--max-length", help="Truncate inputs to this many tokens.")
+    ] = ENCODER_DEFAULTS.max_length,
     device: Annotated[str | None, typer.Option("--device", help="auto, cpu, cuda or cuda:N.")] = None,
     precision: Annotated[
         str,
@@ -75,7 +78,7 @@ def info(
             "--precision",
             help="auto (the default of runs), fp32 or bf16; what auto would choose here, and why, is printed too.",
         ),
-    ] = "auto",
+    ] = ENCODER_DEFAULTS.precision,
     as_json: JsonOpt = False,
 ) -> None:
     """Load an encoder and print its directory, size, pooling, prefix, precision and cache identity."""

@@ -40,6 +40,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from mgl.encoders.embedded_e5_format import E5S1File, dequantize_q4_0, read_e5s1
+from mgl.encoders.spec import DEFAULT_MODEL
 from mgl.errors import MGLError
 from mgl.io import sha256_file, write_json_atomic
 from mgl.paths import mgl_home
@@ -70,10 +71,11 @@ __all__ = [
     "resolved_prefix",
 ]
 
-EMBEDDED_E5_NAME = "multilingual-e5-small"
-"""Folder name (under ``<mgl_home>/encoders``) and canonical name of the embedded encoder."""
+EMBEDDED_E5_NAME = DEFAULT_MODEL
+"""Folder name (under ``<mgl_home>/encoders``) and canonical name of the embedded encoder: the
+default encoder (``encoder.model``'s default, :mod:`mgl.config`)."""
 
-EMBEDDED_ALIASES: frozenset[str] = frozenset({"e5-small", "multilingual-e5-small", "embedded", "default"})
+EMBEDDED_ALIASES: frozenset[str] = frozenset({"e5-small", EMBEDDED_E5_NAME, "embedded", "default"})
 """Encoder names that select the embedded model (compared case-insensitively). The hub name
 ``intfloat/multilingual-e5-small`` is not one of them: it means the hub's full-precision model."""
 

@@ -1,7 +1,7 @@
 """What identifies an encoder configuration: :class:`EncoderSpec` (model, pooling, prefix, maximum length, precision).
 
-Free of torch, so that the configuration (:meth:`mgl.config.EncoderConfig.spec`) can build one
-without loading a model. :attr:`mgl.encoders.TextEncoder.identity` adds to it a fingerprint of the
+Free of torch (:meth:`EncoderSpec.from_config` builds one without loading a model); its
+defaults, accepted values and checks are the configuration's (:class:`mgl.config.EncoderConfig`). :attr:`mgl.encoders.TextEncoder.identity` adds to it a fingerprint of the
 loaded weights and tokenizer.
 """
 
@@ -11,16 +11,20 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
+from mgl.config import (  # noqa: F401  (re-exported: the encoder's values, defined with the configuration)
+    ENCODER_DEFAULTS,
+    MIN_MAX_LENGTH,
+    POOLING_HEADS,
+    POOLINGS,
+    PRECISIONS,
+    EncoderConfig,
+    check_encoder_identity,
+)
 from mgl.errors import ConfigError
 
-POOLINGS = ("cls", "mean")
-# trainable poolings over the frozen encoder's final token states (encoder.pooling_head)
-POOLING_HEADS = ("none", "attention")
-PRECISIONS = ("fp32", "bf16", "auto")
-DEFAULT_MODEL = "multilingual-e5-small"
-MIN_MAX_LENGTH = 8
-"""The shortest ``max_length`` accepted, by the spec and the configuration alike (special tokens
-and a prefix take up to 5)."""
+_DEFAULTS = ENCODER_DEFAULTS
+DEFAULT_MODEL = _DEFAULTS.model
+"""The default encoder (``encoder.model``'s default)."""
 
 
 @dataclass(frozen=True)
@@ -41,27 +45,25 @@ class EncoderSpec:
     texts, see :func:`choose_precision`).
     """
 
-    model: str = DEFAULT_MODEL
-    pooling: str | None = None
-    prefix: str | None = None
-    max_length: int = 256
-    precision: str = "auto"
+    model: str = _DEFAULTS.model
+    pooling: str | None = _DEFAULTS.pooling
+    prefix: str | None = _DEFAULTS.prefix
+    max_length: int = _DEFAULTS.max_length
+    precision: str = _DEFAULTS.precision
 
     def __post_init__(self) -> None:
-        if not isinstance(self.model, str) or not self.model.strip():
-            raise ConfigError(f"encoder model must be a non-empty name or directory, not {self.model!r}")
-        if self.pooling is not None and self.pooling not in POOLINGS:
-            raise ConfigError(f"unknown pooling {self.pooling!r}: use one of {', '.join(POOLINGS)}")
-        if self.prefix is not None and not isinstance(self.prefix, str):
-            raise ConfigError(f"encoder prefix must be a string, not {self.prefix!r}")
-        if (
-            isinstance(self.max_length, bool)
-            or not isinstance(self.max_length, int)
-            or self.max_length < MIN_MAX_LENGTH
-        ):
-            raise ConfigError(f"encoder max_length must be an integer >= {MIN_MAX_LENGTH}, not {self.max_length!r}")
-        if self.precision not in PRECISIONS:
-            raise ConfigError(f"unknown encoder precision {self.precision!r}: use one of {', '.join(PRECISIONS)}")
+        check_encoder_identity(self.model, self.pooling, self.prefix, self.max_length, self.precision)
+
+    @classmethod
+    def from_config(cls, config: EncoderConfig) -> EncoderSpec:
+        """The spec an :class:`~mgl.config.EncoderConfig` names."""
+        return cls(
+            model=config.model,
+            pooling=config.pooling,
+            prefix=config.prefix,
+            max_length=config.max_length,
+            precision=config.precision,
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
+from mgl.config import ENCODER_TRAIN_MODES
 from mgl.encoders.device import resolve_device
 from mgl.encoders.loading import config_digest, digest_tensors, load, locate, native_bf16, position_limit
 from mgl.encoders.spec import DEFAULT_MODEL, POOLINGS, PRECISIONS, EncoderSpec  # noqa: F401  (re-exported)
@@ -42,7 +43,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = ["POOLINGS", "TRAINABLE_MODES", "EncoderSpec", "TextEncoder"]
 
-TRAINABLE_MODES = ("none", "top-k", "all")
+TRAINABLE_MODES = ENCODER_TRAIN_MODES
 
 
 _TOKENIZER_LOCK = threading.RLock()

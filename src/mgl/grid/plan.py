@@ -7,20 +7,11 @@ and its source languages. :class:`GridPlan` ties a grid's cells to its output fo
 
 from __future__ import annotations
 
-import copy
-import hashlib
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
-from mgl.config import RunConfig
 from mgl.errors import ConfigError
-
-GRID_VERSION = 2
-"""2: cells are scored by the fitted model's own ``predict_proba`` (MGL: each input the query of its own
-graph, as a saved model predicts) and keep their probabilities; 1: MGL's queries shared episodes."""
-
+from mgl.fingerprints import GRID_VERSION, config_fingerprint  # noqa: F401  (re-exported: the grid's names for them)
 
 LANGUAGES = ("en", "fr", "de", "ja")
 
@@ -121,37 +112,3 @@ def table2_experiments(
 def make_cells(methods: Sequence[str], experiments: Sequence[Experiment], seeds: Sequence[int]) -> list[Cell]:
     """Every cell, grouped by (experiment, seed) so that each group's data is prepared once."""
     return [Cell(m, exp, seed) for exp in experiments for seed in seeds for m in methods]
-
-
-def config_fingerprint(cfg: RunConfig, extra: dict[str, Any] | None = None, *, version: int = GRID_VERSION) -> str:
-    """A short hash of everything that decides a cell's result except its experiment and seed.
-
-    Left out: the experiment (target, sources, domain), the seed, the product's method and
-    members, and every setting marked in :mod:`mgl.config` as changing no result here
-    (:func:`mgl.config.result_settings`: the data folder, the device, batch sizes,
-    ``encoder.prefix_cache`` unless the encoder trains its top layers ...). The encoder's prefix
-    counts as it resolves (an unset prefix is the model's default of today), so cells of two
-    prefixes never mix. ``version``: the grid version hashed (an older one recomputes the
-    fingerprints of grids computed then).
-    """
-    from mgl.config import result_settings
-
-    raw = result_settings(cfg)  # the settings that change results (mgl.config.NO_EFFECT)
-    raw.pop("seed", None)
-    # the product's method and members: a grid names its methods per cell (and its members in ``extra``)
-    raw.pop("method", None)
-    raw.pop("members", None)
-    for key in ("target", "sources", "domain"):  # the experiment: every cell names its own
-        raw["data"].pop(key, None)
-    # the prefix as it will run (an unset prefix is the model's default, which may change); the
-    # embedded e5's former default counts as unset, so grids computed with it keep their fingerprints
-    from mgl.encoders.embedded_e5 import LEGACY_EMBEDDED_E5_PREFIX, is_embedded_name, resolved_prefix
-
-    if is_embedded_name(cfg.encoder.model):
-        prefix = resolved_prefix(cfg.encoder.model, cfg.encoder.prefix)
-        raw["encoder"]["prefix"] = None if prefix == LEGACY_EMBEDDED_E5_PREFIX else prefix
-    extra = copy.deepcopy(extra or {})
-    if isinstance(extra.get("baselines"), dict):  # grouped or one by one: the same result, bit for bit
-        extra["baselines"].pop("batch_candidates", None)
-    payload = json.dumps({"grid": version, "config": raw, "extra": extra}, sort_keys=True, default=str)
-    return hashlib.sha256(payload.encode()).hexdigest()[:16]

@@ -1,0 +1,64 @@
+"""The one fingerprint of a configuration: which settings change results, hashed.
+
+Both users of a fingerprint hash the same thing, :func:`mgl.config.result_settings` (every field
+not marked as changing no result), with the encoder's prefix as it runs:
+
+* a **grid** (``scope="grid"``) names each cell's experiment and seed itself, so those, and the
+  product's method and members, are left out; the hash is short and carries the grid's
+  :data:`GRID_VERSION` (how cells are scored);
+* a **run** (``scope="run"``, training checkpoints) keeps everything: a checkpoint is resumed only
+  under the very settings that wrote it.
+
+The prefix counts as it runs: an unset prefix of the embedded e5 is that model's default of today,
+and its former default (``"passage: "``) counts as unset, so grids computed before the default
+changed keep their fingerprints.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+from typing import Any, Literal
+
+from mgl.config import RunConfig, result_settings
+from mgl.encoders.embedded_e5 import LEGACY_EMBEDDED_E5_PREFIX, is_embedded_name, resolved_prefix
+
+GRID_VERSION = 2
+"""How grid cells are scored, part of every grid fingerprint: 2, by the fitted model's own
+``predict_proba`` (MGL: each input the query of its own graph, as a saved model predicts), the
+cells keeping their probabilities; 1, MGL's queries shared episodes."""
+
+
+def config_fingerprint(
+    cfg: RunConfig,
+    extra: dict[str, Any] | None = None,
+    *,
+    scope: Literal["grid", "run"] = "grid",
+    version: int = GRID_VERSION,
+) -> str:
+    """A hash of the settings that change results (see the module's docstring for the two scopes).
+
+    ``extra``: anything else that decides a grid's cells (the baselines' options, the ensemble's
+    members); ``version``: the grid version hashed (an older one recomputes the fingerprints of
+    grids computed then)."""
+    raw = result_settings(cfg)
+    if is_embedded_name(cfg.encoder.model):
+        prefix = resolved_prefix(cfg.encoder.model, cfg.encoder.prefix)
+        raw["encoder"]["prefix"] = None if prefix == LEGACY_EMBEDDED_E5_PREFIX else prefix
+    if scope == "run":
+        if extra:
+            raise ValueError("a run's fingerprint takes no extra settings: they are in its configuration")
+        return hashlib.sha256(json.dumps(raw, sort_keys=True).encode()).hexdigest()
+    if scope != "grid":
+        raise ValueError(f"scope must be 'grid' or 'run', not {scope!r}")
+    raw.pop("seed", None)
+    raw.pop("method", None)  # a grid names its methods per cell, and its members in ``extra``
+    raw.pop("members", None)
+    for key in ("target", "sources", "domain"):  # the experiment: every cell names its own
+        raw["data"].pop(key, None)
+    extra = copy.deepcopy(extra or {})
+    if isinstance(extra.get("baselines"), dict):  # grouped or one by one: the same result, bit for bit
+        extra["baselines"].pop("batch_candidates", None)
+    payload = json.dumps({"grid": version, "config": raw, "extra": extra}, sort_keys=True, default=str)
+    return hashlib.sha256(payload.encode()).hexdigest()[:16]
