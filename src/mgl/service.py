@@ -118,13 +118,13 @@ class ServeSettings:
     names of the bind address (see :func:`default_allowed_hosts`); ``("*",)``: any."""
 
     def worker_count(self, device) -> int:
-        import os
-
         if self.workers:
             return self.workers
         if getattr(device, "type", "cpu") != "cpu":
             return 1
-        return min(2, os.cpu_count() or 1)
+        from mgl.prediction_model import usable_cpus
+
+        return min(2, usable_cpus())
 
     def validate(self) -> ServeSettings:
         from mgl.errors import ConfigError
@@ -346,27 +346,19 @@ def create_app(
     API keys of ``settings``."""
     from contextlib import asynccontextmanager
 
-    from mgl.classifier import Classifier
     from mgl.errors import MGLError
     from mgl.http_guards import BodyLimit, HeadAsGet, RequestGuard, default_allowed_hosts, public
+    from mgl.prediction_model import load_for_prediction, set_cpu_threads
 
     settings = (settings or ServeSettings()).validate()
-    clf = Classifier.from_pretrained(model_dir, device=device, precision=precision)
-    if settings.cache_requests:
-        from mgl.encoders import EmbeddingCache
-
-        clf.embedding_cache = EmbeddingCache()
+    clf = load_for_prediction(model_dir, device=device, precision=precision, cache=settings.cache_requests)
     info = public(model_info(clf))
     page = resources.files("mgl").joinpath("static/index.html").read_text(encoding="utf-8")
 
     workers = settings.worker_count(clf.device)
     steady_memory()
     if clf.device.type == "cpu":
-        import os
-
-        import torch
-
-        torch.set_num_threads(max(1, (os.cpu_count() or 1) // workers))  # once, at start: the workers share the cores
+        set_cpu_threads(sharing=workers)  # once, at start: the workers share the cores
     clf.warm_up()  # MGL's support sets drawn once, before any request
 
     @asynccontextmanager

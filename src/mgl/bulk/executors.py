@@ -25,10 +25,10 @@ from __future__ import annotations
 
 import io
 import json
-import os
 from collections.abc import Iterable, Iterator
 
 from mgl.errors import ConfigError, DataError, MGLError, WorkerLost
+from mgl.prediction_model import usable_cpus
 
 EXECUTORS = ("local", "ray")
 
@@ -52,14 +52,6 @@ def require_ray():
     except ImportError:
         raise ConfigError("--executor ray needs Ray Data: pip install 'mgl-clt[ray]' (make test installs it)") from None
     return ray
-
-
-def usable_cpus() -> int:
-    """The CPUs this process may run on (its affinity mask, which containers narrow), else the machine's."""
-    try:
-        return len(os.sched_getaffinity(0)) or 1
-    except (AttributeError, OSError):  # not on Linux
-        return os.cpu_count() or 1
 
 
 class LocalPool:

@@ -15,9 +15,9 @@ import numpy as np
 def set_threads(threads: int | None) -> None:
     """torch's threads in this worker (None: leave torch's default)."""
     if threads is not None:
-        import torch
+        from mgl.prediction_model import set_cpu_threads
 
-        torch.set_num_threads(max(1, int(threads)))
+        set_cpu_threads(threads)
 
 
 class ShardPredictor:
@@ -39,12 +39,10 @@ class ShardPredictor:
         batch_size: int | None = None,
         threads: int | None = None,
     ):
-        from mgl.classifier import Classifier
+        from mgl.prediction_model import load_for_prediction
 
         set_threads(threads)
-        self.clf = Classifier.from_pretrained(model_dir, device=device, precision=precision)
-        if seed is not None:
-            self.clf.reseed(seed)
+        self.clf = load_for_prediction(model_dir, device=device, precision=precision, seed=seed, threads=threads)
         self.text_column, self.pair_column, self.id_column = text_column, pair_column, id_column
         self.batch_size = batch_size
 

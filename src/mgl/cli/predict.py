@@ -16,6 +16,7 @@ import typer
 
 from mgl.data.records import RecordReader, file_format, record_id, stdin_bytes
 from mgl.errors import DataError
+from mgl.prediction_model import load_for_prediction
 from mgl.streaming import check_input
 
 SINGLE_FORMATS = ("jsonl", "csv", "tsv", "txt")
@@ -137,7 +138,6 @@ def register(app: typer.Typer) -> None:
 
         import numpy as np
 
-        from mgl.classifier import Classifier
         from mgl.errors import MGLError
         from mgl.io import atomic_open
         from mgl.outputs import check_output_file, expand, record_written
@@ -179,13 +179,7 @@ def register(app: typer.Typer) -> None:
             output, kind=PREDICTIONS_KIND, overwrite=overwrite, inputs=[source], option="--output"
         )
         texts, pairs, ids = read_inputs(source, text_column=text_column, pair_column=pair_column, fmt=format)
-        clf = Classifier.from_pretrained(model, device=device, precision=precision)
-        if seed is not None:
-            clf.reseed(seed)
-        if cache:
-            from mgl.encoders import EmbeddingCache
-
-            clf.embedding_cache = EmbeddingCache()
+        clf = load_for_prediction(model, device=device, precision=precision, seed=seed, cache=cache)
         t0 = time.perf_counter()
         predictions = clf.explain(texts, pairs, progress=not quiet)
         seconds = time.perf_counter() - t0
@@ -250,7 +244,6 @@ def predict_folder(
     (:mod:`mgl.bulk.executors`)."""
     from mgl.bulk.executors import make_pool
     from mgl.bulk.predict import check_output_folder, predict_stream
-    from mgl.classifier import Classifier
     from mgl.errors import ConfigError
     from mgl.outputs import check_writable_folder
     from mgl.streaming import expand_inputs
@@ -261,13 +254,8 @@ def predict_folder(
     expand_inputs(inputs)  # every input found before the model loads
     output = check_output_folder(output, inputs)
     check_writable_folder(output, what="--output folder", create=False)  # made by the run, once it starts
-    clf = Classifier.from_pretrained(model, device=device, precision=precision)  # fails here, before any worker
-    if seed is not None:
-        clf.reseed(seed)
-    if cache:
-        from mgl.encoders import EmbeddingCache
-
-        clf.embedding_cache = EmbeddingCache()
+    # fails here, before any worker; the workers load it again, each with its share of the CPUs
+    clf = load_for_prediction(model, device=device, precision=precision, seed=seed, cache=cache)
     worker = {"model_dir": str(Path(model).resolve()), "device": device, "precision": precision, "seed": seed}
     summary = predict_stream(
         clf,
