@@ -66,3 +66,22 @@ def write_out(path, result) -> Path:
     write_text_atomic(path, json.dumps(result, indent=2, ensure_ascii=False) + "\n")
     record_written(path, BENCHMARK_KIND)
     return path
+
+
+def fit_and_measure(name: str, data, features, cfg, *, seed: int, device="cpu", progress=False, options=None):
+    """A method fitted and scored by the product's one path (:func:`mgl.methods.fit_and_score`):
+    ``(metrics, fitted method)``, the metrics being its training report (stages, train_seconds ...)
+    with its test metrics and validation accuracy over them."""
+    from mgl.methods import fit_and_score, split_metrics
+
+    scored = fit_and_score(name, data, features, cfg, seed=seed, device=device, progress=progress, options=options)
+    return {**scored.method.report_, **split_metrics(data, scored.own)}, scored.method
+
+
+def mgl_test_sampler(data, mgl_cfg):
+    """The sampler MGL's test stage draws support sets with (sources -> target), as training builds it."""
+    import numpy as np
+
+    from mgl.training import meta_test_tasks
+
+    return meta_test_tasks(data.table, data.sources, data.target, mgl_cfg, np.random.default_rng(0))[2]

@@ -40,7 +40,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from _common import add_common_options, claim_out, require_mgl_data, write_out
+from _common import add_common_options, claim_out, fit_and_measure, require_mgl_data, write_out
 
 
 def _split(text: str) -> list[str]:
@@ -79,13 +79,13 @@ def main(argv: list[str] | None = None) -> int:
     import hashlib
     import json
 
-    from mgl.baselines import BaselineOptions, run_baseline
+    from mgl.baselines import BaselineOptions
     from mgl.config import load_config
+    from mgl.data.experiment import prepare_data
     from mgl.encoders.prefix_states import PrefixStateStore, compute_prefix_states
     from mgl.features import FrozenFeatures, PrefixFeatures
-    from mgl.grid.runner import fit_and_score
+    from mgl.featurizer import make_encoder
     from mgl.io import write_json_atomic, write_text_atomic
-    from mgl.pipeline import make_encoder, prepare_data, run_mgl
 
     ks = sorted({int(k) for k in _split(args.ks)})
     settings = {
@@ -221,7 +221,7 @@ def main(argv: list[str] | None = None) -> int:
                 record(
                     "logreg-pooled",
                     0,
-                    fit_and_score("logreg-pooled", data, frozen, cfg, seed=seed),
+                    fit_and_measure("logreg-pooled", data, frozen, cfg, seed=seed)[0],
                     time.perf_counter() - t1,
                 )
             for k in [0, *ks]:
@@ -238,15 +238,15 @@ def main(argv: list[str] | None = None) -> int:
                         features = PrefixFeatures(encoder, stores[k], locations[k], batch_size=cfg.encoder.batch_size)
                     t1 = time.perf_counter()
                     if method == "mgl":
-                        metrics, _, _ = run_mgl(
-                            data, features, cfg.mgl, seed=seed, device=encoder.device, progress=not args.quiet
+                        metrics, _ = fit_and_measure(
+                            "mgl", data, features, cfg, seed=seed, device=encoder.device, progress=not args.quiet
                         )
                     else:
-                        metrics = run_baseline(
+                        metrics, _ = fit_and_measure(
                             method,
                             data,
                             features,
-                            cfg.mgl,
+                            cfg,
                             seed=seed,
                             device=encoder.device,
                             progress=not args.quiet,

@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from _common import add_common_options, claim_out, require_mgl_data, write_out
+from _common import add_common_options, claim_out, fit_and_measure, require_mgl_data, write_out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -47,8 +47,9 @@ def main(argv: list[str] | None = None) -> int:
 
     from mgl.baselines.logistic_regression import fit_logistic_regression
     from mgl.config import load_config
+    from mgl.data.experiment import positive_index, prepare_data
     from mgl.evaluation import classification_metrics
-    from mgl.pipeline import build_features, make_encoder, positive_index, prepare_data, run_mgl
+    from mgl.featurizer import build_features, make_encoder
 
     overrides = [
         f"data.root={Path(data_root) / 'cls-acl10-unprocessed'}",
@@ -66,7 +67,9 @@ def main(argv: list[str] | None = None) -> int:
         t0 = time.perf_counter()
         features, _ = build_features(data, cfg.encoder, encoder=encoder, progress=not args.quiet)
         embed_s = time.perf_counter() - t0
-        metrics, _, _ = run_mgl(data, features, cfg.mgl, seed=seed, device=encoder.device, progress=not args.quiet)
+        metrics, _ = fit_and_measure(
+            "mgl", data, features, cfg, seed=seed, device=encoder.device, progress=not args.quiet
+        )
         runs.append(
             {
                 "method": "mgl",

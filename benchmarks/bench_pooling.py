@@ -33,7 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
-from _common import add_common_options, claim_out, require_mgl_data, write_out
+from _common import add_common_options, claim_out, fit_and_measure, mgl_test_sampler, require_mgl_data, write_out
 
 VARIANTS = {
     "frozen": [],
@@ -72,11 +72,11 @@ def run_one(variant: str, overrides: list[str], target: str, seed: int, method: 
     import torch
 
     from mgl.analysis import query_row_weights
-    from mgl.baselines import BaselineOptions, run_baseline
+    from mgl.baselines import BaselineOptions
     from mgl.config import load_config
+    from mgl.data.experiment import prepare_data
     from mgl.evaluation import plan_episodes
-    from mgl.grid.runner import fit_and_score
-    from mgl.pipeline import build_features, make_encoder, prepare_data, run_mgl
+    from mgl.featurizer import build_features, make_encoder
 
     cfg = load_config(
         "amazon",
@@ -98,23 +98,28 @@ def run_one(variant: str, overrides: list[str], target: str, seed: int, method: 
     t1 = time.perf_counter()
     record = {"variant": variant, "overrides": overrides, "target": target, "seed": seed, "method": method}
     if method == "mgl":
-        metrics, model, fit = run_mgl(
-            data, features, cfg.mgl, seed=seed, device=encoder.device, progress=not args.quiet
+        metrics, fitted = fit_and_measure(
+            "mgl", data, features, cfg, seed=seed, device=encoder.device, progress=not args.quiet
         )
+        model = fitted.head_.model
         test = data.table.rows(languages=target, split="test")[: 10 * cfg.mgl.n_query]
         plan = plan_episodes(
-            fit.test_sampler, test, n_query=cfg.mgl.n_query, eval_times=2, rng=np.random.default_rng(seed)
+            mgl_test_sampler(data, cfg.mgl),
+            test,
+            n_query=cfg.mgl.n_query,
+            eval_times=2,
+            rng=np.random.default_rng(seed),
         )
         record["graph"] = query_row_weights(
             model, features, [ep for _, eps in plan for ep in eps], data.table.languages
         )
         record["validation_accuracy"] = metrics["stages"][-1]["best_accuracy"]
     elif method == "mix":
-        metrics = run_baseline(
+        metrics, _ = fit_and_measure(
             "mix",
             data,
             features,
-            cfg.mgl,
+            cfg,
             seed=seed,
             device=encoder.device,
             progress=not args.quiet,
@@ -122,7 +127,7 @@ def run_one(variant: str, overrides: list[str], target: str, seed: int, method: 
         )
         record["validation_accuracy"] = metrics["stages"][-1]["best_accuracy"]
     elif method == "logreg-pooled":
-        metrics = fit_and_score(method, data, features, cfg, seed=seed)
+        metrics, _ = fit_and_measure(method, data, features, cfg, seed=seed)
         record["validation_accuracy"] = metrics.get("val_accuracy")
     else:
         raise SystemExit(f"bench_pooling: unknown method {method!r}")
@@ -148,7 +153,8 @@ def run_one(variant: str, overrides: list[str], target: str, seed: int, method: 
 def prepare(variants: dict, targets: list[str], seeds: int, args, root: Path) -> None:
     """Compute every variant's features once (embeddings or token states), training nothing."""
     from mgl.config import load_config
-    from mgl.pipeline import build_features, make_encoder, prepare_data
+    from mgl.data.experiment import prepare_data
+    from mgl.featurizer import build_features, make_encoder
 
     for variant, overrides in variants.items():
         for target in targets:

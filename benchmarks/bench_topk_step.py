@@ -41,7 +41,8 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     from mgl.config import load_config
-    from mgl.pipeline import build_features, make_encoder, prepare_data
+    from mgl.data.experiment import prepare_data
+    from mgl.featurizer import build_features, make_encoder
     from mgl.provenance import machine_info
     from mgl.training import MGLTrainee, build_model, meta_test_tasks
 

@@ -16,7 +16,7 @@ import sys
 import numpy as np
 import torch
 
-from _common import add_common_options, claim_out, require_mgl_data, write_out
+from _common import add_common_options, claim_out, fit_and_measure, mgl_test_sampler, require_mgl_data, write_out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -30,18 +30,24 @@ def main(argv: list[str] | None = None) -> int:
     if data_root is None:
         return 2
     from mgl.config import load_config
+    from mgl.data.experiment import prepare_data
     from mgl.evaluation import plan_episodes
-    from mgl.pipeline import build_features, make_encoder, prepare_data, run_mgl
+    from mgl.featurizer import build_features, make_encoder
 
     root = data_root / "cls-acl10-unprocessed"
     cfg = load_config("amazon", None, [f"data.root={root}", "data.domain=books", *args.overrides]).validate()
     data = prepare_data(cfg.data, args.seed)
     encoder = make_encoder(cfg.encoder)
     features, _ = build_features(data, cfg.encoder, encoder=encoder, progress=False)
-    metrics, model, fit = run_mgl(data, features, cfg.mgl, seed=args.seed, progress=False)
+    metrics, fitted = fit_and_measure("mgl", data, features, cfg, seed=args.seed)
+    model = fitted.head_.model
     test = data.table.rows(languages=data.target, split="test")[: args.batches * cfg.mgl.n_query]
     plan = plan_episodes(
-        fit.test_sampler, test, n_query=cfg.mgl.n_query, eval_times=2, rng=np.random.default_rng(args.seed)
+        mgl_test_sampler(data, cfg.mgl),
+        test,
+        n_query=cfg.mgl.n_query,
+        eval_times=2,
+        rng=np.random.default_rng(args.seed),
     )
     from mgl.analysis import query_row_weights
 

@@ -64,8 +64,8 @@ def main() -> int:
         return 2
     from mgl.classifier import Classifier
     from mgl.config import load_config
+    from mgl.data.experiment import prepare_data
     from mgl.encoders import EmbeddingCache
-    from mgl.pipeline import prepare_data
     from mgl.provenance import machine_info
 
     sources = [lang for lang in ("en", "fr", "de", "ja") if lang != args.target]

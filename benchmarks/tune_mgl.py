@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from _common import add_common_options, claim_out, require_mgl_data, write_out
+from _common import add_common_options, claim_out, fit_and_measure, require_mgl_data, write_out
 
 CANDIDATES: dict[str, list[str]] = {
     "defaults": [],
@@ -59,7 +59,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
     from mgl.config import load_config
-    from mgl.pipeline import build_features, make_encoder, prepare_data, run_mgl
+    from mgl.data.experiment import prepare_data
+    from mgl.featurizer import build_features, make_encoder
 
     seeds = [int(s) for s in args.seeds.split(",")]
     if args.data == "paws-x":
@@ -87,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
                 features, _ = build_features(data, cfg.encoder, encoder=encoder, progress=False)
                 cache[seed] = (data, features)
             data, features = cache[seed]
-            metrics, _, _ = run_mgl(data, features, cfg.mgl, seed=seed, device=encoder.device, progress=False)
+            metrics, _ = fit_and_measure("mgl", data, features, cfg, seed=seed, device=encoder.device)
             stages = metrics["stages"]
             rows.append(
                 {

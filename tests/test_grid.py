@@ -29,7 +29,7 @@ from mgl.grid import (
     table1_spec,
     write_tables,
 )
-from mgl.pipeline import method_name
+from mgl.methods import method_name
 
 pytestmark = pytest.mark.unit
 

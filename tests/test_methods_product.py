@@ -10,9 +10,9 @@ import pytest
 from cli_helpers import write_reviews_csv
 
 from mgl.config import load_config
+from mgl.data.experiment import prepare_data
 from mgl.grid import Experiment
 from mgl.grid.runner import CellRunner
-from mgl.pipeline import prepare_data
 
 pytestmark = pytest.mark.unit
 

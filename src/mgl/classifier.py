@@ -20,6 +20,7 @@ source languages, and its strongest support neighbours, averaged over the suppor
 
 from __future__ import annotations
 
+import copy
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -32,10 +33,9 @@ import torch
 from mgl.config import RunConfig, load_config
 from mgl.data.examples import Example
 from mgl.data.experiment import make_experiment_data
-from mgl.errors import ConfigError, DataError, MGLError
+from mgl.errors import DataError, MGLError
 from mgl.featurizer import Featurizer
-from mgl.heads import EnsembleHead, Head, LabelledBank, MetaGraphHead, score_rows
-from mgl.pipeline import check_episodes
+from mgl.heads import EnsembleHead, Head, LabelledBank, MetaGraphHead
 
 if TYPE_CHECKING:
     from mgl.encoders.cache import EmbeddingCache
@@ -120,17 +120,14 @@ class Classifier:
         members: Sequence[str] | None = None,
         device: str | None = None,
     ):
-        self.config = config if config is not None else load_config("amazon")
+        # the caller's configuration is never changed: the arguments apply to a copy, checked by fit()
+        self.config = copy.deepcopy(config) if config is not None else load_config("amazon")
         if method is not None:
             self.config.method = method
         if members is not None:
             self.config.members = list(members)
         if device is not None:
             self.config.encoder.device = device
-        self.config.validate()
-        from mgl.methods import check_run_config
-
-        check_run_config(self.config)
         self.featurizer: Featurizer | None = None
         self.head: Head | None = None
         self.bank: LabelledBank | None = None
@@ -190,51 +187,39 @@ class Classifier:
         )
         return self.fit_data(data, progress=progress, checkpoint=checkpoint, resume=resume)
 
-    def _check_method(self) -> None:
-        cfg = self.config
-        if self.method == "ensemble" and (cfg.encoder.train != "none" or cfg.encoder.pooling_head != "none"):
-            raise ConfigError(
-                "an ensemble shares one frozen encoder among its members: use encoder.train=none and "
-                "no pooling head, or train one method (--method NAME)"
-            )
-
     def fit_data(self, data, *, progress: bool = True, checkpoint=None, resume=None) -> Classifier:
-        """Train on prepared :class:`~mgl.pipeline.ExperimentData` (its splits and subsample as they are).
+        """Train on prepared :class:`~mgl.data.experiment.ExperimentData` (its splits and subsample as they are).
 
         ``checkpoint`` / ``resume`` act on MGL, alone or as an ensemble's member (the other methods
         train in seconds to minutes on frozen features, and train again, seeded, to the same result)."""
         from mgl import distributed
-        from mgl.heads.fitting import fit_method
-        from mgl.methods import is_mgl
+        from mgl.methods import check_run_config, make_method
+        from mgl.methods.scoring import split_probabilities
 
         cfg = self.config
-        self._check_method()
-        method = self.method
-        mgl_inside = is_mgl(method) or (method == "ensemble" and any(is_mgl(m) for m in cfg.members))
-        if mgl_inside:
-            check_episodes(data, cfg.mgl)  # fail before the (slow) embedding if an episode cannot be drawn
+        cfg.validate()
+        check_run_config(cfg)
+        method = make_method(self.method, cfg, members=cfg.members)
+        method.check_data(data)  # fail before the (slow) embedding if the method cannot train on the data
         self.featurizer = Featurizer(cfg.encoder)
         t0 = time.perf_counter()
         with distributed.main_process_first():  # several processes: the main one fills the cache, the others read it
             features = self.featurizer.features(data, progress=progress)
         embed_seconds = time.perf_counter() - t0
-        fitted = fit_method(
-            method,
+        fitted = method.fit(
             data,
             features,
-            cfg,
             seed=cfg.seed,
             device=self.encoder.device,
             progress=progress,
-            members=cfg.members,
             checkpoint=checkpoint,
             resume=resume,
         )
-        self.head, self.bank = fitted.head.to(self.encoder.device), fitted.bank
+        self.head, self.bank = fitted.head_.to(self.encoder.device), fitted.bank_
         self.label_names = list(data.table.label_names)
         self.sources, self.target = list(data.sources), data.target
         self.encoder_state = self.featurizer.trained_state(features)
-        self.report = self._evaluate(data, features, fitted)
+        self.report = self._evaluate(data, fitted, split_probabilities(fitted, data, features))
         self.report["embed_seconds"] = embed_seconds
         for head in graph_heads(self.head):
             same = distributed.check_same_weights(head.model)
@@ -251,85 +236,47 @@ class Classifier:
         self.report["validation_carved"] = data.carved or {}
         return self
 
-    def _evaluate(self, data, features, fitted) -> dict[str, Any]:
-        """Metrics of the fitted head: the temperature fitted on the target's validation rows, the
-        expected calibration error before and after, validation and (if any) test accuracy, and for
-        an ensemble each member's."""
-        from mgl.calibration import expected_calibration_error, fit_temperature
-        from mgl.evaluation import classification_metrics
+    def _evaluate(self, data, fitted, probs: dict[str, dict[str, np.ndarray]]) -> dict[str, Any]:
+        """Metrics of the fitted method (:func:`mgl.methods.scoring.split_metrics`), the temperature
+        fitted on the target's validation rows with the expected calibration error and reliability
+        before and after, and for an ensemble each member's accuracy."""
+        from mgl.calibration import apply_temperature, expected_calibration_error, fit_temperature, reliability
+        from mgl.methods.scoring import split_metrics, target_rows
 
         t = data.table
-        val = t.rows(languages=data.target, split="validation")
-        test = t.rows(languages=data.target, split="test")
-        splits = {"validation": val, "test": test}
-        if fitted.members:  # each member scored once; the ensemble is their mean (EnsembleHead.predict_proba)
-            from mgl.heads import mean_probabilities
-
-            probs = {
-                m: {k: score_rows(f.head, features, rows) for k, rows in splits.items()}
-                for m, f in fitted.members.items()
-            }
-            probs[fitted.method] = {k: mean_probabilities([p[k] for p in probs.values()]) for k in splits}
-        else:
-            probs = {fitted.method: {k: score_rows(fitted.head, features, rows) for k, rows in splits.items()}}
-        own = probs[fitted.method]
-        report: dict[str, Any] = {
-            **fitted.report,
-            "method": fitted.method,
-            "n_test": len(test),
-            "has_test": bool(len(test)),
-            "n_validation": len(val),
-        }
+        val, test = target_rows(data, "validation"), target_rows(data, "test")
+        own = probs[fitted.name]
+        report: dict[str, Any] = {**fitted.report_, "method": fitted.name, "has_test": bool(len(test))}
+        report.update(split_metrics(data, own))
         if len(val):
             self.temperature = fit_temperature(own["validation"], t.labels[val])
-            report["val_accuracy"] = float((own["validation"].argmax(1) == t.labels[val]).mean())
-            from mgl.calibration import apply_temperature
-
             cal: dict[str, Any] = {
                 "temperature": self.temperature,
                 "fitted_on": f"{data.target} validation ({len(val)} rows)",
-                "ece_validation_before": expected_calibration_error(own["validation"], t.labels[val]),
-                "ece_validation_after": expected_calibration_error(
-                    apply_temperature(own["validation"], self.temperature), t.labels[val]
-                ),
             }
-            from mgl.calibration import reliability
-
-            cal["reliability"] = {
-                "validation_before": reliability(own["validation"], t.labels[val]),
-                "validation_after": reliability(apply_temperature(own["validation"], self.temperature), t.labels[val]),
-            }
-            if len(test):
-                cal["ece_test_before"] = expected_calibration_error(own["test"], t.labels[test])
-                cal["ece_test_after"] = expected_calibration_error(
-                    apply_temperature(own["test"], self.temperature), t.labels[test]
-                )
-                cal["reliability"]["test_before"] = reliability(own["test"], t.labels[test])
-                cal["reliability"]["test_after"] = reliability(
-                    apply_temperature(own["test"], self.temperature), t.labels[test]
-                )
+            curves: dict[str, Any] = {}
+            for split, rows in (("validation", val), ("test", test)):
+                if not len(rows):
+                    continue
+                after = apply_temperature(own[split], self.temperature)
+                cal[f"ece_{split}_before"] = expected_calibration_error(own[split], t.labels[rows])
+                cal[f"ece_{split}_after"] = expected_calibration_error(after, t.labels[rows])
+                curves[f"{split}_before"] = reliability(own[split], t.labels[rows])
+                curves[f"{split}_after"] = reliability(after, t.labels[rows])
+            cal["reliability"] = curves
             report["calibration"] = cal
         else:  # never happens through make_experiment_data (it carves validation rows); stated if it does
             self.temperature = 1.0
             report["calibration"] = {"temperature": 1.0, "fitted_on": "nothing: the target has no validation rows"}
-        if len(test):
-            report.update(classification_metrics(t.labels[test], own["test"].argmax(1), t.num_classes, data.positive))
-        else:
-            # nothing evaluated: no number stands in for a score (None is null in result.json)
-            report.update(dict.fromkeys(("accuracy", "precision", "recall", "f1", "macro_f1", "confusion_matrix")))
-            report["averaging"] = "none (no test split)"
-        if fitted.members:
+        if fitted.fitted_members:
             report["members"] = {
                 name: {
-                    "validation_accuracy": float((p["validation"].argmax(1) == t.labels[val]).mean())
-                    if len(val)
-                    else None,
-                    "test_accuracy": float((p["test"].argmax(1) == t.labels[test]).mean()) if len(test) else None,
-                    "train_seconds": fitted.members[name].report.get("train_seconds"),
-                    "stages": fitted.members[name].report.get("stages", []),
+                    "validation_accuracy": split_metrics(data, probs[name])["val_accuracy"],
+                    "test_accuracy": split_metrics(data, probs[name])["accuracy"],
+                    "train_seconds": member.report_.get("train_seconds"),
+                    "stages": member.report_.get("stages", []),
                 }
-                for name, p in probs.items()
-                if name != fitted.method
+                for name, member in fitted.fitted_members.items()
             }
         report.setdefault("stages", [])
         return report

@@ -16,6 +16,7 @@ from mgl.config import RunConfig
 from mgl.data.experiment import prepare_data
 from mgl.errors import DataError
 from mgl.methods import method_name
+from mgl.methods.scoring import result_record
 
 
 def run_experiment(
@@ -43,7 +44,6 @@ def run_experiment(
     from mgl.checkpoint import Checkpointer
     from mgl.classifier import Classifier
     from mgl.outputs import check_model_destination
-    from mgl.provenance import machine_info
 
     cfg.validate()
     if save_dir is not None:
@@ -76,40 +76,30 @@ def run_experiment(
         if split != "test"
     }
     evaluated = metrics["n_test"] > 0
-    return {
-        "method": method_name(cfg.mgl) if cfg.resolved_method() == "mgl" else cfg.resolved_method(),
-        "data": cfg.data.name,
-        "sources": list(data.sources),
-        "target": data.target,
-        "domain": data.domain,
-        "seed": cfg.seed,
-        "evaluated": evaluated,
+    name = method_name(cfg.mgl) if cfg.resolved_method() == "mgl" else cfg.resolved_method()
+    return result_record(
+        name,
+        data,
+        metrics,
+        cfg=cfg,
+        seed=cfg.seed,
+        encoder=clf.encoder,
+        evaluated=evaluated,
         **({} if evaluated else {"note": f"nothing was evaluated: the target {data.target!r} has no test rows"}),
-        "accuracy": metrics["accuracy"],
-        "precision": metrics["precision"],
-        "recall": metrics["recall"],
-        "f1": metrics["f1"],
-        "f1_averaging": metrics["averaging"],
-        "macro_f1": metrics.get("macro_f1"),
-        "confusion_matrix": metrics.get("confusion_matrix"),
-        "n_test": metrics["n_test"],
-        "train_seconds": metrics["train_seconds"],
-        "embed_seconds": metrics["embed_seconds"],
-        "total_seconds": time.perf_counter() - t_start,
-        "encoder": clf.encoder.identity,
-        "encoder_model": clf.encoder.spec.model,
-        "encoder_train": cfg.encoder.train,
-        "pooling_head": cfg.encoder.pooling_head,
-        "device": str(clf.encoder.device),
-        "labels": data.table.label_names,
-        "target_unseen_classes": data.target_unseen_classes,
-        "counts": counts,
-        "validation_carved": data.carved or {},
-        "val_accuracy": metrics.get("val_accuracy"),
-        "calibration": metrics.get("calibration"),
+        macro_f1=metrics.get("macro_f1"),
+        confusion_matrix=metrics.get("confusion_matrix"),
+        embed_seconds=metrics["embed_seconds"],
+        total_seconds=time.perf_counter() - t_start,
+        encoder_model=clf.encoder.spec.model,
+        pooling_head=cfg.encoder.pooling_head,
+        device=str(clf.encoder.device),
+        labels=data.table.label_names,
+        target_unseen_classes=data.target_unseen_classes,
+        counts=counts,
+        validation_carved=data.carved or {},
+        calibration=metrics.get("calibration"),
         **({"members": metrics["members"]} if "members" in metrics else {}),
-        "stages": metrics["stages"],
+        stages=metrics["stages"],
         **({"distributed": metrics["distributed"]} if "distributed" in metrics else {}),
-        "config": cfg.to_dict(),
-        "machine": machine_info(),
-    }
+        config=cfg.to_dict(),
+    )

@@ -38,9 +38,10 @@ import torch
 
 from mgl.config import RunConfig
 from mgl.data.examples import Example
-from mgl.errors import MGLError
+from mgl.errors import ConfigError, MGLError
 from mgl.heads import HEAD_KINDS, EnsembleHead, Head, LabelledBank
 from mgl.io import sha256_file, write_json_atomic
+from mgl.methods.registry import method as method_info
 
 FORMAT = "mgl-model"
 FORMAT_VERSION = 2
@@ -321,7 +322,12 @@ def _load_checked(cls, directory: Path, sums: dict, meta: dict, *, device, preci
     version = meta["version"]
     if version == 1:  # the former format held MGL only
         config.method = "mgl"
-    elif meta.get("method") != config.resolved_method():
+    else:
+        try:
+            method_info(str(meta.get("method")))  # a plug-in's method: its head kind is registered with it
+        except ConfigError as exc:
+            raise MGLError(f"{exc} (is the plug-in that provides it installed?)", source=directory) from None
+    if version != 1 and meta.get("method") != config.resolved_method():
         raise MGLError(
             f"method {meta.get('method')!r} differs from the configuration's {config.resolved_method()!r}",
             source=directory / "mgl_model.json",

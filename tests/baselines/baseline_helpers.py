@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from mgl.pipeline import ExperimentData
+from mgl.config import MGLConfig, RunConfig
+from mgl.data.experiment import ExperimentData
+from mgl.methods import fit_and_score, split_metrics
 from mgl.training import ExampleTable
 
 LANGS = ("en", "fr", "de", "ja")
@@ -48,3 +50,10 @@ SMALL = {
     "test_episodes": 4,
     "eval_times": 2,
 }
+
+
+def run_baseline(name: str, data, features, cfg: MGLConfig, *, seed: int, options=None, device="cpu") -> dict:
+    """The method fitted and scored by the product's one path (:func:`mgl.methods.fit_and_score`),
+    with MGL settings ``cfg``: its metrics on the target's test rows and its training report."""
+    scored = fit_and_score(name, data, features, RunConfig(mgl=cfg), seed=seed, device=device, options=options)
+    return {**scored.method.report_, **split_metrics(data, scored.own)}

@@ -3,9 +3,11 @@
 import numpy as np
 import pytest
 import torch
+from baseline_helpers import run_baseline
 
-from mgl.baselines import BASELINES, BaselineOptions, run_baseline
+from mgl.baselines import BaselineOptions
 from mgl.features import EncoderFeatures, FrozenFeatures
+from mgl.methods import BASELINE_METHODS as BASELINES
 
 pytestmark = pytest.mark.unit
 
@@ -60,7 +62,7 @@ def test_unknown_baseline_is_a_config_error(small_cfg, make_data):
     from mgl.errors import ConfigError
 
     X, data = make_data()
-    with pytest.raises(ConfigError, match="unknown baseline"):
+    with pytest.raises(ConfigError, match="unknown method 'zero-shot'"):
         run_baseline("zero-shot", data, FrozenFeatures(X), small_cfg, seed=0)
 
 

@@ -13,9 +13,9 @@ import copy
 import numpy as np
 import pytest
 import torch
-from baseline_helpers import SMALL
+from baseline_helpers import SMALL, run_baseline
 
-from mgl.baselines import BASELINES, BaselineOptions, run_baseline
+from mgl.baselines import BaselineOptions
 from mgl.baselines.batched import BatchedTrainee, CandidateGroup
 from mgl.baselines.common import (
     BatchStream,
@@ -30,6 +30,7 @@ from mgl.baselines.reptile import INNER_BETAS, reptile_steps
 from mgl.baselines.tuning import train_rounds
 from mgl.config import MGLConfig
 from mgl.features import FrozenFeatures
+from mgl.methods import BASELINE_METHODS as BASELINES
 from mgl.rounds import Schedule, train_in_rounds
 
 pytestmark = pytest.mark.unit

@@ -4,7 +4,8 @@ import pytest
 import torch
 
 from mgl.baselines import BaselineOptions, make_context
-from mgl.baselines.multi_task import fit
+from mgl.baselines.multi_task import MultiTask
+from mgl.config import RunConfig
 from mgl.features import FrozenFeatures
 
 pytestmark = pytest.mark.unit
@@ -16,7 +17,7 @@ def test_one_head_per_language_and_the_target_uses_its_own(small_cfg, make_data)
         data, FrozenFeatures(X), small_cfg, seed=0, options=BaselineOptions(lrs=(3e-3,), weight_decays=(0.0,))
     )
     init = ctx.classifier(heads=["en", "fr", "de", "ja"])
-    fitted = fit(ctx)
+    fitted = MultiTask("multi-task", RunConfig(mgl=small_cfg)).train(ctx)
     assert sorted(fitted.model.heads) == ["de", "en", "fr", "ja"]
     assert fitted.head == "ja"
     for lang, head in fitted.model.heads.items():

@@ -6,16 +6,17 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from baseline_helpers import SMALL
+from baseline_helpers import SMALL, run_baseline
 
 import mgl.training
-from mgl.baselines import BASELINES, BaselineOptions, run_baseline
+from mgl.baselines import BaselineOptions
 from mgl.baselines.logistic_regression import fit_logistic_regression
 from mgl.config import MGLConfig
+from mgl.data.experiment import ExperimentData
 from mgl.errors import DataError
 from mgl.evaluation import mean_nll
 from mgl.features import FrozenFeatures
-from mgl.pipeline import ExperimentData
+from mgl.methods import BASELINE_METHODS as BASELINES
 from mgl.selection import better, require_finite, require_rows
 from mgl.training import ExampleTable, build_model, fit_mgl
 

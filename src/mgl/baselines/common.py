@@ -5,7 +5,7 @@ Fairness
 Every baseline reads the same node features as MGL (the same encoder through the same
 :class:`~mgl.features.FrozenFeatures` / :class:`~mgl.features.EncoderFeatures` API), the
 same :class:`~mgl.training.ExampleTable` rows and splits, and the same seeded target
-subsample (made by :func:`mgl.pipeline.prepare_data`). On top of the features each trains
+subsample (made by :func:`mgl.data.experiment.prepare_data`). On top of the features each trains
 :class:`MLPClassifier`::
 
     Linear(d, hidden_dim) -> LeakyReLU(negative_slope) -> Dropout(dropout) -> Linear(hidden_dim, |Y|)
@@ -63,12 +63,13 @@ from torch import nn
 
 from mgl.config import MGLConfig
 from mgl.errors import ConfigError
+from mgl.heads.base import score_rows
+from mgl.heads.mlp import SHARED_HEAD, MLPClassifier, MLPHead
 from mgl.rounds import StageReport as MGLStageReport
 from mgl.training import ExampleTable, meta_test_tasks, meta_train_tasks, small_graph_threads, validation_subset
 
 DEFAULT_LRS = (1e-4, 3e-4, 1e-3, 3e-3)
 DEFAULT_WEIGHT_DECAYS = (0.0, 1e-3)
-SHARED_HEAD = "shared"
 
 
 @dataclass
@@ -104,34 +105,6 @@ class BaselineOptions:
 
     def to_dict(self) -> dict[str, Any]:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
-
-
-class MLPClassifier(nn.Module):
-    """A shared body ``Linear -> LeakyReLU -> Dropout`` and one ``Linear`` head per name.
-
-    One head (``"shared"``) for every baseline but Multi-task, which has one per language.
-    """
-
-    def __init__(
-        self,
-        in_dim: int,
-        num_classes: int,
-        *,
-        hidden_dim: int = 768,
-        dropout: float = 0.5,
-        negative_slope: float = 0.01,
-        heads: Sequence[str] = (SHARED_HEAD,),
-    ):
-        super().__init__()
-        if not heads:
-            raise ValueError("an MLPClassifier needs at least one head")
-        self.num_classes = num_classes
-        self.body = nn.Sequential(nn.Linear(in_dim, hidden_dim), nn.LeakyReLU(negative_slope), nn.Dropout(dropout))
-        self.heads = nn.ModuleDict({name: nn.Linear(hidden_dim, num_classes) for name in heads})
-
-    def forward(self, h: torch.Tensor, head: str = SHARED_HEAD) -> torch.Tensor:
-        """Logits ``[n, |Y|]`` of the named head."""
-        return self.heads[head](self.body(h))
 
 
 def build_classifier(
@@ -307,24 +280,15 @@ class StageReport(MGLStageReport):
 small_model_threads = small_graph_threads
 
 
-@torch.no_grad()
-def predict_proba(
-    model: MLPClassifier, features, rows: np.ndarray, head: str = SHARED_HEAD, batch_size: int = 256
-) -> np.ndarray:
-    """Class probabilities ``[len(rows), |Y|]`` (eval mode; the previous mode is restored)."""
-    rows = np.asarray(rows, dtype=np.int64)
+def predict_proba(model: MLPClassifier, features, rows: np.ndarray, head: str = SHARED_HEAD) -> np.ndarray:
+    """Class probabilities ``[len(rows), |Y|]`` through the product's one scorer
+    (:func:`mgl.heads.base.score_rows` of the classifier as an :class:`~mgl.heads.mlp.MLPHead`, in
+    eval mode); the classifier's mode is restored."""
     was_training = model.training
-    model.eval()
-    features.eval()
     try:
-        out = [
-            torch.softmax(model(features(rows[s : s + batch_size]), head).double(), dim=1).cpu().numpy()
-            for s in range(0, len(rows), batch_size)
-        ]
+        return score_rows(MLPHead(model, head), features, np.asarray(rows, dtype=np.int64))
     finally:
         model.train(was_training)
-        features.train(was_training)
-    return np.concatenate(out) if out else np.zeros((0, model.num_classes))
 
 
 def validate(

@@ -9,13 +9,15 @@ tunes its own learning rate and weight decay.
 
 from __future__ import annotations
 
+from mgl.baselines.base import NeuralBaseline
 from mgl.baselines.common import SHARED_HEAD, Fitted, pooled_steps
 from mgl.baselines.tuning import BaselineContext
 
 
-def fit(ctx: BaselineContext) -> Fitted:
-    model = ctx.classifier()
-    source = ctx.stage("source", model, pooled_steps(ctx.train_rows(ctx.sources)), ctx.source_validation)
-    rows = ctx.train_rows(ctx.target)
-    target = ctx.stage("target", model, pooled_steps(rows), ctx.target_validation)
-    return Fitted(model, SHARED_HEAD, [source, target], n_train=len(ctx.train_rows([*ctx.sources, ctx.target])))
+class FineTune(NeuralBaseline):
+    def train(self, ctx: BaselineContext) -> Fitted:
+        model = ctx.classifier()
+        source = ctx.stage("source", model, pooled_steps(ctx.train_rows(ctx.sources)), ctx.source_validation)
+        rows = ctx.train_rows(ctx.target)
+        target = ctx.stage("target", model, pooled_steps(rows), ctx.target_validation)
+        return Fitted(model, SHARED_HEAD, [source, target], n_train=len(ctx.train_rows([*ctx.sources, ctx.target])))

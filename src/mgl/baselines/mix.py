@@ -8,12 +8,14 @@ for, as MGL's meta-test stage), learning rate and weight decay tuned on it.
 
 from __future__ import annotations
 
+from mgl.baselines.base import NeuralBaseline
 from mgl.baselines.common import SHARED_HEAD, Fitted, pooled_steps
 from mgl.baselines.tuning import BaselineContext
 
 
-def fit(ctx: BaselineContext) -> Fitted:
-    model = ctx.classifier()
-    rows = ctx.train_rows([*ctx.sources, ctx.target])
-    report = ctx.stage("mix", model, pooled_steps(rows), ctx.target_validation)
-    return Fitted(model, SHARED_HEAD, [report], n_train=len(rows))
+class Mix(NeuralBaseline):
+    def train(self, ctx: BaselineContext) -> Fitted:
+        model = ctx.classifier()
+        rows = ctx.train_rows([*ctx.sources, ctx.target])
+        report = ctx.stage("mix", model, pooled_steps(rows), ctx.target_validation)
+        return Fitted(model, SHARED_HEAD, [report], n_train=len(rows))

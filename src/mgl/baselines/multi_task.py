@@ -14,23 +14,25 @@ from __future__ import annotations
 
 import numpy as np
 
+from mgl.baselines.base import NeuralBaseline
 from mgl.baselines.common import BatchStream, Fitted, Settings, StepFn, ValidationSet, supervised_step
 from mgl.baselines.tuning import BaselineContext
 
 
-def fit(ctx: BaselineContext) -> Fitted:
-    languages = [*ctx.sources, ctx.target]
-    model = ctx.classifier(heads=languages)
+class MultiTask(NeuralBaseline):
+    def train(self, ctx: BaselineContext) -> Fitted:
+        languages = [*ctx.sources, ctx.target]
+        model = ctx.classifier(heads=languages)
 
-    def make_step(settings: Settings) -> StepFn:
-        streams = {lang: BatchStream(ctx.train_rows(lang), settings.batch_size) for lang in languages}
+        def make_step(settings: Settings) -> StepFn:
+            streams = {lang: BatchStream(ctx.train_rows(lang), settings.batch_size) for lang in languages}
 
-        def step(sc) -> float | np.ndarray:
-            lang = languages[int(sc.rng.integers(len(languages)))]
-            return supervised_step(sc, streams[lang].next(sc.rng), lang)
+            def step(sc) -> float | np.ndarray:
+                lang = languages[int(sc.rng.integers(len(languages)))]
+                return supervised_step(sc, streams[lang].next(sc.rng), lang)
 
-        return step
+            return step
 
-    validation = [ValidationSet(vs.name, vs.rows, ctx.target) for vs in ctx.target_validation]
-    report = ctx.stage("multi-task", model, make_step, validation)
-    return Fitted(model, ctx.target, [report], n_train=len(ctx.train_rows(languages)))
+        validation = [ValidationSet(vs.name, vs.rows, ctx.target) for vs in ctx.target_validation]
+        report = ctx.stage("multi-task", model, make_step, validation)
+        return Fitted(model, ctx.target, [report], n_train=len(ctx.train_rows(languages)))

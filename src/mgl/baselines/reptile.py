@@ -39,6 +39,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
+from mgl.baselines.base import NeuralBaseline
 from mgl.baselines.common import (
     SHARED_HEAD,
     BatchStream,
@@ -82,18 +83,21 @@ def reptile_steps(task_rows: dict[str, np.ndarray], inner_steps: int, eps: float
     return make
 
 
-def fit(ctx: BaselineContext) -> Fitted:
-    model = ctx.classifier()
-    tasks = {lang: ctx.train_rows(lang) for lang in ctx.sources}
-    k = ctx.options.reptile_inner_steps
-    settings = dataclasses.replace(ctx.settings, steps_per_round=max(1, math.ceil(ctx.settings.steps_per_round / k)))
-    meta = ctx.stage(
-        "meta-train",
-        model,
-        reptile_steps(tasks, k, ctx.options.reptile_eps),
-        ctx.source_validation,
-        settings=settings,
-        betas=INNER_BETAS,
-    )
-    adapt = ctx.stage("adapt", model, pooled_steps(ctx.train_rows(ctx.target)), ctx.target_validation)
-    return Fitted(model, SHARED_HEAD, [meta, adapt], n_train=len(ctx.train_rows([*ctx.sources, ctx.target])))
+class Reptile(NeuralBaseline):
+    def train(self, ctx: BaselineContext) -> Fitted:
+        model = ctx.classifier()
+        tasks = {lang: ctx.train_rows(lang) for lang in ctx.sources}
+        k = ctx.options.reptile_inner_steps
+        settings = dataclasses.replace(
+            ctx.settings, steps_per_round=max(1, math.ceil(ctx.settings.steps_per_round / k))
+        )
+        meta = ctx.stage(
+            "meta-train",
+            model,
+            reptile_steps(tasks, k, ctx.options.reptile_eps),
+            ctx.source_validation,
+            settings=settings,
+            betas=INNER_BETAS,
+        )
+        adapt = ctx.stage("adapt", model, pooled_steps(ctx.train_rows(ctx.target)), ctx.target_validation)
+        return Fitted(model, SHARED_HEAD, [meta, adapt], n_train=len(ctx.train_rows([*ctx.sources, ctx.target])))

@@ -7,12 +7,14 @@ tuned on it (:mod:`mgl.baselines.common`).
 
 from __future__ import annotations
 
+from mgl.baselines.base import NeuralBaseline
 from mgl.baselines.common import SHARED_HEAD, Fitted, pooled_steps
 from mgl.baselines.tuning import BaselineContext
 
 
-def fit(ctx: BaselineContext) -> Fitted:
-    model = ctx.classifier()
-    rows = ctx.train_rows(ctx.target)
-    report = ctx.stage("target", model, pooled_steps(rows), ctx.target_validation)
-    return Fitted(model, SHARED_HEAD, [report], n_train=len(rows))
+class TargetOnly(NeuralBaseline):
+    def train(self, ctx: BaselineContext) -> Fitted:
+        model = ctx.classifier()
+        rows = ctx.train_rows(ctx.target)
+        report = ctx.stage("target", model, pooled_steps(rows), ctx.target_validation)
+        return Fitted(model, SHARED_HEAD, [report], n_train=len(rows))

@@ -63,11 +63,10 @@ from mgl.grid.tables import (
     write_proportion_tables,
     write_tables,
 )
-from mgl.methods import DISPLAY_NAMES, REFERENCE_METHODS, check_methods, display_name, is_mgl, mgl_variant_config
+from mgl.methods import REFERENCE_METHODS, check_methods, display_name, is_mgl, mgl_variant_config
 
 __all__ = [
     "CSV_FIELDS",
-    "DISPLAY_NAMES",
     "EXECUTORS",
     "GRID_VERSION",
     "LANGUAGES",

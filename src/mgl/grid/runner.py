@@ -1,11 +1,11 @@
 """Computing cells: a runner prepares one (experiment, seed)'s data and features once and runs each method on them.
 
-The cells of one (experiment, seed) share one :func:`~mgl.pipeline.prepare_data` (the seed
+The cells of one (experiment, seed) share one :func:`~mgl.data.experiment.prepare_data` (the seed
 draws the target's labelled subsample, the same for every method) and one set of features;
 the encoder is loaded once per runner and frozen embeddings go through the on-disk
 :class:`~mgl.encoders.EmbeddingCache`, so each text of a (language, domain) is embedded once
 for the whole grid. The sources' *test* rows, which no method reads, are dropped before
-embedding (by :func:`mgl.pipeline.make_experiment_data`). Training runs with
+embedding (by :func:`mgl.data.experiment.make_experiment_data`). Training runs with
 ``train_threads`` torch threads (the CLI's ``--threads``, default 1: the classifiers are
 small, and on a shared CPU several OpenMP threads stall each other); embedding keeps torch's
 default. Where the runs are placed (this process, worker processes, a Ray cluster) is the
@@ -24,6 +24,21 @@ import numpy as np
 
 from mgl.config import RunConfig
 from mgl.grid.plan import Experiment
+from mgl.methods.scoring import result_record
+
+RECORD_KEYS = (
+    "accuracy",
+    "precision",
+    "recall",
+    "f1",
+    "averaging",
+    "n_test",
+    "n_train",
+    "train_seconds",
+    "val_accuracy",
+    "probabilities",
+)
+"""A cell's metrics kept at the record's top (or beside it); the rest go under ``details``."""
 
 
 class CellRunner:
@@ -156,7 +171,6 @@ class CellRunner:
         reuses the probabilities of members computed in this group (the others are trained here)."""
         from mgl.heads.ensemble import DEFAULT_MEMBERS
         from mgl.methods import check_members
-        from mgl.provenance import machine_info
 
         cfg, data, features, encoder, embed_seconds = self._features(experiment, seed)
         initial = features.state_dict()  # a trainable encoder starts every method from the same weights
@@ -178,117 +192,60 @@ class CellRunner:
                 done[method] = metrics
                 if method in extra:
                     continue
-                record = {
-                    "method": method,
-                    "target": experiment.target,
-                    "domain": experiment.domain,
-                    "sources": list(experiment.sources),
-                    "seed": seed,
-                    **{k: metrics[k] for k in ("accuracy", "precision", "recall", "f1")},
-                    "val_accuracy": metrics["val_accuracy"],
-                    "f1_averaging": metrics.get("averaging"),
-                    "n_test": metrics["n_test"],
+                record = result_record(
+                    method,
+                    data,
+                    metrics,
+                    cfg=cfg,
+                    seed=seed,
+                    encoder=encoder,
                     # MGL trains on every language's training rows
-                    "n_train": metrics.get("n_train", n_train_all),
-                    "n_train_target": n_train_target,
-                    "train_seconds": metrics["train_seconds"],
-                    "seconds": time.perf_counter() - t1,
-                    "embed_seconds": embed_seconds,
-                    "encoder": encoder.identity,
-                    "encoder_train": cfg.encoder.train,
-                    **({"pooling_head": cfg.encoder.pooling_head} if cfg.encoder.pooling_head != "none" else {}),
-                    "scorer": SCORER,
-                    "details": {
-                        k: v
-                        for k, v in metrics.items()
-                        if k
-                        not in (
-                            "accuracy",
-                            "precision",
-                            "recall",
-                            "f1",
-                            "averaging",
-                            "n_test",
-                            "n_train",
-                            "train_seconds",
-                            "val_accuracy",
-                            "probabilities",
-                        )
-                    },
-                    "probabilities": metrics["probabilities"],
-                    "finished": time.strftime("%Y-%m-%d %H:%M:%S"),
-                    "machine": machine_info(),
-                }
+                    n_train=metrics.get("n_train", n_train_all),
+                    n_train_target=n_train_target,
+                    seconds=time.perf_counter() - t1,
+                    embed_seconds=embed_seconds,
+                    details={k: v for k, v in metrics.items() if k not in RECORD_KEYS},
+                    probabilities=metrics["probabilities"],
+                    finished=time.strftime("%Y-%m-%d %H:%M:%S"),
+                )
                 yield method, record
         finally:
             features.load_state_dict(initial)
 
     def run_method(self, method: str, data, features, cfg: RunConfig, seed: int, device) -> dict[str, Any]:
-        return fit_and_score(
+        """Fit and score one method (:func:`mgl.methods.scoring.fit_and_score`): what ``mgl train
+        --save`` keeps is what the cell reports."""
+        from mgl.methods.scoring import fit_and_score
+
+        scored = fit_and_score(
             method, data, features, cfg, seed=seed, device=device, progress=self.progress, options=self.options
         )
+        return cell_metrics(data, scored.own, scored.method.report_)
 
 
-def fit_and_score(
-    method: str, data, features, cfg: RunConfig, *, seed: int, device="cpu", progress: bool = False, options=None
-) -> dict[str, Any]:
-    """Fit the method (:func:`mgl.heads.fitting.fit_method`), then score the target's validation and
-    test rows with the fitted head: what ``mgl train --save`` keeps is what the cell reports."""
-    from mgl.heads import score_rows
-    from mgl.heads.fitting import fit_method
+def cell_metrics(data, probabilities: dict[str, np.ndarray], report: dict[str, Any]) -> dict[str, Any]:
+    """A cell's metrics (:func:`mgl.methods.scoring.split_metrics`), the method's report beside and
+    its probabilities; a target without validation or test rows is a DataError (a cell needs both)."""
+    from mgl.errors import DataError
+    from mgl.methods.scoring import split_metrics
 
-    fitted = fit_method(
-        method, data, features, cfg, seed=seed, device=device, progress=progress, options=options, keep_bank=False
-    )
-    return scored_metrics(
-        data,
-        {
-            "validation": score_rows(fitted.head, features, target_rows(data, "validation")),
-            "test": score_rows(fitted.head, features, target_rows(data, "test")),
-        },
-        fitted.report,
-    )
-
-
-SCORER = "fitted-head"
-"""How cells are scored: the fitted model's own ``predict_proba`` (:func:`mgl.heads.score_rows`), MGL
-with each input the query of its own graph (:mod:`mgl.heads.meta_graph`)."""
-
-
-def target_rows(data, split: str) -> np.ndarray:
-    return data.table.rows(languages=data.target, split=split)
-
-
-def scored_metrics(data, probabilities: dict[str, np.ndarray], report: dict[str, Any]) -> dict[str, Any]:
-    """Test metrics, validation accuracy and the probabilities of one fitted method."""
-    from mgl.evaluation import classification_metrics
-
-    t = data.table
-    test, val = target_rows(data, "test"), target_rows(data, "validation")
-    if len(test) == 0 or len(val) == 0:
-        from mgl.errors import DataError
-
+    metrics = split_metrics(data, probabilities)
+    if not metrics["n_test"] or not metrics["n_validation"]:
         raise DataError(
-            f"the target {data.target!r} has {len(val)} validation and {len(test)} test rows: a grid cell needs both"
+            f"the target {data.target!r} has {metrics['n_validation']} validation and {metrics['n_test']} test "
+            "rows: a grid cell needs both"
         )
-    metrics: dict[str, Any] = classification_metrics(
-        t.labels[test], probabilities["test"].argmax(1), t.num_classes, data.positive
-    )
-    metrics["val_accuracy"] = float((probabilities["validation"].argmax(1) == t.labels[val]).mean())
+    metrics.pop("n_validation")
     metrics.update({k: v for k, v in report.items() if k not in metrics})
-    metrics.update(n_test=len(test), probabilities=probabilities)
+    metrics["probabilities"] = probabilities
     return metrics
 
 
 def ensemble_metrics(data, members: dict[str, dict]) -> dict[str, Any]:
-    """The ensemble's metrics from its members' (the mean of their probabilities), each member's
-    validation and test accuracy beside."""
-    from mgl.heads.ensemble import mean_probabilities
+    """The ensemble's metrics from its members' cells (the mean of their probabilities,
+    :func:`mgl.methods.scoring.ensemble_probabilities`), each member's validation and test accuracy beside."""
+    from mgl.methods.scoring import ensemble_probabilities
 
-    probs = {
-        split: mean_probabilities([m["probabilities"][split] for m in members.values()])
-        for split in ("validation", "test")
-    }
     report = {
         "train_seconds": sum(m["train_seconds"] for m in members.values()),
         "members": list(members),
@@ -297,7 +254,7 @@ def ensemble_metrics(data, members: dict[str, dict]) -> dict[str, Any]:
         },
         "n_train": max(int(m.get("n_train", 0)) for m in members.values()),
     }
-    return scored_metrics(data, probs, report)
+    return cell_metrics(data, ensemble_probabilities({n: m["probabilities"] for n, m in members.items()}), report)
 
 
 @contextlib.contextmanager

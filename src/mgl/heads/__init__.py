@@ -5,19 +5,17 @@
 * :class:`~mgl.heads.logreg.LogRegHead` (``logreg``): the logistic-regression references;
 * :class:`~mgl.heads.ensemble.EnsembleHead` (``ensemble``): the mean of members' probabilities.
 
-:func:`~mgl.heads.fitting.fit_method` trains any of them; :func:`~mgl.heads.base.score_rows` is
-the one scorer. :data:`HEAD_KINDS` maps a saved head's ``kind`` to its class.
+:meth:`mgl.methods.base.Method.fit` trains any of them; :func:`~mgl.heads.base.score_rows` is
+the one scorer. :data:`HEAD_KINDS` maps a saved head's ``kind`` to its class (every :class:`Head` subclass that names one).
 """
 
 from __future__ import annotations
 
-from mgl.heads.base import Head, LabelledBank, score_rows
+from mgl.heads.base import HEAD_KINDS, Head, LabelledBank, score_rows
 from mgl.heads.ensemble import DEFAULT_MEMBERS, EnsembleHead, mean_probabilities
 from mgl.heads.logreg import LogRegHead
 from mgl.heads.meta_graph import MetaGraphHead
 from mgl.heads.mlp import MLPHead
-
-HEAD_KINDS: dict[str, type[Head]] = {cls.kind: cls for cls in (MetaGraphHead, MLPHead, LogRegHead, EnsembleHead)}
 
 __all__ = [
     "DEFAULT_MEMBERS",

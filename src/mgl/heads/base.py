@@ -46,11 +46,25 @@ class LabelledBank:
         return np.flatnonzero(np.isin(self.languages, list(languages)))
 
 
+HEAD_KINDS: dict[str, type[Head]] = {}
+"""A saved head's ``kind`` -> its class: every subclass of :class:`Head` that names a ``kind`` is
+added when it is defined (a method's plug-in brings its head with it)."""
+
+
 class Head:
     """A fitted method: ``predict_proba(features) -> [n, |Y|]`` (float64, rows sum to 1)."""
 
     kind: ClassVar[str]
     num_classes: int
+
+    def __init_subclass__(cls, **kwargs) -> None:
+        super().__init_subclass__(**kwargs)
+        kind = cls.__dict__.get("kind")
+        if isinstance(kind, str):
+            known = HEAD_KINDS.get(kind)
+            if known is not None and known.__qualname__ != cls.__qualname__:
+                raise TypeError(f"head kind {kind!r} is taken by {known.__module__}.{known.__qualname__}")
+            HEAD_KINDS[kind] = cls
 
     def predict_proba(self, x: torch.Tensor) -> np.ndarray:
         raise NotImplementedError

@@ -1,15 +1,48 @@
-"""The neural baselines' fitted classifier as a head: :class:`~mgl.baselines.common.MLPClassifier`
+"""The neural baselines' classifier (:class:`MLPClassifier`) and its fitted form as a head: :class:`MLPHead`
 (``Linear -> LeakyReLU -> Dropout -> Linear`` per head) and the name of the head that predicts the
 target (``shared``; Multi-task: the target's own), ``p = softmax(head(body(x)))`` in eval mode."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import torch
+from torch import nn
 
 from mgl.heads.base import Head, LabelledBank
+
+SHARED_HEAD = "shared"
+"""The name of the head every baseline but Multi-task predicts with."""
+
+
+class MLPClassifier(nn.Module):
+    """A shared body ``Linear -> LeakyReLU -> Dropout`` and one ``Linear`` head per name.
+
+    One head (``"shared"``) for every baseline but Multi-task, which has one per language.
+    """
+
+    def __init__(
+        self,
+        in_dim: int,
+        num_classes: int,
+        *,
+        hidden_dim: int = 768,
+        dropout: float = 0.5,
+        negative_slope: float = 0.01,
+        heads: Sequence[str] = (SHARED_HEAD,),
+    ):
+        super().__init__()
+        if not heads:
+            raise ValueError("an MLPClassifier needs at least one head")
+        self.num_classes = num_classes
+        self.body = nn.Sequential(nn.Linear(in_dim, hidden_dim), nn.LeakyReLU(negative_slope), nn.Dropout(dropout))
+        self.heads = nn.ModuleDict({name: nn.Linear(hidden_dim, num_classes) for name in heads})
+
+    def forward(self, h: torch.Tensor, head: str = SHARED_HEAD) -> torch.Tensor:
+        """Logits ``[n, |Y|]`` of the named head."""
+        return self.heads[head](self.body(h))
 
 
 class MLPHead(Head):
@@ -43,8 +76,6 @@ class MLPHead(Head):
 
     @classmethod
     def from_saved(cls, settings, tensors, bank: LabelledBank, device="cpu") -> MLPHead:
-        from mgl.baselines.common import MLPClassifier
-
         model = MLPClassifier(
             int(settings["in_dim"]),
             int(settings["num_classes"]),
