@@ -119,6 +119,16 @@ def _fast(item: pytest.Item) -> bool:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    # Process-wide caches that libraries fill by starting a subprocess the first time: matplotlib's
+    # font cache on a machine that never ran it (a fresh CI runner: ``fc-list``) and the platform
+    # string every result record carries (``uname -p``). Filled here, once per worker, before any
+    # test is held to its tier, so which test comes first does not decide which one fails.
+    import platform
+
+    import matplotlib.font_manager  # noqa: F401
+
+    platform.platform()
+
     _install()
 
 

@@ -88,3 +88,26 @@ def expected_calibration_error(probs: np.ndarray, labels: Sequence[int], bins: i
         raise ValueError("the calibration error of an empty set is undefined")
     n = len(probs)
     return float(sum(b["count"] / n * abs(b["accuracy"] - b["confidence"]) for b in reliability(probs, labels, bins)))
+
+
+def calibration_report(
+    probs: dict[str, np.ndarray], labels: np.ndarray, rows: dict[str, np.ndarray], *, where: str
+) -> tuple[float, dict]:
+    """The temperature fitted on ``probs["validation"]`` (1 where there are no validation rows,
+    which the report states), and per split with rows the expected calibration error and the
+    reliability curve before and after; ``labels`` are the table's, ``rows`` each split's rows."""
+    if not len(rows["validation"]):
+        return 1.0, {"temperature": 1.0, "fitted_on": "nothing: the target has no validation rows"}
+    temperature = fit_temperature(probs["validation"], labels[rows["validation"]])
+    report: dict = {"temperature": temperature, "fitted_on": f"{where} ({len(rows['validation'])} rows)"}
+    curves: dict = {}
+    for split in ("validation", "test"):
+        if not len(rows[split]):
+            continue
+        y, after = labels[rows[split]], apply_temperature(probs[split], temperature)
+        report[f"ece_{split}_before"] = expected_calibration_error(probs[split], y)
+        report[f"ece_{split}_after"] = expected_calibration_error(after, y)
+        curves[f"{split}_before"] = reliability(probs[split], y)
+        curves[f"{split}_after"] = reliability(after, y)
+    report["reliability"] = curves
+    return temperature, report

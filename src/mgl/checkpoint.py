@@ -11,44 +11,32 @@ file.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from pathlib import Path
 
 import torch
 
 from mgl.config import RunConfig
 from mgl.errors import MGLError
-from mgl.fingerprints import config_fingerprint
+from mgl.fingerprints import config_fingerprint, data_fingerprint
 from mgl.io import atomic_open
 
 CHECKPOINT_KIND = "checkpoint"
 """The kind a checkpoint is recorded under (:func:`mgl.outputs.record_written`)."""
 
 
-def data_fingerprint(examples) -> str:
-    """SHA-256 over every example's id, text, text pair, label, language and split, in order."""
-    digest = hashlib.sha256()
-    for ex in examples:
-        digest.update(
-            json.dumps([ex.uid, ex.text, ex.text_pair, ex.label, ex.language, ex.split], ensure_ascii=True).encode(
-                "ascii"
-            )
-        )
-        digest.update(b"\n")
-    return digest.hexdigest()
-
-
 class Checkpointer:
     """Keeps one checkpoint file with the state of every stage reached so far.
 
-    ``examples``: the experiment's data; its :func:`data_fingerprint` is stored and checked."""
+    ``examples``: the experiment's data; its :func:`data_fingerprint` is stored and checked.
+    ``resume``: read the checkpoint back now (:attr:`resumed`)."""
 
-    def __init__(self, path: str | Path, cfg: RunConfig, examples=None):
+    def __init__(self, path: str | Path, cfg: RunConfig, examples=None, *, resume: bool = False):
         self.path = Path(path)
-        self.fingerprint = config_fingerprint(cfg, scope="run")
         self.data_fingerprint = data_fingerprint(examples) if examples is not None else None
+        self.fingerprint = config_fingerprint(cfg, scope="run")
         self.stages: dict[str, dict] = {}
+        self.resumed: dict[str, dict] | None = self.load() if resume else None
+        """With ``resume``: the stage states read back (None when there is no checkpoint yet)."""
 
     def save(self, stage: str, state: dict) -> None:
         """Record the stage's state; only the main process writes the file (every process calls this)."""

@@ -30,10 +30,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
+from mgl.calibration import calibration_report
 from mgl.config import RunConfig, load_config
 from mgl.data.examples import Example
 from mgl.data.experiment import make_experiment_data
 from mgl.errors import DataError, MGLError
+from mgl.features import trained_state
 from mgl.featurizer import Featurizer
 from mgl.heads import EnsembleHead, Head, LabelledBank, MetaGraphHead
 
@@ -193,8 +195,7 @@ class Classifier:
         ``checkpoint`` / ``resume`` act on MGL, alone or as an ensemble's member (the other methods
         train in seconds to minutes on frozen features, and train again, seeded, to the same result)."""
         from mgl import distributed
-        from mgl.methods import check_run_config, make_method
-        from mgl.methods.scoring import split_probabilities
+        from mgl.methods import check_run_config, fit_and_score, make_method
 
         cfg = self.config
         cfg.validate()
@@ -206,26 +207,52 @@ class Classifier:
         with distributed.main_process_first():  # several processes: the main one fills the cache, the others read it
             features = self.featurizer.features(data, progress=progress)
         embed_seconds = time.perf_counter() - t0
-        fitted = method.fit(
+        scored = fit_and_score(
+            method,
             data,
             features,
+            cfg,
             seed=cfg.seed,
             device=self.encoder.device,
             progress=progress,
             checkpoint=checkpoint,
             resume=resume,
+            keep_bank=True,
         )
+        fitted = scored.method
         self.head, self.bank = fitted.head_.to(self.encoder.device), fitted.bank_
         self.label_names = list(data.table.label_names)
         self.sources, self.target = list(data.sources), data.target
-        self.encoder_state = self.featurizer.trained_state(features)
-        self.report = self._evaluate(data, fitted, split_probabilities(fitted, data, features))
-        self.report["embed_seconds"] = embed_seconds
+        self.encoder_state, self.featurizer.pooling_head = trained_state(features)
+        t = data.table
+        rows = {split: t.rows(languages=data.target, split=split) for split in ("validation", "test")}
+        # the temperature fitted on the target's validation rows; ECE and reliability before and after
+        self.temperature, calibration = calibration_report(
+            scored.own, t.labels, rows, where=f"{data.target} validation"
+        )
+        self.report = {
+            **fitted.report_,
+            "method": fitted.name,
+            "has_test": bool(len(rows["test"])),
+            **scored.metrics[fitted.name],  # mgl.methods.scoring.split_metrics
+            "calibration": calibration,
+            "embed_seconds": embed_seconds,
+        }
+        if fitted.fitted_members:
+            self.report["members"] = {
+                name: {
+                    "validation_accuracy": scored.metrics[name]["val_accuracy"],
+                    "test_accuracy": scored.metrics[name]["accuracy"],
+                    "train_seconds": member.report_.get("train_seconds"),
+                    "stages": member.report_.get("stages", []),
+                }
+                for name, member in fitted.fitted_members.items()
+            }
+        self.report.setdefault("stages", [])
         for head in graph_heads(self.head):
             same = distributed.check_same_weights(head.model)
             if same is not None:
                 self.report["distributed"] = same
-        t = data.table
         self.report["counts"] = {
             lang: {
                 split: int(((t.languages == lang) & (t.splits == split)).sum())
@@ -235,51 +262,6 @@ class Classifier:
         }
         self.report["validation_carved"] = data.carved or {}
         return self
-
-    def _evaluate(self, data, fitted, probs: dict[str, dict[str, np.ndarray]]) -> dict[str, Any]:
-        """Metrics of the fitted method (:func:`mgl.methods.scoring.split_metrics`), the temperature
-        fitted on the target's validation rows with the expected calibration error and reliability
-        before and after, and for an ensemble each member's accuracy."""
-        from mgl.calibration import apply_temperature, expected_calibration_error, fit_temperature, reliability
-        from mgl.methods.scoring import split_metrics, target_rows
-
-        t = data.table
-        val, test = target_rows(data, "validation"), target_rows(data, "test")
-        own = probs[fitted.name]
-        report: dict[str, Any] = {**fitted.report_, "method": fitted.name, "has_test": bool(len(test))}
-        report.update(split_metrics(data, own))
-        if len(val):
-            self.temperature = fit_temperature(own["validation"], t.labels[val])
-            cal: dict[str, Any] = {
-                "temperature": self.temperature,
-                "fitted_on": f"{data.target} validation ({len(val)} rows)",
-            }
-            curves: dict[str, Any] = {}
-            for split, rows in (("validation", val), ("test", test)):
-                if not len(rows):
-                    continue
-                after = apply_temperature(own[split], self.temperature)
-                cal[f"ece_{split}_before"] = expected_calibration_error(own[split], t.labels[rows])
-                cal[f"ece_{split}_after"] = expected_calibration_error(after, t.labels[rows])
-                curves[f"{split}_before"] = reliability(own[split], t.labels[rows])
-                curves[f"{split}_after"] = reliability(after, t.labels[rows])
-            cal["reliability"] = curves
-            report["calibration"] = cal
-        else:  # never happens through make_experiment_data (it carves validation rows); stated if it does
-            self.temperature = 1.0
-            report["calibration"] = {"temperature": 1.0, "fitted_on": "nothing: the target has no validation rows"}
-        if fitted.fitted_members:
-            report["members"] = {
-                name: {
-                    "validation_accuracy": split_metrics(data, probs[name])["val_accuracy"],
-                    "test_accuracy": split_metrics(data, probs[name])["accuracy"],
-                    "train_seconds": member.report_.get("train_seconds"),
-                    "stages": member.report_.get("stages", []),
-                }
-                for name, member in fitted.fitted_members.items()
-            }
-        report.setdefault("stages", [])
-        return report
 
     # ------------------------------------------------------------------ prediction
 

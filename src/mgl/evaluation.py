@@ -14,6 +14,7 @@ import numpy as np
 import torch
 from sklearn.metrics import accuracy_score, confusion_matrix, precision_recall_fscore_support
 
+from mgl.data.experiment import ExperimentData
 from mgl.episodes import Episode, EpisodeSampler
 from mgl.meta_graph import MetaGraphNetwork
 
@@ -108,3 +109,22 @@ def mean_nll(probs: np.ndarray, y_true: Sequence[int] | np.ndarray) -> float:
         raise ValueError("mean_nll of an empty set")
     p = probs[np.arange(len(probs)), np.asarray(y_true)]
     return float(-np.log(np.clip(p, 1e-12, 1.0)).mean())
+
+
+def split_metrics(data: ExperimentData, probabilities: dict[str, np.ndarray]) -> dict[str, Any]:
+    """Test metrics (:func:`mgl.evaluation.classification_metrics`; nulls and a stated averaging
+    when the target has no test rows), validation accuracy (null without validation rows), and
+    the row counts."""
+    t = data.table
+    test = t.rows(languages=data.target, split="test")
+    val = t.rows(languages=data.target, split="validation")
+    if len(test):
+        metrics = classification_metrics(t.labels[test], probabilities["test"].argmax(1), t.num_classes, data.positive)
+    else:  # nothing evaluated: no number stands in for a score (None is null in JSON)
+        metrics = dict.fromkeys(("accuracy", "precision", "recall", "f1", "macro_f1", "confusion_matrix"))
+        metrics["averaging"] = "none (no test split)"
+    metrics["val_accuracy"] = (
+        float((probabilities["validation"].argmax(1) == t.labels[val]).mean()) if len(val) else None
+    )
+    metrics.update(n_test=len(test), n_validation=len(val))
+    return metrics

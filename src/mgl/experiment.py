@@ -16,7 +16,8 @@ from mgl.config import RunConfig
 from mgl.data.experiment import prepare_data
 from mgl.errors import DataError
 from mgl.methods import method_name
-from mgl.methods.scoring import result_record
+from mgl.methods.scoring import SCORER
+from mgl.provenance import machine_info
 
 
 def run_experiment(
@@ -50,13 +51,13 @@ def run_experiment(
         check_model_destination(save_dir, overwrite=overwrite, discard_edits=discard_edits)
     t_start = time.perf_counter()
     data = prepare_data(cfg.data, cfg.seed, require_test=require_test)
-    ckpt = Checkpointer(checkpoint_path, cfg, data.examples) if checkpoint_path is not None else None
+    ckpt = Checkpointer(checkpoint_path, cfg, data.examples, resume=resume) if checkpoint_path is not None else None
     try:
         clf = Classifier(cfg).fit_data(
             data,
             progress=progress,
             checkpoint=ckpt.save if ckpt else None,
-            resume=ckpt.load() if (ckpt and resume) else None,
+            resume=ckpt.resumed if ckpt else None,
         )
     except DataError as exc:
         if exc.source is None:  # name the data the problem was found in
@@ -76,9 +77,8 @@ def run_experiment(
         if split != "test"
     }
     evaluated = metrics["n_test"] > 0
-    name = method_name(cfg.mgl) if cfg.resolved_method() == "mgl" else cfg.resolved_method()
     return result_record(
-        name,
+        None,
         data,
         metrics,
         cfg=cfg,
@@ -103,3 +103,34 @@ def run_experiment(
         **({"distributed": metrics["distributed"]} if "distributed" in metrics else {}),
         config=cfg.to_dict(),
     )
+
+
+def result_record(
+    name: str | None, data, metrics: dict[str, Any], *, cfg, seed: int, encoder, **extra
+) -> dict[str, Any]:
+    """The one result record of a fitted and scored method, for a grid cell and ``mgl run`` alike:
+    what was run (method, None: the configuration's; experiment, seed, encoder), its test metrics and validation accuracy,
+    training time, the scorer and the machine; ``extra`` adds what the caller keeps beside
+    (a cell its details and probabilities, a run its configuration and calibration)."""
+    if name is None:  # the configuration's method, an MGL ablation by its switches (mgl-no-meta ...)
+        name = method_name(cfg.mgl) if cfg.resolved_method() == "mgl" else cfg.resolved_method()
+    enc = cfg.encoder
+    return {
+        "method": name,
+        "data": cfg.data.name,
+        "target": data.target,
+        "domain": data.domain,
+        "sources": list(data.sources),
+        "seed": seed,
+        **{k: metrics[k] for k in ("accuracy", "precision", "recall", "f1")},
+        "f1_averaging": metrics.get("averaging"),
+        "val_accuracy": metrics.get("val_accuracy"),
+        "n_test": metrics["n_test"],
+        "train_seconds": metrics["train_seconds"],
+        "encoder": encoder.identity,
+        "encoder_train": enc.train,
+        **({"pooling_head": enc.pooling_head} if enc.pooling_head != "none" else {}),
+        "scorer": SCORER,
+        **extra,
+        "machine": machine_info(),
+    }

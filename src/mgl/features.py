@@ -330,3 +330,12 @@ def _memoised_call(features, idx, *, training: bool, device, order=None) -> torc
                 for i, vector in zip(part, features._forward(part)):
                     memo[int(i)] = vector
     return torch.stack([memo[int(i)] for i in idx])
+
+
+def trained_state(features) -> tuple[dict[str, torch.Tensor], torch.nn.Module | None]:
+    """After training on ``features``, what a saved model keeps of them: ``(encoder weights,
+    pooling head)``, the weights that trained (none for a frozen encoder with a pooling head,
+    whose head is kept on its own, in eval mode; no head otherwise)."""
+    if isinstance(features, PooledStateFeatures):  # the encoder stayed frozen
+        return {}, features.head.eval()
+    return {k: v.cpu() for k, v in features.state_dict().items()}, None

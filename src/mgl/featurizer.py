@@ -89,13 +89,20 @@ class Featurizer:
 
     ``features(data)`` gives the experiment rows' features for training (and remembers them);
     ``embed(texts, pairs)`` gives new inputs the same features (each input's depend on it alone,
-    :mod:`mgl.encoders.batching`); ``trained_state()`` is what a saved model keeps of them: the
+    :mod:`mgl.encoders.batching`); :func:`mgl.features.trained_state` is what a saved model keeps of them: the
     encoder weights that trained, or a trained pooling head."""
 
     def __init__(self, enc: EncoderConfig, *, encoder=None):
         self.config = enc
-        self.encoder = encoder if encoder is not None else make_encoder(enc)
+        self._encoder = encoder
         self.pooling_head: torch.nn.Module | None = None
+
+    @property
+    def encoder(self):
+        """The text encoder (:func:`make_encoder`), loaded on first use."""
+        if self._encoder is None:
+            self._encoder = make_encoder(self.config)
+        return self._encoder
 
     @property
     def device(self) -> torch.device:
@@ -107,17 +114,6 @@ class Featurizer:
             data, self.config, encoder=self.encoder, progress=progress, cache=cache, prefix_root=prefix_root
         )
         return features
-
-    def trained_state(self, features) -> dict[str, torch.Tensor]:
-        """After training on ``features``: the encoder weights to save (none for a frozen encoder with
-        a pooling head, whose head is kept in :attr:`pooling_head` instead)."""
-        from mgl.features import PooledStateFeatures
-
-        if isinstance(features, PooledStateFeatures):  # the head is saved on its own; the encoder stayed frozen
-            self.pooling_head = features.head.eval()
-            return {}
-        self.pooling_head = None
-        return {k: v.cpu() for k, v in features.state_dict().items()}
 
     def embed(
         self,

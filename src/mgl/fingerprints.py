@@ -7,7 +7,7 @@ not marked as changing no result), with the encoder's prefix as it runs:
   product's method and members, are left out; the hash is short and carries the grid's
   :data:`GRID_VERSION` (how cells are scored);
 * a **run** (``scope="run"``, training checkpoints) keeps everything: a checkpoint is resumed only
-  under the very settings that wrote it.
+  under the very settings that wrote it, and only on the data it was written on (:func:`data_fingerprint`).
 
 The prefix counts as it runs: an unset prefix of the embedded e5 is that model's default of today,
 and its former default (``"passage: "``) counts as unset, so grids computed before the default
@@ -42,10 +42,12 @@ def config_fingerprint(
     ``extra``: anything else that decides a grid's cells (the baselines' options, the ensemble's
     members); ``version``: the grid version hashed (an older one recomputes the fingerprints of
     grids computed then)."""
-    raw = result_settings(cfg)
+    prefix = cfg.encoder.prefix
     if is_embedded_name(cfg.encoder.model):
         prefix = resolved_prefix(cfg.encoder.model, cfg.encoder.prefix)
-        raw["encoder"]["prefix"] = None if prefix == LEGACY_EMBEDDED_E5_PREFIX else prefix
+        prefix = None if prefix == LEGACY_EMBEDDED_E5_PREFIX else prefix
+    raw = result_settings(cfg)
+    raw["encoder"]["prefix"] = prefix
     if scope == "run":
         if extra:
             raise ValueError("a run's fingerprint takes no extra settings: they are in its configuration")
@@ -62,3 +64,16 @@ def config_fingerprint(
         extra["baselines"].pop("batch_candidates", None)
     payload = json.dumps({"grid": version, "config": raw, "extra": extra}, sort_keys=True, default=str)
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+def data_fingerprint(examples) -> str:
+    """SHA-256 over every example's id, text, text pair, label, language and split, in order."""
+    digest = hashlib.sha256()
+    for ex in examples:
+        digest.update(
+            json.dumps([ex.uid, ex.text, ex.text_pair, ex.label, ex.language, ex.split], ensure_ascii=True).encode(
+                "ascii"
+            )
+        )
+        digest.update(b"\n")
+    return digest.hexdigest()

@@ -23,8 +23,8 @@ from typing import Any
 import numpy as np
 
 from mgl.config import RunConfig
+from mgl.experiment import result_record
 from mgl.grid.plan import Experiment
-from mgl.methods.scoring import result_record
 
 RECORD_KEYS = (
     "accuracy",

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from mgl.evaluation import split_metrics
 from mgl.methods.base import Method
 from mgl.methods.registry import make_method
 
@@ -35,6 +36,8 @@ class Scored:
 
     method: Method
     probabilities: dict[str, dict[str, np.ndarray]]
+    metrics: dict[str, dict[str, Any]]
+    """:func:`split_metrics` of each entry of ``probabilities``."""
 
     @property
     def own(self) -> dict[str, np.ndarray]:
@@ -48,7 +51,7 @@ def target_rows(data, split: str) -> np.ndarray:
 
 
 def fit_and_score(
-    name: str,
+    name: str | Method,
     data,
     features,
     cfg,
@@ -62,9 +65,11 @@ def fit_and_score(
     resume=None,
     keep_bank: bool = False,
 ) -> Scored:
-    """Make ``name`` from the registry under the run configuration ``cfg``, fit it on ``data`` with
-    ``features``, and score the target's validation and test rows with the fitted head."""
-    method = make_method(name, cfg, options=options, members=members).fit(
+    """Make ``name`` from the registry under the run configuration ``cfg`` (or take the unfitted
+    method given), fit it on ``data`` with ``features``, and score the target's validation and test
+    rows with the fitted head."""
+    method = name if isinstance(name, Method) else make_method(name, cfg, options=options, members=members)
+    method.fit(
         data,
         features,
         seed=seed,
@@ -74,7 +79,8 @@ def fit_and_score(
         resume=resume,
         keep_bank=keep_bank,
     )
-    return Scored(method, split_probabilities(method, data, features))
+    probabilities = split_probabilities(method, data, features)
+    return Scored(method, probabilities, {name: split_metrics(data, p) for name, p in probabilities.items()})
 
 
 def split_probabilities(method: Method, data, features) -> dict[str, dict[str, np.ndarray]]:
@@ -98,26 +104,6 @@ def ensemble_probabilities(members: dict[str, dict[str, np.ndarray]]) -> dict[st
     return {split: mean_probabilities([p[split] for p in members.values()]) for split in SPLITS}
 
 
-def split_metrics(data, probabilities: dict[str, np.ndarray]) -> dict[str, Any]:
-    """Test metrics (:func:`mgl.evaluation.classification_metrics`; nulls and a stated averaging
-    when the target has no test rows), validation accuracy (null without validation rows), and
-    the row counts."""
-    from mgl.evaluation import classification_metrics
-
-    t = data.table
-    test, val = target_rows(data, "test"), target_rows(data, "validation")
-    if len(test):
-        metrics = classification_metrics(t.labels[test], probabilities["test"].argmax(1), t.num_classes, data.positive)
-    else:  # nothing evaluated: no number stands in for a score (None is null in JSON)
-        metrics = dict.fromkeys(("accuracy", "precision", "recall", "f1", "macro_f1", "confusion_matrix"))
-        metrics["averaging"] = "none (no test split)"
-    metrics["val_accuracy"] = (
-        float((probabilities["validation"].argmax(1) == t.labels[val]).mean()) if len(val) else None
-    )
-    metrics.update(n_test=len(test), n_validation=len(val))
-    return metrics
-
-
 def member_accuracy(data, probabilities: dict[str, dict[str, np.ndarray]], members: Sequence[str]) -> dict:
     """Each ensemble member's validation and test accuracy (null where a split has no rows)."""
     out = {}
@@ -125,32 +111,3 @@ def member_accuracy(data, probabilities: dict[str, dict[str, np.ndarray]], membe
         m = split_metrics(data, probabilities[name])
         out[name] = {"validation": m["val_accuracy"], "test": m["accuracy"]}
     return out
-
-
-def result_record(name: str, data, metrics: dict[str, Any], *, cfg, seed: int, encoder, **extra) -> dict[str, Any]:
-    """The one result record of a fitted and scored method, for a grid cell and ``mgl run`` alike:
-    what was run (method, experiment, seed, encoder), its test metrics and validation accuracy,
-    training time, the scorer and the machine; ``extra`` adds what the caller keeps beside
-    (a cell its details and probabilities, a run its configuration and calibration)."""
-    from mgl.provenance import machine_info
-
-    enc = cfg.encoder
-    return {
-        "method": name,
-        "data": cfg.data.name,
-        "target": data.target,
-        "domain": data.domain,
-        "sources": list(data.sources),
-        "seed": seed,
-        **{k: metrics[k] for k in ("accuracy", "precision", "recall", "f1")},
-        "f1_averaging": metrics.get("averaging"),
-        "val_accuracy": metrics.get("val_accuracy"),
-        "n_test": metrics["n_test"],
-        "train_seconds": metrics["train_seconds"],
-        "encoder": encoder.identity,
-        "encoder_train": enc.train,
-        **({"pooling_head": enc.pooling_head} if enc.pooling_head != "none" else {}),
-        "scorer": SCORER,
-        **extra,
-        "machine": machine_info(),
-    }
