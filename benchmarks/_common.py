@@ -82,6 +82,6 @@ def mgl_test_sampler(data, mgl_cfg):
     """The sampler MGL's test stage draws support sets with (sources -> target), as training builds it."""
     import numpy as np
 
-    from mgl.training import meta_test_tasks
+    from mgl.methods.mgl.training import meta_test_tasks
 
     return meta_test_tasks(data.table, data.sources, data.target, mgl_cfg, np.random.default_rng(0))[2]

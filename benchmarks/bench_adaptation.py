@@ -79,13 +79,13 @@ def main(argv: list[str] | None = None) -> int:
     import hashlib
     import json
 
-    from mgl.baselines import BaselineOptions
     from mgl.config import load_config
-    from mgl.data.experiment import prepare_data
+    from mgl.data.preparation import prepare_data
+    from mgl.encoders.featurizer import make_encoder
+    from mgl.encoders.node_features import FrozenFeatures, PrefixFeatures
     from mgl.encoders.prefix_states import PrefixStateStore, compute_prefix_states
-    from mgl.features import FrozenFeatures, PrefixFeatures
-    from mgl.featurizer import make_encoder
     from mgl.io import write_json_atomic, write_text_atomic
+    from mgl.methods.baselines import BaselineOptions
 
     ks = sorted({int(k) for k in _split(args.ks)})
     settings = {

@@ -6,9 +6,9 @@ are built twice: the frozen encoder's cached mean-pooled vectors, and an
 (computed once into ``MGL_HOME/prefix-states``). Then, in this process, back to back and
 ``--repeats`` times alternating, it times ``--steps`` training steps of:
 
-* MGL's meta-test stage (:class:`mgl.training.MGLTrainee`: an episode's nodes through the
+* MGL's meta-test stage (:class:`mgl.methods.mgl.training.MGLTrainee`: an episode's nodes through the
   features, the meta graph, the GCN, Adam);
-* Mix (:class:`mgl.baselines.tuning.SingleTrainee` at one grid point: a minibatch of 32);
+* Mix (:class:`mgl.methods.baselines.tuning.SingleTrainee` at one grid point: a minibatch of 32);
 
 and one validation pass of each. Reports the median seconds per step and the ratio head /
 frozen. Writes JSON and prints a table.
@@ -44,14 +44,14 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     import torch
 
-    from mgl.baselines import make_context
-    from mgl.baselines.common import Hyper, pooled_steps
-    from mgl.baselines.tuning import SingleTrainee
     from mgl.config import load_config
-    from mgl.data.experiment import prepare_data
-    from mgl.featurizer import build_features, make_encoder
+    from mgl.data.preparation import prepare_data
+    from mgl.encoders.featurizer import build_features, make_encoder
+    from mgl.methods.baselines import make_context
+    from mgl.methods.baselines.common import Hyper, pooled_steps
+    from mgl.methods.baselines.tuning import SingleTrainee
+    from mgl.methods.mgl.training import MGLTrainee, build_model, meta_test_tasks
     from mgl.provenance import machine_info
-    from mgl.training import MGLTrainee, build_model, meta_test_tasks
 
     torch.set_num_threads(args.threads)
     base = [

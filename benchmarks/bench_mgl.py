@@ -45,11 +45,11 @@ def main(argv: list[str] | None = None) -> int:
     if data_root is None:
         return 2
 
-    from mgl.baselines.logistic_regression import fit_logistic_regression
     from mgl.config import load_config
-    from mgl.data.experiment import positive_index, prepare_data
-    from mgl.evaluation import classification_metrics
-    from mgl.featurizer import build_features, make_encoder
+    from mgl.data.preparation import positive_index, prepare_data
+    from mgl.encoders.featurizer import build_features, make_encoder
+    from mgl.methods.baselines.logistic_regression import fit_logistic_regression
+    from mgl.methods.metrics import classification_metrics
 
     overrides = [
         f"data.root={Path(data_root) / 'cls-acl10-unprocessed'}",

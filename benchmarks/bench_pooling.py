@@ -71,12 +71,12 @@ def stage_costs(metrics: dict) -> tuple[float, int]:
 def run_one(variant: str, overrides: list[str], target: str, seed: int, method: str, args, root: Path) -> dict:
     import torch
 
-    from mgl.analysis import query_row_weights
-    from mgl.baselines import BaselineOptions
     from mgl.config import load_config
-    from mgl.data.experiment import prepare_data
-    from mgl.evaluation import plan_episodes
-    from mgl.featurizer import build_features, make_encoder
+    from mgl.data.preparation import prepare_data
+    from mgl.encoders.featurizer import build_features, make_encoder
+    from mgl.methods.baselines import BaselineOptions
+    from mgl.methods.mgl.queries import plan_episodes
+    from mgl.model.graph_map import query_row_weights
 
     cfg = load_config(
         "amazon",
@@ -153,8 +153,8 @@ def run_one(variant: str, overrides: list[str], target: str, seed: int, method: 
 def prepare(variants: dict, targets: list[str], seeds: int, args, root: Path) -> None:
     """Compute every variant's features once (embeddings or token states), training nothing."""
     from mgl.config import load_config
-    from mgl.data.experiment import prepare_data
-    from mgl.featurizer import build_features, make_encoder
+    from mgl.data.preparation import prepare_data
+    from mgl.encoders.featurizer import build_features, make_encoder
 
     for variant, overrides in variants.items():
         for target in targets:

@@ -4,7 +4,7 @@ One experiment (default EN+FR+DE -> JA books, ``amazon`` preset, seed 0; ``--per
 per class, language and split, since the step's cost depends on the episode, not on the data
 size). For each k and precision, the states entering layer L - k are cached (once; fp32 and
 bf16 share them: they come from the frozen float32 layers), then MGL's meta-test stage
-(:class:`mgl.training.MGLTrainee`) trains ``--steps`` steps after ``--warmup`` steps, and one
+(:class:`mgl.methods.mgl.training.MGLTrainee`) trains ``--steps`` steps after ``--warmup`` steps, and one
 validation pass runs. With ``precision=bf16`` the k layers run under bfloat16 autocast over their
 float32 master weights (:meth:`mgl.encoders.TextEncoder.run_layers`). Writes JSON, prints a table.
 
@@ -41,10 +41,10 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     from mgl.config import load_config
-    from mgl.data.experiment import prepare_data
-    from mgl.featurizer import build_features, make_encoder
+    from mgl.data.preparation import prepare_data
+    from mgl.encoders.featurizer import build_features, make_encoder
+    from mgl.methods.mgl.training import MGLTrainee, build_model, meta_test_tasks
     from mgl.provenance import machine_info
-    from mgl.training import MGLTrainee, build_model, meta_test_tasks
 
     if args.threads:
         torch.set_num_threads(args.threads)

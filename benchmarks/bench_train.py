@@ -6,8 +6,8 @@ the same features three times in the same process, back to back:
 
 * ``committed``: the baselines' grid points one after the other with torch's foreach Adam (the
   way the committed Table 1 was computed);
-* ``one by one``: the same with the fused Adam kernel (:func:`mgl.rounds.make_adam`);
-* ``grouped``: the grid points trained together (:mod:`mgl.baselines.batched`, the default).
+* ``one by one``: the same with the fused Adam kernel (:func:`mgl.methods.rounds.make_adam`);
+* ``grouped``: the grid points trained together (:mod:`mgl.methods.baselines.batched`, the default).
 
 MGL and the logistic regressions have no grid: their three passes differ only by the Adam
 kernel (MGL) or not at all (logistic regressions: the noise between passes). Writes JSON and
@@ -44,16 +44,16 @@ def main(argv: list[str] | None = None) -> int:
     if data_root is None:
         return 2
 
-    from mgl.baselines import BaselineOptions
     from mgl.config import load_config
     from mgl.grid import CellRunner, Experiment
+    from mgl.methods.baselines import BaselineOptions
     from mgl.provenance import machine_info
 
     overrides = [f"data.root={data_root / 'cls-acl10-unprocessed'}", *args.overrides]
     cfg = load_config(args.preset, overrides=overrides)
     experiment = Experiment(args.target, args.domain, tuple(args.sources.split(",")))
     methods = args.methods.split(",")
-    import mgl.rounds
+    import mgl.methods.rounds
 
     runners = {
         "committed": CellRunner(cfg, BaselineOptions(batch_candidates=False), progress=not args.quiet),
@@ -67,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     t_all = time.perf_counter()
     for method in methods:  # both passes of a method back to back: the same machine state for the pair
         for mode, runner in runners.items():
-            mgl.rounds.FUSED_ADAM = mode != "committed"
+            mgl.methods.rounds.FUSED_ADAM = mode != "committed"
             [(_name, record)] = list(runner.run_group(experiment, args.seed, [method]))
             rows[method][mode] = {
                 "train_seconds": record["train_seconds"],

@@ -7,7 +7,7 @@ and reports, in one Markdown file and a JSON:
   over the 9 experiments x seeds, and the method with the best **validation** average (the
   default is chosen on it); beside it the accuracy on the validation rows that no method selected
   anything on (every method tunes and stops early on the same random 320 of the 400, drawn by
-  :func:`mgl.baselines.common.mgl_validation_rows`; the other 80 are an unbiased estimate);
+  :func:`mgl.methods.baselines.common.mgl_validation_rows`; the other 80 are an unbiased estimate);
 * a paired t-test over the experiment-seeds of the ensemble against the best single method
   (by mean test accuracy, and by mean validation accuracy);
 * ``auto``: per experiment-seed, the method with the best accuracy on the validation rows no
@@ -48,7 +48,7 @@ def main() -> int:
     from scipy.stats import ttest_rel
 
     from mgl.config import RunConfig
-    from mgl.data.experiment import prepare_data
+    from mgl.data.preparation import prepare_data
     from mgl.grid import Cell, CellStore, Experiment
     from mgl.methods import display_name
 
@@ -65,7 +65,7 @@ def main() -> int:
                 if r is not None:
                     scores[m][(e, s)] = (r["val_accuracy"], r["accuracy"])
     # accuracy on the validation rows no method selected on (per cell, from its stored probabilities)
-    from mgl.baselines.common import mgl_validation_rows
+    from mgl.methods.baselines.common import mgl_validation_rows
 
     cfg_all = RunConfig.from_dict(meta["config"])
     held: dict[str, dict[tuple, float]] = {m: {} for m in methods}
@@ -209,11 +209,11 @@ def main() -> int:
 def _calibration_table(calibration, experiments, methods, seeds, meta, store):
     """Calibration on one experiment (``TARGET:DOMAIN``): per method, the temperature fitted on its
     validation probabilities and the test ECE before and after; the Markdown lines and the summary."""
-    from mgl.calibration import apply_temperature, expected_calibration_error, fit_temperature
     from mgl.config import RunConfig
-    from mgl.data.experiment import prepare_data
+    from mgl.data.preparation import prepare_data
     from mgl.grid import Cell
     from mgl.methods import display_name
+    from mgl.model.calibration import apply_temperature, expected_calibration_error, fit_temperature
 
     lines: list[str] = []
     target, _, domain = calibration.partition(":")

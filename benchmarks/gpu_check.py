@@ -37,9 +37,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     import torch
 
-    from mgl.baselines import BaselineOptions
     from mgl.config import load_config
     from mgl.grid import CellRunner, Experiment
+    from mgl.methods.baselines import BaselineOptions
     from mgl.provenance import machine_info
 
     cuda = torch.cuda.is_available()

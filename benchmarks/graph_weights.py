@@ -30,9 +30,9 @@ def main(argv: list[str] | None = None) -> int:
     if data_root is None:
         return 2
     from mgl.config import load_config
-    from mgl.data.experiment import prepare_data
-    from mgl.evaluation import plan_episodes
-    from mgl.featurizer import build_features, make_encoder
+    from mgl.data.preparation import prepare_data
+    from mgl.encoders.featurizer import build_features, make_encoder
+    from mgl.methods.mgl.queries import plan_episodes
 
     root = data_root / "cls-acl10-unprocessed"
     cfg = load_config("amazon", None, [f"data.root={root}", "data.domain=books", *args.overrides]).validate()
@@ -49,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
         eval_times=2,
         rng=np.random.default_rng(args.seed),
     )
-    from mgl.analysis import query_row_weights
+    from mgl.model.graph_map import query_row_weights
 
     episodes = [ep for _, eps in plan for ep in eps]
     weights = query_row_weights(model, features, episodes, data.table.languages)

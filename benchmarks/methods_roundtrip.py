@@ -62,10 +62,10 @@ def main() -> int:
     data_root = require_mgl_data("methods_roundtrip.py")
     if data_root is None:
         return 2
-    from mgl.classifier import Classifier
     from mgl.config import load_config
-    from mgl.data.experiment import prepare_data
+    from mgl.data.preparation import prepare_data
     from mgl.encoders import EmbeddingCache
+    from mgl.model.classifier import Classifier
     from mgl.provenance import machine_info
 
     sources = [lang for lang in ("en", "fr", "de", "ja") if lang != args.target]

@@ -44,7 +44,7 @@ def main(argv=None) -> int:
     from sklearn.metrics import f1_score
 
     from mgl.config import RunConfig
-    from mgl.data.experiment import prepare_data
+    from mgl.data.preparation import prepare_data
 
     meta = json.loads((args.grid / "grid.json").read_text(encoding="utf-8"))
     RunConfig.from_dict(meta["config"])

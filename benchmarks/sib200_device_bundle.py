@@ -131,7 +131,7 @@ def _check_same_embeddings(pruned: bytes, texts: list[str]) -> None:
     import tempfile
 
     script = (
-        "import sys,torch;from mgl.config import EncoderConfig;from mgl.featurizer import make_encoder;"
+        "import sys,torch;from mgl.config import EncoderConfig;from mgl.encoders.featurizer import make_encoder;"
         "t=[l.rstrip('\\n') for l in open(sys.argv[1],encoding='utf-8')];"
         "torch.save(torch.as_tensor(make_encoder(EncoderConfig(precision='fp32')).embed(t)),sys.argv[2])"
     )

@@ -52,10 +52,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     import torch
 
-    from mgl.baselines import BaselineOptions
     from mgl.config import load_config
+    from mgl.data.languages import canonical_language
     from mgl.grid import CellRunner, Experiment
-    from mgl.languages import canonical_language
+    from mgl.methods.baselines import BaselineOptions
     from mgl.provenance import machine_info
 
     t_start = time.perf_counter()

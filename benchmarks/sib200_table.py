@@ -70,8 +70,8 @@ def main(argv=None) -> int:
         return 2
     from scipy import stats
 
+    from mgl.data.languages import canonical_language, language_name
     from mgl.data.sib200 import sib200_folders
-    from mgl.languages import canonical_language, language_name
 
     folders = sib200_folders(data / "sib-200")
     reference = {}

@@ -59,8 +59,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
     from mgl.config import load_config
-    from mgl.data.experiment import prepare_data
-    from mgl.featurizer import build_features, make_encoder
+    from mgl.data.preparation import prepare_data
+    from mgl.encoders.featurizer import build_features, make_encoder
 
     seeds = [int(s) for s in args.seeds.split(",")]
     if args.data == "paws-x":

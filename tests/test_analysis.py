@@ -1,13 +1,13 @@
-"""The meta-graph map's computation (mgl.analysis): node layout, averaging over draws, the language x
+"""The meta-graph map's computation (mgl.model.graph_map): node layout, averaging over draws, the language x
 language matrix, the collapsed (identity) graph, and a trained tiny model end to end."""
 
 import numpy as np
 import pytest
 import torch
 
-from mgl.analysis import GraphMap, language_matrix, meta_graph_map, node_name
 from mgl.errors import DataError
-from mgl.meta_graph import MetaGraph, normalize_adjacency, rbf_adjacency, topk_symmetric
+from mgl.methods.mgl.meta_graph import MetaGraph, normalize_adjacency, rbf_adjacency, topk_symmetric
+from mgl.model.graph_map import GraphMap, language_matrix, meta_graph_map, node_name
 
 pytestmark = pytest.mark.unit
 
@@ -160,7 +160,7 @@ def test_query_row_weights_on_a_hand_made_graph():
     import numpy as np
     import torch
 
-    from mgl.analysis import query_row_weights
+    from mgl.model.graph_map import query_row_weights
 
     adj = torch.tensor(
         [

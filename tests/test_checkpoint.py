@@ -8,10 +8,10 @@ import pickle
 import pytest
 import torch
 
-from mgl.checkpoint import Checkpointer, data_fingerprint
 from mgl.config import RunConfig, load_config
 from mgl.data.examples import Example
 from mgl.errors import MGLError
+from mgl.model.checkpoint import Checkpointer, data_fingerprint
 
 pytestmark = pytest.mark.unit
 

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from cli_helpers import write_reviews_csv
 
-from mgl.classifier import MGLClassifier
 from mgl.config import load_config
 from mgl.data.tabular import load_table
+from mgl.model.classifier import MGLClassifier
 
 pytestmark = pytest.mark.unit
 

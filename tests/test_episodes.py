@@ -3,8 +3,15 @@
 import numpy as np
 import pytest
 
-from mgl.episodes import CLTPair, EpisodeSampler, Pool, meta_test_pair, meta_train_pairs, within_language_pairs
 from mgl.errors import DataError
+from mgl.methods.mgl.episodes import (
+    CLTPair,
+    EpisodeSampler,
+    Pool,
+    meta_test_pair,
+    meta_train_pairs,
+    within_language_pairs,
+)
 
 pytestmark = pytest.mark.unit
 

@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from mgl.meta_graph import (
+from mgl.methods.mgl.meta_graph import (
     MetaGraph,
     MetaGraphNetwork,
     normalize_adjacency,

@@ -10,7 +10,7 @@ import pytest
 from cli_helpers import write_reviews_csv
 
 from mgl.config import load_config
-from mgl.data.experiment import prepare_data
+from mgl.data.preparation import prepare_data
 from mgl.grid import Experiment
 from mgl.grid.runner import CellRunner
 
@@ -70,7 +70,7 @@ def saved(setting):
     """Each method trained by the product (seed 0), its probabilities before saving, saved."""
     import copy
 
-    from mgl.classifier import Classifier
+    from mgl.model.classifier import Classifier
 
     base, cfg, _ = setting
     out = {}
@@ -175,7 +175,7 @@ def test_a_saved_model_loads_strictly(saved, tmp_path):
         (d / "checksums.json").write_text(json.dumps(sums))
         return d
 
-    from mgl.classifier import Classifier
+    from mgl.model.classifier import Classifier
 
     with pytest.raises(MGLError, match="unknown kind 'forest'"):
         Classifier.from_pretrained(tampered("kind", lambda m: m["heads"]["mix"].update(kind="forest")))
@@ -192,8 +192,8 @@ def test_a_model_in_the_former_mgl_only_format_predicts_as_before(saved, tmp_pat
 
     from safetensors.torch import save_file
 
-    from mgl.classifier import Classifier
     from mgl.io import sha256_file
+    from mgl.model.classifier import Classifier
 
     clf, directory, _probs = saved["mgl"]
     d = tmp_path / "v1"

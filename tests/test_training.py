@@ -8,10 +8,11 @@ import pytest
 import torch
 
 from mgl.config import MGLConfig
-from mgl.evaluation import classification_metrics, predict_proba
-from mgl.features import EncoderFeatures, FrozenFeatures
-from mgl.meta_graph import query_loss
-from mgl.training import ExampleTable, build_model, fit_mgl, meta_test_tasks, train_stage
+from mgl.encoders.node_features import EncoderFeatures, FrozenFeatures
+from mgl.methods.metrics import classification_metrics
+from mgl.methods.mgl.meta_graph import query_loss
+from mgl.methods.mgl.queries import predict_proba
+from mgl.methods.mgl.training import ExampleTable, build_model, fit_mgl, meta_test_tasks, train_stage
 
 pytestmark = pytest.mark.unit
 

@@ -13,9 +13,9 @@ from typing import Any
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "Classifier": "mgl.classifier",
-    "MGLClassifier": "mgl.classifier",
-    "Prediction": "mgl.classifier",
+    "Classifier": "mgl.model.classifier",
+    "MGLClassifier": "mgl.model.classifier",
+    "Prediction": "mgl.model.classifier",
     "RunConfig": "mgl.config",
     "load_config": "mgl.config",
     "Example": "mgl.data.examples",

@@ -41,7 +41,7 @@ import yaml
 from mgl.errors import ConfigError
 
 DISTANCE_SCALES = ("mean", "dim", "none")
-"""The values of ``mgl.distance_scale`` (how the meta graph scales squared distances, :mod:`mgl.meta_graph`)."""
+"""The values of ``mgl.distance_scale`` (how the meta graph scales squared distances, :mod:`mgl.methods.mgl.meta_graph`)."""
 
 NO_EFFECT = {"no_effect": True}
 """Field metadata of a setting that changes no result (where the data lies, how it is decoded, the
@@ -82,7 +82,7 @@ class MGLConfig:
     init_range: float = 0.01
     negative_slope: float = 0.01
 
-    # mgl's decisions (documented in meta_graph.py and above)
+    # mgl's decisions (documented in methods/mgl/meta_graph.py and above)
     lr: float = 1e-4
     """Adam learning rate of the meta graph and GCN (trained from U(-0.01, 0.01)). Chosen on the
     target's validation split of EN+FR+DE -> JA books (the pair the paper tuned on) among 3e-5,
@@ -277,11 +277,11 @@ class DataConfig:
     with a byte-order mark, detected)."""
 
     def validate(self) -> None:
-        from mgl.languages import canonical_language
+        from mgl.data.languages import canonical_language
 
         if not self.sources:
             raise ConfigError("data.sources is empty: give at least one source language")
-        # any spelling (yo, yor, yor_Latn) becomes the one canonical tag (mgl.languages)
+        # any spelling (yo, yor, yor_Latn) becomes the one canonical tag (mgl.data.languages)
         self.sources = [canonical_language(code, what="source language") for code in self.sources]
         self.target = canonical_language(self.target, what="target language")
         if self.target in self.sources:

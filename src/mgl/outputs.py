@@ -64,7 +64,7 @@ MODEL_FILES = frozenset(
         "example_embeddings.safetensors",
     }
 )
-"""Every file an mgl model directory may hold (what :func:`mgl.model_io.save_model` writes, both formats)."""
+"""Every file an mgl model directory may hold (what :func:`mgl.model.saving.save_model` writes, both formats)."""
 
 
 def expand(path: str | Path) -> Path:

@@ -1,7 +1,7 @@
 """Figures (matplotlib, Agg backend: no display needed): the meta-graph map (Fig. 4), its language x
 language matrix, and the target-label proportion sweep (Fig. 5).
 
-Every function takes plain arrays (see :mod:`mgl.analysis` for the graph computation), writes
+Every function takes plain arrays (see :mod:`mgl.model.graph_map` for the graph computation), writes
 one PNG atomically and returns its path. Each colour bar is labelled with what it shows and its
 range, so a reader can read values off the figure; cells are also annotated with their values.
 """
@@ -228,7 +228,7 @@ def plot_reliability(
     curves: Mapping[str, Sequence[Mapping[str, float]]], path: str | Path, *, title: str = "Reliability diagram"
 ) -> Path:
     """Accuracy against mean confidence per confidence bin, one line per curve (each a list of
-    :func:`mgl.calibration.reliability` bins), the diagonal being perfect calibration; the marker
+    :func:`mgl.model.calibration.reliability` bins), the diagonal being perfect calibration; the marker
     area grows with the bin's count."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(5.2, 5.0))

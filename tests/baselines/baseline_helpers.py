@@ -9,9 +9,9 @@ from __future__ import annotations
 import numpy as np
 
 from mgl.config import MGLConfig, RunConfig
-from mgl.data.experiment import ExperimentData
+from mgl.data.preparation import ExperimentData
 from mgl.methods import fit_and_score, split_metrics
-from mgl.training import ExampleTable
+from mgl.methods.mgl.training import ExampleTable
 
 LANGS = ("en", "fr", "de", "ja")
 

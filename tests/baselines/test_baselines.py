@@ -5,9 +5,9 @@ import pytest
 import torch
 from baseline_helpers import run_baseline
 
-from mgl.baselines import BaselineOptions
-from mgl.features import EncoderFeatures, FrozenFeatures
+from mgl.encoders.node_features import EncoderFeatures, FrozenFeatures
 from mgl.methods import BASELINE_METHODS as BASELINES
+from mgl.methods.baselines import BaselineOptions
 
 pytestmark = pytest.mark.unit
 

@@ -1,4 +1,4 @@
-"""Grouped candidates (mgl.baselines.batched) against the same candidates trained one after the other.
+"""Grouped candidates (mgl.methods.baselines.batched) against the same candidates trained one after the other.
 
 The reference is the sequential code path (``fit_stage(batched=False)`` / ``train_rounds``),
 which trains one torch ``MLPClassifier`` with ``torch.optim.Adam`` per grid point. Both paths
@@ -15,9 +15,12 @@ import pytest
 import torch
 from baseline_helpers import SMALL, run_baseline
 
-from mgl.baselines import BaselineOptions
-from mgl.baselines.batched import BatchedTrainee, CandidateGroup
-from mgl.baselines.common import (
+from mgl.config import MGLConfig
+from mgl.encoders.node_features import FrozenFeatures
+from mgl.methods import BASELINE_METHODS as BASELINES
+from mgl.methods.baselines import BaselineOptions
+from mgl.methods.baselines.batched import BatchedTrainee, CandidateGroup
+from mgl.methods.baselines.common import (
     BatchStream,
     Hyper,
     Settings,
@@ -26,12 +29,9 @@ from mgl.baselines.common import (
     pooled_steps,
     supervised_step,
 )
-from mgl.baselines.reptile import INNER_BETAS, reptile_steps
-from mgl.baselines.tuning import train_rounds
-from mgl.config import MGLConfig
-from mgl.features import FrozenFeatures
-from mgl.methods import BASELINE_METHODS as BASELINES
-from mgl.rounds import Schedule, train_in_rounds
+from mgl.methods.baselines.reptile import INNER_BETAS, reptile_steps
+from mgl.methods.baselines.tuning import train_rounds
+from mgl.methods.rounds import Schedule, train_in_rounds
 
 pytestmark = pytest.mark.unit
 

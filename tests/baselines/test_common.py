@@ -4,8 +4,11 @@ import numpy as np
 import pytest
 import torch
 
-import mgl.training
-from mgl.baselines.common import (
+import mgl.methods.mgl.training
+from mgl.config import MGLConfig
+from mgl.encoders.node_features import FrozenFeatures
+from mgl.errors import ConfigError
+from mgl.methods.baselines.common import (
     BaselineOptions,
     BatchStream,
     Hyper,
@@ -17,11 +20,8 @@ from mgl.baselines.common import (
     pooled_steps,
     validate,
 )
-from mgl.baselines.tuning import fit_stage, train_rounds
-from mgl.config import MGLConfig
-from mgl.errors import ConfigError
-from mgl.features import FrozenFeatures
-from mgl.training import build_model, fit_mgl
+from mgl.methods.baselines.tuning import fit_stage, train_rounds
+from mgl.methods.mgl.training import build_model, fit_mgl
 
 pytestmark = pytest.mark.unit
 
@@ -57,13 +57,13 @@ def test_validation_rows_are_the_ones_mgl_validates_on(monkeypatch, make_data):
         eval_times=1,
     )
     seen = []
-    original = mgl.training.validate
+    original = mgl.methods.mgl.training.validate
 
     def spy(model, features, tasks, cfg, seed):
         seen.append([t.query.tolist() for t in tasks])
         return original(model, features, tasks, cfg, seed)
 
-    monkeypatch.setattr(mgl.training, "validate", spy)
+    monkeypatch.setattr(mgl.methods.mgl.training, "validate", spy)
     fit_mgl(
         build_model(cfg, X.shape[1], 2),
         FrozenFeatures(X),

@@ -3,10 +3,10 @@
 import pytest
 import torch
 
-from mgl.baselines import BaselineOptions, make_context
-from mgl.baselines.multi_task import MultiTask
 from mgl.config import RunConfig
-from mgl.features import FrozenFeatures
+from mgl.encoders.node_features import FrozenFeatures
+from mgl.methods.baselines import BaselineOptions, make_context
+from mgl.methods.baselines.multi_task import MultiTask
 
 pytestmark = pytest.mark.unit
 

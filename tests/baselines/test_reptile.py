@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-from mgl.baselines.common import BaselineOptions, Hyper, Settings, StepContext, build_classifier
-from mgl.baselines.reptile import INNER_BETAS, outer_update, reptile_steps
 from mgl.config import MGLConfig
-from mgl.features import FrozenFeatures
+from mgl.encoders.node_features import FrozenFeatures
+from mgl.methods.baselines.common import BaselineOptions, Hyper, Settings, StepContext, build_classifier
+from mgl.methods.baselines.reptile import INNER_BETAS, outer_update, reptile_steps
 
 pytestmark = pytest.mark.unit
 

@@ -8,17 +8,17 @@ import numpy as np
 import pytest
 from baseline_helpers import SMALL, run_baseline
 
-import mgl.training
-from mgl.baselines import BaselineOptions
-from mgl.baselines.logistic_regression import fit_logistic_regression
+import mgl.methods.mgl.training
 from mgl.config import MGLConfig
-from mgl.data.experiment import ExperimentData
+from mgl.data.preparation import ExperimentData
+from mgl.encoders.node_features import FrozenFeatures
 from mgl.errors import DataError
-from mgl.evaluation import mean_nll
-from mgl.features import FrozenFeatures
 from mgl.methods import BASELINE_METHODS as BASELINES
-from mgl.selection import better, require_finite, require_rows
-from mgl.training import ExampleTable, build_model, fit_mgl
+from mgl.methods.baselines import BaselineOptions
+from mgl.methods.baselines.logistic_regression import fit_logistic_regression
+from mgl.methods.metrics import mean_nll
+from mgl.methods.mgl.training import ExampleTable, build_model, fit_mgl
+from mgl.methods.selection import better, require_finite, require_rows
 
 pytestmark = pytest.mark.unit
 
@@ -68,7 +68,7 @@ def test_mgl_stage_without_validation_rows_is_an_error(make_data, missing, stage
 def test_mgl_stage_with_a_nan_score_is_an_error(make_data, monkeypatch):
     X, data = make_data()
     cfg = MGLConfig(**FAST)
-    monkeypatch.setattr(mgl.training, "validate", lambda *a, **k: (float("nan"), 0.5))
+    monkeypatch.setattr(mgl.methods.mgl.training, "validate", lambda *a, **k: (float("nan"), 0.5))
     with pytest.raises(DataError, match=r"meta-train: validation on .* gave accuracy nan"):
         fit_mgl(
             build_model(cfg, X.shape[1], 2),
@@ -101,9 +101,9 @@ def test_every_baseline_stage_refuses_an_empty_validation_set(make_data, name, m
 @pytest.mark.parametrize("batched", [True, False], ids=["candidates-stacked", "candidates-one-by-one"])
 def test_a_baseline_stage_with_a_nan_score_is_an_error(make_data, monkeypatch, batched):
     X, data = make_data()
-    import mgl.evaluation
+    import mgl.methods.metrics
 
-    monkeypatch.setattr(mgl.evaluation, "mean_nll", lambda *a, **k: float("nan"))
+    monkeypatch.setattr(mgl.methods.metrics, "mean_nll", lambda *a, **k: float("nan"))
     options = BaselineOptions(lrs=(1e-3, 3e-3), weight_decays=(0.0,), batch_candidates=batched)
     with pytest.raises(DataError, match=r"source: validation on .* gave nll nan"):
         run_baseline("fine-tune", data, FrozenFeatures(X), MGLConfig(**FAST), seed=0, options=options)

@@ -12,8 +12,8 @@ import pytest
 from cli_helpers import THREE_CLASS, TINY_SETTINGS, run_mgl
 from test_serve import Server
 
-from mgl.classifier import Classifier
 from mgl.methods import REGISTRY, display_name, load_plugins, unregister
+from mgl.model.classifier import Classifier
 
 pytestmark = [pytest.mark.server, pytest.mark.slow]
 

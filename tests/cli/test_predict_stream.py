@@ -39,7 +39,7 @@ def read_output(folder):
 
 
 def test_a_parquet_folder_with_an_id_column_round_trips_the_ids(tiny_model, tmp_path):
-    from mgl.classifier import Classifier
+    from mgl.model.classifier import Classifier
 
     rows = corpus(230)
     src = write_parquet_folder(tmp_path / "in", rows)

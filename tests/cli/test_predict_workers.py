@@ -51,7 +51,7 @@ def stream_rows(rows):
 )
 def test_planned_shards_read_what_one_pass_reads(tmp_path_factory, sizes, shard_rows, kinds):
     from mgl.bulk.plan import plan_shards, read_shard
-    from mgl.streaming import read_rows, shards
+    from mgl.bulk.streaming import read_rows, shards
 
     folder = tmp_path_factory.mktemp("plan")
     files, n = [], 0
@@ -106,7 +106,7 @@ def test_worker_processes_and_ray_write_the_shards_of_one_process(tiny_model, tm
         outs[name], parts = read_output(tmp_path / name)
         assert [p.name for p in parts] == [f"part-{k:05d}.parquet" for k in range(9)]
     assert outs["one"]["doc"] == [r[0] for r in rows]
-    from mgl.classifier import Classifier
+    from mgl.model.classifier import Classifier
 
     clf = Classifier.from_pretrained(tiny_model)
     expected = clf.predict_proba(stream_rows(rows))

@@ -86,8 +86,8 @@ def test_model_saved_with_a_gpu_device_loads_where_it_runs(tiny_model, tmp_path)
 
     import torch
 
-    from mgl.classifier import MGLClassifier
     from mgl.io import sha256_file
+    from mgl.model.classifier import MGLClassifier
 
     model = tmp_path / "model"
     shutil.copytree(tiny_model, model)

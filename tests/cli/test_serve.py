@@ -114,7 +114,7 @@ def test_health_model_docs(server, tiny_model):
 
 
 def test_predictions_equal_the_python_api(server, tiny_model):
-    from mgl.classifier import MGLClassifier
+    from mgl.model.classifier import MGLClassifier
 
     clf = MGLClassifier.from_pretrained(tiny_model)
     status, body = server.predict({"texts": TEXTS[:3], "explain": True})
@@ -204,7 +204,7 @@ def test_request_texts_stay_out_of_the_cache_and_sigterm_stops_gracefully(tiny_m
 def test_an_ensemble_and_a_logistic_regression_are_served_with_explanations(request, fixture, tmp_path):
     """Every method is served: /model names it, /predict answers what the Python API answers, with
     the nearest labelled examples (and their texts) as the explanation."""
-    from mgl.classifier import Classifier
+    from mgl.model.classifier import Classifier
 
     model = request.getfixturevalue(fixture)
     clf = Classifier.from_pretrained(model)

@@ -68,7 +68,7 @@ def test_the_page_classifies_a_typed_text(browser, tiny_model, tmp_path):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as EC
 
-    from mgl.classifier import MGLClassifier
+    from mgl.model.classifier import MGLClassifier
 
     server = Server(tiny_model, tmp_path)
     try:
@@ -99,7 +99,7 @@ def test_the_page_classifies_a_typed_text(browser, tiny_model, tmp_path):
 def test_the_page_shows_an_ensembles_method_and_neighbour_texts(browser, tiny_ensemble, tmp_path):
     from selenium.webdriver.common.by import By
 
-    from mgl.classifier import Classifier
+    from mgl.model.classifier import Classifier
 
     server = Server(tiny_ensemble, tmp_path)
     try:

@@ -188,9 +188,9 @@ def test_unicode_line_separators_inside_a_text_break_no_record(tmp_path, char):
 
 
 def test_utf16_files_read_alike_on_every_path(tmp_path):
+    from mgl.bulk.streaming import read_rows
     from mgl.cli.predict import read_inputs
     from mgl.errors import DataError
-    from mgl.streaming import read_rows
 
     with_bom = tmp_path / "bom.csv"
     with_bom.write_bytes("text,id\nhello,1\nworld,2\n".encode("utf-16"))
@@ -213,8 +213,8 @@ def test_a_lone_surrogate_id_on_the_folder_path_is_a_clean_error(tiny_logreg, tm
 
 
 def test_a_ten_megabyte_line_is_one_record_named_by_its_line(tmp_path):
+    from mgl.bulk.streaming import read_rows
     from mgl.errors import DataError
-    from mgl.streaming import read_rows
 
     path = tmp_path / "big.jsonl"
     path.write_text('{"text": "ok"}\n' + json.dumps({"text": "x" * (10 << 20)}) + "\n", encoding="utf-8")
@@ -362,7 +362,7 @@ def test_a_write_that_runs_out_of_space_names_the_path_and_keeps_the_old_file(tm
 
 
 def test_a_model_save_that_runs_out_of_space_is_exit_2(reviews_csv, tiny_bert_dir, tmp_path, monkeypatch):
-    from mgl import model_io
+    from mgl.model import saving as model_io
 
     def full(tensors, path):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))

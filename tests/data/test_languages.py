@@ -1,4 +1,4 @@
-"""Language codes in any spelling become one canonical tag (mgl.languages), in files, options and
+"""Language codes in any spelling become one canonical tag (mgl.data.languages), in files, options and
 the library; SIB-200 is a built-in data set read in the publisher's layout."""
 
 from __future__ import annotations
@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from mgl.config import load_config
+from mgl.data.languages import canonical_language, is_canonical, language_label
 from mgl.data.tabular import load_table
 from mgl.errors import ConfigError, DataError
-from mgl.languages import canonical_language, is_canonical, language_label
 
 pytestmark = pytest.mark.unit
 

@@ -174,7 +174,7 @@ def test_carve_validation_is_stratified_fixed_and_only_where_needed():
 
 
 def test_the_target_is_carved_before_its_few_shot_subsample_and_not_per_seed():
-    from mgl.data.experiment import make_experiment_data
+    from mgl.data.preparation import make_experiment_data
 
     examples = (
         make({"neg": 30, "pos": 30}, language="en")

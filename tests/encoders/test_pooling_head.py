@@ -1,4 +1,4 @@
-"""The trainable pooling head (mgl.encoders.pooling_head) and its node features (mgl.features.PooledStateFeatures).
+"""The trainable pooling head (mgl.encoders.pooling_head) and its node features (mgl.encoders.node_features.PooledStateFeatures).
 
 Two implementations of one thing are compared: the head at initialisation over the cached
 float16 final states against the encoder's own mean pooling of a full forward pass; and the
@@ -11,10 +11,10 @@ import torch
 
 from mgl.config import EncoderConfig, load_config
 from mgl.encoders import EncoderSpec, TextEncoder
+from mgl.encoders.node_features import PooledStateFeatures
 from mgl.encoders.pooling_head import AttentionPooling, make_pooling_head
 from mgl.encoders.prefix_states import PrefixStateStore, compute_prefix_states
 from mgl.errors import ConfigError, DataError
-from mgl.features import PooledStateFeatures
 
 pytestmark = pytest.mark.unit
 

@@ -1,4 +1,4 @@
-"""Top-k encoder training over cached lower-layer states (mgl.encoders.prefix_states, mgl.features.PrefixFeatures).
+"""Top-k encoder training over cached lower-layer states (mgl.encoders.prefix_states, mgl.encoders.node_features.PrefixFeatures).
 
 Two implementations of one thing are compared: the top k layers run on the cached float16
 states against a full forward pass of the encoder on the texts.
@@ -9,9 +9,9 @@ import pytest
 import torch
 
 from mgl.encoders import EncoderSpec, TextEncoder
+from mgl.encoders.node_features import EncoderFeatures, PrefixFeatures
 from mgl.encoders.prefix_states import PrefixStateStore, compute_prefix_states
 from mgl.errors import DataError, MGLError
-from mgl.features import EncoderFeatures, PrefixFeatures
 
 pytestmark = pytest.mark.unit
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from mgl.heads import HEAD_KINDS, EnsembleHead, LabelledBank, LogRegHead, MLPHead, mean_probabilities
+from mgl.methods.heads import HEAD_KINDS, EnsembleHead, LabelledBank, LogRegHead, MLPHead, mean_probabilities
 
 pytestmark = pytest.mark.unit
 
@@ -50,7 +50,7 @@ def test_logreg_head_equals_the_scikit_learn_pipeline(classes):
 
 
 def test_mlp_head_round_trips_and_predicts_in_eval_mode():
-    from mgl.baselines.common import MLPClassifier
+    from mgl.methods.baselines.common import MLPClassifier
 
     torch.manual_seed(0)
     model = MLPClassifier(6, 3, hidden_dim=5, dropout=0.5, heads=["en", "fr"])
@@ -68,7 +68,7 @@ def test_mlp_head_round_trips_and_predicts_in_eval_mode():
 
 
 def test_ensemble_is_the_mean_of_its_members():
-    from mgl.baselines.common import MLPClassifier
+    from mgl.methods.baselines.common import MLPClassifier
 
     torch.manual_seed(1)
     members = {
@@ -88,7 +88,7 @@ def test_ensemble_is_the_mean_of_its_members():
 
 
 def test_nearest_neighbours_equal_a_brute_force_search():
-    from mgl.neighbours import explain_by_neighbours, nearest
+    from mgl.model.neighbours import explain_by_neighbours, nearest
 
     bank = _bank(n=40, dim=5)
     q = torch.randn(9, 5)
@@ -106,7 +106,7 @@ def test_nearest_neighbours_equal_a_brute_force_search():
 
 
 def test_temperature_scaling_lowers_the_nll_and_keeps_every_label():
-    from mgl.calibration import apply_temperature, expected_calibration_error, fit_temperature, nll
+    from mgl.model.calibration import apply_temperature, expected_calibration_error, fit_temperature, nll
 
     rng = np.random.default_rng(0)
     y = rng.integers(0, 2, size=2000)
@@ -133,7 +133,7 @@ def test_a_logistic_regression_fitted_on_some_classes_gives_the_others_probabili
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    from mgl.heads.logreg import LogRegHead
+    from mgl.methods.heads.logreg import LogRegHead
 
     rng = np.random.default_rng(0)
     for seen in ([1, 4], [0, 2, 5]):

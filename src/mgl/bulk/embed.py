@@ -37,7 +37,7 @@ def embed_corpus(
 
     from mgl.bulk.workers import ChunkEmbedder
     from mgl.encoders import EmbeddingCache
-    from mgl.featurizer import make_encoder
+    from mgl.encoders.featurizer import make_encoder
 
     if chunk_rows < 1:
         raise ConfigError(f"--chunk-rows must be >= 1, got {chunk_rows}")

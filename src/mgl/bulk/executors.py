@@ -28,7 +28,7 @@ import json
 from collections.abc import Iterable, Iterator
 
 from mgl.errors import ConfigError, DataError, MGLError, WorkerLost
-from mgl.prediction_model import usable_cpus
+from mgl.model.prediction_model import usable_cpus
 
 EXECUTORS = ("local", "ray")
 

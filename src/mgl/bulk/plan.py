@@ -1,6 +1,6 @@
 """A corpus cut into shards that a worker reads on its own.
 
-The input stream of :mod:`mgl.streaming` (the files in order, each file's rows in order) is cut
+The input stream of :mod:`mgl.bulk.streaming` (the files in order, each file's rows in order) is cut
 into shards of ``shard_rows`` rows: shard ``k`` is rows ``[k * shard_rows, (k + 1) * shard_rows)``,
 the same shards a single process writes. A shard is a list of :class:`Piece` s, one per file it
 spans. Planning reads every record once with the one reader
@@ -16,9 +16,9 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from mgl.bulk.streaming import Rows, checked_row, file_rows, open_input
 from mgl.data.records import Mark
 from mgl.errors import DataError
-from mgl.streaming import Rows, checked_row, file_rows, open_input
 
 
 @dataclass(frozen=True)
@@ -60,7 +60,7 @@ class ShardSpec:
 def _file_marks(path: Path, first: int, shard_rows: int, columns: dict) -> tuple[int, dict[int, Mark]]:
     """The number of records of a file whose first record is row ``first`` of the stream, and the
     :class:`Mark` of its first record and of each record that starts a shard. Every record is read
-    and checked as a worker will (:func:`mgl.streaming.checked_row`), so a bad record stops the run
+    and checked as a worker will (:func:`mgl.bulk.streaming.checked_row`), so a bad record stops the run
     here, before any work, naming the first bad record as one process does."""
     reader = open_input(path, **columns)
     marks: dict[int, Mark] = {}
@@ -106,7 +106,7 @@ def plan_shards(
 def read_shard(
     spec: ShardSpec, *, text_column: str = "text", pair_column: str | None = None, id_column: str | None = None
 ) -> Rows:
-    """A shard's rows, read from its files (checked as :func:`mgl.streaming.file_rows` checks them)."""
+    """A shard's rows, read from its files (checked as :func:`mgl.bulk.streaming.file_rows` checks them)."""
     texts: list[str] = []
     pairs: list[str | None] = []
     ids: list[str] = []

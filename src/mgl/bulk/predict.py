@@ -1,7 +1,7 @@
 """Predicting a corpus into a folder of shards, in this process or on a pool of workers.
 
 :func:`predict_stream` is ``mgl predict --output DIR``: the reading, the shards, the manifest and
-the atomic writes are :mod:`mgl.streaming`'s; the planning and the workers are
+the atomic writes are :mod:`mgl.bulk.streaming`'s; the planning and the workers are
 :mod:`mgl.bulk.plan`'s and :mod:`mgl.bulk.workers`'; the pools are :mod:`mgl.bulk.executors`'.
 """
 
@@ -12,9 +12,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from mgl.bulk.plan import plan_shards
+from mgl.bulk.streaming import MANIFEST, expand_inputs, manifest_for, prepare_output, read_rows, shards, write_shard
 from mgl.bulk.workers import ShardPredictor
 from mgl.errors import DataError
-from mgl.streaming import MANIFEST, expand_inputs, manifest_for, prepare_output, read_rows, shards, write_shard
 
 
 def predict_stream(

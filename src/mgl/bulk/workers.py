@@ -15,7 +15,7 @@ import numpy as np
 def set_threads(threads: int | None) -> None:
     """torch's threads in this worker (None: leave torch's default)."""
     if threads is not None:
-        from mgl.prediction_model import set_cpu_threads
+        from mgl.model.prediction_model import set_cpu_threads
 
         set_cpu_threads(threads)
 
@@ -39,7 +39,7 @@ class ShardPredictor:
         batch_size: int | None = None,
         threads: int | None = None,
     ):
-        from mgl.prediction_model import load_for_prediction
+        from mgl.model.prediction_model import load_for_prediction
 
         set_threads(threads)
         self.clf = load_for_prediction(model_dir, device=device, precision=precision, seed=seed, threads=threads)

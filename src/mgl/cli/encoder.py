@@ -190,7 +190,7 @@ def embed(
     from mgl.bulk.embed import embed_corpus
     from mgl.bulk.executors import make_pool
     from mgl.config import load_config
-    from mgl.data.experiment import load_examples
+    from mgl.data.preparation import load_examples
 
     if any(not item.startswith(("encoder.", "data.")) for item in set_ or []):
         raise ConfigError("mgl encoder embed takes data and encoder settings only (--set encoder.field=value)")

@@ -103,7 +103,7 @@ def _floats(text: str | None, what: str) -> tuple[float, ...] | None:
 
 def _baseline_options(baseline_lrs: str | None, baseline_wds: str | None, quick: bool):
     """The neural baselines' tuning grid: the command line's, else the quick or the full default."""
-    from mgl.baselines import BaselineOptions
+    from mgl.methods.baselines import BaselineOptions
 
     default = BaselineOptions()
     return BaselineOptions(

@@ -48,7 +48,7 @@ def target_examples(clf, *, data: str | None = None, root: str | None = None) ->
     """The target's labelled training instances the model was trained with: the model's data
     configuration (its file or named data set; ``data``/``root`` override where it lies now),
     with the same seeded subsample of the target's labels."""
-    from mgl.data.experiment import prepare_data
+    from mgl.data.preparation import prepare_data
     from mgl.errors import DataError
 
     cfg = clf.config
@@ -96,10 +96,10 @@ def graph(
     Writes the heatmap (all weights; and the diagonal masked, on its own colour scale),
     the language x language matrix (FILE_languages.png) and the numbers (FILE.json).
     """
-    from mgl.analysis import classifier_graph_map
-    from mgl.classifier import Classifier
     from mgl.errors import ConfigError
     from mgl.io import write_json_atomic
+    from mgl.model.classifier import Classifier
+    from mgl.model.graph_map import classifier_graph_map
     from mgl.plots import plot_graph_map, plot_language_matrix
 
     if out.suffix.lower() != ".png":

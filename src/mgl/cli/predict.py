@@ -3,7 +3,7 @@
 Two ways: a few texts (one ``.jsonl/.csv/.tsv/.txt`` file or standard input) into one ``.jsonl``
 file with each text's explanation; or a corpus (files, folders, globs of CSV/TSV/JSONL/Parquet)
 into a folder of output shards, streamed in bounded memory and continued after a kill
-(:mod:`mgl.streaming`)."""
+(:mod:`mgl.bulk.streaming`)."""
 
 from __future__ import annotations
 
@@ -14,10 +14,10 @@ from typing import Annotated
 
 import typer
 
+from mgl.bulk.streaming import check_input
 from mgl.data.records import RecordReader, file_format, record_id, stdin_bytes
 from mgl.errors import DataError
-from mgl.prediction_model import load_for_prediction
-from mgl.streaming import check_input
+from mgl.model.prediction_model import load_for_prediction
 
 SINGLE_FORMATS = ("jsonl", "csv", "tsv", "txt")
 PREDICTIONS_KIND = "predictions"
@@ -206,8 +206,8 @@ def is_stream_job(inputs: list[str], output: Path) -> bool:
     """Sharded output for several inputs, a folder or glob, Parquet, or an output folder (an existing
     one, or a name without a suffix) with table inputs; a single text file or stdin into a ``.jsonl``
     file otherwise."""
+    from mgl.bulk.streaming import FORMATS
     from mgl.outputs import expand
-    from mgl.streaming import FORMATS
 
     if len(inputs) > 1:
         return True
@@ -244,9 +244,9 @@ def predict_folder(
     (:mod:`mgl.bulk.executors`)."""
     from mgl.bulk.executors import make_pool
     from mgl.bulk.predict import check_output_folder, predict_stream
+    from mgl.bulk.streaming import expand_inputs
     from mgl.errors import ConfigError
     from mgl.outputs import check_writable_folder
-    from mgl.streaming import expand_inputs
 
     pool = make_pool(executor, workers=workers, address=address, device=device)
     if pool is not None and cache:

@@ -1,4 +1,4 @@
-"""``mgl serve``: a saved model behind HTTP (FastAPI + uvicorn); see :mod:`mgl.service`."""
+"""``mgl serve``: a saved model behind HTTP (FastAPI + uvicorn); see :mod:`mgl.serve.service`."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import typer
 
 
 def register(app: typer.Typer) -> None:
-    from mgl.service import ServeSettings
+    from mgl.serve.service import ServeSettings
 
     defaults = ServeSettings()
 
@@ -56,8 +56,8 @@ def register(app: typer.Typer) -> None:
         log_level: Annotated[str, typer.Option(help="uvicorn's log level.")] = "info",
     ) -> None:
         """Serve a saved model: POST /predict, GET /health, GET /model, a page at /, OpenAPI at /docs."""
-        from mgl.http_guards import read_api_keys
-        from mgl.service import serve as run_service
+        from mgl.serve.guards import read_api_keys
+        from mgl.serve.service import serve as run_service
 
         hosts = tuple(h.strip() for h in allowed_hosts.split(",") if h.strip()) if allowed_hosts else None
         settings = ServeSettings(

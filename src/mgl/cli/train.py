@@ -264,8 +264,8 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Train a classifier (default: the ensemble; --method mgl for MGL alone) on one cross-lingual
         experiment, evaluate on the target's test split, write result.json."""
-        from mgl.experiment import run_experiment
         from mgl.io import write_json_atomic
+        from mgl.run import run_experiment
 
         cfg = build_run_config(
             preset=preset,
@@ -305,7 +305,7 @@ def register(app: typer.Typer) -> None:
             max_rounds=max_rounds,
             patience=patience,
         )
-        from mgl.checkpoint import CHECKPOINT_KIND
+        from mgl.model.checkpoint import CHECKPOINT_KIND
         from mgl.outputs import (
             check_free_space,
             check_model_destination,

@@ -13,7 +13,7 @@ SPLITS = ("train", "validation", "test")
 class Example:
     """One labelled text (or text pair) in one language.
 
-    ``language`` is a canonical language tag (:mod:`mgl.languages`; Webis-CLS-10's folder ``jp`` becomes ``ja``).
+    ``language`` is a canonical language tag (:mod:`mgl.data.languages`; Webis-CLS-10's folder ``jp`` becomes ``ja``).
     ``uid`` identifies the record for explanations and error messages,
     e.g. ``"ja/books/train.review#17"`` (1-based record number).
     """

@@ -6,7 +6,7 @@ Face copy ``Davlan/sib200``): ``{lang_Script}/{train,dev,test}.tsv``, tab-separa
 header ``index_id, category, text``, read by the one reader (:mod:`mgl.data.records`; the files
 quote a text holding a quote the way pandas writes TSV). ``dev`` is the validation split. A
 folder is named by its Flores-200 code (``yor_Latn``); its examples carry the canonical tag
-(:func:`mgl.languages.canonical_language`: ``yo``), and ``languages`` may be given in any
+(:func:`mgl.data.languages.canonical_language`: ``yo``), and ``languages`` may be given in any
 spelling (``yo``, ``yor``, ``yor_Latn``). Record ids are ``{folder}/{split}#{index_id}``: the
 sentences are parallel, so the same ``index_id`` names one sentence in every language.
 """
@@ -18,9 +18,9 @@ from dataclasses import replace
 from pathlib import Path
 
 from mgl.data.examples import SPLITS, Example, checked_splits
+from mgl.data.languages import canonical_language
 from mgl.data.tabular import load_table
 from mgl.errors import DataError
-from mgl.languages import canonical_language
 
 SIB200_DIRNAME = "sib-200"
 SIB200_FILES = {"train": "train.tsv", "validation": "dev.tsv", "test": "test.tsv"}

@@ -1,6 +1,6 @@
 """The instances of one experiment as one table: language, class id and split per row.
 
-Features are looked up by row index (:mod:`mgl.features`); every method (MGL's trainer, the
+Features are looked up by row index (:mod:`mgl.encoders.node_features`); every method (MGL's trainer, the
 baselines, the logistic regressions) and the grids read the same table.
 """
 

@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from mgl.data.examples import SPLITS, Example
+from mgl.data.languages import SpellingNotes, canonical_language
 from mgl.data.records import RecordReader, file_format, record_id, scalar_value, text_value
 from mgl.errors import ConfigError, DataError
-from mgl.languages import SpellingNotes, canonical_language
 
 TABLE_FORMATS = ("csv", "tsv", "jsonl", "parquet")
 #: The roles a column can play; ``parse_columns`` accepts these keys.
@@ -123,7 +123,7 @@ def load_table(
 
     Raises :class:`DataError` naming the file and the 1-based record for: a missing column, an
     empty text or text pair, a missing, NaN or unknown label, a language that is not a language code
-    (any spelling :func:`mgl.languages.canonical_language` knows), an unknown split, a malformed row or JSON line, and bytes that are not UTF-8.
+    (any spelling :func:`mgl.data.languages.canonical_language` knows), an unknown split, a malformed row or JSON line, and bytes that are not UTF-8.
     """
     path = Path(path)
     fmt = table_format(path, fmt)

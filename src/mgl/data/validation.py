@@ -11,8 +11,8 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from mgl.data.examples import SPLITS, Example, label_vocabulary
+from mgl.data.languages import is_canonical
 from mgl.errors import DataError
-from mgl.languages import is_canonical
 
 
 def _where(ex: Example) -> str:
@@ -24,7 +24,7 @@ def validate_examples(examples: Sequence[Example], *, source: str | Path) -> Non
 
     Per example (the error names its 1-based position in ``examples`` and its uid): a non-empty
     text (and text pair, where there is one), a non-empty label, a language that looks like an
-    canonical language tag (:mod:`mgl.languages`), a split among ``train``, ``validation``, ``test``.
+    canonical language tag (:mod:`mgl.data.languages`), a split among ``train``, ``validation``, ``test``.
     Over the dataset: at least one example; no uid used twice; either every example is a text
     pair or none is; and every language has every class of the shared label vocabulary in each
     split it has examples in (the error names the language, the split and the missing class).
@@ -42,7 +42,7 @@ def validate_examples(examples: Sequence[Example], *, source: str | Path) -> Non
             raise DataError(f"missing label{where}", source=source, record=position)
         if not is_canonical(ex.language):
             raise DataError(
-                f"language {ex.language!r} is not a canonical language tag (mgl.languages){where}",
+                f"language {ex.language!r} is not a canonical language tag (mgl.data.languages){where}",
                 source=source,
                 record=position,
             )

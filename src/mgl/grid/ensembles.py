@@ -37,7 +37,7 @@ def derive_ensemble(
 ) -> tuple[str, list[dict], list[tuple[Experiment, int, str]]]:
     """Write the ensemble's cells; returns (its method name, its records, the (experiment, seed, why)
     left out)."""
-    from mgl.data.experiment import prepare_data
+    from mgl.data.preparation import prepare_data
     from mgl.grid.runner import ensemble_metrics
 
     name = ensemble_name(members)

@@ -83,8 +83,8 @@ def table2_experiments(
     """Table 2's experiments: each target with the other languages as sources, on the whole data set
     (``domain`` None, as PAWS-X) or on one domain of a file that has several. With ``sources``, every
     target has those sources instead (SIB-200's protocol: four fixed high-resource sources). Codes are
-    canonical language tags (:func:`mgl.languages.canonical_language`) whatever their spelling."""
-    from mgl.languages import canonical_language
+    canonical language tags (:func:`mgl.data.languages.canonical_language`) whatever their spelling."""
+    from mgl.data.languages import canonical_language
 
     out = []
     if sources is not None:

@@ -1,11 +1,11 @@
 """Computing cells: a runner prepares one (experiment, seed)'s data and features once and runs each method on them.
 
-The cells of one (experiment, seed) share one :func:`~mgl.data.experiment.prepare_data` (the seed
+The cells of one (experiment, seed) share one :func:`~mgl.data.preparation.prepare_data` (the seed
 draws the target's labelled subsample, the same for every method) and one set of features;
 the encoder is loaded once per runner and frozen embeddings go through the on-disk
 :class:`~mgl.encoders.EmbeddingCache`, so each text of a (language, domain) is embedded once
 for the whole grid. The sources' *test* rows, which no method reads, are dropped before
-embedding (by :func:`mgl.data.experiment.make_experiment_data`). Training runs with
+embedding (by :func:`mgl.data.preparation.make_experiment_data`). Training runs with
 ``train_threads`` torch threads (the CLI's ``--threads``, default 1: the classifiers are
 small, and on a shared CPU several OpenMP threads stall each other); embedding keeps torch's
 default. Where the runs are placed (this process, worker processes, a Ray cluster) is the
@@ -23,8 +23,8 @@ from typing import Any
 import numpy as np
 
 from mgl.config import RunConfig
-from mgl.experiment import result_record
 from mgl.grid.plan import Experiment
+from mgl.run import result_record
 
 RECORD_KEYS = (
     "accuracy",
@@ -49,7 +49,7 @@ class CellRunner:
             are replaced per experiment.
         options: the neural baselines' settings (tuning grid, Reptile's k and epsilon).
         progress: inner progress bars (embedding, training).
-        members: the ``ensemble``'s members (None: :data:`mgl.heads.ensemble.DEFAULT_MEMBERS`).
+        members: the ``ensemble``'s members (None: :data:`mgl.methods.heads.ensemble.DEFAULT_MEMBERS`).
     """
 
     def __init__(
@@ -63,7 +63,7 @@ class CellRunner:
         train_threads: int | None = None,
         members: Sequence[str] | None = None,
     ):
-        from mgl.baselines import BaselineOptions
+        from mgl.methods.baselines import BaselineOptions
 
         self.base = base
         self.members = list(members) if members else None
@@ -88,7 +88,7 @@ class CellRunner:
     @property
     def encoder(self):
         if self._encoder is None:
-            from mgl.featurizer import make_encoder
+            from mgl.encoders.featurizer import make_encoder
 
             self._encoder = make_encoder(self.base.encoder)
         return self._encoder
@@ -118,8 +118,8 @@ class CellRunner:
         return {**self.__dict__, "_encoder": None, "_cache": None}
 
     def _features(self, experiment: Experiment, seed: int):
-        from mgl.data.experiment import prepare_data
-        from mgl.featurizer import build_features
+        from mgl.data.preparation import prepare_data
+        from mgl.encoders.featurizer import build_features
 
         cfg = self.experiment_config(experiment)
         data = prepare_data(cfg.data, seed)  # without the sources' test rows
@@ -141,7 +141,7 @@ class CellRunner:
         if self.base.encoder.train != "none" or self.base.encoder.pooling_head != "none":
             return None
         from mgl.bulk.embed import embed_corpus
-        from mgl.data.experiment import prepare_data
+        from mgl.data.preparation import prepare_data
 
         texts: list[str] = []
         pairs: list[str | None] = []
@@ -169,8 +169,8 @@ class CellRunner:
         """Each method's cell record (with its validation and test probabilities under
         ``"probabilities"``, which the store keeps beside the record). An ``ensemble`` comes last and
         reuses the probabilities of members computed in this group (the others are trained here)."""
-        from mgl.heads.ensemble import DEFAULT_MEMBERS
         from mgl.methods import check_members
+        from mgl.methods.heads.ensemble import DEFAULT_MEMBERS
 
         cfg, data, features, encoder, embed_seconds = self._features(experiment, seed)
         initial = features.state_dict()  # a trainable encoder starts every method from the same weights

@@ -70,7 +70,7 @@ def table2_spec(methods: Sequence[str], experiments: Sequence[Experiment], *, na
     """The paper's Table 2 (text pairs): per target precision, recall and F1, then the average F1.
 
     P / R / F1 are those of the positive class of a binary task (PAWS-X: ``paraphrase``; see
-    :func:`mgl.data.experiment.positive_index`), their macro averages with more than two classes. The
+    :func:`mgl.data.preparation.positive_index`), their macro averages with more than two classes. The
     significance test (and dagger) is made on the F1 columns only; Δ is the last column's.
     """
     columns: list[Column] = []

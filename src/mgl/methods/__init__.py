@@ -1,8 +1,8 @@
 """The methods: each a class that fits itself (:mod:`mgl.methods.base`), registered once by name
 (:mod:`mgl.methods.registry`), fitted and scored by one path (:mod:`mgl.methods.scoring`).
 
-Built in: MGL and its ablations (:mod:`mgl.methods.mgl`), the neural baselines
-(:mod:`mgl.baselines`), the logistic-regression references (:mod:`mgl.methods.logreg`) and the
+Built in: MGL and its ablations (:mod:`mgl.methods.mgl.method`), the neural baselines
+(:mod:`mgl.methods.baselines`), the logistic-regression references (:mod:`mgl.methods.logreg`) and the
 ensemble (:mod:`mgl.methods.ensemble`). Light to import: the classes are imported when a method
 is made.
 """

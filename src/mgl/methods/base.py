@@ -4,7 +4,7 @@ A method is constructed with its name and its settings, which the constructor st
 :meth:`Method.fit` validates them, trains on an experiment's data and features, and keeps what
 it learned in attributes ending in ``_`` (``head_``, ``report_``, ``bank_``, for an ensemble
 ``members_``); :meth:`Method.predict_proba` refuses (``NotFittedError``) before ``fit``. The
-fitted head (:mod:`mgl.heads`) is what the grids score and the product saves, serves and
+fitted head (:mod:`mgl.methods.heads`) is what the grids score and the product saves, serves and
 explains. A subclass implements :meth:`Method._fit` and, if it can fail before the encoder runs
 on data it cannot use, :meth:`Method.check_data`; it is registered once by name
 (:func:`mgl.methods.registry.register`).
@@ -23,7 +23,7 @@ if TYPE_CHECKING:  # pragma: no cover
     import torch
 
     from mgl.config import RunConfig
-    from mgl.heads.base import Head, LabelledBank
+    from mgl.methods.heads.base import Head, LabelledBank
 
 
 class Method:
@@ -33,7 +33,7 @@ class Method:
         name: the registered name (``mgl`` and its variants name their settings, e.g. ``mgl-gcn3``).
         config: the run configuration (:class:`~mgl.config.RunConfig`): MGL's and the classifiers'
             hyper-parameters, the data's settings.
-        options: the neural baselines' settings (:class:`~mgl.baselines.BaselineOptions`; None: defaults).
+        options: the neural baselines' settings (:class:`~mgl.methods.baselines.BaselineOptions`; None: defaults).
         members: an ensemble's members (None: the configuration's).
     """
 
@@ -63,7 +63,7 @@ class Method:
         resume=None,
         keep_bank: bool = True,
     ) -> Method:
-        """Train on ``data`` (an :class:`~mgl.data.experiment.ExperimentData`) with ``features``;
+        """Train on ``data`` (an :class:`~mgl.data.preparation.ExperimentData`) with ``features``;
         nothing is scored here. ``keep_bank=False`` (the grids, which score and keep nothing else)
         skips embedding the labelled bank for heads that do not read it. Returns ``self``."""
         self.config.validate()
@@ -105,7 +105,7 @@ class Method:
 def labelled_bank(data, features, *, languages: Sequence[str] | None = None) -> LabelledBank:
     """Every ``train`` row of ``languages`` (default: the sources and the target), with its features
     as they are now (a trained encoder's final weights)."""
-    from mgl.heads.base import LabelledBank, row_features
+    from mgl.methods.heads.base import LabelledBank, row_features
 
     t = data.table
     rows = t.rows(languages=list(languages or [*data.sources, data.target]), split="train")

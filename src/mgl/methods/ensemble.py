@@ -4,7 +4,7 @@ r"""The ensemble as a method: each member fitted as it is alone, their class pro
 
     p(y \mid x) = \frac{1}{M} \sum_{m=1}^{M} p_m(y \mid x)
 
-(:func:`mgl.heads.ensemble.mean_probabilities`, the one mean). The members share one set of
+(:func:`mgl.methods.heads.ensemble.mean_probabilities`, the one mean). The members share one set of
 features, reset to their starting weights before each member trains; the first MGL member holds
 the checkpoint (a checkpoint holds one MGL's stages). An ensemble needs a frozen encoder.
 """
@@ -37,7 +37,7 @@ class Ensemble(Method):
             make_method(name, self.config, options=self.options).check_data(data)
 
     def _fit(self, data, features, *, seed, device, progress, checkpoint, resume):
-        from mgl.heads.ensemble import EnsembleHead
+        from mgl.methods.heads.ensemble import EnsembleHead
 
         self.check_frozen()
         chosen = self.chosen_members()

@@ -1,10 +1,10 @@
 """The logistic-regression references as a method: ``logreg-target`` (the target's few labels) and
 ``logreg-pooled`` (every language's labelled rows), on the frozen embeddings.
 
-A standardised L2 logistic regression (:func:`mgl.baselines.logistic_regression.fit_logistic_regression`),
+A standardised L2 logistic regression (:func:`mgl.methods.baselines.logistic_regression.fit_logistic_regression`),
 its C chosen on the target's validation rows that MGL validates on
-(:func:`mgl.baselines.common.mgl_validation_rows`); the fitted head is a
-:class:`~mgl.heads.logreg.LogRegHead`. scikit-learn and torch are imported in :meth:`_fit`.
+(:func:`mgl.methods.baselines.common.mgl_validation_rows`); the fitted head is a
+:class:`~mgl.methods.heads.logreg.LogRegHead`. scikit-learn and torch are imported in :meth:`_fit`.
 """
 
 from __future__ import annotations
@@ -18,10 +18,10 @@ class LogisticRegressionReference(Method):
     """``logreg-target`` or ``logreg-pooled``, by name."""
 
     def _fit(self, data, features, *, seed, device, progress, checkpoint, resume):
-        from mgl.baselines.common import mgl_validation_rows
-        from mgl.baselines.logistic_regression import fit_logistic_regression
-        from mgl.heads.base import row_features
-        from mgl.heads.logreg import LogRegHead
+        from mgl.methods.baselines.common import mgl_validation_rows
+        from mgl.methods.baselines.logistic_regression import fit_logistic_regression
+        from mgl.methods.heads.base import row_features
+        from mgl.methods.heads.logreg import LogRegHead
 
         t = data.table
         langs = [data.target] if self.name == "logreg-target" else [*data.sources, data.target]

@@ -3,9 +3,9 @@
 Every method is a class (:class:`mgl.methods.base.Method`) registered here once, with its name,
 how tables name it and its kind:
 
-* ``baseline``: the neural baselines (:mod:`mgl.baselines`, one module each);
+* ``baseline``: the neural baselines (:mod:`mgl.methods.baselines`, one module each);
 * ``reference``: the logistic regressions on the frozen embeddings (:mod:`mgl.methods.logreg`);
-* ``mgl``: MGL and its ablations (:mod:`mgl.methods.mgl`), named ``mgl`` plus any of the
+* ``mgl``: MGL and its ablations (:mod:`mgl.methods.mgl.method`), named ``mgl`` plus any of the
   suffixes of :data:`MGL_ABLATIONS` and ``-gcnN`` (N GCN layers), combined in that order, e.g.
   ``mgl-no-meta-gcn3``. :func:`mgl_variant_config` maps a name to its configuration and
   :func:`method_name` a configuration back to its name, both from the same table;
@@ -213,12 +213,12 @@ def check_methods(methods: Sequence[str]) -> list[str]:
 for _name, _display, _kind, _cls in (
     ("logreg-target", "LogReg (target only)", "reference", "mgl.methods.logreg:LogisticRegressionReference"),
     ("logreg-pooled", "LogReg (pooled)", "reference", "mgl.methods.logreg:LogisticRegressionReference"),
-    ("target-only", "Target-Only", "baseline", "mgl.baselines.target_only:TargetOnly"),
-    ("mix", "Mix", "baseline", "mgl.baselines.mix:Mix"),
-    ("multi-task", "Multi-task", "baseline", "mgl.baselines.multi_task:MultiTask"),
-    ("fine-tune", "Fine-tune", "baseline", "mgl.baselines.fine_tune:FineTune"),
-    ("reptile", "Reptile", "baseline", "mgl.baselines.reptile:Reptile"),
-    ("mgl", "MGL", "mgl", "mgl.methods.mgl:MGL"),
+    ("target-only", "Target-Only", "baseline", "mgl.methods.baselines.target_only:TargetOnly"),
+    ("mix", "Mix", "baseline", "mgl.methods.baselines.mix:Mix"),
+    ("multi-task", "Multi-task", "baseline", "mgl.methods.baselines.multi_task:MultiTask"),
+    ("fine-tune", "Fine-tune", "baseline", "mgl.methods.baselines.fine_tune:FineTune"),
+    ("reptile", "Reptile", "baseline", "mgl.methods.baselines.reptile:Reptile"),
+    ("mgl", "MGL", "mgl", "mgl.methods.mgl.method:MGL"),
     ("ensemble", "Ensemble", "ensemble", "mgl.methods.ensemble:Ensemble"),
 ):
     register(_name, _display, _kind, _cls)

@@ -1,9 +1,9 @@
 """The one fit-and-score path: a method fitted, its head scoring the target's validation and test rows.
 
-:func:`fit_and_score` is what :class:`mgl.classifier.Classifier`, the grids (:mod:`mgl.grid.runner`),
+:func:`fit_and_score` is what :class:`mgl.model.classifier.Classifier`, the grids (:mod:`mgl.grid.runner`),
 ``mgl train``, ``mgl run`` and the benchmarks call: it makes the method from the registry, fits it
 (:meth:`mgl.methods.base.Method.fit`) and scores the rows with the fitted head's own
-``predict_proba`` (:func:`mgl.heads.base.score_rows`), so what a saved model predicts is what a
+``predict_proba`` (:func:`mgl.methods.heads.base.score_rows`), so what a saved model predicts is what a
 cell reports. An ensemble's probabilities are the mean of its members' (:func:`ensemble_probabilities`,
 the one place the mean is taken), each member scored once. :func:`split_metrics` turns
 probabilities into the numbers every record carries; a split without rows gives nulls, never a
@@ -18,15 +18,15 @@ from typing import Any
 
 import numpy as np
 
-from mgl.evaluation import split_metrics
 from mgl.methods.base import Method
+from mgl.methods.metrics import split_metrics
 from mgl.methods.registry import make_method
 
 SPLITS = ("validation", "test")
 
 SCORER = "fitted-head"
-"""How cells and runs are scored: the fitted model's own ``predict_proba`` (:func:`mgl.heads.score_rows`),
-MGL with each input the query of its own graph (:mod:`mgl.heads.meta_graph`)."""
+"""How cells and runs are scored: the fitted model's own ``predict_proba`` (:func:`mgl.methods.heads.score_rows`),
+MGL with each input the query of its own graph (:mod:`mgl.methods.mgl.head`)."""
 
 
 @dataclass
@@ -86,7 +86,7 @@ def fit_and_score(
 def split_probabilities(method: Method, data, features) -> dict[str, dict[str, np.ndarray]]:
     """``{name: {split: probabilities}}`` of the target's validation and test rows, for the fitted
     method and (an ensemble) each member, each member scored once."""
-    from mgl.heads.base import score_rows
+    from mgl.methods.heads.base import score_rows
 
     rows = {split: target_rows(data, split) for split in SPLITS}
     members = method.fitted_members
@@ -98,8 +98,8 @@ def split_probabilities(method: Method, data, features) -> dict[str, dict[str, n
 
 
 def ensemble_probabilities(members: dict[str, dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
-    """The ensemble's probabilities by split: the mean of its members' (:func:`mgl.heads.ensemble.mean_probabilities`)."""
-    from mgl.heads.ensemble import mean_probabilities
+    """The ensemble's probabilities by split: the mean of its members' (:func:`mgl.methods.heads.ensemble.mean_probabilities`)."""
+    from mgl.methods.heads.ensemble import mean_probabilities
 
     return {split: mean_probabilities([p[split] for p in members.values()]) for split in SPLITS}
 

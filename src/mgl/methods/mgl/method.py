@@ -1,0 +1,63 @@
+"""MGL and its ablations as a method: both stages trained (:func:`mgl.methods.mgl.training.fit_mgl`), the meta graph kept as a head.
+
+The name says the variant (``mgl``, ``mgl-no-meta``, ``mgl-gcn3`` ...,
+:func:`mgl.methods.registry.mgl_variant_config`). The fitted head
+(:class:`~mgl.methods.mgl.head.MetaGraphHead`) scores each input as the query of its own graph over
+support sets drawn from the labelled bank, as a saved model predicts. A checkpoint and ``resume``
+act on MGL's stages (written after every round). torch and the training code are imported in
+:meth:`MGL._fit` (see :mod:`mgl.methods.base`).
+"""
+
+from __future__ import annotations
+
+from mgl.methods.base import Method, labelled_bank
+from mgl.methods.registry import mgl_variant_config
+
+
+class MGL(Method):
+    """MGL (Meta Graph Learning) or one of its ablations, by name."""
+
+    def check_data(self, data) -> None:
+        """Every sampler of both stages built once: a language or class too small for N raises DataError."""
+        check_episodes(data, mgl_variant_config(self.name, self.config.mgl))
+
+    def _fit(self, data, features, *, seed, device, progress, checkpoint, resume):
+        import torch
+
+        from mgl.methods.mgl.head import MetaGraphHead
+        from mgl.methods.mgl.training import build_model, fit_mgl
+
+        variant = mgl_variant_config(self.name, self.config.mgl)
+        torch.manual_seed(seed)
+        model = build_model(variant, features.dim, data.table.num_classes).to(device)
+        fit = fit_mgl(
+            model,
+            features,
+            data.table,
+            data.sources,
+            data.target,
+            variant,
+            seed=seed,
+            progress=progress,
+            checkpoint=checkpoint,
+            resume=resume,
+        )
+        bank = labelled_bank(data, features)  # the final features: a trained encoder's own
+        head = MetaGraphHead.from_bank(model.eval(), variant, bank, sources=data.sources, target=data.target, seed=seed)
+        n_train = len(data.table.rows(languages=[*data.sources, data.target], split="train"))
+        # the stages' own clocks, which a checkpoint carries over a restart: the whole training time
+        report = {"train_seconds": fit.seconds, "stages": [s.to_dict() for s in fit.stages], "n_train": n_train}
+        return head, report, bank
+
+
+def check_episodes(data, cfg) -> None:
+    """Build every sampler of both stages once (``cfg`` an :class:`~mgl.config.MGLConfig`): a
+    language or class too small for N raises DataError."""
+    import numpy as np
+
+    from mgl.methods.mgl.training import meta_test_tasks, meta_train_tasks
+
+    rng = np.random.default_rng(0)
+    if cfg.meta_train:
+        meta_train_tasks(data.table, data.sources, cfg, rng)
+    meta_test_tasks(data.table, data.sources, data.target, cfg, rng)
