@@ -94,3 +94,21 @@ def test_round_trip_through_dict():
     cfg = load_config("amazon", None, ["mgl.gcn_layers=3"])
     again = RunConfig.from_dict(cfg.to_dict())
     assert again == cfg
+
+
+def test_the_quick_scales_are_presets_applied_under_the_overrides():
+    from mgl.config import QUICK_SCALES, quick_path
+
+    base = load_config("amazon")
+    text = load_config("amazon", quick=("text",))
+    assert (text.data.max_per_class, text.encoder.max_length, text.mgl.lr) == (20, 128, 1e-3)
+    assert text.mgl.n_query == base.mgl.n_query  # the text scale leaves R alone
+    ablation = load_config("amazon", quick=("text", "ablation"))
+    assert ablation.mgl.n_query == 16 and ablation.data.max_per_class == 20
+    pairs = load_config("search-relevance", quick=("pairs",))
+    assert (pairs.encoder.max_length, pairs.mgl.n_query) == (64, 32)
+    # --set wins over the quick scale
+    assert load_config("amazon", None, ["mgl.lr=5e-4"], quick=("text",)).mgl.lr == 5e-4
+    assert all(quick_path(name).is_file() for name in QUICK_SCALES)
+    with pytest.raises(ConfigError, match="unknown quick scale 'tiny'"):
+        load_config("amazon", quick=("tiny",))

@@ -80,3 +80,73 @@ def test_no_import_cycle_among_mgl_modules():
 def test_the_cycle_finder_finds_a_cycle():
     assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
     assert find_cycle({"a": {"b"}, "b": set()}) is None
+
+
+# The folders in the order of the data flow: each imports only from folders before it (and from the
+# foundations at the top of the package: config, errors, io, outputs, ...), never from one after it.
+LAYERS = [
+    ("mgl.data",),
+    ("mgl.encoders",),
+    ("mgl.methods", "mgl.fingerprints"),  # the fingerprint reads the encoder's prefix rule
+    ("mgl.model",),
+    ("mgl.serve", "mgl.bulk", "mgl.grid", "mgl.run"),
+    ("mgl.cli", "mgl.__main__"),
+]
+# the one arrow that runs back up: the configuration checks language codes with the data's normaliser
+ALLOWED_UPWARD = {("mgl.config", "mgl.data.languages")}
+
+
+def layer_of(module: str) -> int | None:
+    for index, prefixes in enumerate(LAYERS):
+        if any(module == p or module.startswith(p + ".") for p in prefixes):
+            return index
+    return None  # a foundation
+
+
+def upward_imports(graph: dict[str, set[str]]) -> list[tuple[str, str]]:
+    found = []
+    for module, targets in graph.items():
+        mine = layer_of(module)
+        for target in targets:
+            theirs = layer_of(target)
+            if theirs is None or (module, target) in ALLOWED_UPWARD:
+                continue
+            if mine is None or theirs > mine:  # a foundation importing a folder, or a folder a later one
+                found.append((module, target))
+    return sorted(found)
+
+
+def test_every_folder_imports_only_from_the_folders_before_it():
+    graph = import_graph()
+    assert "mgl.encoders.featurizer" in graph["mgl.model.classifier"]  # the graph sees the folders
+    assert upward_imports(graph) == []
+
+
+def test_the_layer_check_sees_an_upward_import():
+    assert upward_imports({"mgl.data.table": {"mgl.methods.base"}, "mgl.methods.base": set()}) == [
+        ("mgl.data.table", "mgl.methods.base")
+    ]
+    assert upward_imports({"mgl.errors": {"mgl.model.classifier"}, "mgl.model.classifier": set()}) == [
+        ("mgl.errors", "mgl.model.classifier")
+    ]
+
+
+def test_every_cli_command_is_a_module_level_function():
+    """Each ``mgl`` command is a function its module defines at the top, so it can be imported,
+    tested and followed (no closures inside a ``register()``)."""
+    import importlib
+
+    from mgl.cli import app
+
+    def commands(typer_app, prefix=""):
+        for info in typer_app.registered_commands:
+            yield f"{prefix}{info.name or info.callback.__name__}", info.callback
+        for group in typer_app.registered_groups:
+            yield from commands(group.typer_instance, f"{prefix}{group.name} ")
+
+    found = dict(commands(app))
+    assert {"run", "train", "predict", "serve", "experiment table1", "data stats"} <= set(found)
+    for name, callback in found.items():
+        assert "<locals>" not in callback.__qualname__, f"mgl {name} is a closure: {callback.__qualname__}"
+        module = importlib.import_module(callback.__module__)
+        assert getattr(module, callback.__name__) is callback, f"mgl {name}"

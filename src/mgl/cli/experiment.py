@@ -10,7 +10,6 @@ import typer
 from mgl.cli import sweeps
 from mgl.cli.grid_options import (
     DEFAULT_METHODS,
-    QUICK_OVERRIDES,
     AddressOpt,
     AmazonPresetOpt,
     BaselineLrsOpt,
@@ -172,21 +171,6 @@ def report(
     typer.echo(paths["md"].read_text(encoding="utf-8"))
 
 
-TABLE2_QUICK_OVERRIDES = [
-    "data.max_per_class=20",
-    "encoder.max_length=64",
-    "mgl.n_query=32",
-    "mgl.train_episodes=10",
-    "mgl.max_rounds=3",
-    "mgl.patience=2",
-    "mgl.test_episodes=2",
-    "mgl.eval_times=2",
-    "mgl.lr=1e-3",
-]
-"""``table2 --quick``: the smoke-test scale of ``table1 --quick`` for text pairs (20 pairs per language,
-split and class; 64 tokens per pair; R = 32 so that 20 pairs per class can fill a query set)."""
-
-
 @app.command("table2")
 def table2(
     data: Annotated[str, typer.Option(help="paws-x, or a CSV/TSV/JSONL file (with --columns, --labels).")] = "paws-x",
@@ -303,7 +287,8 @@ def _file_grid(
     _check_threads(threads)
     if pairs is None:
         pairs = preset == "search-relevance"
-    items = (list(TABLE2_QUICK_OVERRIDES) if pairs else list(QUICK_OVERRIDES)) if quick else []
+    scales = (("pairs",) if pairs else ("text",)) if quick else ()
+    items: list[str] = []
     for key, value in (
         ("data.name", data),
         ("data.root", root),
@@ -315,7 +300,7 @@ def _file_grid(
     ):
         if value is not None:
             items.append(f"{key}={value}")
-    cfg = load_config(preset, config, [*items, *(set_ or [])])
+    cfg = load_config(preset, config, [*items, *(set_ or [])], quick=scales)
     named = cfg.data.name.lower() in ("paws-x", "sib-200")
     if named and cfg.data.root is None:
         raise ConfigError(f"no data folder: give --root (the folder holding {cfg.data.name})")

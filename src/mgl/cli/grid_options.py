@@ -11,18 +11,6 @@ import typer
 from mgl.methods import PAPER_METHODS
 
 DEFAULT_METHODS = ",".join([*PAPER_METHODS, "ensemble"])
-QUICK_OVERRIDES = [
-    "data.max_per_class=20",
-    "encoder.max_length=128",
-    "mgl.train_episodes=10",
-    "mgl.max_rounds=3",
-    "mgl.patience=2",
-    "mgl.test_episodes=2",
-    "mgl.eval_times=2",
-    "mgl.lr=1e-3",
-]
-"""``--quick``: a smoke-test scale (20 instances per language, split and class; short training, so
-MGL steps at 1e-3 rather than its default 1e-4, as the baselines' quick grid uses 1e-3 and 3e-3)."""
 QUICK_LRS = (1e-3, 3e-3)
 QUICK_WDS = (0.0,)
 
@@ -177,17 +165,19 @@ def _run_table(
     typer.echo(f"wrote {paths['md']}, {paths['csv']}, {paths['json']}")
 
 
-def _webis_config(*, what: str, root, quick: bool, device, preset, config, set_, quick_extra=()):
-    """The run configuration of a Webis-CLS-10 grid (ablation, proportion): preset, --quick, --root, --set."""
+def _webis_config(*, what: str, root, quick: bool, device, preset, config, set_, quick_scale="text"):
+    """The run configuration of a Webis-CLS-10 grid (table1, ablation, proportion): preset, --quick
+    (the ``text`` scale, and ``quick_scale`` on top), --root, --set."""
     from mgl.config import load_config
     from mgl.errors import ConfigError
 
-    items = [*QUICK_OVERRIDES, *quick_extra] if quick else []
+    items = []
     if root is not None:
         items.append(f"data.root={root}")
     if device is not None:
         items.append(f"encoder.device={device}")
-    cfg = load_config(preset, config, [*items, *(set_ or [])])
+    scales = tuple(dict.fromkeys(("text", quick_scale))) if quick else ()
+    cfg = load_config(preset, config, [*items, *(set_ or [])], quick=scales)
     if cfg.data.root is None:
         raise ConfigError("no data folder: give --root (the folder holding cls-acl10-unprocessed)")
     if cfg.data.name.lower() != "webis-cls-10":

@@ -62,144 +62,140 @@ def read_inputs(
     return texts, (pairs if any(p is not None for p in pairs) else None), ids
 
 
+def predict(
+    model: Annotated[Path, typer.Option(help="A model directory saved by 'mgl train --save'.")],
+    input: Annotated[
+        list[str],
+        typer.Option(
+            "--input",
+            help="A .jsonl, .csv, .tsv or .txt file, or - for standard input; or (repeatable) files, folders and globs of .csv/.tsv/.jsonl/.parquet for sharded output.",
+        ),
+    ],
+    output: Annotated[
+        Path,
+        typer.Option(
+            help="A .jsonl file (a few texts, with explanations), or a folder: output shards, each written atomically; a killed run given the same folder continues."
+        ),
+    ],
+    text_column: Annotated[str, typer.Option(help="Field or column holding the text.")] = "text",
+    pair_column: Annotated[str | None, typer.Option(help="Field or column holding the second text of a pair.")] = None,
+    format: Annotated[str | None, typer.Option("--format", help="Input format when the suffix does not say.")] = None,
+    device: Annotated[str | None, typer.Option(help="cpu, cuda, cuda:N; default: CUDA when present.")] = None,
+    seed: Annotated[
+        int | None, typer.Option(help="MGL: seed of the sampled support sets (default: the model's).")
+    ] = None,
+    precision: Annotated[
+        str | None, typer.Option(help="Embed the inputs in fp32, bf16 or auto (default: as the model was trained).")
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", help="No progress bars.")] = False,
+    cache: Annotated[
+        bool,
+        typer.Option(
+            "--cache/--no-cache",
+            help="Keep the inputs' embeddings in the on-disk cache ($MGL_HOME), so a re-run embeds nothing (off by default: a corpus would grow it by ~1.5 kB a text).",
+        ),
+    ] = False,
+    id_column: Annotated[
+        str | None,
+        typer.Option(
+            help="Folder output: the column whose values identify each row in the output (default: FILE:ROW)."
+        ),
+    ] = None,
+    shard_rows: Annotated[int, typer.Option(help="Folder output: rows per output shard.")] = 10_000,
+    output_format: Annotated[str, typer.Option(help="Folder output: parquet or jsonl shards.")] = "parquet",
+    executor: Annotated[
+        str,
+        typer.Option(
+            help="Folder output: local (this machine) or ray (a Ray Data actor pool; --address joins a cluster)."
+        ),
+    ] = "local",
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            help="Folder output: worker processes (local; default 1, in this process) or Ray actors (default: one per CPU, or per GPU), each loading the model once."
+        ),
+    ] = None,
+    address: Annotated[
+        str | None, typer.Option(help="--executor ray: the cluster to join (default: start Ray on this machine).")
+    ] = None,
+    overwrite: Annotated[
+        bool,
+        typer.Option(
+            "--overwrite",
+            help="A .jsonl --output may replace a file mgl did not write (never an input, nor a file inside a model folder); mgl's own earlier predictions are replaced without it.",
+        ),
+    ] = False,
+) -> None:
+    """Classify texts: label, class probabilities, the nearest labelled examples (with their texts) and,
+    for MGL, which languages' examples the graph leaned on."""
+    import time
+
+    import numpy as np
+
+    from mgl.errors import MGLError
+    from mgl.io import atomic_open
+    from mgl.outputs import check_output_file, expand, record_written
+
+    if is_stream_job(input, output):
+        return predict_folder(
+            model,
+            input,
+            output,
+            text_column=text_column,
+            pair_column=pair_column,
+            id_column=id_column,
+            shard_rows=shard_rows,
+            output_format=output_format,
+            device=device,
+            seed=seed,
+            precision=precision,
+            quiet=quiet,
+            cache=cache,
+            executor=executor,
+            workers=workers,
+            address=address,
+        )
+    if executor != "local" or workers is not None or address is not None:
+        raise MGLError(
+            "--executor, --workers and --address apply to predictions into a folder (--output DIR)", source=output
+        )
+    if len(input) != 1:
+        raise MGLError("several inputs are predicted into a folder: give --output DIR", source=output)
+    (source,) = input
+    if expand(output).is_dir():
+        raise MGLError(
+            "--output names a folder; give a file name (.jsonl), or a folder together with "
+            ".csv/.tsv/.jsonl/.parquet inputs for sharded output",
+            source=output,
+        )
+    # before any work: never a user's file, the input itself, or a file inside a model folder
+    output = check_output_file(output, kind=PREDICTIONS_KIND, overwrite=overwrite, inputs=[source], option="--output")
+    texts, pairs, ids = read_inputs(source, text_column=text_column, pair_column=pair_column, fmt=format)
+    clf = load_for_prediction(model, device=device, precision=precision, seed=seed, cache=cache)
+    t0 = time.perf_counter()
+    predictions = clf.explain(texts, pairs, progress=not quiet)
+    seconds = time.perf_counter() - t0
+    with atomic_open(output, "w") as fh:
+        for rid, text, pred in zip(ids, texts, predictions):
+            fh.write(json.dumps({"id": rid, "text": text, **pred.to_dict()}, ensure_ascii=False) + "\n")
+    record_written(output, PREDICTIONS_KIND)
+    agreement = float(np.mean([p.agreement for p in predictions]))
+    line = (
+        f"wrote {len(predictions)} predictions of {clf.method} to {output} "
+        f"({len(predictions) / seconds:.1f} texts/s); nearest labelled examples agree with the label "
+        f"{agreement:.0%} of the time"
+    )
+    if predictions[0].graph is not None:
+        self_weight = float(np.mean([p.self_weight for p in predictions]))
+        inactive = sum(not p.graph_active for p in predictions)
+        line += f"; mean self-weight {self_weight:.4f}" + (
+            f", the graph passed on almost nothing (self-weight >= 0.99) for {inactive} of them" if inactive else ""
+        )
+    typer.echo(line)
+
+
 def register(app: typer.Typer) -> None:
-    @app.command("predict")
-    def predict(
-        model: Annotated[Path, typer.Option(help="A model directory saved by 'mgl train --save'.")],
-        input: Annotated[
-            list[str],
-            typer.Option(
-                "--input",
-                help="A .jsonl, .csv, .tsv or .txt file, or - for standard input; or (repeatable) files, folders and globs of .csv/.tsv/.jsonl/.parquet for sharded output.",
-            ),
-        ],
-        output: Annotated[
-            Path,
-            typer.Option(
-                help="A .jsonl file (a few texts, with explanations), or a folder: output shards, each written atomically; a killed run given the same folder continues."
-            ),
-        ],
-        text_column: Annotated[str, typer.Option(help="Field or column holding the text.")] = "text",
-        pair_column: Annotated[
-            str | None, typer.Option(help="Field or column holding the second text of a pair.")
-        ] = None,
-        format: Annotated[
-            str | None, typer.Option("--format", help="Input format when the suffix does not say.")
-        ] = None,
-        device: Annotated[str | None, typer.Option(help="cpu, cuda, cuda:N; default: CUDA when present.")] = None,
-        seed: Annotated[
-            int | None, typer.Option(help="MGL: seed of the sampled support sets (default: the model's).")
-        ] = None,
-        precision: Annotated[
-            str | None, typer.Option(help="Embed the inputs in fp32, bf16 or auto (default: as the model was trained).")
-        ] = None,
-        quiet: Annotated[bool, typer.Option("--quiet", help="No progress bars.")] = False,
-        cache: Annotated[
-            bool,
-            typer.Option(
-                "--cache/--no-cache",
-                help="Keep the inputs' embeddings in the on-disk cache ($MGL_HOME), so a re-run embeds nothing (off by default: a corpus would grow it by ~1.5 kB a text).",
-            ),
-        ] = False,
-        id_column: Annotated[
-            str | None,
-            typer.Option(
-                help="Folder output: the column whose values identify each row in the output (default: FILE:ROW)."
-            ),
-        ] = None,
-        shard_rows: Annotated[int, typer.Option(help="Folder output: rows per output shard.")] = 10_000,
-        output_format: Annotated[str, typer.Option(help="Folder output: parquet or jsonl shards.")] = "parquet",
-        executor: Annotated[
-            str,
-            typer.Option(
-                help="Folder output: local (this machine) or ray (a Ray Data actor pool; --address joins a cluster)."
-            ),
-        ] = "local",
-        workers: Annotated[
-            int | None,
-            typer.Option(
-                help="Folder output: worker processes (local; default 1, in this process) or Ray actors (default: one per CPU, or per GPU), each loading the model once."
-            ),
-        ] = None,
-        address: Annotated[
-            str | None, typer.Option(help="--executor ray: the cluster to join (default: start Ray on this machine).")
-        ] = None,
-        overwrite: Annotated[
-            bool,
-            typer.Option(
-                "--overwrite",
-                help="A .jsonl --output may replace a file mgl did not write (never an input, nor a file inside a model folder); mgl's own earlier predictions are replaced without it.",
-            ),
-        ] = False,
-    ) -> None:
-        """Classify texts: label, class probabilities, the nearest labelled examples (with their texts) and,
-        for MGL, which languages' examples the graph leaned on."""
-        import time
-
-        import numpy as np
-
-        from mgl.errors import MGLError
-        from mgl.io import atomic_open
-        from mgl.outputs import check_output_file, expand, record_written
-
-        if is_stream_job(input, output):
-            return predict_folder(
-                model,
-                input,
-                output,
-                text_column=text_column,
-                pair_column=pair_column,
-                id_column=id_column,
-                shard_rows=shard_rows,
-                output_format=output_format,
-                device=device,
-                seed=seed,
-                precision=precision,
-                quiet=quiet,
-                cache=cache,
-                executor=executor,
-                workers=workers,
-                address=address,
-            )
-        if executor != "local" or workers is not None or address is not None:
-            raise MGLError(
-                "--executor, --workers and --address apply to predictions into a folder (--output DIR)", source=output
-            )
-        if len(input) != 1:
-            raise MGLError("several inputs are predicted into a folder: give --output DIR", source=output)
-        (source,) = input
-        if expand(output).is_dir():
-            raise MGLError(
-                "--output names a folder; give a file name (.jsonl), or a folder together with "
-                ".csv/.tsv/.jsonl/.parquet inputs for sharded output",
-                source=output,
-            )
-        # before any work: never a user's file, the input itself, or a file inside a model folder
-        output = check_output_file(
-            output, kind=PREDICTIONS_KIND, overwrite=overwrite, inputs=[source], option="--output"
-        )
-        texts, pairs, ids = read_inputs(source, text_column=text_column, pair_column=pair_column, fmt=format)
-        clf = load_for_prediction(model, device=device, precision=precision, seed=seed, cache=cache)
-        t0 = time.perf_counter()
-        predictions = clf.explain(texts, pairs, progress=not quiet)
-        seconds = time.perf_counter() - t0
-        with atomic_open(output, "w") as fh:
-            for rid, text, pred in zip(ids, texts, predictions):
-                fh.write(json.dumps({"id": rid, "text": text, **pred.to_dict()}, ensure_ascii=False) + "\n")
-        record_written(output, PREDICTIONS_KIND)
-        agreement = float(np.mean([p.agreement for p in predictions]))
-        line = (
-            f"wrote {len(predictions)} predictions of {clf.method} to {output} "
-            f"({len(predictions) / seconds:.1f} texts/s); nearest labelled examples agree with the label "
-            f"{agreement:.0%} of the time"
-        )
-        if predictions[0].graph is not None:
-            self_weight = float(np.mean([p.self_weight for p in predictions]))
-            inactive = sum(not p.graph_active for p in predictions)
-            line += f"; mean self-weight {self_weight:.4f}" + (
-                f", the graph passed on almost nothing (self-weight >= 0.99) for {inactive} of them" if inactive else ""
-            )
-        typer.echo(line)
+    app.command("predict")(predict)
 
 
 def is_stream_job(inputs: list[str], output: Path) -> bool:

@@ -36,10 +36,6 @@ from mgl.cli.grid_options import (
 from mgl.methods import ABLATION_METHODS, PROPORTION_METHODS
 
 ABLATION_DEFAULT = ",".join(ABLATION_METHODS)
-ABLATION_QUICK_EXTRA = ["mgl.n_query=16"]
-"""``ablation --quick`` on top of :data:`QUICK_OVERRIDES`: a within-language ("w/o L2CLT") episode takes
-its queries from the support's own language, N x M + R/|Y| = 5 x 2 + 8 = 18 of each class, which the
-20 instances per class of the quick scale can give (with R = 32 it would need 26)."""
 
 
 def ablation(
@@ -91,7 +87,7 @@ def ablation(
         preset=preset,
         config=config,
         set_=set_,
-        quick_extra=ABLATION_QUICK_EXTRA,
+        quick_scale="ablation",
     )
     method_list = check_methods(["mgl", *_split(methods)])
     bad = [m for m in method_list if not is_mgl(m)]

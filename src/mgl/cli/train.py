@@ -140,230 +140,223 @@ def print_result(result: dict) -> None:
         print(f"mgl: {result.get('note', 'nothing was evaluated')}", file=sys.stderr)
 
 
-def register(app: typer.Typer) -> None:
-    def run(
-        ctx: typer.Context,
-        preset: PresetOpt = None,
-        config: ConfigOpt = None,
-        method: Annotated[
-            str | None,
-            typer.Option(
-                help="What to train: ensemble (default: the mean of its members' probabilities), mgl (the paper's method alone; its ablation flags and --set mgl.* apply to MGL wherever it runs), mix, multi-task, fine-tune, reptile, target-only, logreg-pooled, logreg-target, or an MGL variant (mgl-no-meta, mgl-gcn3, ...)."
-            ),
-        ] = None,
-        members: Annotated[
-            str | None, typer.Option(help="The ensemble's members, comma-separated (default mgl,mix,logreg-pooled).")
-        ] = None,
-        data: Annotated[str | None, typer.Option(help="webis-cls-10, paws-x, or a CSV/TSV/JSONL file.")] = None,
-        root: Annotated[
-            str | None, typer.Option(help="Folder holding the data set (or the data file's folder).")
-        ] = None,
-        domain: Annotated[str | None, typer.Option(help="Domain (webis-cls-10: books, dvd, music).")] = None,
-        sources: Annotated[str | None, typer.Option(help="Comma-separated source languages, e.g. en,fr,de.")] = None,
-        target: Annotated[str | None, typer.Option(help="Target language, e.g. ja.")] = None,
-        target_fraction: Annotated[
-            float | None, typer.Option(help="Share of the target's training labels kept.")
-        ] = None,
-        target_count: Annotated[
-            int | None, typer.Option(help="Number of target training labels kept (instead of a fraction).")
-        ] = None,
-        seed: Annotated[
-            int | None, typer.Option(help="Random seed (episodes, initialisation, target subsample).")
-        ] = None,
-        out: Annotated[Path, typer.Option(help="Output folder: result.json is written there atomically.")] = Path(
-            "runs/latest"
+def run(
+    ctx: typer.Context,
+    preset: PresetOpt = None,
+    config: ConfigOpt = None,
+    method: Annotated[
+        str | None,
+        typer.Option(
+            help="What to train: ensemble (default: the mean of its members' probabilities), mgl (the paper's method alone; its ablation flags and --set mgl.* apply to MGL wherever it runs), mix, multi-task, fine-tune, reptile, target-only, logreg-pooled, logreg-target, or an MGL variant (mgl-no-meta, mgl-gcn3, ...)."
         ),
-        encoder: Annotated[
-            str | None,
-            typer.Option(help="Encoder: hub name, local folder, or multilingual-e5-small (embedded default)."),
-        ] = None,
-        encoder_train: Annotated[
-            str | None,
-            typer.Option(
-                help="none (frozen, cached embeddings), top-k (the top layers, trained over cached lower-layer states; --set encoder.prefix_cache=false runs the whole encoder) or all."
-            ),
-        ] = None,
-        top_layers: Annotated[int | None, typer.Option(help="Layers trained with --encoder-train top-k.")] = None,
-        pooling_head: Annotated[
-            str | None,
-            typer.Option(
-                help="none (the encoder's mean pooling) or attention: a trainable pooling over the frozen encoder's cached final token states, starting as mean pooling, trained with the model (--set encoder.pooling_queries=Q, encoder.pooling_lr=LR)."
-            ),
-        ] = None,
-        device: Annotated[str | None, typer.Option(help="cpu, cuda, cuda:N; default: CUDA when present.")] = None,
-        columns: Annotated[
-            str | None, typer.Option(help="For files: text=COL,label=COL[,text_pair=COL][,language=COL][,split=COL].")
-        ] = None,
-        encoding: Annotated[
-            str | None,
-            typer.Option(
-                help="For text files: their encoding (default: UTF-8, or UTF-16 detected by its byte-order mark)."
-            ),
-        ] = None,
-        validation_fraction: Annotated[
-            float | None,
-            typer.Option(
-                help="Share of a language's training rows carved out as validation where it has none (default 0.2; 0: none)."
-            ),
-        ] = None,
-        labels: Annotated[str | None, typer.Option(help="For files: RAW=LABEL,... (RAW= drops the record).")] = None,
-        language: Annotated[
-            str | None, typer.Option(help="For files without a language column: their language.")
-        ] = None,
-        no_meta: Annotated[bool, typer.Option("--no-meta", help="Ablation: skip the meta-train stage.")] = False,
-        no_l2clt: Annotated[
-            bool, typer.Option("--no-l2clt", help="Ablation: meta-train tasks within one language.")
-        ] = False,
-        no_sigma: Annotated[bool, typer.Option("--no-sigma", help="Ablation: sigma fixed to 1.")] = False,
-        gcn_layers: Annotated[int | None, typer.Option(help="GCN depth (default 2).")] = None,
-        n_support: Annotated[int | None, typer.Option(help="N: support instances per class and language.")] = None,
-        n_query: Annotated[int | None, typer.Option(help="R: query instances per episode.")] = None,
-        k_neighbours: Annotated[
-            int | None, typer.Option("--k", "--k-neighbours", help="K: neighbours kept per row.")
-        ] = None,
-        train_episodes: Annotated[int | None, typer.Option(help="Training episodes (steps) per round.")] = None,
-        test_episodes: Annotated[int | None, typer.Option(help="Validation episodes per check.")] = None,
-        eval_times: Annotated[int | None, typer.Option(help="Support sets per query batch at evaluation.")] = None,
-        lr: Annotated[float | None, typer.Option(help="Learning rate of the meta graph and GCN.")] = None,
-        max_rounds: Annotated[int | None, typer.Option(help="Most rounds per stage.")] = None,
-        patience: Annotated[int | None, typer.Option(help="Rounds without improvement before stopping.")] = None,
-        set_: Annotated[
-            list[str] | None, typer.Option("--set", help="Any setting: section.field=value (repeatable).")
-        ] = None,
-        quiet: Annotated[bool, typer.Option("--quiet", help="No progress bars.")] = False,
-        save: Annotated[
-            Path | None,
-            typer.Option(
-                help="Also save the trained model to this directory (missing or empty; an existing mgl model only with --overwrite)."
-            ),
-        ] = None,
-        no_support_texts: Annotated[
-            bool,
-            typer.Option(
-                "--no-support-texts",
-                help="--save keeps the support examples' ids and labels, not their texts (the model card says which).",
-            ),
-        ] = False,
-        overwrite: Annotated[
-            bool,
-            typer.Option(
-                "--overwrite",
-                help="--save may replace the mgl model in that folder (never a folder holding anything else, nor a model edited since it was saved); --out may replace a result.json or checkpoint.pt mgl did not write.",
-            ),
-        ] = False,
-        discard_edits: Annotated[
-            bool,
-            typer.Option(
-                "--discard-edits",
-                help="With --overwrite: replace a saved model even where its card or files were edited since it was saved.",
-            ),
-        ] = False,
-        resume: Annotated[
-            bool, typer.Option("--resume", help="Continue from OUT/checkpoint.pt if a killed run left one.")
-        ] = False,
-    ) -> None:
-        """Train a classifier (default: the ensemble; --method mgl for MGL alone) on one cross-lingual
-        experiment, evaluate on the target's test split, write result.json."""
-        from mgl.io import write_json_atomic
-        from mgl.run import run_experiment
+    ] = None,
+    members: Annotated[
+        str | None, typer.Option(help="The ensemble's members, comma-separated (default mgl,mix,logreg-pooled).")
+    ] = None,
+    data: Annotated[str | None, typer.Option(help="webis-cls-10, paws-x, or a CSV/TSV/JSONL file.")] = None,
+    root: Annotated[str | None, typer.Option(help="Folder holding the data set (or the data file's folder).")] = None,
+    domain: Annotated[str | None, typer.Option(help="Domain (webis-cls-10: books, dvd, music).")] = None,
+    sources: Annotated[str | None, typer.Option(help="Comma-separated source languages, e.g. en,fr,de.")] = None,
+    target: Annotated[str | None, typer.Option(help="Target language, e.g. ja.")] = None,
+    target_fraction: Annotated[float | None, typer.Option(help="Share of the target's training labels kept.")] = None,
+    target_count: Annotated[
+        int | None, typer.Option(help="Number of target training labels kept (instead of a fraction).")
+    ] = None,
+    seed: Annotated[int | None, typer.Option(help="Random seed (episodes, initialisation, target subsample).")] = None,
+    out: Annotated[Path, typer.Option(help="Output folder: result.json is written there atomically.")] = Path(
+        "runs/latest"
+    ),
+    encoder: Annotated[
+        str | None,
+        typer.Option(help="Encoder: hub name, local folder, or multilingual-e5-small (embedded default)."),
+    ] = None,
+    encoder_train: Annotated[
+        str | None,
+        typer.Option(
+            help="none (frozen, cached embeddings), top-k (the top layers, trained over cached lower-layer states; --set encoder.prefix_cache=false runs the whole encoder) or all."
+        ),
+    ] = None,
+    top_layers: Annotated[int | None, typer.Option(help="Layers trained with --encoder-train top-k.")] = None,
+    pooling_head: Annotated[
+        str | None,
+        typer.Option(
+            help="none (the encoder's mean pooling) or attention: a trainable pooling over the frozen encoder's cached final token states, starting as mean pooling, trained with the model (--set encoder.pooling_queries=Q, encoder.pooling_lr=LR)."
+        ),
+    ] = None,
+    device: Annotated[str | None, typer.Option(help="cpu, cuda, cuda:N; default: CUDA when present.")] = None,
+    columns: Annotated[
+        str | None, typer.Option(help="For files: text=COL,label=COL[,text_pair=COL][,language=COL][,split=COL].")
+    ] = None,
+    encoding: Annotated[
+        str | None,
+        typer.Option(
+            help="For text files: their encoding (default: UTF-8, or UTF-16 detected by its byte-order mark)."
+        ),
+    ] = None,
+    validation_fraction: Annotated[
+        float | None,
+        typer.Option(
+            help="Share of a language's training rows carved out as validation where it has none (default 0.2; 0: none)."
+        ),
+    ] = None,
+    labels: Annotated[str | None, typer.Option(help="For files: RAW=LABEL,... (RAW= drops the record).")] = None,
+    language: Annotated[str | None, typer.Option(help="For files without a language column: their language.")] = None,
+    no_meta: Annotated[bool, typer.Option("--no-meta", help="Ablation: skip the meta-train stage.")] = False,
+    no_l2clt: Annotated[
+        bool, typer.Option("--no-l2clt", help="Ablation: meta-train tasks within one language.")
+    ] = False,
+    no_sigma: Annotated[bool, typer.Option("--no-sigma", help="Ablation: sigma fixed to 1.")] = False,
+    gcn_layers: Annotated[int | None, typer.Option(help="GCN depth (default 2).")] = None,
+    n_support: Annotated[int | None, typer.Option(help="N: support instances per class and language.")] = None,
+    n_query: Annotated[int | None, typer.Option(help="R: query instances per episode.")] = None,
+    k_neighbours: Annotated[
+        int | None, typer.Option("--k", "--k-neighbours", help="K: neighbours kept per row.")
+    ] = None,
+    train_episodes: Annotated[int | None, typer.Option(help="Training episodes (steps) per round.")] = None,
+    test_episodes: Annotated[int | None, typer.Option(help="Validation episodes per check.")] = None,
+    eval_times: Annotated[int | None, typer.Option(help="Support sets per query batch at evaluation.")] = None,
+    lr: Annotated[float | None, typer.Option(help="Learning rate of the meta graph and GCN.")] = None,
+    max_rounds: Annotated[int | None, typer.Option(help="Most rounds per stage.")] = None,
+    patience: Annotated[int | None, typer.Option(help="Rounds without improvement before stopping.")] = None,
+    set_: Annotated[
+        list[str] | None, typer.Option("--set", help="Any setting: section.field=value (repeatable).")
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", help="No progress bars.")] = False,
+    save: Annotated[
+        Path | None,
+        typer.Option(
+            help="Also save the trained model to this directory (missing or empty; an existing mgl model only with --overwrite)."
+        ),
+    ] = None,
+    no_support_texts: Annotated[
+        bool,
+        typer.Option(
+            "--no-support-texts",
+            help="--save keeps the support examples' ids and labels, not their texts (the model card says which).",
+        ),
+    ] = False,
+    overwrite: Annotated[
+        bool,
+        typer.Option(
+            "--overwrite",
+            help="--save may replace the mgl model in that folder (never a folder holding anything else, nor a model edited since it was saved); --out may replace a result.json or checkpoint.pt mgl did not write.",
+        ),
+    ] = False,
+    discard_edits: Annotated[
+        bool,
+        typer.Option(
+            "--discard-edits",
+            help="With --overwrite: replace a saved model even where its card or files were edited since it was saved.",
+        ),
+    ] = False,
+    resume: Annotated[
+        bool, typer.Option("--resume", help="Continue from OUT/checkpoint.pt if a killed run left one.")
+    ] = False,
+) -> None:
+    """Train a classifier (default: the ensemble; --method mgl for MGL alone) on one cross-lingual
+    experiment, evaluate on the target's test split, write result.json."""
+    from mgl.io import write_json_atomic
+    from mgl.run import run_experiment
 
-        cfg = build_run_config(
-            preset=preset,
-            config=config,
-            overrides=set_,
-            data=data,
-            root=root,
-            domain=domain,
-            sources=sources,
-            target=target,
-            target_fraction=target_fraction,
-            target_count=target_count,
-            seed=seed,
-            encoder=encoder,
-            encoder_train=encoder_train,
-            top_layers=top_layers,
-            pooling_head=pooling_head,
-            device=device,
-            columns=columns,
-            labels=labels,
-            language=language,
-            encoding=encoding,
-            validation_fraction=validation_fraction,
-            method=method,
-            members=members,
-            no_meta=no_meta,
-            no_l2clt=no_l2clt,
-            no_sigma=no_sigma,
-            gcn_layers=gcn_layers,
-            n_support=n_support,
-            n_query=n_query,
-            k_neighbours=k_neighbours,
-            train_episodes=train_episodes,
-            test_episodes=test_episodes,
-            eval_times=eval_times,
-            lr=lr,
-            max_rounds=max_rounds,
-            patience=patience,
-        )
-        from mgl.model.checkpoint import CHECKPOINT_KIND
-        from mgl.outputs import (
-            check_free_space,
-            check_model_destination,
-            check_output_file,
-            check_writable_folder,
-            expand,
-            record_written,
-            written_by_mgl,
-        )
+    cfg = build_run_config(
+        preset=preset,
+        config=config,
+        overrides=set_,
+        data=data,
+        root=root,
+        domain=domain,
+        sources=sources,
+        target=target,
+        target_fraction=target_fraction,
+        target_count=target_count,
+        seed=seed,
+        encoder=encoder,
+        encoder_train=encoder_train,
+        top_layers=top_layers,
+        pooling_head=pooling_head,
+        device=device,
+        columns=columns,
+        labels=labels,
+        language=language,
+        encoding=encoding,
+        validation_fraction=validation_fraction,
+        method=method,
+        members=members,
+        no_meta=no_meta,
+        no_l2clt=no_l2clt,
+        no_sigma=no_sigma,
+        gcn_layers=gcn_layers,
+        n_support=n_support,
+        n_query=n_query,
+        k_neighbours=k_neighbours,
+        train_episodes=train_episodes,
+        test_episodes=test_episodes,
+        eval_times=eval_times,
+        lr=lr,
+        max_rounds=max_rounds,
+        patience=patience,
+    )
+    from mgl.model.checkpoint import CHECKPOINT_KIND
+    from mgl.outputs import (
+        check_free_space,
+        check_model_destination,
+        check_output_file,
+        check_writable_folder,
+        expand,
+        record_written,
+        written_by_mgl,
+    )
 
-        out_given, out = out, expand(out)  # '~' expanded once, and used as expanded
-        result_path, checkpoint = out / "result.json", out / "checkpoint.pt"
-        # every refusal before any work: nothing is found only at the end
-        if save is not None:
-            saved = check_model_destination(save, overwrite=overwrite, discard_edits=discard_edits)
-            out_abs = out.absolute().resolve()
-            if out_abs == saved or saved in out_abs.parents:
-                raise MGLError(
-                    "--out names the --save folder (or a folder inside it): a model folder holds the "
-                    "model alone; give --out another folder",
-                    source=out_given,
-                )
-            check_free_space(saved.parent, MIN_FREE_BYTES, what="model", given=save)
-        check_writable_folder(out, what="--out folder", given=out_given, create=False)
-        check_free_space(out, MIN_FREE_BYTES // 16, what="--out folder's result and checkpoint", given=out_given)
-        check_writable_folder(out, what="--out folder", given=out_given)
-        check_output_file(result_path, kind=RESULT_KIND, overwrite=overwrite, option="--out's result.json")
-        if checkpoint.exists() and not resume and not overwrite and not written_by_mgl(checkpoint, CHECKPOINT_KIND):
+    out_given, out = out, expand(out)  # '~' expanded once, and used as expanded
+    result_path, checkpoint = out / "result.json", out / "checkpoint.pt"
+    # every refusal before any work: nothing is found only at the end
+    if save is not None:
+        saved = check_model_destination(save, overwrite=overwrite, discard_edits=discard_edits)
+        out_abs = out.absolute().resolve()
+        if out_abs == saved or saved in out_abs.parents:
             raise MGLError(
-                "--out holds a checkpoint.pt that mgl did not write (or that changed since); give --resume "
-                "to continue from it, --overwrite to replace it, or another --out",
+                "--out names the --save folder (or a folder inside it): a model folder holds the "
+                "model alone; give --out another folder",
                 source=out_given,
             )
-        # 'mgl train' may train a target that has no test rows (nothing is then evaluated); 'mgl run' reports
-        # test metrics, so it needs them
-        training_only = ctx.info_name == "train"
-        result = run_experiment(
-            cfg,
-            progress=not quiet,
-            save_dir=save,
-            checkpoint_path=checkpoint,
-            resume=resume,
-            require_test=not training_only,
-            overwrite=overwrite,
-            support_texts=not no_support_texts,
-            discard_edits=discard_edits,
+        check_free_space(saved.parent, MIN_FREE_BYTES, what="model", given=save)
+    check_writable_folder(out, what="--out folder", given=out_given, create=False)
+    check_free_space(out, MIN_FREE_BYTES // 16, what="--out folder's result and checkpoint", given=out_given)
+    check_writable_folder(out, what="--out folder", given=out_given)
+    check_output_file(result_path, kind=RESULT_KIND, overwrite=overwrite, option="--out's result.json")
+    if checkpoint.exists() and not resume and not overwrite and not written_by_mgl(checkpoint, CHECKPOINT_KIND):
+        raise MGLError(
+            "--out holds a checkpoint.pt that mgl did not write (or that changed since); give --resume "
+            "to continue from it, --overwrite to replace it, or another --out",
+            source=out_given,
         )
-        from mgl import distributed
+    # 'mgl train' may train a target that has no test rows (nothing is then evaluated); 'mgl run' reports
+    # test metrics, so it needs them
+    training_only = ctx.info_name == "train"
+    result = run_experiment(
+        cfg,
+        progress=not quiet,
+        save_dir=save,
+        checkpoint_path=checkpoint,
+        resume=resume,
+        require_test=not training_only,
+        overwrite=overwrite,
+        support_texts=not no_support_texts,
+        discard_edits=discard_edits,
+    )
+    from mgl import distributed
 
-        if not distributed.is_main_process():  # under accelerate launch: one record, written by the main process
-            return
-        write_json_atomic(result_path, result)
-        record_written(result_path, RESULT_KIND)
-        if written_by_mgl(checkpoint, CHECKPOINT_KIND):  # the run is complete: its own checkpoint goes
-            checkpoint.unlink(missing_ok=True)
-        print_result(result)
-        typer.echo(f"wrote {result_path}" + (f"; model saved to {save}" if save else ""))
+    if not distributed.is_main_process():  # under accelerate launch: one record, written by the main process
+        return
+    write_json_atomic(result_path, result)
+    record_written(result_path, RESULT_KIND)
+    if written_by_mgl(checkpoint, CHECKPOINT_KIND):  # the run is complete: its own checkpoint goes
+        checkpoint.unlink(missing_ok=True)
+    print_result(result)
+    typer.echo(f"wrote {result_path}" + (f"; model saved to {save}" if save else ""))
 
+
+def register(app: typer.Typer) -> None:
     app.command("run")(run)
     app.command("train", help="The same as 'mgl run'; give --save DIR to keep the trained model for 'mgl predict'.")(
         run
