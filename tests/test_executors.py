@@ -94,6 +94,29 @@ def test_every_executor_writes_every_cell_once_and_the_same(tmp_path):
     assert not report.computed and len(report.skipped) == len(cells)
 
 
+class DyingRunner(StandInRunner):
+    """Kills its own worker process in the group of seed 1 (as the kernel's OOM killer would)."""
+
+    def run_group(self, experiment, seed, methods):
+        if seed == 1:
+            os._exit(9)
+        yield from super().run_group(experiment, seed, methods)
+
+
+def test_a_local_grid_worker_that_dies_stops_the_grid_with_worker_lost_and_keeps_the_saved_cells(tmp_path):
+    from mgl.errors import WorkerLost
+
+    cells = make_cells(METHODS, EXPERIMENTS[:1], [0, 1])
+    store = CellStore(tmp_path / "grid")
+    with pytest.raises(WorkerLost):
+        LocalExecutor(workers=2).run(cells, store, DyingRunner(delay=0.0), progress=False)
+    saved = {p.name for p in (tmp_path / "grid" / "cells").glob("*.json")}
+    assert saved <= {c.filename for c in cells if c.seed == 0}
+    # the re-run computes what is missing and nothing twice
+    report = LocalExecutor(workers=2).run(cells, CellStore(tmp_path / "grid"), StandInRunner(), progress=False)
+    assert len(report.computed) + len(report.skipped) == len(cells) and len(report.skipped) == len(saved)
+
+
 def test_executor_choice_errors():
     with pytest.raises(ConfigError, match="--workers must be >= 1"):
         LocalExecutor(workers=0)

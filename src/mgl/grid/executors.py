@@ -8,7 +8,8 @@ those the :class:`~mgl.grid.store.CellStore` already holds, and computes the res
   finishes (the behaviour of every grid before executors existed);
 * :class:`LocalExecutor` (``--executor local --workers N``): first every group's embeddings are
   computed into the cache in this process, with all of torch's threads (the encoder is the
-  part that uses several cores well); then ``N`` worker processes train the groups, each
+  part that uses several cores well); then ``N`` worker processes of the one local pool
+  (:class:`mgl.bulk.executors.LocalPool`, bulk prediction's too) train the groups, each
   worker saving its cells to the shared store (one file per cell, renamed into place);
 * :class:`RayExecutor` (``--executor ray [--address ADDR]``): the embedding phase on the
   cluster (a frozen encoder's texts, every group's at once, embedded by a Ray Data actor pool,
@@ -31,7 +32,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from mgl.errors import ConfigError, WorkerLost
+from mgl.bulk.executors import LocalPool, RayPool, require_ray
+from mgl.errors import ConfigError
 from mgl.grid.plan import Cell, Experiment
 from mgl.grid.store import CellStore
 
@@ -104,25 +106,32 @@ class SerialExecutor:
         return report
 
 
-def _work_local(runner, store: CellStore, experiment: Experiment, seed: int, cells: list[Cell]) -> list[Cell]:
-    """One group in a worker process: compute, save each cell, return the cells saved."""
-    by_method = {c.method: c for c in cells}
-    saved = []
-    for method, record in runner.run_group(experiment, seed, list(by_method)):
-        store.save(by_method[method], record)
-        saved.append(by_method[method])
-    return saved
+class _GroupWorker:
+    """A worker process of :class:`LocalExecutor` (built once per process by the one local pool,
+    :class:`mgl.bulk.executors.LocalPool`): computes one group, saves each cell to the shared
+    store (one file per cell, renamed into place), and returns the cells saved."""
 
+    def __init__(self, runner, store: CellStore, threads: int):
+        import torch
 
-def _init_worker(threads: int | None) -> None:
-    import torch
-
-    if threads is not None:
         torch.set_num_threads(threads)
+        self.runner, self.store = runner, store
+
+    def __call__(self, item: dict) -> list[Cell]:
+        by_method = {c.method: c for c in item["cells"]}
+        saved = []
+        for method, record in self.runner.run_group(item["experiment"], item["seed"], list(by_method)):
+            self.store.save(by_method[method], record)
+            saved.append(by_method[method])
+        return saved
 
 
 class LocalExecutor:
-    """``workers`` processes on this machine sharing the cell store, after one embedding phase here."""
+    """``workers`` processes on this machine sharing the cell store, after one embedding phase here.
+    The processes are the one local pool of mgl (:class:`mgl.bulk.executors.LocalPool`, which bulk
+    prediction uses too): spawned, each with the runner's ``train_threads`` torch threads; a worker
+    that raises stops the grid with its error, one that dies stops it with
+    :class:`~mgl.errors.WorkerLost`, and the cells saved before are kept."""
 
     def __init__(self, workers: int = 1):
         if workers < 1:
@@ -132,37 +141,18 @@ class LocalExecutor:
     def run(self, cells: Sequence[Cell], store: CellStore, runner: GroupRunner, *, progress: bool = True) -> GridReport:
         if self.workers == 1:
             return SerialExecutor().run(cells, store, runner, progress=progress)
-        import multiprocessing
-        from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-        from concurrent.futures.process import BrokenProcessPool
-
         groups, skipped = pending_groups(cells, store)
         report = GridReport(skipped=skipped)
         if not groups:
             return report
         _prepare_all(runner, groups, progress)
-        quiet_runner = _without_progress(runner)
+        pool = LocalPool(min(self.workers, len(groups)), threads=getattr(runner, "train_threads", None))
+        items = ({"experiment": e, "seed": s, "cells": todo} for (e, s), todo in groups.items())
         bar = _bar(len(cells), len(skipped), progress)
-        context = multiprocessing.get_context("spawn")  # no fork of a process holding torch's threads
         try:
-            with ProcessPoolExecutor(
-                max_workers=min(self.workers, len(groups)),
-                mp_context=context,
-                initializer=_init_worker,
-                initargs=(getattr(runner, "train_threads", None),),
-            ) as pool:
-                pending = {
-                    pool.submit(_work_local, quiet_runner, store, experiment, seed, todo)
-                    for (experiment, seed), todo in groups.items()
-                }
-                while pending:
-                    done, pending = wait(pending, return_when=FIRST_COMPLETED)
-                    for future in done:
-                        saved = future.result()  # a worker's exception stops the grid here, with its message
-                        report.computed.extend(saved)
-                        bar.update(len(saved))
-        except BrokenProcessPool:  # a worker process died: the cells it saved before are kept
-            raise WorkerLost() from None
+            for saved in pool.map(_GroupWorker, {"runner": _without_progress(runner), "store": store}, items):
+                report.computed.extend(saved)
+                bar.update(len(saved))
         finally:
             bar.close()
         return report
@@ -206,8 +196,6 @@ class RayExecutor:
         self.init_kwargs = init_kwargs or {}
 
     def run(self, cells: Sequence[Cell], store: CellStore, runner: GroupRunner, *, progress: bool = True) -> GridReport:
-        from mgl.bulk.executors import RayPool, require_ray
-
         ray = require_ray()
         groups, skipped = pending_groups(cells, store)
         report = GridReport(skipped=skipped)
