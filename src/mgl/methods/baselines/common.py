@@ -28,7 +28,7 @@ target validates on the target's validation subset. Both are drawn by
 rows MGL validates on. Test data is never looked at before the final score.
 
 Training loop, the same as MGL's stages (:func:`mgl.methods.rounds.train_in_rounds`)
-----------------------------------------------------------------------------
+------------------------------------------------------------------------------------
 Adam; gradient l2 norm clipped at ``grad_clip`` (40); minibatches of ``batch_size``
 instances (default ``MGLConfig.n_query`` = R = 32: as many labelled loss terms per step as
 an MGL episode has query nodes), drawn as shuffled passes over the training rows;
@@ -38,7 +38,7 @@ validation accuracy (ties: lower validation NLL) is kept; the stage stops after
 restored.
 
 Tuning (:func:`mgl.methods.baselines.tuning.fit_stage`), as careful as MGL's
---------------------------------------------------------------------
+----------------------------------------------------------------------------
 Each stage is trained once per point of a small grid, the classifier's learning rate in
 ``BaselineOptions.lrs`` = {1e-4, 3e-4, 1e-3, 3e-3} times Adam's weight decay in
 ``BaselineOptions.weight_decays`` = {0, 1e-3}, every point from the same starting weights
