@@ -54,6 +54,22 @@ def require_ray():
     return ray
 
 
+def join_ray(address: str | None, init_kwargs: dict | None = None) -> bool:
+    """Join the Ray cluster at ``address`` (None: start one on this machine), quietly, unless this
+    process has joined one already; True where it started here (the caller then shuts it down)."""
+    ray = require_ray()
+    if ray.is_initialized():
+        return False
+    ray.init(
+        address=address,
+        include_dashboard=False,
+        log_to_driver=False,
+        configure_logging=False,
+        **(init_kwargs or {}),
+    )
+    return True
+
+
 class LocalPool:
     """``workers`` processes on this machine, each building its worker once."""
 
@@ -166,15 +182,7 @@ class RayPool:
         blobs = [pack(item) for item in items]
         if not blobs:
             return
-        started_here = not ray.is_initialized()
-        if started_here:
-            ray.init(
-                address=self.address,
-                include_dashboard=False,
-                log_to_driver=False,
-                configure_logging=False,
-                **self.init_kwargs,
-            )
+        started_here = join_ray(self.address, self.init_kwargs)
         try:
             resources = ray.cluster_resources()
             gpus = int(resources.get("GPU", 0)) if self.device != "cpu" else 0

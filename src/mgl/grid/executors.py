@@ -32,7 +32,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from mgl.bulk.executors import LocalPool, RayPool, require_ray
+from mgl.bulk.executors import LocalPool, RayPool, join_ray, require_ray
 from mgl.errors import ConfigError
 from mgl.grid.plan import Cell, Experiment
 from mgl.grid.store import CellStore
@@ -201,15 +201,7 @@ class RayExecutor:
         report = GridReport(skipped=skipped)
         if not groups:
             return report
-        started_here = not ray.is_initialized()
-        if started_here:
-            ray.init(
-                address=self.address,
-                include_dashboard=False,
-                log_to_driver=False,
-                configure_logging=False,
-                **self.init_kwargs,
-            )
+        started_here = join_ray(self.address, self.init_kwargs)
         try:
             if hasattr(runner, "embed_on"):  # a frozen encoder's texts embedded by Ray workers
                 runner.embed_on(
