@@ -12,6 +12,9 @@ product method yet: the numbers decide whether it becomes one.
 
     MGL_DATA=../shared/data python benchmarks/sib200_charngrams.py docs/results/raw/sib200 \\
         --out docs/results/raw/sib200_charngrams.json
+
+Resumable: each finished (target, seed) is appended to ``OUT.partial.jsonl`` as it ends, and a
+re-run of the same command skips the pairs found there (run it again to resume after a kill).
 """
 
 from __future__ import annotations
@@ -53,9 +56,13 @@ def main(argv=None) -> int:
         rec = json.loads(path.read_text(encoding="utf-8"))
         rec["_probs"] = path.with_name(path.stem + ".probs.npz")
         cells[(rec["target"], int(rec["seed"]))][rec["method"]] = rec
-    rows = []
+    partial = args.out.with_name(args.out.name + ".partial.jsonl")
+    rows = [json.loads(line) for line in partial.read_text(encoding="utf-8").splitlines()] if partial.exists() else []
+    if any(r.get("grid") != str(args.grid) for r in rows):
+        raise SystemExit(f"{partial} holds pairs of another grid than {args.grid}; move it away to start afresh")
+    done = {(r["target"], int(r["seed"])) for r in rows}
     for (target, seed), by_method in sorted(cells.items()):
-        if not all(m in by_method for m in (*MEMBERS, "ensemble")):
+        if not all(m in by_method for m in (*MEMBERS, "ensemble")) or (target, seed) in done:
             continue
         t0 = time.perf_counter()
         cfg = RunConfig.from_dict(meta["config"])
@@ -117,17 +124,19 @@ def main(argv=None) -> int:
                 f"{variants['ensemble (MGL, Mix, LR pooled)']['accuracy']:.4f}, the ensemble cell {ens_cell:.4f}",
                 file=sys.stderr,
             )
-        rows.append(
-            {
-                "target": target,
-                "seed": seed,
-                "C": C,
-                "ngram_val_accuracy": val_acc,
-                "n_features": len(vec.vocabulary_),
-                "seconds": time.perf_counter() - t0,
-                "variants": variants,
-            }
-        )
+        row = {
+            "grid": str(args.grid),
+            "target": target,
+            "seed": seed,
+            "C": C,
+            "ngram_val_accuracy": val_acc,
+            "n_features": len(vec.vocabulary_),
+            "seconds": time.perf_counter() - t0,
+            "variants": variants,
+        }
+        rows.append(row)
+        with partial.open("a", encoding="utf-8") as fh:  # the resume log: one finished pair per line
+            fh.write(json.dumps(row) + "\n")
         print(
             f"{target} seed {seed}: "
             + ", ".join(f"{k} {100 * v['accuracy']:.1f}" for k, v in variants.items())
@@ -140,6 +149,7 @@ def main(argv=None) -> int:
         n: {k: float(np.mean([r["variants"][n][k] for r in rows])) for k in ("accuracy", "f1", "val_accuracy")}
         for n in names
     }
+    rows.sort(key=lambda r: (r["target"], r["seed"]))
     write_out(
         args.out, {"grid": str(args.grid), "cs": CS, "rows": rows, "summary": summary, "n": len(rows), "cpu": _cpu()}
     )
