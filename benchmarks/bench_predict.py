@@ -18,6 +18,14 @@ restart to its first new shard is the cost of resuming (loading the model, readi
 finished shards), beside one shard's predicting time.
 
     python benchmarks/bench_predict.py --out benchmarks/out/bench_predict.json
+
+``--executor ray``: the memory rows run ``mgl predict --executor ray --workers 2`` against a Ray
+cluster started once by the benchmark (``ray start --head``, 2 CPUs, on 127.0.0.1), so the peak
+RSS is the driver's alone (the actors and Ray's daemons are the cluster's processes): the driver
+plans from the Parquet footers, the workers read the files with ``ray.data.read_parquet``, and
+only ids and probabilities come back.
+
+    python benchmarks/bench_predict.py --executor ray --speed-texts 0 --out benchmarks/out/bench_predict_ray.json
 """
 
 from __future__ import annotations
@@ -60,6 +68,7 @@ def write_shards(texts: list[str], folder: Path, per_file: int = 5000) -> None:
         )
 
 
+# the child's peak RSS: the mgl process alone (a Ray cluster it joins is not its child)
 WRAP = """
 import resource, subprocess, sys, time
 t0 = time.perf_counter()
@@ -76,6 +85,7 @@ def main() -> int:
     parser.add_argument("--speed-texts", type=int, default=10_000, help="Texts of the speed runs (0: skip them).")
     parser.add_argument("--speed-shard-rows", type=int, default=500)
     parser.add_argument("--skip-memory", action="store_true")
+    parser.add_argument("--executor", choices=("local", "ray"), default="local", help="Executor of the memory rows.")
     add_common_options(parser, "benchmarks/out/bench_predict.json")
     args = parser.parse_args()
     claim_out(args.out)
@@ -120,6 +130,55 @@ def main() -> int:
             check=True,
         )
     rows = []
+    extra, stop_ray = [], None
+    if args.executor == "ray" and not args.skip_memory:
+        address, stop_ray = start_ray(work)
+        extra = ["--executor", "ray", "--address", address, "--workers", "2"]
+    try:
+        rows = memory_rows(args, work, texts, model, extra)
+    finally:
+        if stop_ray is not None:
+            stop_ray()
+    if rows is None:
+        return 1
+    if rows:
+        base = rows[0]["peak_rss_mb"]
+        for r in rows:
+            r["growth_vs_first"] = round(r["peak_rss_mb"] / base - 1, 4)
+    speed = measure_speed(data, work, texts, args) if args.speed_texts else None
+    result = {
+        "corpus_texts": len(texts),
+        "max_length": args.max_length,
+        "executor": args.executor,
+        "rows": rows,
+        "speed": speed,
+        "machine": machine_info(),
+        "date": time.strftime("%Y-%m-%d"),
+    }
+    return report(args, result, rows, speed)
+
+
+def start_ray(work: Path):
+    """A Ray cluster of 2 CPUs on 127.0.0.1 for the runs; its address and how to stop it."""
+    import os
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "disabled"}
+    os.environ["RAY_AUTH_MODE"] = "disabled"  # the mgl processes join it without a token
+    ray_bin = str(Path(sys.executable).with_name("ray"))
+    subprocess.run(
+        [ray_bin, "start", "--head", "--node-ip-address=127.0.0.1", f"--port={port}", "--num-cpus=2",
+         "--include-dashboard=false", "--disable-usage-stats", f"--temp-dir={work / 'ray'}"],
+        env=env, check=True, capture_output=True,
+    )  # fmt: skip
+    return f"127.0.0.1:{port}", lambda: subprocess.run([ray_bin, "stop", "--force"], env=env, capture_output=True)
+
+
+def memory_rows(args, work: Path, texts: list[str], model: Path, extra: list[str]):
+    rows = []
     for size in [] if args.skip_memory else args.sizes.split(","):
         n = len(texts) if size == "all" else min(int(size), len(texts))
         folder = work / f"corpus-{n}"
@@ -140,12 +199,13 @@ def main() -> int:
             "--id-column",
             "id",
             "--quiet",
+            *extra,
         ]
         done = subprocess.run([sys.executable, "-c", WRAP, *cmd], capture_output=True, text=True)
         rc, rss_kb, seconds = done.stdout.split()
         if int(rc) != 0:
             print(done.stderr[-2000:], file=sys.stderr)
-            return 1
+            return None
         rows.append(
             {
                 "texts": n,
@@ -155,19 +215,10 @@ def main() -> int:
             }
         )
         print(rows[-1], file=sys.stderr, flush=True)
-    if rows:
-        base = rows[0]["peak_rss_mb"]
-        for r in rows:
-            r["growth_vs_first"] = round(r["peak_rss_mb"] / base - 1, 4)
-    speed = measure_speed(data, work, texts, args) if args.speed_texts else None
-    result = {
-        "corpus_texts": len(texts),
-        "max_length": args.max_length,
-        "rows": rows,
-        "speed": speed,
-        "machine": machine_info(),
-        "date": time.strftime("%Y-%m-%d"),
-    }
+    return rows
+
+
+def report(args, result: dict, rows: list, speed) -> int:
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     write_out(args.out, result)
     if rows:

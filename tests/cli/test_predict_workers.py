@@ -77,6 +77,51 @@ def test_planned_shards_read_what_one_pass_reads(tmp_path_factory, sizes, shard_
         assert (got.texts, got.ids) == (shard.texts, shard.ids)
 
 
+@settings(max_examples=30, deadline=None)
+@given(
+    sizes=st.lists(st.integers(0, 23), min_size=1, max_size=4),
+    shard_rows=st.integers(1, 9),
+    piece_rows=st.integers(1, 12),
+    kinds=st.lists(st.sampled_from(["parquet", "jsonl", "csv"]), min_size=4, max_size=4),
+)
+def test_file_plans_cover_every_row_once(tmp_path_factory, sizes, shard_rows, piece_rows, kinds):
+    """The Ray path's plan: each file's first row in the stream and its rows; a text file's pieces,
+    read from their marks, give its rows in order, once."""
+    from unittest import mock
+
+    from mgl.bulk import plan as plan_module
+    from mgl.bulk.streaming import file_rows
+
+    folder = tmp_path_factory.mktemp("fileplan")
+    files, expected, n = [], [], 0
+    for f, (size, kind) in enumerate(zip(sizes, kinds)):
+        texts = [f"text {n + i}" for i in range(size)]
+        n += size
+        path = folder / f"f{f}.{kind}"
+        if kind == "parquet":
+            pq.write_table(pa.table({"text": pa.array(texts, pa.string())}), path, row_group_size=3)
+        elif kind == "jsonl":
+            path.write_text("".join(json.dumps({"text": t}) + "\n\n" for t in texts), encoding="utf-8")
+        else:
+            path.write_text("text\n" + "".join(f'"{t}"\n' for t in texts), encoding="utf-8")
+        files.append(path)
+        expected.append(texts)
+    with mock.patch.object(plan_module, "PIECE_ROWS", piece_rows):
+        plans, error = plan_module.file_plans(files, shard_rows)
+    assert error is None and [p.index for p in plans] == list(range(len(files)))
+    first = 0
+    for p, texts in zip(plans, expected):
+        assert (p.first, p.rows) == (first, len(texts))
+        first += len(texts)
+        if p.fmt != "parquet":
+            got = []
+            for piece in p.pieces:
+                assert piece.rows >= min(piece_rows, len(texts) - piece.start)
+                for r in file_rows(p.path, start=piece.start, count=piece.rows, mark=piece.mark):
+                    got += r.texts
+            assert got == texts
+
+
 def test_worker_processes_and_ray_write_the_shards_of_one_process(tiny_model, tmp_path, ray_cluster):
     rows = corpus(420, seed=3)
     src = mixed_inputs(tmp_path / "in", rows)

@@ -19,10 +19,14 @@ backpressure, so results in flight stay bounded whatever the corpus size. A work
   an actor that dies and runs its item again (``max_restarts`` / ``max_task_retries``), and as
   the lost attempt returned nothing, nothing is lost or written twice. The inputs and the model
   must be readable at the same paths on every node; outputs are written by the driver only.
+  ``mgl predict`` does not send items through :meth:`RayPool.map`: it reads its inputs with Ray
+  Data's readers on the workers (:mod:`mgl.bulk.ray_predict`, in :meth:`RayPool.session`); the
+  grid's embedding and the encoder's ``embed`` use :meth:`RayPool.map` with chunks of texts.
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 from collections.abc import Iterable, Iterator
@@ -177,13 +181,24 @@ class RayPool:
         self.device = device
         self.init_kwargs = init_kwargs or {}
 
+    @contextlib.contextmanager
+    def session(self) -> Iterator[None]:
+        """This process joined to the pool's Ray for the block's duration (a Ray started here is
+        shut down at its end; one already joined is left as it was)."""
+        ray = require_ray()
+        started_here = join_ray(self.address, self.init_kwargs)
+        try:
+            yield
+        finally:
+            if started_here:
+                ray.shutdown()
+
     def map(self, worker_cls, kwargs: dict, items: Iterable) -> Iterator:
         ray = require_ray()
         blobs = [pack(item) for item in items]
         if not blobs:
             return
-        started_here = join_ray(self.address, self.init_kwargs)
-        try:
+        with self.session():
             resources = ray.cluster_resources()
             gpus = int(resources.get("GPU", 0)) if self.device != "cpu" else 0
             slots = gpus if gpus else int(resources.get("CPU", 1))
@@ -198,6 +213,7 @@ class RayPool:
             context = ray.data.DataContext.get_current()
             context.enable_progress_bars = False
             context.execution_options.verbose_progress = False
+            context.execution_options.preserve_order = False  # results say which item they are
             ds = ray.data.from_items([{"item": b} for b in blobs], override_num_blocks=len(blobs))
             ds = ds.map_batches(
                 _RayWorker,
@@ -213,9 +229,6 @@ class RayPool:
                     e = result["error"]
                     raise _ERRORS[e["kind"]](e["message"], source=e["source"], record=e["record"])
                 yield result
-        finally:
-            if started_here:
-                ray.shutdown()
 
 
 def make_pool(

@@ -103,6 +103,73 @@ def plan_shards(
     return [ShardSpec(k, tuple(pieces[k])) for k in sorted(pieces)]
 
 
+#: The fewest rows of a text file's piece on the Ray path (its last piece excepted): one read task each.
+PIECE_ROWS = 4096
+
+
+@dataclass(frozen=True)
+class FilePlan:
+    """One input file of the stream: its index among the inputs, its format, its first row in the
+    stream and its rows; for a text file, the pieces that a worker reads, each from a mark (where a
+    shard starts or the file does) and of at least :data:`PIECE_ROWS` rows but the last."""
+
+    index: int
+    path: Path
+    fmt: str
+    first: int
+    rows: int
+    pieces: tuple[Piece, ...] = ()
+
+
+def file_plans(
+    files: Sequence[Path],
+    shard_rows: int,
+    *,
+    text_column: str = "text",
+    pair_column: str | None = None,
+    id_column: str | None = None,
+) -> tuple[list[FilePlan], tuple[int, DataError] | None]:
+    """The plan of every file, in order, until the first that fails: a Parquet file by its footer
+    (its row count and columns; the rows are checked where they are read), a text file by one
+    pass of the one reader that checks every record. Returns the plans and, where a file failed,
+    ``(its index, its error)``; the files after it are not planned."""
+    from mgl.data.records import file_format
+
+    if shard_rows < 1:
+        raise DataError(f"--shard-rows must be >= 1, got {shard_rows}")
+    columns = {"text_column": text_column, "pair_column": pair_column, "id_column": id_column}
+    plans: list[FilePlan] = []
+    first = 0
+    for i, path in enumerate(files):
+        try:
+            fmt = file_format(path)
+            if fmt == "parquet":
+                reader = open_input(path, text_column=text_column, pair_column=pair_column, id_column=id_column)
+                plans.append(FilePlan(i, Path(path), fmt, first, reader.parquet_rows))
+            else:
+                n, marks = _file_marks(path, first, shard_rows, columns)
+                starts = []
+                for s in sorted(marks):  # pieces of at least PIECE_ROWS rows (small shards: a piece spans several)
+                    if not starts or s - starts[-1] >= PIECE_ROWS:
+                        starts.append(s)
+                pieces = tuple(
+                    Piece(
+                        str(path),
+                        s,
+                        (starts[j + 1] if j + 1 < len(starts) else n) - s,
+                        marks[s].offset,
+                        marks[s].number,
+                    )
+                    for j, s in enumerate(starts)
+                    if s < n
+                )
+                plans.append(FilePlan(i, Path(path), fmt, first, n, pieces))
+        except DataError as exc:
+            return plans, (i, exc)
+        first += plans[-1].rows
+    return plans, None
+
+
 def read_shard(
     spec: ShardSpec, *, text_column: str = "text", pair_column: str | None = None, id_column: str | None = None
 ) -> Rows:

@@ -11,7 +11,10 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from mgl.bulk import ray_predict
+from mgl.bulk.executors import RayPool
 from mgl.bulk.plan import plan_shards
+from mgl.bulk.ray_predict import Columns
 from mgl.bulk.streaming import MANIFEST, expand_inputs, manifest_for, prepare_output, read_rows, shards, write_shard
 from mgl.bulk.workers import ShardPredictor
 from mgl.errors import DataError
@@ -35,12 +38,14 @@ def predict_stream(
 ) -> dict:
     """Predict every input row into ``out``'s shards (continuing a killed run); the run's summary.
 
-    Without ``pool``, ``clf`` predicts here, reading the input once. With a pool
-    (:mod:`mgl.bulk.executors`: local worker processes or a Ray Data actor pool), the shards are
-    planned first (:func:`mgl.bulk.plan.plan_shards`), each worker loads the model once
-    (``worker``: the keyword arguments of :class:`mgl.bulk.workers.ShardPredictor`), reads and
-    predicts whole shards, and this process writes each shard as it comes back, so a shard is
-    written once whatever happens to the workers. The output is the same either way.
+    Without ``pool``, ``clf`` predicts here, reading the input once. With local worker processes
+    (:class:`mgl.bulk.executors.LocalPool`), the shards are planned first
+    (:func:`mgl.bulk.plan.plan_shards`), each worker loads the model once (``worker``: the keyword
+    arguments of :class:`mgl.bulk.workers.ShardPredictor`), reads and predicts whole shards, and
+    this process writes each shard as it comes back, so a shard is written once whatever happens
+    to the workers. With a Ray pool (:class:`mgl.bulk.executors.RayPool`), the inputs are read on
+    the workers by Ray Data (:mod:`mgl.bulk.ray_predict`) and this process writes the shards. The
+    output is the same every way.
     """
 
     if shard_rows < 1:
@@ -56,15 +61,42 @@ def predict_stream(
         "shard_rows": shard_rows,
         "output_format": output_format,
     }
+    if isinstance(pool, RayPool):
+        with pool.session():
+            # every record checked before any work (and before the output folder is touched)
+            columns = Columns(text_column, pair_column, id_column)
+            layout = ray_predict.layout(pool, files, shard_rows, columns)
+            if layout.rows == 0:
+                raise DataError("the input holds no rows to predict", source=", ".join(map(str, inputs)))
+            return _in_output(
+                out,
+                inputs,
+                manifest_for(files, model_dir, options),
+                lambda done: _predict_on_ray(
+                    clf,
+                    pool,
+                    layout,
+                    columns,
+                    out,
+                    done,
+                    files,
+                    shard_rows,
+                    output_format,
+                    batch_size,
+                    progress,
+                    worker,
+                ),
+            )
     # every record read and checked before any work (and before the output folder is touched): a bad
     # record stops the run here, naming the first one, whatever the executor
     plan = plan_shards(files, shard_rows, text_column=text_column, pair_column=pair_column, id_column=id_column)
     if not plan:
         raise DataError("the input holds no rows to predict", source=", ".join(map(str, inputs)))
-    created, fresh = not out.exists(), not out.exists() or not any(out.iterdir())
-    done = prepare_output(out, manifest_for(files, model_dir, options))
-    try:
-        return _predict_into(
+    return _in_output(
+        out,
+        inputs,
+        manifest_for(files, model_dir, options),
+        lambda done: _predict_into(
             clf,
             inputs,
             files,
@@ -81,7 +113,17 @@ def predict_stream(
             progress=progress,
             pool=pool,
             worker=worker,
-        )
+        ),
+    )
+
+
+def _in_output(out: Path, inputs, manifest: dict, run) -> dict:
+    """``run(done)`` with the output folder prepared (``done``: the shards an earlier run of the
+    same job finished); a run that fails before its first shard leaves the folder as it found it."""
+    created, fresh = not out.exists(), not out.exists() or not any(out.iterdir())
+    done = prepare_output(out, manifest)
+    try:
+        return run(done)
     except BaseException:
         # a run that failed before its first shard leaves the folder as it found it (its manifest goes)
         if fresh and not any(p.name != MANIFEST for p in out.iterdir()):
@@ -219,4 +261,59 @@ def _predict_into(
         "texts_per_second": n_new / seconds if seconds > 0 else 0.0,
         "files": len(files),
         "workers": getattr(pool, "workers_used", None) if pool is not None else 1,
+    }
+
+
+def _predict_on_ray(
+    clf,
+    pool,
+    layout,
+    columns,
+    out: Path,
+    done: set[int],
+    files,
+    shard_rows,
+    output_format,
+    batch_size,
+    progress,
+    worker,
+) -> dict:
+    """The Ray Data path (:mod:`mgl.bulk.ray_predict`): the same shards, written here as they complete."""
+    from tqdm.auto import tqdm
+
+    t0 = time.perf_counter()
+    names = list(clf.label_names)
+    n_new = 0
+    bar = tqdm(total=layout.rows, unit="text", desc="predicting", disable=not progress, dynamic_ncols=True)
+
+    def write(k: int, ids: list[str], probs) -> None:
+        nonlocal n_new
+        write_shard(out, k, ids, [names[i] for i in probs.argmax(1)], probs, names, columns.id or "id", output_format)
+        n_new += len(ids)
+        bar.update(len(ids))
+
+    try:
+        ray_predict.predict_into(
+            pool,
+            layout,
+            columns,
+            shard_rows=shard_rows,
+            done=done,
+            worker=worker or {},
+            batch_size=batch_size,
+            write=write,
+            skipped=bar.update,
+        )
+    finally:
+        bar.close()
+    seconds = time.perf_counter() - t0
+    return {
+        "rows": layout.rows,
+        "shards": -(-layout.rows // shard_rows),
+        "resumed_after_shards": len(done),
+        "predicted_now": n_new,
+        "seconds": seconds,
+        "texts_per_second": n_new / seconds if seconds > 0 else 0.0,
+        "files": len(files),
+        "workers": pool.workers_used,
     }

@@ -237,12 +237,7 @@ class RecordReader:
                     raw = fh.readline(MAX_LINE_BYTES + 1)
                     if not raw:
                         return
-                    if len(raw) > MAX_LINE_BYTES:
-                        raise DataError(
-                            f"a line longer than {MAX_LINE_BYTES >> 20} MiB: is this a text file?",
-                            source=self.source,
-                            record=number,
-                        )
+                    self._check_line_size(raw, number, "")
                     if offset == 0 and raw.startswith(codecs.BOM_UTF8):
                         raw_text = raw[len(codecs.BOM_UTF8) :]
                     else:
@@ -273,16 +268,21 @@ class RecordReader:
                         ) from None
                     if not line:
                         return
-                    if len(line) > MAX_LINE_BYTES:
-                        raise DataError(
-                            f"a line longer than {MAX_LINE_BYTES >> 20} MiB characters: is this a text file?",
-                            source=self.source,
-                            record=number,
-                        )
+                    self._check_line_size(line, number, " characters")
                     if number == 1:
                         line = line.removeprefix("\ufeff")
                     yield number, None, line
                     number += 1
+
+    def _check_line_size(self, line: bytes | str, number: int, unit: str) -> None:
+        """A line read with a limit of one more than :data:`MAX_LINE_BYTES` (bytes for UTF-8, else
+        characters) that reached it is not a text file's line: an error naming the line."""
+        if len(line) > MAX_LINE_BYTES:
+            raise DataError(
+                f"a line longer than {MAX_LINE_BYTES >> 20} MiB{unit}: is this a text file?",
+                source=self.source,
+                record=number,
+            )
 
     # -- header ---------------------------------------------------------------------------------
 
@@ -427,6 +427,11 @@ class RecordReader:
             if missing:
                 raise DataError(f"missing column(s) {missing}; the file has {self.header}", source=self.source)
         return pf
+
+    @property
+    def parquet_rows(self) -> int:
+        """The rows of a Parquet file, from its footer (no row is read)."""
+        return int(self._parquet.metadata.num_rows)
 
     def _parquet_records(self, start: int) -> Iterator[Record]:
         pf = self._parquet
