@@ -39,6 +39,7 @@ from typing import Any
 
 import yaml
 
+from mgl.data.languages import canonical_language
 from mgl.errors import ConfigError
 
 DISTANCE_SCALES = ("mean", "dim", "none")
@@ -278,7 +279,6 @@ class DataConfig:
     with a byte-order mark, detected)."""
 
     def validate(self) -> None:
-        from mgl.data.languages import canonical_language
 
         if not self.sources:
             raise ConfigError("data.sources is empty: give at least one source language")

@@ -33,6 +33,8 @@ from typing import Any
 
 import torch
 
+from mgl.errors import ConfigError, MGLError
+
 
 def launched() -> bool:
     """Whether this process is one of several started by ``accelerate launch`` (or torchrun)."""
@@ -51,8 +53,6 @@ def accelerator():
         from accelerate import Accelerator
         from accelerate.utils import DistributedDataParallelKwargs
     except ImportError:
-        from mgl.errors import ConfigError
-
         raise ConfigError(
             "running under several processes needs accelerate: pip install 'mgl-clt[distributed]'"
         ) from None
@@ -128,8 +128,6 @@ def check_same_weights(module: torch.nn.Module) -> dict[str, Any] | None:
         return None
     digests = gather(weights_digest(module))
     if len(set(digests)) != 1:
-        from mgl.errors import MGLError
-
         raise MGLError(
             f"the {len(digests)} processes ended with different weights ({', '.join(d[:12] for d in digests)})"
         )

@@ -12,6 +12,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
+from mgl.errors import MGLError
+
 
 @contextlib.contextmanager
 def atomic_open(path: str | Path, mode: str = "w", encoding: str | None = "utf-8") -> Iterator[IO[Any]]:
@@ -45,7 +47,6 @@ WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPE
 def write_error(exc: OSError, path: str | Path) -> Exception:
     """An :class:`~mgl.errors.MGLError` naming ``path`` for a write that failed for lack of space,
     quota or permission (exit status 2, never a traceback); ``exc`` itself otherwise."""
-    from mgl.errors import MGLError
 
     if exc.errno in WRITE_ERRNOS:
         return MGLError(

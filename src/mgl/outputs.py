@@ -34,6 +34,8 @@ from pathlib import Path
 from typing import Any
 
 from mgl.errors import MGLError
+from mgl.io import sha256_file, write_json_atomic
+from mgl.paths import mgl_home
 
 __all__ = [
     "MODEL_FILES",
@@ -73,7 +75,6 @@ def expand(path: str | Path) -> Path:
 
 
 def _ledger(path: Path) -> Path:
-    from mgl.paths import mgl_home
 
     key = hashlib.sha256(os.fsencode(str(path))).hexdigest()
     return mgl_home() / "written" / f"{key}.json"
@@ -87,7 +88,6 @@ def _stamp(path: Path) -> dict[str, Any]:
 def record_written(path: str | Path, kind: str) -> None:
     """Record that mgl wrote ``path`` (a file, now complete) as an output of ``kind``: a later run of
     the same kind may replace it while it stays as written."""
-    from mgl.io import write_json_atomic
 
     path = expand(path).absolute()
     with contextlib.suppress(OSError):  # the record is a convenience: without it, the next run asks for --overwrite
@@ -248,7 +248,6 @@ def is_mgl_model_dir(folder: str | Path) -> bool:
 def edited_model_files(folder: Path) -> list[str]:
     """The files of a saved model that differ from its ``checksums.json`` (a card or a file edited
     after saving), or that it does not list."""
-    from mgl.io import sha256_file
 
     try:
         sums = json.loads((folder / "checksums.json").read_text(encoding="utf-8"))

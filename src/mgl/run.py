@@ -17,6 +17,7 @@ from mgl.data.preparation import prepare_data
 from mgl.errors import DataError
 from mgl.methods import method_name
 from mgl.methods.scoring import SCORER
+from mgl.outputs import check_model_destination
 from mgl.provenance import machine_info
 
 
@@ -44,7 +45,6 @@ def run_experiment(
     """
     from mgl.model.checkpoint import Checkpointer
     from mgl.model.classifier import Classifier
-    from mgl.outputs import check_model_destination
 
     cfg.validate()
     if save_dir is not None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 
+from mgl.bulk.workers import ChunkEmbedder
 from mgl.errors import ConfigError
 
 
@@ -35,7 +36,6 @@ def embed_corpus(
     (distinct texts, already cached, embedded, seconds)."""
     from tqdm.auto import tqdm
 
-    from mgl.bulk.workers import ChunkEmbedder
     from mgl.encoders import EmbeddingCache
     from mgl.encoders.featurizer import make_encoder
 

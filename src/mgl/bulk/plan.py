@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from mgl.bulk.streaming import Rows, checked_row, file_rows, open_input
-from mgl.data.records import Mark
+from mgl.data.records import Mark, file_format
 from mgl.errors import DataError
 
 
@@ -133,7 +133,6 @@ def file_plans(
     (its row count and columns; the rows are checked where they are read), a text file by one
     pass of the one reader that checks every record. Returns the plans and, where a file failed,
     ``(its index, its error)``; the files after it are not planned."""
-    from mgl.data.records import file_format
 
     if shard_rows < 1:
         raise DataError(f"--shard-rows must be >= 1, got {shard_rows}")
@@ -148,7 +147,7 @@ def file_plans(
                 plans.append(FilePlan(i, Path(path), fmt, first, reader.parquet_rows))
             else:
                 n, marks = _file_marks(path, first, shard_rows, columns)
-                starts = []
+                starts: list[int] = []
                 for s in sorted(marks):  # pieces of at least PIECE_ROWS rows (small shards: a piece spans several)
                     if not starts or s - starts[-1] >= PIECE_ROWS:
                         starts.append(s)

@@ -18,6 +18,7 @@ from mgl.bulk.ray_predict import Columns
 from mgl.bulk.streaming import MANIFEST, expand_inputs, manifest_for, prepare_output, read_rows, shards, write_shard
 from mgl.bulk.workers import ShardPredictor
 from mgl.errors import DataError
+from mgl.outputs import expand, model_folder_holding
 
 
 def predict_stream(
@@ -136,7 +137,6 @@ def _in_output(out: Path, inputs, manifest: dict, run) -> dict:
 def check_output_folder(out: Path, inputs: Sequence[str]) -> Path:
     """The output folder (``~`` expanded) may receive shards: not inside an mgl model folder, not an
     input folder or inside one (its shards would be read as inputs by the next run)."""
-    from mgl.outputs import expand, model_folder_holding
 
     given, out = str(out), expand(out)
     model = model_folder_holding(out)

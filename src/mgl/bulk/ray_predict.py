@@ -36,9 +36,11 @@ import numpy as np
 
 from mgl.bulk.executors import RayPool, require_ray
 from mgl.bulk.plan import FilePlan, Piece, file_plans
-from mgl.bulk.streaming import check_input
+from mgl.bulk.streaming import check_input, file_rows
+from mgl.bulk.workers import set_threads
 from mgl.data.records import record_id
 from mgl.errors import DataError, MGLError
+from mgl.model.prediction_model import load_for_prediction
 
 #: The CPUs the driver's readers keep free of the actor pool on a cluster of few CPUs: Ray Data
 #: schedules read tasks beside the actors, and a pool that takes every CPU starves them.
@@ -117,8 +119,6 @@ def _read_pieces(batch, *, columns: Columns) -> dict:
     """Rows of the planned pieces of text files, read by mgl's reader on the worker."""
     import pyarrow as pa
 
-    from mgl.bulk.streaming import file_rows
-
     tables = []
     for blob in batch.column("piece").to_pylist():
         item = json.loads(blob)
@@ -146,8 +146,6 @@ class _Predictor:
     """The actor of the pool: loads the model once, predicts batches of rows."""
 
     def __init__(self, worker: dict, pairs: bool, batch_size: int | None, threads: int):
-        from mgl.bulk.workers import set_threads
-        from mgl.model.prediction_model import load_for_prediction
 
         set_threads(threads)
         self.clf = load_for_prediction(**worker, threads=threads)

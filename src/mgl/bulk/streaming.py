@@ -27,6 +27,7 @@ from pathlib import Path
 
 from mgl.data.records import SUFFIXES, Mark, RecordReader, file_format, record_id, text_value
 from mgl.errors import DataError
+from mgl.io import sha256_file, write_error, write_json_atomic
 
 STREAM_FORMATS = ("csv", "tsv", "jsonl", "parquet")
 #: The suffixes read in a folder or glob of inputs (the reader's table; text files and ``.json``, which
@@ -205,7 +206,6 @@ def shards(rows: Iterator[Rows], shard_rows: int) -> Iterator[Rows]:
 def manifest_for(files: Sequence[Path], model: Path, options: dict) -> dict:
     """What identifies a prediction job: its inputs (path, size, modification time), the model, the options."""
     model_json = Path(model) / "mgl_model.json"
-    from mgl.io import sha256_file
 
     return {
         "inputs": [
@@ -222,7 +222,6 @@ def prepare_output(out: Path, manifest: dict) -> set[int]:
     A missing or empty folder starts a new job (the manifest is written); a folder holding this
     job's manifest continues it; anything else is refused, naming the folder. Shards finish out of
     order when several workers predict, so every finished shard counts, not only a leading run."""
-    from mgl.io import write_json_atomic
 
     if out.exists() and not out.is_dir():
         raise DataError("the output exists and is not a folder", source=out)
@@ -296,8 +295,6 @@ def write_shard(
     except BaseException as exc:
         tmp.unlink(missing_ok=True)
         if isinstance(exc, OSError):
-            from mgl.io import write_error
-
             raise write_error(exc, target) from None
         raise
     return target

@@ -11,12 +11,13 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from mgl.bulk.plan import ShardSpec, read_shard
+from mgl.model.prediction_model import load_for_prediction, set_cpu_threads
+
 
 def set_threads(threads: int | None) -> None:
     """torch's threads in this worker (None: leave torch's default)."""
     if threads is not None:
-        from mgl.model.prediction_model import set_cpu_threads
-
         set_cpu_threads(threads)
 
 
@@ -39,7 +40,6 @@ class ShardPredictor:
         batch_size: int | None = None,
         threads: int | None = None,
     ):
-        from mgl.model.prediction_model import load_for_prediction
 
         set_threads(threads)
         self.clf = load_for_prediction(model_dir, device=device, precision=precision, seed=seed, threads=threads)
@@ -47,7 +47,6 @@ class ShardPredictor:
         self.batch_size = batch_size
 
     def __call__(self, item: dict) -> dict:
-        from mgl.bulk.plan import ShardSpec, read_shard
 
         spec = ShardSpec.from_dict(item)
         rows = read_shard(spec, text_column=self.text_column, pair_column=self.pair_column, id_column=self.id_column)

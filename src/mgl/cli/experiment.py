@@ -40,6 +40,9 @@ from mgl.cli.grid_options import (
     _split,
     _webis_config,
 )
+from mgl.config import RunConfig, load_config
+from mgl.data.tabular import parse_columns
+from mgl.errors import ConfigError, DataError
 
 app = typer.Typer(
     help="Experiment grids: many methods x experiments x seeds, resumable, with tables.", no_args_is_help=True
@@ -126,7 +129,6 @@ def report(
     optionally with ensembles of its methods computed from their stored probabilities."""
     import json
 
-    from mgl.errors import ConfigError, DataError
     from mgl.grid import CellStore, Experiment, grid_spec, make_cells, write_tables
 
     path = out / "grid.json"
@@ -143,7 +145,6 @@ def report(
     records = store.records(cells)
     derived = []
     for text in ensemble or []:
-        from mgl.config import RunConfig
         from mgl.grid.ensembles import derive_ensemble
 
         members = _split(text)
@@ -280,8 +281,6 @@ def _file_grid(
 ) -> None:
     """A grid over a data set without Table 1's domains (PAWS-X or a user's file): each target with
     the other languages as sources. ``pairs`` picks the quick scale (None: from the preset)."""
-    from mgl.config import load_config
-    from mgl.errors import ConfigError
     from mgl.grid import REFERENCE_METHODS, check_methods, table2_experiments
 
     _check_threads(threads)
@@ -397,7 +396,6 @@ def compare(
     text pairs (a text_pair column, or paws-x) the pair preset (search-relevance) and Table 2's
     precision / recall / F1 layout. Writes OUT/compare.{json,csv,md}.
     """
-    from mgl.data.tabular import parse_columns
     from mgl.grid import table1_spec, table2_spec
 
     pairs = data.strip().lower() == "paws-x" or (columns is not None and "text_pair" in parse_columns(columns))

@@ -8,6 +8,8 @@ from typing import Annotated
 
 import typer
 
+from mgl.config import load_config
+from mgl.errors import ConfigError
 from mgl.methods import PAPER_METHODS
 
 DEFAULT_METHODS = ",".join([*PAPER_METHODS, "ensemble"])
@@ -76,7 +78,6 @@ def _split(text: str | None) -> list[str]:
 
 
 def _floats(text: str | None, what: str) -> tuple[float, ...] | None:
-    from mgl.errors import ConfigError
 
     if text is None:
         return None
@@ -101,7 +102,6 @@ def _baseline_options(baseline_lrs: str | None, baseline_wds: str | None, quick:
 
 
 def _check_threads(threads: int) -> None:
-    from mgl.errors import ConfigError
 
     if threads < 1:
         raise ConfigError(f"--threads must be >= 1, got {threads}")
@@ -109,7 +109,6 @@ def _check_threads(threads: int) -> None:
 
 def _n_seeds(seeds: int | None, quick: bool) -> int:
     """Seeds per experiment: the command line's, else 2 with --quick and 5 otherwise."""
-    from mgl.errors import ConfigError
 
     n_seeds = seeds if seeds is not None else (2 if quick else 5)
     if n_seeds < 1:
@@ -168,8 +167,6 @@ def _run_table(
 def _webis_config(*, what: str, root, quick: bool, device, preset, config, set_, quick_scale="text"):
     """The run configuration of a Webis-CLS-10 grid (table1, ablation, proportion): preset, --quick
     (the ``text`` scale, and ``quick_scale`` on top), --root, --set."""
-    from mgl.config import load_config
-    from mgl.errors import ConfigError
 
     items = []
     if root is not None:

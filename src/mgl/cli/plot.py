@@ -9,6 +9,12 @@ from typing import Annotated
 
 import typer
 
+from mgl.data.preparation import prepare_data
+from mgl.errors import ConfigError, DataError
+from mgl.io import write_json_atomic
+from mgl.outputs import check_output_file, record_written
+from mgl.plots import plot_graph_map, plot_language_matrix, plot_proportion, plot_reliability
+
 app = typer.Typer(
     help="Figures: the meta-graph map of a trained model, the proportion sweep's line plot.", no_args_is_help=True
 )
@@ -32,13 +38,11 @@ def _companions(out: Path) -> tuple[Path, Path]:
 
 def claim_outputs(paths: list[Path], *, overwrite: bool, inputs: Sequence[Path] = ()) -> list[Path]:
     """Every file a plot command writes, checked before any work (:func:`mgl.outputs.check_output_file`)."""
-    from mgl.outputs import check_output_file
 
     return [check_output_file(p, kind=PLOT_KIND, overwrite=overwrite, inputs=inputs, option="--out") for p in paths]
 
 
 def record_outputs(paths: list[Path]) -> None:
-    from mgl.outputs import record_written
 
     for p in paths:
         record_written(p, PLOT_KIND)
@@ -48,8 +52,6 @@ def target_examples(clf, *, data: str | None = None, root: str | None = None) ->
     """The target's labelled training instances the model was trained with: the model's data
     configuration (its file or named data set; ``data``/``root`` override where it lies now),
     with the same seeded subsample of the target's labels."""
-    from mgl.data.preparation import prepare_data
-    from mgl.errors import DataError
 
     cfg = clf.config
     if data is not None:
@@ -96,11 +98,8 @@ def graph(
     Writes the heatmap (all weights; and the diagonal masked, on its own colour scale),
     the language x language matrix (FILE_languages.png) and the numbers (FILE.json).
     """
-    from mgl.errors import ConfigError
-    from mgl.io import write_json_atomic
     from mgl.model.classifier import Classifier
     from mgl.model.graph_map import classifier_graph_map
-    from mgl.plots import plot_graph_map, plot_language_matrix
 
     if out.suffix.lower() != ".png":
         raise ConfigError(f"--out must name a .png file, got {out}")
@@ -156,9 +155,7 @@ def proportion(
     """Redraw the proportion sweep's line plot from its proportion.json."""
     import json
 
-    from mgl.errors import DataError
     from mgl.grid import display_name
-    from mgl.plots import plot_proportion
 
     path = sweep / "proportion.json"
     default_out = out is None
@@ -193,10 +190,6 @@ def reliability(
     """The model's reliability diagram, before and after its temperature scaling, on the target's
     validation rows (and test rows where it had them), from the bins its training recorded."""
     import json
-
-    from mgl.errors import ConfigError, DataError
-    from mgl.io import write_json_atomic
-    from mgl.plots import plot_reliability
 
     if out.suffix.lower() != ".png":
         raise ConfigError(f"--out must name a .png file, got {out}")

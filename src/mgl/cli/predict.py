@@ -14,10 +14,14 @@ from typing import Annotated
 
 import typer
 
-from mgl.bulk.streaming import check_input
+from mgl.bulk.executors import make_pool
+from mgl.bulk.predict import check_output_folder, predict_stream
+from mgl.bulk.streaming import FORMATS, check_input, expand_inputs
 from mgl.data.records import RecordReader, file_format, record_id, stdin_bytes
-from mgl.errors import DataError
+from mgl.errors import ConfigError, DataError, MGLError
+from mgl.io import atomic_open
 from mgl.model.prediction_model import load_for_prediction
+from mgl.outputs import check_output_file, check_writable_folder, expand, record_written
 
 SINGLE_FORMATS = ("jsonl", "csv", "tsv", "txt")
 PREDICTIONS_KIND = "predictions"
@@ -132,10 +136,6 @@ def predict(
 
     import numpy as np
 
-    from mgl.errors import MGLError
-    from mgl.io import atomic_open
-    from mgl.outputs import check_output_file, expand, record_written
-
     if is_stream_job(input, output):
         return predict_folder(
             model,
@@ -202,8 +202,6 @@ def is_stream_job(inputs: list[str], output: Path) -> bool:
     """Sharded output for several inputs, a folder or glob, Parquet, or an output folder (an existing
     one, or a name without a suffix) with table inputs; a single text file or stdin into a ``.jsonl``
     file otherwise."""
-    from mgl.bulk.streaming import FORMATS
-    from mgl.outputs import expand
 
     if len(inputs) > 1:
         return True
@@ -238,11 +236,6 @@ def predict_folder(
 ) -> None:
     """``mgl predict`` into a folder of shards (:func:`mgl.bulk.predict.predict_stream`), here or on workers
     (:mod:`mgl.bulk.executors`)."""
-    from mgl.bulk.executors import make_pool
-    from mgl.bulk.predict import check_output_folder, predict_stream
-    from mgl.bulk.streaming import expand_inputs
-    from mgl.errors import ConfigError
-    from mgl.outputs import check_writable_folder
 
     pool = make_pool(executor, workers=workers, address=address, device=device)
     if pool is not None and cache:

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from mgl.config import ServeSettings
+from mgl.serve.guards import read_api_keys
 
 defaults = ServeSettings()
 
@@ -54,7 +55,6 @@ def serve(
     log_level: Annotated[str, typer.Option(help="uvicorn's log level.")] = "info",
 ) -> None:
     """Serve a saved model: POST /predict, GET /health, GET /model, a page at /, OpenAPI at /docs."""
-    from mgl.serve.guards import read_api_keys
     from mgl.serve.service import serve as run_service
 
     hosts = tuple(h.strip() for h in allowed_hosts.split(",") if h.strip()) if allowed_hosts else None

@@ -10,6 +10,16 @@ import typer
 
 from mgl.config import RunConfig, load_config
 from mgl.errors import MGLError
+from mgl.io import write_json_atomic
+from mgl.outputs import (
+    check_free_space,
+    check_model_destination,
+    check_output_file,
+    check_writable_folder,
+    expand,
+    record_written,
+    written_by_mgl,
+)
 
 RESULT_KIND = "run-result"
 """The kind ``result.json`` is recorded under (:func:`mgl.outputs.record_written`)."""
@@ -255,7 +265,6 @@ def run(
 ) -> None:
     """Train a classifier (default: the ensemble; --method mgl for MGL alone) on one cross-lingual
     experiment, evaluate on the target's test split, write result.json."""
-    from mgl.io import write_json_atomic
     from mgl.run import run_experiment
 
     cfg = build_run_config(
@@ -297,15 +306,6 @@ def run(
         patience=patience,
     )
     from mgl.model.checkpoint import CHECKPOINT_KIND
-    from mgl.outputs import (
-        check_free_space,
-        check_model_destination,
-        check_output_file,
-        check_writable_folder,
-        expand,
-        record_written,
-        written_by_mgl,
-    )
 
     out_given, out = out, expand(out)  # '~' expanded once, and used as expanded
     result_path, checkpoint = out / "result.json", out / "checkpoint.pt"

@@ -6,6 +6,8 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 
+from mgl.errors import DataError
+
 SPLITS = ("train", "validation", "test")
 
 
@@ -66,7 +68,6 @@ def count_by(examples: Iterable[Example], *fields: str) -> Counter:
 
 def checked_splits(splits: Iterable[str] | str) -> list[str]:
     """The split names asked of a loader, in order, once each; an unknown one is an error."""
-    from mgl.errors import DataError
 
     wanted = list(dict.fromkeys([splits] if isinstance(splits, str) else splits))
     unknown = [s for s in wanted if s not in SPLITS]

@@ -19,7 +19,11 @@ import numpy as np
 
 from mgl.config import DataConfig
 from mgl.data.examples import Example, label_vocabulary
+from mgl.data.languages import canonical_language
+from mgl.data.registry import DATASETS, load_dataset
+from mgl.data.splits import carve_validation, subsample_language
 from mgl.data.table import ExampleTable
+from mgl.data.tabular import parse_columns, parse_label_map
 from mgl.errors import DataError
 
 log = logging.getLogger("mgl")
@@ -80,7 +84,6 @@ def positive_index(label_names: Sequence[str], positive: str | None = None) -> i
 
 def load_examples(data: DataConfig, languages: Sequence[str] | None) -> list[Example]:
     """Read the data set (named, or a file with column/label mappings) for the given languages (None: all)."""
-    from mgl.data.registry import DATASETS, load_dataset
 
     name = data.name.lower()
     if name in DATASETS:
@@ -88,7 +91,6 @@ def load_examples(data: DataConfig, languages: Sequence[str] | None) -> list[Exa
         if name == "webis-cls-10" and data.domain is not None:
             options["domains"] = [data.domain]
         return load_dataset(name, root=data.root, **options)
-    from mgl.data.tabular import parse_columns, parse_label_map
 
     path = Path(data.name).expanduser()
     if data.root is not None and not path.is_absolute():
@@ -167,8 +169,6 @@ def make_experiment_data(
     metrics); without, a target with none is trained and nothing is scored. ``source`` names the
     data in error messages.
     """
-    from mgl.data.languages import canonical_language
-    from mgl.data.splits import carve_validation, subsample_language
 
     # any spelling (yo, yor, yor_Latn) names the one canonical tag the examples carry
     sources = [canonical_language(code, what="source language") for code in sources]

@@ -15,12 +15,13 @@ from collections.abc import Sequence
 import torch
 
 from mgl.config import EncoderConfig
+from mgl.encoders.prefix_states import PrefixStateStore, compute_prefix_states
+from mgl.encoders.spec import EncoderSpec
 
 
 def make_encoder(enc: EncoderConfig):
     """The :class:`~mgl.encoders.TextEncoder` of ``enc`` (its spec, device and trainable layers)."""
     from mgl.encoders import TextEncoder
-    from mgl.encoders.spec import EncoderSpec
 
     spec = EncoderSpec.from_config(enc)
     encoder = TextEncoder(spec, device=enc.device)
@@ -50,7 +51,6 @@ def build_features(data, enc: EncoderConfig, *, encoder=None, progress: bool = T
         return FrozenFeatures(emb, device=encoder.device), encoder
     if enc.train == "top-k" and enc.prefix_cache:
         from mgl.encoders.node_features import PrefixFeatures
-        from mgl.encoders.prefix_states import PrefixStateStore, compute_prefix_states
 
         frozen = encoder.num_layers - encoder.trainable[1]
         store, locations = compute_prefix_states(
@@ -72,7 +72,6 @@ def pooled_state_features(texts, pairs, enc: EncoderConfig, encoder, *, progress
     ``MGL_HOME/prefix-states``) and read from there."""
     from mgl.encoders.node_features import PooledStateFeatures
     from mgl.encoders.pooling_head import make_pooling_head
-    from mgl.encoders.prefix_states import PrefixStateStore, compute_prefix_states
 
     store = PrefixStateStore.for_encoder(encoder, encoder.num_layers, prefix_root)
     store, locations = compute_prefix_states(

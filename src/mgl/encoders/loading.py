@@ -14,6 +14,13 @@ from pathlib import Path
 
 import torch
 
+from mgl.encoders.embedded_e5 import (
+    EMBEDDED_E5_NAME,
+    EMBEDDED_E5_POOLING,
+    EMBEDDED_E5_PREFIX,
+    is_embedded_name,
+    prepare_embedded_e5,
+)
 from mgl.errors import MGLError
 
 # Config entries that do not change what a model computes (paths, versions, runtime switches).
@@ -88,13 +95,6 @@ def _sentence_transformers_pooling(directory: Path) -> str | None:
 
 def locate(model: str) -> Source:
     """Resolve ``model`` (alias, directory or hub name) to where it loads from and its defaults."""
-    from mgl.encoders.embedded_e5 import (
-        EMBEDDED_E5_NAME,
-        EMBEDDED_E5_POOLING,
-        EMBEDDED_E5_PREFIX,
-        is_embedded_name,
-        prepare_embedded_e5,
-    )
 
     if is_embedded_name(model):
         directory = prepare_embedded_e5()

@@ -33,6 +33,8 @@ from typing import Any, Protocol, cast
 import numpy as np
 import torch
 
+from mgl.encoders.batching import plan_length_batches
+from mgl.encoders.prefix_states import pad_states
 from mgl.errors import DataError
 
 
@@ -179,7 +181,6 @@ class PrefixFeatures(EncoderFeatures):
         return len(self.locations)
 
     def _forward(self, idx: np.ndarray) -> torch.Tensor:
-        from mgl.encoders.prefix_states import pad_states
 
         hidden, mask = pad_states([self.store.read(self.locations[i]) for i in idx], self.dim)
         return self.encoder.forward_from(hidden, mask, self.first_layer)
@@ -264,7 +265,6 @@ class PooledStateFeatures:
         return self._tokens
 
     def _forward(self, idx: np.ndarray) -> torch.Tensor:
-        from mgl.encoders.batching import plan_length_batches
 
         table = self._table()
         idx_t = torch.as_tensor(idx, dtype=torch.int64)

@@ -32,6 +32,7 @@ import torch
 
 from mgl.config import ENCODER_TRAIN_MODES
 from mgl.encoders.device import resolve_device
+from mgl.encoders.embedding import embed_texts
 from mgl.encoders.loading import config_digest, digest_tensors, load, locate, native_bf16, position_limit
 from mgl.encoders.spec import DEFAULT_MODEL, POOLINGS, PRECISIONS, EncoderSpec  # noqa: F401  (re-exported)
 from mgl.errors import ConfigError, MGLError
@@ -511,7 +512,6 @@ class TextEncoder(torch.nn.Module):
         token states with this module instead of the spec's pooling (see :meth:`encode_batch`);
         its vectors are not the encoder's, so no ``cache``.
         """
-        from mgl.encoders.embedding import embed_texts
 
         return embed_texts(
             self,

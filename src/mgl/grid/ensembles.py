@@ -14,6 +14,7 @@ import copy
 import time
 from collections.abc import Sequence
 
+from mgl.data.preparation import prepare_data
 from mgl.grid.plan import Cell, Experiment
 from mgl.grid.store import CellStore
 
@@ -37,7 +38,6 @@ def derive_ensemble(
 ) -> tuple[str, list[dict], list[tuple[Experiment, int, str]]]:
     """Write the ensemble's cells; returns (its method name, its records, the (experiment, seed, why)
     left out)."""
-    from mgl.data.preparation import prepare_data
     from mgl.grid.runner import ensemble_metrics
 
     name = ensemble_name(members)

@@ -12,6 +12,7 @@ from mgl.grid.specs import TableSpec
 from mgl.grid.store import CellStore
 from mgl.grid.tables import write_tables
 from mgl.io import write_json_atomic
+from mgl.outputs import check_job_folder
 
 
 class GridPlan:
@@ -60,7 +61,6 @@ class GridPlan:
         }
         if options is not None:
             self.meta["baseline_options"] = options.to_dict()
-        from mgl.outputs import check_job_folder
 
         tables = {table, table.split("-")[0]}
         check_job_folder(

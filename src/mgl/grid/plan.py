@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from mgl.data.languages import canonical_language
 from mgl.errors import ConfigError
 from mgl.fingerprints import GRID_VERSION, config_fingerprint  # noqa: F401  (re-exported: the grid's names for them)
 
@@ -84,7 +85,6 @@ def table2_experiments(
     (``domain`` None, as PAWS-X) or on one domain of a file that has several. With ``sources``, every
     target has those sources instead (SIB-200's protocol: four fixed high-resource sources). Codes are
     canonical language tags (:func:`mgl.data.languages.canonical_language`) whatever their spelling."""
-    from mgl.data.languages import canonical_language
 
     out = []
     if sources is not None:

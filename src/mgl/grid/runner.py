@@ -22,8 +22,12 @@ from typing import Any
 
 import numpy as np
 
+from mgl.bulk.embed import embed_corpus
 from mgl.config import RunConfig
+from mgl.data.preparation import prepare_data
+from mgl.errors import DataError
 from mgl.grid.plan import Experiment
+from mgl.paths import mgl_home
 from mgl.run import result_record
 
 RECORD_KEYS = (
@@ -75,7 +79,6 @@ class CellRunner:
         # tasks) open the same embedding cache, which the executors' embedding phase has filled, whatever
         # their own MGL_HOME says. (bf16 vectors depend, about 1e-3, on the batch a text was embedded in,
         # so a worker that embedded again could get other numbers.)
-        from mgl.paths import mgl_home
 
         self.cache_root = str(cache.root) if cache is not None else None
         if self.cache_root is None and base.encoder.train == "none":
@@ -118,7 +121,6 @@ class CellRunner:
         return {**self.__dict__, "_encoder": None, "_cache": None}
 
     def _features(self, experiment: Experiment, seed: int):
-        from mgl.data.preparation import prepare_data
         from mgl.encoders.featurizer import build_features
 
         cfg = self.experiment_config(experiment)
@@ -140,8 +142,6 @@ class CellRunner:
         there. Frozen encoders only (None otherwise: token states are prepared here, in :meth:`prepare`)."""
         if self.base.encoder.train != "none" or self.base.encoder.pooling_head != "none":
             return None
-        from mgl.bulk.embed import embed_corpus
-        from mgl.data.preparation import prepare_data
 
         texts: list[str] = []
         pairs: list[str | None] = []
@@ -226,7 +226,6 @@ class CellRunner:
 def cell_metrics(data, probabilities: dict[str, np.ndarray], report: dict[str, Any]) -> dict[str, Any]:
     """A cell's metrics (:func:`mgl.methods.scoring.split_metrics`), the method's report beside and
     its probabilities; a target without validation or test rows is a DataError (a cell needs both)."""
-    from mgl.errors import DataError
     from mgl.methods.scoring import split_metrics
 
     metrics = split_metrics(data, probabilities)

@@ -27,6 +27,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from mgl.config import MGLConfig
 from mgl.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -193,7 +194,6 @@ def check_run_config(cfg) -> None:
 
 def check_methods(methods: Sequence[str]) -> list[str]:
     """The method names, validated (MGL variants' configurations too), repeats removed (order kept)."""
-    from mgl.config import MGLConfig
 
     out = []
     for name in methods:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from mgl.data.languages import is_canonical, language_label
+
 
 def _pct(value: Any) -> str:
     return f"{100 * value:.2f}" if isinstance(value, (int, float)) else "-"
@@ -171,6 +173,5 @@ def render_model_card(meta: dict[str, Any]) -> str:
 
 def _label(tag) -> str:
     """A language's tag and English name (``yo (Yoruba)``); the tag alone where it is no known code."""
-    from mgl.data.languages import is_canonical, language_label
 
     return language_label(tag) if is_canonical(tag) else str(tag)

@@ -19,6 +19,7 @@ from mgl.config import RunConfig
 from mgl.errors import MGLError
 from mgl.fingerprints import config_fingerprint, data_fingerprint
 from mgl.io import atomic_open
+from mgl.outputs import record_written
 
 CHECKPOINT_KIND = "checkpoint"
 """The kind a checkpoint is recorded under (:func:`mgl.outputs.record_written`)."""
@@ -49,7 +50,6 @@ class Checkpointer:
             torch.save(
                 {"fingerprint": self.fingerprint, "data_fingerprint": self.data_fingerprint, "stages": self.stages}, fh
             )
-        from mgl.outputs import record_written
 
         record_written(self.path, CHECKPOINT_KIND)
 

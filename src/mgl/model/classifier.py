@@ -37,7 +37,7 @@ from mgl.encoders.featurizer import Featurizer
 from mgl.encoders.node_features import trained_state
 from mgl.errors import DataError, MGLError
 from mgl.methods.heads import EnsembleHead, Head, LabelledBank, MetaGraphHead
-from mgl.model.calibration import calibration_report
+from mgl.model.calibration import apply_temperature, calibration_report
 
 if TYPE_CHECKING:
     from mgl.encoders.cache import EmbeddingCache
@@ -307,7 +307,6 @@ class Classifier:
 
     def predict_proba_embeddings(self, queries: torch.Tensor, *, calibrated: bool = True) -> np.ndarray:
         """Class probabilities ``[n, |Y|]`` of already embedded inputs (calibrated unless told not)."""
-        from mgl.model.calibration import apply_temperature
 
         _, head, _ = self._require_fitted()
         probs = head.predict_proba(queries)

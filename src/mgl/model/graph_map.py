@@ -23,7 +23,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from mgl.errors import DataError
+from mgl.data.preparation import positive_index
+from mgl.errors import ConfigError, DataError
 
 
 @dataclass
@@ -206,8 +207,6 @@ def classifier_graph_map(
     """The map of a trained :class:`~mgl.model.classifier.Classifier` holding MGL (alone or in an
     ensemble): its support bank (the sources' training data) and the target's labelled instances
     with their embeddings."""
-    from mgl.data.preparation import positive_index
-    from mgl.errors import ConfigError
     from mgl.model.classifier import graph_heads
 
     if len(target_examples) != len(target_embeddings):

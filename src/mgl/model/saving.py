@@ -38,10 +38,13 @@ import torch
 
 from mgl.config import RunConfig
 from mgl.data.examples import Example
+from mgl.data.preparation import positive_index
 from mgl.errors import ConfigError, MGLError
-from mgl.io import sha256_file, write_json_atomic
+from mgl.io import sha256_file, write_error, write_json_atomic
 from mgl.methods.heads import HEAD_KINDS, EnsembleHead, Head, LabelledBank
 from mgl.methods.registry import method as method_info
+from mgl.model.card import render_model_card
+from mgl.outputs import MODEL_FILES, check_model_destination
 
 FORMAT = "mgl-model"
 FORMAT_VERSION = 2
@@ -85,9 +88,6 @@ def save_model(
     (:func:`mgl.outputs.check_model_destination`; a model edited since it was saved is kept unless
     ``discard_edits``). ``support_texts=False`` keeps the examples' ids,
     languages and labels but not their texts, and the model card says so."""
-    from mgl.data.preparation import positive_index
-    from mgl.io import write_error
-    from mgl.outputs import check_model_destination
 
     given = directory
     directory = check_model_destination(directory, overwrite=overwrite, discard_edits=discard_edits)
@@ -156,7 +156,6 @@ def save_model(
             "support_texts": keep_texts,
         }
         write_json_atomic(tmp / "mgl_model.json", meta)
-        from mgl.model.card import render_model_card
 
         (tmp / "README.md").write_text(render_model_card(meta), encoding="utf-8")
         files.append("README.md")
@@ -193,7 +192,6 @@ def _checked(directory: Path) -> tuple[dict, dict]:
         raise MGLError("checksums.json is corrupted", source=sums_path) from None
     if not isinstance(sums, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in sums.items()):
         raise MGLError("checksums.json is not an object of file names and digests", source=sums_path)
-    from mgl.outputs import MODEL_FILES
 
     for name in sums:  # a model folder is closed: loading reads nothing outside it
         if name not in MODEL_FILES or "/" in name or "\\" in name or name in (".", ".."):

@@ -11,6 +11,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from mgl.errors import ConfigError, MGLError
+
 __all__ = [
     "DOCS_PATHS",
     "OPEN_PATHS",
@@ -203,8 +205,6 @@ def bind_socket(host: str, port: int):
     """A listening TCP socket on ``host``:``port``, or an :class:`~mgl.errors.MGLError` (exit status 2)."""
     import socket
 
-    from mgl.errors import MGLError
-
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
     except socket.gaierror as exc:
@@ -230,8 +230,6 @@ def read_api_keys(path: str | Path | None = None, env: str = "MGL_API_KEYS") -> 
     """API keys from a file (one per line; blank lines and lines starting with # are skipped) and
     from the environment variable ``env`` (comma-separated). Each key has at least 16 characters."""
     import os
-
-    from mgl.errors import ConfigError, MGLError
 
     keys: list[str] = []
     if path is not None:

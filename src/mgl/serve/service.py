@@ -39,7 +39,10 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from mgl.config import ServeSettings
-from mgl.model.prediction_model import usable_cpus
+from mgl.data.languages import is_canonical, language_name
+from mgl.errors import MGLError, unencodable_at
+from mgl.model.prediction_model import load_for_prediction, set_cpu_threads, usable_cpus
+from mgl.serve.guards import BodyLimit, HeadAsGet, RequestGuard, bind_socket, default_allowed_hosts, public
 
 log = logging.getLogger("mgl.serve.service")
 
@@ -307,10 +310,6 @@ def create_app(
     API keys of ``settings``."""
     from contextlib import asynccontextmanager
 
-    from mgl.errors import MGLError
-    from mgl.model.prediction_model import load_for_prediction, set_cpu_threads
-    from mgl.serve.guards import BodyLimit, HeadAsGet, RequestGuard, default_allowed_hosts, public
-
     settings = (settings or ServeSettings()).validate()
     clf = load_for_prediction(model_dir, device=device, precision=precision, cache=settings.cache_requests)
     info = public(model_info(clf))
@@ -342,7 +341,6 @@ def create_app(
     from fastapi_offline import FastAPIOffline
 
     from mgl import __version__
-    from mgl.errors import unencodable_at
 
     # the docs (/docs, /redoc) load their scripts from the package, not from a CDN: they work offline
     app = FastAPIOffline(
@@ -440,7 +438,6 @@ def create_app(
 
 def _language_names(tags) -> dict[str, str]:
     """Each language tag's English name (``{"yo": "Yoruba"}``), for ``GET /model`` and the page."""
-    from mgl.data.languages import is_canonical, language_name
 
     return {tag: language_name(tag) for tag in tags if is_canonical(tag)}
 
@@ -457,8 +454,6 @@ def serve(
 ) -> None:
     """Run the service with uvicorn until SIGINT/SIGTERM (graceful: in-flight requests finish)."""
     import uvicorn
-
-    from mgl.serve.guards import bind_socket
 
     sock = bind_socket(host, port)  # before loading the model: a port in use is found at once
     app = create_app(model_dir, settings, device=device, precision=precision, host=host)

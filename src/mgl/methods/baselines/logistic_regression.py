@@ -19,6 +19,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+from mgl.errors import DataError
+
 DEFAULT_CS = (0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0)
 
 
@@ -44,7 +46,6 @@ def fit_logistic_regression(
 
     An empty training or validation set, or a non-finite validation score, is a
     :class:`~mgl.errors.DataError` naming ``stage`` (see :mod:`mgl.methods.selection`)."""
-    from mgl.errors import DataError
     from mgl.methods.selection import require_finite, require_rows
 
     if len(x_train) == 0:

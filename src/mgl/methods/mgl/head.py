@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from mgl.config import MGLConfig
+from mgl.config import MGLConfig, RunConfig
 from mgl.methods.heads.base import Head, LabelledBank
 from mgl.methods.mgl.episodes import EpisodeSampler, Pool, meta_test_pair
 
@@ -167,7 +167,6 @@ class MetaGraphHead(Head):
 
     @classmethod
     def from_saved(cls, settings, tensors, bank: LabelledBank, device="cpu") -> MetaGraphHead:
-        from mgl.config import RunConfig
         from mgl.methods.mgl.training import build_model
 
         cfg = RunConfig.from_dict({"mgl": settings["mgl"]}, source="mgl_model.json").mgl

@@ -29,6 +29,7 @@ import torch
 
 from mgl.config import MGLConfig
 from mgl.data.table import ExampleTable
+from mgl.errors import ConfigError, MGLError
 from mgl.methods.metrics import mean_nll
 from mgl.methods.mgl.episodes import (
     CLTPair,
@@ -123,7 +124,6 @@ class MGLTrainee:
             if enc_params:
                 # DDP wraps the model; weights outside it (a trained encoder, a pooling head) would not
                 # have their gradients averaged, and the processes would drift apart
-                from mgl.errors import ConfigError
 
                 raise ConfigError(
                     "several processes train only frozen features: run a trained encoder or pooling head in one process"
@@ -193,8 +193,6 @@ class MGLTrainee:
         self.optimizer.load_state_dict(state["optimizer"])
         streams = state.get("streams") or [{"numpy_rng": state["numpy_rng"], "torch": state["torch_rng"]}]
         if len(streams) != distributed.world_size():
-            from mgl.errors import MGLError
-
             raise MGLError(
                 f"the checkpoint was written by {len(streams)} process(es), this run has "
                 f"{distributed.world_size()}: resume with as many"
