@@ -1,6 +1,6 @@
 """Bulk prediction on Ray Data: the input files read where they are, by Ray Data's readers.
 
-``mgl predict --executor ray`` builds one Ray Dataset over the inputs, in stream order:
+``mgl predict --executor ray`` builds one Ray Dataset over the inputs, in stream order::
 
     read_parquet(Parquet files) | from_items(pieces of CSV/TSV/JSONL files).map_batches(read_piece)
         -> union -> map_batches(Predictor, ActorPoolStrategy) -> the driver writes the shards

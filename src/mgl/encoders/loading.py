@@ -14,13 +14,8 @@ from pathlib import Path
 
 import torch
 
-from mgl.encoders.embedded_e5 import (
-    EMBEDDED_E5_NAME,
-    EMBEDDED_E5_POOLING,
-    EMBEDDED_E5_PREFIX,
-    is_embedded_name,
-    prepare_embedded_e5,
-)
+from mgl.encoders import embedded_e5
+from mgl.encoders.embedded_e5 import EMBEDDED_E5_NAME, EMBEDDED_E5_POOLING, EMBEDDED_E5_PREFIX, is_embedded_name
 from mgl.errors import MGLError
 
 # Config entries that do not change what a model computes (paths, versions, runtime switches).
@@ -97,7 +92,7 @@ def locate(model: str) -> Source:
     """Resolve ``model`` (alias, directory or hub name) to where it loads from and its defaults."""
 
     if is_embedded_name(model):
-        directory = prepare_embedded_e5()
+        directory = embedded_e5.prepare_embedded_e5()  # looked up at call time (tests replace it)
         return Source(str(directory), EMBEDDED_E5_NAME, EMBEDDED_E5_POOLING, EMBEDDED_E5_PREFIX)
     path = Path(model).expanduser()
     if path.exists():
