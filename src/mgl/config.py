@@ -279,7 +279,6 @@ class DataConfig:
     with a byte-order mark, detected)."""
 
     def validate(self) -> None:
-
         if not self.sources:
             raise ConfigError("data.sources is empty: give at least one source language")
         # any spelling (yo, yor, yor_Latn) becomes the one canonical tag (mgl.data.languages)

@@ -75,7 +75,6 @@ def expand(path: str | Path) -> Path:
 
 
 def _ledger(path: Path) -> Path:
-
     key = hashlib.sha256(os.fsencode(str(path))).hexdigest()
     return mgl_home() / "written" / f"{key}.json"
 

@@ -78,7 +78,6 @@ def _split(text: str | None) -> list[str]:
 
 
 def _floats(text: str | None, what: str) -> tuple[float, ...] | None:
-
     if text is None:
         return None
     try:
@@ -102,7 +101,6 @@ def _baseline_options(baseline_lrs: str | None, baseline_wds: str | None, quick:
 
 
 def _check_threads(threads: int) -> None:
-
     if threads < 1:
         raise ConfigError(f"--threads must be >= 1, got {threads}")
 

@@ -43,7 +43,6 @@ def claim_outputs(paths: list[Path], *, overwrite: bool, inputs: Sequence[Path] 
 
 
 def record_outputs(paths: list[Path]) -> None:
-
     for p in paths:
         record_written(p, PLOT_KIND)
 

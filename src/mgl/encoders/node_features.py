@@ -181,7 +181,6 @@ class PrefixFeatures(EncoderFeatures):
         return len(self.locations)
 
     def _forward(self, idx: np.ndarray) -> torch.Tensor:
-
         hidden, mask = pad_states([self.store.read(self.locations[i]) for i in idx], self.dim)
         return self.encoder.forward_from(hidden, mask, self.first_layer)
 
@@ -265,7 +264,6 @@ class PooledStateFeatures:
         return self._tokens
 
     def _forward(self, idx: np.ndarray) -> torch.Tensor:
-
         table = self._table()
         idx_t = torch.as_tensor(idx, dtype=torch.int64)
         batches = plan_length_batches(self.lengths[idx_t].tolist(), len(idx), None, self.max_padding)
