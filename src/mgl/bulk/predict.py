@@ -7,6 +7,7 @@ the atomic writes are :mod:`mgl.bulk.streaming`'s; the planning and the workers 
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -62,18 +63,17 @@ def predict_stream(
         "shard_rows": shard_rows,
         "output_format": output_format,
     }
-    if isinstance(pool, RayPool):
-        with pool.session():
-            # every record checked before any work (and before the output folder is touched)
+    ray = isinstance(pool, RayPool)
+    with pool.session() if ray else contextlib.nullcontext():
+        # every record checked before any work (and before the output folder is touched): a bad
+        # record stops the run here, naming the first one, whatever the executor
+        if ray:
             columns = Columns(text_column, pair_column, id_column)
             layout = ray_predict.layout(pool, files, shard_rows, columns)
-            if layout.rows == 0:
-                raise DataError("the input holds no rows to predict", source=", ".join(map(str, inputs)))
-            return _in_output(
-                out,
-                inputs,
-                manifest_for(files, model_dir, options),
-                lambda done: _predict_on_ray(
+            rows = layout.rows
+
+            def run(done: set[int]) -> dict:
+                return _predict_on_ray(
                     clf,
                     pool,
                     layout,
@@ -86,39 +86,37 @@ def predict_stream(
                     batch_size,
                     progress,
                     worker,
-                ),
-            )
-    # every record read and checked before any work (and before the output folder is touched): a bad
-    # record stops the run here, naming the first one, whatever the executor
-    plan = plan_shards(files, shard_rows, text_column=text_column, pair_column=pair_column, id_column=id_column)
-    if not plan:
-        raise DataError("the input holds no rows to predict", source=", ".join(map(str, inputs)))
-    return _in_output(
-        out,
-        inputs,
-        manifest_for(files, model_dir, options),
-        lambda done: _predict_into(
-            clf,
-            inputs,
-            files,
-            plan,
-            out,
-            done,
-            model_dir=model_dir,
-            text_column=text_column,
-            pair_column=pair_column,
-            id_column=id_column,
-            shard_rows=shard_rows,
-            output_format=output_format,
-            batch_size=batch_size,
-            progress=progress,
-            pool=pool,
-            worker=worker,
-        ),
-    )
+                )
+        else:
+            plan = plan_shards(files, shard_rows, text_column=text_column, pair_column=pair_column, id_column=id_column)
+            rows = sum(s.rows for s in plan)
+
+            def run(done: set[int]) -> dict:
+                return _predict_into(
+                    clf,
+                    inputs,
+                    files,
+                    plan,
+                    out,
+                    done,
+                    model_dir=model_dir,
+                    text_column=text_column,
+                    pair_column=pair_column,
+                    id_column=id_column,
+                    shard_rows=shard_rows,
+                    output_format=output_format,
+                    batch_size=batch_size,
+                    progress=progress,
+                    pool=pool,
+                    worker=worker,
+                )
+
+        if rows == 0:
+            raise DataError("the input holds no rows to predict", source=", ".join(map(str, inputs)))
+        return _in_output(out, manifest_for(files, model_dir, options), run)
 
 
-def _in_output(out: Path, inputs, manifest: dict, run) -> dict:
+def _in_output(out: Path, manifest: dict, run) -> dict:
     """``run(done)`` with the output folder prepared (``done``: the shards an earlier run of the
     same job finished); a run that fails before its first shard leaves the folder as it found it."""
     created, fresh = not out.exists(), not out.exists() or not any(out.iterdir())

@@ -28,6 +28,7 @@ What crosses to the driver is the ids and the probabilities, never the texts.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,12 +36,11 @@ from pathlib import Path
 import numpy as np
 
 from mgl.bulk.executors import RayPool, require_ray
-from mgl.bulk.plan import FilePlan, Piece, file_plans
-from mgl.bulk.streaming import check_input, file_rows
-from mgl.bulk.workers import set_threads
+from mgl.bulk.plan import FilePlan, ShardSpec, file_plans, read_shard
+from mgl.bulk.streaming import check_input
+from mgl.bulk.workers import ShardPredictor
 from mgl.data.records import record_id
 from mgl.errors import DataError, MGLError
-from mgl.model.prediction_model import load_for_prediction
 
 #: The CPUs the driver's readers keep free of the actor pool on a cluster of few CPUs: Ray Data
 #: schedules read tasks beside the actors, and a pool that takes every CPU starves them.
@@ -116,29 +116,22 @@ def _rows(file, texts: list, pairs: list, ids: list) -> dict:
 
 
 def _read_pieces(batch, *, columns: Columns) -> dict:
-    """Rows of the planned pieces of text files, read by mgl's reader on the worker."""
+    """Rows of the planned pieces of text files, read by mgl's reader on the worker
+    (:func:`mgl.bulk.plan.read_shard`, which checks the planned row count)."""
     import pyarrow as pa
 
     tables = []
     for blob in batch.column("piece").to_pylist():
         item = json.loads(blob)
-        piece = Piece(**item["piece"])
-        texts: list[str] = []
-        pairs: list[str | None] = []
-        ids: list[str | None] = []
-        for r in file_rows(
-            Path(piece.path),
+        rows = read_shard(
+            ShardSpec.from_dict(item["shard"]),
             text_column=columns.text,
             pair_column=columns.pair,
             id_column=columns.id,
-            start=piece.start,
-            count=piece.rows,
-            mark=piece.mark,
-        ):
-            texts += r.texts
-            pairs += r.pairs if r.pairs is not None else [None] * len(r.texts)
-            ids += r.ids if columns.id else [None] * len(r.texts)
-        tables.append(_rows(item["file"], texts, pairs, ids))
+        )
+        pairs = rows.pairs if rows.pairs is not None else [None] * len(rows.texts)
+        ids = rows.ids if columns.id else [None] * len(rows.texts)  # the driver numbers default ids
+        tables.append(_rows(item["file"], rows.texts, pairs, ids))
     return pa.concat_tables(tables)
 
 
@@ -146,17 +139,13 @@ class _Predictor:
     """The actor of the pool: loads the model once, predicts batches of rows."""
 
     def __init__(self, worker: dict, pairs: bool, batch_size: int | None, threads: int):
-
-        set_threads(threads)
-        self.clf = load_for_prediction(**worker, threads=threads)
-        self.pairs, self.batch_size = pairs, batch_size
+        self.predictor = ShardPredictor(**worker, batch_size=batch_size, threads=threads)
+        self.pairs = pairs
 
     def __call__(self, batch: dict) -> dict:
         texts = [str(t) for t in batch["text"]]
         pairs = [None if p is None else str(p) for p in batch["pair"]] if self.pairs else None
-        vectors = self.clf.embed(texts, pairs, batch_size=self.batch_size)
-        probs = np.asarray(self.clf.predict_proba_embeddings(vectors), dtype=np.float64)
-        return {"file": batch["file"], "id": batch["id"], "probs": probs}
+        return {"file": batch["file"], "id": batch["id"], "probs": self.predictor.predict(texts, pairs)}
 
 
 @dataclass
@@ -205,17 +194,18 @@ def _segments(ray, plans: Sequence[FilePlan], columns: Columns, fn) -> list:
             run.append(p)
             continue
         flush()
-        if fn is _parquet_rows:
-            items = [{"piece": json.dumps({"file": p.index, "piece": piece.__dict__})} for piece in p.pieces]
-            segments.append(
-                ray.data.from_items(items, override_num_blocks=len(items)).map_batches(
-                    _read_pieces,
-                    fn_kwargs={"columns": columns},
-                    batch_size=1,
-                    batch_format="pyarrow",
-                    num_cpus=0.1 * READER_CPUS,
-                )
+        items = [
+            {"piece": json.dumps({"file": p.index, "shard": ShardSpec(0, (piece,)).to_dict()})} for piece in p.pieces
+        ]
+        segments.append(
+            ray.data.from_items(items, override_num_blocks=len(items)).map_batches(
+                _read_pieces,
+                fn_kwargs={"columns": columns},
+                batch_size=1,
+                batch_format="pyarrow",
+                num_cpus=0.1 * READER_CPUS,
             )
+        )
     flush()
     return segments
 
@@ -235,8 +225,6 @@ def _parquet_run(ray, run: list[FilePlan], columns: Columns, fn, *, with_paths: 
 
 
 def _key(path) -> str:
-    import os
-
     return os.path.normpath(os.path.abspath(str(path)))
 
 
@@ -245,10 +233,6 @@ def _file_of(batch, file) -> np.ndarray:
     if isinstance(file, int):
         return np.full(batch.num_rows, file, dtype=np.int64)
     return np.array([file[_key(p)] for p in batch.column("path").to_pylist()], dtype=np.int64)
-
-
-def _ray_errors(ray):
-    return (ray.exceptions.RayError,)
 
 
 def layout(
@@ -276,7 +260,7 @@ def layout(
                     if bad >= 0 and file not in first_bad:
                         first_bad[file] = DataError(str(message), source=plans[file].path, record=seen[file] + bad + 1)
                     seen[file] += int(rows)
-        except _ray_errors(ray) as exc:
+        except ray.exceptions.RayError as exc:
             raise _worker_error(exc, "a Parquet input could not be read on the Ray workers") from None
         if first_bad:
             raise first_bad[min(first_bad)]
@@ -369,7 +353,7 @@ def predict_into(
                     if not np.array_equal(np.asarray(slots)[order], np.arange(size(k))):
                         raise RuntimeError(f"shard {k} came back with rows missing or twice")
                     write(k, [ids[i] for i in order], np.stack(probs)[order])
-    except _ray_errors(ray) as exc:
+    except ray.exceptions.RayError as exc:
         raise _worker_error(exc, "an input could not be read or predicted on the Ray workers") from None
     for p in read:
         if seen[p.index] != p.rows or open_shards:

@@ -25,7 +25,8 @@ class ShardPredictor:
     """Predicts whole shards (:meth:`mgl.bulk.plan.ShardSpec.to_dict`) with a saved model.
 
     A call reads the shard's rows from its files, embeds them (not through the cache) and
-    returns ``{"k", "ids", "probs", "label_names"}``."""
+    returns ``{"k", "ids", "probs", "label_names"}``; :meth:`predict` is the prediction alone
+    (the Ray Data path's actors call it on the rows Ray read)."""
 
     def __init__(
         self,
@@ -40,21 +41,23 @@ class ShardPredictor:
         batch_size: int | None = None,
         threads: int | None = None,
     ):
-
         set_threads(threads)
         self.clf = load_for_prediction(model_dir, device=device, precision=precision, seed=seed, threads=threads)
         self.text_column, self.pair_column, self.id_column = text_column, pair_column, id_column
         self.batch_size = batch_size
 
-    def __call__(self, item: dict) -> dict:
+    def predict(self, texts: list[str], pairs: list[str | None] | None) -> np.ndarray:
+        """The class probabilities of ``texts`` (and their ``pairs``), as float64."""
+        probs = self.clf.predict_proba_embeddings(self.clf.embed(texts, pairs, batch_size=self.batch_size))
+        return np.asarray(probs, dtype=np.float64)
 
+    def __call__(self, item: dict) -> dict:
         spec = ShardSpec.from_dict(item)
         rows = read_shard(spec, text_column=self.text_column, pair_column=self.pair_column, id_column=self.id_column)
-        probs = self.clf.predict_proba_embeddings(self.clf.embed(rows.texts, rows.pairs, batch_size=self.batch_size))
         return {
             "k": spec.k,
             "ids": rows.ids,
-            "probs": np.asarray(probs, dtype=np.float64),
+            "probs": self.predict(rows.texts, rows.pairs),
             "label_names": list(self.clf.label_names),
         }
 
