@@ -43,18 +43,10 @@ def stream_rows(rows):
     return [r[1] for r in rows[:b]] + [f"{r[1]},\nend" for r in rows[b:]]
 
 
-@settings(max_examples=40, deadline=None)
-@given(
-    sizes=st.lists(st.integers(0, 23), min_size=1, max_size=4),
-    shard_rows=st.integers(1, 17),
-    kinds=st.lists(st.sampled_from(["parquet", "jsonl", "csv"]), min_size=4, max_size=4),
-)
-def test_planned_shards_read_what_one_pass_reads(tmp_path_factory, sizes, shard_rows, kinds):
-    from mgl.bulk.plan import plan_shards, read_shard
-    from mgl.bulk.streaming import read_rows, shards
-
-    folder = tmp_path_factory.mktemp("plan")
-    files, n = [], 0
+def numbered_files(folder: Path, sizes, kinds) -> tuple[list[Path], list[list[str]]]:
+    """One file per size, of the given kinds (Parquet in row groups of 3, JSONL with blank lines, CSV
+    quoted), holding ``text 0``, ``text 1``, ... in stream order; the files and each one's texts."""
+    files, texts_of, n = [], [], 0
     for f, (size, kind) in enumerate(zip(sizes, kinds)):
         texts = [f"text {n + i}" for i in range(size)]
         n += size
@@ -69,6 +61,21 @@ def test_planned_shards_read_what_one_pass_reads(tmp_path_factory, sizes, shard_
         else:
             path.write_text("text\n" + "".join(f'"{t}"\n' for t in texts), encoding="utf-8")
         files.append(path)
+        texts_of.append(texts)
+    return files, texts_of
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    sizes=st.lists(st.integers(0, 23), min_size=1, max_size=4),
+    shard_rows=st.integers(1, 17),
+    kinds=st.lists(st.sampled_from(["parquet", "jsonl", "csv"]), min_size=4, max_size=4),
+)
+def test_planned_shards_read_what_one_pass_reads(tmp_path_factory, sizes, shard_rows, kinds):
+    from mgl.bulk.plan import plan_shards, read_shard
+    from mgl.bulk.streaming import read_rows, shards
+
+    files, _ = numbered_files(tmp_path_factory.mktemp("plan"), sizes, kinds)
     expected = list(shards(read_rows(files), shard_rows))
     plan = plan_shards(files, shard_rows)
     assert [s.k for s in plan] == list(range(len(expected)))
@@ -92,20 +99,7 @@ def test_file_plans_cover_every_row_once(tmp_path_factory, sizes, shard_rows, pi
     from mgl.bulk import plan as plan_module
     from mgl.bulk.streaming import file_rows
 
-    folder = tmp_path_factory.mktemp("fileplan")
-    files, expected, n = [], [], 0
-    for f, (size, kind) in enumerate(zip(sizes, kinds)):
-        texts = [f"text {n + i}" for i in range(size)]
-        n += size
-        path = folder / f"f{f}.{kind}"
-        if kind == "parquet":
-            pq.write_table(pa.table({"text": pa.array(texts, pa.string())}), path, row_group_size=3)
-        elif kind == "jsonl":
-            path.write_text("".join(json.dumps({"text": t}) + "\n\n" for t in texts), encoding="utf-8")
-        else:
-            path.write_text("text\n" + "".join(f'"{t}"\n' for t in texts), encoding="utf-8")
-        files.append(path)
-        expected.append(texts)
+    files, expected = numbered_files(tmp_path_factory.mktemp("fileplan"), sizes, kinds)
     with mock.patch.object(plan_module, "PIECE_ROWS", piece_rows):
         plans, error = plan_module.file_plans(files, shard_rows)
     assert error is None and [p.index for p in plans] == list(range(len(files)))
