@@ -26,6 +26,7 @@ METHODS = [
     "reptile",
     "logreg-target",
     "logreg-pooled",
+    "logreg-chars",
     "ensemble",
 ]
 TEXTS = ["very good book", "bad terrible book", "the book", "le livre est bon", "schlecht buch", "un livre"]

@@ -51,7 +51,7 @@ def tiny_model(tmp_path_factory, tiny_bert_dir, reviews_csv) -> Path:
     return root / "model"
 
 
-def _tiny_method_model(tmp_path_factory, tiny_bert_dir, reviews_csv, method: str) -> Path:
+def _tiny_method_model(tmp_path_factory, tiny_bert_dir, reviews_csv, method: str, *extra: str) -> Path:
     root = tmp_path_factory.mktemp(f"tiny_{method}")
     code, _out, err = run_mgl(
         "train",
@@ -78,6 +78,7 @@ def _tiny_method_model(tmp_path_factory, tiny_bert_dir, reviews_csv, method: str
         "encoder.precision=fp32",
         "--method",
         method,
+        *extra,
     )
     assert code == 0, err
     return root / "model"
@@ -93,3 +94,12 @@ def tiny_ensemble(tmp_path_factory, tiny_bert_dir, reviews_csv) -> Path:
 def tiny_logreg(tmp_path_factory, tiny_bert_dir, reviews_csv) -> Path:
     """The same data and settings as ``tiny_model``, trained as the pooled logistic regression."""
     return _tiny_method_model(tmp_path_factory, tiny_bert_dir, reviews_csv, "logreg-pooled")
+
+
+@pytest.fixture(scope="session")
+def tiny_chars_ensemble(tmp_path_factory, tiny_bert_dir, reviews_csv) -> Path:
+    """The same data and settings, trained as an ensemble of MGL and the character n-gram regression,
+    a model that reads the texts themselves beside their embeddings."""
+    return _tiny_method_model(
+        tmp_path_factory, tiny_bert_dir, reviews_csv, "ensemble", "--set", "members=mgl,logreg-chars"
+    )

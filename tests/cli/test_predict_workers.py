@@ -116,7 +116,10 @@ def test_file_plans_cover_every_row_once(tmp_path_factory, sizes, shard_rows, pi
             assert got == texts
 
 
-def test_worker_processes_and_ray_write_the_shards_of_one_process(tiny_model, tmp_path, ray_cluster):
+@pytest.mark.parametrize("fixture", ["tiny_model", "tiny_chars_ensemble"])
+def test_worker_processes_and_ray_write_the_shards_of_one_process(request, fixture, tmp_path, ray_cluster):
+    """... for MGL and for a model with a member that reads the texts themselves (char n-grams)."""
+    tiny_model = request.getfixturevalue(fixture)
     rows = corpus(420, seed=3)
     src = mixed_inputs(tmp_path / "in", rows)
     args = [

@@ -200,10 +200,11 @@ def test_request_texts_stay_out_of_the_cache_and_sigterm_stops_gracefully(tiny_m
     assert len(EmbeddingCache(cache_dir)) == 1
 
 
-@pytest.mark.parametrize("fixture", ["tiny_ensemble", "tiny_logreg"])
+@pytest.mark.parametrize("fixture", ["tiny_ensemble", "tiny_logreg", "tiny_chars_ensemble"])
 def test_an_ensemble_and_a_logistic_regression_are_served_with_explanations(request, fixture, tmp_path):
     """Every method is served: /model names it, /predict answers what the Python API answers, with
-    the nearest labelled examples (and their texts) as the explanation."""
+    the nearest labelled examples (and their texts) as the explanation; a model with a member that
+    reads the texts (char n-grams) is given them."""
     from mgl.model.classifier import Classifier
 
     model = request.getfixturevalue(fixture)
@@ -212,8 +213,10 @@ def test_an_ensemble_and_a_logistic_regression_are_served_with_explanations(requ
     try:
         info = json.loads(server.get("/model")[1])
         assert info["method"] == clf.method and info["method"] in ("ensemble", "logreg-pooled")
-        if clf.method == "ensemble":
+        if fixture == "tiny_ensemble":
             assert info["members"] == ["mgl", "mix", "logreg-pooled"]
+        if fixture == "tiny_chars_ensemble":
+            assert info["members"] == ["mgl", "logreg-chars"] and clf.reads_texts
         status, body = server.predict({"texts": TEXTS[:3], "explain": True})
         assert status == 200
         for got, want in zip(body["predictions"], clf.explain(TEXTS[:3])):
@@ -223,5 +226,9 @@ def test_an_ensemble_and_a_logistic_regression_are_served_with_explanations(requ
             assert e["method"] == clf.method and len(e["neighbours"]) == 5
             assert all(n["text"] and n["language"] in ("en", "de", "fr") for n in e["neighbours"])
             assert ("graph" in e) == (clf.method == "ensemble")  # the ensemble's MGL member explains its graph
+        status, body = server.predict({"texts": TEXTS[:3]})
+        assert status == 200
+        for got, want in zip(body["predictions"], clf.predict_proba(TEXTS[:3])):
+            assert list(got["probabilities"].values()) == pytest.approx(list(want), abs=2e-6)
     finally:
         server.stop()

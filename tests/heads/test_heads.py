@@ -1,5 +1,7 @@
 """The heads: two implementations of one thing where there are two, and save/load through the registry."""
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -147,3 +149,68 @@ def test_a_logistic_regression_fitted_on_some_classes_gives_the_others_probabili
         np.testing.assert_allclose(probs.sum(1), 1.0, atol=1e-9)
         assert np.all(probs[:, [c for c in range(7) if c not in seen]] == 0.0)
         np.testing.assert_allclose(probs[:, seen], pipe.predict_proba(x), atol=1e-9)
+
+
+@pytest.mark.parametrize("classes", [2, 3])
+def test_char_ngram_head_equals_the_scikit_learn_pipeline_and_round_trips_as_tensors(classes):
+    """The texts in, the vectoriser + regression's own predict_proba out; saved as arrays (the vocabulary
+    as UTF-8 bytes, scripts the encoder hardly knows included) and rebuilt to the same probabilities."""
+    from sklearn.linear_model import LogisticRegression
+
+    from mgl.methods.heads import CharNgramHead
+    from mgl.methods.heads.char_ngrams import make_vectorizer
+
+    rng = np.random.default_rng(classes)
+    alphabet = list("abcdefghij") + list("ཀཁགངཅ") + list("ሀለሐመሠ") + [" "]
+    texts = ["".join(rng.choice(alphabet, size=int(rng.integers(5, 30)))) for _ in range(120)]
+    y = rng.integers(0, classes, size=120)
+    vec = make_vectorizer(1, 3, 2, 500)
+    x = vec.fit_transform(texts)
+    lr = LogisticRegression(C=3.0, max_iter=3000).fit(x, y)
+    head = CharNgramHead.from_fitted(vec, lr, classes, C=3.0)
+    queries = ["".join(rng.choice(alphabet, size=12)) for _ in range(20)] + ["ཀཁ ሀለ ab"]
+    np.testing.assert_allclose(
+        head.predict_proba(None, texts=queries), lr.predict_proba(vec.transform(queries)), atol=1e-9
+    )
+    tensors = head.tensors()
+    assert set(tensors) == {"vocab_bytes", "vocab_offsets", "idf", "coef", "intercept"}
+    json.dumps(head.settings())  # plain JSON, nothing pickled
+    again = HEAD_KINDS["char-ngram"].from_saved(head.settings(), tensors, _bank())
+    np.testing.assert_array_equal(again.predict_proba(None, texts=queries), head.predict_proba(None, texts=queries))
+    assert again.vectorizer.vocabulary_ == vec.vocabulary_
+    with pytest.raises(ValueError, match="pass texts="):
+        head.predict_proba(torch.zeros(2, 4))
+
+
+def test_a_class_the_char_regression_never_saw_gets_probability_zero():
+    from sklearn.linear_model import LogisticRegression
+
+    from mgl.methods.heads import CharNgramHead
+    from mgl.methods.heads.char_ngrams import make_vectorizer
+
+    texts = ["aa bb", "aa cc", "bb dd", "dd ee", "ee aa", "cc dd"] * 3
+    y = np.array([0, 2, 0, 2, 0, 2] * 3)
+    vec = make_vectorizer(1, 2, 1, 100)
+    head = CharNgramHead.from_fitted(vec, LogisticRegression().fit(vec.fit_transform(texts), y), 3)
+    p = head.predict_proba(None, texts=["aa", "dd"])
+    assert p[:, 1].max() < 1e-300 and np.allclose(p.sum(1), 1)
+
+
+def test_an_ensemble_reads_texts_where_a_member_does():
+    from sklearn.linear_model import LogisticRegression
+
+    from mgl.methods.heads import CharNgramHead, head_texts
+    from mgl.methods.heads.char_ngrams import make_vectorizer
+
+    texts = ["aa bb", "cc dd", "aa cc", "bb dd"] * 4
+    y = np.array([0, 1, 0, 1] * 4)
+    vec = make_vectorizer(1, 2, 1, 100)
+    chars = CharNgramHead.from_fitted(vec, LogisticRegression().fit(vec.fit_transform(texts), y), 2)
+    logreg = LogRegHead(np.zeros(3), np.ones(3), np.zeros((2, 3)), np.zeros(2), 2)
+    assert not EnsembleHead({"logreg": logreg}).reads_texts
+    both = EnsembleHead({"logreg": logreg, "chars": chars})
+    assert both.reads_texts
+    q = head_texts(["aa", "cc"], ["bb", None])
+    assert q == ["aa\nbb", "cc"]
+    p = both.predict_proba(torch.zeros(2, 3), texts=q)
+    np.testing.assert_allclose(p, (chars.predict_proba(None, texts=q) + 0.5) / 2)

@@ -204,7 +204,9 @@ def _predict_into(
                 write(
                     k,
                     shard.ids,
-                    clf.predict_proba_embeddings(clf.embed(shard.texts, shard.pairs, batch_size=batch_size)),
+                    clf.predict_proba_embeddings(
+                        clf.embed(shard.texts, shard.pairs, batch_size=batch_size), shard.texts, shard.pairs
+                    ),
                     list(clf.label_names),
                 )
         finally:

@@ -48,7 +48,9 @@ class ShardPredictor:
 
     def predict(self, texts: list[str], pairs: list[str | None] | None) -> np.ndarray:
         """The class probabilities of ``texts`` (and their ``pairs``), as float64."""
-        probs = self.clf.predict_proba_embeddings(self.clf.embed(texts, pairs, batch_size=self.batch_size))
+        probs = self.clf.predict_proba_embeddings(
+            self.clf.embed(texts, pairs, batch_size=self.batch_size), texts, pairs
+        )
         return np.asarray(probs, dtype=np.float64)
 
     def __call__(self, item: dict) -> dict:

@@ -7,8 +7,8 @@ from typing import Annotated
 
 import typer
 
-from mgl.config import ServeSettings
 from mgl.serve.guards import read_api_keys
+from mgl.serve.settings import ServeSettings
 
 defaults = ServeSettings()
 

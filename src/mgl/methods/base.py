@@ -94,12 +94,13 @@ class Method:
         """An ensemble's fitted members (empty for every other method)."""
         return getattr(self, "members_", {})
 
-    def predict_proba(self, x: torch.Tensor) -> np.ndarray:
-        """Class probabilities ``[n, |Y|]`` of features ``x`` (the fitted head's)."""
+    def predict_proba(self, x: torch.Tensor, texts: Sequence[str] | None = None) -> np.ndarray:
+        """Class probabilities ``[n, |Y|]`` of features ``x`` (the fitted head's; ``texts``, see
+        :func:`mgl.methods.heads.base.head_texts`, for a head that reads them)."""
         from sklearn.utils.validation import check_is_fitted
 
         check_is_fitted(self, "head_", msg=f"this {self.name} method is not fitted yet: call fit() first")
-        return self.head_.predict_proba(x)
+        return self.head_.predict_proba(x, texts=texts)
 
 
 def labelled_bank(data, features, *, languages: Sequence[str] | None = None) -> LabelledBank:

@@ -5,6 +5,8 @@ how tables name it and its kind:
 
 * ``baseline``: the neural baselines (:mod:`mgl.methods.baselines`, one module each);
 * ``reference``: the logistic regressions on the frozen embeddings (:mod:`mgl.methods.logreg`);
+* ``surface``: models of the texts' own characters, beside the encoder: ``logreg-chars``
+  (:mod:`mgl.methods.char_ngrams`), for targets whose script the encoder hardly knows;
 * ``mgl``: MGL and its ablations (:mod:`mgl.methods.mgl.method`), named ``mgl`` plus any of the
   suffixes of :data:`MGL_ABLATIONS` and ``-gcnN`` (N GCN layers), combined in that order, e.g.
   ``mgl-no-meta-gcn3``. :func:`mgl_variant_config` maps a name to its configuration and
@@ -34,7 +36,7 @@ if TYPE_CHECKING:
     from mgl.config import MGLConfig, RunConfig
     from mgl.methods.base import Method
 
-KINDS = ("reference", "baseline", "mgl", "ensemble")
+KINDS = ("reference", "surface", "baseline", "mgl", "ensemble")
 """The kinds of method, in the order tables list them."""
 
 
@@ -213,6 +215,7 @@ def check_methods(methods: Sequence[str]) -> list[str]:
 for _name, _display, _kind, _cls in (
     ("logreg-target", "LogReg (target only)", "reference", "mgl.methods.logreg:LogisticRegressionReference"),
     ("logreg-pooled", "LogReg (pooled)", "reference", "mgl.methods.logreg:LogisticRegressionReference"),
+    ("logreg-chars", "LogReg (char n-grams)", "surface", "mgl.methods.char_ngrams:CharNgramReference"),
     ("target-only", "Target-Only", "baseline", "mgl.methods.baselines.target_only:TargetOnly"),
     ("mix", "Mix", "baseline", "mgl.methods.baselines.mix:Mix"),
     ("multi-task", "Multi-task", "baseline", "mgl.methods.baselines.multi_task:MultiTask"),

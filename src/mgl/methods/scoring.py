@@ -89,12 +89,25 @@ def split_probabilities(method: Method, data, features) -> dict[str, dict[str, n
     from mgl.methods.heads.base import score_rows
 
     rows = {split: target_rows(data, split) for split in SPLITS}
+    reads = method.head_.reads_texts  # the texts are gathered only for a head that reads them
+    texts = {split: row_texts(data, r) if reads else None for split, r in rows.items()}
     members = method.fitted_members
     if members:
-        out = {m: {s: score_rows(f.head_, features, r) for s, r in rows.items()} for m, f in members.items()}
+        out = {
+            m: {s: score_rows(f.head_, features, r, texts=texts[s]) for s, r in rows.items()}
+            for m, f in members.items()
+        }
         out[method.name] = ensemble_probabilities(out)
         return out
-    return {method.name: {s: score_rows(method.head_, features, r) for s, r in rows.items()}}
+    return {method.name: {s: score_rows(method.head_, features, r, texts=texts[s]) for s, r in rows.items()}}
+
+
+def row_texts(data, rows: np.ndarray) -> list[str]:
+    """The table rows' inputs as a head that reads texts sees them (:func:`mgl.methods.heads.base.head_texts`)."""
+    from mgl.methods.heads.base import head_texts
+
+    examples = [data.examples[i] for i in rows]
+    return head_texts([ex.text for ex in examples], [ex.text_pair for ex in examples])
 
 
 def ensemble_probabilities(members: dict[str, dict[str, np.ndarray]]) -> dict[str, np.ndarray]:

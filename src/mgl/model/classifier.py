@@ -37,6 +37,7 @@ from mgl.encoders.featurizer import Featurizer
 from mgl.encoders.node_features import trained_state
 from mgl.errors import DataError, MGLError
 from mgl.methods.heads import EnsembleHead, Head, LabelledBank, MetaGraphHead
+from mgl.methods.heads.base import head_texts
 from mgl.model.calibration import apply_temperature, calibration_report
 
 if TYPE_CHECKING:
@@ -305,11 +306,28 @@ class Classifier:
     def device(self) -> torch.device:
         return self.featurizer.device if self.featurizer is not None else torch.device("cpu")
 
-    def predict_proba_embeddings(self, queries: torch.Tensor, *, calibrated: bool = True) -> np.ndarray:
-        """Class probabilities ``[n, |Y|]`` of already embedded inputs (calibrated unless told not)."""
+    @property
+    def reads_texts(self) -> bool:
+        """Whether the model reads the inputs' texts beside their embeddings (a ``logreg-chars`` member)."""
+        return self.head is not None and self.head.reads_texts
 
+    def predict_proba_embeddings(
+        self,
+        queries: torch.Tensor,
+        texts: Sequence[str] | None = None,
+        pairs: Sequence[str | None] | None = None,
+        *,
+        calibrated: bool = True,
+    ) -> np.ndarray:
+        """Class probabilities ``[n, |Y|]`` of already embedded inputs (calibrated unless told not);
+        ``texts`` (and ``pairs``), the inputs themselves, are needed where the model :attr:`reads_texts`."""
         _, head, _ = self._require_fitted()
-        probs = head.predict_proba(queries)
+        if head.reads_texts:
+            if texts is None:
+                raise MGLError("this model reads the texts themselves (char n-grams): pass texts beside the embeddings")
+            if len(texts) != len(queries):
+                raise MGLError(f"{len(queries)} embeddings but {len(texts)} texts")
+        probs = head.predict_proba(queries, texts=head_texts(texts, pairs) if texts is not None else None)
         return apply_temperature(probs, self.temperature) if calibrated else probs
 
     def predict_proba(
@@ -321,7 +339,9 @@ class Classifier:
         calibrated: bool = True,
     ) -> np.ndarray:
         """Class probabilities ``[n, |Y|]`` (columns in ``self.label_names`` order)."""
-        return self.predict_proba_embeddings(self.embed(texts, pairs, progress=progress), calibrated=calibrated)
+        return self.predict_proba_embeddings(
+            self.embed(texts, pairs, progress=progress), texts, pairs, calibrated=calibrated
+        )
 
     def predict(
         self, texts: Sequence[str], pairs: Sequence[str | None] | None = None, *, progress: bool = False
@@ -334,14 +354,19 @@ class Classifier:
         self, texts: Sequence[str], pairs: Sequence[str | None] | None = None, *, progress: bool = False
     ) -> list[Prediction]:
         """Labels, probabilities and explanations for each text."""
-        return self.explain_embeddings(self.embed(texts, pairs, progress=progress))
+        return self.explain_embeddings(self.embed(texts, pairs, progress=progress), texts, pairs)
 
-    def explain_embeddings(self, queries: torch.Tensor) -> list[Prediction]:
-        """:meth:`explain` for already embedded inputs."""
+    def explain_embeddings(
+        self,
+        queries: torch.Tensor,
+        texts: Sequence[str] | None = None,
+        pairs: Sequence[str | None] | None = None,
+    ) -> list[Prediction]:
+        """:meth:`explain` for already embedded inputs (``texts``: see :meth:`predict_proba_embeddings`)."""
         from mgl.model.neighbours import explain_by_neighbours, nearest
 
         _, head, bank = self._require_fitted()
-        probs = self.predict_proba_embeddings(queries)
+        probs = self.predict_proba_embeddings(queries, texts, pairs)
         idx, sims = nearest(queries, bank)
         languages = list(dict.fromkeys([*self.sources, *([self.target] if self.target else [])]))
         graphs = graph_heads(head)

@@ -38,11 +38,11 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from mgl.config import ServeSettings
 from mgl.data.languages import is_canonical, language_name
 from mgl.errors import MGLError, unencodable_at
 from mgl.model.prediction_model import load_for_prediction, set_cpu_threads, usable_cpus
 from mgl.serve.guards import BodyLimit, HeadAsGet, RequestGuard, bind_socket, default_allowed_hosts, public
+from mgl.serve.settings import ServeSettings
 
 log = logging.getLogger("mgl.serve.service")
 
@@ -205,9 +205,9 @@ class MicroBatcher:
         queries = self.clf.embed(texts, pairs, batch_size=self.settings.encode_batch)
         explain = any(job.explain for job in batch)
         if explain:
-            predictions = [p.to_dict() for p in self.clf.explain_embeddings(queries)]
+            predictions = [p.to_dict() for p in self.clf.explain_embeddings(queries, texts, pairs)]
         else:
-            probs = self.clf.predict_proba_embeddings(queries)
+            probs = self.clf.predict_proba_embeddings(queries, texts, pairs)
             names = self.clf.label_names
             predictions = [
                 {"label": names[int(p.argmax())], "probabilities": {n: round(float(v), 6) for n, v in zip(names, p)}}

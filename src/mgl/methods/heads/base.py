@@ -1,7 +1,9 @@
 """What every method's fitted model is: a head over node features, and the labelled bank it may read.
 
 A *head* maps the features of inputs (the encoder's embeddings, ``[n, dim]``) to class
-probabilities ``[n, |Y|]``, each input's row depending on that input alone. The product
+probabilities ``[n, |Y|]``, each input's row depending on that input alone. A head that also reads
+the inputs' texts (:attr:`Head.reads_texts`, the character n-gram regression) is given them beside
+the features by every caller, as :func:`head_texts` joins them. The product
 (:class:`mgl.model.classifier.Classifier`) and the experiment grids hold the same fitted head, so a
 grid's cell reports what a saved model predicts. Heads are saved as tensors (safetensors) and
 JSON settings, never pickled: :meth:`Head.tensors` / :meth:`Head.settings` out,
@@ -55,6 +57,8 @@ class Head:
     """A fitted method: ``predict_proba(features) -> [n, |Y|]`` (float64, rows sum to 1)."""
 
     kind: ClassVar[str]
+    reads_texts: ClassVar[bool] = False
+    """True: :meth:`predict_proba` needs ``texts`` (:func:`head_texts`) beside the features."""
     num_classes: int
 
     def __init_subclass__(cls, **kwargs) -> None:
@@ -66,7 +70,9 @@ class Head:
                 raise TypeError(f"head kind {kind!r} is taken by {known.__module__}.{known.__qualname__}")
             HEAD_KINDS[kind] = cls
 
-    def predict_proba(self, x: torch.Tensor) -> np.ndarray:
+    def predict_proba(self, x: torch.Tensor, texts: Sequence[str] | None = None) -> np.ndarray:
+        """Class probabilities of the inputs with features ``x`` (and, for a head that
+        :attr:`reads_texts`, texts ``texts``; other heads ignore them)."""
         raise NotImplementedError
 
     def tensors(self) -> dict[str, torch.Tensor]:
@@ -107,9 +113,21 @@ def row_features(features, rows: np.ndarray, batch_size: int = 256) -> torch.Ten
             features.train(True)
 
 
-def score_rows(head: Head, features, rows: np.ndarray, batch_size: int = 256) -> np.ndarray:
-    """``head.predict_proba`` of the table rows' features (:func:`row_features`). The one scorer of
-    the grids and the product: a row's probabilities depend on that row alone."""
+def head_texts(texts: Sequence[str], pairs: Sequence[str | None] | None = None) -> list[str]:
+    """What a head that reads texts sees of each input: its text, or its text, a newline and its pair."""
+    if pairs is None:
+        return list(texts)
+    if len(pairs) != len(texts):
+        raise ValueError(f"{len(texts)} texts but {len(pairs)} pairs")
+    return [t if p is None else f"{t}\n{p}" for t, p in zip(texts, pairs)]
+
+
+def score_rows(
+    head: Head, features, rows: np.ndarray, batch_size: int = 256, *, texts: Sequence[str] | None = None
+) -> np.ndarray:
+    """``head.predict_proba`` of the table rows' features (:func:`row_features`) and, for a head that
+    reads them, the rows' ``texts`` (:func:`head_texts`, one per row). The one scorer of the grids and
+    the product: a row's probabilities depend on that row alone."""
     if len(rows) == 0:
         return np.zeros((0, head.num_classes))
-    return head.predict_proba(row_features(features, rows, batch_size))
+    return head.predict_proba(row_features(features, rows, batch_size), texts=texts)

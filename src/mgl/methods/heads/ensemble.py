@@ -30,11 +30,15 @@ class EnsembleHead(Head):
         self.members = dict(members)
         self.num_classes = sizes.pop()
 
-    def member_probabilities(self, x: torch.Tensor) -> dict[str, np.ndarray]:
-        return {name: head.predict_proba(x) for name, head in self.members.items()}
+    @property
+    def reads_texts(self) -> bool:  # type: ignore[override]
+        return any(head.reads_texts for head in self.members.values())
 
-    def predict_proba(self, x: torch.Tensor) -> np.ndarray:
-        return mean_probabilities(list(self.member_probabilities(x).values()))
+    def member_probabilities(self, x: torch.Tensor, texts=None) -> dict[str, np.ndarray]:
+        return {name: head.predict_proba(x, texts=texts) for name, head in self.members.items()}
+
+    def predict_proba(self, x: torch.Tensor, texts=None) -> np.ndarray:
+        return mean_probabilities(list(self.member_probabilities(x, texts).values()))
 
     def tensors(self) -> dict[str, torch.Tensor]:  # members are saved one by one (mgl.model.classifier)
         return {}

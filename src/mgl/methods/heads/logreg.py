@@ -66,7 +66,7 @@ class LogRegHead(Head):
             coef, intercept = full_coef, full_intercept
         return cls(scaler.mean_, scale, coef, intercept, num_classes, C=C)
 
-    def predict_proba(self, x: torch.Tensor) -> np.ndarray:
+    def predict_proba(self, x: torch.Tensor, texts=None) -> np.ndarray:
         rows = x.detach().cpu().double().numpy() if torch.is_tensor(x) else np.asarray(x, dtype=np.float64)
         z = ((rows - self.mean) / self.scale) @ self.coef.T + self.intercept
         if self.coef.shape[0] == 1 and self.num_classes == 2:  # scikit-learn's binary form

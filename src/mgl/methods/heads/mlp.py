@@ -53,7 +53,7 @@ class MLPHead(Head):
         self.head = head
         self.num_classes = int(model.num_classes)
 
-    def predict_proba(self, x: torch.Tensor) -> np.ndarray:
+    def predict_proba(self, x: torch.Tensor, texts=None) -> np.ndarray:
         device = next(self.model.parameters()).device
         with torch.no_grad():
             logits = self.model(x.to(device=device, dtype=torch.float32), self.head)

@@ -102,7 +102,7 @@ class MetaGraphHead(Head):
             self._sets = [sampler.sample_support(rng) for _ in range(self.cfg.eval_times)]
         return self._sets
 
-    def predict_proba(self, x: torch.Tensor) -> np.ndarray:
+    def predict_proba(self, x: torch.Tensor, texts=None) -> np.ndarray:
         return self.explain_graph(x, explain=False)[0]
 
     @torch.no_grad()
