@@ -144,6 +144,20 @@ def test_the_ensemble_holds_its_members_and_explains_with_neighbours_and_the_gra
     assert "## Calibration" in card
 
 
+def test_the_char_ngram_model_reads_texts_and_its_card_says_its_vocabulary_is_inside(saved):
+    clf, directory, _ = saved["logreg-chars"]
+    assert clf.reads_texts and not saved["logreg-pooled"][0].reads_texts
+    card = (directory / "README.md").read_text()
+    assert "Reads the texts themselves:** yes" in card
+    assert "Reads the texts themselves" not in (saved["logreg-pooled"][1] / "README.md").read_text()
+    from mgl.errors import MGLError
+
+    queries = clf.embed(TEXTS[:2])
+    with pytest.raises(MGLError, match="pass texts"):
+        clf.predict_proba_embeddings(queries)
+    np.testing.assert_array_equal(clf.predict_proba_embeddings(queries, TEXTS[:2]), clf.predict_proba(TEXTS[:2]))
+
+
 def test_a_logistic_regression_explains_without_a_graph(saved):
     clf = saved["logreg-pooled"][0]
     p = clf.explain(TEXTS[:1])[0]

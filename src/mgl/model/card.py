@@ -60,6 +60,16 @@ def render_model_card(meta: dict[str, Any]) -> str:
             else f"- **Training texts inside:** no: `{bank_file}` holds the labelled examples' ids, languages and "
             "labels, not their texts (saved with `--no-support-texts`); explanations name neighbours by id."
         ),
+        *(
+            [
+                "- **Reads the texts themselves:** yes: its character n-gram member (`logreg-chars`) reads each "
+                "input's characters beside the encoder's vectors; its vocabulary (character n-grams of the "
+                "training texts, each seen in at least `chars.min_df` of them) is inside `head.safetensors`, "
+                "with or without the training texts."
+            ]
+            if any(h.get("kind") == "char-ngram" for h in meta.get("heads", {}).values())
+            else []
+        ),
         f"- **Encoder:** `{enc.get('spec', {}).get('model')}` ({enc.get('train', 'none')} during training), "
         f"identity `{enc.get('identity')}`"
         + (
