@@ -8,7 +8,7 @@ r"""A head that reads the texts themselves: character n-gram TF-IDF, then a line
 with :math:`\mathrm{tfidf}` scikit-learn's :class:`~sklearn.feature_extraction.text.TfidfVectorizer`
 (``char_wb`` n-grams, sublinear tf, l2 norm) over the fitted vocabulary of :math:`V` n-grams and
 its idf weights, and :math:`W, b` the fitted logistic regression's ``coef_`` and ``intercept_``
-(a class the regression never saw has logit :data:`~mgl.methods.heads.logreg.UNSEEN_LOGIT`).
+(a class the regression never saw has probability 0: :func:`~mgl.methods.heads.logreg.every_class`).
 It ignores the encoder's features: :attr:`Head.reads_texts` tells every caller to pass the texts
 (a text pair is read as the text, a newline and its pair: :func:`~mgl.methods.heads.base.head_texts`).
 
@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from mgl.methods.heads.base import Head, LabelledBank
-from mgl.methods.heads.logreg import UNSEEN_LOGIT
+from mgl.methods.heads.logreg import every_class
 
 VECTORIZER_SETTINGS = ("ngram_range", "min_df", "max_features", "sublinear_tf", "analyzer", "lowercase")
 """The :class:`~sklearn.feature_extraction.text.TfidfVectorizer` settings a saved head keeps."""
@@ -66,16 +66,10 @@ class CharNgramHead(Head):
     @classmethod
     def from_fitted(cls, vectorizer, lr, num_classes: int, *, C: float | None = None) -> CharNgramHead:
         """From a fitted vectoriser and :class:`~sklearn.linear_model.LogisticRegression`."""
-        classes = [int(c) for c in lr.classes_]
-        coef, intercept = lr.coef_, lr.intercept_
-        if len(classes) == 2 and coef.shape[0] == 1:  # binary form: p(second) = sigmoid(z) = softmax([0, z])
-            coef, intercept = np.vstack([np.zeros_like(coef[0]), coef[0]]), np.array([0.0, intercept[0]])
-        full_coef = np.zeros((num_classes, coef.shape[1]))
-        full_intercept = np.full(num_classes, UNSEEN_LOGIT)
-        full_coef[classes], full_intercept[classes] = coef, intercept
+        coef, intercept = every_class(lr.coef_, lr.intercept_, [int(c) for c in lr.classes_], num_classes)
         if hasattr(vectorizer, "stop_words_"):  # the pruned n-grams, kept by scikit-learn for inspection only
             vectorizer.stop_words_ = None
-        return cls(vectorizer, full_coef, full_intercept, num_classes, C=C)
+        return cls(vectorizer, coef, intercept, num_classes, C=C)
 
     def predict_proba(self, x: torch.Tensor | None, texts: Sequence[str] | None = None) -> np.ndarray:
         if texts is None:

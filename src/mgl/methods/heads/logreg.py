@@ -25,6 +25,20 @@ UNSEEN_LOGIT = -1e4
 """The logit of a class the regression never saw in training: its probability is 0 (exp(-1e4) underflows)."""
 
 
+def every_class(
+    coef: np.ndarray, intercept: np.ndarray, classes: list[int], num_classes: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """A regression fitted on rows that show only ``classes`` as weights over every class: the classes
+    it never saw get logit :data:`UNSEEN_LOGIT` (probability 0), the others the regression's own
+    softmax (scikit-learn's binary form, one row, becomes the two rows ``[0, w]``: sigmoid(z) = softmax([0, z]))."""
+    if len(classes) == 2 and coef.shape[0] == 1:
+        coef, intercept = np.vstack([np.zeros_like(coef[0]), coef[0]]), np.array([0.0, intercept[0]])
+    full_coef = np.zeros((num_classes, coef.shape[1]))
+    full_intercept = np.full(num_classes, UNSEEN_LOGIT)
+    full_coef[classes], full_intercept[classes] = coef, intercept
+    return full_coef, full_intercept
+
+
 class LogRegHead(Head):
     kind = "logreg"
 
@@ -55,15 +69,7 @@ class LogRegHead(Head):
         scale = scaler.scale_ if scaler.scale_ is not None else np.ones_like(scaler.mean_)
         coef, intercept = lr.coef_, lr.intercept_
         if classes != list(range(num_classes)):
-            # fitted on rows that show only some classes (a target's few labels): the classes it never saw
-            # get probability 0, the others the regression's own softmax
-            if len(classes) == 2 and coef.shape[0] == 1:  # the binary form: p(second) = sigmoid(z) = softmax([0, z])
-                coef = np.vstack([np.zeros_like(coef[0]), coef[0]])
-                intercept = np.array([0.0, intercept[0]])
-            full_coef = np.zeros((num_classes, coef.shape[1]))
-            full_intercept = np.full(num_classes, UNSEEN_LOGIT)
-            full_coef[classes], full_intercept[classes] = coef, intercept
-            coef, intercept = full_coef, full_intercept
+            coef, intercept = every_class(coef, intercept, classes, num_classes)
         return cls(scaler.mean_, scale, coef, intercept, num_classes, C=C)
 
     def predict_proba(self, x: torch.Tensor, texts=None) -> np.ndarray:
