@@ -267,3 +267,27 @@ def test_an_ensemble_row_is_derived_from_finished_cells(setting, tmp_path):
     assert store.load(Cell(name, experiment, 0))["derived_from"] == ["mgl", "mix", "logreg-pooled"]
     name, records, missing = derive_ensemble(store, cfg, [experiment], [0, 1], ["reptile", "mix"])
     assert len(records) == 1 and missing and missing[0][1] == 1  # seed 1 has no cells: left out, said
+
+
+def test_a_grid_group_of_methods_that_read_texts_alone_embeds_nothing(setting, monkeypatch):
+    """logreg-chars reads the texts, not the encoder's features: its cells are computed without
+    embedding a text, and equal the cell computed beside the other methods."""
+    import mgl.encoders.featurizer as featurizer
+    from mgl.grid.executors import featured_groups
+    from mgl.grid.plan import Cell
+    from mgl.methods.registry import needs_features
+
+    base, cfg, cells = setting
+
+    def no_features(*a, **k):
+        raise AssertionError("embedded texts for a method that reads none of them")
+
+    monkeypatch.setattr(featurizer, "build_features", no_features)
+    monkeypatch.setenv("MGL_HOME", str(base / "home"))
+    experiment = Experiment("fr", None, ("en", "de"))
+    alone = dict(CellRunner(cfg, progress=False).run_group(experiment, 0, ["logreg-chars"]))
+    assert alone["logreg-chars"]["accuracy"] == cells["logreg-chars"]["accuracy"]
+    assert alone["logreg-chars"]["embed_seconds"] == 0.0
+    assert not needs_features("logreg-chars") and needs_features("mgl") and needs_features("ensemble")
+    groups = {(experiment, 0): [Cell("logreg-chars", experiment, 0)], (experiment, 1): [Cell("mix", experiment, 1)]}
+    assert featured_groups(groups) == [(experiment, 1)]

@@ -72,6 +72,13 @@ def _bar(total: int, initial: int, progress: bool):
     return tqdm(total=total, initial=initial, desc="cells", unit="cell", disable=not progress, dynamic_ncols=True)
 
 
+def featured_groups(groups: dict[tuple[Experiment, int], list[Cell]]) -> list[tuple[Experiment, int]]:
+    """The groups with a method that reads the encoder's features (the others have nothing to embed)."""
+    from mgl.methods.registry import needs_features
+
+    return [key for key, todo in groups.items() if any(needs_features(c.method) for c in todo)]
+
+
 def _prepare_all(runner, groups, progress: bool) -> None:
     """The embedding phase: every group's texts into the cache, here, before training is spread out."""
     if not hasattr(runner, "prepare"):
@@ -79,7 +86,7 @@ def _prepare_all(runner, groups, progress: bool) -> None:
     from tqdm.auto import tqdm
 
     for experiment, seed in tqdm(
-        list(groups), desc="embedding", unit="group", disable=not progress, leave=False, dynamic_ncols=True
+        featured_groups(groups), desc="embedding", unit="group", disable=not progress, leave=False, dynamic_ncols=True
     ):
         runner.prepare(experiment, seed)
     runner.close_cache()  # workers open their own connections
@@ -206,7 +213,7 @@ class RayExecutor:
             if hasattr(runner, "embed_on"):  # a frozen encoder's texts embedded by Ray workers
                 runner.embed_on(
                     RayPool(self.address, device="cpu" if not self.gpus_per_task else None),
-                    list(groups),
+                    featured_groups(groups),
                     progress=progress,
                 )
             _prepare_all(runner, groups, progress)

@@ -171,18 +171,30 @@ class CellRunner:
         reuses the probabilities of members computed in this group (the others are trained here)."""
         from mgl.methods import check_members
         from mgl.methods.heads.ensemble import DEFAULT_MEMBERS
+        from mgl.methods.registry import needs_features
 
-        cfg, data, features, encoder, embed_seconds = self._features(experiment, seed)
-        initial = features.state_dict()  # a trainable encoder starts every method from the same weights
+        members = check_members(self.members or DEFAULT_MEMBERS) if "ensemble" in methods else []
+        if any(needs_features(m) for m in [*methods, *members]):
+            cfg, data, features, encoder, embed_seconds = self._features(experiment, seed)
+            initial = features.state_dict()  # a trainable encoder starts every method from the same weights
+        else:  # methods that read the texts alone (logreg-chars): nothing embedded
+            cfg = self.experiment_config(experiment)
+            data, features, encoder, embed_seconds, initial = (
+                prepare_data(cfg.data, seed),
+                None,
+                self.encoder,
+                0.0,
+                None,
+            )
         n_train_all = len(data.table.rows(languages=[*data.sources, data.target], split="train"))
         n_train_target = len(data.table.rows(languages=data.target, split="train"))
-        members = check_members(self.members or DEFAULT_MEMBERS) if "ensemble" in methods else []
         order = [m for m in methods if m != "ensemble"]
         extra = [m for m in members if m not in order]  # trained for the ensemble only, not recorded
         done: dict[str, dict] = {}
         try:
             for method in [*order, *extra, *(["ensemble"] if "ensemble" in methods else [])]:
-                features.load_state_dict(initial)
+                if features is not None:
+                    features.load_state_dict(initial)
                 t1 = time.perf_counter()
                 with torch_threads(self.train_threads):
                     if method == "ensemble":
@@ -210,7 +222,8 @@ class CellRunner:
                 )
                 yield method, record
         finally:
-            features.load_state_dict(initial)
+            if features is not None:
+                features.load_state_dict(initial)
 
     def run_method(self, method: str, data, features, cfg: RunConfig, seed: int, device) -> dict[str, Any]:
         """Fit and score one method (:func:`mgl.methods.scoring.fit_and_score`): what ``mgl train

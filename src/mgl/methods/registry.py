@@ -194,6 +194,12 @@ def check_run_config(cfg) -> None:
         check_members(cfg.members)
 
 
+def needs_features(name: str) -> bool:
+    """Whether the method reads the encoder's features (every method but those of kind ``surface``,
+    which read the texts alone: a grid group of such methods embeds nothing)."""
+    return method(name).kind != "surface"
+
+
 def check_methods(methods: Sequence[str]) -> list[str]:
     """The method names, validated (MGL variants' configurations too), repeats removed (order kept)."""
 

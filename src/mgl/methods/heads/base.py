@@ -130,4 +130,6 @@ def score_rows(
     the product: a row's probabilities depend on that row alone."""
     if len(rows) == 0:
         return np.zeros((0, head.num_classes))
+    if features is None:  # a method of kind surface, fitted without the encoder: it reads the texts alone
+        return head.predict_proba(torch.zeros(len(rows), 0), texts=texts)
     return head.predict_proba(row_features(features, rows, batch_size), texts=texts)
