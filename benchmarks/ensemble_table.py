@@ -18,6 +18,8 @@ and reports, in one Markdown file and a JSON:
   before and after, mean over seeds.
 
     python benchmarks/ensemble_table.py --grid runs/table1-ensemble --out docs/results/ensemble.json
+    python benchmarks/ensemble_table.py --grid docs/results/raw/table1-ensemble \
+        --extra "ensemble[mgl+mix+logreg-pooled+logreg-chars]" --out docs/results/raw/table1_chars_default.json
     python benchmarks/ensemble_table.py --grid docs/results/raw/sib200 --calibration yo \
         --out docs/results/raw/sib200_default.json   # SIB-200: no domains
 """
@@ -42,6 +44,14 @@ def main() -> int:
         default="ja:books",
         help="TARGET:DOMAIN (or TARGET where there are no domains) of the calibration table.",
     )
+    parser.add_argument(
+        "--extra",
+        action="append",
+        default=[],
+        help="A further method of the grid's stored cells, e.g. an ensemble derived by `mgl experiment report "
+        "--ensemble` (`ensemble[mgl+mix+logreg-pooled+logreg-chars]`): ranked with the others and compared, "
+        "paired, with the default ensemble (repeatable).",
+    )
     parser.add_argument("--out", default="benchmarks/out/ensemble.json")
     args = parser.parse_args()
     claim_out(args.out)
@@ -55,7 +65,7 @@ def main() -> int:
     grid = Path(args.grid)
     meta = json.loads((grid / "grid.json").read_text())
     experiments = [Experiment(e["target"], e["domain"], tuple(e["sources"])) for e in meta["experiments"]]
-    methods, seeds = meta["methods"], meta["seeds"]
+    methods, seeds = [*meta["methods"], *(m for m in args.extra if m not in meta["methods"])], meta["seeds"]
     store = CellStore(grid, meta["fingerprint"])
     scores: dict[str, dict[tuple, tuple[float, float]]] = {m: {} for m in methods}
     for m in methods:
@@ -158,6 +168,34 @@ def main() -> int:
                 f"p = {tests[by]['p_two_sided']:.4f} (two-sided paired t-test); ensemble ahead in "
                 f"{tests[by]['wins']}, level in {tests[by]['ties']}, behind in {tests[by]['losses']}."
             )
+    # each --extra method against the default ensemble, paired over the experiment-seeds
+    versus = {}
+    for m in args.extra:
+        if m not in full or "ensemble" not in full:
+            continue
+        keys = sorted(scores["ensemble"], key=lambda k: (k[0].target, k[0].domain or "", k[1]))
+        versus[m] = {}
+        for by, get in (("test", lambda x, k: scores[x][k][1]), ("validation_unselected", lambda x, k: held[x].get(k))):
+            pairs = [(get(m, k), get("ensemble", k)) for k in keys]
+            if any(a is None or b is None for a, b in pairs):
+                continue  # never compared on an empty set
+            a, b = np.array(pairs, dtype=float).T
+            t = ttest_rel(a, b)
+            versus[m][by] = {
+                "mean_diff": round(float((a - b).mean() * 100), 3),
+                "t": round(float(t.statistic), 3),
+                "p_two_sided": round(float(t.pvalue), 4),
+                "wins": int((a > b).sum()),
+                "ties": int((a == b).sum()),
+                "losses": int((a < b).sum()),
+                "pairs": len(keys),
+            }
+            v = versus[m][by]
+            lines.append(
+                f"{display_name(m)} - Ensemble, {by.replace('_', ' ')} accuracy over {v['pairs']} experiment-seeds: "
+                f"{v['mean_diff']:+.2f} points, t = {v['t']:.2f}, p = {v['p_two_sided']:.4f} (paired); ahead in "
+                f"{v['wins']}, level in {v['ties']}, behind in {v['losses']}."
+            )
     # auto: per experiment-seed, the method best on the rows no method selected on
     auto = {}
     if "ensemble" in full and ranked_u:
@@ -199,6 +237,7 @@ def main() -> int:
             "best_validation": best_val,
             "tests": tests,
             "auto": auto,
+            "versus_ensemble": versus,
             "calibration": cal_summary,
             "markdown": text,
         },
