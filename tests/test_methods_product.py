@@ -93,7 +93,7 @@ def test_every_method_reports_what_its_grid_cell_reports(setting, saved):
         assert clf.report["accuracy"] == pytest.approx(cells[method]["accuracy"], abs=1e-12), method
         assert clf.report["val_accuracy"] == pytest.approx(cells[method]["val_accuracy"], abs=1e-12), method
     members = saved["ensemble"][0].report["members"]
-    assert list(members) == ["mgl", "mix", "logreg-pooled"]
+    assert list(members) == ["mgl", "mix", "logreg-pooled", "logreg-chars"]
     for name, m in members.items():
         assert m["test_accuracy"] == pytest.approx(cells[name]["accuracy"]), name
     assert cells["ensemble"]["details"]["member_accuracy"]["mix"]["test"] == cells["mix"]["accuracy"]
@@ -128,8 +128,13 @@ def test_every_method_predicts_the_same_after_loading_in_a_new_process(saved, se
 def test_the_ensemble_holds_its_members_and_explains_with_neighbours_and_the_graph(saved):
     clf, directory, _ = saved["ensemble"]
     meta = json.loads((directory / "mgl_model.json").read_text())
-    assert meta["heads"]["ensemble"]["settings"]["members"] == ["mgl", "mix", "logreg-pooled"]
-    assert {meta["heads"][m]["kind"] for m in ("mgl", "mix", "logreg-pooled")} == {"meta-graph", "mlp", "logreg"}
+    assert meta["heads"]["ensemble"]["settings"]["members"] == ["mgl", "mix", "logreg-pooled", "logreg-chars"]
+    assert [meta["heads"][m]["kind"] for m in ("mgl", "mix", "logreg-pooled", "logreg-chars")] == [
+        "meta-graph",
+        "mlp",
+        "logreg",
+        "char-ngram",
+    ]
     from safetensors import safe_open
 
     with safe_open(str(directory / "head.safetensors"), "pt") as fh:
@@ -260,11 +265,12 @@ def test_an_ensemble_row_is_derived_from_finished_cells(setting, tmp_path):
         store.save(Cell(method, experiment, 0), record)
     saved = store.probabilities(Cell("mix", experiment, 0))
     np.testing.assert_allclose(saved["test"], cells["mix"]["probabilities"]["test"], atol=1e-7)
-    name, records, missing = derive_ensemble(store, cfg, [experiment], [0], ["mgl", "mix", "logreg-pooled"])
-    assert name == "ensemble[mgl+mix+logreg-pooled]" and not missing
+    members = ["mgl", "mix", "logreg-pooled", "logreg-chars"]
+    name, records, missing = derive_ensemble(store, cfg, [experiment], [0], members)
+    assert name == "ensemble[mgl+mix+logreg-pooled+logreg-chars]" and not missing
     assert records[0]["accuracy"] == pytest.approx(cells["ensemble"]["accuracy"])
     assert records[0]["val_accuracy"] == pytest.approx(cells["ensemble"]["val_accuracy"])
-    assert store.load(Cell(name, experiment, 0))["derived_from"] == ["mgl", "mix", "logreg-pooled"]
+    assert store.load(Cell(name, experiment, 0))["derived_from"] == members
     name, records, missing = derive_ensemble(store, cfg, [experiment], [0, 1], ["reptile", "mix"])
     assert len(records) == 1 and missing and missing[0][1] == 1  # seed 1 has no cells: left out, said
 

@@ -86,7 +86,7 @@ def _tiny_method_model(tmp_path_factory, tiny_bert_dir, reviews_csv, method: str
 
 @pytest.fixture(scope="session")
 def tiny_ensemble(tmp_path_factory, tiny_bert_dir, reviews_csv) -> Path:
-    """The same data and settings as ``tiny_model``, trained as the ensemble (MGL, Mix, pooled LR)."""
+    """The same data and settings as ``tiny_model``, trained as the default ensemble (MGL, Mix, pooled LR, char LR)."""
     return _tiny_method_model(tmp_path_factory, tiny_bert_dir, reviews_csv, "ensemble")
 
 

@@ -214,7 +214,7 @@ def test_an_ensemble_and_a_logistic_regression_are_served_with_explanations(requ
         info = json.loads(server.get("/model")[1])
         assert info["method"] == clf.method and info["method"] in ("ensemble", "logreg-pooled")
         if fixture == "tiny_ensemble":
-            assert info["members"] == ["mgl", "mix", "logreg-pooled"]
+            assert info["members"] == ["mgl", "mix", "logreg-pooled", "logreg-chars"] and clf.reads_texts
         if fixture == "tiny_chars_ensemble":
             assert info["members"] == ["mgl", "logreg-chars"] and clf.reads_texts
         status, body = server.predict({"texts": TEXTS[:3], "explain": True})

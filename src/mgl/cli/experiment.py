@@ -62,7 +62,7 @@ def table1(
             help="Comma-separated methods: target-only, mix, multi-task, fine-tune, "
             "reptile, mgl and MGL ablations (mgl-no-meta, mgl-no-l2clt, "
             "mgl-no-sigma, mgl-gcnN), ensemble (of --set members=..., default "
-            "mgl,mix,logreg-pooled). logreg-target and logreg-pooled are always added."
+            "mgl,mix,logreg-pooled,logreg-chars). logreg-target and logreg-pooled are always added."
         ),
     ] = DEFAULT_METHODS,
     targets: WebisTargetsOpt = None,

@@ -161,7 +161,8 @@ def run(
         ),
     ] = None,
     members: Annotated[
-        str | None, typer.Option(help="The ensemble's members, comma-separated (default mgl,mix,logreg-pooled).")
+        str | None,
+        typer.Option(help="The ensemble's members, comma-separated (default mgl,mix,logreg-pooled,logreg-chars)."),
     ] = None,
     data: Annotated[str | None, typer.Option(help="webis-cls-10, paws-x, or a CSV/TSV/JSONL file.")] = None,
     root: Annotated[str | None, typer.Option(help="Folder holding the data set (or the data file's folder).")] = None,

@@ -12,7 +12,7 @@ how tables name it and its kind:
   ``mgl-no-meta-gcn3``. :func:`mgl_variant_config` maps a name to its configuration and
   :func:`method_name` a configuration back to its name, both from the same table;
 * ``ensemble``: the mean of its members' class probabilities (:mod:`mgl.methods.ensemble`;
-  members by default MGL, Mix and the pooled logistic regression).
+  members by default MGL, Mix, the pooled and the character n-gram logistic regressions).
 
 A built-in class is named by its import path and imported when a method is made
 (:func:`make_method`), as transformers' auto classes name theirs, so that the command line can
