@@ -99,8 +99,10 @@ class Method:
         :func:`mgl.methods.heads.base.head_texts`, for a head that reads them)."""
         from sklearn.utils.validation import check_is_fitted
 
+        from mgl.methods.heads.base import head_probabilities
+
         check_is_fitted(self, "head_", msg=f"this {self.name} method is not fitted yet: call fit() first")
-        return self.head_.predict_proba(x, texts=texts)
+        return head_probabilities(self.head_, x, texts)
 
 
 def labelled_bank(data, features, *, languages: Sequence[str] | None = None) -> LabelledBank:

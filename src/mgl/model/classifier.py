@@ -37,7 +37,7 @@ from mgl.encoders.featurizer import Featurizer
 from mgl.encoders.node_features import trained_state
 from mgl.errors import DataError, MGLError
 from mgl.methods.heads import EnsembleHead, Head, LabelledBank, MetaGraphHead
-from mgl.methods.heads.base import head_texts
+from mgl.methods.heads.base import head_probabilities, head_texts
 from mgl.model.calibration import apply_temperature, calibration_report
 
 if TYPE_CHECKING:
@@ -327,7 +327,7 @@ class Classifier:
                 raise MGLError("this model reads the texts themselves (char n-grams): pass texts beside the embeddings")
             if len(texts) != len(queries):
                 raise MGLError(f"{len(queries)} embeddings but {len(texts)} texts")
-        probs = head.predict_proba(queries, texts=head_texts(texts, pairs) if texts is not None else None)
+        probs = head_probabilities(head, queries, head_texts(texts, pairs) if texts is not None else None)
         return apply_temperature(probs, self.temperature) if calibrated else probs
 
     def predict_proba(

@@ -113,6 +113,13 @@ def row_features(features, rows: np.ndarray, batch_size: int = 256) -> torch.Ten
             features.train(True)
 
 
+def head_probabilities(head: Head, x: torch.Tensor, texts: Sequence[str] | None = None) -> np.ndarray:
+    """``head.predict_proba``: with ``texts`` for a head that :attr:`~Head.reads_texts`, with the features
+    alone otherwise, so that heads written before texts existed (a plug-in's one-argument
+    ``predict_proba``) keep working. Every caller goes through here."""
+    return head.predict_proba(x, texts=texts) if head.reads_texts else head.predict_proba(x)
+
+
 def head_texts(texts: Sequence[str], pairs: Sequence[str | None] | None = None) -> list[str]:
     """What a head that reads texts sees of each input: its text, or its text, a newline and its pair."""
     if pairs is None:
@@ -131,5 +138,5 @@ def score_rows(
     if len(rows) == 0:
         return np.zeros((0, head.num_classes))
     if features is None:  # a method of kind surface, fitted without the encoder: it reads the texts alone
-        return head.predict_proba(torch.zeros(len(rows), 0), texts=texts)
-    return head.predict_proba(row_features(features, rows, batch_size), texts=texts)
+        return head_probabilities(head, torch.zeros(len(rows), 0), texts)
+    return head_probabilities(head, row_features(features, rows, batch_size), texts)

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from mgl.config import DEFAULT_MEMBERS  # noqa: F401  (re-exported)
-from mgl.methods.heads.base import Head
+from mgl.methods.heads.base import Head, head_probabilities
 
 
 class EnsembleHead(Head):
@@ -35,7 +35,7 @@ class EnsembleHead(Head):
         return any(head.reads_texts for head in self.members.values())
 
     def member_probabilities(self, x: torch.Tensor, texts=None) -> dict[str, np.ndarray]:
-        return {name: head.predict_proba(x, texts=texts) for name, head in self.members.items()}
+        return {name: head_probabilities(head, x, texts) for name, head in self.members.items()}
 
     def predict_proba(self, x: torch.Tensor, texts=None) -> np.ndarray:
         return mean_probabilities(list(self.member_probabilities(x, texts).values()))
