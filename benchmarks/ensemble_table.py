@@ -151,17 +151,7 @@ def main() -> int:
             best = max(singles, key=lambda m: summary[m][by])
             a = np.array([scores["ensemble"][k][1] for k in keys])
             b = np.array([scores[best][k][1] for k in keys])
-            t = ttest_rel(a, b)
-            tests[by] = {
-                "best_single": best,
-                "mean_diff": round(float((a - b).mean() * 100), 3),
-                "t": round(float(t.statistic), 3),
-                "p_two_sided": round(float(t.pvalue), 4),
-                "wins": int((a > b).sum()),
-                "ties": int((a == b).sum()),
-                "losses": int((a < b).sum()),
-                "pairs": len(keys),
-            }
+            tests[by] = {"best_single": best, **_paired(a, b)}
             lines.append(
                 f"Ensemble - {display_name(best)} (the best single method by mean {by}), test accuracy over "
                 f"{len(keys)} experiment-seeds: {tests[by]['mean_diff']:+.2f} points, t = {tests[by]['t']:.2f}, "
@@ -180,16 +170,7 @@ def main() -> int:
             if any(a is None or b is None for a, b in pairs):
                 continue  # never compared on an empty set
             a, b = np.array(pairs, dtype=float).T
-            t = ttest_rel(a, b)
-            versus[m][by] = {
-                "mean_diff": round(float((a - b).mean() * 100), 3),
-                "t": round(float(t.statistic), 3),
-                "p_two_sided": round(float(t.pvalue), 4),
-                "wins": int((a > b).sum()),
-                "ties": int((a == b).sum()),
-                "losses": int((a < b).sum()),
-                "pairs": len(keys),
-            }
+            versus[m][by] = _paired(a, b)
             v = versus[m][by]
             lines.append(
                 f"{display_name(m)} - Ensemble, {by.replace('_', ' ')} accuracy over {v['pairs']} experiment-seeds: "
@@ -243,6 +224,22 @@ def main() -> int:
         },
     )
     return 0
+
+
+def _paired(a: np.ndarray, b: np.ndarray) -> dict:
+    """A paired two-sided t-test of accuracies ``a`` against ``b`` (one per experiment-seed), in points."""
+    from scipy.stats import ttest_rel
+
+    t = ttest_rel(a, b)
+    return {
+        "mean_diff": round(float((a - b).mean() * 100), 3),
+        "t": round(float(t.statistic), 3),
+        "p_two_sided": round(float(t.pvalue), 4),
+        "wins": int((a > b).sum()),
+        "ties": int((a == b).sum()),
+        "losses": int((a < b).sum()),
+        "pairs": len(a),
+    }
 
 
 def _calibration_table(calibration, experiments, methods, seeds, meta, store):
