@@ -103,7 +103,9 @@ def test_the_page_shows_an_ensembles_method_and_neighbour_texts(browser, tiny_en
 
     server = Server(tiny_ensemble, tmp_path)
     try:
-        classify_on_page(browser, server.port, "Method: ensemble (mgl, mix, logreg-pooled, logreg-chars)", "very good book")
+        classify_on_page(
+            browser, server.port, "Method: ensemble (mgl, mix, logreg-pooled, logreg-chars)", "very good book"
+        )
         want = Classifier.from_pretrained(tiny_ensemble).explain(["very good book"])[0]
         assert browser.find_element(By.ID, "label").text == want.label
         items = browser.find_elements(By.CSS_SELECTOR, "#neighbours li")
