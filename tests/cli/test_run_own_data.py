@@ -102,8 +102,24 @@ def test_model_saved_with_a_gpu_device_loads_where_it_runs(tiny_model, tmp_path)
     assert clf.predict(["very good book"])[0] in clf.label_names
 
 
+def _precision_recall(confusion: list[list[int]], positive: int) -> tuple[float, float]:
+    """Precision and recall of class ``positive`` from a confusion matrix (rows true, columns predicted)."""
+    hit = confusion[positive][positive]
+    predicted = sum(row[positive] for row in confusion)
+    actual = sum(confusion[positive])
+    return (hit / predicted if predicted else 0.0), (hit / actual if actual else 0.0)
+
+
 def test_positive_label_setting_chooses_the_reported_class(tmp_path, reviews_csv, tiny_bert_dir):
-    """Binary precision/recall/F1 are of data.positive_label when it is set; a non-class is an error."""
+    """Binary precision/recall/F1 are of data.positive_label when it is set; a non-class is an error.
+
+    The target's test rows gain one text four times, three times positive and once negative: one
+    text gets one prediction, so no model can be perfect and the confusion matrix is unbalanced by
+    construction. The two settings must then report different pairs, on any CPU and any precision.
+    """
+    data = tmp_path / "reviews.csv"
+    conflicting = "".join(f"the book was,{stars},fr,test\n" for stars in ("5", "5", "4", "1"))
+    data.write_text(reviews_csv.read_text(encoding="utf-8") + conflicting, encoding="utf-8")
     two_class = [
         "--columns",
         "text=text,label=stars,language=lang,split=split",
@@ -115,7 +131,7 @@ def test_positive_label_setting_chooses_the_reported_class(tmp_path, reviews_csv
         code, _, err = run_mgl(
             "run",
             "--data",
-            reviews_csv,
+            data,
             *two_class,
             "--sources",
             "en,de",
@@ -137,7 +153,13 @@ def test_positive_label_setting_chooses_the_reported_class(tmp_path, reviews_csv
         assert code == 0, err
         results[positive] = json.loads((tmp_path / positive / "result.json").read_text())
     a, b = results["positive"], results["negative"]
-    assert a["accuracy"] == b["accuracy"]  # the same model; only the reported class differs
+    # the same model; only the reported class differs
+    assert a["accuracy"] == b["accuracy"] < 1.0
+    assert a["confusion_matrix"] == b["confusion_matrix"]
+    confusion = a["confusion_matrix"]
+    # classes in label order: negative (0), positive (1)
+    assert (a["precision"], a["recall"]) == pytest.approx(_precision_recall(confusion, 1))
+    assert (b["precision"], b["recall"]) == pytest.approx(_precision_recall(confusion, 0))
     assert (a["precision"], a["recall"]) != (b["precision"], b["recall"])
     code, _, err = run_mgl(
         "run",

@@ -470,3 +470,28 @@ def test_gradient_checkpointing_gives_the_same_gradients(make):
     assert grads[0].keys() == grads[1].keys() and len(grads[0]) > 10
     for name in grads[0]:
         torch.testing.assert_close(grads[1][name], grads[0][name], rtol=1e-4, atol=1e-6, msg=name)
+
+
+def test_auto_precision_honours_the_environment_and_the_kernels_capability(tiny_bert_dir, monkeypatch):
+    """MGL_AUTO_PRECISION=fp32 makes auto pick fp32 even where bf16 is native (the suite then runs as
+    on the AVX2-only kind); PyTorch kernels capped below AVX-512 (ATEN_CPU_CAPABILITY=avx2) read as no
+    native bf16, whatever the CPU's flags; any other value of the variable is an error."""
+    from mgl.encoders import loading
+    from mgl.errors import ConfigError
+
+    spec = EncoderSpec(model=str(tiny_bert_dir), max_length=32, precision="auto")
+    monkeypatch.setattr(loading, "native_bf16", lambda device: True)
+    monkeypatch.setattr("mgl.encoders.text_encoder.native_bf16", lambda device: True)
+    monkeypatch.setenv("MGL_AUTO_PRECISION", "fp32")
+    enc = TextEncoder(spec)
+    assert enc.precision == "fp32" and "MGL_AUTO_PRECISION=fp32" in enc.precision_reason
+    assert TextEncoder(EncoderSpec(model=str(tiny_bert_dir), max_length=32, precision="bf16")).precision == "bf16"
+    monkeypatch.setenv("MGL_AUTO_PRECISION", "fp16")
+    with pytest.raises(ConfigError, match="MGL_AUTO_PRECISION must be 'fp32' or unset"):
+        TextEncoder(spec)
+    monkeypatch.undo()
+    monkeypatch.delenv("MGL_AUTO_PRECISION", raising=False)
+    monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda: "AVX2")
+    assert not loading.native_bf16(torch.device("cpu"))
+    enc = TextEncoder(spec)
+    assert enc.precision == "fp32" and enc.precision_reason == "no native bfloat16 on cpu"

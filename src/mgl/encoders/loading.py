@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +17,7 @@ import torch
 
 from mgl.encoders import embedded_e5
 from mgl.encoders.embedded_e5 import EMBEDDED_E5_NAME, EMBEDDED_E5_POOLING, EMBEDDED_E5_PREFIX, is_embedded_name
-from mgl.errors import MGLError
+from mgl.errors import ConfigError, MGLError
 
 # Config entries that do not change what a model computes (paths, versions, runtime switches).
 _VOLATILE_CONFIG = {
@@ -34,11 +35,31 @@ _VOLATILE_CONFIG = {
 _SAMPLES_PER_TENSOR = 16384
 
 
+AUTO_PRECISION_ENV = "MGL_AUTO_PRECISION"
+"""Environment variable that ``encoder.precision=auto`` honours: ``fp32`` makes ``auto`` pick fp32
+on any hardware (as on a CPU without native bfloat16), so one machine can run the suite as the
+AVX2-only kind runs it; unset or empty, ``auto`` decides from the hardware."""
+
+
+def auto_precision_override() -> str | None:
+    """``fp32`` where :data:`AUTO_PRECISION_ENV` asks ``auto`` for it, else None; any other value is an error."""
+    value = os.environ.get(AUTO_PRECISION_ENV, "").strip().lower()
+    if not value:
+        return None
+    if value != "fp32":
+        raise ConfigError(f"{AUTO_PRECISION_ENV} must be 'fp32' or unset, got {value!r}")
+    return value
+
+
 def native_bf16(device: torch.device) -> bool:
-    """Whether ``device`` computes in bfloat16 natively (CPU: avx512_bf16 or AMX; CUDA: the device says)."""
+    """Whether ``device`` computes in bfloat16 natively (CPU: avx512_bf16 or AMX, and PyTorch's
+    kernels built for AVX-512 or above, so ``ATEN_CPU_CAPABILITY=avx2`` reads as the AVX2-only kind
+    does; CUDA: the device says)."""
     if device.type == "cuda":
         return bool(torch.cuda.is_bf16_supported())
     if device.type != "cpu":
+        return False
+    if not torch.backends.cpu.get_cpu_capability().upper().startswith(("AVX512", "AMX")):
         return False
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as fh:

@@ -33,7 +33,16 @@ import torch
 from mgl.config import ENCODER_TRAIN_MODES
 from mgl.encoders.device import resolve_device
 from mgl.encoders.embedding import embed_texts
-from mgl.encoders.loading import config_digest, digest_tensors, load, locate, native_bf16, position_limit
+from mgl.encoders.loading import (
+    AUTO_PRECISION_ENV,
+    auto_precision_override,
+    config_digest,
+    digest_tensors,
+    load,
+    locate,
+    native_bf16,
+    position_limit,
+)
 from mgl.encoders.spec import DEFAULT_MODEL, POOLINGS, PRECISIONS, EncoderSpec  # noqa: F401  (re-exported)
 from mgl.errors import ConfigError, MGLError
 
@@ -123,6 +132,9 @@ class TextEncoder(torch.nn.Module):
         of a few probe texts agree with fp32 (cosine >= 0.999), else fp32 (with a warning)."""
         if asked != "auto":
             return asked
+        if auto_precision_override() == "fp32":
+            self.precision_reason = f"{AUTO_PRECISION_ENV}=fp32 is set"
+            return "fp32"
         if not native_bf16(self.device):
             self.precision_reason = f"no native bfloat16 on {self.device}"
             return "fp32"
