@@ -1,5 +1,8 @@
 """Every method is a model: trained by the product, saved, loaded in a new process, predicting what
-the grid's cell of the same seed reports (one scorer)."""
+the grid's cell of the same seed reports (one scorer).
+
+The tests on the fitted models (the ``saved`` fixture trains every method, ~9 s of CPU) are
+``slow``: they run in ``make test`` and CI, and ``make check`` stays quick on every CPU kind."""
 
 import json
 import subprocess
@@ -100,6 +103,7 @@ def test_every_method_reports_what_its_grid_cell_reports(setting, saved):
 
 
 @pytest.mark.process
+@pytest.mark.slow
 def test_every_method_predicts_the_same_after_loading_in_a_new_process(saved, setting, tmp_path):
     base = setting[0]
     script = (
@@ -125,6 +129,7 @@ def test_every_method_predicts_the_same_after_loading_in_a_new_process(saved, se
         assert meta["method"] == method and meta["version"] == 2
 
 
+@pytest.mark.slow
 def test_the_ensemble_holds_its_members_and_explains_with_neighbours_and_the_graph(saved):
     clf, directory, _ = saved["ensemble"]
     meta = json.loads((directory / "mgl_model.json").read_text())
@@ -149,6 +154,7 @@ def test_the_ensemble_holds_its_members_and_explains_with_neighbours_and_the_gra
     assert "## Calibration" in card
 
 
+@pytest.mark.slow
 def test_the_char_ngram_model_reads_texts_and_its_card_says_its_vocabulary_is_inside(saved):
     clf, directory, _ = saved["logreg-chars"]
     assert clf.reads_texts and not saved["logreg-pooled"][0].reads_texts
@@ -163,12 +169,14 @@ def test_the_char_ngram_model_reads_texts_and_its_card_says_its_vocabulary_is_in
     np.testing.assert_array_equal(clf.predict_proba_embeddings(queries, TEXTS[:2]), clf.predict_proba(TEXTS[:2]))
 
 
+@pytest.mark.slow
 def test_a_logistic_regression_explains_without_a_graph(saved):
     clf = saved["logreg-pooled"][0]
     p = clf.explain(TEXTS[:1])[0]
     assert p.graph is None and p.neighbours and p.method == "logreg-pooled"
 
 
+@pytest.mark.slow
 def test_calibration_never_changes_a_label(saved):
     for method, (clf, _, probs) in saved.items():
         raw = clf.predict_proba(TEXTS, calibrated=False)
@@ -205,6 +213,7 @@ def test_a_saved_model_loads_strictly(saved, tmp_path):
         )
 
 
+@pytest.mark.slow
 def test_a_model_in_the_former_mgl_only_format_predicts_as_before(saved, tmp_path):
     """Version 1 (model.safetensors, support.jsonl, support_embeddings.safetensors), written here
     as the former code wrote it, loads as MGL and predicts the same probabilities."""

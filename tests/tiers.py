@@ -3,7 +3,8 @@
 Tiers (markers, declared in ``pyproject.toml``):
 
 - ``unit``: no real encoder (tiny random models built from a config), no subprocess or worker
-  process, no Ray, no network socket, no browser. ``make check`` runs these.
+  process, no Ray, no network socket, no browser, no file of the real data under ``MGL_DATA``.
+  ``make check`` runs these.
 - ``encoder``: loads the real multilingual-e5-small (the embedded default).
 - ``process``: starts a subprocess or a pool of worker processes (the CLI in its own process,
   spawned executors, accelerate).
@@ -16,8 +17,8 @@ A test carries ``unit`` or at least one of the others (a module's ``pytestmark``
 once for every test in the file, a heavier marker on one test overrides it); a test with neither
 fails at collection. The fast tier, ``make check`` (``-m check``), is every test marked ``unit``
 with no heavier marker and not ``slow``; while one of those runs, starting a process, opening an
-internet socket, joining Ray or loading the real encoder raises :class:`TierViolation`, so the
-fast tier cannot slow down unnoticed.
+internet socket, joining Ray, loading the real encoder or reading the real data sets raises
+:class:`TierViolation`, so the fast tier cannot slow down unnoticed.
 
 ``MGL_TEST_PROFILE=FILE`` instead records, for every test, which of those it did (one JSON line
 per test), without failing: how the tiers were first assigned.
@@ -108,6 +109,45 @@ def _install() -> None:
 
     loading.locate = locate
 
+    # the real data sets under MGL_DATA: every file reader of mgl (the one record reader; Webis-CLS-10's XML)
+    from mgl.data import records, webis
+
+    def under_real_data(path) -> bool:
+        data = os.environ.get("MGL_DATA")
+        if not data or not isinstance(path, (str, os.PathLike)):
+            return False
+        try:
+            return os.path.realpath(path).startswith(os.path.realpath(data) + os.sep)
+        except (TypeError, ValueError):
+            return False
+
+    original_reader_init = records.RecordReader.__init__
+
+    def reader_init(self, path, *args, **kwargs):
+        if under_real_data(path):
+            _touch("integration", "read the real data under MGL_DATA")
+        original_reader_init(self, path, *args, **kwargs)
+
+    records.RecordReader.__init__ = reader_init  # type: ignore[method-assign]
+    original_review_file = webis.read_review_file
+
+    def read_review_file(path, *args, **kwargs):
+        if under_real_data(path):
+            _touch("integration", "read the real data under MGL_DATA")
+        return original_review_file(path, *args, **kwargs)
+
+    webis.read_review_file = read_review_file
+
+
+_RUN = {"fast_tier": False}
+
+
+def property_examples(n: int) -> int:
+    """How many examples a Hypothesis property test draws: ``n`` in the whole suite, a fifth (at
+    least 30) when only the fast tier runs (``-m check``, ``make check``), so the fast tier stays
+    quick on every CPU kind while ``make test`` (and CI) keeps the full search."""
+    return max(30, n // 5) if _RUN["fast_tier"] else n
+
 
 def _fast(item: pytest.Item) -> bool:
     """In ``make check``: marked ``unit``, nothing heavier, and not ``slow``."""
@@ -129,6 +169,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
     platform.platform()
 
+    _RUN["fast_tier"] = (config.getoption("markexpr", "") or "").strip() == "check"
     _install()
 
 

@@ -121,6 +121,7 @@ def test_an_unknown_target_code_is_exit_2(tiny_bert_dir, tmp_path):
     "method",
     ["ensemble", "mgl", "mix", "multi-task", "fine-tune", "reptile", "target-only", "logreg-pooled", "logreg-target"],
 )
+@pytest.mark.integration
 def test_a_class_the_target_never_showed_stays_predictable_and_is_named(tiny_bert_dir, tmp_path, method):
     """At 4 target labels over 7 classes, most classes are missing from the target's training rows: every
     method trains, its probabilities cover all 7 classes, and the result names the classes never shown."""
@@ -244,6 +245,7 @@ def test_a_target_lacking_a_class_in_all_its_data_trains_and_says_so(reviews_csv
     assert result["target_unseen_classes"] == ["neutral"] and result["labels"] == ["negative", "neutral", "positive"]
 
 
+@pytest.mark.integration
 def test_seven_classes_report_macro_f1_and_the_confusion_matrix(tiny_bert_dir, tmp_path):
     root = sib_root()
     code, _, err = run_mgl(

@@ -169,6 +169,7 @@ def test_download_command(tmp_path: Path, review_xml) -> None:
     assert isinstance(refused.exception, ConfigError)
 
 
+@pytest.mark.integration
 def test_stats_json_on_real_webis(webis_root: Path) -> None:
     result = runner.invoke(app, ["data", "stats", "webis-cls-10", "--root", str(webis_root), "--json"])
     assert result.exit_code == 0, result.output

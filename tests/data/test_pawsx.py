@@ -53,6 +53,7 @@ def test_bad_label_and_missing_language(tmp_path: Path) -> None:
         load_pawsx(tmp_path / "fr")
 
 
+@pytest.mark.integration
 def test_real_pawsx(pawsx_root: Path) -> None:
     examples = load_pawsx(pawsx_root)
     languages = sorted({ex.language for ex in examples})

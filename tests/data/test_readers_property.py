@@ -6,8 +6,9 @@ Readers: the training tables (:func:`mgl.data.tabular.load_table`: CSV, TSV, JSO
 ``mgl predict``'s inputs (:func:`mgl.cli.predict.read_inputs`: JSONL, CSV, TSV, TXT). Inputs are
 raw bytes, and text built to look like the format (delimiters, quotes, blank lines, a BOM, NUL
 bytes, non-ASCII, JSON escapes of lone surrogates, values of every JSON type), so that most
-reach the record-level checks rather than failing at the first byte. Bounded: 150 examples per
-format and reader, no deadline (the first example imports pyarrow).
+reach the record-level checks rather than failing at the first byte. Bounded: 300 examples per
+format and reader (60 in the fast tier, see ``tiers.property_examples``), no deadline (the first
+example imports pyarrow).
 """
 
 from __future__ import annotations
@@ -25,10 +26,11 @@ from hypothesis import strategies as st
 from mgl.cli.predict import read_inputs
 from mgl.data.tabular import load_table
 from mgl.errors import DataError, MGLError
+from tiers import property_examples
 
 pytestmark = pytest.mark.unit
 
-EXAMPLES = 300
+EXAMPLES = property_examples(300)
 SETTINGS = settings(
     max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True
 )

@@ -154,6 +154,7 @@ def webis_all(webis_root: Path):
     return examples, time.perf_counter() - start
 
 
+@pytest.mark.integration
 def test_real_files_counts(webis_all) -> None:
     examples, seconds = webis_all
     assert len(examples) == 24 * 2000
@@ -169,6 +170,7 @@ def test_real_files_counts(webis_all) -> None:
     assert seconds < 30, f"loading all 24 files took {seconds:.1f} s"
 
 
+@pytest.mark.integration
 def test_real_split_identical_across_loads(webis_all, webis_root: Path) -> None:
     examples, _ = webis_all
     random.seed(12345)
