@@ -8,6 +8,7 @@ from cli_helpers import write_reviews_csv
 
 from mgl.config import load_config
 from mgl.data.tabular import load_table
+from mgl.errors import MGLError
 from mgl.model.classifier import MGLClassifier
 
 pytestmark = pytest.mark.unit
@@ -83,6 +84,28 @@ def test_save_load_same_probabilities(fitted, tmp_path):
     assert len(again.bank.examples) == len(fitted.bank.examples)
     assert json.loads((tmp_path / "model" / "mgl_model.json").read_text())["method"] == "mgl"
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary leftovers
+
+
+def test_no_answer_ever_holds_a_nan(fitted, monkeypatch):
+    """A non-finite probability (a NaN from a head, an infinite input embedding) is an error naming
+    the input, on the one path every answer takes (CLI, bulk and the service call it)."""
+    import mgl.model.classifier as classifier_module
+
+    clf = fitted
+    texts = ["very good book", "bad book", "a book"]
+    ok = clf.predict_proba(texts)
+    assert np.isfinite(ok).all()
+
+    def nan_second(head, queries, texts=None):
+        probs = np.full((len(queries), len(clf.label_names)), 1.0 / len(clf.label_names))
+        probs[1, 0] = np.nan
+        return probs
+
+    monkeypatch.setattr(classifier_module, "head_probabilities", nan_second)
+    with pytest.raises(MGLError, match=r"input 2 \('bad book'\): the model gave a non-finite probability"):
+        clf.predict_proba(texts)
+    with pytest.raises(MGLError, match="input 2"):
+        clf.explain(texts)
 
 
 def test_unfitted_classifier_is_a_clear_error():

@@ -84,3 +84,23 @@ def test_readme_python_example_runs(tmp_path, monkeypatch):
     assert clf.target == "yo" and clf.method == "ensemble" and len(clf.label_names) == 7
     assert scope["predicted"][0] in clf.label_names
     assert (tmp_path / "models" / "yo" / "mgl_model.json").exists()
+
+
+def _prose_pages() -> list[Path]:
+    pages = [README, *sorted((REPO / "docs").rglob("*.md"))]
+    return [p for p in pages if "_build" not in p.parts]
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize("page", _prose_pages(), ids=lambda p: str(p.relative_to(REPO)))
+def test_no_page_begins_or_ends_mid_sentence(page):
+    """A page split in two keeps its seam: the first line of prose under the title starts a sentence
+    (a capital, a number or markup) and the page's last line ends one (or a block, table or list)."""
+    lines = [line.rstrip() for line in page.read_text(encoding="utf-8").splitlines()]
+    body = [line for line in lines if line.strip() and not line.startswith("#")]
+    assert body, f"{page} holds no prose"
+    first, last = body[0].lstrip(), body[-1]
+    assert first.startswith("mgl ") or not first[0].islower(), f"{page} begins mid-sentence: {first[:60]!r}"
+    ends = (".", ":", ")", "!", "?", "```", "|", ">", "*", "`", "]", '"', "'")
+    is_item = re.match(r"\s*([-*+]|\d+\.)\s", last) is not None
+    assert is_item or last.endswith(ends), f"{page} ends mid-sentence: {last[-60:]!r}"

@@ -275,6 +275,9 @@ class DataConfig:
     """For a language with training rows but no validation rows: the share of its training rows
     carved out as validation (stratified, fixed whatever the seed; for the target before the
     few-shot subsample). 0: carve nothing (such a language is then an error)."""
+    keep_regions: bool = field(default=False, metadata={"added_at": False})
+    """Keep a language tag's region subtag (``pt-BR`` and ``pt-PT`` two languages); default: a region
+    folds into its language (``fr-FR`` -> ``fr``, see :mod:`mgl.data.languages`)."""
     encoding: str | None = field(default=None, metadata=NO_EFFECT)
     """For files: the text encoding (None: UTF-8, with or without a byte-order mark, or UTF-16
     with a byte-order mark, detected)."""
@@ -283,8 +286,9 @@ class DataConfig:
         if not self.sources:
             raise ConfigError("data.sources is empty: give at least one source language")
         # any spelling (yo, yor, yor_Latn) becomes the one canonical tag (mgl.data.languages)
-        self.sources = [canonical_language(code, what="source language") for code in self.sources]
-        self.target = canonical_language(self.target, what="target language")
+        keep = self.keep_regions
+        self.sources = [canonical_language(code, what="source language", keep_regions=keep) for code in self.sources]
+        self.target = canonical_language(self.target, what="target language", keep_regions=keep)
         if self.target in self.sources:
             raise ConfigError(f"data.target {self.target!r} is also a source")
         if len(set(self.sources)) != len(self.sources):
@@ -439,11 +443,13 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
     if not path.is_file():
         raise ConfigError("no such configuration file", source=path)
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
         raise ConfigError(f"not valid YAML ({str(exc).splitlines()[0]})", source=path) from None
-    if not isinstance(raw, dict):
-        raise ConfigError("a configuration must be a mapping of sections", source=path)
+    if raw is None:  # an empty file (or only comments): no setting changed
+        return {}
+    if not isinstance(raw, dict):  # [] or 0 or "" is not an empty configuration: it is not one at all
+        raise ConfigError(f"a configuration must be a mapping of sections, got {type(raw).__name__}", source=path)
     return raw
 
 

@@ -29,7 +29,7 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -203,6 +203,27 @@ def check_free_space(folder: str | Path, need: int, *, what: str, given: str | P
             f"not enough free space for the {what}: {free / 2**20:.1f} MiB free, about {need / 2**20:.1f} MiB needed",
             source=str(given if given is not None else folder),
         )
+
+
+@contextlib.contextmanager
+def folders_kept_on_success(folder: str | Path) -> Iterator[Path]:
+    """Within the block, ``folder`` and the ancestors that did not exist before it are mgl's own: if
+    the block fails (a full disk, an error, an interrupt), each of them that is still empty is
+    removed again, deepest first, so a failed run leaves no empty folder behind (a folder holding
+    anything stays)."""
+    path = expand(folder)
+    missing = []
+    probe = path
+    while not probe.exists() and probe != probe.parent:
+        missing.append(probe)
+        probe = probe.parent
+    try:
+        yield path
+    except BaseException:
+        for created in missing:
+            with contextlib.suppress(OSError):  # not empty, or gone: left as it is
+                created.rmdir()
+        raise
 
 
 def check_writable_folder(

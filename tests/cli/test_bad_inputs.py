@@ -248,6 +248,63 @@ def _cases():
         path.write_text("ok text\n" + "word " * 30_000 + "\n", encoding="utf-8")
         return predict(tmp, ctx, ctx["model"], path), ["huge.txt", "record 2"], tmp / "pred.jsonl"
 
+    # one text-length limit on every path, named as a length limit (issue 41)
+    def long_csv(tmp: Path, chars: int) -> Path:
+        rows = list(csv.DictReader(ctx_csv_lines(tmp)))
+        rows[1]["text"] = "a" * chars
+        path = tmp / "long.csv"
+        with open(path, "w", newline="", encoding="utf-8") as fh:
+            writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows(rows)
+        return path
+
+    for chars in (150_000, 200_000):  # under and over csv's own 131,072-character field limit
+
+        @case(f"data:a {chars:,}-character text in training")
+        def _(tmp, ctx, chars=chars):
+            path = long_csv(tmp, chars)
+            return (
+                run_on_csv(path, tmp / "out", "--encoder", ctx["tiny"]),
+                ["long.csv", "record 3", f"{chars:,} characters long", "limit of 100,000 characters"],
+                tmp / "out" / "result.json",
+            )
+
+        @case(f"predict:a {chars:,}-character text")
+        def _(tmp, ctx, chars=chars):
+            path = tmp / "long.jsonl"
+            path.write_text(json.dumps({"text": "ok"}) + "\n" + json.dumps({"text": "b" * chars}) + "\n")
+            return (
+                predict(tmp, ctx, ctx["model"], path),
+                ["long.jsonl", "record 2", f"{chars:,} characters long", "limit of 100,000 characters"],
+                tmp / "pred.jsonl",
+            )
+
+    @case("predict:--output DIR/ with a text file")
+    def _(tmp, ctx):
+        path = tmp / "in.txt"
+        path.write_text("good book\n", encoding="utf-8")
+        argv = ["predict", "--model", str(ctx["model"]), "--input", str(path), "--output", f"{tmp / 'pdir'}/"]
+        return argv, ["pdir", "names a folder"], tmp / "pdir"
+
+    @case("predict:--encoding for a folder of inputs")
+    def _(tmp, ctx):
+        folder = tmp / "corpus"
+        folder.mkdir()
+        (folder / "a.csv").write_text("text\ngood\n", encoding="utf-8")
+        argv = ["predict", "--model", str(ctx["model"]), "--input", str(folder), "--output", str(tmp / "pout")]
+        return [*argv, "--encoding", "latin-1"], ["--encoding applies to one input file"], tmp / "pout"
+
+    @case("config:a configuration file holding a list")
+    def _(tmp, ctx):
+        path = tmp / "list.yaml"
+        path.write_text("[]\n", encoding="utf-8")
+        return (
+            run_on_csv(ctx["csv"], tmp / "out", "--config", str(path)),
+            ["list.yaml", "must be a mapping of sections, got list"],
+            tmp / "out",
+        )
+
     @case("predict:input file does not exist")
     def _(tmp, ctx):
         return predict(tmp, ctx, ctx["model"], tmp / "missing.txt"), ["missing.txt"], tmp / "pred.jsonl"
@@ -274,6 +331,24 @@ def _cases():
         save_file({"embeddings": emb}, str(model / "example_embeddings.safetensors"))
         resum(model)
 
+    def set_head_tensor(model: Path, value: float) -> None:
+        from safetensors.torch import load_file, save_file
+
+        tensors = load_file(str(model / "head.safetensors"))
+        name = next(k for k, v in sorted(tensors.items()) if v.is_floating_point() and v.numel() > 1)
+        tensors[name].view(-1)[1] = value
+        save_file(tensors, str(model / "head.safetensors"))
+
+    def set_temperature(model: Path, value: float) -> None:
+        meta = json.loads((model / "mgl_model.json").read_text())
+        meta["temperature"] = value
+        (model / "mgl_model.json").write_text(json.dumps(meta))
+
+    def link_out(model: Path, name: str) -> None:
+        outside = model.parent / f"outside-{name}"
+        shutil.move(model / name, outside)
+        (model / name).symlink_to(Path("..") / outside.name)
+
     model_cases = {
         "model:directory does not exist": (lambda m: shutil.rmtree(m), ["model"]),
         "model:missing weights file": (lambda m: (m / "head.safetensors").unlink(), ["head.safetensors"]),
@@ -291,6 +366,22 @@ def _cases():
             lambda m: set_embedding(m, float("nan")),
             ["example_embeddings.safetensors", "record 4", "NaN"],
         ),
+        "model:NaN head weights (checksums updated)": (
+            lambda m: (set_head_tensor(m, float("nan")), resum(m)),
+            ["head.safetensors", "holds NaN or infinite values", "tensor"],
+        ),
+        "model:infinite head weights (checksums updated)": (
+            lambda m: (set_head_tensor(m, float("-inf")), resum(m)),
+            ["head.safetensors", "holds NaN or infinite values"],
+        ),
+        "model:a NaN temperature (checksums updated)": (
+            lambda m: (set_temperature(m, float("nan")), resum(m)),
+            ["mgl_model.json", "temperature nan"],
+        ),
+        "model:a file linked out of the folder (checksums hold)": (
+            lambda m: link_out(m, "examples.jsonl"),
+            ["examples.jsonl", "outside the model folder"],
+        ),
         "embeddings:infinite labelled example embedding": (
             lambda m: set_embedding(m, float("inf")),
             ["example_embeddings.safetensors", "record 4"],
@@ -306,6 +397,11 @@ def _cases():
 
         c[name] = build
     return c
+
+
+def ctx_csv_lines(tmp: Path) -> list[str]:
+    """The lines of a fresh copy of the synthetic reviews CSV."""
+    return write_reviews_csv(tmp / "reviews.csv").read_text(encoding="utf-8").splitlines()
 
 
 def _swap_weights(model: Path) -> None:

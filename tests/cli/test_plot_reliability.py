@@ -28,3 +28,14 @@ def test_plot_reliability_of_a_saved_ensemble(tiny_ensemble, tmp_path):
 def test_plot_reliability_of_a_folder_that_is_no_model(tmp_path):
     code, _, err = run_mgl("plot", "reliability", "--model", tmp_path, "--out", tmp_path / "x.png")
     assert code == 2 and "mgl_model.json" in err
+
+
+def test_plot_reliability_expands_a_home_folder(tiny_ensemble, tmp_path, monkeypatch):
+    """``--model '~/m'`` (quoted, so no shell expanded it) names the model under $HOME, as predict and serve do."""
+    import shutil
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    shutil.copytree(tiny_ensemble, tmp_path / "m")
+    code, _, err = run_mgl("plot", "reliability", "--model", "~/m", "--out", tmp_path / "rel.png")
+    assert code == 0, err
+    assert (tmp_path / "rel.png").is_file()

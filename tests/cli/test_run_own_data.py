@@ -288,3 +288,64 @@ def test_pooling_head_through_the_cli(tmp_path, reviews_csv, tiny_bert_dir, monk
         *TINY_SETTINGS,
     )
     assert code == 2 and "needs encoder.train=none" in err
+
+
+def test_regions_fold_into_their_language_and_unused_languages_are_named(tmp_path, reviews_csv, tiny_bert_dir, caplog):
+    """A file whose rows say fr and fr-FR, en and en-US trains on all of them as fr and en (one notice
+    names the spellings), rows in a language that is neither source nor target are named in a notice,
+    and --save '~/m' reports the folder it wrote."""
+    import csv
+    import logging
+
+    rows = list(csv.DictReader(reviews_csv.open(encoding="utf-8")))
+    for i, row in enumerate(rows):
+        if i % 2 and row["lang"] in ("fr", "en"):
+            row["lang"] = {"fr": "fr-FR", "en": "en-US"}[row["lang"]]
+    rows += [{"text": "hola libro bueno", "stars": "5", "lang": "es", "split": "train"}] * 3
+    data = tmp_path / "regions.csv"
+    with data.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=["text", "stars", "lang", "split"])
+        writer.writeheader()
+        writer.writerows(rows)
+    fr_rows = sum(r["lang"] in ("fr", "fr-FR") and r["split"] == "test" and r["stars"] != "3" for r in rows)
+    code, out, err = run_mgl("data", "stats", str(data), "--columns", "text=text,label=stars,language=lang,split=split")
+    assert code == 0, err
+    assert "fr-FR" not in out and "en-US" not in out
+    monkeypatch_home = pytest.MonkeyPatch()
+    monkeypatch_home.setenv("HOME", str(tmp_path))
+    try:
+        with caplog.at_level(logging.WARNING, logger="mgl"):
+            code, out, err = run_mgl(
+                "train",
+                "--data",
+                data,
+                "--columns",
+                "text=text,label=stars,language=lang,split=split",
+                "--labels",
+                "1=negative,2=negative,3=,4=positive,5=positive",
+                "--sources",
+                "en,de",
+                "--target",
+                "fr",
+                "--target-fraction",
+                "1.0",
+                "--encoder",
+                tiny_bert_dir,
+                "--out",
+                tmp_path / "run",
+                "--save",
+                "~/m",
+                "--quiet",
+                *TINY_SETTINGS,
+                "--method",
+                "logreg-pooled",
+            )
+    finally:
+        monkeypatch_home.undo()
+    assert code == 0, err
+    result = json.loads((tmp_path / "run" / "result.json").read_text())
+    assert result["n_test"] == fr_rows  # the fr-FR rows are scored with the fr rows
+    assert f"model saved to {tmp_path / 'm'}" in out and (tmp_path / "m" / "mgl_model.json").is_file()
+    notes = [r.getMessage() for r in caplog.records]
+    assert any("'fr', 'fr-FR' -> fr" in n and "'en', 'en-US' -> en" in n for n in notes), notes
+    assert any("neither a source nor the target are not used: es (3)" in n for n in notes), notes

@@ -212,6 +212,29 @@ def test_only_the_bind_address_names_are_served(server):
         assert status == 400 and json.loads(data)["field"] == "headers.host", host
 
 
+def test_a_request_without_a_host_or_with_an_empty_one_gets_the_json_error_shape(server):
+    """``curl -H 'Host:'`` sends no Host header: uvicorn refuses the request before the app sees it,
+    and mgl's protocol answers that refusal in the service's JSON shape; an empty Host reaches the
+    Host check (400, field headers.host)."""
+    for raw, field in [
+        (b"GET /health HTTP/1.1\r\n\r\n", "request"),
+        (b"GET /health HTTP/1.1\r\nHost:\r\n\r\n", "headers.host"),
+        (b"GET /health HTTP/1.1\r\nHost: \r\n\r\n", "headers.host"),
+    ]:
+        with socket.create_connection(("127.0.0.1", server.port), timeout=30) as conn:
+            conn.sendall(raw)
+            answer = b""
+            while b"\r\n\r\n" not in answer or not answer.rstrip().endswith(b"}"):
+                chunk = conn.recv(4096)
+                if not chunk:
+                    break
+                answer += chunk
+        head, _, body = answer.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 400") and b"content-type: application/json" in head.lower(), answer
+        error = json.loads(body)
+        assert set(error) == {"error", "field"} and error["field"] == field and error["error"], error
+
+
 def test_a_port_in_use_exits_2_before_loading(tiny_model, tmp_path):
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))

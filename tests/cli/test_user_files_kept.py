@@ -218,7 +218,9 @@ def test_a_ten_megabyte_line_is_one_record_named_by_its_line(tmp_path):
 
     path = tmp_path / "big.jsonl"
     path.write_text('{"text": "ok"}\n' + json.dumps({"text": "x" * (10 << 20)}) + "\n", encoding="utf-8")
-    with pytest.raises(DataError, match=r"big.jsonl, record 2: text longer than"):
+    with pytest.raises(
+        DataError, match=r"big.jsonl, record 2: the text \(field .text.\) is 10,485,760 characters long, over the limit"
+    ):
         list(read_rows([path]))
 
 
@@ -372,6 +374,26 @@ def test_a_model_save_that_runs_out_of_space_is_exit_2(reviews_csv, tiny_bert_di
     code, _, err = run_mgl(*train_args(reviews_csv, tiny_bert_dir, tmp_path / "run", "--save", model))
     assert code == 2 and f"{model}: cannot write: No space left on device" in err and "Traceback" not in err
     assert not model.exists() and not [p for p in tmp_path.iterdir() if p.name.startswith(".model")]
+
+
+def test_a_run_that_fails_mid_way_leaves_no_empty_out_folder(reviews_csv, tiny_bert_dir, tmp_path, monkeypatch):
+    """The disk fills while the model is saved: the --out folder (and its parent) the run made are
+    removed again, being empty; an --out folder that existed before stays, with what it held."""
+    from mgl.model import saving as model_io
+
+    def full(tensors, path):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(model_io, "_save_tensors", full)
+    out = tmp_path / "runs" / "one"
+    code, _, err = run_mgl(*train_args(reviews_csv, tiny_bert_dir, out, "--save", tmp_path / "model"))
+    assert code == 2 and "No space left on device" in err
+    assert not (tmp_path / "runs").exists()
+    kept = tmp_path / "kept"
+    kept.mkdir()
+    (kept / "notes.txt").write_text("mine")
+    code, _, err = run_mgl(*train_args(reviews_csv, tiny_bert_dir, kept, "--save", tmp_path / "model"))
+    assert code == 2 and (kept / "notes.txt").read_text() == "mine"
 
 
 # -- model folders are closed ----------------------------------------------------------------------

@@ -34,7 +34,6 @@ STREAM_FORMATS = ("csv", "tsv", "jsonl", "parquet")
 #: a folder may hold for other purposes, only when named).
 FORMATS = {suffix: fmt for suffix, fmt in SUFFIXES.items() if fmt in STREAM_FORMATS and suffix != ".json"}
 MANIFEST = "_mgl_predict.json"
-MAX_TEXT_CHARS = 100_000
 
 
 @dataclass(frozen=True)
@@ -92,15 +91,14 @@ def check_input(
 ) -> tuple[str, str | None]:
     """The text (and pair text, where ``pair_column`` names one) of one record to predict, checked as
     training checks its texts (:func:`mgl.data.records.text_value`): non-empty strings of valid
-    Unicode, at most :data:`MAX_TEXT_CHARS` characters together; else an error naming the record."""
+    Unicode, each at most :data:`~mgl.data.records.MAX_TEXT_CHARS` characters; else an error naming
+    the record."""
     text = text_value(values, text_column, source=source, record=record)
     pair = (
         text_value(values, pair_column, source=source, record=record, role="pair text", required=pair_required)
         if pair_column is not None
         else None
     )
-    if len(text) + len(pair or "") > MAX_TEXT_CHARS:
-        raise DataError(f"text longer than {MAX_TEXT_CHARS} characters", source=source, record=record)
     return text, pair
 
 

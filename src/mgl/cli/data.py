@@ -11,14 +11,14 @@ import typer
 from mgl.config import ENCODER_DEFAULTS
 from mgl.data.download import WEBIS_URL, download_webis
 from mgl.data.examples import Example, label_vocabulary, languages_of, select
-from mgl.data.registry import DATASETS, default_data_root, load_dataset, stats_rows
+from mgl.data.registry import DATA_HELP, DATASETS, default_data_root, load_dataset, stats_rows
 from mgl.data.tabular import parse_columns, parse_label_map
 from mgl.data.validation import validate_examples
 from mgl.errors import ConfigError
 
 app = typer.Typer(help="Inspect, check and download datasets.", no_args_is_help=True)
 
-NameArg = Annotated[str, typer.Argument(help="webis-cls-10, paws-x, or a CSV/TSV/JSONL/Parquet file.")]
+NameArg = Annotated[str, typer.Argument(help=DATA_HELP)]
 RootOpt = Annotated[
     Path | None,
     typer.Option("--root", help="Folder of a named dataset (or the folder holding it); default $MGL_HOME/data."),
@@ -45,6 +45,13 @@ EncodingOpt = Annotated[
         "--encoding", help="Text files: their encoding (default: UTF-8, or UTF-16 detected by its byte-order mark)."
     ),
 ]
+KeepRegionsOpt = Annotated[
+    bool,
+    typer.Option(
+        "--keep-regions",
+        help="Files: keep a language code's region (pt-BR and pt-PT two languages; default: fr-FR is read as fr).",
+    ),
+]
 LanguagesOpt = Annotated[
     str | None, typer.Option("--languages", help="Keep only these languages, comma-separated (e.g. en,ja).")
 ]
@@ -59,6 +66,7 @@ def _load(
     fmt: str | None,
     languages: str | None,
     encoding: str | None = None,
+    keep_regions: bool = False,
 ) -> list[Example]:
     """Load what the command line names, with the options that apply to it."""
     wanted = [code.strip() for code in languages.split(",") if code.strip()] if languages else None
@@ -71,6 +79,7 @@ def _load(
                 ("--language", language),
                 ("--format", fmt),
                 ("--encoding", encoding),
+                ("--keep-regions", keep_regions or None),
             )
             if value is not None
         ]
@@ -86,6 +95,8 @@ def _load(
         options["fmt"] = fmt
     if encoding:
         options["encoding"] = encoding
+    if keep_regions:
+        options["keep_regions"] = True
     examples = load_dataset(name, root=root, **options)
     return select(examples, language=wanted) if wanted else examples
 
@@ -101,9 +112,10 @@ def stats(
     fmt: FormatOpt = None,
     languages: LanguagesOpt = None,
     encoding: EncodingOpt = None,
+    keep_regions: KeepRegionsOpt = False,
 ) -> None:
     """Count examples per language, domain, split and label."""
-    rows = stats_rows(_load(name, root, columns, labels, language, fmt, languages, encoding))
+    rows = stats_rows(_load(name, root, columns, labels, language, fmt, languages, encoding, keep_regions))
     if as_json:
         typer.echo(json.dumps(rows, indent=2, ensure_ascii=False))
         return
@@ -129,9 +141,10 @@ def validate(
     fmt: FormatOpt = None,
     languages: LanguagesOpt = None,
     encoding: EncodingOpt = None,
+    keep_regions: KeepRegionsOpt = False,
 ) -> None:
     """Load a dataset and check it (texts, labels, languages, every class in every split)."""
-    examples = _load(name, root, columns, labels, language, fmt, languages, encoding)
+    examples = _load(name, root, columns, labels, language, fmt, languages, encoding, keep_regions)
     validate_examples(examples, source=name)
     typer.echo(
         f"ok: {len(examples)} examples; languages {', '.join(languages_of(examples))}; "

@@ -16,6 +16,7 @@ from mgl.bulk.embed import embed_corpus
 from mgl.bulk.executors import make_pool
 from mgl.config import ENCODER_DEFAULTS, load_config
 from mgl.data.preparation import load_examples
+from mgl.data.registry import DATA_HELP
 from mgl.encoders import embedded_e5
 from mgl.encoders.cache import EmbeddingCache
 from mgl.encoders.embedded_e5 import is_embedded_name
@@ -147,9 +148,7 @@ def cache(
 
 @app.command()
 def embed(
-    data: Annotated[
-        str, typer.Option("--data", help="webis-cls-10, paws-x, or a CSV/TSV/JSONL file of examples (with --columns).")
-    ],
+    data: Annotated[str, typer.Option("--data", help=DATA_HELP)],
     root: Annotated[
         Path | None,
         typer.Option(

@@ -12,7 +12,7 @@ import typer
 from mgl.data.preparation import prepare_data
 from mgl.errors import ConfigError, DataError
 from mgl.io import write_json_atomic
-from mgl.outputs import check_output_file, record_written
+from mgl.outputs import check_output_file, expand, record_written
 from mgl.plots import plot_graph_map, plot_language_matrix, plot_proportion, plot_reliability
 
 app = typer.Typer(
@@ -192,6 +192,7 @@ def reliability(
 
     if out.suffix.lower() != ".png":
         raise ConfigError(f"--out must name a .png file, got {out}")
+    model = expand(model)
     path = model / "mgl_model.json"
     out, json_out = claim_outputs([out, out.with_suffix(".json")], overwrite=overwrite)
     try:

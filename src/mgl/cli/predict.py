@@ -17,7 +17,7 @@ import typer
 from mgl.bulk.executors import make_pool
 from mgl.bulk.predict import check_output_folder, predict_stream
 from mgl.bulk.streaming import FORMATS, check_input, expand_inputs
-from mgl.data.records import RecordReader, file_format, record_id, stdin_bytes
+from mgl.data.records import MAX_TEXT_CHARS, RecordReader, file_format, record_id, stdin_bytes
 from mgl.errors import ConfigError, DataError, MGLError
 from mgl.io import atomic_open
 from mgl.model.prediction_model import load_for_prediction
@@ -29,20 +29,25 @@ PREDICTIONS_KIND = "predictions"
 
 
 def read_inputs(
-    path: str, *, text_column: str = "text", pair_column: str | None = None, fmt: str | None = None
+    path: str,
+    *,
+    text_column: str = "text",
+    pair_column: str | None = None,
+    fmt: str | None = None,
+    encoding: str | None = None,
 ) -> tuple[list[str], list[str | None] | None, list[str]]:
     """Texts, optional pair texts and record ids from a .jsonl, .csv, .tsv or .txt file, or ``-``
     (standard input, one text a line unless ``fmt`` says otherwise), read by the one reader
     (:class:`mgl.data.records.RecordReader`) as training reads it. Ids: the ``id`` field where a
     record has one, else the record's number (the line it starts on). Errors name the input and the
-    record."""
+    record; ``encoding`` names a text file's encoding (default: UTF-8, or UTF-16 with a byte-order mark)."""
     source = "<stdin>" if path == "-" else os.path.expanduser(path)
     if path == "-":
-        reader = RecordReader(source, fmt or "txt", data=stdin_bytes())
+        reader = RecordReader(source, fmt or "txt", data=stdin_bytes(), encoding=encoding)
     else:
         if not Path(source).is_file():
             raise DataError("no such input file", source=source)
-        reader = RecordReader(source, file_format(source, fmt, allowed=SINGLE_FORMATS))
+        reader = RecordReader(source, file_format(source, fmt, allowed=SINGLE_FORMATS), encoding=encoding)
     if reader.header is not None and text_column not in reader.header:
         raise DataError(f"missing column {text_column!r} (columns: {', '.join(reader.header)})", source=source)
     texts: list[str] = []
@@ -72,11 +77,12 @@ def predict(
         list[str],
         typer.Option(
             "--input",
-            help="A .jsonl, .csv, .tsv or .txt file, or - for standard input; or (repeatable) files, folders and globs of .csv/.tsv/.jsonl/.parquet for sharded output.",
+            help="A .jsonl, .csv, .tsv or .txt file, or - for standard input; or (repeatable) files, folders and globs of .csv/.tsv/.jsonl/.parquet for sharded output; "
+            f"each text at most {MAX_TEXT_CHARS:,} characters.",
         ),
     ],
     output: Annotated[
-        Path,
+        str,
         typer.Option(
             help="A .jsonl file (a few texts, with explanations), or a folder: output shards, each written atomically; a killed run given the same folder continues."
         ),
@@ -84,6 +90,12 @@ def predict(
     text_column: Annotated[str, typer.Option(help="Field or column holding the text.")] = "text",
     pair_column: Annotated[str | None, typer.Option(help="Field or column holding the second text of a pair.")] = None,
     format: Annotated[str | None, typer.Option("--format", help="Input format when the suffix does not say.")] = None,
+    encoding: Annotated[
+        str | None,
+        typer.Option(
+            help="One input file or standard input: its text encoding (default: UTF-8, or UTF-16 detected by its byte-order mark)."
+        ),
+    ] = None,
     device: Annotated[str | None, typer.Option(help="cpu, cuda, cuda:N; default: CUDA when present.")] = None,
     seed: Annotated[
         int | None, typer.Option(help="MGL: seed of the sampled support sets (default: the model's).")
@@ -136,11 +148,19 @@ def predict(
 
     import numpy as np
 
-    if is_stream_job(input, output):
+    names_folder = output.endswith(("/", os.sep))  # "pdir/": a folder, even where none exists yet
+    out = Path(output)
+    if is_stream_job(input, out):
+        if encoding is not None:
+            raise ConfigError(
+                "--encoding applies to one input file predicted into a .jsonl file; a corpus predicted into "
+                "a folder is read as UTF-8 (or UTF-16 with a byte-order mark): convert it first, for example "
+                f"with iconv -f {encoding} -t UTF-8"
+            )
         return predict_folder(
             model,
             input,
-            output,
+            out,
             text_column=text_column,
             pair_column=pair_column,
             id_column=id_column,
@@ -157,31 +177,33 @@ def predict(
         )
     if executor != "local" or workers is not None or address is not None:
         raise MGLError(
-            "--executor, --workers and --address apply to predictions into a folder (--output DIR)", source=output
+            "--executor, --workers and --address apply to predictions into a folder (--output DIR)", source=out
         )
     if len(input) != 1:
-        raise MGLError("several inputs are predicted into a folder: give --output DIR", source=output)
+        raise MGLError("several inputs are predicted into a folder: give --output DIR", source=out)
     (source,) = input
-    if expand(output).is_dir():
+    if names_folder or expand(out).is_dir():
         raise MGLError(
             "--output names a folder; give a file name (.jsonl), or a folder together with "
             ".csv/.tsv/.jsonl/.parquet inputs for sharded output",
-            source=output,
+            source=out,
         )
     # before any work: never a user's file, the input itself, or a file inside a model folder
-    output = check_output_file(output, kind=PREDICTIONS_KIND, overwrite=overwrite, inputs=[source], option="--output")
-    texts, pairs, ids = read_inputs(source, text_column=text_column, pair_column=pair_column, fmt=format)
+    out = check_output_file(out, kind=PREDICTIONS_KIND, overwrite=overwrite, inputs=[source], option="--output")
+    texts, pairs, ids = read_inputs(
+        source, text_column=text_column, pair_column=pair_column, fmt=format, encoding=encoding
+    )
     clf = load_for_prediction(model, device=device, precision=precision, seed=seed, cache=cache)
     t0 = time.perf_counter()
     predictions = clf.explain(texts, pairs, progress=not quiet)
     seconds = time.perf_counter() - t0
-    with atomic_open(output, "w") as fh:
+    with atomic_open(out, "w") as fh:
         for rid, text, pred in zip(ids, texts, predictions):
             fh.write(json.dumps({"id": rid, "text": text, **pred.to_dict()}, ensure_ascii=False) + "\n")
-    record_written(output, PREDICTIONS_KIND)
+    record_written(out, PREDICTIONS_KIND)
     agreement = float(np.mean([p.agreement for p in predictions]))
     line = (
-        f"wrote {len(predictions)} predictions of {clf.method} to {output} "
+        f"wrote {len(predictions)} predictions of {clf.method} to {out} "
         f"({len(predictions) / seconds:.1f} texts/s); nearest labelled examples agree with the label "
         f"{agreement:.0%} of the time"
     )

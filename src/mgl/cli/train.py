@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from mgl.config import RunConfig, load_config
+from mgl.data.registry import DATA_HELP
 from mgl.errors import MGLError
 from mgl.io import write_json_atomic
 from mgl.outputs import (
@@ -17,6 +18,7 @@ from mgl.outputs import (
     check_output_file,
     check_writable_folder,
     expand,
+    folders_kept_on_success,
     record_written,
     written_by_mgl,
 )
@@ -164,7 +166,7 @@ def run(
         str | None,
         typer.Option(help="The ensemble's members, comma-separated (default mgl,mix,logreg-pooled,logreg-chars)."),
     ] = None,
-    data: Annotated[str | None, typer.Option(help="webis-cls-10, paws-x, or a CSV/TSV/JSONL file.")] = None,
+    data: Annotated[str | None, typer.Option(help=DATA_HELP)] = None,
     root: Annotated[str | None, typer.Option(help="Folder holding the data set (or the data file's folder).")] = None,
     domain: Annotated[str | None, typer.Option(help="Domain (webis-cls-10: books, dvd, music).")] = None,
     sources: Annotated[str | None, typer.Option(help="Comma-separated source languages, e.g. en,fr,de.")] = None,
@@ -323,38 +325,39 @@ def run(
         check_free_space(saved.parent, MIN_FREE_BYTES, what="model", given=save)
     check_writable_folder(out, what="--out folder", given=out_given, create=False)
     check_free_space(out, MIN_FREE_BYTES // 16, what="--out folder's result and checkpoint", given=out_given)
-    check_writable_folder(out, what="--out folder", given=out_given)
-    check_output_file(result_path, kind=RESULT_KIND, overwrite=overwrite, option="--out's result.json")
-    if checkpoint.exists() and not resume and not overwrite and not written_by_mgl(checkpoint, CHECKPOINT_KIND):
-        raise MGLError(
-            "--out holds a checkpoint.pt that mgl did not write (or that changed since); give --resume "
-            "to continue from it, --overwrite to replace it, or another --out",
-            source=out_given,
+    with folders_kept_on_success(out):  # a run that fails leaves no empty --out folder behind
+        check_writable_folder(out, what="--out folder", given=out_given)
+        check_output_file(result_path, kind=RESULT_KIND, overwrite=overwrite, option="--out's result.json")
+        if checkpoint.exists() and not resume and not overwrite and not written_by_mgl(checkpoint, CHECKPOINT_KIND):
+            raise MGLError(
+                "--out holds a checkpoint.pt that mgl did not write (or that changed since); give --resume "
+                "to continue from it, --overwrite to replace it, or another --out",
+                source=out_given,
+            )
+        # 'mgl train' may train a target that has no test rows (nothing is then evaluated); 'mgl run' reports
+        # test metrics, so it needs them
+        training_only = ctx.info_name == "train"
+        result = run_experiment(
+            cfg,
+            progress=not quiet,
+            save_dir=save,
+            checkpoint_path=checkpoint,
+            resume=resume,
+            require_test=not training_only,
+            overwrite=overwrite,
+            support_texts=not no_support_texts,
+            discard_edits=discard_edits,
         )
-    # 'mgl train' may train a target that has no test rows (nothing is then evaluated); 'mgl run' reports
-    # test metrics, so it needs them
-    training_only = ctx.info_name == "train"
-    result = run_experiment(
-        cfg,
-        progress=not quiet,
-        save_dir=save,
-        checkpoint_path=checkpoint,
-        resume=resume,
-        require_test=not training_only,
-        overwrite=overwrite,
-        support_texts=not no_support_texts,
-        discard_edits=discard_edits,
-    )
-    from mgl import distributed
+        from mgl import distributed
 
-    if not distributed.is_main_process():  # under accelerate launch: one record, written by the main process
-        return
-    write_json_atomic(result_path, result)
-    record_written(result_path, RESULT_KIND)
-    if written_by_mgl(checkpoint, CHECKPOINT_KIND):  # the run is complete: its own checkpoint goes
-        checkpoint.unlink(missing_ok=True)
-    print_result(result)
-    typer.echo(f"wrote {result_path}" + (f"; model saved to {save}" if save else ""))
+        if not distributed.is_main_process():  # under accelerate launch: one record, written by the main process
+            return
+        write_json_atomic(result_path, result)
+        record_written(result_path, RESULT_KIND)
+        if written_by_mgl(checkpoint, CHECKPOINT_KIND):  # the run is complete: its own checkpoint goes
+            checkpoint.unlink(missing_ok=True)
+        print_result(result)
+        typer.echo(f"wrote {result_path}" + (f"; model saved to {expand(save)}" if save else ""))
 
 
 def register(app: typer.Typer) -> None:

@@ -2,19 +2,27 @@
 
 mgl names a language by a BCP 47 tag normalised with ``langcodes`` (the library the Python
 ecosystem uses for IETF language tags): ISO 639-1 (``yo``), ISO 639-3 (``yor``), BCP 47
-(``zh-Hant``, ``yo-Latn``) and the Flores-200 / NLLB style of SIB-200 (``yor_Latn``) are
+(``zh-Hant``, ``yo-Latn``, ``fr-FR``) and the Flores-200 / NLLB style of SIB-200 (``yor_Latn``) are
 accepted, in files, options and the library, and become one tag:
 
 * the shortest language subtag (``yor`` -> ``yo``, ``nob`` -> ``nb``);
 * the script kept only where it is not the language's usual one (``yor_Latn`` -> ``yo``, ``zho_Hans``
-  -> ``zh``, but ``zh-Hant``, ``ace-Arab`` beside ``ace``, ``ks-Deva`` beside ``ks``);
-* a region kept as given (``prs_Arab`` -> ``fa-AF``, Dari).
+  -> ``zh``, ``ko-Hang`` -> ``ko``, ``acm_Arab`` -> ``acm``, but ``zh-Hant``, ``ace-Arab`` beside
+  ``ace``, ``ks-Deva`` beside ``ks``). The usual script is CLDR's likely script of the language, else
+  of its macrolanguage (``acm`` -> ``ar``: Arabic), with :data:`USUAL_SCRIPT_OVERRIDES` where CLDR
+  has neither right; Korean written in Hangul alone (``Hang``) is Korean's usual ``Kore``;
+* a region folded into the language (``fr-FR``, ``en-US``, ``ko-KR`` -> ``fr``, ``en``, ``ko``),
+  keeping the script it implies where that is not the usual one (``zh-TW`` -> ``zh-Hant``), except
+  a region that names a variety of its own in the IANA registry (``prs_Arab`` -> ``fa-AF``, Dari;
+  ``sw-CD``; ``sr-ME``); ``keep_regions=True`` (``data.keep_regions``, ``--keep-regions``) keeps every
+  region as given, for a user to whom ``pt-BR`` and ``pt-PT`` are two targets.
 
 So ``yo``, ``yor`` and ``yor_Latn`` are one language; the two-letter codes of the data sets mgl
 has always read (``en``, ``fr``, ``de``, ``ja``, ``es``, ``ko``, ``zh``) are their own canonical
 tags, which keeps every saved model, cache key and committed grid as it was. An unknown or
 malformed code is an error naming where it came from. :func:`language_name` gives the English
-name shown beside a tag.
+name shown beside a tag. A file whose rows spell one language several ways is read as one
+language, with one notice naming what was folded (:class:`SpellingNotes`).
 """
 
 from __future__ import annotations
@@ -32,8 +40,62 @@ _SHAPE = re.compile(r"[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})*")
 _LOG = logging.getLogger("mgl")
 
 
+USUAL_SCRIPT_OVERRIDES = {"azb": "Arab"}
+"""The usual script where CLDR's likely subtags give none or the wrong one for the language:
+South Azerbaijani (``azb``) is written in the Perso-Arabic script, though its macrolanguage
+(``az``) is Latin."""
+
+_SAME_WRITING = {"ko": frozenset({"Kore", "Hang"})}
+"""Scripts that are the language's usual writing beside CLDR's likely script: Korean's ``Kore``
+(Hangul with Hanja) and ``Hang`` (Hangul alone, how Korean is written today)."""
+
+
+@functools.lru_cache(maxsize=1)
+def _variety_regions() -> frozenset[tuple[str, str]]:
+    """(language, region) pairs that name a variety of their own: the replacements of the IANA
+    registry's deprecated codes that carry a region (``prs`` -> ``fa-AF``, ``swc`` -> ``sw-CD``)."""
+    import langcodes
+    from langcodes.data_dicts import LANGUAGE_REPLACEMENTS
+
+    pairs = set()
+    for deprecated, replacement in LANGUAGE_REPLACEMENTS.items():
+        if "-" in deprecated:  # a grandfathered tag (en-gb-oed), not a language code
+            continue
+        lang = langcodes.Language.get(replacement, normalize=False)
+        if lang.language and lang.territory and lang.language != "und":
+            pairs.add((lang.language, lang.territory))
+    return frozenset(pairs)
+
+
 @functools.lru_cache(maxsize=4096)
-def _canonical(code: str) -> str | None:
+def _usual_scripts(language: str) -> frozenset[str]:
+    """The script(s) a language is usually written in (see the module docstring)."""
+    import langcodes
+    from langcodes.data_dicts import LIKELY_SUBTAGS, MACROLANGUAGES
+
+    if language in USUAL_SCRIPT_OVERRIDES:
+        return frozenset({USUAL_SCRIPT_OVERRIDES[language]})
+    script = None
+    for code in (language, MACROLANGUAGES.get(language)):
+        if code is not None and code in LIKELY_SUBTAGS:
+            script = langcodes.Language.get(LIKELY_SUBTAGS[code], normalize=False).script
+            break
+    if script is None:
+        script = langcodes.Language.get(language).maximize().script
+    return _SAME_WRITING.get(language, frozenset()) | ({script} if script else set())
+
+
+def _region_script(language: str, territory: str) -> str | None:
+    """The script CLDR's likely subtags give the language in that region (``zh-TW`` -> ``Hant``), if any."""
+    import langcodes
+    from langcodes.data_dicts import LIKELY_SUBTAGS
+
+    likely = LIKELY_SUBTAGS.get(f"{language}-{territory}")
+    return langcodes.Language.get(likely, normalize=False).script if likely else None
+
+
+@functools.lru_cache(maxsize=4096)
+def _canonical(code: str, keep_regions: bool = False) -> str | None:
     import langcodes
 
     if not _SHAPE.fullmatch(code):
@@ -49,9 +111,14 @@ def _canonical(code: str) -> str | None:
     base = langcodes.Language.get(lang.language)
     if base.display_name() == f"Unknown language [{lang.language}]":
         return None
-    if lang.script is not None and lang.script == base.maximize().script:  # the usual script says nothing
-        lang = langcodes.Language.make(language=lang.language, territory=lang.territory)
-    return lang.to_tag()
+    script, territory = lang.script, lang.territory
+    if territory is not None and not keep_regions and (lang.language, territory) not in _variety_regions():
+        # the region folds into the language; the script it implies stays where it is not the usual one
+        script = script or _region_script(lang.language, territory)
+        territory = None
+    if script is not None and script in _usual_scripts(lang.language):  # the usual script says nothing
+        script = None
+    return langcodes.Language.make(language=lang.language, script=script, territory=territory).to_tag()
 
 
 def canonical_language(
@@ -61,11 +128,13 @@ def canonical_language(
     record: int | None = None,
     what: str = "language",
     where: str = "",
+    keep_regions: bool = False,
 ) -> str:
-    """The canonical tag of ``code`` (see the module docstring). Raises :class:`DataError` naming
-    ``source`` and ``record`` where given (a file's record), else :class:`ConfigError`."""
+    """The canonical tag of ``code`` (see the module docstring; ``keep_regions``: a region subtag
+    stays as given). Raises :class:`DataError` naming ``source`` and ``record`` where given (a
+    file's record), else :class:`ConfigError`."""
     text = code.strip() if isinstance(code, str) else ""
-    tag = _canonical(text) if text else None
+    tag = _canonical(text, keep_regions) if text else None
     if tag is None:
         message = (
             f"{what} {code!r}{where} is not a language code (ISO 639-1 'yo', ISO 639-3 'yor', BCP 47 'yo-Latn' or "
@@ -78,8 +147,9 @@ def canonical_language(
 
 
 def is_canonical(tag: object) -> bool:
-    """Whether ``tag`` is a canonical language tag (what :func:`canonical_language` returns)."""
-    return isinstance(tag, str) and _canonical(tag) == tag
+    """Whether ``tag`` is a canonical language tag (what :func:`canonical_language` returns, with
+    regions folded or kept)."""
+    return isinstance(tag, str) and tag in (_canonical(tag), _canonical(tag, True))
 
 
 @functools.lru_cache(maxsize=4096)

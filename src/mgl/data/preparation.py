@@ -10,6 +10,7 @@ and the grids start from the :class:`ExperimentData` it returns.
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -106,8 +107,21 @@ def load_examples(data: DataConfig, languages: Sequence[str] | None) -> list[Exa
         options["fixed_language"] = data.language
     if data.encoding:
         options["encoding"] = data.encoding
+    if data.keep_regions:
+        options["keep_regions"] = True
     examples = load_dataset(data.name, root=data.root, **options)
-    return examples if languages is None else [ex for ex in examples if ex.language in set(languages)]
+    if languages is None:
+        return examples
+    wanted = set(languages)
+    left_out = Counter(ex.language for ex in examples if ex.language not in wanted)
+    if left_out:
+        log.warning(
+            "%s: %d row(s) in language(s) neither a source nor the target are not used: %s",
+            data.name,
+            sum(left_out.values()),
+            ", ".join(f"{lang} ({n})" for lang, n in sorted(left_out.items())),
+        )
+    return [ex for ex in examples if ex.language in wanted]
 
 
 def cap_per_class(examples: list[Example], limit: int) -> list[Example]:
@@ -141,6 +155,7 @@ def prepare_data(data: DataConfig, seed: int, *, require_test: bool = True) -> E
         positive_label=data.positive_label,
         require_test=require_test,
         validation_fraction=data.validation_fraction,
+        keep_regions=data.keep_regions,
     )
 
 
@@ -158,6 +173,7 @@ def make_experiment_data(
     require_test: bool = True,
     positive_label: str | None = None,
     validation_fraction: float = 0.2,
+    keep_regions: bool = False,
 ) -> ExperimentData:
     """Filter to the languages (and domain), check the splits, carve validation rows where a
     language has none, subsample the target's training labels (seeded), and build the table.
@@ -167,12 +183,13 @@ def make_experiment_data(
     target before the few-shot subsample), and one line per language is logged (logger ``mgl``,
     level WARNING). ``require_test``: the target must have test rows (commands that report test
     metrics); without, a target with none is trained and nothing is scored. ``source`` names the
-    data in error messages.
+    data in error messages; ``keep_regions``: language codes keep their region subtags
+    (:mod:`mgl.data.languages`).
     """
 
     # any spelling (yo, yor, yor_Latn) names the one canonical tag the examples carry
-    sources = [canonical_language(code, what="source language") for code in sources]
-    target = canonical_language(target, what="target language")
+    sources = [canonical_language(code, what="source language", keep_regions=keep_regions) for code in sources]
+    target = canonical_language(target, what="target language", keep_regions=keep_regions)
     languages = [*sources, target]
     # the sources' test rows are read by no method: leave them out (and so never embed them)
     examples = [

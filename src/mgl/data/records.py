@@ -32,6 +32,9 @@ and the same messages, whichever command reads it. The rules:
   file and, where there is one, the record.
 * **Values** come as written: nothing is stripped or converted (see :func:`text_value` and
   :func:`scalar_value` for what a field may hold).
+* **Length**: a text (and a pair text) is at most :data:`MAX_TEXT_CHARS` (100,000) characters, on
+  every path (training, ``mgl data validate``/``stats``, ``mgl predict``); a longer one is an error
+  naming the record and the limit. A CSV field may be as long as a line.
 
 Memory is bounded: text files are read a line at a time, Parquet a batch at a time. A reader can
 start at a record (``start``), and, for UTF-8 text files, seek to where it begins
@@ -57,6 +60,7 @@ from mgl.errors import ConfigError, DataError, check_text
 __all__ = [
     "FORMATS",
     "MAX_LINE_BYTES",
+    "MAX_TEXT_CHARS",
     "SUFFIXES",
     "Mark",
     "Record",
@@ -83,6 +87,9 @@ SUFFIXES = {
 }
 MAX_LINE_BYTES = 16 << 20
 """The longest line read (16 MiB): a longer one is refused rather than read into memory whole."""
+MAX_TEXT_CHARS = 100_000
+"""The longest text (or pair text) any command reads, in characters: an encoder reads its first few
+hundred tokens, so a longer text is almost always a column mix-up or a whole document in one field."""
 TXT_FIELD = "text"
 _LOG = logging.getLogger("mgl")
 _NOTICED: set[tuple[str, str]] = set()  # (file, notice): each said once per process
@@ -324,6 +331,8 @@ class RecordReader:
                     state["first"] = (number, offset, line)
                 yield line
 
+        if csv.field_size_limit() < MAX_LINE_BYTES:  # a field is bounded by its line, not by csv's 128 KiB
+            csv.field_size_limit(MAX_LINE_BYTES)
         reader = csv.reader(feed(), strict=True)
         while True:
             state["first"] = None
@@ -504,8 +513,9 @@ def text_value(
     required: bool = True,
 ) -> str | None:
     """The text a record holds in ``column``, as written: a string that is not empty or white space
-    alone, and valid Unicode. None where the field is missing or null and not ``required``.
-    Every reader checks its texts here, so training and prediction accept the same ones."""
+    alone, valid Unicode, and at most :data:`MAX_TEXT_CHARS` characters. None where the field is
+    missing or null and not ``required``. Every reader checks its texts here, so training and
+    prediction accept the same ones."""
     if column not in values or values[column] is None:
         if not required:
             return None
@@ -518,6 +528,13 @@ def text_value(
         )
     if not value.strip():
         raise DataError(f"empty {role} (field {column!r})", source=source, record=record)
+    if len(value) > MAX_TEXT_CHARS:
+        raise DataError(
+            f"the {role} (field {column!r}) is {len(value):,} characters long, over the limit of "
+            f"{MAX_TEXT_CHARS:,} characters per text",
+            source=source,
+            record=record,
+        )
     check_text(value, what=f"the {role} (field {column!r})", source=source, record=record)
     return value
 

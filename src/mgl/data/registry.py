@@ -9,6 +9,7 @@ from typing import Any
 
 from mgl.data.examples import SPLITS, Example
 from mgl.data.pawsx import PAWSX_DIRNAME, load_pawsx
+from mgl.data.records import MAX_TEXT_CHARS
 from mgl.data.sib200 import SIB200_DIRNAME, load_sib200
 from mgl.data.tabular import load_table
 from mgl.data.webis import WEBIS_DIRNAME, load_webis
@@ -21,6 +22,9 @@ DATASETS: dict[str, tuple[str, ...]] = {
     "paws-x": ("languages", "splits"),
     "sib-200": ("languages", "splits"),
 }
+DATA_HELP = f"{', '.join(DATASETS)}, or a CSV/TSV/JSONL/Parquet file (each text at most {MAX_TEXT_CHARS:,} characters)."
+"""What ``--data`` (and ``mgl data``'s argument) accepts, for every command's help: generated from
+:data:`DATASETS` and the reader's limit, so the help cannot drift from what is read."""
 _FOLDERS = {"webis-cls-10": WEBIS_DIRNAME, "paws-x": PAWSX_DIRNAME, "sib-200": SIB200_DIRNAME}
 
 

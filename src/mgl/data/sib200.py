@@ -49,6 +49,18 @@ def sib200_folders(root: str | Path) -> dict[str, str]:
     return folders
 
 
+def sib200_tag(code: str, folders: dict[str, str]) -> str:
+    """The folder tag ``code`` names: its canonical tag, or, where no folder has that tag, the one
+    folder of the same language (``crh`` -> ``crh-Latn``, SIB-200's only Crimean Tatar), so every
+    folder answers to every spelling that names it unambiguously."""
+    tag = canonical_language(code)
+    if tag in folders:
+        return tag
+    language = tag.split("-")[0]
+    same = [t for t in folders if t.split("-")[0] == language]
+    return same[0] if len(same) == 1 else tag
+
+
 def load_sib200(
     root: str | Path, *, languages: Iterable[str] | str | None = None, splits: Iterable[str] = SPLITS
 ) -> list[Example]:
@@ -63,7 +75,7 @@ def load_sib200(
         tags = sorted(folders)
     else:
         asked = [languages] if isinstance(languages, str) else list(languages)
-        tags = list(dict.fromkeys(canonical_language(code) for code in asked))
+        tags = list(dict.fromkeys(sib200_tag(code, folders) for code in asked))
         missing = [tag for tag in tags if tag not in folders]
         if missing:
             raise DataError(f"no SIB-200 folder for {missing} (there are {len(folders)} languages here)", source=root)

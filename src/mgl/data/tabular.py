@@ -104,6 +104,7 @@ def load_table(
     label_map: Mapping[str, str | None] | None = None,
     fmt: str | None = None,
     encoding: str | None = None,
+    keep_regions: bool = False,
 ) -> list[Example]:
     """Load labelled examples from a CSV, TSV, JSONL or Parquet file (see the module docstring for formats).
 
@@ -119,7 +120,9 @@ def load_table(
     raw value mapped to ``None`` drops its record (e.g. 3-star reviews; a dropped record is not
     checked further) and a raw value missing from the map is an error. ``fmt`` (``csv``, ``tsv``,
     ``jsonl``, ``parquet``) overrides the suffix; ``encoding`` names a text file's encoding (default:
-    UTF-8, or UTF-16 detected by its byte-order mark).
+    UTF-8, or UTF-16 detected by its byte-order mark). Language codes become canonical tags, a region
+    subtag folded into its language unless ``keep_regions`` (:mod:`mgl.data.languages`); one notice
+    per file names the spellings read as one language.
 
     Raises :class:`DataError` naming the file and the 1-based record for: a missing column, an
     empty text or text pair, a missing, NaN or unknown label, a language that is not a language code
@@ -130,7 +133,7 @@ def load_table(
     if language is not None and fixed_language is not None:
         raise ConfigError("give either a language column or a fixed language, not both")
     if fixed_language is not None:
-        fixed_language = canonical_language(fixed_language)
+        fixed_language = canonical_language(fixed_language, keep_regions=keep_regions)
     fixed_split = SPLIT_ALIASES.get(fixed_split.strip().lower(), fixed_split)
     if fixed_split not in SPLITS:
         raise ConfigError(f"unknown split {fixed_split!r}; expected one of {list(SPLITS)}")
@@ -190,7 +193,9 @@ def load_table(
         else:
             assert language is not None
             spelling = _field(row, language, path, record) or ""
-            lang_value = canonical_language(spelling, source=path, record=record, where=f" (column {language!r})")
+            lang_value = canonical_language(
+                spelling, source=path, record=record, where=f" (column {language!r})", keep_regions=keep_regions
+            )
             spellings.add(spelling, lang_value)
 
         if auto_split and not (header is None and "split" in row):

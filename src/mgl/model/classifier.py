@@ -328,7 +328,16 @@ class Classifier:
             if len(texts) != len(queries):
                 raise MGLError(f"{len(queries)} embeddings but {len(texts)} texts")
         probs = head_probabilities(head, queries, head_texts(texts, pairs) if texts is not None else None)
-        return apply_temperature(probs, self.temperature) if calibrated else probs
+        probs = apply_temperature(probs, self.temperature) if calibrated else probs
+        finite = np.isfinite(probs).all(axis=1)
+        if not finite.all():  # never a NaN or an infinity in an answer: every output path comes here
+            i = int(np.flatnonzero(~finite)[0])
+            shown = f" ({texts[i][:60]!r})" if texts is not None else ""
+            raise MGLError(
+                f"input {i + 1}{shown}: the model gave a non-finite probability (NaN or infinity); "
+                "its weights or this input's embedding are not finite, so no answer is given"
+            )
+        return probs
 
     def predict_proba(
         self,

@@ -26,6 +26,7 @@ so a crash never leaves a half-written model that looks complete.
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import tempfile
@@ -198,10 +199,17 @@ def _checked(directory: Path) -> tuple[dict, dict]:
             raise MGLError(
                 f"checksums.json names {name!r}, which is not a file of an mgl model folder", source=sums_path
             )
+    inside = directory.resolve()
     for name, digest in sums.items():
         path = directory / name
         if not path.is_file():
             raise MGLError("missing model file", source=path)
+        if path.resolve().parent != inside:  # a link out of the folder: loading reads nothing outside it
+            raise MGLError(
+                f"is a link to {path.resolve()}, outside the model folder: a model folder is closed "
+                "(copy the file in instead of linking it)",
+                source=path,
+            )
         if sha256_file(path) != digest:
             raise MGLError("model file is corrupted (checksum mismatch)", source=path)
     try:
@@ -246,6 +254,18 @@ def _read_examples(path: Path) -> list[Example]:
             except (json.JSONDecodeError, KeyError, TypeError):
                 raise MGLError("malformed example record", source=path, record=i) from None
     return bank
+
+
+def _finite_tensors(path: Path) -> dict[str, torch.Tensor]:
+    """The tensors of a model's safetensors file, every floating-point one checked to be finite
+    (a NaN or infinite weight is refused at load, naming the file and the tensor)."""
+    from safetensors.torch import load_file
+
+    tensors = load_file(str(path))
+    for name, tensor in tensors.items():
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            raise MGLError(f"tensor {name!r} holds NaN or infinite values: refusing to load these weights", source=path)
+    return tensors
 
 
 def _bank(directory: Path, examples_file: str, embeddings_file: str, labels: list[str]) -> LabelledBank:
@@ -312,7 +332,6 @@ def load_model(cls, directory, *, device: str | None = None, precision: str | No
 
 def _load_checked(cls, directory: Path, sums: dict, meta: dict, *, device, precision):
     from safetensors import SafetensorError
-    from safetensors.torch import load_file
 
     from mgl.encoders.featurizer import Featurizer
 
@@ -346,10 +365,14 @@ def _load_checked(cls, directory: Path, sums: dict, meta: dict, *, device, preci
     clf.target = meta["target"]
     clf.report = meta.get("report", {})
     clf.temperature = float(meta.get("temperature", 1.0))
+    if not math.isfinite(clf.temperature) or clf.temperature <= 0:
+        raise MGLError(
+            f"temperature {clf.temperature} is not a positive finite number", source=directory / "mgl_model.json"
+        )
     clf.featurizer = Featurizer(config.encoder)
     try:
         if "encoder.safetensors" in sums:
-            clf.encoder_state = load_file(str(directory / "encoder.safetensors"))
+            clf.encoder_state = _finite_tensors(directory / "encoder.safetensors")
             clf.encoder.load_state_dict(clf.encoder_state, strict=False)
         if config.encoder.pooling_head != "none":
             from mgl.encoders.pooling_head import make_pooling_head
@@ -361,7 +384,7 @@ def _load_checked(cls, directory: Path, sums: dict, meta: dict, *, device, preci
                     source=directory,
                 )
             head = make_pooling_head(config.encoder.pooling_head, clf.encoder.dim, config.encoder.pooling_queries)
-            head.load_state_dict(load_file(str(directory / "pooling_head.safetensors")), strict=True)
+            head.load_state_dict(_finite_tensors(directory / "pooling_head.safetensors"), strict=True)
             clf.featurizer.pooling_head = head.to(clf.encoder.device).eval()
         if version == 1:
             clf.bank = _bank(directory, "support.jsonl", "support_embeddings.safetensors", clf.label_names)
@@ -369,7 +392,7 @@ def _load_checked(cls, directory: Path, sums: dict, meta: dict, *, device, preci
             from mgl.methods.mgl.training import build_model
 
             model = build_model(config.mgl, int(meta["encoder"]["dim"]), len(clf.label_names))
-            model.load_state_dict(load_file(str(directory / "model.safetensors")))
+            model.load_state_dict(_finite_tensors(directory / "model.safetensors"))
             clf.head = MetaGraphHead.from_bank(
                 model.to(clf.encoder.device),
                 config.mgl,
@@ -380,7 +403,7 @@ def _load_checked(cls, directory: Path, sums: dict, meta: dict, *, device, preci
             )
         else:
             clf.bank = _bank(directory, "examples.jsonl", "example_embeddings.safetensors", clf.label_names)
-            tensors = load_file(str(directory / "head.safetensors"))
+            tensors = _finite_tensors(directory / "head.safetensors")
             used: set[str] = set()
             clf.head = _build_head(
                 meta["method"],

@@ -21,6 +21,7 @@ __all__ = [
     "RequestGuard",
     "bind_socket",
     "default_allowed_hosts",
+    "json_error_protocol",
     "public",
     "read_api_keys",
 ]
@@ -111,6 +112,30 @@ async def _json_response(
         }
     )
     await send({"type": "http.response.body", "body": body})
+
+
+def json_error_protocol() -> type:
+    """uvicorn's HTTP/1.1 protocol (h11), its own 400 for a request it cannot parse (no ``Host``
+    header, as ``curl -H 'Host:'`` sends; a malformed request line) answered in the service's JSON
+    error shape instead of plain text. Passed to ``uvicorn.Config(http=...)``."""
+    import json
+
+    import h11
+    from uvicorn.protocols.http.h11_impl import H11Protocol
+
+    class JSONErrorH11Protocol(H11Protocol):
+        def send_400_response(self, msg: str) -> None:
+            body = json.dumps({"error": f"invalid HTTP request ({msg.rstrip('.')})", "field": "request"}).encode()
+            headers = [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"connection", b"close"),
+            ]
+            for event in (h11.Response(status_code=400, headers=headers), h11.Data(data=body), h11.EndOfMessage()):
+                self.transport.write(self.conn.send(event))
+            self.transport.close()
+
+    return JSONErrorH11Protocol
 
 
 OPEN_PATHS = frozenset({"/health", "/"})

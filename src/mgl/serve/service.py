@@ -41,7 +41,15 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from mgl.data.languages import is_canonical, language_name
 from mgl.errors import MGLError, unencodable_at
 from mgl.model.prediction_model import load_for_prediction, set_cpu_threads, usable_cpus
-from mgl.serve.guards import BodyLimit, HeadAsGet, RequestGuard, bind_socket, default_allowed_hosts, public
+from mgl.serve.guards import (
+    BodyLimit,
+    HeadAsGet,
+    RequestGuard,
+    bind_socket,
+    default_allowed_hosts,
+    json_error_protocol,
+    public,
+)
 from mgl.serve.settings import ServeSettings
 
 log = logging.getLogger("mgl.serve.service")
@@ -457,5 +465,7 @@ def serve(
 
     sock = bind_socket(host, port)  # before loading the model: a port in use is found at once
     app = create_app(model_dir, settings, device=device, precision=precision, host=host)
-    config = uvicorn.Config(app, log_level=log_level, workers=1, timeout_graceful_shutdown=30)
+    config = uvicorn.Config(
+        app, log_level=log_level, workers=1, timeout_graceful_shutdown=30, http=json_error_protocol()
+    )
     uvicorn.Server(config).run(sockets=[sock])

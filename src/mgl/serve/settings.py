@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from mgl.data.records import MAX_TEXT_CHARS
 from mgl.errors import ConfigError
 
 
@@ -14,7 +15,8 @@ class ServeSettings:
     max_texts: int = 64
     """Most texts in one request."""
     max_chars: int = 20_000
-    """Most characters in one text (with its pair)."""
+    """Most characters in one text (with its pair): an operator's tighter bound per request, at most
+    the reader's limit on every path, :data:`mgl.data.records.MAX_TEXT_CHARS` (100,000)."""
     max_body_bytes: int = 2_000_000
     """Largest request body accepted."""
     max_batch: int = 64
@@ -43,6 +45,11 @@ class ServeSettings:
         for name in ("max_texts", "max_chars", "max_body_bytes", "max_batch", "encode_batch"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")
+        if self.max_chars > MAX_TEXT_CHARS:
+            raise ConfigError(
+                f"--max-chars must be at most {MAX_TEXT_CHARS:,}, the longest text any mgl command reads; "
+                f"got {self.max_chars:,}"
+            )
         if self.max_wait_ms < 0:
             raise ConfigError(f"--max-wait-ms must be >= 0, got {self.max_wait_ms}")
         return self
