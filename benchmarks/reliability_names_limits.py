@@ -133,7 +133,11 @@ def main(argv=None) -> int:
         for spelling in ("kor", "ko", "acm", "pbt", "azb", "ajp", "crh", "ko-KR"):
             done = mgl("data", "stats", "sib-200", "--root", data / "sib-200", "--languages", spelling, "--json")
             langs = sorted({r["language"] for r in json.loads(done.stdout)}) if done.returncode == 0 else []
-            rows.append(case(f"`--data sib-200 --languages {spelling}`", done, "its one folder", languages=langs))
+            n = sum(r["count"] for r in json.loads(done.stdout)) if done.returncode == 0 else 0
+            row = case(f"`--data sib-200 --languages {spelling}`", done, "its one folder", languages=langs)
+            if done.returncode == 0:
+                row["message"] = f"{n} examples, language {', '.join(langs)}"
+            rows.append(row)
 
         # -- no NaN in an answer ----------------------------------------------------------
         text_in = work / "one.txt"
@@ -165,13 +169,12 @@ def main(argv=None) -> int:
         # -- one text-length limit ----------------------------------------------------------
         for chars in (150_000, 200_000):
             long_csv = work / f"long{chars}.csv"
-            body = books.read_text(encoding="utf-8").splitlines()
-            header, first = body[0], next(csv.reader([body[1]]))
-            first[0] = "a" * chars
-            long_csv.write_text(
-                header + "\n" + ",".join(json.dumps(v) for v in first) + "\n" + "\n".join(body[2:]) + "\n",
-                encoding="utf-8",
-            )
+            rows_in = list(csv.DictReader(books.open(encoding="utf-8")))
+            rows_in[0]["text"] = "a" * chars
+            with long_csv.open("w", newline="", encoding="utf-8") as fh:
+                writer = csv.DictWriter(fh, fieldnames=list(rows_in[0]))
+                writer.writeheader()
+                writer.writerows(rows_in)
             for verb in ("validate", "stats"):
                 done = mgl("data", verb, long_csv, "--columns", COLUMNS)
                 rows.append(case(f"`mgl data {verb}`, a {chars:,}-character text", done, "exit 2, the limit"))

@@ -2,7 +2,7 @@
 
 The Python API (imported lazily, so ``import mgl`` stays cheap)::
 
-    from mgl import Classifier, load_config
+    from mgl import Classifier, MGLEstimator, load_config, load_dataset
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ __version__ = "0.1.0"
 _EXPORTS = {
     "Classifier": "mgl.model.classifier",
     "MGLClassifier": "mgl.model.classifier",
+    "MGLEstimator": "mgl.model.estimator",
     "Prediction": "mgl.model.classifier",
     "RunConfig": "mgl.config",
     "load_config": "mgl.config",
@@ -26,6 +27,7 @@ __all__ = [
     "Classifier",
     "Example",
     "MGLClassifier",
+    "MGLEstimator",
     "Prediction",
     "RunConfig",
     "__version__",

@@ -548,7 +548,11 @@ def set_field(obj: Any, name: str, value: Any, *, where: str, source: str) -> No
 
 
 def coerce(value: Any, hint: Any, *, where: str, source: str) -> Any:
-    """Convert ``value`` to the annotated type, or raise a ConfigError naming the setting."""
+    """Convert ``value`` to the annotated type, or raise a ConfigError naming the setting.
+
+    Kept rather than pydantic's ``TypeAdapter`` (installed with FastAPI): a ``--set`` list arrives
+    as ``a,b`` or ``[a, b]``, booleans as ``yes``/``on``/``1``, and an integral ``3.0`` is an int;
+    pydantic's lax mode differs on each, and its errors do not name the setting and the file."""
     origin = typing.get_origin(hint)
     args = typing.get_args(hint)
     if origin in (typing.Union, types.UnionType):

@@ -204,6 +204,50 @@ def test_api_keys(guarded):
         assert status == 200 and json.loads(data)["predictions"][0]["label"]
 
 
+def _samples(text: str, name: str) -> dict[tuple, float]:
+    """The samples of one Prometheus metric family in an exposition: {(labels...): value}."""
+    out = {}
+    for line in text.splitlines():
+        if line.startswith(name) and not line.startswith("#"):
+            key, _, value = line.rpartition(" ")
+            out[(key,)] = float(value)
+    return out
+
+
+def test_metrics_count_requests_batches_and_the_model_load(server):
+    """GET /metrics after a few requests: Prometheus' text format, request counts by route and
+    status, latency histograms, batch sizes and the model's load time."""
+    for _ in range(3):
+        assert server.predict({"texts": TEXTS[:2]})[0] == 200
+    assert server.request("GET", "/nope")[0] == 404
+    status, ctype, data = server.request("GET", "/metrics")
+    assert status == 200 and ctype.startswith("text/plain"), ctype
+    text = data.decode()
+    requests = _samples(text, "http_requests_total")
+    assert any('handler="/predict"' in k[0] and 'status="2xx"' in k[0] and v >= 3 for k, v in requests.items()), text
+    assert any('status="4xx"' in k[0] for k in requests), requests
+    assert any('handler="/predict"' in k[0] for k in _samples(text, "http_request_duration_seconds_count"))
+    assert sum(_samples(text, "mgl_batch_texts_count").values()) >= 3
+    assert sum(_samples(text, "mgl_texts_total").values()) >= 6
+    assert next(iter(_samples(text, "mgl_model_load_seconds").values())) > 0
+    spec = json.loads(server.get("/openapi.json")[1])
+    assert "/metrics" not in spec["paths"] and "securitySchemes" not in spec.get("components", {})
+
+
+def test_the_openapi_document_names_the_key_schemes_and_metrics_need_a_key(guarded):
+    spec = json.loads(guarded.request("GET", "/openapi.json", None, {})[2])
+    schemes = spec["components"]["securitySchemes"]
+    assert {s["type"] for s in schemes.values()} == {"apiKey", "http"}
+    assert any(s.get("name") == "X-API-Key" and s.get("in") == "header" for s in schemes.values())
+    assert any(s.get("scheme", "").lower() == "bearer" for s in schemes.values())
+    for path, method in (("/predict", "post"), ("/model", "get")):
+        named = {name for requirement in spec["paths"][path][method]["security"] for name in requirement}
+        assert named == set(schemes), (path, named)
+    assert guarded.request("GET", "/metrics", None, {})[0] == 401
+    status, _, data = guarded.request("GET", "/metrics", None, {"authorization": "Bearer key-0123456789abcdef"})
+    assert status == 200 and b"http_requests_total" in data
+
+
 def test_only_the_bind_address_names_are_served(server):
     for host in ("127.0.0.1", f"127.0.0.1:{server.port}", "localhost", f"localhost:{server.port}", "[::1]:80"):
         assert server.request("GET", "/health", None, {"host": host})[0] == 200, host

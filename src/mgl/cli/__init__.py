@@ -15,8 +15,39 @@ app = typer.Typer(
     help="Few-shot cross-lingual text classification by Meta Graph Learning.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    add_completion=False,
+    add_completion=True,  # mgl --install-completion / --show-completion (bash, zsh, fish, PowerShell)
 )
+
+LOG_LEVELS = ("debug", "info", "warning", "error")
+
+
+def _version(value: bool) -> None:
+    if value:
+        from mgl import __version__
+
+        typer.echo(f"mgl {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print mgl's version and exit."
+    ),
+    log_level: str = typer.Option(
+        "info",
+        "--log-level",
+        help=f"Notices mgl prints on stderr, for every command: {', '.join(LOG_LEVELS)} ('error': errors only).",
+    ),
+) -> None:
+    """Few-shot cross-lingual text classification by Meta Graph Learning."""
+    level = log_level.strip().lower()
+    if level not in LOG_LEVELS:
+        raise typer.BadParameter(
+            f"expected one of {', '.join(LOG_LEVELS)}, got {log_level!r}", param_hint="--log-level"
+        )
+    logging.getLogger("mgl").setLevel(getattr(logging, level.upper()))
+
 
 # (module, attribute, name): sub-apps (``mgl data ...``) or plain commands (``mgl run``).
 _GROUPS = [

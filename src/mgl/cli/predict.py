@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -84,7 +85,7 @@ def predict(
     output: Annotated[
         str,
         typer.Option(
-            help="A .jsonl file (a few texts, with explanations), or a folder: output shards, each written atomically; a killed run given the same folder continues."
+            help="A .jsonl file (a few texts, with explanations), - for standard output (JSON Lines; the summary goes to standard error), or a folder: output shards, each written atomically; a killed run given the same folder continues."
         ),
     ],
     text_column: Annotated[str, typer.Option(help="Field or column holding the text.")] = "text",
@@ -149,8 +150,11 @@ def predict(
     import numpy as np
 
     names_folder = output.endswith(("/", os.sep))  # "pdir/": a folder, even where none exists yet
+    to_stdout = output == "-"  # JSON Lines on standard output; the summary goes to standard error
     out = Path(output)
-    if is_stream_job(input, out):
+    if to_stdout and is_stream_job(input, Path("predictions.jsonl")):
+        raise MGLError("--output - writes the predictions of one input file; a corpus is predicted into a folder")
+    if not to_stdout and is_stream_job(input, out):
         if encoding is not None:
             raise ConfigError(
                 "--encoding applies to one input file predicted into a .jsonl file; a corpus predicted into "
@@ -189,7 +193,8 @@ def predict(
             source=out,
         )
     # before any work: never a user's file, the input itself, or a file inside a model folder
-    out = check_output_file(out, kind=PREDICTIONS_KIND, overwrite=overwrite, inputs=[source], option="--output")
+    if not to_stdout:
+        out = check_output_file(out, kind=PREDICTIONS_KIND, overwrite=overwrite, inputs=[source], option="--output")
     texts, pairs, ids = read_inputs(
         source, text_column=text_column, pair_column=pair_column, fmt=format, encoding=encoding
     )
@@ -197,13 +202,20 @@ def predict(
     t0 = time.perf_counter()
     predictions = clf.explain(texts, pairs, progress=not quiet)
     seconds = time.perf_counter() - t0
-    with atomic_open(out, "w") as fh:
-        for rid, text, pred in zip(ids, texts, predictions):
-            fh.write(json.dumps({"id": rid, "text": text, **pred.to_dict()}, ensure_ascii=False) + "\n")
-    record_written(out, PREDICTIONS_KIND)
+    lines = (
+        json.dumps({"id": rid, "text": t, **p.to_dict()}, ensure_ascii=False) + "\n"
+        for rid, t, p in zip(ids, texts, predictions)
+    )
+    if to_stdout:
+        sys.stdout.writelines(lines)
+        sys.stdout.flush()
+    else:
+        with atomic_open(out, "w") as fh:
+            fh.writelines(lines)
+        record_written(out, PREDICTIONS_KIND)
     agreement = float(np.mean([p.agreement for p in predictions]))
     line = (
-        f"wrote {len(predictions)} predictions of {clf.method} to {out} "
+        f"wrote {len(predictions)} predictions of {clf.method} to {'standard output' if to_stdout else out} "
         f"({len(predictions) / seconds:.1f} texts/s); nearest labelled examples agree with the label "
         f"{agreement:.0%} of the time"
     )
@@ -213,7 +225,7 @@ def predict(
         line += f"; mean self-weight {self_weight:.4f}" + (
             f", the graph passed on almost nothing (self-weight >= 0.99) for {inactive} of them" if inactive else ""
         )
-    typer.echo(line)
+    typer.echo(line, err=to_stdout)
 
 
 def register(app: typer.Typer) -> None:

@@ -9,6 +9,10 @@ behind. No published checksum was at hand when this was written, so by default t
 checked structurally (a gzip tar whose members all lie inside ``cls-acl10-unprocessed/``, with
 no absolute path and no ``..``, and which yields every ``{lang}/{domain}/{train,test}.review``);
 pass ``md5`` to check its digest as well.
+
+Written here rather than with ``pooch``: one archive, whose safety rules (the ``data`` tar filter,
+members under one folder, the expected files present, an atomic rename) are the point of this
+module, and would have to be added around pooch's fetch anyway; a new dependency for one file.
 """
 
 from __future__ import annotations

@@ -422,12 +422,10 @@ class RecordReader:
     def _open_parquet(self) -> Any:
         import pyarrow.parquet as pq
 
-        if self.data is not None:
-            raise DataError("Parquet cannot be read from standard input: give the file", source=self.source)
-        if not self.path.exists():
+        if self.data is None and not self.path.exists():
             raise DataError("file not found", source=self.source)
-        try:
-            pf = pq.ParquetFile(self.path)
+        try:  # ``data``: Parquet bytes of a table in memory (mgl.data.frames), read as a file is
+            pf = pq.ParquetFile(io.BytesIO(self.data) if self.data is not None else self.path)
         except Exception as exc:  # pyarrow raises ArrowInvalid, OSError ... for a damaged file
             raise DataError(f"not a readable Parquet file ({_first_line(exc)})", source=self.source) from None
         self.header = list(pf.schema_arrow.names)

@@ -1,17 +1,19 @@
-"""Load a dataset by name (``webis-cls-10``, ``paws-x``, ``sib-200``) or from a file, and count what it holds."""
+"""Load a dataset by name (``webis-cls-10``, ``paws-x``, ``sib-200``), from a file or from a table in
+memory (a pandas DataFrame, a ``datasets.Dataset``), and count what it holds."""
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 from mgl.data.examples import SPLITS, Example
+from mgl.data.frames import examples_to_frame, is_table, table_name, table_parquet
 from mgl.data.pawsx import PAWSX_DIRNAME, load_pawsx
 from mgl.data.records import MAX_TEXT_CHARS
 from mgl.data.sib200 import SIB200_DIRNAME, load_sib200
-from mgl.data.tabular import load_table
+from mgl.data.tabular import COLUMN_ROLES, load_table, parse_columns, parse_label_map
 from mgl.data.webis import WEBIS_DIRNAME, load_webis
 from mgl.errors import ConfigError, DataError
 from mgl.paths import mgl_home
@@ -33,16 +35,63 @@ def default_data_root() -> Path:
     return mgl_home() / "data"
 
 
-def load_dataset(name_or_path: str | Path, *, root: str | Path | None = None, **options: Any) -> list[Example]:
-    """Load a named dataset or a CSV/TSV/JSONL file as examples.
+def load_dataset(
+    name_or_path: Any,
+    *,
+    root: str | Path | None = None,
+    as_frame: bool = False,
+    columns: str | Mapping[str, str] | None = None,
+    labels: str | Mapping[str, str | None] | None = None,
+    **options: Any,
+) -> Any:
+    """Load a named dataset, a CSV/TSV/JSONL/Parquet file, or a table in memory as examples.
 
     ``"webis-cls-10"`` is read by :func:`mgl.data.webis.load_webis` (options ``languages``,
-    ``domains``, ``splits``) and ``"paws-x"`` by :func:`mgl.data.pawsx.load_pawsx` (options
-    ``languages``, ``splits``), from ``root`` (the dataset's folder or the folder holding it;
-    default :func:`default_data_root`). Names are case-insensitive. Any other value is a file
-    path (relative paths are taken from ``root`` if given) read by
+    ``domains``, ``splits``), ``"paws-x"`` by :func:`mgl.data.pawsx.load_pawsx` and ``"sib-200"`` by
+    :func:`mgl.data.sib200.load_sib200` (options ``languages``, ``splits``), from ``root`` (the
+    dataset's folder or the folder holding it; default :func:`default_data_root`). Names are
+    case-insensitive. A pandas DataFrame, a Hugging Face ``datasets.Dataset`` or a pyarrow Table is
+    read as a Parquet file would be (:mod:`mgl.data.frames`). Any other value is a file path
+    (relative paths are taken from ``root`` if given). Files and tables are read by
     :func:`mgl.data.tabular.load_table` with ``options`` as its keyword arguments.
+
+    The command line's names work too: ``columns`` as ``--columns`` (``"text=review,label=stars"``
+    or a dict of role to column), ``labels`` as ``--labels`` (``"1=negative,2=negative,3="`` or a
+    dict), and then ``language`` as ``--language`` (the language of every record), ``fmt`` as
+    ``--format``, ``encoding`` and ``keep_regions``. Without ``columns``, ``text=``, ``label=``,
+    ``language=`` ... name the columns, as :func:`~mgl.data.tabular.load_table` takes them.
+
+    ``as_frame=True`` gives a pandas DataFrame of the examples (:func:`mgl.data.frames.examples_to_frame`)
+    instead of a list of :class:`~mgl.data.examples.Example`.
     """
+    named = str(name_or_path).strip().lower() if isinstance(name_or_path, (str, Path)) else None
+    if named in DATASETS and (columns is not None or labels is not None):
+        given = [k for k, v in (("columns", columns), ("labels", labels)) if v is not None]
+        raise ConfigError(f"{named} takes the options {list(DATASETS[named])}, not {given}: they apply to files")
+    if columns is not None:
+        mapping = dict(columns) if isinstance(columns, Mapping) else parse_columns(columns)
+        unknown = sorted(set(mapping) - set(COLUMN_ROLES))
+        if unknown:
+            raise ConfigError(f"unknown column role(s) {unknown}; expected some of {list(COLUMN_ROLES)}")
+        if "language" in options:  # with --columns, --language is the language of every record
+            options["fixed_language"] = options.pop("language")
+        options = {**mapping, **options}
+    if labels is not None:
+        options["label_map"] = dict(labels) if isinstance(labels, Mapping) else parse_label_map(labels)
+    examples = _load(name_or_path, root, options)
+    return examples_to_frame(examples) if as_frame else examples
+
+
+def _load(name_or_path: Any, root: str | Path | None, options: dict[str, Any]) -> list[Example]:
+    if is_table(name_or_path):
+        if root is not None:
+            raise ConfigError("root applies to data sets and files, not to a table in memory")
+        return load_table(table_name(name_or_path), fmt="parquet", data=table_parquet(name_or_path), **options)
+    if not isinstance(name_or_path, (str, Path)):
+        raise ConfigError(
+            f"load_dataset takes a data set name, a file path, a pandas DataFrame, a datasets.Dataset or a "
+            f"pyarrow Table, not {type(name_or_path).__name__}"
+        )
     name = str(name_or_path).strip().lower()
     if name in DATASETS:
         unknown = sorted(set(options) - set(DATASETS[name]))

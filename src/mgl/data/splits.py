@@ -9,6 +9,10 @@ Sizes are shared out by the largest-remainder method: over parts and labels for
 :func:`stratified_split` (each part gets ``fraction * n`` examples, each label ``fraction * n_label``
 of them, both rounded so that everything adds up), and over labels for :func:`subsample` (each
 label gets a share of the requested total proportional to its size).
+
+Kept rather than scikit-learn's ``StratifiedShuffleSplit`` / ``train_test_split(stratify=)``: those
+draw from NumPy's generator and round sizes otherwise, so every committed split (Table 1's
+1600/400, the target's 10%), and with it every grid's fingerprint and result, would change.
 """
 
 from __future__ import annotations

@@ -105,6 +105,7 @@ def load_table(
     fmt: str | None = None,
     encoding: str | None = None,
     keep_regions: bool = False,
+    data: bytes | None = None,
 ) -> list[Example]:
     """Load labelled examples from a CSV, TSV, JSONL or Parquet file (see the module docstring for formats).
 
@@ -122,7 +123,8 @@ def load_table(
     ``jsonl``, ``parquet``) overrides the suffix; ``encoding`` names a text file's encoding (default:
     UTF-8, or UTF-16 detected by its byte-order mark). Language codes become canonical tags, a region
     subtag folded into its language unless ``keep_regions`` (:mod:`mgl.data.languages`); one notice
-    per file names the spellings read as one language.
+    per file names the spellings read as one language. ``data``: the file's bytes, read in place of
+    ``path``, which then only names the source (a table in memory, :mod:`mgl.data.frames`).
 
     Raises :class:`DataError` naming the file and the 1-based record for: a missing column, an
     empty text or text pair, a missing, NaN or unknown label, a language that is not a language code
@@ -137,7 +139,7 @@ def load_table(
     fixed_split = SPLIT_ALIASES.get(fixed_split.strip().lower(), fixed_split)
     if fixed_split not in SPLITS:
         raise ConfigError(f"unknown split {fixed_split!r}; expected one of {list(SPLITS)}")
-    reader = RecordReader(path, fmt, encoding=encoding)
+    reader = RecordReader(path, fmt, encoding=encoding, data=data)
     header = reader.header
     records = ((r.number, r.values) for r in reader.records())
     # Default columns: "language" (required when no fixed language) and "split" (if present).

@@ -1,4 +1,9 @@
-"""Writing a grid's results: Markdown (one renderer for every :class:`~mgl.grid.specs.TableSpec`), CSV and JSON."""
+"""Writing a grid's results: Markdown (one renderer for every :class:`~mgl.grid.specs.TableSpec`), CSV and JSON.
+
+The Markdown is joined here rather than by pandas' ``to_markdown``: that needs ``tabulate`` (a new
+dependency) and aligns and formats cells its own way, where these tables carry means ± deviations,
+bold winners and reference columns laid out as the committed pages show them.
+"""
 
 from __future__ import annotations
 

@@ -2,7 +2,9 @@
 
 It is rendered from the model's own ``mgl_model.json`` (:func:`render_model_card`), so it says
 only what the directory holds: languages, labels, training data per language and split, the
-settings, validation and test metrics, the encoder's identity and the date it was saved.
+settings, validation and test metrics, the encoder's identity and the date it was saved. Its
+metadata block is ``huggingface_hub``'s :class:`~huggingface_hub.ModelCardData` (what the Hub
+reads); the body is Markdown joined here, since the Hub's templates hold none of these sections.
 """
 
 from __future__ import annotations
@@ -36,17 +38,23 @@ def render_model_card(meta: dict[str, Any]) -> str:
         + ", each trained as it is alone.",
     }
     bank_file = "examples.jsonl" if meta.get("version", 1) >= 2 else "support.jsonl"
+    from huggingface_hub import ModelCardData
+
+    # the metadata block the Hugging Face Hub reads, written by its own card classes
+    card_data = ModelCardData(
+        library_name="mgl",
+        language=[*sources, *([target] if target else [])],
+        pipeline_tag="text-classification",
+        tags=["few-shot", "cross-lingual", "meta-graph-learning"],
+    )
     lines = [
         "---",
-        "library_name: mgl",
-        f"language: [{', '.join([*sources, target or ''])}]",
-        "pipeline_tag: text-classification",
-        "tags: [few-shot, cross-lingual, meta-graph-learning]",
+        card_data.to_yaml(),
         "---",
         "",
         f"# {display_name(method)} classifier: {'+'.join(sources)} -> {target}",
         "",
-        "A few-shot cross-lingual text classifier trained with [mgl](https://github.com/); method: "
+        "A few-shot cross-lingual text classifier trained with mgl (`pip install mgl-clt`); method: "
         + what.get(method, f"{display_name(method)} (`{method}`)."),
         "",
         f"- **Method:** `{method}`" + (f" (members: {', '.join(f'`{m}`' for m in members)})" if members else ""),

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import copy
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -32,7 +32,9 @@ import torch
 
 from mgl.config import RunConfig, load_config
 from mgl.data.examples import Example
+from mgl.data.frames import is_table
 from mgl.data.preparation import make_experiment_data
+from mgl.data.registry import load_dataset
 from mgl.encoders.featurizer import Featurizer
 from mgl.encoders.node_features import trained_state
 from mgl.errors import DataError, MGLError
@@ -164,19 +166,36 @@ class Classifier:
 
     def fit(
         self,
-        examples: Sequence[Example],
+        examples: Any,
         *,
         sources: Sequence[str] | None = None,
         target: str | None = None,
         progress: bool = True,
         checkpoint=None,
         resume=None,
+        columns: str | Mapping[str, str] | None = None,
+        labels: str | Mapping[str, str | None] | None = None,
     ) -> Classifier:
         """Train on labelled examples with splits (sources: ``train`` (+ ``validation`` for
         meta-train); target: ``train`` (its few labels) and ``validation``). A language without
         validation rows gets ``data.validation_fraction`` of its training rows carved out as
-        validation. A target ``test`` split, if present, is scored into ``self.report``."""
+        validation. A target ``test`` split, if present, is scored into ``self.report``.
+
+        ``examples`` may be a list of :class:`~mgl.data.examples.Example` or a table in memory (a
+        pandas DataFrame, a ``datasets.Dataset``) read as :func:`mgl.data.registry.load_dataset`
+        reads it, with ``columns`` and ``labels`` as ``--columns`` and ``--labels`` (default
+        columns ``text``, ``label``, ``language``, ``split``). For scikit-learn's ``fit(X, y)``,
+        see :class:`mgl.model.estimator.MGLEstimator`."""
         cfg = self.config
+        if is_table(examples):
+            examples = load_dataset(examples, columns=columns or {"text": "text", "label": "label"}, labels=labels)
+        elif columns is not None or labels is not None:
+            raise MGLError("columns= and labels= apply to a DataFrame or a Dataset, not to a list of examples")
+        elif not all(isinstance(ex, Example) for ex in examples):
+            raise MGLError(
+                "fit takes a list of mgl Examples (mgl.load_dataset) or a DataFrame/Dataset; for fit(X, y) "
+                "on texts and labels use mgl.MGLEstimator"
+            )
         data = make_experiment_data(
             list(examples),
             list(sources or cfg.data.sources),
@@ -187,6 +206,7 @@ class Classifier:
             require_test=False,
             positive_label=cfg.data.positive_label,
             validation_fraction=cfg.data.validation_fraction,
+            keep_regions=cfg.data.keep_regions,
         )
         return self.fit_data(data, progress=progress, checkpoint=checkpoint, resume=resume)
 

@@ -3,7 +3,10 @@ bounds the body and checks the ``Host`` header and the API keys, the listening s
 keys' sources, and what ``GET /model`` shows of the machine (nothing: :func:`public`).
 
 Every answer these layers give themselves has the service's one error shape,
-``{"error": ..., "field"?: ...}``.
+``{"error": ..., "field"?: ...}``. That is why the ``Host`` check is not Starlette's
+``TrustedHostMiddleware`` (a plain-text 400) and why the keys are enforced here, before routing,
+for every path (a 404 too), rather than by FastAPI's security dependencies; those only declare the
+schemes, so that the OpenAPI document shows them (:func:`mgl.serve.service.create_app`).
 """
 
 from __future__ import annotations

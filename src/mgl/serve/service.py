@@ -32,9 +32,10 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from fastapi import HTTPException, Request
+from fastapi import HTTPException, Request, Security
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.security import APIKeyHeader, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -50,6 +51,7 @@ from mgl.serve.guards import (
     json_error_protocol,
     public,
 )
+from mgl.serve.metrics import ServiceMetrics
 from mgl.serve.settings import ServeSettings
 
 log = logging.getLogger("mgl.serve.service")
@@ -128,9 +130,11 @@ class MicroBatcher:
     that on a CPU two batches run side by side, each on its share of the cores (torch
     releases the GIL in its kernels); tokenisation is serialised by the encoder."""
 
-    def __init__(self, clf, settings: ServeSettings, workers: int = 1):
+    def __init__(self, clf, settings: ServeSettings, workers: int = 1, on_batch=None):
         self.clf = clf
         self.settings = settings
+        self.on_batch = on_batch
+        """Called with the number of texts after each batch (the metrics' batch sizes), or None."""
         self.queue: queue.Queue[_Job | None] = queue.Queue()
         self.batches = 0
         self.texts = 0
@@ -224,6 +228,8 @@ class MicroBatcher:
         with self._count:
             self.batches += 1
             self.texts += len(texts)
+        if self.on_batch is not None:
+            self.on_batch(len(texts))
         out, start = [], 0
         for job in batch:
             part = predictions[start : start + len(job.texts)]
@@ -319,7 +325,9 @@ def create_app(
     from contextlib import asynccontextmanager
 
     settings = (settings or ServeSettings()).validate()
+    started = time.perf_counter()
     clf = load_for_prediction(model_dir, device=device, precision=precision, cache=settings.cache_requests)
+    metrics = ServiceMetrics(model_load_seconds=time.perf_counter() - started)
     info = public(model_info(clf))
     page = resources.files("mgl").joinpath("serve/static/index.html").read_text(encoding="utf-8")
 
@@ -331,7 +339,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app):
-        app.state.batcher = MicroBatcher(clf, settings, workers)
+        app.state.batcher = MicroBatcher(clf, settings, workers, on_batch=metrics.batch)
         log.info(
             "serving %s (%s -> %s, labels %s; %d worker(s))",
             model_dir,
@@ -357,6 +365,20 @@ def create_app(
         description="Few-shot cross-lingual text classification by Meta Graph Learning. Every error "
         'is `{"error": ..., "field"?: ...}`.',
         lifespan=lifespan,
+    )
+
+    metrics.instrument(app)
+    # the API-key schemes, in the OpenAPI document: the guard (RequestGuard) checks the keys on every
+    # path before FastAPI routes the request; these declare them, so clients and the docs page see them
+    secured: list[Any] = (
+        [
+            Security(APIKeyHeader(name="X-API-Key", auto_error=False, description="One of the server's API keys.")),
+            Security(
+                HTTPBearer(auto_error=False, description="Authorization: Bearer KEY, one of the server's API keys.")
+            ),
+        ]
+        if settings.api_keys
+        else []
     )
 
     @app.exception_handler(RequestValidationError)
@@ -393,7 +415,7 @@ def create_app(
         batcher = request.app.state.batcher
         return {"status": "ok", "batches": batcher.batches, "texts": batcher.texts}
 
-    @app.get("/model", responses={401: ERROR_RESPONSES[401]})
+    @app.get("/model", responses={401: ERROR_RESPONSES[401]}, dependencies=secured)
     async def model() -> dict[str, Any]:
         return info
 
@@ -409,7 +431,7 @@ def create_app(
                 name,
             )
 
-    @app.post("/predict", responses=ERROR_RESPONSES)
+    @app.post("/predict", responses=ERROR_RESPONSES, dependencies=secured)
     async def predict(req: PredictRequest, request: Request) -> dict[str, Any]:
         if len(req.texts) > settings.max_texts:
             raise APIError(413, f"{len(req.texts)} texts in one request; at most {settings.max_texts}", "texts")
