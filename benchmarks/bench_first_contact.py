@@ -2,8 +2,8 @@
 
 Three waits, each measured from the moment the command starts, in a fresh process:
 
-* ``mgl train``: until the first progress bar (the first line on stderr with ``%|``), on a small
-  CSV of Webis-CLS-10 books reviews (the pooled logistic regression, the embedded e5);
+* ``mgl train``: until its first output (a notice, the data table, a progress bar), and the whole
+  run, on a small CSV of Webis-CLS-10 books reviews (the pooled logistic regression, the embedded e5);
 * ``mgl predict``: the whole command, one sentence, from a model saved by that training;
 * ``mgl serve``: until ``GET /health`` answers 200.
 
@@ -39,22 +39,17 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def until_stderr(argv: list[str], env: dict, marker: str, timeout: float = 900) -> tuple[float, int]:
-    """Seconds until ``marker`` shows on stderr (the process is then left to finish); exit status."""
+def until_output(argv: list[str], env: dict, timeout: float = 900) -> tuple[float, float, int]:
+    """Seconds until the command's first output (a notice, a table, a progress bar: its first sign of
+    life), seconds until it ends, and its exit status."""
     start = time.perf_counter()
-    proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    assert proc.stderr is not None
-    seen = None
-    buffer = b""
-    while True:
-        chunk = proc.stderr.read1(4096) if hasattr(proc.stderr, "read1") else proc.stderr.read(1)
-        if not chunk:
-            break
-        buffer = (buffer + chunk)[-8192:]
-        if seen is None and marker.encode() in buffer:
-            seen = time.perf_counter() - start
+    proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    assert proc.stdout is not None
+    first = proc.stdout.read1(1)
+    seen = time.perf_counter() - start if first else float("nan")
+    proc.stdout.read()
     code = proc.wait(timeout=timeout)
-    return (seen if seen is not None else float("nan")), code
+    return seen, time.perf_counter() - start, code
 
 
 def wall(argv: list[str], env: dict, timeout: float = 900) -> tuple[float, int]:
@@ -103,10 +98,9 @@ def measure(label: str, pythonpath: str | None, work: Path, books: Path) -> list
                 *mgl, "train", "--data", str(books), "--columns", COLUMNS, "--sources", "en,de", "--target", "fr",
                 "--method", "logreg-pooled", "--out", str(work / f"{label}-{attempt}-run"), "--save", str(model),
             ]  # fmt: skip
-            to_bar, code = until_stderr(train, env, "%|")
-            rows.append(
-                {"tree": label, "try": attempt, "wait": "train: first progress bar", "seconds": to_bar, "exit": code}
-            )
+            first, whole, code = until_output(train, env)
+            rows.append({"tree": label, "try": attempt, "wait": "train: first output", "seconds": first, "exit": code})
+            rows.append({"tree": label, "try": attempt, "wait": "train: whole run", "seconds": whole, "exit": code})
             predict = [*mgl, "predict", "--model", str(model), "--input", str(sentence), "--output", str(work / f"{label}-{attempt}.jsonl"), "--quiet"]  # fmt: skip
             seconds, code = wall(predict, env)
             rows.append(

@@ -94,3 +94,13 @@ def test_predict_output_dash_pipes_into_another_program(tiny_logreg, tmp_path):
     )
     assert mgl.wait(timeout=300) == 0, mgl.stderr.read().decode() if mgl.stderr else ""
     assert reader.returncode == 0 and reader.stdout.strip() == "2", reader.stderr
+
+
+@pytest.mark.process
+def test_the_command_line_starts_without_the_heavy_libraries():
+    """``mgl --help``, the data commands and predict's argument parsing start without torch,
+    scikit-learn, scipy or transformers (imported by the commands that use them): first contact is
+    about a quarter of a second, not one."""
+    code = "import sys, mgl.cli; print(sorted(m for m in ('torch', 'sklearn', 'scipy', 'transformers') if m in sys.modules))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and done.stdout.strip() == "[]", done.stdout + done.stderr

@@ -213,6 +213,15 @@ def test_sib200_reads_the_publishers_layout_in_any_spelling():
         for spelling in spellings:
             rows = load_dataset("sib-200", root=root, languages=[spelling], splits=["test"])
             assert rows[0].uid.startswith(f"{folder}/test#"), spelling
+    # training too: the one Crimean Tatar folder is in the Latin script, not the language's usual one
+    from mgl.data.preparation import prepare_data
+
+    cfg = load_config(
+        None, None, ["data.name=sib-200", f"data.root={root}", "data.sources=eng_Latn", "data.target=crh"]
+    )
+    cfg.data.max_per_class = 3
+    prepared = prepare_data(cfg.validate().data, 0)
+    assert prepared.target == "crh-Latn" and {ex.language for ex in prepared.examples} == {"en", "crh-Latn"}
     with pytest.raises(DataError, match="no SIB-200 folder for \\['tlh'\\]"):
         load_dataset("sib-200", root=root, languages=["tlh"])
 

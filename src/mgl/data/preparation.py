@@ -21,7 +21,8 @@ import numpy as np
 from mgl.config import DataConfig
 from mgl.data.examples import Example, label_vocabulary
 from mgl.data.languages import canonical_language
-from mgl.data.registry import DATASETS, load_dataset
+from mgl.data.registry import DATASETS, default_data_root, load_dataset
+from mgl.data.sib200 import sib200_folders, sib200_tag
 from mgl.data.splits import carve_validation, subsample_language
 from mgl.data.table import ExampleTable
 from mgl.data.tabular import parse_columns, parse_label_map
@@ -139,13 +140,24 @@ def cap_per_class(examples: list[Example], limit: int) -> list[Example]:
     return [ex for i, ex in enumerate(examples) if i in keep]
 
 
+def dataset_tags(data: DataConfig, languages: Sequence[str]) -> list[str]:
+    """The tags the configured data set gives ``languages``: as they are, but for SIB-200, where a
+    spelling names the one folder of its language even in a script that is not the language's usual
+    one (``crh`` -> ``crh-Latn``, :func:`mgl.data.sib200.sib200_tag`)."""
+    if data.name.lower() != "sib-200":
+        return list(languages)
+    folders = sib200_folders(data.root if data.root is not None else default_data_root())
+    return [sib200_tag(code, folders) for code in languages]
+
+
 def prepare_data(data: DataConfig, seed: int, *, require_test: bool = True) -> ExperimentData:
     """Load the configured data set, then :func:`make_experiment_data` (target subsample seeded)."""
-    examples = load_examples(data, [*data.sources, data.target])
+    sources, (target,) = dataset_tags(data, data.sources), dataset_tags(data, [data.target])
+    examples = load_examples(data, [*sources, target])
     return make_experiment_data(
         examples,
-        data.sources,
-        data.target,
+        sources,
+        target,
         domain=data.domain,
         target_fraction=data.target_fraction,
         target_count=data.target_count,

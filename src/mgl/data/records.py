@@ -36,6 +36,11 @@ and the same messages, whichever command reads it. The rules:
   every path (training, ``mgl data validate``/``stats``, ``mgl predict``); a longer one is an error
   naming the record and the limit. A CSV field may be as long as a line.
 
+Written here rather than on ``pyarrow.csv`` or pandas: both accept the rows these rules refuse
+(text after a closing quote, a quote never closed, mistyped fields), split lines at U+2028 and
+lone ``\r`` and count records their own way, so errors could not name the same record on every
+path; Parquet itself is read by pyarrow.
+
 Memory is bounded: text files are read a line at a time, Parquet a batch at a time. A reader can
 start at a record (``start``), and, for UTF-8 text files, seek to where it begins
 (:class:`Mark`, recorded by a first pass), which is how a worker reads its shard.

@@ -6,7 +6,6 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from sklearn.metrics import accuracy_score, confusion_matrix, precision_recall_fscore_support
 
 from mgl.data.preparation import ExperimentData
 
@@ -19,6 +18,10 @@ def classification_metrics(
 ) -> dict[str, Any]:
     """Accuracy, and precision/recall/F1: of the ``positive`` class when binary, macro otherwise; the
     macro-F1 over every class, and the confusion matrix (rows true, columns predicted)."""
+    # scikit-learn at call time: the CLI imports this package, and `mgl --help`, the data commands
+    # and predict start without it
+    from sklearn.metrics import accuracy_score, confusion_matrix, precision_recall_fscore_support
+
     y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
     labels = list(range(num_classes))
     if num_classes == 2:

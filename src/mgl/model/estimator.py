@@ -65,9 +65,8 @@ class MGLEstimator(ClassifierMixin, BaseEstimator):
         device: ``cpu``, ``cuda``, ``cuda:N`` (default: CUDA when present).
         progress: show progress bars while fitting.
 
-    Attributes (after ``fit``):
-        classifier_: the trained :class:`~mgl.model.classifier.Classifier`.
-        classes_: the class labels, in the order of ``predict_proba``'s columns.
+    After ``fit``, ``classifier_`` is the trained :class:`~mgl.model.classifier.Classifier` and
+    ``classes_`` the class labels, in the order of ``predict_proba``'s columns.
     """
 
     def __init__(
