@@ -104,3 +104,41 @@ def test_the_command_line_starts_without_the_heavy_libraries():
     code = "import sys, mgl.cli; print(sorted(m for m in ('torch', 'sklearn', 'scipy', 'transformers') if m in sys.modules))"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0 and done.stdout.strip() == "[]", done.stdout + done.stderr
+
+
+def test_training_options_show_the_configurations_defaults():
+    """Every training option that sets a configuration field shows that field's default in --help,
+    taken from the configuration itself (one source: ``OPTION_SETTINGS``), so the two cannot drift."""
+    from mgl.cli.train import DEFAULT_CONFIG, OPTION_SETTINGS, preset_default
+    from mgl.config import RunConfig
+
+    assert RunConfig() == DEFAULT_CONFIG
+    code, out, _ = run_mgl("train", "--help")
+    assert code == 0
+    text = _plain(out)
+    for option, key in OPTION_SETTINGS.items():
+        section, _, name = key.rpartition(".")
+        value = getattr(getattr(RunConfig(), section) if section else RunConfig(), name)
+        if value is not None:
+            expected = ",".join(map(str, value)) if isinstance(value, list) else str(value)
+            assert preset_default(option) == expected, option
+    flat = text.replace(" ", "")
+    for flag, shown in [
+        ("--n-support", "5"),
+        ("--gcn-layers", "2"),
+        ("--validation-fraction", "0.2"),
+        ("--sources", "en,fr,de"),
+    ]:
+        after = flat[flat.index(flag) :]
+        assert f"[default:({shown})]" in after[: after.index("]") + 1], flag
+
+
+def test_data_commands_read_standard_input(monkeypatch):
+    import io
+
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(b"text,label,language\ngood,p,en\nbad,n,fr-FR\n")))
+    code, out, err = run_mgl("data", "stats", "-", "--format", "csv", "--json")
+    assert code == 0, err
+    assert {(r["language"], r["label"]) for r in json.loads(out)} == {("en", "p"), ("fr", "n")}
+    code, _, err = run_mgl("data", "stats", "-")
+    assert code == 2 and "--format" in err

@@ -11,14 +11,14 @@ import typer
 from mgl.config import ENCODER_DEFAULTS
 from mgl.data.download import WEBIS_URL, download_webis
 from mgl.data.examples import Example, label_vocabulary, languages_of, select
-from mgl.data.registry import DATA_HELP, DATASETS, default_data_root, load_dataset, stats_rows
+from mgl.data.registry import DATA_HELP, DATASETS, STDIN_HELP, default_data_root, load_dataset, stats_rows
 from mgl.data.tabular import parse_columns, parse_label_map
 from mgl.data.validation import validate_examples
 from mgl.errors import ConfigError
 
 app = typer.Typer(help="Inspect, check and download datasets.", no_args_is_help=True)
 
-NameArg = Annotated[str, typer.Argument(help=DATA_HELP)]
+NameArg = Annotated[str, typer.Argument(help=DATA_HELP + STDIN_HELP)]
 RootOpt = Annotated[
     Path | None,
     typer.Option("--root", help="Folder of a named dataset (or the folder holding it); default $MGL_HOME/data."),
@@ -160,12 +160,17 @@ def download(
     md5: Annotated[str | None, typer.Option("--md5", help="Expected MD5 digest of the archive.")] = None,
     progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Show a progress bar on stderr.")] = True,
     force: Annotated[bool, typer.Option("--force", help="Replace a complete copy already there.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar (as --no-progress).")] = False,
 ) -> None:
     """Download and unpack a dataset from its publisher (Webis-CLS-10: Zenodo record 3251672)."""
     if name.strip().lower() != "webis-cls-10":
         raise ConfigError(f"cannot download {name!r}: only webis-cls-10 can be downloaded")
     folder = download_webis(
-        dest if dest is not None else default_data_root(), url=url, md5=md5, progress=progress, force=force
+        dest if dest is not None else default_data_root(),
+        url=url,
+        md5=md5,
+        progress=progress and not quiet,
+        force=force,
     )
     typer.echo(str(folder))
 

@@ -52,11 +52,12 @@ def prepare(
     force: Annotated[
         bool, typer.Option("--force", help="Embedded model: convert again even if already prepared.")
     ] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", help="No progress bars.")] = False,
 ) -> None:
     """Materialise the embedded default encoder, or check that MODEL loads and runs; print its directory."""
 
     if is_embedded_name(model):
-        typer.echo(str(embedded_e5.prepare_embedded_e5(home, force=force)))
+        typer.echo(str(embedded_e5.prepare_embedded_e5(home, force=force, progress=not quiet)))
         return
     if home is not None or force:
         raise ConfigError("--home and --force apply to the embedded encoder only, not to " + repr(model))

@@ -33,6 +33,55 @@ PresetOpt = Annotated[str | None, typer.Option("--preset", help="Named preset: a
 ConfigOpt = Annotated[Path | None, typer.Option("--config", help="A YAML configuration file (on top of the preset).")]
 
 
+DEFAULT_CONFIG = RunConfig()
+"""The configuration a run starts from when no --preset or --config is given."""
+#: Each training option and the setting it sets: ``build_run_config`` applies them, and ``--help``
+#: shows the default configuration's value of each (one source for both).
+OPTION_SETTINGS: dict[str, str] = {
+    "data": "data.name",
+    "root": "data.root",
+    "domain": "data.domain",
+    "sources": "data.sources",
+    "target": "data.target",
+    "target_fraction": "data.target_fraction",
+    "target_count": "data.target_count",
+    "columns": "data.columns",
+    "labels": "data.labels",
+    "language": "data.language",
+    "encoding": "data.encoding",
+    "validation_fraction": "data.validation_fraction",
+    "seed": "seed",
+    "method": "method",
+    "members": "members",
+    "encoder": "encoder.model",
+    "encoder_train": "encoder.train",
+    "top_layers": "encoder.top_layers",
+    "pooling_head": "encoder.pooling_head",
+    "device": "encoder.device",
+    "gcn_layers": "mgl.gcn_layers",
+    "n_support": "mgl.n_support",
+    "n_query": "mgl.n_query",
+    "k_neighbours": "mgl.k_neighbours",
+    "train_episodes": "mgl.train_episodes",
+    "test_episodes": "mgl.test_episodes",
+    "eval_times": "mgl.eval_times",
+    "lr": "mgl.lr",
+    "max_rounds": "mgl.max_rounds",
+    "patience": "mgl.patience",
+}
+
+
+def preset_default(option: str) -> str:
+    """The default configuration's value of an option's setting, as ``--help`` shows it."""
+    section, _, name = OPTION_SETTINGS[option].rpartition(".")
+    value = getattr(getattr(DEFAULT_CONFIG, section) if section else DEFAULT_CONFIG, name)
+    if value is None:
+        return {"method": "ensemble", "encoder.device": "CUDA when present, else CPU"}.get(
+            OPTION_SETTINGS[option], "none"
+        )
+    return ",".join(map(str, value)) if isinstance(value, list) else str(value)
+
+
 def build_run_config(
     *,
     preset,
@@ -79,44 +128,27 @@ def build_run_config(
         if value is not None:
             items.append(f"{key}={value}")
 
-    put("data.name", data)
-    put("data.root", root)
-    put("data.domain", domain)
-    put("data.sources", sources)
-    put("data.target", target)
+    given = {
+        "data": data, "root": root, "domain": domain, "sources": sources, "target": target,
+        "target_fraction": target_fraction, "columns": columns, "labels": labels, "language": language,
+        "encoding": encoding, "validation_fraction": validation_fraction, "seed": seed, "method": method,
+        "members": members, "encoder": encoder, "encoder_train": encoder_train, "top_layers": top_layers,
+        "pooling_head": pooling_head, "device": device, "gcn_layers": gcn_layers, "n_support": n_support,
+        "n_query": n_query, "k_neighbours": k_neighbours, "train_episodes": train_episodes,
+        "test_episodes": test_episodes, "eval_times": eval_times, "lr": lr, "max_rounds": max_rounds,
+        "patience": patience,
+    }  # fmt: skip
     if target_count is not None:
         put("data.target_count", target_count)
         items.append("data.target_fraction=")
-    put("data.target_fraction", target_fraction)
-    put("data.columns", columns)
-    put("data.labels", labels)
-    put("data.language", language)
-    put("data.encoding", encoding)
-    put("data.validation_fraction", validation_fraction)
-    put("seed", seed)
-    put("method", method)
-    put("members", members)
-    put("encoder.model", encoder)
-    put("encoder.train", encoder_train)
-    put("encoder.top_layers", top_layers)
-    put("encoder.pooling_head", pooling_head)
-    put("encoder.device", device)
+    for option, value in given.items():
+        put(OPTION_SETTINGS[option], value)
     if no_meta:
         items.append("mgl.meta_train=false")
     if no_l2clt:
         items.append("mgl.l2clt=false")
     if no_sigma:
         items.append("mgl.learn_sigma=false")
-    put("mgl.gcn_layers", gcn_layers)
-    put("mgl.n_support", n_support)
-    put("mgl.n_query", n_query)
-    put("mgl.k_neighbours", k_neighbours)
-    put("mgl.train_episodes", train_episodes)
-    put("mgl.test_episodes", test_episodes)
-    put("mgl.eval_times", eval_times)
-    put("mgl.lr", lr)
-    put("mgl.max_rounds", max_rounds)
-    put("mgl.patience", patience)
     cfg = load_config(preset, config, [*items, *(overrides or [])]).validate()
     from mgl.methods import check_run_config
 
@@ -159,78 +191,159 @@ def run(
     method: Annotated[
         str | None,
         typer.Option(
-            help="What to train: ensemble (default: the mean of its members' probabilities), mgl (the paper's method alone; its ablation flags and --set mgl.* apply to MGL wherever it runs), mix, multi-task, fine-tune, reptile, target-only, logreg-pooled, logreg-target, or an MGL variant (mgl-no-meta, mgl-gcn3, ...)."
+            show_default=preset_default("method"),
+            help="What to train: ensemble (default: the mean of its members' probabilities), mgl (the paper's method alone; its ablation flags and --set mgl.* apply to MGL wherever it runs), mix, multi-task, fine-tune, reptile, target-only, logreg-pooled, logreg-target, or an MGL variant (mgl-no-meta, mgl-gcn3, ...).",
         ),
     ] = None,
     members: Annotated[
         str | None,
-        typer.Option(help="The ensemble's members, comma-separated (default mgl,mix,logreg-pooled,logreg-chars)."),
+        typer.Option(
+            show_default=preset_default("members"),
+            help="The ensemble's members, comma-separated.",
+        ),
     ] = None,
-    data: Annotated[str | None, typer.Option(help=DATA_HELP)] = None,
-    root: Annotated[str | None, typer.Option(help="Folder holding the data set (or the data file's folder).")] = None,
-    domain: Annotated[str | None, typer.Option(help="Domain (webis-cls-10: books, dvd, music).")] = None,
-    sources: Annotated[str | None, typer.Option(help="Comma-separated source languages, e.g. en,fr,de.")] = None,
-    target: Annotated[str | None, typer.Option(help="Target language, e.g. ja.")] = None,
-    target_fraction: Annotated[float | None, typer.Option(help="Share of the target's training labels kept.")] = None,
+    data: Annotated[str | None, typer.Option(show_default=preset_default("data"), help=DATA_HELP)] = None,
+    root: Annotated[
+        str | None,
+        typer.Option(
+            show_default=preset_default("root"), help="Folder holding the data set (or the data file's folder)."
+        ),
+    ] = None,
+    domain: Annotated[
+        str | None,
+        typer.Option(show_default=preset_default("domain"), help="Domain (webis-cls-10: books, dvd, music)."),
+    ] = None,
+    sources: Annotated[
+        str | None,
+        typer.Option(show_default=preset_default("sources"), help="Comma-separated source languages, e.g. en,fr,de."),
+    ] = None,
+    target: Annotated[
+        str | None, typer.Option(show_default=preset_default("target"), help="Target language, e.g. ja.")
+    ] = None,
+    target_fraction: Annotated[
+        float | None,
+        typer.Option(
+            show_default=preset_default("target_fraction"), help="Share of the target's training labels kept."
+        ),
+    ] = None,
     target_count: Annotated[
-        int | None, typer.Option(help="Number of target training labels kept (instead of a fraction).")
+        int | None,
+        typer.Option(
+            show_default=preset_default("target_count"),
+            help="Number of target training labels kept (instead of a fraction).",
+        ),
     ] = None,
-    seed: Annotated[int | None, typer.Option(help="Random seed (episodes, initialisation, target subsample).")] = None,
+    seed: Annotated[
+        int | None,
+        typer.Option(
+            show_default=preset_default("seed"), help="Random seed (episodes, initialisation, target subsample)."
+        ),
+    ] = None,
     out: Annotated[Path, typer.Option(help="Output folder: result.json is written there atomically.")] = Path(
         "runs/latest"
     ),
     encoder: Annotated[
         str | None,
-        typer.Option(help="Encoder: hub name, local folder, or multilingual-e5-small (embedded default)."),
+        typer.Option(
+            show_default=preset_default("encoder"),
+            help="Encoder: hub name, local folder, or multilingual-e5-small (embedded default).",
+        ),
     ] = None,
     encoder_train: Annotated[
         str | None,
         typer.Option(
-            help="none (frozen, cached embeddings), top-k (the top layers, trained over cached lower-layer states; --set encoder.prefix_cache=false runs the whole encoder) or all."
+            show_default=preset_default("encoder_train"),
+            help="none (frozen, cached embeddings), top-k (the top layers, trained over cached lower-layer states; --set encoder.prefix_cache=false runs the whole encoder) or all.",
         ),
     ] = None,
-    top_layers: Annotated[int | None, typer.Option(help="Layers trained with --encoder-train top-k.")] = None,
+    top_layers: Annotated[
+        int | None,
+        typer.Option(show_default=preset_default("top_layers"), help="Layers trained with --encoder-train top-k."),
+    ] = None,
     pooling_head: Annotated[
         str | None,
         typer.Option(
-            help="none (the encoder's mean pooling) or attention: a trainable pooling over the frozen encoder's cached final token states, starting as mean pooling, trained with the model (--set encoder.pooling_queries=Q, encoder.pooling_lr=LR)."
+            show_default=preset_default("pooling_head"),
+            help="none (the encoder's mean pooling) or attention: a trainable pooling over the frozen encoder's cached final token states, starting as mean pooling, trained with the model (--set encoder.pooling_queries=Q, encoder.pooling_lr=LR).",
         ),
     ] = None,
-    device: Annotated[str | None, typer.Option(help="cpu, cuda, cuda:N; default: CUDA when present.")] = None,
+    device: Annotated[
+        str | None,
+        typer.Option(show_default=preset_default("device"), help="cpu, cuda, cuda:N; default: CUDA when present."),
+    ] = None,
     columns: Annotated[
-        str | None, typer.Option(help="For files: text=COL,label=COL[,text_pair=COL][,language=COL][,split=COL].")
+        str | None,
+        typer.Option(
+            show_default=preset_default("columns"),
+            help="For files: text=COL,label=COL[,text_pair=COL][,language=COL][,split=COL].",
+        ),
     ] = None,
     encoding: Annotated[
         str | None,
         typer.Option(
-            help="For text files: their encoding (default: UTF-8, or UTF-16 detected by its byte-order mark)."
+            show_default=preset_default("encoding"),
+            help="For text files: their encoding (default: UTF-8, or UTF-16 detected by its byte-order mark).",
         ),
     ] = None,
     validation_fraction: Annotated[
         float | None,
         typer.Option(
-            help="Share of a language's training rows carved out as validation where it has none (default 0.2; 0: none)."
+            show_default=preset_default("validation_fraction"),
+            help="Share of a language's training rows carved out as validation where it has none (0: none).",
         ),
     ] = None,
-    labels: Annotated[str | None, typer.Option(help="For files: RAW=LABEL,... (RAW= drops the record).")] = None,
-    language: Annotated[str | None, typer.Option(help="For files without a language column: their language.")] = None,
+    labels: Annotated[
+        str | None,
+        typer.Option(show_default=preset_default("labels"), help="For files: RAW=LABEL,... (RAW= drops the record)."),
+    ] = None,
+    language: Annotated[
+        str | None,
+        typer.Option(
+            show_default=preset_default("language"), help="For files without a language column: their language."
+        ),
+    ] = None,
     no_meta: Annotated[bool, typer.Option("--no-meta", help="Ablation: skip the meta-train stage.")] = False,
     no_l2clt: Annotated[
         bool, typer.Option("--no-l2clt", help="Ablation: meta-train tasks within one language.")
     ] = False,
     no_sigma: Annotated[bool, typer.Option("--no-sigma", help="Ablation: sigma fixed to 1.")] = False,
-    gcn_layers: Annotated[int | None, typer.Option(help="GCN depth (default 2).")] = None,
-    n_support: Annotated[int | None, typer.Option(help="N: support instances per class and language.")] = None,
-    n_query: Annotated[int | None, typer.Option(help="R: query instances per episode.")] = None,
-    k_neighbours: Annotated[
-        int | None, typer.Option("--k", "--k-neighbours", help="K: neighbours kept per row.")
+    gcn_layers: Annotated[
+        int | None, typer.Option(show_default=preset_default("gcn_layers"), help="GCN depth.")
     ] = None,
-    train_episodes: Annotated[int | None, typer.Option(help="Training episodes (steps) per round.")] = None,
-    test_episodes: Annotated[int | None, typer.Option(help="Validation episodes per check.")] = None,
-    eval_times: Annotated[int | None, typer.Option(help="Support sets per query batch at evaluation.")] = None,
-    lr: Annotated[float | None, typer.Option(help="Learning rate of the meta graph and GCN.")] = None,
-    max_rounds: Annotated[int | None, typer.Option(help="Most rounds per stage.")] = None,
-    patience: Annotated[int | None, typer.Option(help="Rounds without improvement before stopping.")] = None,
+    n_support: Annotated[
+        int | None,
+        typer.Option(show_default=preset_default("n_support"), help="N: support instances per class and language."),
+    ] = None,
+    n_query: Annotated[
+        int | None, typer.Option(show_default=preset_default("n_query"), help="R: query instances per episode.")
+    ] = None,
+    k_neighbours: Annotated[
+        int | None,
+        typer.Option(
+            "--k", "--k-neighbours", show_default=preset_default("k_neighbours"), help="K: neighbours kept per row."
+        ),
+    ] = None,
+    train_episodes: Annotated[
+        int | None,
+        typer.Option(show_default=preset_default("train_episodes"), help="Training episodes (steps) per round."),
+    ] = None,
+    test_episodes: Annotated[
+        int | None, typer.Option(show_default=preset_default("test_episodes"), help="Validation episodes per check.")
+    ] = None,
+    eval_times: Annotated[
+        int | None,
+        typer.Option(show_default=preset_default("eval_times"), help="Support sets per query batch at evaluation."),
+    ] = None,
+    lr: Annotated[
+        float | None, typer.Option(show_default=preset_default("lr"), help="Learning rate of the meta graph and GCN.")
+    ] = None,
+    max_rounds: Annotated[
+        int | None, typer.Option(show_default=preset_default("max_rounds"), help="Most rounds per stage.")
+    ] = None,
+    patience: Annotated[
+        int | None,
+        typer.Option(show_default=preset_default("patience"), help="Rounds without improvement before stopping."),
+    ] = None,
     set_: Annotated[
         list[str] | None, typer.Option("--set", help="Any setting: section.field=value (repeatable).")
     ] = None,

@@ -11,7 +11,7 @@ from typing import Any
 from mgl.data.examples import SPLITS, Example
 from mgl.data.frames import examples_to_frame, is_table, table_name, table_parquet
 from mgl.data.pawsx import PAWSX_DIRNAME, load_pawsx
-from mgl.data.records import MAX_TEXT_CHARS
+from mgl.data.records import MAX_TEXT_CHARS, stdin_bytes
 from mgl.data.sib200 import SIB200_DIRNAME, load_sib200
 from mgl.data.tabular import COLUMN_ROLES, load_table, parse_columns, parse_label_map
 from mgl.data.webis import WEBIS_DIRNAME, load_webis
@@ -27,6 +27,8 @@ DATASETS: dict[str, tuple[str, ...]] = {
 DATA_HELP = f"{', '.join(DATASETS)}, or a CSV/TSV/JSONL/Parquet file (each text at most {MAX_TEXT_CHARS:,} characters)."
 """What ``--data`` (and ``mgl data``'s argument) accepts, for every command's help: generated from
 :data:`DATASETS` and the reader's limit, so the help cannot drift from what is read."""
+STDIN_HELP = " - reads standard input (with --format)."
+"""What the ``mgl data`` commands add: ``-`` is standard input (:func:`load_dataset`)."""
 _FOLDERS = {"webis-cls-10": WEBIS_DIRNAME, "paws-x": PAWSX_DIRNAME, "sib-200": SIB200_DIRNAME}
 
 
@@ -51,7 +53,8 @@ def load_dataset(
     :func:`mgl.data.sib200.load_sib200` (options ``languages``, ``splits``), from ``root`` (the
     dataset's folder or the folder holding it; default :func:`default_data_root`). Names are
     case-insensitive. A pandas DataFrame, a Hugging Face ``datasets.Dataset`` or a pyarrow Table is
-    read as a Parquet file would be (:mod:`mgl.data.frames`). Any other value is a file path
+    read as a Parquet file would be (:mod:`mgl.data.frames`); ``"-"`` is standard input, in the
+    format ``fmt`` names. Any other value is a file path
     (relative paths are taken from ``root`` if given). Files and tables are read by
     :func:`mgl.data.tabular.load_table` with ``options`` as its keyword arguments.
 
@@ -87,6 +90,13 @@ def _load(name_or_path: Any, root: str | Path | None, options: dict[str, Any]) -
         if root is not None:
             raise ConfigError("root applies to data sets and files, not to a table in memory")
         return load_table(table_name(name_or_path), fmt="parquet", data=table_parquet(name_or_path), **options)
+    if isinstance(name_or_path, str) and name_or_path == "-":  # standard input, in the format named
+        if root is not None:
+            raise ConfigError("root applies to data sets and files, not to standard input")
+        fmt = options.pop("fmt", None)
+        if fmt is None:
+            raise ConfigError("standard input needs its format: give --format csv, tsv or jsonl")
+        return load_table("<stdin>", fmt=fmt, data=stdin_bytes(), **options)
     if not isinstance(name_or_path, (str, Path)):
         raise ConfigError(
             f"load_dataset takes a data set name, a file path, a pandas DataFrame, a datasets.Dataset or a "
