@@ -406,3 +406,19 @@ def test_a_model_saved_without_support_texts_predicts_the_same(fitted, tmp_path)
         n["id"] for n in a.explain(texts[:1])[0].neighbours
     ]
     assert all(n["text"] is None for n in b.explain(texts[:1])[0].neighbours)
+
+
+def test_a_small_validation_set_is_named_in_the_model_card(fitted, tmp_path):
+    """Under 30 target validation rows decide the temperature, the settings and early stopping: the
+    card says so (and training said so in a notice); a larger set gets no such line."""
+    from mgl.data.preparation import SMALL_VALIDATION
+    from mgl.model.card import render_model_card
+
+    n = fitted.report["counts"][fitted.target]["validation"]
+    assert n < SMALL_VALIDATION  # the tiny fixture's target
+    fitted.save_pretrained(tmp_path / "m")
+    card = (tmp_path / "m" / "README.md").read_text(encoding="utf-8")
+    assert f"the target has {n} validation rows" in card
+    meta = json.loads((tmp_path / "m" / "mgl_model.json").read_text(encoding="utf-8"))
+    meta["report"]["counts"][fitted.target]["validation"] = SMALL_VALIDATION
+    assert "A small validation set" not in render_model_card(meta)

@@ -349,3 +349,30 @@ def test_regions_fold_into_their_language_and_unused_languages_are_named(tmp_pat
     notes = [r.getMessage() for r in caplog.records]
     assert any("'fr', 'fr-FR' -> fr" in n and "'en', 'en-US' -> en" in n for n in notes), notes
     assert any("neither a source nor the target are not used: es (3)" in n for n in notes), notes
+
+
+def test_validate_and_train_give_one_answer_on_a_target_lacking_a_class(tmp_path, reviews_csv, tiny_bert_dir):
+    """The issue's case: the target's training rows show no negative review. Training trains, with a
+    notice naming the class; validation answers the same (exit 0 and a notice), not an error."""
+    import csv
+
+    rows = [
+        r
+        for r in csv.DictReader(reviews_csv.open(encoding="utf-8"))
+        if not (r["lang"] == "fr" and r["split"] == "train" and r["stars"] in ("1", "2"))
+    ]
+    data = tmp_path / "lacking.csv"
+    with data.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=["text", "stars", "lang", "split"])
+        writer.writeheader()
+        writer.writerows(rows)
+    mapping = ["--columns", "text=text,label=stars,language=lang,split=split", "--labels", "1=neg,2=neg,3=,4=pos,5=pos"]
+    code, out, err = run_mgl("data", "validate", data, *mapping)
+    assert code == 0, err
+    assert "notice" in out and "language 'fr' has no example of class(es) 'neg' in split 'train'" in err
+    code, _, err = run_mgl(
+        "train", "--data", data, *mapping, "--sources", "en,de", "--target", "fr", "--target-fraction", "1.0",
+        "--encoder", tiny_bert_dir, "--out", tmp_path / "run", "--quiet", *TINY_SETTINGS, "--method", "logreg-pooled",
+    )  # fmt: skip
+    assert code == 0, err
+    assert "show no example of 'neg'" in err

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -143,12 +144,16 @@ def validate(
     encoding: EncodingOpt = None,
     keep_regions: KeepRegionsOpt = False,
 ) -> None:
-    """Load a dataset and check it (texts, labels, languages, every class in every split)."""
+    """Load a dataset and check it as training does: an error where training refuses it (texts, labels,
+    languages, splits, ids), a notice where training accepts it with one (a class missing in a
+    language or split, a class only one language has)."""
     examples = _load(name, root, columns, labels, language, fmt, languages, encoding, keep_regions)
-    validate_examples(examples, source=name)
+    notices = validate_examples(examples, source=name)  # errors exactly where training errors
+    for notice in notices:  # what training accepts with a notice, said the same way here
+        logging.getLogger("mgl").warning("%s: %s", name, notice)
     typer.echo(
         f"ok: {len(examples)} examples; languages {', '.join(languages_of(examples))}; "
-        f"classes {', '.join(label_vocabulary(examples))}"
+        f"classes {', '.join(label_vocabulary(examples))}" + (f"; {len(notices)} notice(s)" if notices else "")
     )
 
 

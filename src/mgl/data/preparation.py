@@ -30,6 +30,10 @@ from mgl.errors import DataError
 
 log = logging.getLogger("mgl")
 
+SMALL_VALIDATION = 30
+"""Fewer target validation rows than this are named in a notice (and in the model card): they decide
+the temperature, the settings and early stopping, each then a noisy choice."""
+
 POSITIVE_NAMES = ("positive", "paraphrase", "relevant", "yes", "true", "1")
 
 

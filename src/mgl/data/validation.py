@@ -1,7 +1,11 @@
 """Checks that a loaded dataset is usable before any model sees it.
 
 Each check raises :class:`~mgl.errors.DataError` with a one-line message that says what is wrong
-and where (the source, and for a bad example its 1-based position and uid).
+and where (the source, and for a bad example its 1-based position and uid). What training accepts
+with a notice, :func:`validate_examples` returns as a notice too (``mgl data validate`` gives the
+same answer as ``mgl train``): a language lacking a class (as the target it trains, the class
+predicted from the sources; as a source it is an error of the methods that draw episodes), and a
+class only one language has.
 """
 
 from __future__ import annotations
@@ -19,15 +23,17 @@ def _where(ex: Example) -> str:
     return f" ({ex.uid})" if ex.uid else ""
 
 
-def validate_examples(examples: Sequence[Example], *, source: str | Path) -> None:
-    """Check a dataset; raise :class:`DataError` naming ``source`` at the first problem.
+def validate_examples(examples: Sequence[Example], *, source: str | Path) -> list[str]:
+    """Check a dataset; raise :class:`DataError` naming ``source`` at the first problem that
+    training refuses too, and return the notices of what training accepts with a notice.
 
-    Per example (the error names its 1-based position in ``examples`` and its uid): a non-empty
-    text (and text pair, where there is one), a non-empty label, a language that looks like an
-    canonical language tag (:mod:`mgl.data.languages`), a split among ``train``, ``validation``, ``test``.
-    Over the dataset: at least one example; no uid used twice; either every example is a text
-    pair or none is; and every language has every class of the shared label vocabulary in each
-    split it has examples in (the error names the language, the split and the missing class).
+    Errors, per example (naming its 1-based position in ``examples`` and its uid): an empty text
+    (or text pair, where there is one), an empty label, a language that is not a canonical language
+    tag (:mod:`mgl.data.languages`), a split not among ``train``, ``validation``, ``test``. Over the
+    dataset: no examples; a uid used twice; text pairs mixed with single texts.
+
+    Notices (:func:`class_notices`): a (language, split) without some class, and a class that
+    only one language has, each saying what training does with it and what to do.
     """
     if not examples:
         raise DataError("no examples", source=source)
@@ -62,7 +68,44 @@ def validate_examples(examples: Sequence[Example], *, source: str | Path) -> Non
             f"e.g. example {first_single}{_where(examples[first_single - 1])}",
             source=source,
         )
-    require_all_classes(examples, source=source)
+    return class_notices(examples)
+
+
+def class_notices(examples: Iterable[Example]) -> list[str]:
+    """What training does with classes missing somewhere, one line each: a (language, split)
+    without a class, and a class that only one language has."""
+    examples = list(examples)
+    vocabulary = label_vocabulary(examples)
+    present: dict[tuple[str, str | None], set[str]] = defaultdict(set)
+    languages_of_class: dict[str, set[str]] = defaultdict(set)
+    for ex in examples:
+        present[(ex.language, ex.split)].add(ex.label)
+        languages_of_class[ex.label].add(ex.language)
+    notices = []
+    languages = {ex.language for ex in examples}
+    if len(languages) > 1:
+        for label in vocabulary:
+            if len(languages_of_class[label]) == 1:
+                (only,) = languages_of_class[label]
+                notices.append(
+                    f"class {label!r} appears only in language {only!r}: as the target's class no source "
+                    f"teaches it (it stays predictable from {only!r}'s own labels: target-only, "
+                    f"logreg-target, and the ensemble through them); as a source's, the methods that draw "
+                    f"episodes (mgl, mix, ...) need it in every source; drop it with --labels {label}= "
+                    "if it should not be predicted"
+                )
+    split_rank: dict[str | None, int] = {name: i for i, name in enumerate(SPLITS)}
+    for language, split in sorted(present, key=lambda key: (key[0], split_rank.get(key[1], len(SPLITS)), str(key[1]))):
+        missing = [label for label in vocabulary if label not in present[(language, split)]]
+        if missing:
+            classes = ", ".join(map(repr, missing))
+            notices.append(
+                f"language {language!r} has no example of class(es) {classes} in split {split!r}: as the "
+                "target, mgl trains and predicts them from the sources' examples (a notice at training); "
+                f"as a source, the methods that draw episodes need every class (an error at training: give "
+                f"{language!r} examples of them, drop them with --labels, or train --method logreg-pooled)"
+            )
+    return notices
 
 
 def require_all_classes(examples: Iterable[Example], *, source: str | Path) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from mgl.data.languages import is_canonical, language_label
+from mgl.data.preparation import SMALL_VALIDATION
 
 
 def _pct(value: Any) -> str:
@@ -102,6 +103,13 @@ def render_model_card(meta: dict[str, Any]) -> str:
             "Validation rows carved from the training rows (the data had none): "
             + ", ".join(f"{lang} {c['validation']} of {c['validation'] + c['train']}" for lang, c in carved.items())
             + ".",
+        ]
+    n_validation = (report.get("counts", {}).get(target) or {}).get("validation")
+    if isinstance(n_validation, int) and n_validation < SMALL_VALIDATION:
+        lines += [
+            "",
+            f"**A small validation set:** the target has {n_validation} validation rows. They decide the "
+            "calibration temperature, the choice of settings and early stopping, so those choices are noisy.",
         ]
     lines += ["", "## Metrics"]
     if report.get("stages"):  # the training stages of one method (an ensemble's members have their own)

@@ -21,6 +21,7 @@ source languages, and its strongest support neighbours, averaged over the suppor
 from __future__ import annotations
 
 import copy
+import logging
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -33,7 +34,7 @@ import torch
 from mgl.config import RunConfig, load_config
 from mgl.data.examples import Example
 from mgl.data.frames import is_table
-from mgl.data.preparation import make_experiment_data
+from mgl.data.preparation import SMALL_VALIDATION, make_experiment_data
 from mgl.data.registry import load_dataset
 from mgl.encoders.featurizer import Featurizer
 from mgl.encoders.node_features import trained_state
@@ -251,6 +252,16 @@ class Classifier:
         self.temperature, calibration = calibration_report(
             scored.own, t.labels, rows, where=f"{data.target} validation"
         )
+        if len(rows["validation"]) < SMALL_VALIDATION:  # said once the choices are made, with what they were
+            logging.getLogger("mgl").warning(
+                "the target %s has %d validation row(s): the calibration temperature (%.3g), the choice of "
+                "settings and early stopping were decided on them, so those choices are noisy (%d or more "
+                "rows make them steadier; the model card says so)",
+                data.target,
+                len(rows["validation"]),
+                self.temperature,
+                SMALL_VALIDATION,
+            )
         self.report = {
             **fitted.report_,
             "method": fitted.name,

@@ -159,7 +159,8 @@ class EpisodeSampler:
                     raise DataError(
                         f"{self.support_pool.name}: language {lang!r} has {have} example(s) of class {c}"
                         f" ({self._label_name(c)}), fewer than the {need} an episode of {self.pair} needs"
-                        f" (N = {self.n_support})"
+                        f" (N = {self.n_support}); give {lang!r} more examples of it, lower --n-support, drop"
+                        " the class (--labels RAW=), or train a method without episodes (--method logreg-pooled)"
                     )
         # a class the target never showed (a rare class at a few labels) stays in every support set,
         # from the sources, so it stays predictable; queries come from the classes the target has
