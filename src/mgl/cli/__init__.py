@@ -8,6 +8,7 @@ import sys
 
 import typer
 
+from mgl import __version__
 from mgl.errors import MGLError, WorkerLost
 
 app = typer.Typer(
@@ -23,8 +24,6 @@ LOG_LEVELS = ("debug", "info", "warning", "error")
 
 def _version(value: bool) -> None:
     if value:
-        from mgl import __version__
-
         typer.echo(f"mgl {__version__}")
         raise typer.Exit()
 

@@ -33,6 +33,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from mgl.config import load_config
 from mgl.data.frames import is_table, records_to_frame
+from mgl.data.languages import canonical_language
 from mgl.data.registry import load_dataset
 from mgl.errors import ConfigError
 from mgl.model.classifier import Classifier
@@ -122,8 +123,6 @@ class MGLEstimator(ClassifierMixin, BaseEstimator):
         target = self.target
         sources = list(self.sources) if self.sources is not None else None
         if sources is None:
-            from mgl.data.languages import canonical_language
-
             tag = canonical_language(target, what="target language")
             sources = sorted({ex.language for ex in examples} - {tag})
             if not sources:
