@@ -464,6 +464,7 @@ def run(
         from mgl import distributed
 
         if not distributed.is_main_process():  # under accelerate launch: one record, written by the main process
+            distributed.finish()
             return
         write_json_atomic(result_path, result)
         record_written(result_path, RESULT_KIND)
@@ -471,6 +472,7 @@ def run(
             checkpoint.unlink(missing_ok=True)
         print_result(result)
         typer.echo(f"wrote {result_path}" + (f"; model saved to {expand(save)}" if save else ""))
+        distributed.finish()  # every process ends together (launched runs; nothing otherwise)
 
 
 def register(app: typer.Typer) -> None:
