@@ -81,10 +81,14 @@ EXAMPLE_COLUMNS = ("text", "label", "language", "text_pair", "domain", "split", 
 """The columns of a DataFrame of examples: the roles ``--columns`` names, under their own names."""
 
 
+def _example_rows(examples: Iterable[Any]) -> list[dict[str, Any]]:
+    return [{c: getattr(ex, c) for c in EXAMPLE_COLUMNS} for ex in examples]
+
+
 def examples_to_frame(examples: Iterable[Any]):
     """Examples as a DataFrame with the columns :data:`EXAMPLE_COLUMNS` (read back by
     ``load_dataset(frame)`` with the default column names)."""
-    return records_to_frame(({c: getattr(ex, c) for c in EXAMPLE_COLUMNS} for ex in examples), EXAMPLE_COLUMNS)
+    return records_to_frame(_example_rows(examples), EXAMPLE_COLUMNS)
 
 
 def to_hf_dataset(examples: Iterable[Any]):
@@ -93,5 +97,4 @@ def to_hf_dataset(examples: Iterable[Any]):
         import datasets
     except ImportError:  # pragma: no cover - datasets comes with the frames and test extras
         raise ConfigError("Hugging Face datasets is not installed: pip install 'mgl-clt[frames]'") from None
-    rows = [{c: getattr(ex, c) for c in EXAMPLE_COLUMNS} for ex in examples]
-    return datasets.Dataset.from_list(rows)
+    return datasets.Dataset.from_list(_example_rows(examples))

@@ -156,7 +156,7 @@ def dataset_tags(data: DataConfig, languages: Sequence[str]) -> list[str]:
 
 def prepare_data(data: DataConfig, seed: int, *, require_test: bool = True) -> ExperimentData:
     """Load the configured data set, then :func:`make_experiment_data` (target subsample seeded)."""
-    sources, (target,) = dataset_tags(data, data.sources), dataset_tags(data, [data.target])
+    *sources, target = dataset_tags(data, [*data.sources, data.target])
     examples = load_examples(data, [*sources, target])
     return make_experiment_data(
         examples,

@@ -108,27 +108,6 @@ def class_notices(examples: Iterable[Example]) -> list[str]:
     return notices
 
 
-def require_all_classes(examples: Iterable[Example], *, source: str | Path) -> None:
-    """Every (language, split) present has every class of the dataset's label vocabulary.
-
-    Raises :class:`DataError` naming ``source``, the language, the split and the missing class(es).
-    """
-    examples = list(examples)
-    vocabulary = label_vocabulary(examples)
-    present: dict[tuple[str, str | None], set[str]] = defaultdict(set)
-    for ex in examples:
-        present[(ex.language, ex.split)].add(ex.label)
-    split_rank: dict[str | None, int] = {name: i for i, name in enumerate(SPLITS)}
-    for language, split in sorted(present, key=lambda key: (key[0], split_rank.get(key[1], len(SPLITS)), str(key[1]))):
-        missing = [label for label in vocabulary if label not in present[(language, split)]]
-        if missing:
-            raise DataError(
-                f"language {language!r} has no example of class(es) {', '.join(map(repr, missing))} "
-                f"in split {split!r} (the dataset's classes: {', '.join(vocabulary)})",
-                source=source,
-            )
-
-
 def require_min_per_class(examples: Iterable[Example], n: int, *, what: str) -> None:
     """Every language, and every class within it, has at least ``n`` examples.
 

@@ -189,10 +189,12 @@ class Classifier:
         see :class:`mgl.model.estimator.MGLEstimator`."""
         cfg = self.config
         if is_table(examples):
-            examples = load_dataset(examples, columns=columns or {"text": "text", "label": "label"}, labels=labels)
+            examples = load_dataset(examples, columns=columns, labels=labels)
         elif columns is not None or labels is not None:
             raise MGLError("columns= and labels= apply to a DataFrame or a Dataset, not to a list of examples")
-        elif not all(isinstance(ex, Example) for ex in examples):
+        else:
+            examples = list(examples)  # read once: a generator would be spent by the check below
+        if not all(isinstance(ex, Example) for ex in examples):
             raise MGLError(
                 "fit takes a list of mgl Examples (mgl.load_dataset) or a DataFrame/Dataset; for fit(X, y) "
                 "on texts and labels use mgl.MGLEstimator"

@@ -137,7 +137,7 @@ class MGLEstimator(ClassifierMixin, BaseEstimator):
         if is_table(X):
             if y is not None or languages is not None:
                 raise ConfigError("a DataFrame or Dataset holds its labels and languages in columns: give columns=")
-            return load_dataset(X, columns=columns or {"text": "text", "label": "label"}, labels=labels)
+            return load_dataset(X, columns=columns, labels=labels)
         texts = _texts(X)
         if y is None:
             raise ConfigError("fit(X, y, languages=...) needs the labels y")
