@@ -422,3 +422,13 @@ def test_a_small_validation_set_is_named_in_the_model_card(fitted, tmp_path):
     meta = json.loads((tmp_path / "m" / "mgl_model.json").read_text(encoding="utf-8"))
     meta["report"]["counts"][fitted.target]["validation"] = SMALL_VALIDATION
     assert "A small validation set" not in render_model_card(meta)
+
+
+def test_fit_reads_a_generator_of_examples_once(tmp_path, tiny_bert_dir):
+    """An iterable of examples is read once: a generator trains the same model as its list."""
+    examples = three_class_examples(write_reviews_csv(tmp_path / "reviews.csv"))
+    cfg = load_config("amazon", None, [f"encoder.model={tiny_bert_dir}", *TINY_RUN])
+    from_list = MGLClassifier(cfg, method="logreg-pooled").fit(examples, progress=False)
+    from_generator = MGLClassifier(cfg, method="logreg-pooled").fit((ex for ex in examples), progress=False)
+    texts = ["very good book", "bad book"]
+    np.testing.assert_array_equal(from_list.predict_proba(texts), from_generator.predict_proba(texts))
