@@ -28,6 +28,10 @@ import pytest
 
 TESTS_DIR = Path(__file__).resolve().parent
 
+# scikit-learn's k-means (mgl suggest) asks joblib's loky for the physical cores, which it finds by
+# starting lscpu unless told a count below the machine's; a unit test may start no process (tests/tiers.py)
+os.environ.setdefault("LOKY_MAX_CPU_COUNT", "1")
+
 # tests/cli/cli_helpers.py (tiny CSV, tiny settings, the in-process CLI runner) importable from every test
 sys.path.insert(0, str(Path(__file__).parent / "cli"))
 # tests/baselines/baseline_helpers.py (the synthetic table, small MGL settings) too

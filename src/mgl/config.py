@@ -213,6 +213,11 @@ class EncoderConfig:
     :mod:`mgl.encoders.pooling_head`. Needs ``train=none`` (the encoder stays frozen)."""
     pooling_queries: int = field(default=4, metadata={"acts_unless": ("pooling_head", "none")})
     """``pooling_head=attention``: the number of learned queries."""
+    centring: str = field(default="none", metadata={"added_at": "none"})
+    """``language``: each language's mean vector (over its training, validation and unlabelled texts,
+    never its test texts) taken from its vectors (:mod:`mgl.encoders.centring`); the target's
+    unlabelled texts give its mean with no label. ``none``: the vectors as the encoder gives them.
+    Needs the frozen encoder's own pooling (``train=none``, no pooling head)."""
     pooling_lr: float = field(default=1e-3, metadata={"acts_unless": ("pooling_head", "none")})
     """``pooling_head=attention``: the head's learning rate (its weight decay is the run's)."""
 
@@ -239,6 +244,13 @@ class EncoderConfig:
             raise ConfigError(f"encoder.train must be one of {', '.join(ENCODER_TRAIN_MODES)}, got {self.train!r}")
         if self.train == "top-k" and self.top_layers < 1:
             raise ConfigError("encoder.train=top-k needs encoder.top_layers >= 1")
+        if self.centring not in ("none", "language"):
+            raise ConfigError(f"encoder.centring must be none or language, got {self.centring!r}")
+        if self.centring != "none" and (self.train != "none" or self.pooling_head != "none"):
+            raise ConfigError(
+                "encoder.centring=language centres the frozen encoder's own vectors: it needs encoder.train=none "
+                "and no pooling head"
+            )
         check_encoder_identity(self.model, self.pooling, self.prefix, self.max_length, self.precision)
 
 
@@ -257,9 +269,14 @@ class DataConfig:
     sources: list[str] = field(default_factory=lambda: ["en", "fr", "de"])
     target: str = "ja"
     target_fraction: float | None = 0.1
-    """Share of the target's training labels kept (0.1: the paper's 160 of 1600)."""
+    """Share of the target's training labels kept (0.1: the paper's 160 of 1600; 0: zero-shot)."""
     target_count: int | None = None
-    """Alternatively, a number of target training labels kept (overrides the fraction)."""
+    """Alternatively, a number of target training labels kept (overrides the fraction; 0: zero-shot)."""
+    unlabelled: str | None = field(default=None, metadata={"added_at": None})
+    """A file of unlabelled target texts (a ``text`` column, or ``.txt`` with one text per line)."""
+    rest_unlabelled: bool = field(default=False, metadata={"added_at": False})
+    """The target's training rows that the subsample leaves (all of them at 0) become its unlabelled
+    texts: a benchmark's stand-in for a pile of unlabelled text."""
     columns: str | None = None
     """For files: ``text=COL,label=COL[,text_pair=COL][,language=COL][,split=COL]``."""
     labels: str | None = None
@@ -293,10 +310,10 @@ class DataConfig:
             raise ConfigError(f"data.target {self.target!r} is also a source")
         if len(set(self.sources)) != len(self.sources):
             raise ConfigError(f"data.sources has repeats: {self.sources}")
-        if self.target_fraction is not None and not 0.0 < self.target_fraction <= 1.0:
-            raise ConfigError(f"data.target_fraction must be in (0, 1], got {self.target_fraction}")
-        if self.target_count is not None and self.target_count < 1:
-            raise ConfigError(f"data.target_count must be >= 1, got {self.target_count}")
+        if self.target_fraction is not None and not 0.0 <= self.target_fraction <= 1.0:
+            raise ConfigError(f"data.target_fraction must be in [0, 1] (0: zero-shot), got {self.target_fraction}")
+        if self.target_count is not None and self.target_count < 0:
+            raise ConfigError(f"data.target_count must be >= 0 (0: zero-shot), got {self.target_count}")
         if self.max_per_class is not None and self.max_per_class < 1:
             raise ConfigError(f"data.max_per_class must be >= 1, got {self.max_per_class}")
         if not 0.0 <= self.validation_fraction < 1.0:

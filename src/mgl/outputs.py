@@ -61,6 +61,7 @@ MODEL_FILES = frozenset(
         "support.jsonl",
         "encoder.safetensors",
         "pooling_head.safetensors",
+        "centre.safetensors",
         "head.safetensors",
         "examples.jsonl",
         "example_embeddings.safetensors",

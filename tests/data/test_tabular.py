@@ -115,7 +115,7 @@ def test_missing_column_names_file_and_column(fixtures: Path) -> None:
 @pytest.mark.parametrize(
     "content, record, words",
     [
-        ("text,label,language\nGood,pos,en\nBad,,en\n", 3, "missing label"),
+        ("text,label,language,split\nGood,pos,en,train\nBad,,en,test\n", 3, "a test row needs its label"),
         ("text,label,language\nGood,pos,en\nBad,neg\n", 3, "has 2 field(s), the header has 3"),
         ("text,label,language\nGood,pos,english\n", 2, "language 'english' (column 'language') is not"),
         ("text,label,language,split\nGood,pos,en,holdout\n", 2, "unknown split 'holdout'"),
@@ -136,7 +136,7 @@ def test_more_bad_csv_records(tmp_path: Path, content: str, record: int, words: 
     [
         ('["a list"]', "expected a JSON object"),
         ('{"text": "x", "language": "en"}', "no field 'label'"),
-        ('{"text": "x", "label": null, "language": "en"}', "missing label"),
+        ('{"text": "x", "label": null, "language": "en", "split": "validation"}', "a validation row needs its label"),
         ('{"text": {"nested": 1}, "label": "a", "language": "en"}', "is an object"),
     ],
 )

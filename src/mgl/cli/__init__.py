@@ -58,6 +58,7 @@ _GROUPS = [
 _COMMANDS = [
     ("mgl.cli.train", "register"),
     ("mgl.cli.predict", "register"),
+    ("mgl.cli.suggest", "register"),
     ("mgl.cli.serve", "register"),
 ]
 

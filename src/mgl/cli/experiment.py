@@ -50,6 +50,25 @@ app = typer.Typer(
 
 
 @app.command("table1")
+def grid_methods(cfg, asked: list[str]) -> list[str]:
+    """The grid's methods: the references (:data:`mgl.grid.REFERENCE_METHODS`) and those asked; zero-shot
+    (``data.target_fraction=0`` or ``data.target_count=0``) the references that need target labels
+    are left out, and asking for such a method is an error."""
+    from mgl.grid import REFERENCE_METHODS, check_methods
+    from mgl.methods import make_method
+
+    names = check_methods([*REFERENCE_METHODS, *asked])
+    if cfg.data.target_fraction != 0 and cfg.data.target_count != 0:
+        return names
+    needs = [m for m in names if make_method(m, cfg).needs_target_labels]
+    asked_needs = [m for m in needs if m in asked]
+    if asked_needs:
+        raise ConfigError(
+            f"zero-shot (no target label): {', '.join(asked_needs)} train(s) on the target's labels; leave it out"
+        )
+    return [m for m in names if m not in needs]
+
+
 def table1(
     root: WebisRootOpt = None,
     out: Annotated[Path, typer.Option(help="Output folder: cells/, grid.json, table1.{json,csv,md}.")] = Path(
@@ -90,10 +109,10 @@ def table1(
     Every finished cell (method, target, domain, seed) is written to OUT/cells/ at once; a
     re-run skips finished cells. Writes OUT/table1.json, table1.csv and table1.md.
     """
-    from mgl.grid import REFERENCE_METHODS, check_methods, table1_spec
+    from mgl.grid import table1_spec
 
     cfg = _webis_config(what="table1", root=root, quick=quick, device=device, preset=preset, config=config, set_=set_)
-    method_list = check_methods([*REFERENCE_METHODS, *_split(methods)])
+    method_list = grid_methods(cfg, _split(methods))
     options = _baseline_options(baseline_lrs, baseline_wds, quick)
     seed_list, experiments = _grid_plan(
         cfg, quick=quick, seeds=seeds, targets=targets, domains=domains, threads=threads
@@ -281,7 +300,7 @@ def _file_grid(
 ) -> None:
     """A grid over a data set without Table 1's domains (PAWS-X or a user's file): each target with
     the other languages as sources. ``pairs`` picks the quick scale (None: from the preset)."""
-    from mgl.grid import REFERENCE_METHODS, check_methods, table2_experiments
+    from mgl.grid import table2_experiments
 
     _check_threads(threads)
     if pairs is None:
@@ -315,7 +334,7 @@ def _file_grid(
     experiments = table2_experiments(
         target_list, language_list, domain=domain, sources=_split(sources) if sources is not None else None
     )
-    method_list = check_methods([*REFERENCE_METHODS, *_split(methods)])
+    method_list = grid_methods(cfg, _split(methods))
     options = _baseline_options(baseline_lrs, baseline_wds, quick)
     # the experiments' own fields (target, sources) are set per cell; check the rest now
     cfg.data.target, cfg.data.sources = experiments[0].target, list(experiments[0].sources)

@@ -49,6 +49,7 @@ OPTION_SETTINGS: dict[str, str] = {
     "labels": "data.labels",
     "language": "data.language",
     "encoding": "data.encoding",
+    "unlabelled": "data.unlabelled",
     "validation_fraction": "data.validation_fraction",
     "seed": "seed",
     "method": "method",
@@ -106,6 +107,7 @@ def build_run_config(
     no_l2clt,
     no_sigma,
     encoding=None,
+    unlabelled=None,
     validation_fraction=None,
     pooling_head=None,
     method=None,
@@ -131,7 +133,7 @@ def build_run_config(
     given = {
         "data": data, "root": root, "domain": domain, "sources": sources, "target": target,
         "target_fraction": target_fraction, "columns": columns, "labels": labels, "language": language,
-        "encoding": encoding, "validation_fraction": validation_fraction, "seed": seed, "method": method,
+        "encoding": encoding, "unlabelled": unlabelled, "validation_fraction": validation_fraction, "seed": seed, "method": method,
         "members": members, "encoder": encoder, "encoder_train": encoder_train, "top_layers": top_layers,
         "pooling_head": pooling_head, "device": device, "gcn_layers": gcn_layers, "n_support": n_support,
         "n_query": n_query, "k_neighbours": k_neighbours, "train_episodes": train_episodes,
@@ -223,14 +225,15 @@ def run(
     target_fraction: Annotated[
         float | None,
         typer.Option(
-            show_default=preset_default("target_fraction"), help="Share of the target's training labels kept."
+            show_default=preset_default("target_fraction"),
+            help="Share of the target's training labels kept (0: zero-shot, from the sources alone).",
         ),
     ] = None,
     target_count: Annotated[
         int | None,
         typer.Option(
             show_default=preset_default("target_count"),
-            help="Number of target training labels kept (instead of a fraction).",
+            help="Number of target training labels kept (instead of a fraction; 0: zero-shot).",
         ),
     ] = None,
     seed: Annotated[
@@ -283,6 +286,15 @@ def run(
         typer.Option(
             show_default=preset_default("encoding"),
             help="For text files: their encoding (default: UTF-8, or UTF-16 detected by its byte-order mark).",
+        ),
+    ] = None,
+    unlabelled: Annotated[
+        str | None,
+        typer.Option(
+            metavar="FILE",
+            show_default=preset_default("unlabelled"),
+            help="Unlabelled target texts (a 'text' column, or .txt with one per line); rows of --data with an "
+            "empty label are unlabelled texts too.",
         ),
     ] = None,
     validation_fraction: Annotated[
@@ -404,6 +416,7 @@ def run(
         labels=labels,
         language=language,
         encoding=encoding,
+        unlabelled=unlabelled,
         validation_fraction=validation_fraction,
         method=method,
         members=members,

@@ -10,6 +10,10 @@ from mgl.errors import DataError
 
 SPLITS = ("train", "validation", "test")
 
+UNLABELLED = "unlabelled"
+"""The split of a text without a label (a row whose label is empty): read by the methods that put
+unlabelled target text to work, never by one that trains on labels or scores."""
+
 
 @dataclass(frozen=True)
 class Example:
@@ -31,10 +35,19 @@ class Example:
     def with_split(self, split: str) -> Example:
         return replace(self, split=split)
 
+    @property
+    def labelled(self) -> bool:
+        """Whether the example has a label (an unlabelled one has ``label == ""`` and split ``unlabelled``)."""
+        return self.split != UNLABELLED
+
+    def unlabelled(self) -> Example:
+        """This text without its label (split ``unlabelled``)."""
+        return replace(self, label="", split=UNLABELLED)
+
 
 def label_vocabulary(examples: Iterable[Example]) -> list[str]:
-    """The sorted label set shared by every language of a dataset."""
-    return sorted({ex.label for ex in examples})
+    """The sorted label set shared by every language of a dataset (unlabelled texts add none)."""
+    return sorted({ex.label for ex in examples if ex.labelled})
 
 
 def languages_of(examples: Iterable[Example]) -> list[str]:

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from mgl.config import DataConfig
-from mgl.data.examples import Example, label_vocabulary
+from mgl.data.examples import UNLABELLED, Example, label_vocabulary
 from mgl.data.languages import canonical_language
 from mgl.data.registry import DATASETS, default_data_root, load_dataset
 from mgl.data.sib200 import sib200_folders, sib200_tag
@@ -50,6 +50,19 @@ class ExperimentData:
     """The class whose precision/recall/F1 are reported in binary tasks (None: guessed)."""
     carved: dict[str, dict[str, int]] | None = None
     """Languages whose validation rows were carved from their training rows: ``{lang: {"validation": n, "train": m}}``."""
+    dropped_target_validation: int = 0
+    """Zero-shot: the target's labelled validation rows left out (the model sees no target label)."""
+
+    @property
+    def zero_shot(self) -> bool:
+        """The target has no training label: every method trains on the sources alone, model selection
+        and early stopping use the sources' validation rows (:func:`selection_rows`)."""
+        return len(self.table.rows(languages=self.target, split="train")) == 0
+
+    @property
+    def unlabelled_rows(self):
+        """The table rows of the target's unlabelled texts."""
+        return self.table.rows(languages=self.target, split=UNLABELLED)
 
     @property
     def target_unseen_classes(self) -> list[str]:
@@ -144,6 +157,22 @@ def cap_per_class(examples: list[Example], limit: int) -> list[Example]:
     return [ex for i, ex in enumerate(examples) if i in keep]
 
 
+def _zero_shot_rows(examples: list[Example], target: str, *, keep_rest: bool, source: str) -> tuple[list[Example], int]:
+    """Zero-shot: the target's training rows dropped (``keep_rest``: kept as unlabelled texts) and its
+    labelled validation rows dropped; returns the examples and the number of validation rows dropped."""
+    out, dropped = [], 0
+    for ex in examples:
+        if ex.language == target and ex.split == "train":
+            if keep_rest:
+                out.append(ex.unlabelled())
+            continue
+        if ex.language == target and ex.split == "validation":
+            dropped += 1
+            continue
+        out.append(ex)
+    return out, dropped
+
+
 def dataset_tags(data: DataConfig, languages: Sequence[str]) -> list[str]:
     """The tags the configured data set gives ``languages``: as they are, but for SIB-200, where a
     spelling names the one folder of its language even in a script that is not the language's usual
@@ -172,7 +201,38 @@ def prepare_data(data: DataConfig, seed: int, *, require_test: bool = True) -> E
         require_test=require_test,
         validation_fraction=data.validation_fraction,
         keep_regions=data.keep_regions,
+        rest_unlabelled=data.rest_unlabelled,
+        unlabelled=load_unlabelled(data.unlabelled, target, root=data.root, encoding=data.encoding)
+        if data.unlabelled
+        else (),
     )
+
+
+def load_unlabelled(path: str, target: str, *, root: str | None = None, encoding: str | None = None) -> list[Example]:
+    """A file of unlabelled target texts (``--unlabelled FILE``): a ``text`` column (CSV, TSV, JSONL,
+    Parquet), or plain text with one text per line (``.txt``), each in the target's language."""
+    from mgl.data.tabular import load_table
+
+    file = Path(path).expanduser()
+    if root is not None and not file.is_absolute() and not file.exists():
+        file = Path(root).expanduser() / file
+    if not file.exists():
+        raise DataError("no such file of unlabelled texts", source=path)
+    if file.suffix.lower() == ".txt":
+        from mgl.data.records import TXT_FIELD, RecordReader, text_value
+
+        reader = RecordReader(file, "txt", encoding=encoding)
+        return [
+            Example(
+                text=text_value(r.values, TXT_FIELD, source=file, record=r.number),
+                label="",
+                language=target,
+                split=UNLABELLED,
+                uid=f"{file.name}#{r.number}",
+            )
+            for r in reader.records()
+        ]
+    return load_table(file, text="text", label=None, fixed_language=target, encoding=encoding)
 
 
 def make_experiment_data(
@@ -190,6 +250,8 @@ def make_experiment_data(
     positive_label: str | None = None,
     validation_fraction: float = 0.2,
     keep_regions: bool = False,
+    rest_unlabelled: bool = False,
+    unlabelled: Sequence[Example] = (),
 ) -> ExperimentData:
     """Filter to the languages (and domain), check the splits, carve validation rows where a
     language has none, subsample the target's training labels (seeded), and build the table.
@@ -207,6 +269,7 @@ def make_experiment_data(
     sources = [canonical_language(code, what="source language", keep_regions=keep_regions) for code in sources]
     target = canonical_language(target, what="target language", keep_regions=keep_regions)
     languages = [*sources, target]
+    examples = [*examples, *(ex.unlabelled() if ex.labelled else ex for ex in unlabelled)]
     # the sources' test rows are read by no method: leave them out (and so never embed them)
     examples = [
         ex for ex in examples if ex.language in set(languages) and (ex.language == target or ex.split != "test")
@@ -222,11 +285,23 @@ def make_experiment_data(
     missing = [lang for lang in languages if lang not in present]
     if missing:
         raise DataError(f"no examples for language(s) {', '.join(missing)}", source=source)
-    for lang in languages:
+    for lang in sources:
         if not any(ex.language == lang and ex.split == "train" for ex in examples):
-            role = "target" if lang == target else "source"
-            raise DataError(f"the {role} {lang!r} has no 'train' examples", source=source)
-    examples, carved = carve_validation(examples, languages, validation_fraction)
+            raise DataError(f"the source {lang!r} has no 'train' examples", source=source)
+    unused = Counter(ex.language for ex in examples if not ex.labelled and ex.language != target)
+    if unused:
+        log.warning(
+            "%s: the unlabelled texts of the sources are not used: %s",
+            source,
+            ", ".join(f"{lang} ({n})" for lang, n in sorted(unused.items())),
+        )
+        examples = [ex for ex in examples if ex.labelled or ex.language == target]
+    n_target_train = sum(ex.language == target and ex.split == "train" for ex in examples)
+    zero_shot = target_count == 0 or target_fraction == 0 or n_target_train == 0
+    dropped_validation = 0
+    if zero_shot:
+        examples, dropped_validation = _zero_shot_rows(examples, target, keep_rest=rest_unlabelled, source=source)
+    examples, carved = carve_validation(examples, sources if zero_shot else languages, validation_fraction)
     for lang, counts in carved.items():
         log.warning(
             "%s: %s has no validation rows; carved %d of its %d training rows as validation "
@@ -237,7 +312,7 @@ def make_experiment_data(
             counts["validation"] + counts["train"],
             validation_fraction,
         )
-    for lang in languages:
+    for lang in sources if zero_shot else languages:
         if not any(ex.language == lang and ex.split == "validation" for ex in examples):
             role = "target" if lang == target else "source"
             n_train = sum(ex.language == lang and ex.split == "train" for ex in examples)
@@ -256,26 +331,42 @@ def make_experiment_data(
             "'mgl train --save DIR' trains and saves a model without test rows",
             source=source,
         )
-    if target_count is not None:
-        examples = subsample_language(examples, target, count=target_count, seed=seed)
-    elif target_fraction is not None and target_fraction < 1.0:
-        examples = subsample_language(examples, target, fraction=target_fraction, seed=seed)
+    if not zero_shot and (target_count is not None or (target_fraction is not None and target_fraction < 1.0)):
+        share = {"count": target_count} if target_count is not None else {"fraction": target_fraction}
+        kept = subsample_language(examples, target, seed=seed, **share)
+        if rest_unlabelled:  # the training rows the subsample leaves: the target's unlabelled texts
+            chosen = {id(ex) for ex in kept}
+            examples = [ex if id(ex) in chosen else ex.unlabelled() for ex in examples]
+        else:
+            examples = kept
     if max_per_class is not None:
         examples = cap_per_class(examples, max_per_class)
     labels = label_vocabulary(examples)
     if len(labels) < 2:
         raise DataError(f"the data has {len(labels)} class(es); at least 2 are needed", source=source)
     label_id = {name: i for i, name in enumerate(labels)}
+    label_id[""] = -1  # an unlabelled text
     table = ExampleTable(
         languages=np.array([ex.language for ex in examples]),
         labels=np.array([label_id[ex.label] for ex in examples], dtype=np.int64),
         splits=np.array([ex.split for ex in examples]),
         label_names=labels,
     )
-    data = ExperimentData(list(examples), table, list(sources), target, domain, positive_label, carved or None)
+    data = ExperimentData(
+        list(examples), table, list(sources), target, domain, positive_label, carved or None, dropped_validation
+    )
     _ = data.positive  # a positive label that is not a class fails here, before any work
     unseen = data.target_unseen_classes
-    if unseen:
+    if zero_shot:
+        log.warning(
+            "%s: zero-shot: the target %s has no training label, so every method trains on the sources alone "
+            "and chooses its settings on the sources' validation rows; the model never sees a target label%s%s",
+            source,
+            target,
+            f" ({dropped_validation} target validation row(s) left out)" if dropped_validation else "",
+            f"; {len(data.unlabelled_rows)} unlabelled target text(s)" if len(data.unlabelled_rows) else "",
+        )
+    elif unseen:
         n = len(table.rows(languages=target, split="train"))
         log.warning(
             "%s: the target %s's %d training label(s) show no example of %s; %s predicted from the "

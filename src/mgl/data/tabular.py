@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from mgl.data.examples import SPLITS, Example
+from mgl.data.examples import SPLITS, UNLABELLED, Example
 from mgl.data.languages import SpellingNotes, canonical_language
 from mgl.data.records import RecordReader, file_format, record_id, scalar_value, text_value
 from mgl.errors import ConfigError, DataError
@@ -31,6 +31,8 @@ SPLIT_ALIASES = {
     "val": "validation",
     "dev": "validation",
     "test": "test",
+    "unlabelled": UNLABELLED,
+    "unlabeled": UNLABELLED,
 }
 
 
@@ -93,7 +95,7 @@ def load_table(
     path: str | Path,
     *,
     text: str = "text",
-    label: str = "label",
+    label: str | None = "label",
     text_pair: str | None = None,
     language: str | None = None,
     fixed_language: str | None = None,
@@ -126,8 +128,12 @@ def load_table(
     per file names the spellings read as one language. ``data``: the file's bytes, read in place of
     ``path``, which then only names the source (a table in memory, :mod:`mgl.data.frames`).
 
+    A record with an empty label is an unlabelled text (:meth:`mgl.data.examples.Example.unlabelled`,
+    split ``unlabelled``, as is a split value ``unlabelled``); ``label=None`` reads every record so
+    (a file of unlabelled texts). A validation or test row needs its label.
+
     Raises :class:`DataError` naming the file and the 1-based record for: a missing column, an
-    empty text or text pair, a missing, NaN or unknown label, a language that is not a language code
+    empty text or text pair, a validation or test row without a label, a NaN or unknown label, a language that is not a language code
     (any spelling :func:`mgl.data.languages.canonical_language` knows), an unknown split, a malformed row or JSON line, and bytes that are not UTF-8.
     """
     path = Path(path)
@@ -154,7 +160,7 @@ def load_table(
     if auto_split and header is not None and "split" in header:
         split, auto_split = "split", False
     if header is not None:
-        needed = [text, label] + [c for c in (text_pair, language, domain, split, uid) if c is not None]
+        needed = [text] + [c for c in (label, text_pair, language, domain, split, uid) if c is not None]
         missing = [c for c in dict.fromkeys(needed) if c not in header]
         if missing:
             raise DataError(f"missing column(s) {missing}; the header has {header}", source=path)
@@ -165,25 +171,25 @@ def load_table(
     for record, row in records:
         n_records += 1
 
-        raw_label = _field(row, label, path, record)
-        if raw_label is None or raw_label == "":
-            raise DataError(f"missing label (column {label!r})", source=path, record=record)
-        if raw_label.lower() == "nan":
-            raise DataError(f"label is NaN (column {label!r})", source=path, record=record)
-        if label_map is not None:
-            if raw_label not in label_map:
-                known = ", ".join(repr(k) for k in label_map)
-                raise DataError(
-                    f"unknown label {raw_label!r} (column {label!r}; the label map knows {known})",
-                    source=path,
-                    record=record,
-                )
-            mapped = label_map[raw_label]
-            if mapped is None:
-                continue
-            label_value = mapped
-        else:
-            label_value = raw_label
+        raw_label = _field(row, label, path, record) if label is not None else None
+        label_value = ""  # empty: an unlabelled text
+        if raw_label is not None and raw_label != "":
+            if raw_label.lower() == "nan":
+                raise DataError(f"label is NaN (column {label!r})", source=path, record=record)
+            if label_map is not None:
+                if raw_label not in label_map:
+                    known = ", ".join(repr(k) for k in label_map)
+                    raise DataError(
+                        f"unknown label {raw_label!r} (column {label!r}; the label map knows {known})",
+                        source=path,
+                        record=record,
+                    )
+                mapped = label_map[raw_label]
+                if mapped is None:
+                    continue
+                label_value = mapped
+            else:
+                label_value = raw_label
 
         text_field = text_value(row, text, source=path, record=record)
         pair_value = None
@@ -207,8 +213,21 @@ def load_table(
             split_value = SPLIT_ALIASES.get(raw_split.lower(), "")
             if not split_value:
                 raise DataError(
-                    f"unknown split {raw_split!r}; expected one of {list(SPLITS)}", source=path, record=record
+                    f"unknown split {raw_split!r}; expected one of {[*SPLITS, UNLABELLED]}", source=path, record=record
                 )
+        if not label_value:
+            if split_value in ("validation", "test"):
+                raise DataError(
+                    f"missing label (column {label!r}): a {split_value} row needs its label (an unlabelled "
+                    "text belongs to the training split, or to the split 'unlabelled')",
+                    source=path,
+                    record=record,
+                )
+            split_value = UNLABELLED
+        elif split_value == UNLABELLED:
+            raise DataError(
+                f"the split says 'unlabelled' but the row has the label {label_value!r}", source=path, record=record
+            )
 
         domain_value = (_field(row, domain, path, record) or None) if domain is not None else None
         uid_value = record_id(row, uid, source=path, record=record) if uid is not None else None

@@ -14,7 +14,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from mgl.data.examples import SPLITS, Example, label_vocabulary
+from mgl.data.examples import SPLITS, UNLABELLED, Example, label_vocabulary
 from mgl.data.languages import is_canonical
 from mgl.errors import DataError
 
@@ -44,7 +44,7 @@ def validate_examples(examples: Sequence[Example], *, source: str | Path) -> lis
             raise DataError(f"empty text{where}", source=source, record=position)
         if ex.text_pair is not None and (not isinstance(ex.text_pair, str) or not ex.text_pair.strip()):
             raise DataError(f"empty text pair{where}", source=source, record=position)
-        if not isinstance(ex.label, str) or not ex.label.strip():
+        if ex.labelled and (not isinstance(ex.label, str) or not ex.label.strip()):
             raise DataError(f"missing label{where}", source=source, record=position)
         if not is_canonical(ex.language):
             raise DataError(
@@ -52,8 +52,10 @@ def validate_examples(examples: Sequence[Example], *, source: str | Path) -> lis
                 source=source,
                 record=position,
             )
-        if ex.split not in SPLITS:
-            raise DataError(f"split {ex.split!r} is not one of {list(SPLITS)}{where}", source=source, record=position)
+        if ex.split not in (*SPLITS, UNLABELLED):
+            raise DataError(
+                f"split {ex.split!r} is not one of {[*SPLITS, UNLABELLED]}{where}", source=source, record=position
+            )
         if ex.uid is not None:
             if ex.uid in seen:
                 raise DataError(
@@ -74,7 +76,8 @@ def validate_examples(examples: Sequence[Example], *, source: str | Path) -> lis
 def class_notices(examples: Iterable[Example]) -> list[str]:
     """What training does with classes missing somewhere, one line each: a (language, split)
     without a class, and a class that only one language has."""
-    examples = list(examples)
+    unlabelled = Counter(ex.language for ex in examples if not ex.labelled)
+    examples = [ex for ex in examples if ex.labelled]
     vocabulary = label_vocabulary(examples)
     present: dict[tuple[str, str | None], set[str]] = defaultdict(set)
     languages_of_class: dict[str, set[str]] = defaultdict(set)
@@ -105,6 +108,18 @@ def class_notices(examples: Iterable[Example]) -> list[str]:
                 f"as a source, the methods that draw episodes need every class (an error at training: give "
                 f"{language!r} examples of them, drop them with --labels, or train --method logreg-pooled)"
             )
+    for language, n in sorted(unlabelled.items()):
+        labelled = sum(ex.language == language and ex.split == "train" for ex in examples)
+        use = (
+            "as the target it has no training labels: zero-shot transfer from the sources (the model never "
+            "sees a target label)"
+            if labelled == 0
+            else f"as the target, beside its {labelled} training label(s)"
+        )
+        notices.append(
+            f"language {language!r} has {n} unlabelled text(s) (an empty label): {use}; its unlabelled texts "
+            "feed the methods that use them (data.unlabelled_use); as a source, they are not used"
+        )
     return notices
 
 

@@ -48,6 +48,11 @@ def build_features(data, enc: EncoderConfig, *, encoder=None, progress: bool = T
 
         cache = cache if cache is not None else EmbeddingCache()
         emb = encoder.embed(data.texts, data.pairs, batch_size=enc.batch_size, cache=cache, progress=progress)
+        if enc.centring == "language":
+            from mgl.encoders.centring import centred
+
+            emb, centre = centred(data, torch.as_tensor(emb))
+            return FrozenFeatures(emb, device=encoder.device, centre=centre.float().cpu()), encoder
         return FrozenFeatures(emb, device=encoder.device), encoder
     if enc.train == "top-k" and enc.prefix_cache:
         from mgl.encoders.node_features import PrefixFeatures
@@ -95,6 +100,8 @@ class Featurizer:
         self.config = enc
         self._encoder = encoder
         self.pooling_head: torch.nn.Module | None = None
+        self.centre: torch.Tensor | None = None
+        """``encoder.centring=language``: the target's mean vector, taken from every input's."""
 
     @property
     def encoder(self):
@@ -112,6 +119,7 @@ class Featurizer:
         features, _ = build_features(
             data, self.config, encoder=self.encoder, progress=progress, cache=cache, prefix_root=prefix_root
         )
+        self.centre = getattr(features, "centre", None)
         return features
 
     def embed(
@@ -131,4 +139,9 @@ class Featurizer:
                 self.encoder.embed(texts, pairs, batch_size=batch_size, progress=progress, pooler=self.pooling_head)
             )
         cache = cache if self.config.train == "none" else None
-        return torch.as_tensor(self.encoder.embed(texts, pairs, batch_size=batch_size, cache=cache, progress=progress))
+        vectors = torch.as_tensor(
+            self.encoder.embed(texts, pairs, batch_size=batch_size, cache=cache, progress=progress)
+        )
+        if self.centre is not None:
+            vectors = vectors.float() - self.centre.to(vectors.device)
+        return vectors

@@ -66,7 +66,13 @@ class FrozenFeatures:
     trainable = False
     lr = None
 
-    def __init__(self, embeddings: np.ndarray | torch.Tensor, device: torch.device | str = "cpu"):
+    def __init__(
+        self,
+        embeddings: np.ndarray | torch.Tensor,
+        device: torch.device | str = "cpu",
+        *,
+        centre: torch.Tensor | None = None,
+    ):
         emb = torch.as_tensor(
             np.asarray(embeddings, dtype=np.float32) if not torch.is_tensor(embeddings) else embeddings
         )
@@ -78,6 +84,8 @@ class FrozenFeatures:
             raise DataError(f"embedding of instance {first + 1} contains NaN or infinite values", source="embeddings")
         self.embeddings = emb.float().to(device)
         self.dim = int(emb.shape[1])
+        self.centre = centre
+        """``encoder.centring=language``: the target's mean vector, already taken from these rows."""
 
     def __len__(self) -> int:
         return int(self.embeddings.shape[0])

@@ -238,11 +238,12 @@ class CellRunner:
 
 def cell_metrics(data, probabilities: dict[str, np.ndarray], report: dict[str, Any]) -> dict[str, Any]:
     """A cell's metrics (:func:`mgl.methods.scoring.split_metrics`), the method's report beside and
-    its probabilities; a target without validation or test rows is a DataError (a cell needs both)."""
+    its probabilities; a target without validation or test rows is a DataError (a cell needs both;
+    zero-shot, the target has no validation row by design and the cell's validation accuracy is null)."""
     from mgl.methods.scoring import split_metrics
 
     metrics = split_metrics(data, probabilities)
-    if not metrics["n_test"] or not metrics["n_validation"]:
+    if not metrics["n_test"] or not (metrics["n_validation"] or data.zero_shot):
         raise DataError(
             f"the target {data.target!r} has {metrics['n_validation']} validation and {metrics['n_test']} test "
             "rows: a grid cell needs both"

@@ -48,8 +48,23 @@ class Method:
 
     # ------------------------------------------------------------------ fitting
 
+    needs_target_labels = False
+    """Whether the method trains on the target's labels alone, so that zero-shot it has nothing to train."""
+
     def check_data(self, data) -> None:
         """Fail early (DataError), before the encoder runs, on data this method cannot train on."""
+        self.check_zero_shot(data)
+
+    def check_zero_shot(self, data) -> None:
+        """A method that needs the target's labels refuses zero-shot data (DataError)."""
+        if self.needs_target_labels and data.zero_shot:
+            from mgl.errors import DataError
+
+            raise DataError(
+                f"{self.name} trains on the target's labels, and the target {data.target!r} has none (zero-shot); "
+                "methods that transfer from the sources alone: ensemble (the default), mgl, mix, fine-tune, "
+                "reptile, logreg-pooled, logreg-chars"
+            )
 
     def fit(
         self,
@@ -67,6 +82,7 @@ class Method:
         nothing is scored here. ``keep_bank=False`` (the grids, which score and keep nothing else)
         skips embedding the labelled bank for heads that do not read it. Returns ``self``."""
         self.config.validate()
+        self.check_zero_shot(data)
         head, report, bank = self._fit(
             data,
             features,

@@ -17,6 +17,10 @@ from mgl.methods.base import Method
 class LogisticRegressionReference(Method):
     """``logreg-target`` or ``logreg-pooled``, by name."""
 
+    @property
+    def needs_target_labels(self) -> bool:  # type: ignore[override]
+        return self.name == "logreg-target"
+
     def _fit(self, data, features, *, seed, device, progress, checkpoint, resume):
         from mgl.methods.baselines.common import mgl_validation_rows
         from mgl.methods.baselines.logistic_regression import fit_logistic_regression

@@ -105,7 +105,16 @@ def render_model_card(meta: dict[str, Any]) -> str:
             + ".",
         ]
     n_validation = (report.get("counts", {}).get(target) or {}).get("validation")
-    if isinstance(n_validation, int) and n_validation < SMALL_VALIDATION:
+    if report.get("zero_shot"):
+        lines += [
+            "",
+            f"**Zero-shot:** the model never saw a label in {target}. It was trained on the sources alone; "
+            "settings and early stopping were chosen on the sources' validation rows, and the probabilities are "
+            "not calibrated for the target (temperature 1).",
+        ]
+    if report.get("unlabelled_texts"):
+        lines += ["", f"Unlabelled {target} texts read in training: {report['unlabelled_texts']}."]
+    if not report.get("zero_shot") and isinstance(n_validation, int) and n_validation < SMALL_VALIDATION:
         lines += [
             "",
             f"**A small validation set:** the target has {n_validation} validation rows. They decide the "

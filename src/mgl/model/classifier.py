@@ -42,6 +42,7 @@ from mgl.errors import DataError, MGLError
 from mgl.methods.heads import EnsembleHead, Head, LabelledBank, MetaGraphHead
 from mgl.methods.heads.base import head_probabilities, head_texts
 from mgl.model.calibration import apply_temperature, calibration_report
+from mgl.model.suggestion import DEFAULT_STRATEGY, DEFAULT_SUGGESTIONS
 
 if TYPE_CHECKING:
     from mgl.encoders.cache import EmbeddingCache
@@ -254,7 +255,9 @@ class Classifier:
         self.temperature, calibration = calibration_report(
             scored.own, t.labels, rows, where=f"{data.target} validation"
         )
-        if len(rows["validation"]) < SMALL_VALIDATION:  # said once the choices are made, with what they were
+        if data.zero_shot:
+            calibration["fitted_on"] = "nothing: zero-shot, the model sees no target label (temperature 1)"
+        elif len(rows["validation"]) < SMALL_VALIDATION:  # said once the choices are made, with what they were
             logging.getLogger("mgl").warning(
                 "the target %s has %d validation row(s): the calibration temperature (%.3g), the choice of "
                 "settings and early stopping were decided on them, so those choices are noisy (%d or more "
@@ -295,6 +298,12 @@ class Classifier:
             for lang in [*data.sources, data.target]
         }
         self.report["validation_carved"] = data.carved or {}
+        self.report["zero_shot"] = data.zero_shot
+        self.report["target_labels"] = {
+            "train": len(t.rows(languages=data.target, split="train")),
+            "validation": len(rows["validation"]),
+        }
+        self.report["unlabelled_texts"] = len(data.unlabelled_rows)
         return self
 
     # ------------------------------------------------------------------ prediction
@@ -445,6 +454,54 @@ class Classifier:
                     self.method,
                     g,
                 )
+            )
+        return out
+
+    def suggest(
+        self,
+        texts: Sequence[str],
+        n: int = DEFAULT_SUGGESTIONS,
+        *,
+        pairs: Sequence[str | None] | None = None,
+        strategy: str = DEFAULT_STRATEGY,
+        seed: int = 0,
+        progress: bool = False,
+    ) -> list[dict]:
+        """The ``n`` unlabelled ``texts`` whose labels would help most, best first
+        (:func:`mgl.model.suggestion.choose`; ``diverse``: the most uncertain, spread over the
+        embedding space). Each suggestion says why: its position in ``texts``, the predicted label and
+        probabilities, the margin between the two most probable classes, the entropy, and the
+        nearest labelled example (id, language, label, cosine similarity)."""
+        from mgl.model.neighbours import nearest
+        from mgl.model.suggestion import choose, entropies, margins
+
+        texts = list(texts)
+        queries = self.embed(texts, pairs, progress=progress)
+        probs = self.predict_proba_embeddings(queries, texts, pairs)
+        picked = choose(probs, queries.numpy(), n, strategy=strategy, seed=seed)
+        _, _, bank = self._require_fitted()
+        idx, sims = nearest(queries[picked], bank, k=1)
+        margin, entropy = margins(probs), entropies(probs)
+        out = []
+        for rank, (i, j, sim) in enumerate(zip(picked, idx[:, 0], sims[:, 0]), 1):
+            neighbour = bank.examples[int(j)]
+            out.append(
+                {
+                    "rank": rank,
+                    "position": i,
+                    "text": texts[i],
+                    "predicted": self.label_names[int(probs[i].argmax())],
+                    "probabilities": {name: round(float(v), 6) for name, v in zip(self.label_names, probs[i])},
+                    "margin": round(float(margin[i]), 6),
+                    "entropy": round(float(entropy[i]), 6),
+                    "nearest_labelled": {
+                        "id": neighbour.uid,
+                        "language": neighbour.language,
+                        "label": neighbour.label,
+                        "similarity": round(float(sim), 4),
+                    },
+                    "strategy": strategy,
+                }
             )
         return out
 

@@ -13,7 +13,8 @@ A saved model (format ``mgl-model`` version 2) is a self-contained directory:
   ``support_texts=False``) and their embeddings by the final encoder: MGL draws its support sets
   from the sources' rows, and every explanation names the nearest;
 * ``encoder.safetensors`` — the encoder weights that were trained (only when the encoder was
-  trained); ``pooling_head.safetensors`` — a trained pooling head, whole;
+  trained); ``pooling_head.safetensors`` — a trained pooling head, whole; ``centre.safetensors`` —
+  with ``encoder.centring=language``, the target's mean vector, taken from every input's;
 * ``README.md`` — the model card; ``checksums.json`` — SHA-256 of every file, checked on load.
 
 It loads through :data:`mgl.methods.heads.HEAD_KINDS`, strictly: an unknown method or kind, a missing or
@@ -103,6 +104,9 @@ def save_model(
         if clf.encoder_state:
             _save_tensors({k: v.contiguous() for k, v in clf.encoder_state.items()}, tmp / "encoder.safetensors")
             files.append("encoder.safetensors")
+        if clf.featurizer.centre is not None:
+            _save_tensors({"centre": clf.featurizer.centre.float().contiguous()}, tmp / "centre.safetensors")
+            files.append("centre.safetensors")
         if clf.pooling_head is not None:
             _save_tensors(
                 {k: v.detach().cpu().contiguous() for k, v in clf.pooling_head.state_dict().items()},
@@ -374,6 +378,13 @@ def _load_checked(cls, directory: Path, sums: dict, meta: dict, *, device, preci
         if "encoder.safetensors" in sums:
             clf.encoder_state = _finite_tensors(directory / "encoder.safetensors")
             clf.encoder.load_state_dict(clf.encoder_state, strict=False)
+        if config.encoder.centring != "none":
+            if "centre.safetensors" not in sums:
+                raise MGLError(
+                    f"the model uses encoder.centring={config.encoder.centring} but has no centre.safetensors",
+                    source=directory,
+                )
+            clf.featurizer.centre = _finite_tensors(directory / "centre.safetensors")["centre"]
         if config.encoder.pooling_head != "none":
             from mgl.encoders.pooling_head import make_pooling_head
 

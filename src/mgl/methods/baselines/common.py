@@ -177,7 +177,8 @@ class ValidationSet:
 def mgl_validation_rows(
     table: ExampleTable, sources: Sequence[str], target: str, cfg: MGLConfig, seed: int
 ) -> tuple[list[tuple[str, np.ndarray]], np.ndarray]:
-    """The validation rows MGL uses with this seed: ``([(source, rows), ...], target rows)``.
+    """The validation rows MGL uses with this seed: ``([(source, rows), ...], target rows)``; zero-shot
+    (no target training row), the target rows are the sources' (:func:`zero_shot_rows`).
 
     Drawn exactly as :func:`mgl.methods.mgl.training.fit_mgl` draws them (same random stream, same
     order: the meta-train tasks, then the meta-test task), by calling the same functions.
@@ -187,11 +188,21 @@ def mgl_validation_rows(
         _, tasks = meta_train_tasks(table, sources, cfg, rng)
         source_rows = [(task.sampler.pair.target, task.query) for task in tasks]
         _, val_task, _ = meta_test_tasks(table, sources, target, cfg, rng)
+        if val_task is None:  # zero-shot
+            return source_rows, zero_shot_rows(source_rows)
         return source_rows, val_task.query
     source_rows = [
         (lang, validation_subset(table.rows(languages=lang, split="validation"), cfg, rng)) for lang in sources
     ]
+    if len(table.rows(languages=target, split="train")) == 0:
+        return source_rows, zero_shot_rows(source_rows)
     return source_rows, validation_subset(table.rows(languages=target, split="validation"), cfg, rng)
+
+
+def zero_shot_rows(source_rows: Sequence[tuple[str, np.ndarray]]) -> np.ndarray:
+    """Zero-shot, the rows that stand for the target's validation rows: the sources' validation
+    rows together (the model never sees a target label)."""
+    return np.sort(np.concatenate([rows for _, rows in source_rows]))
 
 
 class BatchStream:

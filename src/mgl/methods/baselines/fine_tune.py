@@ -19,5 +19,7 @@ class FineTune(NeuralBaseline):
         model = ctx.classifier()
         source = ctx.stage("source", model, pooled_steps(ctx.train_rows(ctx.sources)), ctx.source_validation)
         rows = ctx.train_rows(ctx.target)
-        target = ctx.stage("target", model, pooled_steps(rows), ctx.target_validation)
-        return Fitted(model, SHARED_HEAD, [source, target], n_train=len(ctx.train_rows([*ctx.sources, ctx.target])))
+        stages = [source]
+        if len(rows):  # zero-shot: no target stage
+            stages.append(ctx.stage("target", model, pooled_steps(rows), ctx.target_validation))
+        return Fitted(model, SHARED_HEAD, stages, n_train=len(ctx.train_rows([*ctx.sources, ctx.target])))

@@ -20,6 +20,8 @@ from mgl.methods.baselines.tuning import BaselineContext
 
 
 class MultiTask(NeuralBaseline):
+    needs_target_labels = True  # the target's own head
+
     def train(self, ctx: BaselineContext) -> Fitted:
         languages = [*ctx.sources, ctx.target]
         model = ctx.classifier(heads=languages)

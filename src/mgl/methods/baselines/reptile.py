@@ -99,5 +99,7 @@ class Reptile(NeuralBaseline):
             settings=settings,
             betas=INNER_BETAS,
         )
-        adapt = ctx.stage("adapt", model, pooled_steps(ctx.train_rows(ctx.target)), ctx.target_validation)
-        return Fitted(model, SHARED_HEAD, [meta, adapt], n_train=len(ctx.train_rows([*ctx.sources, ctx.target])))
+        stages = [meta]
+        if len(ctx.train_rows(ctx.target)):  # zero-shot: no adaptation stage
+            stages.append(ctx.stage("adapt", model, pooled_steps(ctx.train_rows(ctx.target)), ctx.target_validation))
+        return Fitted(model, SHARED_HEAD, stages, n_train=len(ctx.train_rows([*ctx.sources, ctx.target])))

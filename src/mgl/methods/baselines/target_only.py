@@ -13,6 +13,8 @@ from mgl.methods.baselines.tuning import BaselineContext
 
 
 class TargetOnly(NeuralBaseline):
+    needs_target_labels = True
+
     def train(self, ctx: BaselineContext) -> Fitted:
         model = ctx.classifier()
         rows = ctx.train_rows(ctx.target)

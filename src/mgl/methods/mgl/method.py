@@ -19,6 +19,7 @@ class MGL(Method):
 
     def check_data(self, data) -> None:
         """Every sampler of both stages built once: a language or class too small for N raises DataError."""
+        super().check_data(data)
         check_episodes(data, mgl_variant_config(self.name, self.config.mgl))
 
     def _fit(self, data, features, *, seed, device, progress, checkpoint, resume):
@@ -55,8 +56,14 @@ def check_episodes(data, cfg) -> None:
     language or class too small for N raises DataError."""
     import numpy as np
 
+    from mgl.errors import DataError
     from mgl.methods.mgl.training import meta_test_tasks, meta_train_tasks
 
+    if data.zero_shot and not cfg.meta_train:
+        raise DataError(
+            f"zero-shot: the target {data.target!r} has no training label and this MGL variant has no meta-train "
+            "stage, so nothing would be trained; give the target labels or keep meta-train"
+        )
     rng = np.random.default_rng(0)
     if cfg.meta_train:
         meta_train_tasks(data.table, data.sources, cfg, rng)

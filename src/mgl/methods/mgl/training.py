@@ -7,7 +7,9 @@ validation instances as queries).
 
 Stage 2, *meta-test*: the pair sources -> target; supports from the sources' training
 data, queries from the target's few labelled training instances; early stopping on the
-target's validation data. Stage 2 starts from stage 1's best checkpoint.
+target's validation data. Stage 2 starts from stage 1's best checkpoint. Zero-shot (no target
+label) there is no stage 2: the meta-trained model predicts the target with the sources as
+supports, as the paper's meta-test pair does at test time.
 
 Each stage: Adam (the graph and GCN at ``lr``, trainable encoder weights at
 ``encoder_lr``), gradient-norm clipping at 40, the summed query cross-entropy of eq. 6;
@@ -29,7 +31,7 @@ import torch
 
 from mgl.config import MGLConfig
 from mgl.data.table import ExampleTable
-from mgl.errors import ConfigError, MGLError
+from mgl.errors import ConfigError, DataError, MGLError
 from mgl.methods.metrics import mean_nll
 from mgl.methods.mgl.episodes import (
     CLTPair,
@@ -283,14 +285,18 @@ def meta_train_tasks(
 
 def meta_test_tasks(
     table: ExampleTable, sources: Sequence[str], target: str, cfg: MGLConfig, rng: np.random.Generator
-) -> tuple[EpisodeSampler, ValidationTask, EpisodeSampler]:
-    """Stage 2: the sampler sources -> target, its validation task, and the sampler used at test time."""
+) -> tuple[EpisodeSampler | None, ValidationTask | None, EpisodeSampler]:
+    """Stage 2: the sampler sources -> target, its validation task, and the sampler used at test time.
+
+    Zero-shot (the target has no training row) there is no stage 2: ``(None, None, test sampler)``."""
     pair = meta_test_pair(sources, target)
     support = table_pool(table, languages=sources, split="train", name="sources' training data")
+    test_sampler = _sampler(pair, support, None, table, cfg)
+    if len(table.rows(languages=target, split="train")) == 0:
+        return None, None, test_sampler
     query = table_pool(table, languages=target, split="train", name=f"{target} training data")
     sampler = _sampler(pair, support, query, table, cfg)
     rows = validation_subset(table.rows(languages=target, split="validation"), cfg, rng)
-    test_sampler = _sampler(pair, support, None, table, cfg)
     return sampler, ValidationTask(test_sampler, rows, table.labels[rows]), test_sampler
 
 
@@ -346,9 +352,15 @@ def fit_mgl(
                 _run_stage("meta-train", model, features, samplers, tasks, cfg, seed, progress, checkpoint, resume)
             )
         sampler, val_task, test_sampler = meta_test_tasks(table, sources, target, cfg, rng)
-        stages.append(
-            _run_stage("meta-test", model, features, [sampler], [val_task], cfg, seed, progress, checkpoint, resume)
-        )
+        if sampler is not None and val_task is not None:
+            stages.append(
+                _run_stage("meta-test", model, features, [sampler], [val_task], cfg, seed, progress, checkpoint, resume)
+            )
+        elif not cfg.meta_train:
+            raise DataError(
+                f"zero-shot: the target {target!r} has no training label and meta-training is off "
+                "(mgl.meta_train=false), so nothing would be trained; give the target labels or keep meta-train"
+            )
     return FitReport(stages, test_sampler)
 
 
