@@ -15,7 +15,7 @@ from mgl.data.examples import Example, label_vocabulary, languages_of, select
 from mgl.data.registry import DATA_HELP, DATASETS, STDIN_HELP, default_data_root, load_dataset, stats_rows
 from mgl.data.tabular import parse_columns, parse_label_map
 from mgl.data.validation import validate_examples
-from mgl.errors import ConfigError
+from mgl.errors import ConfigError, DataError
 
 app = typer.Typer(help="Inspect, check and download datasets.", no_args_is_help=True)
 
@@ -143,18 +143,72 @@ def validate(
     languages: LanguagesOpt = None,
     encoding: EncodingOpt = None,
     keep_regions: KeepRegionsOpt = False,
+    sources: Annotated[
+        str | None, typer.Option(help="With --target: also check the experiment as 'mgl train' would set it up.")
+    ] = None,
+    target: Annotated[str | None, typer.Option(help="The target language of that experiment.")] = None,
+    method: Annotated[
+        str | None, typer.Option(help="The method 'mgl train' would train (default: the configuration's).")
+    ] = None,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="Any setting, as 'mgl train --set' (data.target_fraction=1.0, ...)."),
+    ] = None,
 ) -> None:
     """Load a dataset and check it as training does: an error where training refuses it (texts, labels,
     languages, splits, ids), a notice where training accepts it with one (a class missing in a
-    language or split, a class only one language has)."""
+    language or split, a class only one language has, unlabelled texts). With --sources and --target,
+    the experiment is set up as 'mgl train' sets it up (splits carved, the target's labels kept,
+    zero-shot) and the method checks it before any embedding, so validate errors exactly where train
+    would, with the same message."""
     examples = _load(name, root, columns, labels, language, fmt, languages, encoding, keep_regions)
     notices = validate_examples(examples, source=name)  # errors exactly where training errors
     for notice in notices:  # what training accepts with a notice, said the same way here
         logging.getLogger("mgl").warning("%s: %s", name, notice)
+    if (sources is None) != (target is None):
+        raise ConfigError("give --sources and --target together (or neither)")
+    if sources is not None and target is not None:
+        check_experiment(examples, name, sources, target, method, set_ or [])
     typer.echo(
         f"ok: {len(examples)} examples; languages {', '.join(languages_of(examples))}; "
         f"classes {', '.join(label_vocabulary(examples))}" + (f"; {len(notices)} notice(s)" if notices else "")
     )
+
+
+def check_experiment(examples: list[Example], name: str, sources: str, target: str, method, overrides) -> None:
+    """What 'mgl train' does before it embeds anything: the experiment's data set up from the
+    configuration (its notices logged) and the method's own check (:meth:`mgl.methods.base.Method.check_data`)."""
+    from mgl.config import load_config
+    from mgl.data.preparation import make_experiment_data
+    from mgl.methods import check_run_config, make_method
+
+    items = [f"data.sources={sources}", f"data.target={target}", *([f"method={method}"] if method else [])]
+    cfg = load_config(None, None, [*items, *overrides]).validate()
+    check_run_config(cfg)
+    d = cfg.data
+    data = make_experiment_data(
+        examples,
+        d.sources,
+        d.target,
+        domain=d.domain,
+        target_fraction=d.target_fraction,
+        target_count=d.target_count,
+        max_per_class=d.max_per_class,
+        seed=cfg.seed,
+        source=name,
+        require_test=False,
+        positive_label=d.positive_label,
+        validation_fraction=d.validation_fraction,
+        keep_regions=d.keep_regions,
+        rest_unlabelled=d.rest_unlabelled,
+    )
+    try:
+        make_method(cfg.resolved_method(), cfg, members=cfg.members).check_data(data)
+    except DataError as exc:
+        if exc.source is None:  # named as 'mgl train' names it: the data the problem was found in
+            raise DataError(exc.message, source=name, record=exc.record) from None
+        raise
+    typer.echo(f"ok: 'mgl train --method {cfg.resolved_method()}' can train {'+'.join(data.sources)} -> {data.target}")
 
 
 @app.command()

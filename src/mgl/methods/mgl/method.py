@@ -64,6 +64,16 @@ def check_episodes(data, cfg) -> None:
             f"zero-shot: the target {data.target!r} has no training label and this MGL variant has no meta-train "
             "stage, so nothing would be trained; give the target labels or keep meta-train"
         )
+    t = data.table
+    taught = set(t.labels[t.rows(languages=data.sources, split="train")].tolist())
+    only_target = [name for i, name in enumerate(t.label_names) if i not in taught]
+    if only_target:
+        raise DataError(
+            f"class(es) {', '.join(map(repr, only_target))} are labelled only in the target {data.target!r}: no "
+            "source teaches them, and MGL's episodes need every class in every source. Either drop them "
+            "(--labels RAW=, for every raw value of the class) or keep them predictable from the target's own "
+            "labels with a method that pools labels: --method logreg-pooled, mix, target-only or logreg-target"
+        )
     rng = np.random.default_rng(0)
     if cfg.meta_train:
         meta_train_tasks(data.table, data.sources, cfg, rng)
