@@ -5,6 +5,7 @@ import csv
 import json
 
 import pytest
+import torch
 from cli_helpers import THREE_CLASS, TINY_SETTINGS, run_mgl
 
 from mgl import MGLClassifier
@@ -128,3 +129,36 @@ def test_suggest_ranks_unlabelled_texts_and_says_why(tmp_path, tiny_model):
     assert code == 0, err  # its own earlier suggestions are replaced
     code, _, err = run_mgl("suggest", "--model", tiny_model, "--input", pool, "--strategy", "best", "--quiet")
     assert code == 2 and "unknown strategy 'best'" in err
+
+
+def test_fit_takes_unlabelled_texts_in_python(reviews_csv, tiny_bert_dir):
+    from mgl import load_config
+    from mgl.data.tabular import load_table
+
+    examples = [
+        ex
+        for ex in load_table(
+            reviews_csv,
+            text="text",
+            label="stars",
+            language="lang",
+            split="split",
+            label_map={"1": "negative", "2": "negative", "3": "neutral", "4": "positive", "5": "positive"},
+        )
+        if not (ex.language == "fr" and ex.split != "test")
+    ]
+    cfg = load_config(
+        "amazon",
+        None,
+        [
+            f"encoder.model={tiny_bert_dir}",
+            "encoder.precision=fp32",
+            "encoder.centring=language",
+            "method=logreg-pooled",
+        ],
+    )
+    pool = ["très bon livre", "le livre est mauvais", "un livre et le film"]
+    clf = MGLClassifier(cfg).fit(examples, sources=["en", "de"], target="fr", progress=False, unlabelled=pool)
+    assert clf.report["zero_shot"] is True and clf.report["unlabelled_texts"] == 3
+    raw = torch.as_tensor(clf.featurizer.encoder.embed(pool, None, batch_size=8)).float()
+    torch.testing.assert_close(clf.featurizer.centre, raw.mean(0))  # the target's mean: its unlabelled texts'

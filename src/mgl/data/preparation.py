@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -269,7 +269,7 @@ def make_experiment_data(
     sources = [canonical_language(code, what="source language", keep_regions=keep_regions) for code in sources]
     target = canonical_language(target, what="target language", keep_regions=keep_regions)
     languages = [*sources, target]
-    examples = [*examples, *(ex.unlabelled() if ex.labelled else ex for ex in unlabelled)]
+    examples = [*examples, *(replace(ex.unlabelled(), language=target) for ex in unlabelled)]
     # the sources' test rows are read by no method: leave them out (and so never embed them)
     examples = [
         ex for ex in examples if ex.language in set(languages) and (ex.language == target or ex.split != "test")

@@ -32,7 +32,7 @@ import numpy as np
 import torch
 
 from mgl.config import RunConfig, load_config
-from mgl.data.examples import Example
+from mgl.data.examples import UNLABELLED, Example
 from mgl.data.frames import is_table
 from mgl.data.preparation import SMALL_VALIDATION, make_experiment_data
 from mgl.data.registry import load_dataset
@@ -177,6 +177,7 @@ class Classifier:
         resume=None,
         columns: str | Mapping[str, str] | None = None,
         labels: str | Mapping[str, str | None] | None = None,
+        unlabelled: Sequence[str] | None = None,
     ) -> Classifier:
         """Train on labelled examples with splits (sources: ``train`` (+ ``validation`` for
         meta-train); target: ``train`` (its few labels) and ``validation``). A language without
@@ -187,7 +188,11 @@ class Classifier:
         pandas DataFrame, a ``datasets.Dataset``) read as :func:`mgl.data.registry.load_dataset`
         reads it, with ``columns`` and ``labels`` as ``--columns`` and ``--labels`` (default
         columns ``text``, ``label``, ``language``, ``split``). For scikit-learn's ``fit(X, y)``,
-        see :class:`mgl.model.estimator.MGLEstimator`."""
+        see :class:`mgl.model.estimator.MGLEstimator`.
+
+        A target without a labelled training row is zero-shot (trained from the sources alone). Its
+        unlabelled texts (``unlabelled``, or examples with an empty label and split ``unlabelled``)
+        give its mean with ``encoder.centring=language`` (:mod:`mgl.encoders.centring`)."""
         cfg = self.config
         if is_table(examples):
             examples = load_dataset(examples, columns=columns, labels=labels)
@@ -211,6 +216,10 @@ class Classifier:
             positive_label=cfg.data.positive_label,
             validation_fraction=cfg.data.validation_fraction,
             keep_regions=cfg.data.keep_regions,
+            unlabelled=[
+                Example(text, "", target or cfg.data.target, split=UNLABELLED, uid=f"unlabelled#{i}")
+                for i, text in enumerate(unlabelled or (), 1)
+            ],
         )
         return self.fit_data(data, progress=progress, checkpoint=checkpoint, resume=resume)
 
