@@ -95,7 +95,12 @@ def test_a_small_target_validation_set_is_named_at_train_and_in_the_card(tmp_pat
         "--method", "logreg-pooled", "--target-fraction", "1.0",
     )  # fmt: skip
     assert code == 0, err
-    assert "validation row(s): the calibration temperature" in err
+    assert "has 15 validation row(s): the calibration temperature" in err
+    v = run_mgl(
+        "data", "validate", reviews_csv, *THREE_CLASS, "--sources", "en,de", "--target", "fr",
+        "--method", "logreg-pooled", "--set", "data.target_fraction=1.0",
+    )  # fmt: skip
+    assert v[0] == 0 and "has 15 validation row(s): the calibration temperature, the choice" in v[2]
     assert (
         "**A small validation set:** the target has 15 validation rows"
         in (tmp_path / "model" / "README.md").read_text()

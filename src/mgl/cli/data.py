@@ -179,7 +179,7 @@ def check_experiment(examples: list[Example], name: str, sources: str, target: s
     """What 'mgl train' does before it embeds anything: the experiment's data set up from the
     configuration (its notices logged) and the method's own check (:meth:`mgl.methods.base.Method.check_data`)."""
     from mgl.config import load_config
-    from mgl.data.preparation import make_experiment_data
+    from mgl.data.preparation import make_experiment_data, small_validation_notice
     from mgl.methods import check_run_config, make_method
 
     items = [f"data.sources={sources}", f"data.target={target}", *([f"method={method}"] if method else [])]
@@ -202,6 +202,9 @@ def check_experiment(examples: list[Example], name: str, sources: str, target: s
         keep_regions=d.keep_regions,
         rest_unlabelled=d.rest_unlabelled,
     )
+    notice = small_validation_notice(data)
+    if notice:
+        logging.getLogger("mgl").warning("%s: %s", name, notice)
     try:
         make_method(cfg.resolved_method(), cfg, members=cfg.members).check_data(data)
     except DataError as exc:

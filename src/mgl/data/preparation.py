@@ -34,6 +34,21 @@ SMALL_VALIDATION = 30
 """Fewer target validation rows than this are named in a notice (and in the model card): they decide
 the temperature, the settings and early stopping, each then a noisy choice."""
 
+
+def small_validation_notice(data: ExperimentData, temperature: float | None = None) -> str | None:
+    """The notice of a target validation set under :data:`SMALL_VALIDATION` rows (None: none to give;
+    zero-shot selects on the sources' rows), said alike by ``mgl train`` and ``mgl data validate``."""
+    n = len(data.table.rows(languages=data.target, split="validation"))
+    if data.zero_shot or n >= SMALL_VALIDATION:
+        return None
+    decided = "the calibration temperature" + (f" ({temperature:.3g})" if temperature is not None else "")
+    return (
+        f"the target {data.target} has {n} validation row(s): {decided}, the choice of settings and early "
+        f"stopping are decided on them, so those choices are noisy ({SMALL_VALIDATION} or more rows make them "
+        "steadier; the model card says so)"
+    )
+
+
 POSITIVE_NAMES = ("positive", "paraphrase", "relevant", "yes", "true", "1")
 
 

@@ -34,7 +34,7 @@ import torch
 from mgl.config import RunConfig, load_config
 from mgl.data.examples import UNLABELLED, Example
 from mgl.data.frames import is_table
-from mgl.data.preparation import SMALL_VALIDATION, make_experiment_data
+from mgl.data.preparation import make_experiment_data, small_validation_notice
 from mgl.data.registry import load_dataset
 from mgl.encoders.featurizer import Featurizer
 from mgl.encoders.node_features import trained_state
@@ -266,16 +266,9 @@ class Classifier:
         )
         if data.zero_shot:
             calibration["fitted_on"] = "nothing: zero-shot, the model sees no target label (temperature 1)"
-        elif len(rows["validation"]) < SMALL_VALIDATION:  # said once the choices are made, with what they were
-            logging.getLogger("mgl").warning(
-                "the target %s has %d validation row(s): the calibration temperature (%.3g), the choice of "
-                "settings and early stopping were decided on them, so those choices are noisy (%d or more "
-                "rows make them steadier; the model card says so)",
-                data.target,
-                len(rows["validation"]),
-                self.temperature,
-                SMALL_VALIDATION,
-            )
+        notice = small_validation_notice(data, self.temperature)
+        if notice:  # said once the choices are made, with what they were
+            logging.getLogger("mgl").warning("%s", notice)
         self.report = {
             **fitted.report_,
             "method": fitted.name,
