@@ -162,3 +162,18 @@ def test_fit_takes_unlabelled_texts_in_python(reviews_csv, tiny_bert_dir):
     assert clf.report["zero_shot"] is True and clf.report["unlabelled_texts"] == 3
     raw = torch.as_tensor(clf.featurizer.encoder.embed(pool, None, batch_size=8)).float()
     torch.testing.assert_close(clf.featurizer.centre, raw.mean(0))  # the target's mean: its unlabelled texts'
+
+
+def test_zero_shot_grids_leave_out_the_methods_that_need_target_labels():
+    from mgl import load_config
+    from mgl.cli.experiment import grid_methods
+    from mgl.errors import ConfigError
+
+    few = load_config("amazon", None, [])
+    assert "logreg-target" in grid_methods(few, ["mgl", "target-only"])
+    zero = load_config("amazon", None, ["data.target_fraction=0"])
+    assert grid_methods(zero, ["mgl", "ensemble"]) == ["logreg-pooled", "mgl", "ensemble"]
+    with pytest.raises(ConfigError, match="target-only train"):
+        grid_methods(zero, ["target-only"])
+    code, out, _ = run_mgl("experiment", "table1", "--help")
+    assert code == 0 and "--seeds" in out  # each grid command is its own (a helper is no command)

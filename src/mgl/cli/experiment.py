@@ -49,7 +49,6 @@ app = typer.Typer(
 )
 
 
-@app.command("table1")
 def grid_methods(cfg, asked: list[str]) -> list[str]:
     """The grid's methods: the references (:data:`mgl.grid.REFERENCE_METHODS`) and those asked; zero-shot
     (``data.target_fraction=0`` or ``data.target_count=0``) the references that need target labels
@@ -69,6 +68,7 @@ def grid_methods(cfg, asked: list[str]) -> list[str]:
     return [m for m in names if m not in needs]
 
 
+@app.command("table1")
 def table1(
     root: WebisRootOpt = None,
     out: Annotated[Path, typer.Option(help="Output folder: cells/, grid.json, table1.{json,csv,md}.")] = Path(
