@@ -132,7 +132,8 @@ def main(argv=None) -> int:
             for strategy in strategies:
                 path = args.cells / f"{target}__{args.domain or 'all'}__seed{seed}__{strategy}.json"
                 if path.exists():
-                    first = json.loads(path.read_text())["first"] if first is None else first
+                    kept = json.loads(path.read_text()).get("first") or {}
+                    first = first or (kept if "pool_probs" in kept else None)  # else round 0 is fitted again
                     continue
                 if data is None:
                     data, x = experiment(args, target)
@@ -144,8 +145,22 @@ def main(argv=None) -> int:
                 last = result["points"][-1]["accuracy"]
                 print(f"{target} seed {seed} {strategy}: {result['points'][0]['accuracy']:.3f} -> {last:.3f} "
                       f"({result['fit_seconds']:.0f} s)", flush=True)  # fmt: skip
+    slim(args.cells, strategies)
     summarise(args, strategies)
     return 0
+
+
+def slim(cells: Path, strategies: list[str]) -> None:
+    """Once every strategy of a (target, seed) is done, its cells drop round 0's pool probabilities
+    (kept only so that an interrupted run resumes the other strategies from the same round 0)."""
+    for path in sorted(cells.glob("*.json")):
+        cell = json.loads(path.read_text())
+        prefix = path.name.rsplit("__", 1)[0]
+        if "pool_probs" in (cell.get("first") or {}) and all(
+            (cells / f"{prefix}__{s}.json").exists() for s in strategies
+        ):
+            cell["first"] = {"points": cell["first"]["points"]}
+            write_text_atomic(path, json.dumps(cell) + "\n")
 
 
 def summarise(args, strategies: list[str]) -> None:
