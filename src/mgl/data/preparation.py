@@ -71,7 +71,8 @@ class ExperimentData:
     @property
     def zero_shot(self) -> bool:
         """The target has no training label: every method trains on the sources alone, model selection
-        and early stopping use the sources' validation rows (:func:`selection_rows`)."""
+        and early stopping use the sources' validation rows
+        (:func:`mgl.methods.baselines.common.zero_shot_rows`; MGL skips its meta-test stage)."""
         return len(self.table.rows(languages=self.target, split="train")) == 0
 
     @property
@@ -172,7 +173,7 @@ def cap_per_class(examples: list[Example], limit: int) -> list[Example]:
     return [ex for i, ex in enumerate(examples) if i in keep]
 
 
-def _zero_shot_rows(examples: list[Example], target: str, *, keep_rest: bool, source: str) -> tuple[list[Example], int]:
+def _zero_shot_rows(examples: list[Example], target: str, *, keep_rest: bool) -> tuple[list[Example], int]:
     """Zero-shot: the target's training rows dropped (``keep_rest``: kept as unlabelled texts) and its
     labelled validation rows dropped; returns the examples and the number of validation rows dropped."""
     out, dropped = [], 0
@@ -315,7 +316,7 @@ def make_experiment_data(
     zero_shot = target_count == 0 or target_fraction == 0 or n_target_train == 0
     dropped_validation = 0
     if zero_shot:
-        examples, dropped_validation = _zero_shot_rows(examples, target, keep_rest=rest_unlabelled, source=source)
+        examples, dropped_validation = _zero_shot_rows(examples, target, keep_rest=rest_unlabelled)
     examples, carved = carve_validation(examples, sources if zero_shot else languages, validation_fraction)
     for lang, counts in carved.items():
         log.warning(
