@@ -70,6 +70,9 @@ def test_a_file_whose_target_rows_have_empty_labels_is_zero_shot_and_centres_on_
     code, _, err = run_mgl("data", "validate", data, *THREE_CLASS)
     assert code == 0, err
     assert "'fr' has 45 unlabelled text(s)" in err and "zero-shot" in err
+    code, _, err = train(tmp_path / "plain", data, tiny_bert_dir, "--target-fraction", "1.0", method="logreg-pooled")
+    assert code == 0, err
+    assert "45 unlabelled fr text(s) read but not used: --set encoder.centring=language" in err
     code, _, err = train(
         tmp_path, data, tiny_bert_dir, "--target-fraction", "1.0", "--set", "encoder.centring=language",
         method="logreg-pooled",
