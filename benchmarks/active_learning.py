@@ -199,7 +199,7 @@ def summarise(args, strategies: list[str]) -> None:
         n = next(iter(mean.values()))[k][0]
         lines.append(f"| {n} | " + " | ".join(f"{100 * m[k][1]:.1f}" for m in mean.values()) + " |")
     lines += ["", f"Labels each strategy needs to reach what {PARITY_AT} random labels give ({100 * goal:.1f}): "
-              + ", ".join(f"{s} {'-' if v is None else f'{v:.0f}'}" for s, v in needs.items())]  # fmt: skip
+              + ", ".join(f"{s} {'-' if v is None else f'{v:.0f}'}" for s, v in needs.items()) + "."]  # fmt: skip
     write_text_atomic(out.with_suffix(".md"), "\n".join(lines) + "\n")
     import matplotlib
 
