@@ -34,7 +34,8 @@ from _common import require_mgl_data, write_out
 from mgl.config import load_config
 from mgl.data.preparation import prepare_data
 from mgl.encoders.featurizer import build_features
-from mgl.io import write_text_atomic
+from mgl.io import atomic_open, write_text_atomic
+from mgl.methods.heads.ensemble import mean_probabilities
 from mgl.methods.metrics import split_metrics
 from mgl.methods.scoring import fit_and_score, split_probabilities
 
@@ -94,6 +95,7 @@ def main(argv=None) -> int:
             fitted[seed] = fit_and_score("ensemble", data, features, cfg, seed=seed).method
             seconds[seed] = time.perf_counter() - t0
         cells: dict[int, list] = {seed: [] for seed in todo}
+        test_probs: dict[int, dict[str, np.ndarray]] = {seed: {} for seed in todo}
         for target in targets:
             tcfg = config(root, target, centring, 0)
             tdata = prepare_data(tcfg.data, 0)  # zero-shot: the same rows for every seed
@@ -112,9 +114,9 @@ def main(argv=None) -> int:
                             "macro_f1": m["macro_f1"],
                             "n_test": m["n_test"],
                             "unlabelled_texts": len(tdata.unlabelled_rows),
-                            "test_probabilities": np.round(p_["test"], 6).tolist(),
                         }
                     )
+                    test_probs[seed][f"{tdata.target}/{name}"] = np.asarray(p_["test"], dtype=np.float32)
             print(
                 f"{centring} {tdata.target}: "
                 + ", ".join(
@@ -123,7 +125,9 @@ def main(argv=None) -> int:
                 ),
                 flush=True,
             )
-        for seed in todo:
+        for seed in todo:  # the probabilities first, so a cell file always has its probabilities
+            with atomic_open(args.cells / f"seed{seed}__{centring}.probs.npz", "wb", encoding=None) as fh:
+                np.savez_compressed(fh, allow_pickle=False, **test_probs[seed])
             write_text_atomic(
                 args.cells / f"seed{seed}__{centring}.json",
                 json.dumps({"train_seconds": seconds[seed], "cells": cells[seed]}) + "\n",
@@ -134,7 +138,11 @@ def main(argv=None) -> int:
 def summarise(args, data_root: Path) -> int:
     from mgl.data.languages import canonical_language
 
-    cells = [c for f in sorted(args.cells.glob("*.json")) for c in json.loads(f.read_text())["cells"]]
+    cells, stored = [], {}
+    for f in sorted(args.cells.glob("*.json")):
+        cells += json.loads(f.read_text())["cells"]
+        with np.load(f.with_suffix(".probs.npz")) as npz:
+            stored[f.stem] = {key: npz[key] for key in npz.files}
     # the ensemble without its character n-gram member (the README's second column), from the stored probabilities
     labels = {}
     for target in sorted({c["target"] for c in cells}):
@@ -142,12 +150,7 @@ def summarise(args, data_root: Path) -> int:
         labels[target] = data.table.labels[data.table.rows(languages=data.target, split="test")]
     three = ("mgl", "mix", "logreg-pooled")
     for target, seed, centring in sorted({(c["target"], c["seed"], c["centring"]) for c in cells}):
-        members = [
-            c
-            for c in cells
-            if (c["target"], c["seed"], c["centring"]) == (target, seed, centring) and c["method"] in three
-        ]
-        probs = np.mean([np.asarray(c["test_probabilities"]) for c in members], axis=0)
+        probs = mean_probabilities([stored[f"seed{seed}__{centring}"][f"{target}/{m}"] for m in three])
         cells.append({"target": target, "method": "ensemble-3", "seed": seed, "centring": centring,
                       "accuracy": float((probs.argmax(1) == labels[target]).mean())})  # fmt: skip
     mismatches = []
