@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from _common import require_mgl_data, write_out
-from mgl.config import load_config
+from mgl.config import CENTRING_MODES, load_config
 from mgl.data.preparation import prepare_data
 from mgl.encoders.featurizer import build_features
 from mgl.io import atomic_open, write_text_atomic
@@ -44,7 +44,6 @@ TARGETS = (
     "ace_Arab,kat_Geor,mya_Mymr,tel_Telu"
 )
 SOURCES = "eng_Latn,fra_Latn,zho_Hans,arb_Arab"
-CENTRING = ("none", "language")
 
 
 def config(root: Path, target: str, centring: str, seed: int):
@@ -81,7 +80,7 @@ def main(argv=None) -> int:
     from mgl.encoders.featurizer import make_encoder
 
     encoder = None
-    for centring in CENTRING:
+    for centring in CENTRING_MODES:
         todo = [s for s in range(args.seeds) if not (args.cells / f"seed{s}__{centring}.json").exists()]
         if not todo:
             continue
@@ -182,7 +181,7 @@ def summarise(args, data_root: Path) -> int:
         rows.append({
             "target": t,
             "seen_by_xlmr": ref.get("in_xlmr_pretraining"),
-            **{f"{m}/{c}": 100 * float(np.mean(table[(t, m, c)])) for m in methods for c in CENTRING if (t, m, c) in table},
+            **{f"{m}/{c}": 100 * float(np.mean(table[(t, m, c)])) for m in methods for c in CENTRING_MODES if (t, m, c) in table},
             "xlmr_large_transfer_from_eng": float(ref["xlmr_large_transfer_from_eng"]) if ref else None,
         })  # fmt: skip
     seeds = sorted({c["seed"] for c in cells})
@@ -194,7 +193,7 @@ def summarise(args, data_root: Path) -> int:
         "train_seconds": [json.loads(f.read_text())["train_seconds"] for f in sorted(args.cells.glob("*.json"))],
     }
     out = write_out(args.out, result)
-    cols = [f"{m}/{c}" for m in methods for c in CENTRING]
+    cols = [f"{m}/{c}" for m in methods for c in CENTRING_MODES]
     lines = [
         "| Target | XLM-R | " + " | ".join(cols) + " | XLM-R L transfer (en) |",
         "|---|---|" + "---:|" * (len(cols) + 1),

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from mgl.config import RunConfig, load_config, result_settings
-from mgl.fingerprints import config_fingerprint
+from mgl.config import RunConfig, load_config
+from mgl.fingerprints import config_fingerprint, result_settings
 
 pytestmark = pytest.mark.unit
 

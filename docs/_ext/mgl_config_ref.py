@@ -2,7 +2,7 @@
 
 One table per section (``mgl``, ``encoder``, ``data``, then the run's own fields): the field as
 ``--set`` names it, its type, its default, whether it changes results (from the field's metadata,
-the rule every fingerprint applies: :func:`mgl.config.result_settings`) and its docstring (the
+the rule every fingerprint applies: :func:`mgl.fingerprints.result_settings`) and its docstring (the
 string literal under the field in the source). Nothing here is typed by hand.
 """
 

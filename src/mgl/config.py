@@ -52,8 +52,8 @@ device, batch sizes, activation checkpointing): left out of every fingerprint (g
 checkpoints). Two more marks: ``acts_when=(field, value)`` / ``acts_unless=(field, value)``, a
 setting that does nothing unless a sibling field has (or has not) a value; ``added_at=value``, a
 setting added after fingerprints were first computed, left out while it has the value that
-reproduces the earlier behaviour, so that earlier fingerprints hold. :func:`result_settings`
-applies them; the fingerprints derive from it."""
+reproduces the earlier behaviour, so that earlier fingerprints hold.
+:func:`mgl.fingerprints.result_settings` applies them; the fingerprints derive from it."""
 
 
 @dataclass
@@ -136,6 +136,7 @@ ENCODER_TRAIN_MODES = ("none", "top-k", "all")
 POOLINGS = ("cls", "mean")
 """The values of ``encoder.pooling`` (None: the model's default)."""
 POOLING_HEADS = ("none", "attention")
+CENTRING_MODES = ("none", "language")
 """The values of ``encoder.pooling_head`` (trainable poolings over the frozen encoder's final token states)."""
 PRECISIONS = ("fp32", "bf16", "auto")
 """The values of ``encoder.precision``."""
@@ -244,8 +245,8 @@ class EncoderConfig:
             raise ConfigError(f"encoder.train must be one of {', '.join(ENCODER_TRAIN_MODES)}, got {self.train!r}")
         if self.train == "top-k" and self.top_layers < 1:
             raise ConfigError("encoder.train=top-k needs encoder.top_layers >= 1")
-        if self.centring not in ("none", "language"):
-            raise ConfigError(f"encoder.centring must be none or language, got {self.centring!r}")
+        if self.centring not in CENTRING_MODES:
+            raise ConfigError(f"encoder.centring must be one of {', '.join(CENTRING_MODES)}, got {self.centring!r}")
         if self.centring != "none" and (self.train != "none" or self.pooling_head != "none"):
             raise ConfigError(
                 "encoder.centring=language centres the frozen encoder's own vectors: it needs encoder.train=none "
@@ -355,32 +356,6 @@ class CharNgramConfig:
             raise ConfigError("chars.min_df, chars.max_features and chars.max_iter must be >= 1")
         if not self.cs or any(not c > 0 for c in self.cs):
             raise ConfigError(f"chars.cs must be positive numbers, got {self.cs}")
-
-
-def _kept(section, f, raw: dict) -> bool:
-    meta = f.metadata
-    if meta.get("no_effect"):
-        return False
-    if "acts_when" in meta:
-        other, value = meta["acts_when"]
-        if getattr(section, other) != value:
-            return False
-    if "acts_unless" in meta:
-        other, value = meta["acts_unless"]
-        if getattr(section, other) == value:
-            return False
-    return not ("added_at" in meta and raw.get(f.name) == meta["added_at"])
-
-
-def result_settings(cfg: RunConfig) -> dict[str, Any]:
-    """``cfg.to_dict()`` without the settings that change no result in this configuration (see
-    :data:`NO_EFFECT`): what every fingerprint hashes."""
-    raw = cfg.to_dict()
-    for name, section in _sections(cfg).items():
-        raw[name] = {f.name: raw[name][f.name] for f in fields(section) if _kept(section, f, raw[name])}
-        if not raw[name] and all("added_at" in f.metadata for f in fields(section)):
-            del raw[name]  # a section added later, at the values that reproduce the earlier results
-    return raw
 
 
 DEFAULT_METHOD = "ensemble"
@@ -493,13 +468,13 @@ def load_config(
     return cfg
 
 
-def _sections(cfg: RunConfig) -> dict[str, Any]:
+def config_sections(cfg: RunConfig) -> dict[str, Any]:
     return {f.name: getattr(cfg, f.name) for f in fields(cfg) if dataclasses.is_dataclass(getattr(cfg, f.name))}
 
 
 def apply_dict(cfg: RunConfig, raw: dict[str, Any], *, source: str) -> None:
     for key, value in raw.items():
-        sections = _sections(cfg)
+        sections = config_sections(cfg)
         if key in sections:
             if not isinstance(value, dict):
                 raise ConfigError(f"section {key!r} must be a mapping", source=source)
@@ -516,7 +491,7 @@ def apply_override(cfg: RunConfig, item: str) -> None:
     key, text = item.split("=", 1)
     key = key.strip().replace("-", "_")
     value = override_value(text)
-    sections = _sections(cfg)
+    sections = config_sections(cfg)
     if "." in key:
         sec, name = key.split(".", 1)
         if sec not in sections:

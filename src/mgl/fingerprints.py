@@ -1,6 +1,6 @@
 """The one fingerprint of a configuration: which settings change results, hashed.
 
-Both users of a fingerprint hash the same thing, :func:`mgl.config.result_settings` (every field
+Both users of a fingerprint hash the same thing, :func:`result_settings` (every field
 not marked as changing no result), with the encoder's prefix as it runs:
 
 * a **grid** (``scope="grid"``) names each cell's experiment and seed itself, so those, and the
@@ -19,15 +19,42 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+from dataclasses import fields
 from typing import Any, Literal
 
-from mgl.config import RunConfig, result_settings
+from mgl.config import RunConfig, config_sections
 from mgl.encoders.embedded_e5 import LEGACY_EMBEDDED_E5_PREFIX, is_embedded_name, resolved_prefix
 
 GRID_VERSION = 2
 """How grid cells are scored, part of every grid fingerprint: 2, by the fitted model's own
 ``predict_proba`` (MGL: each input the query of its own graph, as a saved model predicts), the
 cells keeping their probabilities; 1, MGL's queries shared episodes."""
+
+
+def _kept(section, f, raw: dict) -> bool:
+    meta = f.metadata
+    if meta.get("no_effect"):
+        return False
+    if "acts_when" in meta:
+        other, value = meta["acts_when"]
+        if getattr(section, other) != value:
+            return False
+    if "acts_unless" in meta:
+        other, value = meta["acts_unless"]
+        if getattr(section, other) == value:
+            return False
+    return not ("added_at" in meta and raw.get(f.name) == meta["added_at"])
+
+
+def result_settings(cfg: RunConfig) -> dict[str, Any]:
+    """``cfg.to_dict()`` without the settings that change no result in this configuration (see
+    :data:`mgl.config.NO_EFFECT`): what every fingerprint hashes."""
+    raw = cfg.to_dict()
+    for name, section in config_sections(cfg).items():
+        raw[name] = {f.name: raw[name][f.name] for f in fields(section) if _kept(section, f, raw[name])}
+        if not raw[name] and all("added_at" in f.metadata for f in fields(section)):
+            del raw[name]  # a section added later, at the values that reproduce the earlier results
+    return raw
 
 
 def config_fingerprint(

@@ -202,17 +202,8 @@ def predict(
     t0 = time.perf_counter()
     predictions = clf.explain(texts, pairs, progress=not quiet)
     seconds = time.perf_counter() - t0
-    lines = (
-        json.dumps({"id": rid, "text": t, **p.to_dict()}, ensure_ascii=False) + "\n"
-        for rid, t, p in zip(ids, texts, predictions)
-    )
-    if to_stdout:
-        sys.stdout.writelines(lines)
-        sys.stdout.flush()
-    else:
-        with atomic_open(out, "w") as fh:
-            fh.writelines(lines)
-        record_written(out, PREDICTIONS_KIND)
+    records = ({"id": rid, "text": t, **p.to_dict()} for rid, t, p in zip(ids, texts, predictions))
+    write_json_lines(records, None if to_stdout else out, kind=PREDICTIONS_KIND)
     agreement = float(np.mean([p.agreement for p in predictions]))
     line = (
         f"wrote {len(predictions)} predictions of {clf.method} to {'standard output' if to_stdout else out} "
@@ -226,6 +217,19 @@ def predict(
             f", the graph passed on almost nothing (self-weight >= 0.99) for {inactive} of them" if inactive else ""
         )
     typer.echo(line, err=to_stdout)
+
+
+def write_json_lines(records, out: Path | None, *, kind: str) -> None:
+    """Records as JSON Lines to standard output (``out`` None), or atomically to ``out`` (already
+    checked by :func:`mgl.outputs.check_output_file`), recorded as mgl's own file of ``kind``."""
+    lines = (json.dumps(record, ensure_ascii=False) + "\n" for record in records)
+    if out is None:
+        sys.stdout.writelines(lines)
+        sys.stdout.flush()
+        return
+    with atomic_open(out, "w") as fh:
+        fh.writelines(lines)
+    record_written(out, kind)
 
 
 def register(app: typer.Typer) -> None:

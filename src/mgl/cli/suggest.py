@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import json
-import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from mgl.cli.predict import read_inputs
-from mgl.io import atomic_open
+from mgl.cli.predict import read_inputs, write_json_lines
 from mgl.model.prediction_model import load_for_prediction
 from mgl.model.suggestion import DEFAULT_STRATEGY, DEFAULT_SUGGESTIONS, STRATEGIES
-from mgl.outputs import check_output_file, record_written
+from mgl.outputs import check_output_file
 
 SUGGESTIONS_KIND = "suggestions"
 
@@ -57,14 +54,8 @@ def suggest(
     texts, pairs, ids = read_inputs(input, text_column=text_column, fmt=format, encoding=encoding)
     clf = load_for_prediction(model, device=device)
     suggestions = clf.suggest(texts, n, pairs=pairs, strategy=strategy, seed=seed, progress=not quiet)
-    lines = (json.dumps({"id": ids[s["position"]], **s}, ensure_ascii=False) + "\n" for s in suggestions)
-    if to_stdout:
-        sys.stdout.writelines(lines)
-        sys.stdout.flush()
-    else:
-        with atomic_open(out, "w") as fh:
-            fh.writelines(lines)
-        record_written(out, SUGGESTIONS_KIND)
+    records = ({"id": ids[s["position"]], **s} for s in suggestions)
+    write_json_lines(records, None if to_stdout else out, kind=SUGGESTIONS_KIND)
     typer.echo(
         f"suggested {len(suggestions)} of {len(texts)} texts to label ({strategy}) "
         f"to {'standard output' if to_stdout else out}",

@@ -21,8 +21,6 @@ import torch
 
 from mgl.errors import DataError
 
-CENTRING = ("none", "language")
-
 
 def language_centres(data, embeddings: torch.Tensor) -> dict[str, torch.Tensor]:
     """``{language: mean vector}`` over each language's non-test rows of ``data``'s table."""

@@ -57,13 +57,9 @@ def check_episodes(data, cfg) -> None:
     import numpy as np
 
     from mgl.errors import DataError
-    from mgl.methods.mgl.training import meta_test_tasks, meta_train_tasks
+    from mgl.methods.mgl.training import meta_test_tasks, meta_train_tasks, require_a_stage
 
-    if data.zero_shot and not cfg.meta_train:
-        raise DataError(
-            f"zero-shot: the target {data.target!r} has no training label and this MGL variant has no meta-train "
-            "stage, so nothing would be trained; give the target labels or keep meta-train"
-        )
+    require_a_stage(data.table, data.target, cfg)
     t = data.table
     taught = set(t.labels[t.rows(languages=data.sources, split="train")].tolist())
     only_target = [name for i, name in enumerate(t.label_names) if i not in taught]

@@ -356,12 +356,19 @@ def fit_mgl(
             stages.append(
                 _run_stage("meta-test", model, features, [sampler], [val_task], cfg, seed, progress, checkpoint, resume)
             )
-        elif not cfg.meta_train:
-            raise DataError(
-                f"zero-shot: the target {target!r} has no training label and meta-training is off "
-                "(mgl.meta_train=false), so nothing would be trained; give the target labels or keep meta-train"
-            )
+        else:
+            require_a_stage(table, target, cfg)
     return FitReport(stages, test_sampler)
+
+
+def require_a_stage(table: ExampleTable, target: str, cfg: MGLConfig) -> None:
+    """Zero-shot (no target training row) MGL trains its meta-train stage only: without one
+    (``mgl.meta_train=false``) nothing would be trained, a DataError."""
+    if not cfg.meta_train and len(table.rows(languages=target, split="train")) == 0:
+        raise DataError(
+            f"zero-shot: the target {target!r} has no training label and this MGL variant has no meta-train "
+            "stage, so nothing would be trained; give the target labels or keep meta-train"
+        )
 
 
 def _run_stage(name, model, features, samplers, tasks, cfg, seed, progress, checkpoint, resume) -> StageReport:
