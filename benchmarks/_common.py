@@ -68,20 +68,20 @@ def write_out(path, result) -> Path:
     return path
 
 
-def fit_and_measure(name: str, data, features, cfg, *, seed: int, device="cpu", progress=False, options=None):
+def fit_and_measure(name: str, data, features, cfg, *, seed: int, device="cpu", progress=False):
     """A method fitted and scored by the product's one path (:func:`mgl.methods.fit_and_score`):
     ``(metrics, fitted method)``, the metrics being its training report (stages, train_seconds ...)
     with its test metrics and validation accuracy over them."""
     from mgl.methods import fit_and_score, split_metrics
 
-    scored = fit_and_score(name, data, features, cfg, seed=seed, device=device, progress=progress, options=options)
+    scored = fit_and_score(name, data, features, cfg, seed=seed, device=device, progress=progress)
     return {**scored.method.report_, **split_metrics(data, scored.own)}, scored.method
 
 
 def mgl_test_sampler(data, mgl_cfg):
     """The sampler MGL's test stage draws support sets with (sources -> target), as training builds it."""
-    import numpy as np
-
     from mgl.methods.mgl.training import meta_test_tasks
+    from mgl.methods.validation_rows import validation_rows
 
-    return meta_test_tasks(data.table, data.sources, data.target, mgl_cfg, np.random.default_rng(0))[2]
+    rows = validation_rows(data.table, data.sources, data.target, mgl_cfg, 0)
+    return meta_test_tasks(data.table, data.sources, data.target, mgl_cfg, rows)[2]

@@ -11,7 +11,7 @@ product's grid at round 0 and kept for the later rounds (the sources' rows, whic
 rows judge, are the same in every round; refitting the grid each round cost 9x the time).
 
 The method retrained each round is ``logreg-pooled`` through the product's own fit
-(:func:`mgl.methods.baselines.logistic_regression.fit_logistic_regression`, its C grid), not the
+(:func:`mgl.methods.logistic.fit_logistic_regression`, its C grid), not the
 default ensemble: the ensemble takes about 100 s a fit here, and 31 fits per (target, seed) over 18 of
 them would take some 15 hours on 2 cores. On SIB-200 at 10% labels logreg-pooled is within 0.6 points
 of the ensemble (docs/results/sib200.md). Round 0 (no label) is shared by every strategy.
@@ -37,11 +37,11 @@ from pathlib import Path
 import numpy as np
 
 from _common import require_mgl_data, write_out
-from mgl.config import DataConfig, EncoderConfig
+from mgl.config import LOGISTIC_CS, DataConfig, EncoderConfig
 from mgl.data.preparation import prepare_data
 from mgl.encoders.featurizer import build_features
 from mgl.io import write_text_atomic
-from mgl.methods.baselines.logistic_regression import DEFAULT_CS, fit_logistic_regression
+from mgl.methods.logistic import fit_logistic_regression
 from mgl.model.suggestion import STRATEGIES, choose
 
 STEP, LAST, PARITY_AT = 10, 100, 70
@@ -78,7 +78,7 @@ def curve(data, x: np.ndarray, strategy: str, seed: int, first: dict | None) -> 
         else:
             t0 = time.perf_counter()
             train = np.concatenate([src_train, np.asarray(labelled, dtype=np.int64)])
-            cs = [first["points"][0]["C"]] if first is not None else DEFAULT_CS  # C chosen once, at round 0
+            cs = [first["points"][0]["C"]] if first is not None else LOGISTIC_CS  # C chosen once, at round 0
             fit = fit_logistic_regression(x[train], t.labels[train], x[src_val], t.labels[src_val], Cs=cs, seed=seed)
             seconds += time.perf_counter() - t0
             acc = float((fit.model.predict(x[test]) == t.labels[test]).mean())

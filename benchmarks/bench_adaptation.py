@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import dataclasses
 import os
 import platform
 import sys
@@ -79,13 +80,12 @@ def main(argv: list[str] | None = None) -> int:
     import hashlib
     import json
 
-    from mgl.config import load_config
+    from mgl.config import BaselineConfig, load_config
     from mgl.data.preparation import prepare_data
     from mgl.encoders.featurizer import make_encoder
     from mgl.encoders.node_features import FrozenFeatures, PrefixFeatures
     from mgl.encoders.prefix_states import PrefixStateStore, compute_prefix_states
     from mgl.io import write_json_atomic, write_text_atomic
-    from mgl.methods.baselines import BaselineOptions
 
     ks = sorted({int(k) for k in _split(args.ks)})
     settings = {
@@ -108,8 +108,8 @@ def main(argv: list[str] | None = None) -> int:
         return None
 
     methods = _split(args.methods)
-    mix_options = BaselineOptions(
-        lrs=tuple(float(x) for x in _split(args.mix_lrs)), weight_decays=tuple(float(x) for x in _split(args.mix_wds))
+    mix_options = BaselineConfig(
+        lrs=[float(x) for x in _split(args.mix_lrs)], weight_decays=[float(x) for x in _split(args.mix_wds)]
     ).validate()
     t_start = time.perf_counter()
     base = load_config(
@@ -246,11 +246,10 @@ def main(argv: list[str] | None = None) -> int:
                             method,
                             data,
                             features,
-                            cfg,
+                            dataclasses.replace(cfg, baselines=mix_options),
                             seed=seed,
                             device=encoder.device,
                             progress=not args.quiet,
-                            options=mix_options,
                         )
                     record(method, k, metrics, time.perf_counter() - t1)
     encoder.model.load_state_dict(original)

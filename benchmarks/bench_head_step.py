@@ -51,6 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     from mgl.methods.baselines.common import Hyper, pooled_steps
     from mgl.methods.baselines.tuning import SingleTrainee
     from mgl.methods.mgl.training import MGLTrainee, build_model, meta_test_tasks
+    from mgl.methods.validation_rows import validation_rows
     from mgl.provenance import machine_info
 
     torch.set_num_threads(args.threads)
@@ -77,7 +78,9 @@ def main(argv: list[str] | None = None) -> int:
         table = data.table
         torch.manual_seed(0)
         model = build_model(cfg.mgl, features.dim, table.num_classes)
-        sampler, val_task, _ = meta_test_tasks(table, data.sources, data.target, cfg.mgl, np.random.default_rng(0))
+        sampler, val_task, _ = meta_test_tasks(
+            table, data.sources, data.target, cfg.mgl, validation_rows(table, data.sources, data.target, cfg.mgl, 0)
+        )
         mgl = MGLTrainee(model, features, [sampler], [val_task], cfg.mgl, seed=0, stage_id=1)
         ctx = make_context(data, features, cfg.mgl, seed=0)
         rows = ctx.train_rows([*ctx.sources, ctx.target])

@@ -48,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     from mgl.config import load_config
     from mgl.data.preparation import positive_index, prepare_data
     from mgl.encoders.featurizer import build_features, make_encoder
-    from mgl.methods.baselines.logistic_regression import fit_logistic_regression
+    from mgl.methods.logistic import fit_logistic_regression
     from mgl.methods.metrics import classification_metrics
 
     overrides = [

@@ -74,7 +74,6 @@ def run_one(variant: str, overrides: list[str], target: str, seed: int, method: 
     from mgl.config import load_config
     from mgl.data.preparation import prepare_data
     from mgl.encoders.featurizer import build_features, make_encoder
-    from mgl.methods.baselines import BaselineOptions
     from mgl.methods.mgl.queries import plan_episodes
     from mgl.model.graph_map import query_row_weights
 
@@ -123,7 +122,6 @@ def run_one(variant: str, overrides: list[str], target: str, seed: int, method: 
             seed=seed,
             device=encoder.device,
             progress=not args.quiet,
-            options=BaselineOptions(),
         )
         record["validation_accuracy"] = metrics["stages"][-1]["best_accuracy"]
     elif method == "logreg-pooled":

@@ -44,6 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     from mgl.data.preparation import prepare_data
     from mgl.encoders.featurizer import build_features, make_encoder
     from mgl.methods.mgl.training import MGLTrainee, build_model, meta_test_tasks
+    from mgl.methods.validation_rows import validation_rows
     from mgl.provenance import machine_info
 
     if args.threads:
@@ -74,7 +75,11 @@ def main(argv: list[str] | None = None) -> int:
             torch.manual_seed(0)
             model = build_model(cfg.mgl, features.dim, data.table.num_classes)
             sampler, val_task, _ = meta_test_tasks(
-                data.table, data.sources, data.target, cfg.mgl, np.random.default_rng(0)
+                data.table,
+                data.sources,
+                data.target,
+                cfg.mgl,
+                validation_rows(data.table, data.sources, data.target, cfg.mgl, 0),
             )
             trainee = MGLTrainee(model, features, [sampler], [val_task], cfg.mgl, seed=0, stage_id=1)
             active = np.array([0])

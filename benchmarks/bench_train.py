@@ -44,9 +44,10 @@ def main(argv: list[str] | None = None) -> int:
     if data_root is None:
         return 2
 
+    import dataclasses
+
     from mgl.config import load_config
     from mgl.grid import CellRunner, Experiment
-    from mgl.methods.baselines import BaselineOptions
     from mgl.provenance import machine_info
 
     overrides = [f"data.root={data_root / 'cls-acl10-unprocessed'}", *args.overrides]
@@ -56,9 +57,11 @@ def main(argv: list[str] | None = None) -> int:
     import mgl.methods.rounds
 
     runners = {
-        "committed": CellRunner(cfg, BaselineOptions(batch_candidates=False), progress=not args.quiet),
-        "one by one": CellRunner(cfg, BaselineOptions(batch_candidates=False), progress=not args.quiet),
-        "grouped": CellRunner(cfg, BaselineOptions(batch_candidates=True), progress=not args.quiet),
+        mode: CellRunner(
+            dataclasses.replace(cfg, baselines=dataclasses.replace(cfg.baselines, batch_candidates=batched)),
+            progress=not args.quiet,
+        )
+        for mode, batched in (("committed", False), ("one by one", False), ("grouped", True))
     }
     for mode in ("one by one", "grouped"):
         runners[mode]._encoder = runners["committed"].encoder  # one encoder, one cache

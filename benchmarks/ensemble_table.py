@@ -7,7 +7,7 @@ and reports, in one Markdown file and a JSON:
   over the 9 experiments x seeds, and the method with the best **validation** average (the
   default is chosen on it); beside it the accuracy on the validation rows that no method selected
   anything on (every method tunes and stops early on the same random 320 of the 400, drawn by
-  :func:`mgl.methods.baselines.common.mgl_validation_rows`; the other 80 are an unbiased estimate);
+  :func:`mgl.methods.validation_rows.validation_rows`; the other 80 are an unbiased estimate);
 * a paired t-test over the experiment-seeds of the ensemble against the best single method
   (by mean test accuracy, and by mean validation accuracy);
 * ``auto``: per experiment-seed, the method with the best accuracy on the validation rows no
@@ -75,7 +75,7 @@ def main() -> int:
                 if r is not None:
                     scores[m][(e, s)] = (r["val_accuracy"], r["accuracy"])
     # accuracy on the validation rows no method selected on (per cell, from its stored probabilities)
-    from mgl.methods.baselines.common import mgl_validation_rows
+    from mgl.methods.validation_rows import validation_rows
 
     cfg_all = RunConfig.from_dict(meta["config"])
     held: dict[str, dict[tuple, float]] = {m: {} for m in methods}
@@ -87,7 +87,7 @@ def main() -> int:
             data = prepare_data(c.validate().data, s)
             t = data.table
             val = t.rows(languages=e.target, split="validation")
-            _, chosen = mgl_validation_rows(t, data.sources, data.target, cfg_all.mgl, s)
+            chosen = validation_rows(t, data.sources, data.target, cfg_all.mgl, s).target
             keep = ~np.isin(val, chosen)
             n_val.add(len(val))
             n_unselected.add(int(keep.sum()))

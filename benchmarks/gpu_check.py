@@ -39,7 +39,6 @@ def main(argv: list[str] | None = None) -> int:
 
     from mgl.config import load_config
     from mgl.grid import CellRunner, Experiment
-    from mgl.methods.baselines import BaselineOptions
     from mgl.provenance import machine_info
 
     cuda = torch.cuda.is_available()
@@ -54,8 +53,8 @@ def main(argv: list[str] | None = None) -> int:
         *(["encoder.device=" + args.device] if args.device else []),
         *args.overrides,
     ]
-    cfg = load_config("amazon", overrides=overrides)
-    runner = CellRunner(cfg, BaselineOptions(lrs=(3e-4,), weight_decays=(0.0,)), progress=not args.quiet)
+    cfg = load_config("amazon", overrides=["baselines.lrs=[3e-4]", "baselines.weight_decays=[0.0]", *overrides])
+    runner = CellRunner(cfg, progress=not args.quiet)
     experiment = Experiment("ja", "books", ("en", "fr", "de"))
     rows = {}
     t_all = time.perf_counter()

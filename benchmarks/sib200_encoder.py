@@ -55,7 +55,6 @@ def main(argv: list[str] | None = None) -> int:
     from mgl.config import load_config
     from mgl.data.languages import canonical_language
     from mgl.grid import CellRunner, Experiment
-    from mgl.methods.baselines import BaselineOptions
     from mgl.provenance import machine_info
 
     t_start = time.perf_counter()
@@ -85,13 +84,10 @@ def main(argv: list[str] | None = None) -> int:
             ]
             if mode != "none":
                 overrides.append("encoder.precision=auto")
+            if args.baseline_grid == "one" and mode != "none":
+                overrides += ["baselines.lrs=[3e-4]", "baselines.weight_decays=[0.0]"]
             cfg = load_config(None, None, overrides)
-            grid = (
-                BaselineOptions(lrs=(3e-4,), weight_decays=(0.0,))
-                if args.baseline_grid == "one" and mode != "none"
-                else BaselineOptions()
-            )
-            runner = CellRunner(cfg, grid, progress=not args.quiet)
+            runner = CellRunner(cfg, progress=not args.quiet)
             for target in targets:
                 todo = [m for m in methods if (mode, target, seed, m) not in done]
                 if not todo:

@@ -453,13 +453,15 @@ def test_a_grid_resets_the_pooling_head_before_every_method(tmp_path, tiny_bert_
     # and the methods that train do train the head
     import torch
 
+    from mgl.methods import fit_and_score
+
     runner = CellRunner(base, progress=False)
     cfg, data, features, encoder, _ = runner._features(experiment, 0)
     initial = features.state_dict()
     assert torch.count_nonzero(initial["pooling_head.queries"]) == 0  # mean pooling
     for method in ("mix", "mgl"):
         features.load_state_dict(initial)
-        runner.run_method(method, data, features, cfg, 0, encoder.device)
+        fit_and_score(method, data, features, cfg, seed=0, device=encoder.device)
         assert torch.count_nonzero(features.state_dict()["pooling_head.queries"]) > 0, method
 
 

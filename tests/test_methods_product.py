@@ -265,7 +265,7 @@ def test_an_ensemble_row_is_derived_from_finished_cells(setting, tmp_path):
     """The grid's cells keep their probabilities: averaging them afterwards gives the ensemble
     the grid computed (float32 storage aside), and any other choice of members without training."""
     from mgl.grid import Cell, CellStore
-    from mgl.grid.ensembles import derive_ensemble
+    from mgl.grid.derived_ensembles import derive_ensemble
 
     _, cfg, cells = setting
     experiment = Experiment("fr", None, ("en", "de"))

@@ -13,6 +13,7 @@ from mgl.methods.metrics import classification_metrics
 from mgl.methods.mgl.meta_graph import query_loss
 from mgl.methods.mgl.queries import predict_proba
 from mgl.methods.mgl.training import ExampleTable, build_model, fit_mgl, meta_test_tasks, train_stage
+from mgl.methods.validation_rows import validation_rows
 
 pytestmark = pytest.mark.unit
 
@@ -67,7 +68,9 @@ def test_few_steps_on_tiny_random_encoder_lower_the_loss(tiny_bert_dir):
         dropout=0.0,
     )
     model = build_model(cfg, encoder.dim, 2)
-    sampler, val_task, _ = meta_test_tasks(table, ["en", "de", "fr"], "ja", cfg, np.random.default_rng(0))
+    sampler, val_task, _ = meta_test_tasks(
+        table, ["en", "de", "fr"], "ja", cfg, validation_rows(table, ["en", "de", "fr"], "ja", cfg, 0)
+    )
     fixed = [sampler.sample(np.random.default_rng(100 + i)) for i in range(4)]
 
     def fixed_loss():

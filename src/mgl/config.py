@@ -1,12 +1,15 @@
 """Typed configuration: dataclasses, YAML presets (the paper's Table 4), command-line overrides.
 
-A run is described by :class:`RunConfig`, four sections:
+A run is described by :class:`RunConfig`, six sections:
 
 * ``mgl``: the method's hyper-parameters (:class:`MGLConfig`), Table 4 and the
   decisions the paper leaves open;
 * ``encoder``: which encoder, how it pools, whether it trains (:class:`EncoderConfig`);
 * ``data``: which data set, languages, domain and target budget (:class:`DataConfig`);
-* ``chars``: the character n-gram regression ``logreg-chars`` (:class:`CharNgramConfig`).
+* ``chars``: the character n-gram regression ``logreg-chars`` (:class:`CharNgramConfig`);
+* ``logistic``: the logistic regressions on the embeddings, ``logreg-pooled`` and ``logreg-target``
+  (:class:`LogisticConfig`);
+* ``baselines``: the neural baselines' tuning grid and Reptile's steps (:class:`BaselineConfig`).
 
 Presets are YAML files of the same shape, shipped in ``mgl/presets/``
 (``amazon``, ``search-relevance``); any field can be overridden with
@@ -30,8 +33,6 @@ At test time every test instance is scored, in batches of ``n_query``, each agai
 from __future__ import annotations
 
 import dataclasses
-import types
-import typing
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, fields
 from importlib import resources
@@ -40,6 +41,7 @@ from typing import Any
 
 import yaml
 
+from mgl.config_values import name_of, override_value, set_field
 from mgl.data.languages import canonical_language
 from mgl.errors import ConfigError
 
@@ -333,7 +335,7 @@ CHAR_CS = (0.3, 1.0, 3.0, 10.0, 30.0)
 
 @dataclass
 class CharNgramConfig:
-    """``logreg-chars`` (:mod:`mgl.methods.char_ngrams`): a logistic regression on character n-gram
+    """``logreg-chars`` (:mod:`mgl.methods.char_ngram_logistic`): a logistic regression on character n-gram
     TF-IDF features of the texts themselves (``char_wb``, sublinear tf), for targets whose script or
     words the encoder hardly knows. Chosen on SIB-200 (docs/results/sib200.md): with these settings,
     inside the ensemble, +7.3 points on Tibetan and +5.6 on Acehnese in Arabic script. Every field was
@@ -358,6 +360,71 @@ class CharNgramConfig:
             raise ConfigError(f"chars.cs must be positive numbers, got {self.cs}")
 
 
+LOGISTIC_CS = (0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0)
+
+
+@dataclass
+class LogisticConfig:
+    """``logreg-pooled`` and ``logreg-target`` (:mod:`mgl.methods.logistic`): a standardised L2
+    logistic regression on the frozen embeddings, its C chosen on the target's validation rows. Added
+    after the first fingerprints (``added_at``): at these values a fingerprint is as before."""
+
+    cs: list[float] = field(default_factory=lambda: list(LOGISTIC_CS), metadata={"added_at": list(LOGISTIC_CS)})
+    """The inverse regularisation strengths tried (ties: the smaller C)."""
+    max_iter: int = field(default=5000, metadata={"added_at": 5000})
+
+    def validate(self) -> None:
+        if not self.cs or any(not c > 0 for c in self.cs):
+            raise ConfigError(f"logistic.cs must be positive numbers, got {self.cs}")
+        if self.max_iter < 1:
+            raise ConfigError(f"logistic.max_iter must be >= 1, got {self.max_iter}")
+
+
+BASELINE_LRS = (1e-4, 3e-4, 1e-3, 3e-3)
+BASELINE_WEIGHT_DECAYS = (0.0, 1e-3)
+
+
+@dataclass
+class BaselineConfig:
+    """The neural baselines' own settings (:mod:`mgl.methods.baselines`). Their classifier's shape and
+    training schedule are MGL's (``mgl.hidden_dim``, ``dropout``, ``train_episodes``, ``max_rounds``,
+    ``patience`` ...) by design: a difference between MGL and a baseline is then the graph and the
+    episodes, not the capacity or the budget. Added after the first fingerprints (``added_at``); a grid
+    hashes this section beside its configuration, as it did before it was one."""
+
+    lrs: list[float] = field(default_factory=lambda: list(BASELINE_LRS), metadata={"added_at": list(BASELINE_LRS)})
+    """Learning rates of the classifier tried in every stage (chosen on validation data)."""
+    weight_decays: list[float] = field(
+        default_factory=lambda: list(BASELINE_WEIGHT_DECAYS), metadata={"added_at": list(BASELINE_WEIGHT_DECAYS)}
+    )
+    """Adam weight decays (L2) of the classifier tried in every stage."""
+    batch_size: int | None = field(default=None, metadata={"added_at": None})
+    """Minibatch size; None: ``mgl.n_query``."""
+    reptile_inner_steps: int = field(default=5, metadata={"added_at": 5})
+    """Reptile: k, minibatch steps on one language per inner loop."""
+    reptile_eps: float = field(default=0.5, metadata={"added_at": 0.5})
+    """Reptile: the outer step size epsilon in ``theta += eps * (phi - theta)``."""
+    batch_candidates: bool = field(default=True, metadata=NO_EFFECT)
+    """On frozen features, train a stage's grid points together as one stacked model
+    (:mod:`mgl.methods.baselines.batched`; the same result as one after the other, faster)."""
+
+    def validate(self) -> BaselineConfig:
+        if not self.lrs or any(not lr > 0 for lr in self.lrs):
+            raise ConfigError(f"baseline learning rates must be > 0, got {list(self.lrs)}")
+        if not self.weight_decays or any(wd < 0 for wd in self.weight_decays):
+            raise ConfigError(f"baseline weight decays must be >= 0, got {list(self.weight_decays)}")
+        if self.batch_size is not None and self.batch_size < 1:
+            raise ConfigError(f"baseline batch size must be >= 1, got {self.batch_size}")
+        if self.reptile_inner_steps < 1:
+            raise ConfigError(f"reptile inner steps must be >= 1, got {self.reptile_inner_steps}")
+        if not 0 < self.reptile_eps <= 1:
+            raise ConfigError(f"reptile epsilon must be in (0, 1], got {self.reptile_eps}")
+        return self
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
 DEFAULT_METHOD = "ensemble"
 """The method ``mgl train`` trains by default on a frozen encoder: the ensemble of MGL, Mix, the
 pooled logistic regression and the character n-gram regression, first on the Table 1 grid's
@@ -375,6 +442,8 @@ class RunConfig:
     encoder: EncoderConfig = field(default_factory=EncoderConfig)
     data: DataConfig = field(default_factory=DataConfig)
     chars: CharNgramConfig = field(default_factory=CharNgramConfig)
+    logistic: LogisticConfig = field(default_factory=LogisticConfig)
+    baselines: BaselineConfig = field(default_factory=BaselineConfig)
     seed: int = 0
     method: str | None = None
     """What ``mgl run`` / ``mgl train`` trains: a name of :mod:`mgl.methods` (``mgl`` and its
@@ -400,6 +469,8 @@ class RunConfig:
         self.encoder.validate()
         self.data.validate()
         self.chars.validate()
+        self.logistic.validate()
+        self.baselines.validate()
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -506,77 +577,3 @@ def apply_override(cfg: RunConfig, item: str) -> None:
     if len(owners) > 1:
         raise ConfigError(f"setting {key!r} is ambiguous; write it as section.{key}")
     set_field(owners[0], key, value, where=key, source="command line")
-
-
-def override_value(text: str) -> str | None:
-    """The value of one command-line override, before :func:`coerce` types it.
-
-    Unquoted text is stripped (``--set mgl.lr= 1e-4`` is ``1e-4``; empty is None) and typed by
-    :func:`coerce` (``no`` stays a string where a string is wanted). Text quoted YAML's way,
-    ``'query: '`` or ``"query: "``, is that string exactly: quotes removed, spaces inside kept
-    (a shell strips one level of quotes, so write ``--set "encoder.prefix='query: '"``).
-    """
-    stripped = text.strip()
-    if len(stripped) >= 2 and stripped[0] == stripped[-1] and stripped[0] in "'\"":
-        try:
-            parsed = yaml.safe_load(stripped)
-        except yaml.YAMLError:  # e.g. a list written 'en','fr': coerce() splits it
-            parsed = None
-        if isinstance(parsed, str):
-            return parsed
-    return stripped or None
-
-
-def name_of(obj: Any, name: str) -> bool:
-    return any(f.name == name for f in fields(obj)) and not dataclasses.is_dataclass(getattr(obj, name))
-
-
-def set_field(obj: Any, name: str, value: Any, *, where: str, source: str) -> None:
-    if not name_of(obj, name):
-        known = ", ".join(f.name for f in fields(obj))
-        raise ConfigError(f"unknown setting {where!r} (known: {known})", source=source)
-    hint = typing.get_type_hints(type(obj))[name]
-    setattr(obj, name, coerce(value, hint, where=where, source=source))
-
-
-def coerce(value: Any, hint: Any, *, where: str, source: str) -> Any:
-    """Convert ``value`` to the annotated type, or raise a ConfigError naming the setting.
-
-    Kept rather than pydantic's ``TypeAdapter`` (installed with FastAPI): a ``--set`` list arrives
-    as ``a,b`` or ``[a, b]``, booleans as ``yes``/``on``/``1``, and an integral ``3.0`` is an int;
-    pydantic's lax mode differs on each, and its errors do not name the setting and the file."""
-    origin = typing.get_origin(hint)
-    args = typing.get_args(hint)
-    if origin in (typing.Union, types.UnionType):
-        if value is None and type(None) in args:
-            return None
-        inner = [a for a in args if a is not type(None)]
-        return coerce(value, inner[0], where=where, source=source)
-    if origin is list:
-        if isinstance(value, str):
-            value = [v.strip().strip("'\"") for v in value.strip("[]").split(",") if v.strip()]
-        if not isinstance(value, list):
-            raise ConfigError(f"{where} must be a list, got {value!r}", source=source)
-        return [coerce(v, args[0], where=where, source=source) for v in value]
-    try:
-        if hint is bool:
-            if isinstance(value, bool):
-                return value
-            if isinstance(value, str) and value.lower() in ("true", "yes", "1", "on", "false", "no", "0", "off"):
-                return value.lower() in ("true", "yes", "1", "on")
-            raise ValueError
-        if hint is int:
-            if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
-                raise ValueError
-            return int(value)
-        if hint is float:
-            if isinstance(value, bool):
-                raise ValueError
-            return float(value)
-        if hint is str:
-            if value is None:
-                raise ValueError
-            return str(value)
-    except (TypeError, ValueError):
-        raise ConfigError(f"{where} must be {getattr(hint, '__name__', hint)}, got {value!r}", source=source) from None
-    return value

@@ -84,6 +84,7 @@ def config_fingerprint(
     raw.pop("seed", None)
     raw.pop("method", None)  # a grid names its methods per cell, and its members in ``extra``
     raw.pop("members", None)
+    raw.pop("baselines", None)  # a grid hashes its baselines' settings in ``extra``, as before they were a section
     for key in ("target", "sources", "domain"):  # the experiment: every cell names its own
         raw["data"].pop(key, None)
     extra = copy.deepcopy(extra or {})

@@ -32,12 +32,14 @@ def run_experiment(
     overwrite: bool = False,
     discard_edits: bool = False,
     support_texts: bool = True,
+    save_checked: bool = False,
 ) -> dict[str, Any]:
     """The whole pipeline for one configuration; returns the result record.
 
     ``save_dir``: also save the trained model there (see :mod:`mgl.model.saving`);
     checked before any work (:func:`mgl.outputs.check_model_destination`: a missing or empty
-    folder, or with ``overwrite`` an mgl model's).
+    folder, or with ``overwrite`` an mgl model's), here unless ``save_checked`` (the caller checked
+    it, as ``mgl train`` does before it creates ``--out``).
     ``checkpoint_path``: write an atomic training checkpoint there after every round and at
     each stage's end; with ``resume``, continue from it if it exists. ``require_test``: the
     target must have test rows (``mgl run``); without (``mgl train``), a target with none is
@@ -46,14 +48,15 @@ def run_experiment(
     from mgl.model.checkpoint import Checkpointer
     from mgl.model.classifier import Classifier
 
-    cfg.validate()
-    if save_dir is not None:
+    clf = Classifier(cfg)
+    cfg = clf.checked_config()  # the run's one validation, before any work
+    if save_dir is not None and not save_checked:
         check_model_destination(save_dir, overwrite=overwrite, discard_edits=discard_edits)
     t_start = time.perf_counter()
     data = prepare_data(cfg.data, cfg.seed, require_test=require_test)
     ckpt = Checkpointer(checkpoint_path, cfg, data.examples, resume=resume) if checkpoint_path is not None else None
     try:
-        clf = Classifier(cfg).fit_data(
+        clf.fit_data(
             data,
             progress=progress,
             checkpoint=ckpt.save if ckpt else None,

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from mgl.config import MGLConfig, RunConfig
+from mgl.config import BaselineConfig, MGLConfig, RunConfig
 from mgl.data.preparation import ExperimentData
+from mgl.data.table import ExampleTable
 from mgl.methods import fit_and_score, split_metrics
-from mgl.methods.mgl.training import ExampleTable
 
 LANGS = ("en", "fr", "de", "ja")
 
@@ -54,6 +54,8 @@ SMALL = {
 
 def run_baseline(name: str, data, features, cfg: MGLConfig, *, seed: int, options=None, device="cpu") -> dict:
     """The method fitted and scored by the product's one path (:func:`mgl.methods.fit_and_score`),
-    with MGL settings ``cfg``: its metrics on the target's test rows and its training report."""
-    scored = fit_and_score(name, data, features, RunConfig(mgl=cfg), seed=seed, device=device, options=options)
+    with MGL settings ``cfg`` and the baselines' ``options`` (a :class:`~mgl.config.BaselineConfig`):
+    its metrics on the target's test rows and its training report."""
+    run = RunConfig(mgl=cfg, baselines=options or BaselineConfig())
+    scored = fit_and_score(name, data, features, run, seed=seed, device=device)
     return {**scored.method.report_, **split_metrics(data, scored.own)}

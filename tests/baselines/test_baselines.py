@@ -5,13 +5,13 @@ import pytest
 import torch
 from baseline_helpers import run_baseline
 
+from mgl.config import BaselineConfig
 from mgl.encoders.node_features import EncoderFeatures, FrozenFeatures
 from mgl.methods import BASELINE_METHODS as BASELINES
-from mgl.methods.baselines import BaselineOptions
 
 pytestmark = pytest.mark.unit
 
-OPTIONS = BaselineOptions(lrs=(1e-3, 3e-3), weight_decays=(0.0,))
+OPTIONS = BaselineConfig(lrs=[1e-3, 3e-3], weight_decays=[0.0])
 STAGES = {
     "target-only": ["target"],
     "mix": ["mix"],
@@ -80,7 +80,7 @@ def test_trainable_encoder_is_fine_tuned(tiny_bert_dir, small_cfg, make_data):
     before = {k: v.clone() for k, v in features.state_dict().items()}
     small_cfg.max_rounds, small_cfg.train_episodes, small_cfg.encoder_lr = 1, 3, 1e-3
     m = run_baseline(
-        "target-only", data, features, small_cfg, seed=0, options=BaselineOptions(lrs=(1e-3,), weight_decays=(0.0,))
+        "target-only", data, features, small_cfg, seed=0, options=BaselineConfig(lrs=[1e-3], weight_decays=[0.0])
     )
     assert m["stages"][0]["steps"] == 3
     changed = [k for k, v in features.state_dict().items() if not torch.equal(v, before[k])]

@@ -15,10 +15,9 @@ import pytest
 import torch
 from baseline_helpers import SMALL, run_baseline
 
-from mgl.config import MGLConfig
+from mgl.config import BaselineConfig, MGLConfig
 from mgl.encoders.node_features import FrozenFeatures
 from mgl.methods import BASELINE_METHODS as BASELINES
-from mgl.methods.baselines import BaselineOptions
 from mgl.methods.baselines.batched import BatchedTrainee, CandidateGroup
 from mgl.methods.baselines.common import (
     BatchStream,
@@ -29,7 +28,8 @@ from mgl.methods.baselines.common import (
     pooled_steps,
     supervised_step,
 )
-from mgl.methods.baselines.reptile import INNER_BETAS, reptile_steps
+from mgl.methods.baselines.reptile import INNER_BETAS
+from mgl.methods.baselines.reptile_steps import reptile_steps
 from mgl.methods.baselines.tuning import train_rounds
 from mgl.methods.rounds import Schedule, train_in_rounds
 
@@ -83,7 +83,7 @@ def test_grouped_candidates_train_exactly_as_one_after_the_other(make_data, kind
     X, data = make_data()
     features = FrozenFeatures(X)
     cfg = MGLConfig(**{**SMALL, "patience": 1, "max_rounds": 6})
-    settings = Settings.from_configs(cfg, BaselineOptions())
+    settings = Settings.from_configs(cfg, BaselineConfig())
     make_step, betas, heads, head = _stage_factories(data)[kind]
     validation = [ValidationSet("ja validation", data.table.rows(languages="ja", split="validation"), head)]
     labels = data.table.labels
@@ -128,7 +128,7 @@ def test_every_baseline_gives_the_same_result_grouped_or_not(make_data, name):
     cfg = MGLConfig(**{**SMALL, "max_rounds": 4})
     results = {}
     for batched in (True, False):
-        options = BaselineOptions(
+        options = BaselineConfig(
             lrs=(1e-4, 1e-3, 1e-2), weight_decays=(0.0, 1e-3), reptile_inner_steps=2, batch_candidates=batched
         )
         results[batched] = run_baseline(name, data, FrozenFeatures(X), cfg, seed=1, options=options)

@@ -5,23 +5,22 @@ import pytest
 import torch
 
 import mgl.methods.mgl.training
-from mgl.config import MGLConfig
+from mgl.config import BaselineConfig, MGLConfig
 from mgl.encoders.node_features import FrozenFeatures
 from mgl.errors import ConfigError
 from mgl.methods.baselines.common import (
-    BaselineOptions,
     BatchStream,
     Hyper,
     MLPClassifier,
     Settings,
     ValidationSet,
     build_classifier,
-    mgl_validation_rows,
     pooled_steps,
     validate,
 )
 from mgl.methods.baselines.tuning import fit_stage, train_rounds
 from mgl.methods.mgl.training import build_model, fit_mgl
+from mgl.methods.validation_rows import validation_rows
 
 pytestmark = pytest.mark.unit
 
@@ -74,12 +73,13 @@ def test_validation_rows_are_the_ones_mgl_validates_on(monkeypatch, make_data):
         seed=5,
         progress=False,
     )
-    source, target = mgl_validation_rows(data.table, data.sources, data.target, cfg, seed=5)
-    assert seen[0] == [rows.tolist() for _, rows in source]  # meta-train stage: each held-out source
+    rows = validation_rows(data.table, data.sources, data.target, cfg, seed=5)
+    source, target = rows.sources, rows.target
+    assert seen[0] == [r.tolist() for _, r in source]  # meta-train stage: each held-out source
     assert seen[1] == [target.tolist()]  # meta-test stage: the target
     assert [lang for lang, _ in source] == data.sources
     assert len(target) == cfg.test_episodes * cfg.n_query  # a subset, as MGL draws it
-    _other, other_target = mgl_validation_rows(data.table, data.sources, data.target, cfg, seed=6)
+    other_target = validation_rows(data.table, data.sources, data.target, cfg, seed=6).target
     assert other_target.tolist() != target.tolist()
 
 
@@ -87,7 +87,7 @@ def _stage_setup(make_data):
     X, data = make_data()
     features = FrozenFeatures(X)
     cfg = MGLConfig(hidden_dim=32, train_episodes=10, max_rounds=6, patience=2)
-    settings = Settings.from_configs(cfg, BaselineOptions())
+    settings = Settings.from_configs(cfg, BaselineConfig())
     val = [ValidationSet("ja", data.table.rows(languages="ja", split="validation"))]
     rows = data.table.rows(languages=["en", "fr", "de", "ja"], split="train")
     return X, data, features, cfg, settings, val, rows
@@ -147,8 +147,8 @@ def test_every_grid_point_starts_from_the_same_weights(make_data):
 
 def test_options_are_validated():
     with pytest.raises(ConfigError):
-        BaselineOptions(lrs=()).validate()
+        BaselineConfig(lrs=()).validate()
     with pytest.raises(ConfigError):
-        BaselineOptions(reptile_eps=1.5).validate()
+        BaselineConfig(reptile_eps=1.5).validate()
     with pytest.raises(ValueError):
         MLPClassifier(4, 2, heads=())

@@ -3,19 +3,17 @@
 import pytest
 import torch
 
-from mgl.config import RunConfig
+from mgl.config import BaselineConfig, RunConfig
 from mgl.encoders.node_features import FrozenFeatures
-from mgl.methods.baselines import BaselineOptions, make_context
 from mgl.methods.baselines.multi_task import MultiTask
+from mgl.methods.baselines.tuning import make_context
 
 pytestmark = pytest.mark.unit
 
 
 def test_one_head_per_language_and_the_target_uses_its_own(small_cfg, make_data):
     X, data = make_data()
-    ctx = make_context(
-        data, FrozenFeatures(X), small_cfg, seed=0, options=BaselineOptions(lrs=(3e-3,), weight_decays=(0.0,))
-    )
+    ctx = make_context(data, FrozenFeatures(X), small_cfg, BaselineConfig(lrs=[3e-3], weight_decays=[0.0]), seed=0)
     init = ctx.classifier(heads=["en", "fr", "de", "ja"])
     fitted = MultiTask("multi-task", RunConfig(mgl=small_cfg)).train(ctx)
     assert sorted(fitted.model.heads) == ["de", "en", "fr", "ja"]

@@ -6,10 +6,11 @@ import numpy as np
 import pytest
 import torch
 
-from mgl.config import MGLConfig
+from mgl.config import BaselineConfig, MGLConfig
 from mgl.encoders.node_features import FrozenFeatures
-from mgl.methods.baselines.common import BaselineOptions, Hyper, Settings, StepContext, build_classifier
-from mgl.methods.baselines.reptile import INNER_BETAS, outer_update, reptile_steps
+from mgl.methods.baselines.common import Hyper, Settings, StepContext, build_classifier
+from mgl.methods.baselines.reptile import INNER_BETAS
+from mgl.methods.baselines.reptile_steps import outer_update, reptile_steps
 
 pytestmark = pytest.mark.unit
 
@@ -28,7 +29,7 @@ def test_outer_update_moves_theta_towards_phi_by_eps():
 
 
 def _ctx(model, features, labels, cfg, seed):
-    settings = Settings.from_configs(cfg, BaselineOptions())
+    settings = Settings.from_configs(cfg, BaselineConfig())
     params = list(model.parameters())
     opt = torch.optim.Adam(params, lr=1e-2, betas=INNER_BETAS)
     return StepContext(
@@ -53,11 +54,11 @@ def test_one_outer_step_interpolates_between_theta_and_k_inner_steps(make_data):
     theta = [p.detach().clone() for p in model.parameters()]
 
     full = copy.deepcopy(model)  # eps = 1: the model after k plain steps, phi
-    reptile_steps(tasks, inner_steps=3, eps=1.0)(Settings.from_configs(cfg, BaselineOptions()))(
+    reptile_steps(tasks, inner_steps=3, eps=1.0)(Settings.from_configs(cfg, BaselineConfig()))(
         _ctx(full, features, data.table.labels, cfg, seed=7)
     )
     half = copy.deepcopy(model)
-    reptile_steps(tasks, inner_steps=3, eps=0.5)(Settings.from_configs(cfg, BaselineOptions()))(
+    reptile_steps(tasks, inner_steps=3, eps=0.5)(Settings.from_configs(cfg, BaselineConfig()))(
         _ctx(half, features, data.table.labels, cfg, seed=7)
     )
     for t, phi, p in zip(theta, full.parameters(), half.parameters()):

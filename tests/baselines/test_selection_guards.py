@@ -9,13 +9,12 @@ import pytest
 from baseline_helpers import SMALL, run_baseline
 
 import mgl.methods.mgl.training
-from mgl.config import MGLConfig
+from mgl.config import BaselineConfig, MGLConfig
 from mgl.data.preparation import ExperimentData
 from mgl.encoders.node_features import FrozenFeatures
 from mgl.errors import DataError
 from mgl.methods import BASELINE_METHODS as BASELINES
-from mgl.methods.baselines import BaselineOptions
-from mgl.methods.baselines.logistic_regression import fit_logistic_regression
+from mgl.methods.logistic import fit_logistic_regression
 from mgl.methods.metrics import mean_nll
 from mgl.methods.mgl.training import ExampleTable, build_model, fit_mgl
 from mgl.methods.selection import better, require_finite, require_rows
@@ -93,7 +92,7 @@ def test_every_baseline_stage_refuses_an_empty_validation_set(make_data, name, m
     X, data = make_data()
     languages = ["en"] if missing == "source" else ["ja"]
     data = without_validation(data, languages)
-    options = BaselineOptions(lrs=(1e-3,), weight_decays=(0.0,))
+    options = BaselineConfig(lrs=[1e-3], weight_decays=[0.0])
     with pytest.raises(DataError, match=f"no validation rows for {languages[0]} validation"):
         run_baseline(name, data, FrozenFeatures(X), MGLConfig(**FAST), seed=0, options=options)
 
@@ -104,7 +103,7 @@ def test_a_baseline_stage_with_a_nan_score_is_an_error(make_data, monkeypatch, b
     import mgl.methods.metrics
 
     monkeypatch.setattr(mgl.methods.metrics, "mean_nll", lambda *a, **k: float("nan"))
-    options = BaselineOptions(lrs=(1e-3, 3e-3), weight_decays=(0.0,), batch_candidates=batched)
+    options = BaselineConfig(lrs=[1e-3, 3e-3], weight_decays=[0.0], batch_candidates=batched)
     with pytest.raises(DataError, match=r"source: validation on .* gave nll nan"):
         run_baseline("fine-tune", data, FrozenFeatures(X), MGLConfig(**FAST), seed=0, options=options)
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from mgl.methods.heads import HEAD_KINDS, EnsembleHead, LabelledBank, LogRegHead, MLPHead, mean_probabilities
+from mgl.methods.heads import HEAD_KINDS, EnsembleHead, LabelledBank, LogisticHead, MLPHead, mean_probabilities
 
 pytestmark = pytest.mark.unit
 
@@ -37,14 +37,14 @@ def test_logreg_head_equals_the_scikit_learn_pipeline(classes):
     x = rng.normal(size=(200, 8)) * rng.uniform(0.1, 5, size=8) + rng.normal(size=8)
     y = rng.integers(0, classes, size=200)
     pipe = make_pipeline(StandardScaler(), LogisticRegression(C=0.3, max_iter=5000)).fit(x, y)
-    head = LogRegHead.from_pipeline(pipe, classes, C=0.3)
+    head = LogisticHead.from_pipeline(pipe, classes, C=0.3)
     queries = rng.normal(size=(50, 8))
     np.testing.assert_allclose(
         head.predict_proba(torch.as_tensor(queries, dtype=torch.float32)),
         pipe.predict_proba(queries.astype(np.float32)),
         atol=1e-6,
     )
-    again = LogRegHead.from_saved(head.settings(), head.tensors(), _bank())
+    again = LogisticHead.from_saved(head.settings(), head.tensors(), _bank())
     np.testing.assert_array_equal(
         again.predict_proba(torch.as_tensor(queries)), head.predict_proba(torch.as_tensor(queries))
     )
@@ -135,7 +135,7 @@ def test_a_logistic_regression_fitted_on_some_classes_gives_the_others_probabili
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    from mgl.methods.heads.logreg import LogRegHead
+    from mgl.methods.heads.logistic import LogisticHead
 
     rng = np.random.default_rng(0)
     for seen in ([1, 4], [0, 2, 5]):
@@ -143,7 +143,7 @@ def test_a_logistic_regression_fitted_on_some_classes_gives_the_others_probabili
         y = np.array(seen * 20)[:40]
         x[np.arange(40), y % 6] += 3.0
         pipe = make_pipeline(StandardScaler(), LogisticRegression(max_iter=500)).fit(x, y)
-        head = LogRegHead.from_pipeline(pipe, 7)
+        head = LogisticHead.from_pipeline(pipe, 7)
         probs = head.predict_proba(x)
         assert probs.shape == (40, 7)
         np.testing.assert_allclose(probs.sum(1), 1.0, atol=1e-9)
@@ -158,7 +158,7 @@ def test_char_ngram_head_equals_the_scikit_learn_pipeline_and_round_trips_as_ten
     from sklearn.linear_model import LogisticRegression
 
     from mgl.methods.heads import CharNgramHead
-    from mgl.methods.heads.char_ngrams import make_vectorizer
+    from mgl.methods.heads.char_ngram import make_vectorizer
 
     rng = np.random.default_rng(classes)
     alphabet = list("abcdefghij") + list("ཀཁགངཅ") + list("ሀለሐመሠ") + [" "]
@@ -186,7 +186,7 @@ def test_a_class_the_char_regression_never_saw_gets_probability_zero():
     from sklearn.linear_model import LogisticRegression
 
     from mgl.methods.heads import CharNgramHead
-    from mgl.methods.heads.char_ngrams import make_vectorizer
+    from mgl.methods.heads.char_ngram import make_vectorizer
 
     texts = ["aa bb", "aa cc", "bb dd", "dd ee", "ee aa", "cc dd"] * 3
     y = np.array([0, 2, 0, 2, 0, 2] * 3)
@@ -199,14 +199,15 @@ def test_a_class_the_char_regression_never_saw_gets_probability_zero():
 def test_an_ensemble_reads_texts_where_a_member_does():
     from sklearn.linear_model import LogisticRegression
 
-    from mgl.methods.heads import CharNgramHead, head_texts
-    from mgl.methods.heads.char_ngrams import make_vectorizer
+    from mgl.methods.heads import CharNgramHead
+    from mgl.methods.heads.char_ngram import make_vectorizer
+    from mgl.methods.inputs import head_texts
 
     texts = ["aa bb", "cc dd", "aa cc", "bb dd"] * 4
     y = np.array([0, 1, 0, 1] * 4)
     vec = make_vectorizer(1, 2, 1, 100)
     chars = CharNgramHead.from_fitted(vec, LogisticRegression().fit(vec.fit_transform(texts), y), 2)
-    logreg = LogRegHead(np.zeros(3), np.ones(3), np.zeros((2, 3)), np.zeros(2), 2)
+    logreg = LogisticHead(np.zeros(3), np.ones(3), np.zeros((2, 3)), np.zeros(2), 2)
     assert not EnsembleHead({"logreg": logreg}).reads_texts
     both = EnsembleHead({"logreg": logreg, "chars": chars})
     assert both.reads_texts

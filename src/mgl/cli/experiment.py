@@ -31,7 +31,7 @@ from mgl.cli.grid_options import (
     WebisSeedsOpt,
     WebisTargetsOpt,
     WorkersOpt,
-    _baseline_options,
+    _baseline_grid,
     _check_threads,
     _executor,
     _grid_plan,
@@ -113,7 +113,7 @@ def table1(
 
     cfg = _webis_config(what="table1", root=root, quick=quick, device=device, preset=preset, config=config, set_=set_)
     method_list = grid_methods(cfg, _split(methods))
-    options = _baseline_options(baseline_lrs, baseline_wds, quick)
+    _baseline_grid(cfg, baseline_lrs, baseline_wds, quick)
     seed_list, experiments = _grid_plan(
         cfg, quick=quick, seeds=seeds, targets=targets, domains=domains, threads=threads
     )
@@ -121,7 +121,6 @@ def table1(
         "table1",
         table1_spec,
         cfg,
-        options,
         method_list,
         experiments,
         len(seed_list),
@@ -164,7 +163,7 @@ def report(
     records = store.records(cells)
     derived = []
     for text in ensemble or []:
-        from mgl.grid.ensembles import derive_ensemble
+        from mgl.grid.derived_ensembles import derive_ensemble
 
         members = _split(text)
         unknown = [m for m in members if m not in methods]
@@ -335,7 +334,7 @@ def _file_grid(
         target_list, language_list, domain=domain, sources=_split(sources) if sources is not None else None
     )
     method_list = grid_methods(cfg, _split(methods))
-    options = _baseline_options(baseline_lrs, baseline_wds, quick)
+    _baseline_grid(cfg, baseline_lrs, baseline_wds, quick)
     # the experiments' own fields (target, sources) are set per cell; check the rest now
     cfg.data.target, cfg.data.sources = experiments[0].target, list(experiments[0].sources)
     cfg.validate()
@@ -343,7 +342,6 @@ def _file_grid(
         table,
         spec_of,
         cfg,
-        options,
         method_list,
         experiments,
         n_seeds,

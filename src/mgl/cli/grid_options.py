@@ -89,15 +89,16 @@ def _floats(text: str | None, what: str) -> tuple[float, ...] | None:
     return values
 
 
-def _baseline_options(baseline_lrs: str | None, baseline_wds: str | None, quick: bool):
-    """The neural baselines' tuning grid: the command line's, else the quick or the full default."""
-    from mgl.methods.baselines import BaselineOptions
-
-    default = BaselineOptions()
-    return BaselineOptions(
-        lrs=_floats(baseline_lrs, "--baseline-lrs") or (QUICK_LRS if quick else default.lrs),
-        weight_decays=_floats(baseline_wds, "--baseline-wds") or (QUICK_WDS if quick else default.weight_decays),
-    ).validate()
+def _baseline_grid(cfg, baseline_lrs: str | None, baseline_wds: str | None, quick: bool) -> None:
+    """The neural baselines' tuning grid into ``cfg.baselines``: the command line's, else ``--quick``'s,
+    else the configuration's."""
+    lrs = _floats(baseline_lrs, "--baseline-lrs") or (QUICK_LRS if quick else None)
+    wds = _floats(baseline_wds, "--baseline-wds") or (QUICK_WDS if quick else None)
+    if lrs is not None:
+        cfg.baselines.lrs = list(lrs)
+    if wds is not None:
+        cfg.baselines.weight_decays = list(wds)
+    cfg.baselines.validate()
 
 
 def _check_threads(threads: int) -> None:
@@ -133,13 +134,13 @@ def _run_table(
     table: str,
     spec_of,
     cfg,
-    options,
     method_list,
     experiments,
     n_seeds: int,
     *,
     out,
     quick: bool,
+    baselines: bool = True,
     threads: int,
     quiet: bool,
     annotate=None,
@@ -147,12 +148,12 @@ def _run_table(
 ) -> None:
     """Run (or resume) a grid's cells, then write and print its table (``spec_of(methods, experiments)``).
 
-    ``options``: the baselines' settings (part of the fingerprint), or None for a grid of MGL
-    variants only. ``annotate``: see :meth:`mgl.grid.job.GridPlan.run`.
+    ``baselines``: whether the baselines' settings (``cfg.baselines``) are part of the fingerprint (not
+    for a grid of MGL variants only). ``annotate``: see :meth:`mgl.grid.job.GridPlan.run`.
     """
     from mgl.grid import GridPlan
 
-    plan = GridPlan(table, cfg, options, method_list, experiments, n_seeds, out=out, quick=quick)
+    plan = GridPlan(table, cfg, method_list, experiments, n_seeds, out=out, quick=quick, baselines=baselines)
     report, records, paths = plan.run(spec_of, threads=threads, quiet=quiet, annotate=annotate, executor=executor)
     typer.echo(
         f"{len(report.computed)} cell(s) computed, {len(report.skipped)} already done; "

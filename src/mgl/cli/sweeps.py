@@ -25,7 +25,7 @@ from mgl.cli.grid_options import (
     WebisSeedsOpt,
     WebisTargetsOpt,
     WorkersOpt,
-    _baseline_options,
+    _baseline_grid,
     _executor,
     _floats,
     _grid_plan,
@@ -108,12 +108,12 @@ def ablation(
         "table3",
         ablation_spec,
         cfg,
-        None,
         method_list,
         experiments,
         len(seed_list),
         out=out,
         quick=quick,
+        baselines=False,
         threads=threads,
         quiet=quiet,
         annotate=annotate,
@@ -190,7 +190,7 @@ def proportion(
         if not 0.0 < f <= 1.0:
             raise ConfigError(f"--fractions must be in (0, 1], got {f:g}")
     method_list = check_methods(_split(methods))
-    options = _baseline_options(baseline_lrs, baseline_wds, quick)
+    _baseline_grid(cfg, baseline_lrs, baseline_wds, quick)
     seed_list, experiments = _grid_plan(
         cfg, quick=quick, seeds=seeds, targets=targets, domains=domains, threads=threads
     )
@@ -203,7 +203,6 @@ def proportion(
         plans[f] = GridPlan(
             "table1",
             fcfg,
-            options,
             method_list,
             experiments,
             len(seed_list),

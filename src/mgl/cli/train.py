@@ -88,74 +88,24 @@ def build_run_config(
     preset,
     config,
     overrides,
-    data,
-    root,
-    domain,
-    sources,
-    target,
-    target_fraction,
-    target_count,
-    seed,
-    encoder,
-    encoder_train,
-    top_layers,
-    device,
-    columns,
-    labels,
-    language,
-    no_meta,
-    no_l2clt,
-    no_sigma,
-    encoding=None,
-    unlabelled=None,
-    validation_fraction=None,
-    pooling_head=None,
-    method=None,
-    members=None,
-    gcn_layers,
-    n_support,
-    n_query,
-    k_neighbours,
-    train_episodes,
-    test_episodes,
-    eval_times,
-    lr,
-    max_rounds,
-    patience,
+    options: dict,
+    no_meta: bool = False,
+    no_l2clt: bool = False,
+    no_sigma: bool = False,
 ) -> RunConfig:
-    """The preset, then the config file, then explicit options, then ``--set`` overrides."""
+    """The preset, then the config file, then the explicit options (``options``: the command's
+    parameters by name; those of :data:`OPTION_SETTINGS` that were given set their settings), then
+    ``--set`` overrides. It is validated once, by the run (:meth:`mgl.model.Classifier.checked_config`)."""
     items: list[str] = []
-
-    def put(key: str, value) -> None:
-        if value is not None:
-            items.append(f"{key}={value}")
-
-    given = {
-        "data": data, "root": root, "domain": domain, "sources": sources, "target": target,
-        "target_fraction": target_fraction, "columns": columns, "labels": labels, "language": language,
-        "encoding": encoding, "unlabelled": unlabelled, "validation_fraction": validation_fraction, "seed": seed, "method": method,
-        "members": members, "encoder": encoder, "encoder_train": encoder_train, "top_layers": top_layers,
-        "pooling_head": pooling_head, "device": device, "gcn_layers": gcn_layers, "n_support": n_support,
-        "n_query": n_query, "k_neighbours": k_neighbours, "train_episodes": train_episodes,
-        "test_episodes": test_episodes, "eval_times": eval_times, "lr": lr, "max_rounds": max_rounds,
-        "patience": patience,
-    }  # fmt: skip
-    if target_count is not None:
-        put("data.target_count", target_count)
-        items.append("data.target_fraction=")
-    for option, value in given.items():
-        put(OPTION_SETTINGS[option], value)
-    if no_meta:
-        items.append("mgl.meta_train=false")
-    if no_l2clt:
-        items.append("mgl.l2clt=false")
-    if no_sigma:
-        items.append("mgl.learn_sigma=false")
-    cfg = load_config(preset, config, [*items, *(overrides or [])]).validate()
-    from mgl.methods import check_run_config
-
-    check_run_config(cfg)
-    return cfg
+    if options.get("target_count") is not None:
+        items.append("data.target_fraction=")  # a count replaces the fraction
+    for option, key in OPTION_SETTINGS.items():
+        if options.get(option) is not None:
+            items.append(f"{key}={options[option]}")
+    for given, setting in ((no_meta, "mgl.meta_train"), (no_l2clt, "mgl.l2clt"), (no_sigma, "mgl.learn_sigma")):
+        if given:
+            items.append(f"{setting}=false")
+    return load_config(preset, config, [*items, *(overrides or [])])
 
 
 def print_result(result: dict) -> None:
@@ -399,40 +349,10 @@ def run(
         preset=preset,
         config=config,
         overrides=set_,
-        data=data,
-        root=root,
-        domain=domain,
-        sources=sources,
-        target=target,
-        target_fraction=target_fraction,
-        target_count=target_count,
-        seed=seed,
-        encoder=encoder,
-        encoder_train=encoder_train,
-        top_layers=top_layers,
-        pooling_head=pooling_head,
-        device=device,
-        columns=columns,
-        labels=labels,
-        language=language,
-        encoding=encoding,
-        unlabelled=unlabelled,
-        validation_fraction=validation_fraction,
-        method=method,
-        members=members,
+        options=ctx.params,
         no_meta=no_meta,
         no_l2clt=no_l2clt,
         no_sigma=no_sigma,
-        gcn_layers=gcn_layers,
-        n_support=n_support,
-        n_query=n_query,
-        k_neighbours=k_neighbours,
-        train_episodes=train_episodes,
-        test_episodes=test_episodes,
-        eval_times=eval_times,
-        lr=lr,
-        max_rounds=max_rounds,
-        patience=patience,
     )
     from mgl.model.checkpoint import CHECKPOINT_KIND
 
@@ -473,6 +393,7 @@ def run(
             overwrite=overwrite,
             support_texts=not no_support_texts,
             discard_edits=discard_edits,
+            save_checked=True,
         )
         from mgl import distributed
 

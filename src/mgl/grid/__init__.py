@@ -4,13 +4,15 @@ A *cell* is one (method, experiment, seed); an *experiment* is a target language
 and its source languages. The package follows a grid's life:
 
 * :mod:`mgl.grid.plan`: the experiments (Table 1's, Table 2's), the cells, the fingerprint of
-  the configuration, and :class:`~mgl.grid.plan.GridPlan`, which ties them to an output folder;
+  the configuration;
+* :mod:`mgl.grid.job`: :class:`~mgl.grid.job.GridPlan`, which ties them to an output folder;
 * :mod:`mgl.grid.store`: every finished cell as its own JSON file under ``OUT/cells/``, written
   atomically; a re-run skips finished cells, so a kill loses at most the running ones;
 * :mod:`mgl.grid.runner`: computing the cells of one (experiment, seed) on shared data and
   features (:class:`~mgl.grid.runner.CellRunner`);
 * :mod:`mgl.grid.executors`: where those groups run: this process, ``--workers N`` local
   processes (``local``), or Ray tasks (``ray``); every executor writes the same cells;
+* :mod:`mgl.grid.derived_ensembles`: an ensemble row from finished cells' stored probabilities;
 * :mod:`mgl.grid.stats`: means over seeds, paired t-tests against MGL;
 * :mod:`mgl.grid.specs` and :mod:`mgl.grid.tables`: table layouts and their one renderer.
 

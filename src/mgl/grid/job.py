@@ -26,7 +26,6 @@ class GridPlan:
         self,
         table: str,
         cfg,
-        options,
         method_list: Sequence[str],
         experiments: Sequence[Experiment],
         n_seeds: int,
@@ -34,16 +33,17 @@ class GridPlan:
         out: Path,
         quick: bool = False,
         extra_meta: dict | None = None,
+        baselines: bool = True,
     ):
-        self.cfg, self.options, self.method_list, self.experiments, self.out = (
+        self.cfg, self.method_list, self.experiments, self.out = (
             cfg,
-            options,
             list(method_list),
             list(experiments),
             Path(out),
         )
         self.seed_list = list(range(n_seeds))
-        extra = {"baselines": options.to_dict()} if options is not None else {}
+        # the baselines' settings are hashed beside the configuration (not for a grid of MGL variants alone)
+        extra = {"baselines": cfg.baselines.to_dict()} if baselines else {}
         if "ensemble" in self.method_list:
             extra["members"] = list(cfg.members)
         fingerprint = config_fingerprint(cfg, extra or None)
@@ -59,8 +59,8 @@ class GridPlan:
             "quick": quick,
             "config": cfg.to_dict(),
         }
-        if options is not None:
-            self.meta["baseline_options"] = options.to_dict()
+        if baselines:
+            self.meta["baseline_options"] = cfg.baselines.to_dict()
 
         tables = {table, table.split("-")[0]}
         check_job_folder(
@@ -87,7 +87,7 @@ class GridPlan:
         add notes to the spec and returns extra entries for the table's JSON meta.
         """
         write_json_atomic(self.out / "grid.json", self.meta)
-        runner = CellRunner(self.cfg, self.options, progress=not quiet, train_threads=threads, members=self.cfg.members)
+        runner = CellRunner(self.cfg, progress=not quiet, train_threads=threads)
         report = run_cells(self.cells, self.store, runner, progress=not quiet, executor=executor)
         records = self.store.records(self.cells)
         spec = spec_of(self.method_list, self.experiments)

@@ -20,13 +20,14 @@ import time
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-import numpy as np
-
 from mgl.bulk.embed import embed_corpus
 from mgl.config import RunConfig
 from mgl.data.preparation import prepare_data
 from mgl.errors import DataError
 from mgl.grid.plan import Experiment
+from mgl.methods.ensemble import Ensemble, Recorded
+from mgl.methods.registry import check_members, needs_features
+from mgl.methods.scoring import Scored, fit_and_score
 from mgl.paths import mgl_home
 from mgl.run import result_record
 
@@ -49,30 +50,22 @@ class CellRunner:
     """The real runner: prepares an experiment's data and features once, then runs each method on them.
 
     Args:
-        base: the run configuration (preset, overrides); its data target/sources/domain
-            are replaced per experiment.
-        options: the neural baselines' settings (tuning grid, Reptile's k and epsilon).
+        base: the run configuration (preset, overrides; the baselines' settings, the ensemble's
+            members); its data target/sources/domain are replaced per experiment.
         progress: inner progress bars (embedding, training).
-        members: the ``ensemble``'s members (None: :data:`mgl.methods.heads.ensemble.DEFAULT_MEMBERS`).
     """
 
     def __init__(
         self,
         base: RunConfig,
-        options=None,
         *,
         progress: bool = True,
         cache=None,
         encoder=None,
         train_threads: int | None = None,
-        members: Sequence[str] | None = None,
     ):
-        from mgl.methods.baselines import BaselineOptions
-
         self.base = base
-        self.members = list(members) if members else None
         self.train_threads = train_threads
-        self.options = (options or BaselineOptions()).validate()
         self.progress = progress
         self._cache = cache
         # resolved here, in the process that plans the grid: workers elsewhere (local processes, Ray
@@ -167,13 +160,10 @@ class CellRunner:
 
     def run_group(self, experiment: Experiment, seed: int, methods: Sequence[str]) -> Iterator[tuple[str, dict]]:
         """Each method's cell record (with its validation and test probabilities under
-        ``"probabilities"``, which the store keeps beside the record). An ``ensemble`` comes last and
-        reuses the probabilities of members computed in this group (the others are trained here)."""
-        from mgl.methods import check_members
-        from mgl.methods.heads.ensemble import DEFAULT_MEMBERS
-        from mgl.methods.registry import needs_features
-
-        members = check_members(self.members or DEFAULT_MEMBERS) if "ensemble" in methods else []
+        ``"probabilities"``, which the store keeps beside the record). An ``ensemble`` comes last, made
+        of its members as fitted in this group (:class:`~mgl.methods.ensemble.Recorded`; the members not
+        asked for are trained here, not recorded) and fitted and scored by the one path."""
+        members = check_members(self.base.members) if "ensemble" in methods else []
         if any(needs_features(m) for m in [*methods, *members]):
             cfg, data, features, encoder, embed_seconds = self._features(experiment, seed)
             initial = features.state_dict()  # a trainable encoder starts every method from the same weights
@@ -190,7 +180,7 @@ class CellRunner:
         n_train_target = len(data.table.rows(languages=data.target, split="train"))
         order = [m for m in methods if m != "ensemble"]
         extra = [m for m in members if m not in order]  # trained for the ensemble only, not recorded
-        done: dict[str, dict] = {}
+        done: dict[str, Scored] = {}
         try:
             for method in [*order, *extra, *(["ensemble"] if "ensemble" in methods else [])]:
                 if features is not None:
@@ -198,12 +188,16 @@ class CellRunner:
                 t1 = time.perf_counter()
                 with torch_threads(self.train_threads):
                     if method == "ensemble":
-                        metrics = ensemble_metrics(data, {m: done[m] for m in members})
+                        fitted = {m: Recorded(m, cfg, done[m].own, done[m].method.report_) for m in members}
+                        unfitted: str | Ensemble = Ensemble(method, cfg, fitted)
                     else:
-                        metrics = self.run_method(method, data, features, cfg, seed, encoder.device)
-                done[method] = metrics
+                        unfitted = method
+                    done[method] = fit_and_score(
+                        unfitted, data, features, cfg, seed=seed, device=encoder.device, progress=self.progress
+                    )
                 if method in extra:
                     continue
+                metrics = cell_metrics(data, done[method])
                 record = result_record(
                     method,
                     data,
@@ -225,49 +219,25 @@ class CellRunner:
             if features is not None:
                 features.load_state_dict(initial)
 
-    def run_method(self, method: str, data, features, cfg: RunConfig, seed: int, device) -> dict[str, Any]:
-        """Fit and score one method (:func:`mgl.methods.scoring.fit_and_score`): what ``mgl train
-        --save`` keeps is what the cell reports."""
-        from mgl.methods.scoring import fit_and_score
 
-        scored = fit_and_score(
-            method, data, features, cfg, seed=seed, device=device, progress=self.progress, options=self.options
-        )
-        return cell_metrics(data, scored.own, scored.method.report_)
-
-
-def cell_metrics(data, probabilities: dict[str, np.ndarray], report: dict[str, Any]) -> dict[str, Any]:
-    """A cell's metrics (:func:`mgl.methods.scoring.split_metrics`), the method's report beside and
-    its probabilities; a target without validation or test rows is a DataError (a cell needs both;
+def cell_metrics(data, scored: Scored) -> dict[str, Any]:
+    """A cell's metrics (:func:`mgl.methods.scoring.split_metrics`), the method's report beside (an
+    ensemble's members' accuracies too, :meth:`~mgl.methods.scoring.Scored.member_accuracy`) and its
+    probabilities; a target without validation or test rows is a DataError (a cell needs both;
     zero-shot, the target has no validation row by design and the cell's validation accuracy is null)."""
-    from mgl.methods.scoring import split_metrics
-
-    metrics = split_metrics(data, probabilities)
+    metrics = dict(scored.metrics[scored.method.name])
     if not metrics["n_test"] or not (metrics["n_validation"] or data.zero_shot):
         raise DataError(
             f"the target {data.target!r} has {metrics['n_validation']} validation and {metrics['n_test']} test "
             "rows: a grid cell needs both"
         )
     metrics.pop("n_validation")
+    report = dict(scored.method.report_)
+    if scored.method.fitted_members:
+        report["member_accuracy"] = scored.member_accuracy()
     metrics.update({k: v for k, v in report.items() if k not in metrics})
-    metrics["probabilities"] = probabilities
+    metrics["probabilities"] = scored.own
     return metrics
-
-
-def ensemble_metrics(data, members: dict[str, dict]) -> dict[str, Any]:
-    """The ensemble's metrics from its members' cells (the mean of their probabilities,
-    :func:`mgl.methods.scoring.ensemble_probabilities`), each member's validation and test accuracy beside."""
-    from mgl.methods.scoring import ensemble_probabilities
-
-    report = {
-        "train_seconds": sum(m["train_seconds"] for m in members.values()),
-        "members": list(members),
-        "member_accuracy": {
-            name: {"validation": m["val_accuracy"], "test": m["accuracy"]} for name, m in members.items()
-        },
-        "n_train": max(int(m.get("n_train", 0)) for m in members.values()),
-    }
-    return cell_metrics(data, ensemble_probabilities({n: m["probabilities"] for n, m in members.items()}), report)
 
 
 @contextlib.contextmanager

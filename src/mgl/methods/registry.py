@@ -1,40 +1,40 @@
-"""The registry of methods: the one list of their names, display names and kinds.
+"""The registry of methods: one static table of their names, display names, kinds and classes.
 
-Every method is a class (:class:`mgl.methods.base.Method`) registered here once, with its name,
-how tables name it and its kind:
+Every built-in method is a class (:class:`mgl.methods.base.Method`) listed once in :data:`METHODS`,
+with its name, how tables name it and its kind:
 
 * ``baseline``: the neural baselines (:mod:`mgl.methods.baselines`, one module each);
-* ``reference``: the logistic regressions on the frozen embeddings (:mod:`mgl.methods.logreg`);
+* ``reference``: the logistic regressions on the frozen embeddings (:mod:`mgl.methods.logistic`);
 * ``surface``: models of the texts' own characters, beside the encoder: ``logreg-chars``
-  (:mod:`mgl.methods.char_ngrams`), for targets whose script the encoder hardly knows;
-* ``mgl``: MGL and its ablations (:mod:`mgl.methods.mgl.method`), named ``mgl`` plus any of the
-  suffixes of :data:`MGL_ABLATIONS` and ``-gcnN`` (N GCN layers), combined in that order, e.g.
-  ``mgl-no-meta-gcn3``. :func:`mgl_variant_config` maps a name to its configuration and
-  :func:`method_name` a configuration back to its name, both from the same table;
+  (:mod:`mgl.methods.char_ngram_logistic`), for targets whose script the encoder hardly knows;
+* ``mgl``: MGL and its ablations (:mod:`mgl.methods.mgl.method`), named ``mgl`` plus the suffixes of
+  :mod:`mgl.methods.mgl.variants` (e.g. ``mgl-no-meta-gcn3``);
 * ``ensemble``: the mean of its members' class probabilities (:mod:`mgl.methods.ensemble`;
-  members by default MGL, Mix, the pooled and the character n-gram logistic regressions).
+  members: the configuration's ``members``).
 
-A built-in class is named by its import path and imported when a method is made
-(:func:`make_method`), as transformers' auto classes name theirs, so that the command line can
-list the methods without importing torch. :func:`register` adds a method (a class or its path);
-the lists below (:data:`BASELINE_METHODS` ...) are read from the registry.
+The classes' modules are light (each imports torch and scikit-learn inside the functions that
+train), so the command line lists and checks names without them. A plug-in adds methods through
+the entry-point group :data:`PLUGIN_GROUP` (:func:`register`).
 """
 
 from __future__ import annotations
 
-import copy
-import importlib
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
 
-from mgl.config import MGLConfig
+from mgl.config import MGLConfig, RunConfig
 from mgl.errors import ConfigError
-
-if TYPE_CHECKING:
-    from mgl.config import MGLConfig, RunConfig
-    from mgl.methods.base import Method
+from mgl.methods.base import Method
+from mgl.methods.baselines.fine_tune import FineTune
+from mgl.methods.baselines.mix import Mix
+from mgl.methods.baselines.multi_task import MultiTask
+from mgl.methods.baselines.reptile import Reptile
+from mgl.methods.baselines.target_only import TargetOnly
+from mgl.methods.char_ngram_logistic import CharNgramLogistic
+from mgl.methods.ensemble import Ensemble
+from mgl.methods.logistic import LogisticRegressionMethod
+from mgl.methods.mgl.method import MGL
+from mgl.methods.mgl.variants import MGL_ABLATIONS, VARIANT, is_mgl, mgl_variant_config, variant_display
 
 KINDS = ("reference", "surface", "baseline", "mgl", "ensemble")
 """The kinds of method, in the order tables list them."""
@@ -42,98 +42,85 @@ KINDS = ("reference", "surface", "baseline", "mgl", "ensemble")
 
 @dataclass(frozen=True)
 class MethodInfo:
-    """A registered method: its name, how tables name it, its kind, and its class (or the class's
-    import path, ``"module:Class"``)."""
+    """A registered method: its name, how tables name it, its kind, and its class."""
 
     name: str
     display: str
     kind: str
-    cls: Any = None
-
-    def load(self) -> type[Method]:
-        """The method's class (imported on first use where registered by path)."""
-        if isinstance(self.cls, str):
-            module, _, attr = self.cls.partition(":")
-            return getattr(importlib.import_module(module), attr)
-        if self.cls is None:
-            raise ConfigError(f"method {self.name!r} has no class")
-        return self.cls
+    cls: type[Method]
 
 
-REGISTRY: dict[str, MethodInfo] = {}
-"""The registered methods by name, in registration order; MGL's variants are parsed (:func:`method`)."""
+METHODS: dict[str, MethodInfo] = {
+    info.name: info
+    for info in (
+        MethodInfo("logreg-target", "LogReg (target only)", "reference", LogisticRegressionMethod),
+        MethodInfo("logreg-pooled", "LogReg (pooled)", "reference", LogisticRegressionMethod),
+        MethodInfo("logreg-chars", "LogReg (char n-grams)", "surface", CharNgramLogistic),
+        MethodInfo("target-only", "Target-Only", "baseline", TargetOnly),
+        MethodInfo("mix", "Mix", "baseline", Mix),
+        MethodInfo("multi-task", "Multi-task", "baseline", MultiTask),
+        MethodInfo("fine-tune", "Fine-tune", "baseline", FineTune),
+        MethodInfo("reptile", "Reptile", "baseline", Reptile),
+        MethodInfo("mgl", "MGL", "mgl", MGL),
+        MethodInfo("ensemble", "Ensemble", "ensemble", Ensemble),
+    )
+}
+"""The built-in methods, in their tables' order."""
+
+REGISTRY: dict[str, MethodInfo] = dict(METHODS)
+"""The built-in methods and those plug-ins registered; MGL's variants are parsed (:func:`method_info`)."""
 
 
-def register(name: str, display: str, kind: str, cls) -> MethodInfo:
-    """Register a method: ``cls`` a :class:`~mgl.methods.base.Method` subclass or its import path.
-    A name registered twice, or a kind not in :data:`KINDS`, is a ConfigError."""
+def register(name: str, display: str, kind: str, cls: type[Method]) -> MethodInfo:
+    """Register a plug-in's method (a :class:`~mgl.methods.base.Method` subclass). A name registered
+    twice, or a kind not in :data:`KINDS`, is a ConfigError."""
     if kind not in KINDS:
         raise ConfigError(f"unknown kind of method {kind!r}; choose from {', '.join(KINDS)}")
-    known = REGISTRY.get(name)
-    if known is not None and known == MethodInfo(name, display, kind, cls):
-        return known  # the same registration again (a plug-in loaded twice)
-    if known is not None or (_VARIANT.match(name) and name != "mgl"):
-        raise ConfigError(f"a method named {name!r} is registered already")
+    if not (isinstance(cls, type) and issubclass(cls, Method)):
+        raise ConfigError(f"method {name!r}: {cls!r} is not a subclass of mgl.methods.Method")
     info = MethodInfo(name, display, kind, cls)
+    known = REGISTRY.get(name)
+    if known is not None and known == info:
+        return known  # the same registration again (a plug-in loaded twice)
+    if known is not None or (VARIANT.match(name) and name != "mgl"):
+        raise ConfigError(f"a method named {name!r} is registered already")
     REGISTRY[name] = info
     return info
 
 
 def unregister(name: str) -> None:
-    """Remove a registered method (tests, plug-ins that replace one)."""
-    REGISTRY.pop(name, None)
+    """Remove a plug-in's method (tests, plug-ins that replace one); the built-in ones stay."""
+    if name not in METHODS:
+        REGISTRY.pop(name, None)
 
 
 def names_of_kind(kind: str) -> tuple[str, ...]:
-    """The registered names of one kind, in registration order."""
+    """The registered names of one kind, in the table's order."""
     return tuple(name for name, info in REGISTRY.items() if info.kind == kind)
 
 
-def make_method(name: str, config: RunConfig, **kwargs) -> Method:
-    """An unfitted instance of the method ``name`` (its settings stored, validated by ``fit``)."""
-    return method(name).load()(name, config, **kwargs)
-
-
-MGL_ABLATIONS = {
-    # suffix: (MGLConfig field, value in the ablation, words in the table)
-    "no-meta": ("meta_train", False, "w/o Meta"),
-    "no-l2clt": ("l2clt", False, "w/o L2CLT"),
-    "no-sigma": ("learn_sigma", False, "w/o σ"),
-}
-"""MGL's switch-off ablations (Table 3); ``-gcnN`` sets ``gcn_layers`` (the full model has 2)."""
-FULL_GCN_LAYERS = 2
-
-
-_SUFFIX = "|".join([*(re.escape(s) for s in MGL_ABLATIONS), r"gcn\d+"])
-_VARIANT = re.compile(rf"^mgl((?:-(?:{_SUFFIX}))*)$")
-
-
-def _suffixes(name: str) -> list[str] | None:
-    match = _VARIANT.match(name)
-    return None if match is None else re.findall(rf"-({_SUFFIX})", match.group(1))
-
-
-def is_mgl(name: str) -> bool:
-    """Whether ``name`` is MGL or one of its variants."""
-    return _suffixes(name) is not None
-
-
-def method(name: str) -> MethodInfo:
+def method_info(name: str) -> MethodInfo:
     """The registry entry of ``name`` (MGL's variants built from their suffixes); ConfigError if unknown."""
     if name in REGISTRY:
         return REGISTRY[name]
-    parts = _suffixes(name)
-    if parts is None and not _plugins_loaded:  # a plug-in's method, perhaps
+    if not is_mgl(name) and not _plugins_loaded:  # a plug-in's method, perhaps
         load_plugins()
         if name in REGISTRY:
             return REGISTRY[name]
-    if parts is None:
+    if not is_mgl(name):
         known = ", ".join([*REGISTRY, *(f"mgl-{s}" for s in MGL_ABLATIONS), "mgl-gcnN"])
         raise ConfigError(f"unknown method {name!r}; choose from {known}")
-    words = [
-        MGL_ABLATIONS[p][2] if p in MGL_ABLATIONS else f"{p[3:]} GCN layer{'s' if p[3:] != '1' else ''}" for p in parts
-    ]
-    return MethodInfo(name, "MGL " + ", ".join(words), "mgl", REGISTRY["mgl"].cls)
+    return MethodInfo(name, variant_display(name), "mgl", MGL)
+
+
+def make_method(name: str, config: RunConfig, *, members: Sequence[str] | None = None) -> Method:
+    """An unfitted instance of the method ``name``; an ensemble's members (``members``, default the
+    configuration's) made here too."""
+    info = method_info(name)
+    if issubclass(info.cls, Ensemble):
+        chosen = check_members(members or config.members)
+        return info.cls(name, config, {m: make_method(m, config) for m in chosen})
+    return info.cls(name, config)
 
 
 def display_name(name: str) -> str:
@@ -142,36 +129,9 @@ def display_name(name: str) -> str:
     if name.startswith("ensemble[") and name.endswith("]"):
         return "Ensemble (" + " + ".join(display_name(m) for m in name[len("ensemble[") : -1].split("+")) + ")"
     try:
-        return method(name).display
+        return method_info(name).display
     except ConfigError:
         return name
-
-
-def mgl_variant_config(name: str, base: MGLConfig) -> MGLConfig:
-    """The MGLConfig of ``mgl`` or an ablation name (the inverse of :func:`method_name`)."""
-    parts = _suffixes(name)
-    if parts is None:
-        raise ConfigError(f"{name!r} is not an MGL variant (mgl, mgl-no-meta, mgl-no-l2clt, mgl-no-sigma, mgl-gcnN)")
-    cfg = copy.deepcopy(base)
-    for part in parts:
-        if part in MGL_ABLATIONS:
-            field, value, _ = MGL_ABLATIONS[part]
-            setattr(cfg, field, value)
-        else:
-            cfg.gcn_layers = int(part[3:])
-    cfg.validate()
-    return cfg
-
-
-def method_name(cfg: MGLConfig) -> str:
-    """``mgl`` for the full model; ablations get their suffixes (``mgl-no-meta``, ``mgl-gcn3`` ...)."""
-    parts = ["mgl"]
-    for suffix, (field, value, _) in MGL_ABLATIONS.items():
-        if getattr(cfg, field) == value:
-            parts.append(suffix)
-    if cfg.gcn_layers != FULL_GCN_LAYERS:
-        parts.append(f"gcn{cfg.gcn_layers}")
-    return "-".join(parts)
 
 
 def check_members(members: Sequence[str]) -> list[str]:
@@ -184,7 +144,7 @@ def check_members(members: Sequence[str]) -> list[str]:
     return out
 
 
-def check_run_config(cfg) -> None:
+def check_run_config(cfg: RunConfig) -> None:
     """The method (and the ensemble's members) a run configuration names: known, and valid with
     its MGL settings (the configuration's own ``validate`` checks types and ranges only). Nothing
     in ``cfg`` is changed."""
@@ -197,18 +157,17 @@ def check_run_config(cfg) -> None:
 def needs_features(name: str) -> bool:
     """Whether the method reads the encoder's features (every method but those of kind ``surface``,
     which read the texts alone: a grid group of such methods embeds nothing)."""
-    return method(name).kind != "surface"
+    return method_info(name).kind != "surface"
 
 
 def check_methods(methods: Sequence[str]) -> list[str]:
     """The method names, validated (MGL variants' configurations too), repeats removed (order kept)."""
-
     out = []
     for name in methods:
         name = name.strip()
         if not name:
             continue
-        method(name)
+        method_info(name)
         if is_mgl(name):
             mgl_variant_config(name, MGLConfig())
         if name not in out:
@@ -217,20 +176,6 @@ def check_methods(methods: Sequence[str]) -> list[str]:
         raise ConfigError("no methods given")
     return out
 
-
-for _name, _display, _kind, _cls in (
-    ("logreg-target", "LogReg (target only)", "reference", "mgl.methods.logreg:LogisticRegressionReference"),
-    ("logreg-pooled", "LogReg (pooled)", "reference", "mgl.methods.logreg:LogisticRegressionReference"),
-    ("logreg-chars", "LogReg (char n-grams)", "surface", "mgl.methods.char_ngrams:CharNgramReference"),
-    ("target-only", "Target-Only", "baseline", "mgl.methods.baselines.target_only:TargetOnly"),
-    ("mix", "Mix", "baseline", "mgl.methods.baselines.mix:Mix"),
-    ("multi-task", "Multi-task", "baseline", "mgl.methods.baselines.multi_task:MultiTask"),
-    ("fine-tune", "Fine-tune", "baseline", "mgl.methods.baselines.fine_tune:FineTune"),
-    ("reptile", "Reptile", "baseline", "mgl.methods.baselines.reptile:Reptile"),
-    ("mgl", "MGL", "mgl", "mgl.methods.mgl.method:MGL"),
-    ("ensemble", "Ensemble", "ensemble", "mgl.methods.ensemble:Ensemble"),
-):
-    register(_name, _display, _kind, _cls)
 
 BASELINE_METHODS = names_of_kind("baseline")
 """The neural baselines, in their tables' row order."""
@@ -245,8 +190,8 @@ PROPORTION_METHODS = ("mgl", "reptile", "mix", "multi-task", "fine-tune", "logre
 
 PLUGIN_GROUP = "mgl.methods"
 """The entry-point group of method plug-ins: each names a function that registers its methods
-(:func:`register`), called the first time a name is not among the registered ones (:func:`method`),
-so the lists above stay the paper's and the registry stays light to import."""
+(:func:`register`), called the first time a name is not among the registered ones (:func:`method_info`),
+so the lists above stay the paper's."""
 _plugins_loaded = False
 
 

@@ -19,8 +19,9 @@ patience exactly as it would alone.
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol, cast
 
@@ -216,3 +217,22 @@ def pick_best(reports: Sequence[StageReport]) -> int:
         if better(report.best_accuracy, report.best_nll, reports[winner].best_accuracy, reports[winner].best_nll):
             winner = i
     return winner
+
+
+@contextlib.contextmanager
+def small_model_threads(features: Any, device: torch.device | str) -> Iterator[None]:
+    """One intra-op thread while training on frozen features on a CPU.
+
+    An MGL episode's graph is tens of nodes, a baseline's classifier one small MLP: their matrices
+    are far too small to gain from several
+    threads, and on a loaded machine OpenMP's spinning threads make each step many times slower.
+    """
+    if getattr(features, "trainable", False) or torch.device(device).type != "cpu":
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)

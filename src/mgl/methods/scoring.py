@@ -5,7 +5,9 @@
 (:meth:`mgl.methods.base.Method.fit`) and scores the rows with the fitted head's own
 ``predict_proba`` (:func:`mgl.methods.heads.base.score_rows`), so what a saved model predicts is what a
 cell reports. An ensemble's probabilities are the mean of its members' (:func:`ensemble_probabilities`,
-the one place the mean is taken), each member scored once. :func:`split_metrics` turns
+the one place the mean is taken), each member scored once; a grid's ensemble cell goes the same way,
+its members :class:`~mgl.methods.ensemble.Recorded` from their cells (:mod:`mgl.grid.derived_ensembles`), and
+:meth:`Scored.member_accuracy` is the one place members' accuracies are read. :func:`split_metrics` turns
 probabilities into the numbers every record carries; a split without rows gives nulls, never a
 number.
 """
@@ -18,7 +20,10 @@ from typing import Any
 
 import numpy as np
 
+from mgl.errors import DataError, MGLError
 from mgl.methods.base import Method
+from mgl.methods.ensemble import Recorded
+from mgl.methods.inputs import row_texts
 from mgl.methods.metrics import split_metrics
 from mgl.methods.registry import make_method
 
@@ -44,6 +49,14 @@ class Scored:
         """The method's own probabilities by split."""
         return self.probabilities[self.method.name]
 
+    def member_accuracy(self) -> dict[str, dict[str, float | None]]:
+        """Each ensemble member's validation and test accuracy (null where a split has no rows);
+        empty for a single method. The one place members are scored."""
+        return {
+            name: {"validation": self.metrics[name]["val_accuracy"], "test": self.metrics[name]["accuracy"]}
+            for name in self.method.fitted_members
+        }
+
 
 def target_rows(data, split: str) -> np.ndarray:
     """The target's rows of ``split`` in the experiment's table."""
@@ -59,16 +72,16 @@ def fit_and_score(
     seed: int,
     device="cpu",
     progress: bool = False,
-    options=None,
     members: Sequence[str] | None = None,
     checkpoint=None,
     resume=None,
     keep_bank: bool = False,
 ) -> Scored:
-    """Make ``name`` from the registry under the run configuration ``cfg`` (or take the unfitted
-    method given), fit it on ``data`` with ``features``, and score the target's validation and test
-    rows with the fitted head."""
-    method = name if isinstance(name, Method) else make_method(name, cfg, options=options, members=members)
+    """Make ``name`` from the registry under the run configuration ``cfg`` (or take the method
+    given: an :class:`~mgl.methods.ensemble.Ensemble` of fitted or recorded members fits nothing
+    again), fit it on ``data`` with ``features``, and score the target's validation and test rows
+    with the fitted head."""
+    method = name if isinstance(name, Method) else make_method(name, cfg, members=members)
     method.fit(
         data,
         features,
@@ -85,29 +98,35 @@ def fit_and_score(
 
 def split_probabilities(method: Method, data, features) -> dict[str, dict[str, np.ndarray]]:
     """``{name: {split: probabilities}}`` of the target's validation and test rows, for the fitted
-    method and (an ensemble) each member, each member scored once."""
-    from mgl.methods.heads.base import score_rows
-
+    method and (an ensemble) each member, each member scored once (a recorded member's own rows read
+    back) and the ensemble's the mean of theirs."""
     rows = {split: target_rows(data, split) for split in SPLITS}
-    reads = method.head_.reads_texts  # the texts are gathered only for a head that reads them
-    texts = {split: row_texts(data, r) if reads else None for split, r in rows.items()}
     members = method.fitted_members
     if members:
-        out = {
-            m: {s: score_rows(f.head_, features, r, texts=texts[s]) for s, r in rows.items()}
-            for m, f in members.items()
-        }
+        out = {name: member_probabilities(m, data, features, rows) for name, m in members.items()}
         out[method.name] = ensemble_probabilities(out)
         return out
-    return {method.name: {s: score_rows(method.head_, features, r, texts=texts[s]) for s, r in rows.items()}}
+    return {method.name: member_probabilities(method, data, features, rows)}
 
 
-def row_texts(data, rows: np.ndarray) -> list[str]:
-    """The table rows' inputs as a head that reads texts sees them (:func:`mgl.methods.heads.base.head_texts`)."""
-    from mgl.methods.heads.base import head_texts
+def member_probabilities(method: Method, data, features, rows: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """One fitted method's probabilities of ``rows`` by split: its head's, or a recorded member's own
+    (which must cover the same rows)."""
+    from mgl.methods.heads.base import score_rows
 
-    examples = [data.examples[i] for i in rows]
-    return head_texts([ex.text for ex in examples], [ex.text_pair for ex in examples])
+    if isinstance(method, Recorded):
+        for split, r in rows.items():
+            if len(method.recorded.get(split, ())) != len(r):
+                raise DataError(
+                    f"{method.name}: the recorded {split} probabilities cover {len(method.recorded.get(split, ()))} "
+                    f"rows, the data has {len(r)}"
+                )
+        return {split: method.recorded[split] for split in rows}
+    head = method.head_
+    if head is None:
+        raise MGLError(f"{method.name} has no fitted head to score with")
+    reads = head.reads_texts  # the texts are gathered only for a head that reads them
+    return {s: score_rows(head, features, r, texts=row_texts(data, r) if reads else None) for s, r in rows.items()}
 
 
 def ensemble_probabilities(members: dict[str, dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
@@ -115,12 +134,3 @@ def ensemble_probabilities(members: dict[str, dict[str, np.ndarray]]) -> dict[st
     from mgl.methods.heads.ensemble import mean_probabilities
 
     return {split: mean_probabilities([p[split] for p in members.values()]) for split in SPLITS}
-
-
-def member_accuracy(data, probabilities: dict[str, dict[str, np.ndarray]], members: Sequence[str]) -> dict:
-    """Each ensemble member's validation and test accuracy (null where a split has no rows)."""
-    out = {}
-    for name in members:
-        m = split_metrics(data, probabilities[name])
-        out[name] = {"validation": m["val_accuracy"], "test": m["accuracy"]}
-    return out

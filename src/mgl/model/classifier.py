@@ -40,7 +40,9 @@ from mgl.encoders.featurizer import Featurizer
 from mgl.encoders.node_features import trained_state
 from mgl.errors import DataError, MGLError
 from mgl.methods.heads import EnsembleHead, Head, LabelledBank, MetaGraphHead
-from mgl.methods.heads.base import head_probabilities, head_texts
+from mgl.methods.heads.base import head_probabilities
+from mgl.methods.inputs import head_texts
+from mgl.methods.registry import check_run_config
 from mgl.model.calibration import apply_temperature, calibration_report
 from mgl.model.suggestion import DEFAULT_STRATEGY, DEFAULT_SUGGESTIONS
 
@@ -145,6 +147,7 @@ class Classifier:
         """Whether the labelled bank holds its texts (False for a model saved with ``support_texts=False``)."""
         self.encoder_state: dict[str, torch.Tensor] = {}
         self.temperature = 1.0
+        self._checked = False
         self.report: dict[str, Any] = {}
         self.embedding_cache: EmbeddingCache | None = None
         self.precision_note: str | None = None
@@ -223,17 +226,24 @@ class Classifier:
         )
         return self.fit_data(data, progress=progress, checkpoint=checkpoint, resume=resume)
 
+    def checked_config(self) -> RunConfig:
+        """The classifier's configuration, validated with its method and members (ConfigError
+        otherwise): the one validation of a run, done once (``mgl run`` asks before it reads the data)."""
+        if not self._checked:
+            self.config.validate()
+            check_run_config(self.config)
+            self._checked = True
+        return self.config
+
     def fit_data(self, data, *, progress: bool = True, checkpoint=None, resume=None) -> Classifier:
         """Train on prepared :class:`~mgl.data.preparation.ExperimentData` (its splits and subsample as they are).
 
         ``checkpoint`` / ``resume`` act on MGL, alone or as an ensemble's member (the other methods
         train in seconds to minutes on frozen features, and train again, seeded, to the same result)."""
         from mgl import distributed
-        from mgl.methods import check_run_config, fit_and_score, make_method
+        from mgl.methods import fit_and_score, make_method
 
-        cfg = self.config
-        cfg.validate()
-        check_run_config(cfg)
+        cfg = self.checked_config()
         method = make_method(self.method, cfg, members=cfg.members)
         method.check_data(data)  # fail before the (slow) embedding if the method cannot train on the data
         self.featurizer = Featurizer(cfg.encoder)
@@ -254,6 +264,8 @@ class Classifier:
             keep_bank=True,
         )
         fitted = scored.method
+        if fitted.head_ is None:  # a method given recorded members: nothing to save or serve
+            raise MGLError(f"{fitted.name} was built from recorded probabilities: it has no model to keep")
         self.head, self.bank = fitted.head_.to(self.encoder.device), fitted.bank_
         self.label_names = list(data.table.label_names)
         self.sources, self.target = list(data.sources), data.target
@@ -286,10 +298,11 @@ class Classifier:
             "embed_seconds": embed_seconds,
         }
         if fitted.fitted_members:
+            accuracy = scored.member_accuracy()
             self.report["members"] = {
                 name: {
-                    "validation_accuracy": scored.metrics[name]["val_accuracy"],
-                    "test_accuracy": scored.metrics[name]["accuracy"],
+                    "validation_accuracy": accuracy[name]["validation"],
+                    "test_accuracy": accuracy[name]["test"],
                     "train_seconds": member.report_.get("train_seconds"),
                     "stages": member.report_.get("stages", []),
                 }

@@ -44,7 +44,7 @@ from mgl.data.preparation import positive_index
 from mgl.errors import ConfigError, MGLError
 from mgl.io import sha256_file, write_error, write_json_atomic
 from mgl.methods.heads import HEAD_KINDS, EnsembleHead, Head, LabelledBank
-from mgl.methods.registry import method as method_info
+from mgl.methods.registry import method_info
 from mgl.model.card import render_model_card
 from mgl.outputs import MODEL_FILES, check_model_destination
 

@@ -11,13 +11,13 @@ in :mod:`mgl.methods.baselines.common` and :mod:`mgl.methods.baselines.tuning`:
 * ``reptile`` (:mod:`~mgl.methods.baselines.reptile`): first-order meta-learning over the sources,
   then adaptation on the target.
 
-The logistic-regression references are fitted by :mod:`mgl.methods.baselines.logistic_regression`
-(the method: :mod:`mgl.methods.logreg`).
+Their settings: the ``baselines`` section (:class:`mgl.config.BaselineConfig`) and, for the
+classifier's shape and schedule, MGL's (``mgl``). The logistic-regression references are
+:mod:`mgl.methods.logistic`.
 """
 
 from __future__ import annotations
 
-from mgl.methods.baselines.base import NeuralBaseline, make_context
-from mgl.methods.baselines.common import BaselineOptions
+from mgl.methods.baselines.base import NeuralBaseline
 
-__all__ = ["BaselineOptions", "NeuralBaseline", "make_context"]
+__all__ = ["NeuralBaseline"]

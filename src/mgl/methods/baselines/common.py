@@ -4,7 +4,7 @@ Fairness
 --------
 Every baseline reads the same node features as MGL (the same encoder through the same
 :class:`~mgl.encoders.node_features.FrozenFeatures` / :class:`~mgl.encoders.node_features.EncoderFeatures` API), the
-same :class:`~mgl.methods.mgl.training.ExampleTable` rows and splits, and the same seeded target
+same :class:`~mgl.data.table.ExampleTable` rows and splits, and the same seeded target
 subsample (made by :func:`mgl.data.preparation.prepare_data`). On top of the features each trains
 :class:`MLPClassifier`::
 
@@ -20,11 +20,11 @@ fine-tunes it, its weights at ``MGLConfig.encoder_lr``, as the paper fine-tuned 
 for every baseline.
 
 Model selection uses the same validation instances as MGL, in the same stage
-(:func:`mgl_validation_rows`): a stage that trains on the sources validates on the
+(:func:`mgl.methods.validation_rows.validation_rows`): a stage that trains on the sources validates on the
 sources' validation subsets (mean accuracy over the source languages, as MGL's
 meta-train stage averages over its held-out languages); a stage that trains on the
 target validates on the target's validation subset. Both are drawn by
-:func:`mgl.methods.mgl.training.validation_subset` with MGL's random stream, so they are the very
+:func:`mgl.methods.validation_rows.validation_subset` with one random stream, so they are the very
 rows MGL validates on. Test data is never looked at before the final score.
 
 Training loop, the same as MGL's stages (:func:`mgl.methods.rounds.train_in_rounds`)
@@ -40,8 +40,8 @@ restored.
 Tuning (:func:`mgl.methods.baselines.tuning.fit_stage`), as careful as MGL's
 ----------------------------------------------------------------------------
 Each stage is trained once per point of a small grid, the classifier's learning rate in
-``BaselineOptions.lrs`` = {1e-4, 3e-4, 1e-3, 3e-3} times Adam's weight decay in
-``BaselineOptions.weight_decays`` = {0, 1e-3}, every point from the same starting weights
+``BaselineConfig.lrs`` = {1e-4, 3e-4, 1e-3, 3e-3} times Adam's weight decay in
+``BaselineConfig.weight_decays`` = {0, 1e-3}, every point from the same starting weights
 with the same minibatch order and dropout masks (common random numbers); the point whose
 best round scores highest on the stage's validation data wins (ties: lower NLL, then
 the earlier point). Two-stage baselines tune each stage in turn (stage 2 starts from the
@@ -53,7 +53,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -61,56 +61,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from mgl.config import MGLConfig
-from mgl.errors import ConfigError
+from mgl.config import BaselineConfig, MGLConfig
 from mgl.methods.heads.base import score_rows
 from mgl.methods.heads.mlp import SHARED_HEAD, MLPClassifier, MLPHead
-from mgl.methods.mgl.training import (
-    ExampleTable,
-    meta_test_tasks,
-    meta_train_tasks,
-    small_graph_threads,
-    validation_subset,
-)
-from mgl.methods.rounds import StageReport as MGLStageReport
-
-DEFAULT_LRS = (1e-4, 3e-4, 1e-3, 3e-3)
-DEFAULT_WEIGHT_DECAYS = (0.0, 1e-3)
-
-
-@dataclass
-class BaselineOptions:
-    """The baselines' own settings (everything else comes from :class:`~mgl.config.MGLConfig`)."""
-
-    lrs: tuple[float, ...] = DEFAULT_LRS
-    """Learning rates of the classifier tried in every stage (chosen on validation data)."""
-    weight_decays: tuple[float, ...] = DEFAULT_WEIGHT_DECAYS
-    """Adam weight decays (L2) of the classifier tried in every stage."""
-    batch_size: int | None = None
-    """Minibatch size; None: ``MGLConfig.n_query``."""
-    reptile_inner_steps: int = 5
-    """Reptile: k, minibatch steps on one language per inner loop."""
-    reptile_eps: float = 0.5
-    """Reptile: the outer step size epsilon in ``theta += eps * (phi - theta)``."""
-    batch_candidates: bool = True
-    """On frozen features, train a stage's grid points together as one stacked model
-    (:mod:`mgl.methods.baselines.batched`; the same result as one after the other, faster)."""
-
-    def validate(self) -> BaselineOptions:
-        if not self.lrs or any(not lr > 0 for lr in self.lrs):
-            raise ConfigError(f"baseline learning rates must be > 0, got {list(self.lrs)}")
-        if not self.weight_decays or any(wd < 0 for wd in self.weight_decays):
-            raise ConfigError(f"baseline weight decays must be >= 0, got {list(self.weight_decays)}")
-        if self.batch_size is not None and self.batch_size < 1:
-            raise ConfigError(f"baseline batch size must be >= 1, got {self.batch_size}")
-        if self.reptile_inner_steps < 1:
-            raise ConfigError(f"reptile inner steps must be >= 1, got {self.reptile_inner_steps}")
-        if not 0 < self.reptile_eps <= 1:
-            raise ConfigError(f"reptile epsilon must be in (0, 1], got {self.reptile_eps}")
-        return self
-
-    def to_dict(self) -> dict[str, Any]:
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+from mgl.methods.rounds import StageReport
 
 
 def build_classifier(
@@ -130,7 +84,7 @@ def build_classifier(
 
 @dataclass
 class Settings:
-    """The training schedule of a baseline stage (from MGLConfig and BaselineOptions)."""
+    """The training schedule of a baseline stage (from the ``mgl`` and ``baselines`` sections)."""
 
     steps_per_round: int
     max_rounds: int
@@ -141,7 +95,7 @@ class Settings:
     encoder_weight_decay: float
 
     @classmethod
-    def from_configs(cls, cfg: MGLConfig, options: BaselineOptions) -> Settings:
+    def from_configs(cls, cfg: MGLConfig, options: BaselineConfig) -> Settings:
         return cls(
             steps_per_round=cfg.train_episodes,
             max_rounds=cfg.max_rounds,
@@ -161,7 +115,7 @@ class Hyper:
     weight_decay: float
 
 
-def tuning_grid(options: BaselineOptions) -> list[Hyper]:
+def tuning_grid(options: BaselineConfig) -> list[Hyper]:
     return [Hyper(lr, wd) for lr in options.lrs for wd in options.weight_decays]
 
 
@@ -172,37 +126,6 @@ class ValidationSet:
     name: str
     rows: np.ndarray
     head: str = SHARED_HEAD
-
-
-def mgl_validation_rows(
-    table: ExampleTable, sources: Sequence[str], target: str, cfg: MGLConfig, seed: int
-) -> tuple[list[tuple[str, np.ndarray]], np.ndarray]:
-    """The validation rows MGL uses with this seed: ``([(source, rows), ...], target rows)``; zero-shot
-    (no target training row), the target rows are the sources' (:func:`zero_shot_rows`).
-
-    Drawn exactly as :func:`mgl.methods.mgl.training.fit_mgl` draws them (same random stream, same
-    order: the meta-train tasks, then the meta-test task), by calling the same functions.
-    """
-    rng = np.random.default_rng([seed, 99])
-    if len(sources) >= 2:
-        _, tasks = meta_train_tasks(table, sources, cfg, rng)
-        source_rows = [(task.sampler.pair.target, task.query) for task in tasks]
-        _, val_task, _ = meta_test_tasks(table, sources, target, cfg, rng)
-        if val_task is None:  # zero-shot
-            return source_rows, zero_shot_rows(source_rows)
-        return source_rows, val_task.query
-    source_rows = [
-        (lang, validation_subset(table.rows(languages=lang, split="validation"), cfg, rng)) for lang in sources
-    ]
-    if len(table.rows(languages=target, split="train")) == 0:
-        return source_rows, zero_shot_rows(source_rows)
-    return source_rows, validation_subset(table.rows(languages=target, split="validation"), cfg, rng)
-
-
-def zero_shot_rows(source_rows: Sequence[tuple[str, np.ndarray]]) -> np.ndarray:
-    """Zero-shot, the rows that stand for the target's validation rows: the sources' validation
-    rows together (the model never sees a target label)."""
-    return np.sort(np.concatenate([rows for _, rows in source_rows]))
 
 
 class BatchStream:
@@ -285,16 +208,12 @@ def pooled_steps(rows: np.ndarray, head: str = SHARED_HEAD) -> Callable[[Setting
 
 
 @dataclass
-class StageReport(MGLStageReport):
+class TunedStageReport(StageReport):
     """What one stage did (as MGL's stage report), plus the winning grid point and every point's score."""
 
     lr: float = float("nan")
     weight_decay: float = float("nan")
     candidates: list[dict] = field(default_factory=list)
-
-
-#: One intra-op thread for small models on frozen CPU features: the same policy as MGL's training.
-small_model_threads = small_graph_threads
 
 
 def predict_proba(model: MLPClassifier, features, rows: np.ndarray, head: str = SHARED_HEAD) -> np.ndarray:
@@ -337,5 +256,5 @@ class Fitted:
 
     model: MLPClassifier
     head: str
-    stages: list[StageReport]
+    stages: list[TunedStageReport]
     n_train: int

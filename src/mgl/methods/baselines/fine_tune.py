@@ -9,13 +9,19 @@ tunes its own learning rate and weight decay.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from mgl.methods.baselines.base import NeuralBaseline
-from mgl.methods.baselines.common import SHARED_HEAD, Fitted, pooled_steps
-from mgl.methods.baselines.tuning import BaselineContext
+
+if TYPE_CHECKING:
+    from mgl.methods.baselines.common import Fitted
+    from mgl.methods.baselines.tuning import BaselineContext
 
 
 class FineTune(NeuralBaseline):
     def train(self, ctx: BaselineContext) -> Fitted:
+        from mgl.methods.baselines.common import SHARED_HEAD, Fitted, pooled_steps
+
         model = ctx.classifier()
         source = ctx.stage("source", model, pooled_steps(ctx.train_rows(ctx.sources)), ctx.source_validation)
         rows = ctx.train_rows(ctx.target)

@@ -8,13 +8,19 @@ for, as MGL's meta-test stage), learning rate and weight decay tuned on it.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from mgl.methods.baselines.base import NeuralBaseline
-from mgl.methods.baselines.common import SHARED_HEAD, Fitted, pooled_steps
-from mgl.methods.baselines.tuning import BaselineContext
+
+if TYPE_CHECKING:
+    from mgl.methods.baselines.common import Fitted
+    from mgl.methods.baselines.tuning import BaselineContext
 
 
 class Mix(NeuralBaseline):
     def train(self, ctx: BaselineContext) -> Fitted:
+        from mgl.methods.baselines.common import SHARED_HEAD, Fitted, pooled_steps
+
         model = ctx.classifier()
         rows = ctx.train_rows([*ctx.sources, ctx.target])
         report = ctx.stage("mix", model, pooled_steps(rows), ctx.target_validation)

@@ -12,17 +12,23 @@ head.
 
 from __future__ import annotations
 
-import numpy as np
+from typing import TYPE_CHECKING
 
 from mgl.methods.baselines.base import NeuralBaseline
-from mgl.methods.baselines.common import BatchStream, Fitted, Settings, StepFn, ValidationSet, supervised_step
-from mgl.methods.baselines.tuning import BaselineContext
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from mgl.methods.baselines.common import Fitted, Settings, StepFn
+    from mgl.methods.baselines.tuning import BaselineContext
 
 
 class MultiTask(NeuralBaseline):
     needs_target_labels = True  # the target's own head
 
     def train(self, ctx: BaselineContext) -> Fitted:
+        from mgl.methods.baselines.common import BatchStream, Fitted, ValidationSet, supervised_step
+
         languages = [*ctx.sources, ctx.target]
         model = ctx.classifier(heads=languages)
 

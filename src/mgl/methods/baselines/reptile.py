@@ -10,15 +10,15 @@ Stage ``meta-train`` (one *outer step* = one call of the step function):
 1. draw a source language with probability proportional to its number of training
    instances (Dou et al.'s best task distribution, "PPS"; uniform when, as in
    Webis-CLS-10, the sources are the same size);
-2. from the current weights :math:`\theta`, take ``k`` = ``BaselineOptions.reptile_inner_steps``
+2. from the current weights :math:`\theta`, take ``k`` = ``baselines.reptile_inner_steps``
    (default 5) Adam steps on minibatches of that language alone, reaching :math:`\phi`;
 3. outer update :math:`\theta \leftarrow \theta + \epsilon(\phi - \theta)`, with
-   :math:`\epsilon` = ``BaselineOptions.reptile_eps`` (default 0.5, constant), over every
+   :math:`\epsilon` = ``baselines.reptile_eps`` (default 0.5, constant), over every
    trainable weight (classifier and, when it trains, encoder).
 
 The inner optimiser is Adam with :math:`\beta_1 = 0` (no momentum carried from one task to
 the next, as in Nichol et al.'s implementation) at the *inner learning rate*, tuned from
-``BaselineOptions.lrs`` = {1e-4, 3e-4, 1e-3, 3e-3} (with the weight decays) on the sources'
+``baselines.lrs`` = {1e-4, 3e-4, 1e-3, 3e-3} (with the weight decays) on the sources'
 validation subsets, where the meta-learned :math:`\theta` is scored as a classifier (one
 shared head: the label set is shared). A round costs the same number of minibatch steps
 as every other method's, ``MGLConfig.train_episodes`` (75): ``ceil(75 / k)`` = 15 outer
@@ -34,57 +34,23 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Sequence
-
-import numpy as np
-import torch
+from typing import TYPE_CHECKING
 
 from mgl.methods.baselines.base import NeuralBaseline
-from mgl.methods.baselines.common import (
-    SHARED_HEAD,
-    BatchStream,
-    Fitted,
-    Settings,
-    StepContext,
-    StepFn,
-    pooled_steps,
-    supervised_step,
-)
-from mgl.methods.baselines.tuning import BaselineContext
+
+if TYPE_CHECKING:
+    from mgl.methods.baselines.common import Fitted
+    from mgl.methods.baselines.tuning import BaselineContext
 
 INNER_BETAS = (0.0, 0.999)
-
-
-@torch.no_grad()
-def outer_update(params: Sequence[torch.nn.Parameter], theta: Sequence[torch.Tensor], eps: float) -> None:
-    r"""Reptile's outer step in place: ``p = theta + eps * (p - theta)``, where ``p`` holds :math:`\phi`."""
-    for p, t in zip(params, theta, strict=True):
-        p.sub_(t).mul_(eps).add_(t)
-
-
-def reptile_steps(task_rows: dict[str, np.ndarray], inner_steps: int, eps: float):
-    """A step factory: one call = one Reptile outer step (``inner_steps`` minibatch steps on one task)."""
-    names = list(task_rows)
-    sizes = np.array([len(task_rows[n]) for n in names], dtype=np.float64)
-    probs = sizes / sizes.sum()
-
-    def make(settings: Settings) -> StepFn:
-        streams = {n: BatchStream(task_rows[n], settings.batch_size) for n in names}
-
-        def step(ctx: StepContext) -> float | np.ndarray:
-            theta = [p.detach().clone() for p in ctx.params]
-            task = names[int(ctx.rng.choice(len(names), p=probs))]
-            losses = [supervised_step(ctx, streams[task].next(ctx.rng), SHARED_HEAD) for _ in range(inner_steps)]
-            outer_update(ctx.params, theta, eps)
-            return np.mean(np.asarray(losses), axis=0) if np.ndim(losses[0]) else float(np.mean(np.asarray(losses)))
-
-        return step
-
-    return make
+"""Adam's betas in Reptile's inner loop: no first moment, so each inner step is its own (Nichol et al.)."""
 
 
 class Reptile(NeuralBaseline):
     def train(self, ctx: BaselineContext) -> Fitted:
+        from mgl.methods.baselines.common import SHARED_HEAD, Fitted, pooled_steps
+        from mgl.methods.baselines.reptile_steps import reptile_steps
+
         model = ctx.classifier()
         tasks = {lang: ctx.train_rows(lang) for lang in ctx.sources}
         k = ctx.options.reptile_inner_steps

@@ -7,15 +7,21 @@ tuned on it (:mod:`mgl.methods.baselines.common`).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from mgl.methods.baselines.base import NeuralBaseline
-from mgl.methods.baselines.common import SHARED_HEAD, Fitted, pooled_steps
-from mgl.methods.baselines.tuning import BaselineContext
+
+if TYPE_CHECKING:
+    from mgl.methods.baselines.common import Fitted
+    from mgl.methods.baselines.tuning import BaselineContext
 
 
 class TargetOnly(NeuralBaseline):
     needs_target_labels = True
 
     def train(self, ctx: BaselineContext) -> Fitted:
+        from mgl.methods.baselines.common import SHARED_HEAD, Fitted, pooled_steps
+
         model = ctx.classifier()
         rows = ctx.train_rows(ctx.target)
         report = ctx.stage("target", model, pooled_steps(rows), ctx.target_validation)

@@ -18,28 +18,28 @@ from typing import Any, cast
 import numpy as np
 import torch
 
-from mgl.config import MGLConfig
+from mgl.config import BaselineConfig, MGLConfig
+from mgl.data.table import ExampleTable
 from mgl.errors import ConfigError
 from mgl.methods.baselines.batched import BatchedTrainee, stackable
 from mgl.methods.baselines.common import (
     SHARED_HEAD,
-    BaselineOptions,
     Hyper,
     MLPClassifier,
     Settings,
-    StageReport,
     StepContext,
     StepFn,
+    TunedStageReport,
     ValidationSet,
     build_classifier,
     restore,
     snapshot,
+    tuning_grid,
     validate,
 )
-from mgl.methods.mgl.training import ExampleTable
-from mgl.methods.rounds import Schedule, make_adam, pick_best, train_in_rounds
-from mgl.methods.rounds import StageReport as MGLStageReport
+from mgl.methods.rounds import Schedule, StageReport, make_adam, pick_best, train_in_rounds
 from mgl.methods.selection import better, require_rows
+from mgl.methods.validation_rows import validation_rows
 
 
 class SingleTrainee:
@@ -114,10 +114,10 @@ def stage_seeds(name: str, seed: int) -> tuple[np.random.Generator, int]:
     return np.random.default_rng([seed, stage_id]), seed * 1000 + stage_id
 
 
-def cast_reports(reports: list[MGLStageReport]) -> list[StageReport]:
+def cast_reports(reports: list[StageReport]) -> list[TunedStageReport]:
     """:func:`mgl.methods.rounds.train_in_rounds` hands back the reports it was given (this module's
-    :class:`StageReport`, with the grid point's settings)."""
-    return cast(list[StageReport], reports)
+    :class:`TunedStageReport`, with the grid point's settings)."""
+    return cast(list[TunedStageReport], reports)
 
 
 def train_rounds(
@@ -133,7 +133,7 @@ def train_rounds(
     seed: int,
     progress: bool = False,
     betas: tuple[float, float] = (0.9, 0.999),
-) -> StageReport:
+) -> TunedStageReport:
     """Train one stage at one grid point; on return the model holds its best checkpoint."""
     rng, torch_seed = stage_seeds(name, seed)
     trainee = SingleTrainee(model, features, step, validation, labels, settings, hyper, rng=rng, betas=betas)
@@ -144,7 +144,7 @@ def train_rounds(
             trainee,
             _schedule(settings),
             [(vs.name, len(vs.rows)) for vs in validation],
-            reports=[StageReport(name, lr=hyper.lr, weight_decay=hyper.weight_decay)],
+            reports=[TunedStageReport(name, lr=hyper.lr, weight_decay=hyper.weight_decay)],
             progress=progress,
             desc=f"{name} lr={hyper.lr:g} wd={hyper.weight_decay:g}",
         )
@@ -156,7 +156,7 @@ def _schedule(settings: Settings) -> Schedule:
     return Schedule(settings.steps_per_round, settings.max_rounds, settings.patience)
 
 
-def _candidate_record(hyper: Hyper, report: StageReport) -> dict:
+def _candidate_record(hyper: Hyper, report: TunedStageReport) -> dict:
     return {
         "lr": hyper.lr,
         "weight_decay": hyper.weight_decay,
@@ -181,7 +181,7 @@ def fit_stage(
     progress: bool = False,
     betas: tuple[float, float] = (0.9, 0.999),
     batched: bool = True,
-) -> StageReport:
+) -> TunedStageReport:
     """Train the stage once per grid point from the same start; keep the point best on validation.
 
     On return ``model`` (and a trainable encoder) hold the winner's best checkpoint. The
@@ -203,7 +203,7 @@ def fit_stage(
                 trainee,
                 _schedule(settings),
                 [(vs.name, len(vs.rows)) for vs in validation],
-                reports=[StageReport(name, lr=h.lr, weight_decay=h.weight_decay) for h in grid],
+                reports=[TunedStageReport(name, lr=h.lr, weight_decay=h.weight_decay) for h in grid],
                 progress=progress,
                 desc=f"{name} x{len(grid)} candidates",
             )
@@ -215,7 +215,7 @@ def fit_stage(
         report.seconds = time.perf_counter() - t0
         return report
     start = snapshot(model, features) if len(grid) > 1 else None
-    winner: tuple[StageReport, dict | None] | None = None
+    winner: tuple[TunedStageReport, dict | None] | None = None
     candidates = []
     for i, hyper in enumerate(grid):
         if i > 0:
@@ -248,14 +248,14 @@ def fit_stage(
 
 @dataclass
 class BaselineContext:
-    """Everything a baseline's ``fit`` needs, prepared once by :func:`mgl.methods.baselines.run_baseline`."""
+    """Everything a baseline's ``train`` needs, prepared once by :func:`make_context`."""
 
     table: ExampleTable
     sources: list[str]
     target: str
     features: Any
     cfg: MGLConfig
-    options: BaselineOptions
+    options: BaselineConfig
     settings: Settings
     grid: list[Hyper]
     source_validation: list[ValidationSet]
@@ -281,7 +281,7 @@ class BaselineContext:
         *,
         settings: Settings | None = None,
         **kwargs,
-    ) -> StageReport:
+    ) -> TunedStageReport:
         return fit_stage(
             name,
             model,
@@ -296,3 +296,34 @@ class BaselineContext:
             batched=self.options.batch_candidates,
             **kwargs,
         )
+
+
+def make_context(
+    data,
+    features,
+    cfg: MGLConfig,
+    options: BaselineConfig | None = None,
+    *,
+    seed: int,
+    device: torch.device | str = "cpu",
+    progress: bool = False,
+) -> BaselineContext:
+    """Settings, tuning grid and the validation rows every method chooses on, for one experiment and seed."""
+    options = (options or BaselineConfig()).validate()
+    table = data.table
+    rows = validation_rows(table, data.sources, data.target, cfg, seed)
+    return BaselineContext(
+        table=table,
+        sources=list(data.sources),
+        target=data.target,
+        features=features,
+        cfg=cfg,
+        options=options,
+        settings=Settings.from_configs(cfg, options),
+        grid=tuning_grid(options),
+        source_validation=[ValidationSet(f"{lang} validation", r) for lang, r in rows.sources],
+        target_validation=[ValidationSet(f"{data.target} validation", rows.target)],
+        seed=seed,
+        device=torch.device(device),
+        progress=progress,
+    )

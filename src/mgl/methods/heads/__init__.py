@@ -2,8 +2,8 @@
 
 * :class:`~mgl.methods.mgl.head.MetaGraphHead` (``meta-graph``): MGL and its ablations;
 * :class:`~mgl.methods.heads.mlp.MLPHead` (``mlp``): the neural baselines;
-* :class:`~mgl.methods.heads.logreg.LogRegHead` (``logreg``): the logistic-regression references;
-* :class:`~mgl.methods.heads.char_ngrams.CharNgramHead` (``char-ngram``): ``logreg-chars``, which reads the texts;
+* :class:`~mgl.methods.heads.logistic.LogisticHead` (``logreg``): the logistic-regression references;
+* :class:`~mgl.methods.heads.char_ngram.CharNgramHead` (``char-ngram``): ``logreg-chars``, which reads the texts;
 * :class:`~mgl.methods.heads.ensemble.EnsembleHead` (``ensemble``): the mean of members' probabilities.
 
 :meth:`mgl.methods.base.Method.fit` trains any of them; :func:`~mgl.methods.heads.base.score_rows` is
@@ -12,24 +12,22 @@ the one scorer. :data:`HEAD_KINDS` maps a saved head's ``kind`` to its class (ev
 
 from __future__ import annotations
 
-from mgl.methods.heads.base import HEAD_KINDS, Head, LabelledBank, head_texts, score_rows
-from mgl.methods.heads.char_ngrams import CharNgramHead
-from mgl.methods.heads.ensemble import DEFAULT_MEMBERS, EnsembleHead, mean_probabilities
-from mgl.methods.heads.logreg import LogRegHead
+from mgl.methods.heads.base import HEAD_KINDS, Head, LabelledBank, score_rows
+from mgl.methods.heads.char_ngram import CharNgramHead
+from mgl.methods.heads.ensemble import EnsembleHead, mean_probabilities
+from mgl.methods.heads.logistic import LogisticHead
 from mgl.methods.heads.mlp import MLPHead
 from mgl.methods.mgl.head import MetaGraphHead
 
 __all__ = [
-    "DEFAULT_MEMBERS",
     "HEAD_KINDS",
     "CharNgramHead",
     "EnsembleHead",
     "Head",
     "LabelledBank",
-    "LogRegHead",
+    "LogisticHead",
     "MLPHead",
     "MetaGraphHead",
-    "head_texts",
     "mean_probabilities",
     "score_rows",
 ]

@@ -3,7 +3,7 @@
 A *head* maps the features of inputs (the encoder's embeddings, ``[n, dim]``) to class
 probabilities ``[n, |Y|]``, each input's row depending on that input alone. A head that also reads
 the inputs' texts (:attr:`Head.reads_texts`, the character n-gram regression) is given them beside
-the features by every caller, as :func:`head_texts` joins them. The product
+the features by every caller, as :func:`~mgl.methods.inputs.head_texts` joins them. The product
 (:class:`mgl.model.classifier.Classifier`) and the experiment grids hold the same fitted head, so a
 grid's cell reports what a saved model predicts. Heads are saved as tensors (safetensors) and
 JSON settings, never pickled: :meth:`Head.tensors` / :meth:`Head.settings` out,
@@ -58,7 +58,7 @@ class Head:
 
     kind: ClassVar[str]
     reads_texts: ClassVar[bool] = False
-    """True: :meth:`predict_proba` needs ``texts`` (:func:`head_texts`) beside the features."""
+    """True: :meth:`predict_proba` needs ``texts`` (:func:`~mgl.methods.inputs.head_texts`) beside the features."""
     num_classes: int
 
     def __init_subclass__(cls, **kwargs) -> None:
@@ -120,20 +120,11 @@ def head_probabilities(head: Head, x: torch.Tensor, texts: Sequence[str] | None 
     return head.predict_proba(x, texts=texts) if head.reads_texts else head.predict_proba(x)
 
 
-def head_texts(texts: Sequence[str], pairs: Sequence[str | None] | None = None) -> list[str]:
-    """What a head that reads texts sees of each input: its text, or its text, a newline and its pair."""
-    if pairs is None:
-        return list(texts)
-    if len(pairs) != len(texts):
-        raise ValueError(f"{len(texts)} texts but {len(pairs)} pairs")
-    return [t if p is None else f"{t}\n{p}" for t, p in zip(texts, pairs)]
-
-
 def score_rows(
     head: Head, features, rows: np.ndarray, batch_size: int = 256, *, texts: Sequence[str] | None = None
 ) -> np.ndarray:
     """``head.predict_proba`` of the table rows' features (:func:`row_features`) and, for a head that
-    reads them, the rows' ``texts`` (:func:`head_texts`, one per row). The one scorer of the grids and
+    reads them, the rows' ``texts`` (:func:`~mgl.methods.inputs.head_texts`, one per row). The one scorer of the grids and
     the product: a row's probabilities depend on that row alone."""
     if len(rows) == 0:
         return np.zeros((0, head.num_classes))

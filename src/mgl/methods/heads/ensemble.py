@@ -14,7 +14,6 @@ from typing import Any
 import numpy as np
 import torch
 
-from mgl.config import DEFAULT_MEMBERS  # noqa: F401  (re-exported)
 from mgl.methods.heads.base import Head, head_probabilities
 
 

@@ -5,32 +5,36 @@ The name says the variant (``mgl``, ``mgl-no-meta``, ``mgl-gcn3`` ...,
 (:class:`~mgl.methods.mgl.head.MetaGraphHead`) scores each input as the query of its own graph over
 support sets drawn from the labelled bank, as a saved model predicts. A checkpoint and ``resume``
 act on MGL's stages (written after every round). torch and the training code are imported in
-:meth:`MGL._fit` (see :mod:`mgl.methods.base`).
+:meth:`MGL._fit` (the registry imports this module and stays light).
 """
 
 from __future__ import annotations
 
-from mgl.methods.base import Method, labelled_bank
-from mgl.methods.registry import mgl_variant_config
+from mgl.errors import DataError
+from mgl.methods.base import FitResult, Method, Training, labelled_bank
+from mgl.methods.mgl.variants import mgl_variant_config
+from mgl.methods.validation_rows import validation_rows
 
 
 class MGL(Method):
     """MGL (Meta Graph Learning) or one of its ablations, by name."""
+
+    takes_checkpoint = True
 
     def check_data(self, data) -> None:
         """Every sampler of both stages built once: a language or class too small for N raises DataError."""
         super().check_data(data)
         check_episodes(data, mgl_variant_config(self.name, self.config.mgl))
 
-    def _fit(self, data, features, *, seed, device, progress, checkpoint, resume):
+    def _fit(self, data, features, run: Training) -> FitResult:
         import torch
 
         from mgl.methods.mgl.head import MetaGraphHead
         from mgl.methods.mgl.training import build_model, fit_mgl
 
         variant = mgl_variant_config(self.name, self.config.mgl)
-        torch.manual_seed(seed)
-        model = build_model(variant, features.dim, data.table.num_classes).to(device)
+        torch.manual_seed(run.seed)
+        model = build_model(variant, features.dim, data.table.num_classes).to(run.device)
         fit = fit_mgl(
             model,
             features,
@@ -38,25 +42,23 @@ class MGL(Method):
             data.sources,
             data.target,
             variant,
-            seed=seed,
-            progress=progress,
-            checkpoint=checkpoint,
-            resume=resume,
+            seed=run.seed,
+            progress=run.progress,
+            checkpoint=run.checkpoint,
+            resume=run.resume,
         )
         bank = labelled_bank(data, features)  # the final features: a trained encoder's own
-        head = MetaGraphHead.from_bank(model.eval(), variant, bank, sources=data.sources, target=data.target, seed=seed)
+        head = MetaGraphHead.from_bank(
+            model.eval(), variant, bank, sources=data.sources, target=data.target, seed=run.seed
+        )
         n_train = len(data.table.rows(languages=[*data.sources, data.target], split="train"))
         # the stages' own clocks, which a checkpoint carries over a restart: the whole training time
-        report = {"train_seconds": fit.seconds, "stages": [s.to_dict() for s in fit.stages], "n_train": n_train}
-        return head, report, bank
+        return FitResult(head, fit.seconds, {"stages": [s.to_dict() for s in fit.stages], "n_train": n_train}, bank)
 
 
 def check_episodes(data, cfg) -> None:
     """Build every sampler of both stages once (``cfg`` an :class:`~mgl.config.MGLConfig`): a
     language or class too small for N raises DataError."""
-    import numpy as np
-
-    from mgl.errors import DataError
     from mgl.methods.mgl.training import meta_test_tasks, meta_train_tasks, require_a_stage
 
     require_a_stage(data.table, data.target, cfg)
@@ -70,7 +72,7 @@ def check_episodes(data, cfg) -> None:
             "(--labels RAW=, for every raw value of the class) or keep them predictable from the target's own "
             "labels with a method that pools labels: --method logreg-pooled, mix, target-only or logreg-target"
         )
-    rng = np.random.default_rng(0)
+    rows = validation_rows(data.table, data.sources, data.target, cfg, 0, sources_first=cfg.meta_train)
     if cfg.meta_train:
-        meta_train_tasks(data.table, data.sources, cfg, rng)
-    meta_test_tasks(data.table, data.sources, data.target, cfg, rng)
+        meta_train_tasks(data.table, data.sources, cfg, rows)
+    meta_test_tasks(data.table, data.sources, data.target, cfg, rows)

@@ -20,7 +20,6 @@ validation accuracy (ties: lower validation NLL) is kept and restored at the end
 
 from __future__ import annotations
 
-import contextlib
 import copy
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -43,7 +42,8 @@ from mgl.methods.mgl.episodes import (
 )
 from mgl.methods.mgl.meta_graph import MetaGraphNetwork, query_loss
 from mgl.methods.mgl.queries import predict_proba
-from mgl.methods.rounds import Schedule, StageReport, make_adam, train_in_rounds
+from mgl.methods.rounds import Schedule, StageReport, make_adam, small_model_threads, train_in_rounds
+from mgl.methods.validation_rows import ValidationRows, validation_rows
 
 
 @dataclass
@@ -79,14 +79,6 @@ def validate(
 def task_languages(task: ValidationTask) -> str:
     """The language(s) a validation task's queries are in (for messages)."""
     return task.sampler.pair.target
-
-
-def validation_subset(rows: np.ndarray, cfg: MGLConfig, rng: np.random.Generator) -> np.ndarray:
-    """At most ``test_episodes * n_query`` validation rows, a fixed random subset."""
-    limit = cfg.test_episodes * cfg.n_query
-    if len(rows) <= limit:
-        return rows
-    return np.sort(rng.choice(rows, size=limit, replace=False))
 
 
 class MGLTrainee:
@@ -270,21 +262,23 @@ def _sampler(pair: CLTPair, support: Pool, query: Pool | None, table: ExampleTab
 
 
 def meta_train_tasks(
-    table: ExampleTable, sources: Sequence[str], cfg: MGLConfig, rng: np.random.Generator
+    table: ExampleTable, sources: Sequence[str], cfg: MGLConfig, validation: ValidationRows
 ) -> tuple[list[EpisodeSampler], list[ValidationTask]]:
-    """Stage 1: samplers over the sources' training data, validation on the sources' validation data."""
+    """Stage 1: samplers over the sources' training data, validation on the sources' validation rows
+    (``validation.sources``, one set per held-out source, in the pairs' order)."""
     support = table_pool(table, languages=sources, split="train", name="sources' training data")
     pairs = meta_train_pairs(sources) if cfg.l2clt else within_language_pairs(sources)
     samplers = [_sampler(p, support, support, table, cfg) for p in pairs]
+    by_language = dict(validation.sources)
     tasks = []
     for pair in pairs:
-        rows = validation_subset(table.rows(languages=pair.target, split="validation"), cfg, rng)
+        rows = by_language[pair.target]
         tasks.append(ValidationTask(_sampler(pair, support, None, table, cfg), rows, table.labels[rows]))
     return samplers, tasks
 
 
 def meta_test_tasks(
-    table: ExampleTable, sources: Sequence[str], target: str, cfg: MGLConfig, rng: np.random.Generator
+    table: ExampleTable, sources: Sequence[str], target: str, cfg: MGLConfig, validation: ValidationRows
 ) -> tuple[EpisodeSampler | None, ValidationTask | None, EpisodeSampler]:
     """Stage 2: the sampler sources -> target, its validation task, and the sampler used at test time.
 
@@ -296,7 +290,7 @@ def meta_test_tasks(
         return None, None, test_sampler
     query = table_pool(table, languages=target, split="train", name=f"{target} training data")
     sampler = _sampler(pair, support, query, table, cfg)
-    rows = validation_subset(table.rows(languages=target, split="validation"), cfg, rng)
+    rows = validation.target
     return sampler, ValidationTask(test_sampler, rows, table.labels[rows]), test_sampler
 
 
@@ -308,24 +302,6 @@ class FitReport:
     @property
     def seconds(self) -> float:
         return sum(s.seconds for s in self.stages)
-
-
-@contextlib.contextmanager
-def small_graph_threads(features, device: torch.device):
-    """One intra-op thread while training on frozen features on a CPU.
-
-    An episode's graph is tens of nodes: its matrices are far too small to gain from several
-    threads, and on a loaded machine OpenMP's spinning threads make each step many times slower.
-    """
-    if getattr(features, "trainable", False) or torch.device(device).type != "cpu":
-        yield
-        return
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def fit_mgl(
@@ -341,17 +317,18 @@ def fit_mgl(
     checkpoint: Callable[[str, dict], None] | None = None,
     resume: dict[str, dict] | None = None,
 ) -> FitReport:
-    """Both stages of MGL on one experiment's table. ``resume`` maps stage names to saved states."""
-    rng = np.random.default_rng([seed, 99])
+    """Both stages of MGL on one experiment's table, choosing on the rows every method chooses on
+    (:func:`mgl.methods.validation_rows.validation_rows`). ``resume`` maps stage names to saved states."""
+    rows = validation_rows(table, sources, target, cfg, seed, sources_first=cfg.meta_train)
     stages = []
     resume = resume or {}
-    with small_graph_threads(features, next(model.parameters()).device):
+    with small_model_threads(features, next(model.parameters()).device):
         if cfg.meta_train:
-            samplers, tasks = meta_train_tasks(table, sources, cfg, rng)
+            samplers, tasks = meta_train_tasks(table, sources, cfg, rows)
             stages.append(
                 _run_stage("meta-train", model, features, samplers, tasks, cfg, seed, progress, checkpoint, resume)
             )
-        sampler, val_task, test_sampler = meta_test_tasks(table, sources, target, cfg, rng)
+        sampler, val_task, test_sampler = meta_test_tasks(table, sources, target, cfg, rows)
         if sampler is not None and val_task is not None:
             stages.append(
                 _run_stage("meta-test", model, features, [sampler], [val_task], cfg, seed, progress, checkpoint, resume)

@@ -2,12 +2,12 @@
 
 The frozen encoder is the limit where it hardly knows a target's script or words (on SIB-200,
 Tibetan and Acehnese in Arabic script stay near 30% for every method on its vectors). This method
-reads the texts instead: ``char_wb`` n-grams (:func:`mgl.methods.heads.char_ngrams.make_vectorizer`,
+reads the texts instead: ``char_wb`` n-grams (:func:`mgl.methods.heads.char_ngram.make_vectorizer`,
 settings in :class:`mgl.config.CharNgramConfig`) of every language's labelled training rows, an L2
 logistic regression on them, its C chosen on the target's validation rows that MGL validates on
-(:func:`mgl.methods.baselines.common.mgl_validation_rows`; ties: the smaller C). Alone it is weak
+(:func:`mgl.methods.validation_rows.validation_rows`; ties: the smaller C). Alone it is weak
 (the sources share no script with most targets); as an ensemble member it adds what the encoder
-misses (docs/results/sib200.md). The fitted head is a :class:`~mgl.methods.heads.char_ngrams.CharNgramHead`.
+misses (docs/results/sib200.md). The fitted head is a :class:`~mgl.methods.heads.char_ngram.CharNgramHead`.
 """
 
 from __future__ import annotations
@@ -17,24 +17,24 @@ import time
 import numpy as np
 
 from mgl.errors import DataError
-from mgl.methods.base import Method
+from mgl.methods.base import FitResult, Method, Training
+from mgl.methods.inputs import row_texts
+from mgl.methods.selection import require_finite, require_rows
+from mgl.methods.validation_rows import validation_rows
 
 
-class CharNgramReference(Method):
+class CharNgramLogistic(Method):
     """``logreg-chars``."""
 
-    def _fit(self, data, features, *, seed, device, progress, checkpoint, resume):
+    def _fit(self, data, features, run: Training) -> FitResult:
         from sklearn.linear_model import LogisticRegression
 
-        from mgl.methods.baselines.common import mgl_validation_rows
-        from mgl.methods.heads.char_ngrams import CharNgramHead, make_vectorizer
-        from mgl.methods.scoring import row_texts
-        from mgl.methods.selection import require_finite, require_rows
+        from mgl.methods.heads.char_ngram import CharNgramHead, make_vectorizer
 
         cfg = self.config.chars
         t = data.table
         train = t.rows(languages=[*data.sources, data.target], split="train")
-        _, val = mgl_validation_rows(t, data.sources, data.target, self.config.mgl, seed)
+        val = validation_rows(t, data.sources, data.target, self.config.mgl, run.seed).target
         require_rows(self.name, [("the training rows", len(train)), ("the target's validation rows", len(val))])
         t0 = time.perf_counter()
         vectorizer = make_vectorizer(cfg.ngram_min, cfg.ngram_max, cfg.min_df, cfg.max_features)
@@ -46,7 +46,7 @@ class CharNgramReference(Method):
         if len(np.unique(y_train)) < 2:
             raise DataError(f"{self.name}: the training rows show one class only; a regression needs two")
         for C in sorted(float(c) for c in cfg.cs):
-            lr = LogisticRegression(C=C, max_iter=cfg.max_iter, random_state=seed).fit(x_train, y_train)
+            lr = LogisticRegression(C=C, max_iter=cfg.max_iter, random_state=run.seed).fit(x_train, y_train)
             acc = float((lr.predict(x_val) == y_val).mean())
             require_finite(f"{self.name} (C={C:g})", "the target's validation rows", accuracy=acc)
             scores[C] = acc
@@ -55,12 +55,12 @@ class CharNgramReference(Method):
         assert best is not None
         val_accuracy, C, lr = best
         head = CharNgramHead.from_fitted(vectorizer, lr, t.num_classes, C=C)
+        seconds = time.perf_counter() - t0
         report = {
-            "train_seconds": time.perf_counter() - t0,
             "n_train": len(train),
             "n_features": len(vectorizer.vocabulary_),
             "C": C,
             "val_accuracy": val_accuracy,
             "val_scores": {str(k): v for k, v in scores.items()},
         }
-        return head, report, None
+        return FitResult(head, seconds, report)

@@ -8,9 +8,9 @@ r"""A head that reads the texts themselves: character n-gram TF-IDF, then a line
 with :math:`\mathrm{tfidf}` scikit-learn's :class:`~sklearn.feature_extraction.text.TfidfVectorizer`
 (``char_wb`` n-grams, sublinear tf, l2 norm) over the fitted vocabulary of :math:`V` n-grams and
 its idf weights, and :math:`W, b` the fitted logistic regression's ``coef_`` and ``intercept_``
-(a class the regression never saw has probability 0: :func:`~mgl.methods.heads.logreg.every_class`).
+(a class the regression never saw has probability 0: :func:`~mgl.methods.heads.logistic.every_class`).
 It ignores the encoder's features: :attr:`Head.reads_texts` tells every caller to pass the texts
-(a text pair is read as the text, a newline and its pair: :func:`~mgl.methods.heads.base.head_texts`).
+(a text pair is read as the text, a newline and its pair: :func:`~mgl.methods.inputs.head_texts`).
 
 Saved as tensors, never pickled: the vocabulary as its UTF-8 bytes and their offsets, the idf
 weights, ``coef`` and ``intercept``; the vectoriser's settings as JSON. A test checks that the
@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from mgl.methods.heads.base import Head, LabelledBank
-from mgl.methods.heads.logreg import every_class
+from mgl.methods.heads.logistic import every_class
 
 VECTORIZER_SETTINGS = ("ngram_range", "min_df", "max_features", "sublinear_tf", "analyzer", "lowercase")
 """The :class:`~sklearn.feature_extraction.text.TfidfVectorizer` settings a saved head keeps."""

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from sklearn.base import BaseEstimator, ClassifierMixin
 
 from mgl.methods.heads.base import Head, LabelledBank
 
@@ -39,7 +40,7 @@ def every_class(
     return full_coef, full_intercept
 
 
-class LogRegHead(Head):
+class LogisticHead(Head):
     kind = "logreg"
 
     def __init__(
@@ -60,7 +61,7 @@ class LogRegHead(Head):
         self.C = C
 
     @classmethod
-    def from_pipeline(cls, pipeline, num_classes: int, *, C: float | None = None) -> LogRegHead:
+    def from_pipeline(cls, pipeline, num_classes: int, *, C: float | None = None) -> LogisticHead:
         """From a fitted ``make_pipeline(StandardScaler(), LogisticRegression())``."""
         scaler, lr = pipeline[0], pipeline[-1]
         classes = [int(c) for c in lr.classes_]
@@ -92,7 +93,7 @@ class LogRegHead(Head):
         return {"num_classes": self.num_classes, "C": self.C}
 
     @classmethod
-    def from_saved(cls, settings, tensors, bank: LabelledBank, device="cpu") -> LogRegHead:
+    def from_saved(cls, settings, tensors, bank: LabelledBank, device="cpu") -> LogisticHead:
         return cls(
             tensors["mean"].numpy(),
             tensors["scale"].numpy(),
@@ -101,3 +102,22 @@ class LogRegHead(Head):
             int(settings["num_classes"]),
             C=settings.get("C"),
         )
+
+
+class OneClass(ClassifierMixin, BaseEstimator):
+    """The last step of a pipeline fitted on rows of one class: it predicts that class. It has a
+    logistic regression's fitted attributes (zero weights), so :class:`LogisticHead` holds it like
+    any other: probability 1 for the class, 0 for the others."""
+
+    def __init__(self, label: int = 0, dim: int = 1):
+        self.label = label
+        self.dim = dim
+
+    def fit(self, x, y):
+        self.classes_ = np.array([self.label])
+        self.coef_ = np.zeros((1, self.dim))
+        self.intercept_ = np.zeros(1)
+        return self
+
+    def predict(self, x):
+        return np.full(len(x), self.classes_[0])
