@@ -150,3 +150,102 @@ def test_every_cli_command_is_a_module_level_function():
         assert "<locals>" not in callback.__qualname__, f"mgl {name} is a closure: {callback.__qualname__}"
         module = importlib.import_module(callback.__module__)
         assert getattr(module, callback.__name__) is callback, f"mgl {name}"
+
+
+HEAVY = ("torch", "sklearn", "scipy", "transformers", "ray", "fastapi", "uvicorn", "matplotlib", "pyarrow", "safetensors")
+"""The libraries a light caller (``mgl --help``, the data commands, the readers, the service's guards) must not import."""
+LAZY_PACKAGES = ("mgl", "mgl.encoders")
+"""Packages whose ``__getattr__`` exports names lazily: importing a name from them inside a function is the point."""
+
+
+def module_imports(path: Path, package: str) -> tuple[set[str], list[tuple[int, str]]]:
+    """(the modules ``path`` imports at its top, and the ``(line, module)`` of each import inside a
+    function or method), names resolved as ``import_graph`` resolves them."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    top: set[str] = set()
+    inner: list[tuple[int, str]] = []
+
+    def names(node) -> list[str]:
+        if isinstance(node, ast.Import):
+            return [alias.name for alias in node.names]
+        base = node.module or ""
+        if node.level:
+            base = ".".join(package.split(".")[: len(package.split(".")) - node.level + 1] + ([base] if base else []))
+        return [base]
+
+    def visit(node, in_function: bool) -> None:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, (ast.Import, ast.ImportFrom)):
+                if in_function:
+                    inner.extend((child.lineno, n) for n in names(child))
+                elif not _type_checking_only(node, child):
+                    top.update(names(child))
+            visit(child, in_function or isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)))
+
+    visit(tree, False)
+    return top, inner
+
+
+def _type_checking_only(parent, node) -> bool:
+    return isinstance(parent, ast.If) and "TYPE_CHECKING" in ast.unparse(parent.test)
+
+
+def heavy_modules() -> set[str]:
+    """The mgl modules that import a heavy library when imported (directly or through mgl modules)."""
+    paths = {module_name(p): p for p in (SRC / "mgl").rglob("*.py")}
+    top = {}
+    for name, path in paths.items():
+        package = name if path.name == "__init__.py" else name.rsplit(".", 1)[0]
+        top[name] = module_imports(path, package)[0]
+    heavy = {n for n, imports in top.items() if any(i.split(".")[0] in HEAVY for i in imports)}
+    changed = True
+    while changed:
+        changed = False
+        for name, imports in top.items():
+            if name in heavy:
+                continue
+            targets = set()
+            for i in imports:
+                while i and i not in paths:
+                    i = i.rsplit(".", 1)[0] if "." in i else ""
+                if i:
+                    targets.add(i)
+                    # importing a.b.c imports its packages a and a.b too
+                    parts = i.split(".")
+                    targets.update(".".join(parts[:k]) for k in range(1, len(parts)) if ".".join(parts[:k]) in paths)
+            if targets & heavy:
+                heavy.add(name)
+                changed = True
+    return heavy
+
+
+def light_function_imports() -> list[str]:
+    """``file:line module`` of every import, inside a function, of an mgl module that is light."""
+    heavy = heavy_modules()
+    found = []
+    for path in sorted((SRC / "mgl").rglob("*.py")):
+        name = module_name(path)
+        package = name if path.name == "__init__.py" else name.rsplit(".", 1)[0]
+        for line, target in module_imports(path, package)[1]:
+            if not target.startswith("mgl") or target in LAZY_PACKAGES:
+                continue
+            resolved = target
+            while resolved and module_name_exists(resolved) is False:
+                resolved = resolved.rsplit(".", 1)[0] if "." in resolved else ""
+            if resolved and resolved not in heavy:
+                found.append(f"{path.relative_to(SRC)}:{line} {target}")
+    return found
+
+
+def module_name_exists(name: str) -> bool:
+    parts = name.split(".")
+    base = SRC.joinpath(*parts)
+    return base.with_suffix(".py").exists() or (base / "__init__.py").exists()
+
+
+def test_no_light_mgl_module_is_imported_inside_a_function():
+    """CONTRIBUTING: an mgl import inside a function is there because the module it names is heavy
+    (imports torch, scikit-learn ... directly or through its own imports) or is a lazy export; a
+    light one is imported at the top."""
+    assert "mgl.model.classifier" in heavy_modules() and "mgl.errors" not in heavy_modules()
+    assert light_function_imports() == []

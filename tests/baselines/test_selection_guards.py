@@ -100,9 +100,11 @@ def test_every_baseline_stage_refuses_an_empty_validation_set(make_data, name, m
 @pytest.mark.parametrize("batched", [True, False], ids=["candidates-stacked", "candidates-one-by-one"])
 def test_a_baseline_stage_with_a_nan_score_is_an_error(make_data, monkeypatch, batched):
     X, data = make_data()
-    import mgl.methods.metrics
+    import mgl.methods.baselines.batched
+    import mgl.methods.baselines.common
 
-    monkeypatch.setattr(mgl.methods.metrics, "mean_nll", lambda *a, **k: float("nan"))
+    for scorer in (mgl.methods.baselines.batched, mgl.methods.baselines.common):  # where each stage scores
+        monkeypatch.setattr(scorer, "mean_nll", lambda *a, **k: float("nan"))
     options = BaselineConfig(lrs=[1e-3, 3e-3], weight_decays=[0.0], batch_candidates=batched)
     with pytest.raises(DataError, match=r"source: validation on .* gave nll nan"):
         run_baseline("fine-tune", data, FrozenFeatures(X), MGLConfig(**FAST), seed=0, options=options)

@@ -9,13 +9,15 @@ from typing import Annotated, Any
 
 import typer
 
-from mgl.config import ENCODER_DEFAULTS
+from mgl.config import ENCODER_DEFAULTS, load_config
 from mgl.data.download import WEBIS_URL, download_webis
 from mgl.data.examples import Example, label_vocabulary, languages_of, select
+from mgl.data.preparation import make_experiment_data, small_validation_notice
 from mgl.data.registry import DATA_HELP, DATASETS, STDIN_HELP, default_data_root, load_dataset, stats_rows
 from mgl.data.tabular import parse_columns, parse_label_map
 from mgl.data.validation import validate_examples
 from mgl.errors import ConfigError, DataError
+from mgl.methods import check_run_config, make_method
 
 app = typer.Typer(help="Inspect, check and download datasets.", no_args_is_help=True)
 
@@ -178,9 +180,6 @@ def validate(
 def check_experiment(examples: list[Example], name: str, sources: str, target: str, method, overrides) -> None:
     """What 'mgl train' does before it embeds anything: the experiment's data set up from the
     configuration (its notices logged) and the method's own check (:meth:`mgl.methods.base.Method.check_data`)."""
-    from mgl.config import load_config
-    from mgl.data.preparation import make_experiment_data, small_validation_notice
-    from mgl.methods import check_run_config, make_method
 
     items = [f"data.sources={sources}", f"data.target={target}", *([f"method={method}"] if method else [])]
     cfg = load_config(None, None, [*items, *overrides]).validate()

@@ -43,6 +43,20 @@ from mgl.cli.grid_options import (
 from mgl.config import RunConfig, load_config
 from mgl.data.tabular import parse_columns
 from mgl.errors import ConfigError, DataError
+from mgl.grid import (
+    REFERENCE_METHODS,
+    CellStore,
+    Experiment,
+    check_methods,
+    grid_spec,
+    make_cells,
+    table1_spec,
+    table2_experiments,
+    table2_spec,
+    write_tables,
+)
+from mgl.grid.derived_ensembles import derive_ensemble
+from mgl.methods import make_method
 
 app = typer.Typer(
     help="Experiment grids: many methods x experiments x seeds, resumable, with tables.", no_args_is_help=True
@@ -53,8 +67,6 @@ def grid_methods(cfg, asked: list[str]) -> list[str]:
     """The grid's methods: the references (:data:`mgl.grid.REFERENCE_METHODS`) and those asked; zero-shot
     (``data.target_fraction=0`` or ``data.target_count=0``) the references that need target labels
     are left out, and asking for such a method is an error."""
-    from mgl.grid import REFERENCE_METHODS, check_methods
-    from mgl.methods import make_method
 
     names = check_methods([*REFERENCE_METHODS, *asked])
     if cfg.data.target_fraction != 0 and cfg.data.target_count != 0:
@@ -109,7 +121,6 @@ def table1(
     Every finished cell (method, target, domain, seed) is written to OUT/cells/ at once; a
     re-run skips finished cells. Writes OUT/table1.json, table1.csv and table1.md.
     """
-    from mgl.grid import table1_spec
 
     cfg = _webis_config(what="table1", root=root, quick=quick, device=device, preset=preset, config=config, set_=set_)
     method_list = grid_methods(cfg, _split(methods))
@@ -147,8 +158,6 @@ def report(
     optionally with ensembles of its methods computed from their stored probabilities."""
     import json
 
-    from mgl.grid import CellStore, Experiment, grid_spec, make_cells, write_tables
-
     path = out / "grid.json"
     try:
         meta = json.loads(path.read_text(encoding="utf-8"))
@@ -163,8 +172,6 @@ def report(
     records = store.records(cells)
     derived = []
     for text in ensemble or []:
-        from mgl.grid.derived_ensembles import derive_ensemble
-
         members = _split(text)
         unknown = [m for m in members if m not in methods]
         if len(members) < 2 or unknown:
@@ -236,7 +243,6 @@ def table2(
     best baseline (one-sided paired t-test over seeds, p < 0.01). Resumable like table1.
     Writes OUT/table2.json, table2.csv and table2.md.
     """
-    from mgl.grid import table2_spec
 
     _file_grid(
         "table2",
@@ -299,7 +305,6 @@ def _file_grid(
 ) -> None:
     """A grid over a data set without Table 1's domains (PAWS-X or a user's file): each target with
     the other languages as sources. ``pairs`` picks the quick scale (None: from the preset)."""
-    from mgl.grid import table2_experiments
 
     _check_threads(threads)
     if pairs is None:
@@ -413,7 +418,6 @@ def compare(
     text pairs (a text_pair column, or paws-x) the pair preset (search-relevance) and Table 2's
     precision / recall / F1 layout. Writes OUT/compare.{json,csv,md}.
     """
-    from mgl.grid import table1_spec, table2_spec
 
     pairs = data.strip().lower() == "paws-x" or (columns is not None and "text_pair" in parse_columns(columns))
     preset = preset or ("search-relevance" if pairs else "amazon")

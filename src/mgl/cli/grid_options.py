@@ -10,6 +10,8 @@ import typer
 
 from mgl.config import load_config
 from mgl.errors import ConfigError
+from mgl.grid import LANGUAGES, GridPlan, table1_experiments
+from mgl.grid.executors import make_executor
 from mgl.methods import PAPER_METHODS
 
 DEFAULT_METHODS = ",".join([*PAPER_METHODS, "ensemble"])
@@ -117,7 +119,6 @@ def _n_seeds(seeds: int | None, quick: bool) -> int:
 
 def _executor(name: str, workers: int, address: str | None, cfg):
     """The executor of the command line's --executor, --workers and --address (a GPU per Ray task on CUDA)."""
-    from mgl.grid.executors import make_executor
 
     device = (cfg.encoder.device or "").lower()
     gpus = 1 if device.startswith("cuda") or ((not device or device == "auto") and _cuda_available()) else 0
@@ -151,7 +152,6 @@ def _run_table(
     ``baselines``: whether the baselines' settings (``cfg.baselines``) are part of the fingerprint (not
     for a grid of MGL variants only). ``annotate``: see :meth:`mgl.grid.job.GridPlan.run`.
     """
-    from mgl.grid import GridPlan
 
     plan = GridPlan(table, cfg, method_list, experiments, n_seeds, out=out, quick=quick, baselines=baselines)
     report, records, paths = plan.run(spec_of, threads=threads, quiet=quiet, annotate=annotate, executor=executor)
@@ -183,7 +183,6 @@ def _webis_config(*, what: str, root, quick: bool, device, preset, config, set_,
 
 def _grid_plan(cfg, *, quick: bool, seeds, targets, domains, threads: int):
     """Seeds, experiments (each target on each domain, the other languages as sources), checked config."""
-    from mgl.grid import LANGUAGES, table1_experiments
 
     _check_threads(threads)
     n_seeds = _n_seeds(seeds, quick)

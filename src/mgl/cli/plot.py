@@ -11,6 +11,7 @@ import typer
 
 from mgl.data.preparation import prepare_data
 from mgl.errors import ConfigError, DataError
+from mgl.grid import display_name
 from mgl.io import write_json_atomic
 from mgl.outputs import check_output_file, expand, record_written
 from mgl.plots import plot_graph_map, plot_language_matrix, plot_proportion, plot_reliability
@@ -153,8 +154,6 @@ def proportion(
 ) -> None:
     """Redraw the proportion sweep's line plot from its proportion.json."""
     import json
-
-    from mgl.grid import display_name
 
     path = sweep / "proportion.json"
     default_out = out is None

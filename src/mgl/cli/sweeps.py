@@ -34,6 +34,19 @@ from mgl.cli.grid_options import (
     _webis_config,
 )
 from mgl.errors import ConfigError
+from mgl.grid import (
+    GridPlan,
+    ablation_notes,
+    ablation_spec,
+    ablation_tests,
+    check_methods,
+    display_name,
+    fraction_dir,
+    is_mgl,
+    summarize_proportion,
+    table1_spec,
+    write_proportion_tables,
+)
 from mgl.io import write_json_atomic
 from mgl.methods import ABLATION_METHODS, PROPORTION_METHODS
 from mgl.plots import plot_proportion
@@ -79,7 +92,6 @@ def ablation(
     model and a one-sided paired t-test of the full model against each row. Resumable like
     table1 (finished cells in OUT/cells/ are skipped). Writes OUT/table3.{json,csv,md}.
     """
-    from mgl.grid import ablation_notes, ablation_spec, ablation_tests, check_methods, is_mgl
 
     cfg = _webis_config(
         what="the ablation table",
@@ -172,15 +184,6 @@ def proportion(
     in its own folder OUT/fraction-F/ (resumable like table1); then the accuracy averaged over the experiments per fraction:
     OUT/proportion.{json,csv,md} and the line plot OUT/proportion.png.
     """
-    from mgl.grid import (
-        GridPlan,
-        check_methods,
-        display_name,
-        fraction_dir,
-        summarize_proportion,
-        table1_spec,
-        write_proportion_tables,
-    )
 
     cfg = _webis_config(
         what="the proportion sweep", root=root, quick=quick, device=device, preset=preset, config=config, set_=set_

@@ -22,6 +22,7 @@ from mgl.outputs import (
     record_written,
     written_by_mgl,
 )
+from mgl.run import run_experiment
 
 RESULT_KIND = "run-result"
 """The kind ``result.json`` is recorded under (:func:`mgl.outputs.record_written`)."""
@@ -343,7 +344,6 @@ def run(
 ) -> None:
     """Train a classifier (default: the ensemble; --method mgl for MGL alone) on one cross-lingual
     experiment, evaluate on the target's test split, write result.json."""
-    from mgl.run import run_experiment
 
     cfg = build_run_config(
         preset=preset,

@@ -21,11 +21,12 @@ import numpy as np
 from mgl.config import DataConfig
 from mgl.data.examples import UNLABELLED, Example, label_vocabulary
 from mgl.data.languages import canonical_language
+from mgl.data.records import TXT_FIELD, RecordReader, text_value
 from mgl.data.registry import DATASETS, default_data_root, load_dataset
 from mgl.data.sib200 import sib200_folders, sib200_tag
 from mgl.data.splits import carve_validation, subsample_language
 from mgl.data.table import ExampleTable
-from mgl.data.tabular import parse_columns, parse_label_map
+from mgl.data.tabular import load_table, parse_columns, parse_label_map
 from mgl.errors import DataError
 
 log = logging.getLogger("mgl")
@@ -227,7 +228,6 @@ def prepare_data(data: DataConfig, seed: int, *, require_test: bool = True) -> E
 def load_unlabelled(path: str, target: str, *, root: str | None = None, encoding: str | None = None) -> list[Example]:
     """A file of unlabelled target texts (``--unlabelled FILE``): a ``text`` column (CSV, TSV, JSONL,
     Parquet), or plain text with one text per line (``.txt``), each in the target's language."""
-    from mgl.data.tabular import load_table
 
     file = Path(path).expanduser()
     if root is not None and not file.is_absolute() and not file.exists():
@@ -235,8 +235,6 @@ def load_unlabelled(path: str, target: str, *, root: str | None = None, encoding
     if not file.exists():
         raise DataError("no such file of unlabelled texts", source=path)
     if file.suffix.lower() == ".txt":
-        from mgl.data.records import TXT_FIELD, RecordReader, text_value
-
         reader = RecordReader(file, "txt", encoding=encoding)
         return [
             Example(

@@ -36,6 +36,7 @@ from mgl.bulk.executors import LocalPool, RayPool, join_ray, require_ray
 from mgl.errors import ConfigError
 from mgl.grid.plan import Cell, Experiment
 from mgl.grid.store import CellStore
+from mgl.methods.registry import needs_features
 
 EXECUTORS = ("local", "ray")
 
@@ -74,7 +75,6 @@ def _bar(total: int, initial: int, progress: bool):
 
 def featured_groups(groups: dict[tuple[Experiment, int], list[Cell]]) -> list[tuple[Experiment, int]]:
     """The groups with a method that reads the encoder's features (the others have nothing to embed)."""
-    from mgl.methods.registry import needs_features
 
     return [key for key, todo in groups.items() if any(needs_features(c.method) for c in todo)]
 

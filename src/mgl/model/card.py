@@ -13,6 +13,7 @@ from typing import Any
 
 from mgl.data.languages import is_canonical, language_label
 from mgl.data.preparation import SMALL_VALIDATION
+from mgl.methods import display_name
 
 
 def _pct(value: Any) -> str:
@@ -26,7 +27,6 @@ def render_model_card(meta: dict[str, Any]) -> str:
     enc = meta.get("encoder", {})
     sources, target = meta.get("sources", []), meta.get("target")
     method = meta.get("method", "mgl")
-    from mgl.methods import display_name
 
     members = (
         (meta.get("heads", {}).get(method, {}).get("settings", {}).get("members") or []) if method == "ensemble" else []

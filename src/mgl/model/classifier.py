@@ -39,12 +39,13 @@ from mgl.data.registry import load_dataset
 from mgl.encoders.featurizer import Featurizer
 from mgl.encoders.node_features import trained_state
 from mgl.errors import DataError, MGLError
+from mgl.methods import fit_and_score, make_method
 from mgl.methods.heads import EnsembleHead, Head, LabelledBank, MetaGraphHead
 from mgl.methods.heads.base import head_probabilities
 from mgl.methods.inputs import head_texts
 from mgl.methods.registry import check_run_config
 from mgl.model.calibration import apply_temperature, calibration_report
-from mgl.model.suggestion import DEFAULT_STRATEGY, DEFAULT_SUGGESTIONS
+from mgl.model.suggestion import DEFAULT_STRATEGY, DEFAULT_SUGGESTIONS, choose, entropies, margins
 
 if TYPE_CHECKING:
     from mgl.encoders.cache import EmbeddingCache
@@ -241,7 +242,6 @@ class Classifier:
         ``checkpoint`` / ``resume`` act on MGL, alone or as an ensemble's member (the other methods
         train in seconds to minutes on frozen features, and train again, seeded, to the same result)."""
         from mgl import distributed
-        from mgl.methods import fit_and_score, make_method
 
         cfg = self.checked_config()
         method = make_method(self.method, cfg, members=cfg.members)
@@ -496,7 +496,6 @@ class Classifier:
         probabilities, the margin between the two most probable classes, the entropy, and the
         nearest labelled example (id, language, label, cosine similarity)."""
         from mgl.model.neighbours import nearest
-        from mgl.model.suggestion import choose, entropies, margins
 
         texts = list(texts)
         queries = self.embed(texts, pairs, progress=progress)

@@ -45,6 +45,7 @@ import torch
 import torch.nn.functional as F
 
 from mgl.methods.baselines.common import SHARED_HEAD, Hyper, MLPClassifier, StepContext, ValidationSet, predict_proba
+from mgl.methods.metrics import mean_nll
 from mgl.methods.rounds import make_adam
 
 
@@ -141,7 +142,6 @@ class BatchedTrainee:
         return np.mean(losses, axis=0)
 
     def validate(self, active: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        from mgl.methods.metrics import mean_nll
 
         accs, nlls = [], []
         for c in active:

@@ -64,6 +64,7 @@ from torch import nn
 from mgl.config import BaselineConfig, MGLConfig
 from mgl.methods.heads.base import score_rows
 from mgl.methods.heads.mlp import SHARED_HEAD, MLPClassifier, MLPHead
+from mgl.methods.metrics import mean_nll
 from mgl.methods.rounds import StageReport
 
 
@@ -231,7 +232,6 @@ def validate(
     model: MLPClassifier, features, validation: Sequence[ValidationSet], labels: np.ndarray
 ) -> tuple[float, float]:
     """Mean accuracy and mean NLL over the validation sets."""
-    from mgl.methods.metrics import mean_nll
 
     accs, nlls = [], []
     for vs in validation:
