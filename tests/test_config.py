@@ -112,3 +112,17 @@ def test_the_quick_scales_are_presets_applied_under_the_overrides():
     assert all(quick_path(name).is_file() for name in QUICK_SCALES)
     with pytest.raises(ConfigError, match="unknown quick scale 'tiny'"):
         load_config("amazon", quick=("tiny",))
+
+
+@pytest.mark.parametrize("preset", ["amazon", "search-relevance"])
+def test_a_preset_holds_only_what_differs_from_the_defaults(preset):
+    """A default lives in one place (mgl.config): a preset that restated one would hide a change of it."""
+    from dataclasses import asdict
+
+    from mgl.config import load_yaml, preset_path
+
+    defaults = asdict(RunConfig())
+    raw = load_yaml(preset_path(preset))
+    for section, values in raw.items():
+        for name, value in values.items():
+            assert defaults[section][name] != value, f"{preset}: {section}.{name}={value!r} is the default"

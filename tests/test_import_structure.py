@@ -152,7 +152,18 @@ def test_every_cli_command_is_a_module_level_function():
         assert getattr(module, callback.__name__) is callback, f"mgl {name}"
 
 
-HEAVY = ("torch", "sklearn", "scipy", "transformers", "ray", "fastapi", "uvicorn", "matplotlib", "pyarrow", "safetensors")
+HEAVY = (
+    "torch",
+    "sklearn",
+    "scipy",
+    "transformers",
+    "ray",
+    "fastapi",
+    "uvicorn",
+    "matplotlib",
+    "pyarrow",
+    "safetensors",
+)
 """The libraries a light caller (``mgl --help``, the data commands, the readers, the service's guards) must not import."""
 LAZY_PACKAGES = ("mgl", "mgl.encoders")
 """Packages whose ``__getattr__`` exports names lazily: importing a name from them inside a function is the point."""

@@ -262,6 +262,10 @@ ENCODER_DEFAULTS = EncoderConfig()
 line's options, :class:`mgl.encoders.spec.EncoderSpec`."""
 
 
+VALIDATION_FRACTION = 0.2
+"""The share of each language's training rows carved into a validation split where the data has none."""
+
+
 @dataclass
 class DataConfig:
     """Which data: a named data set (``webis-cls-10``, ``paws-x``) or a CSV/TSV/JSONL file."""
@@ -291,7 +295,7 @@ class DataConfig:
     max_per_class: int | None = None
     """For quick runs and tests: keep at most this many instances per language, split and class
     (a fixed, seed-independent choice), applied after the target's subsample."""
-    validation_fraction: float = field(default=0.2, metadata={"added_at": 0.2})
+    validation_fraction: float = field(default=VALIDATION_FRACTION, metadata={"added_at": VALIDATION_FRACTION})
     """For a language with training rows but no validation rows: the share of its training rows
     carved out as validation (stratified, fixed whatever the seed; for the target before the
     few-shot subsample). 0: carve nothing (such a language is then an error)."""

@@ -15,6 +15,8 @@ The rule, for every place mgl writes (``--out``, ``--save``, ``--output`` file o
 * :func:`check_output_file`: a file mgl is about to write (and :func:`record_written` once written).
 * :func:`check_writable_folder`: a folder that will receive files exists or can be made, and a
   file can be created in it (a read-only mount or a path through a file is found before training).
+* :func:`check_shard_folder`: a corpus prediction's output folder (not inside a model or an input
+  folder);
 * :func:`check_model_destination`: a model directory (``--save``, ``save_pretrained``) may be
   written only where nothing but an mgl model would be replaced: a missing or empty folder, or an
   mgl model (with ``overwrite``) holding only files an mgl model holds and unedited since it was
@@ -29,11 +31,11 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from mgl.errors import MGLError
+from mgl.errors import DataError, MGLError
 from mgl.io import sha256_file, write_json_atomic
 from mgl.paths import mgl_home
 
@@ -43,6 +45,7 @@ __all__ = [
     "check_job_folder",
     "check_model_destination",
     "check_output_file",
+    "check_shard_folder",
     "check_writable_folder",
     "expand",
     "is_mgl_model_dir",
@@ -187,6 +190,30 @@ def check_job_folder(
                 source=given,
             )
     return path
+
+
+def check_shard_folder(out: str | Path, inputs: Sequence[str]) -> Path:
+    """A corpus prediction's output folder (``~`` expanded) may receive shards: not inside an mgl model
+    folder, not an input folder or inside one (its shards would be read as inputs by the next run).
+    Whether it is new, empty or this job's own is the job's manifest's business
+    (:func:`mgl.bulk.streaming.prepare_output`)."""
+
+    given, out = str(out), expand(out)
+    model = model_folder_holding(out)
+    if model is not None:
+        raise DataError(
+            f"the output folder lies inside the mgl model folder {model}; give another folder", source=given
+        )
+    here = out.absolute().resolve()
+    for item in inputs:
+        folder = expand(item)
+        if folder.is_dir() and (folder.resolve() == here or folder.resolve() in here.parents):
+            raise DataError(
+                f"the output folder is inside the input folder {item}; its shards would be read as "
+                "input by the next run: give another folder",
+                source=given,
+            )
+    return out
 
 
 def check_free_space(folder: str | Path, need: int, *, what: str, given: str | Path | None = None) -> None:

@@ -27,7 +27,7 @@ def test_plot_reliability_of_a_saved_ensemble(tiny_ensemble, tmp_path):
 
 def test_plot_reliability_of_a_folder_that_is_no_model(tmp_path):
     code, _, err = run_mgl("plot", "reliability", "--model", tmp_path, "--out", tmp_path / "x.png")
-    assert code == 2 and "mgl_model.json" in err
+    assert code == 2 and "not a complete mgl model directory" in err
 
 
 def test_plot_reliability_expands_a_home_folder(tiny_ensemble, tmp_path, monkeypatch):

@@ -19,7 +19,7 @@ from mgl.bulk.ray_predict import Columns
 from mgl.bulk.streaming import MANIFEST, expand_inputs, manifest_for, prepare_output, read_rows, shards, write_shard
 from mgl.bulk.workers import ShardPredictor
 from mgl.errors import DataError
-from mgl.outputs import expand, model_folder_holding
+from mgl.outputs import check_shard_folder
 
 
 def predict_stream(
@@ -55,7 +55,7 @@ def predict_stream(
     if output_format not in ("parquet", "jsonl"):
         raise DataError(f"--output-format must be parquet or jsonl, got {output_format!r}")
     files = expand_inputs(inputs)
-    out = check_output_folder(out, inputs)
+    out = check_shard_folder(out, inputs)
     options = {
         "text_column": text_column,
         "pair_column": pair_column,
@@ -130,28 +130,6 @@ def _in_output(out: Path, manifest: dict, run) -> dict:
             if created:
                 out.rmdir()
         raise
-
-
-def check_output_folder(out: Path, inputs: Sequence[str]) -> Path:
-    """The output folder (``~`` expanded) may receive shards: not inside an mgl model folder, not an
-    input folder or inside one (its shards would be read as inputs by the next run)."""
-
-    given, out = str(out), expand(out)
-    model = model_folder_holding(out)
-    if model is not None:
-        raise DataError(
-            f"the output folder lies inside the mgl model folder {model}; give another folder", source=given
-        )
-    here = out.absolute().resolve()
-    for item in inputs:
-        folder = expand(item)
-        if folder.is_dir() and (folder.resolve() == here or folder.resolve() in here.parents):
-            raise DataError(
-                f"the output folder is inside the input folder {item}; its shards would be read as "
-                "input by the next run: give another folder",
-                source=given,
-            )
-    return out
 
 
 def _predict_into(

@@ -122,7 +122,7 @@ def _auto_choice(encoder) -> str:
     """What ``precision=auto`` picks on this machine for ``encoder``, and why (the encoder is left as it was)."""
     before = (encoder.precision, encoder.precision_reason)
     try:
-        choice = encoder._choose_precision("auto")
+        choice = encoder.choose_precision("auto")
         return f"{choice} ({encoder.precision_reason})"
     finally:
         encoder.precision, encoder.precision_reason = before

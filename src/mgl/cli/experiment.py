@@ -40,7 +40,7 @@ from mgl.cli.grid_options import (
     _split,
     _webis_config,
 )
-from mgl.config import RunConfig, load_config
+from mgl.config import DEFAULT_MEMBERS, RunConfig, load_config
 from mgl.data.tabular import parse_columns
 from mgl.errors import ConfigError, DataError
 from mgl.grid import (
@@ -93,7 +93,7 @@ def table1(
             help="Comma-separated methods: target-only, mix, multi-task, fine-tune, "
             "reptile, mgl and MGL ablations (mgl-no-meta, mgl-no-l2clt, "
             "mgl-no-sigma, mgl-gcnN), ensemble (of --set members=..., default "
-            "mgl,mix,logreg-pooled,logreg-chars). logreg-target and logreg-pooled are always added."
+            f"{','.join(DEFAULT_MEMBERS)}). logreg-target and logreg-pooled are always added."
         ),
     ] = DEFAULT_METHODS,
     targets: WebisTargetsOpt = None,

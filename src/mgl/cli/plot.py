@@ -187,21 +187,16 @@ def reliability(
 ) -> None:
     """The model's reliability diagram, before and after its temperature scaling, on the target's
     validation rows (and test rows where it had them), from the bins its training recorded."""
-    import json
-
     if out.suffix.lower() != ".png":
         raise ConfigError(f"--out must name a .png file, got {out}")
+    from mgl.model.saving import model_description
+
     model = expand(model)
     path = model / "mgl_model.json"
     out, json_out = claim_outputs([out, out.with_suffix(".json")], overwrite=overwrite)
-    try:
-        meta = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise DataError("no mgl_model.json here: not a saved model", source=model) from None
-    except (OSError, ValueError) as exc:
-        raise DataError(f"not readable ({exc})", source=path) from None
-    if not isinstance(meta, dict) or not isinstance(meta.get("report") or {}, dict):
-        raise DataError("not an mgl model's description (expected a JSON object)", source=path)
+    meta = model_description(model)  # the one loader's checks: checksums, format
+    if not isinstance(meta.get("report") or {}, dict):
+        raise DataError("not an mgl model's description (its report is not a JSON object)", source=path)
     cal = (meta.get("report") or {}).get("calibration") or {}
     bins = cal.get("reliability")
     if not bins:

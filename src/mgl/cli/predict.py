@@ -16,13 +16,13 @@ from typing import Annotated
 import typer
 
 from mgl.bulk.executors import make_pool
-from mgl.bulk.predict import check_output_folder, predict_stream
+from mgl.bulk.predict import predict_stream
 from mgl.bulk.streaming import FORMATS, check_input, expand_inputs
 from mgl.data.records import MAX_TEXT_CHARS, RecordReader, file_format, record_id, stdin_bytes
 from mgl.errors import ConfigError, DataError, MGLError
 from mgl.io import atomic_open
 from mgl.model.prediction_model import load_for_prediction
-from mgl.outputs import check_output_file, check_writable_folder, expand, record_written
+from mgl.outputs import check_output_file, check_shard_folder, check_writable_folder, expand, record_written
 
 SINGLE_FORMATS = ("jsonl", "csv", "tsv", "txt")
 PREDICTIONS_KIND = "predictions"
@@ -279,7 +279,7 @@ def predict_folder(
     if pool is not None and cache:
         raise ConfigError("--cache is for predictions in this process (--executor local, one worker)")
     expand_inputs(inputs)  # every input found before the model loads
-    output = check_output_folder(output, inputs)
+    output = check_shard_folder(output, inputs)
     check_writable_folder(output, what="--output folder", create=False)  # made by the run, once it starts
     # fails here, before any worker; the workers load it again, each with its share of the CPUs
     clf = load_for_prediction(model, device=device, precision=precision, seed=seed, cache=cache)

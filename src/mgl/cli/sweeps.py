@@ -35,6 +35,7 @@ from mgl.cli.grid_options import (
 )
 from mgl.errors import ConfigError
 from mgl.grid import (
+    PROPORTION_FRACTIONS,
     GridPlan,
     ablation_notes,
     ablation_spec,
@@ -52,6 +53,8 @@ from mgl.methods import ABLATION_METHODS, PROPORTION_METHODS
 from mgl.plots import plot_proportion
 
 ABLATION_DEFAULT = ",".join(ABLATION_METHODS)
+QUICK_FRACTIONS = (0.01, 0.05)
+"""The proportion sweep's shares of the target's labels with --quick."""
 
 
 def ablation(
@@ -149,7 +152,7 @@ def proportion(
         str | None,
         typer.Option(
             help="Comma-separated shares of the target's training labels "
-            "kept (default 0.1,0.2,0.5,1.0; --quick: 0.01,0.05)."
+            f"kept (default {','.join(map(str, PROPORTION_FRACTIONS))}; --quick: {','.join(map(str, QUICK_FRACTIONS))})."
         ),
     ] = None,
     seeds: WebisSeedsOpt = None,
@@ -188,7 +191,9 @@ def proportion(
     cfg = _webis_config(
         what="the proportion sweep", root=root, quick=quick, device=device, preset=preset, config=config, set_=set_
     )
-    fraction_list = sorted(set(_floats(fractions, "--fractions") or ((0.01, 0.05) if quick else (0.1, 0.2, 0.5, 1.0))))
+    fraction_list = sorted(
+        set(_floats(fractions, "--fractions") or (QUICK_FRACTIONS if quick else PROPORTION_FRACTIONS))
+    )
     for f in fraction_list:
         if not 0.0 < f <= 1.0:
             raise ConfigError(f"--fractions must be in (0, 1], got {f:g}")

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from mgl.config import DataConfig
+from mgl.config import VALIDATION_FRACTION, DataConfig
 from mgl.data.examples import UNLABELLED, Example, label_vocabulary
 from mgl.data.languages import canonical_language
 from mgl.data.records import TXT_FIELD, RecordReader, text_value
@@ -262,7 +262,7 @@ def make_experiment_data(
     source: str = "data",
     require_test: bool = True,
     positive_label: str | None = None,
-    validation_fraction: float = 0.2,
+    validation_fraction: float = VALIDATION_FRACTION,
     keep_regions: bool = False,
     rest_unlabelled: bool = False,
     unlabelled: Sequence[Example] = (),

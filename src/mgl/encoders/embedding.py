@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from mgl.encoders.batching import plan_bucket_batches
+from mgl.encoders.tokens import check_inputs, pad_features, token_features
 from mgl.errors import ConfigError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -45,7 +46,7 @@ def embed_texts(
         raise ConfigError(f"batch_size must be a positive integer, not {batch_size!r}")
     if max_tokens is not None and (not isinstance(max_tokens, int) or max_tokens < 1):
         raise ConfigError(f"max_tokens must be a positive integer, not {max_tokens!r}")
-    texts, pairs = encoder._check_inputs(texts, pairs)
+    texts, pairs = check_inputs(texts, pairs)
     slots: dict[tuple[str, str | None], int] = {}
     where = [slots.setdefault((t, p), len(slots)) for t, p in zip(texts, pairs)]
     distinct = list(slots)
@@ -65,7 +66,9 @@ def embed_texts(
                 todo.append(i)
 
     if todo:
-        features = encoder._encode([distinct[i][0] for i in todo], [distinct[i][1] for i in todo])
+        features = token_features(
+            encoder.tokenizer, encoder.spec, [distinct[i][0] for i in todo], [distinct[i][1] for i in todo]
+        )
         lengths = [len(f["input_ids"]) for f in features]
         was_training = encoder.training
         encoder.eval()
@@ -78,7 +81,9 @@ def embed_texts(
         )
         try:
             for padded, batch in plan_bucket_batches(lengths, encoder.spec.max_length, batch_size, max_tokens):
-                pooled = encoder.encode_batch(encoder._pad([features[j] for j in batch], padded), pooler)
+                pooled = encoder.encode_batch(
+                    pad_features(encoder.tokenizer, [features[j] for j in batch], padded), pooler
+                )
                 rows = pooled.float().cpu().numpy()
                 targets = [todo[j] for j in batch]
                 vectors[targets] = rows

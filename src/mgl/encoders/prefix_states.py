@@ -48,6 +48,7 @@ import numpy as np
 
 from mgl.encoders.batching import plan_bucket_batches
 from mgl.encoders.cache import cache_key
+from mgl.encoders.tokens import check_inputs, pad_features, token_features
 from mgl.errors import MGLError
 from mgl.paths import mgl_home
 
@@ -272,7 +273,7 @@ def compute_prefix_states(
     """
 
     store = store if store is not None else PrefixStateStore.for_encoder(encoder, frozen_layers)
-    texts, pairs = encoder._check_inputs(texts, pairs)
+    texts, pairs = check_inputs(texts, pairs)
     spec = encoder.spec
     keys = [cache_key(store.identity, spec.pooling, spec.prefix, spec.max_length, t, p) for t, p in zip(texts, pairs)]
     found = store.lookup(list(dict.fromkeys(keys)))
@@ -293,13 +294,13 @@ def compute_prefix_states(
         )
         todo = []
     if todo:
-        features = encoder._encode([texts[i] for i in todo], [pairs[i] for i in todo])
+        features = token_features(encoder.tokenizer, encoder.spec, [texts[i] for i in todo], [pairs[i] for i in todo])
         lengths = [len(f["input_ids"]) for f in features]
         with _frozen_pass(encoder, len(todo), f"prefix states (frozen layers 0-{frozen_layers - 1})", progress) as bar:
             # each input at its own bucket's length, as TextEncoder.embed: bf16 final states then
             # do not depend on batch mates (mgl.encoders.batching)
             for length, batch in plan_bucket_batches(lengths, encoder.spec.max_length, batch_size):
-                padded = encoder._pad([features[j] for j in batch], length)
+                padded = pad_features(encoder.tokenizer, [features[j] for j in batch], length)
                 hidden = encoder.hidden_states_before(padded, frozen_layers).float().cpu().numpy()
                 mask = padded["attention_mask"].numpy().astype(bool)
                 store.append([(keys[todo[j]], hidden[row][mask[row]]) for row, j in enumerate(batch)])

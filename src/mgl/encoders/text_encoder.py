@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import threading
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
@@ -44,6 +43,7 @@ from mgl.encoders.loading import (
     position_limit,
 )
 from mgl.encoders.spec import DEFAULT_MODEL, POOLINGS, PRECISIONS, EncoderSpec  # noqa: F401  (re-exported)
+from mgl.encoders.tokens import check_inputs, pad_features, token_features
 from mgl.errors import ConfigError, MGLError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -55,9 +55,6 @@ __all__ = ["POOLINGS", "TRAINABLE_MODES", "EncoderSpec", "TextEncoder"]
 
 TRAINABLE_MODES = ENCODER_TRAIN_MODES
 
-
-_TOKENIZER_LOCK = threading.RLock()
-"""Tokenisation may run in several threads (``mgl serve``'s workers); the model's forward pass may."""
 
 _AUTO_MIN_COSINE = 0.999
 _AUTO_PROBES = (
@@ -118,7 +115,7 @@ class TextEncoder(torch.nn.Module):
         self.precision: str = "fp32"
         """The precision in use (``auto`` resolved): ``fp32`` or ``bf16``."""
         self.precision_reason: str = "asked for" if spec.precision != "auto" else ""
-        self.precision = self._choose_precision(spec.precision)
+        self.precision = self.choose_precision(spec.precision)
 
     # ------------------------------------------------------------------ properties
 
@@ -127,7 +124,7 @@ class TextEncoder(torch.nn.Module):
         """The device the model's weights are on."""
         return next(self.model.parameters()).device
 
-    def _choose_precision(self, asked: str) -> str:
+    def choose_precision(self, asked: str) -> str:
         """``asked``, or for ``auto``: bf16 where the hardware has it natively and the pooled vectors
         of a few probe texts agree with fp32 (cosine >= 0.999), else fp32 (with a warning)."""
         if asked != "auto":
@@ -258,60 +255,6 @@ class TextEncoder(torch.nn.Module):
 
     # ------------------------------------------------------------------ tokenisation
 
-    def _check_inputs(
-        self, texts: Sequence[str], pairs: Sequence[str | None] | None
-    ) -> tuple[list[str], list[str | None]]:
-        if isinstance(texts, str):
-            raise ConfigError("texts must be a sequence of strings, not a single string")
-        texts = list(texts)
-        for i, text in enumerate(texts, 1):
-            if not isinstance(text, str):
-                raise ConfigError(f"text {i} is a {type(text).__name__}, not a string")
-        if pairs is None:
-            return texts, [None] * len(texts)
-        if isinstance(pairs, str):
-            raise ConfigError("pairs must be a sequence of strings (or None), not a single string")
-        pairs = list(pairs)
-        if len(pairs) != len(texts):
-            raise ConfigError(f"{len(texts)} texts but {len(pairs)} pair texts")
-        for i, pair in enumerate(pairs, 1):
-            if pair is not None and not isinstance(pair, str):
-                raise ConfigError(f"pair text {i} is a {type(pair).__name__}, not a string or None")
-        return texts, pairs
-
-    def _encode(self, texts: list[str], pairs: list[str | None]) -> list[dict[str, list[int]]]:
-        """Unpadded token features per input: prefix applied, truncated to ``max_length``."""
-        prefix = self.spec.prefix if self.spec.prefix is not None else ""
-        features: list[dict[str, list[int]] | None] = [None] * len(texts)
-        groups = (
-            [i for i, p in enumerate(pairs) if p is None],
-            [i for i, p in enumerate(pairs) if p is not None],
-        )
-        for kind, indices in enumerate(groups):
-            if not indices:
-                continue
-            first = [prefix + texts[i] for i in indices]
-            second = [pairs[i] for i in indices] if kind == 1 else None
-            with _TOKENIZER_LOCK:  # a fast tokenizer's truncation settings are shared state ("Already borrowed")
-                encoded = self.tokenizer(
-                    first,
-                    second,
-                    truncation="longest_first",
-                    max_length=self.spec.max_length,
-                    padding=False,
-                )
-            names = [k for k in encoded if k in ("input_ids", "token_type_ids", "attention_mask")]
-            for row, i in enumerate(indices):
-                features[i] = {k: encoded[k][row] for k in names}
-        return features  # type: ignore[return-value]
-
-    def _pad(self, features: list[dict[str, list[int]]], length: int | None = None) -> BatchEncoding:
-        """Pad to the longest of ``features``, or to exactly ``length`` tokens."""
-        with _TOKENIZER_LOCK:
-            if length is None:
-                return self.tokenizer.pad(features, padding=True, return_tensors="pt")
-            return self.tokenizer.pad(features, padding="max_length", max_length=length, return_tensors="pt")
-
     def tokenize(self, texts: Sequence[str], pairs: Sequence[str | None] | None = None) -> BatchEncoding:
         """Model inputs for ``texts`` (and optional second texts ``pairs``) as padded tensors.
 
@@ -320,10 +263,10 @@ class TextEncoder(torch.nn.Module):
         inputs are truncated to ``max_length`` (``"longest_first"``) and padded to the longest
         in the batch. A ``None`` in ``pairs`` means a single text.
         """
-        texts, pairs = self._check_inputs(texts, pairs)
+        texts, pairs = check_inputs(texts, pairs)
         if not texts:
             raise ConfigError("nothing to tokenize: no texts given")
-        return self._pad(self._encode(texts, pairs))
+        return pad_features(self.tokenizer, token_features(self.tokenizer, self.spec, texts, pairs))
 
     # ------------------------------------------------------------------ encoding
 

@@ -41,6 +41,7 @@ import torch
 from mgl.config import RunConfig
 from mgl.data.examples import Example
 from mgl.data.preparation import positive_index
+from mgl.data.records import RecordReader
 from mgl.errors import ConfigError, MGLError
 from mgl.io import sha256_file, write_error, write_json_atomic
 from mgl.methods.heads import HEAD_KINDS, EnsembleHead, Head, LabelledBank
@@ -184,6 +185,13 @@ def save_model(
     return directory
 
 
+def model_description(directory: str | Path) -> dict:
+    """A saved model's ``mgl_model.json``, read as loading reads it: every file's checksum verified,
+    the format checked (MGLError naming the file otherwise). For callers that need the description
+    (its training report, calibration bins) and not the model."""
+    return _checked(Path(directory))[1]
+
+
 def _checked(directory: Path) -> tuple[dict, dict]:
     """(checksums, mgl_model.json) after every listed file's checksum is verified."""
     if not directory.is_dir():
@@ -239,24 +247,24 @@ def _checked(directory: Path) -> tuple[dict, dict]:
 
 
 def _read_examples(path: Path) -> list[Example]:
+    """The labelled examples a model keeps, read by the one reader of JSON Lines (:class:`mgl.data.records.RecordReader`)."""
     bank = []
-    with open(path, encoding="utf-8") as fh:
-        for i, line in enumerate(fh, 1):
-            try:
-                r = json.loads(line)
-                bank.append(
-                    Example(
-                        text=r["text"] or "",
-                        label=r["label"],
-                        language=r["language"],
-                        text_pair=r.get("text_pair"),
-                        domain=r.get("domain"),
-                        split="train",
-                        uid=r.get("id"),
-                    )
+    for rec in RecordReader(path, "jsonl", encoding="utf-8").records():
+        r = rec.values
+        try:
+            bank.append(
+                Example(
+                    text=r["text"] or "",
+                    label=r["label"],
+                    language=r["language"],
+                    text_pair=r.get("text_pair"),
+                    domain=r.get("domain"),
+                    split="train",
+                    uid=r.get("id"),
                 )
-            except (json.JSONDecodeError, KeyError, TypeError):
-                raise MGLError("malformed example record", source=path, record=i) from None
+            )
+        except (KeyError, TypeError):
+            raise MGLError("malformed example record", source=path, record=rec.number) from None
     return bank
 
 
