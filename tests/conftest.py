@@ -34,8 +34,10 @@ os.environ.setdefault("LOKY_MAX_CPU_COUNT", "1")
 
 # tests/cli/cli_helpers.py (tiny CSV, tiny settings, the in-process CLI runner) importable from every test
 sys.path.insert(0, str(Path(__file__).parent / "cli"))
-# tests/baselines/baseline_helpers.py (the synthetic table, small MGL settings) too
-sys.path.insert(0, str(Path(__file__).parent / "baselines"))
+# tests/methods/baselines/baseline_helpers.py (the synthetic table, small MGL settings) too
+sys.path.insert(0, str(Path(__file__).parent / "methods" / "baselines"))
+
+from cli_helpers import THREE_CLASS, TINY_SETTINGS, run_mgl, write_reviews_csv  # noqa: E402
 
 TINY_BERT_CONFIG = {
     "num_hidden_layers": 2,
@@ -174,8 +176,6 @@ def former_default_model(target: Path) -> tuple[Path, list[str], np.ndarray]:
     import hashlib
     import json
 
-    from cli_helpers import write_reviews_csv
-
     from mgl import MGLClassifier, load_config
     from mgl.data.tabular import load_table
 
@@ -283,3 +283,101 @@ def ray_cluster(tmp_path_factory):
             os.environ.pop("RAY_AUTH_MODE", None)
         else:
             os.environ["RAY_AUTH_MODE"] = previous
+
+
+# ---- trained tiny models, shared by the cli, serve and bulk tests (helpers in tests/cli/cli_helpers.py)
+@pytest.fixture(scope="session")
+def reviews_csv(tmp_path_factory) -> Path:
+    return write_reviews_csv(tmp_path_factory.mktemp("csv") / "reviews.csv")
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory, tiny_bert_dir, reviews_csv) -> Path:
+    """A model trained on the 3-class CSV (EN+DE -> FR) with the tiny encoder, saved with --save.
+
+    In fp32: the serving tests check that batch mates change no prediction (to 1e-6), which
+    holds for fp32 vectors; bf16 vectors move with the padded length of their batch (~1e-3).
+    """
+    root = tmp_path_factory.mktemp("tiny_model")
+    code, _out, err = run_mgl(
+        "train",
+        "--data",
+        reviews_csv,
+        *THREE_CLASS,
+        "--sources",
+        "en,de",
+        "--target",
+        "fr",
+        "--target-fraction",
+        "1.0",
+        "--encoder",
+        tiny_bert_dir,
+        "--out",
+        root / "run",
+        "--save",
+        root / "model",
+        "--seed",
+        "0",
+        "--quiet",
+        *TINY_SETTINGS,
+        "--set",
+        "encoder.precision=fp32",
+        "--method",
+        "mgl",
+    )
+    assert code == 0, err
+    return root / "model"
+
+
+def _tiny_method_model(tmp_path_factory, tiny_bert_dir, reviews_csv, method: str, *extra: str) -> Path:
+    root = tmp_path_factory.mktemp(f"tiny_{method}")
+    code, _out, err = run_mgl(
+        "train",
+        "--data",
+        reviews_csv,
+        *THREE_CLASS,
+        "--sources",
+        "en,de",
+        "--target",
+        "fr",
+        "--target-fraction",
+        "1.0",
+        "--encoder",
+        tiny_bert_dir,
+        "--out",
+        root / "run",
+        "--save",
+        root / "model",
+        "--seed",
+        "0",
+        "--quiet",
+        *TINY_SETTINGS,
+        "--set",
+        "encoder.precision=fp32",
+        "--method",
+        method,
+        *extra,
+    )
+    assert code == 0, err
+    return root / "model"
+
+
+@pytest.fixture(scope="session")
+def tiny_ensemble(tmp_path_factory, tiny_bert_dir, reviews_csv) -> Path:
+    """The same data and settings as ``tiny_model``, trained as the default ensemble (MGL, Mix, pooled LR, char LR)."""
+    return _tiny_method_model(tmp_path_factory, tiny_bert_dir, reviews_csv, "ensemble")
+
+
+@pytest.fixture(scope="session")
+def tiny_logreg(tmp_path_factory, tiny_bert_dir, reviews_csv) -> Path:
+    """The same data and settings as ``tiny_model``, trained as the pooled logistic regression."""
+    return _tiny_method_model(tmp_path_factory, tiny_bert_dir, reviews_csv, "logreg-pooled")
+
+
+@pytest.fixture(scope="session")
+def tiny_chars_ensemble(tmp_path_factory, tiny_bert_dir, reviews_csv) -> Path:
+    """The same data and settings, trained as an ensemble of MGL and the character n-gram regression,
+    a model that reads the texts themselves beside their embeddings."""
+    return _tiny_method_model(
+        tmp_path_factory, tiny_bert_dir, reviews_csv, "ensemble", "--set", "members=mgl,logreg-chars"
+    )

@@ -17,7 +17,7 @@ gradient with respect to candidate ``c``'s weights is candidate ``c``'s own), th
 gradient norm clipped per candidate, and one call of torch's fused Adam with a parameter
 group per candidate (its learning rate and weight decay). Every per-candidate operation is
 the one the candidate runs alone, so the result is the sequential run's, bit for bit on one
-device (``tests/baselines/test_batched.py`` compares weights after every round).
+device (``tests/methods/baselines/test_batched.py`` compares weights after every round).
 
 Each candidate keeps its own early stopping: :func:`mgl.methods.rounds.train_in_rounds` trains,
 each round, only the candidates whose patience is left; a stopped candidate has no gradient
