@@ -36,6 +36,9 @@ os.environ.setdefault("LOKY_MAX_CPU_COUNT", "1")
 sys.path.insert(0, str(Path(__file__).parent / "cli"))
 # tests/methods/baselines/baseline_helpers.py (the synthetic table, small MGL settings) too
 sys.path.insert(0, str(Path(__file__).parent / "methods" / "baselines"))
+# tests/serve/serve_helpers.py (a real server) and tests/bulk/bulk_helpers.py (a synthetic corpus) too
+sys.path.insert(0, str(Path(__file__).parent / "serve"))
+sys.path.insert(0, str(Path(__file__).parent / "bulk"))
 
 from cli_helpers import THREE_CLASS, TINY_SETTINGS, run_mgl, write_reviews_csv  # noqa: E402
 
@@ -177,7 +180,7 @@ def former_default_model(target: Path) -> tuple[Path, list[str], np.ndarray]:
     import json
 
     from mgl import MGLClassifier, load_config
-    from mgl.data.tabular import load_table
+    from mgl.data.user_files import load_table
 
     csv_path = write_reviews_csv(target.parent / f"{target.name}-reviews.csv")
     examples = load_table(

@@ -7,7 +7,7 @@ import pytest
 from cli_helpers import write_reviews_csv
 
 from mgl.config import load_config
-from mgl.data.tabular import load_table
+from mgl.data.user_files import load_table
 from mgl.errors import MGLError
 from mgl.model.classifier import MGLClassifier
 

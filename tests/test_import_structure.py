@@ -123,8 +123,8 @@ def test_every_folder_imports_only_from_the_folders_before_it():
 
 
 def test_the_layer_check_sees_an_upward_import():
-    assert upward_imports({"mgl.data.table": {"mgl.methods.base"}, "mgl.methods.base": set()}) == [
-        ("mgl.data.table", "mgl.methods.base")
+    assert upward_imports({"mgl.data.example_table": {"mgl.methods.base"}, "mgl.methods.base": set()}) == [
+        ("mgl.data.example_table", "mgl.methods.base")
     ]
     assert upward_imports({"mgl.errors": {"mgl.model.classifier"}, "mgl.model.classifier": set()}) == [
         ("mgl.errors", "mgl.model.classifier")

@@ -12,8 +12,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from bulk_helpers import corpus, read_output
 from cli_helpers import run_mgl
-from test_predict_stream import corpus, read_output
 
 pytestmark = [pytest.mark.process, pytest.mark.ray]
 

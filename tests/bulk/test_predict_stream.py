@@ -5,37 +5,11 @@ import json
 import signal
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
+from bulk_helpers import corpus, read_output, write_parquet_folder
 from cli_helpers import kill_after_shards, run_mgl
 
 pytestmark = pytest.mark.unit
-
-WORDS = ["great", "good", "love", "bad", "terrible", "hate", "the", "book", "film", "was", "is", "a", "very", "not"]
-
-
-def corpus(n: int, seed: int = 0) -> list[tuple[str, str]]:
-    rng = np.random.default_rng(seed)
-    return [(f"doc-{seed}-{i:06d}", " ".join(rng.choice(WORDS, size=int(rng.integers(3, 9))))) for i in range(n)]
-
-
-def write_parquet_folder(folder, rows, files=3):
-    folder.mkdir(parents=True, exist_ok=True)
-    per = -(-len(rows) // files)
-    for f in range(files):
-        part = rows[f * per : (f + 1) * per]
-        pq.write_table(
-            pa.table({"doc": [r[0] for r in part], "body": [r[1] for r in part]}),
-            folder / f"in-{f}.parquet",
-            row_group_size=50,
-        )
-    return folder
-
-
-def read_output(folder):
-    parts = sorted(folder.glob("part-*.parquet"))
-    return pa.concat_tables([pq.read_table(p) for p in parts]).to_pydict(), parts
 
 
 def test_a_parquet_folder_with_an_id_column_round_trips_the_ids(tiny_model, tmp_path):

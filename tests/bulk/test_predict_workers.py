@@ -11,10 +11,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from bulk_helpers import corpus, read_output, write_parquet_folder
 from cli_helpers import kill_after_shards, run_mgl
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from test_predict_stream import corpus, read_output, write_parquet_folder
 
 pytestmark = [pytest.mark.process, pytest.mark.ray]
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from cli_helpers import THREE_CLASS, TINY_SETTINGS, run_mgl
-from test_serve import Server
+from serve_helpers import Server
 
 from mgl.methods import REGISTRY, display_name, load_plugins, unregister
 from mgl.model.classifier import Classifier

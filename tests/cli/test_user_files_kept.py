@@ -158,7 +158,7 @@ def test_the_five_row_tsv_is_five_records_on_every_path(tiny_logreg, tmp_path):
     # training reads the same five texts
     labelled = tmp_path / "five_labelled.tsv"
     labelled.write_text("text\tlabel\tlanguage\n" + "".join(f"{t}\tpos\ten\n" for t in FIVE_TEXTS), encoding="utf-8")
-    from mgl.data.tabular import load_table
+    from mgl.data.user_files import load_table
 
     assert [ex.text for ex in load_table(labelled)] == FIVE_TEXTS
 
@@ -166,7 +166,7 @@ def test_the_five_row_tsv_is_five_records_on_every_path(tiny_logreg, tmp_path):
 def test_text_is_kept_as_written_by_training_and_prediction(tmp_path):
     """Surrounding spaces are part of a text on every path (training used to strip them)."""
     from mgl.cli.predict import read_inputs
-    from mgl.data.tabular import load_table
+    from mgl.data.user_files import load_table
 
     path = tmp_path / "d.csv"
     path.write_text('text,label,language\n"  padded ",pos,en\n', encoding="utf-8")

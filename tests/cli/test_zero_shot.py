@@ -136,7 +136,7 @@ def test_suggest_ranks_unlabelled_texts_and_says_why(tmp_path, tiny_model):
 
 def test_fit_takes_unlabelled_texts_in_python(reviews_csv, tiny_bert_dir):
     from mgl import load_config
-    from mgl.data.tabular import load_table
+    from mgl.data.user_files import load_table
 
     examples = [
         ex

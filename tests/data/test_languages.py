@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from mgl.config import load_config
 from mgl.data.languages import canonical_language, is_canonical, language_label
-from mgl.data.tabular import load_table
+from mgl.data.user_files import load_table
 from mgl.errors import ConfigError, DataError
 
 pytestmark = pytest.mark.unit

@@ -1,5 +1,5 @@
 """One reader for every file (Hypothesis): random records written in every format are read as the
-same records, in the same order, by training (:func:`mgl.data.tabular.load_table`), ``mgl data
+same records, in the same order, by training (:func:`mgl.data.user_files.load_table`), ``mgl data
 stats``, ``mgl predict`` on one file (:func:`mgl.cli.predict.read_inputs`) and on a folder, both in
 one process (:func:`mgl.bulk.streaming.read_rows`) and as planned shards read by workers
 (:func:`mgl.bulk.plan.plan_shards` / :func:`~mgl.bulk.plan.read_shard`), or all refuse it naming
@@ -29,7 +29,7 @@ from hypothesis import strategies as st
 from mgl.bulk.plan import plan_shards, read_shard
 from mgl.bulk.streaming import read_rows
 from mgl.cli.predict import read_inputs
-from mgl.data.tabular import load_table
+from mgl.data.user_files import load_table
 from mgl.errors import MGLError
 
 pytestmark = pytest.mark.unit

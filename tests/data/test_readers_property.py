@@ -2,7 +2,7 @@
 :class:`~mgl.errors.DataError` that names the file (and the record where there is one), never
 another exception (which the CLI would show as a traceback).
 
-Readers: the training tables (:func:`mgl.data.tabular.load_table`: CSV, TSV, JSONL, Parquet) and
+Readers: the training tables (:func:`mgl.data.user_files.load_table`: CSV, TSV, JSONL, Parquet) and
 ``mgl predict``'s inputs (:func:`mgl.cli.predict.read_inputs`: JSONL, CSV, TSV, TXT). Inputs are
 raw bytes, and text built to look like the format (delimiters, quotes, blank lines, a BOM, NUL
 bytes, non-ASCII, JSON escapes of lone surrogates, values of every JSON type), so that most
@@ -24,7 +24,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mgl.cli.predict import read_inputs
-from mgl.data.tabular import load_table
+from mgl.data.user_files import load_table
 from mgl.errors import DataError, MGLError
 from tiers import property_examples
 

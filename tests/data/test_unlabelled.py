@@ -7,7 +7,7 @@ import pytest
 from mgl.config import DataConfig
 from mgl.data.examples import UNLABELLED, Example
 from mgl.data.preparation import load_unlabelled, make_experiment_data
-from mgl.data.tabular import load_table
+from mgl.data.user_files import load_table
 from mgl.data.validation import validate_examples
 from mgl.errors import ConfigError, DataError
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from mgl.data.examples import Example
-from mgl.data.tabular import load_table
+from mgl.data.user_files import load_table
 from mgl.data.validation import require_min_per_class, validate_examples
 from mgl.errors import DataError
 

@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from test_serve import Server
+from serve_helpers import Server
 
 pytestmark = pytest.mark.server
 

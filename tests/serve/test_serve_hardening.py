@@ -15,7 +15,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from test_serve import TEXTS, Server
+from serve_helpers import TEXTS, Server
 
 pytestmark = [pytest.mark.server, pytest.mark.encoder]
 

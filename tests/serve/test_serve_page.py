@@ -8,7 +8,7 @@ import json
 import shutil
 
 import pytest
-from test_serve import Server
+from serve_helpers import Server
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
 DRIVER = shutil.which("chromedriver")

@@ -14,7 +14,7 @@ from mgl.data.download import WEBIS_URL, download_webis
 from mgl.data.examples import Example, label_vocabulary, languages_of, select
 from mgl.data.preparation import make_experiment_data, small_validation_notice
 from mgl.data.registry import DATA_HELP, DATASETS, STDIN_HELP, default_data_root, load_dataset, stats_rows
-from mgl.data.tabular import parse_columns, parse_label_map
+from mgl.data.user_files import parse_columns, parse_label_map
 from mgl.data.validation import validate_examples
 from mgl.errors import ConfigError, DataError
 from mgl.methods import check_run_config, make_method

@@ -41,7 +41,7 @@ from mgl.cli.grid_options import (
     _webis_config,
 )
 from mgl.config import DEFAULT_MEMBERS, RunConfig, load_config
-from mgl.data.tabular import parse_columns
+from mgl.data.user_files import parse_columns
 from mgl.errors import ConfigError, DataError
 from mgl.grid import (
     REFERENCE_METHODS,

@@ -4,7 +4,7 @@ from mgl.data.examples import Example, label_vocabulary, languages_of, select
 from mgl.data.pawsx import load_pawsx
 from mgl.data.registry import DATASETS, load_dataset, stats_rows
 from mgl.data.splits import stratified_split, subsample, subsample_language
-from mgl.data.tabular import load_table, parse_columns, parse_label_map
+from mgl.data.user_files import load_table, parse_columns, parse_label_map
 from mgl.data.validation import require_min_per_class, validate_examples
 from mgl.data.webis import load_webis
 

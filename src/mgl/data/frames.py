@@ -2,7 +2,7 @@
 Tables read as a file is read, and examples or predictions given back as a DataFrame or a Dataset.
 
 A table in memory is written to Parquet bytes and read by the one reader of every file
-(:class:`mgl.data.records.RecordReader`, through :func:`mgl.data.tabular.load_table`), so a
+(:class:`mgl.data.records.RecordReader`, through :func:`mgl.data.user_files.load_table`), so a
 DataFrame is held to exactly the rules a CSV is (texts as written, the length limit, labels, any
 language spelling, splits) and its errors name ``<DataFrame>`` and the row, counted from 1.
 

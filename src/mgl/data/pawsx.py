@@ -2,7 +2,7 @@
 
 The layout is ``{lang}/dev_2k.tsv`` (as in the original ``x-final/`` folders; ``lang`` among de,
 en, es, fr, ja, ko, zh), each a tab-separated file with the header ``id, sentence1, sentence2,
-label`` and no quoting (the sentences contain quote characters; see :mod:`mgl.data.tabular`).
+label`` and no quoting (the sentences contain quote characters; see :mod:`mgl.data.user_files`).
 
 An :class:`~mgl.data.examples.Example` is made of one row: ``text`` = ``sentence1``,
 ``text_pair`` = ``sentence2``, ``label`` ``"paraphrase"`` for 1 and ``"not_paraphrase"`` for 0
@@ -26,7 +26,7 @@ from pathlib import Path
 
 from mgl.data.examples import SPLITS, Example, checked_splits
 from mgl.data.splits import stratified_assignment
-from mgl.data.tabular import load_table
+from mgl.data.user_files import load_table
 from mgl.errors import DataError
 
 PAWSX_DIRNAME = "paws-x"

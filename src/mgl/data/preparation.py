@@ -1,6 +1,6 @@
 """An experiment's data: load the configured data set, keep the sources and the target, carve
 validation rows where a language has none, subsample the target's training labels, lay every
-instance out in one :class:`~mgl.data.table.ExampleTable`.
+instance out in one :class:`~mgl.data.example_table.ExampleTable`.
 
 :func:`prepare_data` loads the configured data set and :func:`make_experiment_data` does the rest
 (:func:`mgl.data.splits.carve_validation` for the validation rows). Every method, the product
@@ -19,14 +19,14 @@ from typing import Any
 import numpy as np
 
 from mgl.config import VALIDATION_FRACTION, DataConfig
+from mgl.data.example_table import ExampleTable
 from mgl.data.examples import UNLABELLED, Example, label_vocabulary
 from mgl.data.languages import canonical_language
 from mgl.data.records import TXT_FIELD, RecordReader, text_value
 from mgl.data.registry import DATASETS, default_data_root, load_dataset
 from mgl.data.sib200 import sib200_folders, sib200_tag
 from mgl.data.splits import carve_validation, subsample_language
-from mgl.data.table import ExampleTable
-from mgl.data.tabular import load_table, parse_columns, parse_label_map
+from mgl.data.user_files import load_table, parse_columns, parse_label_map
 from mgl.errors import DataError
 
 log = logging.getLogger("mgl")

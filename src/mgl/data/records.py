@@ -1,6 +1,6 @@
 """The one reader of every input file: CSV, TSV, JSON Lines, Parquet and plain text, into records.
 
-Training (:func:`mgl.data.tabular.load_table`), ``mgl data stats``, ``mgl predict`` (standard
+Training (:func:`mgl.data.user_files.load_table`), ``mgl data stats``, ``mgl predict`` (standard
 input, one file, a folder), the bulk planner and its workers all read through
 :class:`RecordReader`, so a file is the same records, in the same order, with the same numbers
 and the same messages, whichever command reads it. The rules:

@@ -13,7 +13,7 @@ from mgl.data.frames import examples_to_frame, is_table, table_name, table_parqu
 from mgl.data.pawsx import PAWSX_DIRNAME, load_pawsx
 from mgl.data.records import MAX_TEXT_CHARS, stdin_bytes
 from mgl.data.sib200 import SIB200_DIRNAME, load_sib200
-from mgl.data.tabular import COLUMN_ROLES, load_table, parse_columns, parse_label_map
+from mgl.data.user_files import COLUMN_ROLES, load_table, parse_columns, parse_label_map
 from mgl.data.webis import WEBIS_DIRNAME, load_webis
 from mgl.errors import ConfigError, DataError
 from mgl.paths import mgl_home
@@ -56,13 +56,13 @@ def load_dataset(
     read as a Parquet file would be (:mod:`mgl.data.frames`); ``"-"`` is standard input, in the
     format ``fmt`` names. Any other value is a file path
     (relative paths are taken from ``root`` if given). Files and tables are read by
-    :func:`mgl.data.tabular.load_table` with ``options`` as its keyword arguments.
+    :func:`mgl.data.user_files.load_table` with ``options`` as its keyword arguments.
 
     The command line's names work too: ``columns`` as ``--columns`` (``"text=review,label=stars"``
     or a dict of role to column), ``labels`` as ``--labels`` (``"1=negative,2=negative,3="`` or a
     dict), and then ``language`` as ``--language`` (the language of every record), ``fmt`` as
     ``--format``, ``encoding`` and ``keep_regions``. Without ``columns``, ``text=``, ``label=``,
-    ``language=`` ... name the columns, as :func:`~mgl.data.tabular.load_table` takes them.
+    ``language=`` ... name the columns, as :func:`~mgl.data.user_files.load_table` takes them.
 
     ``as_frame=True`` gives a pandas DataFrame of the examples (:func:`mgl.data.frames.examples_to_frame`)
     instead of a list of :class:`~mgl.data.examples.Example`.

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from mgl.data.examples import SPLITS, Example, checked_splits
 from mgl.data.languages import canonical_language
-from mgl.data.tabular import load_table
+from mgl.data.user_files import load_table
 from mgl.errors import DataError
 
 SIB200_DIRNAME = "sib-200"

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from mgl.config import MGLConfig
-from mgl.data.table import ExampleTable
+from mgl.data.example_table import ExampleTable
 
 
 @dataclass(frozen=True)

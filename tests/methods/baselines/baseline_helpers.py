@@ -9,8 +9,8 @@ from __future__ import annotations
 import numpy as np
 
 from mgl.config import BaselineConfig, MGLConfig, RunConfig
+from mgl.data.example_table import ExampleTable
 from mgl.data.preparation import ExperimentData
-from mgl.data.table import ExampleTable
 from mgl.methods import fit_and_score, split_metrics
 
 LANGS = ("en", "fr", "de", "ja")

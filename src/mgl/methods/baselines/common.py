@@ -4,7 +4,7 @@ Fairness
 --------
 Every baseline reads the same node features as MGL (the same encoder through the same
 :class:`~mgl.encoders.node_features.FrozenFeatures` / :class:`~mgl.encoders.node_features.EncoderFeatures` API), the
-same :class:`~mgl.data.table.ExampleTable` rows and splits, and the same seeded target
+same :class:`~mgl.data.example_table.ExampleTable` rows and splits, and the same seeded target
 subsample (made by :func:`mgl.data.preparation.prepare_data`). On top of the features each trains
 :class:`MLPClassifier`::
 

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from mgl.config import BaselineConfig, MGLConfig
-from mgl.data.table import ExampleTable
+from mgl.data.example_table import ExampleTable
 from mgl.errors import ConfigError
 from mgl.methods.baselines.batched import BatchedTrainee, stackable
 from mgl.methods.baselines.common import (

@@ -29,7 +29,7 @@ import numpy as np
 import torch
 
 from mgl.config import MGLConfig
-from mgl.data.table import ExampleTable
+from mgl.data.example_table import ExampleTable
 from mgl.errors import ConfigError, DataError, MGLError
 from mgl.methods.metrics import mean_nll
 from mgl.methods.mgl.episodes import (

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from mgl.data.tabular import load_table, parse_columns, parse_label_map, table_format
+from mgl.data.user_files import load_table, parse_columns, parse_label_map, table_format
 from mgl.errors import ConfigError, DataError
 
 pytestmark = pytest.mark.unit
