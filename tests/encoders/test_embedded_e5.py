@@ -385,6 +385,7 @@ def test_bf16_answers_do_not_depend_on_batch_mates(e5_home: Path, monkeypatch: p
 
     from mgl.encoders import EncoderSpec, TextEncoder
     from mgl.encoders.text_encoder import native_bf16
+    from mgl.encoders.tokens import pad_features, token_features
 
     if not native_bf16(torch.device("cpu")):
         pytest.skip("this CPU has no native bfloat16 (avx512_bf16 or AMX)")
@@ -392,10 +393,10 @@ def test_bf16_answers_do_not_depend_on_batch_mates(e5_home: Path, monkeypatch: p
     enc = TextEncoder(EncoderSpec(precision="bf16", max_length=128))
     texts = [*C_TEXTS, NEGATIVE * 6, " ".join(GREAT.values()) * 2]
     # why: the same input padded to another length (its batch mates' longest) gets another vector
-    features = enc._encode([texts[-1]], [None])
+    features = token_features(enc.tokenizer, enc.spec, [texts[-1]], [None])
     n = len(features[0]["input_ids"])
     with torch.inference_mode():
-        own, longer = (enc._final_states(enc._pad(features, length))[0, :n] for length in (n, 128))
+        own, longer = (enc._final_states(pad_features(enc.tokenizer, features, length))[0, :n] for length in (n, 128))
     assert n < 100 and float((own - longer).abs().max()) > 1e-3
     alone = np.concatenate([enc.embed([t], progress=False) for t in texts])
     for batch_size in (2, 5, 32):
