@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+
 from _common import claim_out, write_out
 
 METRICS = ("accuracy", "precision", "recall", "f1", "val_accuracy")

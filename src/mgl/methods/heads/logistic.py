@@ -107,7 +107,10 @@ class LogisticHead(Head):
 class OneClass(ClassifierMixin, BaseEstimator):
     """The last step of a pipeline fitted on rows of one class: it predicts that class. It has a
     logistic regression's fitted attributes (zero weights), so :class:`LogisticHead` holds it like
-    any other: probability 1 for the class, 0 for the others."""
+    any other: probability 1 for the class, 0 for the others.
+
+    :meta private:
+    """
 
     def __init__(self, label: int = 0, dim: int = 1):
         self.label = label
