@@ -9,8 +9,8 @@ the Yoruba target's 10% training labels; Webis-CLS-10 reviews: the Japanese book
 and with the 96M-parameter word-embedding table trainable or frozen, it times
 ``Trainer.train()`` for ``--short`` and ``--long`` steps (batch 16 pairs, SetFit's default) and
 reports the difference per step, so the start-up (building pairs, the first step) is left out. It
-also reports how many steps one epoch of SetFit's default sampling would take on those labels
-(its ``oversampling`` strategy), which sizes a run at the library's defaults.
+also reports how many steps one epoch of SetFit's default sampling takes on those labels (its own
+pair sampler, :func:`mgl.methods.setfit_training.default_steps`), which sizes a run at the library's defaults.
 
     pip install -e '.[setfit]'
     MGL_DATA=../shared/data python benchmarks/setfit_timing.py --out docs/results/raw/setfit_timing.json
@@ -43,15 +43,14 @@ def labelled_texts(root, name: str) -> tuple[list[str], list[int]]:
 
 
 def body(freeze_embeddings: bool):
-    from sentence_transformers import SentenceTransformer, models
+    from sentence_transformers import SentenceTransformer
+    from sentence_transformers.sentence_transformer import modules as models
 
     from mgl.encoders.embedded_e5 import embedded_e5_dir, prepare_embedded_e5
 
     prepare_embedded_e5(progress=False)
     word = models.Transformer(str(embedded_e5_dir()), max_seq_length=256)
-    model = SentenceTransformer(
-        modules=[word, models.Pooling(word.get_word_embedding_dimension(), "mean")], device="cpu"
-    )
+    model = SentenceTransformer(modules=[word, models.Pooling(word.get_embedding_dimension(), "mean")], device="cpu")
     if freeze_embeddings:
         word.auto_model.embeddings.word_embeddings.weight.requires_grad_(False)
     return model
@@ -72,21 +71,10 @@ def train_seconds(texts: list[str], labels: list[int], steps: int, freeze: bool)
         t0 = time.perf_counter()
         trainer.train()
         seconds = time.perf_counter() - t0
-    epoch = TrainingArguments(batch_size=16, num_epochs=1)
-    pairs = _default_pairs(labels, epoch)
-    return seconds, -(-pairs // 16)
+    from mgl.config import SetFitConfig
+    from mgl.methods.setfit_training import default_steps
 
-
-def _default_pairs(labels: list[int], args) -> int:
-    """Pairs in one epoch of SetFit's default ``oversampling``: as many negative as positive pairs,
-    the larger of the two counts drawn to match (``setfit.sampler.ContrastiveDataset``)."""
-    from collections import Counter
-
-    counts = Counter(labels)
-    n = len(labels)
-    positive = sum(c * (c - 1) // 2 for c in counts.values())
-    negative = n * (n - 1) // 2 - positive
-    return 2 * max(positive, negative)
+    return seconds, default_steps(labels, SetFitConfig(batch_size=16))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -2,7 +2,8 @@
 
 import pytest
 
-from mgl.config import RunConfig, apply_override, load_config
+from mgl.config import RunConfig, load_config
+from mgl.config_values import apply_override
 from mgl.errors import ConfigError
 
 pytestmark = pytest.mark.unit

@@ -1,6 +1,6 @@
 """Typed configuration: dataclasses, YAML presets (the paper's Table 4), command-line overrides.
 
-A run is described by :class:`RunConfig`, six sections:
+A run is described by :class:`RunConfig`, seven sections:
 
 * ``mgl``: the method's hyper-parameters (:class:`MGLConfig`), Table 4 and the
   decisions the paper leaves open;
@@ -9,7 +9,8 @@ A run is described by :class:`RunConfig`, six sections:
 * ``chars``: the character n-gram regression ``logreg-chars`` (:class:`CharNgramConfig`);
 * ``logistic``: the logistic regressions on the embeddings, ``logreg-pooled`` and ``logreg-target``
   (:class:`LogisticConfig`);
-* ``baselines``: the neural baselines' tuning grid and Reptile's steps (:class:`BaselineConfig`).
+* ``baselines``: the neural baselines' tuning grid and Reptile's steps (:class:`BaselineConfig`);
+* ``setfit``: SetFit run through its own library, for comparison (:class:`SetFitConfig`).
 
 Presets are YAML files of the same shape, shipped in ``mgl/presets/``
 (``amazon``, ``search-relevance``); any field can be overridden with
@@ -32,16 +33,15 @@ At test time every test instance is scored, in batches of ``n_query``, each agai
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from mgl.config_values import name_of, override_value, set_field
+from mgl.config_values import apply_dict, apply_override
 from mgl.data.languages import canonical_language
 from mgl.errors import ConfigError
 
@@ -429,6 +429,36 @@ class BaselineConfig:
         return asdict(self)
 
 
+@dataclass
+class SetFitConfig:
+    """``setfit`` and ``setfit-pooled`` (:mod:`mgl.methods.setfit_method`): SetFit, through its own library
+    (the optional extra ``setfit``), on the same encoder weights and prefix as every other method. The
+    library's defaults, except where a field says otherwise. Added after the first fingerprints
+    (``added_at``)."""
+
+    batch_size: int = field(default=16, metadata={"added_at": 16})
+    """Pairs per contrastive step (SetFit's default)."""
+    num_epochs: int = field(default=1, metadata={"added_at": 1})
+    """Passes over the pairs (SetFit's default for the body)."""
+    num_iterations: int | None = field(default=None, metadata={"added_at": None})
+    """None: SetFit's default sampling (``oversampling``: twice the larger of the positive and negative
+    pair counts); N: N positive and N negative pairs per labelled text."""
+    max_steps: int | None = field(default=None, metadata={"added_at": None})
+    """At most this many contrastive steps (None: as many as the pairs give). ``setfit-pooled`` takes
+    as many steps as ``setfit`` would on the target's labels, so that pooling changes the pairs, not the budget."""
+    freeze_word_embeddings: bool = field(default=False, metadata={"added_at": False})
+    """Train the body without its word-embedding table (SetFit trains it; freezing saved a fifth of the
+    time per step here, docs/results/setfit.md)."""
+
+    def validate(self) -> None:
+        if self.batch_size < 2 or self.num_epochs < 1:
+            raise ConfigError("setfit.batch_size must be >= 2 and setfit.num_epochs >= 1")
+        if (self.num_iterations is not None and self.num_iterations < 1) or (
+            self.max_steps is not None and self.max_steps < 1
+        ):
+            raise ConfigError("setfit.num_iterations and setfit.max_steps must be >= 1 (or null)")
+
+
 DEFAULT_METHOD = "ensemble"
 """The method ``mgl train`` trains by default on a frozen encoder: the ensemble of MGL, Mix, the
 pooled logistic regression and the character n-gram regression, first on the Table 1 grid's
@@ -448,6 +478,7 @@ class RunConfig:
     chars: CharNgramConfig = field(default_factory=CharNgramConfig)
     logistic: LogisticConfig = field(default_factory=LogisticConfig)
     baselines: BaselineConfig = field(default_factory=BaselineConfig)
+    setfit: SetFitConfig = field(default_factory=SetFitConfig)
     seed: int = 0
     method: str | None = None
     """What ``mgl run`` / ``mgl train`` trains: a name of :mod:`mgl.methods` (``mgl`` and its
@@ -475,6 +506,7 @@ class RunConfig:
         self.chars.validate()
         self.logistic.validate()
         self.baselines.validate()
+        self.setfit.validate()
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -541,43 +573,3 @@ def load_config(
     for item in overrides or []:
         apply_override(cfg, item)
     return cfg
-
-
-def config_sections(cfg: RunConfig) -> dict[str, Any]:
-    return {f.name: getattr(cfg, f.name) for f in fields(cfg) if dataclasses.is_dataclass(getattr(cfg, f.name))}
-
-
-def apply_dict(cfg: RunConfig, raw: dict[str, Any], *, source: str) -> None:
-    for key, value in raw.items():
-        sections = config_sections(cfg)
-        if key in sections:
-            if not isinstance(value, dict):
-                raise ConfigError(f"section {key!r} must be a mapping", source=source)
-            for sub, sub_value in value.items():
-                set_field(sections[key], sub, sub_value, where=f"{key}.{sub}", source=source)
-        else:
-            set_field(cfg, key, value, where=key, source=source)
-
-
-def apply_override(cfg: RunConfig, item: str) -> None:
-    """Apply one ``section.field=value`` (or unique ``field=value``) override; values parse as YAML."""
-    if "=" not in item:
-        raise ConfigError(f"override {item!r} is not of the form field=value")
-    key, text = item.split("=", 1)
-    key = key.strip().replace("-", "_")
-    value = override_value(text)
-    sections = config_sections(cfg)
-    if "." in key:
-        sec, name = key.split(".", 1)
-        if sec not in sections:
-            raise ConfigError(f"unknown section {sec!r} in override {item!r}; sections: {', '.join(sections)}")
-        set_field(sections[sec], name, value, where=key, source="command line")
-        return
-    owners = [s for s in sections.values() if name_of(s, key)]
-    if name_of(cfg, key):
-        owners.append(cfg)
-    if not owners:
-        raise ConfigError(f"unknown setting {key!r} in override {item!r}")
-    if len(owners) > 1:
-        raise ConfigError(f"setting {key!r} is ambiguous; write it as section.{key}")
-    set_field(owners[0], key, value, where=key, source="command line")

@@ -1,7 +1,9 @@
-"""Typing one configuration value: a YAML or command-line value converted to its field's annotated type.
+"""Setting configuration values: a YAML or command-line value converted to its field's annotated type.
 
 :func:`set_field` is how every configuration value is set (presets, files, ``--set``), so a bad value
-is a :class:`~mgl.errors.ConfigError` naming the setting and where it came from.
+is a :class:`~mgl.errors.ConfigError` naming the setting and where it came from; :func:`apply_dict`
+(a file's sections) and :func:`apply_override` (one ``section.field=value``) set them on a
+configuration of sections (:func:`config_sections`), whatever its dataclass.
 """
 
 from __future__ import annotations
@@ -89,3 +91,43 @@ def coerce(value: Any, hint: Any, *, where: str, source: str) -> Any:
     except (TypeError, ValueError):
         raise ConfigError(f"{where} must be {getattr(hint, '__name__', hint)}, got {value!r}", source=source) from None
     return value
+
+
+def config_sections(cfg: Any) -> dict[str, Any]:
+    return {f.name: getattr(cfg, f.name) for f in fields(cfg) if dataclasses.is_dataclass(getattr(cfg, f.name))}
+
+
+def apply_dict(cfg: Any, raw: dict[str, Any], *, source: str) -> None:
+    for key, value in raw.items():
+        sections = config_sections(cfg)
+        if key in sections:
+            if not isinstance(value, dict):
+                raise ConfigError(f"section {key!r} must be a mapping", source=source)
+            for sub, sub_value in value.items():
+                set_field(sections[key], sub, sub_value, where=f"{key}.{sub}", source=source)
+        else:
+            set_field(cfg, key, value, where=key, source=source)
+
+
+def apply_override(cfg: Any, item: str) -> None:
+    """Apply one ``section.field=value`` (or unique ``field=value``) override; values parse as YAML."""
+    if "=" not in item:
+        raise ConfigError(f"override {item!r} is not of the form field=value")
+    key, text = item.split("=", 1)
+    key = key.strip().replace("-", "_")
+    value = override_value(text)
+    sections = config_sections(cfg)
+    if "." in key:
+        sec, name = key.split(".", 1)
+        if sec not in sections:
+            raise ConfigError(f"unknown section {sec!r} in override {item!r}; sections: {', '.join(sections)}")
+        set_field(sections[sec], name, value, where=key, source="command line")
+        return
+    owners = [s for s in sections.values() if name_of(s, key)]
+    if name_of(cfg, key):
+        owners.append(cfg)
+    if not owners:
+        raise ConfigError(f"unknown setting {key!r} in override {item!r}")
+    if len(owners) > 1:
+        raise ConfigError(f"setting {key!r} is ambiguous; write it as section.{key}")
+    set_field(owners[0], key, value, where=key, source="command line")

@@ -22,7 +22,8 @@ import json
 from dataclasses import fields
 from typing import Any, Literal
 
-from mgl.config import RunConfig, config_sections
+from mgl.config import RunConfig
+from mgl.config_values import config_sections
 from mgl.encoders.embedded_e5 import LEGACY_EMBEDDED_E5_PREFIX, is_embedded_name, resolved_prefix
 
 GRID_VERSION = 2

@@ -76,6 +76,10 @@ class Method:
 
     # ------------------------------------------------------------------ fitting
 
+    reads_features = True
+    """Whether the method reads the encoder's features (a method that reads the texts alone, with its
+    own model of them, does not: a grid group of such methods embeds nothing)."""
+
     takes_checkpoint = False
     """Whether :class:`Training`'s checkpoint and resume act on this method (MGL's stages): an
     ensemble hands them to its first such member."""

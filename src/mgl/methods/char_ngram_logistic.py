@@ -26,6 +26,8 @@ from mgl.methods.validation_rows import validation_rows
 class CharNgramLogistic(Method):
     """``logreg-chars``."""
 
+    reads_features = False
+
     def _fit(self, data, features, run: Training) -> FitResult:
         from sklearn.linear_model import LogisticRegression
 

@@ -7,6 +7,8 @@ with its name, how tables name it and its kind:
 * ``reference``: the logistic regressions on the frozen embeddings (:mod:`mgl.methods.logistic`);
 * ``surface``: models of the texts' own characters, beside the encoder: ``logreg-chars``
   (:mod:`mgl.methods.char_ngram_logistic`), for targets whose script the encoder hardly knows;
+* ``external``: what users pick instead, run through its own library: ``setfit`` and
+  ``setfit-pooled`` (:mod:`mgl.methods.setfit_method`; the optional extra ``setfit``);
 * ``mgl``: MGL and its ablations (:mod:`mgl.methods.mgl.method`), named ``mgl`` plus the suffixes of
   :mod:`mgl.methods.mgl.variants` (e.g. ``mgl-no-meta-gcn3``);
 * ``ensemble``: the mean of its members' class probabilities (:mod:`mgl.methods.ensemble`;
@@ -35,8 +37,9 @@ from mgl.methods.ensemble import Ensemble
 from mgl.methods.logistic import LogisticRegressionMethod
 from mgl.methods.mgl.method import MGL
 from mgl.methods.mgl.variants import MGL_ABLATIONS, VARIANT, is_mgl, mgl_variant_config, variant_display
+from mgl.methods.setfit_method import SetFitMethod
 
-KINDS = ("reference", "surface", "baseline", "mgl", "ensemble")
+KINDS = ("reference", "surface", "external", "baseline", "mgl", "ensemble")
 """The kinds of method, in the order tables list them."""
 
 
@@ -56,6 +59,8 @@ METHODS: dict[str, MethodInfo] = {
         MethodInfo("logreg-target", "LogReg (target only)", "reference", LogisticRegressionMethod),
         MethodInfo("logreg-pooled", "LogReg (pooled)", "reference", LogisticRegressionMethod),
         MethodInfo("logreg-chars", "LogReg (char n-grams)", "surface", CharNgramLogistic),
+        MethodInfo("setfit", "SetFit (target only)", "external", SetFitMethod),
+        MethodInfo("setfit-pooled", "SetFit (pooled)", "external", SetFitMethod),
         MethodInfo("target-only", "Target-Only", "baseline", TargetOnly),
         MethodInfo("mix", "Mix", "baseline", Mix),
         MethodInfo("multi-task", "Multi-task", "baseline", MultiTask),
@@ -155,9 +160,9 @@ def check_run_config(cfg: RunConfig) -> None:
 
 
 def needs_features(name: str) -> bool:
-    """Whether the method reads the encoder's features (every method but those of kind ``surface``,
-    which read the texts alone: a grid group of such methods embeds nothing)."""
-    return method_info(name).kind != "surface"
+    """Whether the method reads the encoder's features (:attr:`mgl.methods.base.Method.reads_features`;
+    a grid group of methods that read the texts alone embeds nothing)."""
+    return method_info(name).cls.reads_features
 
 
 def check_methods(methods: Sequence[str]) -> list[str]:

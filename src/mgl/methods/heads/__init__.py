@@ -4,6 +4,7 @@
 * :class:`~mgl.methods.heads.mlp.MLPHead` (``mlp``): the neural baselines;
 * :class:`~mgl.methods.heads.logistic.LogisticHead` (``logreg``): the logistic-regression references;
 * :class:`~mgl.methods.heads.char_ngram.CharNgramHead` (``char-ngram``): ``logreg-chars``, which reads the texts;
+* :class:`~mgl.methods.heads.setfit.SetFitHead` (``setfit``): SetFit, its adapted encoder and regression;
 * :class:`~mgl.methods.heads.ensemble.EnsembleHead` (``ensemble``): the mean of members' probabilities.
 
 :meth:`mgl.methods.base.Method.fit` trains any of them; :func:`~mgl.methods.heads.base.score_rows` is
@@ -17,6 +18,7 @@ from mgl.methods.heads.char_ngram import CharNgramHead
 from mgl.methods.heads.ensemble import EnsembleHead, mean_probabilities
 from mgl.methods.heads.logistic import LogisticHead
 from mgl.methods.heads.mlp import MLPHead
+from mgl.methods.heads.setfit import SetFitHead
 from mgl.methods.mgl.head import MetaGraphHead
 
 __all__ = [
@@ -28,6 +30,7 @@ __all__ = [
     "LogisticHead",
     "MLPHead",
     "MetaGraphHead",
+    "SetFitHead",
     "mean_probabilities",
     "score_rows",
 ]
