@@ -145,7 +145,7 @@ def run(
         str | None,
         typer.Option(
             show_default=preset_default("method"),
-            help="What to train: ensemble (default: the mean of its members' probabilities), mgl (the paper's method alone; its ablation flags and --set mgl.* apply to MGL wherever it runs), mix, multi-task, fine-tune, reptile, target-only, logreg-pooled, logreg-target, or an MGL variant (mgl-no-meta, mgl-gcn3, ...).",
+            help="What to train: ensemble (default: the mean of its members' probabilities), mgl (the paper's method alone; its ablation flags and --set mgl.* apply to MGL wherever it runs), mix, multi-task, fine-tune, reptile, target-only, logreg-pooled, logreg-target, logreg-chars, setfit or setfit-pooled (SetFit through its own library: the extra setfit), or an MGL variant (mgl-no-meta, mgl-gcn3, ...).",
         ),
     ] = None,
     members: Annotated[
