@@ -2,7 +2,7 @@
 
 A grid re-run (a subset of its experiments, seeds or methods) into a fresh folder is compared with
 the committed one, cell by cell (same file name under ``cells/``): accuracy, precision, recall,
-F1 and validation accuracy equal as stored, and the stored float32 validation and test
+F1, validation accuracy (and an ensemble's members' accuracies) equal as stored, and the stored float32 validation and test
 probabilities equal bit for bit (the largest absolute difference is reported where they are not).
 
     python benchmarks/compare_grids.py runs/t1check docs/results/raw/table1-ensemble \\
@@ -32,19 +32,27 @@ def load(cells: Path, name: str) -> tuple[dict, dict | None]:
         return record, {k: f[k] for k in f.files}
 
 
+def same_cell(a: dict, b: dict, pa: dict | None, pb: dict | None) -> dict:
+    """Whether two records of one cell agree: their metrics (and an ensemble's members' accuracies)
+    exactly, their stored probabilities bit for bit (None where either has none), and the largest
+    absolute difference of the probabilities."""
+    same_metrics = all(a.get(k) == b.get(k) for k in METRICS) and (
+        a.get("details", {}).get("member_accuracy") == b.get("details", {}).get("member_accuracy")
+    )
+    if pa is None or pb is None:
+        return {"metrics": same_metrics, "probabilities": None, "max_abs_difference": None}
+    same_p = set(pa) == set(pb) and all(np.array_equal(pa[k], pb[k]) for k in pa)
+    diff = max(float(np.max(np.abs(pa[k] - pb[k]), initial=0.0)) for k in pa) if set(pa) == set(pb) else None
+    return {"metrics": same_metrics, "probabilities": same_p, "max_abs_difference": diff}
+
+
 def compare(new: Path, old: Path) -> dict:
     names = sorted(p.name for p in (new / "cells").glob("*.json") if (old / "cells" / p.name).exists())
     rows = []
     for name in names:
         a, pa = load(new / "cells", name)
         b, pb = load(old / "cells", name)
-        same_metrics = all(a.get(k) == b.get(k) for k in METRICS)
-        if pa is None or pb is None:
-            same_p, diff = None, None
-        else:
-            same_p = set(pa) == set(pb) and all(np.array_equal(pa[k], pb[k]) for k in pa)
-            diff = max(float(np.max(np.abs(pa[k] - pb[k]), initial=0.0)) for k in pa) if set(pa) == set(pb) else None
-        rows.append({"cell": name, "metrics": same_metrics, "probabilities": same_p, "max_abs_difference": diff})
+        rows.append({"cell": name, **same_cell(a, b, pa, pb)})
     return {
         "new": str(new),
         "committed": str(old),

@@ -30,30 +30,8 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-
 from _common import claim_out, require_mgl_data, write_out
-
-METRICS = ("accuracy", "precision", "recall", "f1", "val_accuracy")
-
-
-def compare(old: dict, new: dict, old_p: dict | None, new_p: dict | None) -> dict:
-    same_metrics = all(old.get(k) == new.get(k) for k in METRICS) and (
-        old.get("details", {}).get("member_accuracy") == new.get("details", {}).get("member_accuracy")
-    )
-    if old_p is None or new_p is None:
-        return {"metrics": same_metrics, "probabilities": None, "max_abs_difference": None}
-    same_p = set(old_p) == set(new_p) and all(np.array_equal(old_p[k], new_p[k]) for k in old_p)
-    diff = max(float(np.max(np.abs(old_p[k] - new_p[k]), initial=0.0)) for k in old_p)
-    return {"metrics": same_metrics, "probabilities": same_p, "max_abs_difference": diff}
-
-
-def load_probs(path: Path) -> dict | None:
-    try:
-        with np.load(path) as npz:
-            return {k: npz[k] for k in npz.files}
-    except FileNotFoundError:
-        return None
+from compare_grids import load, same_cell
 
 
 def rederive(folder: Path) -> dict:
@@ -87,10 +65,9 @@ def rederive(folder: Path) -> dict:
                 if not new_path.exists():
                     checks.append({"cell": path.name, "missing": True})
                     continue
-                old, new = (json.loads(p.read_text(encoding="utf-8")) for p in (path, new_path))
-                old_p = load_probs(path.with_name(path.stem + ".probs.npz"))
-                new_p = load_probs(new_path.with_name(new_path.stem + ".probs.npz"))
-                checks.append({"cell": path.name, **compare(old, new, old_p, new_p)})
+                old, old_p = load(cells, path.name)
+                new, new_p = load(new_path.parent, new_path.name)
+                checks.append({"cell": path.name, **same_cell(old, new, old_p, new_p)})
         out[row] = {
             "members": members,
             "cells": len(checks),

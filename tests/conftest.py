@@ -301,35 +301,7 @@ def tiny_model(tmp_path_factory, tiny_bert_dir, reviews_csv) -> Path:
     In fp32: the serving tests check that batch mates change no prediction (to 1e-6), which
     holds for fp32 vectors; bf16 vectors move with the padded length of their batch (~1e-3).
     """
-    root = tmp_path_factory.mktemp("tiny_model")
-    code, _out, err = run_mgl(
-        "train",
-        "--data",
-        reviews_csv,
-        *THREE_CLASS,
-        "--sources",
-        "en,de",
-        "--target",
-        "fr",
-        "--target-fraction",
-        "1.0",
-        "--encoder",
-        tiny_bert_dir,
-        "--out",
-        root / "run",
-        "--save",
-        root / "model",
-        "--seed",
-        "0",
-        "--quiet",
-        *TINY_SETTINGS,
-        "--set",
-        "encoder.precision=fp32",
-        "--method",
-        "mgl",
-    )
-    assert code == 0, err
-    return root / "model"
+    return _tiny_method_model(tmp_path_factory, tiny_bert_dir, reviews_csv, "mgl")
 
 
 def _tiny_method_model(tmp_path_factory, tiny_bert_dir, reviews_csv, method: str, *extra: str) -> Path:

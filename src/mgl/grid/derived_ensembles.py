@@ -12,7 +12,6 @@ missing a member's cell or probabilities is left out and counted, never filled i
 
 from __future__ import annotations
 
-import copy
 import time
 from collections.abc import Sequence
 
@@ -50,13 +49,8 @@ def derive_ensemble(
                     break
                 found[m] = (record, p)
             else:
-                c = copy.deepcopy(cfg)
-                c.data.target, c.data.sources, c.data.domain = (
-                    experiment.target,
-                    list(experiment.sources),
-                    experiment.domain,
-                )
-                data = prepare_data(c.validate().data, seed)
+                c = experiment.config(cfg)
+                data = prepare_data(c.data, seed)
                 sizes = {split: len(target_rows(data, split)) for split in SPLITS}
                 if any(len(p.get(split, ())) != n for _, p in found.values() for split, n in sizes.items()):
                     missing.append((experiment, seed, "the stored probabilities do not match the data's rows"))

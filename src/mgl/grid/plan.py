@@ -7,6 +7,7 @@ and its source languages. :class:`GridPlan` ties a grid's cells to its output fo
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -44,6 +45,12 @@ class Experiment:
     @property
     def label(self) -> str:
         return f"{self.target.upper()} {self.domain}" if self.domain else self.target.upper()
+
+    def config(self, base):
+        """A copy of the run configuration ``base`` for this experiment (target, sources, domain), validated."""
+        cfg = copy.deepcopy(base)
+        cfg.data.target, cfg.data.sources, cfg.data.domain = self.target, list(self.sources), self.domain
+        return cfg.validate()
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,6 @@ executors' business (:mod:`mgl.grid.executors`).
 from __future__ import annotations
 
 import contextlib
-import copy
 import time
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -98,11 +97,7 @@ class CellRunner:
         return self._cache
 
     def experiment_config(self, experiment: Experiment) -> RunConfig:
-        cfg = copy.deepcopy(self.base)
-        cfg.data.target = experiment.target
-        cfg.data.sources = list(experiment.sources)
-        cfg.data.domain = experiment.domain
-        return cfg.validate()
+        return experiment.config(self.base)
 
     def close_cache(self) -> None:
         """Close this process's connection to the embedding cache (reopened on next use)."""

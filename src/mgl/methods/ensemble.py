@@ -48,9 +48,6 @@ class Ensemble(Method):
             raise ConfigError(f"an ensemble needs at least two members, got {list(members)}")
         self.members = dict(members)
 
-    def chosen_members(self) -> list[str]:
-        return list(self.members)
-
     def live(self) -> list[Method]:
         return [m for m in self.members.values() if not isinstance(m, Recorded)]
 

@@ -101,17 +101,20 @@ def split_probabilities(method: Method, data, features) -> dict[str, dict[str, n
     method and (an ensemble) each member, each member scored once (a recorded member's own rows read
     back) and the ensemble's the mean of theirs."""
     rows = {split: target_rows(data, split) for split in SPLITS}
-    members = method.fitted_members
-    if members:
-        out = {name: member_probabilities(m, data, features, rows) for name, m in members.items()}
+    members = method.fitted_members or {method.name: method}
+    reads = any(m.head_ is not None and m.head_.reads_texts for m in members.values())
+    texts = {split: row_texts(data, r) for split, r in rows.items()} if reads else None  # gathered once
+    out = {name: member_probabilities(m, features, rows, texts) for name, m in members.items()}
+    if method.fitted_members:
         out[method.name] = ensemble_probabilities(out)
-        return out
-    return {method.name: member_probabilities(method, data, features, rows)}
+    return out
 
 
-def member_probabilities(method: Method, data, features, rows: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """One fitted method's probabilities of ``rows`` by split: its head's, or a recorded member's own
-    (which must cover the same rows)."""
+def member_probabilities(
+    method: Method, features, rows: dict[str, np.ndarray], texts: dict[str, list[str]] | None
+) -> dict[str, np.ndarray]:
+    """One fitted method's probabilities of ``rows`` by split: its head's (``texts``, the rows' inputs
+    by split, for a head that reads them), or a recorded member's own (which must cover the same rows)."""
     from mgl.methods.heads.base import score_rows
 
     if isinstance(method, Recorded):
@@ -125,8 +128,10 @@ def member_probabilities(method: Method, data, features, rows: dict[str, np.ndar
     head = method.head_
     if head is None:
         raise MGLError(f"{method.name} has no fitted head to score with")
-    reads = head.reads_texts  # the texts are gathered only for a head that reads them
-    return {s: score_rows(head, features, r, texts=row_texts(data, r) if reads else None) for s, r in rows.items()}
+    return {
+        s: score_rows(head, features, r, texts=texts[s] if head.reads_texts and texts else None)
+        for s, r in rows.items()
+    }
 
 
 def ensemble_probabilities(members: dict[str, dict[str, np.ndarray]]) -> dict[str, np.ndarray]:

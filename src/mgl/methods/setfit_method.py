@@ -16,6 +16,7 @@ library is the optional extra ``setfit`` (``pip install 'mgl-clt[setfit]'``), im
 
 from __future__ import annotations
 
+import dataclasses
 import time
 
 from mgl.encoders.spec import EncoderSpec
@@ -32,31 +33,34 @@ class SetFitMethod(Method):
 
     def check_data(self, data) -> None:
         super().check_data(data)
+        self.training()  # the optional extra: refused before the encoder runs
+
+    def training(self):
+        """The training module, :mod:`mgl.methods.setfit_training` (it imports the optional extra
+        ``setfit``), or a ConfigError saying how to install it."""
         try:
-            import setfit  # noqa: F401  (the optional extra: refused before the encoder runs)
+            import mgl.methods.setfit_training as setfit_training
         except ImportError:
             raise ConfigError(
                 f"{self.name} runs SetFit through its own library: pip install 'mgl-clt[setfit]'"
             ) from None
+        return setfit_training
 
     def _fit(self, data, features, run: Training) -> FitResult:
         from mgl.encoders.text_encoder import TextEncoder
-        from mgl.methods.setfit_training import default_steps, train_setfit
 
-        self.check_data(data)
+        training = self.training()
         cfg = self.config.setfit
         t = data.table
         target = t.rows(languages=data.target, split="train")
         rows = target if self.name == "setfit" else t.rows(languages=[*data.sources, data.target], split="train")
         max_steps = cfg.max_steps
         if self.name == "setfit-pooled" and max_steps is None:
-            max_steps = default_steps(t.labels[target].tolist(), cfg)
-        spec = EncoderSpec.from_config(self.config.encoder)
-        encoder = TextEncoder(
-            EncoderSpec(spec.model, spec.pooling, spec.prefix, spec.max_length, "fp32"), device=run.device
-        )
+            max_steps = training.default_steps(t.labels[target].tolist(), cfg)
+        spec = dataclasses.replace(EncoderSpec.from_config(self.config.encoder), precision="fp32")
+        encoder = TextEncoder(spec, device=run.device)
         t0 = time.perf_counter()
-        head, steps = train_setfit(
+        head, steps = training.train_setfit(
             encoder,
             row_texts(data, rows),
             t.labels[rows].tolist(),

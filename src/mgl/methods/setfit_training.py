@@ -16,7 +16,6 @@ import tempfile
 from collections.abc import Sequence
 
 import numpy as np
-import torch
 from datasets import Dataset
 from sentence_transformers import SentenceTransformer
 from sentence_transformers.sentence_transformer.modules import Pooling, Transformer
@@ -49,7 +48,8 @@ def train_setfit(
     progress: bool = False,
 ) -> tuple[SetFitHead, int]:
     """SetFit trained on ``texts`` and ``labels``, starting from ``encoder``'s weights (which it then
-    holds, adapted): ``(head, contrastive steps taken)``."""
+    holds, adapted), at most ``max_steps`` contrastive steps (None: as many as SetFit's pairs give):
+    ``(head, contrastive steps taken)``."""
     spec = encoder.spec
     word = Transformer(encoder.source_path, max_seq_length=spec.max_length)
     pooling = Pooling(word.get_embedding_dimension(), pooling_mode=spec.pooling)
@@ -59,14 +59,13 @@ def train_setfit(
         word.auto_model.get_input_embeddings().weight.requires_grad_(False)
     model = SetFitModel(model_body=body, model_head=LogisticRegression())
     prefix = spec.prefix or ""
-    steps = max_steps if max_steps is not None else cfg.max_steps
     with tempfile.TemporaryDirectory(prefix="mgl-setfit-") as tmp:
         args = TrainingArguments(
             output_dir=tmp,
             batch_size=cfg.batch_size,
             num_epochs=cfg.num_epochs,
             num_iterations=cfg.num_iterations,
-            max_steps=steps if steps is not None else -1,
+            max_steps=max_steps if max_steps is not None else -1,
             seed=seed,
             save_strategy="no",
             report_to="none",
@@ -75,12 +74,11 @@ def train_setfit(
         dataset = Dataset.from_dict({"text": [prefix + t for t in texts], "label": [int(y) for y in labels]})
         trainer = Trainer(model=model, args=args, train_dataset=dataset)
         trainer.train()
-        taken = int(trainer.state.global_step) if getattr(trainer, "state", None) is not None else -1
+        taken = int(trainer.st_trainer.state.global_step)  # the sentence-transformers trainer SetFit drives
     load_weights(encoder, {k: v.detach().cpu() for k, v in word.auto_model.state_dict().items()})
     lr = model.model_head
     classes = [int(c) for c in lr.classes_]
     coef, intercept = every_class(lr.coef_, lr.intercept_, classes, num_classes)
     dim = coef.shape[1]
     logistic = LogisticHead(np.zeros(dim), np.ones(dim), coef, intercept, num_classes)
-    encoder.to(torch.device("cpu") if encoder.device.type == "cpu" else encoder.device)
     return SetFitHead(encoder, logistic), taken
